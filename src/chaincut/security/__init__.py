@@ -1,1 +1,6 @@
-"""chaincut.security."""
+"""Protection of personal data at rest: keyed hashes and field encryption."""
+
+from chaincut.security.fields import FieldCipher
+from chaincut.security.identity import IdentityHasher, normalise_document_number
+
+__all__ = ["FieldCipher", "IdentityHasher", "normalise_document_number"]

@@ -1,0 +1,71 @@
+"""The FastAPI application factory, and the server's scheduled maintenance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from chaincut import __version__
+from chaincut.api.errors import install_error_handlers
+from chaincut.api.routers import checkins, people, status, venues
+from chaincut.bootstrap import Services
+from chaincut.whereabouts.retention import purge_expired
+
+__all__ = ["create_app", "run_maintenance"]
+
+log = logging.getLogger("chaincut.maintenance")
+
+
+def run_maintenance(services: Services) -> None:
+    """Close visits nobody checked out of, then purge what retention no longer allows."""
+    closed = services.checkins.close_stale_visits()
+    purged = purge_expired(services.store, services.policy, services.clock)
+    log.info(
+        "maintenance: closed %d stale visits; purged %s",
+        closed,
+        ", ".join(f"{p.deleted} {p.kind}" for p in purged),
+    )
+
+
+async def _maintenance_loop(services: Services, interval: float) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(run_maintenance, services)
+        except Exception:  # keep the schedule alive; the next run retries
+            log.exception("maintenance run failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(services: Services, *, schedule_maintenance: bool = True) -> FastAPI:
+    """The API over ``services``; with ``schedule_maintenance`` it runs retention on a timer."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if schedule_maintenance:
+            interval = services.settings.maintenance_interval_seconds
+            task = asyncio.create_task(_maintenance_loop(services, interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="chaincut",
+        version=__version__,
+        summary="Contact tracing and border reopening for public-health authorities",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (status.router, people.router, venues.router, checkins.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,31 @@
+"""Typed dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from chaincut.bootstrap import Services
+
+__all__ = ["Page", "ServicesDep"]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+class Page:
+    """Pagination parameters: ``offset`` and ``limit`` (at most 500)."""
+
+    def __init__(
+        self,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> None:
+        self.offset = offset
+        self.limit = limit

@@ -1,0 +1,69 @@
+"""Mapping chaincut's errors to HTTP: a status, a machine-readable code, and the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from chaincut.errors import (
+    BatchRejected,
+    ChaincutError,
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PolicyError,
+    StoreNotReady,
+)
+
+__all__ = ["install_error_handlers"]
+
+_STATUS: list[tuple[type[ChaincutError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (PolicyError, 422),
+    (StoreNotReady, 503),
+    (ConfigurationError, 500),
+]
+
+
+def _status_for(exc: ChaincutError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+async def _chaincut_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChaincutError)
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
+    if isinstance(exc, BatchRejected):
+        body["errors"] = [{"index": e.index, "field": e.field, "message": e.message} for e in exc.errors]
+    return JSONResponse(body, status_code=_status_for(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        errors.append({"field": ".".join(location) or None, "message": error.get("msg", "")})
+    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    return JSONResponse(
+        {
+            "code": "invalid_request",
+            "message": f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+            "field": first["field"],
+            "errors": errors,
+        },
+        status_code=422,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ChaincutError, _chaincut_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

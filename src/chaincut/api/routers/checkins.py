@@ -1,0 +1,77 @@
+"""Check-in and check-out by scanning a venue's QR poster."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chaincut.api.deps import ServicesDep
+from chaincut.whereabouts.checkin import CheckInRequest, VisitReceipt
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/checkins", tags=["checkins"])
+
+
+class CheckInCreate(BaseModel):
+    client_id: str = Field(min_length=1, max_length=64, description="the phone's id for retries")
+    person: str = Field(min_length=1, max_length=64)
+    token: str | None = Field(default=None, max_length=2048, description="the QR code's text")
+    plate: str | None = Field(default=None, max_length=16, description="a taxi's plate")
+    at: AwareDatetime | None = None
+
+
+class CheckOut(BaseModel):
+    person: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime | None = None
+
+
+class VisitPublic(BaseModel):
+    client_id: str
+    venue_ref: str
+    venue_name_en: str
+    venue_name_zh: str
+    entered_at: datetime
+    left_at: datetime | None
+    left_inferred: bool
+
+
+def _public(receipt: VisitReceipt) -> VisitPublic:
+    return VisitPublic(
+        client_id=receipt.client_id,
+        venue_ref=receipt.venue.ref,
+        venue_name_en=receipt.venue.name_en,
+        venue_name_zh=receipt.venue.name_zh,
+        entered_at=receipt.entered_at,
+        left_at=receipt.left_at,
+        left_inferred=receipt.left_inferred,
+    )
+
+
+@router.post("", status_code=201, responses={200: {"description": "a retried check-in"}})
+def check_in(body: CheckInCreate, services: ServicesDep, response: Response) -> VisitPublic:
+    """Check in; retrying with the same client_id returns the first visit (200), never a second."""
+    receipt = services.checkins.check_in(
+        CheckInRequest(
+            person_ref=body.person,
+            client_id=body.client_id,
+            token=body.token,
+            plate=body.plate,
+            at=body.at,
+        )
+    )
+    if receipt.replayed:
+        response.status_code = 200
+    return _public(receipt)
+
+
+@router.post("/{client_id}/checkout")
+def check_out(
+    client_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CheckOut,
+    services: ServicesDep,
+) -> VisitPublic:
+    return _public(services.checkins.check_out(body.person, client_id, body.at))

@@ -1,0 +1,88 @@
+"""People: registration, and their visit-history uploads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chaincut.api.deps import ServicesDep
+from chaincut.domain import Person
+from chaincut.people import PersonDraft
+from chaincut.whereabouts.uploads import UploadedVisit, upload_history
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class PersonCreate(BaseModel):
+    ref: str = Field(min_length=1, max_length=64)
+    id_document: str | None = Field(default=None, max_length=32)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=24)
+    address: str | None = Field(default=None, max_length=300)
+    household: str | None = Field(default=None, max_length=64)
+
+
+class PersonPublic(BaseModel):
+    ref: str
+    public_id: str
+    household: str | None
+    has_id_document: bool
+    name: str | None
+    phone: str | None
+    address: str | None
+    created_at: datetime | None
+
+
+def _public(person: Person) -> PersonPublic:
+    return PersonPublic(
+        ref=person.ref,
+        public_id=person.public_id,
+        household=person.household_ref,
+        has_id_document=person.id_document_hash is not None,
+        name=person.details.name,
+        phone=person.details.phone,
+        address=person.details.address,
+        created_at=person.created_at,
+    )
+
+
+class VisitRecord(BaseModel):
+    token: str | None = Field(default=None, max_length=2048)
+    plate: str | None = Field(default=None, max_length=16)
+    entered_at: AwareDatetime
+    left_at: AwareDatetime | None = None
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class VisitHistoryUpload(BaseModel):
+    visits: list[VisitRecord] = Field(max_length=10_000)
+
+
+class UploadPublic(BaseModel):
+    stored: int
+    already_stored: int
+
+
+@router.post("", status_code=201)
+def register_person(body: PersonCreate, services: ServicesDep) -> PersonPublic:
+    return _public(services.people.register(PersonDraft(**body.model_dump())))
+
+
+@router.get("/{ref}")
+def get_person(ref: RefPath, services: ServicesDep) -> PersonPublic:
+    return _public(services.people.get(ref))
+
+
+@router.post("/{ref}/visit-history")
+def upload_visit_history(ref: RefPath, body: VisitHistoryUpload, services: ServicesDep) -> UploadPublic:
+    """Upload up to 10,000 visits at once; the batch is stored whole or not at all."""
+    records = [UploadedVisit(**r.model_dump()) for r in body.visits]
+    receipt = upload_history(services.store, services.policy, services.clock, services.verifier, ref, records)
+    return UploadPublic(stored=receipt.stored, already_stored=receipt.already_stored)

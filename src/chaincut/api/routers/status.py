@@ -1,0 +1,67 @@
+"""Health, stored counts, and retention purges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from chaincut.api.deps import ServicesDep
+from chaincut.whereabouts.retention import purge_expired
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["status"])
+
+
+class Health(BaseModel):
+    status: str
+    policy_version: str
+
+
+class StatusPublic(BaseModel):
+    people: int
+    venues: int
+    visits: int
+    encounters: int
+    cases: int
+
+
+class PurgePublic(BaseModel):
+    kind: str
+    deleted: int
+    cutoff: datetime
+    run_at: datetime
+    policy_version: str
+
+
+class PurgesPublic(BaseModel):
+    data: list[PurgePublic]
+    count: int
+
+
+@router.get("/health")
+def health(services: ServicesDep) -> Health:
+    return Health(status="ok", policy_version=services.policy.version)
+
+
+@router.get("/status")
+def status(services: ServicesDep) -> StatusPublic:
+    counts = services.store.counts()
+    return StatusPublic(**counts.__dict__)
+
+
+@router.get("/purges")
+def list_purges(services: ServicesDep) -> PurgesPublic:
+    with services.store.read() as uow:
+        records = uow.purges.recent()
+    data = [PurgePublic(**r.__dict__) for r in records]
+    return PurgesPublic(data=data, count=len(data))
+
+
+@router.post("/purges")
+def run_purge(services: ServicesDep) -> PurgesPublic:
+    records = purge_expired(services.store, services.policy, services.clock)
+    data = [PurgePublic(**r.__dict__) for r in records]
+    return PurgesPublic(data=data, count=len(data))

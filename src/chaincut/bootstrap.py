@@ -1,0 +1,92 @@
+"""The composition root: settings -> adapters -> services. The only place that wires them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from chaincut.clock import Clock, SystemClock
+from chaincut.errors import ConfigurationError
+from chaincut.people import PeopleRegistry
+from chaincut.policy import Policy, load_policy
+from chaincut.security import FieldCipher, IdentityHasher
+from chaincut.settings import Settings, load_secrets
+from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
+from chaincut.venues.registry import VenueRegistry
+from chaincut.venues.tokens import (
+    VenueTokenSigner,
+    VenueTokenVerifier,
+    key_id_for,
+    load_private_key_pem,
+)
+from chaincut.whereabouts.checkin import CheckInService
+
+__all__ = ["Services", "bootstrap"]
+
+
+@dataclass
+class Services:
+    """Everything an entrypoint may call, wired to concrete adapters."""
+
+    settings: Settings
+    policy: Policy
+    clock: Clock
+    db: Database
+    store: Store
+    hasher: IdentityHasher
+    people: PeopleRegistry
+    venues: VenueRegistry
+    checkins: CheckInService
+    verifier: VenueTokenVerifier
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    require_schema: bool = True,
+) -> Services:
+    """Wire chaincut for ``settings`` (read from the environment when None).
+
+    With ``require_schema`` the database must already be migrated to this
+    code's revision; otherwise StoreNotReady says to run ``chaincut db upgrade``.
+    """
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    policy = load_policy(settings.policy_file)
+    secrets = load_secrets(settings)
+    db = Database(settings.resolved_database_url())
+    if require_schema:
+        try:
+            ensure_migrated(db)
+        except Exception:
+            db.dispose()
+            raise
+    cipher = FieldCipher(secrets.data_keys, secrets.current_data_key)
+    archive = ParquetArchive(Path(settings.data_dir) / "whereabouts") if db.is_sqlite else None
+    store = Store(db, cipher, archive)
+    try:
+        private_key = load_private_key_pem(secrets.venue_signing_key_pem)
+    except ValueError as exc:
+        raise ConfigurationError("the venue signing key is not a P-256 private key in PEM") from exc
+    kid = key_id_for(private_key.public_key())
+    signer = VenueTokenSigner(private_key, kid)
+    verifier = VenueTokenVerifier({kid: private_key.public_key()})
+    hasher = IdentityHasher(secrets.identity_hash_key)
+    max_future = settings.checkin_max_future_seconds
+    return Services(
+        settings=settings,
+        policy=policy,
+        clock=clock,
+        db=db,
+        store=store,
+        hasher=hasher,
+        people=PeopleRegistry(store, hasher, clock),
+        venues=VenueRegistry(store, policy, clock, signer),
+        checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
+        verifier=verifier,
+    )

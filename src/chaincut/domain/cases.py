@@ -1,0 +1,43 @@
+"""Cases: people confirmed or suspected to be infected."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+__all__ = ["Case", "CaseClassification", "CaseStatus"]
+
+
+class CaseStatus(enum.Enum):
+    """How sure the authority is (CHP: confirmed or probable)."""
+
+    CONFIRMED = "confirmed"
+    PROBABLE = "probable"
+    SUSPECTED = "suspected"
+
+
+class CaseClassification(enum.Enum):
+    """Where the infection came from, in the CHP's daily classification."""
+
+    IMPORTED = "imported"
+    LOCAL = "local"
+    LINKED = "linked"  # epidemiologically linked with a known case
+    UNLINKED = "unlinked"  # local, source unknown: the warning sign
+    POSSIBLY_LOCAL = "possibly_local"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A person the authority counts as a case. The tracing issue adds the window."""
+
+    ref: str
+    person_id: int
+    status: CaseStatus
+    classification: CaseClassification
+    reported_on: date | None = None
+    onset_on: date | None = None  # None when asymptomatic or not yet known
+    specimen_on: date | None = None
+    created_at: datetime | None = None
+    id: int | None = None

@@ -1,0 +1,149 @@
+"""The errors chaincut raises, all under one root.
+
+Entrypoints translate them: the API into an HTTP status with a machine-readable
+``code`` and, where one is known, the ``field``; the CLI into one clear line and
+an exit status. Messages carry ids and field names, never personal data.
+
+    ChaincutError
+    ├── ConfigurationError        settings or secrets unusable
+    ├── StoreNotReady             database not migrated to the code's revision
+    ├── PolicyError               the policy file is invalid
+    ├── NotFound                  a person, venue or case that is not there
+    ├── Conflict                  a duplicate reference or a clashing write
+    └── InvalidInput              a request or a file that breaks the rules
+        ├── InvalidVenueToken     a QR token that is forged, altered or malformed
+        ├── BatchRejected         an upload refused as a whole, with per-record errors
+        └── ImportRejected        an import refused as a whole, with line-numbered errors
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BatchRejected",
+    "ChaincutError",
+    "ConfigurationError",
+    "Conflict",
+    "FieldError",
+    "ImportRejected",
+    "InvalidInput",
+    "InvalidVenueToken",
+    "NotFound",
+    "PolicyError",
+    "StoreNotReady",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of one record (``index`` or ``line`` locates the record)."""
+
+    field: str | None
+    message: str
+    index: int | None = None
+    line: int | None = None
+
+    def render(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.index is not None:
+            where.append(f"record {self.index}")
+        if self.field:
+            where.append(self.field)
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ChaincutError(Exception):
+    """Root of every error chaincut raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigurationError(ChaincutError):
+    """Settings or secrets are missing, malformed or unsafe for this environment."""
+
+    code = "configuration_error"
+
+
+class StoreNotReady(ChaincutError):
+    """The database schema is not at the revision this code needs."""
+
+    code = "store_not_ready"
+
+
+class PolicyError(ChaincutError):
+    """The policy file breaks its schema; ``problems`` lists each key path and what was expected."""
+
+    code = "invalid_policy"
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class NotFound(ChaincutError):
+    """A referenced record does not exist (or the caller may not know that it does)."""
+
+    code = "not_found"
+
+
+class Conflict(ChaincutError):
+    """The write clashes with what is stored, such as a reference already in use."""
+
+    code = "conflict"
+
+
+class InvalidInput(ChaincutError):
+    """Input that breaks a rule; ``code`` says which rule and ``field`` where."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if code is not None:
+            self.code = code
+
+
+class InvalidVenueToken(InvalidInput):
+    """A venue QR token that is forged, altered, expired or malformed."""
+
+    code = "invalid_venue_token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"venue QR token refused: {reason}", field="token")
+        self.reason = reason
+
+
+class BatchRejected(InvalidInput):
+    """An uploaded batch refused as a whole; nothing from it was stored."""
+
+    code = "batch_rejected"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        shown = "; ".join(e.render() for e in list(errors)[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"batch refused, nothing stored: {shown}{more}")
+        self.errors = list(errors)
+
+
+class ImportRejected(InvalidInput):
+    """An import refused as a whole; nothing from the file was stored."""
+
+    code = "import_rejected"
+
+    def __init__(self, path: str, errors: Sequence[FieldError], total_errors: int) -> None:
+        first = errors[0].render() if errors else "unknown problem"
+        more = f" ({total_errors - 1} more problems)" if total_errors > 1 else ""
+        super().__init__(f"{path}: {first}{more}; nothing was stored")
+        self.path = path
+        self.errors = list(errors)
+        self.total_errors = total_errors

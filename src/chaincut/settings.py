@@ -1,0 +1,149 @@
+"""Configuration, read once at start-up from ``CHAINCUT_*`` environment variables.
+
+Secrets are refused when missing outside development. In development (the
+embedded default) missing secrets are generated once and kept in the data
+directory, readable only by its owner, so a pilot works without setup.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chaincut.errors import ConfigurationError
+
+__all__ = ["Secrets", "Settings", "load_secrets"]
+
+
+class Settings(BaseSettings):
+    """Every setting chaincut reads; the README lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAINCUT_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("chaincut-data")
+    database_url: str | None = None
+    policy_file: Path | None = None
+    local_timezone: str = "Asia/Hong_Kong"
+    identity_hash_key: SecretStr | None = None
+    data_keys: SecretStr | None = Field(
+        default=None, description="comma-separated id:base64key pairs; the first is current"
+    )
+    venue_signing_key_file: Path | None = None
+    maintenance_interval_seconds: int = Field(default=300, ge=5)
+    checkin_max_future_seconds: int = Field(default=300, ge=0)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    def resolved_database_url(self) -> str:
+        """The database URL: CHAINCUT_DATABASE_URL, else SQLite under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chaincut.sqlite3').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The keys that protect personal data and sign venue posters."""
+
+    identity_hash_key: bytes
+    data_keys: dict[int, bytes]
+    current_data_key: int
+    venue_signing_key_pem: bytes
+
+
+def _decode_key(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(f"{what} is not valid base64") from exc
+
+
+def _parse_data_keys(text: str) -> tuple[dict[int, bytes], int]:
+    keys: dict[int, bytes] = {}
+    current: int | None = None
+    for part in text.split(","):
+        key_id, sep, encoded = part.strip().partition(":")
+        if not sep or not key_id.isdigit():
+            raise ConfigurationError("CHAINCUT_DATA_KEYS: expected id:base64key[,id:base64key...]")
+        keys[int(key_id)] = _decode_key(encoded, f"CHAINCUT_DATA_KEYS key {key_id}")
+        current = int(key_id) if current is None else current
+    if current is None:
+        raise ConfigurationError("CHAINCUT_DATA_KEYS is empty")
+    return keys, current
+
+
+def _development_secrets(settings: Settings) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = settings.data_dir / "secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    generated = {
+        "identity_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "data_keys": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "venue_signing_key_pem": pem,
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(generated, out)
+    return generated
+
+
+def load_secrets(settings: Settings) -> Secrets:
+    """The configured secrets; in development, generated ones fill the gaps."""
+    dev = _development_secrets(settings) if settings.is_development else {}
+    missing = []
+    hash_text = (
+        settings.identity_hash_key.get_secret_value()
+        if settings.identity_hash_key
+        else dev.get("identity_hash_key")
+    )
+    if not hash_text:
+        missing.append("CHAINCUT_IDENTITY_HASH_KEY")
+    keys_text = settings.data_keys.get_secret_value() if settings.data_keys else dev.get("data_keys")
+    if not keys_text:
+        missing.append("CHAINCUT_DATA_KEYS")
+    pem: bytes | None = None
+    if settings.venue_signing_key_file is not None:
+        try:
+            pem = settings.venue_signing_key_file.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"CHAINCUT_VENUE_SIGNING_KEY_FILE: cannot read {settings.venue_signing_key_file}"
+            ) from exc
+    elif "venue_signing_key_pem" in dev:
+        pem = dev["venue_signing_key_pem"].encode("ascii")
+    if pem is None:
+        missing.append("CHAINCUT_VENUE_SIGNING_KEY_FILE")
+    if missing or hash_text is None or keys_text is None or pem is None:
+        raise ConfigurationError("missing secrets outside development: set " + ", ".join(missing))
+    identity_key = _decode_key(hash_text, "CHAINCUT_IDENTITY_HASH_KEY")
+    if len(identity_key) < 32:
+        raise ConfigurationError("CHAINCUT_IDENTITY_HASH_KEY must decode to at least 32 bytes")
+    data_keys, current = _parse_data_keys(keys_text)
+    return Secrets(identity_key, data_keys, current, pem)

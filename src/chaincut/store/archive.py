@@ -1,0 +1,235 @@
+"""The embedded default's columnar archive of bulk whereabouts: Parquet segments.
+
+Why: a city's check-ins (10M a day) arrive in bulk files. SQLite with its
+indexes takes about 60,000 rows/s; appending Parquet takes millions, and
+columnar scans (DuckDB, pyarrow, later Spark) read them far faster than row
+lookups. Visits and encounters imported in bulk therefore live here, while
+check-ins and uploads that arrive one at a time stay in SQL.
+
+Each kind ("visits", "encounters") is a folder of immutable segment files and
+a ``manifest.json`` naming the committed ones. A commit writes new segments,
+then replaces the manifest atomically (write, fsync, rename) under a file
+lock, so an import is all-or-nothing and readers never see half of one.
+Instants are int64 seconds since the Unix epoch, UTC, as in SQL.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+__all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "ParquetArchive", "Segment"]
+
+Kind = Literal["visits", "encounters"]
+
+VISIT_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.int64()),
+        ("venue_id", pa.int64()),
+        ("entered_at", pa.int64()),
+        ("left_at", pa.int64()),
+        ("left_inferred", pa.bool_()),
+        ("source", pa.int8()),
+    ]
+)
+ENCOUNTER_SCHEMA = pa.schema(
+    [
+        ("person_a", pa.int64()),
+        ("person_b", pa.int64()),
+        ("start_at", pa.int64()),
+        ("end_at", pa.int64()),
+    ]
+)
+_SCHEMAS: dict[str, pa.Schema] = {"visits": VISIT_SCHEMA, "encounters": ENCOUNTER_SCHEMA}
+_END_COLUMN = {"visits": "left_at", "encounters": "end_at"}
+_ROWS_PER_SEGMENT = 16_000_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One committed Parquet file and the range of end times it holds."""
+
+    file: str
+    rows: int
+    min_end: int
+    max_end: int
+
+
+class ParquetArchive:
+    """Append-only Parquet segments per kind, committed through a manifest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, kind: Kind) -> Path:
+        path = self.root / kind
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @contextmanager
+    def _locked(self, kind: Kind) -> Iterator[Path]:
+        folder = self._dir(kind)
+        with open(folder / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield folder
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def segments(self, kind: Kind) -> list[Segment]:
+        manifest = self._dir(kind) / "manifest.json"
+        if not manifest.exists():
+            return []
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return [Segment(**s) for s in data["segments"]]
+
+    def paths(self, kind: Kind) -> list[Path]:
+        folder = self._dir(kind)
+        return [folder / s.file for s in self.segments(kind)]
+
+    def count(self, kind: Kind) -> int:
+        return sum(s.rows for s in self.segments(kind))
+
+    def _write_manifest(self, folder: Path, segments: list[Segment]) -> None:
+        tmp = folder / f".manifest-{uuid.uuid4().hex}.json"
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump({"segments": [asdict(s) for s in segments]}, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, folder / "manifest.json")
+
+    def writer(self, kind: Kind) -> ArchiveWriter:
+        """A writer whose rows become visible only when it commits."""
+        return ArchiveWriter(self, kind)
+
+    def _commit(self, kind: Kind, staged: list[tuple[Path, Segment]]) -> None:
+        with self._locked(kind) as folder:
+            current = self.segments(kind)
+            for path, segment in staged:
+                os.replace(path, folder / segment.file)
+            self._write_manifest(folder, current + [s for _, s in staged])
+
+    def read(self, kind: Kind, filter_: pc.Expression | None = None) -> pa.Table:
+        """The committed rows matching ``filter_`` (use only for small selections)."""
+        paths = [str(p) for p in self.paths(kind)]
+        if not paths:
+            return _SCHEMAS[kind].empty_table()
+        return ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet").to_table(filter=filter_)
+
+    def purge(self, kind: Kind, cutoff: int) -> int:
+        """Delete rows that ended before ``cutoff``; returns how many were deleted."""
+        end = _END_COLUMN[kind]
+        deleted = 0
+        with self._locked(kind) as folder:
+            keep: list[Segment] = []
+            dropped: list[Path] = []
+            for segment in self.segments(kind):
+                path = folder / segment.file
+                if segment.min_end >= cutoff:
+                    keep.append(segment)
+                    continue
+                dropped.append(path)
+                if segment.max_end < cutoff:
+                    deleted += segment.rows
+                    continue
+                table = pq.read_table(path)
+                kept = table.filter(pc.greater_equal(table[end], cutoff))
+                deleted += segment.rows - kept.num_rows
+                if kept.num_rows:
+                    name = f"seg-{uuid.uuid4().hex}.parquet"
+                    pq.write_table(kept, folder / name, compression="zstd")
+                    keep.append(_describe(name, kept, end))
+            self._write_manifest(folder, keep)
+            for path in dropped:
+                path.unlink(missing_ok=True)
+        return deleted
+
+
+def _describe(name: str, table: pa.Table, end: str) -> Segment:
+    bounds = pc.min_max(table[end])
+    return Segment(name, table.num_rows, int(bounds["min"].as_py()), int(bounds["max"].as_py()))
+
+
+class ArchiveWriter:
+    """Streams batches into staged segments; ``commit`` publishes them all at once."""
+
+    def __init__(self, archive: ParquetArchive, kind: Kind) -> None:
+        self._archive = archive
+        self._kind = kind
+        self._schema = _SCHEMAS[kind]
+        self._end = _END_COLUMN[kind]
+        self._folder = archive._dir(kind)
+        self._staged: list[tuple[Path, Segment]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._path: Path | None = None
+        self._rows = 0
+        self._min = 0
+        self._max = 0
+        self.rows_written = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = table.select(self._schema.names).cast(self._schema)
+        if self._writer is None:
+            self._path = self._folder / f".staging-{uuid.uuid4().hex}.parquet"
+            self._writer = pq.ParquetWriter(self._path, self._schema, compression="zstd")
+            self._rows, self._min, self._max = 0, 2**62, -(2**62)
+        self._writer.write_table(table)
+        bounds = pc.min_max(table[self._end])
+        self._min = min(self._min, int(bounds["min"].as_py()))
+        self._max = max(self._max, int(bounds["max"].as_py()))
+        self._rows += table.num_rows
+        self.rows_written += table.num_rows
+        if self._rows >= _ROWS_PER_SEGMENT:
+            self._close_segment()
+
+    def _close_segment(self) -> None:
+        if self._writer is None or self._path is None:
+            return
+        self._writer.close()
+        name = f"seg-{uuid.uuid4().hex}.parquet"
+        self._staged.append((self._path, Segment(name, self._rows, self._min, self._max)))
+        self._writer, self._path = None, None
+
+    def commit(self) -> int:
+        """Publish everything written; returns the number of rows."""
+        self._close_segment()
+        if self._staged:
+            self._archive._commit(self._kind, self._staged)
+        self._staged = []
+        return self.rows_written
+
+    def abort(self) -> None:
+        """Throw away everything written: nothing becomes visible."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
+        for path, _ in self._staged:
+            path.unlink(missing_ok=True)
+        self._staged = []
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self.abort()

@@ -1,0 +1,162 @@
+"""The relational schema, shared by SQLite (embedded) and PostgreSQL.
+
+Instants are BIGINT seconds since the Unix epoch, UTC, on every backend: one
+representation for the store, the Parquet archive and bulk files. Table rows
+are never API schemas; repositories turn them into domain objects.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "cases",
+    "cluster_cases",
+    "clusters",
+    "encounters",
+    "households",
+    "metadata",
+    "people",
+    "purges",
+    "venues",
+    "visits",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT primary keys autoincrement on PostgreSQL; on SQLite only INTEGER PRIMARY KEY does.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+households = Table(
+    "households",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("district", String(64)),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("id_document_hash", LargeBinary(32), index=True),
+    Column("name_sealed", LargeBinary),
+    Column("phone_sealed", LargeBinary),
+    Column("address_sealed", LargeBinary),
+    Column("household_id", Id, ForeignKey("households.id"), index=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("venue_type", String(40), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("district", String(64)),
+    Column("address", String(300)),
+    Column("plate", String(16), unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, nullable=False),
+    Column("venue_id", Id, nullable=False),
+    Column("entered_at", BigInteger, nullable=False),
+    Column("left_at", BigInteger),
+    Column("left_inferred", Boolean, nullable=False, default=False),
+    Column("source", SmallInteger, nullable=False),
+    Column("client_id", String(64)),
+    UniqueConstraint("person_id", "client_id"),
+    Index("ix_visits_venue_time", "venue_id", "entered_at"),
+    Index("ix_visits_person_time", "person_id", "entered_at"),
+    Index("ix_visits_left_at", "left_at"),
+    Index(
+        "ix_visits_open",
+        "entered_at",
+        sqlite_where=Column("left_at").is_(None),
+        postgresql_where=Column("left_at").is_(None),
+    ),
+)
+
+encounters = Table(
+    "encounters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_a", Id, nullable=False),
+    Column("person_b", Id, nullable=False),
+    Column("start_at", BigInteger, nullable=False),
+    Column("end_at", BigInteger, nullable=False),
+    Index("ix_encounters_a_time", "person_a", "start_at"),
+    Index("ix_encounters_b_time", "person_b", "start_at"),
+    Index("ix_encounters_end_at", "end_at"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("classification", String(24), nullable=False),
+    Column("reported_on", Date),
+    Column("onset_on", Date),
+    Column("specimen_on", Date),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(300), nullable=False, unique=True),
+    Column("reported_case_count", Integer),
+)
+
+cluster_cases = Table(
+    "cluster_cases",
+    metadata,
+    Column("cluster_id", Id, ForeignKey("clusters.id"), primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
+)
+
+purges = Table(
+    "purges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("deleted", BigInteger, nullable=False),
+    Column("cutoff", BigInteger, nullable=False),
+    Column("run_at", BigInteger, nullable=False),
+    Column("policy_version", String(64), nullable=False),
+)

@@ -1,0 +1,74 @@
+"""What an import run reports, and how it treats bad rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from chaincut.errors import FieldError, ImportRejected
+from chaincut.whereabouts.importing.readers import RowError
+from chaincut.whereabouts.importing.rejects import RejectsWriter
+
+__all__ = ["ImportOptions", "ImportReport", "RowTriage"]
+
+Progress = Callable[[int, int], None]
+MAX_REPORTED_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """``abort`` (the default) stores nothing if any row is bad; ``skip`` stores the good rows."""
+
+    on_error: Literal["abort", "skip"] = "abort"
+    rejects: Path | None = None
+    progress: Progress | None = None
+
+
+@dataclass
+class ImportReport:
+    """How many rows were read, stored, rejected or already present."""
+
+    kind: str
+    path: str
+    read: int = 0
+    stored: int = 0
+    rejected: int = 0
+    already_present: int = 0
+    rejects_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class RowTriage:
+    """Collects bad rows: aborts at the end (or early) in ``abort`` mode, writes rejects in ``skip``."""
+
+    def __init__(self, path: Path, options: ImportOptions) -> None:
+        self._path = path
+        self._options = options
+        self.errors: list[FieldError] = []
+        self.total = 0
+        self._rejects: RejectsWriter | None = None
+        if options.on_error == "skip" and options.rejects is not None:
+            self._rejects = RejectsWriter(options.rejects)
+            self._rejects.__enter__()
+
+    def __call__(self, error: RowError) -> None:
+        self.total += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(FieldError(error.field, error.message, line=error.line))
+        if self._rejects is not None:
+            self._rejects.write(error)
+        if self._options.on_error == "abort" and self.total >= MAX_REPORTED_ERRORS:
+            self.raise_if_any()
+
+    def raise_if_any(self) -> None:
+        """In abort mode, refuse the whole file if any row was bad."""
+        if self._options.on_error == "abort" and self.total:
+            self.close()
+            raise ImportRejected(str(self._path), self.errors, self.total)
+
+    def close(self) -> None:
+        if self._rejects is not None:
+            self._rejects.__exit__(None, None, None)
+            self._rejects = None

@@ -1,0 +1,276 @@
+"""Bulk import of visits and encounters, vectorised end to end.
+
+Rows are checked a whole batch at a time with Arrow and NumPy; Python only
+touches a row to describe why it was refused. Persons and venues are referred
+to by their external references, mapped to ids through an in-memory index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chaincut.clock import Clock, to_epoch
+from chaincut.domain import VisitSource
+from chaincut.errors import ImportRejected
+from chaincut.policy import Policy
+from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
+from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, RowTriage
+from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows, total_size
+from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
+
+__all__ = ["import_encounters", "import_visits"]
+
+Kind = Literal["visits", "encounters"]
+_SOURCES = {s.value: s.code for s in VisitSource}
+_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class _RefIndex:
+    """Maps external references to store ids for a whole batch at once."""
+
+    def __init__(self, table: pa.Table, extra: str | None = None) -> None:
+        self.refs = table["ref"].combine_chunks()
+        self.ids = table["id"].combine_chunks()
+        self.extra = table[extra].combine_chunks() if extra else None
+
+    def positions(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Row positions in the index (-1 where the ref is unknown)."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if pa.types.is_dictionary(column.type):
+            dict_pos = self.positions(column.dictionary.cast(pa.string()))
+            indices = column.indices.to_numpy(zero_copy_only=False)
+            null = column.indices.is_null().to_numpy(zero_copy_only=False)
+            out = dict_pos[np.where(null, 0, indices)]
+            out[null] = -1
+            return np.asarray(out, dtype=np.int64)
+        if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
+        found = pc.index_in(column, value_set=self.refs)
+        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def take_ids(self, positions: np.ndarray) -> np.ndarray:
+        ids = self.ids.to_numpy(zero_copy_only=False)
+        return np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
+
+
+def _text(column: pa.Array | pa.ChunkedArray, i: int) -> str | None:
+    value = column[i].as_py()
+    return None if value is None else str(value)
+
+
+def _report_bad(
+    batch: RowBatch,
+    bad: np.ndarray,
+    reasons: list[tuple[np.ndarray, str, str | None]],
+    triage: RowTriage,
+) -> None:
+    """Describe each bad row by the first check it failed."""
+    for i in np.flatnonzero(bad):
+        for mask, field, message in reasons:
+            if mask[i]:
+                if message is None:
+                    message = describe_instant_error(_text(batch.columns[field], int(i)))
+                triage(RowError(int(batch.lines[i]), field, message, batch.raw_text(int(i))))
+                break
+
+
+def _stream(
+    store: Store,
+    kind: Kind,
+    path: Path,
+    options: ImportOptions,
+    required: list[str],
+    optional: list[str],
+    check: Callable[[RowBatch, RowTriage], pa.Table],
+) -> ImportReport:
+    report = ImportReport(
+        kind=kind, path=str(path), rejects_path=str(options.rejects) if options.rejects else None
+    )
+    triage = RowTriage(path, options)
+    size = total_size(path)
+
+    def broken(error: RowError) -> None:
+        triage(error)
+
+    try:
+        with store.bulk(kind) as sink:
+            for batch in read_rows(path, required=required, optional=optional, broken=broken):
+                table = check(batch, triage)
+                report.read += len(batch.lines)
+                if options.on_error == "abort" and triage.total:
+                    triage.raise_if_any()
+                sink.write(table)
+                report.stored += table.num_rows
+                if options.progress:
+                    options.progress(batch.bytes_read, size)
+            triage.raise_if_any()
+    except ImportRejected:
+        triage.close()
+        raise
+    triage.close()
+    report.rejected = triage.total
+    return report
+
+
+def import_visits(
+    store: Store, policy: Policy, clock: Clock, path: Path, options: ImportOptions
+) -> ImportReport:
+    """Load a visits file (person, venue, entered_at, left_at, optional source)."""
+    with store.read() as uow:
+        people = _RefIndex(uow.people.ref_index())
+        venue_table = uow.venues.ref_index_with_types()
+    venues = _RefIndex(venue_table, extra="venue_type")
+    stays = {name: rule.default_stay_minutes * 60 for name, rule in policy.venue_types.items()}
+    type_names = venues.extra.to_pylist() if venues.extra is not None else []
+    venue_stay = np.array([stays.get(t, 7200) for t in type_names], dtype=np.int64)
+    now = to_epoch(clock.now())
+    newest = now + int(_FUTURE_TOLERANCE.total_seconds())
+    oldest = now - policy.retention.visits_days * 86400
+
+    def check(batch: RowBatch, triage: RowTriage) -> pa.Table:
+        cols = batch.columns
+        n = len(batch.lines)
+        person_pos = people.positions(cols["person"])
+        venue_pos = venues.positions(cols["venue"])
+        entered, entered_ok = parse_instants(cols["entered_at"])
+        if "left_at" in cols:
+            left_col = cols["left_at"]
+            left_missing = _is_blank(left_col)
+            left, left_ok = parse_instants(left_col)
+        else:
+            left_missing = np.ones(n, dtype=bool)
+            left, left_ok = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        stay = np.where(venue_pos >= 0, venue_stay[np.maximum(venue_pos, 0)] if len(venue_stay) else 0, 0)
+        inferred = left_missing
+        left = np.where(inferred, entered + stay, left)
+        left_ok = left_ok | inferred
+        if "source" in cols:
+            source_col = cols["source"]
+            if pa.types.is_dictionary(source_col.type):
+                source_col = source_col.cast(pa.string())
+            blank = _is_blank(source_col)
+            codes = pc.index_in(source_col, value_set=pa.array(list(_SOURCES))).fill_null(-1)
+            order = np.array(list(_SOURCES.values()), dtype=np.int8)
+            code_pos = codes.to_numpy(zero_copy_only=False)
+            source_ok = (code_pos >= 0) | blank
+            source = np.where(blank, VisitSource.IMPORT.code, order[np.maximum(code_pos, 0)])
+        else:
+            source_ok = np.ones(n, dtype=bool)
+            source = np.full(n, VisitSource.IMPORT.code, dtype=np.int8)
+        reasons: list[tuple[np.ndarray, str, str | None]] = [
+            (person_pos < 0, "person", "unknown person reference"),
+            (venue_pos < 0, "venue", "unknown venue reference"),
+            (~entered_ok, "entered_at", None),
+            (~left_ok, "left_at", None),
+            (entered_ok & left_ok & (left < entered), "left_at", "left_at is before entered_at"),
+            (entered_ok & (entered > newest), "entered_at", "time is in the future"),
+            (left_ok & (left > newest) & ~inferred, "left_at", "time is in the future"),
+            (
+                left_ok & (left < oldest),
+                "left_at",
+                f"older than the {policy.retention.visits_days}-day retention",
+            ),
+            (~source_ok, "source", "expected one of " + ", ".join(_SOURCES)),
+        ]
+        bad = np.zeros(n, dtype=bool)
+        for mask, _, _ in reasons:
+            bad |= mask
+        if bad.any():
+            _report_bad(batch, bad, reasons, triage)
+        good = ~bad
+        table = pa.table(
+            {
+                "person_id": people.take_ids(person_pos)[good],
+                "venue_id": venues.take_ids(venue_pos)[good],
+                "entered_at": entered[good],
+                "left_at": np.minimum(left, np.maximum(entered, now))[good],
+                "left_inferred": inferred[good],
+                "source": source.astype(np.int8)[good],
+            },
+            schema=VISIT_SCHEMA,
+        )
+        return table
+
+    return _stream(
+        store,
+        "visits",
+        path,
+        options,
+        ["person", "venue", "entered_at"],
+        ["left_at", "source"],
+        check,
+    )
+
+
+def import_encounters(
+    store: Store, policy: Policy, clock: Clock, path: Path, options: ImportOptions
+) -> ImportReport:
+    """Load an encounters file (person_a, person_b, start, end)."""
+    with store.read() as uow:
+        people = _RefIndex(uow.people.ref_index())
+    now = to_epoch(clock.now())
+    newest = now + int(_FUTURE_TOLERANCE.total_seconds())
+    oldest = now - policy.retention.encounters_days * 86400
+
+    def check(batch: RowBatch, triage: RowTriage) -> pa.Table:
+        cols = batch.columns
+        n = len(batch.lines)
+        a_pos = people.positions(cols["person_a"])
+        b_pos = people.positions(cols["person_b"])
+        start, start_ok = parse_instants(cols["start"])
+        end, end_ok = parse_instants(cols["end"])
+        a_ids, b_ids = people.take_ids(a_pos), people.take_ids(b_pos)
+        reasons: list[tuple[np.ndarray, str, str | None]] = [
+            (a_pos < 0, "person_a", "unknown person reference"),
+            (b_pos < 0, "person_b", "unknown person reference"),
+            (
+                (a_pos >= 0) & (a_ids == b_ids),
+                "person_b",
+                "an encounter needs two different people",
+            ),
+            (~start_ok, "start", None),
+            (~end_ok, "end", None),
+            (start_ok & end_ok & (end < start), "end", "end is before start"),
+            (end_ok & (end > newest), "end", "time is in the future"),
+            (
+                end_ok & (end < oldest),
+                "end",
+                f"older than the {policy.retention.encounters_days}-day retention",
+            ),
+        ]
+        bad = np.zeros(n, dtype=bool)
+        for mask, _, _ in reasons:
+            bad |= mask
+        if bad.any():
+            _report_bad(batch, bad, reasons, triage)
+        good = ~bad
+        table = pa.table(
+            {
+                "person_a": a_ids[good],
+                "person_b": b_ids[good],
+                "start_at": start[good],
+                "end_at": end[good],
+            },
+            schema=ENCOUNTER_SCHEMA,
+        )
+        return table
+
+    return _stream(store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check)
+
+
+def _is_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        empty = pc.equal(pc.utf8_trim_whitespace(column), "").fill_null(True)
+        return np.asarray(nulls | empty.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(nulls, dtype=bool)

@@ -1,0 +1,1 @@
+"""Test-support helpers shared by the chaincut test suite (not collected as tests)."""
