@@ -33,9 +33,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--encounters-per-day", type=int, default=None)
     parser.add_argument("--seed", type=int, default=2022)
     parser.add_argument("--out", type=Path, default=Path("/tmp/synth-hk"))
-    parser.add_argument("--end", type=datetime.fromisoformat, default=None,
-                        help="end of the simulated window, ISO 8601 with offset "
-                             "(default: now, to the minute)")
+    parser.add_argument(
+        "--end",
+        type=datetime.fromisoformat,
+        default=None,
+        help="end of the simulated window, ISO 8601 with offset (default: now, to the minute)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -70,23 +73,27 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sizes = {name: path.stat().st_size for name, path in summary.files.items()}
-    print(json.dumps({
-        "bench": "synth",
-        "people": summary.people,
-        "households": summary.households,
-        "venues": summary.venues,
-        "days": params.days,
-        "checkins_per_day": params.checkins_per_day,
-        "visits": summary.visits,
-        "encounters": summary.encounters,
-        "seed": params.seed,
-        "end": end.isoformat(),
-        "seconds": round(seconds, 1),
-        "peak_rss_mib": round(peak_kib / 1024),
-        "bytes_written": sum(sizes.values()),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "synth",
+                "people": summary.people,
+                "households": summary.households,
+                "venues": summary.venues,
+                "days": params.days,
+                "checkins_per_day": params.checkins_per_day,
+                "visits": summary.visits,
+                "encounters": summary.encounters,
+                "seed": params.seed,
+                "end": end.isoformat(),
+                "seconds": round(seconds, 1),
+                "peak_rss_mib": round(peak_kib / 1024),
+                "bytes_written": sum(sizes.values()),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            }
+        )
+    )
     return 0
 
 

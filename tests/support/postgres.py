@@ -99,9 +99,7 @@ class PostgresServer:
         _check_db_name(name)
         with self._admin_connection() as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-                    sql.Identifier(name)
-                )
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name))
             )
         return self.url(name)
 
@@ -109,9 +107,7 @@ class PostgresServer:
         """Drop ``name`` if it exists, disconnecting any sessions still using it."""
         _check_db_name(name)
         with self._admin_connection() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     def _admin_connection(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(
@@ -270,9 +266,7 @@ def _clean_env(home: Path) -> dict[str, str]:
 def _initdb_locale() -> str:
     """C.UTF-8 where the C library has it (Unicode-aware lower()/upper()), else plain C."""
     try:
-        out = subprocess.run(
-            ["locale", "-a"], capture_output=True, text=True, check=True, timeout=30
-        ).stdout
+        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return "C"
     names = {line.strip().lower().replace("-", "") for line in out.splitlines()}
@@ -400,8 +394,7 @@ def _make_cluster_root(base_dir: Path, runner: _Runner) -> Path:
             break
     else:
         raise PostgresStartError(
-            f"no directory among {[str(c) for c in candidates]} is traversable by the "
-            "PostgreSQL account"
+            f"no directory among {[str(c) for c in candidates]} is traversable by the PostgreSQL account"
         )
     root = Path(tempfile.mkdtemp(prefix="chaincut-pg-", dir=parent))
     root.chmod(0o755)
@@ -458,9 +451,7 @@ class _Cluster:
             )
         # Loopback TCP only (plus the private unix socket); nothing else may connect.
         (self.data_dir / "pg_hba.conf").write_text(
-            "# chaincut throwaway test cluster\n"
-            "local all all trust\n"
-            f"host all all {HOST}/32 trust\n"
+            f"# chaincut throwaway test cluster\nlocal all all trust\nhost all all {HOST}/32 trust\n"
         )
         socket_dir = self.socket_dir
         socket_dir.mkdir(mode=0o700)
@@ -556,9 +547,7 @@ class _Cluster:
             os.kill(pid, signal.SIGKILL)
         if _wait_for_exit(pid, 10):
             return
-        raise PostgresStartError(
-            f"could not stop the PostgreSQL server (pid {pid}): {result.stderr.strip()}"
-        )
+        raise PostgresStartError(f"could not stop the PostgreSQL server (pid {pid}): {result.stderr.strip()}")
 
 
 def _process_gone(pid: int) -> bool:

@@ -50,9 +50,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Lifecycle]:
             pytest.fail(f"CI=true but {missing_postgres_reason()}", pytrace=False)
         pytest.skip(missing_postgres_reason())
     stack = ExitStack()
-    server = stack.enter_context(
-        running_postgres(tmp_path_factory.mktemp("postgres"), bin_dir=bin_dir)
-    )
+    server = stack.enter_context(running_postgres(tmp_path_factory.mktemp("postgres"), bin_dir=bin_dir))
     life = _Lifecycle(server, stack)
     try:
         yield life

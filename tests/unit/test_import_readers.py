@@ -35,9 +35,7 @@ def read_all(
     **options: int,
 ) -> tuple[list[RowBatch], list[RowError]]:
     errors: list[RowError] = []
-    batches = list(
-        read_rows(path, required=required, optional=optional, broken=errors.append, **options)
-    )
+    batches = list(read_rows(path, required=required, optional=optional, broken=errors.append, **options))
     return batches, errors
 
 
@@ -230,9 +228,7 @@ def test_csv_missing_required_columns_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "v.csv", "person,place\nP1,V1\n")
     with pytest.raises(ImportFileError) as caught:
         read_rows(path, required=VISIT, broken=print)
-    assert caught.value.message == (
-        "missing required columns: venue, entered_at (found: person, place)"
-    )
+    assert caught.value.message == ("missing required columns: venue, entered_at (found: person, place)")
     assert str(caught.value) == f"v.csv: {caught.value.message}"
 
 
@@ -382,11 +378,7 @@ def test_jsonl_numbers_come_out_as_their_decimal_text(tmp_path: Path) -> None:
             {"person": "P3", "venue": None, "entered_at": "2026-03-01T10:15:00Z"},
             {"person": "P4", "venue": None, "entered_at": "1"},
         ]
-        assert all(
-            pa.types.is_string(column.type)
-            for batch in batches
-            for column in batch.columns.values()
-        )
+        assert all(pa.types.is_string(column.type) for batch in batches for column in batch.columns.values())
 
 
 def test_jsonl_numeric_columns_read_fast_across_chunks(tmp_path: Path) -> None:
@@ -436,9 +428,7 @@ def test_jsonl_missing_key_is_null_and_a_field_nobody_has_is_a_file_error(tmp_pa
     batches, _ = read_all(path, ["person", "venue"])
     assert [row["person"] for _, row in rows_of(batches)] == ["P1", None]
     wrong = write(tmp_path, "w.jsonl", '{"name": "A", "phone": "1"}\n')
-    with pytest.raises(
-        ImportFileError, match=r"missing required fields: person \(found: name, phone\)"
-    ):
+    with pytest.raises(ImportFileError, match=r"missing required fields: person \(found: name, phone\)"):
         list(read_rows(wrong, required=["person"], broken=print))
 
 
@@ -467,12 +457,10 @@ def _visits_parquet(path: Path, rows: int, row_group_size: int) -> None:
     table = pa.table(
         {
             "person": pc.binary_join_element_wise("P", pc.cast(pa.array(numbers), pa.string()), ""),
-            "venue": pc.binary_join_element_wise(
-                "V", pc.cast(pa.array(numbers % 7), pa.string()), ""
+            "venue": pc.binary_join_element_wise("V", pc.cast(pa.array(numbers % 7), pa.string()), ""),
+            "entered_at": pa.array((1_767_225_600_000 + numbers * 1000).astype("datetime64[ms]")).cast(
+                pa.timestamp("ms", tz="UTC")
             ),
-            "entered_at": pa.array(
-                (1_767_225_600_000 + numbers * 1000).astype("datetime64[ms]")
-            ).cast(pa.timestamp("ms", tz="UTC")),
             "extra": pa.array(numbers),
         }
     )
@@ -501,17 +489,13 @@ def test_parquet_raw_text_is_a_json_rendering(tmp_path: Path) -> None:
     path = tmp_path / "v.parquet"
     _visits_parquet(path, 3, 3)
     batches, _ = read_all(path, VISIT)
-    assert batches[0].raw_text(1) == (
-        '{"person":"P1","venue":"V1","entered_at":"2026-01-01T00:00:01+00:00"}'
-    )
+    assert batches[0].raw_text(1) == ('{"person":"P1","venue":"V1","entered_at":"2026-01-01T00:00:01+00:00"}')
 
 
 def test_parquet_missing_columns_empty_and_garbage_files(tmp_path: Path) -> None:
     path = tmp_path / "v.parquet"
     _visits_parquet(path, 3, 3)
-    with pytest.raises(
-        ImportFileError, match=r"missing required columns: left_at \(found: person,"
-    ):
+    with pytest.raises(ImportFileError, match=r"missing required columns: left_at \(found: person,"):
         read_rows(path, required=["person", "left_at"], broken=print)
     empty = tmp_path / "e.parquet"
     pq.write_table(pa.table({"person": pa.array([], pa.string())}), empty)

@@ -172,18 +172,15 @@ def test_large_and_view_strings() -> None:
         ),
         (
             "soon",
-            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, "
-            "got 'soon'",
+            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, got 'soon'",
         ),
         (
             None,
-            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, "
-            "got nothing",
+            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, got nothing",
         ),
         (
             "  ",
-            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, "
-            "got nothing",
+            "expected ISO 8601 with a UTC offset (2026-03-01T10:15:00+08:00) or Unix seconds, got nothing",
         ),
     ],
 )

@@ -44,9 +44,7 @@ from chaincut.venues.tokens import (
 KEY = generate_signing_key()
 KID = key_id_for(KEY.public_key())
 VERIFIER = VenueTokenVerifier({KID: KEY.public_key()})
-CLAIMS = VenueClaims(
-    "01HZX3K4M5N6P7Q8R9S0T1V2W3", "restaurant", datetime(2024, 3, 1, 8, 30, tzinfo=UTC)
-)
+CLAIMS = VenueClaims("01HZX3K4M5N6P7Q8R9S0T1V2W3", "restaurant", datetime(2024, 3, 1, 8, 30, tzinfo=UTC))
 TOKEN = VenueTokenSigner(KEY, KID).sign(CLAIMS)
 RESTAURANT = PosterContent(
     token=TOKEN,
@@ -107,9 +105,7 @@ def pdf_to_png(pdf: bytes, tmp_path: Path, dpi: int = 150) -> Image.Image:
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     source = tmp_path / "poster.pdf"
     source.write_bytes(pdf)
-    result = subprocess.run(
-        ["pdftotext", "-layout", source, "-"], check=True, capture_output=True, text=True
-    )
+    result = subprocess.run(["pdftotext", "-layout", source, "-"], check=True, capture_output=True, text=True)
     return result.stdout
 
 
@@ -158,15 +154,11 @@ def test_png_qr_is_large_with_a_white_quiet_zone(restaurant_png: Image.Image) ->
 def test_taxi_poster_scans_and_shows_the_plate(tmp_path: Path) -> None:
     with_plate = Image.open(io.BytesIO(render_poster_png(TAXI)))
     without_plate = Image.open(
-        io.BytesIO(
-            render_poster_png(PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", ""))
-        )
+        io.BytesIO(render_poster_png(PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", "")))
     )
     assert VERIFIER.verify(only_qr(with_plate).text).venue_type == "taxi"
     # The plate takes room above the QR code, so the symbol starts lower down.
-    assert (
-        only_qr(with_plate).position.top_left.y > only_qr(without_plate).position.top_left.y + 100
-    )
+    assert only_qr(with_plate).position.top_left.y > only_qr(without_plate).position.top_left.y + 100
 
 
 def test_long_names_still_fit_and_scan() -> None:
@@ -260,9 +252,7 @@ def test_missing_cjk_font_names_the_package_to_install(
         render(RESTAURANT)
 
 
-def test_configured_font_that_is_missing_is_an_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_configured_font_that_is_missing_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(FONT_ENV_VAR, str(tmp_path / "gone.ttf"))
     with pytest.raises(PosterFontMissing, match=FONT_ENV_VAR):
         render_poster_png(RESTAURANT)

@@ -26,9 +26,24 @@ SMALL = CityParameters(people=6_000, venues=1_000, days=3, checkins_per_day=8_00
 HK = timedelta(hours=8)
 
 HK_DISTRICTS = {
-    "Central and Western", "Wan Chai", "Eastern", "Southern", "Yau Tsim Mong",
-    "Sham Shui Po", "Kowloon City", "Wong Tai Sin", "Kwun Tong", "Kwai Tsing", "Tsuen Wan",
-    "Tuen Mun", "Yuen Long", "North", "Tai Po", "Sha Tin", "Sai Kung", "Islands",
+    "Central and Western",
+    "Wan Chai",
+    "Eastern",
+    "Southern",
+    "Yau Tsim Mong",
+    "Sham Shui Po",
+    "Kowloon City",
+    "Wong Tai Sin",
+    "Kwun Tong",
+    "Kwai Tsing",
+    "Tsuen Wan",
+    "Tuen Mun",
+    "Yuen Long",
+    "North",
+    "Tai Po",
+    "Sha Tin",
+    "Sai Kung",
+    "Islands",
 }
 STRING = pa.string()
 REF = pa.dictionary(pa.int32(), pa.string())
@@ -73,16 +88,33 @@ def test_hkid_checker_knows_published_example() -> None:
 
 def test_files_have_exactly_the_import_columns(city: CitySummary, tables: dict[str, Any]) -> None:
     expected = {
-        "people": [("ref", STRING), ("household", STRING), ("id_document", STRING),
-                   ("name", STRING), ("phone", STRING), ("address", STRING),
-                   ("district", STRING), ("age", pa.int16())],
-        "households": [("ref", STRING), ("district", STRING), ("size", pa.int16()),
-                       ("home_venue", STRING)],
-        "venues": [("ref", STRING), ("type", STRING), ("name_en", STRING),
-                   ("name_zh", STRING), ("district", STRING), ("address", STRING),
-                   ("plate", STRING)],
-        "visits": [("person", REF), ("venue", REF), ("entered_at", None),
-                   ("left_at", None), ("source", pa.dictionary(pa.int8(), STRING))],
+        "people": [
+            ("ref", STRING),
+            ("household", STRING),
+            ("id_document", STRING),
+            ("name", STRING),
+            ("phone", STRING),
+            ("address", STRING),
+            ("district", STRING),
+            ("age", pa.int16()),
+        ],
+        "households": [("ref", STRING), ("district", STRING), ("size", pa.int16()), ("home_venue", STRING)],
+        "venues": [
+            ("ref", STRING),
+            ("type", STRING),
+            ("name_en", STRING),
+            ("name_zh", STRING),
+            ("district", STRING),
+            ("address", STRING),
+            ("plate", STRING),
+        ],
+        "visits": [
+            ("person", REF),
+            ("venue", REF),
+            ("entered_at", None),
+            ("left_at", None),
+            ("source", pa.dictionary(pa.int8(), STRING)),
+        ],
         "encounters": [("person_a", REF), ("person_b", REF), ("start", None), ("end", None)],
     }
     assert set(city.files) == set(expected)
@@ -94,8 +126,9 @@ def test_files_have_exactly_the_import_columns(city: CitySummary, tables: dict[s
             if kind is None:  # Parquet keeps whole seconds as TIMESTAMP(MILLIS)
                 assert pa.types.is_timestamp(field.type)
                 assert field.type.tz == "UTC"
-                assert np.all(_seconds(tables[name][column]) * 1000
-                              == tables[name][column].cast(pa.int64()).to_numpy())
+                assert np.all(
+                    _seconds(tables[name][column]) * 1000 == tables[name][column].cast(pa.int64()).to_numpy()
+                )
             else:
                 assert field.type == kind, (name, column)
     assert city.people == tables["people"].num_rows == SMALL.people
@@ -110,7 +143,8 @@ def test_same_seed_same_bytes_other_seed_other_city(tmp_path: Path, city: CitySu
         assert path.read_bytes() == again.files[name].read_bytes(), name
     other = synthesize_city(
         CityParameters(SMALL.people, SMALL.venues, SMALL.days, SMALL.checkins_per_day, seed=12),
-        tmp_path / "other", end=ALIGNED_END,
+        tmp_path / "other",
+        end=ALIGNED_END,
     )
     for name in ("people", "venues", "visits", "encounters"):
         assert not pq.read_table(other.files[name]).equals(pq.read_table(city.files[name]))
@@ -119,8 +153,7 @@ def test_same_seed_same_bytes_other_seed_other_city(tmp_path: Path, city: CitySu
 def test_everything_happens_inside_the_window(tables: dict[str, Any]) -> None:
     end = int(ALIGNED_END.timestamp())
     start = end - SMALL.days * 86_400
-    for name, begin, finish in (("visits", "entered_at", "left_at"),
-                                ("encounters", "start", "end")):
+    for name, begin, finish in (("visits", "entered_at", "left_at"), ("encounters", "start", "end")):
         entered = _seconds(tables[name][begin])
         left = _seconds(tables[name][finish])
         assert entered.min() >= start
@@ -161,8 +194,7 @@ def test_visits_respect_opening_hours(tables: dict[str, Any]) -> None:
     kinds = np.array(venues["type"].to_pylist())
     venue_index = {ref: i for i, ref in enumerate(venues["ref"].to_pylist())}
     kind = kinds[[venue_index[r] for r in _refs(visits["venue"])]]
-    arrive, leave, weekday = _service_clock(_seconds(visits["entered_at"]),
-                                            _seconds(visits["left_at"]))
+    arrive, leave, weekday = _service_clock(_seconds(visits["entered_at"]), _seconds(visits["left_at"]))
     # Hand-written expectations for two kinds, independent of the parameter table.
     bar = kind == "bar"
     assert bar.any()
@@ -216,8 +248,7 @@ def test_people_look_like_hong_kong_residents(tables: dict[str, Any]) -> None:
     assert all(hkid_is_valid(i) for i in ids)
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[569]\d{7}", p) for p in people["phone"].to_pylist())
-    assert all(re.fullmatch(r"[A-Z]+ [A-Z][a-z]+( [A-Z][a-z]+)?", n)
-               for n in people["name"].to_pylist())
+    assert all(re.fullmatch(r"[A-Z]+ [A-Z][a-z]+( [A-Z][a-z]+)?", n) for n in people["name"].to_pylist())
     assert set(people["district"].to_pylist()) <= HK_DISTRICTS
     assert set(tables["venues"]["district"].to_pylist()) <= HK_DISTRICTS
     ages = people["age"].to_numpy()
@@ -239,37 +270,40 @@ def test_venues_have_kinds_names_and_plates(tables: dict[str, Any]) -> None:
             assert plate is None
     kind_of = dict(zip(venues["ref"].to_pylist(), kinds, strict=True))
     visits = tables["visits"]
-    for venue, source in zip(_refs(visits["venue"]), visits["source"].to_pylist(),
-                             strict=True):
+    for venue, source in zip(_refs(visits["venue"]), visits["source"].to_pylist(), strict=True):
         assert source == ("taxi" if kind_of[venue] == "taxi" else "qr")
 
 
 def test_every_ref_points_at_a_row(tables: dict[str, Any]) -> None:
     people = set(tables["people"]["ref"].to_pylist())
-    venue_kind = dict(zip(tables["venues"]["ref"].to_pylist(),
-                          tables["venues"]["type"].to_pylist(), strict=True))
+    venue_kind = dict(
+        zip(tables["venues"]["ref"].to_pylist(), tables["venues"]["type"].to_pylist(), strict=True)
+    )
     assert set(_refs(tables["visits"]["person"])) <= people
     assert set(_refs(tables["visits"]["venue"])) <= set(venue_kind)
     assert set(_refs(tables["encounters"]["person_a"])) <= people
     assert set(_refs(tables["encounters"]["person_b"])) <= people
-    assert set(tables["people"]["household"].to_pylist()) == set(
-        tables["households"]["ref"].to_pylist()
-    )
+    assert set(tables["people"]["household"].to_pylist()) == set(tables["households"]["ref"].to_pylist())
     homes = [h for h in tables["households"]["home_venue"].to_pylist() if h is not None]
     assert len(homes) > 0.8 * tables["households"].num_rows
     assert {venue_kind[h] for h in homes} == {"residential_building"}
 
 
 def test_encounters_are_mostly_housemates_or_colleagues(tables: dict[str, Any]) -> None:
-    household = dict(zip(tables["people"]["ref"].to_pylist(),
-                         tables["people"]["household"].to_pylist(), strict=True))
-    kind_of = dict(zip(tables["venues"]["ref"].to_pylist(),
-                       tables["venues"]["type"].to_pylist(), strict=True))
+    household = dict(
+        zip(tables["people"]["ref"].to_pylist(), tables["people"]["household"].to_pylist(), strict=True)
+    )
+    kind_of = dict(
+        zip(tables["venues"]["ref"].to_pylist(), tables["venues"]["type"].to_pylist(), strict=True)
+    )
     visits = tables["visits"]
     stays: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
     for person, venue, entered, left in zip(
-        _refs(visits["person"]), _refs(visits["venue"]), _seconds(visits["entered_at"]),
-        _seconds(visits["left_at"]), strict=True,
+        _refs(visits["person"]),
+        _refs(visits["venue"]),
+        _seconds(visits["entered_at"]),
+        _seconds(visits["left_at"]),
+        strict=True,
     ):
         stays[person].append((venue, int(entered), int(left)))
 
@@ -296,11 +330,14 @@ def test_encounters_are_mostly_housemates_or_colleagues(tables: dict[str, Any]) 
 
 def test_progress_reports_each_stage(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
-    synthesize_city(CityParameters(500, 100, 2, 600, 3), tmp_path,
-                    end=ALIGNED_END, progress=lambda s, d, t: calls.append((s, d, t)))
+    synthesize_city(
+        CityParameters(500, 100, 2, 600, 3),
+        tmp_path,
+        end=ALIGNED_END,
+        progress=lambda s, d, t: calls.append((s, d, t)),
+    )
     stages = [s for s, _, _ in calls]
-    for stage in ("venues", "households", "people", "routines", "visits day 1/2",
-                  "encounters day 2/2"):
+    for stage in ("venues", "households", "people", "routines", "visits day 1/2", "encounters day 2/2"):
         assert stage in stages
     assert all(0 <= d <= t for _, d, t in calls)
     assert calls[-1][1] == calls[-1][2]
@@ -312,14 +349,14 @@ def test_parameters_and_end_are_checked(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="seed"):
         CityParameters(people=100, venues=50, days=1, checkins_per_day=10, seed=-1)
     with pytest.raises(InvalidInput, match="timezone"):
-        synthesize_city(CityParameters(100, 50, 1, 10, 1), tmp_path,
-                        end=datetime(2024, 1, 1))  # naive on purpose
+        synthesize_city(
+            CityParameters(100, 50, 1, 10, 1), tmp_path, end=datetime(2024, 1, 1)
+        )  # naive on purpose
     assert CityParameters(1_000, 50, 1, 10, 1).daily_encounters == 400
     assert CityParameters(1_000, 50, 1, 10, 1, encounters_per_day=7).daily_encounters == 7
 
 
-def _reference_schedule(person: list[int], start: list[int], stay: list[int],
-                        gap: int) -> list[int]:
+def _reference_schedule(person: list[int], start: list[int], stay: list[int], gap: int) -> list[int]:
     ends: list[int] = []
     for i, (p, s, d) in enumerate(zip(person, start, stay, strict=True)):
         begin = s if i == 0 or person[i - 1] != p else max(s, ends[-1] + gap)
@@ -328,14 +365,18 @@ def _reference_schedule(person: list[int], start: list[int], stay: list[int],
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 86_000), st.integers(0, 20_000)),
-                min_size=1, max_size=40),
-       st.integers(0, 900))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 86_000), st.integers(0, 20_000)), min_size=1, max_size=40
+    ),
+    st.integers(0, 900),
+)
 def test_schedule_matches_a_plain_loop(rows: list[tuple[int, int, int]], gap: int) -> None:
     rows.sort()
     person = [r[0] for r in rows]
     start = [r[1] for r in rows]
     stay = [r[2] for r in rows]
-    ends = schedule(np.array(person, dtype=np.int32), np.array(start, dtype=np.int64),
-                    np.array(stay, dtype=np.int64), gap)
+    ends = schedule(
+        np.array(person, dtype=np.int32), np.array(start, dtype=np.int64), np.array(stay, dtype=np.int64), gap
+    )
     assert ends.tolist() == _reference_schedule(person, start, stay, gap)

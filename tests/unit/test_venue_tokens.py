@@ -93,15 +93,10 @@ def test_token_is_prefix_and_compact_es256_jws() -> None:
     header_b64, payload_b64, signature_b64 = TOKEN.removeprefix("CHAINCUT:1:").split(".")
     assert "=" not in TOKEN
     assert json.loads(unb64(header_b64)) == {"alg": "ES256", "kid": KID}
-    assert (
-        unb64(payload_b64)
-        == b'{"v":"01HZX3K4M5N6P7Q8R9S0T1V2W3","t":"restaurant","iat":1709281800}'
-    )
+    assert unb64(payload_b64) == b'{"v":"01HZX3K4M5N6P7Q8R9S0T1V2W3","t":"restaurant","iat":1709281800}'
     signature = unb64(signature_b64)
     assert len(signature) == 64  # raw r || s, not DER
-    der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     KEY.public_key().verify(der, f"{header_b64}.{payload_b64}".encode(), ec.ECDSA(hashes.SHA256()))
 
 
@@ -365,9 +360,7 @@ def test_mutated_tokens_never_verify_as_another_venue(
 
 @settings(max_examples=200)
 @given(st.binary(min_size=1, max_size=200), st.integers(min_value=0, max_value=2))
-def test_resigned_segments_with_random_bytes_only_raise_invalid_token(
-    junk: bytes, segment: int
-) -> None:
+def test_resigned_segments_with_random_bytes_only_raise_invalid_token(junk: bytes, segment: int) -> None:
     header_b64, payload_b64, signature_b64 = TOKEN.removeprefix(VENUE_TOKEN_PREFIX).split(".")
     parts = [header_b64, payload_b64, signature_b64]
     parts[segment] = b64(junk)

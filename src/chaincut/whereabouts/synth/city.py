@@ -56,6 +56,9 @@ def synthesize_city(
     ``progress(stage, done, total)`` is called as the work advances, with
     stages "venues", "households", "people", "routines", then
     "visits day d/D" and "encounters day d/D" (done and total count days).
+    Days run 05:00-05:00 Hong Kong time, so D is ``params.days + 1`` unless
+    ``end`` falls at 05:00 there: the first and last days are then partial.
+    Raises ``InvalidInput`` when ``end`` is naive.
     """
     days = service_days(end, params.days)
     report = progress or _silent

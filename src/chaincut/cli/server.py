@@ -1,0 +1,141 @@
+"""Commands that run chaincut: the schema, the HTTP server, and the demo."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chaincut.cli.console import console, err, services, step_progress
+from chaincut.settings import Settings
+from chaincut.store import Database, current_revision, head_revision, upgrade
+
+__all__ = ["db_current", "db_upgrade", "demo", "serve"]
+
+
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to this version of chaincut."""
+    settings = Settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        before = current_revision(db)
+        reached = upgrade(db)
+    finally:
+        db.dispose()
+    if before == reached:
+        console.print(f"{db.backend} schema already at revision {reached}")
+    else:
+        console.print(f"{db.backend} schema upgraded from {before or 'empty'} to revision {reached}")
+
+
+def db_current() -> None:
+    """Show the schema revision of the database and the one this chaincut needs."""
+    settings = Settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        current = current_revision(db)
+    finally:
+        db.dispose()
+    console.print(f"{db.backend}: at {current or 'no schema'}; this chaincut needs {head_revision()}")
+
+
+def _run_server(host: str, port: int, *, guide: str | None = None) -> None:
+    import uvicorn
+
+    from chaincut.api import create_app
+
+    with services() as svc:
+        app = create_app(svc)
+        if guide:
+            console.print(guide, highlight=False, soft_wrap=True)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        uvicorn.Server(config).run()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    console.print(f"chaincut serving on http://{host}:{port} (docs at /docs)")
+    _run_server(host, port)
+
+
+def demo(
+    people: Annotated[int, typer.Option(min=100, help="residents of the demo district")] = 50_000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="start the server")] = True,
+) -> None:
+    """Build a small district on the embedded store, load it, and serve it with a short guide."""
+    from chaincut.whereabouts import importing
+    from chaincut.whereabouts.synth import CityParameters, synthesize_city
+
+    settings = Settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    city_dir = Path(settings.data_dir) / "demo-city"
+    with services() as svc:
+        if svc.store.counts().people:
+            console.print(f"the store in {settings.data_dir} already holds data; loading skipped")
+        else:
+            params = CityParameters(
+                people=people,
+                venues=max(50, people // 25),
+                days=14,
+                checkins_per_day=int(people * 1.3),
+                seed=2026,
+            )
+            with step_progress() as progress:
+                summary = synthesize_city(params, city_dir, end=svc.clock.now(), progress=progress)
+            options = importing.ImportOptions()
+            files = summary.files
+            store, policy, clock = svc.store, svc.policy, svc.clock
+            reports = [
+                importing.import_people(store, svc.hasher, clock, files["people"], options),
+                importing.import_venues(store, policy, clock, files["venues"], options),
+                importing.import_visits(store, policy, clock, files["visits"], options),
+                importing.import_encounters(store, policy, clock, files["encounters"], options),
+            ]
+            for report in reports:
+                console.print(f"loaded {report.stored:,} {report.kind}", highlight=False)
+        counts = svc.store.counts()
+        venues, _ = svc.venues.list(venue_type="restaurant", district=None, offset=0, limit=1)
+        with svc.store.read() as uow:
+            person = uow.people.get(1)
+    example_venue = venues[0].ref if venues else "V000001"
+    example_person = person.ref if person else "P0000001"
+    base = f"http://{host}:{port}"
+    guide = f"""
+[bold]chaincut demo[/bold]: {counts.people:,} people, {counts.venues:,} venues, {counts.visits:,} visits, \
+{counts.encounters:,} encounters in {settings.data_dir}
+
+Try, in another terminal:
+  open {base}/docs                                   the API, with every endpoint to try
+  curl {base}/status                                 what the store holds
+  curl {base}/venues/{example_venue}                       one venue
+  curl -o poster.png {base}/venues/{example_venue}/poster.png   its QR poster (English and Chinese)
+  TOKEN=$(curl -s {base}/venues/{example_venue}/token | cut -d'"' -f4)   the QR's signed text
+  curl -X POST {base}/checkins -H 'content-type: application/json' \\
+       -d '{{"client_id": "demo-1", "person": "{example_person}", "token": "'$TOKEN'"}}'
+  chaincut status                                    the same counts from the command line
+Press Ctrl+C to stop.
+"""
+    if not serve_after:
+        console.print(guide, highlight=False, soft_wrap=True)
+        return
+    err.print(f"serving on {base} at {datetime.now(UTC):%H:%M:%S} UTC", highlight=False)
+    _run_server(host, port, guide=guide)
