@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 
 from chaincut.bootstrap import Services
 
-__all__ = ["Page", "ServicesDep"]
+__all__ = ["Page", "PageDep", "ServicesDep"]
 
 
 def _services(request: Request) -> Services:
@@ -29,3 +29,6 @@ class Page:
     ) -> None:
         self.offset = offset
         self.limit = limit
+
+
+PageDep = Annotated[Page, Depends()]

@@ -91,7 +91,7 @@ class CheckInService:
         return person_id
 
     def _when(self, at: datetime | None, field: str) -> datetime:
-        now = self._clock.now()
+        now = self._clock.now().replace(microsecond=0)  # the store keeps whole seconds
         if at is None:
             return now
         if at.tzinfo is None:
@@ -104,7 +104,7 @@ class CheckInService:
                 field=field,
                 code="outside_retention",
             )
-        return at
+        return at.replace(microsecond=0)
 
     def _person(self, ref: str) -> int:
         person_id = self._person_id(ref)

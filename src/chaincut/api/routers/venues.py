@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from chaincut.api.deps import Page, ServicesDep
+from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Venue
 from chaincut.venues.registry import VenueDraft
 
@@ -72,7 +72,7 @@ def register_venue(body: VenueCreate, services: ServicesDep) -> VenuePublic:
 @router.get("")
 def list_venues(
     services: ServicesDep,
-    page: Annotated[Page, Query()],
+    page: PageDep,
     venue_type: Annotated[str | None, Query(max_length=40)] = None,
     district: Annotated[str | None, Query(max_length=64)] = None,
 ) -> VenuesPublic:
