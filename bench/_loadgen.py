@@ -237,11 +237,10 @@ async def _send(conn: Connection, data: bytes, timeout: float) -> int:
         return 0
 
 
-async def _run_rate(config: Config, record: Record, requests: CheckInRequests) -> tuple[float, int]:
-    """Open loop: request i is due at t0 + i / rate. Returns (t0, how many were scheduled)."""
+async def _run_rate(config: Config, record: Record, requests: CheckInRequests, t0: float) -> None:
+    """Open loop: request i is due at t0 + i / rate."""
     total = round(config.rate * (config.warmup + config.seconds))
     interval = 1.0 / config.rate
-    t0 = time.perf_counter() + 0.2
     next_index = 0
 
     async def worker() -> None:
@@ -271,18 +270,17 @@ async def _run_rate(config: Config, record: Record, requests: CheckInRequests) -
         [worker() for _ in range(config.connections)],
         deadline=t0 + config.warmup + config.seconds + config.drain,
     )
-    return t0, total
 
 
-async def _run_max(config: Config, record: Record, requests: CheckInRequests) -> float:
+async def _run_max(config: Config, record: Record, requests: CheckInRequests, t0: float) -> None:
     """Closed loop: each connection sends its next request as soon as the last one is answered."""
-    t0 = time.perf_counter()
     end = t0 + config.warmup + config.seconds
     counter = 0
 
     async def worker() -> None:
         nonlocal counter
         conn = Connection(config.port)
+        await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
         try:
             while time.perf_counter() < end:
                 counter += 1
@@ -298,7 +296,6 @@ async def _run_max(config: Config, record: Record, requests: CheckInRequests) ->
             await conn.close()
 
     await _gather_bounded([worker() for _ in range(config.connections)], deadline=end + config.drain)
-    return t0
 
 
 async def _gather_bounded(coroutines: list[Any], *, deadline: float) -> None:
@@ -331,28 +328,27 @@ def _percentiles_ms(values: np.ndarray[Any, Any]) -> dict[str, float | None]:
 
 
 async def run(config: Config) -> dict[str, Any]:
-    """Run one measurement and summarise it."""
+    """Run one measurement and summarise the window after the warm-up."""
     record = Record()
     requests = CheckInRequests(config)
     meter = CpuMeter(config.server_pids, config.db_pids)
     cpu: dict[str, float] = {}
+    t0 = time.perf_counter() + 0.2
+    window_start = t0 + config.warmup
+    window_end = window_start + config.seconds
+    cpu_task = asyncio.ensure_future(_measure_window(meter, window_start, window_end, cpu))
     result: dict[str, Any] = {"mode": config.mode, "connections": config.connections}
     if config.mode == "rate":
-        t0_guess = time.perf_counter() + 0.2
-        window = (t0_guess + config.warmup, t0_guess + config.warmup + config.seconds)
-        cpu_task = asyncio.ensure_future(_measure_window(meter, *window, cpu))
-        t0, _total = await _run_rate(config, record, requests)
+        await _run_rate(config, record, requests, t0)
         await cpu_task
-        first = round(config.rate * config.warmup)
-        scheduled = round(config.rate * (config.warmup + config.seconds)) - first
-        started = np.asarray(record.started)
-        in_window = started >= t0 + config.warmup - 1e-9
-        status = np.asarray(record.status)[in_window]
+        scheduled = round(config.rate * (config.warmup + config.seconds)) - round(config.rate * config.warmup)
+        in_window = np.asarray(record.started) >= window_start - 1e-9
+        status = np.asarray(record.status, dtype=np.int64)[in_window]
         latency = np.asarray(record.latency)[in_window]
         finished = np.asarray(record.finished)[in_window]
         lateness = np.asarray(record.lateness)[in_window]
         ok = int(np.count_nonzero(status == 201))
-        window_start = t0 + config.warmup
+        # A server that falls behind answers the window's last requests late: that stretches the span.
         span = max(config.seconds, float(finished.max() - window_start) if finished.size else 0.0)
         result.update(
             target_rate=config.rate,
@@ -361,15 +357,16 @@ async def run(config: Config) -> dict[str, Any]:
             ok=ok,
             errors=scheduled - ok,
             achieved_rate=round(ok / span, 1),
-            send_lateness_p99_ms=round(float(np.percentile(lateness, 99) * 1000), 2) if lateness.size else None,
+            send_lateness_p99_ms=(
+                round(float(np.percentile(lateness, 99) * 1000), 2) if lateness.size else None
+            ),
         )
     else:
-        t0 = await _run_max(config, record, requests)
-        window_start, window_end = t0 + config.warmup, t0 + config.warmup + config.seconds
-        # The CPU window is the same as the request window, sampled from the records' clock.
+        await _run_max(config, record, requests, t0)
+        await cpu_task
         finished = np.asarray(record.finished)
         in_window = (finished >= window_start) & (finished < window_end)
-        status = np.asarray(record.status)[in_window]
+        status = np.asarray(record.status, dtype=np.int64)[in_window]
         latency = np.asarray(record.latency)[in_window]
         ok = int(np.count_nonzero(status == 201))
         result.update(
@@ -388,19 +385,6 @@ async def run(config: Config) -> dict[str, Any]:
     return result
 
 
-async def _run_max_with_cpu(config: Config) -> dict[str, Any]:
-    meter = CpuMeter(config.server_pids, config.db_pids)
-    cpu: dict[str, float] = {}
-    now = time.perf_counter()
-    cpu_task = asyncio.ensure_future(
-        _measure_window(meter, now + config.warmup, now + config.warmup + config.seconds, cpu)
-    )
-    result = await run(config)
-    await cpu_task
-    result.update(cpu)
-    return result
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: _loadgen.py CONFIG.json", file=sys.stderr)
@@ -416,8 +400,7 @@ def main(argv: list[str]) -> int:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    coro = run(config) if config.mode == "rate" else _run_max_with_cpu(config)
-    result = runner(coro)
+    result = runner(run(config))
     print(json.dumps(result))
     return 0
 
