@@ -15,8 +15,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaincut.errors import ConfigurationError
@@ -41,6 +42,20 @@ class Settings(BaseSettings):
     venue_signing_key_file: Path | None = None
     maintenance_interval_seconds: int = Field(default=300, ge=5)
     checkin_max_future_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The local time zone for what people read (Asia/Hong_Kong by default)."""
+        return ZoneInfo(self.local_timezone)
 
     @property
     def is_development(self) -> bool:

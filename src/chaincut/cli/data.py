@@ -99,12 +99,14 @@ def purge(
     """Delete visits and encounters older than the policy's retention, and record the purge."""
     with services() as svc:
         records = purge_expired(svc.store, svc.policy, svc.clock)
+        zone = svc.settings.zone
     if json_output:
         print_json([r.__dict__ for r in records])
         return
     for r in records:
         console.print(
-            f"purged {r.deleted:,} {r.kind} that ended before {r.cutoff.isoformat()} "
+            f"purged {r.deleted:,} {r.kind} that ended before "
+            f"{r.cutoff.astimezone(zone):%Y-%m-%d %H:%M %Z} "
             f"(policy {r.policy_version})",
             highlight=False,
         )

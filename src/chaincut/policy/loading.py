@@ -7,7 +7,6 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chaincut.errors import PolicyError
 from chaincut.policy.model import Policy, RetentionRules, UploadRules, VenueTypeRule
@@ -72,12 +71,6 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     check = _Checker()
     head = check.table(data.get("policy", None), "policy")
     version = check.get(head, "policy", "version", str)
-    zone = check.get(head, "policy", "local_timezone", str)
-    if zone is not None:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            check.problems.append(f"policy.local_timezone: unknown time zone {zone!r}")
     ret = check.table(data.get("retention", None), "retention")
     visits_days = check.get(ret, "retention", "visits_days", int, low=1, high=3650)
     encounters_days = check.get(ret, "retention", "encounters_days", int, low=1, high=3650)
@@ -104,7 +97,6 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
-        local_timezone=zone,
         retention=RetentionRules(visits_days=visits_days, encounters_days=encounters_days),
         uploads=UploadRules(max_records_per_batch=max_records, history_days=history_days),
         venue_types=venue_types,

@@ -49,7 +49,6 @@ class Policy:
 
     version: str
     digest: str
-    local_timezone: str
     retention: RetentionRules
     uploads: UploadRules
     venue_types: Mapping[str, VenueTypeRule]
