@@ -231,8 +231,15 @@ async def _send(conn: Connection, data: bytes, timeout: float) -> int:
     try:
         async with asyncio.timeout(timeout):
             return await conn.request(data)
-    except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-            ValueError, HttpError):
+    except (
+        OSError,
+        EOFError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+        ValueError,
+        HttpError,
+    ):
         await conn.close()
         return 0
 

@@ -456,10 +456,9 @@ class _Cluster:
         socket_dir = self.socket_dir
         socket_dir.mkdir(mode=0o700)
         self.runner.chown(socket_dir)
-        if len(str(socket_dir / ".s.PGSQL.65535")) > _SUN_PATH_MAX:
-            socket_setting = ""  # path too long for a unix socket: TCP only
-        else:
-            socket_setting = str(socket_dir)
+        # A path too long for a unix socket means TCP only.
+        too_long = len(str(socket_dir / ".s.PGSQL.65535")) > _SUN_PATH_MAX
+        socket_setting = "" if too_long else str(socket_dir)
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(
                 "\n# --- chaincut throwaway test cluster: speed over durability ---\n"

@@ -50,7 +50,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = []
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        # A JSON syntax error's location is a character offset, not a field.
+        loc = () if error.get("type") == "json_invalid" else error.get("loc", ())
+        location = [str(part) for part in loc if part != "body"]
         errors.append({"field": ".".join(location) or None, "message": error.get("msg", "")})
     first = errors[0] if errors else {"field": None, "message": "invalid request"}
     return JSONResponse(

@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from chaincut.cli.console import byte_progress, console, print_json, services, step_progress
+from chaincut.bootstrap import Services
+from chaincut.cli.console import byte_progress, console, err, print_json, services, step_progress
+from chaincut.errors import ImportRejected
 from chaincut.whereabouts import importing
 from chaincut.whereabouts.retention import purge_expired
 
@@ -46,23 +48,19 @@ def import_file(
     """Import people, venues, visits or encounters, or Hong Kong's open-data files."""
     if rejects is not None and on_error is OnError.abort:
         raise typer.BadParameter("--rejects needs --on-error skip", param_hint="--rejects")
-    with services() as svc, byte_progress(f"importing {kind.value}", quiet=quiet) as progress:
-        options = importing.ImportOptions(on_error=on_error.value, rejects=rejects, progress=progress)
-        store, policy, clock = svc.store, svc.policy, svc.clock
-        if kind is ImportKind.people:
-            report = importing.import_people(store, svc.hasher, clock, file, options)
-        elif kind is ImportKind.venues:
-            report = importing.import_venues(store, policy, clock, file, options)
-        elif kind is ImportKind.visits:
-            report = importing.import_visits(store, policy, clock, file, options)
-        elif kind is ImportKind.encounters:
-            report = importing.import_encounters(store, policy, clock, file, options)
-        elif kind is ImportKind.hk_cases:
-            report = importing.import_hk_cases(store, clock, file, options)
-        elif kind is ImportKind.hk_buildings:
-            report = importing.import_hk_buildings(store, clock, file, options)
-        else:
-            report = importing.import_hk_clusters(store, clock, file, options)
+    with services() as svc:
+        try:
+            with byte_progress(f"importing {kind.value}", quiet=quiet) as progress:
+                options = importing.ImportOptions(on_error=on_error.value, rejects=rejects, progress=progress)
+                report = _run_import(svc, kind, file, options)
+        except (ImportRejected, importing.ImportFileError) as exc:
+            # str() of a file error names the file and line, which .message leaves out; soft
+            # wrap keeps the error on one line however narrow the terminal (or a log file) is.
+            text = exc.message if isinstance(exc, ImportRejected) else str(exc)
+            err.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+            for problem in exc.errors[1:10] if isinstance(exc, ImportRejected) else ():
+                err.print(f"  {problem.render()}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
     if json_output:
         print_json(report.__dict__)
         return
@@ -73,9 +71,28 @@ def import_file(
         line += f", rejected {report.rejected:,}"
         if report.rejects_path:
             line += f" (see {report.rejects_path})"
-    console.print(line, highlight=False)
+    console.print(line, highlight=False, soft_wrap=True)
     for note in report.notes:
-        console.print(f"  {note}", highlight=False)
+        console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+def _run_import(
+    svc: Services, kind: ImportKind, file: Path, options: importing.ImportOptions
+) -> importing.ImportReport:
+    store, policy, clock = svc.store, svc.policy, svc.clock
+    if kind is ImportKind.people:
+        return importing.import_people(store, svc.hasher, clock, file, options)
+    if kind is ImportKind.venues:
+        return importing.import_venues(store, policy, clock, file, options)
+    if kind is ImportKind.visits:
+        return importing.import_visits(store, policy, clock, file, options)
+    if kind is ImportKind.encounters:
+        return importing.import_encounters(store, policy, clock, file, options)
+    if kind is ImportKind.hk_cases:
+        return importing.import_hk_cases(store, clock, file, options)
+    if kind is ImportKind.hk_buildings:
+        return importing.import_hk_buildings(store, clock, file, options)
+    return importing.import_hk_clusters(store, clock, file, options)
 
 
 def status(

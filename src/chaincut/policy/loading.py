@@ -40,6 +40,10 @@ class _Checker:
             return {}
         return data
 
+    def only(self, table: dict[str, Any], path: str, allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.problems.append(f"{path}.{key}: unknown key; expected one of {', '.join(sorted(allowed))}")
+
     def get(self, table: dict[str, Any], path: str, key: str, kind: type, **bounds: int) -> Any:
         full = f"{path}.{key}" if path else key
         if key not in table:
@@ -70,11 +74,14 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: not valid TOML: {exc}", [f"(file): {exc}"]) from exc
     check = _Checker()
     head = check.table(data.get("policy", None), "policy")
+    check.only(head, "policy", {"version", "authority"})
     version = check.get(head, "policy", "version", str)
     ret = check.table(data.get("retention", None), "retention")
+    check.only(ret, "retention", {"visits_days", "encounters_days"})
     visits_days = check.get(ret, "retention", "visits_days", int, low=1, high=3650)
     encounters_days = check.get(ret, "retention", "encounters_days", int, low=1, high=3650)
     up = check.table(data.get("uploads", None), "uploads")
+    check.only(up, "uploads", {"max_records_per_batch", "history_days"})
     max_records = check.get(up, "uploads", "max_records_per_batch", int, low=1, high=1_000_000)
     history_days = check.get(up, "uploads", "history_days", int, low=1, high=3650)
     types_table = check.table(data.get("venue_types", None), "venue_types")
@@ -84,6 +91,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     for name, raw in types_table.items():
         path = f"venue_types.{name}"
         entry = check.table(raw, path)
+        check.only(entry, path, {"label_en", "label_zh", "default_stay_minutes"})
         label_en = check.get(entry, path, "label_en", str)
         label_zh = check.get(entry, path, "label_zh", str)
         stay = check.get(entry, path, "default_stay_minutes", int, low=1, high=7 * 24 * 60)

@@ -21,7 +21,7 @@ _STRIP = re.compile(r"[\s()\-/]")
 def normalise_document_number(raw: str) -> str:
     """Upper case without spaces, brackets or dashes: 'a123456(7)' -> 'A1234567'."""
     cleaned = _STRIP.sub("", raw).upper()
-    if not cleaned or not cleaned.isalnum() or len(cleaned) > 32:
+    if not cleaned or not cleaned.isascii() or not cleaned.isalnum() or len(cleaned) > 32:
         raise InvalidInput(
             "expected an identity-document number of letters and digits",
             field="id_document",

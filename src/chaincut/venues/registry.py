@@ -104,10 +104,11 @@ class VenueRegistry:
         venue = self.prepare(draft)
         try:
             with self._store.write() as uow:
-                if uow.venues.get_by_ref(venue.ref) is not None:
-                    raise Conflict("a venue with this ref is already registered", field="ref")
+                # The plate first: a taxi's default ref is made from its plate.
                 if venue.plate and uow.venues.get_by_plate(venue.plate) is not None:
                     raise Conflict("a taxi with this plate is already registered", field="plate")
+                if uow.venues.get_by_ref(venue.ref) is not None:
+                    raise Conflict("a venue with this ref is already registered", field="ref")
                 venue_id = uow.venues.add(venue, to_epoch(self._clock.now()))
                 stored = uow.venues.get(venue_id)
         except IntegrityError as exc:

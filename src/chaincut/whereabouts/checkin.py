@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
+
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.errors import Conflict, InvalidInput, NotFound
@@ -71,6 +73,7 @@ class CheckInService:
         # (bounded); misses are not, so a venue registered a moment later is found.
         self._venues: dict[str, Venue] = {}
         self._person_ids: dict[str, int] = {}
+        self._venue_types: dict[int, str] = {}
 
     def _venue_by_public_id(self, public_id: str) -> Venue | None:
         venue = self._venues.get(public_id)
@@ -135,20 +138,27 @@ class CheckInService:
         if not CLIENT_ID_PATTERN.match(request.client_id):
             raise InvalidInput("expected 1-64 letters, digits or . _ : -", field="client_id")
         at = self._when(request.at, "at")
-        person_id = self._person(request.person_ref)
+        try:
+            return self._record(request, at, look_first=False)
+        except IntegrityError:
+            # The unique (person, client_id) refused the insert: a retry of an earlier check-in,
+            # or a concurrent retry committed first. Looking first now finds that visit.
+            return self._record(request, at, look_first=True)
+
+    def _record(self, request: CheckInRequest, at: datetime, *, look_first: bool) -> VisitReceipt:
+        # One transaction per check-in. A person not yet remembered is looked up inside it, and
+        # the client_id is only looked up when the insert has been refused, so a first check-in
+        # costs a select of the open visits, the insert and the closing of the earlier visit.
         with self._store.write() as uow:
+            person_id = self._person_in(uow, request.person_ref)
             venue, source = self._venue(uow, request)
-            earlier = uow.visits.by_client_id(person_id, request.client_id)
-            if earlier is not None:
-                if earlier.venue_id != venue.id:
-                    raise Conflict("this client_id was used for another check-in", field="client_id")
-                return _receipt(earlier, venue, replayed=True)
-            for open_visit in uow.visits.open_visits_of(person_id):
-                assert open_visit.id is not None
-                types = uow.venues.types_of([open_visit.venue_id])
-                stay_end = open_visit.entered_at + self._stay(types.get(open_visit.venue_id, ""))
-                close_at = max(open_visit.entered_at, min(at, stay_end))
-                uow.visits.close(open_visit.id, to_epoch(close_at), inferred=True)
+            if look_first:
+                earlier = uow.visits.by_client_id(person_id, request.client_id)
+                if earlier is not None:
+                    if earlier.venue_id != venue.id:
+                        raise Conflict("this client_id was used for another check-in", field="client_id")
+                    return _receipt(earlier, venue, replayed=True)
+            open_visits = uow.visits.open_visits_of(person_id)
             assert venue.id is not None
             visit = Visit(
                 person_id=person_id,
@@ -159,7 +169,30 @@ class CheckInService:
                 client_id=request.client_id,
             )
             uow.visits.add(visit)
+            for open_visit in open_visits:
+                assert open_visit.id is not None
+                stay_end = open_visit.entered_at + self._stay(self._venue_type(uow, open_visit.venue_id))
+                close_at = max(open_visit.entered_at, min(at, stay_end))
+                uow.visits.close(open_visit.id, to_epoch(close_at), inferred=True)
         return _receipt(visit, venue, replayed=False)
+
+    def _person_in(self, uow: UnitOfWork, ref: str) -> int:
+        person_id = self._person_ids.get(ref)
+        if person_id is None:
+            person_id = uow.people.id_for_ref(ref)
+            if person_id is None:
+                raise NotFound("no such person", field="person")
+            _remember(self._person_ids, ref, person_id, 262144)
+        return person_id
+
+    def _venue_type(self, uow: UnitOfWork, venue_id: int) -> str:
+        venue_type = self._venue_types.get(venue_id)
+        if venue_type is None:
+            venue_type = uow.venues.types_of([venue_id]).get(venue_id)
+            if venue_type is None:
+                return ""
+            _remember(self._venue_types, venue_id, venue_type, 65536)
+        return venue_type
 
     def check_out(self, person_ref: str, client_id: str, at: datetime | None = None) -> VisitReceipt:
         when = self._when(at, "at")
@@ -188,10 +221,11 @@ class CheckInService:
             return uow.visits.close_stale(to_epoch(self._clock.now()), stays)
 
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _remember(cache: dict[str, _V], key: str, value: _V, limit: int) -> None:
+def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
     if len(cache) >= limit:
         cache.clear()
     cache[key] = value

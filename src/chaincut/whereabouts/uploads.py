@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from chaincut.clock import Clock
 from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.errors import BatchRejected, FieldError, InvalidInput, InvalidVenueToken, NotFound
@@ -62,6 +64,22 @@ def upload_history(
             code="batch_too_large",
         )
     now = clock.now()
+    try:
+        return _store_batch(store, policy, now, verifier, person_ref, records)
+    except IntegrityError:
+        # A concurrent retry of this upload committed the same client ids between our
+        # look-up and our insert (PostgreSQL lets both look first); now the look-up finds them.
+        return _store_batch(store, policy, now, verifier, person_ref, records)
+
+
+def _store_batch(
+    store: Store,
+    policy: Policy,
+    now: datetime,
+    verifier: VenueTokenVerifier,
+    person_ref: str,
+    records: list[UploadedVisit],
+) -> UploadReceipt:
     oldest = now - timedelta(days=policy.retention.visits_days)
     with store.write() as uow:
         person_id = uow.people.id_for_ref(person_ref)
@@ -136,12 +154,20 @@ def upload_history(
                     left_at=left_at,
                     source=VisitSource.TAXI if venue.is_taxi else VisitSource.UPLOAD,
                     left_inferred=inferred,
-                    client_id=record.client_id,
+                    # Without the phone's id, the venue and entry time identify the record,
+                    # so a retried upload still stores nothing twice.
+                    client_id=record.client_id
+                    or f"upload:{venue.public_id[:12]}:{int(record.entered_at.timestamp())}",
                 )
             )
         if errors:
             raise BatchRejected(errors)
-        known = uow.visits.existing_client_ids(person_id, sorted(seen_ids)) if seen_ids else set()
-        fresh = [v for v in visits if v.client_id is None or v.client_id not in known]
+        keys = sorted({v.client_id for v in visits if v.client_id is not None})
+        known = uow.visits.existing_client_ids(person_id, keys)
+        fresh = []
+        for visit in visits:
+            if visit.client_id not in known:
+                known.add(visit.client_id or "")
+                fresh.append(visit)
         uow.visits.add_many(fresh)
     return UploadReceipt(stored=len(fresh), already_stored=len(visits) - len(fresh))

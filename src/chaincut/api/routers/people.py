@@ -62,7 +62,9 @@ class VisitRecord(BaseModel):
 
 
 class VisitHistoryUpload(BaseModel):
-    visits: list[VisitRecord] = Field(max_length=10_000)
+    # The policy sets the real limit (uploads.max_records_per_batch, 10,000 by default);
+    # this ceiling only stops absurd request bodies before they are parsed further.
+    visits: list[VisitRecord] = Field(max_length=100_000)
 
 
 class UploadPublic(BaseModel):
@@ -82,7 +84,7 @@ def get_person(ref: RefPath, services: ServicesDep) -> PersonPublic:
 
 @router.post("/{ref}/visit-history")
 def upload_visit_history(ref: RefPath, body: VisitHistoryUpload, services: ServicesDep) -> UploadPublic:
-    """Upload up to 10,000 visits at once; the batch is stored whole or not at all."""
+    """Upload visit history (up to the policy's limit, 10,000 by default); stored whole or not at all."""
     records = [UploadedVisit(**r.model_dump()) for r in body.visits]
     receipt = upload_history(services.store, services.policy, services.clock, services.verifier, ref, records)
     return UploadPublic(stored=receipt.stored, already_stored=receipt.already_stored)

@@ -63,10 +63,15 @@ def _run(
     )
     triage = RowTriage(path, options)
     size = total_size(path)
+
+    def broken(error: RowError) -> None:
+        report.read += 1  # a line that cannot be split into fields was read all the same
+        triage(error)
+
     try:
         with store.write() as uow:
             for batch in read_rows(
-                path, required=required, optional=optional, batch_rows=_PEOPLE_BATCH, broken=triage
+                path, required=required, optional=optional, batch_rows=_PEOPLE_BATCH, broken=broken
             ):
                 rows = _rows(batch.columns, len(batch.lines))
                 stored, present = handle(uow, rows, [int(x) for x in batch.lines], triage)
@@ -171,7 +176,11 @@ def import_venues(
                 address=row.get("address"),
                 plate=row.get("plate"),
             )
-            problems = [(e.field, e.message) for e in validate_venue_fields(draft, policy)]
+            # The file calls the venue type "type": name the column the data owner wrote.
+            problems = [
+                ("type" if e.field == "venue_type" else e.field, e.message)
+                for e in validate_venue_fields(draft, policy)
+            ]
             plate = normalise_plate(draft.plate) if draft.plate else None
             if not draft.ref:
                 problems.insert(0, ("ref", "required"))

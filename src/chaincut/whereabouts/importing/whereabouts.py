@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain import VisitSource
-from chaincut.errors import ImportRejected
 from chaincut.policy import Policy
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
 from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, RowTriage
@@ -46,6 +45,8 @@ class _RefIndex:
             column = column.combine_chunks()
         if pa.types.is_dictionary(column.type):
             dict_pos = self.positions(column.dictionary.cast(pa.string()))
+            if not len(dict_pos):  # an all-null column
+                return np.full(len(column), -1, dtype=np.int64)
             indices = column.indices.to_numpy(zero_copy_only=False)
             null = column.indices.is_null().to_numpy(zero_copy_only=False)
             out = dict_pos[np.where(null, 0, indices)]
@@ -58,6 +59,8 @@ class _RefIndex:
 
     def take_ids(self, positions: np.ndarray) -> np.ndarray:
         ids = self.ids.to_numpy(zero_copy_only=False)
+        if not len(ids):  # nothing registered yet: every reference is unknown
+            return np.full(len(positions), -1, dtype=np.int64)
         return np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
 
 
@@ -98,6 +101,7 @@ def _stream(
     size = total_size(path)
 
     def broken(error: RowError) -> None:
+        report.read += 1  # a line that cannot be split into fields was read all the same
         triage(error)
 
     try:
@@ -112,10 +116,8 @@ def _stream(
                 if options.progress:
                     options.progress(batch.bytes_read, size)
             triage.raise_if_any()
-    except ImportRejected:
+    finally:
         triage.close()
-        raise
-    triage.close()
     report.rejected = triage.total
     return report
 
@@ -174,8 +176,14 @@ def import_visits(
             (entered_ok & (entered > newest), "entered_at", "time is in the future"),
             (left_ok & (left > newest) & ~inferred, "left_at", "time is in the future"),
             (
-                left_ok & (left < oldest),
+                left_ok & (left < oldest) & ~inferred,
                 "left_at",
+                f"older than the {policy.retention.visits_days}-day retention",
+            ),
+            (
+                # The file gave no left_at: the field at fault is the one it gave.
+                inferred & (left < oldest),
+                "entered_at",
                 f"older than the {policy.retention.visits_days}-day retention",
             ),
             (~source_ok, "source", "expected one of " + ", ".join(_SOURCES)),

@@ -1,0 +1,292 @@
+"""Benchmark: HTTP check-in throughput and latency, on the embedded default and on PostgreSQL.
+
+    python bench/checkin.py                                  # both backends, 1,000/s for 30 s
+    python bench/checkin.py --backend embedded --mode max    # closed loop: the ceiling
+    python bench/checkin.py --mode both --rate 1500 --seconds 60
+
+For each backend: a fresh store in a temporary directory (PostgreSQL: a
+throwaway server from tests/support/postgres.py), ``chaincut db upgrade``, a
+synthetic population (``chaincut synth`` + ``chaincut import people|venues``),
+then ``chaincut serve`` on a free loopback port. Venue tokens are fetched over
+HTTP, and bench/_loadgen.py -- a separate process -- posts check-ins at the
+target rate (open loop, latency from the scheduled send time) or as fast as
+``--concurrency`` connections allow (``--mode max``).
+
+Prints one JSON line per backend and mode, then a summary table. The target is
+at least 1,000 check-ins/s sustained with p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHAINCUT = str(BIN / "chaincut")
+LOADGEN = Path(__file__).resolve().with_name("_loadgen.py")
+HOST = "127.0.0.1"
+TARGET_RATE = 1000.0
+TARGET_P99_MS = 50.0
+
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", choices=["embedded", "postgres", "both"], default="both")
+    parser.add_argument("--mode", choices=["rate", "max", "both"], default="rate")
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="check-ins per second (rate mode)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds, after the warm-up")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="keep-alive connections in rate mode (max in flight)"
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="connections in max mode")
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--venues", type=int, default=1_000)
+    parser.add_argument("--token-venues", type=int, default=300, help="venues whose QR tokens are used")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-logs", action="store_true", help="print the server's log at the end")
+    args = parser.parse_args(argv)
+    if not (0 < args.rate <= 50_000 and 0 < args.seconds <= 3600 and 0 <= args.warmup <= 600):
+        parser.error("--rate must be in (0, 50000], --seconds in (0, 3600], --warmup in [0, 600]")
+    if not (1 <= args.connections <= 1024 and 1 <= args.concurrency <= 1024):
+        parser.error("--connections and --concurrency must be between 1 and 1024")
+    return args
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _chaincut(env: dict[str, str], *args: str, timeout: float = 600) -> None:
+    result = subprocess.run(
+        [CHAINCUT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"chaincut {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+
+
+def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCUT_") or k == "CHAINCUT_PG_BIN"}
+    env.update(CHAINCUT_ENV="development", CHAINCUT_DATA_DIR=str(data_dir))
+    if database_url:
+        env["CHAINCUT_DATABASE_URL"] = database_url
+    return env
+
+
+@contextlib.contextmanager
+def _database(backend: str, tmp: Path) -> Iterator[tuple[str | None, list[int]]]:
+    """(database URL or None for the embedded default, the PostgreSQL server's pids)."""
+    if backend == "embedded":
+        yield None, []
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.postgres import running_postgres
+
+    with running_postgres(tmp) as server:
+        url = server.create_database(f"bench_{uuid.uuid4().hex[:12]}")
+        pid_file = server.data_dir / "postmaster.pid"
+        pids = [int(pid_file.read_text().splitlines()[0])] if pid_file.exists() else []
+        yield url, pids
+
+
+def _get_json(port: int, path: str, timeout: float = 10.0) -> Any:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``chaincut serve`` on loopback, stopped (SIGINT, then SIGKILL) however the block ends."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [CHAINCUT, "serve", "--host", HOST, "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the server exited ({proc.returncode}):\n{log_path.read_text()}")
+                with contextlib.suppress(OSError, RuntimeError, http.client.HTTPException):
+                    if _get_json(port, "/health", timeout=2).get("status") == "ok":
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not answer /health in 60 s:\n{log_path.read_text()}")
+                time.sleep(0.2)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=15)
+
+
+def _venue_tokens(port: int, wanted: int) -> list[str]:
+    refs: list[str] = []
+    for offset in range(0, 10 * 500, 500):  # at most ten pages
+        page = _get_json(port, f"/venues?limit=500&offset={offset}")
+        refs.extend(v["ref"] for v in page["data"] if not v.get("plate"))
+        if len(page["data"]) < 500 or len(refs) >= wanted:
+            break
+    refs = refs[:wanted]
+    return [_get_json(port, f"/venues/{ref}/token")["token"] for ref in refs]
+
+
+def _run_loadgen(config: dict[str, Any], tmp: Path, limit: float) -> dict[str, Any]:
+    path = tmp / f"loadgen-{config['mode']}.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(LOADGEN), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({result.returncode}):\n{result.stderr}")
+    loaded: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Prepare a fresh store on ``backend``, serve it, load it; one result per mode."""
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix=f"chaincut-bench-{backend}-") as tmp_name:
+        tmp = Path(tmp_name)
+        with _database(backend, tmp) as (url, db_pids):
+            env = _environment(tmp / "data", url)
+            err.print(f"[{backend}] preparing the store", highlight=False, markup=False)
+            _chaincut(env, "db", "upgrade")
+            city = tmp / "city"
+            _chaincut(
+                env, "synth", "--people", str(args.people), "--venues", str(args.venues), "--days", "1",
+                "--checkins-per-day", "1000", "--seed", str(args.seed), "--out", str(city), "--quiet",
+            )  # fmt: skip
+            _chaincut(env, "import", "people", str(city / "people.parquet"), "--quiet")
+            _chaincut(env, "import", "venues", str(city / "venues.parquet"), "--quiet")
+            people = pq.read_table(city / "people.parquet", columns=["ref"]).column("ref").to_pylist()
+            port = _free_port()
+            with _server(env, port, tmp / "server.log") as server:
+                tokens = _venue_tokens(port, args.token_venues)
+                err.print(
+                    f"[{backend}] serving on {HOST}:{port}: "
+                    f"{len(people):,} people, {len(tokens)} venue tokens",
+                    highlight=False,
+                    markup=False,
+                )
+                modes = ["rate", "max"] if args.mode == "both" else [args.mode]
+                for mode in modes:
+                    connections = args.connections if mode == "rate" else args.concurrency
+                    config = {
+                        "port": port,
+                        "mode": mode,
+                        "rate": args.rate,
+                        "seconds": args.seconds,
+                        "warmup": args.warmup,
+                        "connections": connections,
+                        "people": people,
+                        "tokens": tokens,
+                        "run_id": f"bench-{mode}-{uuid.uuid4().hex[:8]}",
+                        "timeout": args.timeout,
+                        "seed": random.Random(args.seed).randrange(2**31) + len(results),
+                        "server_pids": [server.pid],
+                        "db_pids": db_pids,
+                    }
+                    err.print(
+                        f"[{backend}] {mode}: {args.warmup:g} s warm-up, then {args.seconds:g} s measured",
+                        highlight=False,
+                        markup=False,
+                    )
+                    limit = args.warmup + args.seconds + args.timeout + 60
+                    result = {"backend": backend, **_run_loadgen(config, tmp, limit)}
+                    print(json.dumps(result), flush=True)
+                    results.append(result)
+            if args.keep_logs:
+                err.print((tmp / "server.log").read_text(), highlight=False, markup=False)
+    return results
+
+
+def _meets_target(result: dict[str, Any], rate: float) -> bool:
+    return (
+        result["mode"] == "rate"
+        and rate >= TARGET_RATE
+        and result["errors"] == 0
+        and result["achieved_rate"] >= 0.99 * TARGET_RATE
+        and result["p99_ms"] is not None
+        and result["p99_ms"] < TARGET_P99_MS
+    )
+
+
+def _summary(results: list[dict[str, Any]], rate: float) -> Table:
+    title = f"HTTP check-ins on {os.cpu_count()} cores (target ≥{TARGET_RATE:,.0f}/s, p99 <50 ms)"
+    table = Table(title=title)
+    for column in ("backend", "mode", "conns", "target/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms",
+                   "max ms", "errors", "server CPU", "db CPU", "loadgen CPU", "target met"):  # fmt: skip
+        table.add_column(column, justify="left" if column in {"backend", "mode"} else "right")
+    for r in results:
+
+        def fmt(key: str, r: dict[str, Any] = r) -> str:
+            value = r.get(key)
+            return "-" if value is None else f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+        met = ("yes" if _meets_target(r, rate) else "[red]no[/red]") if r["mode"] == "rate" else "-"
+        table.add_row(
+            r["backend"], r["mode"], str(r["connections"]), fmt("target_rate"), fmt("achieved_rate"),
+            fmt("p50_ms"), fmt("p90_ms"), fmt("p99_ms"), fmt("max_ms"), f"{r['errors']:,}",
+            fmt("server_cpu"), fmt("db_cpu"), fmt("loadgen_cpu"), met,
+        )  # fmt: skip
+    return table
+
+
+def main(argv: list[str]) -> int:
+    args = _arguments(argv)
+    backends = ["embedded", "postgres"] if args.backend == "both" else [args.backend]
+    results: list[dict[str, Any]] = []
+    for backend in backends:
+        results.extend(bench_backend(backend, args))
+    err.print(_summary(results, args.rate))
+    rate_runs = [r for r in results if r["mode"] == "rate"]
+    return 0 if all(_meets_target(r, args.rate) for r in rate_runs) or args.rate < TARGET_RATE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+"""End to end: print a venue's poster, scan its QR code, check in; and run the real server.
+
+The poster tests go over HTTP to the app on every storage backend and decode the
+printed QR with a real decoder (zxing-cpp), as a resident's phone would. The server
+test starts ``chaincut serve`` as a subprocess on the embedded default.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from chaincut.api import create_app
+from chaincut.bootstrap import Services
+
+PREFIX = "CHAINCUT:1:"
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+        assert c.post("/people", json={"ref": "P001"}).status_code == 201
+        venue = {
+            "ref": "V-TAIHING-01",
+            "venue_type": "restaurant",
+            "name_en": "Tai Hing Roast Restaurant (Hennessy Road)",
+            "name_zh": "太興燒味餐廳（軒尼詩道）",
+            "district": "Wan Chai",
+        }
+        assert c.post("/venues", json=venue).status_code == 201
+        yield c
+
+
+def scan(png: bytes) -> str:
+    """What a phone reads from the poster: the text of its one QR code."""
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        found = zxingcpp.read_barcodes(image)
+    assert len(found) == 1, f"expected one QR code on the poster, found {len(found)}"
+    assert found[0].format == zxingcpp.BarcodeFormat.QRCode
+    text: str = found[0].text
+    return text
+
+
+def test_scan_the_printed_poster_and_check_in(client: TestClient, services: Services) -> None:
+    poster = client.get("/venues/V-TAIHING-01/poster.png")
+    assert poster.status_code == 200, poster.text
+    assert poster.headers["content-type"] == "image/png"
+    scanned = scan(poster.content)
+    assert scanned.startswith(PREFIX)
+
+    response = client.post("/checkins", json={"client_id": "scan-1", "person": "P001", "token": scanned})
+    assert response.status_code == 201, response.text
+    visit = response.json()
+    assert visit["venue_ref"] == "V-TAIHING-01"
+    assert visit["venue_name_en"] == "Tai Hing Roast Restaurant (Hennessy Road)"
+    assert visit["venue_name_zh"] == "太興燒味餐廳（軒尼詩道）"
+    assert services.store.counts().visits == 1
+
+
+def test_an_altered_scan_is_refused(client: TestClient, services: Services) -> None:
+    scanned = scan(client.get("/venues/V-TAIHING-01/poster.png").content)
+    body = scanned[len(PREFIX) :]
+    header_end, payload_end = body.index("."), body.rindex(".")
+    # One character changed in the header, the claims, the signature, and the prefix.
+    positions = [len(PREFIX) + 5, len(PREFIX) + header_end + 10, len(PREFIX) + payload_end + 20, 3]
+    for n, at in enumerate(positions):
+        replacement = "B" if scanned[at] != "B" else "C"
+        altered = scanned[:at] + replacement + scanned[at + 1 :]
+        assert altered != scanned
+        response = client.post(
+            "/checkins", json={"client_id": f"alt-{n}", "person": "P001", "token": altered}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_venue_token"
+        assert response.json()["field"] == "token"
+    assert services.store.counts().visits == 0
+
+
+def test_the_poster_pdf(client: TestClient, tmp_path: Path) -> None:
+    response = client.get("/venues/V-TAIHING-01/poster.pdf")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert response.content.rstrip().endswith(b"%%EOF")
+    if shutil.which("pdftoppm") is None:
+        return  # rasterising needs poppler-utils; the PNG test covers scanning
+    (tmp_path / "poster.pdf").write_bytes(response.content)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", tmp_path / "poster.pdf", tmp_path / "page"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    scanned = scan((tmp_path / "page.png").read_bytes())
+    checkin = client.post("/checkins", json={"client_id": "pdf-1", "person": "P001", "token": scanned})
+    assert checkin.status_code == 201, checkin.text
+
+
+def test_an_unknown_venue_has_no_poster(client: TestClient) -> None:
+    for suffix in ("poster.png", "poster.pdf", "token"):
+        response = client.get(f"/venues/NO-SUCH-VENUE/{suffix}")
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+
+
+# --- the real server --------------------------------------------------------------------------
+
+
+def _chaincut() -> str:
+    beside = Path(sys.executable).parent / "chaincut"
+    found = str(beside) if beside.exists() else shutil.which("chaincut")
+    if found is None:
+        pytest.fail("the chaincut command is not installed (pip install -e .)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path) -> None:
+    command = _chaincut()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
+        "CHAINCUT_ENV": "development",
+    }
+    port = _free_port()
+    serve = [command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+    refused = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "run `chaincut db upgrade`" in said, said
+
+    upgraded = subprocess.run([command, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded" in upgraded.stdout
+
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, f"the server exited: {server.communicate()}"
+            try:
+                if _get(f"{base}/health") == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server did not answer /health within 30 s"
+            time.sleep(0.1)
+        assert _get(f"{base}/openapi.json") == 200
+        assert _get(f"{base}/docs") == 200
+        assert _get(f"{base}/status") == 200
+        assert _get(f"{base}/venues/none/token") == 404
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate(timeout=15)
+    assert server.returncode is not None

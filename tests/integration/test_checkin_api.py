@@ -1,0 +1,531 @@
+"""Check-in and check-out over the HTTP API, on every storage backend.
+
+Each test drives the real app (``create_app``) over the ``services`` fixture, so it
+runs once on the embedded default (SQLite plus the Parquet archive) and once on
+PostgreSQL. Times come from the fixed clock (2026-11-20T04:00Z).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chaincut.api import create_app
+from chaincut.bootstrap import Services
+from chaincut.clock import FixedClock
+from chaincut.domain import Venue, Visit, VisitSource
+from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, generate_signing_key, key_id_for
+
+RESTAURANT_STAY = timedelta(minutes=90)  # venue_types.restaurant.default_stay_minutes in default.toml
+BAR_STAY = timedelta(minutes=120)  # venue_types.bar.default_stay_minutes
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def register_person(client: TestClient, ref: str = "P001") -> dict[str, Any]:
+    response = client.post("/people", json={"ref": ref})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def register_venue(
+    client: TestClient, ref: str = "V001", venue_type: str = "restaurant", **extra: str
+) -> dict[str, Any]:
+    payload = {"ref": ref, "venue_type": venue_type, "name_en": f"Venue {ref}", "name_zh": "茶餐廳", **extra}
+    response = client.post("/venues", json=payload)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def token_of(client: TestClient, ref: str) -> str:
+    response = client.get(f"/venues/{ref}/token")
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def stored_visit(services: Services, person_ref: str, client_id: str) -> Visit | None:
+    with services.store.read() as uow:
+        person_id = uow.people.id_for_ref(person_ref)
+        assert person_id is not None
+        return uow.visits.by_client_id(person_id, client_id)
+
+
+def assert_refused(response: Any, status: int, code: str, field: str | None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["field"] == field, body
+    return body
+
+
+# --- check-in, retries, check-out -------------------------------------------------------------
+
+
+def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Services) -> None:
+    register_person(client)
+    register_venue(client, "V001")
+    register_venue(client, "V002")
+    token = token_of(client, "V001")
+
+    first = client.post("/checkins", json={"client_id": "phone-1:0001", "person": "P001", "token": token})
+    assert first.status_code == 201, first.text
+    visit = first.json()
+    assert visit["venue_ref"] == "V001"
+    assert visit["venue_name_zh"] == "茶餐廳"
+    assert datetime.fromisoformat(visit["entered_at"]) == services.clock.now()
+    assert visit["left_at"] is None
+    assert visit["left_inferred"] is False
+
+    retry = client.post("/checkins", json={"client_id": "phone-1:0001", "person": "P001", "token": token})
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == visit
+    assert services.store.counts().visits == 1
+
+    elsewhere = client.post(
+        "/checkins",
+        json={"client_id": "phone-1:0001", "person": "P001", "token": token_of(client, "V002")},
+    )
+    assert_refused(elsewhere, 409, "conflict", "client_id")
+    assert services.store.counts().visits == 1
+    stored = stored_visit(services, "P001", "phone-1:0001")
+    assert stored is not None
+    assert stored.source is VisitSource.QR
+
+
+def test_the_same_client_id_is_separate_for_each_person(client: TestClient, services: Services) -> None:
+    register_person(client, "P001")
+    register_person(client, "P002")
+    register_venue(client)
+    token = token_of(client, "V001")
+    for person in ("P001", "P002"):
+        response = client.post("/checkins", json={"client_id": "1", "person": person, "token": token})
+        assert response.status_code == 201, response.text
+    assert services.store.counts().visits == 2
+
+
+def test_concurrent_retries_store_one_visit(client: TestClient, services: Services) -> None:
+    """A phone that fires its retries in parallel still gets one visit, and never a 5xx."""
+    register_person(client)
+    register_venue(client)
+    token = token_of(client, "V001")
+    statuses: list[int] = []
+    workers = 8
+    for round_ in range(4):
+        barrier = threading.Barrier(workers)
+        body = {"client_id": f"race-{round_}", "person": "P001", "token": token}
+
+        def send(body: dict[str, str] = body, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=10)
+            statuses.append(client.post("/checkins", json=body).status_code)
+
+        threads = [threading.Thread(target=send) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(set(statuses)) == [200, 201], statuses
+    assert statuses.count(201) == 4
+    assert services.store.counts().visits == 4
+
+
+def test_check_out(client: TestClient, services: Services, clock: FixedClock) -> None:
+    register_person(client)
+    register_venue(client)
+    token = token_of(client, "V001")
+    entered = clock.now()
+    assert (
+        client.post("/checkins", json={"client_id": "c1", "person": "P001", "token": token}).status_code
+        == 201
+    )
+
+    early = client.post(
+        "/checkins/c1/checkout", json={"person": "P001", "at": iso(entered - timedelta(minutes=1))}
+    )
+    assert_refused(early, 422, "checkout_before_checkin", "at")
+    still_open = stored_visit(services, "P001", "c1")
+    assert still_open is not None
+    assert still_open.left_at is None
+
+    clock.advance(timedelta(minutes=40))
+    out = client.post("/checkins/c1/checkout", json={"person": "P001"})
+    assert out.status_code == 200, out.text
+    assert datetime.fromisoformat(out.json()["left_at"]) == entered + timedelta(minutes=40)
+    assert out.json()["left_inferred"] is False
+    stored = stored_visit(services, "P001", "c1")
+    assert stored is not None
+    assert stored.left_at == entered + timedelta(minutes=40)
+    assert stored.left_inferred is False
+
+    # A repeated check-out keeps the first time.
+    clock.advance(timedelta(minutes=5))
+    again = client.post("/checkins/c1/checkout", json={"person": "P001"})
+    assert again.status_code == 200, again.text
+    assert datetime.fromisoformat(again.json()["left_at"]) == entered + timedelta(minutes=40)
+
+    assert_refused(
+        client.post("/checkins/nope/checkout", json={"person": "P001"}), 404, "not_found", "client_id"
+    )
+    assert_refused(client.post("/checkins/c1/checkout", json={"person": "P999"}), 404, "not_found", "person")
+
+
+def test_explicit_check_out_overrides_an_inferred_one(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    register_person(client)
+    register_venue(client)
+    token = token_of(client, "V001")
+    entered = clock.now()
+    client.post("/checkins", json={"client_id": "c1", "person": "P001", "token": token})
+    clock.advance(timedelta(hours=3))
+    assert services.checkins.close_stale_visits() == 1
+    inferred = stored_visit(services, "P001", "c1")
+    assert inferred is not None
+    assert inferred.left_inferred is True
+    at = entered + timedelta(minutes=100)
+    out = client.post("/checkins/c1/checkout", json={"person": "P001", "at": iso(at)})
+    assert out.status_code == 200, out.text
+    assert out.json()["left_inferred"] is False
+    assert datetime.fromisoformat(out.json()["left_at"]) == at
+
+
+# --- refused tokens ---------------------------------------------------------------------------
+
+
+def _altered(token: str) -> list[str]:
+    """The token with one character changed in each part, plus truncations and junk."""
+    prefix, rest = token[: len("CHAINCUT:1:")], token[len("CHAINCUT:1:") :]
+    header, payload, signature = rest.split(".")
+
+    def flip(segment: str, at: int) -> str:
+        return segment[:at] + ("A" if segment[at] != "A" else "B") + segment[at + 1 :]
+
+    return [
+        f"{prefix}{flip(header, 3)}.{payload}.{signature}",
+        f"{prefix}{header}.{flip(payload, len(payload) // 2)}.{signature}",
+        f"{prefix}{header}.{payload}.{flip(signature, 10)}",
+        f"{prefix}{header}.{payload}",
+        f"{prefix}{header}.{payload}.",
+        token[:-1],
+        token.replace("CHAINCUT:1:", "CHAINCUT:2:"),
+        rest,
+        "",
+        "not a token",
+        "CHAINCUT:1:a.b.c",
+        "CHAINCUT:1:" + "é" * 10,
+    ]
+
+
+def test_forged_altered_or_malformed_tokens_are_refused(client: TestClient, services: Services) -> None:
+    register_person(client)
+    register_venue(client)
+    token = token_of(client, "V001")
+    for n, bad in enumerate(_altered(token)):
+        response = client.post("/checkins", json={"client_id": f"bad-{n}", "person": "P001", "token": bad})
+        body = assert_refused(response, 422, "invalid_venue_token", "token")
+        assert body["message"].startswith("venue QR token refused"), (bad, body)
+    assert services.store.counts().visits == 0
+
+
+def test_a_token_signed_by_another_key_is_refused(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    register_person(client)
+    venue = register_venue(client)
+    claims = VenueClaims(venue["public_id"], venue["venue_type"], clock.now())
+    key = generate_signing_key()
+    forged = VenueTokenSigner(key, key_id_for(key.public_key())).sign(claims)
+    response = client.post("/checkins", json={"client_id": "f1", "person": "P001", "token": forged})
+    assert_refused(response, 422, "invalid_venue_token", "token")
+
+    # Another key under the genuine key id (read from a genuine poster): the signature fails.
+    genuine = token_of(client, "V001")
+    header = json.loads(base64.urlsafe_b64decode(genuine.split(":")[2].split(".")[0] + "=="))
+    impostor = VenueTokenSigner(key, header["kid"]).sign(claims)
+    response = client.post("/checkins", json={"client_id": "f2", "person": "P001", "token": impostor})
+    body = assert_refused(response, 422, "invalid_venue_token", "token")
+    assert "signature" in body["message"]
+    assert services.store.counts().visits == 0
+
+
+def test_a_genuine_token_for_an_unregistered_venue_is_not_found(
+    client: TestClient, services: Services
+) -> None:
+    register_person(client)
+    unregistered = Venue(ref="X", public_id="nosuchvenue", venue_type="restaurant", name_en="X", name_zh="X")
+    token = services.venues.token(unregistered)
+    response = client.post("/checkins", json={"client_id": "x1", "person": "P001", "token": token})
+    assert_refused(response, 404, "not_found", "token")
+
+
+# --- refused requests -------------------------------------------------------------------------
+
+
+def test_unknown_person_and_bad_times(client: TestClient, services: Services, clock: FixedClock) -> None:
+    register_person(client)
+    register_venue(client)
+    token = token_of(client, "V001")
+    now = clock.now()
+
+    def check_in(**fields: Any) -> Any:
+        return client.post("/checkins", json={"client_id": "t1", "person": "P001", "token": token, **fields})
+
+    assert_refused(check_in(person="P999"), 404, "not_found", "person")
+    assert_refused(check_in(at=iso(now + timedelta(hours=1))), 422, "time_in_future", "at")
+    assert_refused(check_in(at=iso(now - timedelta(days=31, seconds=1))), 422, "outside_retention", "at")
+    naive = check_in(at=now.replace(tzinfo=None).isoformat())
+    assert_refused(naive, 422, "invalid_request", "at")
+    assert services.store.counts().visits == 0
+
+    # Within the allowed skew and within retention are accepted.
+    assert check_in(at=iso(now + timedelta(minutes=4))).status_code == 201
+    old = client.post(
+        "/checkins",
+        json={"client_id": "t2", "person": "P001", "token": token, "at": iso(now - timedelta(days=30))},
+    )
+    assert old.status_code == 201, old.text
+    # A time with another UTC offset is the same instant.
+    hk = client.post(
+        "/checkins",
+        json={"client_id": "t3", "person": "P001", "token": token, "at": "2026-11-20T11:30:00+08:00"},
+    )
+    assert hk.status_code == 201, hk.text
+    assert datetime.fromisoformat(hk.json()["entered_at"]) == now - timedelta(minutes=30)
+
+
+MALFORMED: list[tuple[dict[str, Any], str]] = [
+    ({"client_id": 17, "person": "P001", "token": "x"}, "client_id"),
+    ({"person": "P001", "token": "x"}, "client_id"),
+    ({"client_id": "c1", "token": "x"}, "person"),
+    ({"client_id": "c1", "person": ["P001"], "token": "x"}, "person"),
+    ({"client_id": "c1", "person": "P001", "token": 12}, "token"),
+    ({"client_id": "c1", "person": "P001", "token": "x", "at": "yesterday"}, "at"),
+    ({"client_id": "", "person": "P001", "token": "x"}, "client_id"),
+    ({"client_id": "c" * 65, "person": "P001", "token": "x"}, "client_id"),
+    ({"client_id": "c1", "person": "P001", "token": "x" * 2049}, "token"),
+]
+
+
+def test_malformed_requests_name_the_field(client: TestClient, services: Services) -> None:
+    register_person(client)
+    for payload, field in MALFORMED:
+        body = assert_refused(client.post("/checkins", json=payload), 422, "invalid_request", field)
+        assert body["errors"][0]["field"] == field, payload
+    assert services.store.counts().visits == 0
+
+
+def test_other_bad_requests_are_4xx(client: TestClient, services: Services) -> None:
+    register_person(client)
+    register_venue(client, "V001")
+    register_venue(client, "T1", "taxi", plate="XY99")
+    token = token_of(client, "V001")
+
+    not_json = client.post("/checkins", content=b"{not json", headers={"content-type": "application/json"})
+    assert_refused(not_json, 422, "invalid_request", None)
+    assert_refused(client.post("/checkins", json=[1, 2]), 422, "invalid_request", None)
+    both = client.post(
+        "/checkins", json={"client_id": "c1", "person": "P001", "token": token, "plate": "XY99"}
+    )
+    assert_refused(both, 422, "invalid_input", "token")
+    neither = client.post("/checkins", json={"client_id": "c1", "person": "P001"})
+    assert_refused(neither, 422, "invalid_input", "token")
+    spaces = client.post("/checkins", json={"client_id": "has space", "person": "P001", "token": token})
+    assert_refused(spaces, 422, "invalid_input", "client_id")
+    assert client.post("/checkins/c1/checkout", json={}).status_code == 422
+    assert client.get("/venues/NOPE/token").status_code == 404
+    assert client.get("/venues", params={"limit": 0}).status_code == 422
+    assert services.store.counts().visits == 0
+
+
+# --- open visits are closed, inferred ---------------------------------------------------------
+
+
+def test_a_new_check_in_closes_the_open_visit(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    register_person(client)
+    register_venue(client, "R1", "restaurant")
+    register_venue(client, "B1", "bar")
+    register_venue(client, "R2", "restaurant")
+    start = clock.now()
+
+    client.post("/checkins", json={"client_id": "a", "person": "P001", "token": token_of(client, "R1")})
+    clock.advance(timedelta(minutes=30))
+    client.post("/checkins", json={"client_id": "b", "person": "P001", "token": token_of(client, "B1")})
+    first = stored_visit(services, "P001", "a")
+    assert first is not None
+    assert first.left_at == start + timedelta(minutes=30)  # the next check-in, within the stay
+    assert first.left_inferred is True
+
+    # Five hours later: the bar visit is closed at its default stay, not at the new check-in.
+    clock.advance(timedelta(hours=5))
+    client.post("/checkins", json={"client_id": "c", "person": "P001", "token": token_of(client, "R2")})
+    second = stored_visit(services, "P001", "b")
+    assert second is not None
+    assert second.left_at == second.entered_at + BAR_STAY
+    assert second.left_inferred is True
+    third = stored_visit(services, "P001", "c")
+    assert third is not None
+    assert third.left_at is None
+
+
+def test_stale_visits_are_closed_after_the_default_stay(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    register_person(client, "P001")
+    register_person(client, "P002")
+    register_venue(client, "R1", "restaurant")
+    register_venue(client, "B1", "bar")
+    entered = clock.now()
+    client.post("/checkins", json={"client_id": "r", "person": "P001", "token": token_of(client, "R1")})
+    client.post("/checkins", json={"client_id": "b", "person": "P002", "token": token_of(client, "B1")})
+
+    clock.advance(RESTAURANT_STAY - timedelta(seconds=1))
+    assert services.checkins.close_stale_visits() == 0
+    visit = stored_visit(services, "P001", "r")
+    assert visit is not None
+    assert visit.left_at is None
+
+    clock.advance(timedelta(seconds=1))
+    assert services.checkins.close_stale_visits() == 1
+    visit = stored_visit(services, "P001", "r")
+    assert visit is not None
+    assert visit.left_at == entered + RESTAURANT_STAY
+    assert visit.left_inferred is True
+    bar = stored_visit(services, "P002", "b")
+    assert bar is not None
+    assert bar.left_at is None  # a bar's stay is longer
+
+    clock.advance(timedelta(hours=10))
+    assert services.checkins.close_stale_visits() == 1
+    bar = stored_visit(services, "P002", "b")
+    assert bar is not None
+    assert bar.left_at == entered + BAR_STAY
+    assert bar.left_inferred is True
+    assert services.checkins.close_stale_visits() == 0
+
+
+# --- taxis ------------------------------------------------------------------------------------
+
+
+def test_taxi_check_in_by_plate(client: TestClient, services: Services) -> None:
+    register_person(client)
+    taxi = client.post(
+        "/venues", json={"venue_type": "taxi", "name_en": "Taxi", "name_zh": "的士", "plate": "ab 1234"}
+    )
+    assert taxi.status_code == 201, taxi.text
+    assert taxi.json()["plate"] == "AB1234"
+    ref = taxi.json()["ref"]
+
+    response = client.post("/checkins", json={"client_id": "t1", "person": "P001", "plate": "Ab 12 34"})
+    assert response.status_code == 201, response.text
+    assert response.json()["venue_ref"] == ref
+    visit = stored_visit(services, "P001", "t1")
+    assert visit is not None
+    assert visit.source is VisitSource.TAXI
+
+    # The taxi's own QR poster also records a taxi ride.
+    by_token = client.post(
+        "/checkins", json={"client_id": "t2", "person": "P001", "token": token_of(client, ref)}
+    )
+    assert by_token.status_code == 201, by_token.text
+    visit = stored_visit(services, "P001", "t2")
+    assert visit is not None
+    assert visit.source is VisitSource.TAXI
+
+    unknown = client.post("/checkins", json={"client_id": "t3", "person": "P001", "plate": "ZZ9"})
+    assert_refused(unknown, 404, "not_found", "plate")
+
+
+def test_taxi_registration_rules(client: TestClient, services: Services) -> None:
+    def register(**fields: str) -> Any:
+        return client.post(
+            "/venues", json={"venue_type": "taxi", "name_en": "Taxi", "name_zh": "的士", **fields}
+        )
+
+    assert_refused(register(), 422, "invalid_input", "plate")
+    assert_refused(register(plate="AB-1234"), 422, "invalid_input", "plate")
+    assert register(plate="ab 1234").status_code == 201
+    assert_refused(register(plate="AB1234"), 409, "conflict", "plate")
+    assert_refused(register(plate="AB 1234", ref="another-taxi"), 409, "conflict", "plate")
+    not_taxi = client.post(
+        "/venues", json={"venue_type": "restaurant", "name_en": "R", "name_zh": "餐", "plate": "CD1"}
+    )
+    assert_refused(not_taxi, 422, "invalid_input", "plate")
+    assert services.store.counts().venues == 1
+
+
+# --- venue registration and listing ----------------------------------------------------------
+
+
+def test_venue_registration_validation(client: TestClient, services: Services) -> None:
+    unknown = client.post("/venues", json={"venue_type": "karaoke", "name_en": "K", "name_zh": "卡拉OK"})
+    body = assert_refused(unknown, 422, "invalid_input", "venue_type")
+    for known in services.policy.venue_types:
+        assert known in body["message"]
+
+    blank = client.post("/venues", json={"venue_type": "bar", "name_en": "   ", "name_zh": "酒吧"})
+    assert_refused(blank, 422, "invalid_input", "name_en")
+    missing = client.post("/venues", json={"venue_type": "bar", "name_en": "Bar"})
+    assert_refused(missing, 422, "invalid_request", "name_zh")
+    bad_ref = client.post("/venues", json={"venue_type": "bar", "name_en": "B", "name_zh": "吧", "ref": "-x"})
+    assert_refused(bad_ref, 422, "invalid_input", "ref")
+    register_venue(client, "V001")
+    dup = client.post("/venues", json={"venue_type": "bar", "name_en": "B", "name_zh": "吧", "ref": "V001"})
+    assert_refused(dup, 409, "conflict", "ref")
+    assert services.store.counts().venues == 1
+
+    generated = client.post("/venues", json={"venue_type": "bar", "name_en": " Bar ", "name_zh": "吧"})
+    assert generated.status_code == 201, generated.text
+    assert generated.json()["ref"].startswith("venue-")
+    assert generated.json()["name_en"] == "Bar"
+    fetched = client.get(f"/venues/{generated.json()['ref']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == generated.json()
+    assert_refused(client.get("/venues/NOPE"), 404, "not_found", "ref")
+
+
+def test_venue_list_pages_and_filters(client: TestClient) -> None:
+    for n in range(7):
+        register_venue(client, f"R{n:02d}", "restaurant", district="Wan Chai" if n % 2 else "Central")
+    for n in range(3):
+        register_venue(client, f"G{n:02d}", "gym")
+
+    everything = client.get("/venues").json()
+    assert everything["count"] == 10
+    assert [v["ref"] for v in everything["data"]] == sorted(v["ref"] for v in everything["data"])
+
+    page = client.get("/venues", params={"offset": 2, "limit": 3}).json()
+    assert page["count"] == 10
+    assert [v["ref"] for v in page["data"]] == [v["ref"] for v in everything["data"][2:5]]
+    beyond = client.get("/venues", params={"offset": 50}).json()
+    assert beyond == {"data": [], "count": 10}
+
+    gyms = client.get("/venues", params={"venue_type": "gym"}).json()
+    assert gyms["count"] == 3
+    assert {v["ref"] for v in gyms["data"]} == {"G00", "G01", "G02"}
+    restaurants = client.get("/venues", params={"venue_type": "restaurant", "limit": 2, "offset": 6}).json()
+    assert restaurants["count"] == 7
+    assert [v["ref"] for v in restaurants["data"]] == ["R06"]
+    wan_chai = client.get("/venues", params={"district": "Wan Chai"}).json()
+    assert wan_chai["count"] == 3
+    assert client.get("/venues", params={"venue_type": "hotel"}).json() == {"data": [], "count": 0}
+    assert_refused(client.get("/venues", params={"limit": 501}), 422, "invalid_request", "query.limit")
+    assert_refused(client.get("/venues", params={"offset": -1}), 422, "invalid_request", "query.offset")

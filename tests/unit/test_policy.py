@@ -1,0 +1,200 @@
+"""The experts' policy file: the shipped default, its cited sources, and error reporting."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from chaincut.errors import PolicyError
+from chaincut.policy import default_policy_text, load_policy, parse_policy
+from chaincut.settings import Settings
+
+VALUE_LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=")
+SECTION_LINE = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
+
+
+def uncited_values(text: str) -> list[str]:
+    """The value lines that carry no ``#`` comment giving their source.
+
+    Checked: every ``key = value`` under [retention] and [uploads], and every
+    venue type's ``default_stay_minutes``. A value is cited by a comment on its own
+    line, or by the comment heading its paragraph (the lines above it with no blank
+    line between).
+    """
+    uncited: list[str] = []
+    section = ""
+    paragraph_has_comment = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            paragraph_has_comment = False
+            continue
+        header = SECTION_LINE.match(line)
+        if header:
+            section = header.group(1).strip()
+            paragraph_has_comment = False
+            continue
+        if stripped.startswith("#"):
+            paragraph_has_comment = True
+            continue
+        value = VALUE_LINE.match(line)
+        if value is None:
+            continue
+        key = value.group(1)
+        checked = section in ("retention", "uploads") or (
+            section.startswith("venue_types.") and key == "default_stay_minutes"
+        )
+        inline = "#" in line.split("=", 1)[1] and line.split("#", 1)[1].strip()
+        if checked and not inline and not paragraph_has_comment:
+            uncited.append(f"line {number}: {section}.{key}")
+    return uncited
+
+
+def test_the_shipped_default_parses() -> None:
+    policy = load_policy(None)
+    assert policy.version == "2026.11-default"
+    assert policy.retention.visits_days == 31
+    assert policy.retention.encounters_days == 31
+    assert policy.uploads.max_records_per_batch == 10_000
+    assert policy.uploads.history_days == 21
+    assert "taxi" in policy.venue_types
+    restaurant = policy.venue_type("restaurant")
+    assert restaurant is not None
+    assert restaurant.default_stay == timedelta(minutes=90)
+    assert restaurant.label_zh == "食肆"
+    assert policy.venue_type("karaoke") is None
+    assert len(policy.digest) == 16
+    assert parse_policy(default_policy_text()).digest == policy.digest
+
+
+def test_every_shipped_value_cites_its_source() -> None:
+    text = default_policy_text()
+    assert uncited_values(text) == []
+    stays = [line for line in text.splitlines() if line.strip().startswith("default_stay_minutes")]
+    assert len(stays) == len(load_policy(None).venue_types)
+    for line in stays:
+        assert re.search(r"#\s*\S", line), line  # each venue type's stay carries its own comment
+
+
+def test_the_citation_check_finds_an_uncited_value() -> None:
+    text = default_policy_text()
+    stripped = re.sub(r"(default_stay_minutes = 30)\s+#.*", r"\1", text, count=1)
+    assert stripped != text
+    bare = text.replace("[retention]\n", "[retention]\n\nextra_days = 4\n", 1)
+    assert uncited_values(stripped) == [
+        f"line {stripped.splitlines().index('default_stay_minutes = 30') + 1}: "
+        "venue_types.supermarket.default_stay_minutes"
+    ]
+    assert [u.split(": ")[1] for u in uncited_values(bare)] == ["retention.extra_days"]
+
+
+BROKEN = """
+[policy]
+version = "test"
+
+[retention]
+encounters_days = "thirty"
+
+[uploads]
+max_records_per_batch = 10000
+history_days = 0
+
+[venue_types.bar]
+label_en = "Bar"
+label_zh = "酒吧"
+default_stay_minutes = -30
+
+[venue_types.gym]
+label_en = ""
+label_zh = "健身中心"
+default_stay_minutes = 90.5
+
+[venue_types.taxi]
+label_en = "Taxi"
+label_zh = "的士"
+default_stay_minutes = true
+
+[contact_rules]
+min_overlap_minutes = 15
+"""
+
+
+def test_a_broken_policy_lists_every_problem_by_key_path() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(BROKEN, source="broken.toml")
+    problems = caught.value.problems
+    paths = [p.split(":", 1)[0] for p in problems]
+    assert sorted(paths) == sorted(
+        [
+            "retention.visits_days",
+            "retention.encounters_days",
+            "uploads.history_days",
+            "venue_types.bar.default_stay_minutes",
+            "venue_types.gym.label_en",
+            "venue_types.gym.default_stay_minutes",
+            "venue_types.taxi.default_stay_minutes",
+            "contact_rules",
+        ]
+    ), problems
+    by_path = dict(p.split(": ", 1) for p in problems)
+    assert "missing" in by_path["retention.visits_days"]
+    assert "'thirty'" in by_path["retention.encounters_days"]
+    assert "-30" in by_path["venue_types.bar.default_stay_minutes"]
+    assert "unknown section" in by_path["contact_rules"]
+    message = str(caught.value)
+    assert message.startswith("broken.toml: 8 problem(s)")
+    assert caught.value.code == "invalid_policy"
+
+
+def test_missing_sections_and_bad_toml() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy('[policy]\nversion = "x"\n')
+    paths = {p.split(":", 1)[0] for p in caught.value.problems}
+    assert paths == {
+        "retention",
+        "retention.visits_days",
+        "retention.encounters_days",
+        "uploads",
+        "uploads.max_records_per_batch",
+        "uploads.history_days",
+        "venue_types",
+    }
+
+    with pytest.raises(PolicyError) as caught:
+        parse_policy("[retention\nvisits_days = 31\n", source="typo.toml")
+    assert str(caught.value).startswith("typo.toml: not valid TOML")
+    assert len(caught.value.problems) == 1
+
+
+def test_load_policy_from_a_file(tmp_path: Path) -> None:
+    edited = default_policy_text().replace("visits_days = 31", "visits_days = 28", 1)
+    path = tmp_path / "policy.toml"
+    path.write_text(edited, encoding="utf-8")
+    policy = load_policy(path)
+    assert policy.retention.visits_days == 28
+    assert policy.digest != load_policy(None).digest
+
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy(tmp_path / "absent.toml")
+
+
+def test_the_local_time_zone_is_an_operator_setting(tmp_path: Path) -> None:
+    """The time zone left the policy (experts' rules only); settings refuse an unknown one."""
+    assert "local_timezone" not in default_policy_text()
+    assert Settings(data_dir=tmp_path, local_timezone="Asia/Singapore").zone.key == "Asia/Singapore"
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus_Mons'") as caught:
+        Settings(data_dir=tmp_path, local_timezone="Mars/Olympus_Mons")
+    assert caught.value.errors()[0]["loc"] == ("local_timezone",)
+
+
+def test_unknown_keys_are_reported_with_their_path() -> None:
+    from chaincut.policy import default_policy_text, parse_policy
+
+    text = default_policy_text().replace("visits_days = 31", "visits_days = 31\nvisit_days = 30")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert any(p.startswith("retention.visit_days: unknown key") for p in caught.value.problems)
