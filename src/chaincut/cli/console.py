@@ -39,13 +39,13 @@ def services(*, require_schema: bool = True) -> Iterator[Services]:
         wired = bootstrap(require_schema=require_schema)
         yield wired
     except ImportRejected as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         for problem in exc.errors[1:10]:
-            err.print(f"  {problem.render()}", highlight=False)
+            err.print(f"  {problem.render()}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     except ChaincutError as exc:
         field = f" ({exc.field})" if exc.field else ""
-        err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False)
+        err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         if wired is not None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chaincut.bootstrap import Services, bootstrap
 from chaincut.cli.console import console, err, services, step_progress
 from chaincut.settings import Settings
 from chaincut.store import Database, current_revision, head_revision, upgrade
 
-__all__ = ["db_current", "db_upgrade", "demo", "serve"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["db_current", "db_upgrade", "demo", "serve", "worker_app"]
+
+log = logging.getLogger("chaincut.maintenance")
 
 
 def db_upgrade() -> None:
@@ -41,34 +50,79 @@ def db_current() -> None:
     console.print(f"{db.backend}: at {current or 'no schema'}; this chaincut needs {head_revision()}")
 
 
-def _run_server(host: str, port: int, *, guide: str | None = None) -> None:
+def worker_app() -> FastAPI:
+    """The app of one ``chaincut serve --workers N`` process; the parent runs the maintenance."""
+    from chaincut.api import create_app
+
+    wired = bootstrap()
+    atexit.register(wired.close)
+    return create_app(wired, schedule_maintenance=False)
+
+
+def _maintain(svc: Services, stop: threading.Event) -> None:
+    from chaincut.api.app import run_maintenance
+
+    while True:
+        try:
+            run_maintenance(svc)
+        except Exception:  # keep the schedule alive; the next run retries
+            log.exception("maintenance run failed")
+        if stop.wait(svc.settings.maintenance_interval_seconds):
+            return
+
+
+def _run_server(host: str, port: int, *, guide: str | None = None, workers: int = 1) -> None:
     import uvicorn
 
     from chaincut.api import create_app
 
     with services() as svc:
-        app = create_app(svc)
         if guide:
             console.print(guide, highlight=False, soft_wrap=True)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-        )
-        uvicorn.Server(config).run()
+        if workers == 1:
+            config = uvicorn.Config(
+                create_app(svc),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                loop="uvloop",
+                http="httptools",
+            )
+            uvicorn.Server(config).run()
+            return
+        # Each worker process wires its own services and shares the listening socket;
+        # this parent supervises them and runs the scheduled maintenance, once.
+        stop = threading.Event()
+        maintenance = threading.Thread(target=_maintain, args=(svc, stop), name="maintenance", daemon=True)
+        maintenance.start()
+        try:
+            uvicorn.run(
+                f"{__name__}:worker_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                loop="uvloop",
+                http="httptools",
+            )
+        finally:
+            stop.set()
+            maintenance.join(timeout=30)
 
 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="server processes, to use several CPU cores")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
     console.print(f"chaincut serving on http://{host}:{port} (docs at /docs)")
-    _run_server(host, port)
+    _run_server(host, port, workers=workers)
 
 
 def demo(

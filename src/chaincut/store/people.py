@@ -153,6 +153,15 @@ class PeopleRepository:
         found = self._conn.execute(select(people.c.id).where(people.c.ref == ref)).scalar()
         return None if found is None else int(found)
 
+    def ids_for_refs(self, refs: Sequence[str]) -> dict[str, int]:
+        """Ids of the people with these refs (unknown refs are left out)."""
+        out: dict[str, int] = {}
+        for start in range(0, len(refs), 5000):
+            chunk = refs[start : start + 5000]
+            rows = self._conn.execute(select(people.c.ref, people.c.id).where(people.c.ref.in_(chunk)))
+            out.update({ref: int(i) for ref, i in rows})
+        return out
+
     def ids_for_document(self, id_document_hash: bytes) -> list[int]:
         rows = self._conn.execute(select(people.c.id).where(people.c.id_document_hash == id_document_hash))
         return [int(r) for r in rows.scalars()]

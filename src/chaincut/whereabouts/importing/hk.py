@@ -192,12 +192,7 @@ def import_hk_cases(store: Store, clock: Clock, path: Path, options: ImportOptio
                 if p not in already
             ]
         )
-        ids = {}
-        for start in range(0, len(person_refs), 5000):
-            for p in person_refs[start : start + 5000]:
-                pid = uow.people.id_for_ref(p)
-                assert pid is not None
-                ids[p] = pid
+        ids = uow.people.ids_for_refs(person_refs)
         uow.cases.add_many(
             [
                 Case(

@@ -69,13 +69,15 @@ def _text(column: pa.Array | pa.ChunkedArray, i: int) -> str | None:
     return None if value is None else str(value)
 
 
-def _report_bad(
+def _good_rows(
     batch: RowBatch,
-    bad: np.ndarray,
     reasons: list[tuple[np.ndarray, str, str | None]],
     triage: RowTriage,
-) -> None:
-    """Describe each bad row by the first check it failed."""
+) -> np.ndarray:
+    """The mask of rows that pass every check; each other row is reported by its first failure."""
+    bad = np.zeros(len(batch.lines), dtype=bool)
+    for mask, _, _ in reasons:
+        bad |= mask
     for i in np.flatnonzero(bad):
         for mask, field, message in reasons:
             if mask[i]:
@@ -83,6 +85,7 @@ def _report_bad(
                     message = describe_instant_error(_text(batch.columns[field], int(i)))
                 triage(RowError(int(batch.lines[i]), field, message, batch.raw_text(int(i))))
                 break
+    return ~bad
 
 
 def _stream(
@@ -188,12 +191,7 @@ def import_visits(
             ),
             (~source_ok, "source", "expected one of " + ", ".join(_SOURCES)),
         ]
-        bad = np.zeros(n, dtype=bool)
-        for mask, _, _ in reasons:
-            bad |= mask
-        if bad.any():
-            _report_bad(batch, bad, reasons, triage)
-        good = ~bad
+        good = _good_rows(batch, reasons, triage)
         table = pa.table(
             {
                 "person_id": people.take_ids(person_pos)[good],
@@ -230,7 +228,6 @@ def import_encounters(
 
     def check(batch: RowBatch, triage: RowTriage) -> pa.Table:
         cols = batch.columns
-        n = len(batch.lines)
         a_pos = people.positions(cols["person_a"])
         b_pos = people.positions(cols["person_b"])
         start, start_ok = parse_instants(cols["start"])
@@ -254,12 +251,7 @@ def import_encounters(
                 f"older than the {policy.retention.encounters_days}-day retention",
             ),
         ]
-        bad = np.zeros(n, dtype=bool)
-        for mask, _, _ in reasons:
-            bad |= mask
-        if bad.any():
-            _report_bad(batch, bad, reasons, triage)
-        good = ~bad
+        good = _good_rows(batch, reasons, triage)
         table = pa.table(
             {
                 "person_a": a_ids[good],
