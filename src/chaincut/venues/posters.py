@@ -14,15 +14,15 @@ length.
 from __future__ import annotations
 
 import io
-import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import segno
 from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from chaincut.venues.fonts import PosterFont, poster_font_for
+from chaincut.venues.poster_layout import ELLIPSIS, Measurer, fit
 from chaincut.venues.tokens import VENUE_TOKEN_PREFIX
 
 __all__ = [
@@ -43,7 +43,6 @@ TITLE_EN = "Scan to check in"
 TITLE_ZH = "掃描登記"
 _TAXI_LABEL = "Taxi 的士"
 _TYPE_LABEL = "Venue type 場所類型: "
-_ELLIPSIS = "…"
 
 _QR_ERROR_LEVEL = "q"
 _QUIET_ZONE_MODULES = 4
@@ -119,7 +118,7 @@ class _Layout:
 
 def render_poster_png(content: PosterContent) -> bytes:
     """Draw a venue's check-in poster as an A4 PNG at 150 dpi."""
-    measure = _Measurer(_font_for(content))
+    measure = Measurer(_font_for(content))
     layout = _lay_out(content, measure)
     image = Image.new("RGB", POSTER_SIZE_PX, _WHITE)
     draw = ImageDraw.Draw(image)
@@ -150,7 +149,7 @@ def render_poster_png(content: PosterContent) -> bytes:
 def render_poster_pdf(content: PosterContent) -> bytes:
     """Draw a venue's check-in poster as a one-page A4 PDF with the font embedded."""
     font = _font_for(content)
-    layout = _lay_out(content, _Measurer(font))
+    layout = _lay_out(content, Measurer(font))
     # Points, not millimetres: fpdf2 2.8 writes a text stroke width in user units as if
     # they were points, so stroked (bold) text only comes out right with unit="pt".
     pdf = FPDF(orientation="portrait", unit="pt", format="A4")
@@ -199,7 +198,7 @@ def _font_for(content: PosterContent) -> PosterFont:
             TITLE_ZH,
             _TAXI_LABEL,
             _TYPE_LABEL,
-            _ELLIPSIS,
+            ELLIPSIS,
             content.name_en,
             content.name_zh,
             content.venue_type,
@@ -211,28 +210,7 @@ def _font_for(content: PosterContent) -> PosterFont:
     return poster_font_for(every_text)
 
 
-class _Measurer:
-    """Pillow faces of one font by pixel size, to measure and draw text."""
-
-    def __init__(self, font: PosterFont) -> None:
-        self._font = font
-        self._faces: dict[int, ImageFont.FreeTypeFont] = {}
-
-    def font(self, size: int) -> ImageFont.FreeTypeFont:
-        if size not in self._faces:
-            self._faces[size] = ImageFont.truetype(
-                str(self._font.path),
-                size,
-                index=self._font.face_index,
-                layout_engine=ImageFont.Layout.BASIC,
-            )
-        return self._faces[size]
-
-    def width(self, text: str, size: int) -> float:
-        return self.font(size).getlength(text)
-
-
-def _lay_out(content: PosterContent, measure: _Measurer) -> _Layout:
+def _lay_out(content: PosterContent, measure: Measurer) -> _Layout:
     """Place every line, box and the QR code, top down then bottom up, QR in between."""
     centre = _WIDTH / 2
     boxes = [_Box(0, 0, _WIDTH, _HEADER_HEIGHT, fill=_HEADER)]
@@ -246,7 +224,7 @@ def _lay_out(content: PosterContent, measure: _Measurer) -> _Layout:
     top = _add_block(texts, measure, content.name_zh, top + 8, range(64, 35, -4), 2, bold=True)
     if content.plate and content.plate.strip():
         top = _add_block(texts, measure, _TAXI_LABEL, top + 12, (34,), 1, colour=_GREY)
-        size, lines = _fit(measure, content.plate, _TEXT_WIDTH - 80, range(110, 59, -10), 1)
+        size, lines = fit(measure, content.plate, _TEXT_WIDTH - 80, range(110, 59, -10), 1)
         box_height = size * 1.45
         boxes.append(_Box(_MARGIN + 150, top, _WIDTH - 2 * (_MARGIN + 150), box_height, None, _BLACK, 8))
         texts.append(_Text(lines[0], centre, top + size * 1.08, size, bold=True))
@@ -263,7 +241,7 @@ def _lay_out(content: PosterContent, measure: _Measurer) -> _Layout:
 
 def _add_block(
     texts: list[_Text],
-    measure: _Measurer,
+    measure: Measurer,
     text: str,
     top: float,
     sizes: Sequence[int],
@@ -275,7 +253,7 @@ def _add_block(
     """Add centred, wrapped text below ``top``; return where the next block may start."""
     if not text.strip():
         return top
-    size, lines = _fit(measure, text, _TEXT_WIDTH, sizes, max_lines)
+    size, lines = fit(measure, text, _TEXT_WIDTH, sizes, max_lines)
     for line in lines:
         texts.append(_Text(line, _WIDTH / 2, top + size, size, colour, bold))
         top += size * 1.25
@@ -284,7 +262,7 @@ def _add_block(
 
 def _add_block_above(
     texts: list[_Text],
-    measure: _Measurer,
+    measure: Measurer,
     text: str,
     bottom: float,
     sizes: Sequence[int],
@@ -296,7 +274,7 @@ def _add_block_above(
     """Add centred, wrapped text ending at baseline ``bottom``; return the space left above."""
     if not text.strip():
         return bottom
-    size, lines = _fit(measure, text, _TEXT_WIDTH, sizes, max_lines)
+    size, lines = fit(measure, text, _TEXT_WIDTH, sizes, max_lines)
     first_baseline = bottom - (len(lines) - 1) * size * 1.25
     for index, line in enumerate(lines):
         baseline = first_baseline + index * size * 1.25
@@ -353,69 +331,3 @@ def _stroke_px(text: _Text) -> int:
     # Faux bold, as the CJK fonts Debian ships have no bold face; below 40 px a stroke
     # fills in the counters of dense characters such as 灣, so small text stays regular.
     return max(1, round(text.size / 56)) if text.bold and text.size >= 40 else 0
-
-
-def _fit(
-    measure: _Measurer, text: str, max_width: float, sizes: Sequence[int], max_lines: int
-) -> tuple[int, list[str]]:
-    """Pick the largest size at which ``text`` wraps into ``max_lines``; else truncate it."""
-    for size in sizes:
-        lines = _wrap(text, _width_at(measure, size), max_width)
-        if len(lines) <= max_lines:
-            return size, lines
-    size = sizes[-1]
-    lines = _wrap(text, _width_at(measure, size), max_width)[:max_lines]
-    last = lines[-1]
-    while last and measure.width(last + _ELLIPSIS, size) > max_width:
-        last = last[:-1]
-    lines[-1] = last.rstrip() + _ELLIPSIS
-    return size, lines
-
-
-def _width_at(measure: _Measurer, size: int) -> Callable[[str], float]:
-    return lambda text: measure.width(text, size)
-
-
-def _wrap(text: str, width_of: Callable[[str], float], max_width: float) -> list[str]:
-    """Break text into lines: at spaces, between Chinese characters, inside overlong words."""
-    lines: list[str] = []
-    current = ""
-    for piece in _pieces(" ".join(text.split())):
-        if piece == " ":
-            current += " " if current else ""
-            continue
-        if width_of(current + piece) <= max_width:
-            current += piece
-            continue
-        if current.strip():
-            lines.append(current.rstrip())
-        while len(piece) > 1 and width_of(piece) > max_width:
-            cut = _longest_fitting_prefix(piece, width_of, max_width)
-            lines.append(piece[:cut])
-            piece = piece[cut:]
-        current = piece
-    if current.strip():
-        lines.append(current.rstrip())
-    return lines
-
-
-def _longest_fitting_prefix(word: str, width_of: Callable[[str], float], max_width: float) -> int:
-    for length in range(len(word) - 1, 0, -1):
-        if width_of(word[:length]) <= max_width:
-            return length
-    return 1
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """Split into spaces, single wide (CJK) characters, and runs of other characters."""
-    run = ""
-    for char in text:
-        if char == " " or unicodedata.east_asian_width(char) in ("W", "F"):
-            if run:
-                yield run
-                run = ""
-            yield char
-        else:
-            run += char
-    if run:
-        yield run
