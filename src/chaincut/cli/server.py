@@ -121,8 +121,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
-    console.print(f"chaincut serving on http://{host}:{port} (docs at /docs)")
-    _run_server(host, port, workers=workers)
+    _run_server(
+        host, port, workers=workers, guide=f"chaincut serving on http://{host}:{port} (docs at /docs)"
+    )
 
 
 def demo(
