@@ -187,10 +187,14 @@ class CpuMeter:
     def usage(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         """Average cores busy between two samples, for each part."""
         wall = max(after["wall"] - before["wall"], 1e-9)
-        return {
+        out = {
             f"{name}_cpu": round((after[name] - before[name]) / wall, 3)
             for name in ("loadgen", "server", "db", "machine_busy")
         }
+        # Whatever else ran on the machine meanwhile: a busy neighbour spoils the measurement.
+        ours = out["loadgen_cpu"] + out["server_cpu"] + out["db_cpu"]
+        out["other_cpu"] = round(max(0.0, out["machine_busy_cpu"] - ours), 3)
+        return out
 
 
 def _proc_stats() -> dict[int, tuple[int, int]]:

@@ -2,18 +2,21 @@
 
     python bench/checkin.py                                  # both backends, 1,000/s for 30 s
     python bench/checkin.py --backend embedded --mode max    # closed loop: the ceiling
-    python bench/checkin.py --mode both --rate 1500 --seconds 60
+    python bench/checkin.py --mode both --rate 1500 --seconds 60 --workers 1
 
 For each backend: a fresh store in a temporary directory (PostgreSQL: a
 throwaway server from tests/support/postgres.py), ``chaincut db upgrade``, a
 synthetic population (``chaincut synth`` + ``chaincut import people|venues``),
-then ``chaincut serve`` on a free loopback port. Venue tokens are fetched over
-HTTP, and bench/_loadgen.py -- a separate process -- posts check-ins at the
-target rate (open loop, latency from the scheduled send time) or as fast as
-``--concurrency`` connections allow (``--mode max``).
+then ``chaincut serve --workers N`` on a free loopback port. Venue tokens are
+fetched over HTTP, and bench/_loadgen.py -- a separate process -- posts
+check-ins at the target rate (open loop, latency from the scheduled send time)
+or as fast as ``--concurrency`` connections allow (``--mode max``).
 
-Prints one JSON line per backend and mode, then a summary table. The target is
-at least 1,000 check-ins/s sustained with p99 under 50 ms.
+Prints one JSON line per backend and mode, then a summary table (CPU columns
+are average cores busy: the server's processes, PostgreSQL's, the load
+generator's, and everything else on the machine -- a busy neighbour spoils a
+run). The target is at least 1,000 check-ins/s sustained with p99 under 50 ms;
+the exit status is 1 when a rate run at or above it misses.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--connections", type=int, default=64, help="keep-alive connections in rate mode (max in flight)"
     )
     parser.add_argument("--concurrency", type=int, default=32, help="connections in max mode")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (chaincut serve --workers)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=120.0,
+        help="before each measurement, wait up to this many seconds for other processes to go idle",
+    )
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--venues", type=int, default=1_000)
     parser.add_argument("--token-venues", type=int, default=300, help="venues whose QR tokens are used")
@@ -72,6 +82,8 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         parser.error("--rate must be in (0, 50000], --seconds in (0, 3600], --warmup in [0, 600]")
     if not (1 <= args.connections <= 1024 and 1 <= args.concurrency <= 1024):
         parser.error("--connections and --concurrency must be between 1 and 1024")
+    if not (1 <= args.workers <= 64 and 0 <= args.wait_quiet <= 3600):
+        parser.error("--workers must be between 1 and 64, --wait-quiet between 0 and 3600")
     return args
 
 
@@ -104,7 +116,8 @@ def _database(backend: str, tmp: Path) -> Iterator[tuple[str | None, list[int]]]
     if backend == "embedded":
         yield None, []
         return
-    sys.path.insert(0, str(ROOT / "tests"))
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
     from support.postgres import running_postgres
 
     with running_postgres(tmp) as server:
@@ -128,11 +141,16 @@ def _get_json(port: int, path: str, timeout: float = 10.0) -> Any:
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _server(
+    env: dict[str, str], port: int, workers: int, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """``chaincut serve`` on loopback, stopped (SIGINT, then SIGKILL) however the block ends."""
     with log_path.open("wb") as log:
+        command = [CHAINCUT, "serve", "--host", HOST, "--port", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
         proc = subprocess.Popen(
-            [CHAINCUT, "serve", "--host", HOST, "--port", str(port)],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -160,15 +178,39 @@ def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[subproce
                     proc.wait(timeout=15)
 
 
-def _venue_tokens(port: int, wanted: int) -> list[str]:
+def _venue_tokens(port: int, wanted: int, seed: int) -> list[str]:
+    """The QR tokens of ``wanted`` venues drawn from the first pages of GET /venues."""
     refs: list[str] = []
-    for offset in range(0, 10 * 500, 500):  # at most ten pages
+    for offset in range(0, 4 * 500, 500):  # at most four pages
         page = _get_json(port, f"/venues?limit=500&offset={offset}")
-        refs.extend(v["ref"] for v in page["data"] if not v.get("plate"))
-        if len(page["data"]) < 500 or len(refs) >= wanted:
+        refs.extend(v["ref"] for v in page["data"])
+        if len(page["data"]) < 500:
             break
-    refs = refs[:wanted]
-    return [_get_json(port, f"/venues/{ref}/token")["token"] for ref in refs]
+    chosen = random.Random(seed).sample(refs, min(wanted, len(refs)))
+    return [_get_json(port, f"/venues/{ref}/token")["token"] for ref in chosen]
+
+
+def _busy_cores(seconds: float) -> float:
+    """Cores busy (not idle, not waiting for I/O) over the next ``seconds``, machine-wide."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        return sum(values), values[3] + values[4]
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return ((total1 - total0) - (idle1 - idle0)) / ticks / seconds
+
+
+def _wait_until_quiet(limit: float, threshold: float = 0.25) -> float:
+    """Wait (at most ``limit`` seconds) until the machine is nearly idle; return the last busy cores."""
+    deadline = time.monotonic() + limit
+    busy = _busy_cores(1.0)
+    while busy > threshold and time.monotonic() < deadline:
+        busy = _busy_cores(2.0)
+    return round(busy, 2)
 
 
 def _run_loadgen(config: dict[str, Any], tmp: Path, limit: float) -> dict[str, Any]:
@@ -205,8 +247,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
             _chaincut(env, "import", "venues", str(city / "venues.parquet"), "--quiet")
             people = pq.read_table(city / "people.parquet", columns=["ref"]).column("ref").to_pylist()
             port = _free_port()
-            with _server(env, port, tmp / "server.log") as server:
-                tokens = _venue_tokens(port, args.token_venues)
+            with _server(env, port, args.workers, tmp / "server.log") as server:
+                tokens = _venue_tokens(port, args.token_venues, args.seed)
                 err.print(
                     f"[{backend}] serving on {HOST}:{port}: "
                     f"{len(people):,} people, {len(tokens)} venue tokens",
@@ -236,8 +278,14 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                         highlight=False,
                         markup=False,
                     )
+                    busy_before = _wait_until_quiet(args.wait_quiet)
                     limit = args.warmup + args.seconds + args.timeout + 60
-                    result = {"backend": backend, **_run_loadgen(config, tmp, limit)}
+                    result = {
+                        "backend": backend,
+                        "workers": args.workers,
+                        **_run_loadgen(config, tmp, limit),
+                        "busy_before": busy_before,
+                    }
                     print(json.dumps(result), flush=True)
                     results.append(result)
             if args.keep_logs:
@@ -259,8 +307,11 @@ def _meets_target(result: dict[str, Any], rate: float) -> bool:
 def _summary(results: list[dict[str, Any]], rate: float) -> Table:
     title = f"HTTP check-ins on {os.cpu_count()} cores (target ≥{TARGET_RATE:,.0f}/s, p99 <50 ms)"
     table = Table(title=title)
-    for column in ("backend", "mode", "conns", "target/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms",
-                   "max ms", "errors", "server CPU", "db CPU", "loadgen CPU", "target met"):  # fmt: skip
+    columns = (
+        "backend", "workers", "mode", "conns", "target/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms",
+        "max ms", "errors", "server CPU", "db CPU", "loadgen CPU", "other CPU", "target met",
+    )  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column in {"backend", "mode"} else "right")
     for r in results:
 
@@ -270,9 +321,10 @@ def _summary(results: list[dict[str, Any]], rate: float) -> Table:
 
         met = ("yes" if _meets_target(r, rate) else "[red]no[/red]") if r["mode"] == "rate" else "-"
         table.add_row(
-            r["backend"], r["mode"], str(r["connections"]), fmt("target_rate"), fmt("achieved_rate"),
+            r["backend"], str(r["workers"]), r["mode"], str(r["connections"]),
+            fmt("target_rate"), fmt("achieved_rate"),
             fmt("p50_ms"), fmt("p90_ms"), fmt("p99_ms"), fmt("max_ms"), f"{r['errors']:,}",
-            fmt("server_cpu"), fmt("db_cpu"), fmt("loadgen_cpu"), met,
+            fmt("server_cpu"), fmt("db_cpu"), fmt("loadgen_cpu"), fmt("other_cpu"), met,
         )  # fmt: skip
     return table
 
@@ -284,8 +336,13 @@ def main(argv: list[str]) -> int:
     for backend in backends:
         results.extend(bench_backend(backend, args))
     err.print(_summary(results, args.rate))
-    rate_runs = [r for r in results if r["mode"] == "rate"]
-    return 0 if all(_meets_target(r, args.rate) for r in rate_runs) or args.rate < TARGET_RATE else 1
+    # Exit status 1 when a run at the target rate (or above) missed the target.
+    missed = [
+        r
+        for r in results
+        if r["mode"] == "rate" and args.rate >= TARGET_RATE and not _meets_target(r, args.rate)
+    ]
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

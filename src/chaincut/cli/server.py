@@ -117,7 +117,12 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="server processes, to use several CPU cores")
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="server processes, to use several CPU cores (on PostgreSQL each keeps up to 32 connections)",
+        ),
     ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""

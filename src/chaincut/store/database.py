@@ -44,7 +44,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
-            self.engine = create_engine(url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True)
+            # Connections are kept, never opened and closed per request: an overflow connection
+            # closed on return costs PostgreSQL a new backend process for the next burst.
+            self.engine = create_engine(url, echo=echo, pool_size=32, max_overflow=0, pool_pre_ping=True)
 
     @property
     def backend(self) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Row, Select, func, insert, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select
 
 from chaincut.clock import from_epoch
 from chaincut.domain import Household, Person, PersonalDetails
@@ -71,6 +71,9 @@ class HouseholdRepository:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(households)).scalar_one())
+
+
+_ID_FOR_REF = select(people.c.id).where(people.c.ref == bindparam("ref"))
 
 
 class PeopleRepository:
@@ -150,7 +153,7 @@ class PeopleRepository:
         return None if row is None else self._person(row)
 
     def id_for_ref(self, ref: str) -> int | None:
-        found = self._conn.execute(select(people.c.id).where(people.c.ref == ref)).scalar()
+        found = self._conn.execute(_ID_FOR_REF, {"ref": ref}).scalar()
         return None if found is None else int(found)
 
     def ids_for_refs(self, refs: Sequence[str]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Encounter, Visit, VisitSource
@@ -44,6 +44,19 @@ def visit_row(visit: Visit) -> dict[str, Any]:
     }
 
 
+# Statements on the check-in path, built once: constructing them per call costs more
+# Python time than SQLite spends executing them (bench/checkin.py).
+_INSERT_VISIT = insert(visits)
+_OPEN_VISITS_OF = select(visits).where(
+    visits.c.person_id == bindparam("person_id"), visits.c.left_at.is_(None)
+)
+_CLOSE_VISIT = (
+    update(visits)
+    .where(visits.c.id == bindparam("visit_id"))
+    .values(left_at=bindparam("left_at"), left_inferred=bindparam("inferred"))
+)
+
+
 class VisitRepository:
     """Visits held in SQL."""
 
@@ -51,7 +64,7 @@ class VisitRepository:
         self._conn = conn
 
     def add(self, visit: Visit) -> int:
-        result = self._conn.execute(insert(visits).values(**visit_row(visit)))
+        result = self._conn.execute(_INSERT_VISIT, visit_row(visit))
         assert result.inserted_primary_key is not None
         return int(result.inserted_primary_key[0])
 
@@ -83,9 +96,7 @@ class VisitRepository:
         return out
 
     def open_visits_of(self, person_id: int) -> list[Visit]:
-        rows = self._conn.execute(
-            select(visits).where(visits.c.person_id == person_id, visits.c.left_at.is_(None))
-        )
+        rows = self._conn.execute(_OPEN_VISITS_OF, {"person_id": person_id})
         return [_visit(r) for r in rows]
 
     def close(self, visit_id: int, left_at: int, *, inferred: bool) -> None:

@@ -75,11 +75,12 @@ class CheckInService:
         self._person_ids: dict[str, int] = {}
         self._venue_types: dict[int, str] = {}
 
-    def _venue_by_public_id(self, public_id: str) -> Venue | None:
+    def _venue_by_public_id(self, uow: UnitOfWork, public_id: str) -> Venue | None:
+        # Looked up in the caller's transaction: a second connection per check-in could
+        # exhaust the pool under load, each request holding one and waiting for another.
         venue = self._venues.get(public_id)
         if venue is None:
-            with self._store.read() as uow:
-                venue = uow.venues.get_by_public_id(public_id)
+            venue = uow.venues.get_by_public_id(public_id)
             if venue is not None:
                 _remember(self._venues, public_id, venue, 65536)
         return venue
@@ -120,7 +121,7 @@ class CheckInService:
             raise InvalidInput("give either the QR token or a taxi plate", field="token")
         if request.token is not None:
             claims = self._verifier.verify(request.token)
-            venue = self._venue_by_public_id(claims.venue_id)
+            venue = self._venue_by_public_id(uow, claims.venue_id)
             if venue is None:
                 raise NotFound("the QR code names a venue that is not registered", field="token")
             return venue, VisitSource.TAXI if venue.is_taxi else VisitSource.QR
