@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Literal
 
 from chaincut.errors import FieldError, ImportRejected
-from chaincut.whereabouts.importing.readers import RowError
+from chaincut.whereabouts.importing.readers import RowError, total_size
 from chaincut.whereabouts.importing.rejects import RejectsWriter
 
-__all__ = ["ImportOptions", "ImportReport", "RowTriage"]
+__all__ = ["ImportOptions", "ImportReport", "ImportRun", "RowTriage"]
 
 Progress = Callable[[int, int], None]
 MAX_REPORTED_ERRORS = 50
@@ -72,3 +72,31 @@ class RowTriage:
         if self._rejects is not None:
             self._rejects.__exit__(None, None, None)
             self._rejects = None
+
+
+class ImportRun:
+    """One import of one file: its report, its triage of bad rows and its progress."""
+
+    def __init__(self, kind: str, path: Path, options: ImportOptions) -> None:
+        rejects = str(options.rejects) if options.rejects else None
+        self.report = ImportReport(kind=kind, path=str(path), rejects_path=rejects)
+        self.triage = RowTriage(path, options)
+        self._options = options
+        self._size = total_size(path)
+
+    def broken(self, error: RowError) -> None:
+        """A line that cannot be split into fields: read all the same, and refused."""
+        self.report.read += 1
+        self.triage(error)
+
+    def read(self, rows: int, bytes_read: int) -> None:
+        self.report.read += rows
+        if self._options.progress:
+            self._options.progress(bytes_read, self._size)
+
+    def __enter__(self) -> ImportRun:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self.triage.close()
+        self.report.rejected = self.triage.total

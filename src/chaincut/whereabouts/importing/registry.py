@@ -21,8 +21,8 @@ from chaincut.policy import Policy
 from chaincut.security import IdentityHasher
 from chaincut.store import NewPersonRow, Store, UnitOfWork
 from chaincut.venues.registry import VenueDraft, normalise_plate, validate_venue_fields
-from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, RowTriage
-from chaincut.whereabouts.importing.readers import RowError, read_rows, total_size
+from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, ImportRun, RowTriage
+from chaincut.whereabouts.importing.readers import RowError, read_rows
 
 __all__ = ["import_people", "import_venues"]
 
@@ -58,33 +58,17 @@ def _run(
     optional: list[str],
     handle: Callable[[UnitOfWork, list[dict[str, Any]], list[int], RowTriage], tuple[int, int]],
 ) -> ImportReport:
-    report = ImportReport(
-        kind=kind, path=str(path), rejects_path=str(options.rejects) if options.rejects else None
-    )
-    triage = RowTriage(path, options)
-    size = total_size(path)
-
-    def broken(error: RowError) -> None:
-        report.read += 1  # a line that cannot be split into fields was read all the same
-        triage(error)
-
-    try:
-        with store.write() as uow:
-            for batch in read_rows(
-                path, required=required, optional=optional, batch_rows=_PEOPLE_BATCH, broken=broken
-            ):
-                rows = _rows(batch.columns, len(batch.lines))
-                stored, present = handle(uow, rows, [int(x) for x in batch.lines], triage)
-                report.read += len(rows)
-                report.stored += stored
-                report.already_present += present
-                if options.progress:
-                    options.progress(batch.bytes_read, size)
-            triage.raise_if_any()
-    finally:
-        triage.close()
-    report.rejected = triage.total
-    return report
+    with ImportRun(kind, path, options) as run, store.write() as uow:
+        for batch in read_rows(
+            path, required=required, optional=optional, batch_rows=_PEOPLE_BATCH, broken=run.broken
+        ):
+            rows = _rows(batch.columns, len(batch.lines))
+            stored, present = handle(uow, rows, [int(x) for x in batch.lines], run.triage)
+            run.read(len(rows), batch.bytes_read)
+            run.report.stored += stored
+            run.report.already_present += present
+        run.triage.raise_if_any()
+    return run.report
 
 
 def import_people(

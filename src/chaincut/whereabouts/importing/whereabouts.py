@@ -20,8 +20,8 @@ from chaincut.clock import Clock, to_epoch
 from chaincut.domain import VisitSource
 from chaincut.policy import Policy
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
-from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, RowTriage
-from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows, total_size
+from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, ImportRun, RowTriage
+from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows
 from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
 
 __all__ = ["import_encounters", "import_visits"]
@@ -97,32 +97,15 @@ def _stream(
     optional: list[str],
     check: Callable[[RowBatch, RowTriage], pa.Table],
 ) -> ImportReport:
-    report = ImportReport(
-        kind=kind, path=str(path), rejects_path=str(options.rejects) if options.rejects else None
-    )
-    triage = RowTriage(path, options)
-    size = total_size(path)
-
-    def broken(error: RowError) -> None:
-        report.read += 1  # a line that cannot be split into fields was read all the same
-        triage(error)
-
-    try:
-        with store.bulk(kind) as sink:
-            for batch in read_rows(path, required=required, optional=optional, broken=broken):
-                table = check(batch, triage)
-                report.read += len(batch.lines)
-                if options.on_error == "abort" and triage.total:
-                    triage.raise_if_any()
-                sink.write(table)
-                report.stored += table.num_rows
-                if options.progress:
-                    options.progress(batch.bytes_read, size)
-            triage.raise_if_any()
-    finally:
-        triage.close()
-    report.rejected = triage.total
-    return report
+    with ImportRun(kind, path, options) as run, store.bulk(kind) as sink:
+        for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
+            table = check(batch, run.triage)
+            run.triage.raise_if_any()  # in abort mode, at the first bad batch
+            sink.write(table)
+            run.read(len(batch.lines), batch.bytes_read)
+            run.report.stored += table.num_rows
+        run.triage.raise_if_any()
+    return run.report
 
 
 def import_visits(
