@@ -10,20 +10,31 @@ import pytest
 from pydantic import ValidationError
 
 from chaincut.errors import PolicyError
-from chaincut.policy import default_policy_text, load_policy, parse_policy
+from chaincut.policy import Tier, default_policy_text, load_policy, parse_policy
 from chaincut.settings import Settings
 
 VALUE_LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=")
 SECTION_LINE = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
 
 
+CITED_SECTIONS = (
+    "retention",
+    "uploads",
+    "infectious_window",
+    "household",
+    "encounters",
+    "contacts_of_contacts",
+    "orders",
+)
+
+
 def uncited_values(text: str) -> list[str]:
     """The value lines that carry no ``#`` comment giving their source.
 
-    Checked: every ``key = value`` under [retention] and [uploads], and every
-    venue type's ``default_stay_minutes``. A value is cited by a comment on its own
-    line, or by the comment heading its paragraph (the lines above it with no blank
-    line between).
+    Checked: every ``key = value`` in the sections of CITED_SECTIONS and in each venue
+    type's [contact] rule, and every venue type's ``default_stay_minutes``. A value is
+    cited by a comment on its own line, or by the comment heading its paragraph (the
+    lines above it with no blank line between).
     """
     uncited: list[str] = []
     section = ""
@@ -45,8 +56,10 @@ def uncited_values(text: str) -> list[str]:
         if value is None:
             continue
         key = value.group(1)
-        checked = section in ("retention", "uploads") or (
-            section.startswith("venue_types.") and key == "default_stay_minutes"
+        checked = (
+            section in CITED_SECTIONS
+            or section.endswith(".contact")
+            or (section.startswith("venue_types.") and key == "default_stay_minutes")
         )
         inline = "#" in line.split("=", 1)[1] and line.split("#", 1)[1].strip()
         if checked and not inline and not paragraph_has_comment:
@@ -92,35 +105,25 @@ def test_the_citation_check_finds_an_uncited_value() -> None:
     assert [u.split(": ")[1] for u in uncited_values(bare)] == ["retention.extra_days"]
 
 
-BROKEN = """
-[policy]
-version = "test"
+def broken(*edits: tuple[str, str]) -> str:
+    """The shipped default with each ``(old, new)`` text replaced once."""
+    text = default_policy_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
 
-[retention]
-encounters_days = "thirty"
 
-[uploads]
-max_records_per_batch = 10000
-history_days = 0
-
-[venue_types.bar]
-label_en = "Bar"
-label_zh = "酒吧"
-default_stay_minutes = -30
-
-[venue_types.gym]
-label_en = ""
-label_zh = "健身中心"
-default_stay_minutes = 90.5
-
-[venue_types.taxi]
-label_en = "Taxi"
-label_zh = "的士"
-default_stay_minutes = true
-
-[contact_rules]
-min_overlap_minutes = 15
-"""
+BROKEN = broken(
+    ("visits_days = 31\n", ""),
+    ("encounters_days = 31", 'encounters_days = "thirty"'),
+    ("history_days = 21", "history_days = 0"),
+    ("default_stay_minutes = 120   # chaincut default: dine-in", "default_stay_minutes = -30  # dine-in"),
+    ('label_en = "Fitness centre"', 'label_en = ""'),
+    ("default_stay_minutes = 90    # chaincut default\n", "default_stay_minutes = 90.5\n"),
+    ("default_stay_minutes = 30    # chaincut default: a typical", "default_stay_minutes = true # a typical"),
+    ("[policy]\n", "[contact_rules]\nmin_overlap_minutes = 15\n\n[policy]\n"),
+)
 
 
 def test_a_broken_policy_lists_every_problem_by_key_path() -> None:
@@ -141,9 +144,10 @@ def test_a_broken_policy_lists_every_problem_by_key_path() -> None:
         ]
     ), problems
     by_path = dict(p.split(": ", 1) for p in problems)
-    assert "missing" in by_path["retention.visits_days"]
+    assert by_path["retention.visits_days"] == "missing; expected a whole number of days"
     assert "'thirty'" in by_path["retention.encounters_days"]
     assert "-30" in by_path["venue_types.bar.default_stay_minutes"]
+    assert by_path["venue_types.gym.default_stay_minutes"] == "expected a whole number of minutes, got 90.5"
     assert "unknown section" in by_path["contact_rules"]
     message = str(caught.value)
     assert message.startswith("broken.toml: 8 problem(s)")
@@ -154,15 +158,10 @@ def test_missing_sections_and_bad_toml() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy('[policy]\nversion = "x"\n')
     paths = {p.split(":", 1)[0] for p in caught.value.problems}
-    assert paths == {
-        "retention",
-        "retention.visits_days",
-        "retention.encounters_days",
-        "uploads",
-        "uploads.max_records_per_batch",
-        "uploads.history_days",
-        "venue_types",
-    }
+    for section in ("retention", "uploads", "infectious_window", "household", "encounters", "orders"):
+        assert section in paths
+    assert {"retention.visits_days", "uploads.history_days", "orders.quarantine_days"} <= paths
+    assert "venue_types" in paths
 
     with pytest.raises(PolicyError) as caught:
         parse_policy("[retention\nvisits_days = 31\n", source="typo.toml")
@@ -198,3 +197,67 @@ def test_unknown_keys_are_reported_with_their_path() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)
     assert any(p.startswith("retention.visit_days: unknown key") for p in caught.value.problems)
+
+
+def test_the_tracing_rules_of_the_shipped_default() -> None:
+    policy = load_policy(None)
+    assert policy.infectious_window.days_before_onset == 2
+    assert policy.infectious_window.days_before_specimen == 2
+    assert policy.household.tier is Tier.CLOSE
+    assert policy.encounters.cumulative_seconds == 15 * 60
+    assert policy.contacts_of_contacts.depth == 1
+    assert policy.contacts_of_contacts.from_tiers == frozenset({Tier.CLOSE})
+    assert policy.orders.quarantine_days == 14
+    taxi = policy.venue_type("taxi")
+    assert taxi is not None
+    assert taxi.contact.after_leave_seconds == 30 * 60
+    assert all(t.contact.tier in set(Tier) for t in policy.venue_types.values())
+    assert policy.longest_after_leave_seconds == 120 * 60
+    assert Tier.CLOSE.rank > Tier.EXPOSED.rank
+
+
+def test_tracing_rules_wrong_values_and_units_are_named() -> None:
+    text = broken(
+        ("cumulative_minutes = 15", 'cumulative_minutes = "15m"'),
+        (
+            'household are close contacts by default.\ntier = "close"',
+            'household are close contacts by default.\ntier = "quarantine"',
+        ),
+        (
+            'min_overlap_minutes = 15\nafter_leave_minutes = 30\ntier = "exposed"',
+            'min_overlap_minutes = 0.25\nafter_leave_minutes = 30\ntier = "exposed"\nseats = 4',
+        ),
+        ('from_tiers = ["close"]', 'from_tiers = ["close", "nearby"]'),
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    by_path = dict(p.split(": ", 1) for p in caught.value.problems)
+    assert by_path["encounters.cumulative_minutes"] == "expected a whole number of minutes, got '15m'"
+    assert by_path["household.tier"] == "expected one of 'close', 'exposed', got 'quarantine'"
+    assert by_path["venue_types.restaurant.contact.min_overlap_minutes"].endswith("got 0.25")
+    assert by_path["venue_types.restaurant.contact.seats"].startswith("unknown key")
+    assert "'nearby'" in by_path["contacts_of_contacts.from_tiers[1]"]
+    assert len(caught.value.problems) == 5
+
+
+def test_contradictory_rules_are_refused() -> None:
+    text = broken(
+        ("days_before_onset = 2", "days_before_onset = 40"),
+        ("history_days = 21", "history_days = 45"),
+        (
+            'depth = 1\nfrom_tiers = ["close"]\ntier = "exposed"',
+            'depth = 2\nfrom_tiers = []\ntier = "exposed"',
+        ),
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    problems = caught.value.problems
+    assert any(
+        p.startswith("uploads.history_days: 45 days contradicts retention.visits_days") for p in problems
+    )
+    assert any(p.startswith("infectious_window.days_before_onset: 40 days reaches past") for p in problems)
+    assert any(p.startswith("contacts_of_contacts.from_tiers: empty") for p in problems)
+
+    upward = broken(('from_tiers = ["close"]\ntier = "exposed"', 'from_tiers = ["exposed"]\ntier = "close"'))
+    with pytest.raises(PolicyError, match="would rank a contact of a contact above"):
+        parse_policy(upward)

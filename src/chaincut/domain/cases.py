@@ -30,7 +30,12 @@ class CaseClassification(enum.Enum):
 
 @dataclass(frozen=True)
 class Case:
-    """A person the authority counts as a case. The tracing issue adds the window."""
+    """A person the authority counts as a case.
+
+    The infectious window opens some days (policy) before ``onset_on``, or before
+    ``specimen_on`` when the case has no symptoms, and closes at ``isolated_at``;
+    while the case is not yet isolated it stays open until the time of tracing.
+    """
 
     ref: str
     person_id: int
@@ -39,5 +44,8 @@ class Case:
     reported_on: date | None = None
     onset_on: date | None = None  # None when asymptomatic or not yet known
     specimen_on: date | None = None
+    isolated_at: datetime | None = None
     created_at: datetime | None = None
+    created_by: str | None = None
+    policy_version: str | None = None
     id: int | None = None

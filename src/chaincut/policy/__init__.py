@@ -1,11 +1,30 @@
-"""The experts' policy file: schema, loading and validation."""
+"""The experts' policy file: schema, loading, validation and diffs."""
 
 from chaincut.policy.loading import default_policy_text, load_policy, parse_policy
-from chaincut.policy.model import Policy, RetentionRules, UploadRules, VenueTypeRule
+from chaincut.policy.model import (
+    ContactRule,
+    ContactsOfContactsRule,
+    EncounterRule,
+    HouseholdRule,
+    InfectiousWindowRule,
+    OrderRules,
+    Policy,
+    RetentionRules,
+    Tier,
+    UploadRules,
+    VenueTypeRule,
+)
 
 __all__ = [
+    "ContactRule",
+    "ContactsOfContactsRule",
+    "EncounterRule",
+    "HouseholdRule",
+    "InfectiousWindowRule",
+    "OrderRules",
     "Policy",
     "RetentionRules",
+    "Tier",
     "UploadRules",
     "VenueTypeRule",
     "default_policy_text",

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from chaincut.errors import PolicyError
-from chaincut.policy.model import Policy, RetentionRules, UploadRules, VenueTypeRule
+from chaincut.policy.model import (
+    ContactRule,
+    ContactsOfContactsRule,
+    EncounterRule,
+    HouseholdRule,
+    InfectiousWindowRule,
+    OrderRules,
+    Policy,
+    RetentionRules,
+    Tier,
+    UploadRules,
+    VenueTypeRule,
+)
 
 __all__ = ["default_policy_text", "load_policy", "parse_policy"]
 
@@ -30,13 +42,17 @@ def load_policy(path: Path | None) -> Policy:
     return parse_policy(text, source=str(path))
 
 
+_UNITS = {"_minutes": "minutes", "_days": "days", "_seconds": "seconds"}
+_TIERS = ", ".join(repr(t.value) for t in Tier)
+
+
 class _Checker:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
     def table(self, data: Any, path: str) -> dict[str, Any]:
         if not isinstance(data, dict):
-            self.problems.append(f"{path}: expected a table")
+            self.problems.append(f"{path}: expected a table" + ("" if data is not None else ", missing"))
             return {}
         return data
 
@@ -46,12 +62,16 @@ class _Checker:
 
     def get(self, table: dict[str, Any], path: str, key: str, kind: type, **bounds: int) -> Any:
         full = f"{path}.{key}" if path else key
+        unit = next(
+            (u for sfx, u in _UNITS.items() if key.endswith(sfx) or key.startswith(sfx[1:] + "_")), None
+        )
+        expected = f"a whole number of {unit}" if unit else ("an integer" if kind is int else "a string")
         if key not in table:
-            self.problems.append(f"{full}: missing; expected {kind.__name__}")
+            self.problems.append(f"{full}: missing; expected {expected}")
             return None
         value = table[key]
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            self.problems.append(f"{full}: expected an integer, got {value!r}")
+            self.problems.append(f"{full}: expected {expected}, got {value!r}")
             return None
         if kind is str and (not isinstance(value, str) or not value.strip()):
             self.problems.append(f"{full}: expected a non-empty string, got {value!r}")
@@ -65,6 +85,49 @@ class _Checker:
             return None
         return value
 
+    def tier(self, table: dict[str, Any], path: str, key: str = "tier") -> Tier | None:
+        full = f"{path}.{key}"
+        if key not in table:
+            self.problems.append(f"{full}: missing; expected one of {_TIERS}")
+            return None
+        return self._tier_value(table[key], full)
+
+    def _tier_value(self, value: Any, full: str) -> Tier | None:
+        try:
+            return Tier(value)
+        except ValueError:
+            self.problems.append(f"{full}: expected one of {_TIERS}, got {value!r}")
+            return None
+
+    def tiers(self, table: dict[str, Any], path: str, key: str) -> frozenset[Tier] | None:
+        full = f"{path}.{key}"
+        value = table.get(key)
+        if not isinstance(value, list):
+            self.problems.append(f"{full}: expected a list of tiers ({_TIERS}), got {value!r}")
+            return None
+        found = [self._tier_value(v, f"{full}[{i}]") for i, v in enumerate(value)]
+        return None if None in found else frozenset(t for t in found if t is not None)
+
+    def section(self, data: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+        table = self.table(data.get(name), name)
+        self.only(table, name, allowed)
+        return table
+
+
+_SECTIONS = {
+    "policy",
+    "retention",
+    "uploads",
+    "infectious_window",
+    "household",
+    "encounters",
+    "contacts_of_contacts",
+    "orders",
+    "venue_types",
+}
+_MAX_DAYS = 3650
+_MAX_MINUTES = 7 * 24 * 60
+
 
 def parse_policy(text: str, *, source: str = "policy") -> Policy:
     """Check the whole policy text and build a Policy, or raise PolicyError listing all problems."""
@@ -73,39 +136,116 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}", [f"(file): {exc}"]) from exc
     check = _Checker()
-    head = check.table(data.get("policy", None), "policy")
-    check.only(head, "policy", {"version", "authority"})
+    days = {"low": 1, "high": _MAX_DAYS}
+    head = check.section(data, "policy", {"version", "authority"})
     version = check.get(head, "policy", "version", str)
-    ret = check.table(data.get("retention", None), "retention")
-    check.only(ret, "retention", {"visits_days", "encounters_days"})
-    visits_days = check.get(ret, "retention", "visits_days", int, low=1, high=3650)
-    encounters_days = check.get(ret, "retention", "encounters_days", int, low=1, high=3650)
-    up = check.table(data.get("uploads", None), "uploads")
-    check.only(up, "uploads", {"max_records_per_batch", "history_days"})
+
+    ret = check.section(data, "retention", {"visits_days", "encounters_days"})
+    visits_days = check.get(ret, "retention", "visits_days", int, **days)
+    encounters_days = check.get(ret, "retention", "encounters_days", int, **days)
+
+    up = check.section(data, "uploads", {"max_records_per_batch", "history_days"})
     max_records = check.get(up, "uploads", "max_records_per_batch", int, low=1, high=1_000_000)
-    history_days = check.get(up, "uploads", "history_days", int, low=1, high=3650)
-    types_table = check.table(data.get("venue_types", None), "venue_types")
-    if not types_table:
-        check.problems.append("venue_types: expected at least one venue type")
-    venue_types: dict[str, VenueTypeRule] = {}
-    for name, raw in types_table.items():
-        path = f"venue_types.{name}"
-        entry = check.table(raw, path)
-        check.only(entry, path, {"label_en", "label_zh", "default_stay_minutes"})
-        label_en = check.get(entry, path, "label_en", str)
-        label_zh = check.get(entry, path, "label_zh", str)
-        stay = check.get(entry, path, "default_stay_minutes", int, low=1, high=7 * 24 * 60)
-        if label_en is not None and label_zh is not None and stay is not None:
-            venue_types[name] = VenueTypeRule(name, label_en, label_zh, stay)
-    known = {"policy", "retention", "uploads", "venue_types"}
-    for extra in sorted(set(data) - known):
-        check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(known))}")
+    history_days = check.get(up, "uploads", "history_days", int, **days)
+
+    win = check.section(data, "infectious_window", {"days_before_onset", "days_before_specimen"})
+    before_onset = check.get(win, "infectious_window", "days_before_onset", int, low=0, high=60)
+    before_specimen = check.get(win, "infectious_window", "days_before_specimen", int, low=0, high=60)
+
+    household_tier = check.tier(check.section(data, "household", {"tier"}), "household")
+
+    enc = check.section(data, "encounters", {"cumulative_minutes", "tier"})
+    cumulative = check.get(enc, "encounters", "cumulative_minutes", int, low=0, high=_MAX_MINUTES)
+    encounter_tier = check.tier(enc, "encounters")
+
+    coc = check.section(data, "contacts_of_contacts", {"depth", "from_tiers", "tier"})
+    depth = check.get(coc, "contacts_of_contacts", "depth", int, low=1, high=5)
+    from_tiers = check.tiers(coc, "contacts_of_contacts", "from_tiers")
+    coc_tier = check.tier(coc, "contacts_of_contacts")
+
+    orders = check.section(data, "orders", {"quarantine_days", "testing_notice_days", "follow_up_days"})
+    quarantine_days = check.get(orders, "orders", "quarantine_days", int, low=1, high=60)
+    notice_days = check.get(orders, "orders", "testing_notice_days", int, low=1, high=60)
+    follow_up_days = check.get(orders, "orders", "follow_up_days", int, low=1, high=60)
+
+    venue_types = _venue_types(check, data)
+
+    for extra in sorted(set(data) - _SECTIONS):
+        check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
+    _contradictions(check, visits_days, encounters_days, history_days, before_onset, before_specimen)
+    if depth is not None and depth > 1 and from_tiers is not None and not from_tiers:
+        check.problems.append(
+            f"contacts_of_contacts.from_tiers: empty, which contradicts depth = {depth}; "
+            "name the tiers to trace onward from, or set depth = 1"
+        )
+    if coc_tier is not None and from_tiers and any(coc_tier.rank > t.rank for t in from_tiers):
+        check.problems.append(
+            f"contacts_of_contacts.tier: {coc_tier.value!r} would rank a contact of a contact above "
+            f"the contact it came through ({', '.join(sorted(t.value for t in from_tiers))})"
+        )
     if check.problems:
         raise PolicyError(f"{source}: {len(check.problems)} problem(s): {check.problems[0]}", check.problems)
+    assert household_tier
+    assert encounter_tier
+    assert coc_tier
+    assert from_tiers is not None
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
         retention=RetentionRules(visits_days=visits_days, encounters_days=encounters_days),
         uploads=UploadRules(max_records_per_batch=max_records, history_days=history_days),
         venue_types=venue_types,
+        infectious_window=InfectiousWindowRule(before_onset, before_specimen),
+        household=HouseholdRule(household_tier),
+        encounters=EncounterRule(cumulative, encounter_tier),
+        contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
+        orders=OrderRules(quarantine_days, notice_days, follow_up_days),
     )
+
+
+def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRule]:
+    types_table = check.table(data.get("venue_types"), "venue_types")
+    if not types_table and "venue_types" in data:
+        check.problems.append("venue_types: expected at least one venue type")
+    venue_types: dict[str, VenueTypeRule] = {}
+    for name, raw in types_table.items():
+        path = f"venue_types.{name}"
+        entry = check.table(raw, path)
+        check.only(entry, path, {"label_en", "label_zh", "default_stay_minutes", "contact"})
+        label_en = check.get(entry, path, "label_en", str)
+        label_zh = check.get(entry, path, "label_zh", str)
+        stay = check.get(entry, path, "default_stay_minutes", int, low=1, high=_MAX_MINUTES)
+        contact = check.table(entry.get("contact"), f"{path}.contact")
+        check.only(contact, f"{path}.contact", {"min_overlap_minutes", "after_leave_minutes", "tier"})
+        minutes = {"low": 0, "high": _MAX_MINUTES}
+        overlap = check.get(contact, f"{path}.contact", "min_overlap_minutes", int, **minutes)
+        after = check.get(contact, f"{path}.contact", "after_leave_minutes", int, **minutes)
+        tier = check.tier(contact, f"{path}.contact") if contact else None
+        if None not in (label_en, label_zh, stay, overlap, after, tier):
+            assert tier is not None
+            venue_types[name] = VenueTypeRule(
+                name, label_en, label_zh, stay, ContactRule(overlap, after, tier)
+            )
+    return venue_types
+
+
+def _contradictions(
+    check: _Checker,
+    visits_days: int | None,
+    encounters_days: int | None,
+    history_days: int | None,
+    before_onset: int | None,
+    before_specimen: int | None,
+) -> None:
+    if visits_days is not None and history_days is not None and history_days > visits_days:
+        check.problems.append(
+            f"uploads.history_days: {history_days} days contradicts retention.visits_days = {visits_days}: "
+            "uploaded visits older than retention would be purged at once"
+        )
+    for key, value in (("days_before_onset", before_onset), ("days_before_specimen", before_specimen)):
+        for kept, kept_days in (("visits_days", visits_days), ("encounters_days", encounters_days)):
+            if value is not None and kept_days is not None and value >= kept_days:
+                check.problems.append(
+                    f"infectious_window.{key}: {value} days reaches past retention.{kept} = {kept_days}: "
+                    "the window would open before the oldest whereabouts kept"
+                )

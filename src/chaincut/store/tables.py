@@ -28,8 +28,11 @@ __all__ = [
     "cluster_cases",
     "clusters",
     "encounters",
+    "follow_ups",
     "households",
     "metadata",
+    "order_events",
+    "orders",
     "people",
     "purges",
     "venues",
@@ -133,6 +136,56 @@ cases = Table(
     Column("onset_on", Date),
     Column("specimen_on", Date),
     Column("created_at", BigInteger, nullable=False),
+    Column("isolated_at", BigInteger),
+    Column("created_by", String(64)),
+    Column("policy_version", String(64)),
+    Column("linked_case_id", Id, ForeignKey("cases.id")),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("case_id", Id, ForeignKey("cases.id"), index=True),
+    Column("tier", String(16), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_exposure_at", BigInteger),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_orders_status_ends_on", "status", "ends_on"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    Column("note", String(500)),
+)
+
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), index=True),
+    Column("on_date", Date, nullable=False),
+    Column("symptoms", String(500), nullable=False, default=""),
+    Column("test_result", String(16)),
+    Column("note", String(500)),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    UniqueConstraint("person_id", "on_date"),
 )
 
 clusters = Table(
