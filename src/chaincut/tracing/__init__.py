@@ -1,0 +1,1 @@
+"""Contact tracing: infectious windows, the overlap engine, orders and follow-up."""
