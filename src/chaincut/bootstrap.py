@@ -13,6 +13,10 @@ from chaincut.policy import Policy, load_policy
 from chaincut.security import FieldCipher, IdentityHasher
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
+from chaincut.tracing.cases import CaseRegistry
+from chaincut.tracing.followups import FollowUpService
+from chaincut.tracing.orders import OrderService
+from chaincut.tracing.service import TracingService
 from chaincut.venues.registry import VenueRegistry
 from chaincut.venues.tokens import (
     VenueTokenSigner,
@@ -39,6 +43,10 @@ class Services:
     venues: VenueRegistry
     checkins: CheckInService
     verifier: VenueTokenVerifier
+    cases: CaseRegistry
+    tracing: TracingService
+    orders: OrderService
+    follow_ups: FollowUpService
 
     def close(self) -> None:
         self.db.dispose()
@@ -78,6 +86,7 @@ def bootstrap(
     verifier = VenueTokenVerifier({kid: private_key.public_key()})
     hasher = IdentityHasher(secrets.identity_hash_key)
     max_future = settings.checkin_max_future_seconds
+    cases = CaseRegistry(store, policy, clock, settings.zone)
     return Services(
         settings=settings,
         policy=policy,
@@ -89,4 +98,11 @@ def bootstrap(
         venues=VenueRegistry(store, policy, clock, signer),
         checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
         verifier=verifier,
+        cases=cases,
+        tracing=TracingService(store, policy, clock, settings.zone),
+        orders=OrderService(store, policy, clock, settings.zone),
+        # A contact who tests positive becomes a case, and tracing continues from them.
+        follow_ups=FollowUpService(
+            store, clock, settings.zone, on_positive=cases.register_from_positive_test
+        ),
     )

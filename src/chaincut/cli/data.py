@@ -12,6 +12,7 @@ import typer
 from chaincut.bootstrap import Services
 from chaincut.cli.console import byte_progress, console, err, print_json, services, step_progress
 from chaincut.errors import ImportRejected
+from chaincut.tracing.case_import import import_cases
 from chaincut.whereabouts import importing
 from chaincut.whereabouts.retention import purge_expired
 
@@ -23,6 +24,7 @@ class ImportKind(enum.StrEnum):
     venues = "venues"
     visits = "visits"
     encounters = "encounters"
+    cases = "cases"
     hk_cases = "hk-cases"
     hk_buildings = "hk-buildings"
     hk_clusters = "hk-clusters"
@@ -45,7 +47,7 @@ def import_file(
     json_output: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Import people, venues, visits or encounters, or Hong Kong's open-data files."""
+    """Import people, venues, visits, encounters or cases, or Hong Kong's open-data files."""
     if rejects is not None and on_error is OnError.abort:
         raise typer.BadParameter("--rejects needs --on-error skip", param_hint="--rejects")
     with services() as svc:
@@ -88,6 +90,8 @@ def _run_import(
         return importing.import_visits(store, policy, clock, file, options)
     if kind is ImportKind.encounters:
         return importing.import_encounters(store, policy, clock, file, options)
+    if kind is ImportKind.cases:
+        return import_cases(store, policy, clock, svc.settings.zone, file, options, actor="cli-import")
     if kind is ImportKind.hk_cases:
         return importing.import_hk_cases(store, clock, file, options)
     if kind is ImportKind.hk_buildings:

@@ -49,3 +49,4 @@ class Case:
     created_by: str | None = None
     policy_version: str | None = None
     id: int | None = None
+    linked_case_id: int | None = None  # the case this one was infected by or linked to

@@ -3,6 +3,14 @@
 from chaincut.store.archive import ENCOUNTER_SCHEMA, VISIT_SCHEMA, ParquetArchive
 from chaincut.store.database import Database
 from chaincut.store.migrate import current_revision, ensure_migrated, head_revision, upgrade
+from chaincut.store.orders import (
+    FollowUpEntry,
+    FollowUpRepository,
+    OrderEntry,
+    OrderEvent,
+    OrderFilter,
+    OrderRepository,
+)
 from chaincut.store.people import NewPersonRow
 from chaincut.store.purges import PurgeRecord
 from chaincut.store.unit_of_work import BulkSink, Store, StoreCounts, UnitOfWork
@@ -12,7 +20,13 @@ __all__ = [
     "VISIT_SCHEMA",
     "BulkSink",
     "Database",
+    "FollowUpEntry",
+    "FollowUpRepository",
     "NewPersonRow",
+    "OrderEntry",
+    "OrderEvent",
+    "OrderFilter",
+    "OrderRepository",
     "ParquetArchive",
     "PurgeRecord",
     "Store",

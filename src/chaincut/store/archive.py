@@ -129,6 +129,20 @@ class ParquetArchive:
             return _SCHEMAS[kind].empty_table()
         return ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet").to_table(filter=filter_)
 
+    def scan(
+        self, kind: Kind, columns: list[str], filter_: pc.Expression | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the committed rows' ``columns`` matching ``filter_``, batch by batch."""
+        paths = [str(p) for p in self.paths(kind)]
+        if not paths:
+            return iter(())
+        dataset = ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet")
+        return iter(dataset.to_batches(columns=columns, filter=filter_, batch_size=1 << 20))
+
+    def generation(self, kind: Kind) -> tuple[str, ...]:
+        """Names the committed content: it changes whenever an import or a purge commits."""
+        return tuple(s.file for s in self.segments(kind))
+
     def purge(self, kind: Kind, cutoff: int) -> int:
         """Delete rows that ended before ``cutoff``; returns how many were deleted."""
         end = _END_COLUMN[kind]

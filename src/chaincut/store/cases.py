@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, Select, func, insert, select, update
 
-from chaincut.clock import from_epoch
+from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
-from chaincut.store.tables import cases, cluster_cases, clusters
+from chaincut.store.tables import cases, cluster_cases, clusters, people
 
 __all__ = ["CaseRepository", "ClusterRepository"]
 
@@ -23,9 +24,30 @@ def _case(r: Row[Any]) -> Case:
         reported_on=r.reported_on,
         onset_on=r.onset_on,
         specimen_on=r.specimen_on,
+        isolated_at=None if r.isolated_at is None else from_epoch(r.isolated_at),
         created_at=from_epoch(r.created_at),
+        created_by=r.created_by,
+        policy_version=r.policy_version,
         id=r.id,
+        linked_case_id=r.linked_case_id,
     )
+
+
+def _row(c: Case, created_at: int) -> dict[str, Any]:
+    return {
+        "ref": c.ref,
+        "person_id": c.person_id,
+        "status": c.status.value,
+        "classification": c.classification.value,
+        "reported_on": c.reported_on,
+        "onset_on": c.onset_on,
+        "specimen_on": c.specimen_on,
+        "isolated_at": None if c.isolated_at is None else to_epoch(c.isolated_at),
+        "created_at": created_at,
+        "created_by": c.created_by,
+        "policy_version": c.policy_version,
+        "linked_case_id": c.linked_case_id,
+    }
 
 
 class CaseRepository:
@@ -34,29 +56,88 @@ class CaseRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def add(self, case: Case, created_at: int) -> int:
+        """Store one case; returns its id."""
+        result = self._conn.execute(insert(cases), _row(case, created_at))
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
+
     def add_many(self, items: Sequence[Case], created_at: int) -> None:
         if not items:
             return
-        self._conn.execute(
-            insert(cases),
-            [
-                {
-                    "ref": c.ref,
-                    "person_id": c.person_id,
-                    "status": c.status.value,
-                    "classification": c.classification.value,
-                    "reported_on": c.reported_on,
-                    "onset_on": c.onset_on,
-                    "specimen_on": c.specimen_on,
-                    "created_at": created_at,
-                }
-                for c in items
-            ],
-        )
+        self._conn.execute(insert(cases), [_row(c, created_at) for c in items])
+
+    def get(self, case_id: int) -> Case | None:
+        row = self._conn.execute(select(cases).where(cases.c.id == case_id)).one_or_none()
+        return None if row is None else _case(row)
 
     def get_by_ref(self, ref: str) -> Case | None:
         row = self._conn.execute(select(cases).where(cases.c.ref == ref)).one_or_none()
         return None if row is None else _case(row)
+
+    def get_by_person(self, person_id: int) -> list[Case]:
+        """Every case of one person (a person may be a case more than once), oldest first."""
+        rows = self._conn.execute(
+            select(cases).where(cases.c.person_id == person_id).order_by(cases.c.created_at, cases.c.id)
+        )
+        return [_case(r) for r in rows]
+
+    def list(
+        self,
+        *,
+        status: CaseStatus | None = None,
+        classification: CaseClassification | None = None,
+        reported_from: date | None = None,
+        reported_to: date | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Case], int]:
+        """One page of cases, ordered by report date then ref, and how many match in all.
+
+        ``reported_from`` and ``reported_to`` are both included; a case with no report
+        date matches only when neither is given.
+        """
+        query: Select[Any] = select(cases)
+        counter: Select[Any] = select(func.count()).select_from(cases)
+        conditions = []
+        if status is not None:
+            conditions.append(cases.c.status == status.value)
+        if classification is not None:
+            conditions.append(cases.c.classification == classification.value)
+        if reported_from is not None:
+            conditions.append(cases.c.reported_on >= reported_from)
+        if reported_to is not None:
+            conditions.append(cases.c.reported_on <= reported_to)
+        if conditions:
+            query = query.where(*conditions)
+            counter = counter.where(*conditions)
+        ordered = query.order_by(cases.c.reported_on.desc(), cases.c.ref).offset(offset).limit(limit)
+        rows = self._conn.execute(ordered)
+        return [_case(r) for r in rows], int(self._conn.execute(counter).scalar_one())
+
+    def set_isolation(self, case_id: int, isolated_at: int | None) -> None:
+        """Record when the case was isolated (epoch seconds), or None when it is not."""
+        self._conn.execute(update(cases).where(cases.c.id == case_id).values(isolated_at=isolated_at))
+
+    def refs_of(self, case_ids: Sequence[int]) -> dict[int, str]:
+        """The references of the cases with these ids."""
+        out: dict[int, str] = {}
+        wanted = sorted(set(case_ids))
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start : start + 5000]
+            rows = self._conn.execute(select(cases.c.id, cases.c.ref).where(cases.c.id.in_(chunk)))
+            out.update({int(i): ref for i, ref in rows})
+        return out
+
+    def person_refs(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """The references of the people with these ids (cases and their contacts)."""
+        out: dict[int, str] = {}
+        wanted = sorted(set(person_ids))
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start : start + 5000]
+            rows = self._conn.execute(select(people.c.id, people.c.ref).where(people.c.id.in_(chunk)))
+            out.update({int(i): ref for i, ref in rows})
+        return out
 
     def ids_for(self, refs: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -165,6 +165,15 @@ class PeopleRepository:
             out.update({ref: int(i) for ref, i in rows})
         return out
 
+    def refs_for(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """The refs of the people with these ids, by id."""
+        out: dict[int, str] = {}
+        for start in range(0, len(person_ids), 5000):
+            chunk = person_ids[start : start + 5000]
+            rows = self._conn.execute(select(people.c.id, people.c.ref).where(people.c.id.in_(chunk)))
+            out.update({int(i): ref for i, ref in rows})
+        return out
+
     def ids_for_document(self, id_document_hash: bytes) -> list[int]:
         rows = self._conn.execute(select(people.c.id).where(people.c.id_document_hash == id_document_hash))
         return [int(r) for r in rows.scalars()]

@@ -22,9 +22,11 @@ from chaincut.security import FieldCipher
 from chaincut.store.archive import ENCOUNTER_SCHEMA, VISIT_SCHEMA, ParquetArchive
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.database import Database
+from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
 from chaincut.store.tables import encounters, visits
+from chaincut.store.tracing_reads import TracingReads
 from chaincut.store.venues import VenueRepository
 from chaincut.store.whereabouts import EncounterRepository, VisitRepository
 
@@ -46,6 +48,9 @@ class UnitOfWork:
         self.cases = CaseRepository(conn)
         self.clusters = ClusterRepository(conn)
         self.purges = PurgeLog(conn)
+        self.orders = OrderRepository(conn)
+        self.follow_ups = FollowUpRepository(conn)
+        self.tracing = TracingReads(conn)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,18 @@ class VenueRepository:
             out.update(self._conn.execute(select(col).where(col.in_(chunk))).scalars())
         return out
 
+    def get_many(self, venue_ids: Sequence[int]) -> dict[int, Venue]:
+        """The venues with these ids, by id (unknown ids are left out)."""
+        out: dict[int, Venue] = {}
+        for start in range(0, len(venue_ids), 5000):
+            chunk = venue_ids[start : start + 5000]
+            for row in self._conn.execute(select(venues).where(venues.c.id.in_(chunk))):
+                out[int(row.id)] = _venue(row)
+        return out
+
+    def max_id(self) -> int:
+        return int(self._conn.execute(select(func.coalesce(func.max(venues.c.id), 0))).scalar_one())
+
     def types_of(self, venue_ids: Sequence[int]) -> dict[int, str]:
         rows = self._conn.execute(select(venues.c.id, venues.c.venue_type).where(venues.c.id.in_(venue_ids)))
         return {int(i): t for i, t in rows}

@@ -1,0 +1,216 @@
+"""Cases: registration, isolation, infectious windows and timelines.
+
+Times come back in the authority's local zone (CHAINCUT_LOCAL_TIMEZONE) with their
+UTC offset, so an infectious window reads as it opens: at local midnight.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.domain import CaseClassification, CaseStatus
+from chaincut.tracing.cases import CaseDraft, CaseRecord
+from chaincut.tracing.timeline import CaseTimeline, VisitEntry
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class CaseCreate(BaseModel):
+    ref: str = Field(min_length=1, max_length=64, description="the authority's case number")
+    person: str = Field(min_length=1, max_length=64, description="the registered person's ref")
+    status: CaseStatus = CaseStatus.CONFIRMED
+    classification: CaseClassification
+    onset_on: date | None = Field(default=None, description="symptom onset, local date")
+    specimen_on: date | None = Field(default=None, description="positive specimen, local date")
+    reported_on: date | None = Field(default=None, description="local date; today when absent")
+    isolated_at: AwareDatetime | None = None
+    linked_case: str | None = Field(default=None, max_length=64, description="ref of the linked case")
+
+
+class IsolationUpdate(BaseModel):
+    isolated_at: AwareDatetime
+
+
+class WindowPublic(BaseModel):
+    start: datetime
+    end: datetime
+    ongoing: bool = Field(description="not isolated yet: the window ends now")
+    policy_version: str
+
+
+class CasePublic(BaseModel):
+    ref: str
+    person: str
+    status: CaseStatus
+    classification: CaseClassification
+    onset_on: date | None
+    specimen_on: date | None
+    reported_on: date | None
+    isolated_at: datetime | None
+    linked_case: str | None
+    window: WindowPublic
+    policy_version: str | None = Field(description="the policy in force when the case was registered")
+    created_at: datetime | None
+    created_by: str | None
+
+
+class CasesPublic(BaseModel):
+    data: list[CasePublic]
+    count: int
+
+
+class TimelineVisit(BaseModel):
+    kind: Literal["visit"] = "visit"
+    venue_ref: str
+    venue_name_en: str
+    venue_name_zh: str
+    venue_type: str
+    entered_at: datetime
+    left_at: datetime | None
+    left_inferred: bool
+    source: str
+
+
+class TimelineEncounter(BaseModel):
+    kind: Literal["encounter"] = "encounter"
+    other_person: str
+    start: datetime
+    end: datetime
+
+
+class CaseTimelinePublic(BaseModel):
+    ref: str
+    window_start: datetime
+    window_end: datetime
+    entries: list[Annotated[TimelineVisit | TimelineEncounter, Field(discriminator="kind")]]
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return None if at is None else at.astimezone(zone)
+
+
+def _public(record: CaseRecord, zone: ZoneInfo) -> CasePublic:
+    case, window = record.case, record.window
+    return CasePublic(
+        ref=case.ref,
+        person=record.person_ref,
+        status=case.status,
+        classification=case.classification,
+        onset_on=case.onset_on,
+        specimen_on=case.specimen_on,
+        reported_on=case.reported_on,
+        isolated_at=_local(case.isolated_at, zone),
+        linked_case=record.linked_case_ref,
+        window=WindowPublic(
+            start=window.start.astimezone(zone),
+            end=window.end.astimezone(zone),
+            ongoing=window.ongoing,
+            policy_version=window.policy_version,
+        ),
+        policy_version=case.policy_version,
+        created_at=_local(case.created_at, zone),
+        created_by=case.created_by,
+    )
+
+
+def _timeline(timeline: CaseTimeline, zone: ZoneInfo) -> CaseTimelinePublic:
+    entries: list[TimelineVisit | TimelineEncounter] = []
+    for e in timeline.entries:
+        if isinstance(e, VisitEntry):
+            entries.append(
+                TimelineVisit(
+                    venue_ref=e.venue_ref,
+                    venue_name_en=e.name_en,
+                    venue_name_zh=e.name_zh,
+                    venue_type=e.venue_type,
+                    entered_at=e.entered_at.astimezone(zone),
+                    left_at=_local(e.left_at, zone),
+                    left_inferred=e.left_inferred,
+                    source=e.source.value,
+                )
+            )
+        else:
+            entries.append(
+                TimelineEncounter(
+                    other_person=e.other_person_ref,
+                    start=e.start.astimezone(zone),
+                    end=e.end.astimezone(zone),
+                )
+            )
+    return CaseTimelinePublic(
+        ref=timeline.ref,
+        window_start=timeline.start.astimezone(zone),
+        window_end=timeline.end.astimezone(zone),
+        entries=entries,
+    )
+
+
+@router.post("", status_code=201)
+def register_case(body: CaseCreate, services: ServicesDep, actor: ActorDep) -> CasePublic:
+    """Register a confirmed, probable or suspected case; refused whole on any bad field."""
+    draft = CaseDraft(
+        ref=body.ref,
+        person=body.person,
+        classification=body.classification.value,
+        status=body.status.value,
+        onset_on=body.onset_on,
+        specimen_on=body.specimen_on,
+        reported_on=body.reported_on,
+        isolated_at=body.isolated_at,
+        linked_case=body.linked_case,
+    )
+    registry = services.cases
+    return _public(registry.describe([registry.register(draft, actor)])[0], registry.zone)
+
+
+@router.get("")
+def list_cases(
+    services: ServicesDep,
+    page: PageDep,
+    status: CaseStatus | None = None,
+    classification: CaseClassification | None = None,
+    reported_from: Annotated[date | None, Query(description="local date, included")] = None,
+    reported_to: Annotated[date | None, Query(description="local date, included")] = None,
+) -> CasesPublic:
+    registry = services.cases
+    cases, count = registry.list(
+        status=None if status is None else status.value,
+        classification=None if classification is None else classification.value,
+        reported_from=reported_from,
+        reported_to=reported_to,
+        offset=page.offset,
+        limit=page.limit,
+    )
+    return CasesPublic(data=[_public(r, registry.zone) for r in registry.describe(cases)], count=count)
+
+
+@router.get("/{ref}")
+def get_case(ref: RefPath, services: ServicesDep) -> CasePublic:
+    registry = services.cases
+    return _public(registry.describe([registry.get(ref)])[0], registry.zone)
+
+
+@router.patch("/{ref}/isolation")
+def set_isolation(ref: RefPath, body: IsolationUpdate, services: ServicesDep, actor: ActorDep) -> CasePublic:
+    """Record when the case was isolated: its infectious window closes then."""
+    registry = services.cases
+    return _public(
+        registry.describe([registry.set_isolation(ref, body.isolated_at, actor)])[0], registry.zone
+    )
+
+
+@router.get("/{ref}/timeline")
+def case_timeline(ref: RefPath, services: ServicesDep) -> CaseTimelinePublic:
+    """The case's visits and encounters during its infectious window, in time order."""
+    registry = services.cases
+    return _timeline(registry.timeline(ref), registry.zone)

@@ -1,0 +1,107 @@
+"""What the tracing engine reads from SQL, as columns rather than objects.
+
+Open visits come back with ``left_at`` = -1; the caller closes them as the policy
+says (the venue type's default stay). Lists of ids are sent in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from chaincut.store.tables import encounters, people, venues, visits
+
+__all__ = ["TracingReads"]
+
+_CHUNK = 5000
+I64 = NDArray[np.int64]
+
+
+def _chunks(ids: I64) -> Iterator[list[int]]:
+    values = np.unique(ids).tolist()
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _columns(rows: Sequence[Any], width: int) -> list[I64]:
+    if not rows:
+        return [np.zeros(0, dtype=np.int64) for _ in range(width)]
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), width)
+    return [np.ascontiguousarray(table[:, i]) for i in range(width)]
+
+
+class TracingReads:
+    """Column reads of visits, encounters and households for the tracing engine."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _visits(self, where: Any) -> list[I64]:
+        stmt = select(
+            visits.c.person_id, visits.c.venue_id, visits.c.entered_at, func.coalesce(visits.c.left_at, -1)
+        ).where(where)
+        return _columns(self._conn.execute(stmt).all(), 4)
+
+    def visits_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
+        """Visits (person, venue, entered, left or -1) of these people meeting [start, end]."""
+        parts = [
+            self._visits(
+                and_(
+                    visits.c.person_id.in_(chunk),
+                    visits.c.entered_at <= end,
+                    or_(visits.c.left_at.is_(None), visits.c.left_at >= start),
+                )
+            )
+            for chunk in _chunks(person_ids)
+        ]
+        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+
+    def visits_at(self, venue_ids: I64, start: int, end: int) -> list[I64]:
+        """Visits at these venues meeting [start, end]."""
+        parts = [
+            self._visits(
+                and_(
+                    visits.c.venue_id.in_(chunk),
+                    visits.c.entered_at <= end,
+                    or_(visits.c.left_at.is_(None), visits.c.left_at >= start),
+                )
+            )
+            for chunk in _chunks(venue_ids)
+        ]
+        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+
+    def encounters_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
+        """Encounters (a, b, start, end) involving these people and meeting [start, end]."""
+        parts = []
+        for chunk in _chunks(person_ids):
+            stmt = select(
+                encounters.c.person_a, encounters.c.person_b, encounters.c.start_at, encounters.c.end_at
+            ).where(
+                or_(encounters.c.person_a.in_(chunk), encounters.c.person_b.in_(chunk)),
+                encounters.c.start_at <= end,
+                encounters.c.end_at >= start,
+            )
+            parts.append(_columns(self._conn.execute(stmt).all(), 4))
+        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+
+    def household_members(self, person_ids: I64) -> list[I64]:
+        """Pairs (person, other member of their household)."""
+        member = aliased(people)
+        parts = []
+        for chunk in _chunks(person_ids):
+            stmt = (
+                select(people.c.id, member.c.id)
+                .join(member, member.c.household_id == people.c.household_id)
+                .where(people.c.id.in_(chunk), people.c.household_id.is_not(None), member.c.id != people.c.id)
+            )
+            parts.append(_columns(self._conn.execute(stmt).all(), 2))
+        return [np.concatenate([p[i] for p in parts]) for i in range(2)] if parts else _columns([], 2)
+
+    def venue_types(self) -> dict[int, str]:
+        """Every venue's type, by venue id."""
+        return {int(i): str(t) for i, t in self._conn.execute(select(venues.c.id, venues.c.venue_type))}

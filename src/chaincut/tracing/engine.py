@@ -1,0 +1,599 @@
+"""The overlap engine: from index people's infectious windows to their contacts.
+
+Everything here is vectorised NumPy over int64 seconds since the Unix epoch; every
+interval is closed (both ends included). The rules, which the brute-force oracle in
+the tests restates in plain Python:
+
+* **Venue.** An index person's visit ``[entered, left]`` is clipped to their window
+  ``[w0, w1]`` giving ``[a, b]`` (none when ``a > b``), then extended by the venue
+  type's ``after_leave`` to ``[a, b + after_leave]``. Another person's visit to the
+  same venue meets it over ``[max(entered', a), min(left', b + after_leave)]``; when
+  that is not empty and lasts at least ``min_overlap``, the visitor is a contact and
+  the pair is one piece of evidence whose seconds are the overlap.
+* **Encounter.** Each encounter of the index person, clipped to the window, counts
+  when not empty; per other person their seconds add up, and at least the policy's
+  cumulative seconds make them a contact (one piece of evidence per person).
+* **Household.** Every other member of the index person's household.
+* A person's tier is the strongest their evidence earns; their seconds the sum of
+  their evidence's seconds.
+* **Contacts of contacts.** Generation ``g + 1`` is traced from generation ``g``'s
+  contacts whose tier the policy names, each over the window from their first
+  exposure to the time of tracing. A person already found for the same root case (or
+  the root case's person) is not found again; the new ones get the policy's tier,
+  and their ``via`` is the lowest id of the people they were found through.
+
+The engine reads whereabouts only through a :class:`WhereaboutsSource`, so the same
+code runs on the embedded archive, on SQL, and on an in-memory index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chaincut.domain import EvidenceKind, Tier
+from chaincut.policy import Policy
+
+__all__ = [
+    "ContactTable",
+    "EncounterArrays",
+    "EvidenceTable",
+    "IndexWindows",
+    "TracingRules",
+    "VenueTimeIndex",
+    "VisitArrays",
+    "WhereaboutsSource",
+    "expand_ranges",
+    "summarise",
+    "trace",
+]
+
+I64 = NDArray[np.int64]
+I8 = NDArray[np.int8]
+
+KIND_CODES = {EvidenceKind.VENUE: 0, EvidenceKind.ENCOUNTER: 1, EvidenceKind.HOUSEHOLD: 2}
+KINDS = {code: kind for kind, code in KIND_CODES.items()}
+TIER_CODES = {tier: tier.rank for tier in Tier}
+TIERS = {code: tier for tier, code in TIER_CODES.items()}
+NO_VENUE = -1
+ENCOUNTER_RULE = "encounters"
+HOUSEHOLD_RULE = "household"
+
+_SHIFT = np.int64(32)
+_SPAN = np.int64((1 << 32) - 1)
+_MAX_PAIRS_PER_CHUNK = 8_000_000
+
+
+def _i64(values: object) -> I64:
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class VisitArrays:
+    """Closed visits as columns: who, where, from when, until when."""
+
+    person: I64
+    venue: I64
+    entered: I64
+    left: I64
+
+    @classmethod
+    def of(cls, person: object, venue: object, entered: object, left: object) -> VisitArrays:
+        return cls(_i64(person), _i64(venue), _i64(entered), _i64(left))
+
+    @classmethod
+    def empty(cls) -> VisitArrays:
+        return cls.of([], [], [], [])
+
+    @classmethod
+    def concat(cls, parts: Sequence[VisitArrays]) -> VisitArrays:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> VisitArrays:
+        return VisitArrays(self.person[rows], self.venue[rows], self.entered[rows], self.left[rows])
+
+
+@dataclass(frozen=True)
+class EncounterArrays:
+    """Encounters as columns: two people near each other from ``start`` to ``end``."""
+
+    person_a: I64
+    person_b: I64
+    start: I64
+    end: I64
+
+    @classmethod
+    def of(cls, person_a: object, person_b: object, start: object, end: object) -> EncounterArrays:
+        return cls(_i64(person_a), _i64(person_b), _i64(start), _i64(end))
+
+    @classmethod
+    def empty(cls) -> EncounterArrays:
+        return cls.of([], [], [], [])
+
+    @classmethod
+    def concat(cls, parts: Sequence[EncounterArrays]) -> EncounterArrays:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def __len__(self) -> int:
+        return len(self.person_a)
+
+
+@dataclass(frozen=True)
+class IndexWindows:
+    """The people to trace from: row ``i`` traces ``person[i]`` over ``[start[i], end[i]]``.
+
+    ``root`` numbers the trace each row belongs to (one per case in a batch); the
+    engine keeps roots apart, so one batch gives each case its own contacts.
+    """
+
+    root: I64
+    person: I64
+    start: I64
+    end: I64
+
+    @classmethod
+    def of(cls, root: object, person: object, start: object, end: object) -> IndexWindows:
+        return cls(_i64(root), _i64(person), _i64(start), _i64(end))
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+
+class WhereaboutsSource(Protocol):
+    """Where the engine reads whereabouts from; each answer may be a superset."""
+
+    def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
+        """Visits of ``persons`` that meet ``[start, end]``."""
+        ...
+
+    def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
+        """Visits at ``venue[i]`` that meet ``[start[i], end[i]]``, for every ``i``."""
+        ...
+
+    def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
+        """Encounters involving ``persons`` that meet ``[start, end]``."""
+        ...
+
+    def household_members(self, persons: I64) -> tuple[I64, I64]:
+        """Pairs ``(person, other member of their household)`` for ``persons``."""
+        ...
+
+
+@dataclass(frozen=True)
+class TracingRules:
+    """The policy's rules as arrays the engine can index by venue id."""
+
+    min_overlap: I64  # seconds, by venue id
+    after_leave: I64  # seconds, by venue id
+    tier: I8  # tier code by venue id; 0 for a venue of a type the policy does not know
+    rule: NDArray[np.int16]  # index into rule_names by venue id
+    rule_names: tuple[str, ...]
+    encounter_seconds: int
+    encounter_tier: int
+    household_tier: int
+    depth: int
+    onward_tiers: frozenset[int]
+    onward_tier: int
+
+    @classmethod
+    def build(cls, policy: Policy, venue_types: Mapping[int, str]) -> TracingRules:
+        """Rules for ``policy`` given every venue's type (venue id -> type name)."""
+        size = max(venue_types, default=-1) + 1
+        names = tuple(sorted(policy.venue_types))
+        code_of = {name: i for i, name in enumerate(names)}
+        min_overlap = np.zeros(size, dtype=np.int64)
+        after_leave = np.zeros(size, dtype=np.int64)
+        tier = np.zeros(size, dtype=np.int8)
+        rule = np.full(size, -1, dtype=np.int16)
+        if venue_types:
+            ids = np.fromiter(venue_types.keys(), dtype=np.int64, count=len(venue_types))
+            type_names = list(venue_types.values())
+            per_type = [policy.venue_types[name].contact for name in names]
+            codes = np.array([code_of.get(t, -1) for t in type_names], dtype=np.int16)
+            known = codes >= 0
+            lookup_overlap = np.array([c.min_overlap_seconds for c in per_type], dtype=np.int64)
+            lookup_after = np.array([c.after_leave_seconds for c in per_type], dtype=np.int64)
+            lookup_tier = np.array([TIER_CODES[c.tier] for c in per_type], dtype=np.int8)
+            ids, codes = ids[known], codes[known]
+            min_overlap[ids] = lookup_overlap[codes]
+            after_leave[ids] = lookup_after[codes]
+            tier[ids] = lookup_tier[codes]
+            rule[ids] = codes
+        coc = policy.contacts_of_contacts
+        return cls(
+            min_overlap=min_overlap,
+            after_leave=after_leave,
+            tier=tier,
+            rule=rule,
+            rule_names=tuple(f"venue_types.{n}.contact" for n in names),
+            encounter_seconds=policy.encounters.cumulative_seconds,
+            encounter_tier=TIER_CODES[policy.encounters.tier],
+            household_tier=TIER_CODES[policy.household.tier],
+            depth=coc.depth,
+            onward_tiers=frozenset(TIER_CODES[t] for t in coc.from_tiers),
+            onward_tier=TIER_CODES[coc.tier],
+        )
+
+    def rule_name(self, kind: int, rule: int) -> str:
+        if kind == KIND_CODES[EvidenceKind.ENCOUNTER]:
+            return ENCOUNTER_RULE
+        if kind == KIND_CODES[EvidenceKind.HOUSEHOLD]:
+            return HOUSEHOLD_RULE
+        return self.rule_names[rule]
+
+    def _known(self, venue: I64) -> NDArray[np.bool_]:
+        inside = (venue >= 0) & (venue < len(self.tier))
+        known = np.zeros(len(venue), dtype=bool)
+        known[inside] = self.tier[venue[inside]] > 0
+        return known
+
+
+@dataclass(frozen=True)
+class EvidenceTable:
+    """Every piece of evidence found, one row each, as columns.
+
+    ``root`` is the trace it belongs to, ``person`` the contact, ``via`` the index
+    person of the window that found it (the root person at generation 1). Venue
+    rows carry the index interval (clipped and extended) and the contact's stay;
+    encounter rows the first start and last end of the clipped encounters and their
+    count; household rows the index window.
+    """
+
+    root: I64
+    person: I64
+    via: I64
+    generation: I64
+    kind: I8
+    tier: I8
+    rule: NDArray[np.int16]
+    seconds: I64
+    venue: I64
+    index_start: I64
+    index_end: I64
+    contact_start: I64
+    contact_end: I64
+    encounters: I64
+
+    @classmethod
+    def empty(cls) -> EvidenceTable:
+        return cls(**{f.name: np.zeros(0, dtype=_EVIDENCE_DTYPES[f.name]) for f in fields(cls)})
+
+    @classmethod
+    def concat(cls, parts: Sequence[EvidenceTable]) -> EvidenceTable:
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+    def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> EvidenceTable:
+        return EvidenceTable(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+
+_EVIDENCE_DTYPES = {
+    "root": np.int64,
+    "person": np.int64,
+    "via": np.int64,
+    "generation": np.int64,
+    "kind": np.int8,
+    "tier": np.int8,
+    "rule": np.int16,
+    "seconds": np.int64,
+    "venue": np.int64,
+    "index_start": np.int64,
+    "index_end": np.int64,
+    "contact_start": np.int64,
+    "contact_end": np.int64,
+    "encounters": np.int64,
+}
+
+
+def _rows(n: int, **columns: object) -> EvidenceTable:
+    defaults: dict[str, object] = {"venue": NO_VENUE, "encounters": 0, "rule": -1, "generation": 0}
+    built = {}
+    for f in fields(EvidenceTable):
+        value = columns.get(f.name, defaults.get(f.name))
+        built[f.name] = np.broadcast_to(np.asarray(value, dtype=_EVIDENCE_DTYPES[f.name]), (n,)).copy()
+    return EvidenceTable(**built)
+
+
+def expand_ranges(lo: I64, hi: I64) -> tuple[I64, I64]:
+    """For ranges ``[lo[i], hi[i])``: the owner ``i`` and the position of every element."""
+    counts = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    position = lo[owner] + (np.arange(len(owner), dtype=np.int64) - starts[owner])
+    return owner, position
+
+
+def _chunks(counts: I64, limit: int) -> Iterator[slice]:
+    """Consecutive slices of rows whose counts add up to about ``limit`` at most."""
+    start, total = 0, 0
+    for i, c in enumerate(counts.tolist()):
+        if total and total + c > limit:
+            yield slice(start, i)
+            start, total = i, 0
+        total += c
+    if start < len(counts):
+        yield slice(start, len(counts))
+
+
+def _join_by_person(windows: IndexWindows, person: I64) -> tuple[I64, I64]:
+    """Pairs ``(window row, element row)`` where the element's person is the window's."""
+    order = np.argsort(windows.person, kind="stable")
+    sorted_people = windows.person[order]
+    lo = np.searchsorted(sorted_people, person, side="left")
+    hi = np.searchsorted(sorted_people, person, side="right")
+    element, position = expand_ranges(lo, hi)
+    return order[position], element
+
+
+@dataclass(frozen=True)
+class _Exposures:
+    window: I64
+    venue: I64
+    start: I64
+    end: I64  # extended by the rule's after-leave seconds
+
+
+def _exposures(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) -> _Exposures:
+    keep = rules._known(visits.venue)
+    visits = visits.take(keep)
+    window, row = _join_by_person(windows, visits.person)
+    start = np.maximum(visits.entered[row], windows.start[window])
+    end = np.minimum(visits.left[row], windows.end[window])
+    met = start <= end
+    venue = visits.venue[row][met]
+    return _Exposures(window[met], venue, start[met], end[met] + rules.after_leave[venue])
+
+
+class VenueTimeIndex:
+    """Candidate visits sorted by venue, then entry, for range searches."""
+
+    def __init__(self, visits: VisitArrays) -> None:
+        self.base = int(visits.entered.min()) if len(visits) else 0
+        offset = np.clip(visits.entered - self.base, 0, _SPAN)
+        keys = (visits.venue << _SHIFT) | offset
+        order = np.argsort(keys)
+        self.keys = keys[order]
+        self.visits = visits.take(order)
+        longest = np.zeros(int(visits.venue.max()) + 1 if len(visits) else 0, dtype=np.int64)
+        if len(visits):
+            venue = self.visits.venue
+            starts = np.flatnonzero(np.r_[True, venue[1:] != venue[:-1]])
+            longest[venue[starts]] = np.maximum.reduceat(self.visits.left - self.visits.entered, starts)
+        self.longest = longest
+
+    def ranges(self, venue: I64, start: I64, end: I64) -> tuple[I64, I64]:
+        if not len(self.keys):
+            zeros = np.zeros(len(venue), dtype=np.int64)
+            return zeros, zeros
+        inside = venue < len(self.longest)
+        longest = np.zeros(len(venue), dtype=np.int64)
+        longest[inside] = self.longest[venue[inside]]
+        low = (venue << _SHIFT) | np.clip(start - longest - self.base, 0, _SPAN)
+        high = (venue << _SHIFT) | np.clip(end - self.base, 0, _SPAN)
+        return (
+            np.searchsorted(self.keys, low, side="left").astype(np.int64),
+            np.searchsorted(self.keys, high, side="right").astype(np.int64),
+        )
+
+
+def _venue_evidence(
+    windows: IndexWindows, exposures: _Exposures, candidates: VisitArrays, rules: TracingRules
+) -> EvidenceTable:
+    index = VenueTimeIndex(candidates)
+    lo, hi = index.ranges(exposures.venue, exposures.start, exposures.end)
+    parts: list[EvidenceTable] = []
+    for part in _chunks(hi - lo, _MAX_PAIRS_PER_CHUNK):
+        exposure, row = expand_ranges(lo[part], hi[part])
+        exposure += part.start
+        window = exposures.window[exposure]
+        person = index.visits.person[row]
+        entered, left = index.visits.entered[row], index.visits.left[row]
+        a, b = exposures.start[exposure], exposures.end[exposure]
+        start, end = np.maximum(entered, a), np.minimum(left, b)
+        venue = exposures.venue[exposure]
+        found = (
+            (start <= end) & (end - start >= rules.min_overlap[venue]) & (person != windows.person[window])
+        )
+        window, venue, person = window[found], venue[found], person[found]
+        parts.append(
+            _rows(
+                len(window),
+                root=windows.root[window],
+                person=person,
+                via=windows.person[window],
+                kind=KIND_CODES[EvidenceKind.VENUE],
+                tier=rules.tier[venue],
+                rule=rules.rule[venue],
+                seconds=(end - start)[found],
+                venue=venue,
+                index_start=a[found],
+                index_end=b[found],
+                contact_start=entered[found],
+                contact_end=left[found],
+            )
+        )
+    return EvidenceTable.concat(parts)
+
+
+def _encounter_evidence(windows: IndexWindows, found: EncounterArrays, rules: TracingRules) -> EvidenceTable:
+    index = np.concatenate([found.person_a, found.person_b])
+    other = np.concatenate([found.person_b, found.person_a])
+    starts, ends = np.concatenate([found.start, found.start]), np.concatenate([found.end, found.end])
+    window, row = _join_by_person(windows, index)
+    start = np.maximum(starts[row], windows.start[window])
+    end = np.minimum(ends[row], windows.end[window])
+    met = start <= end
+    window, other, start, end = window[met], other[row][met], start[met], end[met]
+    if not len(window):
+        return EvidenceTable.empty()
+    keys = np.stack([window, other])
+    groups, inverse = np.unique(keys, axis=1, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    seconds = np.bincount(inverse, weights=end - start, minlength=groups.shape[1]).astype(np.int64)
+    count = np.bincount(inverse, minlength=groups.shape[1]).astype(np.int64)
+    first = np.full(groups.shape[1], np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(groups.shape[1], np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, inverse, start)
+    np.maximum.at(last, inverse, end)
+    keep = seconds >= rules.encounter_seconds
+    window, other = groups[0][keep], groups[1][keep]
+    return _rows(
+        len(window),
+        root=windows.root[window],
+        person=other,
+        via=windows.person[window],
+        kind=KIND_CODES[EvidenceKind.ENCOUNTER],
+        tier=rules.encounter_tier,
+        seconds=seconds[keep],
+        index_start=windows.start[window],
+        index_end=windows.end[window],
+        contact_start=first[keep],
+        contact_end=last[keep],
+        encounters=count[keep],
+    )
+
+
+def _household_evidence(
+    windows: IndexWindows, person: I64, member: I64, rules: TracingRules
+) -> EvidenceTable:
+    window, row = _join_by_person(windows, person)
+    member = member[row]
+    keep = member != windows.person[window]
+    window, member = window[keep], member[keep]
+    return _rows(
+        len(window),
+        root=windows.root[window],
+        person=member,
+        via=windows.person[window],
+        kind=KIND_CODES[EvidenceKind.HOUSEHOLD],
+        tier=rules.household_tier,
+        seconds=0,
+        index_start=windows.start[window],
+        index_end=windows.end[window],
+        contact_start=windows.start[window],
+        contact_end=windows.end[window],
+    )
+
+
+def _one_generation(windows: IndexWindows, source: WhereaboutsSource, rules: TracingRules) -> EvidenceTable:
+    if not len(windows):
+        return EvidenceTable.empty()
+    people = np.unique(windows.person)
+    first, last = int(windows.start.min()), int(windows.end.max())
+    exposures = _exposures(windows, source.visits_of(people, first, last), rules)
+    parts = []
+    if len(exposures.venue):
+        candidates = source.visits_near(exposures.venue, exposures.start, exposures.end)
+        parts.append(_venue_evidence(windows, exposures, candidates, rules))
+    parts.append(_encounter_evidence(windows, source.encounters_of(people, first, last), rules))
+    parts.append(_household_evidence(windows, *source.household_members(people), rules))
+    return EvidenceTable.concat(parts)
+
+
+def _pair_keys(root: I64, person: I64) -> I64:
+    return (root << _SHIFT) | person
+
+
+def trace(windows: IndexWindows, source: WhereaboutsSource, rules: TracingRules, as_of: int) -> EvidenceTable:
+    """Every piece of evidence for every root in ``windows``, down to the policy's depth.
+
+    Each row's ``generation`` says how far from its root case it was found; the
+    people found at a generation are not found again at a later one.
+    """
+    found = _pair_keys(windows.root, windows.person)  # the root people themselves
+    parts: list[EvidenceTable] = []
+    current = windows
+    for generation in range(1, rules.depth + 1):
+        evidence = _one_generation(current, source, rules)
+        keys = _pair_keys(evidence.root, evidence.person)
+        evidence = evidence.take(~np.isin(keys, found))
+        evidence.generation[:] = generation
+        parts.append(evidence)
+        if not len(evidence):
+            break
+        keys = _pair_keys(evidence.root, evidence.person)
+        found = np.union1d(found, keys)
+        if generation == rules.depth:
+            break
+        current = _next_windows(evidence, rules, as_of)
+    return EvidenceTable.concat(parts)
+
+
+def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> IndexWindows:
+    contacts = summarise(evidence, rules)
+    onward = np.isin(contacts.tier, list(rules.onward_tiers))
+    start = contacts.first_start[onward]
+    keep = start <= as_of
+    return IndexWindows.of(
+        contacts.root[onward][keep],
+        contacts.person[onward][keep],
+        start[keep],
+        np.full(int(keep.sum()), as_of, dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class ContactTable:
+    """One row per (root, contact): their tier, generation, seconds, via and first exposure."""
+
+    root: I64
+    person: I64
+    tier: I8
+    generation: I64
+    seconds: I64
+    via: I64
+    first_start: I64
+    last_end: I64
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+
+def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
+    """Collapse evidence to contacts: strongest tier, summed seconds, earliest exposure."""
+    if not len(evidence):
+        zero = np.zeros(0, dtype=np.int64)
+        return ContactTable(zero, zero, np.zeros(0, dtype=np.int8), zero, zero, zero, zero, zero)
+    keys = _pair_keys(evidence.root, evidence.person)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    n = len(unique)
+    tier = np.zeros(n, dtype=np.int8)
+    np.maximum.at(tier, inverse, evidence.tier)
+    generation = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(generation, inverse, evidence.generation)
+    via = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(via, inverse, evidence.via)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse, np.maximum(evidence.contact_start, evidence.index_start))
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, inverse, np.minimum(evidence.contact_end, evidence.index_end))
+    seconds = np.bincount(inverse, weights=evidence.seconds, minlength=n).astype(np.int64)
+    onward = generation > 1
+    tier[onward] = rules.onward_tier
+    return ContactTable(
+        root=unique >> _SHIFT,
+        person=unique & _SPAN,
+        tier=tier,
+        generation=generation,
+        seconds=seconds,
+        via=via,
+        first_start=first,
+        last_end=last,
+    )

@@ -1,0 +1,150 @@
+"""Daily follow-up of contacts: symptoms and test results, one record per person per local day.
+
+Symptoms come from a fixed vocabulary (``SYMPTOMS``), so that onset dates and
+epidemic curves can be counted from them; anything else the person says goes in
+the free-text ``note``. A positive test makes the person a case: the service
+calls ``on_positive(person_id, on_date, linked_case_id, actor)`` (the signature of
+``CaseRegistry.register_from_positive_test``), where the linked case
+is the one whose tracing gave the person their open order, so tracing continues
+from them. The follow-up is stored first, in its own transaction; the callback
+runs after it commits (it opens its own), and its errors reach the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from chaincut.clock import Clock
+from chaincut.domain import Case, FollowUp, TestResult
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.store import FollowUpEntry, Store
+from chaincut.tracing.orders import validate_actor, validate_note
+
+__all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive"]
+
+# The symptoms of the WHO COVID-19 case definition (WHO/2019-nCoV/Surveillance_Case_Definition/2022.1)
+# and of the CHP's reporting criteria for suspected cases, as stable codes.
+SYMPTOMS: frozenset[str] = frozenset(
+    {
+        "fever",
+        "chills",
+        "cough",
+        "sore_throat",
+        "runny_nose",
+        "shortness_of_breath",
+        "fatigue",
+        "headache",
+        "muscle_pain",
+        "loss_of_taste_or_smell",
+        "nausea_or_vomiting",
+        "diarrhoea",
+    }
+)
+
+# Called with (person_id, the day of the positive test as the specimen date, the linked
+# case's id or None, the actor); returns the case, or None when it made none.
+OnPositive = Callable[[int, date, int | None, str], Case | None]
+
+
+@dataclass(frozen=True)
+class FollowUpRecorded:
+    """A stored follow-up, the order it was attached to, and whether a positive test made a case."""
+
+    follow_up: FollowUp
+    order_public_id: str | None
+    case_created: bool
+    case: Case | None = None
+
+
+def normalise_symptoms(symptoms: Sequence[str]) -> tuple[str, ...]:
+    """The symptoms as stored: known codes, lower case, each once, sorted."""
+    cleaned = sorted({s.strip().lower().replace(" ", "_").replace("-", "_") for s in symptoms})
+    unknown = [s for s in cleaned if s not in SYMPTOMS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown symptom {unknown[0]!r}; expected any of {', '.join(sorted(SYMPTOMS))}"
+            " (other complaints go in the note)",
+            field="symptoms",
+            code="unknown_symptom",
+        )
+    return tuple(cleaned)
+
+
+class FollowUpService:
+    """Records each day's follow-up of a person and lists them."""
+
+    def __init__(
+        self, store: Store, clock: Clock, zone: ZoneInfo, on_positive: OnPositive | None = None
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._zone = zone
+        self._on_positive = on_positive
+
+    def record(
+        self,
+        person_ref: str,
+        on_date: date,
+        symptoms: Sequence[str],
+        test_result: TestResult | None,
+        note: str | None,
+        actor: str,
+    ) -> FollowUpRecorded:
+        """Store the day's follow-up; a positive result hands the person to case registration."""
+        actor = validate_actor(actor)
+        note = validate_note(note)
+        stored_symptoms = normalise_symptoms(symptoms)
+        now = self._clock.now()
+        today = now.astimezone(self._zone).date()
+        if on_date > today:
+            raise InvalidInput(
+                f"the follow-up day is after today ({today.isoformat()}, {self._zone.key})",
+                field="on_date",
+                code="in_future",
+            )
+        with self._store.write() as uow:
+            person_id = uow.people.id_for_ref(person_ref)
+            if person_id is None:
+                raise NotFound("no such person", field="person")
+            open_orders = uow.orders.open_for(person_id)
+            order = open_orders[0] if open_orders else None
+            follow_up = FollowUp(
+                person_id=person_id,
+                on_date=on_date,
+                symptoms=stored_symptoms,
+                test_result=test_result,
+                recorded_at=now,
+                recorded_by=actor,
+                order_id=None if order is None else order.id,
+                note=note,
+            )
+            stored = uow.follow_ups.get(uow.follow_ups.add(follow_up))
+        assert stored is not None
+        case: Case | None = None
+        if test_result is TestResult.POSITIVE and self._on_positive is not None:
+            case = self._on_positive(person_id, on_date, None if order is None else order.case_id, actor)
+        return FollowUpRecorded(
+            follow_up=stored,
+            order_public_id=None if order is None else order.public_id,
+            case_created=case is not None,
+            case=case,
+        )
+
+    def list(
+        self, person_ref: str, *, order_public_id: str | None = None, offset: int = 0, limit: int = 100
+    ) -> tuple[list[FollowUpEntry], int]:
+        """One page of the person's follow-ups, latest day first, and how many there are."""
+        with self._store.read() as uow:
+            person_id = uow.people.id_for_ref(person_ref)
+            if person_id is None:
+                raise NotFound("no such person", field="person")
+            order_id = None
+            if order_public_id is not None:
+                order = uow.orders.get_by_public_id(order_public_id)
+                if order is None or order.person_id != person_id:
+                    raise NotFound("no such order for this person", field="order")
+                order_id = order.id
+            return uow.follow_ups.list(person_id=person_id, order_id=order_id, offset=offset, limit=limit)

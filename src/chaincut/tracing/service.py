@@ -1,0 +1,389 @@
+"""Tracing as a tracer asks for it: a case's contacts, a person's over a window, a day's cases.
+
+Contacts are computed from the whereabouts held at the time of asking, so a late
+upload or a late check-out changes the next answer by itself. Every answer names
+the policy version (and digest) that produced it.
+
+Steps, in the field's own words: ``select_cases`` (the index cases and their
+infectious windows), ``identify_contacts`` (the engine), then the orders module
+notifies them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from chaincut.clock import Clock, from_epoch, to_epoch
+from chaincut.domain import Contact, Evidence, EvidenceKind, Interval, Tier, Venue
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.policy import Policy
+from chaincut.store import Store
+from chaincut.tracing.engine import (
+    KINDS,
+    NO_VENUE,
+    TIERS,
+    ContactTable,
+    EvidenceTable,
+    IndexWindows,
+    TracingRules,
+    WhereaboutsSource,
+    summarise,
+    trace,
+)
+from chaincut.tracing.sources import UnionSource
+from chaincut.tracing.store_sources import ArchiveIndex, ArchiveScanSource, SqlSource
+from chaincut.tracing.windows import Window, infectious_window
+
+__all__ = ["BatchTrace", "ContactChange", "Trace", "TracingService"]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The contacts of one index person over one window, with the evidence for each."""
+
+    index_person_id: int
+    index_person_ref: str
+    window: Interval
+    as_of: datetime
+    policy_version: str
+    policy_digest: str
+    contacts: list[Contact]
+    person_refs: Mapping[int, str]
+    venues: Mapping[int, Venue]
+    case_ref: str | None = None
+    case_id: int | None = None
+
+    def ref(self, person_id: int | None) -> str | None:
+        return None if person_id is None else self.person_refs.get(person_id)
+
+    def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
+        """The documented JSON: one object with a ``contacts`` array."""
+
+        def at(moment: datetime) -> str:
+            return moment.astimezone(zone).isoformat()
+
+        def interval(span: Interval | None) -> dict[str, str] | None:
+            return None if span is None else {"start": at(span.start), "end": at(span.end)}
+
+        def evidence(e: Evidence) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "kind": e.kind.value,
+                "rule": e.rule,
+                "tier": e.tier.value,
+                "minutes": e.minutes,
+                "index_person": self.ref(e.index_person_id),
+            }
+            if e.kind is EvidenceKind.VENUE and e.venue_id is not None:
+                venue = self.venues.get(e.venue_id)
+                out["venue"] = venue.ref if venue else None
+                out["venue_name_en"] = venue.name_en if venue else None
+                out["venue_name_zh"] = venue.name_zh if venue else None
+                out["venue_type"] = venue.venue_type if venue else None
+                out["index_interval"] = interval(e.index_interval)
+                out["contact_interval"] = interval(e.contact_interval)
+                out["overlap_minutes"] = e.minutes
+            elif e.kind is EvidenceKind.ENCOUNTER:
+                out["encounters"] = e.encounters
+                out["first"] = at(e.contact_interval.start) if e.contact_interval else None
+                out["last"] = at(e.contact_interval.end) if e.contact_interval else None
+            return out
+
+        return {
+            "case": self.case_ref,
+            "index_person": self.index_person_ref,
+            "window": interval(self.window),
+            "as_of": at(self.as_of),
+            "policy": {"version": self.policy_version, "digest": self.policy_digest},
+            "count": len(self.contacts),
+            "contacts": [
+                {
+                    "person": self.ref(c.person_id),
+                    "tier": c.tier.value,
+                    "generation": c.generation,
+                    "via": self.ref(c.via_person_id),
+                    "minutes": c.minutes,
+                    "evidence": [evidence(e) for e in c.evidence],
+                }
+                for c in self.contacts
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """How one person's standing differs between two traces (None: not a contact)."""
+
+    person_ref: str
+    before: Tier | None
+    after: Tier | None
+    minutes_before: float
+    minutes_after: float
+
+
+@dataclass(frozen=True)
+class BatchTrace:
+    """Many cases traced at once, as columns: every evidence row and one row per contact."""
+
+    case_refs: Sequence[str]
+    evidence: EvidenceTable
+    contacts: ContactTable
+    policy_version: str
+    as_of: datetime
+    seconds_reading: float = 0.0
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class TracingService:
+    """Finds contacts under the policy, from every kind of whereabouts the store holds.
+
+    With ``resident`` (the server) the archive is loaded into memory once and kept
+    until an import or purge changes it; otherwise (the command line) each trace
+    streams the archive.
+    """
+
+    def __init__(
+        self, store: Store, policy: Policy, clock: Clock, zone: ZoneInfo, *, resident: bool = False
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+        self._resident = resident
+        self._index: ArchiveIndex | None = None
+        self._lock = threading.Lock()
+        self._venue_key: tuple[int, int] | None = None
+        self._venue_types: dict[int, str] = {}
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def keep_resident(self) -> None:
+        """Hold the archive in memory from now on (a long-running server wants this)."""
+        self._resident = True
+
+    # --- the pieces -----------------------------------------------------------------------
+
+    def _types(self) -> dict[int, str]:
+        with self._store.read() as uow:
+            key = uow.venues.count(), uow.venues.max_id()
+            if key != self._venue_key:
+                self._venue_types = uow.tracing.venue_types()
+                self._venue_key = key
+        return self._venue_types
+
+    def _rules(self, policy: Policy) -> tuple[TracingRules, np.ndarray[Any, np.dtype[np.int64]]]:
+        types = self._types()
+        rules = TracingRules.build(policy, types)
+        stay = np.zeros(len(rules.tier), dtype=np.int64)
+        for venue_id, name in types.items():
+            kind = policy.venue_type(name)
+            if kind is not None:
+                stay[venue_id] = kind.default_stay_minutes * 60
+        return rules, stay
+
+    def _archive_source(self) -> WhereaboutsSource | None:
+        archive = self._store.archive
+        if archive is None:
+            return None
+        if not self._resident:
+            return ArchiveScanSource(archive)
+        with self._lock:
+            current = (archive.generation("visits"), archive.generation("encounters"))
+            if self._index is None or self._index.generation != current:
+                self._index = ArchiveIndex(archive)
+            return self._index
+
+    def _source(self, stay: np.ndarray[Any, np.dtype[np.int64]], as_of: int) -> WhereaboutsSource:
+        sql = SqlSource(self._store, stay, as_of)
+        archive = self._archive_source()
+        return sql if archive is None else UnionSource([sql, archive])
+
+    def warm_up(self) -> None:
+        """Load what the first trace would otherwise wait for (the server calls this)."""
+        self._types()
+        self._archive_source()
+
+    # --- single traces --------------------------------------------------------------------
+
+    def trace_case(self, case_ref: str, *, policy: Policy | None = None) -> Trace:
+        """The contacts of a registered case over its infectious window."""
+        policy = policy or self._policy
+        now = self._clock.now()
+        with self._store.read() as uow:
+            case = uow.cases.get_by_ref(case_ref)
+            if case is None:
+                raise NotFound(f"no case {case_ref!r}", field="case")
+            person = uow.people.get(case.person_id)
+        assert person is not None
+        assert person.id is not None
+        window = infectious_window(case, policy, self._zone, now)
+        return self._trace_one(person.id, person.ref, window, policy, now, case_ref=case.ref, case_id=case.id)
+
+    def trace_person(self, person_ref: str, start: datetime, end: datetime) -> Trace:
+        """The contacts of any person over ``[start, end]``, as if they were infectious then."""
+        now = self._clock.now()
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidInput("the window's times need a time zone", field="from")
+        if end < start:
+            raise InvalidInput("the window ends before it starts", field="to")
+        if end > now:
+            raise InvalidInput("the window ends in the future", field="to")
+        kept = timedelta(days=self._policy.retention.visits_days)
+        if end - start > kept:
+            raise InvalidInput(
+                f"the window is longer than the {self._policy.retention.visits_days}-day retention",
+                field="from",
+            )
+        if start < now - kept:
+            raise InvalidInput(
+                f"the window starts before the {self._policy.retention.visits_days}-day retention: "
+                "those whereabouts are no longer held",
+                field="from",
+            )
+        with self._store.read() as uow:
+            person = uow.people.get_by_ref(person_ref)
+        if person is None or person.id is None:
+            raise NotFound(f"no person {person_ref!r}", field="person")
+        window = Window(to_epoch(start), to_epoch(end))
+        return self._trace_one(person.id, person.ref, window, self._policy, now)
+
+    def _trace_one(
+        self,
+        person_id: int,
+        person_ref: str,
+        window: Window,
+        policy: Policy,
+        now: datetime,
+        *,
+        case_ref: str | None = None,
+        case_id: int | None = None,
+    ) -> Trace:
+        rules, stay = self._rules(policy)
+        as_of = to_epoch(now)
+        contacts: list[Contact] = []
+        if not window.empty:
+            windows = IndexWindows.of([0], [person_id], [window.start], [window.end])
+            evidence = trace(windows, self._source(stay, as_of), rules, as_of)
+            contacts = _contacts(evidence, summarise(evidence, rules), rules)
+        people_ids = {c.person_id for c in contacts} | {c.via_person_id for c in contacts if c.via_person_id}
+        people_ids |= {e.index_person_id for c in contacts for e in c.evidence} | {person_id}
+        venue_ids = {e.venue_id for c in contacts for e in c.evidence if e.venue_id is not None}
+        with self._store.read() as uow:
+            refs = uow.people.refs_for(sorted(people_ids))
+            venues = uow.venues.get_many(sorted(venue_ids))
+        return Trace(
+            index_person_id=person_id,
+            index_person_ref=person_ref,
+            window=Interval(from_epoch(window.start), from_epoch(max(window.start, window.end))),
+            as_of=now,
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+            contacts=contacts,
+            person_refs=refs,
+            venues=venues,
+            case_ref=case_ref,
+            case_id=case_id,
+        )
+
+    def compare(self, case_ref: str, other: Policy) -> list[ContactChange]:
+        """Re-trace a case under ``other`` and say whose standing changed."""
+        before, after = self.trace_case(case_ref), self.trace_case(case_ref, policy=other)
+        old = {before.ref(c.person_id): c for c in before.contacts}
+        new = {after.ref(c.person_id): c for c in after.contacts}
+        changes = []
+        for ref in sorted(set(old) | set(new), key=str):
+            a, b = old.get(ref), new.get(ref)
+            if a is not None and b is not None and a.tier == b.tier and a.seconds == b.seconds:
+                continue
+            changes.append(
+                ContactChange(
+                    person_ref=str(ref),
+                    before=a.tier if a else None,
+                    after=b.tier if b else None,
+                    minutes_before=a.minutes if a else 0.0,
+                    minutes_after=b.minutes if b else 0.0,
+                )
+            )
+        return changes
+
+    # --- many cases at once ---------------------------------------------------------------
+
+    def trace_reported_on(self, day: date) -> BatchTrace:
+        """Every case reported on ``day`` (local date), traced together."""
+        with self._store.read() as uow:
+            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+        return self.trace_cases(cases)
+
+    def trace_cases(self, cases: Sequence[Any]) -> BatchTrace:
+        """Trace ``cases`` (domain Cases) together; root ``i`` in the result is ``cases[i]``."""
+        now = self._clock.now()
+        as_of = to_epoch(now)
+        rules, stay = self._rules(self._policy)
+        roots, people, starts, ends = [], [], [], []
+        for i, case in enumerate(cases):
+            window = infectious_window(case, self._policy, self._zone, now)
+            if not window.empty:
+                roots.append(i)
+                people.append(case.person_id)
+                starts.append(window.start)
+                ends.append(window.end)
+        windows = IndexWindows.of(roots, people, starts, ends)
+        evidence = (
+            trace(windows, self._source(stay, as_of), rules, as_of) if len(windows) else EvidenceTable.empty()
+        )
+        return BatchTrace(
+            case_refs=[c.ref for c in cases],
+            evidence=evidence,
+            contacts=summarise(evidence, rules),
+            policy_version=self._policy.version,
+            as_of=now,
+        )
+
+
+def _contacts(evidence: EvidenceTable, table: ContactTable, rules: TracingRules) -> list[Contact]:
+    """Domain contacts for one root: the strongest first, then by person."""
+    by_person: dict[int, list[Evidence]] = {}
+    for i in range(len(evidence)):
+        kind = int(evidence.kind[i])
+        venue = int(evidence.venue[i])
+        span = Interval(from_epoch(int(evidence.index_start[i])), from_epoch(int(evidence.index_end[i])))
+        mine = Interval(from_epoch(int(evidence.contact_start[i])), from_epoch(int(evidence.contact_end[i])))
+        by_person.setdefault(int(evidence.person[i]), []).append(
+            Evidence(
+                kind=KINDS[kind],
+                rule=rules.rule_name(kind, int(evidence.rule[i])),
+                tier=TIERS[int(evidence.tier[i])],
+                seconds=int(evidence.seconds[i]),
+                index_person_id=int(evidence.via[i]),
+                venue_id=None if venue == NO_VENUE else venue,
+                index_interval=span,
+                contact_interval=mine,
+                encounters=int(evidence.encounters[i]),
+            )
+        )
+    contacts = [
+        Contact(
+            person_id=int(table.person[i]),
+            tier=TIERS[int(table.tier[i])],
+            generation=int(table.generation[i]),
+            seconds=int(table.seconds[i]),
+            evidence=tuple(
+                sorted(
+                    by_person[int(table.person[i])],
+                    key=lambda e: (e.index_interval.start if e.index_interval else from_epoch(0), e.rule),
+                )
+            ),
+            via_person_id=None if int(table.generation[i]) == 1 else int(table.via[i]),
+        )
+        for i in range(len(table))
+    ]
+    contacts.sort(key=lambda c: (-c.tier.rank, c.generation, -c.seconds, c.person_id))
+    return contacts

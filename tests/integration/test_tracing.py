@@ -1,0 +1,259 @@
+"""Tracing a case through the store, on the embedded default and on PostgreSQL.
+
+One small, hand-made outbreak: a case (P1) dined at a restaurant and visited a care
+home during their infectious window. Visits come from check-ins in SQL and from a
+bulk import (the archive on the embedded default), so a trace must read both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from chaincut.bootstrap import Services
+from chaincut.cli.app import app
+from chaincut.clock import to_epoch
+from chaincut.domain import Tier, Visit, VisitSource
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.people import PersonDraft
+from chaincut.policy import ContactRule
+from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA
+from chaincut.tracing.cases import CaseDraft
+from chaincut.tracing.service import TracingService
+from chaincut.venues.registry import VenueDraft
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def add_visit(services: Services, person: str, venue: str, entered: str, left: str | None) -> None:
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref(person)
+        found = uow.venues.get_by_ref(venue)
+        assert person_id is not None
+        assert found is not None
+        assert found.id is not None
+        uow.visits.add(
+            Visit(
+                person_id=person_id,
+                venue_id=found.id,
+                entered_at=utc(entered),
+                left_at=utc(left) if left else None,
+                source=VisitSource.UPLOAD,
+                client_id=f"{person}-{entered}",
+            )
+        )
+
+
+def bulk_visits(services: Services, rows: list[tuple[str, str, str, str]]) -> None:
+    """Visits as a bulk import stores them: the archive on the embedded default, SQL on PostgreSQL."""
+    with services.store.read() as uow:
+        people = {r[0]: uow.people.id_for_ref(r[0]) for r in rows}
+        venues = {r[1]: uow.venues.get_by_ref(r[1]) for r in rows}
+    table = pa.table(
+        {
+            "person_id": [people[r[0]] for r in rows],
+            "venue_id": [venues[r[1]].id for r in rows],  # type: ignore[union-attr]
+            "entered_at": [to_epoch(utc(r[2])) for r in rows],
+            "left_at": [to_epoch(utc(r[3])) for r in rows],
+            "left_inferred": [False] * len(rows),
+            "source": [VisitSource.IMPORT.code] * len(rows),
+        },
+        schema=VISIT_SCHEMA,
+    )
+    with services.store.bulk("visits") as sink:
+        sink.write(table)
+
+
+@pytest.fixture
+def outbreak(services: Services) -> Services:
+    return build_outbreak(services)
+
+
+def build_outbreak(services: Services) -> Services:
+    for ref in ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"):
+        household = "H1" if ref in ("P1", "P4") else None
+        services.people.register(PersonDraft(ref, household=household))
+    services.venues.register(VenueDraft("restaurant", "Tai Hing", "太興", ref="R1"))
+    services.venues.register(VenueDraft("elderly_home", "Sunshine Home", "陽光護老院", ref="E1"))
+    # The case, inside the window (opens 2026-11-16 00:00 HKT = 11-15 16:00 UTC).
+    add_visit(services, "P1", "R1", "2026-11-18T11:00", "2026-11-18T12:00")
+    add_visit(services, "P1", "E1", "2026-11-19T09:00", None)  # never checked out: inferred at 2 h
+    add_visit(services, "P1", "R1", "2026-11-14T11:00", "2026-11-14T12:00")  # before the window
+    # Others at the restaurant.
+    add_visit(services, "P2", "R1", "2026-11-18T11:30", "2026-11-18T13:00")  # 60 min with the case + 30 after
+    bulk_visits(
+        services,
+        [
+            ("P3", "R1", "2026-11-18T12:10", "2026-11-18T12:40"),  # after the case left: 20 min of the 30
+            ("P6", "R1", "2026-11-18T12:31", "2026-11-18T13:00"),  # came after the 30 minutes
+            ("P7", "R1", "2026-11-14T11:00", "2026-11-14T12:00"),  # with the case, before the window
+        ],
+    )
+    add_visit(services, "P9", "E1", "2026-11-19T09:20", "2026-11-19T11:00")
+    encounters = pa.table(
+        {
+            "person_a": [services.people.get("P5").id, services.people.get("P1").id],
+            "person_b": [services.people.get("P1").id, services.people.get("P5").id],
+            "start_at": [to_epoch(utc("2026-11-17T08:00")), to_epoch(utc("2026-11-17T08:10"))],
+            "end_at": [to_epoch(utc("2026-11-17T08:10")), to_epoch(utc("2026-11-17T08:20"))],
+        },
+        schema=ENCOUNTER_SCHEMA,
+    )
+    with services.store.bulk("encounters") as sink:
+        sink.write(encounters)
+    services.cases.register(
+        CaseDraft(
+            "C1",
+            "P1",
+            "local",
+            onset_on=date(2026, 11, 18),
+            isolated_at=utc("2026-11-19T10:00"),
+        ),
+        actor="tester",
+    )
+    return services
+
+
+def by_person(trace_json: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {c["person"]: c for c in trace_json["contacts"]}  # type: ignore[attr-defined, index]
+
+
+def test_a_case_s_contacts_with_their_evidence(outbreak: Services) -> None:
+    trace = outbreak.tracing.trace_case("C1")
+    doc = trace.to_json(outbreak.settings.zone)
+    contacts = by_person(doc)
+    assert {p: (c["tier"], c["minutes"]) for p, c in contacts.items()} == {
+        "P9": ("close", 100.0),  # care home: 09:20 to the case's 10:00 isolation + 60 min
+        "P4": ("close", 0.0),  # household
+        "P5": ("close", 20.0),  # two 10-minute encounters
+        "P2": ("exposed", 60.0),
+        "P3": ("exposed", 20.0),
+    }
+    assert doc["policy"] == {"version": outbreak.policy.version, "digest": outbreak.policy.digest}
+    assert doc["window"] == {"start": "2026-11-16T00:00:00+08:00", "end": "2026-11-19T18:00:00+08:00"}
+    [evidence] = contacts["P2"]["evidence"]  # type: ignore[misc]
+    assert evidence["kind"] == "venue"
+    assert evidence["venue"] == "R1"
+    assert evidence["venue_name_zh"] == "太興"
+    assert evidence["rule"] == "venue_types.restaurant.contact"
+    assert evidence["index_interval"] == {
+        "start": "2026-11-18T19:00:00+08:00",
+        "end": "2026-11-18T20:30:00+08:00",
+    }
+    assert evidence["contact_interval"] == {
+        "start": "2026-11-18T19:30:00+08:00",
+        "end": "2026-11-18T21:00:00+08:00",
+    }
+    assert evidence["index_person"] == "P1"
+    [care] = contacts["P9"]["evidence"]  # type: ignore[misc]
+    # The case never checked out: inferred at the 2 h default stay, but clipped at isolation (10:00 UTC).
+    assert care["index_interval"]["start"] == "2026-11-19T17:00:00+08:00"
+    assert care["index_interval"]["end"] == "2026-11-19T19:00:00+08:00"
+    [near] = contacts["P5"]["evidence"]  # type: ignore[misc]
+    assert (near["kind"], near["encounters"], near["rule"]) == ("encounter", 2, "encounters")
+    assert contacts["P4"]["evidence"][0]["kind"] == "household"  # type: ignore[index]
+    assert [c.tier for c in trace.contacts[:3]] == [Tier.CLOSE] * 3  # the strongest first
+
+
+def test_a_late_upload_changes_the_next_trace(outbreak: Services) -> None:
+    before = {c.person_id for c in outbreak.tracing.trace_case("C1").contacts}
+    add_visit(outbreak, "P8", "R1", "2026-11-18T11:45", "2026-11-18T12:15")
+    after = outbreak.tracing.trace_case("C1")
+    p8 = outbreak.people.get("P8").id
+    assert p8 not in before
+    assert p8 in {c.person_id for c in after.contacts}
+
+
+def test_a_resident_index_answers_the_same(outbreak: Services) -> None:
+    resident = TracingService(
+        outbreak.store, outbreak.policy, outbreak.clock, outbreak.settings.zone, resident=True
+    )
+    resident.warm_up()
+    zone = outbreak.settings.zone
+    assert resident.trace_case("C1").to_json(zone) == outbreak.tracing.trace_case("C1").to_json(zone)
+    bulk_visits(outbreak, [("P8", "R1", "2026-11-18T11:50", "2026-11-18T12:20")])  # the archive changes
+    assert "P8" in by_person(resident.trace_case("C1").to_json(zone))
+
+
+def test_tracing_any_person_over_a_window(outbreak: Services) -> None:
+    trace = outbreak.tracing.trace_person("P2", utc("2026-11-18T00:00"), utc("2026-11-18T23:59"))
+    contacts = by_person(trace.to_json(outbreak.settings.zone))
+    # P2 at the restaurant 11:30-13:00 (+30 min): P1 until 12:00, P3 12:10-12:40, P6 12:31-13:00.
+    assert {p: c["minutes"] for p, c in contacts.items()} == {"P1": 30.0, "P3": 30.0, "P6": 29.0}
+    with pytest.raises(NotFound):
+        outbreak.tracing.trace_person("nobody", utc("2026-11-18T00:00"), utc("2026-11-18T01:00"))
+    with pytest.raises(InvalidInput, match="longer than the 31-day retention"):
+        outbreak.tracing.trace_person("P2", utc("2026-10-01T00:00"), utc("2026-11-19T00:00"))
+    with pytest.raises(InvalidInput, match="ends in the future"):
+        outbreak.tracing.trace_person("P2", utc("2026-11-19T00:00"), utc("2026-11-21T00:00"))
+    with pytest.raises(InvalidInput, match="ends before it starts"):
+        outbreak.tracing.trace_person("P2", utc("2026-11-19T00:00"), utc("2026-11-18T00:00"))
+
+
+def test_retracing_under_another_policy_shows_what_changed(outbreak: Services) -> None:
+    restaurant = outbreak.policy.venue_types["restaurant"]
+    stricter = dataclasses.replace(
+        outbreak.policy,
+        version="stricter",
+        venue_types={
+            **outbreak.policy.venue_types,
+            "restaurant": dataclasses.replace(restaurant, contact=ContactRule(30, 30, Tier.CLOSE)),
+        },
+    )
+    changes = {c.person_ref: (c.before, c.after) for c in outbreak.tracing.compare("C1", stricter)}
+    assert changes == {"P2": (Tier.EXPOSED, Tier.CLOSE), "P3": (Tier.EXPOSED, None)}
+    assert outbreak.tracing.trace_case("C1", policy=stricter).policy_version == "stricter"
+
+
+def test_an_unknown_case(outbreak: Services) -> None:
+    with pytest.raises(NotFound, match="no case 'C404'"):
+        outbreak.tracing.trace_case("C404")
+
+
+def test_a_day_of_cases_at_once(outbreak: Services) -> None:
+    batch = outbreak.tracing.trace_reported_on(date(2026, 11, 20))
+    assert list(batch.case_refs) == ["C1"]
+    single = outbreak.tracing.trace_case("C1")
+    assert sorted(batch.contacts.person.tolist()) == sorted(c.person_id for c in single.contacts)
+    assert np.all(batch.contacts.root == 0)
+
+
+def test_trace_on_the_command_line(embedded_services: Services) -> None:
+    services = build_outbreak(embedded_services)
+    settings = services.settings
+    env = {
+        "CHAINCUT_DATA_DIR": str(settings.data_dir),
+        "CHAINCUT_ENV": "production",
+        "CHAINCUT_IDENTITY_HASH_KEY": settings.identity_hash_key.get_secret_value(),  # type: ignore[union-attr]
+        "CHAINCUT_DATA_KEYS": settings.data_keys.get_secret_value(),  # type: ignore[union-attr]
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
+    }
+    runner = CliRunner()
+    # The command line runs on the real clock: the outbreak is days old by then, still in retention.
+    result = runner.invoke(app, ["trace", "--case", "C1", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {c["person"]: c["tier"] for c in doc["contacts"]} == {
+        "P9": "close",
+        "P4": "close",
+        "P5": "close",
+        "P2": "exposed",
+        "P3": "exposed",
+    }
+    assert all(set(c) >= {"person", "tier", "minutes", "evidence"} for c in doc["contacts"])
+    table = runner.invoke(app, ["trace", "--case", "C1", "--format", "table"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "5 contacts of C1" in table.output
+    missing = runner.invoke(
+        app, ["trace", "--person", "P404", "--from", "2026-11-18T00:00", "--to", "2026-11-18T01:00"], env=env
+    )
+    assert missing.exit_code == 1
+    assert "no person 'P404'" in missing.output
