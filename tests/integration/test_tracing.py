@@ -257,3 +257,62 @@ def test_trace_on_the_command_line(embedded_services: Services) -> None:
     )
     assert missing.exit_code == 1
     assert "no person 'P404'" in missing.output
+
+
+def test_the_tracer_s_api(outbreak: Services) -> None:
+    from fastapi.testclient import TestClient
+
+    from chaincut.api import create_app
+
+    with TestClient(
+        create_app(outbreak, schedule_maintenance=False), raise_server_exceptions=False
+    ) as client:
+        page = client.get("/cases/C1/contacts", params={"limit": 2})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["count"] == 5
+        assert [c["person"] for c in body["data"]] == ["P9", "P5"]  # strongest, then longest
+        assert body["policy"]["version"] == outbreak.policy.version
+        exposed = client.get("/cases/C1/contacts", params={"tier": "exposed"}).json()
+        assert {c["person"] for c in exposed["data"]} == {"P2", "P3"}
+        assert client.get("/cases/C404/contacts").status_code == 404
+
+        window = {"from": "2026-11-18T08:00:00+08:00", "to": "2026-11-18T23:59:00+08:00"}
+        person = client.get("/people/P2/contacts", params=window)
+        assert person.status_code == 200, person.text
+        assert {c["person"] for c in person.json()["data"]} == {"P1", "P3", "P6"}
+        too_long = client.get(
+            "/people/P2/contacts", params={"from": "2026-09-01T00:00:00Z", "to": window["to"]}
+        )
+        assert too_long.status_code == 422
+        assert too_long.json()["field"] == "from"
+
+        issued = client.post("/cases/C1/orders", headers={"X-Chaincut-Staff": "tracer7"})
+        assert issued.status_code == 201, issued.text
+        assert issued.json()["issued"] == 5
+        again = client.post("/cases/C1/orders", headers={"X-Chaincut-Staff": "tracer7"})
+        assert again.json() == {**issued.json(), "issued": 0, "already_open": 5}
+        orders = client.get("/orders", params={"case": "C1", "limit": 50}).json()
+        kinds = {o["person"]: o["kind"] for o in orders["data"]}
+        assert kinds == {
+            "P9": "quarantine",
+            "P4": "quarantine",
+            "P5": "quarantine",
+            "P2": "testing_notice",
+            "P3": "testing_notice",
+        }
+
+        csv_export = client.get("/cases/C1/contacts.csv")
+        assert csv_export.status_code == 200
+        lines = csv_export.content.decode("utf-8-sig").splitlines()
+        assert len(lines) == 6
+        assert any(line.startswith("C1,P2,") for line in lines)
+        assert "R1" in csv_export.text
+
+        risky = client.get(
+            "/risky-venues", params={"from": "2026-11-18T00:00:00Z", "to": "2026-11-20T00:00:00Z"}
+        ).json()
+        assert [(r["venue"], r["start"], r["end"]) for r in risky["data"]] == [
+            ("R1", "2026-11-18T19:00:00+08:00", "2026-11-18T20:30:00+08:00"),
+            ("E1", "2026-11-19T17:00:00+08:00", "2026-11-19T19:00:00+08:00"),
+        ]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from chaincut import __version__
 from chaincut.api.errors import install_error_handlers
-from chaincut.api.routers import cases, checkins, follow_ups, orders, people, status, venues
+from chaincut.api.routers import cases, checkins, follow_ups, orders, people, status, tracing, venues
 from chaincut.bootstrap import Services
 from chaincut.whereabouts.retention import purge_expired
 
@@ -71,4 +71,5 @@ def create_app(services: Services, *, schedule_maintenance: bool = True) -> Fast
     app.include_router(cases.router)
     app.include_router(orders.router)
     app.include_router(follow_ups.router)
+    app.include_router(tracing.router)
     return app

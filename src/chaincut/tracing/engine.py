@@ -42,12 +42,14 @@ __all__ = [
     "ContactTable",
     "EncounterArrays",
     "EvidenceTable",
+    "Exposures",
     "IndexWindows",
     "TracingRules",
     "VenueTimeIndex",
     "VisitArrays",
     "WhereaboutsSource",
     "expand_ranges",
+    "exposures_of",
     "summarise",
     "trace",
 ]
@@ -343,14 +345,15 @@ def _join_by_person(windows: IndexWindows, person: I64) -> tuple[I64, I64]:
 
 
 @dataclass(frozen=True)
-class _Exposures:
+class Exposures:
     window: I64
     venue: I64
     start: I64
     end: I64  # extended by the rule's after-leave seconds
 
 
-def _exposures(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) -> _Exposures:
+def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) -> Exposures:
+    """Index people's stays clipped to their windows and extended by the after-leave minutes."""
     keep = rules._known(visits.venue)
     visits = visits.take(keep)
     window, row = _join_by_person(windows, visits.person)
@@ -358,7 +361,7 @@ def _exposures(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) 
     end = np.minimum(visits.left[row], windows.end[window])
     met = start <= end
     venue = visits.venue[row][met]
-    return _Exposures(window[met], venue, start[met], end[met] + rules.after_leave[venue])
+    return Exposures(window[met], venue, start[met], end[met] + rules.after_leave[venue])
 
 
 class VenueTimeIndex:
@@ -394,7 +397,7 @@ class VenueTimeIndex:
 
 
 def _venue_evidence(
-    windows: IndexWindows, exposures: _Exposures, candidates: VisitArrays, rules: TracingRules
+    windows: IndexWindows, exposures: Exposures, candidates: VisitArrays, rules: TracingRules
 ) -> EvidenceTable:
     index = VenueTimeIndex(candidates)
     lo, hi = index.ranges(exposures.venue, exposures.start, exposures.end)
@@ -497,7 +500,7 @@ def _one_generation(windows: IndexWindows, source: WhereaboutsSource, rules: Tra
         return EvidenceTable.empty()
     people = np.unique(windows.person)
     first, last = int(windows.start.min()), int(windows.end.max())
-    exposures = _exposures(windows, source.visits_of(people, first, last), rules)
+    exposures = exposures_of(windows, source.visits_of(people, first, last), rules)
     parts = []
     if len(exposures.venue):
         candidates = source.visits_near(exposures.venue, exposures.start, exposures.end)

@@ -34,6 +34,7 @@ from chaincut.tracing.engine import (
     IndexWindows,
     TracingRules,
     WhereaboutsSource,
+    exposures_of,
     summarise,
     trace,
 )
@@ -41,7 +42,17 @@ from chaincut.tracing.sources import UnionSource
 from chaincut.tracing.store_sources import ArchiveIndex, ArchiveScanSource, SqlSource
 from chaincut.tracing.windows import Window, infectious_window
 
-__all__ = ["BatchTrace", "ContactChange", "Trace", "TracingService"]
+__all__ = ["BatchTrace", "ContactChange", "RiskyVenue", "Trace", "TracingService"]
+
+
+@dataclass(frozen=True)
+class RiskyVenue:
+    """A venue and a time when an infectious case was there (or its air still was)."""
+
+    venue: Venue
+    start: datetime
+    end: datetime
+    cases: int
 
 
 @dataclass(frozen=True)
@@ -313,6 +324,62 @@ class TracingService:
                 )
             )
         return changes
+
+    def risky_venues(self, start: datetime, end: datetime) -> list[RiskyVenue]:
+        """Venue-time windows that cases visited while infectious, for residents to match.
+
+        Each case's stay is clipped to its infectious window and extended by the venue
+        type's after-leave minutes, as for tracing; overlapping stays at one venue
+        merge into one window. Windows meeting ``[start, end]`` are listed.
+        """
+        now = self._clock.now()
+        as_of = to_epoch(now)
+        rules, stay = self._rules(self._policy)
+        with self._store.read() as uow:
+            cases, _ = uow.cases.list(limit=10**9)
+        windows = [(c.person_id, infectious_window(c, self._policy, self._zone, now)) for c in cases]
+        windows = [
+            (p, w)
+            for p, w in windows
+            if not w.empty and w.end >= to_epoch(start) and w.start <= to_epoch(end)
+        ]
+        if not windows:
+            return []
+        index = IndexWindows.of(
+            range(len(windows)),
+            [p for p, _ in windows],
+            [w.start for _, w in windows],
+            [w.end for _, w in windows],
+        )
+        visits = self._source(stay, as_of).visits_of(
+            index.person, int(index.start.min()), int(index.end.max())
+        )
+        exposures = exposures_of(index, visits, rules)
+        lo, hi = to_epoch(start), to_epoch(end)
+        keep = (exposures.end >= lo) & (exposures.start <= hi)
+        spans = sorted(
+            zip(
+                exposures.venue[keep].tolist(),
+                exposures.start[keep].tolist(),
+                exposures.end[keep].tolist(),
+                exposures.window[keep].tolist(),
+                strict=True,
+            )
+        )
+        merged: list[list[Any]] = []
+        for venue, a, b, window in spans:
+            if merged and merged[-1][0] == venue and a <= merged[-1][2]:
+                merged[-1][2] = max(merged[-1][2], b)
+                merged[-1][3].add(window)
+            else:
+                merged.append([venue, a, b, {window}])
+        with self._store.read() as uow:
+            venues = uow.venues.get_many(sorted({m[0] for m in merged}))
+        return [
+            RiskyVenue(venues[v], from_epoch(a), from_epoch(b), len(w))
+            for v, a, b, w in merged
+            if v in venues
+        ]
 
     # --- many cases at once ---------------------------------------------------------------
 

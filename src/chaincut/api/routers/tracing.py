@@ -1,0 +1,170 @@
+"""Tracing for tracers: a case's contacts with evidence, orders for them, exports, risky venues."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel
+
+from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.domain import Tier
+from chaincut.tracing.exports import contact_rows, iter_contacts_csv, iter_file, spool_contacts_xlsx
+from chaincut.tracing.service import Trace
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["tracing"])
+
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class TierFilter(enum.StrEnum):
+    close = "close"
+    exposed = "exposed"
+
+
+class ContactsPublic(BaseModel):
+    """One page of a trace's contacts; ``count`` is how many match in all."""
+
+    case: str | None
+    index_person: str
+    window: dict[str, str] | None
+    as_of: str
+    policy: dict[str, str]
+    count: int
+    data: list[dict[str, Any]]
+
+
+class OrdersIssued(BaseModel):
+    case: str
+    issued: int
+    already_open: int
+    policy_version: str
+
+
+class RiskyVenuePublic(BaseModel):
+    venue: str
+    name_en: str
+    name_zh: str
+    venue_type: str
+    district: str | None
+    start: str
+    end: str
+    cases: int
+
+
+class RiskyVenuesPublic(BaseModel):
+    data: list[RiskyVenuePublic]
+    count: int
+
+
+def _page(trace: Trace, services: Any, page: Any, tier: TierFilter | None) -> ContactsPublic:
+    doc = trace.to_json(services.settings.zone)
+    contacts = [c for c in doc["contacts"] if tier is None or c["tier"] == tier.value]
+    return ContactsPublic(
+        case=doc["case"],
+        index_person=doc["index_person"],
+        window=doc["window"],
+        as_of=doc["as_of"],
+        policy=doc["policy"],
+        count=len(contacts),
+        data=contacts[page.offset : page.offset + page.limit],
+    )
+
+
+@router.get("/cases/{ref}/contacts")
+def case_contacts(
+    ref: RefPath, services: ServicesDep, page: PageDep, tier: TierFilter | None = None
+) -> ContactsPublic:
+    """The case's contacts over its infectious window, strongest first, each with its evidence."""
+    return _page(services.tracing.trace_case(ref), services, page, tier)
+
+
+@router.get("/people/{ref}/contacts")
+def person_contacts(
+    ref: RefPath,
+    services: ServicesDep,
+    page: PageDep,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+    tier: TierFilter | None = None,
+) -> ContactsPublic:
+    """Anyone's contacts over a window (at most the retention period), as if they were infectious."""
+    return _page(services.tracing.trace_person(ref, start, end), services, page, tier)
+
+
+@router.post("/cases/{ref}/orders", status_code=201)
+def issue_orders(ref: RefPath, services: ServicesDep, actor: ActorDep) -> OrdersIssued:
+    """Quarantine orders for the case's close contacts and testing notices for the exposed."""
+    trace = services.tracing.trace_case(ref)
+    summary = services.orders.issue_for_contacts(trace.contacts, trace.case_id, actor)
+    return OrdersIssued(
+        case=ref,
+        issued=summary.issued,
+        already_open=summary.already_open,
+        policy_version=trace.policy_version,
+    )
+
+
+class ExportFormat(enum.StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@router.get("/cases/{ref}/contacts.{fmt}")
+def export_contacts(
+    ref: RefPath, fmt: ExportFormat, services: ServicesDep, tier: TierFilter | None = None
+) -> StreamingResponse:
+    """The contact list as CSV or Excel, streamed."""
+    trace = services.tracing.trace_case(ref)
+    contacts = [c for c in trace.contacts if tier is None or c.tier is Tier(tier.value)]
+    refs = {pid: r for pid, r in trace.person_refs.items()}
+    rows = contact_rows(
+        contacts,
+        case_ref=ref,
+        policy_version=trace.policy_version,
+        person_ref=refs,
+        venue_label=lambda v: trace.venues[v].ref if v in trace.venues else str(v),
+    )
+    zone = services.settings.zone
+    name = f"contacts-{ref}.{fmt.value}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt is ExportFormat.csv:
+        return StreamingResponse(
+            iter_contacts_csv(rows, zone), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return StreamingResponse(iter_file(spool_contacts_xlsx(rows, zone)), media_type=media, headers=headers)
+
+
+@router.get("/risky-venues")
+def risky_venues(
+    services: ServicesDep,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+) -> RiskyVenuesPublic:
+    """Venues and times infectious cases were there, for residents' apps to match on the phone."""
+    zone = services.settings.zone
+
+    def local(at: datetime) -> str:
+        return at.astimezone(zone).isoformat()
+
+    found = services.tracing.risky_venues(start, end)
+    data = [
+        RiskyVenuePublic(
+            venue=r.venue.ref,
+            name_en=r.venue.name_en,
+            name_zh=r.venue.name_zh,
+            venue_type=r.venue.venue_type,
+            district=r.venue.district,
+            start=local(r.start),
+            end=local(r.end),
+            cases=r.cases,
+        )
+        for r in found
+    ]
+    return RiskyVenuesPublic(data=data, count=len(data))
