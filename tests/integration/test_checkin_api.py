@@ -21,7 +21,10 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain import Venue, Visit, VisitSource
+from chaincut.errors import Conflict
+from chaincut.store.whereabouts import VisitRepository
 from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, generate_signing_key, key_id_for
+from chaincut.whereabouts.checkin import CheckInRequest, VisitReceipt
 
 RESTAURANT_STAY = timedelta(minutes=90)  # venue_types.restaurant.default_stay_minutes in default.toml
 BAR_STAY = timedelta(minutes=120)  # venue_types.bar.default_stay_minutes
@@ -352,6 +355,135 @@ def test_other_bad_requests_are_4xx(client: TestClient, services: Services) -> N
     assert client.get("/venues/NOPE/token").status_code == 404
     assert client.get("/venues", params={"limit": 0}).status_code == 422
     assert services.store.counts().visits == 0
+
+
+# --- group commit: check-ins arriving together share one transaction ---------------------------
+
+
+def test_a_batch_answers_each_check_in_on_its_own(client: TestClient, services: Services) -> None:
+    """One bad check-in in a batch is refused alone; the others in its transaction are stored."""
+    for ref in ("P001", "P002", "P003"):
+        register_person(client, ref)
+    register_venue(client, "V001")
+    token = token_of(client, "V001")
+    outcomes = services.checkins.check_in_many(
+        [
+            CheckInRequest(person_ref="P001", client_id="ok-1", token=token),
+            CheckInRequest(person_ref="P999", client_id="unknown-person", token=token),
+            CheckInRequest(person_ref="P002", client_id="bad id!", token=token),
+            CheckInRequest(person_ref="P002", client_id="forged", token=token[:-4] + "AAAA"),
+            CheckInRequest(person_ref="P003", client_id="ok-3", token=token),
+            CheckInRequest(person_ref="P002", client_id="ok-2", token=token),
+        ]
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "VisitReceipt", "NotFound", "InvalidInput", "InvalidVenueToken", "VisitReceipt", "VisitReceipt",
+    ]  # fmt: skip
+    receipts = [o for o in outcomes if isinstance(o, VisitReceipt)]
+    assert [r.client_id for r in receipts] == ["ok-1", "ok-3", "ok-2"]
+    assert not any(r.replayed for r in receipts)
+    assert services.store.counts().visits == 3
+
+
+def test_a_batch_keeps_each_persons_order_and_retries(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    """In one batch, a person's second check-in closes the first; a repeated client_id is a retry."""
+    register_person(client, "P001")
+    register_person(client, "P002")
+    register_venue(client, "R1", "restaurant")
+    register_venue(client, "R2", "restaurant")
+    r1, r2 = token_of(client, "R1"), token_of(client, "R2")
+    at = clock.now()
+    outcomes = services.checkins.check_in_many(
+        [
+            CheckInRequest(person_ref="P002", client_id="x", token=r1, at=at - timedelta(minutes=20)),
+            CheckInRequest(person_ref="P001", client_id="a", token=r1, at=at - timedelta(minutes=10)),
+            CheckInRequest(person_ref="P001", client_id="a", token=r1, at=at - timedelta(minutes=10)),
+            CheckInRequest(person_ref="P001", client_id="b", token=r2, at=at),
+            CheckInRequest(person_ref="P001", client_id="a", token=r2),
+        ]
+    )
+    first, retry, second = outcomes[1], outcomes[2], outcomes[3]
+    assert isinstance(first, VisitReceipt)
+    assert not first.replayed
+    assert isinstance(retry, VisitReceipt)
+    assert retry.replayed
+    assert retry.entered_at == first.entered_at
+    assert isinstance(second, VisitReceipt)
+    assert isinstance(outcomes[4], Conflict)  # client_id "a" was used at another venue
+    assert isinstance(outcomes[0], VisitReceipt)
+    assert services.store.counts().visits == 3
+    a = stored_visit(services, "P001", "a")
+    assert a is not None
+    assert a.left_at == at
+    assert a.left_inferred is True
+    b = stored_visit(services, "P001", "b")
+    assert b is not None
+    assert b.left_at is None
+    x = stored_visit(services, "P002", "x")
+    assert x is not None
+    assert x.left_at is None  # another person's visit is left alone
+
+
+def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected database error fails only the check-in that causes it."""
+    register_person(client, "P001")
+    register_person(client, "P002")
+    register_venue(client)
+    token = token_of(client, "V001")
+    real_check_in = VisitRepository.check_in
+
+    def failing(self: VisitRepository, visit: Visit) -> int | None:
+        if visit.client_id == "poison":
+            raise RuntimeError("the disk is on fire")
+        return real_check_in(self, visit)
+
+    monkeypatch.setattr(VisitRepository, "check_in", failing)
+    outcomes = services.checkins.check_in_many(
+        [
+            CheckInRequest(person_ref="P001", client_id="before", token=token),
+            CheckInRequest(person_ref="P002", client_id="poison", token=token),
+            CheckInRequest(person_ref="P002", client_id="after", token=token),
+        ]
+    )
+    assert isinstance(outcomes[0], VisitReceipt)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(outcomes[2], VisitReceipt)
+    assert stored_visit(services, "P001", "before") is not None
+    assert stored_visit(services, "P002", "poison") is None
+    assert stored_visit(services, "P002", "after") is not None
+    assert services.store.counts().visits == 2
+
+
+def test_concurrent_check_ins_are_answered_each_on_their_own(client: TestClient, services: Services) -> None:
+    """Many people checking in at once over HTTP: every good one 201, the bad ones 4xx, nothing lost."""
+    people = [f"P{n:03d}" for n in range(24)]
+    for ref in people:
+        register_person(client, ref)
+    register_venue(client)
+    token = token_of(client, "V001")
+    results: dict[str, int] = {}
+    barrier = threading.Barrier(len(people) + 2)
+
+    def send(person: str, client_id: str) -> None:
+        barrier.wait(timeout=10)
+        body = {"client_id": client_id, "person": person, "token": token}
+        results[f"{person}/{client_id}"] = client.post("/checkins", json=body).status_code
+
+    jobs = [(ref, f"c-{ref}") for ref in people] + [("P999", "c-x"), ("P001", "bad id!")]
+    threads = [threading.Thread(target=send, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results.pop("P999/c-x") == 404
+    assert results.pop("P001/bad id!") == 422
+    assert set(results.values()) == {201}
+    assert len(results) == len(people)
+    assert services.store.counts().visits == len(people)
 
 
 # --- open visits are closed, inferred ---------------------------------------------------------

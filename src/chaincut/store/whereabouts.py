@@ -44,16 +44,29 @@ def visit_row(visit: Visit) -> dict[str, Any]:
     }
 
 
-# Statements on the check-in path, built once: constructing them per call costs more
-# Python time than SQLite spends executing them (bench/checkin.py).
-_INSERT_VISIT = insert(visits)
+# The check-in path runs these on the driver's own cursor: built once, in the driver's
+# placeholder style (psycopg prepares them on the server after a few runs), they skip
+# SQLAlchemy's per-statement work, which costs more than SQLite spends executing them
+# (bench/checkin.py). The insert does nothing when (person_id, client_id) is taken, so a
+# retried check-in is found instead of failing its transaction.
+_CHECK_IN_SQL = {
+    "insert": (
+        f"INSERT INTO {visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source,"
+        " client_id) VALUES (?, ?, ?, NULL, ?, ?, ?)"
+        " ON CONFLICT (person_id, client_id) DO NOTHING RETURNING id"
+    ),
+    "open": (
+        f"SELECT id, venue_id, entered_at, source, client_id FROM {visits.name}"
+        " WHERE person_id = ? AND left_at IS NULL AND id <> ?"
+    ),
+    "close": f"UPDATE {visits.name} SET left_at = ?, left_inferred = ? WHERE id = ?",
+}
+_CHECK_IN_STATEMENTS = {
+    "qmark": _CHECK_IN_SQL,
+    "format": {name: sql.replace("?", "%s") for name, sql in _CHECK_IN_SQL.items()},
+}
 _OPEN_VISITS_OF = select(visits).where(
     visits.c.person_id == bindparam("person_id"), visits.c.left_at.is_(None)
-)
-_CLOSE_VISIT = (
-    update(visits)
-    .where(visits.c.id == bindparam("visit_id"))
-    .values(left_at=bindparam("left_at"), left_inferred=bindparam("inferred"))
 )
 
 
@@ -63,8 +76,72 @@ class VisitRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def _driver_cursor(self) -> tuple[Any, dict[str, str]]:
+        """A cursor of the driver's connection in this transaction, and the check-in statements."""
+        dbapi = self._conn.connection.driver_connection
+        assert dbapi is not None
+        style = "qmark" if self._conn.dialect.paramstyle in ("qmark", "numeric") else "format"
+        return dbapi.cursor(), _CHECK_IN_STATEMENTS[style]
+
+    def check_in(self, visit: Visit) -> int | None:
+        """Insert an open visit unless the person already used its client_id: its id, or None.
+
+        It closes nothing; see `open_visits_besides` and `close_many`.
+        """
+        assert visit.client_id is not None
+        assert visit.left_at is None
+        cursor, sql = self._driver_cursor()
+        try:
+            cursor.execute(
+                sql["insert"],
+                (
+                    visit.person_id,
+                    visit.venue_id,
+                    to_epoch(visit.entered_at),
+                    visit.left_inferred,
+                    visit.source.code,
+                    visit.client_id,
+                ),
+            )
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else int(row[0])
+
+    def open_visits_besides(self, person_id: int, visit_id: int) -> list[Visit]:
+        """The person's open visits other than ``visit_id``."""
+        cursor, sql = self._driver_cursor()
+        try:
+            cursor.execute(sql["open"], (person_id, visit_id))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return [
+            Visit(
+                person_id=person_id,
+                venue_id=venue_id,
+                entered_at=from_epoch(entered_at),
+                left_at=None,
+                source=VisitSource.from_code(source),
+                client_id=client_id,
+                id=id_,
+            )
+            for id_, venue_id, entered_at, source, client_id in rows
+        ]
+
+    def close_many(self, closings: Sequence[tuple[int, int]], *, inferred: bool) -> None:
+        """Close each (visit id, left_at epoch seconds)."""
+        if not closings:
+            return
+        cursor, sql = self._driver_cursor()
+        try:
+            for visit_id, left_at in closings:
+                cursor.execute(sql["close"], (left_at, inferred, visit_id))
+        finally:
+            cursor.close()
+
     def add(self, visit: Visit) -> int:
-        result = self._conn.execute(_INSERT_VISIT, visit_row(visit))
+        result = self._conn.execute(insert(visits), visit_row(visit))
         assert result.inserted_primary_key is not None
         return int(result.inserted_primary_key[0])
 
@@ -100,9 +177,7 @@ class VisitRepository:
         return [_visit(r) for r in rows]
 
     def close(self, visit_id: int, left_at: int, *, inferred: bool) -> None:
-        self._conn.execute(
-            update(visits).where(visits.c.id == visit_id).values(left_at=left_at, left_inferred=inferred)
-        )
+        self.close_many([(visit_id, left_at)], inferred=inferred)
 
     def close_stale(self, now: int, stays_seconds: Mapping[str, int]) -> int:
         """Close every open visit whose venue type's default stay has run out; returns how many."""

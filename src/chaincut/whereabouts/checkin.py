@@ -5,24 +5,29 @@ visit it created the first time. A new check-in closes the person's earlier
 open visit, at the latest after its venue type's default stay; visits nobody
 closes are closed by the maintenance job after that stay. Either way the
 check-out is marked inferred.
+
+A server records check-ins in groups (`CheckInService.submit`): those arriving
+together share one transaction, each answered after it commits with its own
+receipt or error.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain import Venue, Visit, VisitSource
-from chaincut.errors import Conflict, InvalidInput, NotFound
+from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store, UnitOfWork
 from chaincut.venues.registry import normalise_plate
 from chaincut.venues.tokens import VenueTokenVerifier
+from chaincut.whereabouts.group_commit import GroupCommit
 
 __all__ = ["CheckInRequest", "CheckInService", "VisitReceipt"]
 
@@ -74,6 +79,9 @@ class CheckInService:
         self._venues: dict[str, Venue] = {}
         self._person_ids: dict[str, int] = {}
         self._venue_types: dict[int, str] = {}
+        self._group: GroupCommit[CheckInRequest, VisitReceipt] = GroupCommit(
+            self.check_in_many, name="chaincut-checkins"
+        )
 
     def _venue_by_public_id(self, uow: UnitOfWork, public_id: str) -> Venue | None:
         # Looked up in the caller's transaction: a second connection per check-in could
@@ -136,55 +144,103 @@ class CheckInService:
         return rule.default_stay if rule else timedelta(hours=2)
 
     def check_in(self, request: CheckInRequest) -> VisitReceipt:
-        if not CLIENT_ID_PATTERN.match(request.client_id):
-            raise InvalidInput("expected 1-64 letters, digits or . _ : -", field="client_id")
-        at = self._when(request.at, "at")
-        try:
-            return self._record(request, at, look_first=False)
-        except IntegrityError:
-            # The unique (person, client_id) refused the insert: a retry of an earlier check-in,
-            # or a concurrent retry committed first. Looking first now finds that visit.
-            return self._record(request, at, look_first=True)
+        """Record one check-in in its own transaction."""
+        outcome = self.check_in_many([request])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _record(self, request: CheckInRequest, at: datetime, *, look_first: bool) -> VisitReceipt:
-        # One transaction per check-in. A person not yet remembered is looked up inside it, and
-        # the client_id is only looked up when the insert has been refused, so a first check-in
-        # costs a select of the open visits, the insert and the closing of the earlier visit.
-        with self._store.write() as uow:
-            person_id = self._person_in(uow, request.person_ref)
-            venue, source = self._venue(uow, request)
-            if look_first:
-                earlier = uow.visits.by_client_id(person_id, request.client_id)
-                if earlier is not None:
-                    if earlier.venue_id != venue.id:
-                        raise Conflict("this client_id was used for another check-in", field="client_id")
-                    return _receipt(earlier, venue, replayed=True)
-            open_visits = uow.visits.open_visits_of(person_id)
-            assert venue.id is not None
-            visit = Visit(
-                person_id=person_id,
-                venue_id=venue.id,
-                entered_at=at,
-                left_at=None,
-                source=source,
-                client_id=request.client_id,
-            )
-            uow.visits.add(visit)
-            for open_visit in open_visits:
-                assert open_visit.id is not None
-                stay_end = open_visit.entered_at + self._stay(self._venue_type(uow, open_visit.venue_id))
-                close_at = max(open_visit.entered_at, min(at, stay_end))
-                uow.visits.close(open_visit.id, to_epoch(close_at), inferred=True)
-        return _receipt(visit, venue, replayed=False)
+    def submit(self, request: CheckInRequest) -> Future[VisitReceipt]:
+        """Queue a check-in to be recorded with those arriving meanwhile, in one transaction.
 
-    def _person_in(self, uow: UnitOfWork, ref: str) -> int:
-        person_id = self._person_ids.get(ref)
+        The future holds its receipt, or its own error, once that transaction has committed.
+        This is how a server answers many check-ins at once (see chaincut.whereabouts.group_commit).
+        """
+        return self._group.submit(request)
+
+    def check_in_many(self, requests: Sequence[CheckInRequest]) -> list[VisitReceipt | Exception]:
+        """Record check-ins together in one transaction; one outcome per request, in order.
+
+        Each outcome is the receipt or the error of that request alone: a refused check-in
+        (unknown person, forged token, clashing client_id...) writes nothing and leaves the
+        others in the transaction. Nothing is recorded until the transaction commits. Should
+        it fail as a whole (an unexpected database error), each check-in is retried in a
+        transaction of its own, so only the culprit fails. Check-ins of one person are applied
+        in the order given.
+        """
+        outcomes: list[VisitReceipt | Exception | None] = [None] * len(requests)
+        pending: list[tuple[int, CheckInRequest, datetime]] = []
+        for index, request in enumerate(requests):
+            try:
+                if not CLIENT_ID_PATTERN.match(request.client_id):
+                    raise InvalidInput("expected 1-64 letters, digits or . _ : -", field="client_id")
+                pending.append((index, request, self._when(request.at, "at")))
+            except ChaincutError as exc:
+                outcomes[index] = exc
+        if pending:
+            try:
+                with self._store.write() as uow:
+                    recorded = self._record_all(uow, pending)
+            except Exception as exc:
+                if len(pending) == 1:
+                    recorded = [exc]
+                else:
+                    recorded = [self.check_in_many([request])[0] for _, request, _ in pending]
+            for (index, _, _), outcome in zip(pending, recorded, strict=True):
+                outcomes[index] = outcome
+        return _all(outcomes)
+
+    def _record_all(
+        self, uow: UnitOfWork, pending: Sequence[tuple[int, CheckInRequest, datetime]]
+    ) -> list[VisitReceipt | Exception]:
+        unknown = {r.person_ref for _, r, _ in pending if r.person_ref not in self._person_ids}
+        if unknown:
+            for ref, person_id in uow.people.ids_for_refs(sorted(unknown)).items():
+                _remember(self._person_ids, ref, person_id, 262144)
+        # In order of person (stable, so one person's check-ins keep their order): concurrent
+        # transactions of several server processes then lock people's rows in the same order
+        # and cannot deadlock.
+        order = sorted(range(len(pending)), key=lambda i: self._person_ids.get(pending[i][1].person_ref, 0))
+        recorded: list[VisitReceipt | Exception | None] = [None] * len(pending)
+        for i in order:
+            _, request, at = pending[i]
+            try:
+                recorded[i] = self._record(uow, request, at)
+            except ChaincutError as exc:  # raised before this check-in wrote anything
+                recorded[i] = exc
+        return _all(recorded)
+
+    def _record(self, uow: UnitOfWork, request: CheckInRequest, at: datetime) -> VisitReceipt:
+        # A first check-in costs an insert, a select of the person's other open visits, and the
+        # closing of those; a retry costs the insert that does nothing and a select by client_id.
+        person_id = self._person_ids.get(request.person_ref)
         if person_id is None:
-            person_id = uow.people.id_for_ref(ref)
-            if person_id is None:
-                raise NotFound("no such person", field="person")
-            _remember(self._person_ids, ref, person_id, 262144)
-        return person_id
+            raise NotFound("no such person", field="person")
+        venue, source = self._venue(uow, request)
+        assert venue.id is not None
+        visit = Visit(
+            person_id=person_id,
+            venue_id=venue.id,
+            entered_at=at,
+            left_at=None,
+            source=source,
+            client_id=request.client_id,
+        )
+        visit_id = uow.visits.check_in(visit)
+        if visit_id is None:
+            earlier = uow.visits.by_client_id(person_id, request.client_id)
+            assert earlier is not None
+            if earlier.venue_id != venue.id:
+                raise Conflict("this client_id was used for another check-in", field="client_id")
+            return _receipt(earlier, venue, replayed=True)
+        closings = []
+        for open_visit in uow.visits.open_visits_besides(person_id, visit_id):
+            assert open_visit.id is not None
+            stay_end = open_visit.entered_at + self._stay(self._venue_type(uow, open_visit.venue_id))
+            close_at = max(open_visit.entered_at, min(at, stay_end))
+            closings.append((open_visit.id, to_epoch(close_at)))
+        uow.visits.close_many(closings, inferred=True)
+        return _receipt(visit, venue, replayed=False)
 
     def _venue_type(self, uow: UnitOfWork, venue_id: int) -> str:
         venue_type = self._venue_types.get(venue_id)
@@ -230,6 +286,12 @@ def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
     if len(cache) >= limit:
         cache.clear()
     cache[key] = value
+
+
+def _all(outcomes: list[VisitReceipt | Exception | None]) -> list[VisitReceipt | Exception]:
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(outcomes)
+    return done
 
 
 def _receipt(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
