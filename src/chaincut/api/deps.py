@@ -11,7 +11,7 @@ from chaincut.bootstrap import Services
 __all__ = ["ActorDep", "Page", "PageDep", "ServicesDep"]
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
