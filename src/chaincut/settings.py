@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     venue_signing_key_file: Path | None = None
     maintenance_interval_seconds: int = Field(default=300, ge=5)
     checkin_max_future_seconds: int = Field(default=300, ge=0)
+    tracing_index: Literal["memory", "scan"] = "memory"
 
     @field_validator("local_timezone")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,6 +33,14 @@ def run_maintenance(services: Services) -> None:
     )
 
 
+def _warm_up(services: Services) -> None:
+    try:
+        services.tracing.warm_up()
+        log.info("tracing index loaded")
+    except Exception:  # the first trace loads it instead
+        log.exception("loading the tracing index failed")
+
+
 async def _maintenance_loop(services: Services, interval: float) -> None:
     while True:
         try:
@@ -41,12 +50,21 @@ async def _maintenance_loop(services: Services, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(services: Services, *, schedule_maintenance: bool = True) -> FastAPI:
-    """The API over ``services``; with ``schedule_maintenance`` it runs retention on a timer."""
+def create_app(
+    services: Services, *, schedule_maintenance: bool = True, tracing_index: bool = False
+) -> FastAPI:
+    """The API over ``services``; with ``schedule_maintenance`` it runs retention on a timer.
+
+    With ``tracing_index`` (a long-running server) the whereabouts archive is held in
+    memory for tracing, loaded in the background at start-up (CHAINCUT_TRACING_INDEX).
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = None
+        if tracing_index and services.settings.tracing_index == "memory":
+            services.tracing.keep_resident()
+            threading.Thread(target=_warm_up, args=(services,), name="tracing-index", daemon=True).start()
         if schedule_maintenance:
             interval = services.settings.maintenance_interval_seconds
             task = asyncio.create_task(_maintenance_loop(services, interval))

@@ -57,7 +57,7 @@ def worker_app() -> FastAPI:
 
     wired = bootstrap()
     atexit.register(wired.close)
-    app = create_app(wired, schedule_maintenance=False)
+    app = create_app(wired, schedule_maintenance=False, tracing_index=True)
     _freeze_heap()
     return app
 
@@ -95,7 +95,7 @@ def _run_server(host: str, port: int, *, guide: str | None = None, workers: int 
         if guide:
             console.print(guide, highlight=False, soft_wrap=True)
         if workers == 1:
-            app = create_app(svc)
+            app = create_app(svc, tracing_index=True)
             _freeze_heap()
             config = uvicorn.Config(
                 app,
