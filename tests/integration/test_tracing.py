@@ -316,3 +316,22 @@ def test_the_tracer_s_api(outbreak: Services) -> None:
             ("R1", "2026-11-18T19:00:00+08:00", "2026-11-18T20:30:00+08:00"),
             ("E1", "2026-11-19T17:00:00+08:00", "2026-11-19T19:00:00+08:00"),
         ]
+
+
+def test_a_contact_who_tests_positive_is_traced_in_turn(outbreak: Services) -> None:
+    from chaincut.domain import CaseClassification, TestResult
+
+    trace = outbreak.tracing.trace_case("C1")
+    outbreak.orders.issue_for_contacts(trace.contacts, trace.case_id, "tracer7")
+    recorded = outbreak.follow_ups.record(
+        "P2", date(2026, 11, 20), ["fever"], TestResult.POSITIVE, None, "tracer7"
+    )
+    assert recorded.case_created
+    case = recorded.case
+    assert case is not None
+    assert case.classification is CaseClassification.LINKED
+    assert case.linked_case_id == trace.case_id
+    # P2's window opens two days before the specimen (20th): P1, P3 and P6 were with P2 on the 18th.
+    onward = outbreak.tracing.trace_case(case.ref).to_json(outbreak.settings.zone)
+    assert {c["person"] for c in onward["contacts"]} == {"P1", "P3", "P6"}
+    assert onward["case"] == case.ref
