@@ -1,0 +1,659 @@
+"""Benchmark: trace a fifth-wave day's cases on a synthetic city, chaincut against plain SQL.
+
+    python bench/trace.py --checkins 2000000 --cases 1000          # small
+    python bench/trace.py --checkins 10000000 --cases 77000 --json
+    python bench/trace.py --checkins 140000000 --cases 77000 --city /tmp/hk-city --no-postgres
+
+The requirement: all of one day's 77,000 cases of a Hong Kong-scale city (7.5M people,
+150k venues, 14 days of 10M check-ins) traced with evidence in under 60 s and 8 GiB on
+the embedded default; a single case traced interactively with p99 under 100 ms; and
+at least 10x faster than the fairest plain SQL on PostgreSQL, with the same contacts.
+
+Steps: ``chaincut synth`` writes the city (people and venues scaled from the check-ins
+at Hong Kong's ratio unless given); a fresh embedded store is migrated and filled
+with ``chaincut import`` (people, venues, visits, encounters); M random people become
+cases reported on the city's last day (onset 0-3 days before, a fifth of them with
+only a specimen date; isolated at local noon of that day). Then, each in a fresh
+child process so that its peak RSS is its own:
+
+* batch: ``services.tracing.trace_reported_on(day)`` with a FixedClock at the end
+  of that day, timed whole; contacts = distinct (case, contact) pairs;
+* interactive: ``keep_resident()``, ``warm_up()`` (timed apart), then K
+  ``trace_case`` calls on random cases, p50/p99;
+* PostgreSQL (unless ``--no-postgres``): a throwaway server, the same ids loaded by
+  binary COPY, btree indexes, ANALYZE, then one SQL statement counting the same pairs.
+
+Prints one JSON line on stdout, then a table on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REPO = Path(__file__).resolve().parents[1]
+ZONE = ZoneInfo("Asia/Hong_Kong")
+HK_CHECKINS, HK_PEOPLE, HK_VENUES = 140_000_000, 7_500_000, 150_000
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkins", type=int, default=HK_CHECKINS, help="check-ins over all days")
+    parser.add_argument("--cases", type=int, default=77_000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--people", type=int, default=None, help="default: scaled from --checkins (HK ratio)")
+    parser.add_argument("--venues", type=int, default=None, help="default: scaled from --checkins (HK ratio)")
+    parser.add_argument("--seed", type=int, default=2022)
+    parser.add_argument("--city", type=Path, default=None, help="folder for the city; reused if it holds one")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the stores (default: temporary)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--interactive", type=int, default=200, help="single-case traces to time (0: none)")
+    parser.add_argument("--postgres-runs", type=int, default=1, help="times to run the SQL (best is kept)")
+    parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plan (EXPLAIN ANALYZE)")
+    parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    args = parser.parse_args(argv)
+    if args.people is None:
+        args.people = max(1000, round(args.checkins * HK_PEOPLE / HK_CHECKINS))
+    if args.venues is None:
+        args.venues = max(200, round(args.checkins * HK_VENUES / HK_CHECKINS))
+    return args
+
+
+def _log(message: str) -> None:
+    print(f"[trace] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _chaincut(*args: str, env: dict[str, str] | None = None) -> None:
+    exe = Path(sys.executable).with_name("chaincut")
+    subprocess.run([str(exe), *args], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def _rss_mib() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+# ------------------------------------------------------------------- the city and the store
+
+
+def _synthesize(args: argparse.Namespace, city: Path) -> None:
+    if (city / "visits.parquet").exists():
+        _log(f"reusing the city in {city}")
+        return
+    _log(
+        f"synthesizing {args.people:,} people, {args.venues:,} venues, "
+        f"{args.checkins:,} check-ins into {city}"
+    )
+    started = time.perf_counter()
+    _chaincut(
+        "synth", "--out", str(city), "--people", str(args.people), "--venues", str(args.venues),
+        "--days", str(args.days), "--checkins-per-day", str(args.checkins // args.days),
+        "--seed", str(args.seed), "--quiet",
+    )  # fmt: skip
+    _log(f"synthesized in {time.perf_counter() - started:.1f} s")
+
+
+def _last_day(city: Path) -> date:
+    """The local date on which the city's whereabouts end."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    end = pc.max(pq.read_table(city / "visits.parquet", columns=["left_at"])["left_at"]).as_py()
+    return end.astimezone(ZONE).date()
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "CHAINCUT_ENV": "development", "CHAINCUT_DATA_DIR": str(data_dir)}
+
+
+def _build_store(city: Path, data_dir: Path) -> dict[str, float]:
+    """Migrate and import the city with the command line; seconds per step."""
+    seconds = {}
+    if (data_dir / "imported").exists():
+        _log(f"reusing the store in {data_dir}")
+        return json.loads((data_dir / "imported").read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = _env(data_dir)
+    _chaincut("db", "upgrade", env=env)
+    for kind in ("people", "venues", "visits", "encounters"):
+        started = time.perf_counter()
+        _chaincut("import", kind, str(city / f"{kind}.parquet"), "--quiet", "--json", env=env)
+        seconds[kind] = round(time.perf_counter() - started, 1)
+        _log(f"imported {kind} in {seconds[kind]} s")
+    (data_dir / "imported").write_text(json.dumps(seconds))
+    return seconds
+
+
+def _services(data_dir: str, at: datetime | None = None) -> Any:
+    from chaincut.bootstrap import bootstrap
+    from chaincut.clock import FixedClock
+    from chaincut.settings import Settings
+
+    clock = FixedClock(at) if at is not None else None
+    return bootstrap(Settings(env="development", data_dir=Path(data_dir)), clock=clock)
+
+
+def _register_cases(data_dir: str, count: int, day: date, seed: int) -> dict[str, Any]:
+    """M distinct random people become cases reported on ``day``; stored directly."""
+    import numpy as np
+
+    from chaincut.domain import Case, CaseClassification, CaseStatus
+
+    svc = _services(data_dir)
+    try:
+        rng = np.random.default_rng([seed, 77])
+        with svc.store.read() as uow:
+            ids = np.array(
+                [i for (i,) in uow.connection.exec_driver_sql("SELECT id FROM people ORDER BY id")],
+                dtype=np.int64,
+            )
+        chosen = rng.choice(ids, size=min(count, len(ids)), replace=False)
+        back = rng.integers(0, 4, size=len(chosen))
+        specimen_only = rng.random(len(chosen)) < 0.2
+        noon = datetime.combine(day, dtime(12), tzinfo=ZONE)
+        items = []
+        drawn = zip(chosen.tolist(), back, specimen_only, strict=True)
+        for i, (person, days_back, asymptomatic) in enumerate(drawn):
+            onset = day - timedelta(days=int(days_back))
+            items.append(
+                Case(
+                    ref=f"B{day:%y%m%d}-{i + 1:06d}",
+                    person_id=int(person),
+                    status=CaseStatus.CONFIRMED,
+                    classification=CaseClassification.LOCAL,
+                    reported_on=day,
+                    onset_on=None if asymptomatic else onset,
+                    specimen_on=onset if asymptomatic else None,
+                    isolated_at=noon,
+                    created_by="bench",
+                    policy_version=svc.policy.version,
+                )
+            )
+        # A rerun on the same store replaces the cases. Deleting them with foreign keys on
+        # is quadratic in SQLite (cases.linked_case_id refers to cases and is not indexed).
+        lite = sqlite3.connect(Path(data_dir) / "chaincut.sqlite3")
+        lite.execute("PRAGMA foreign_keys = OFF")
+        lite.execute("DELETE FROM cases")
+        lite.commit()
+        lite.close()
+        started = time.perf_counter()
+        with svc.store.write() as uow:
+            for start in range(0, len(items), 5000):
+                uow.cases.add_many(items[start : start + 5000], int(noon.timestamp()))
+        return {"cases": len(items), "seconds": round(time.perf_counter() - started, 2)}
+    finally:
+        svc.close()
+
+
+# ------------------------------------------------------------------- chaincut, timed
+
+
+def _instrument() -> dict[str, float]:
+    """Wrap the engine's phases and the sources' reads with timers (bench-only monkeypatching)."""
+    import functools
+
+    from chaincut.tracing import engine, service, store_sources
+
+    phases: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **k: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    for cls in (store_sources.ArchiveScanSource, store_sources.SqlSource, store_sources.ArchiveIndex):
+        for method in ("visits_of", "visits_near", "encounters_of", "household_members"):
+            setattr(cls, method, timed(f"{cls.__name__}.{method}", getattr(cls, method)))
+    engine.VenueTimeIndex.__init__ = timed("VenueTimeIndex (sort candidates)", engine.VenueTimeIndex.__init__)
+    for name in (
+        "_exposures",
+        "exposures_of",
+        "_venue_evidence",
+        "_encounter_evidence",
+        "_household_evidence",
+    ):
+        if hasattr(engine, name):  # the engine's private names move; time those that exist
+            setattr(engine, name, timed(f"engine.{name}", getattr(engine, name)))
+    service.summarise = timed("summarise", service.summarise)
+    if hasattr(service, "_contacts"):
+        service._contacts = timed("service._contacts (domain objects)", service._contacts)
+    from chaincut.store.people import PeopleRepository
+    from chaincut.store.venues import VenueRepository
+
+    PeopleRepository.refs_for = timed("people.refs_for", PeopleRepository.refs_for)
+    VenueRepository.get_many = timed("venues.get_many", VenueRepository.get_many)
+    service.trace = timed("engine.trace (all)", service.trace)
+    service.TracingService._rules = timed("rules", service.TracingService._rules)
+    return phases
+
+
+def _batch(data_dir: str, at: datetime, day: date, pairs_file: str) -> dict[str, Any]:
+    import numpy as np
+
+    phases = _instrument()
+    svc = _services(data_dir, at)
+    try:
+        started = time.perf_counter()
+        batch = svc.tracing.trace_reported_on(day)
+        seconds = time.perf_counter() - started
+        contacts = batch.contacts
+        with svc.store.read() as uow:
+            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+        person_of_root = np.array([c.person_id for c in cases], dtype=np.int64)
+        np.save(pairs_file, (person_of_root[contacts.root] << 32) | contacts.person)
+        return {
+            "seconds": round(seconds, 2),
+            "contacts": len(contacts),
+            "evidence": len(batch.evidence),
+            "traced_cases": len(batch.case_refs),
+            "generation_1": int((contacts.generation == 1).sum()),
+            "peak_rss_mib": _rss_mib(),
+            "phases": {k: round(v, 2) for k, v in sorted(phases.items(), key=lambda kv: -kv[1])},
+        }
+    finally:
+        svc.close()
+
+
+def _interactive(data_dir: str, at: datetime, day: date, count: int, seed: int) -> dict[str, Any]:
+    import numpy as np
+
+    phases = _instrument()
+    svc = _services(data_dir, at)
+    try:
+        with svc.store.read() as uow:
+            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+        refs = [c.ref for c in cases]
+        svc.tracing.keep_resident()
+        started = time.perf_counter()
+        svc.tracing.warm_up()
+        warm = time.perf_counter() - started
+        rss_resident = _rss_mib()
+        phases.clear()
+        rng = np.random.default_rng([seed, 99])
+        svc.tracing.trace_case(refs[0])  # first call after warm-up: caches
+        latencies, found = [], 0
+        for i in rng.integers(0, len(refs), size=count):
+            started = time.perf_counter()
+            trace = svc.tracing.trace_case(refs[int(i)])
+            latencies.append(time.perf_counter() - started)
+            found += len(trace.contacts)
+        ms = np.array(latencies) * 1000
+        return {
+            "warm_up_seconds": round(warm, 2),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "max_ms": round(float(ms.max()), 1),
+            "mean_contacts": round(found / count, 1),
+            "resident_rss_mib": rss_resident,
+            "peak_rss_mib": _rss_mib(),
+            "phases_ms_per_trace": {
+                k: round(v * 1000 / (count + 1), 2) for k, v in sorted(phases.items(), key=lambda kv: -kv[1])
+            },
+        }
+    finally:
+        svc.close()
+
+
+def _in_child(function: Any, *args: Any) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(function, args)
+    return result
+
+
+# ------------------------------------------------------------------- PostgreSQL
+
+_SCHEMA = """
+CREATE TABLE people (id bigint PRIMARY KEY, household_id bigint);
+CREATE TABLE venues (id bigint PRIMARY KEY, venue_type text NOT NULL);
+CREATE TABLE visits (person_id bigint NOT NULL, venue_id bigint NOT NULL,
+                     entered_at bigint NOT NULL, left_at bigint NOT NULL);
+CREATE TABLE encounters (person_a bigint NOT NULL, person_b bigint NOT NULL,
+                         start_at bigint NOT NULL, end_at bigint NOT NULL);
+CREATE TABLE cases (id bigint PRIMARY KEY, person_id bigint NOT NULL, reported_on date,
+                    onset_on date, specimen_on date, isolated_at bigint);
+CREATE TABLE rules (venue_type text PRIMARY KEY, min_overlap bigint NOT NULL, after_leave bigint NOT NULL);
+"""
+
+_INDEXES = """
+CREATE INDEX ON visits (venue_id, entered_at);
+CREATE INDEX ON visits (person_id, entered_at);
+CREATE INDEX ON encounters (person_a, start_at);
+CREATE INDEX ON encounters (person_b, start_at);
+CREATE INDEX ON people (household_id);
+CREATE INDEX ON cases (reported_on);
+"""
+
+# Every case reported on the day, its infectious window as chaincut's policy defines it
+# (local midnight of onset - 2 days, or of specimen - 2 days, to isolation or now), its
+# visits clipped to the window and extended by the venue type's after-leave, everyone
+# at the venue whose stay overlaps that by the type's minimum, household members, and
+# encounter partners with at least 15 minutes in the window.
+_CONTACTS_SQL = """
+WITH c AS (
+    SELECT id AS case_id, person_id, w0, w1 FROM (
+        SELECT id, person_id,
+               extract(epoch FROM (CASE WHEN onset_on IS NOT NULL THEN onset_on - %(before_onset)s
+                                        ELSE specimen_on - %(before_specimen)s END)::timestamp
+                                  AT TIME ZONE %(zone)s)::bigint AS w0,
+               least(coalesce(isolated_at, %(as_of)s), %(as_of)s) AS w1
+        FROM cases WHERE reported_on = %(day)s
+    ) w WHERE w0 <= w1
+),
+exposure AS (
+    SELECT c.case_id, c.person_id AS case_person, v.venue_id,
+           greatest(v.entered_at, c.w0) AS a,
+           least(v.left_at, c.w1) + r.after_leave AS e,
+           r.min_overlap
+    FROM c
+    JOIN visits v ON v.person_id = c.person_id AND v.entered_at <= c.w1 AND v.left_at >= c.w0
+    JOIN venues ve ON ve.id = v.venue_id
+    JOIN rules r ON r.venue_type = ve.venue_type
+),
+venue_contact AS (
+    SELECT x.case_id, o.person_id AS contact
+    FROM exposure x
+    JOIN visits o ON o.venue_id = x.venue_id
+                 AND o.entered_at <= x.e
+                 AND o.entered_at >= x.a - %(longest_visit)s
+    WHERE least(o.left_at, x.e) >= greatest(o.entered_at, x.a)
+      AND least(o.left_at, x.e) - greatest(o.entered_at, x.a) >= x.min_overlap
+      AND o.person_id <> x.case_person
+),
+household_contact AS (
+    SELECT c.case_id, m.id AS contact
+    FROM c JOIN people p ON p.id = c.person_id
+    JOIN people m ON m.household_id = p.household_id AND m.id <> c.person_id
+),
+encounter_contact AS (
+    SELECT case_id, other AS contact FROM (
+        SELECT c.case_id, c.person_id, e.person_b AS other,
+               least(e.end_at, c.w1) - greatest(e.start_at, c.w0) AS s
+        FROM c JOIN encounters e ON e.person_a = c.person_id
+             AND e.start_at <= c.w1 AND e.start_at >= c.w0 - %(longest_encounter)s AND e.end_at >= c.w0
+        UNION ALL
+        SELECT c.case_id, c.person_id, e.person_a,
+               least(e.end_at, c.w1) - greatest(e.start_at, c.w0)
+        FROM c JOIN encounters e ON e.person_b = c.person_id
+             AND e.start_at <= c.w1 AND e.start_at >= c.w0 - %(longest_encounter)s AND e.end_at >= c.w0
+    ) t WHERE other <> person_id
+    GROUP BY case_id, other HAVING sum(s) >= %(encounter_seconds)s
+),
+pairs AS (
+    SELECT case_id, contact FROM venue_contact
+    UNION SELECT case_id, contact FROM household_contact
+    UNION SELECT case_id, contact FROM encounter_contact
+)
+"""
+
+
+def _copy_ints(cur: Any, table: str, columns: list[str], batches: Any) -> int:
+    """Binary COPY of int8 columns, the rows built with NumPy (no Python per row)."""
+    import numpy as np
+
+    n = len(columns)
+    dtype = np.dtype([("count", ">i2")] + [x for i in range(n) for x in ((f"l{i}", ">i4"), (f"v{i}", ">i8"))])
+    rows = 0
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big"))
+        for arrays in batches:
+            out = np.empty(len(arrays[0]), dtype=dtype)
+            out["count"] = n
+            for i, values in enumerate(arrays):
+                out[f"l{i}"] = 8
+                out[f"v{i}"] = values
+            copy.write(out.tobytes())
+            rows += len(out)
+        copy.write((-1).to_bytes(2, "big", signed=True))
+    return rows
+
+
+def _load_postgres(url: str, data_dir: Path) -> dict[str, Any]:
+    """Load the embedded store's people, venues, cases and archive into PostgreSQL, same ids."""
+    import numpy as np
+    import psycopg
+    import pyarrow.parquet as pq
+
+    from chaincut.policy import load_policy
+    from chaincut.store import ParquetArchive
+
+    policy = load_policy(None)
+    lite = sqlite3.connect(data_dir / "chaincut.sqlite3")
+    archive = ParquetArchive(data_dir / "whereabouts")
+    timings: dict[str, Any] = {}
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(_SCHEMA)
+        started = time.perf_counter()
+        people = np.array(
+            lite.execute("SELECT id, coalesce(household_id, -1) FROM people").fetchall(), dtype=np.int64
+        )
+        with cur.copy("COPY people (id, household_id) FROM STDIN") as copy:
+            for pid, hid in people.tolist():
+                copy.write_row((pid, None if hid < 0 else hid))
+        with cur.copy("COPY venues (id, venue_type) FROM STDIN") as copy:
+            for row in lite.execute("SELECT id, venue_type FROM venues"):
+                copy.write_row(row)
+        with cur.copy(
+            "COPY cases (id, person_id, reported_on, onset_on, specimen_on, isolated_at) FROM STDIN"
+        ) as copy:
+            for row in lite.execute(
+                "SELECT id, person_id, reported_on, onset_on, specimen_on, isolated_at FROM cases"
+            ):
+                copy.write_row(row)
+        with cur.copy("COPY rules (venue_type, min_overlap, after_leave) FROM STDIN") as copy:
+            for name, kind in policy.venue_types.items():
+                copy.write_row((name, kind.contact.min_overlap_seconds, kind.contact.after_leave_seconds))
+        timings["load_people_venues_cases_seconds"] = round(time.perf_counter() - started, 1)
+
+        def batches(kind: str, cols: list[str]) -> Any:
+            for path in archive.paths(kind):  # type: ignore[arg-type]
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=cols):
+                    yield [batch.column(c).to_numpy() for c in cols]
+
+        started = time.perf_counter()
+        visits = _copy_ints(
+            cur, "visits", ["person_id", "venue_id", "entered_at", "left_at"],
+            batches("visits", ["person_id", "venue_id", "entered_at", "left_at"]),
+        )  # fmt: skip
+        encounters = _copy_ints(
+            cur, "encounters", ["person_a", "person_b", "start_at", "end_at"],
+            batches("encounters", ["person_a", "person_b", "start_at", "end_at"]),
+        )  # fmt: skip
+        timings["copy_visits_encounters_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        cur.execute(_INDEXES)
+        timings["index_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        cur.execute("VACUUM ANALYZE")
+        timings["analyze_seconds"] = round(time.perf_counter() - started, 1)
+        timings.update(visits=visits, encounters=encounters)
+    return timings
+
+
+def _postgres_contacts(
+    url: str, day: date, as_of: int, runs: int, explain: bool, pairs_file: str | None
+) -> dict[str, Any]:
+    import numpy as np
+    import psycopg
+
+    from chaincut.policy import load_policy
+
+    policy = load_policy(None)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT max(left_at - entered_at) FROM visits")
+        longest_visit = int(cur.fetchone()[0] or 0)  # type: ignore[index]
+        cur.execute("SELECT max(end_at - start_at) FROM encounters")
+        longest_encounter = int(cur.fetchone()[0] or 0)  # type: ignore[index]
+        params = {
+            "day": day,
+            "as_of": as_of,
+            "zone": str(ZONE),
+            "before_onset": policy.infectious_window.days_before_onset,
+            "before_specimen": policy.infectious_window.days_before_specimen,
+            "longest_visit": longest_visit,
+            "longest_encounter": longest_encounter,
+            "encounter_seconds": policy.encounters.cumulative_seconds,
+        }
+        cur.execute("SHOW work_mem")
+        work_mem = cur.fetchone()[0]  # type: ignore[index]
+        count_sql = _CONTACTS_SQL + "SELECT count(*) FROM pairs"
+        if explain:
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + count_sql, params)
+            print("\n".join(r[0] for r in cur.fetchall()), file=sys.stderr)
+        best, contacts = float("inf"), -1
+        for _ in range(runs):
+            started = time.perf_counter()
+            cur.execute(count_sql, params)
+            contacts = int(cur.fetchone()[0])  # type: ignore[index]
+            best = min(best, time.perf_counter() - started)
+        out: dict[str, Any] = {
+            "seconds": round(best, 2),
+            "contacts": contacts,
+            "longest_visit_seconds": longest_visit,
+            "longest_encounter_seconds": longest_encounter,
+            "work_mem": work_mem,
+        }
+        if pairs_file is not None:  # the two answers differ: which pairs?
+            cur.execute(
+                _CONTACTS_SQL + "SELECT c.person_id, p.contact FROM pairs p JOIN cases c ON c.id = p.case_id",
+                params,
+            )
+            rows = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
+            theirs = np.unique((rows[:, 0] << 32) | rows[:, 1])
+            ours = np.unique(np.load(pairs_file))
+            only_pg, only_cc = np.setdiff1d(theirs, ours), np.setdiff1d(ours, theirs)
+            out["only_postgres"] = len(only_pg)
+            out["only_chaincut"] = len(only_cc)
+            out["examples_only_postgres"] = [[int(k >> 32), int(k & 0xFFFFFFFF)] for k in only_pg[:5]]
+            out["examples_only_chaincut"] = [[int(k >> 32), int(k & 0xFFFFFFFF)] for k in only_cc[:5]]
+        return out
+
+
+# ------------------------------------------------------------------- main
+
+
+def main(argv: list[str]) -> int:
+    args = _arguments(argv)
+    machine = {"cpus": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()}
+    with ExitStack() as stack:
+        work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaincut-trace-")))
+        city = args.city or work / "city"
+        _synthesize(args, city)
+        day = _last_day(city)
+        at = datetime.combine(day, dtime(23, 59, 59), tzinfo=ZONE)
+        data_dir = work / "embedded"
+        imports = _build_store(city, data_dir)
+        registered = _in_child(_register_cases, str(data_dir), args.cases, day, args.seed)
+        _log(f"registered {registered['cases']:,} cases reported on {day} in {registered['seconds']} s")
+
+        pairs_file = str(work / "chaincut-pairs.npy")
+        _log("chaincut: tracing the day's cases (batch)")
+        batch = _in_child(_batch, str(data_dir), at, day, pairs_file)
+        _log(
+            f"chaincut: {batch['contacts']:,} contacts in {batch['seconds']} s, "
+            f"peak {batch['peak_rss_mib']} MiB"
+        )
+        _log(f"chaincut phases (s): {batch['phases']}")
+        interactive: dict[str, Any] = {}
+        if args.interactive:
+            _log(f"chaincut: {args.interactive} single-case traces, resident")
+            interactive = _in_child(_interactive, str(data_dir), at, day, args.interactive, args.seed)
+            _log(f"chaincut interactive: {interactive}")
+
+        pg: dict[str, Any] = {}
+        if not args.no_postgres:
+            sys.path.insert(0, str(REPO / "tests"))
+            from support.postgres import find_postgres_bin, running_postgres
+
+            _log("starting a throwaway PostgreSQL server and loading the same data")
+            server = stack.enter_context(running_postgres(work / "postgres", bin_dir=find_postgres_bin()))
+            url = server.create_database("chaincut_trace")
+            pg["load"] = _load_postgres(url, data_dir)
+            _log(f"postgres loaded: {pg['load']}")
+            as_of = int(at.timestamp())
+            pg.update(_postgres_contacts(url, day, as_of, args.postgres_runs, args.explain, None))
+            _log(f"postgres: {pg['contacts']:,} contacts in {pg['seconds']} s")
+            if pg["contacts"] != batch["contacts"]:
+                _log("the counts differ: comparing the pairs")
+                pg["diff"] = _postgres_contacts(url, day, as_of, 1, False, pairs_file)
+                _log(f"difference: {pg['diff']}")
+
+        result = {
+            "chaincut_seconds": batch["seconds"],
+            "postgres_seconds": pg.get("seconds"),
+            "contacts": batch["contacts"],
+            "postgres_contacts": pg.get("contacts"),
+            "ratio": round(pg["seconds"] / batch["seconds"], 1) if pg else None,
+            "chaincut_peak_rss_mib": batch["peak_rss_mib"],
+            "interactive_p50_ms": interactive.get("p50_ms"),
+            "interactive_p99_ms": interactive.get("p99_ms"),
+            "resident_load_seconds": interactive.get("warm_up_seconds"),
+            "checkins": args.checkins,
+            "cases": registered["cases"],
+            "people": args.people,
+            "venues": args.venues,
+            "evidence": batch["evidence"],
+            "chaincut_phases": batch["phases"],
+            "interactive": interactive,
+            "postgres": pg,
+            "imports_seconds": imports,
+            "day": day.isoformat(),
+            **machine,
+        }
+        print(json.dumps(result), flush=True)
+        if not args.json:
+            _table(result)
+    return 0
+
+
+def _table(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{r['checkins']:,} check-ins, {r['cases']:,} cases")
+    for column in ("", "chaincut", "PostgreSQL"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        "contacts", f"{r['contacts']:,}", f"{r['postgres_contacts']:,}" if r["postgres_contacts"] else "-"
+    )
+    table.add_row("batch seconds", str(r["chaincut_seconds"]), str(r["postgres_seconds"] or "-"))
+    table.add_row("peak RSS MiB", str(r["chaincut_peak_rss_mib"]), "-")
+    table.add_row("single case p50 / p99 ms", f"{r['interactive_p50_ms']} / {r['interactive_p99_ms']}", "-")
+    table.add_row("resident load s", str(r["resident_load_seconds"]), "-")
+    table.add_row("ratio (PG / chaincut)", str(r["ratio"] or "-"), "")
+    Console(stderr=True).print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
