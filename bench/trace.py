@@ -263,20 +263,27 @@ def _batch(data_dir: str, at: datetime, day: date, pairs_file: str) -> dict[str,
     phases = _instrument()
     svc = _services(data_dir, at)
     try:
-        started = time.perf_counter()
-        batch = svc.tracing.trace_reported_on(day)
-        seconds = time.perf_counter() - started
-        contacts = batch.contacts
-        with svc.store.read() as uow:
+        with svc.store.read() as uow:  # the same query, in the same order, as trace_reported_on
             cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
         person_of_root = np.array([c.person_id for c in cases], dtype=np.int64)
-        np.save(pairs_file, (person_of_root[contacts.root] << 32) | contacts.person)
+        pairs: list[Any] = []
+        generation_1 = 0
+
+        def collect(evidence: Any, table: Any) -> None:  # (case person, contact) keys, for the SQL diff
+            nonlocal generation_1
+            pairs.append((person_of_root[table.root] << 32) | table.person)
+            generation_1 += int((table.generation == 1).sum())
+
+        started = time.perf_counter()
+        batch = svc.tracing.trace_reported_on(day, keep_contacts=False, on_chunk=collect)
+        seconds = time.perf_counter() - started
+        np.save(pairs_file, np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64))
         return {
             "seconds": round(seconds, 2),
-            "contacts": len(contacts),
-            "evidence": len(batch.evidence),
+            "contacts": batch.contact_count,
+            "evidence": batch.evidence_count,
             "traced_cases": len(batch.case_refs),
-            "generation_1": int((contacts.generation == 1).sum()),
+            "generation_1": generation_1,
             "peak_rss_mib": _rss_mib(),
             "phases": {k: round(v, 2) for k, v in sorted(phases.items(), key=lambda kv: -kv[1])},
         }

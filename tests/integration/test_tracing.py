@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -252,6 +254,18 @@ def test_trace_on_the_command_line(embedded_services: Services) -> None:
     table = runner.invoke(app, ["trace", "--case", "C1", "--format", "table"], env=env)
     assert table.exit_code == 0, table.output
     assert "5 contacts of C1" in table.output
+    out = Path(str(settings.data_dir)) / "day.parquet"
+    day = runner.invoke(app, ["trace", "--reported-on", "2026-11-20", "--out", str(out), "--json"], env=env)
+    assert day.exit_code == 0, day.output
+    assert json.loads(day.stdout)["contacts"] == 5
+    written = pq.read_table(out).to_pylist()
+    assert {(r["case"], r["person"], r["tier"]) for r in written} == {
+        ("C1", "P9", "close"),
+        ("C1", "P4", "close"),
+        ("C1", "P5", "close"),
+        ("C1", "P2", "exposed"),
+        ("C1", "P3", "exposed"),
+    }
     missing = runner.invoke(
         app, ["trace", "--person", "P404", "--from", "2026-11-18T00:00", "--to", "2026-11-18T01:00"], env=env
     )

@@ -28,14 +28,17 @@ from chaincut.policy import (
 )
 from chaincut.tracing.engine import (
     KIND_CODES,
+    ContactTable,
     EncounterArrays,
+    EvidenceTable,
     IndexWindows,
     TracingRules,
     VisitArrays,
     summarise,
     trace,
+    trace_in_chunks,
 )
-from chaincut.tracing.sources import ArraySource, UnionSource
+from chaincut.tracing.sources import ArraySource, PrefetchedSource, UnionSource
 
 BASE = 1_790_000_000  # 2026-09-21 UTC: realistic epoch seconds
 GRID = 300  # five minutes: intervals on a grid touch and coincide often
@@ -201,7 +204,7 @@ def oracle(world: World) -> tuple[dict[tuple[int, int], tuple[int, int, int, int
 
 
 def engine(
-    world: World, split: bool
+    world: World, mode: str
 ) -> tuple[dict[tuple[int, int], tuple[int, int, int, int]], list[tuple[object, ...]]]:
     visits = VisitArrays.of(*(zip(*world.visits, strict=True) if world.visits else ([], [], [], [])))
     encounters = EncounterArrays.of(
@@ -209,7 +212,7 @@ def engine(
     )
     people = np.array(list(world.households), dtype=np.int64)
     households = np.array(list(world.households.values()), dtype=np.int64)
-    if split:  # half the visits in one place, half in another, as archive and SQL are
+    if mode != "one":  # half the visits in one place, half in another, as archive and SQL are
         half = len(visits) // 2
         source = UnionSource(
             [
@@ -221,8 +224,16 @@ def engine(
         source = ArraySource(visits, encounters, people, households)
     rules = TracingRules.build(world.policy, world.venue_types)
     windows = IndexWindows.of(*zip(*world.windows, strict=True))
-    table = trace(windows, source, rules, world.as_of)
-    summary = summarise(table, rules)
+    if mode == "chunked":  # a day's cases: read once ahead, traced one root at a time
+        ahead = PrefetchedSource(source, windows, rules)
+        chunks = list(
+            trace_in_chunks(windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1)
+        )
+        table = EvidenceTable.concat([evidence for evidence, _ in chunks])
+        summary = ContactTable.concat([contacts for _, contacts in chunks])
+    else:
+        table = trace(windows, source, rules, world.as_of)
+        summary = summarise(table, rules)
     contacts = {
         (int(r), int(p)): (int(t), int(g), int(s), int(v))
         for r, p, t, g, s, v in zip(
@@ -253,9 +264,9 @@ def engine(
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(worlds(), st.booleans())
-def test_the_engine_finds_what_the_oracle_finds(world: World, split: bool) -> None:
+@given(worlds(), st.sampled_from(["one", "split", "chunked"]))
+def test_the_engine_finds_what_the_oracle_finds(world: World, mode: str) -> None:
     expected_contacts, expected_evidence = oracle(world)
-    contacts, evidence = engine(world, split)
+    contacts, evidence = engine(world, mode)
     assert contacts == expected_contacts
     assert sorted(evidence, key=repr) == sorted(expected_evidence, key=repr)

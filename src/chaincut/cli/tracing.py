@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
@@ -15,7 +16,9 @@ from rich.table import Table
 
 from chaincut.cli.console import console, print_json, services
 from chaincut.policy import load_policy
-from chaincut.tracing.service import Trace
+from chaincut.store import Store
+from chaincut.tracing.engine import ContactTable, EvidenceTable
+from chaincut.tracing.service import Trace, TracingService
 
 __all__ = ["trace"]
 
@@ -59,7 +62,7 @@ def trace(
     with services() as svc:
         zone = svc.settings.zone
         if reported_on is not None:
-            _batch(svc.tracing, reported_on.date(), out, as_json)
+            _batch(svc.tracing, svc.store, reported_on.date(), out, as_json)
             return
         if compare_policy is not None:
             if case is None:
@@ -116,41 +119,71 @@ def _table(result: Trace, zone: object) -> None:
     console.print(table)
 
 
-def _batch(tracing: object, day: date, out: Path | None, as_json: bool) -> None:
-    from chaincut.tracing.service import TracingService
-
-    assert isinstance(tracing, TracingService)
+def _batch(tracing: TracingService, store: Store, day: date, out: Path | None, as_json: bool) -> None:
+    writer: _ContactsWriter | None = None
+    if out is not None:
+        with store.read() as uow:  # the same cases, in the same order, as trace_reported_on
+            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+        writer = _ContactsWriter(store, [c.ref for c in cases], out)
     started = time.perf_counter()
-    with console.status(f"tracing every case reported on {day.isoformat()}"):
-        batch = tracing.trace_reported_on(day)
-    seconds = time.perf_counter() - started
-    contacts = batch.contacts
-    summary = {
+    try:
+        with console.status(f"tracing every case reported on {day.isoformat()}"):
+            batch = tracing.trace_reported_on(
+                day, keep_contacts=False, on_chunk=None if writer is None else writer.write
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+    summary: dict[str, object] = {
         "reported_on": day.isoformat(),
         "cases": len(batch.case_refs),
-        "contacts": len(contacts),
-        "evidence": len(batch.evidence),
-        "close": int((contacts.tier == 2).sum()),
-        "exposed": int((contacts.tier == 1).sum()),
-        "seconds": round(seconds, 2),
+        "contacts": batch.contact_count,
+        "evidence": batch.evidence_count,
+        "close": batch.close,
+        "exposed": batch.exposed,
+        "seconds": round(time.perf_counter() - started, 2),
         "policy_version": batch.policy_version,
     }
     if out is not None:
-        refs = pa.array(batch.case_refs, pa.string())
-        table = pa.table(
-            {
-                "case": refs.take(pa.array(contacts.root)),
-                "person_id": contacts.person,
-                "tier": pa.array(contacts.tier).cast(pa.int8()),
-                "generation": contacts.generation,
-                "seconds": contacts.seconds,
-                "first_exposure": contacts.first_start,
-                "last_exposure": contacts.last_end,
-            }
-        )
-        pq.write_table(table, out, compression="zstd")
         summary["out"] = str(out)
     if as_json:
         print_json(summary)
     else:
         console.print(summary)
+
+
+class _ContactsWriter:
+    """Writes each chunk's contacts to one Parquet file, with the case's and person's refs."""
+
+    def __init__(self, store: Store, case_refs: list[str], path: Path) -> None:
+        with store.read() as uow:
+            index = uow.people.ref_index().sort_by("id")
+        self._case_refs = pa.array(case_refs, pa.string())
+        self._ids = index["id"].to_numpy()
+        self._refs = index["ref"]
+        self._path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, evidence: EvidenceTable, contacts: ContactTable) -> None:
+        del evidence  # the contacts carry what a list needs; the evidence stays in the trace
+        person = self._refs.take(pa.array(np.searchsorted(self._ids, contacts.person)))
+        via = self._refs.take(pa.array(np.searchsorted(self._ids, contacts.via)))
+        table = pa.table(
+            {
+                "case": self._case_refs.take(pa.array(contacts.root)),
+                "person": person,
+                "tier": pa.array(np.where(contacts.tier == 2, "close", "exposed")),
+                "generation": contacts.generation,
+                "minutes": np.round(contacts.seconds / 60, 2),
+                "via": via,
+                "first_exposure": pa.array(contacts.first_start * 1000, pa.timestamp("ms", tz="UTC")),
+                "last_exposure": pa.array(contacts.last_end * 1000, pa.timestamp("ms", tz="UTC")),
+            }
+        )
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._path, table.schema, compression="zstd")
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,8 +50,10 @@ __all__ = [
     "WhereaboutsSource",
     "expand_ranges",
     "exposures_of",
+    "sorted_unique",
     "summarise",
     "trace",
+    "trace_in_chunks",
 ]
 
 I64 = NDArray[np.int64]
@@ -67,7 +69,7 @@ HOUSEHOLD_RULE = "household"
 
 _SHIFT = np.int64(32)
 _SPAN = np.int64((1 << 32) - 1)
-_MAX_PAIRS_PER_CHUNK = 8_000_000
+_MAX_PAIRS_PER_CHUNK = 1_000_000
 
 
 def _i64(values: object) -> I64:
@@ -308,8 +310,8 @@ def _rows(n: int, **columns: object) -> EvidenceTable:
     defaults: dict[str, object] = {"venue": NO_VENUE, "encounters": 0, "rule": -1, "generation": 0}
     built = {}
     for f in fields(EvidenceTable):
-        value = columns.get(f.name, defaults.get(f.name))
-        built[f.name] = np.broadcast_to(np.asarray(value, dtype=_EVIDENCE_DTYPES[f.name]), (n,)).copy()
+        value = np.asarray(columns.get(f.name, defaults.get(f.name)), dtype=_EVIDENCE_DTYPES[f.name])
+        built[f.name] = value if value.shape == (n,) else np.broadcast_to(value, (n,)).copy()
     return EvidenceTable(**built)
 
 
@@ -401,35 +403,39 @@ def _venue_evidence(
 ) -> EvidenceTable:
     index = VenueTimeIndex(candidates)
     lo, hi = index.ranges(exposures.venue, exposures.start, exposures.end)
+    # Everything per exposure is looked up once here, not once per candidate pair.
+    index_person = windows.person[exposures.window]
+    min_overlap = rules.min_overlap[exposures.venue]
     parts: list[EvidenceTable] = []
     for part in _chunks(hi - lo, _MAX_PAIRS_PER_CHUNK):
         exposure, row = expand_ranges(lo[part], hi[part])
         exposure += part.start
-        window = exposures.window[exposure]
-        person = index.visits.person[row]
         entered, left = index.visits.entered[row], index.visits.left[row]
         a, b = exposures.start[exposure], exposures.end[exposure]
-        start, end = np.maximum(entered, a), np.minimum(left, b)
-        venue = exposures.venue[exposure]
-        found = (
-            (start <= end) & (end - start >= rules.min_overlap[venue]) & (person != windows.person[window])
-        )
-        window, venue, person = window[found], venue[found], person[found]
+        np.maximum(entered, a, out=a)  # a becomes the overlap's start
+        np.minimum(left, b, out=b)  # b its end
+        b -= a  # b: the overlap's length
+        found = b >= min_overlap[exposure]  # the minimum is never negative: also start <= end
+        person = index.visits.person[row]
+        found &= person != index_person[exposure]
+        hits = np.flatnonzero(found)
+        exposure, row = exposure[hits], row[hits]
+        window, venue = exposures.window[exposure], exposures.venue[exposure]
         parts.append(
             _rows(
-                len(window),
+                len(hits),
                 root=windows.root[window],
-                person=person,
-                via=windows.person[window],
+                person=person[hits],
+                via=index_person[exposure],
                 kind=KIND_CODES[EvidenceKind.VENUE],
                 tier=rules.tier[venue],
                 rule=rules.rule[venue],
-                seconds=(end - start)[found],
+                seconds=b[hits],
                 venue=venue,
-                index_start=a[found],
-                index_end=b[found],
-                contact_start=entered[found],
-                contact_end=left[found],
+                index_start=exposures.start[exposure],
+                index_end=exposures.end[exposure],
+                contact_start=entered[hits],
+                contact_end=left[hits],
             )
         )
     return EvidenceTable.concat(parts)
@@ -498,7 +504,7 @@ def _household_evidence(
 def _one_generation(windows: IndexWindows, source: WhereaboutsSource, rules: TracingRules) -> EvidenceTable:
     if not len(windows):
         return EvidenceTable.empty()
-    people = np.unique(windows.person)
+    people = _sorted_unique(windows.person)
     first, last = int(windows.start.min()), int(windows.end.max())
     exposures = exposures_of(windows, source.visits_of(people, first, last), rules)
     parts = []
@@ -514,17 +520,26 @@ def _pair_keys(root: I64, person: I64) -> I64:
     return (root << _SHIFT) | person
 
 
-def trace(windows: IndexWindows, source: WhereaboutsSource, rules: TracingRules, as_of: int) -> EvidenceTable:
+def trace(
+    windows: IndexWindows,
+    source: WhereaboutsSource,
+    rules: TracingRules,
+    as_of: int,
+    *,
+    first_source: WhereaboutsSource | None = None,
+) -> EvidenceTable:
     """Every piece of evidence for every root in ``windows``, down to the policy's depth.
 
     Each row's ``generation`` says how far from its root case it was found; the
-    people found at a generation are not found again at a later one.
+    people found at a generation are not found again at a later one. The first
+    generation reads from ``first_source`` when given (whereabouts fetched ahead).
     """
     found = _pair_keys(windows.root, windows.person)  # the root people themselves
     parts: list[EvidenceTable] = []
     current = windows
     for generation in range(1, rules.depth + 1):
-        evidence = _one_generation(current, source, rules)
+        reading = first_source if generation == 1 and first_source is not None else source
+        evidence = _one_generation(current, reading, rules)
         keys = _pair_keys(evidence.root, evidence.person)
         evidence = evidence.take(~_contains(found, keys))
         evidence.generation[:] = generation
@@ -535,6 +550,34 @@ def trace(windows: IndexWindows, source: WhereaboutsSource, rules: TracingRules,
         found = _sorted_unique(np.concatenate([found, keys]))
         current = _next_windows(evidence, rules, as_of)
     return EvidenceTable.concat(parts)
+
+
+def trace_in_chunks(
+    windows: IndexWindows,
+    source: WhereaboutsSource,
+    rules: TracingRules,
+    as_of: int,
+    *,
+    first_source: WhereaboutsSource | None = None,
+    roots_per_chunk: int = 4000,
+) -> Iterator[tuple[EvidenceTable, ContactTable]]:
+    """``trace`` a few thousand roots at a time, yielding each chunk's evidence and contacts.
+
+    Memory stays bounded however many cases a day brings; the roots of one chunk
+    are traced together, so results equal one ``trace`` of everything.
+    """
+    roots = _sorted_unique(windows.root)
+    for begin in range(0, len(roots), roots_per_chunk):
+        chosen = roots[begin : begin + roots_per_chunk]
+        mine = _contains(chosen, windows.root)
+        part = IndexWindows(windows.root[mine], windows.person[mine], windows.start[mine], windows.end[mine])
+        evidence = trace(part, source, rules, as_of, first_source=first_source)
+        yield evidence, summarise(evidence, rules)
+
+
+def sorted_unique(keys: I64) -> I64:
+    """The distinct values, sorted (by sorting, not hashing: see ``_sorted_unique``)."""
+    return _sorted_unique(keys)
 
 
 def _sorted_unique(keys: I64) -> I64:
@@ -549,7 +592,8 @@ def _contains(found: I64, keys: I64) -> NDArray[np.bool_]:
     if not len(found):
         return np.zeros(len(keys), dtype=bool)
     at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
-    return found[at] == keys
+    hit: NDArray[np.bool_] = found[at] == keys
+    return hit
 
 
 def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> IndexWindows:
@@ -581,26 +625,40 @@ class ContactTable:
     def __len__(self) -> int:
         return len(self.root)
 
+    @classmethod
+    def empty(cls) -> ContactTable:
+        zero = np.zeros(0, dtype=np.int64)
+        return cls(zero, zero, np.zeros(0, dtype=np.int8), zero, zero, zero, zero, zero)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ContactTable]) -> ContactTable:
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
 
 def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
     """Collapse evidence to contacts: strongest tier, summed seconds, earliest exposure."""
     if not len(evidence):
-        zero = np.zeros(0, dtype=np.int64)
-        return ContactTable(zero, zero, np.zeros(0, dtype=np.int8), zero, zero, zero, zero, zero)
+        return ContactTable.empty()
     keys = _pair_keys(evidence.root, evidence.person)
-    unique, inverse = np.unique(keys, return_inverse=True)
-    n = len(unique)
-    tier = np.zeros(n, dtype=np.int8)
-    np.maximum.at(tier, inverse, evidence.tier)
-    generation = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(generation, inverse, evidence.generation)
-    via = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(via, inverse, evidence.via)
-    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, inverse, np.maximum(evidence.contact_start, evidence.index_start))
-    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, inverse, np.minimum(evidence.contact_end, evidence.index_end))
-    seconds = np.bincount(inverse, weights=evidence.seconds, minlength=n).astype(np.int64)
+    # Grouped by sorting (NumPy 2's hash-based unique and ufunc.at are far slower at scale).
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    unique = sorted_keys[starts]
+
+    def grouped(values: NDArray[Any], reduce: np.ufunc) -> NDArray[Any]:
+        return reduce.reduceat(values[order], starts)
+
+    tier = grouped(evidence.tier, np.maximum).astype(np.int8)
+    generation = grouped(evidence.generation, np.minimum)
+    via = grouped(evidence.via, np.minimum)
+    first = grouped(np.maximum(evidence.contact_start, evidence.index_start), np.minimum)
+    last = grouped(np.minimum(evidence.contact_end, evidence.index_end), np.maximum)
+    seconds = grouped(evidence.seconds, np.add)
     onward = generation > 1
     tier[onward] = rules.onward_tier
     return ContactTable(

@@ -12,8 +12,8 @@ notifies them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from chaincut.clock import Clock, from_epoch, to_epoch
-from chaincut.domain import Contact, Evidence, EvidenceKind, Interval, Tier, Venue
+from chaincut.domain import Case, Contact, Evidence, EvidenceKind, Interval, Tier, Venue
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
 from chaincut.tracing.engine import (
     KINDS,
     NO_VENUE,
+    TIER_CODES,
     TIERS,
     ContactTable,
     EvidenceTable,
@@ -37,8 +38,9 @@ from chaincut.tracing.engine import (
     exposures_of,
     summarise,
     trace,
+    trace_in_chunks,
 )
-from chaincut.tracing.sources import UnionSource
+from chaincut.tracing.sources import PrefetchedSource, UnionSource
 from chaincut.tracing.store_sources import ArchiveIndex, ArchiveScanSource, SqlSource
 from chaincut.tracing.windows import Window, infectious_window
 
@@ -140,15 +142,20 @@ class ContactChange:
 
 @dataclass(frozen=True)
 class BatchTrace:
-    """Many cases traced at once, as columns: every evidence row and one row per contact."""
+    """Many cases traced at once: how many contacts and evidence rows, and the contacts as columns.
+
+    Root ``i`` of ``contacts`` is ``case_refs[i]``; ``contacts`` is None when the
+    caller asked not to keep them (each chunk went to ``on_chunk`` instead).
+    """
 
     case_refs: Sequence[str]
-    evidence: EvidenceTable
-    contacts: ContactTable
     policy_version: str
     as_of: datetime
-    seconds_reading: float = 0.0
-    stats: dict[str, float] = field(default_factory=dict)
+    contact_count: int
+    evidence_count: int
+    close: int
+    exposed: int
+    contacts: ContactTable | None = None
 
 
 class TracingService:
@@ -171,6 +178,9 @@ class TracingService:
         self._lock = threading.Lock()
         self._venue_key: tuple[int, int] | None = None
         self._venue_types: dict[int, str] = {}
+        self._rules_cache: dict[
+            tuple[Any, ...], tuple[TracingRules, np.ndarray[Any, np.dtype[np.int64]]]
+        ] = {}
 
     @property
     def policy(self) -> Policy:
@@ -192,12 +202,21 @@ class TracingService:
 
     def _rules(self, policy: Policy) -> tuple[TracingRules, np.ndarray[Any, np.dtype[np.int64]]]:
         types = self._types()
+        key = (policy.digest, policy.version, self._venue_key)
+        cached = self._rules_cache.get(key)
+        if cached is not None:
+            return cached
         rules = TracingRules.build(policy, types)
+        stay_of = {name: t.default_stay_minutes * 60 for name, t in policy.venue_types.items()}
         stay = np.zeros(len(rules.tier), dtype=np.int64)
-        for venue_id, name in types.items():
-            kind = policy.venue_type(name)
-            if kind is not None:
-                stay[venue_id] = kind.default_stay_minutes * 60
+        if types:
+            ids = np.fromiter(types.keys(), dtype=np.int64, count=len(types))
+            stay[ids] = np.fromiter(
+                (stay_of.get(n, 0) for n in types.values()), dtype=np.int64, count=len(types)
+            )
+        if len(self._rules_cache) > 8:
+            self._rules_cache.clear()
+        self._rules_cache[key] = (rules, stay)
         return rules, stay
 
     def _archive_source(self) -> WhereaboutsSource | None:
@@ -383,14 +402,32 @@ class TracingService:
 
     # --- many cases at once ---------------------------------------------------------------
 
-    def trace_reported_on(self, day: date) -> BatchTrace:
+    def trace_reported_on(
+        self,
+        day: date,
+        *,
+        keep_contacts: bool = True,
+        on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
+    ) -> BatchTrace:
         """Every case reported on ``day`` (local date), traced together."""
         with self._store.read() as uow:
             cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
-        return self.trace_cases(cases)
+        return self.trace_cases(cases, keep_contacts=keep_contacts, on_chunk=on_chunk)
 
-    def trace_cases(self, cases: Sequence[Any]) -> BatchTrace:
-        """Trace ``cases`` (domain Cases) together; root ``i`` in the result is ``cases[i]``."""
+    def trace_cases(
+        self,
+        cases: Sequence[Case],
+        *,
+        keep_contacts: bool = True,
+        on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
+        roots_per_chunk: int = 4000,
+    ) -> BatchTrace:
+        """Trace ``cases`` together; root ``i`` in the result is ``cases[i]``.
+
+        Whereabouts are read once for all of them, then the cases are traced a few
+        thousand at a time so memory stays bounded; each chunk's evidence and contacts
+        go to ``on_chunk`` (to be written out) before the next chunk starts.
+        """
         now = self._clock.now()
         as_of = to_epoch(now)
         rules, stay = self._rules(self._policy)
@@ -403,15 +440,32 @@ class TracingService:
                 starts.append(window.start)
                 ends.append(window.end)
         windows = IndexWindows.of(roots, people, starts, ends)
-        evidence = (
-            trace(windows, self._source(stay, as_of), rules, as_of) if len(windows) else EvidenceTable.empty()
-        )
+        kept: list[ContactTable] = []
+        contacts = evidence_rows = close = exposed = 0
+        if len(windows):
+            source = self._source(stay, as_of)
+            ahead = PrefetchedSource(source, windows, rules)
+            chunks = trace_in_chunks(
+                windows, source, rules, as_of, first_source=ahead, roots_per_chunk=roots_per_chunk
+            )
+            for evidence, table in chunks:
+                contacts += len(table)
+                evidence_rows += len(evidence)
+                close += int((table.tier == TIER_CODES[Tier.CLOSE]).sum())
+                exposed += int((table.tier == TIER_CODES[Tier.EXPOSED]).sum())
+                if on_chunk is not None:
+                    on_chunk(evidence, table)
+                if keep_contacts:
+                    kept.append(table)
         return BatchTrace(
             case_refs=[c.ref for c in cases],
-            evidence=evidence,
-            contacts=summarise(evidence, rules),
             policy_version=self._policy.version,
             as_of=now,
+            contact_count=contacts,
+            evidence_count=evidence_rows,
+            close=close,
+            exposed=exposed,
+            contacts=ContactTable.concat(kept) if keep_contacts else None,
         )
 
 

@@ -2,6 +2,8 @@
 
 * :class:`ArraySource` answers from columns in memory: the whereabouts a query
   fetched from SQL, or a test's own.
+* :class:`PrefetchedSource` reads once what a day's cases need and answers each
+  chunk of them from memory.
 * :class:`UnionSource` asks several sources and puts their answers together: the
   embedded default keeps bulk whereabouts in the Parquet archive and check-ins in
   SQL, and a trace must see both.
@@ -13,9 +15,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chaincut.tracing.engine import I64, EncounterArrays, VisitArrays, WhereaboutsSource
+from chaincut.tracing.engine import (
+    I64,
+    EncounterArrays,
+    IndexWindows,
+    TracingRules,
+    VenueTimeIndex,
+    VisitArrays,
+    WhereaboutsSource,
+    expand_ranges,
+    exposures_of,
+    sorted_unique,
+)
 
-__all__ = ["ArraySource", "UnionSource"]
+__all__ = ["ArraySource", "PrefetchedSource", "UnionSource"]
 
 
 class ArraySource:
@@ -93,3 +106,67 @@ class UnionSource:
                 return person, member
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
+
+
+class PrefetchedSource:
+    """One read of everything a set of index windows needs, answered from memory after.
+
+    A day's cases are traced a few thousand at a time (to bound memory), but reading
+    the archive once per chunk would cost a full scan each time. This asks the
+    underlying source once, for all windows: their visits, the visits near all their
+    exposures, their encounters and households; then each chunk's questions, which
+    are about a subset, are answered here.
+    """
+
+    def __init__(self, source: WhereaboutsSource, windows: IndexWindows, rules: TracingRules) -> None:
+        people = sorted_unique(windows.person)
+        first, last = int(windows.start.min()), int(windows.end.max())
+        visits = source.visits_of(people, first, last)
+        exposures = exposures_of(windows, visits, rules)
+        self._visits = _by_person(visits)
+        self._near = VenueTimeIndex(source.visits_near(exposures.venue, exposures.start, exposures.end))
+        found = source.encounters_of(people, first, last)
+        self._encounters = found
+        self._a_order = np.argsort(found.person_a, kind="stable")
+        self._b_order = np.argsort(found.person_b, kind="stable")
+        self._a_sorted = found.person_a[self._a_order]
+        self._b_sorted = found.person_b[self._b_order]
+        person, member = source.household_members(people)
+        order = np.argsort(person, kind="stable")
+        self._household_person, self._household_member = person[order], member[order]
+
+    def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
+        v = self._visits
+        lo, hi = _ranges(v.person, sorted_unique(persons))
+        found = v.take(expand_ranges(lo, hi)[1])
+        return found.take((found.left >= start) & (found.entered <= end))
+
+    def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
+        lo, hi = self._near.ranges(venue, start, end)
+        return self._near.visits.take(sorted_unique(expand_ranges(lo, hi)[1]))
+
+    def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
+        people = sorted_unique(persons)
+        rows = [
+            order[expand_ranges(*_ranges(ordered, people))[1]]
+            for order, ordered in ((self._a_order, self._a_sorted), (self._b_order, self._b_sorted))
+        ]
+        row = sorted_unique(np.concatenate(rows))
+        e = self._encounters
+        keep = row[(e.end[row] >= start) & (e.start[row] <= end)]
+        return EncounterArrays(e.person_a[keep], e.person_b[keep], e.start[keep], e.end[keep])
+
+    def household_members(self, persons: I64) -> tuple[I64, I64]:
+        lo, hi = _ranges(self._household_person, sorted_unique(persons))
+        rows = expand_ranges(lo, hi)[1]
+        return self._household_person[rows], self._household_member[rows]
+
+
+def _by_person(visits: VisitArrays) -> VisitArrays:
+    return visits.take(np.argsort(visits.person, kind="stable"))
+
+
+def _ranges(sorted_values: I64, wanted: I64) -> tuple[I64, I64]:
+    lo = np.searchsorted(sorted_values, wanted, side="left").astype(np.int64)
+    hi = np.searchsorted(sorted_values, wanted, side="right").astype(np.int64)
+    return lo, hi
