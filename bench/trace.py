@@ -151,8 +151,10 @@ def _build_store(city: Path, data_dir: Path) -> dict[str, float]:
 def _services(data_dir: str, at: datetime | None = None) -> Any:
     from chaincut.bootstrap import bootstrap
     from chaincut.clock import FixedClock
+    from chaincut.runtime import tune_allocator
     from chaincut.settings import Settings
 
+    tune_allocator()  # as the `chaincut` command does at start-up
     clock = FixedClock(at) if at is not None else None
     return bootstrap(Settings(env="development", data_dir=Path(data_dir)), clock=clock)
 

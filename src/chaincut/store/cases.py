@@ -15,21 +15,22 @@ from chaincut.store.tables import cases, cluster_cases, clusters, people
 __all__ = ["CaseRepository", "ClusterRepository"]
 
 
-def _case(r: Row[Any]) -> Case:
+def _case(row: Row[Any]) -> Case:
+    r = row._mapping  # by name through the mapping: attribute access takes a slow path per column
     return Case(
-        ref=r.ref,
-        person_id=r.person_id,
-        status=CaseStatus(r.status),
-        classification=CaseClassification(r.classification),
-        reported_on=r.reported_on,
-        onset_on=r.onset_on,
-        specimen_on=r.specimen_on,
-        isolated_at=None if r.isolated_at is None else from_epoch(r.isolated_at),
-        created_at=from_epoch(r.created_at),
-        created_by=r.created_by,
-        policy_version=r.policy_version,
-        id=r.id,
-        linked_case_id=r.linked_case_id,
+        ref=r["ref"],
+        person_id=r["person_id"],
+        status=CaseStatus(r["status"]),
+        classification=CaseClassification(r["classification"]),
+        reported_on=r["reported_on"],
+        onset_on=r["onset_on"],
+        specimen_on=r["specimen_on"],
+        isolated_at=None if r["isolated_at"] is None else from_epoch(r["isolated_at"]),
+        created_at=from_epoch(r["created_at"]),
+        created_by=r["created_by"],
+        policy_version=r["policy_version"],
+        id=r["id"],
+        linked_case_id=r["linked_case_id"],
     )
 
 

@@ -143,7 +143,9 @@ class PrefetchedSource:
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
         lo, hi = self._near.ranges(venue, start, end)
-        return self._near.visits.take(sorted_unique(expand_ranges(lo, hi)[1]))
+        wanted = np.zeros(len(self._near.visits), dtype=bool)  # ranges overlap: mark, don't sort
+        wanted[expand_ranges(lo, hi)[1]] = True
+        return self._near.visits.take(np.flatnonzero(wanted))
 
     def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
         people = sorted_unique(persons)
