@@ -12,8 +12,8 @@ notifies them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,27 +57,100 @@ class RiskyVenue:
     cases: int
 
 
-@dataclass(frozen=True)
 class Trace:
-    """The contacts of one index person over one window, with the evidence for each."""
+    """The contacts of one index person over one window, with the evidence for each.
 
-    index_person_id: int
-    index_person_ref: str
-    window: Interval
-    as_of: datetime
-    policy_version: str
-    policy_digest: str
-    contacts: list[Contact]
-    person_refs: Mapping[int, str]
-    venues: Mapping[int, Venue]
-    case_ref: str | None = None
-    case_id: int | None = None
+    Held as the engine's columns: a screen shows a page of contacts and an export
+    streams them, so domain objects (and the people's and venues' references) are
+    made only for the contacts asked for. ``contacts`` makes them all.
+    """
 
-    def ref(self, person_id: int | None) -> str | None:
-        return None if person_id is None else self.person_refs.get(person_id)
+    def __init__(
+        self,
+        *,
+        index_person_id: int,
+        index_person_ref: str,
+        window: Interval,
+        as_of: datetime,
+        policy: Policy,
+        evidence: EvidenceTable,
+        table: ContactTable,
+        rules: TracingRules,
+        store: Store,
+        case_ref: str | None = None,
+        case_id: int | None = None,
+    ) -> None:
+        self.index_person_id = index_person_id
+        self.index_person_ref = index_person_ref
+        self.window = window
+        self.as_of = as_of
+        self.policy_version = policy.version
+        self.policy_digest = policy.digest
+        self.case_ref = case_ref
+        self.case_id = case_id
+        self._evidence = evidence
+        self._rules = rules
+        self._store = store
+        # Display order: the strongest tier first, then nearest generation, longest, by person.
+        order = np.lexsort((table.person, -table.seconds, table.generation, -table.tier.astype(np.int64)))
+        self._table = ContactTable(*(getattr(table, f.name)[order] for f in fields(ContactTable)))
+        self._refs: dict[int, str] = {index_person_id: index_person_ref}
+        self._venues: dict[int, Venue] = {}
+        self._all: list[Contact] | None = None
 
-    def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
-        """The documented JSON: one object with a ``contacts`` array."""
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def count(self, tier: Tier | None = None) -> int:
+        """How many contacts (of ``tier``)."""
+        if tier is None:
+            return len(self._table)
+        return int((self._table.tier == TIER_CODES[tier]).sum())
+
+    @property
+    def contacts(self) -> list[Contact]:
+        """Every contact, strongest first."""
+        if self._all is None:
+            self._all = self.page()
+        return self._all
+
+    def page(self, offset: int = 0, limit: int | None = None, tier: Tier | None = None) -> list[Contact]:
+        """Contacts ``offset`` to ``offset + limit`` (of ``tier``), strongest first."""
+        rows = (
+            np.arange(len(self._table))
+            if tier is None
+            else np.flatnonzero(self._table.tier == TIER_CODES[tier])
+        )
+        rows = rows[offset : None if limit is None else offset + limit]
+        chosen = ContactTable(*(getattr(self._table, f.name)[rows] for f in fields(ContactTable)))
+        mine = np.isin(self._evidence.person, chosen.person)
+        return _contacts(self._evidence.take(mine), chosen, self._rules)
+
+    def refs(self, person_ids: Iterable[int | None]) -> dict[int, str]:
+        """The references of these people (looked up once, then remembered)."""
+        wanted = sorted({p for p in person_ids if p is not None} - set(self._refs))
+        if wanted:
+            with self._store.read() as uow:
+                self._refs.update(uow.people.refs_for(wanted))
+        return self._refs
+
+    def venues(self, venue_ids: Iterable[int | None]) -> dict[int, Venue]:
+        """These venues (looked up once, then remembered)."""
+        wanted = sorted({v for v in venue_ids if v is not None} - set(self._venues))
+        if wanted:
+            with self._store.read() as uow:
+                self._venues.update(uow.venues.get_many(wanted))
+        return self._venues
+
+    def to_json(
+        self, zone: ZoneInfo, *, offset: int = 0, limit: int | None = None, tier: Tier | None = None
+    ) -> dict[str, Any]:
+        """The documented JSON: one object with a ``contacts`` array (one page of it, if asked)."""
+        contacts = self.page(offset, limit, tier)
+        people = [c.person_id for c in contacts] + [c.via_person_id for c in contacts]
+        people += [e.index_person_id for c in contacts for e in c.evidence]
+        refs = self.refs(people)
+        venues = self.venues(e.venue_id for c in contacts for e in c.evidence)
 
         def at(moment: datetime) -> str:
             return moment.astimezone(zone).isoformat()
@@ -91,10 +164,10 @@ class Trace:
                 "rule": e.rule,
                 "tier": e.tier.value,
                 "minutes": e.minutes,
-                "index_person": self.ref(e.index_person_id),
+                "index_person": refs.get(e.index_person_id),
             }
             if e.kind is EvidenceKind.VENUE and e.venue_id is not None:
-                venue = self.venues.get(e.venue_id)
+                venue = venues.get(e.venue_id)
                 out["venue"] = venue.ref if venue else None
                 out["venue_name_en"] = venue.name_en if venue else None
                 out["venue_name_zh"] = venue.name_zh if venue else None
@@ -114,17 +187,17 @@ class Trace:
             "window": interval(self.window),
             "as_of": at(self.as_of),
             "policy": {"version": self.policy_version, "digest": self.policy_digest},
-            "count": len(self.contacts),
+            "count": self.count(tier),
             "contacts": [
                 {
-                    "person": self.ref(c.person_id),
+                    "person": refs.get(c.person_id),
                     "tier": c.tier.value,
                     "generation": c.generation,
-                    "via": self.ref(c.via_person_id),
+                    "via": None if c.via_person_id is None else refs.get(c.via_person_id),
                     "minutes": c.minutes,
                     "evidence": [evidence(e) for e in c.evidence],
                 }
-                for c in self.contacts
+                for c in contacts
             ],
         }
 
@@ -298,27 +371,20 @@ class TracingService:
     ) -> Trace:
         rules, stay = self._rules(policy)
         as_of = to_epoch(now)
-        contacts: list[Contact] = []
+        evidence = EvidenceTable.empty()
         if not window.empty:
             windows = IndexWindows.of([0], [person_id], [window.start], [window.end])
             evidence = trace(windows, self._source(stay, as_of), rules, as_of)
-            contacts = _contacts(evidence, summarise(evidence, rules), rules)
-        people_ids = {c.person_id for c in contacts} | {c.via_person_id for c in contacts if c.via_person_id}
-        people_ids |= {e.index_person_id for c in contacts for e in c.evidence} | {person_id}
-        venue_ids = {e.venue_id for c in contacts for e in c.evidence if e.venue_id is not None}
-        with self._store.read() as uow:
-            refs = uow.people.refs_for(sorted(people_ids))
-            venues = uow.venues.get_many(sorted(venue_ids))
         return Trace(
             index_person_id=person_id,
             index_person_ref=person_ref,
             window=Interval(from_epoch(window.start), from_epoch(max(window.start, window.end))),
             as_of=now,
-            policy_version=policy.version,
-            policy_digest=policy.digest,
-            contacts=contacts,
-            person_refs=refs,
-            venues=venues,
+            policy=policy,
+            evidence=evidence,
+            table=summarise(evidence, rules),
+            rules=rules,
+            store=self._store,
             case_ref=case_ref,
             case_id=case_id,
         )
@@ -326,8 +392,10 @@ class TracingService:
     def compare(self, case_ref: str, other: Policy) -> list[ContactChange]:
         """Re-trace a case under ``other`` and say whose standing changed."""
         before, after = self.trace_case(case_ref), self.trace_case(case_ref, policy=other)
-        old = {before.ref(c.person_id): c for c in before.contacts}
-        new = {after.ref(c.person_id): c for c in after.contacts}
+        old_refs = before.refs(c.person_id for c in before.contacts)
+        new_refs = after.refs(c.person_id for c in after.contacts)
+        old = {old_refs[c.person_id]: c for c in before.contacts}
+        new = {new_refs[c.person_id]: c for c in after.contacts}
         changes = []
         for ref in sorted(set(old) | set(new), key=str):
             a, b = old.get(ref), new.get(ref)
@@ -470,41 +538,74 @@ class TracingService:
 
 
 def _contacts(evidence: EvidenceTable, table: ContactTable, rules: TracingRules) -> list[Contact]:
-    """Domain contacts for one root: the strongest first, then by person."""
+    """Domain contacts for one root: the strongest first, then by person.
+
+    Built from whole columns (sorted and turned into Python lists in one go), with
+    each instant converted once, because a case at a busy venue has thousands.
+    """
+    rows = np.lexsort((evidence.rule, evidence.index_start, evidence.person))
+    column = {f: getattr(evidence, f)[rows].tolist() for f in _EVIDENCE_COLUMNS}
+    moments: dict[int, datetime] = {}
+
+    def at(seconds: int) -> datetime:
+        moment = moments.get(seconds)
+        if moment is None:
+            moment = moments[seconds] = from_epoch(seconds)
+        return moment
+
+    rule_names: dict[tuple[int, int], str] = {}
     by_person: dict[int, list[Evidence]] = {}
-    for i in range(len(evidence)):
-        kind = int(evidence.kind[i])
-        venue = int(evidence.venue[i])
-        span = Interval(from_epoch(int(evidence.index_start[i])), from_epoch(int(evidence.index_end[i])))
-        mine = Interval(from_epoch(int(evidence.contact_start[i])), from_epoch(int(evidence.contact_end[i])))
-        by_person.setdefault(int(evidence.person[i]), []).append(
+    for person, kind, rule, tier, seconds, via, venue, a, b, c, d, encounters in zip(
+        *(column[f] for f in _EVIDENCE_COLUMNS), strict=True
+    ):
+        name = rule_names.get((kind, rule))
+        if name is None:
+            name = rule_names[(kind, rule)] = rules.rule_name(kind, rule)
+        by_person.setdefault(person, []).append(
             Evidence(
                 kind=KINDS[kind],
-                rule=rules.rule_name(kind, int(evidence.rule[i])),
-                tier=TIERS[int(evidence.tier[i])],
-                seconds=int(evidence.seconds[i]),
-                index_person_id=int(evidence.via[i]),
+                rule=name,
+                tier=TIERS[tier],
+                seconds=seconds,
+                index_person_id=via,
                 venue_id=None if venue == NO_VENUE else venue,
-                index_interval=span,
-                contact_interval=mine,
-                encounters=int(evidence.encounters[i]),
+                index_interval=Interval(at(a), at(b)),
+                contact_interval=Interval(at(c), at(d)),
+                encounters=encounters,
             )
         )
-    contacts = [
+    order = np.arange(len(table))  # the caller's order
+    return [
         Contact(
-            person_id=int(table.person[i]),
-            tier=TIERS[int(table.tier[i])],
-            generation=int(table.generation[i]),
-            seconds=int(table.seconds[i]),
-            evidence=tuple(
-                sorted(
-                    by_person[int(table.person[i])],
-                    key=lambda e: (e.index_interval.start if e.index_interval else from_epoch(0), e.rule),
-                )
-            ),
-            via_person_id=None if int(table.generation[i]) == 1 else int(table.via[i]),
+            person_id=person,
+            tier=TIERS[tier],
+            generation=generation,
+            seconds=seconds,
+            evidence=tuple(by_person[person]),
+            via_person_id=None if generation == 1 else via,
         )
-        for i in range(len(table))
+        for person, tier, generation, seconds, via in zip(
+            table.person[order].tolist(),
+            table.tier[order].tolist(),
+            table.generation[order].tolist(),
+            table.seconds[order].tolist(),
+            table.via[order].tolist(),
+            strict=True,
+        )
     ]
-    contacts.sort(key=lambda c: (-c.tier.rank, c.generation, -c.seconds, c.person_id))
-    return contacts
+
+
+_EVIDENCE_COLUMNS = (
+    "person",
+    "kind",
+    "rule",
+    "tier",
+    "seconds",
+    "via",
+    "venue",
+    "index_start",
+    "index_end",
+    "contact_start",
+    "contact_end",
+    "encounters",
+)

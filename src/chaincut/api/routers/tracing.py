@@ -63,16 +63,16 @@ class RiskyVenuesPublic(BaseModel):
 
 
 def _page(trace: Trace, services: Any, page: Any, tier: TierFilter | None) -> ContactsPublic:
-    doc = trace.to_json(services.settings.zone)
-    contacts = [c for c in doc["contacts"] if tier is None or c["tier"] == tier.value]
+    chosen = None if tier is None else Tier(tier.value)
+    doc = trace.to_json(services.settings.zone, offset=page.offset, limit=page.limit, tier=chosen)
     return ContactsPublic(
         case=doc["case"],
         index_person=doc["index_person"],
         window=doc["window"],
         as_of=doc["as_of"],
         policy=doc["policy"],
-        count=len(contacts),
-        data=contacts[page.offset : page.offset + page.limit],
+        count=doc["count"],
+        data=doc["contacts"],
     )
 
 
@@ -122,13 +122,14 @@ def export_contacts(
     """The contact list as CSV or Excel, streamed."""
     trace = services.tracing.trace_case(ref)
     contacts = [c for c in trace.contacts if tier is None or c.tier is Tier(tier.value)]
-    refs = {pid: r for pid, r in trace.person_refs.items()}
+    refs = trace.refs(c.person_id for c in contacts)
+    venues = trace.venues(e.venue_id for c in contacts for e in c.evidence)
     rows = contact_rows(
         contacts,
         case_ref=ref,
         policy_version=trace.policy_version,
         person_ref=refs,
-        venue_label=lambda v: trace.venues[v].ref if v in trace.venues else str(v),
+        venue_label=lambda v: venues[v].ref if v in venues else str(v),
     )
     zone = services.settings.zone
     name = f"contacts-{ref}.{fmt.value}"
