@@ -26,6 +26,7 @@ from chaincut.domain.ids import new_public_id
 from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
+from chaincut.tracing.actors import validate_actor
 from chaincut.tracing.timeline import CaseTimeline, read_timeline
 from chaincut.tracing.windows import infectious_window, window_opening
 
@@ -41,7 +42,6 @@ __all__ = [
 log = logging.getLogger("chaincut.cases")
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
-_ACTOR_MAX = 64  # cases.created_by
 _STATUSES = ", ".join(s.value for s in CaseStatus)
 _CLASSIFICATIONS = ", ".join(c.value for c in CaseClassification)
 
@@ -174,13 +174,6 @@ def _isolation_problems(
     return []
 
 
-def _check_actor(actor: str) -> str:
-    actor = (actor or "").strip()
-    if not actor or len(actor) > _ACTOR_MAX:
-        raise InvalidInput(f"expected the staff member's id, 1-{_ACTOR_MAX} characters", field="actor")
-    return actor
-
-
 class CaseRegistry:
     """Registers cases, records their isolation and tells their infectious windows."""
 
@@ -201,7 +194,7 @@ class CaseRegistry:
 
     def register(self, draft: CaseDraft, actor: str) -> Case:
         """Register a case; InvalidInput, NotFound (person, linked case) or Conflict (ref) store nothing."""
-        actor = _check_actor(actor)
+        actor = validate_actor(actor)
         now = self._clock.now()
         problems = check_case_fields(draft, self._policy, self._zone, now)
         if problems:
@@ -248,7 +241,7 @@ class CaseRegistry:
         classification linked, and is reported today. Calling it again for the same
         person, specimen date and linked case returns the case already registered.
         """
-        actor = _check_actor(actor)
+        actor = validate_actor(actor)
         now = self._clock.now()
         today = now.astimezone(self._zone).date()
         if specimen_on > today:
@@ -290,7 +283,7 @@ class CaseRegistry:
 
     def set_isolation(self, ref: str, at: datetime, actor: str) -> Case:
         """Record when the case was isolated, which closes its infectious window."""
-        actor = _check_actor(actor)
+        actor = validate_actor(actor)
         now = self._clock.now()
         with self._store.write() as uow:
             case = uow.cases.get_by_ref(ref)

@@ -21,7 +21,8 @@ from chaincut.clock import Clock
 from chaincut.domain import Case, FollowUp, TestResult
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.store import FollowUpEntry, Store
-from chaincut.tracing.orders import validate_actor, validate_note
+from chaincut.tracing.actors import validate_actor
+from chaincut.tracing.orders import validate_note
 
 __all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive"]
 

@@ -27,31 +27,18 @@ from chaincut.domain.ids import new_public_id
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import OrderEntry, OrderFilter, Store, UnitOfWork
+from chaincut.tracing.actors import validate_actor
 
 __all__ = [
-    "ACTOR_PATTERN",
     "IssueSummary",
     "IssuedOrder",
     "OrderService",
     "last_exposure_of",
-    "validate_actor",
 ]
 
 # Who acted: a staff id or a system name (``api``, ``cli``, ``tracing``), never a person's name.
-ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,63}$")
 NOTE_MAX_CHARS = 500
 PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}$")
-
-
-def validate_actor(actor: str) -> str:
-    """The actor as stored; InvalidInput when it is empty, too long or has odd characters."""
-    if not ACTOR_PATTERN.match(actor or ""):
-        raise InvalidInput(
-            "expected the acting staff id: 1-64 letters, digits or . _ : @ -",
-            field="actor",
-            code="invalid_actor",
-        )
-    return actor
 
 
 def validate_note(note: str | None) -> str | None:
