@@ -36,7 +36,6 @@ __all__ = [
     "last_exposure_of",
 ]
 
-# Who acted: a staff id or a system name (``api``, ``cli``, ``tracing``), never a person's name.
 NOTE_MAX_CHARS = 500
 PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}$")
 
