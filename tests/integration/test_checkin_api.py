@@ -426,6 +426,53 @@ def test_a_batch_keeps_each_persons_order_and_retries(
     assert x.left_at is None  # another person's visit is left alone
 
 
+def test_a_batch_of_different_people_is_written_in_three_statements(
+    client: TestClient, services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case (everyone in the batch differs) takes the batched path, same rules."""
+    for ref in ("P001", "P002", "P003", "P004", "P005"):
+        register_person(client, ref)
+    register_venue(client, "R1", "restaurant")
+    register_venue(client, "R2", "restaurant")
+    r1, r2 = token_of(client, "R1"), token_of(client, "R2")
+    at = clock.now()
+    earlier = at - timedelta(minutes=30)
+    for person, client_id in (("P001", "open"), ("P002", "r"), ("P003", "z")):
+        assert services.checkins.check_in_many(
+            [CheckInRequest(person_ref=person, client_id=client_id, token=r1, at=earlier)]
+        )[0]
+
+    def one_at_a_time(*_: object) -> None:
+        raise AssertionError("the batch went through the one-by-one path")
+
+    monkeypatch.setattr(VisitRepository, "check_in", one_at_a_time)
+    outcomes = services.checkins.check_in_many(
+        [
+            CheckInRequest(person_ref="P001", client_id="next", token=r2, at=at),  # closes "open"
+            CheckInRequest(person_ref="P002", client_id="r", token=r1, at=earlier),  # a retry
+            CheckInRequest(person_ref="P003", client_id="z", token=r2, at=at),  # "z" was at R1
+            CheckInRequest(person_ref="P004", client_id="f", token=r1[:-4] + "AAAA"),  # forged
+            CheckInRequest(person_ref="P005", client_id="new", token=r2, at=at),
+        ]
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "VisitReceipt", "VisitReceipt", "Conflict", "InvalidVenueToken", "VisitReceipt",
+    ]  # fmt: skip
+    assert isinstance(outcomes[1], VisitReceipt)
+    assert outcomes[1].replayed
+    assert isinstance(outcomes[0], VisitReceipt)
+    assert not outcomes[0].replayed
+    assert services.store.counts().visits == 5
+    closed = stored_visit(services, "P001", "open")
+    assert closed is not None
+    assert closed.left_at == at
+    assert closed.left_inferred is True
+    for person, client_id in (("P001", "next"), ("P002", "r"), ("P003", "z"), ("P005", "new")):
+        visit = stored_visit(services, person, client_id)
+        assert visit is not None
+        assert visit.left_at is None, (person, client_id)
+
+
 def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(
     client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,10 +135,51 @@ class VisitRepository:
             return
         cursor, sql = self._driver_cursor()
         try:
-            for visit_id, left_at in closings:
-                cursor.execute(sql["close"], (left_at, inferred, visit_id))
+            cursor.executemany(
+                sql["close"], [(left_at, inferred, visit_id) for visit_id, left_at in closings]
+            )
         finally:
             cursor.close()
+
+    def check_in_batch(self, rows: Sequence[tuple[int, int, int, bool, int, str]]) -> dict[int, int]:
+        """Insert open visits ``(person, venue, entered_at, inferred, source, client_id)`` at once.
+
+        One statement for a whole group commit. The people must all differ; a row whose
+        (person, client_id) is taken inserts nothing. Returns {person id: new visit id}.
+        """
+        if not rows:
+            return {}
+        cursor, sql = self._driver_cursor()
+        mark = "?" if sql is _CHECK_IN_STATEMENTS["qmark"] else "%s"
+        values = ", ".join([f"({mark}, {mark}, {mark}, NULL, {mark}, {mark}, {mark})"] * len(rows))
+        statement = (
+            f"INSERT INTO {visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source,"
+            f" client_id) VALUES {values}"
+            " ON CONFLICT (person_id, client_id) DO NOTHING RETURNING id, person_id"
+        )
+        try:
+            cursor.execute(statement, [value for row in rows for value in row])
+            inserted = cursor.fetchall()
+        finally:
+            cursor.close()
+        return {int(person_id): int(visit_id) for visit_id, person_id in inserted}
+
+    def open_visits_of_many(self, person_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
+        """Open visits ``(id, person, venue, entered_at)`` of these people."""
+        if not person_ids:
+            return []
+        cursor, sql = self._driver_cursor()
+        mark = "?" if sql is _CHECK_IN_STATEMENTS["qmark"] else "%s"
+        statement = (
+            f"SELECT id, person_id, venue_id, entered_at FROM {visits.name}"
+            f" WHERE left_at IS NULL AND person_id IN ({', '.join([mark] * len(person_ids))})"
+        )
+        try:
+            cursor.execute(statement, list(person_ids))
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in found]
 
     def add(self, visit: Visit) -> int:
         result = self._conn.execute(insert(visits), visit_row(visit))

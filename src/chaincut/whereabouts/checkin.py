@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from chaincut.clock import Clock, to_epoch
+from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
@@ -202,12 +202,63 @@ class CheckInService:
         # and cannot deadlock.
         order = sorted(range(len(pending)), key=lambda i: self._person_ids.get(pending[i][1].person_ref, 0))
         recorded: list[VisitReceipt | Exception | None] = [None] * len(pending)
+        people = [self._person_ids.get(r.person_ref) for _, r, _ in pending]
+        if len(pending) > 1 and None not in people and len(set(people)) == len(people):
+            return self._record_together(uow, pending, order)
         for i in order:
             _, request, at = pending[i]
             try:
                 recorded[i] = self._record(uow, request, at)
             except ChaincutError as exc:  # raised before this check-in wrote anything
                 recorded[i] = exc
+        return _all(recorded)
+
+    def _record_together(
+        self, uow: UnitOfWork, pending: Sequence[tuple[int, CheckInRequest, datetime]], order: Sequence[int]
+    ) -> list[VisitReceipt | Exception]:
+        """Check-ins of different people in three statements (insert, find open, close), not three each.
+
+        The same rules as ``_record``: a retried client_id is found, not inserted again (and
+        clashes if it named another venue); each person's other open visits are closed.
+        """
+        recorded: list[VisitReceipt | Exception | None] = [None] * len(pending)
+        visits: dict[int, tuple[Visit, Venue]] = {}
+        rows = []
+        for i in order:  # in order of person, as _record_all explains
+            _, request, at = pending[i]
+            try:
+                venue, source = self._venue(uow, request)
+            except ChaincutError as exc:
+                recorded[i] = exc
+                continue
+            assert venue.id is not None
+            person_id = self._person_ids[request.person_ref]
+            visit = Visit(person_id, venue.id, at, None, source, client_id=request.client_id)
+            visits[i] = (visit, venue)
+            rows.append((person_id, venue.id, to_epoch(at), False, source.code, request.client_id))
+        inserted = uow.visits.check_in_batch(rows)
+        fresh = set(inserted.values())
+        arrived = {visit.person_id: visit.entered_at for visit, _ in visits.values()}
+        closings = []
+        for visit_id, person_id, venue_id, entered_at in uow.visits.open_visits_of_many(sorted(inserted)):
+            if visit_id in fresh:
+                continue
+            at = arrived[person_id]
+            entered = from_epoch(entered_at)
+            stay_end = entered + self._stay(self._venue_type(uow, venue_id))
+            closings.append((visit_id, to_epoch(max(entered, min(at, stay_end)))))
+        uow.visits.close_many(sorted(closings), inferred=True)
+        for i, (visit, venue) in visits.items():
+            if visit.person_id in inserted:
+                recorded[i] = _receipt(visit, venue, replayed=False)
+                continue
+            assert visit.client_id is not None
+            earlier = uow.visits.by_client_id(visit.person_id, visit.client_id)
+            assert earlier is not None
+            if earlier.venue_id != visit.venue_id:
+                recorded[i] = Conflict("this client_id was used for another check-in", field="client_id")
+            else:
+                recorded[i] = _receipt(earlier, venue, replayed=True)
         return _all(recorded)
 
     def _record(self, uow: UnitOfWork, request: CheckInRequest, at: datetime) -> VisitReceipt:
