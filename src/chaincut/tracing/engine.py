@@ -373,9 +373,11 @@ class VenueTimeIndex:
         self.base = int(visits.entered.min()) if len(visits) else 0
         offset = np.clip(visits.entered - self.base, 0, _SPAN)
         keys = (visits.venue << _SHIFT) | offset
-        order = np.argsort(keys)
-        self.keys = keys[order]
-        self.visits = visits.take(order)
+        if len(keys) > 1 and not bool(np.all(keys[1:] >= keys[:-1])):  # often already in order
+            order = np.argsort(keys)
+            keys, visits = keys[order], visits.take(order)
+        self.keys = keys
+        self.visits = visits
         longest = np.zeros(int(visits.venue.max()) + 1 if len(visits) else 0, dtype=np.int64)
         if len(visits):
             venue = self.visits.venue

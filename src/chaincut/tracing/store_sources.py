@@ -21,7 +21,7 @@ from chaincut.tracing.engine import I64, EncounterArrays, VisitArrays, expand_ra
 
 __all__ = ["ArchiveIndex", "ArchiveScanSource", "SqlSource"]
 
-_DAY = 86_400
+_HOUR = 3_600
 _SHIFT = np.int64(32)
 _SPAN = np.int64((1 << 32) - 1)
 
@@ -94,31 +94,34 @@ class ArchiveScanSource:
         return _visit_arrays(list(self._archive.scan("visits", _VISIT_COLUMNS, wanted & when)))
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
-        """Visits at the venues on the days of the exposures there (a superset, never less).
+        """Visits at the venues in the hours of the exposures there (a superset, never less).
 
-        A visit that meets an exposure enters or leaves on one of the exposure's days,
-        unless it lasts a day or more; those few are always kept.
+        Each exposure marks its venue's hours from its start to its end. A visit that
+        meets an exposure spans one of those hours, which a running count of marked
+        hours per venue tells in two lookups: the visit is kept when the count grows
+        between the hour it entered and the hour it left.
         """
         if not len(venue):
             return VisitArrays.empty()
-        first_day = int(start.min()) // _DAY
-        days = int(end.max()) // _DAY - first_day + 1
-        marks = np.zeros((int(venue.max()) + 1, days), dtype=bool)
-        day_lo, day_hi = start // _DAY - first_day, end // _DAY - first_day
-        for offset in range(int((day_hi - day_lo).max()) + 1):
-            spans = day_lo + offset <= day_hi
-            marks[venue[spans], (day_lo + offset)[spans]] = True
+        first_hour = int(start.min()) // _HOUR
+        hours = int(end.max()) // _HOUR - first_hour + 1
+        venues = int(venue.max()) + 1
+        marks = np.zeros((venues, hours + 1), dtype=np.int8)  # column 0: before the first hour
+        hour_lo, hour_hi = start // _HOUR - first_hour + 1, end // _HOUR - first_hour + 1
+        for offset in range(int((hour_hi - hour_lo).max()) + 1):
+            spans = hour_lo + offset <= hour_hi
+            marks[venue[spans], (hour_lo + offset)[spans]] = 1
+        counts = np.cumsum(marks, axis=1, dtype=np.int16).ravel()  # at most 31 days of hours
+        del marks
         when = (pc.field("entered_at") <= int(end.max())) & (pc.field("left_at") >= int(start.min()))
         kept: list[pa.RecordBatch] = []
         for batch in self._archive.scan("visits", _VISIT_COLUMNS, when):
             v = batch.column("venue_id").to_numpy()
-            entered = batch.column("entered_at").to_numpy()
-            left = batch.column("left_at").to_numpy()
-            known = v < marks.shape[0]
-            vk = np.where(known, v, 0)
-            enter_day = np.clip(entered // _DAY - first_day, 0, days - 1)
-            leave_day = np.clip(left // _DAY - first_day, 0, days - 1)
-            keep = known & (marks[vk, enter_day] | marks[vk, leave_day] | (left - entered >= _DAY))
+            known = v < venues
+            row = np.where(known, v, 0) * (hours + 1)
+            entered = np.clip(batch.column("entered_at").to_numpy() // _HOUR - first_hour + 1, 0, hours)
+            left = np.clip(batch.column("left_at").to_numpy() // _HOUR - first_hour + 1, 0, hours)
+            keep = known & (counts[row + left] > counts[row + np.maximum(entered - 1, 0)])
             if keep.any():
                 kept.append(batch.filter(pa.array(keep)))
         return _visit_arrays(kept)
