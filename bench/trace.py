@@ -149,13 +149,14 @@ def _build_store(city: Path, data_dir: Path) -> dict[str, float]:
     return seconds
 
 
-def _services(data_dir: str, at: datetime | None = None) -> Any:
+def _services(data_dir: str, at: datetime | None = None, *, batch: bool = False) -> Any:
     from chaincut.bootstrap import bootstrap
     from chaincut.clock import FixedClock
     from chaincut.runtime import tune_allocator
     from chaincut.settings import Settings
 
-    tune_allocator()  # as the `chaincut` command does at start-up
+    if batch:
+        tune_allocator()  # as `chaincut trace --reported-on` does (not the server)
     clock = FixedClock(at) if at is not None else None
     return bootstrap(Settings(env="development", data_dir=Path(data_dir)), clock=clock)
 
@@ -264,7 +265,7 @@ def _batch(data_dir: str, at: datetime, day: date, pairs_file: str) -> dict[str,
     import numpy as np
 
     phases = _instrument()
-    svc = _services(data_dir, at)
+    svc = _services(data_dir, at, batch=True)
     try:
         with svc.store.read() as uow:  # the same query, in the same order, as trace_reported_on
             cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)

@@ -1,11 +1,12 @@
-"""Process-wide tuning for chaincut's own processes (the command line and the server).
+"""Process-wide tuning for chaincut's batch commands (a day's trace).
 
 glibc hands every allocation above its mmap threshold (128 KiB to 32 MiB) straight
 to the kernel and takes it back on free, so each of the many large, short-lived
 NumPy arrays of a batch trace costs fresh page faults. Raising the thresholds keeps
 freed memory in the process for the next array: a day's trace of 77,000 cases spent
 16 s of its 43 s in the kernel before, 8 s of 35 s after (bench/trace.py). The
-price is that memory freed after a peak is returned to the system later.
+price is that memory freed after a peak is returned to the system later, which suits
+a command that ends, not a long-running server.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ type the policy does not know, and contacts of contacts to depth 3.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import defaultdict
 from typing import NamedTuple
 
@@ -33,6 +34,7 @@ from chaincut.tracing.engine import (
     EvidenceTable,
     IndexWindows,
     TracingRules,
+    VenueTimeIndex,
     VisitArrays,
     summarise,
     trace,
@@ -270,3 +272,31 @@ def test_the_engine_finds_what_the_oracle_finds(world: World, mode: str) -> None
     contacts, evidence = engine(world, mode)
     assert contacts == expected_contacts
     assert sorted(evidence, key=repr) == sorted(expected_evidence, key=repr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2**28, 2**30), st.integers(2**28, 2**30), st.integers(0, 2**32))
+def test_a_coarse_venue_time_index_finds_a_superset_within_the_venue(
+    first_venue: int, span: int, seed: int
+) -> None:
+    """Keys too wide for 64 bits are coarsened; a search still finds every visit, at its venue only."""
+    rnd = random.Random(seed)  # spread-out draws, so the key really needs coarsening
+    n = 300
+    venues = [first_venue + rnd.randrange(3) for _ in range(n)]
+    entered = [BASE + rnd.randrange(span) for _ in range(n)]
+    left = [e + rnd.randrange(0, 5000) for e in entered]
+    index = VenueTimeIndex(VisitArrays.of(range(n), venues, entered, left))
+    assert index.quantum > 0  # venue, time and row need more than 63 bits: the key is coarse
+    for _ in range(40):
+        venue = first_venue + rnd.randrange(3)
+        start = BASE + rnd.randrange(-1000, span + 1000)
+        end = start + rnd.choice([rnd.randrange(0, 10_000), rnd.randrange(0, 2 * span)])  # or far beyond
+        lo, hi = index.ranges(np.array([venue]), np.array([start]), np.array([end]))
+        found = index.visits.take(np.arange(int(lo[0]), int(hi[0])))
+        assert set(found.venue.tolist()) <= {venue}
+        wanted = {
+            p
+            for p, v, e, out in zip(range(n), venues, entered, left, strict=True)
+            if v == venue and e <= end and out >= start
+        }
+        assert wanted <= set(found.person.tolist())

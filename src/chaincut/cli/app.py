@@ -6,7 +6,6 @@ import typer
 
 from chaincut.cli import cases, data, orders, server, tracing, venues
 from chaincut.cli import policy as policy_commands
-from chaincut.runtime import tune_allocator
 
 __all__ = ["app", "main"]
 
@@ -53,5 +52,4 @@ orders_app.command("set-status")(orders.set_status)
 
 
 def main() -> None:
-    tune_allocator()
     app()

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from chaincut.cli.console import console, print_json, services
 from chaincut.policy import load_policy
+from chaincut.runtime import tune_allocator
 from chaincut.store import Store
 from chaincut.tracing.engine import ContactTable, EvidenceTable
 from chaincut.tracing.service import Trace, TracingService
@@ -62,6 +63,7 @@ def trace(
     with services() as svc:
         zone = svc.settings.zone
         if reported_on is not None:
+            tune_allocator()  # a day's trace allocates many large arrays: keep freed memory for reuse
             _batch(svc.tracing, svc.store, reported_on.date(), out, as_json)
             return
         if compare_policy is not None:

@@ -89,9 +89,19 @@ class ArchiveScanSource:
         self._archive = archive
 
     def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
-        wanted = pc.field("person_id").isin(pa.array(np.unique(persons)))
+        if not len(persons):
+            return VisitArrays.empty()
+        wanted = np.zeros(int(persons.max()) + 1, dtype=bool)  # a lookup by id beats a hash set
+        wanted[persons] = True
         when = (pc.field("entered_at") <= end) & (pc.field("left_at") >= start)
-        return _visit_arrays(list(self._archive.scan("visits", _VISIT_COLUMNS, wanted & when)))
+        kept: list[pa.RecordBatch] = []
+        for batch in self._archive.scan("visits", _VISIT_COLUMNS, when):
+            person = batch.column("person_id").to_numpy()
+            inside = person < len(wanted)
+            keep = inside & wanted[np.where(inside, person, 0)]
+            if keep.any():
+                kept.append(batch.filter(pa.array(keep)))
+        return _visit_arrays(kept)
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
         """Visits at the venues in the hours of the exposures there (a superset, never less).
@@ -194,7 +204,9 @@ class ArchiveIndex:
         )
 
     def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
-        people = sorted_unique(persons)
+        # Searched as int32, the column's own type: an int64 needle would make NumPy convert
+        # the whole column on every call.
+        people = sorted_unique(persons).astype(np.int32)
         lo = np.searchsorted(self._person_sorted, people, side="left").astype(np.int64)
         hi = np.searchsorted(self._person_sorted, people, side="right").astype(np.int64)
         found = self._visits(self._person_order[expand_ranges(lo, hi)[1]].astype(np.int64))
@@ -213,7 +225,7 @@ class ArchiveIndex:
         return self._visits(sorted_unique(expand_ranges(lo, hi)[1]))
 
     def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
-        people = sorted_unique(persons)
+        people = sorted_unique(persons).astype(np.int32)  # the sorted columns' type (see visits_of)
         rows = []
         for order, ordered in ((self._a_order, self._a_sorted), (self._b_order, self._b_sorted)):
             lo = np.searchsorted(ordered, people, side="left").astype(np.int64)
