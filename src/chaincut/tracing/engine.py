@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,7 @@ __all__ = [
     "EvidenceTable",
     "Exposures",
     "IndexWindows",
+    "IndexedSource",
     "TracingRules",
     "VenueTimeIndex",
     "VisitArrays",
@@ -171,6 +172,15 @@ class WhereaboutsSource(Protocol):
 
     def household_members(self, persons: I64) -> tuple[I64, I64]:
         """Pairs ``(person, other member of their household)`` for ``persons``."""
+        ...
+
+
+@runtime_checkable
+class IndexedSource(WhereaboutsSource, Protocol):
+    """A source that holds every visit near the exposures asked about, already indexed."""
+
+    def venue_index(self) -> VenueTimeIndex:
+        """The index of the visits ``visits_near`` would answer from (a superset)."""
         ...
 
 
@@ -419,9 +429,8 @@ class VenueTimeIndex:
 
 
 def _venue_evidence(
-    windows: IndexWindows, exposures: Exposures, candidates: VisitArrays, rules: TracingRules
+    windows: IndexWindows, exposures: Exposures, index: VenueTimeIndex, rules: TracingRules
 ) -> EvidenceTable:
-    index = VenueTimeIndex(candidates)
     lo, hi = index.ranges(exposures.venue, exposures.start, exposures.end)
     # Everything per exposure is looked up once here, not once per candidate pair; the
     # pairs are tested a chunk at a time and only the hits (three numbers each) kept.
@@ -533,8 +542,11 @@ def _one_generation(
     exposures = exposures_of(windows, source.visits_of(people, first, last), rules)
     parts = []
     if len(exposures.venue):
-        candidates = source.visits_near(exposures.venue, exposures.start, exposures.end)
-        parts.append(_venue_evidence(windows, exposures, candidates, rules))
+        if isinstance(source, IndexedSource):  # its whereabouts are already sorted for this
+            index = source.venue_index()
+        else:
+            index = VenueTimeIndex(source.visits_near(exposures.venue, exposures.start, exposures.end))
+        parts.append(_venue_evidence(windows, exposures, index, rules))
     parts.append(_encounter_evidence(windows, source.encounters_of(people, first, last), rules))
     parts.append(_household_evidence(windows, *source.household_members(people), rules))
     return parts
@@ -584,9 +596,9 @@ def trace_in_chunks(
     as_of: int,
     *,
     first_source: WhereaboutsSource | None = None,
-    roots_per_chunk: int = 4000,
+    roots_per_chunk: int = 500,
 ) -> Iterator[tuple[EvidenceTable, ContactTable]]:
-    """``trace`` a few thousand roots at a time, yielding each chunk's evidence and contacts.
+    """``trace`` a few hundred roots at a time, yielding each chunk's evidence and contacts.
 
     Memory stays bounded however many cases a day brings; the roots of one chunk
     are traced together, so results equal one ``trace`` of everything.

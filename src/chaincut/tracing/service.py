@@ -488,12 +488,12 @@ class TracingService:
         *,
         keep_contacts: bool = True,
         on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
-        roots_per_chunk: int = 4000,
+        roots_per_chunk: int = 500,
     ) -> BatchTrace:
         """Trace ``cases`` together; root ``i`` in the result is ``cases[i]``.
 
         Whereabouts are read once for all of them, then the cases are traced a few
-        thousand at a time so memory stays bounded; each chunk's evidence and contacts
+        hundred at a time so memory stays bounded (and each chunk's sorts fit in cache); each chunk's evidence and contacts
         go to ``on_chunk`` (to be written out) before the next chunk starts.
         """
         now = self._clock.now()

@@ -111,7 +111,7 @@ class UnionSource:
 class PrefetchedSource:
     """One read of everything a set of index windows needs, answered from memory after.
 
-    A day's cases are traced a few thousand at a time (to bound memory), but reading
+    A day's cases are traced a few hundred at a time (to bound memory), but reading
     the archive once per chunk would cost a full scan each time. This asks the
     underlying source once, for all windows: their visits, the visits near all their
     exposures, their encounters and households; then each chunk's questions, which
@@ -140,6 +140,10 @@ class PrefetchedSource:
         lo, hi = _ranges(v.person, sorted_unique(persons))
         found = v.take(expand_ranges(lo, hi)[1])
         return found.take((found.left >= start) & (found.entered <= end))
+
+    def venue_index(self) -> VenueTimeIndex:
+        """Every visit near the windows' exposures, indexed once for all chunks."""
+        return self._near
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
         lo, hi = self._near.ranges(venue, start, end)

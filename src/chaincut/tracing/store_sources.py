@@ -192,6 +192,7 @@ class ArchiveIndex:
         self._b_order = np.argsort(encounters.person_b, kind="stable").astype(np.int32)
         self._a_sorted = encounters.person_a[self._a_order].astype(np.int32)
         self._b_sorted = encounters.person_b[self._b_order].astype(np.int32)
+        pa.default_memory_pool().release_unused()  # what reading the archive held, given back
 
     def __len__(self) -> int:
         return len(self._keys)
