@@ -493,8 +493,9 @@ class TracingService:
         """Trace ``cases`` together; root ``i`` in the result is ``cases[i]``.
 
         Whereabouts are read once for all of them, then the cases are traced a few
-        hundred at a time so memory stays bounded (and each chunk's sorts fit in cache); each chunk's evidence and contacts
-        go to ``on_chunk`` (to be written out) before the next chunk starts.
+        hundred at a time, so memory stays bounded and each chunk's sorts fit in cache;
+        each chunk's evidence and contacts go to ``on_chunk`` (to be written out)
+        before the next chunk starts.
         """
         now = self._clock.now()
         as_of = to_epoch(now)
