@@ -24,7 +24,7 @@ from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.errors import Conflict
 from chaincut.store.whereabouts import VisitRepository
 from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, generate_signing_key, key_id_for
-from chaincut.whereabouts.checkin import CheckInRequest, VisitReceipt
+from chaincut.whereabouts.checkin import CheckInRequest, CheckInService, VisitReceipt
 
 RESTAURANT_STAY = timedelta(minutes=90)  # venue_types.restaurant.default_stay_minutes in default.toml
 BAR_STAY = timedelta(minutes=120)  # venue_types.bar.default_stay_minutes
@@ -446,7 +446,8 @@ def test_a_batch_of_different_people_is_written_in_three_statements(
         raise AssertionError("the batch went through the one-by-one path")
 
     monkeypatch.setattr(VisitRepository, "check_in", one_at_a_time)
-    outcomes = services.checkins.check_in_many(
+    batched = CheckInService(services.store, services.policy, clock, services.verifier, batch_statements=True)
+    outcomes = batched.check_in_many(
         [
             CheckInRequest(person_ref="P001", client_id="next", token=r2, at=at),  # closes "open"
             CheckInRequest(person_ref="P002", client_id="r", token=r1, at=earlier),  # a retry
