@@ -55,3 +55,24 @@ def test_the_hash_tells_strings_apart() -> None:
     hashes = whereabouts._hash_strings(strings)
     assert len(set(hashes[:-1].tolist())) == len(strings) - 1  # all but the null differ
     assert hashes[-1] == hashes[0]  # a null hashes as the empty string (and never matches a ref)
+
+
+def test_a_repeated_dictionary_is_mapped_once_and_a_new_one_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    refs = pa.array(["P1", "P2", "P3"])
+    index = _RefIndex(pa.table({"ref": refs, "id": pa.array([10, 20, 30])}))
+    first = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 1]), pa.array(["P2", "P3"]))
+    again = pa.DictionaryArray.from_arrays(pa.array([1, 0]), pa.array(["P2", "P3"]))  # equal, not the same
+    other = pa.DictionaryArray.from_arrays(pa.array([0, 1]), pa.array(["P1", "P9"]))
+    assert index.positions(first).tolist() == [1, 2, -1, 2]
+    calls: list[int] = []
+    original = _RefIndex.positions
+
+    def counted(self: _RefIndex, column: pa.Array) -> np.ndarray:
+        calls.append(len(column))
+        return original(self, column)
+
+    monkeypatch.setattr(_RefIndex, "positions", counted)
+    assert index.positions(again).tolist() == [2, 1]
+    assert calls == [2]  # the dictionary itself was not looked up again
+    assert index.positions(other).tolist() == [0, -1]
+    assert calls == [2, 2, 2]  # a new dictionary is

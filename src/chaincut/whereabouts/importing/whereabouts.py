@@ -48,6 +48,7 @@ class _RefIndex:
         self.extra = table[extra].combine_chunks() if extra else None
         self._hashes: np.ndarray | None = None
         self._order: np.ndarray | None = None
+        self._last: tuple[pa.Array, np.ndarray] | None = None  # the last dictionary and its positions
         if len(self.refs) >= _HASHED_FROM:
             hashes = _hash_strings(self.refs)
             order = np.argsort(hashes)
@@ -60,7 +61,12 @@ class _RefIndex:
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         if pa.types.is_dictionary(column.type):
-            dict_pos = self.positions(column.dictionary.cast(pa.string()))
+            dictionary = column.dictionary
+            if self._last is not None and self._last[0].equals(dictionary):
+                dict_pos = self._last[1]  # a file written with one dictionary repeats it per batch
+            else:
+                dict_pos = self.positions(dictionary.cast(pa.string()))
+                self._last = (dictionary, dict_pos)
             if not len(dict_pos):  # an all-null column
                 return np.full(len(column), -1, dtype=np.int64)
             null = column.indices.is_null().to_numpy(zero_copy_only=False)
