@@ -57,7 +57,9 @@ def test_the_hash_tells_strings_apart() -> None:
     assert hashes[-1] == hashes[0]  # a null hashes as the empty string (and never matches a ref)
 
 
-def test_a_repeated_dictionary_is_mapped_once_and_a_new_one_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_repeated_or_grown_dictionary_is_mapped_once_and_a_new_one_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     refs = pa.array(["P1", "P2", "P3"])
     index = _RefIndex(pa.table({"ref": refs, "id": pa.array([10, 20, 30])}))
     first = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 1]), pa.array(["P2", "P3"]))
@@ -74,5 +76,8 @@ def test_a_repeated_dictionary_is_mapped_once_and_a_new_one_again(monkeypatch: p
     monkeypatch.setattr(_RefIndex, "positions", counted)
     assert index.positions(again).tolist() == [2, 1]
     assert calls == [2]  # the dictionary itself was not looked up again
+    grown = pa.DictionaryArray.from_arrays(pa.array([2, 0, 3]), pa.array(["P2", "P3", "P1", "P7"]))
+    assert index.positions(grown).tolist() == [0, 1, -1]
+    assert calls == [2, 3, 2]  # then only the two entries appended to the dictionary were looked up
     assert index.positions(other).tolist() == [0, -1]
-    assert calls == [2, 2, 2]  # a new dictionary is
+    assert calls == [2, 3, 2, 2, 2]  # a different dictionary is looked up whole

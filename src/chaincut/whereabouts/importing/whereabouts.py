@@ -61,12 +61,7 @@ class _RefIndex:
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         if pa.types.is_dictionary(column.type):
-            dictionary = column.dictionary
-            if self._last is not None and self._last[0].equals(dictionary):
-                dict_pos = self._last[1]  # a file written with one dictionary repeats it per batch
-            else:
-                dict_pos = self.positions(dictionary.cast(pa.string()))
-                self._last = (dictionary, dict_pos)
+            dict_pos = self._dictionary_positions(column.dictionary)
             if not len(dict_pos):  # an all-null column
                 return np.full(len(column), -1, dtype=np.int64)
             null = column.indices.is_null().to_numpy(zero_copy_only=False)
@@ -88,6 +83,26 @@ class _RefIndex:
             return np.where(hit, candidate, -1).astype(np.int64)
         found = pc.index_in(column, value_set=self.refs)
         return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def _dictionary_positions(self, dictionary: pa.Array) -> np.ndarray:
+        """Positions of a batch's dictionary entries, reusing what the last batch's gave.
+
+        Reading a Parquet file, pyarrow hands each batch the dictionary of everything
+        read so far: the same one, or the last one with new entries appended (7.5M
+        people's references by the end of a city's visits). Only new entries are looked up.
+        """
+        if self._last is not None:
+            known, known_pos = self._last
+            if len(dictionary) >= len(known) and dictionary.slice(0, len(known)).equals(known):
+                tail = dictionary.slice(len(known))
+                if not len(tail):
+                    return known_pos
+                dict_pos = np.concatenate([known_pos, self.positions(tail.cast(pa.string()))])
+                self._last = (dictionary, dict_pos)
+                return dict_pos
+        dict_pos = self.positions(dictionary.cast(pa.string()))
+        self._last = (dictionary, dict_pos)
+        return dict_pos
 
     def take_ids(self, positions: np.ndarray) -> np.ndarray:
         ids = self.ids.to_numpy(zero_copy_only=False)
