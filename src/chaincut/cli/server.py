@@ -6,7 +6,7 @@ import atexit
 import gc
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -148,6 +148,33 @@ def serve(
     )
 
 
+_DEMO_CASE = "C-DEMO"
+
+
+def _demo_case(svc: Services) -> str:
+    """Register a demo case (once): the resident with the most visits in the last two days."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from chaincut.tracing.cases import CaseDraft
+
+    with svc.store.read() as uow:
+        if uow.cases.get_by_ref(_DEMO_CASE) is not None or svc.store.archive is None:
+            return _DEMO_CASE
+    now = svc.clock.now()
+    recent = svc.store.archive.read("visits", pc.field("entered_at") >= int(now.timestamp()) - 2 * 86400)
+    people = recent["person_id"].to_numpy()
+    if not len(people):
+        return _DEMO_CASE
+    values, counts = np.unique(people, return_counts=True)
+    with svc.store.read() as uow:
+        person = uow.people.get(int(values[np.argmax(counts)]))
+    if person is not None:
+        onset = (now - timedelta(days=1)).astimezone(svc.settings.zone).date()
+        svc.cases.register(CaseDraft(_DEMO_CASE, person.ref, "unlinked", onset_on=onset), actor="demo")
+    return _DEMO_CASE
+
+
 def demo(
     people: Annotated[int, typer.Option(min=100, help="residents of the demo district")] = 50_000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -189,6 +216,7 @@ def demo(
             ]
             for report in reports:
                 console.print(f"loaded {report.stored:,} {report.kind}", highlight=False)
+        demo_case = _demo_case(svc)
         counts = svc.store.counts()
         venues, _ = svc.venues.list(venue_type="restaurant", district=None, offset=0, limit=1)
         with svc.store.read() as uow:
@@ -209,6 +237,9 @@ Try, in another terminal:
   curl -X POST {base}/checkins -H 'content-type: application/json' \\
        -d '{{"client_id": "demo-1", "person": "{example_person}", "token": "'$TOKEN'"}}'
   chaincut status                                    the same counts from the command line
+  chaincut trace --case {demo_case} --format table       the contacts of a demo case, with evidence
+  curl '{base}/cases/{demo_case}/contacts?limit=5'   the same over the API, strongest first
+  curl -O {base}/cases/{demo_case}/contacts.csv      the contact list to download
 Press Ctrl+C to stop.
 """
     if not serve_after:
