@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -35,6 +33,8 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _machine  # bench/_machine.py: Python puts the script's folder on the path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,16 +59,6 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 
 def _log(message: str) -> None:
     print(f"[import_visits] {message}", file=sys.stderr, flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _synthesize(args: argparse.Namespace, city: Path) -> int:
@@ -184,7 +174,7 @@ def _measure(label: str, data_dir: Path, database_url: str | None, city: Path) -
 def main(argv: list[str]) -> int:
     """Synthesize once, then measure each backend and print its JSON line."""
     args = _arguments(argv)
-    machine = {"cpus": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()}
+    machine = _machine.machine()
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaincut-bench-")))
         city = args.city or work / "city"

@@ -33,7 +33,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import sqlite3
 import subprocess
@@ -46,6 +45,8 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import _machine  # bench/_machine.py: Python puts the script's folder on the path
 
 REPO = Path(__file__).resolve().parents[1]
 ZONE = ZoneInfo("Asia/Hong_Kong")
@@ -77,16 +78,6 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 
 def _log(message: str) -> None:
     print(f"[trace] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _chaincut(*args: str, env: dict[str, str] | None = None) -> None:
@@ -579,7 +570,7 @@ def _postgres_contacts(
 
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
-    machine = {"cpus": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()}
+    machine = _machine.machine()
     with ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaincut-trace-")))
         city = args.city or work / "city"
