@@ -212,6 +212,7 @@ def _instrument() -> dict[str, float]:
     import functools
 
     from chaincut.tracing import engine, service, store_sources
+    from chaincut.tracing import trace as one_trace
 
     phases: dict[str, float] = {}
 
@@ -240,8 +241,8 @@ def _instrument() -> dict[str, float]:
         if hasattr(engine, name):  # the engine's private names move; time those that exist
             setattr(engine, name, timed(f"engine.{name}", getattr(engine, name)))
     service.summarise = timed("summarise", service.summarise)
-    if hasattr(service, "_contacts"):
-        service._contacts = timed("service._contacts (domain objects)", service._contacts)
+    engine.summarise = timed("summarise", engine.summarise)
+    one_trace._contacts = timed("trace._contacts (domain objects)", one_trace._contacts)
     from chaincut.store.people import PeopleRepository
     from chaincut.store.venues import VenueRepository
 

@@ -27,20 +27,18 @@ from chaincut.policy import (
     Policy,
     load_policy,
 )
-from chaincut.tracing.engine import (
+from chaincut.tracing.columns import (
     KIND_CODES,
     ContactTable,
     EncounterArrays,
     EvidenceTable,
     IndexWindows,
-    TracingRules,
-    VenueTimeIndex,
     VisitArrays,
-    summarise,
-    trace,
-    trace_in_chunks,
 )
+from chaincut.tracing.engine import summarise, trace, trace_in_chunks
+from chaincut.tracing.rules import TracingRules
 from chaincut.tracing.sources import ArraySource, PrefetchedSource, UnionSource
+from chaincut.tracing.venue_index import VenueTimeIndex
 
 BASE = 1_790_000_000  # 2026-09-21 UTC: realistic epoch seconds
 GRID = 300  # five minutes: intervals on a grid touch and coincide often

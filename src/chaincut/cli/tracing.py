@@ -18,7 +18,7 @@ from chaincut.cli.console import console, print_json, services
 from chaincut.policy import load_policy
 from chaincut.runtime import tune_allocator
 from chaincut.store import Store
-from chaincut.tracing.engine import ContactTable, EvidenceTable
+from chaincut.tracing.columns import ContactTable, EvidenceTable
 from chaincut.tracing.service import Trace, TracingService
 
 __all__ = ["trace"]

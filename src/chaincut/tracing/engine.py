@@ -28,131 +28,44 @@ code runs on the embedded archive, on SQL, and on an in-memory index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from chaincut.domain import EvidenceKind, Tier
-from chaincut.policy import Policy
+from chaincut.domain import EvidenceKind
+from chaincut.tracing.columns import (
+    _SHIFT,
+    _SPAN,
+    I64,
+    KIND_CODES,
+    ContactTable,
+    EncounterArrays,
+    EvidenceTable,
+    IndexWindows,
+    VisitArrays,
+    contains,
+    evidence_rows,
+    expand_ranges,
+    pair_keys,
+    sorted_unique,
+)
+from chaincut.tracing.rules import TracingRules
+from chaincut.tracing.venue_index import VenueTimeIndex
 
 __all__ = [
-    "ContactTable",
-    "EncounterArrays",
-    "EvidenceTable",
     "Exposures",
-    "IndexWindows",
     "IndexedSource",
-    "TracingRules",
-    "VenueTimeIndex",
-    "VisitArrays",
     "WhereaboutsSource",
-    "expand_ranges",
     "exposures_of",
-    "sorted_unique",
     "summarise",
     "trace",
     "trace_in_chunks",
 ]
 
-I64 = NDArray[np.int64]
-I8 = NDArray[np.int8]
-
-KIND_CODES = {EvidenceKind.VENUE: 0, EvidenceKind.ENCOUNTER: 1, EvidenceKind.HOUSEHOLD: 2}
-KINDS = {code: kind for kind, code in KIND_CODES.items()}
-TIER_CODES = {tier: tier.rank for tier in Tier}
-TIERS = {code: tier for tier, code in TIER_CODES.items()}
-NO_VENUE = -1
-ENCOUNTER_RULE = "encounters"
-HOUSEHOLD_RULE = "household"
-
-_SHIFT = np.int64(32)
-_SPAN = np.int64((1 << 32) - 1)
 _MAX_PAIRS_PER_CHUNK = 1_000_000
-
-
-def _i64(values: object) -> I64:
-    return np.ascontiguousarray(values, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class VisitArrays:
-    """Closed visits as columns: who, where, from when, until when."""
-
-    person: I64
-    venue: I64
-    entered: I64
-    left: I64
-
-    @classmethod
-    def of(cls, person: object, venue: object, entered: object, left: object) -> VisitArrays:
-        return cls(_i64(person), _i64(venue), _i64(entered), _i64(left))
-
-    @classmethod
-    def empty(cls) -> VisitArrays:
-        return cls.of([], [], [], [])
-
-    @classmethod
-    def concat(cls, parts: Sequence[VisitArrays]) -> VisitArrays:
-        if len(parts) == 1:
-            return parts[0]
-        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
-
-    def __len__(self) -> int:
-        return len(self.person)
-
-    def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> VisitArrays:
-        return VisitArrays(self.person[rows], self.venue[rows], self.entered[rows], self.left[rows])
-
-
-@dataclass(frozen=True)
-class EncounterArrays:
-    """Encounters as columns: two people near each other from ``start`` to ``end``."""
-
-    person_a: I64
-    person_b: I64
-    start: I64
-    end: I64
-
-    @classmethod
-    def of(cls, person_a: object, person_b: object, start: object, end: object) -> EncounterArrays:
-        return cls(_i64(person_a), _i64(person_b), _i64(start), _i64(end))
-
-    @classmethod
-    def empty(cls) -> EncounterArrays:
-        return cls.of([], [], [], [])
-
-    @classmethod
-    def concat(cls, parts: Sequence[EncounterArrays]) -> EncounterArrays:
-        if len(parts) == 1:
-            return parts[0]
-        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
-
-    def __len__(self) -> int:
-        return len(self.person_a)
-
-
-@dataclass(frozen=True)
-class IndexWindows:
-    """The people to trace from: row ``i`` traces ``person[i]`` over ``[start[i], end[i]]``.
-
-    ``root`` numbers the trace each row belongs to (one per case in a batch); the
-    engine keeps roots apart, so one batch gives each case its own contacts.
-    """
-
-    root: I64
-    person: I64
-    start: I64
-    end: I64
-
-    @classmethod
-    def of(cls, root: object, person: object, start: object, end: object) -> IndexWindows:
-        return cls(_i64(root), _i64(person), _i64(start), _i64(end))
-
-    def __len__(self) -> int:
-        return len(self.root)
 
 
 class WhereaboutsSource(Protocol):
@@ -182,156 +95,6 @@ class IndexedSource(WhereaboutsSource, Protocol):
     def venue_index(self) -> VenueTimeIndex:
         """The index of the visits ``visits_near`` would answer from (a superset)."""
         ...
-
-
-@dataclass(frozen=True)
-class TracingRules:
-    """The policy's rules as arrays the engine can index by venue id."""
-
-    min_overlap: I64  # seconds, by venue id
-    after_leave: I64  # seconds, by venue id
-    tier: I8  # tier code by venue id; 0 for a venue of a type the policy does not know
-    rule: NDArray[np.int16]  # index into rule_names by venue id
-    rule_names: tuple[str, ...]
-    encounter_seconds: int
-    encounter_tier: int
-    household_tier: int
-    depth: int
-    onward_tiers: frozenset[int]
-    onward_tier: int
-
-    @classmethod
-    def build(cls, policy: Policy, venue_types: Mapping[int, str]) -> TracingRules:
-        """Rules for ``policy`` given every venue's type (venue id -> type name)."""
-        size = max(venue_types, default=-1) + 1
-        names = tuple(sorted(policy.venue_types))
-        code_of = {name: i for i, name in enumerate(names)}
-        min_overlap = np.zeros(size, dtype=np.int64)
-        after_leave = np.zeros(size, dtype=np.int64)
-        tier = np.zeros(size, dtype=np.int8)
-        rule = np.full(size, -1, dtype=np.int16)
-        if venue_types:
-            ids = np.fromiter(venue_types.keys(), dtype=np.int64, count=len(venue_types))
-            type_names = list(venue_types.values())
-            per_type = [policy.venue_types[name].contact for name in names]
-            codes = np.array([code_of.get(t, -1) for t in type_names], dtype=np.int16)
-            known = codes >= 0
-            lookup_overlap = np.array([c.min_overlap_seconds for c in per_type], dtype=np.int64)
-            lookup_after = np.array([c.after_leave_seconds for c in per_type], dtype=np.int64)
-            lookup_tier = np.array([TIER_CODES[c.tier] for c in per_type], dtype=np.int8)
-            ids, codes = ids[known], codes[known]
-            min_overlap[ids] = lookup_overlap[codes]
-            after_leave[ids] = lookup_after[codes]
-            tier[ids] = lookup_tier[codes]
-            rule[ids] = codes
-        coc = policy.contacts_of_contacts
-        return cls(
-            min_overlap=min_overlap,
-            after_leave=after_leave,
-            tier=tier,
-            rule=rule,
-            rule_names=tuple(f"venue_types.{n}.contact" for n in names),
-            encounter_seconds=policy.encounters.cumulative_seconds,
-            encounter_tier=TIER_CODES[policy.encounters.tier],
-            household_tier=TIER_CODES[policy.household.tier],
-            depth=coc.depth,
-            onward_tiers=frozenset(TIER_CODES[t] for t in coc.from_tiers),
-            onward_tier=TIER_CODES[coc.tier],
-        )
-
-    def rule_name(self, kind: int, rule: int) -> str:
-        if kind == KIND_CODES[EvidenceKind.ENCOUNTER]:
-            return ENCOUNTER_RULE
-        if kind == KIND_CODES[EvidenceKind.HOUSEHOLD]:
-            return HOUSEHOLD_RULE
-        return self.rule_names[rule]
-
-    def _known(self, venue: I64) -> NDArray[np.bool_]:
-        inside = (venue >= 0) & (venue < len(self.tier))
-        known = np.zeros(len(venue), dtype=bool)
-        known[inside] = self.tier[venue[inside]] > 0
-        return known
-
-
-@dataclass(frozen=True)
-class EvidenceTable:
-    """Every piece of evidence found, one row each, as columns.
-
-    ``root`` is the trace it belongs to, ``person`` the contact, ``via`` the index
-    person of the window that found it (the root person at generation 1). Venue
-    rows carry the index interval (clipped and extended) and the contact's stay;
-    encounter rows the first start and last end of the clipped encounters and their
-    count; household rows the index window.
-    """
-
-    root: I64
-    person: I64
-    via: I64
-    generation: I64
-    kind: I8
-    tier: I8
-    rule: NDArray[np.int16]
-    seconds: I64
-    venue: I64
-    index_start: I64
-    index_end: I64
-    contact_start: I64
-    contact_end: I64
-    encounters: I64
-
-    @classmethod
-    def empty(cls) -> EvidenceTable:
-        return cls(**{f.name: np.zeros(0, dtype=_EVIDENCE_DTYPES[f.name]) for f in fields(cls)})
-
-    @classmethod
-    def concat(cls, parts: Sequence[EvidenceTable]) -> EvidenceTable:
-        if not parts:
-            return cls.empty()
-        if len(parts) == 1:
-            return parts[0]
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
-
-    def __len__(self) -> int:
-        return len(self.root)
-
-    def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> EvidenceTable:
-        return EvidenceTable(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-
-_EVIDENCE_DTYPES = {
-    "root": np.int64,
-    "person": np.int64,
-    "via": np.int64,
-    "generation": np.int64,
-    "kind": np.int8,
-    "tier": np.int8,
-    "rule": np.int16,
-    "seconds": np.int64,
-    "venue": np.int64,
-    "index_start": np.int64,
-    "index_end": np.int64,
-    "contact_start": np.int64,
-    "contact_end": np.int64,
-    "encounters": np.int64,
-}
-
-
-def _rows(n: int, **columns: object) -> EvidenceTable:
-    defaults: dict[str, object] = {"venue": NO_VENUE, "encounters": 0, "rule": -1, "generation": 0}
-    built = {}
-    for f in fields(EvidenceTable):
-        value = np.asarray(columns.get(f.name, defaults.get(f.name)), dtype=_EVIDENCE_DTYPES[f.name])
-        built[f.name] = value if value.shape == (n,) else np.broadcast_to(value, (n,)).copy()
-    return EvidenceTable(**built)
-
-
-def expand_ranges(lo: I64, hi: I64) -> tuple[I64, I64]:
-    """For ranges ``[lo[i], hi[i])``: the owner ``i`` and the position of every element."""
-    counts = np.maximum(hi - lo, 0)
-    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
-    starts = np.cumsum(counts) - counts
-    position = lo[owner] + (np.arange(len(owner), dtype=np.int64) - starts[owner])
-    return owner, position
 
 
 def _chunks(counts: I64, limit: int) -> Iterator[slice]:
@@ -376,58 +139,6 @@ def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules
     return Exposures(window[met], venue, start[met], end[met] + rules.after_leave[venue])
 
 
-class VenueTimeIndex:
-    """Candidate visits sorted by venue, then entry, for range searches.
-
-    The sort key is the venue and the entry time, coarsened to ``2**quantum`` seconds
-    just enough that key and row number pack into one 64-bit integer: sorting those
-    values is about twice as fast as an argsort. A coarse key only widens a search
-    (a range may hold a few visits too many); the exact times decide every overlap.
-    """
-
-    def __init__(self, visits: VisitArrays) -> None:
-        n = len(visits)
-        self.base = int(visits.entered.min()) if n else 0
-        offset = np.clip(visits.entered - self.base, 0, _SPAN)
-        venue_bits = max(int(visits.venue.max()) if n else 1, 1).bit_length()
-        row_bits = max(n - 1, 1).bit_length()
-        time_bits = max(int(offset.max()) if n else 1, 1).bit_length()
-        self.quantum = max(0, venue_bits + time_bits + row_bits - 63)
-        self.time_bits = time_bits - self.quantum
-        keys = (visits.venue << self.time_bits) | (offset >> self.quantum)
-        if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):  # often already in order
-            packed = (keys << row_bits) | np.arange(n, dtype=np.int64)
-            packed.sort()
-            order = packed & ((1 << row_bits) - 1)
-            keys = packed >> row_bits
-            del packed
-            visits = visits.take(order)
-        self.keys = keys
-        self.visits = visits
-        longest = np.zeros(int(visits.venue.max()) + 1 if n else 0, dtype=np.int64)
-        if n:
-            venue = self.visits.venue
-            starts = np.flatnonzero(np.r_[True, venue[1:] != venue[:-1]])
-            longest[venue[starts]] = np.maximum.reduceat(self.visits.left - self.visits.entered, starts)
-        self.longest = longest
-
-    def ranges(self, venue: I64, start: I64, end: I64) -> tuple[I64, I64]:
-        if not len(self.keys):
-            zeros = np.zeros(len(venue), dtype=np.int64)
-            return zeros, zeros
-        inside = venue < len(self.longest)
-        longest = np.zeros(len(venue), dtype=np.int64)
-        longest[inside] = self.longest[venue[inside]]
-        # Clipped to the key's time bits, so a search never strays into another venue's keys.
-        top = (1 << self.time_bits) - 1
-        low = (venue << self.time_bits) | np.clip((start - longest - self.base) >> self.quantum, 0, top)
-        high = (venue << self.time_bits) | np.clip((end - self.base) >> self.quantum, 0, top)
-        return (
-            np.searchsorted(self.keys, low, side="left").astype(np.int64),
-            np.searchsorted(self.keys, high, side="right").astype(np.int64),
-        )
-
-
 def _venue_evidence(
     windows: IndexWindows, exposures: Exposures, index: VenueTimeIndex, rules: TracingRules
 ) -> EvidenceTable:
@@ -455,7 +166,7 @@ def _venue_evidence(
         return EvidenceTable.empty()
     exposure, row = np.concatenate(hit_exposure), np.concatenate(hit_row)
     window, venue = exposures.window[exposure], exposures.venue[exposure]
-    return _rows(
+    return evidence_rows(
         len(exposure),
         root=windows.root[window],
         person=index.visits.person[row],
@@ -494,7 +205,7 @@ def _encounter_evidence(windows: IndexWindows, found: EncounterArrays, rules: Tr
     np.maximum.at(last, inverse, end)
     keep = seconds >= rules.encounter_seconds
     window, other = groups[0][keep], groups[1][keep]
-    return _rows(
+    return evidence_rows(
         len(window),
         root=windows.root[window],
         person=other,
@@ -517,7 +228,7 @@ def _household_evidence(
     member = member[row]
     keep = member != windows.person[window]
     window, member = window[keep], member[keep]
-    return _rows(
+    return evidence_rows(
         len(window),
         root=windows.root[window],
         person=member,
@@ -537,7 +248,7 @@ def _one_generation(
 ) -> list[EvidenceTable]:
     if not len(windows):
         return []
-    people = _sorted_unique(windows.person)
+    people = sorted_unique(windows.person)
     first, last = int(windows.start.min()), int(windows.end.max())
     exposures = exposures_of(windows, source.visits_of(people, first, last), rules)
     parts = []
@@ -550,10 +261,6 @@ def _one_generation(
     parts.append(_encounter_evidence(windows, source.encounters_of(people, first, last), rules))
     parts.append(_household_evidence(windows, *source.household_members(people), rules))
     return parts
-
-
-def _pair_keys(root: I64, person: I64) -> I64:
-    return (root << _SHIFT) | person
 
 
 def trace(
@@ -570,21 +277,21 @@ def trace(
     people found at a generation are not found again at a later one. The first
     generation reads from ``first_source`` when given (whereabouts fetched ahead).
     """
-    found = _pair_keys(windows.root, windows.person)  # the root people themselves
+    found = pair_keys(windows.root, windows.person)  # the root people themselves
     parts: list[EvidenceTable] = []
     current = windows
     for generation in range(1, rules.depth + 1):
         reading = first_source if generation == 1 and first_source is not None else source
         found_now = _one_generation(current, reading, rules)
         if generation > 1:  # (at 1 the only people found before are the roots, never their own contacts)
-            found_now = [e.take(~_contains(found, _pair_keys(e.root, e.person))) for e in found_now]
+            found_now = [e.take(~contains(found, pair_keys(e.root, e.person))) for e in found_now]
         for evidence in found_now:
             evidence.generation[:] = generation
         parts += found_now
         if not any(len(e) for e in found_now) or generation == rules.depth:
             break
         evidence = EvidenceTable.concat(found_now)
-        found = _sorted_unique(np.concatenate([found, _pair_keys(evidence.root, evidence.person)]))
+        found = sorted_unique(np.concatenate([found, pair_keys(evidence.root, evidence.person)]))
         current = _next_windows(evidence, rules, as_of)
     return EvidenceTable.concat([p for p in parts if len(p)])
 
@@ -603,34 +310,13 @@ def trace_in_chunks(
     Memory stays bounded however many cases a day brings; the roots of one chunk
     are traced together, so results equal one ``trace`` of everything.
     """
-    roots = _sorted_unique(windows.root)
+    roots = sorted_unique(windows.root)
     for begin in range(0, len(roots), roots_per_chunk):
         chosen = roots[begin : begin + roots_per_chunk]
-        mine = _contains(chosen, windows.root)
+        mine = contains(chosen, windows.root)
         part = IndexWindows(windows.root[mine], windows.person[mine], windows.start[mine], windows.end[mine])
         evidence = trace(part, source, rules, as_of, first_source=first_source)
         yield evidence, summarise(evidence, rules)
-
-
-def sorted_unique(keys: I64) -> I64:
-    """The distinct values, sorted (by sorting, not hashing: see ``_sorted_unique``)."""
-    return _sorted_unique(keys)
-
-
-def _sorted_unique(keys: I64) -> I64:
-    """``np.unique`` by sorting: NumPy 2.x's default hash table is ~20x slower on 10M+ keys."""
-    keys = np.sort(keys)
-    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-
-
-def _contains(found: I64, keys: I64) -> NDArray[np.bool_]:
-    """``np.isin(keys, found)`` by binary search in the (smaller) sorted ``found``."""
-    found = _sorted_unique(found)
-    if not len(found):
-        return np.zeros(len(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
-    hit: NDArray[np.bool_] = found[at] == keys
-    return hit
 
 
 def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> IndexWindows:
@@ -646,36 +332,6 @@ def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> I
     )
 
 
-@dataclass(frozen=True)
-class ContactTable:
-    """One row per (root, contact): their tier, generation, seconds, via and first exposure."""
-
-    root: I64
-    person: I64
-    tier: I8
-    generation: I64
-    seconds: I64
-    via: I64
-    first_start: I64
-    last_end: I64
-
-    def __len__(self) -> int:
-        return len(self.root)
-
-    @classmethod
-    def empty(cls) -> ContactTable:
-        zero = np.zeros(0, dtype=np.int64)
-        return cls(zero, zero, np.zeros(0, dtype=np.int8), zero, zero, zero, zero, zero)
-
-    @classmethod
-    def concat(cls, parts: Sequence[ContactTable]) -> ContactTable:
-        if not parts:
-            return cls.empty()
-        if len(parts) == 1:
-            return parts[0]
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
-
-
 def _group_order(root: I64, person: I64) -> tuple[I64, I64]:
     """The row order that groups equal (root, person), and the sorted pair keys.
 
@@ -689,7 +345,7 @@ def _group_order(root: I64, person: I64) -> tuple[I64, I64]:
     person_bits = max(int(person.max()), 1).bit_length()
     row_bits = max(n - 1, 1).bit_length()
     if root_bits + person_bits + row_bits > 63:
-        keys = _pair_keys(root, person)
+        keys = pair_keys(root, person)
         order = np.argsort(keys, kind="stable")
         return order, keys[order]
     packed = ((root - base) << (person_bits + row_bits)) | (person << row_bits)
@@ -699,7 +355,7 @@ def _group_order(root: I64, person: I64) -> tuple[I64, I64]:
     packed >>= row_bits
     sorted_root = (packed >> person_bits) + base
     sorted_person = packed & ((1 << person_bits) - 1)
-    return order, _pair_keys(sorted_root, sorted_person)
+    return order, pair_keys(sorted_root, sorted_person)
 
 
 def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:

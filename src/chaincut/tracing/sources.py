@@ -15,18 +15,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chaincut.tracing.engine import (
+from chaincut.tracing.columns import (
     I64,
     EncounterArrays,
     IndexWindows,
-    TracingRules,
-    VenueTimeIndex,
     VisitArrays,
-    WhereaboutsSource,
     expand_ranges,
-    exposures_of,
     sorted_unique,
 )
+from chaincut.tracing.engine import WhereaboutsSource, exposures_of
+from chaincut.tracing.rules import TracingRules
+from chaincut.tracing.venue_index import VenueTimeIndex
 
 __all__ = ["ArraySource", "PrefetchedSource", "UnionSource"]
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chaincut.store import ParquetArchive, Store
-from chaincut.tracing.engine import I64, EncounterArrays, VisitArrays, expand_ranges, sorted_unique
+from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays, expand_ranges, sorted_unique
 
 __all__ = ["ArchiveIndex", "ArchiveScanSource", "SqlSource"]
 
