@@ -89,6 +89,7 @@ def production_settings(data_dir: Path, database_url: str | None = None) -> Sett
         identity_hash_key=base64.b64encode(os.urandom(32)).decode(),
         data_keys="1:" + base64.b64encode(os.urandom(32)).decode(),
         venue_signing_key_file=_signing_key_file(data_dir),
+        audit_key=base64.b64encode(os.urandom(32)).decode(),
     )
 
 

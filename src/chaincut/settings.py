@@ -40,9 +40,23 @@ class Settings(BaseSettings):
         default=None, description="comma-separated id:base64key pairs; the first is current"
     )
     venue_signing_key_file: Path | None = None
+    audit_key: SecretStr | None = Field(
+        default=None, description="base64 key (32+ bytes) that MACs the audit log's hash chain"
+    )
     maintenance_interval_seconds: int = Field(default=300, ge=5)
     checkin_max_future_seconds: int = Field(default=300, ge=0)
     tracing_index: Literal["memory", "scan"] = "memory"
+    # Access control (issue 4). Security settings, not epidemiology: they live here.
+    staff_token_hours: int = Field(default=12, ge=1, le=24 * 30)
+    session_minutes: int = Field(default=8 * 60, ge=5, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    approval_hours: int = Field(default=24, ge=1)
+    # Requests per minute per client (a resident's token, a venue device, or an address).
+    rate_checkins_per_minute: int = Field(default=30, ge=1)
+    rate_uploads_per_minute: int = Field(default=6, ge=1)
+    rate_logins_per_minute: int = Field(default=20, ge=1)
+    secure_cookies: bool = True
 
     @field_validator("local_timezone")
     @classmethod
@@ -81,6 +95,7 @@ class Secrets:
     data_keys: dict[int, bytes]
     current_data_key: int
     venue_signing_key_pem: bytes
+    audit_key: bytes
 
 
 def _decode_key(text: str, what: str) -> bytes:
@@ -111,6 +126,9 @@ def _development_secrets(settings: Settings) -> dict[str, str]:
     path = settings.data_dir / "secrets.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        if "audit_key" not in loaded:  # a data directory from before the audit log
+            loaded["audit_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+            path.write_text(json.dumps(loaded), encoding="utf-8")
         return loaded
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -123,6 +141,7 @@ def _development_secrets(settings: Settings) -> dict[str, str]:
         "identity_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "data_keys": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "venue_signing_key_pem": pem,
+        "audit_key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -156,10 +175,16 @@ def load_secrets(settings: Settings) -> Secrets:
         pem = dev["venue_signing_key_pem"].encode("ascii")
     if pem is None:
         missing.append("CHAINCUT_VENUE_SIGNING_KEY_FILE")
-    if missing or hash_text is None or keys_text is None or pem is None:
+    audit_text = settings.audit_key.get_secret_value() if settings.audit_key else dev.get("audit_key")
+    if not audit_text:
+        missing.append("CHAINCUT_AUDIT_KEY")
+    if missing or hash_text is None or keys_text is None or pem is None or audit_text is None:
         raise ConfigurationError("missing secrets outside development: set " + ", ".join(missing))
     identity_key = _decode_key(hash_text, "CHAINCUT_IDENTITY_HASH_KEY")
     if len(identity_key) < 32:
         raise ConfigurationError("CHAINCUT_IDENTITY_HASH_KEY must decode to at least 32 bytes")
     data_keys, current = _parse_data_keys(keys_text)
-    return Secrets(identity_key, data_keys, current, pem)
+    audit_key = _decode_key(audit_text, "CHAINCUT_AUDIT_KEY")
+    if len(audit_key) < 32:
+        raise ConfigurationError("CHAINCUT_AUDIT_KEY must decode to at least 32 bytes")
+    return Secrets(identity_key, data_keys, current, pem, audit_key)

@@ -134,7 +134,12 @@ def test_production_without_secrets_names_every_missing_variable(tmp_path: Path)
     with pytest.raises(ConfigurationError) as caught:
         load_secrets(Settings(env="production", data_dir=tmp_path / "data"))
     message = str(caught.value)
-    for variable in ("CHAINCUT_IDENTITY_HASH_KEY", "CHAINCUT_DATA_KEYS", "CHAINCUT_VENUE_SIGNING_KEY_FILE"):
+    for variable in (
+        "CHAINCUT_IDENTITY_HASH_KEY",
+        "CHAINCUT_DATA_KEYS",
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE",
+        "CHAINCUT_AUDIT_KEY",
+    ):
         assert variable in message
     assert not (tmp_path / "data" / "secrets.json").exists()
 
@@ -161,6 +166,7 @@ def test_production_reads_secrets_from_the_environment(
     monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(KEY_1))
     monkeypatch.setenv("CHAINCUT_DATA_KEYS", f"2:{b64(KEY_2)},1:{b64(KEY_1)}")
     monkeypatch.setenv("CHAINCUT_VENUE_SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.setenv("CHAINCUT_AUDIT_KEY", b64(bytes(range(50, 82))))
     secrets = load_secrets(Settings())
     assert secrets.identity_hash_key == KEY_1
     assert secrets.data_keys == {2: KEY_2, 1: KEY_1}
