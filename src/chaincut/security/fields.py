@@ -35,6 +35,16 @@ class FieldCipher:
         self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current
 
+    @property
+    def current_key(self) -> int:
+        """The id of the key that seals new values."""
+        return self._current
+
+    @property
+    def key_ids(self) -> frozenset[int]:
+        """The ids of every configured key (the current one and those that still open old data)."""
+        return frozenset(self._aead)
+
     def seal(self, value: str | None, *, field: str) -> bytes | None:
         if value is None:
             return None
