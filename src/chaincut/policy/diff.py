@@ -49,6 +49,8 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "retention": {
             "visits_days": policy.retention.visits_days,
             "encounters_days": policy.retention.encounters_days,
+            "corrected_values_days": policy.retention.corrected_values_days,
+            "ended_access_days": policy.retention.ended_access_days,
         },
         "uploads": {
             "max_records_per_batch": policy.uploads.max_records_per_batch,

@@ -39,6 +39,10 @@ def load_policy(path: Path | None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(
+            f"{path}: not UTF-8 text (byte {exc.start})", [f"(file): not UTF-8 text at byte {exc.start}"]
+        ) from exc
     return parse_policy(text, source=str(path))
 
 
@@ -140,9 +144,13 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     head = check.section(data, "policy", {"version", "authority"})
     version = check.get(head, "policy", "version", str)
 
-    ret = check.section(data, "retention", {"visits_days", "encounters_days"})
+    ret = check.section(
+        data, "retention", {"visits_days", "encounters_days", "corrected_values_days", "ended_access_days"}
+    )
     visits_days = check.get(ret, "retention", "visits_days", int, **days)
     encounters_days = check.get(ret, "retention", "encounters_days", int, **days)
+    corrected_days = check.get(ret, "retention", "corrected_values_days", int, **days)
+    ended_access_days = check.get(ret, "retention", "ended_access_days", int, low=0, high=_MAX_DAYS)
 
     up = check.section(data, "uploads", {"max_records_per_batch", "history_days"})
     max_records = check.get(up, "uploads", "max_records_per_batch", int, low=1, high=1_000_000)
@@ -192,7 +200,12 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
-        retention=RetentionRules(visits_days=visits_days, encounters_days=encounters_days),
+        retention=RetentionRules(
+            visits_days=visits_days,
+            encounters_days=encounters_days,
+            corrected_values_days=corrected_days,
+            ended_access_days=ended_access_days,
+        ),
         uploads=UploadRules(max_records_per_batch=max_records, history_days=history_days),
         venue_types=venue_types,
         infectious_window=InfectiousWindowRule(before_onset, before_specimen),

@@ -68,10 +68,12 @@ class VenueTypeRule:
 
 @dataclass(frozen=True)
 class RetentionRules:
-    """How long whereabouts are kept before they are purged."""
+    """How long whereabouts, replaced details and ended credentials are kept before they are purged."""
 
     visits_days: int
     encounters_days: int
+    corrected_values_days: int  # a corrected detail's old value; the fact of the correction stays
+    ended_access_days: int  # sessions, tokens and export approvals after they expire or are revoked
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,25 @@
-"""The record of each retention purge: what kind, how many, the cut-off, when."""
+"""The record of each retention purge (what kind, how many, the cut-off, when), and the access-record purges.
+
+The audit log is never purged here or anywhere: it is append-only (triggers
+refuse UPDATE and DELETE) and is the lasting record of who accessed whose data.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select
 
 from chaincut.clock import from_epoch, to_epoch
-from chaincut.store.tables import purges
+from chaincut.store.tables import api_tokens, approvals, purges, web_sessions
 
-__all__ = ["PurgeLog", "PurgeRecord"]
+__all__ = ["PurgeLog", "PurgeRecord", "delete_ended_approvals", "delete_ended_credentials"]
 
 
 @dataclass(frozen=True)
 class PurgeRecord:
-    """One purge of one kind of whereabouts. Never holds the deleted data."""
+    """One purge of one kind of record (whereabouts, credentials...). Never holds the deleted data."""
 
     kind: str
     deleted: int
@@ -47,3 +51,33 @@ class PurgeLog:
             PurgeRecord(r.kind, r.deleted, from_epoch(r.cutoff), from_epoch(r.run_at), r.policy_version)
             for r in rows
         ]
+
+
+def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
+    """Delete web sessions and bearer tokens that expired or were revoked before ``cutoff``.
+
+    Returns (sessions, tokens) deleted. A resident's or venue's token without an
+    expiry stays until it is revoked.
+    """
+    sessions = conn.execute(
+        delete(web_sessions).where(
+            or_(
+                web_sessions.c.expires_at < cutoff,
+                and_(web_sessions.c.revoked_at.is_not(None), web_sessions.c.revoked_at < cutoff),
+            )
+        )
+    )
+    tokens = conn.execute(
+        delete(api_tokens).where(
+            or_(
+                and_(api_tokens.c.expires_at.is_not(None), api_tokens.c.expires_at < cutoff),
+                and_(api_tokens.c.revoked_at.is_not(None), api_tokens.c.revoked_at < cutoff),
+            )
+        )
+    )
+    return int(sessions.rowcount), int(tokens.rowcount)
+
+
+def delete_ended_approvals(conn: Connection, cutoff: int) -> int:
+    """Delete export approvals (pending, approved or rejected) that expired before ``cutoff``."""
+    return int(conn.execute(delete(approvals).where(approvals.c.expires_at < cutoff)).rowcount)

@@ -1,4 +1,17 @@
-"""Retention: whereabouts older than the policy allows are deleted, and each purge recorded."""
+"""Retention: whereabouts, replaced details and ended credentials past the policy's limits are purged.
+
+What each purge covers (the policy's ``[retention]`` keys):
+
+- ``visits``, ``encounters``: whereabouts that ended more than ``visits_days`` /
+  ``encounters_days`` ago, in SQL and in the embedded Parquet archive.
+- ``corrections``: the values a correction replaced, ``corrected_values_days``
+  after it; the row itself (field, reason, who, when) stays as the record.
+- ``sessions``, ``tokens``, ``approvals``: web sessions, bearer tokens and export
+  approvals ``ended_access_days`` after they expired or were revoked.
+
+The audit log is not purged: it is append-only by design (triggers refuse
+UPDATE and DELETE) and is the lasting record of who accessed whose data.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +20,21 @@ from datetime import timedelta
 from chaincut.clock import Clock, to_epoch
 from chaincut.policy import Policy
 from chaincut.store import PurgeRecord, Store
+from chaincut.store.purges import delete_ended_approvals, delete_ended_credentials
 
 __all__ = ["purge_expired"]
 
 
 def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecord]:
-    """Delete visits and encounters that ended before their retention cut-off.
+    """Delete what is past its retention: whereabouts first, then replaced details and ended credentials.
 
     Each kind's purge is recorded (kind, how many, the cut-off, when, the
     policy version), never what was deleted.
     """
     now = clock.now()
+    rules = policy.retention
     records: list[PurgeRecord] = []
-    for kind, days in (
-        ("visits", policy.retention.visits_days),
-        ("encounters", policy.retention.encounters_days),
-    ):
+    for kind, days in (("visits", rules.visits_days), ("encounters", rules.encounters_days)):
         cutoff = now - timedelta(days=days)
         with store.write() as uow:
             repo = uow.visits if kind == "visits" else uow.encounters
@@ -32,4 +44,19 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
             record = PurgeRecord(kind, deleted, cutoff, now, policy.version)
             uow.purges.record(record)
         records.append(record)
-    return records
+
+    corrected_cutoff = now - timedelta(days=rules.corrected_values_days)
+    ended_cutoff = now - timedelta(days=rules.ended_access_days)
+    with store.write() as uow:
+        dropped = uow.corrections.drop_old_values(to_epoch(corrected_cutoff))
+        sessions, tokens = delete_ended_credentials(uow.connection, to_epoch(ended_cutoff))
+        approvals = delete_ended_approvals(uow.connection, to_epoch(ended_cutoff))
+        more = [
+            PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
+            PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
+            PurgeRecord("tokens", tokens, ended_cutoff, now, policy.version),
+            PurgeRecord("approvals", approvals, ended_cutoff, now, policy.version),
+        ]
+        for record in more:
+            uow.purges.record(record)
+    return records + more
