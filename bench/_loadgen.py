@@ -49,7 +49,7 @@ class Config:
     seconds: float
     warmup: float
     connections: int
-    people: list[str]
+    residents: list[str]  # one resident app token (bearer) per simulated person
     tokens: list[str]
     run_id: str
     rate: float = 1000.0
@@ -126,10 +126,14 @@ class Connection:
 
 
 class CheckInRequests:
-    """Encodes POST /checkins requests: a unique client_id, a random person and venue token."""
+    """Encodes POST /checkins requests: a unique client_id, a random person's app and a venue token.
+
+    Each request carries that person's resident token (``Authorization: Bearer``), which says
+    who checks in: the body names no person, as a resident's app sends it.
+    """
 
     def __init__(self, config: Config) -> None:
-        self._people = config.people
+        self._residents = config.residents
         self._tokens = config.tokens
         self._rng = random.Random(config.seed)
         self._run_id = config.run_id
@@ -139,15 +143,13 @@ class CheckInRequests:
         )
 
     def encode(self, n: int) -> bytes:
+        resident = self._rng.choice(self._residents)
         body = json.dumps(
-            {
-                "client_id": f"{self._run_id}-{n}",
-                "person": self._rng.choice(self._people),
-                "token": self._rng.choice(self._tokens),
-            },
+            {"client_id": f"{self._run_id}-{n}", "token": self._rng.choice(self._tokens)},
             separators=(",", ":"),
         ).encode()
-        return f"{self._head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        head = f"{self._head}Authorization: Bearer {resident}\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body
 
 
 class CpuMeter:
@@ -403,8 +405,8 @@ def main(argv: list[str]) -> int:
     config = Config(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
     if config.mode not in {"rate", "max"}:
         raise SystemExit(f"unknown mode {config.mode!r}")
-    if not (config.people and config.tokens) or config.connections < 1:
-        raise SystemExit("need people, tokens and at least one connection")
+    if not (config.residents and config.tokens) or config.connections < 1:
+        raise SystemExit("need residents' tokens, venue tokens and at least one connection")
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it

@@ -7,10 +7,14 @@
 For each backend: a fresh store in a temporary directory (PostgreSQL: a
 throwaway server from tests/support/postgres.py), ``chaincut db upgrade``, a
 synthetic population (``chaincut synth`` + ``chaincut import people|venues``),
-then ``chaincut serve --workers N`` on a free loopback port. Venue tokens are
-fetched over HTTP, and bench/_loadgen.py -- a separate process -- posts
-check-ins at the target rate (open loop, latency from the scheduled send time)
-or as fast as ``--concurrency`` connections allow (``--mode max``).
+one resident app token per simulated person and a venue operator's account
+(issued up front, as an operator at the server's command line would), then
+``chaincut serve --workers N`` on a free loopback port. The operator signs in
+(``POST /auth/token``) and fetches venue tokens over HTTP, and bench/_loadgen.py
+-- a separate process -- posts check-ins, each with a random person's resident
+token (``Authorization: Bearer``), at the target rate (open loop, latency from
+the scheduled send time) or as fast as ``--concurrency`` connections allow
+(``--mode max``).
 
 Prints one JSON line per backend and mode, then a summary table (CPU columns
 are average cores busy: the server's processes, PostgreSQL's, the load
@@ -27,6 +31,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -49,6 +54,7 @@ LOADGEN = Path(__file__).resolve().with_name("_loadgen.py")
 HOST = "127.0.0.1"
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
+OPERATOR = "bench-operator"  # the venue operator who fetches the venues' QR tokens
 
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -127,17 +133,62 @@ def _database(backend: str, tmp: Path) -> Iterator[tuple[str | None, list[int]]]
         yield url, pids
 
 
-def _get_json(port: int, path: str, timeout: float = 10.0) -> Any:
+def _request_json(
+    port: int, method: str, path: str, *, body: Any = None, bearer: str | None = None, timeout: float = 10.0
+) -> Any:
+    headers = {"Accept": "application/json"}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status != 200:
-            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
-        return json.loads(body)
+            raise RuntimeError(f"{method} {path}: {response.status} {answer[:200]!r}")
+        return json.loads(answer)
     finally:
         conn.close()
+
+
+def _get_json(port: int, path: str, bearer: str | None = None, timeout: float = 10.0) -> Any:
+    return _request_json(port, "GET", path, bearer=bearer, timeout=timeout)
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment replaced by ``env`` for the block (settings read CHAINCUT_*)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _credentials(env: dict[str, str], people: list[str], operator_password: str) -> list[str]:
+    """One resident app token per person, and the venue operator's account, made up front.
+
+    As ``chaincut tokens resident --person REF`` and ``chaincut users add`` would, on the
+    same store, in one process (a command per person would take far longer than the run).
+    """
+    from chaincut.bootstrap import bootstrap
+    from chaincut.domain.access import Principal, Role
+
+    with _environ(env):
+        services = bootstrap()
+        try:
+            by = Principal.system("bench")
+            services.accounts.add(OPERATOR, operator_password, frozenset({Role.VENUE_OPERATOR}), by)
+            return [services.accounts.issue_resident_token(ref, by).secret for ref in people]
+        finally:
+            services.close()
 
 
 @contextlib.contextmanager
@@ -178,16 +229,18 @@ def _server(
                     proc.wait(timeout=15)
 
 
-def _venue_tokens(port: int, wanted: int, seed: int) -> list[str]:
-    """The QR tokens of ``wanted`` venues drawn from the first pages of GET /venues."""
+def _venue_tokens(port: int, wanted: int, seed: int, password: str) -> list[str]:
+    """The QR tokens of ``wanted`` venues drawn from the first pages of GET /venues, as the operator."""
+    signed_in = _request_json(port, "POST", "/auth/token", body={"username": OPERATOR, "password": password})
+    bearer: str = signed_in["access_token"]
     refs: list[str] = []
     for offset in range(0, 4 * 500, 500):  # at most four pages
-        page = _get_json(port, f"/venues?limit=500&offset={offset}")
+        page = _get_json(port, f"/venues?limit=500&offset={offset}", bearer)
         refs.extend(v["ref"] for v in page["data"])
         if len(page["data"]) < 500:
             break
     chosen = random.Random(seed).sample(refs, min(wanted, len(refs)))
-    return [_get_json(port, f"/venues/{ref}/token")["token"] for ref in chosen]
+    return [_get_json(port, f"/venues/{ref}/token", bearer)["token"] for ref in chosen]
 
 
 def _busy_cores(seconds: float) -> float:
@@ -246,12 +299,15 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
             _chaincut(env, "import", "people", str(city / "people.parquet"), "--quiet")
             _chaincut(env, "import", "venues", str(city / "venues.parquet"), "--quiet")
             people = pq.read_table(city / "people.parquet", columns=["ref"]).column("ref").to_pylist()
+            err.print(f"[{backend}] issuing {len(people):,} residents' tokens", highlight=False, markup=False)
+            password = secrets.token_urlsafe(24)
+            residents = _credentials(env, people, password)
             port = _free_port()
             with _server(env, port, args.workers, tmp / "server.log") as server:
-                tokens = _venue_tokens(port, args.token_venues, args.seed)
+                tokens = _venue_tokens(port, args.token_venues, args.seed, password)
                 err.print(
                     f"[{backend}] serving on {HOST}:{port}: "
-                    f"{len(people):,} people, {len(tokens)} venue tokens",
+                    f"{len(people):,} people with app tokens, {len(tokens)} venue tokens",
                     highlight=False,
                     markup=False,
                 )
@@ -265,7 +321,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                         "seconds": args.seconds,
                         "warmup": args.warmup,
                         "connections": connections,
-                        "people": people,
+                        "residents": residents,
                         "tokens": tokens,
                         "run_id": f"bench-{mode}-{uuid.uuid4().hex[:8]}",
                         "timeout": args.timeout,

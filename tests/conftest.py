@@ -30,6 +30,9 @@ from support.postgres import (
     running_postgres,
 )
 
+# Every log of the run is kept and scanned for planted personal data (tests/support/log_scan.py).
+pytest_plugins = ["support.log_scan"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
 
@@ -90,6 +93,9 @@ def production_settings(data_dir: Path, database_url: str | None = None) -> Sett
         data_keys="1:" + base64.b64encode(os.urandom(32)).decode(),
         venue_signing_key_file=_signing_key_file(data_dir),
         audit_key=base64.b64encode(os.urandom(32)).decode(),
+        # The cheapest Argon2id the settings allow: tests sign in often (the default is tested apart).
+        password_memory_kib=1024,
+        password_time_cost=1,
     )
 
 

@@ -6,11 +6,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from chaincut.access import (
+    AuditTrail,
+    ExportApprovals,
+    PrincipalResolver,
+    RateLimiter,
+    RecordAccess,
+    StaffAccounts,
+)
+from chaincut.access.subject_access import SubjectAccess
 from chaincut.clock import Clock, SystemClock
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
-from chaincut.security import FieldCipher, IdentityHasher
+from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
 from chaincut.tracing.cases import CaseRegistry
@@ -47,6 +56,13 @@ class Services:
     tracing: TracingService
     orders: OrderService
     follow_ups: FollowUpService
+    audit: AuditTrail
+    accounts: StaffAccounts
+    principals: PrincipalResolver
+    records: RecordAccess
+    approvals: ExportApprovals
+    rate_limits: RateLimiter
+    subject_access: SubjectAccess
 
     def close(self) -> None:
         self.db.dispose()
@@ -76,7 +92,7 @@ def bootstrap(
             raise
     cipher = FieldCipher(secrets.data_keys, secrets.current_data_key)
     archive = ParquetArchive(Path(settings.data_dir) / "whereabouts") if db.is_sqlite else None
-    store = Store(db, cipher, archive)
+    store = Store(db, cipher, archive, secrets.audit_key)
     try:
         private_key = load_private_key_pem(secrets.venue_signing_key_pem)
     except ValueError as exc:
@@ -87,6 +103,10 @@ def bootstrap(
     hasher = IdentityHasher(secrets.identity_hash_key)
     max_future = settings.checkin_max_future_seconds
     cases = CaseRegistry(store, policy, clock, settings.zone)
+    audit = AuditTrail(store, clock)
+    if require_schema:
+        audit.note_policy(policy.version, policy.digest)
+    records = RecordAccess(store, audit)
     return Services(
         settings=settings,
         policy=policy,
@@ -105,4 +125,17 @@ def bootstrap(
         follow_ups=FollowUpService(
             store, clock, settings.zone, on_positive=cases.register_from_positive_test
         ),
+        audit=audit,
+        accounts=StaffAccounts(
+            store,
+            clock,
+            settings,
+            PasswordVault(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib),
+            audit,
+        ),
+        principals=PrincipalResolver(store, clock),
+        records=records,
+        approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
+        rate_limits=RateLimiter(),
+        subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit),
     )

@@ -8,12 +8,17 @@ an exit status. Messages carry ids and field names, never personal data.
     ├── ConfigurationError        settings or secrets unusable
     ├── StoreNotReady             database not migrated to the code's revision
     ├── PolicyError               the policy file is invalid
-    ├── NotFound                  a person, venue or case that is not there
+    ├── NotAuthenticated          no valid credentials (or a failed sign-in)
+    ├── PermissionDenied          the caller's roles do not allow the operation
+    ├── RateLimited               too many requests from one client; retry later
+    ├── NotFound                  a person, venue or case that is not there (or not yours)
     ├── Conflict                  a duplicate reference or a clashing write
     └── InvalidInput              a request or a file that breaks the rules
         ├── InvalidVenueToken     a QR token that is forged, altered or malformed
         ├── BatchRejected         an upload refused as a whole, with per-record errors
-        └── ImportRejected        an import refused as a whole, with line-numbered errors
+        ├── ImportRejected        an import refused as a whole, with line-numbered errors
+        ├── WrongPassphrase       a backup whose header the passphrase does not open
+        └── BackupDamaged         a backup file that is truncated, reordered or altered
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BackupDamaged",
     "BatchRejected",
     "ChaincutError",
     "ConfigurationError",
@@ -30,9 +36,13 @@ __all__ = [
     "ImportRejected",
     "InvalidInput",
     "InvalidVenueToken",
+    "NotAuthenticated",
     "NotFound",
+    "PermissionDenied",
     "PolicyError",
+    "RateLimited",
     "StoreNotReady",
+    "WrongPassphrase",
 ]
 
 
@@ -88,6 +98,38 @@ class PolicyError(ChaincutError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class NotAuthenticated(ChaincutError):
+    """The caller has no valid credentials, or a sign-in failed (without saying why)."""
+
+    code = "not_authenticated"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class PermissionDenied(ChaincutError):
+    """The caller may not do this: its roles lack the permission, or a condition is unmet."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if code is not None:
+            self.code = code
+
+
+class RateLimited(ChaincutError):
+    """Too many requests from one client; ``retry_after`` says how many seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(ChaincutError):
@@ -147,3 +189,15 @@ class ImportRejected(InvalidInput):
         self.path = path
         self.errors = list(errors)
         self.total_errors = total_errors
+
+
+class WrongPassphrase(InvalidInput):
+    """A backup that the passphrase does not open: a wrong passphrase, or not a chaincut backup."""
+
+    code = "wrong_passphrase"
+
+
+class BackupDamaged(InvalidInput):
+    """A backup file that fails authentication: truncated, reordered or altered; nothing was restored."""
+
+    code = "backup_damaged"

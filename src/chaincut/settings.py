@@ -1,14 +1,19 @@
 """Configuration, read once at start-up from ``CHAINCUT_*`` environment variables.
 
-Secrets are refused when missing outside development. In development (the
-embedded default) missing secrets are generated once and kept in the data
-directory, readable only by its owner, so a pilot works without setup.
+Secrets are refused when missing outside development, and so are secrets that
+are not secret: a placeholder or example value, a key with obviously low
+entropy, one key used for two purposes, or the development keys of the data
+directory. In development (the embedded default) missing secrets are generated
+once and kept in the data directory, readable only by its owner, so a pilot
+works without setup.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -22,7 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaincut.errors import ConfigurationError
 
-__all__ = ["Secrets", "Settings", "load_secrets"]
+__all__ = ["Secrets", "Settings", "generate_secrets", "load_secrets"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +52,8 @@ class Settings(BaseSettings):
     checkin_max_future_seconds: int = Field(default=300, ge=0)
     tracing_index: Literal["memory", "scan"] = "memory"
     # Access control (issue 4). Security settings, not epidemiology: they live here.
+    password_memory_kib: int = Field(default=19 * 1024, ge=1024, description="Argon2id memory")
+    password_time_cost: int = Field(default=2, ge=1, description="Argon2id passes")
     staff_token_hours: int = Field(default=12, ge=1, le=24 * 30)
     session_minutes: int = Field(default=8 * 60, ge=5, le=24 * 60)
     login_max_failures: int = Field(default=5, ge=1)
@@ -119,10 +126,29 @@ def _parse_data_keys(text: str) -> tuple[dict[int, bytes], int]:
     return keys, current
 
 
-def _development_secrets(settings: Settings) -> dict[str, str]:
+def generate_secrets(*, data_key_id: int = 1) -> dict[str, str]:
+    """Fresh random secrets: identity_hash_key, data_keys, audit_key (base64), venue_signing_key_pem."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+    return {
+        "identity_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "data_keys": f"{data_key_id}:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "venue_signing_key_pem": pem,
+        "audit_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+
+
+def _development_secrets(settings: Settings) -> dict[str, str]:
     path = settings.data_dir / "secrets.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
@@ -131,18 +157,7 @@ def _development_secrets(settings: Settings) -> dict[str, str]:
             path.write_text(json.dumps(loaded), encoding="utf-8")
         return loaded
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    generated = {
-        "identity_hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "data_keys": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "venue_signing_key_pem": pem,
-        "audit_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-    }
+    generated = generate_secrets()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(generated, out)
@@ -180,6 +195,8 @@ def load_secrets(settings: Settings) -> Secrets:
         missing.append("CHAINCUT_AUDIT_KEY")
     if missing or hash_text is None or keys_text is None or pem is None or audit_text is None:
         raise ConfigurationError("missing secrets outside development: set " + ", ".join(missing))
+    if not settings.is_development:
+        _refuse_examples(hash_text, keys_text, audit_text)
     identity_key = _decode_key(hash_text, "CHAINCUT_IDENTITY_HASH_KEY")
     if len(identity_key) < 32:
         raise ConfigurationError("CHAINCUT_IDENTITY_HASH_KEY must decode to at least 32 bytes")
@@ -187,4 +204,118 @@ def load_secrets(settings: Settings) -> Secrets:
     audit_key = _decode_key(audit_text, "CHAINCUT_AUDIT_KEY")
     if len(audit_key) < 32:
         raise ConfigurationError("CHAINCUT_AUDIT_KEY must decode to at least 32 bytes")
+    if not settings.is_development:
+        keys = _named_keys(identity_key, data_keys, audit_key)
+        _refuse_weak(keys)
+        _refuse_reuse(keys)
+        _refuse_development_keys(settings.data_dir / "secrets.json", keys, pem)
     return Secrets(identity_key, data_keys, current, pem, audit_key)
+
+
+# --- secrets that are not secret, refused outside development ---------------------------------
+
+_HOW = "expected a random key (head -c 32 /dev/urandom | base64, or chaincut keys generate)"
+
+# The README shows no example secrets (it generates them from /dev/urandom); these are the
+# placeholders that get pasted into deployments, and its `id:base64key` notation.
+_EXAMPLE_TEXTS = frozenset(
+    {
+        "base64key",
+        "<base64key>",
+        "change-me",
+        "change_me",
+        "changeit",
+        "changeme",
+        "changethis",
+        "default",
+        "example",
+        "key",
+        "password",
+        "placeholder",
+        "replace-me",
+        "replaceme",
+        "secret",
+        "test",
+        "todo",
+        "your-key-here",
+        base64.b64encode(bytes(32)).decode(),
+        base64.b64encode(b"\xff" * 32).decode(),
+    }
+)
+
+
+def _is_example(text: str) -> bool:
+    value = text.strip()
+    return value.lower() in _EXAMPLE_TEXTS or value in _EXAMPLE_TEXTS or set(value) <= {"0", "A", "="}
+
+
+def _refuse_examples(hash_text: str, keys_text: str, audit_text: str) -> None:
+    named = [("CHAINCUT_IDENTITY_HASH_KEY", hash_text), ("CHAINCUT_AUDIT_KEY", audit_text)]
+    for part in keys_text.split(","):
+        key_id, sep, encoded = part.strip().partition(":")
+        named.append((f"CHAINCUT_DATA_KEYS key {key_id}" if sep else "CHAINCUT_DATA_KEYS", encoded or part))
+    for variable, text in named:
+        if _is_example(text):
+            raise ConfigurationError(f"{variable} is a placeholder or example value, not a secret: {_HOW}")
+
+
+def _named_keys(
+    identity_key: bytes, data_keys: dict[int, bytes], audit_key: bytes
+) -> list[tuple[str, bytes]]:
+    named = [("CHAINCUT_IDENTITY_HASH_KEY", identity_key)]
+    named += [(f"CHAINCUT_DATA_KEYS key {key_id}", key) for key_id, key in data_keys.items()]
+    named.append(("CHAINCUT_AUDIT_KEY", audit_key))
+    return named
+
+
+def _low_entropy(key: bytes) -> bool:
+    """Obviously not random: few distinct bytes, a short repeated pattern, or a counting sequence."""
+    if len(set(key)) < 8:
+        return True
+    if any(
+        key == (key[:period] * (len(key) // period + 1))[: len(key)] for period in range(1, len(key) // 2 + 1)
+    ):
+        return True
+    steps = {(b - a) % 256 for a, b in itertools.pairwise(key)}
+    return len(steps) == 1
+
+
+def _refuse_weak(keys: list[tuple[str, bytes]]) -> None:
+    for variable, key in keys:
+        if _low_entropy(key):
+            raise ConfigurationError(f"{variable} has obviously low entropy (not random bytes): {_HOW}")
+
+
+def _refuse_reuse(keys: list[tuple[str, bytes]]) -> None:
+    for i, (first, key) in enumerate(keys):
+        for second, other in keys[i + 1 :]:
+            if key == other:
+                raise ConfigurationError(
+                    f"{first} and {second} are the same key: expected a different random key for each purpose"
+                )
+
+
+def _refuse_development_keys(path: Path, keys: list[tuple[str, bytes]], pem: bytes) -> None:
+    """Production keys must not be the development keys generated into the data directory."""
+    try:
+        dev = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(dev, dict):
+        return
+    dev_keys: set[bytes] = set()
+    for name in ("identity_hash_key", "audit_key"):
+        with contextlib.suppress(ConfigurationError):
+            dev_keys.add(_decode_key(str(dev.get(name, "")), name))
+    with contextlib.suppress(ConfigurationError):
+        dev_keys.update(_parse_data_keys(str(dev.get("data_keys", "")))[0].values())
+    dev_keys.discard(b"")
+    found = [variable for variable, key in keys if key in dev_keys]
+    if str(dev.get("venue_signing_key_pem", "")).strip().encode() == pem.strip():
+        found.append("CHAINCUT_VENUE_SIGNING_KEY_FILE")
+    if found:
+        raise ConfigurationError(
+            f"{', '.join(found)}: the development key generated into {path}; expected production "
+            "keys that never sat in a development data directory (chaincut keys generate); "
+            "then remove that file"
+        )

@@ -1,13 +1,16 @@
 """End to end: print a venue's poster, scan its QR code, check in; and run the real server.
 
 The poster tests go over HTTP to the app on every storage backend and decode the
-printed QR with a real decoder (zxing-cpp), as a resident's phone would. The server
-test starts ``chaincut serve`` as a subprocess on the embedded default.
+printed QR with a real decoder (zxing-cpp), as a resident's phone would, checking in
+with that resident's app token. The server test starts ``chaincut serve`` as a
+subprocess on the embedded default and signs in with a staff account made by
+``chaincut users add``.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -26,13 +29,18 @@ from PIL import Image
 
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
+from chaincut.domain.access import Role
+from support.auth import resident_headers, staff_headers
 
 PREFIX = "CHAINCUT:1:"
 
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+    """Staff who register the resident and the venue and print its poster."""
+    headers = staff_headers(services, Role.TRACER, Role.VENUE_OPERATOR, username="desk")
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         assert c.post("/people", json={"ref": "P001"}).status_code == 201
         venue = {
             "ref": "V-TAIHING-01",
@@ -57,14 +65,22 @@ def scan(png: bytes) -> str:
     return text
 
 
-def test_scan_the_printed_poster_and_check_in(client: TestClient, services: Services) -> None:
+@pytest.fixture
+def phone(client: TestClient, services: Services) -> dict[str, str]:
+    """P001's app: its resident token."""
+    return resident_headers(services, "P001")
+
+
+def test_scan_the_printed_poster_and_check_in(
+    client: TestClient, services: Services, phone: dict[str, str]
+) -> None:
     poster = client.get("/venues/V-TAIHING-01/poster.png")
     assert poster.status_code == 200, poster.text
     assert poster.headers["content-type"] == "image/png"
     scanned = scan(poster.content)
     assert scanned.startswith(PREFIX)
 
-    response = client.post("/checkins", json={"client_id": "scan-1", "person": "P001", "token": scanned})
+    response = client.post("/checkins", json={"client_id": "scan-1", "token": scanned}, headers=phone)
     assert response.status_code == 201, response.text
     visit = response.json()
     assert visit["venue_ref"] == "V-TAIHING-01"
@@ -73,7 +89,7 @@ def test_scan_the_printed_poster_and_check_in(client: TestClient, services: Serv
     assert services.store.counts().visits == 1
 
 
-def test_an_altered_scan_is_refused(client: TestClient, services: Services) -> None:
+def test_an_altered_scan_is_refused(client: TestClient, services: Services, phone: dict[str, str]) -> None:
     scanned = scan(client.get("/venues/V-TAIHING-01/poster.png").content)
     body = scanned[len(PREFIX) :]
     header_end, payload_end = body.index("."), body.rindex(".")
@@ -83,16 +99,14 @@ def test_an_altered_scan_is_refused(client: TestClient, services: Services) -> N
         replacement = "B" if scanned[at] != "B" else "C"
         altered = scanned[:at] + replacement + scanned[at + 1 :]
         assert altered != scanned
-        response = client.post(
-            "/checkins", json={"client_id": f"alt-{n}", "person": "P001", "token": altered}
-        )
+        response = client.post("/checkins", json={"client_id": f"alt-{n}", "token": altered}, headers=phone)
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "invalid_venue_token"
         assert response.json()["field"] == "token"
     assert services.store.counts().visits == 0
 
 
-def test_the_poster_pdf(client: TestClient, tmp_path: Path) -> None:
+def test_the_poster_pdf(client: TestClient, tmp_path: Path, phone: dict[str, str]) -> None:
     response = client.get("/venues/V-TAIHING-01/poster.pdf")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
@@ -108,7 +122,7 @@ def test_the_poster_pdf(client: TestClient, tmp_path: Path) -> None:
         timeout=60,
     )
     scanned = scan((tmp_path / "page.png").read_bytes())
-    checkin = client.post("/checkins", json={"client_id": "pdf-1", "person": "P001", "token": scanned})
+    checkin = client.post("/checkins", json={"client_id": "pdf-1", "token": scanned}, headers=phone)
     assert checkin.status_code == 201, checkin.text
 
 
@@ -137,16 +151,29 @@ def _free_port() -> int:
         return port
 
 
-def _get(url: str) -> int:
+def _get(url: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - a local test server
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a local test server
             status: int = response.status
             return status
     except urllib.error.HTTPError as exc:
         return exc.code
 
 
-def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path) -> None:
+def _sign_in(base: str, username: str, password: str) -> str:
+    """POST /auth/token: the staff member's bearer token."""
+    body = json.dumps({"username": username, "password": password}).encode()
+    request = urllib.request.Request(  # noqa: S310 - a local test server
+        f"{base}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a local test server
+        token: str = json.loads(response.read())["access_token"]
+        return token
+
+
+def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path, log_dir: Path) -> None:
     command = _chaincut()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -159,20 +186,37 @@ def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path) -> N
     serve = [command, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
     refused = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=60)
+    # What the server says goes where the session's log scan checks it for personal data.
+    (log_dir / f"serve-{port}-refused.log").write_text(refused.stdout + refused.stderr, encoding="utf-8")
     assert refused.returncode != 0
     said = " ".join((refused.stdout + refused.stderr).split())
     assert "run `chaincut db upgrade`" in said, said
 
     upgraded = subprocess.run([command, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    (log_dir / f"serve-{port}-upgrade.log").write_text(upgraded.stdout + upgraded.stderr, encoding="utf-8")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "upgraded" in upgraded.stdout
 
+    # A staff account to sign in with; the password comes from the environment, never the command line.
+    password = "e2e correct horse battery staple"
+    added = subprocess.run(
+        [command, "users", "add", "operator1", "--role", "venue_operator"],
+        env={**env, "CHAINCUT_NEW_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    (log_dir / f"serve-{port}-users.log").write_text(added.stdout + added.stderr, encoding="utf-8")
+    assert added.returncode == 0, added.stderr
+
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_path, err_path = log_dir / f"serve-{port}.stdout", log_dir / f"serve-{port}.stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        server = subprocess.Popen(serve, env=env, stdout=out, stderr=err)
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert server.poll() is None, f"the server exited: {server.communicate()}"
+            assert server.poll() is None, f"the server exited: {err_path.read_text(errors='replace')}"
             try:
                 if _get(f"{base}/health") == 200:
                     break
@@ -182,8 +226,10 @@ def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path) -> N
             time.sleep(0.1)
         assert _get(f"{base}/openapi.json") == 200
         assert _get(f"{base}/docs") == 200
-        assert _get(f"{base}/status") == 200
-        assert _get(f"{base}/venues/none/token") == 404
+        assert _get(f"{base}/status") == 401  # signed-in callers only
+        token = _sign_in(base, "operator1", password)
+        assert _get(f"{base}/status", token) == 200
+        assert _get(f"{base}/venues/none/token", token) == 404
     finally:
         server.terminate()
         try:

@@ -27,22 +27,29 @@ from chaincut.bootstrap import Services
 from chaincut.cli import app as cli_app
 from chaincut.clock import FixedClock
 from chaincut.domain import CaseClassification, CaseStatus, Encounter, Visit, VisitSource
+from chaincut.domain.access import Role
 from chaincut.errors import ImportRejected, InvalidInput, NotFound
 from chaincut.policy import InfectiousWindowRule
 from chaincut.tracing.case_import import import_cases
 from chaincut.tracing.cases import CaseDraft, CaseRegistry
 from chaincut.whereabouts import importing
 from chaincut.whereabouts.importing import ImportOptions
+from support.auth import staff_headers
 
 HKT = timezone(timedelta(hours=8))
 TODAY = date(2026, 11, 20)  # the clock fixture's local date
 NOW_LOCAL = datetime(2026, 11, 20, 12, 0, tzinfo=HKT)
 POLICY_VERSION = "2026.11-default"
+# The signed-in staff member every request of the ``client`` fixture comes from: a supervisor sees
+# every case and person; the venue operator role registers the timeline test's venues.
+STAFF = "tracer-7"
 
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+    headers = staff_headers(services, Role.SUPERVISOR, Role.VENUE_OPERATOR, username=STAFF)
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
 
 
@@ -67,7 +74,7 @@ def case_body(**changes: Any) -> dict[str, Any]:
 
 
 def register(client: TestClient, **changes: Any) -> dict[str, Any]:
-    response = client.post("/cases", json=case_body(**changes), headers={"X-Chaincut-Staff": "tracer-7"})
+    response = client.post("/cases", json=case_body(**changes))
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -91,7 +98,7 @@ def test_a_case_registered_over_the_api_has_its_window_and_actor(
     assert case["person"] == "p-case"
     assert (case["status"], case["classification"]) == ("probable", "local")
     assert case["reported_on"] == "2026-11-20"  # today when absent
-    assert case["created_by"] == "tracer-7"
+    assert case["created_by"] == f"staff:{STAFF}"
     assert case["policy_version"] == POLICY_VERSION
     assert case["isolated_at"] is None
     # 2 days before onset, from local midnight; not isolated: open until now.
@@ -105,10 +112,14 @@ def test_a_case_registered_over_the_api_has_its_window_and_actor(
     assert services.store.counts().cases == 1
 
 
-def test_without_the_staff_header_the_actor_is_api(client: TestClient, people: list[str]) -> None:
-    response = client.post("/cases", json=case_body())
+def test_the_actor_is_the_signed_in_staff_member(
+    client: TestClient, services: Services, people: list[str]
+) -> None:
+    tracer = staff_headers(services, Role.TRACER, username="tracer-9")
+    response = client.post("/cases", json=case_body(), headers=tracer)
     assert response.status_code == 201, response.text
-    assert response.json()["created_by"] == "api"
+    assert response.json()["created_by"] == "staff:tracer-9"
+    assert services.cases.get("C1").created_by == "staff:tracer-9"
 
 
 def test_windows_follow_the_policy_for_onset_specimen_and_isolation(
@@ -230,7 +241,6 @@ def test_cases_list_with_filters_and_pages(client: TestClient, people: list[str]
 
 def test_isolation_closes_the_window(client: TestClient, services: Services, people: list[str]) -> None:
     register(client)
-    headers = {"X-Chaincut-Staff": "tracer-9"}
 
     before = client.patch("/cases/C1/isolation", json={"isolated_at": "2026-11-15T12:00:00+08:00"})
     assert_refused(before, 422, "isolation_before_window", "isolated_at")
@@ -238,9 +248,7 @@ def test_isolation_closes_the_window(client: TestClient, services: Services, peo
     assert_refused(future, 422, "isolation_in_future", "isolated_at")
     assert services.cases.get("C1").isolated_at is None
 
-    done = client.patch(
-        "/cases/C1/isolation", json={"isolated_at": "2026-11-19T09:30:00+08:00"}, headers=headers
-    )
+    done = client.patch("/cases/C1/isolation", json={"isolated_at": "2026-11-19T09:30:00+08:00"})
     assert done.status_code == 200, done.text
     assert done.json()["isolated_at"] == "2026-11-19T09:30:00+08:00"
     assert done.json()["window"]["end"] == "2026-11-19T09:30:00+08:00"
@@ -251,9 +259,12 @@ def test_isolation_closes_the_window(client: TestClient, services: Services, peo
     assert window.start.tzinfo is not None
 
 
-def test_a_bad_staff_header_is_refused(client: TestClient, services: Services, people: list[str]) -> None:
-    response = client.post("/cases", json=case_body(), headers={"X-Chaincut-Staff": "x" * 65})
-    assert response.status_code == 422, response.text
+def test_an_anonymous_request_is_refused_and_stores_nothing(
+    client: TestClient, services: Services, people: list[str]
+) -> None:
+    with TestClient(client.app, raise_server_exceptions=False) as anonymous:
+        response = anonymous.post("/cases", json=case_body())
+    assert_refused(response, 401, "not_authenticated", None)
     assert services.store.counts().cases == 0
 
 

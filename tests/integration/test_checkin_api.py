@@ -10,30 +10,53 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from chaincut.access import RateLimiter
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain import Venue, Visit, VisitSource
+from chaincut.domain.access import Role
 from chaincut.errors import Conflict
 from chaincut.store.whereabouts import VisitRepository
 from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, generate_signing_key, key_id_for
 from chaincut.whereabouts.checkin import CheckInRequest, CheckInService, VisitReceipt
+from support.auth import resident_headers, staff_headers, venue_headers
 
 RESTAURANT_STAY = timedelta(minutes=90)  # venue_types.restaurant.default_stay_minutes in default.toml
 BAR_STAY = timedelta(minutes=120)  # venue_types.bar.default_stay_minutes
 
 
+# A resident's app credentials, by person ref.
+Phone = Callable[[str], dict[str, str]]
+
+
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+    """Staff who register people and venues; check-ins carry a resident's or a venue's token."""
+    headers = staff_headers(services, Role.SUPERVISOR, Role.VENUE_OPERATOR, username="desk")
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
+
+
+@pytest.fixture
+def phone(services: Services) -> Phone:
+    """The headers of a person's app (one resident token each, issued on first use)."""
+    issued: dict[str, dict[str, str]] = {}
+
+    def headers(ref: str) -> dict[str, str]:
+        if ref not in issued:
+            issued[ref] = resident_headers(services, ref)
+        return issued[ref]
+
+    return headers
 
 
 def iso(at: datetime) -> str:
@@ -64,6 +87,12 @@ def token_of(client: TestClient, ref: str) -> str:
     return token
 
 
+def check_in(client: TestClient, app: dict[str, str], client_id: str, token: str) -> None:
+    """A resident's app checks its owner in."""
+    response = client.post("/checkins", json={"client_id": client_id, "token": token}, headers=app)
+    assert response.status_code == 201, response.text
+
+
 def stored_visit(services: Services, person_ref: str, client_id: str) -> Visit | None:
     with services.store.read() as uow:
         person_id = uow.people.id_for_ref(person_ref)
@@ -82,13 +111,15 @@ def assert_refused(response: Any, status: int, code: str, field: str | None) -> 
 # --- check-in, retries, check-out -------------------------------------------------------------
 
 
-def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Services) -> None:
+def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Services, phone: Phone) -> None:
     register_person(client)
     register_venue(client, "V001")
     register_venue(client, "V002")
     token = token_of(client, "V001")
+    app = phone("P001")
 
-    first = client.post("/checkins", json={"client_id": "phone-1:0001", "person": "P001", "token": token})
+    # A resident's app need not name its owner: the token says who checks in.
+    first = client.post("/checkins", json={"client_id": "phone-1:0001", "token": token}, headers=app)
     assert first.status_code == 201, first.text
     visit = first.json()
     assert visit["venue_ref"] == "V001"
@@ -97,7 +128,9 @@ def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Servi
     assert visit["left_at"] is None
     assert visit["left_inferred"] is False
 
-    retry = client.post("/checkins", json={"client_id": "phone-1:0001", "person": "P001", "token": token})
+    retry = client.post(
+        "/checkins", json={"client_id": "phone-1:0001", "person": "P001", "token": token}, headers=app
+    )
     assert retry.status_code == 200, retry.text
     assert retry.json() == visit
     assert services.store.counts().visits == 1
@@ -105,6 +138,7 @@ def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Servi
     elsewhere = client.post(
         "/checkins",
         json={"client_id": "phone-1:0001", "person": "P001", "token": token_of(client, "V002")},
+        headers=app,
     )
     assert_refused(elsewhere, 409, "conflict", "client_id")
     assert services.store.counts().visits == 1
@@ -113,31 +147,41 @@ def test_check_in_is_idempotent_on_client_id(client: TestClient, services: Servi
     assert stored.source is VisitSource.QR
 
 
-def test_the_same_client_id_is_separate_for_each_person(client: TestClient, services: Services) -> None:
+def test_the_same_client_id_is_separate_for_each_person(
+    client: TestClient, services: Services, phone: Phone
+) -> None:
     register_person(client, "P001")
     register_person(client, "P002")
     register_venue(client)
     token = token_of(client, "V001")
     for person in ("P001", "P002"):
-        response = client.post("/checkins", json={"client_id": "1", "person": person, "token": token})
+        body = {"client_id": "1", "person": person, "token": token}
+        response = client.post("/checkins", json=body, headers=phone(person))
         assert response.status_code == 201, response.text
     assert services.store.counts().visits == 2
 
 
-def test_concurrent_retries_store_one_visit(client: TestClient, services: Services) -> None:
+def test_concurrent_retries_store_one_visit(
+    client: TestClient, services: Services, phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A phone that fires its retries in parallel still gets one visit, and never a 5xx."""
     register_person(client)
     register_venue(client)
     token = token_of(client, "V001")
+    app = phone("P001")
+    # Each round a minute apart for the rate limit (30 check-ins a minute), which is not tested here.
+    minute = [0.0]
+    monkeypatch.setattr(services, "rate_limits", RateLimiter(lambda: minute[0]))
     statuses: list[int] = []
     workers = 8
     for round_ in range(4):
+        minute[0] += 60.0
         barrier = threading.Barrier(workers)
         body = {"client_id": f"race-{round_}", "person": "P001", "token": token}
 
         def send(body: dict[str, str] = body, barrier: threading.Barrier = barrier) -> None:
             barrier.wait(timeout=10)
-            statuses.append(client.post("/checkins", json=body).status_code)
+            statuses.append(client.post("/checkins", json=body, headers=app).status_code)
 
         threads = [threading.Thread(target=send) for _ in range(workers)]
         for thread in threads:
@@ -149,18 +193,21 @@ def test_concurrent_retries_store_one_visit(client: TestClient, services: Servic
     assert services.store.counts().visits == 4
 
 
-def test_check_out(client: TestClient, services: Services, clock: FixedClock) -> None:
+def test_check_out(client: TestClient, services: Services, clock: FixedClock, phone: Phone) -> None:
     register_person(client)
     register_venue(client)
     token = token_of(client, "V001")
+    app = phone("P001")
     entered = clock.now()
-    assert (
-        client.post("/checkins", json={"client_id": "c1", "person": "P001", "token": token}).status_code
-        == 201
+    checked_in = client.post(
+        "/checkins", json={"client_id": "c1", "person": "P001", "token": token}, headers=app
     )
+    assert checked_in.status_code == 201, checked_in.text
 
     early = client.post(
-        "/checkins/c1/checkout", json={"person": "P001", "at": iso(entered - timedelta(minutes=1))}
+        "/checkins/c1/checkout",
+        json={"person": "P001", "at": iso(entered - timedelta(minutes=1))},
+        headers=app,
     )
     assert_refused(early, 422, "checkout_before_checkin", "at")
     still_open = stored_visit(services, "P001", "c1")
@@ -168,7 +215,7 @@ def test_check_out(client: TestClient, services: Services, clock: FixedClock) ->
     assert still_open.left_at is None
 
     clock.advance(timedelta(minutes=40))
-    out = client.post("/checkins/c1/checkout", json={"person": "P001"})
+    out = client.post("/checkins/c1/checkout", json={"person": "P001"}, headers=app)
     assert out.status_code == 200, out.text
     assert datetime.fromisoformat(out.json()["left_at"]) == entered + timedelta(minutes=40)
     assert out.json()["left_inferred"] is False
@@ -179,31 +226,41 @@ def test_check_out(client: TestClient, services: Services, clock: FixedClock) ->
 
     # A repeated check-out keeps the first time.
     clock.advance(timedelta(minutes=5))
-    again = client.post("/checkins/c1/checkout", json={"person": "P001"})
+    again = client.post("/checkins/c1/checkout", json={}, headers=app)
     assert again.status_code == 200, again.text
     assert datetime.fromisoformat(again.json()["left_at"]) == entered + timedelta(minutes=40)
 
     assert_refused(
-        client.post("/checkins/nope/checkout", json={"person": "P001"}), 404, "not_found", "client_id"
+        client.post("/checkins/nope/checkout", json={"person": "P001"}, headers=app),
+        404,
+        "not_found",
+        "client_id",
     )
-    assert_refused(client.post("/checkins/c1/checkout", json={"person": "P999"}), 404, "not_found", "person")
+    device = venue_headers(services, "V001")
+    unknown = client.post("/checkins/c1/checkout", json={"person": "P999"}, headers=device)
+    assert_refused(unknown, 404, "not_found", "person")
+    # A resident's app checks out its owner only: another person is "no such person" to it.
+    register_person(client, "P002")
+    other = client.post("/checkins/c1/checkout", json={"person": "P002"}, headers=app)
+    assert_refused(other, 404, "not_found", "person")
 
 
 def test_explicit_check_out_overrides_an_inferred_one(
-    client: TestClient, services: Services, clock: FixedClock
+    client: TestClient, services: Services, clock: FixedClock, phone: Phone
 ) -> None:
     register_person(client)
     register_venue(client)
     token = token_of(client, "V001")
     entered = clock.now()
-    client.post("/checkins", json={"client_id": "c1", "person": "P001", "token": token})
+    checked_in = client.post("/checkins", json={"client_id": "c1", "token": token}, headers=phone("P001"))
+    assert checked_in.status_code == 201, checked_in.text
     clock.advance(timedelta(hours=3))
     assert services.checkins.close_stale_visits() == 1
     inferred = stored_visit(services, "P001", "c1")
     assert inferred is not None
     assert inferred.left_inferred is True
     at = entered + timedelta(minutes=100)
-    out = client.post("/checkins/c1/checkout", json={"person": "P001", "at": iso(at)})
+    out = client.post("/checkins/c1/checkout", json={"person": "P001", "at": iso(at)}, headers=phone("P001"))
     assert out.status_code == 200, out.text
     assert out.json()["left_inferred"] is False
     assert datetime.fromisoformat(out.json()["left_at"]) == at
@@ -236,60 +293,74 @@ def _altered(token: str) -> list[str]:
     ]
 
 
-def test_forged_altered_or_malformed_tokens_are_refused(client: TestClient, services: Services) -> None:
+def test_forged_altered_or_malformed_tokens_are_refused(
+    client: TestClient, services: Services, phone: Phone
+) -> None:
     register_person(client)
     register_venue(client)
     token = token_of(client, "V001")
     for n, bad in enumerate(_altered(token)):
-        response = client.post("/checkins", json={"client_id": f"bad-{n}", "person": "P001", "token": bad})
+        body = {"client_id": f"bad-{n}", "person": "P001", "token": bad}
+        response = client.post("/checkins", json=body, headers=phone("P001"))
         body = assert_refused(response, 422, "invalid_venue_token", "token")
         assert body["message"].startswith("venue QR token refused"), (bad, body)
     assert services.store.counts().visits == 0
 
 
 def test_a_token_signed_by_another_key_is_refused(
-    client: TestClient, services: Services, clock: FixedClock
+    client: TestClient, services: Services, clock: FixedClock, phone: Phone
 ) -> None:
     register_person(client)
     venue = register_venue(client)
     claims = VenueClaims(venue["public_id"], venue["venue_type"], clock.now())
     key = generate_signing_key()
     forged = VenueTokenSigner(key, key_id_for(key.public_key())).sign(claims)
-    response = client.post("/checkins", json={"client_id": "f1", "person": "P001", "token": forged})
+    response = client.post("/checkins", json={"client_id": "f1", "token": forged}, headers=phone("P001"))
     assert_refused(response, 422, "invalid_venue_token", "token")
 
     # Another key under the genuine key id (read from a genuine poster): the signature fails.
     genuine = token_of(client, "V001")
     header = json.loads(base64.urlsafe_b64decode(genuine.split(":")[2].split(".")[0] + "=="))
     impostor = VenueTokenSigner(key, header["kid"]).sign(claims)
-    response = client.post("/checkins", json={"client_id": "f2", "person": "P001", "token": impostor})
+    response = client.post("/checkins", json={"client_id": "f2", "token": impostor}, headers=phone("P001"))
     body = assert_refused(response, 422, "invalid_venue_token", "token")
     assert "signature" in body["message"]
     assert services.store.counts().visits == 0
 
 
 def test_a_genuine_token_for_an_unregistered_venue_is_not_found(
-    client: TestClient, services: Services
+    client: TestClient, services: Services, phone: Phone
 ) -> None:
     register_person(client)
     unregistered = Venue(ref="X", public_id="nosuchvenue", venue_type="restaurant", name_en="X", name_zh="X")
     token = services.venues.token(unregistered)
-    response = client.post("/checkins", json={"client_id": "x1", "person": "P001", "token": token})
+    response = client.post("/checkins", json={"client_id": "x1", "token": token}, headers=phone("P001"))
     assert_refused(response, 404, "not_found", "token")
 
 
 # --- refused requests -------------------------------------------------------------------------
 
 
-def test_unknown_person_and_bad_times(client: TestClient, services: Services, clock: FixedClock) -> None:
+def test_unknown_person_and_bad_times(
+    client: TestClient, services: Services, clock: FixedClock, phone: Phone
+) -> None:
     register_person(client)
     register_venue(client)
     token = token_of(client, "V001")
     now = clock.now()
+    app = phone("P001")
 
     def check_in(**fields: Any) -> Any:
-        return client.post("/checkins", json={"client_id": "t1", "person": "P001", "token": token, **fields})
+        body = {"client_id": "t1", "person": "P001", "token": token, **fields}
+        return client.post("/checkins", json=body, headers=app)
 
+    # A venue's device names the visitor: an unknown one is not found.
+    device = venue_headers(services, "V001")
+    unknown = client.post(
+        "/checkins", json={"client_id": "t1", "person": "P999", "token": token}, headers=device
+    )
+    assert_refused(unknown, 404, "not_found", "person")
+    # A resident's app that names someone else is refused the same way.
     assert_refused(check_in(person="P999"), 404, "not_found", "person")
     assert_refused(check_in(at=iso(now + timedelta(hours=1))), 422, "time_in_future", "at")
     assert_refused(check_in(at=iso(now - timedelta(days=31, seconds=1))), 422, "outside_retention", "at")
@@ -302,21 +373,42 @@ def test_unknown_person_and_bad_times(client: TestClient, services: Services, cl
     old = client.post(
         "/checkins",
         json={"client_id": "t2", "person": "P001", "token": token, "at": iso(now - timedelta(days=30))},
+        headers=app,
     )
     assert old.status_code == 201, old.text
     # A time with another UTC offset is the same instant.
     hk = client.post(
         "/checkins",
         json={"client_id": "t3", "person": "P001", "token": token, "at": "2026-11-20T11:30:00+08:00"},
+        headers=app,
     )
     assert hk.status_code == 201, hk.text
     assert datetime.fromisoformat(hk.json()["entered_at"]) == now - timedelta(minutes=30)
 
 
+def test_check_ins_need_the_visitors_or_the_venues_credentials(
+    client: TestClient, services: Services, phone: Phone
+) -> None:
+    register_person(client)
+    register_venue(client, "V001")
+    register_venue(client, "V002")
+    token = token_of(client, "V001")
+    body = {"client_id": "c1", "person": "P001", "token": token}
+    with TestClient(client.app, raise_server_exceptions=False) as anonymous:
+        assert_refused(anonymous.post("/checkins", json=body), 401, "not_authenticated", None)
+    # Staff do not check people in; a venue's device does so at its own venue only.
+    assert_refused(client.post("/checkins", json=body), 403, "forbidden", None)
+    elsewhere = client.post("/checkins", json=body, headers=venue_headers(services, "V002"))
+    assert_refused(elsewhere, 422, "wrong_venue", "token")
+    assert services.store.counts().visits == 0
+    at_its_venue = client.post("/checkins", json=body, headers=venue_headers(services, "V001"))
+    assert at_its_venue.status_code == 201, at_its_venue.text
+    assert services.store.counts().visits == 1
+
+
 MALFORMED: list[tuple[dict[str, Any], str]] = [
     ({"client_id": 17, "person": "P001", "token": "x"}, "client_id"),
     ({"person": "P001", "token": "x"}, "client_id"),
-    ({"client_id": "c1", "token": "x"}, "person"),
     ({"client_id": "c1", "person": ["P001"], "token": "x"}, "person"),
     ({"client_id": "c1", "person": "P001", "token": 12}, "token"),
     ({"client_id": "c1", "person": "P001", "token": "x", "at": "yesterday"}, "at"),
@@ -326,32 +418,45 @@ MALFORMED: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def test_malformed_requests_name_the_field(client: TestClient, services: Services) -> None:
+def test_malformed_requests_name_the_field(client: TestClient, services: Services, phone: Phone) -> None:
     register_person(client)
+    register_venue(client)
     for payload, field in MALFORMED:
-        body = assert_refused(client.post("/checkins", json=payload), 422, "invalid_request", field)
+        response = client.post("/checkins", json=payload, headers=phone("P001"))
+        body = assert_refused(response, 422, "invalid_request", field)
         assert body["errors"][0]["field"] == field, payload
+    # A venue's device must name the visitor (a resident's app checks in its owner).
+    device = venue_headers(services, "V001")
+    unnamed = client.post("/checkins", json={"client_id": "c1", "token": "x"}, headers=device)
+    assert_refused(unnamed, 422, "invalid_input", "person")
     assert services.store.counts().visits == 0
 
 
-def test_other_bad_requests_are_4xx(client: TestClient, services: Services) -> None:
+def test_other_bad_requests_are_4xx(client: TestClient, services: Services, phone: Phone) -> None:
     register_person(client)
     register_venue(client, "V001")
     register_venue(client, "T1", "taxi", plate="XY99")
     token = token_of(client, "V001")
+    app = phone("P001")
 
-    not_json = client.post("/checkins", content=b"{not json", headers={"content-type": "application/json"})
+    not_json = client.post(
+        "/checkins", content=b"{not json", headers={**app, "content-type": "application/json"}
+    )
     assert_refused(not_json, 422, "invalid_request", None)
-    assert_refused(client.post("/checkins", json=[1, 2]), 422, "invalid_request", None)
+    assert_refused(client.post("/checkins", json=[1, 2], headers=app), 422, "invalid_request", None)
     both = client.post(
-        "/checkins", json={"client_id": "c1", "person": "P001", "token": token, "plate": "XY99"}
+        "/checkins", json={"client_id": "c1", "person": "P001", "token": token, "plate": "XY99"}, headers=app
     )
     assert_refused(both, 422, "invalid_input", "token")
-    neither = client.post("/checkins", json={"client_id": "c1", "person": "P001"})
+    neither = client.post("/checkins", json={"client_id": "c1", "person": "P001"}, headers=app)
     assert_refused(neither, 422, "invalid_input", "token")
-    spaces = client.post("/checkins", json={"client_id": "has space", "person": "P001", "token": token})
+    spaces = client.post(
+        "/checkins", json={"client_id": "has space", "person": "P001", "token": token}, headers=app
+    )
     assert_refused(spaces, 422, "invalid_input", "client_id")
-    assert client.post("/checkins/c1/checkout", json={}).status_code == 422
+    # A venue's device checking someone out must say whom.
+    device = venue_headers(services, "V001")
+    assert client.post("/checkins/c1/checkout", json={}, headers=device).status_code == 422
     assert client.get("/venues/NOPE/token").status_code == 404
     assert client.get("/venues", params={"limit": 0}).status_code == 422
     assert services.store.counts().visits == 0
@@ -506,20 +611,25 @@ def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(
     assert services.store.counts().visits == 2
 
 
-def test_concurrent_check_ins_are_answered_each_on_their_own(client: TestClient, services: Services) -> None:
+def test_concurrent_check_ins_are_answered_each_on_their_own(
+    client: TestClient, services: Services, phone: Phone
+) -> None:
     """Many people checking in at once over HTTP: every good one 201, the bad ones 4xx, nothing lost."""
     people = [f"P{n:03d}" for n in range(24)]
     for ref in people:
         register_person(client, ref)
     register_venue(client)
     token = token_of(client, "V001")
+    # Each person's own app; the unknown person is named by the venue's device.
+    credentials = {ref: phone(ref) for ref in people} | {"P999": venue_headers(services, "V001")}
     results: dict[str, int] = {}
     barrier = threading.Barrier(len(people) + 2)
 
     def send(person: str, client_id: str) -> None:
         barrier.wait(timeout=10)
         body = {"client_id": client_id, "person": person, "token": token}
-        results[f"{person}/{client_id}"] = client.post("/checkins", json=body).status_code
+        response = client.post("/checkins", json=body, headers=credentials[person])
+        results[f"{person}/{client_id}"] = response.status_code
 
     jobs = [(ref, f"c-{ref}") for ref in people] + [("P999", "c-x"), ("P001", "bad id!")]
     threads = [threading.Thread(target=send, args=job) for job in jobs]
@@ -538,7 +648,7 @@ def test_concurrent_check_ins_are_answered_each_on_their_own(client: TestClient,
 
 
 def test_a_new_check_in_closes_the_open_visit(
-    client: TestClient, services: Services, clock: FixedClock
+    client: TestClient, services: Services, clock: FixedClock, phone: Phone
 ) -> None:
     register_person(client)
     register_venue(client, "R1", "restaurant")
@@ -546,9 +656,9 @@ def test_a_new_check_in_closes_the_open_visit(
     register_venue(client, "R2", "restaurant")
     start = clock.now()
 
-    client.post("/checkins", json={"client_id": "a", "person": "P001", "token": token_of(client, "R1")})
+    check_in(client, phone("P001"), "a", token_of(client, "R1"))
     clock.advance(timedelta(minutes=30))
-    client.post("/checkins", json={"client_id": "b", "person": "P001", "token": token_of(client, "B1")})
+    check_in(client, phone("P001"), "b", token_of(client, "B1"))
     first = stored_visit(services, "P001", "a")
     assert first is not None
     assert first.left_at == start + timedelta(minutes=30)  # the next check-in, within the stay
@@ -556,7 +666,7 @@ def test_a_new_check_in_closes_the_open_visit(
 
     # Five hours later: the bar visit is closed at its default stay, not at the new check-in.
     clock.advance(timedelta(hours=5))
-    client.post("/checkins", json={"client_id": "c", "person": "P001", "token": token_of(client, "R2")})
+    check_in(client, phone("P001"), "c", token_of(client, "R2"))
     second = stored_visit(services, "P001", "b")
     assert second is not None
     assert second.left_at == second.entered_at + BAR_STAY
@@ -567,15 +677,15 @@ def test_a_new_check_in_closes_the_open_visit(
 
 
 def test_stale_visits_are_closed_after_the_default_stay(
-    client: TestClient, services: Services, clock: FixedClock
+    client: TestClient, services: Services, clock: FixedClock, phone: Phone
 ) -> None:
     register_person(client, "P001")
     register_person(client, "P002")
     register_venue(client, "R1", "restaurant")
     register_venue(client, "B1", "bar")
     entered = clock.now()
-    client.post("/checkins", json={"client_id": "r", "person": "P001", "token": token_of(client, "R1")})
-    client.post("/checkins", json={"client_id": "b", "person": "P002", "token": token_of(client, "B1")})
+    check_in(client, phone("P001"), "r", token_of(client, "R1"))
+    check_in(client, phone("P002"), "b", token_of(client, "B1"))
 
     clock.advance(RESTAURANT_STAY - timedelta(seconds=1))
     assert services.checkins.close_stale_visits() == 0
@@ -605,8 +715,9 @@ def test_stale_visits_are_closed_after_the_default_stay(
 # --- taxis ------------------------------------------------------------------------------------
 
 
-def test_taxi_check_in_by_plate(client: TestClient, services: Services) -> None:
+def test_taxi_check_in_by_plate(client: TestClient, services: Services, phone: Phone) -> None:
     register_person(client)
+    app = phone("P001")
     taxi = client.post(
         "/venues", json={"venue_type": "taxi", "name_en": "Taxi", "name_zh": "的士", "plate": "ab 1234"}
     )
@@ -614,7 +725,7 @@ def test_taxi_check_in_by_plate(client: TestClient, services: Services) -> None:
     assert taxi.json()["plate"] == "AB1234"
     ref = taxi.json()["ref"]
 
-    response = client.post("/checkins", json={"client_id": "t1", "person": "P001", "plate": "Ab 12 34"})
+    response = client.post("/checkins", json={"client_id": "t1", "plate": "Ab 12 34"}, headers=app)
     assert response.status_code == 201, response.text
     assert response.json()["venue_ref"] == ref
     visit = stored_visit(services, "P001", "t1")
@@ -623,14 +734,14 @@ def test_taxi_check_in_by_plate(client: TestClient, services: Services) -> None:
 
     # The taxi's own QR poster also records a taxi ride.
     by_token = client.post(
-        "/checkins", json={"client_id": "t2", "person": "P001", "token": token_of(client, ref)}
+        "/checkins", json={"client_id": "t2", "person": "P001", "token": token_of(client, ref)}, headers=app
     )
     assert by_token.status_code == 201, by_token.text
     visit = stored_visit(services, "P001", "t2")
     assert visit is not None
     assert visit.source is VisitSource.TAXI
 
-    unknown = client.post("/checkins", json={"client_id": "t3", "person": "P001", "plate": "ZZ9"})
+    unknown = client.post("/checkins", json={"client_id": "t3", "plate": "ZZ9"}, headers=app)
     assert_refused(unknown, 404, "not_found", "plate")
 
 

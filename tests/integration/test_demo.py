@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from chaincut.api import create_app
+from chaincut.bootstrap import bootstrap
 from chaincut.cli.app import app
+from chaincut.settings import Settings
+
+PURPOSE = {"X-Chaincut-Purpose": "tracing the demo case"}
 
 
 def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None:
-    env = {"CHAINCUT_DATA_DIR": str(tmp_path / "data"), "CHAINCUT_ENV": "development"}
+    data_dir = tmp_path / "data"
+    env = {"CHAINCUT_DATA_DIR": str(data_dir), "CHAINCUT_ENV": "development"}
     runner = CliRunner()
     built = runner.invoke(app, ["demo", "--people", "2000", "--no-serve"], env=env)
     assert built.exit_code == 0, built.output
@@ -25,6 +33,39 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
     assert doc["count"] == len(doc["contacts"]) > 0  # the busiest resident met people
     assert all(c["evidence"] for c in doc["contacts"])
 
+    # Demo staff, their passwords beside the data (owner only); the guide says how to sign in.
+    accounts = data_dir / "demo-accounts.json"
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
+    passwords = json.loads(accounts.read_text(encoding="utf-8"))
+    assert set(passwords) == {"demo-tracer", "demo-supervisor", "demo-admin"}
+    assert "/auth/token" in built.output
+    assert "demo-tracer" in built.output
+
     again = runner.invoke(app, ["demo", "--people", "2000", "--no-serve"], env=env)
     assert again.exit_code == 0, again.output
     assert "already holds data" in again.output  # a second run keeps the store and the case
+    assert json.loads(accounts.read_text(encoding="utf-8")) == passwords  # and the accounts
+
+    # Over the API: the demo tracer, assigned the case, traces it for a stated purpose.
+    services = bootstrap(Settings(env="development", data_dir=data_dir))
+    try:
+        with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+
+            def sign_in(username: str) -> dict[str, str]:
+                body = {"username": username, "password": passwords[username]}
+                response = c.post("/auth/token", json=body)
+                assert response.status_code == 200, response.text
+                return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+            tracer = sign_in("demo-tracer")
+            contacts = c.get("/cases/C-DEMO/contacts", params={"limit": 5}, headers={**tracer, **PURPOSE})
+            assert contacts.status_code == 200, contacts.text
+            assert contacts.json()["count"] == doc["count"]
+            unstated = c.get("/cases/C-DEMO/contacts", headers=tracer)
+            assert (unstated.status_code, unstated.json()["code"]) == (403, "purpose_required")
+            # The administrator runs the system and reads nobody's whereabouts.
+            admin = c.get("/cases/C-DEMO/contacts", headers={**sign_in("demo-admin"), **PURPOSE})
+            assert (admin.status_code, admin.json()["code"]) == (403, "forbidden")
+            assert c.get("/status", headers=sign_in("demo-supervisor")).status_code == 200
+    finally:
+        services.close()

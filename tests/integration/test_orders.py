@@ -34,11 +34,13 @@ from chaincut.domain import (
     TestResult,
     Tier,
 )
+from chaincut.domain.access import Role
 from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from chaincut.tracing.followups import FollowUpService
 from chaincut.tracing.orders import OrderService
+from support.auth import staff_headers
 
 QUARANTINE_DAYS = 14  # orders.quarantine_days in default.toml
 TESTING_NOTICE_DAYS = 2  # orders.testing_notice_days
@@ -55,10 +57,21 @@ PATH_TO: dict[OrderStatus, list[OrderStatus]] = {
 }
 
 
+# The client's signed-in staff member: a supervisor, who sees every person's orders.
+DESK = "duty-officer"
+
+
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+    headers = staff_headers(services, Role.SUPERVISOR, username=DESK)
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
+
+
+def signed_in(services: Services, username: str) -> dict[str, str]:
+    """The headers of another supervisor, so that records name who did what."""
+    return staff_headers(services, Role.SUPERVISOR, username=username)
 
 
 def person(services: Services, ref: str, name: str | None = None) -> int:
@@ -211,7 +224,7 @@ def test_status_history_names_who_did_what(services: Services, client: TestClien
     created = client.post(
         "/orders",
         json={"person": "P1", "tier": "close", "last_exposure_at": exposure},
-        headers={"X-Chaincut-Staff": "tracer-7"},
+        headers=signed_in(services, "tracer-7"),
     )
     assert created.status_code == 201, created.text
     public_id = created.json()["public_id"]
@@ -221,21 +234,23 @@ def test_status_history_names_who_did_what(services: Services, client: TestClien
         ("completed", "day 14", None),
     ]
     for status, note, staff in steps:
-        headers = {"X-Chaincut-Staff": staff} if staff else {}
+        headers = signed_in(services, staff) if staff else {}
         changed = client.post(
             f"/orders/{public_id}/status", json={"status": status, "note": note}, headers=headers
         )
         assert changed.status_code == 200, changed.text
     body = client.get(f"/orders/{public_id}").json()
     assert body["status"] == "completed"
-    assert body["issued_by"] == "tracer-7"
+    assert body["issued_by"] == "staff:tracer-7"
     assert [(h["status"], h["changed_by"], h["note"]) for h in body["history"]] == [
-        ("issued", "tracer-7", None),
-        ("delivered", "tracer-8", "by phone"),
-        ("in_force", "tracer-9", None),
-        ("completed", "api", "day 14"),
+        ("issued", "staff:tracer-7", None),
+        ("delivered", "staff:tracer-8", "by phone"),
+        ("in_force", "staff:tracer-9", None),
+        ("completed", f"staff:{DESK}", "day 14"),
     ]
-    refused = client.post(f"/orders/{public_id}/status", json={"status": "released"})
+    # A supervisor, with a reason (releasing early needs both): still no way back from completed.
+    release = {"status": "released", "note": "negative PCR on day 12"}
+    refused = client.post(f"/orders/{public_id}/status", json=release)
     assert_refused(refused, 422, "invalid_transition", "status")
     assert len(client.get(f"/orders/{public_id}").json()["history"]) == 4
 
@@ -248,11 +263,11 @@ def test_one_follow_up_per_person_per_day(services: Services, client: TestClient
     first = client.post(
         "/people/P1/follow-ups",
         json={"on_date": "2026-11-20", "symptoms": ["Cough", "fever", "cough"], "note": "feels tired"},
-        headers={"X-Chaincut-Staff": "nurse-1"},
+        headers=signed_in(services, "nurse-1"),
     )
     assert first.status_code == 201, first.text
     assert first.json()["symptoms"] == ["cough", "fever"]
-    assert first.json()["recorded_by"] == "nurse-1"
+    assert first.json()["recorded_by"] == "staff:nurse-1"
     again = client.post("/people/P1/follow-ups", json={"on_date": "2026-11-20", "test_result": "negative"})
     body = assert_refused(again, 409, "conflict", "on_date")
     assert "2026-11-20" in body["message"]
@@ -306,10 +321,13 @@ def test_follow_up_refuses_bad_input_and_stores_nothing(services: Services, clie
     assert_refused(
         client.post("/people/NOBODY/follow-ups", json={"on_date": "2026-11-20"}), 404, "not_found", "person"
     )
-    too_long = client.post(
-        "/people/P1/follow-ups", json={"on_date": "2026-11-20"}, headers={"X-Chaincut-Staff": "x" * 65}
+    with TestClient(client.app, raise_server_exceptions=False) as anonymous:
+        unsigned = anonymous.post("/people/P1/follow-ups", json={"on_date": "2026-11-20"})
+    assert_refused(unsigned, 401, "not_authenticated", None)
+    no_purpose = client.post(
+        "/people/P1/follow-ups", json={"on_date": "2026-11-20"}, headers={"X-Chaincut-Purpose": ""}
     )
-    assert too_long.status_code == 422
+    assert_refused(no_purpose, 403, "purpose_required", "X-Chaincut-Purpose")
     assert client.get("/people/P1/follow-ups").json() == {"data": [], "count": 0}
 
 
@@ -367,10 +385,9 @@ def test_issuing_refuses_bad_input_and_stores_nothing(services: Services, client
     ]
     for payload, status, code, field in refused:
         assert_refused(client.post("/orders", json=payload), status, code, field)
-    bad_actor = client.post(
-        "/orders", json={"person": "P1", "tier": "exposed"}, headers={"X-Chaincut-Staff": "a b"}
-    )
-    assert bad_actor.status_code == 422
+    with TestClient(client.app, raise_server_exceptions=False) as anonymous:
+        unsigned = anonymous.post("/orders", json={"person": "P1", "tier": "exposed"})
+    assert_refused(unsigned, 401, "not_authenticated", None)
     assert order_count(services) == 0
     assert_refused(client.get("/orders/nosuchorder"), 404, "not_found", "public_id")
     assert_refused(

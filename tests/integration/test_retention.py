@@ -21,17 +21,28 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import VisitSource
+from chaincut.domain.access import Role
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, PurgeRecord
 from chaincut.store.tables import encounters, purges, visits
 from chaincut.whereabouts.retention import purge_expired
+from support.auth import resident_headers, staff_headers
 
-RETENTION = timedelta(days=31)  # retention.visits_days and encounters_days in default.toml
+RETENTION = timedelta(
+    days=31
+)  # retention.visits_days, encounters_days, corrected_values_days in default.toml
+ENDED_ACCESS = timedelta(days=7)  # retention.ended_access_days: sessions, tokens, approvals
 LATER = timedelta(days=25)  # how far the clock moves before purging
+# What each purge run records, in order: whereabouts, then replaced details and ended credentials.
+WHEREABOUTS = ["visits", "encounters"]
+KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals"]
 
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
+    """Signed in as an administrator, who runs purges (and reads no personal data)."""
+    headers = staff_headers(services, Role.ADMINISTRATOR, username="admin")
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
 
 
@@ -87,31 +98,35 @@ def _populate(client: TestClient, services: Services, clock: FixedClock) -> int:
     """Whereabouts at many ages around the cut-off the purge will use; returns that cut-off."""
     now = clock.now()
     cutoff = to_epoch(now + LATER - RETENTION)  # what the purge after LATER will use
+    desk = staff_headers(services, Role.SUPERVISOR, Role.VENUE_OPERATOR, username="desk")
     for ref in ("P001", "P002"):
-        assert client.post("/people", json={"ref": ref}).status_code == 201
+        assert client.post("/people", json={"ref": ref}, headers=desk).status_code == 201
     venue = {"ref": "V001", "venue_type": "restaurant", "name_en": "Cafe", "name_zh": "咖啡店"}
-    assert client.post("/venues", json=venue).status_code == 201
-    token = client.get("/venues/V001/token").json()["token"]
+    assert client.post("/venues", json=venue, headers=desk).status_code == 201
+    token = client.get("/venues/V001/token", headers=desk).json()["token"]
+    phone = {ref: resident_headers(services, ref) for ref in ("P001", "P002")}
 
     # Check-ins, closed by check-out, by the next check-in, or left open.
     for client_id, days_ago, minutes in (("old", 8, 60), ("older", 20, 30), ("recent", 2, 45)):
         entered = now - timedelta(days=days_ago)
         body = {"client_id": client_id, "person": "P001", "token": token, "at": entered.isoformat()}
-        assert client.post("/checkins", json=body).status_code == 201
+        assert client.post("/checkins", json=body, headers=phone["P001"]).status_code == 201
         left = (entered + timedelta(minutes=minutes)).isoformat()
-        out = client.post(f"/checkins/{client_id}/checkout", json={"person": "P001", "at": left})
+        out = client.post(
+            f"/checkins/{client_id}/checkout", json={"person": "P001", "at": left}, headers=phone["P001"]
+        )
         assert out.status_code == 200, out.text
     for client_id, days_ago in (("open-old", 7), ("open-new", 5)):  # P002 never checks out
         entered = (now - timedelta(days=days_ago)).isoformat()
         body = {"client_id": client_id, "person": "P002", "token": token, "at": entered}
-        assert client.post("/checkins", json=body).status_code == 201
+        assert client.post("/checkins", json=body, headers=phone["P002"]).status_code == 201
 
     # An upload of a case's history.
     uploaded = [
         {"token": token, "entered_at": (now - timedelta(days=d, hours=2)).isoformat(), "client_id": f"u{d}"}
         for d in (3, 6, 10, 15)
     ]
-    response = client.post("/people/P001/visit-history", json={"visits": uploaded})
+    response = client.post("/people/P001/visit-history", json={"visits": uploaded}, headers=phone["P001"])
     assert response.json() == {"stored": 4, "already_stored": 0}, response.text
 
     # Bulk rows: one commit straddling the cut-off, one wholly before it, one wholly after.
@@ -140,7 +155,7 @@ def test_purge_deletes_exactly_what_ended_before_the_cut_off(
 
     # Nothing is old enough yet.
     first = purge_expired(services.store, services.policy, clock)
-    assert [(r.kind, r.deleted) for r in first] == [("visits", 0), ("encounters", 0)]
+    assert [(r.kind, r.deleted) for r in first] == [(kind, 0) for kind in KINDS]
     assert _visit_ends(services) == visit_ends
 
     clock.advance(LATER)
@@ -153,7 +168,8 @@ def test_purge_deletes_exactly_what_ended_before_the_cut_off(
     assert services.store.counts().encounters == len(kept_encounters)
 
     now = clock.now()
-    assert records == [
+    assert [r.kind for r in records] == KINDS
+    assert records[:2] == [
         PurgeRecord(
             "visits", len(visit_ends) - len(kept_visits), now - RETENTION, now, services.policy.version
         ),
@@ -173,12 +189,12 @@ def test_purge_deletes_exactly_what_ended_before_the_cut_off(
 
     with services.store.read() as uow:
         logged = uow.purges.recent()
-    assert logged[:2] == list(reversed(records))  # newest first
-    assert [(r.kind, r.deleted) for r in logged[2:]] == [("encounters", 0), ("visits", 0)]
+    assert logged[: len(KINDS)] == list(reversed(records))  # newest first
+    assert [(r.kind, r.deleted) for r in logged[len(KINDS) :]] == [(kind, 0) for kind in reversed(KINDS)]
 
     # Purging again finds nothing more.
     again = purge_expired(services.store, services.policy, clock)
-    assert [r.deleted for r in again] == [0, 0]
+    assert [r.deleted for r in again] == [0] * len(KINDS)
     assert _visit_ends(services) == kept_visits
 
 
@@ -212,7 +228,7 @@ def test_the_purge_log_holds_no_personal_or_venue_data(
     assert {f.name for f in fields(PurgeRecord)} == {"kind", "deleted", "cutoff", "run_at", "policy_version"}
     with services.store.read() as uow:
         rows = uow.connection.execute(select(purges)).all()
-    assert len(rows) == 2
+    assert len(rows) == len(KINDS)
     text = repr(rows)
     for private in ("P001", "P002", "V001", "Cafe", "咖啡店"):
         assert private not in text
@@ -224,21 +240,30 @@ def test_purges_over_the_api(client: TestClient, services: Services, clock: Fixe
     clock.advance(LATER)
     before = services.store.counts().visits
 
-    posted = client.post("/purges")
+    # Purging is the administrator's: the tracing desk may not.
+    desk = staff_headers(services, Role.SUPERVISOR, Role.VENUE_OPERATOR, username="desk")
+    forbidden = client.post("/purges", headers=desk)
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "forbidden")
+    assert services.store.counts().visits == before
+
+    # The administrator signs in again: the first sign-in's token ended with the days gone by.
+    admin = staff_headers(services, Role.ADMINISTRATOR, username="admin")
+    posted = client.post("/purges", headers=admin)
     assert posted.status_code == 200, posted.text
     body = posted.json()
-    assert body["count"] == 2
+    assert body["count"] == len(KINDS)
     by_kind = {r["kind"]: r for r in body["data"]}
-    assert set(by_kind) == {"visits", "encounters"}
+    assert set(by_kind) == set(KINDS)
     assert by_kind["visits"]["deleted"] == before - services.store.counts().visits > 0
     for entry in body["data"]:
         assert set(entry) == {"kind", "deleted", "cutoff", "run_at", "policy_version"}
         assert datetime.fromisoformat(entry["run_at"]) == clock.now()
-        assert datetime.fromisoformat(entry["cutoff"]) == clock.now() - RETENTION
+        kept = RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections") else ENDED_ACCESS
+        assert datetime.fromisoformat(entry["cutoff"]) == clock.now() - kept, entry
         assert entry["policy_version"] == services.policy.version
 
-    listed = client.get("/purges").json()
-    assert listed["count"] == 2
+    listed = client.get("/purges", headers=admin).json()
+    assert listed["count"] == len(KINDS)
     assert sorted(listed["data"], key=lambda r: r["kind"]) == sorted(body["data"], key=lambda r: r["kind"])
 
 
@@ -255,11 +280,11 @@ def test_the_server_purges_on_a_schedule(services: Services, clock: FixedClock) 
         while time.monotonic() < deadline:
             with services.store.read() as uow:
                 logged = uow.purges.recent()
-            if len(logged) >= 2:
+            if len(logged) >= len(KINDS):
                 break
             time.sleep(0.05)
         assert client.get("/health").status_code == 200
-    assert sorted(r.kind for r in logged) == ["encounters", "visits"], logged
+    assert sorted(r.kind for r in logged) == sorted(KINDS), logged
     assert all(r.run_at == clock.now() for r in logged)
     assert services.store.counts().visits < before
     # The same run closed the visit P002 left open 5 days ago, after its default stay.

@@ -236,6 +236,7 @@ def test_trace_on_the_command_line(embedded_services: Services) -> None:
         "CHAINCUT_ENV": "production",
         "CHAINCUT_IDENTITY_HASH_KEY": settings.identity_hash_key.get_secret_value(),  # type: ignore[union-attr]
         "CHAINCUT_DATA_KEYS": settings.data_keys.get_secret_value(),  # type: ignore[union-attr]
+        "CHAINCUT_AUDIT_KEY": settings.audit_key.get_secret_value(),  # type: ignore[union-attr]
         "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
     }
     runner = CliRunner()
@@ -277,9 +278,16 @@ def test_the_tracer_s_api(outbreak: Services) -> None:
     from fastapi.testclient import TestClient
 
     from chaincut.api import create_app
+    from chaincut.domain.access import Role
+    from support.auth import assign, staff_headers
+
+    # A tracer, assigned the case by a supervisor, works it; the supervisor approves the export.
+    tracer = staff_headers(outbreak, Role.TRACER, username="tracer7")
+    assign(outbreak, "C1", "tracer7")
+    supervisor = staff_headers(outbreak, Role.SUPERVISOR, username="supervisor1")
 
     with TestClient(
-        create_app(outbreak, schedule_maintenance=False), raise_server_exceptions=False
+        create_app(outbreak, schedule_maintenance=False), raise_server_exceptions=False, headers=tracer
     ) as client:
         page = client.get("/cases/C1/contacts", params={"limit": 2})
         assert page.status_code == 200, page.text
@@ -291,22 +299,26 @@ def test_the_tracer_s_api(outbreak: Services) -> None:
         assert {c["person"] for c in exposed["data"]} == {"P2", "P3"}
         assert client.get("/cases/C404/contacts").status_code == 404
 
+        # P2 is not yet linked to the tracer's case (no order from it): a supervisor looks them up.
         window = {"from": "2026-11-18T08:00:00+08:00", "to": "2026-11-18T23:59:00+08:00"}
-        person = client.get("/people/P2/contacts", params=window)
+        person = client.get("/people/P2/contacts", params=window, headers=supervisor)
         assert person.status_code == 200, person.text
         assert {c["person"] for c in person.json()["data"]} == {"P1", "P3", "P6"}
         too_long = client.get(
-            "/people/P2/contacts", params={"from": "2026-09-01T00:00:00Z", "to": window["to"]}
+            "/people/P2/contacts",
+            params={"from": "2026-09-01T00:00:00Z", "to": window["to"]},
+            headers=supervisor,
         )
         assert too_long.status_code == 422
         assert too_long.json()["field"] == "from"
 
-        issued = client.post("/cases/C1/orders", headers={"X-Chaincut-Staff": "tracer7"})
+        issued = client.post("/cases/C1/orders")
         assert issued.status_code == 201, issued.text
         assert issued.json()["issued"] == 5
-        again = client.post("/cases/C1/orders", headers={"X-Chaincut-Staff": "tracer7"})
+        again = client.post("/cases/C1/orders")
         assert again.json() == {**issued.json(), "issued": 0, "already_open": 5}
         orders = client.get("/orders", params={"case": "C1", "limit": 50}).json()
+        assert {o["issued_by"] for o in orders["data"]} == {"staff:tracer7"}
         kinds = {o["person"]: o["kind"] for o in orders["data"]}
         assert kinds == {
             "P9": "quarantine",
@@ -316,8 +328,18 @@ def test_the_tracer_s_api(outbreak: Services) -> None:
             "P3": "testing_notice",
         }
 
-        csv_export = client.get("/cases/C1/contacts.csv")
-        assert csv_export.status_code == 200
+        assert client.get("/cases/C1/contacts.csv").status_code == 403  # not without an approval
+        requested = client.post("/cases/C1/exports", json={"purpose": "orders to the care home's staff"})
+        assert requested.status_code == 201, requested.text
+        approval = requested.json()["id"]
+        decided = client.post(
+            f"/approvals/{approval}/decision",
+            json={"approve": True, "reason": "care home outbreak"},
+            headers=supervisor,
+        )
+        assert decided.status_code == 200, decided.text
+        csv_export = client.get("/cases/C1/contacts.csv", params={"approval": approval})
+        assert csv_export.status_code == 200, csv_export.text
         lines = csv_export.content.decode("utf-8-sig").splitlines()
         assert len(lines) == 6
         assert any(line.startswith("C1,P2,") for line in lines)

@@ -18,24 +18,34 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain import Visit, VisitSource
+from chaincut.domain.access import Role
+from support.auth import resident_headers, staff_headers
 
 RESTAURANT_STAY = timedelta(minutes=90)  # venue_types.restaurant.default_stay_minutes in default.toml
 TAXI_STAY = timedelta(minutes=30)  # venue_types.taxi.default_stay_minutes
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
+def staff(services: Services) -> dict[str, str]:
+    """Staff who register people and venues."""
+    return staff_headers(services, Role.SUPERVISOR, Role.VENUE_OPERATOR, username="desk")
+
+
+@pytest.fixture
+def client(services: Services, staff: dict[str, str]) -> Iterator[TestClient]:
+    """P001's app: its requests carry P001's resident token."""
     with TestClient(create_app(services, schedule_maintenance=False), raise_server_exceptions=False) as c:
-        assert c.post("/people", json={"ref": "P001"}).status_code == 201
+        assert c.post("/people", json={"ref": "P001"}, headers=staff).status_code == 201
         for ref, name in (("V001", "Tsui Wah"), ("V002", "Maxim's")):
             venue = {"ref": ref, "venue_type": "restaurant", "name_en": name, "name_zh": "餐廳"}
-            assert c.post("/venues", json=venue).status_code == 201
+            assert c.post("/venues", json=venue, headers=staff).status_code == 201
+        c.headers.update(resident_headers(services, "P001"))
         yield c
 
 
 @pytest.fixture
-def token(client: TestClient) -> str:
-    value: str = client.get("/venues/V001/token").json()["token"]
+def token(client: TestClient, staff: dict[str, str]) -> str:
+    value: str = client.get("/venues/V001/token", headers=staff).json()["token"]
     return value
 
 
@@ -178,18 +188,29 @@ def test_malformed_records_name_index_and_field(client: TestClient, token: str) 
     assert naive.json()["field"] == "visits.0.entered_at"
 
 
-def test_unknown_person_is_not_found(client: TestClient, token: str, clock: FixedClock) -> None:
+def test_unknown_person_is_not_found(
+    client: TestClient, services: Services, staff: dict[str, str], token: str, clock: FixedClock
+) -> None:
     response = upload(client, [record(token, clock.now() - timedelta(hours=1))], person="P999")
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "not_found"
+    # Someone else's history is not found either: an app uploads its owner's only.
+    assert client.post("/people", json={"ref": "P002"}, headers=staff).status_code == 201
+    other = upload(client, [record(token, clock.now() - timedelta(hours=1))], person="P002")
+    assert (other.status_code, other.json()["code"]) == (404, "not_found")
+    # Without a resident's token nothing is uploaded.
+    headers = {"Authorization": ""}
+    anonymous = client.post("/people/P001/visit-history", json={"visits": []}, headers=headers)
+    assert anonymous.status_code == 401, anonymous.text
+    assert services.store.counts().visits == 0
 
 
 def test_a_record_without_left_at_gets_the_default_stay(
-    client: TestClient, services: Services, token: str, clock: FixedClock
+    client: TestClient, services: Services, staff: dict[str, str], token: str, clock: FixedClock
 ) -> None:
     now = clock.now()
     taxi = {"venue_type": "taxi", "name_en": "Taxi", "name_zh": "的士", "plate": "HK 88"}
-    assert client.post("/venues", json=taxi).status_code == 201
+    assert client.post("/venues", json=taxi, headers=staff).status_code == 201
     batch = [
         record(token, now - timedelta(hours=5), minutes=None, client_id="open"),
         record(token, now - timedelta(minutes=20), minutes=None, client_id="recent"),

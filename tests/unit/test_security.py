@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from chaincut.errors import ConfigurationError, InvalidInput
 from chaincut.security import FieldCipher, IdentityHasher, normalise_document_number
-from chaincut.settings import Settings, load_secrets
+from chaincut.settings import Settings, generate_secrets, load_secrets
 
 KEY_1 = bytes(range(32))
 KEY_2 = bytes(range(100, 132))
+# Random-looking and fixed: production refuses KEY_1 and KEY_2 (counting sequences).
+HASH_KEY = hashlib.sha256(b"identity hash key").digest()
+DATA_KEY_1 = hashlib.sha256(b"data key 1").digest()
+DATA_KEY_2 = hashlib.sha256(b"data key 2").digest()
+AUDIT_KEY = hashlib.sha256(b"audit key").digest()
 
 
 def b64(data: bytes) -> str:
@@ -163,27 +171,28 @@ def test_production_reads_secrets_from_the_environment(
     key_file.write_bytes(pem)
     monkeypatch.setenv("CHAINCUT_ENV", "production")
     monkeypatch.setenv("CHAINCUT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(KEY_1))
-    monkeypatch.setenv("CHAINCUT_DATA_KEYS", f"2:{b64(KEY_2)},1:{b64(KEY_1)}")
+    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(HASH_KEY))
+    monkeypatch.setenv("CHAINCUT_DATA_KEYS", f"2:{b64(DATA_KEY_2)},1:{b64(DATA_KEY_1)}")
     monkeypatch.setenv("CHAINCUT_VENUE_SIGNING_KEY_FILE", str(key_file))
-    monkeypatch.setenv("CHAINCUT_AUDIT_KEY", b64(bytes(range(50, 82))))
+    monkeypatch.setenv("CHAINCUT_AUDIT_KEY", b64(AUDIT_KEY))
     secrets = load_secrets(Settings())
-    assert secrets.identity_hash_key == KEY_1
-    assert secrets.data_keys == {2: KEY_2, 1: KEY_1}
+    assert secrets.identity_hash_key == HASH_KEY
+    assert secrets.data_keys == {2: DATA_KEY_2, 1: DATA_KEY_1}
     assert secrets.current_data_key == 2  # the first listed is current
     assert secrets.venue_signing_key_pem == pem
+    assert secrets.audit_key == AUDIT_KEY
 
-    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(KEY_1[:16]))
+    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(HASH_KEY[:16]))
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
         load_secrets(Settings())
     monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", "not base64!")
     with pytest.raises(ConfigurationError, match="CHAINCUT_IDENTITY_HASH_KEY is not valid base64"):
         load_secrets(Settings())
-    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(KEY_1))
-    monkeypatch.setenv("CHAINCUT_DATA_KEYS", b64(KEY_2))
+    monkeypatch.setenv("CHAINCUT_IDENTITY_HASH_KEY", b64(HASH_KEY))
+    monkeypatch.setenv("CHAINCUT_DATA_KEYS", b64(DATA_KEY_2))
     with pytest.raises(ConfigurationError, match="expected id:base64key"):
         load_secrets(Settings())
-    monkeypatch.setenv("CHAINCUT_DATA_KEYS", f"1:{b64(KEY_1)}")
+    monkeypatch.setenv("CHAINCUT_DATA_KEYS", f"1:{b64(DATA_KEY_1)}")
     monkeypatch.setenv("CHAINCUT_VENUE_SIGNING_KEY_FILE", str(tmp_path / "absent.pem"))
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_secrets(Settings())
@@ -211,3 +220,194 @@ def test_development_generates_secrets_once_readable_only_by_the_owner(tmp_path:
 def test_development_prefers_configured_secrets(tmp_path: Path) -> None:
     settings = Settings(env="development", data_dir=tmp_path, identity_hash_key=b64(KEY_2))
     assert load_secrets(settings).identity_hash_key == KEY_2
+
+
+# --- secrets that are not secret, refused outside development ---------------------------------
+
+
+def _signing_key_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "signing.pem"
+    path.write_text(generate_secrets()["venue_signing_key_pem"], encoding="ascii")
+    return path
+
+
+def production(tmp_path: Path, **overrides: str) -> Settings:
+    """Production settings with good secrets, except the ones overridden (by Settings field name)."""
+    values: dict[str, str] = {
+        "identity_hash_key": b64(HASH_KEY),
+        "data_keys": f"2:{b64(DATA_KEY_2)},1:{b64(DATA_KEY_1)}",
+        "audit_key": b64(AUDIT_KEY),
+    }
+    values.update(overrides)
+    return Settings(
+        env="production",
+        data_dir=tmp_path / "data",
+        venue_signing_key_file=_signing_key_file(tmp_path / "keys"),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def refusal(settings: Settings) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        load_secrets(settings)
+    return str(caught.value)
+
+
+def test_good_production_secrets_are_accepted(tmp_path: Path) -> None:
+    secrets = load_secrets(production(tmp_path))
+    assert secrets.data_keys == {2: DATA_KEY_2, 1: DATA_KEY_1}
+    fresh = generate_secrets()
+    accepted = production(
+        tmp_path,
+        identity_hash_key=fresh["identity_hash_key"],
+        data_keys=fresh["data_keys"],
+        audit_key=fresh["audit_key"],
+    )
+    assert load_secrets(accepted).current_data_key == 1
+
+
+ZERO_KEY = b64(bytes(32))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "variable"),
+    [
+        ("identity_hash_key", "changeme", "CHAINCUT_IDENTITY_HASH_KEY"),
+        ("identity_hash_key", ZERO_KEY, "CHAINCUT_IDENTITY_HASH_KEY"),
+        ("audit_key", "CHANGEME", "CHAINCUT_AUDIT_KEY"),
+        ("audit_key", "password", "CHAINCUT_AUDIT_KEY"),
+        ("audit_key", ZERO_KEY, "CHAINCUT_AUDIT_KEY"),
+        ("data_keys", "1:base64key", "CHAINCUT_DATA_KEYS key 1"),
+        ("data_keys", f"2:{b64(DATA_KEY_2)},1:{ZERO_KEY}", "CHAINCUT_DATA_KEYS key 1"),
+        ("data_keys", "1:changeme", "CHAINCUT_DATA_KEYS key 1"),
+    ],
+)
+def test_example_and_placeholder_values_are_refused(
+    tmp_path: Path, setting: str, value: str, variable: str
+) -> None:
+    message = refusal(production(tmp_path, **{setting: value}))
+    assert message.startswith(f"{variable} is a placeholder or example value")
+    assert "expected a random key" in message
+    assert value.split(":")[-1] not in message  # the secret itself is never printed
+
+
+def test_development_leaves_weak_keys_to_the_operator(tmp_path: Path) -> None:
+    weak = production(tmp_path, identity_hash_key=ZERO_KEY, audit_key=b64(KEY_1), data_keys=f"1:{b64(KEY_1)}")
+    secrets = load_secrets(weak.model_copy(update={"env": "development"}))
+    assert secrets.identity_hash_key == bytes(32)
+    assert secrets.audit_key == secrets.data_keys[1] == KEY_1
+
+
+@pytest.mark.parametrize(
+    ("weak", "why"),
+    [
+        (b"\x07" * 32, "all bytes equal"),
+        (bytes([1, 2, 3, 4, 5, 6, 7]) * 4 + bytes([1, 2, 3, 4]), "seven distinct bytes"),
+        (hashlib.sha256(b"pattern").digest()[:8] * 4, "a repeated 8-byte pattern"),
+        (KEY_1, "counting up"),
+        (bytes(range(200, 136, -2)), "counting down in twos"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("setting", "variable"),
+    [
+        ("identity_hash_key", "CHAINCUT_IDENTITY_HASH_KEY"),
+        ("audit_key", "CHAINCUT_AUDIT_KEY"),
+        ("data_keys", "CHAINCUT_DATA_KEYS key 1"),
+    ],
+)
+def test_keys_with_obviously_low_entropy_are_refused(
+    tmp_path: Path, weak: bytes, why: str, setting: str, variable: str
+) -> None:
+    assert len(weak) == 32, why
+    value = f"2:{b64(DATA_KEY_2)},1:{b64(weak)}" if setting == "data_keys" else b64(weak)
+    message = refusal(production(tmp_path, **{setting: value}))
+    assert message.startswith(f"{variable} has obviously low entropy"), why
+    assert b64(weak) not in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "first", "second"),
+    [
+        ({"audit_key": b64(HASH_KEY)}, "CHAINCUT_IDENTITY_HASH_KEY", "CHAINCUT_AUDIT_KEY"),
+        ({"data_keys": f"1:{b64(HASH_KEY)}"}, "CHAINCUT_IDENTITY_HASH_KEY", "CHAINCUT_DATA_KEYS key 1"),
+        ({"audit_key": b64(DATA_KEY_1)}, "CHAINCUT_DATA_KEYS key 1", "CHAINCUT_AUDIT_KEY"),
+        (
+            {"data_keys": f"2:{b64(DATA_KEY_1)},1:{b64(DATA_KEY_1)}"},
+            "CHAINCUT_DATA_KEYS key 2",
+            "CHAINCUT_DATA_KEYS key 1",
+        ),
+    ],
+)
+def test_one_key_for_two_purposes_is_refused(
+    tmp_path: Path, overrides: dict[str, str], first: str, second: str
+) -> None:
+    message = refusal(production(tmp_path, **overrides))
+    assert message.startswith(f"{first} and {second} are the same key")
+    assert "a different random key for each purpose" in message
+    for key in (HASH_KEY, DATA_KEY_1):
+        assert b64(key) not in message
+
+
+def test_production_refuses_the_development_keys_of_its_data_directory(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    load_secrets(Settings(env="development", data_dir=data_dir))  # a pilot generated its keys here
+    dev = json.loads((data_dir / "secrets.json").read_text(encoding="utf-8"))
+    pem_file = tmp_path / "dev-signing.pem"
+    pem_file.write_text(dev["venue_signing_key_pem"], encoding="ascii")
+
+    copied = Settings(
+        env="production",
+        data_dir=data_dir,
+        identity_hash_key=dev["identity_hash_key"],
+        data_keys=dev["data_keys"],
+        audit_key=dev["audit_key"],
+        venue_signing_key_file=pem_file,
+    )
+    message = refusal(copied)
+    for variable in (
+        "CHAINCUT_IDENTITY_HASH_KEY",
+        "CHAINCUT_DATA_KEYS key 1",
+        "CHAINCUT_AUDIT_KEY",
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE",
+    ):
+        assert variable in message
+    assert str(data_dir / "secrets.json") in message
+    assert "chaincut keys generate" in message
+    for value in (dev["identity_hash_key"], dev["audit_key"], dev["data_keys"].split(":")[1]):
+        assert value not in message
+
+    # One development key among production ones is enough to refuse.
+    one = production(tmp_path, data_keys=f"2:{b64(DATA_KEY_2)},{dev['data_keys']}")
+    one = one.model_copy(update={"data_dir": data_dir})
+    assert refusal(one).startswith("CHAINCUT_DATA_KEYS key 1: the development key")
+    # Fresh production keys in that data directory are fine.
+    fresh = production(tmp_path).model_copy(update={"data_dir": data_dir})
+    assert load_secrets(fresh).current_data_key == 2
+
+
+def test_serve_refuses_a_default_secret_in_production(tmp_path: Path) -> None:
+    from chaincut.cli import app
+
+    env = {
+        "CHAINCUT_ENV": "production",
+        "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
+        "CHAINCUT_IDENTITY_HASH_KEY": b64(HASH_KEY),
+        "CHAINCUT_DATA_KEYS": f"1:{b64(DATA_KEY_1)}",
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(_signing_key_file(tmp_path / "keys")),
+        "CHAINCUT_AUDIT_KEY": "changeme",
+    }
+    result = CliRunner().invoke(app, ["serve", "--port", "8765"], env=env)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: CHAINCUT_AUDIT_KEY is a placeholder or example value")
+    assert "changeme" not in result.output
+    assert "Traceback" not in result.output
+
+    env["CHAINCUT_AUDIT_KEY"] = b64(HASH_KEY)
+    reused = CliRunner().invoke(app, ["serve", "--port", "8765"], env=env)
+    assert reused.exit_code == 1
+    assert "CHAINCUT_IDENTITY_HASH_KEY and CHAINCUT_AUDIT_KEY are the same key" in reused.output

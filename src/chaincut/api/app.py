@@ -9,11 +9,25 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from chaincut import __version__
+from chaincut.api.auth import check_every_route_guarded
 from chaincut.api.errors import install_error_handlers
-from chaincut.api.routers import cases, checkins, follow_ups, orders, people, status, tracing, venues
+from chaincut.api.headers import SecurityHeaders
+from chaincut.api.routers import (
+    auth,
+    cases,
+    checkins,
+    follow_ups,
+    orders,
+    people,
+    staff,
+    status,
+    subjects,
+    tracing,
+    venues,
+)
 from chaincut.bootstrap import Services
 from chaincut.whereabouts.retention import purge_expired
 
@@ -48,6 +62,13 @@ async def _maintenance_loop(services: Services, interval: float) -> None:
         except Exception:  # keep the schedule alive; the next run retries
             log.exception("maintenance run failed")
         await asyncio.sleep(interval)
+
+
+def _web_pages() -> APIRouter:
+    # The pages build on api.auth, so they are imported when an app is made, not with this module.
+    from chaincut.web import router
+
+    return router
 
 
 def create_app(
@@ -90,4 +111,10 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(follow_ups.router)
     app.include_router(tracing.router)
+    app.include_router(auth.router)
+    app.include_router(staff.router)
+    app.include_router(subjects.router)
+    app.include_router(_web_pages())
+    app.add_middleware(SecurityHeaders)
+    check_every_route_guarded(app)
     return app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 
 from chaincut.bootstrap import Services
 
-__all__ = ["ActorDep", "Page", "PageDep", "ServicesDep"]
+__all__ = ["Page", "PageDep", "ServicesDep"]
 
 
 async def _services(request: Request) -> Services:
@@ -32,20 +32,3 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends()]
-
-
-def _actor(
-    x_chaincut_staff: Annotated[
-        str | None,
-        Header(
-            max_length=64,
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,63}$",
-            description="the staff member making the change (until sign-in lands, issue #4)",
-        ),
-    ] = None,
-) -> str:
-    return x_chaincut_staff or "api"
-
-
-# Who makes a write, recorded with it: the X-Chaincut-Staff header, "api" without one.
-ActorDep = Annotated[str, Depends(_actor)]

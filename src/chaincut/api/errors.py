@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from chaincut.errors import (
     BatchRejected,
@@ -14,14 +15,20 @@ from chaincut.errors import (
     ConfigurationError,
     Conflict,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
+    PermissionDenied,
     PolicyError,
+    RateLimited,
     StoreNotReady,
 )
 
 __all__ = ["install_error_handlers"]
 
 _STATUS: list[tuple[type[ChaincutError], int]] = [
+    (NotAuthenticated, 401),
+    (PermissionDenied, 403),
+    (RateLimited, 429),
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),
@@ -43,7 +50,12 @@ async def _chaincut_error(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
     if isinstance(exc, BatchRejected):
         body["errors"] = [{"index": e.index, "field": e.field, "message": e.message} for e in exc.errors]
-    return JSONResponse(body, status_code=_status_for(exc))
+    headers: dict[str, str] = {}
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="chaincut"'
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=_status_for(exc), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -66,6 +78,20 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(_request: Request, _exc: Exception) -> JSONResponse:
+    # The database refused a value no rule above caught (a NUL character in text, a number out
+    # of range): the request was at fault, and nothing was stored (its transaction rolled back).
+    return JSONResponse(
+        {
+            "code": "invalid_input",
+            "message": "a value cannot be stored: text must not contain NUL characters, numbers must fit",
+            "field": None,
+        },
+        status_code=422,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChaincutError, _chaincut_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

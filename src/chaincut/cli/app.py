@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from chaincut.cli import cases, data, orders, server, tracing, venues
+from chaincut.cli import audit, cases, data, orders, people, server, tracing, users, venues
+from chaincut.cli import backup as backup_commands
+from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
 
 __all__ = ["app", "main"]
@@ -26,6 +28,8 @@ policy_app = typer.Typer(help="The experts' policy file: check, diff, show.", no
 app.add_typer(policy_app, name="policy")
 orders_app = typer.Typer(help="Quarantine orders and testing notices.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+keys_app = typer.Typer(help="Data keys: rotate, status, generate.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 db_app.command("upgrade")(server.db_upgrade)
 db_app.command("current")(server.db_current)
@@ -36,6 +40,8 @@ app.command("status")(data.status)
 app.command("purge")(data.purge)
 app.command("close-visits")(data.close_visits)
 app.command("synth")(data.synth)
+app.command("backup")(backup_commands.backup)
+app.command("restore")(backup_commands.restore)
 app.command("trace")(tracing.trace)
 venues_app.command("add")(venues.add)
 venues_app.command("list")(venues.list_venues)
@@ -49,6 +55,27 @@ policy_app.command("diff")(policy_commands.diff)
 policy_app.command("show")(policy_commands.show)
 orders_app.command("list")(orders.list_orders)
 orders_app.command("set-status")(orders.set_status)
+keys_app.command("rotate")(keys_commands.rotate)
+keys_app.command("status")(keys_commands.status)
+keys_app.command("generate")(keys_commands.generate)
+users_app = typer.Typer(help="Staff accounts and their roles.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+users_app.command("add")(users.add)
+users_app.command("list")(users.list_users)
+users_app.command("disable")(users.disable)
+users_app.command("enable")(users.enable)
+users_app.command("roles")(users.set_roles)
+tokens_app = typer.Typer(help="Tokens for residents' apps and venues' devices.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+tokens_app.command("resident")(users.resident_token)
+tokens_app.command("venue")(users.venue_token)
+audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+audit_app.command("verify")(audit.verify)
+audit_app.command("report")(audit.report)
+people_app = typer.Typer(help="People's data rights: access reports.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
+people_app.command("access-report")(people.access_report)
 
 
 def main() -> None:

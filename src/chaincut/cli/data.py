@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from chaincut.access.audit import event_for
 from chaincut.bootstrap import Services
 from chaincut.cli.console import byte_progress, console, err, print_json, services, step_progress
+from chaincut.cli.users import operator
 from chaincut.errors import ImportRejected
 from chaincut.tracing.case_import import import_cases
 from chaincut.whereabouts import importing
@@ -55,6 +57,15 @@ def import_file(
             with byte_progress(f"importing {kind.value}", quiet=quiet) as progress:
                 options = importing.ImportOptions(on_error=on_error.value, rejects=rejects, progress=progress)
                 report = _run_import(svc, kind, file, options)
+            svc.audit.record(
+                event_for(
+                    operator(),
+                    "import",
+                    kind.value,
+                    record=file.name[:200],
+                    details={"stored": report.stored, "rejected": report.rejected},
+                )
+            )
         except (ImportRejected, importing.ImportFileError) as exc:
             # str() of a file error names the file and line, which .message leaves out; soft
             # wrap keeps the error on one line however narrow the terminal (or a log file) is.

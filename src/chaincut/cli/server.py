@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,42 @@ def _demo_case(svc: Services) -> str:
     return _DEMO_CASE
 
 
+_DEMO_ACCOUNTS = {
+    "demo-tracer": ("tracer",),
+    "demo-supervisor": ("supervisor", "venue_operator"),
+    "demo-admin": ("administrator",),
+}
+
+
+def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
+    """Demo staff accounts (once), their passwords kept beside the data, readable by the owner only.
+
+    The tracer is assigned the demo case, so they may trace it for a stated purpose.
+    """
+    import os
+    import secrets
+
+    from chaincut.domain.access import Principal, parse_roles
+
+    path = Path(svc.settings.data_dir) / "demo-accounts.json"
+    if path.exists():
+        saved: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return saved
+    passwords = {name: secrets.token_urlsafe(12) for name in _DEMO_ACCOUNTS}
+    who = Principal.system("demo")
+    for name, roles in _DEMO_ACCOUNTS.items():
+        svc.accounts.add(name, passwords[name], parse_roles(",".join(roles)), who)
+    with svc.store.write() as uow:
+        case = uow.cases.get_by_ref(demo_case)
+        tracer = uow.staff.get_by_username("demo-tracer")
+        if case is not None and case.id is not None and tracer is not None:
+            uow.assignments.assign(case.id, tracer.id, at=int(svc.clock.now().timestamp()), by=who.name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(passwords, out)
+    return passwords
+
+
 def demo(
     people: Annotated[int, typer.Option(min=100, help="residents of the demo district")] = 50_000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -217,29 +254,43 @@ def demo(
             for report in reports:
                 console.print(f"loaded {report.stored:,} {report.kind}", highlight=False)
         demo_case = _demo_case(svc)
+        passwords = _demo_accounts(svc, demo_case)
         counts = svc.store.counts()
         venues, _ = svc.venues.list(venue_type="restaurant", district=None, offset=0, limit=1)
         with svc.store.read() as uow:
             person = uow.people.get(1)
-    example_venue = venues[0].ref if venues else "V000001"
-    example_person = person.ref if person else "P0000001"
+        example_venue = venues[0].ref if venues else "V000001"
+        example_person = person.ref if person else "P0000001"
+        from chaincut.domain.access import Principal
+
+        resident = svc.accounts.issue_resident_token(example_person, Principal.system("demo")).secret
     base = f"http://{host}:{port}"
+
+    def sign_in(username: str) -> str:
+        body = json.dumps({"username": username, "password": passwords[username]})
+        post = f"curl -s -X POST {base}/auth/token -H 'content-type: application/json'"
+        return f"{post} -d '{body}' | cut -d'\"' -f4"
+
+    tracer_in, supervisor_in = sign_in("demo-tracer"), sign_in("demo-supervisor")
     guide = f"""
 [bold]chaincut demo[/bold]: {counts.people:,} people, {counts.venues:,} venues, {counts.visits:,} visits, \
 {counts.encounters:,} encounters in {settings.data_dir}
 
-Try, in another terminal:
+Demo staff (passwords in {settings.data_dir}/demo-accounts.json): demo-tracer {passwords["demo-tracer"]}, \
+demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}
+Sign in on the web at {base}/login, or try, in another terminal:
   open {base}/docs                                   the API, with every endpoint to try
-  curl {base}/status                                 what the store holds
-  curl {base}/venues/{example_venue}                       one venue
-  curl -o poster.png {base}/venues/{example_venue}/poster.png   its QR poster (English and Chinese)
-  TOKEN=$(curl -s {base}/venues/{example_venue}/token | cut -d'"' -f4)   the QR's signed text
-  curl -X POST {base}/checkins -H 'content-type: application/json' \\
-       -d '{{"client_id": "demo-1", "person": "{example_person}", "token": "'$TOKEN'"}}'
-  chaincut status                                    the same counts from the command line
+  SUP=$({supervisor_in})
+  curl -H "Authorization: Bearer $SUP" {base}/status                         what the store holds
+  curl -H "Authorization: Bearer $SUP" -o poster.png {base}/venues/{example_venue}/poster.png   a QR poster
+  QR=$(curl -s -H "Authorization: Bearer $SUP" {base}/venues/{example_venue}/token | cut -d'"' -f4)
+  curl -X POST {base}/checkins -H 'Authorization: Bearer {resident}' -H 'content-type: application/json' \\
+       -d '{{"client_id": "demo-1", "token": "'$QR'"}}'           a check-in by {example_person}'s app
   chaincut trace --case {demo_case} --format table       the contacts of a demo case, with evidence
-  curl '{base}/cases/{demo_case}/contacts?limit=5'   the same over the API, strongest first
-  curl -O {base}/cases/{demo_case}/contacts.csv      the contact list to download
+  TR=$({tracer_in})
+  curl -H "Authorization: Bearer $TR" -H 'X-Chaincut-Purpose: tracing the demo case' \\
+       '{base}/cases/{demo_case}/contacts?limit=5'   the same over the API, for the assigned tracer
+  chaincut audit report --staff demo-tracer          who read what, and why; chaincut audit verify
 Press Ctrl+C to stop.
 """
     if not serve_after:

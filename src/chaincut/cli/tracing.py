@@ -14,7 +14,12 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
+from chaincut.access.audit import event_for
+from chaincut.bootstrap import Services
 from chaincut.cli.console import console, print_json, services
+from chaincut.cli.users import operator
+from chaincut.domain.access import Permission
+from chaincut.errors import NotFound
 from chaincut.policy import load_policy
 from chaincut.runtime import tune_allocator
 from chaincut.store import Store
@@ -54,14 +59,18 @@ def trace(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    purpose: Annotated[
+        str, typer.Option(help="why you trace: recorded in the audit log with your name")
+    ] = "contact tracing from the command line",
 ) -> None:
-    """Find contacts, with the evidence for each, under the active policy."""
+    """Find contacts, with the evidence for each, under the active policy (audited)."""
     chosen = [x for x in (case, person, reported_on) if x is not None]
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --case, --person or --reported-on")
     as_json = json_output or output_format is OutputFormat.json
     with services() as svc:
         zone = svc.settings.zone
+        _audit(svc, case=case, person=person, reported_on=reported_on, purpose=purpose)
         if reported_on is not None:
             tune_allocator()  # a day's trace allocates many large arrays: keep freed memory for reuse
             _batch(svc.tracing, svc.store, reported_on.date(), out, as_json)
@@ -101,6 +110,28 @@ def trace(
             print_json(result.to_json(zone))
         else:
             _table(result, zone)
+
+
+def _audit(
+    svc: Services, *, case: str | None, person: str | None, reported_on: datetime | None, purpose: str
+) -> None:
+    """Record the trace in the audit log before anything is read (CLI callers are operators)."""
+    who = operator()
+    try:
+        if case is not None:
+            svc.records.case(who, case, action=Permission.WHEREABOUTS_READ, purpose=purpose)
+        elif person is not None:
+            svc.records.person(who, person, action=Permission.WHEREABOUTS_READ, purpose=purpose)
+    except NotFound:
+        what = f"case {case!r}" if case is not None else f"person {person!r}"
+        raise NotFound(f"no {what}", field="case" if case is not None else "person") from None
+    if case is not None or person is not None:
+        return
+    assert reported_on is not None
+    day = reported_on.date().isoformat()
+    svc.audit.record(
+        event_for(who, Permission.WHEREABOUTS_READ, "cases", record=f"reported_on={day}", purpose=purpose)
+    )
 
 
 def _table(result: Trace, zone: object) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
@@ -16,19 +16,20 @@ from chaincut.store import Store
 
 __all__ = ["PeopleRegistry", "PersonDraft", "validate_person_fields"]
 
-REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
-PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-]{3,19}$")
+# \Z, not $: "$" would let a final newline in.
+REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-]{3,19}\Z")
 
 
 @dataclass(frozen=True)
 class PersonDraft:
-    """A person as submitted, before validation."""
+    """A person as submitted, before validation; its repr shows the refs only, never personal data."""
 
     ref: str
-    id_document: str | None = None
-    name: str | None = None
-    phone: str | None = None
-    address: str | None = None
+    id_document: str | None = field(default=None, repr=False)
+    name: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    address: str | None = field(default=None, repr=False)
     household: str | None = None
 
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, select, update
 
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
-from chaincut.store.tables import cases, cluster_cases, clusters, people
+from chaincut.store.tables import case_assignments, cases, cluster_cases, clusters, people
 
 __all__ = ["CaseRepository", "ClusterRepository"]
 
@@ -86,6 +86,7 @@ class CaseRepository:
     def list(
         self,
         *,
+        assigned_to: int | None = None,
         status: CaseStatus | None = None,
         classification: CaseClassification | None = None,
         reported_from: date | None = None,
@@ -100,7 +101,10 @@ class CaseRepository:
         """
         query: Select[Any] = select(cases)
         counter: Select[Any] = select(func.count()).select_from(cases)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
+        if assigned_to is not None:
+            mine = select(case_assignments.c.case_id).where(case_assignments.c.staff_id == assigned_to)
+            conditions.append(cases.c.id.in_(mine))
         if status is not None:
             conditions.append(cases.c.status == status.value)
         if classification is not None:
@@ -115,6 +119,9 @@ class CaseRepository:
         ordered = query.order_by(cases.c.reported_on.desc(), cases.c.ref).offset(offset).limit(limit)
         rows = self._conn.execute(ordered)
         return [_case(r) for r in rows], int(self._conn.execute(counter).scalar_one())
+
+    def set_status(self, case_id: int, status: CaseStatus) -> None:
+        self._conn.execute(update(cases).where(cases.c.id == case_id).values(status=status.value))
 
     def set_isolation(self, case_id: int, isolated_at: int | None) -> None:
         """Record when the case was isolated (epoch seconds), or None when it is not."""

@@ -36,13 +36,13 @@ __all__ = [
     "encounters",
     "follow_ups",
     "households",
+    "key_rotations",
     "metadata",
     "order_events",
     "orders",
     "people",
     "person_corrections",
     "purges",
-    "key_rotations",
     "staff",
     "venues",
     "visits",
@@ -316,6 +316,7 @@ audit_log = Table(
     Column("prev_mac", LargeBinary(32), nullable=False),
     Column("mac", LargeBinary(32), nullable=False),
     Index("ix_audit_log_actor_at", "actor", "at"),
+    Index("ix_audit_log_action_seq", "action", "seq"),
 )
 
 # The chain's head, locked by each append so that appends from every worker form one chain.

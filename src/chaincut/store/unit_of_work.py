@@ -20,11 +20,15 @@ from sqlalchemy import Connection
 
 from chaincut.security import FieldCipher
 from chaincut.store.archive import ENCOUNTER_SCHEMA, VISIT_SCHEMA, ParquetArchive
+from chaincut.store.assignments import ApprovalRepository, AssignmentRepository
+from chaincut.store.audit import AuditRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
+from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
+from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
 from chaincut.store.tables import encounters, visits
 from chaincut.store.tracing_reads import TracingReads
 from chaincut.store.venues import VenueRepository
@@ -38,7 +42,7 @@ Kind = Literal["visits", "encounters"]
 class UnitOfWork:
     """The repositories, all bound to one transaction."""
 
-    def __init__(self, conn: Connection, cipher: FieldCipher) -> None:
+    def __init__(self, conn: Connection, cipher: FieldCipher, audit_key: bytes | None = None) -> None:
         self.connection = conn
         self.people = PeopleRepository(conn, cipher)
         self.households = HouseholdRepository(conn)
@@ -51,6 +55,13 @@ class UnitOfWork:
         self.orders = OrderRepository(conn)
         self.follow_ups = FollowUpRepository(conn)
         self.tracing = TracingReads(conn)
+        self.staff = StaffRepository(conn)
+        self.tokens = TokenRepository(conn)
+        self.sessions = SessionRepository(conn)
+        self.assignments = AssignmentRepository(conn)
+        self.approvals = ApprovalRepository(conn)
+        self.audit = AuditRepository(conn, audit_key)
+        self.corrections = CorrectionRepository(conn, cipher)
 
 
 @dataclass(frozen=True)
@@ -128,20 +139,27 @@ class _RowSink:
 class Store:
     """Opens units of work and bulk sinks on one database (and its archive, if any)."""
 
-    def __init__(self, db: Database, cipher: FieldCipher, archive: ParquetArchive | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: FieldCipher,
+        archive: ParquetArchive | None,
+        audit_key: bytes | None = None,
+    ) -> None:
         self.db = db
         self.cipher = cipher
         self.archive = archive
+        self.audit_key = audit_key
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
         with self.db.write() as conn:
-            yield UnitOfWork(conn, self.cipher)
+            yield UnitOfWork(conn, self.cipher, self.audit_key)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
         with self.db.read() as conn:
-            yield UnitOfWork(conn, self.cipher)
+            yield UnitOfWork(conn, self.cipher, self.audit_key)
 
     @contextmanager
     def bulk(self, kind: Kind) -> Iterator[BulkSink]:

@@ -9,7 +9,7 @@ from chaincut.errors import InvalidInput
 __all__ = ["ACTOR_PATTERN", "validate_actor"]
 
 # A staff id or a system name (``api``, ``cli``, ``tracing``), never a person's name.
-ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,63}$")
+ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,63}\Z")
 
 
 def validate_actor(actor: str) -> str:

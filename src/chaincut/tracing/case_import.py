@@ -80,7 +80,10 @@ class _Instants:
         if _text(self._text[i]) is None:
             return None, None
         if self._ok[i]:
-            return from_epoch(int(self._seconds[i])), None
+            try:
+                return from_epoch(int(self._seconds[i])), None
+            except (ValueError, OverflowError, OSError):  # Unix seconds past the year 9999
+                return None, CaseProblem("isolated_at", "expected a time between the years 1 and 9999")
         return None, CaseProblem("isolated_at", describe_instant_error(str(self._text[i])))
 
 

@@ -41,9 +41,11 @@ __all__ = [
 
 log = logging.getLogger("chaincut.cases")
 
-REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
+REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")
 _STATUSES = ", ".join(s.value for s in CaseStatus)
 _CLASSIFICATIONS = ", ".join(c.value for c in CaseClassification)
+# Earlier dates are typing mistakes; at the calendar's start, the infectious window's arithmetic overflows.
+EARLIEST_DATE = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,12 @@ def check_case_fields(draft: CaseDraft, policy: Policy, zone: ZoneInfo, now: dat
                     field, f"{day.isoformat()} is after today ({today.isoformat()})", "date_in_future"
                 )
             )
+        elif day is not None and day < EARLIEST_DATE:
+            problems.append(
+                CaseProblem(
+                    field, f"{day.isoformat()} is before {EARLIEST_DATE.isoformat()}", "date_too_early"
+                )
+            )
     if draft.isolated_at is not None:
         problems.extend(
             _isolation_problems(draft.isolated_at, draft.onset_on, draft.specimen_on, policy, zone, now)
@@ -150,6 +158,8 @@ def _isolation_problems(
 ) -> list[CaseProblem]:
     if at.tzinfo is None:
         return [CaseProblem("isolated_at", "expected a time with a UTC offset")]
+    if not EARLIEST_DATE.year <= at.year < 9999:  # at the calendar's ends, local times overflow
+        return [CaseProblem("isolated_at", f"{at.isoformat()} is out of range", "date_out_of_range")]
     if at > now:
         return [
             CaseProblem(
@@ -333,10 +343,23 @@ class CaseRegistry:
         entries = read_timeline(self._store, case.person_id, to_epoch(window.start), to_epoch(window.end))
         return CaseTimeline(ref=case.ref, start=window.start, end=window.end, entries=entries)
 
+    def set_status(self, ref: str, status: CaseStatus, actor: str) -> Case:
+        """Change a case's status by hand (the caller checks who may, and audits it)."""
+        actor = validate_actor(actor)
+        with self._store.write() as uow:
+            case = uow.cases.get_by_ref(ref)
+            if case is None:
+                raise NotFound("no such case", field="ref")
+            assert case.id is not None
+            uow.cases.set_status(case.id, status)
+        log.info("case %s status set to %s by %s", ref, status.value, actor)
+        return replace(case, status=status)
+
     # Last in the class: its name would shadow the builtin in the annotations below it.
     def list(
         self,
         *,
+        assigned_to: int | None = None,
         status: str | None = None,
         classification: str | None = None,
         reported_from: date | None = None,
@@ -357,6 +380,7 @@ class CaseRegistry:
             raise InvalidInput("the end of the report period is before its start", field="reported_to")
         with self._store.read() as uow:
             return uow.cases.list(
+                assigned_to=assigned_to,
                 status=wanted_status,
                 classification=wanted_class,
                 reported_from=reported_from,

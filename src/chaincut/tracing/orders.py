@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 NOTE_MAX_CHARS = 500
-PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}$")
+PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}\Z")
 
 
 def validate_note(note: str | None) -> str | None:
@@ -108,6 +108,10 @@ class OrderService:
                     "a quarantine order needs the last exposure time",
                     field="last_exposure_at",
                     code="required",
+                )
+            if last_exposure_at.year < 1900:  # a typing mistake; year 1 would overflow in local time
+                raise InvalidInput(
+                    "the last exposure time is out of range", field="last_exposure_at", code="out_of_range"
                 )
             starts = self._local_date(last_exposure_at)
             return starts, starts + timedelta(days=rules.quarantine_days)

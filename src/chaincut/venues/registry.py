@@ -20,8 +20,8 @@ from chaincut.venues.tokens import VenueClaims, VenueTokenSigner
 
 __all__ = ["VenueDraft", "VenueRegistry", "normalise_plate", "validate_venue_fields"]
 
-REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
-PLATE_PATTERN = re.compile(r"^[A-Z0-9]{1,8}$")
+REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")
+PLATE_PATTERN = re.compile(r"^[A-Z0-9]{1,8}\Z")
 
 
 def normalise_plate(raw: str) -> str:
@@ -122,6 +122,12 @@ class VenueRegistry:
         if venue is None:
             raise NotFound("no such venue", field="ref")
         return venue
+
+    def get_by_id(self, venue_id: int | None) -> Venue | None:
+        if venue_id is None:
+            return None
+        with self._store.read() as uow:
+            return uow.venues.get(venue_id)
 
     def list(
         self, *, venue_type: str | None, district: str | None, offset: int, limit: int

@@ -16,45 +16,23 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain import Venue, Visit, VisitSource
+from chaincut.domain.audit import AuditEvent
 from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store, UnitOfWork
 from chaincut.venues.registry import normalise_plate
 from chaincut.venues.tokens import VenueTokenVerifier
 from chaincut.whereabouts.group_commit import GroupCommit
+from chaincut.whereabouts.scans import CheckInRequest, VisitReceipt, receipt_of
 
 __all__ = ["CheckInRequest", "CheckInService", "VisitReceipt"]
 
-CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class CheckInRequest:
-    """A scan: who, the QR token or taxi plate, the client's id for retries, and when."""
-
-    person_ref: str
-    client_id: str
-    token: str | None = None
-    plate: str | None = None
-    at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class VisitReceipt:
-    """What the resident's phone shows after a check-in or check-out."""
-
-    client_id: str
-    venue: Venue
-    entered_at: datetime
-    left_at: datetime | None
-    left_inferred: bool
-    replayed: bool
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")  # \Z: "$" lets a final newline in
 
 
 class CheckInService:
@@ -136,12 +114,23 @@ class CheckInService:
             venue = self._venue_by_public_id(uow, claims.venue_id)
             if venue is None:
                 raise NotFound("the QR code names a venue that is not registered", field="token")
+            self._check_device(request, venue)
             return venue, VisitSource.TAXI if venue.is_taxi else VisitSource.QR
         assert request.plate is not None
         taxi = uow.venues.get_by_plate(normalise_plate(request.plate))
         if taxi is None:
             raise NotFound("no taxi with this plate is registered", field="plate")
+        self._check_device(request, taxi)
         return taxi, VisitSource.TAXI
+
+    @staticmethod
+    def _check_device(request: CheckInRequest, venue: Venue) -> None:
+        if request.venue_only is not None and venue.id != request.venue_only:
+            raise InvalidInput(
+                "this venue's device checks people in at its own venue only",
+                field="token",
+                code="wrong_venue",
+            )
 
     def _stay(self, venue_type: str) -> timedelta:
         rule = self._policy.venue_type(venue_type)
@@ -185,6 +174,7 @@ class CheckInService:
             try:
                 with self._store.write() as uow:
                     recorded = self._record_all(uow, pending)
+                    self._audit(uow, pending, recorded)
             except Exception as exc:
                 if len(pending) == 1:
                     recorded = [exc]
@@ -193,6 +183,30 @@ class CheckInService:
             for (index, _, _), outcome in zip(pending, recorded, strict=True):
                 outcomes[index] = outcome
         return _all(outcomes)
+
+    def _audit(
+        self,
+        uow: UnitOfWork,
+        pending: Sequence[tuple[int, CheckInRequest, datetime]],
+        recorded: Sequence[VisitReceipt | Exception],
+    ) -> None:
+        """One audit entry per new visit, in the check-ins' own transaction."""
+        if not uow.audit.enabled:
+            return
+        events = [
+            AuditEvent(
+                actor=request.actor,
+                roles=request.actor.partition(":")[0],
+                action="checkins.create",
+                resource="visits",
+                record=request.client_id,
+                details={"venue": outcome.venue.public_id},
+                subject_person_id=self._person_ids.get(request.person_ref),
+            )
+            for (_, request, _), outcome in zip(pending, recorded, strict=True)
+            if isinstance(outcome, VisitReceipt) and not outcome.replayed
+        ]
+        uow.audit.append(events, at=to_epoch(self._clock.now()))
 
     def _record_all(
         self, uow: UnitOfWork, pending: Sequence[tuple[int, CheckInRequest, datetime]]
@@ -263,7 +277,7 @@ class CheckInService:
         uow.visits.close_many(sorted(closings), inferred=True)
         for i, (visit, venue) in visits.items():
             if visit.person_id in inserted:
-                recorded[i] = _receipt(visit, venue, replayed=False)
+                recorded[i] = receipt_of(visit, venue, replayed=False)
                 continue
             assert visit.client_id is not None
             earlier = uow.visits.by_client_id(visit.person_id, visit.client_id)
@@ -271,7 +285,7 @@ class CheckInService:
             if earlier.venue_id != visit.venue_id:
                 recorded[i] = Conflict("this client_id was used for another check-in", field="client_id")
             else:
-                recorded[i] = _receipt(earlier, venue, replayed=True)
+                recorded[i] = receipt_of(earlier, venue, replayed=True)
         return _all(recorded)
 
     def _record(self, uow: UnitOfWork, request: CheckInRequest, at: datetime) -> VisitReceipt:
@@ -296,7 +310,7 @@ class CheckInService:
             assert earlier is not None
             if earlier.venue_id != venue.id:
                 raise Conflict("this client_id was used for another check-in", field="client_id")
-            return _receipt(earlier, venue, replayed=True)
+            return receipt_of(earlier, venue, replayed=True)
         closings = []
         for open_visit in uow.visits.open_visits_besides(person_id, visit_id):
             assert open_visit.id is not None
@@ -304,7 +318,7 @@ class CheckInService:
             close_at = max(open_visit.entered_at, min(at, stay_end))
             closings.append((open_visit.id, to_epoch(close_at)))
         uow.visits.close_many(closings, inferred=True)
-        return _receipt(visit, venue, replayed=False)
+        return receipt_of(visit, venue, replayed=False)
 
     def _venue_type(self, uow: UnitOfWork, venue_id: int) -> str:
         venue_type = self._venue_types.get(venue_id)
@@ -315,12 +329,15 @@ class CheckInService:
             _remember(self._venue_types, venue_id, venue_type, 65536)
         return venue_type
 
-    def check_out(self, person_ref: str, client_id: str, at: datetime | None = None) -> VisitReceipt:
+    def check_out(
+        self, person_ref: str, client_id: str, at: datetime | None = None, *, venue_only: int | None = None
+    ) -> VisitReceipt:
+        """Check out of a visit; a venue's device (``venue_only``) only of visits at its venue."""
         when = self._when(at, "at")
         person_id = self._person(person_ref)
         with self._store.write() as uow:
             visit = uow.visits.by_client_id(person_id, client_id)
-            if visit is None or visit.id is None:
+            if visit is None or visit.id is None or venue_only not in (None, visit.venue_id):
                 raise NotFound("no check-in with this client_id", field="client_id")
             venue = uow.venues.get(visit.venue_id)
             assert venue is not None
@@ -329,11 +346,11 @@ class CheckInService:
                     "check-out is before the check-in", field="at", code="checkout_before_checkin"
                 )
             if visit.left_at is not None and not visit.left_inferred:
-                return _receipt(visit, venue, replayed=True)
+                return receipt_of(visit, venue, replayed=True)
             uow.visits.close(visit.id, to_epoch(when), inferred=False)
             closed = uow.visits.get(visit.id)
         assert closed is not None
-        return _receipt(closed, venue, replayed=False)
+        return receipt_of(closed, venue, replayed=False)
 
     def close_stale_visits(self) -> int:
         """Close every visit whose venue type's default stay has passed; returns how many."""
@@ -356,15 +373,3 @@ def _all(outcomes: list[VisitReceipt | Exception | None]) -> list[VisitReceipt |
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(outcomes)
     return done
-
-
-def _receipt(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
-    assert visit.client_id is not None
-    return VisitReceipt(
-        client_id=visit.client_id,
-        venue=venue,
-        entered_at=visit.entered_at,
-        left_at=visit.left_at,
-        left_inferred=visit.left_inferred,
-        replayed=replayed,
-    )

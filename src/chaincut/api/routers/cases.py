@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.api.auth import Caller, requires
+from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import CaseClassification, CaseStatus
+from chaincut.domain.access import Permission
+from chaincut.domain.audit import AuditFlag
 from chaincut.tracing.cases import CaseDraft, CaseRecord
 from chaincut.tracing.timeline import CaseTimeline, VisitEntry
 
@@ -156,8 +159,14 @@ def _timeline(timeline: CaseTimeline, zone: ZoneInfo) -> CaseTimelinePublic:
 
 
 @router.post("", status_code=201)
-def register_case(body: CaseCreate, services: ServicesDep, actor: ActorDep) -> CasePublic:
-    """Register a confirmed, probable or suspected case; refused whole on any bad field."""
+def register_case(
+    body: CaseCreate, services: ServicesDep, caller: Annotated[Caller, requires(Permission.CASES_CREATE)]
+) -> CasePublic:
+    """Register a confirmed, probable or suspected case; refused whole on any bad field.
+
+    A supervisor then assigns it to tracers (``POST /cases/{ref}/assignments``): registering a
+    case does not by itself open its whereabouts to the one who registered it.
+    """
     draft = CaseDraft(
         ref=body.ref,
         person=body.person,
@@ -170,20 +179,25 @@ def register_case(body: CaseCreate, services: ServicesDep, actor: ActorDep) -> C
         linked_case=body.linked_case,
     )
     registry = services.cases
-    return _public(registry.describe([registry.register(draft, actor)])[0], registry.zone)
+    case = registry.register(draft, caller.name)
+    caller.audit("cases", case.ref, subject_person_id=case.person_id)
+    return _public(registry.describe([case])[0], registry.zone)
 
 
 @router.get("")
 def list_cases(
     services: ServicesDep,
     page: PageDep,
+    caller: Annotated[Caller, requires(Permission.CASES_READ)],
     status: CaseStatus | None = None,
     classification: CaseClassification | None = None,
     reported_from: Annotated[date | None, Query(description="local date, included")] = None,
     reported_to: Annotated[date | None, Query(description="local date, included")] = None,
 ) -> CasesPublic:
+    """Cases, latest reported first; a tracer sees only the cases assigned to them."""
     registry = services.cases
     cases, count = registry.list(
+        assigned_to=services.records.assigned_staff_id(caller.principal),
         status=None if status is None else status.value,
         classification=None if classification is None else classification.value,
         reported_from=reported_from,
@@ -195,22 +209,61 @@ def list_cases(
 
 
 @router.get("/{ref}")
-def get_case(ref: RefPath, services: ServicesDep) -> CasePublic:
+def get_case(
+    ref: RefPath, services: ServicesDep, caller: Annotated[Caller, requires(Permission.CASES_READ)]
+) -> CasePublic:
     registry = services.cases
-    return _public(registry.describe([registry.get(ref)])[0], registry.zone)
+    return _public(registry.describe([caller.case(ref)])[0], registry.zone)
 
 
 @router.patch("/{ref}/isolation")
-def set_isolation(ref: RefPath, body: IsolationUpdate, services: ServicesDep, actor: ActorDep) -> CasePublic:
+def set_isolation(
+    ref: RefPath,
+    body: IsolationUpdate,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.CASES_CREATE)],
+) -> CasePublic:
     """Record when the case was isolated: its infectious window closes then."""
     registry = services.cases
+    caller.case(ref, details={"isolated_at": body.isolated_at.isoformat()})
     return _public(
-        registry.describe([registry.set_isolation(ref, body.isolated_at, actor)])[0], registry.zone
+        registry.describe([registry.set_isolation(ref, body.isolated_at, caller.name)])[0], registry.zone
     )
 
 
+class CaseStatusChange(BaseModel):
+    status: CaseStatus
+    reason: str = Field(min_length=5, max_length=500, description="why the status changes by hand")
+
+
+@router.patch("/{ref}/status")
+def change_case_status(
+    ref: RefPath,
+    body: CaseStatusChange,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.STATUS_CHANGE, purpose=True)],
+) -> CasePublic:
+    """Change a case's status by hand (say, probable to confirmed): supervisors only, with a reason.
+
+    The audit log flags every such change, so reports list them (``chaincut audit report --flag``).
+    """
+    registry = services.cases
+    caller.case(
+        ref,
+        flags=(AuditFlag.MANUAL_STATUS_CHANGE,),
+        details={"status": body.status.value, "reason": body.reason},
+    )
+    case = registry.set_status(ref, body.status, caller.name)
+    return _public(registry.describe([case])[0], registry.zone)
+
+
 @router.get("/{ref}/timeline")
-def case_timeline(ref: RefPath, services: ServicesDep) -> CaseTimelinePublic:
+def case_timeline(
+    ref: RefPath,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.WHEREABOUTS_READ, purpose=True)],
+) -> CaseTimelinePublic:
     """The case's visits and encounters during its infectious window, in time order."""
+    caller.case(ref)
     registry = services.cases
     return _timeline(registry.timeline(ref), registry.zone)

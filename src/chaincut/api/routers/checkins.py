@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.deps import ServicesDep
+from chaincut.api.auth import Caller, requires
 from chaincut.bootstrap import Services
+from chaincut.domain.access import Permission, PrincipalKind
+from chaincut.errors import InvalidInput, NotFound
 from chaincut.whereabouts.checkin import CheckInRequest, VisitReceipt
 
 __all__ = ["router"]
@@ -21,14 +23,19 @@ router = APIRouter(prefix="/checkins", tags=["checkins"])
 
 class CheckInCreate(BaseModel):
     client_id: str = Field(min_length=1, max_length=64, description="the phone's id for retries")
-    person: str = Field(min_length=1, max_length=64)
+    person: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the visitor's ref: only from a venue's device; a resident's app checks in its owner",
+    )
     token: str | None = Field(default=None, max_length=2048, description="the QR code's text")
     plate: str | None = Field(default=None, max_length=16, description="a taxi's plate")
     at: AwareDatetime | None = None
 
 
 class CheckOut(BaseModel):
-    person: str = Field(min_length=1, max_length=64)
+    person: str | None = Field(default=None, min_length=1, max_length=64, description="as for check-in")
     at: AwareDatetime | None = None
 
 
@@ -54,10 +61,20 @@ def _public(receipt: VisitReceipt) -> VisitPublic:
     )
 
 
-async def _services_now(request: Request) -> Services:
-    # async, so FastAPI resolves it on the event loop rather than hopping to its thread pool
-    services: Services = request.app.state.services
-    return services
+def _person_ref(caller: Caller, given: str | None) -> str:
+    """Whose visit: a resident's own, or the visitor a venue's device names."""
+    principal = caller.principal
+    if principal.kind is PrincipalKind.RESIDENT:
+        assert principal.subject_ref is not None
+        if given is not None and given != principal.subject_ref:
+            raise NotFound("no such person", field="person")
+        return principal.subject_ref
+    if given is None:
+        raise InvalidInput("name the visitor checking in", field="person")
+    return given
+
+
+Checker = Annotated[Caller, requires(Permission.CHECKIN, rate="checkins")]
 
 
 # The check-in route is async on purpose: it parses on the event loop and hands the check-in
@@ -73,10 +90,17 @@ async def _services_now(request: Request) -> Services:
         200: {"model": VisitPublic, "description": "a retried check-in: the first visit"},
     },
 )
-async def check_in(body: CheckInCreate, services: Annotated[Services, Depends(_services_now)]) -> Response:
+async def check_in(body: CheckInCreate, caller: Checker) -> Response:
     """Check in; retrying with the same client_id returns the first visit (200), never a second."""
+    services: Services = caller.services
     request = CheckInRequest(
-        person_ref=body.person, client_id=body.client_id, token=body.token, plate=body.plate, at=body.at
+        person_ref=_person_ref(caller, body.person),
+        client_id=body.client_id,
+        token=body.token,
+        plate=body.plate,
+        at=body.at,
+        actor=caller.name,
+        venue_only=caller.principal.venue_id,
     )
     receipt = await asyncio.wrap_future(services.checkins.submit(request))
     # Serialised directly (the hot path): the model above documents the same shape.
@@ -99,6 +123,11 @@ async def check_in(body: CheckInCreate, services: Annotated[Services, Depends(_s
 def check_out(
     client_id: Annotated[str, Path(min_length=1, max_length=64)],
     body: CheckOut,
-    services: ServicesDep,
+    caller: Checker,
 ) -> VisitPublic:
-    return _public(services.checkins.check_out(body.person, client_id, body.at))
+    person_ref = _person_ref(caller, body.person)
+    visit = caller.services.checkins.check_out(
+        person_ref, client_id, body.at, venue_only=caller.principal.venue_id
+    )
+    caller.audit("visits", client_id, details={"checkout": True})
+    return _public(visit)

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.api.auth import Caller, requires
+from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import TestResult
+from chaincut.domain.access import Permission
 from chaincut.store import FollowUpEntry
 from chaincut.tracing.followups import SYMPTOMS
 
@@ -64,11 +66,15 @@ def _public(entry: FollowUpEntry) -> FollowUpPublic:
 
 @router.post("/{ref}/follow-ups", status_code=201)
 def record_follow_up(
-    ref: RefPath, body: FollowUpCreate, services: ServicesDep, actor: ActorDep
+    ref: RefPath,
+    body: FollowUpCreate,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.FOLLOW_UPS, purpose=True)],
 ) -> FollowUpRecordedPublic:
     """Record the day's follow-up; a positive test makes the person a case linked to their order's case."""
+    caller.person(ref, details={"on_date": body.on_date.isoformat()}, field="person")
     recorded = services.follow_ups.record(
-        ref, body.on_date, body.symptoms, body.test_result, body.note, actor
+        ref, body.on_date, body.symptoms, body.test_result, body.note, caller.name
     )
     base = _public(FollowUpEntry(recorded.follow_up, recorded.order_public_id))
     return FollowUpRecordedPublic(
@@ -83,9 +89,11 @@ def list_follow_ups(
     ref: RefPath,
     services: ServicesDep,
     page: PageDep,
+    caller: Annotated[Caller, requires(Permission.FOLLOW_UPS, purpose=True)],
     order: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
 ) -> FollowUpsPublic:
     """The person's follow-ups, latest day first."""
+    caller.person(ref, field="person")
     entries, count = services.follow_ups.list(
         ref, order_public_id=order, offset=page.offset, limit=page.limit
     )

@@ -8,8 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.api.auth import Caller, requires
+from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import OrderKind, OrderStatus, Tier
+from chaincut.domain.access import Permission, Role
+from chaincut.domain.audit import AuditFlag
+from chaincut.errors import InvalidInput, NotFound, PermissionDenied
 from chaincut.store import OrderEntry
 
 __all__ = ["router"]
@@ -29,7 +33,9 @@ class OrderCreate(BaseModel):
 
 class StatusChange(BaseModel):
     status: OrderStatus
-    note: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(
+        default=None, max_length=500, description="required (the reason) when releasing someone early"
+    )
 
 
 class OrderEventPublic(BaseModel):
@@ -84,15 +90,25 @@ def _public(entry: OrderEntry, *, with_history: bool = False) -> OrderPublic:
     status_code=201,
     responses={200: {"model": OrderPublic, "description": "an open order of that kind already exists"}},
 )
-def issue_order(body: OrderCreate, services: ServicesDep, actor: ActorDep, response: Response) -> OrderPublic:
+def issue_order(
+    body: OrderCreate,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.ORDERS_ISSUE, purpose=True)],
+    response: Response,
+) -> OrderPublic:
     """Issue an order: dates come from the policy; an open order of the same kind and case is returned."""
+    # A tracer orders people from the cases assigned to them; the person follows from the case.
+    if body.case is not None:
+        caller.case(body.case, details={"person": body.person}, field="case")
+    else:
+        caller.person(body.person, field="person")
     issued = services.orders.issue_by_ref(
         body.person,
         tier=body.tier,
         kind=body.kind,
         last_exposure_at=body.last_exposure_at,
         case_ref=body.case,
-        actor=actor,
+        actor=caller.name,
     )
     if not issued.created:
         response.status_code = 200
@@ -103,6 +119,7 @@ def issue_order(body: OrderCreate, services: ServicesDep, actor: ActorDep, respo
 def list_orders(
     services: ServicesDep,
     page: PageDep,
+    caller: Annotated[Caller, requires(Permission.ORDERS_READ, purpose=True)],
     person: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     case: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     kind: OrderKind | None = None,
@@ -110,7 +127,19 @@ def list_orders(
     ending_before: Annotated[date | None, Query(description="ends_on before this date")] = None,
     ending_after: Annotated[date | None, Query(description="ends_on after this date")] = None,
 ) -> OrdersPublic:
-    """Orders matching every filter given, soonest ending first."""
+    """Orders matching every filter given, soonest ending first (a tracer's: by case or person)."""
+    if services.records.assigned_staff_id(caller.principal) is not None:
+        if case is None and person is None:
+            raise PermissionDenied(
+                "a tracer lists the orders of one of their cases or people: give case= or person=",
+                code="filter_required",
+            )
+        if case is not None:
+            caller.case(case, field="case")
+        if person is not None:
+            caller.person(person, field="person")
+    else:
+        caller.audit("orders", ",".join(f"{k}={v}" for k, v in (("case", case), ("person", person)) if v))
     entries, count = services.orders.list(
         person_ref=person,
         case_ref=case,
@@ -125,15 +154,51 @@ def list_orders(
 
 
 @router.get("/{public_id}")
-def get_order(public_id: PublicIdPath, services: ServicesDep) -> OrderPublic:
+def get_order(
+    public_id: PublicIdPath,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.ORDERS_READ, purpose=True)],
+) -> OrderPublic:
     """One order with its status history, oldest first."""
-    return _public(services.orders.get(public_id), with_history=True)
+    entry = _order_for(caller, public_id, details={"order": public_id})
+    return _public(entry, with_history=True)
+
+
+def _order_for(
+    caller: Caller,
+    public_id: str,
+    *,
+    flags: tuple[str, ...] = (),
+    details: dict[str, str | int | bool | None] | None = None,
+) -> OrderEntry:
+    """The order if the caller may see its person; otherwise the same 404 as a missing order."""
+    entry = caller.services.orders.get(public_id)
+    try:
+        caller.person(entry.person_ref, flags=flags, details=details)
+    except NotFound:
+        raise NotFound("no such order", field="public_id") from None
+    return entry
 
 
 @router.post("/{public_id}/status")
 def change_order_status(
-    public_id: PublicIdPath, body: StatusChange, services: ServicesDep, actor: ActorDep
+    public_id: PublicIdPath,
+    body: StatusChange,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.ORDERS_UPDATE, purpose=True)],
 ) -> OrderPublic:
-    """Move an order on: issued -> delivered -> in force -> completed; released or breached while open."""
-    entry = services.orders.change_status(public_id, body.status, actor, body.note)
+    """Move an order on: issued -> delivered -> in force -> completed; released or breached while open.
+
+    Releasing someone early is a manual change of their status: only a supervisor may, with a
+    reason in ``note``, and the audit log flags it for reports.
+    """
+    release = body.status is OrderStatus.RELEASED
+    supervisor = caller.principal.has_role(Role.SUPERVISOR)
+    if release and supervisor and (body.note is None or len(body.note.strip()) < 5):
+        raise InvalidInput("releasing someone early needs the reason (5+ characters)", field="note")
+    flags = (AuditFlag.MANUAL_STATUS_CHANGE,) if release and supervisor else ()
+    _order_for(caller, public_id, flags=flags, details={"order": public_id, "status": body.status.value})
+    if release and not supervisor:
+        raise PermissionDenied("only a supervisor may release someone early", code="supervisor_required")
+    entry = services.orders.change_status(public_id, body.status, caller.name, body.note)
     return _public(entry, with_history=True)

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, Field
 
+from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import ServicesDep
 from chaincut.domain import Person
+from chaincut.domain.access import Permission
 from chaincut.people import PersonDraft
 from chaincut.whereabouts.uploads import UploadedVisit, upload_history
 
@@ -72,19 +74,53 @@ class UploadPublic(BaseModel):
     already_stored: int
 
 
+class ResidentToken(BaseModel):
+    token: str = Field(description="shown once: the resident's app keeps it")
+
+
 @router.post("", status_code=201)
-def register_person(body: PersonCreate, services: ServicesDep) -> PersonPublic:
-    return _public(services.people.register(PersonDraft(**body.model_dump())))
+def register_person(
+    body: PersonCreate,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.PEOPLE_REGISTER)],
+) -> PersonPublic:
+    person = services.people.register(PersonDraft(**body.model_dump()))
+    caller.audit("people", person.ref, subject_person_id=person.id)
+    return _public(person)
 
 
 @router.get("/{ref}")
-def get_person(ref: RefPath, services: ServicesDep) -> PersonPublic:
-    return _public(services.people.get(ref))
+def get_person(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.PEOPLE_READ, purpose=True)]
+) -> PersonPublic:
+    """A person's details, for a stated purpose: a tracer only for people linked to their cases."""
+    return _public(caller.person(ref))
+
+
+@router.post("/{ref}/tokens", status_code=201)
+def issue_resident_token(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.RESIDENT_TOKENS, purpose=True)]
+) -> ResidentToken:
+    """A token for the person's app: it checks in and uploads as this person, and nobody else.
+
+    The token acts as the person (and opens their access report), so only a supervisor issues
+    one, stating why; the issue is audited.
+    """
+    caller.person(ref)
+    return ResidentToken(token=caller.services.accounts.issue_resident_token(ref, caller.principal).secret)
 
 
 @router.post("/{ref}/visit-history")
-def upload_visit_history(ref: RefPath, body: VisitHistoryUpload, services: ServicesDep) -> UploadPublic:
-    """Upload visit history (up to the policy's limit, 10,000 by default); stored whole or not at all."""
+def upload_visit_history(
+    ref: RefPath,
+    body: VisitHistoryUpload,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.VISITS_UPLOAD, rate="uploads")],
+) -> UploadPublic:
+    """Upload one's own visit history (up to the policy's limit, 10,000 by default); whole or not at all."""
+    person = caller.person(ref, details={"visits": len(body.visits)})
     records = [UploadedVisit(**r.model_dump()) for r in body.visits]
-    receipt = upload_history(services.store, services.policy, services.clock, services.verifier, ref, records)
+    receipt = upload_history(
+        services.store, services.policy, services.clock, services.verifier, person.ref, records
+    )
     return UploadPublic(stored=receipt.stored, already_stored=receipt.already_stored)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import ServicesDep
+from chaincut.domain.access import Permission
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["router"]
@@ -42,18 +45,22 @@ class PurgesPublic(BaseModel):
 
 
 @router.get("/health")
-def health(services: ServicesDep) -> Health:
+def health(services: ServicesDep, _caller: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:
     return Health(status="ok", policy_version=services.policy.version)
 
 
 @router.get("/status")
-def status(services: ServicesDep) -> StatusPublic:
+def status(
+    services: ServicesDep, _caller: Annotated[Caller, requires(Permission.STATUS_READ)]
+) -> StatusPublic:
     counts = services.store.counts()
     return StatusPublic(**counts.__dict__)
 
 
 @router.get("/purges")
-def list_purges(services: ServicesDep) -> PurgesPublic:
+def list_purges(
+    services: ServicesDep, _caller: Annotated[Caller, requires(Permission.RETENTION_RUN)]
+) -> PurgesPublic:
     with services.store.read() as uow:
         records = uow.purges.recent()
     data = [PurgePublic(**r.__dict__) for r in records]
@@ -61,7 +68,10 @@ def list_purges(services: ServicesDep) -> PurgesPublic:
 
 
 @router.post("/purges")
-def run_purge(services: ServicesDep) -> PurgesPublic:
+def run_purge(
+    services: ServicesDep, caller: Annotated[Caller, requires(Permission.RETENTION_RUN)]
+) -> PurgesPublic:
     records = purge_expired(services.store, services.policy, services.clock)
+    caller.audit("purges", details={r.kind: r.deleted for r in records})
     data = [PurgePublic(**r.__dict__) for r in records]
     return PurgesPublic(data=data, count=len(data))

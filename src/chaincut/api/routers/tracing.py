@@ -10,8 +10,11 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
-from chaincut.api.deps import ActorDep, PageDep, ServicesDep
+from chaincut.api.auth import Caller, requires
+from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Tier
+from chaincut.domain.access import Permission
+from chaincut.domain.audit import AuditFlag
 from chaincut.tracing.exports import contact_rows, iter_contacts_csv, iter_file, spool_contacts_xlsx
 from chaincut.tracing.service import Trace
 
@@ -20,6 +23,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["tracing"])
 
 RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+WhereaboutsReader = Annotated[Caller, requires(Permission.WHEREABOUTS_READ, purpose=True)]
 
 
 class TierFilter(enum.StrEnum):
@@ -78,9 +84,14 @@ def _page(trace: Trace, services: Any, page: Any, tier: TierFilter | None) -> Co
 
 @router.get("/cases/{ref}/contacts")
 def case_contacts(
-    ref: RefPath, services: ServicesDep, page: PageDep, tier: TierFilter | None = None
+    ref: RefPath,
+    services: ServicesDep,
+    page: PageDep,
+    caller: WhereaboutsReader,
+    tier: TierFilter | None = None,
 ) -> ContactsPublic:
     """The case's contacts over its infectious window, strongest first, each with its evidence."""
+    caller.case(ref, details={"offset": page.offset, "limit": page.limit})
     return _page(services.tracing.trace_case(ref), services, page, tier)
 
 
@@ -89,19 +100,26 @@ def person_contacts(
     ref: RefPath,
     services: ServicesDep,
     page: PageDep,
+    caller: WhereaboutsReader,
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime, Query(alias="to")],
     tier: TierFilter | None = None,
 ) -> ContactsPublic:
     """Anyone's contacts over a window (at most the retention period), as if they were infectious."""
+    caller.person(ref, details={"from": start.isoformat(), "to": end.isoformat()})
     return _page(services.tracing.trace_person(ref, start, end), services, page, tier)
 
 
 @router.post("/cases/{ref}/orders", status_code=201)
-def issue_orders(ref: RefPath, services: ServicesDep, actor: ActorDep) -> OrdersIssued:
+def issue_orders(
+    ref: RefPath,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.ORDERS_ISSUE, purpose=True)],
+) -> OrdersIssued:
     """Quarantine orders for the case's close contacts and testing notices for the exposed."""
+    caller.case(ref)
     trace = services.tracing.trace_case(ref)
-    summary = services.orders.issue_for_contacts(trace.contacts, trace.case_id, actor)
+    summary = services.orders.issue_for_contacts(trace.contacts, trace.case_id, caller.name)
     return OrdersIssued(
         case=ref,
         issued=summary.issued,
@@ -117,18 +135,30 @@ class ExportFormat(enum.StrEnum):
 
 @router.get("/cases/{ref}/contacts.{fmt}")
 def export_contacts(
-    ref: RefPath, fmt: ExportFormat, services: ServicesDep, tier: TierFilter | None = None
+    ref: RefPath,
+    fmt: ExportFormat,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.EXPORTS_REQUEST, purpose=True)],
+    approval: Annotated[
+        str | None, Query(max_length=32, description="the id of a supervisor's approval of this export")
+    ] = None,
+    tier: TierFilter | None = None,
 ) -> StreamingResponse:
-    """The contact list as CSV or Excel, streamed."""
+    """The contact list with names, as CSV or Excel, streamed; needs a supervisor's approval."""
+    services.approvals.check(caller.principal, approval, ref)
+    caller.case(ref, flags=(AuditFlag.PERSONAL_EXPORT,), details={"approval": approval, "format": fmt.value})
     trace = services.tracing.trace_case(ref)
     contacts = [c for c in trace.contacts if tier is None or c.tier is Tier(tier.value)]
     refs = trace.refs(c.person_id for c in contacts)
+    with services.store.read() as uow:
+        names = uow.people.names_for([c.person_id for c in contacts])
     venues = trace.venues(e.venue_id for c in contacts for e in c.evidence)
     rows = contact_rows(
         contacts,
         case_ref=ref,
         policy_version=trace.policy_version,
         person_ref=refs,
+        names=names,
         venue_label=lambda v: venues[v].ref if v in venues else str(v),
     )
     zone = services.settings.zone
@@ -145,6 +175,7 @@ def export_contacts(
 @router.get("/risky-venues")
 def risky_venues(
     services: ServicesDep,
+    _caller: Annotated[Caller, requires(Permission.RISKY_VENUES_READ)],
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime, Query(alias="to")],
 ) -> RiskyVenuesPublic:

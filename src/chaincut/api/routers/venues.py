@@ -8,8 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Venue
+from chaincut.domain.access import Permission, PrincipalKind
+from chaincut.errors import NotFound
 from chaincut.venues.registry import VenueDraft
 
 __all__ = ["router"]
@@ -65,17 +68,49 @@ def _public(venue: Venue) -> VenuePublic:
 
 
 @router.post("", status_code=201)
-def register_venue(body: VenueCreate, services: ServicesDep) -> VenuePublic:
-    return _public(services.venues.register(VenueDraft(**body.model_dump())))
+def register_venue(
+    body: VenueCreate, services: ServicesDep, caller: Annotated[Caller, requires(Permission.VENUES_REGISTER)]
+) -> VenuePublic:
+    venue = services.venues.register(VenueDraft(**body.model_dump()))
+    caller.audit("venues", venue.ref)
+    return _public(venue)
+
+
+def _venue_for(caller: Caller, ref: str) -> Venue:
+    """The venue, if the caller may see it: a venue's device sees only its own venue."""
+    venue = caller.services.venues.get(ref)
+    device = caller.principal.kind is PrincipalKind.VENUE_DEVICE
+    if device and venue.id != caller.principal.venue_id:
+        raise NotFound("no such venue", field="ref")
+    return venue
+
+
+VenueReader = Annotated[Caller, requires(Permission.VENUES_READ)]
+
+
+class DeviceToken(BaseModel):
+    token: str = Field(description="shown once: store it on the device")
+
+
+@router.post("/{ref}/device-tokens", status_code=201)
+def issue_device_token(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
+) -> DeviceToken:
+    """A token for the venue's own device (a kiosk or a taxi's tablet): it checks people in there."""
+    return DeviceToken(token=caller.services.accounts.issue_venue_token(ref, caller.principal).secret)
 
 
 @router.get("")
 def list_venues(
     services: ServicesDep,
     page: PageDep,
+    caller: Annotated[Caller, requires(Permission.VENUES_READ)],
     venue_type: Annotated[str | None, Query(max_length=40)] = None,
     district: Annotated[str | None, Query(max_length=64)] = None,
 ) -> VenuesPublic:
+    if caller.principal.kind is PrincipalKind.VENUE_DEVICE:
+        own = services.venues.get_by_id(caller.principal.venue_id)
+        return VenuesPublic(data=[_public(own)] if own else [], count=1 if own else 0)
     venues, count = services.venues.list(
         venue_type=venue_type, district=district, offset=page.offset, limit=page.limit
     )
@@ -83,14 +118,14 @@ def list_venues(
 
 
 @router.get("/{ref}")
-def get_venue(ref: RefPath, services: ServicesDep) -> VenuePublic:
-    return _public(services.venues.get(ref))
+def get_venue(ref: RefPath, caller: VenueReader) -> VenuePublic:
+    return _public(_venue_for(caller, ref))
 
 
 @router.get("/{ref}/token")
-def venue_token(ref: RefPath, services: ServicesDep) -> VenueToken:
+def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
     """The signed payload the venue's QR code carries."""
-    return VenueToken(token=services.venues.token(services.venues.get(ref)))
+    return VenueToken(token=caller.services.venues.token(_venue_for(caller, ref)))
 
 
 @router.get(
@@ -98,8 +133,9 @@ def venue_token(ref: RefPath, services: ServicesDep) -> VenueToken:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def venue_poster_png(ref: RefPath, services: ServicesDep) -> Response:
-    return Response(services.venues.poster(ref, "png"), media_type="image/png")
+def venue_poster_png(ref: RefPath, caller: VenueReader) -> Response:
+    venue = _venue_for(caller, ref)
+    return Response(caller.services.venues.poster(venue.ref, "png"), media_type="image/png")
 
 
 @router.get(
@@ -107,5 +143,6 @@ def venue_poster_png(ref: RefPath, services: ServicesDep) -> Response:
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-def venue_poster_pdf(ref: RefPath, services: ServicesDep) -> Response:
-    return Response(services.venues.poster(ref, "pdf"), media_type="application/pdf")
+def venue_poster_pdf(ref: RefPath, caller: VenueReader) -> Response:
+    venue = _venue_for(caller, ref)
+    return Response(caller.services.venues.poster(venue.ref, "pdf"), media_type="application/pdf")

@@ -36,6 +36,10 @@ def read_header(path: Path) -> tuple[int, list[str]]:
     if not text.strip():
         raise ImportFileError("no header: the first line is blank", path=path, line=1)
     try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportFileError("the header is not UTF-8 text", path=path, line=1) from None
+    try:
         names = pa_csv.read_csv(
             pa.py_buffer(text), read_options=pa_csv.ReadOptions(use_threads=False)
         ).column_names

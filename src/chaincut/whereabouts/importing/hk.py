@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -91,7 +92,11 @@ def _open(path: Path, required: list[str]) -> tuple[csv.DictReader[str], TextIO]
     except OSError as exc:
         raise ImportFileError(f"cannot read the file: {exc.strerror}", path=path) from exc
     reader = csv.DictReader(handle)
-    fields = reader.fieldnames or []
+    try:
+        fields = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        handle.close()
+        raise _unreadable(exc, path, 0) from None
     if not fields:
         handle.close()
         raise ImportFileError("empty file: no header", path=path, line=1)
@@ -102,6 +107,24 @@ def _open(path: Path, required: list[str]) -> tuple[csv.DictReader[str], TextIO]
             f"missing column(s) {', '.join(missing)}; found {', '.join(fields)}", path=path, line=1
         )
     return reader, handle
+
+
+def _unreadable(exc: UnicodeDecodeError | csv.Error, path: Path, after_line: int) -> ImportFileError:
+    what = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"unreadable CSV ({exc})"
+    return ImportFileError(f"{what} after line {after_line}; nothing was stored", path=path)
+
+
+def _rows(reader: csv.DictReader[str], path: Path, triage: RowTriage) -> Iterator[dict[str, str]]:
+    """The file's rows; text that is not UTF-8, or a field past the csv limit, refuses the file."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            triage.close()
+            raise _unreadable(exc, path, reader.line_num) from None
+        yield row
 
 
 def _column(row: dict[str, str], prefix: str) -> str:
@@ -138,7 +161,7 @@ def import_hk_cases(store: Store, clock: Clock, path: Path, options: ImportOptio
     cases: list[tuple[str, Case]] = []
     seen: set[str] = set()
     with handle:
-        for row in reader:
+        for row in _rows(reader, path, triage):
             report.read += 1
             line = reader.line_num
             raw = ",".join(row.get(f) or "" for f in reader.fieldnames or [])
@@ -220,7 +243,7 @@ def import_hk_buildings(store: Store, clock: Clock, path: Path, options: ImportO
     venues: dict[str, Venue] = {}
     residential = 0
     with handle:
-        for row in reader:
+        for row in _rows(reader, path, triage):
             report.read += 1
             district = _column(row, "District")
             name = _column(row, "Building name")
@@ -276,7 +299,7 @@ def import_hk_clusters(store: Store, clock: Clock, path: Path, options: ImportOp
     triage = RowTriage(path, options)
     rows: list[tuple[int, str, list[str], int | None, str]] = []
     with handle:
-        for row in reader:
+        for row in _rows(reader, path, triage):
             report.read += 1
             raw = ",".join(row.get(f) or "" for f in reader.fieldnames or [])
             name = _column(row, "Cluster")
@@ -290,7 +313,7 @@ def import_hk_clusters(store: Store, clock: Clock, path: Path, options: ImportOp
                 message = f"expected case numbers, got {bad[0]!r}" if bad else "no member cases"
                 triage(RowError(reader.line_num, "Involved case number", message, raw))
                 continue
-            count = int(count_text) if count_text.isdigit() else None
+            count = int(count_text) if count_text.isdecimal() else None  # isdigit() passes "²"
             rows.append((reader.line_num, name[:300], members, count, raw))
     with store.write() as uow:
         known_clusters = uow.clusters.ids_for([name for _, name, _, _, _ in rows])

@@ -45,6 +45,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index("ix_audit_log_actor_at", ["actor", "at"], unique=False)
+        batch_op.create_index("ix_audit_log_action_seq", ["action", "seq"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_audit_log_subject_person_id"), ["subject_person_id"], unique=False
         )
@@ -176,6 +177,9 @@ def upgrade() -> None:
     # ### end Alembic commands ###
 
     _append_only("audit_log")
+    # The chain's head exists from the start, so the first appends lock it like every other.
+    head = sa.table("audit_head", sa.column("id"), sa.column("seq"), sa.column("mac", sa.LargeBinary))
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "mac": bytes(32)}])
 
 
 def _append_only(table: str) -> None:
@@ -231,6 +235,7 @@ def downgrade() -> None:
     op.drop_table("key_rotations")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_subject_person_id"))
+        batch_op.drop_index("ix_audit_log_action_seq")
         batch_op.drop_index("ix_audit_log_actor_at")
 
     op.drop_table("audit_log")

@@ -1,0 +1,257 @@
+"""Staff accounts and credentials: sign-in with lockout, bearer tokens, web sessions.
+
+A failed sign-in says only that it failed, whether the username exists, the
+password is wrong, or the account is locked or disabled, so that outsiders
+learn nothing about which accounts exist. Each account locks for a while after
+``login_max_failures`` failures in a row.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chaincut.access.audit import AuditTrail, event_for
+from chaincut.clock import Clock, from_epoch, to_epoch
+from chaincut.domain.access import Principal, PrincipalKind, Role
+from chaincut.domain.audit import AuditFlag
+from chaincut.errors import InvalidInput, NotAuthenticated, NotFound
+from chaincut.security.credentials import digest, new_secret
+from chaincut.security.passwords import PasswordVault
+from chaincut.settings import Settings
+from chaincut.store import Store
+from chaincut.store.staff import StaffRecord
+
+__all__ = ["USERNAME_PATTERN", "NewCredential", "StaffAccounts"]
+
+USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,63}\Z")
+_SIGN_IN_FAILED = "sign-in failed: wrong username or password, or the account is locked or disabled"
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A secret to hand over once (it is not stored), and when it stops working."""
+
+    secret: str
+    expires_at: datetime | None
+    csrf_token: str | None = None
+
+
+class StaffAccounts:
+    """Manages staff accounts and issues the credentials every caller signs in with."""
+
+    def __init__(
+        self, store: Store, clock: Clock, settings: Settings, vault: PasswordVault, audit: AuditTrail
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._vault = vault
+        self._audit = audit
+
+    # --- accounts ---------------------------------------------------------------------
+
+    def add(self, username: str, password: str, roles: frozenset[Role], by: Principal) -> StaffRecord:
+        if not USERNAME_PATTERN.match(username):
+            raise InvalidInput(
+                "expected a username of 2-64 lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter",
+                field="username",
+            )
+        if not roles:
+            raise InvalidInput("expected at least one role", field="roles")
+        hashed = self._vault.hash(password)
+        now = to_epoch(self._clock.now())
+        with self._store.write() as uow:
+            staff_id = uow.staff.add(username, hashed, roles, at=now, by=by.name)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    by,
+                    "users.add",
+                    "staff",
+                    record=username,
+                    flags=(AuditFlag.PERMISSION_CHANGE,),
+                    details={"roles": ",".join(sorted(roles))},
+                ),
+            )
+            record = uow.staff.get(staff_id)
+        assert record is not None
+        return record
+
+    def list(self) -> list[StaffRecord]:
+        with self._store.read() as uow:
+            return uow.staff.list()
+
+    def _existing(self, uow_staff: StaffRecord | None, username: str) -> StaffRecord:
+        if uow_staff is None:
+            raise NotFound(f"no staff account {username!r}", field="username")
+        return uow_staff
+
+    def disable(self, username: str, by: Principal, *, disabled: bool = True) -> StaffRecord:
+        """Disable (or re-enable) an account; disabling also ends its tokens and sessions."""
+        _not_oneself(by, username)
+        now = to_epoch(self._clock.now())
+        with self._store.write() as uow:
+            record = self._existing(uow.staff.get_by_username(username), username)
+            uow.staff.set_disabled(record.id, disabled)
+            if disabled:
+                uow.tokens.revoke_for_staff(record.id, at=now)
+                uow.sessions.revoke_for_staff(record.id, at=now)
+            action = "users.disable" if disabled else "users.enable"
+            self._audit.record_in(
+                uow, event_for(by, action, "staff", record=username, flags=(AuditFlag.PERMISSION_CHANGE,))
+            )
+            updated = uow.staff.get(record.id)
+        assert updated is not None
+        return updated
+
+    def set_roles(self, username: str, roles: frozenset[Role], by: Principal) -> StaffRecord:
+        if not roles:
+            raise InvalidInput("expected at least one role", field="roles")
+        _not_oneself(by, username)
+        with self._store.write() as uow:
+            record = self._existing(uow.staff.get_by_username(username), username)
+            uow.staff.set_roles(record.id, roles)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    by,
+                    "users.roles",
+                    "staff",
+                    record=username,
+                    flags=(AuditFlag.PERMISSION_CHANGE,),
+                    details={"from": ",".join(sorted(record.roles)), "to": ",".join(sorted(roles))},
+                ),
+            )
+            updated = uow.staff.get(record.id)
+        assert updated is not None
+        return updated
+
+    # --- signing in -------------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str) -> StaffRecord:
+        """The account, when the password is right and it is neither locked nor disabled."""
+        now = to_epoch(self._clock.now())
+        with self._store.read() as uow:
+            record = uow.staff.get_by_username(username) if USERNAME_PATTERN.match(username) else None
+        # Always pay for one Argon2 check, so timing does not tell which accounts exist.
+        matches = self._vault.verify(record.password_hash if record else None, password)
+        who = Principal(PrincipalKind.ANONYMOUS, f"staff:{username[:64]}" if record else "anonymous")
+        usable = record is not None and not record.disabled and not record.locked_at(now)
+        if record is None or not usable or not matches:
+            with self._store.write() as uow:
+                if record is not None and usable:
+                    lock_until = now + self._settings.login_lockout_minutes * 60
+                    uow.staff.record_failure(
+                        record.id, max_failures=self._settings.login_max_failures, lock_until=lock_until
+                    )
+                self._audit.record_in(
+                    uow,
+                    event_for(who, "auth.sign_in", "staff", record=username[:64], outcome="denied"),
+                )
+            raise NotAuthenticated(_SIGN_IN_FAILED, code="sign_in_failed")
+        assert record is not None
+        rehash = self._vault.hash(password) if self._vault.needs_rehash(record.password_hash) else None
+        with self._store.write() as uow:
+            uow.staff.record_success(record.id, password_hash=rehash)
+        return record
+
+    def issue_staff_token(self, username: str, password: str) -> NewCredential:
+        """Sign in for the API: a bearer token valid for ``staff_token_hours``."""
+        record = self.authenticate(username, password)
+        now = self._clock.now()
+        expires = now + timedelta(hours=self._settings.staff_token_hours)
+        secret = new_secret("staff")
+        with self._store.write() as uow:
+            uow.tokens.add(
+                digest(secret), "staff", at=to_epoch(now), expires_at=to_epoch(expires), staff_id=record.id
+            )
+            self._audit.record_in(
+                uow,
+                event_for(
+                    _staff_principal(record),
+                    "auth.sign_in",
+                    "staff",
+                    record=username,
+                    details={"via": "token"},
+                ),
+            )
+        return NewCredential(secret, expires)
+
+    def open_session(self, username: str, password: str) -> NewCredential:
+        """Sign in on the web: a session id for a cookie, and the CSRF token its forms carry."""
+        record = self.authenticate(username, password)
+        now = self._clock.now()
+        expires = now + timedelta(minutes=self._settings.session_minutes)
+        secret, csrf = new_secret("session"), secrets.token_urlsafe(32)
+        with self._store.write() as uow:
+            uow.sessions.add(digest(secret), record.id, csrf, at=to_epoch(now), expires_at=to_epoch(expires))
+            self._audit.record_in(
+                uow,
+                event_for(
+                    _staff_principal(record),
+                    "auth.sign_in",
+                    "staff",
+                    record=username,
+                    details={"via": "session"},
+                ),
+            )
+        return NewCredential(secret, expires, csrf)
+
+    def close_session(self, secret: str) -> None:
+        with self._store.write() as uow:
+            uow.sessions.revoke(digest(secret), at=to_epoch(self._clock.now()))
+
+    def revoke_token(self, secret: str) -> bool:
+        with self._store.write() as uow:
+            return uow.tokens.revoke(digest(secret), at=to_epoch(self._clock.now()))
+
+    def issue_resident_token(self, person_ref: str, by: Principal) -> NewCredential:
+        """A token for a resident's app: it checks in and uploads as that person only."""
+        now = to_epoch(self._clock.now())
+        secret = new_secret("resident")
+        with self._store.write() as uow:
+            person_id = uow.people.id_for_ref(person_ref)
+            if person_id is None:
+                raise NotFound(f"no person {person_ref!r}", field="person")
+            uow.tokens.add(digest(secret), "resident", at=now, expires_at=None, person_id=person_id)
+            self._audit.record_in(
+                uow,
+                event_for(by, "tokens.resident", "people", record=person_ref, subject_person_id=person_id),
+            )
+        return NewCredential(secret, None)
+
+    def issue_venue_token(self, venue_ref: str, by: Principal) -> NewCredential:
+        """A token for a venue's device (a kiosk or a taxi's tablet) at that venue only."""
+        now = to_epoch(self._clock.now())
+        secret = new_secret("venue")
+        with self._store.write() as uow:
+            venue = uow.venues.get_by_ref(venue_ref)
+            if venue is None or venue.id is None:
+                raise NotFound(f"no venue {venue_ref!r}", field="venue")
+            uow.tokens.add(digest(secret), "venue", at=now, expires_at=None, venue_id=venue.id)
+            self._audit.record_in(uow, event_for(by, "tokens.venue", "venues", record=venue_ref))
+        return NewCredential(secret, None)
+
+
+def _not_oneself(by: Principal, username: str) -> None:
+    # Another administrator changes one's own rights, so nobody locks the last one out by mistake.
+    if by.kind is PrincipalKind.STAFF and by.name == f"staff:{username}":
+        raise InvalidInput("another administrator must change your own account", field="username")
+
+
+def _staff_principal(record: StaffRecord) -> Principal:
+    return Principal(
+        PrincipalKind.STAFF,
+        f"staff:{record.username}",
+        staff_id=record.id,
+        roles=record.roles,
+        via="password",
+    )
+
+
+def expiry(value: int | None) -> datetime | None:
+    return from_epoch(value) if value is not None else None

@@ -1,0 +1,143 @@
+"""Supervisor approval of bulk exports of personal data (four eyes: never one's own request)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chaincut.access.audit import AuditTrail, event_for
+from chaincut.access.records import RecordAccess
+from chaincut.clock import Clock, to_epoch
+from chaincut.domain.access import Permission, Principal, Role
+from chaincut.domain.audit import AuditFlag
+from chaincut.domain.ids import new_public_id
+from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from chaincut.store import Store
+from chaincut.store.assignments import ApprovalRecord
+
+__all__ = ["EXPORT_CONTACTS", "ExportApprovals"]
+
+EXPORT_CONTACTS = "export_contacts"
+
+
+def _reason(text: str, field: str) -> str:
+    cleaned = " ".join(text.split())
+    if not 5 <= len(cleaned) <= 500:
+        raise InvalidInput("expected a reason of 5-500 characters", field=field)
+    return cleaned
+
+
+class ExportApprovals:
+    """Requests for bulk exports, a supervisor's decision on each, and the check before exporting."""
+
+    def __init__(
+        self, store: Store, clock: Clock, audit: AuditTrail, records: RecordAccess, valid_hours: int
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._audit = audit
+        self._records = records
+        self._valid = timedelta(hours=valid_hours)
+
+    def request(self, principal: Principal, case_ref: str, purpose: str) -> ApprovalRecord:
+        """Ask to export the contacts of a case one may see, saying why."""
+        purpose = _reason(purpose, "purpose")
+        case = self._records.case(principal, case_ref, action=Permission.EXPORTS_REQUEST, purpose=purpose)
+        now = self._clock.now()
+        with self._store.write() as uow:
+            record = uow.approvals.add(
+                new_public_id(),
+                EXPORT_CONTACTS,
+                case_id=case.id,
+                requested_by=principal.name,
+                purpose=purpose,
+                at=to_epoch(now),
+                expires_at=to_epoch(now + self._valid),
+            )
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "exports.request",
+                    "approvals",
+                    record=record.public_id,
+                    purpose=purpose,
+                    details={"case": case_ref},
+                    subject_person_id=case.person_id,
+                ),
+            )
+        return record
+
+    def pending(self) -> list[ApprovalRecord]:
+        with self._store.read() as uow:
+            return uow.approvals.list(status="pending")
+
+    def get(self, public_id: str) -> ApprovalRecord:
+        with self._store.read() as uow:
+            record = uow.approvals.get(public_id)
+        if record is None:
+            raise NotFound("no such approval request", field="public_id")
+        return record
+
+    def decide(self, principal: Principal, public_id: str, *, approve: bool, reason: str) -> ApprovalRecord:
+        """A supervisor's decision, with a reason; nobody decides on their own request."""
+        reason = _reason(reason, "reason")
+        if not principal.has_role(Role.SUPERVISOR):
+            raise PermissionDenied("only a supervisor decides on exports", code="supervisor_required")
+        now = self._clock.now()
+        with self._store.write() as uow:
+            record = uow.approvals.get(public_id)
+            if record is None:
+                raise NotFound("no such approval request", field="public_id")
+            if record.requested_by == principal.name:
+                raise PermissionDenied(
+                    "a request must be decided by another supervisor than the one who made it",
+                    code="own_request",
+                )
+            if record.expires_at <= to_epoch(now):
+                raise Conflict("this request has expired; ask again", field="public_id")
+            status = "approved" if approve else "rejected"
+            if not uow.approvals.decide(
+                record.id, status, by=principal.name, at=to_epoch(now), reason=reason
+            ):
+                raise Conflict(f"this request was already {record.status}", field="public_id")
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "exports.approve" if approve else "exports.reject",
+                    "approvals",
+                    record=public_id,
+                    purpose=reason,
+                    flags=(AuditFlag.PERMISSION_CHANGE,),
+                    details={"case": record.case_ref, "requested_by": record.requested_by},
+                ),
+            )
+            decided = uow.approvals.get(public_id)
+        assert decided is not None
+        return decided
+
+    def check(self, principal: Principal, public_id: str | None, case_ref: str) -> ApprovalRecord:
+        """The approval that lets ``principal`` export ``case_ref``'s contacts now, or a refusal."""
+        if public_id is None:
+            raise PermissionDenied(
+                "a bulk export of personal data needs a supervisor's approval: request one with "
+                "POST /cases/{ref}/exports and pass its id as ?approval=",
+                code="approval_required",
+                field="approval",
+            )
+        with self._store.read() as uow:
+            record = uow.approvals.get(public_id)
+        usable = (
+            record is not None
+            and record.status == "approved"
+            and record.requested_by == principal.name
+            and record.case_ref == case_ref
+            and record.expires_at > to_epoch(self._clock.now())
+        )
+        if record is None or not usable:
+            raise PermissionDenied(
+                "this approval is not an approved, unexpired request of yours for this case",
+                code="approval_required",
+                field="approval",
+            )
+        return record

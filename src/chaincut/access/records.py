@@ -1,0 +1,139 @@
+"""Purpose-bound access to one record: which cases and people a caller may see, audited.
+
+- A supervisor may see any case and person, for a stated purpose.
+- A tracer may see only the cases assigned to them, and the people linked to
+  those cases (the case itself, and anyone holding an order or notice from
+  it), for a stated purpose.
+- An epidemiologist may read cases, but never anyone's whereabouts (their
+  role lacks that permission, so routes refuse them before this).
+- A resident may see only themselves; a venue device, only its own venue.
+
+A record the caller may not see is answered exactly like one that does not
+exist ("no such case"), so that refusals reveal nothing; the attempt is audited
+as denied all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chaincut.access.audit import AuditTrail, event_for
+from chaincut.domain import Case, Person
+from chaincut.domain.access import Permission, Principal, PrincipalKind, Role
+from chaincut.domain.audit import AuditFlag
+from chaincut.errors import NotFound
+from chaincut.store import Store, UnitOfWork
+
+__all__ = ["RecordAccess"]
+
+Details = Mapping[str, str | int | bool | None]
+
+
+class RecordAccess:
+    """Finds a case or person for a caller, or refuses as if it were not there, and audits both."""
+
+    def __init__(self, store: Store, audit: AuditTrail) -> None:
+        self._store = store
+        self._audit = audit
+
+    def case(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        action: str,
+        purpose: str = "",
+        flags: tuple[str, ...] = (),
+        details: Details | None = None,
+        field: str = "ref",
+    ) -> Case:
+        """The case ``ref`` if ``principal`` may see it; the access is audited either way."""
+        with self._store.write() as uow:
+            case = uow.cases.get_by_ref(ref)
+            allowed = case is not None and self._may_see_case(uow, principal, case, action)
+            event = event_for(
+                principal,
+                action,
+                "cases",
+                record=ref,
+                purpose=purpose,
+                outcome="ok" if allowed else ("denied" if case is not None else "not_found"),
+                flags=flags if allowed else (AuditFlag.DENIED,) if case is not None else (),
+                details=details,
+                subject_person_id=case.person_id if case is not None else None,
+            )
+            self._audit.record_in(uow, event)
+        if case is None or not allowed:
+            raise NotFound("no such case", field=field)
+        return case
+
+    def person(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        action: str,
+        purpose: str = "",
+        flags: tuple[str, ...] = (),
+        details: Details | None = None,
+        field: str = "ref",
+    ) -> Person:
+        """The person ``ref`` if ``principal`` may see them; audited either way."""
+        with self._store.write() as uow:
+            person = uow.people.get_by_ref(ref)
+            allowed = person is not None and self._may_see_person(uow, principal, person)
+            event = event_for(
+                principal,
+                action,
+                "people",
+                record=ref,
+                purpose=purpose,
+                outcome="ok" if allowed else ("denied" if person is not None else "not_found"),
+                flags=flags if allowed else (AuditFlag.DENIED,) if person is not None else (),
+                details=details,
+                subject_person_id=person.id if person is not None else None,
+            )
+            self._audit.record_in(uow, event)
+        if person is None or not allowed:
+            raise NotFound("no such person", field=field)
+        return person
+
+    def may_see_case(self, principal: Principal, case: Case, action: str) -> bool:
+        with self._store.read() as uow:
+            return self._may_see_case(uow, principal, case, action)
+
+    def assigned_staff_id(self, principal: Principal) -> int | None:
+        """For listing: the staff id whose assigned cases bound what ``principal`` may list, if any."""
+        restricted = principal.kind is PrincipalKind.STAFF and not (
+            principal.has_role(Role.SUPERVISOR) or principal.has_role(Role.EPIDEMIOLOGIST)
+        )
+        return principal.staff_id if restricted else None
+
+    @staticmethod
+    def _may_see_case(uow: UnitOfWork, principal: Principal, case: Case, action: str) -> bool:
+        if principal.kind is PrincipalKind.SYSTEM:
+            return True
+        if principal.kind is not PrincipalKind.STAFF or principal.staff_id is None:
+            return False
+        if principal.has_role(Role.SUPERVISOR):
+            return True
+        # Epidemiologists read any case record, but their role opens no whereabouts.
+        if principal.has_role(Role.EPIDEMIOLOGIST) and action == Permission.CASES_READ:
+            return True
+        return case.id is not None and uow.assignments.is_assigned(principal.staff_id, case.id)
+
+    @staticmethod
+    def _may_see_person(uow: UnitOfWork, principal: Principal, person: Person) -> bool:
+        if person.id is None:
+            return False
+        if principal.kind is PrincipalKind.SYSTEM:
+            return True
+        if principal.kind is PrincipalKind.RESIDENT:
+            return principal.person_id == person.id
+        if principal.kind is not PrincipalKind.STAFF or principal.staff_id is None:
+            return False
+        if principal.has_role(Role.SUPERVISOR):
+            return True
+        return principal.has_role(Role.TRACER) and uow.assignments.linked_to_assigned_case(
+            principal.staff_id, person.id
+        )

@@ -1,0 +1,195 @@
+"""Who may do what: staff roles, the permissions each grants, and the caller of an operation.
+
+Every operation chaincut offers declares one ``Permission``; a caller (a
+``Principal``) holds permissions through its roles. Least privilege by
+default: the administrator manages accounts and the audit log but reads no
+whereabouts, and only tracers and supervisors ever see a person's movements.
+Record-level rules (a tracer only for cases assigned to them, after stating a
+purpose) sit on top of these, in ``chaincut.access``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Principal",
+    "PrincipalKind",
+    "Role",
+    "parse_roles",
+]
+
+
+class Role(StrEnum):
+    """A staff role at the health authority (or a partner agency)."""
+
+    TRACER = "tracer"
+    SUPERVISOR = "supervisor"
+    EPIDEMIOLOGIST = "epidemiologist"
+    POLICY_EDITOR = "policy_editor"
+    BORDER_OFFICER = "border_officer"
+    VENUE_OPERATOR = "venue_operator"
+    ADMINISTRATOR = "administrator"
+
+
+class Permission(StrEnum):
+    """One kind of operation; each API route and command declares exactly one."""
+
+    PUBLIC = "public"  # anyone, signed in or not: health checks, signing in
+    SIGNED_IN = "signed_in"  # any authenticated caller: who am I, sign out
+    STATUS_READ = "status.read"  # counts, no personal data
+    PEOPLE_REGISTER = "people.register"
+    PEOPLE_READ = "people.read"  # a person's details: purpose-bound
+    PEOPLE_CORRECT = "people.correct"
+    SUBJECT_ACCESS = "people.subject_access"  # everything held about one person
+    RESIDENT_TOKENS = "people.tokens"  # issue a resident's app token
+    CHECKIN = "checkins.create"
+    VISITS_UPLOAD = "visits.upload"
+    VENUES_REGISTER = "venues.register"
+    VENUES_READ = "venues.read"
+    VENUE_DEVICE_TOKENS = "venues.device_tokens"
+    CASES_CREATE = "cases.create"
+    CASES_READ = "cases.read"
+    CASES_ASSIGN = "cases.assign"
+    STATUS_CHANGE = "people.status_change"  # manual changes of a person's status: supervisors
+    WHEREABOUTS_READ = "whereabouts.read"  # timelines and contacts: purpose-bound
+    RISKY_VENUES_READ = "venues.risky"
+    ORDERS_ISSUE = "orders.issue"
+    ORDERS_READ = "orders.read"
+    ORDERS_UPDATE = "orders.update"
+    FOLLOW_UPS = "follow_ups.write"
+    EXPORTS_REQUEST = "exports.request"
+    EXPORTS_APPROVE = "exports.approve"
+    RETENTION_RUN = "retention.run"
+    USERS_MANAGE = "users.manage"
+    AUDIT_READ = "audit.read"
+    POLICY_EDIT = "policy.edit"
+
+
+_P = Permission
+_TRACING_DESK = frozenset(
+    {
+        _P.STATUS_READ,
+        _P.PEOPLE_REGISTER,
+        _P.PEOPLE_READ,
+        _P.PEOPLE_CORRECT,
+        _P.VENUES_READ,
+        _P.CASES_CREATE,
+        _P.CASES_READ,
+        _P.WHEREABOUTS_READ,
+        _P.RISKY_VENUES_READ,
+        _P.ORDERS_ISSUE,
+        _P.ORDERS_READ,
+        _P.ORDERS_UPDATE,
+        _P.FOLLOW_UPS,
+        _P.EXPORTS_REQUEST,
+    }
+)
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.TRACER: _TRACING_DESK,
+    Role.SUPERVISOR: _TRACING_DESK
+    # An app token acts as its person, and reads their access report: supervisors issue them.
+    | {_P.CASES_ASSIGN, _P.STATUS_CHANGE, _P.EXPORTS_APPROVE, _P.SUBJECT_ACCESS, _P.RESIDENT_TOKENS},
+    # Epidemiologists see cases and where risk is, not who went where.
+    Role.EPIDEMIOLOGIST: frozenset({_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ}),
+    Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
+    Role.BORDER_OFFICER: frozenset({_P.STATUS_READ}),
+    Role.VENUE_OPERATOR: frozenset(
+        {_P.VENUES_REGISTER, _P.VENUES_READ, _P.VENUE_DEVICE_TOKENS, _P.STATUS_READ}
+    ),
+    # Administrators run the system; they do not read anyone's personal data.
+    Role.ADMINISTRATOR: frozenset(
+        {_P.STATUS_READ, _P.USERS_MANAGE, _P.AUDIT_READ, _P.RETENTION_RUN, _P.VENUES_READ}
+    ),
+}
+
+# What a resident's app and a venue's device may do, always on their own records only.
+_RESIDENT = frozenset({_P.CHECKIN, _P.VISITS_UPLOAD, _P.SUBJECT_ACCESS, _P.RISKY_VENUES_READ})
+_VENUE_DEVICE = frozenset({_P.CHECKIN, _P.VENUES_READ})
+
+
+def parse_roles(text: str) -> frozenset[Role]:
+    """Roles from a comma-separated list; unknown names raise ValueError naming them."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in Role.__members__.values()]
+    if unknown:
+        known = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {', '.join(unknown)}; expected one of {known}")
+    return frozenset(Role(n) for n in names)
+
+
+class PrincipalKind(StrEnum):
+    """The kind of caller."""
+
+    ANONYMOUS = "anonymous"
+    STAFF = "staff"
+    RESIDENT = "resident"
+    VENUE_DEVICE = "venue_device"
+    SYSTEM = "system"  # the command line on the server, run by an operator
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one operation, as the audit log names it."""
+
+    kind: PrincipalKind
+    name: str  # "staff:alice", "resident:<public id>", "venue:<public id>", "cli:<user>"
+    staff_id: int | None = None
+    person_id: int | None = None
+    venue_id: int | None = None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    via: str = ""  # "token", "session", "cli"
+    subject_ref: str | None = None  # a resident's own person ref
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls(PrincipalKind.ANONYMOUS, "anonymous")
+
+    @classmethod
+    def system(cls, who: str) -> Principal:
+        """An operator at the server's command line: trusted, and audited by name."""
+        return cls(PrincipalKind.SYSTEM, f"cli:{who}", via="cli")
+
+    @property
+    def authenticated(self) -> bool:
+        return self.kind is not PrincipalKind.ANONYMOUS
+
+    @property
+    def username(self) -> str:
+        """The name without its kind prefix (a staff member's username)."""
+        return self.name.partition(":")[2] or self.name
+
+    def permissions(self) -> frozenset[Permission]:
+        if self.kind is PrincipalKind.STAFF:
+            held: set[Permission] = set()
+            for role in self.roles:
+                held |= ROLE_PERMISSIONS[role]
+            return frozenset(held)
+        if self.kind is PrincipalKind.RESIDENT:
+            return _RESIDENT
+        if self.kind is PrincipalKind.VENUE_DEVICE:
+            return _VENUE_DEVICE
+        if self.kind is PrincipalKind.SYSTEM:
+            return frozenset(Permission)
+        return frozenset()
+
+    def may(self, permission: Permission) -> bool:
+        if permission is Permission.PUBLIC:
+            return True
+        if permission is Permission.SIGNED_IN:
+            return self.authenticated
+        return permission in self.permissions()
+
+    def has_role(self, role: Role) -> bool:
+        return self.kind is PrincipalKind.SYSTEM or role in self.roles
+
+    @property
+    def role_names(self) -> str:
+        if self.kind is PrincipalKind.STAFF:
+            return ",".join(sorted(r.value for r in self.roles))
+        return self.kind.value

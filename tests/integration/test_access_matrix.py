@@ -1,0 +1,568 @@
+"""The authorization matrix: every operation of the API, against every kind of caller.
+
+``MATRIX`` below is written out by hand from the access brief (issue 4), not derived
+from ``ROLE_PERMISSIONS``: it is the independent oracle. The walk asks every
+operation of the OpenAPI document as each staff role, a resident's app, a venue's
+device and an anonymous caller, with path parameters pointing at fixture records the
+caller may see (a case assigned to the tracer, a person with an order from it, ...)
+and a minimal valid body, and checks:
+
+- allowed callers get past authorization (and, with these fixtures, a 2xx answer);
+- denied callers get 401 when anonymous and 403 when signed in;
+- the matrix and the OpenAPI document list exactly the same operations.
+
+Record-level rules (a tracer's unassigned case, a resident reading someone else)
+have their own tests at the end. Embedded backend only: authorization does not
+depend on the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from chaincut.api import app as app_module
+from chaincut.api import create_app
+from chaincut.api.auth import Caller, requires
+from chaincut.bootstrap import Services
+from chaincut.domain import Case, CaseClassification, CaseStatus, Tier
+from chaincut.domain.access import Permission, Principal, Role
+from chaincut.people import PersonDraft
+from chaincut.venues.registry import VenueDraft
+from support.auth import PASSWORD, assign, resident_headers, staff_headers, venue_headers
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # the fixed clock of tests/conftest.py
+PURPOSE = "contact tracing for case C1"
+
+# --- the callers -------------------------------------------------------------------------------
+
+TRACER = "tracer"
+SUPERVISOR = "supervisor"
+EPIDEMIOLOGIST = "epidemiologist"
+POLICY_EDITOR = "policy_editor"
+BORDER_OFFICER = "border_officer"
+VENUE_OPERATOR = "venue_operator"
+ADMINISTRATOR = "administrator"
+RESIDENT = "resident"
+VENUE_DEVICE = "venue_device"
+ANONYMOUS = "anonymous"
+
+STAFF = frozenset(
+    {TRACER, SUPERVISOR, EPIDEMIOLOGIST, POLICY_EDITOR, BORDER_OFFICER, VENUE_OPERATOR, ADMINISTRATOR}
+)
+SIGNED_IN = STAFF | {RESIDENT, VENUE_DEVICE}
+EVERYONE = SIGNED_IN | {ANONYMOUS}
+CALLERS = sorted(EVERYONE)
+DESK = frozenset({TRACER, SUPERVISOR})  # the tracing desk: whereabouts, orders, follow-ups
+VENUE_READERS = frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, VENUE_OPERATOR, ADMINISTRATOR, VENUE_DEVICE})
+
+# --- the oracle: (METHOD, path template) -> who may, written by hand -------------------------
+
+MATRIX: dict[tuple[str, str], frozenset[str]] = {
+    # public
+    ("GET", "/health"): EVERYONE,
+    ("POST", "/auth/token"): EVERYONE,
+    # any signed-in caller
+    ("POST", "/auth/logout"): SIGNED_IN,
+    ("GET", "/auth/me"): SIGNED_IN,
+    # counts without personal data: every staff role
+    ("GET", "/status"): STAFF,
+    # retention: administrators
+    ("GET", "/purges"): frozenset({ADMINISTRATOR}),
+    ("POST", "/purges"): frozenset({ADMINISTRATOR}),
+    # people
+    ("POST", "/people"): DESK,
+    ("GET", "/people/{ref}"): DESK,
+    # an app token acts as its person (and reads their access report): supervisors only
+    ("POST", "/people/{ref}/tokens"): frozenset({SUPERVISOR}),
+    ("POST", "/people/{ref}/visit-history"): frozenset({RESIDENT}),
+    ("POST", "/people/{ref}/follow-ups"): DESK,
+    ("GET", "/people/{ref}/follow-ups"): DESK,
+    ("GET", "/people/{ref}/contacts"): DESK,
+    ("PATCH", "/people/{ref}"): DESK,
+    ("GET", "/people/{ref}/corrections"): DESK,
+    # a person's own data-access report (PDPO): a supervisor for anyone, a resident for themselves
+    ("GET", "/people/{ref}/subject-access"): frozenset({SUPERVISOR, RESIDENT}),
+    # venues
+    ("POST", "/venues"): frozenset({VENUE_OPERATOR}),
+    ("GET", "/venues"): VENUE_READERS,
+    ("POST", "/venues/{ref}/device-tokens"): frozenset({VENUE_OPERATOR}),
+    ("GET", "/venues/{ref}"): VENUE_READERS,
+    ("GET", "/venues/{ref}/token"): VENUE_READERS,
+    ("GET", "/venues/{ref}/poster.png"): VENUE_READERS,
+    ("GET", "/venues/{ref}/poster.pdf"): VENUE_READERS,
+    ("GET", "/risky-venues"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, RESIDENT}),
+    # check-ins: residents' apps and venues' devices
+    ("POST", "/checkins"): frozenset({RESIDENT, VENUE_DEVICE}),
+    ("POST", "/checkins/{client_id}/checkout"): frozenset({RESIDENT, VENUE_DEVICE}),
+    # cases
+    ("POST", "/cases"): DESK,
+    ("GET", "/cases"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST}),
+    ("GET", "/cases/{ref}"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST}),
+    ("PATCH", "/cases/{ref}/isolation"): DESK,
+    ("PATCH", "/cases/{ref}/status"): frozenset({SUPERVISOR}),
+    ("GET", "/cases/{ref}/timeline"): DESK,
+    ("GET", "/cases/{ref}/contacts"): DESK,
+    ("POST", "/cases/{ref}/orders"): DESK,
+    ("GET", "/cases/{ref}/contacts.{fmt}"): DESK,
+    ("POST", "/cases/{ref}/assignments"): frozenset({SUPERVISOR}),
+    ("GET", "/cases/{ref}/assignments"): frozenset({SUPERVISOR}),
+    ("DELETE", "/cases/{ref}/assignments/{username}"): frozenset({SUPERVISOR}),
+    ("POST", "/cases/{ref}/exports"): DESK,
+    # orders
+    ("POST", "/orders"): DESK,
+    ("GET", "/orders"): DESK,
+    ("GET", "/orders/{public_id}"): DESK,
+    ("POST", "/orders/{public_id}/status"): DESK,
+    # export approvals: supervisors
+    ("GET", "/approvals"): frozenset({SUPERVISOR}),
+    ("POST", "/approvals/{public_id}/decision"): frozenset({SUPERVISOR}),
+    # administration: staff accounts and the audit log
+    ("GET", "/staff"): frozenset({ADMINISTRATOR}),
+    ("POST", "/staff"): frozenset({ADMINISTRATOR}),
+    ("PUT", "/staff/{username}/roles"): frozenset({ADMINISTRATOR}),
+    ("POST", "/staff/{username}/disable"): frozenset({ADMINISTRATOR}),
+    ("POST", "/staff/{username}/enable"): frozenset({ADMINISTRATOR}),
+    ("GET", "/audit"): frozenset({ADMINISTRATOR}),
+    ("GET", "/audit/verify"): frozenset({ADMINISTRATOR}),
+}
+
+PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token")})
+
+# --- the fixture world -------------------------------------------------------------------------
+
+_SYSTEM = Principal.system("tests")
+
+
+@dataclass
+class World:
+    """Records every request points at, and each caller's credentials."""
+
+    services: Services
+    client: TestClient
+    venue_qr: str
+    orders: dict[str, str] = field(default_factory=dict)  # name -> public id
+    approvals: dict[str, str] = field(default_factory=dict)  # name -> public id
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fresh_headers(self, caller: str) -> dict[str, str]:
+        """New credentials for ``caller`` (for signing out without ending the shared ones)."""
+        if caller == ANONYMOUS:
+            return {}
+        if caller == RESIDENT:
+            return resident_headers(self.services, "RES1")
+        if caller == VENUE_DEVICE:
+            return venue_headers(self.services, "V1")
+        return staff_headers(self.services, Role(caller), username=caller, purpose=PURPOSE)
+
+
+def _case(services: Services, ref: str, person_ref: str) -> None:
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref(person_ref)
+        assert person_id is not None
+        uow.cases.add_many(
+            [
+                Case(
+                    ref=ref,
+                    person_id=person_id,
+                    status=CaseStatus.PROBABLE,
+                    classification=CaseClassification.LOCAL,
+                    onset_on=date(2026, 11, 17),
+                )
+            ],
+            created_at=0,
+        )
+
+
+def _order(services: Services, person_ref: str, case_ref: str) -> str:
+    issued = services.orders.issue_by_ref(
+        person_ref,
+        tier=Tier.CLOSE,
+        kind=None,
+        last_exposure_at=NOW - timedelta(days=1),
+        case_ref=case_ref,
+        actor="tests",
+    )
+    return issued.entry.order.public_id
+
+
+def _ok(response: Any) -> Any:
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+@pytest.fixture
+def world(embedded_services: Services) -> Iterator[World]:
+    services = embedded_services
+    for ref in ("P1", "P2", "P3", "P5", "P9", "RES1", "NCP-tracer", "NCP-supervisor"):
+        services.people.register(PersonDraft(ref=ref, name=f"Person {ref}"))
+    venue = services.venues.register(VenueDraft("restaurant", "Tai Hing", "太興", ref="V1"))
+    services.venues.register(VenueDraft("restaurant", "Other Place", "別處", ref="V2"))
+    _case(services, "C1", "P1")  # assigned to the tracer
+    _case(services, "C9", "P9")  # assigned to nobody
+    headers = {ANONYMOUS: {}}
+    for role in Role:
+        headers[role.value] = staff_headers(services, role, username=role.value, purpose=PURPOSE)
+    # Accounts other operations act on (never the callers themselves).
+    for name in ("supervisor2",):
+        staff_headers(services, Role.SUPERVISOR, username=name)
+    for name in ("tracer2", "tracer3", "victim2", "victim3", "victim4", "victim5"):
+        staff_headers(services, Role.TRACER, username=name)
+    assign(services, "C1", TRACER)
+    assign(services, "C1", "tracer3")
+    headers[RESIDENT] = resident_headers(services, "RES1")
+    headers[VENUE_DEVICE] = venue_headers(services, "V1")
+
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        w = World(services, client, services.venues.token(venue), headers=headers)
+        # Orders from C1: people linked to the tracer's case.
+        w.orders["tracer"] = _order(services, "P2", "C1")
+        w.orders["supervisor"] = _order(services, "P5", "C1")
+        # Export approvals: one approved for each of tracer and supervisor, one pending.
+        sup, sup2 = headers[SUPERVISOR], staff_headers(services, Role.SUPERVISOR, username="supervisor2")
+        for requester, decider in ((TRACER, sup), (SUPERVISOR, sup2), ("pending", None)):
+            by = headers[TRACER if requester == "pending" else requester]
+            body = _ok(client.post("/cases/C1/exports", json={"purpose": "send to the district"}, headers=by))
+            w.approvals[requester] = body["id"]
+            if decider is not None:
+                decision = {"approve": True, "reason": "needed by the district office"}
+                _ok(client.post(f"/approvals/{body['id']}/decision", json=decision, headers=decider))
+        # Visits to check out of: the resident's own, and one the venue's device made.
+        _ok(
+            client.post(
+                "/checkins", json={"client_id": "co-res", "token": w.venue_qr}, headers=headers[RESIDENT]
+            )
+        )
+        device_checkin = {"client_id": "co-dev", "token": w.venue_qr, "person": "P3"}
+        _ok(client.post("/checkins", json=device_checkin, headers=headers[VENUE_DEVICE]))
+        yield w
+
+
+# --- one request per (operation, caller) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    fresh_credentials: bool = False  # sign-out ends the token it carries
+
+
+Build = Callable[[World, str], Call]
+
+WINDOW = {"from": (NOW - timedelta(days=7)).isoformat(), "to": NOW.isoformat()}
+
+
+def _static(path: str, params: dict[str, str] | None = None, body: Any = None) -> Build:
+    return lambda _w, _c: Call(path, params or {}, body)
+
+
+CALLS: dict[tuple[str, str], Build] = {
+    ("GET", "/health"): _static("/health"),
+    ("POST", "/auth/token"): _static("/auth/token", body={"username": "victim5", "password": PASSWORD}),
+    ("POST", "/auth/logout"): lambda _w, _c: Call("/auth/logout", fresh_credentials=True),
+    ("GET", "/auth/me"): _static("/auth/me"),
+    ("GET", "/status"): _static("/status"),
+    ("GET", "/purges"): _static("/purges"),
+    ("POST", "/purges"): _static("/purges"),
+    ("POST", "/people"): lambda _w, c: Call("/people", body={"ref": f"NEW-{c}", "name": "New Person"}),
+    ("GET", "/people/{ref}"): _static("/people/P2"),
+    ("POST", "/people/{ref}/tokens"): _static("/people/P2/tokens"),
+    ("POST", "/people/{ref}/visit-history"): lambda w, _c: Call(
+        "/people/RES1/visit-history",
+        body={
+            "visits": [
+                {
+                    "token": w.venue_qr,
+                    "entered_at": (NOW - timedelta(days=2)).isoformat(),
+                    "left_at": (NOW - timedelta(days=2) + timedelta(hours=1)).isoformat(),
+                    "client_id": "upload-1",
+                }
+            ]
+        },
+    ),
+    ("POST", "/people/{ref}/follow-ups"): lambda _w, c: Call(
+        "/people/P2/follow-ups",
+        body={"on_date": "2026-11-19" if c == TRACER else "2026-11-18", "symptoms": []},
+    ),
+    ("GET", "/people/{ref}/follow-ups"): _static("/people/P2/follow-ups"),
+    ("GET", "/people/{ref}/contacts"): _static("/people/P2/contacts", WINDOW),
+    ("PATCH", "/people/{ref}"): lambda _w, c: Call(
+        "/people/P2", body={"phone": f"9123456{len(c) % 10}", "reason": "the person called to correct it"}
+    ),
+    ("GET", "/people/{ref}/corrections"): _static("/people/P2/corrections"),
+    ("GET", "/people/{ref}/subject-access"): lambda _w, c: Call(
+        "/people/RES1/subject-access" if c == RESIDENT else "/people/P2/subject-access"
+    ),
+    ("POST", "/venues"): _static(
+        "/venues", body={"venue_type": "restaurant", "name_en": "New Place", "name_zh": "新地方"}
+    ),
+    ("GET", "/venues"): _static("/venues"),
+    ("POST", "/venues/{ref}/device-tokens"): _static("/venues/V1/device-tokens"),
+    ("GET", "/venues/{ref}"): _static("/venues/V1"),
+    ("GET", "/venues/{ref}/token"): _static("/venues/V1/token"),
+    ("GET", "/venues/{ref}/poster.png"): _static("/venues/V1/poster.png"),
+    ("GET", "/venues/{ref}/poster.pdf"): _static("/venues/V1/poster.pdf"),
+    ("GET", "/risky-venues"): _static("/risky-venues", WINDOW),
+    ("POST", "/checkins"): lambda w, c: Call(
+        "/checkins",
+        body={"client_id": f"in-{c}", "token": w.venue_qr} | ({"person": "P3"} if c == VENUE_DEVICE else {}),
+    ),
+    ("POST", "/checkins/{client_id}/checkout"): lambda _w, c: (
+        Call("/checkins/co-dev/checkout", body={"person": "P3"})
+        if c == VENUE_DEVICE
+        else Call("/checkins/co-res/checkout", body={})
+    ),
+    ("POST", "/cases"): lambda _w, c: Call(
+        "/cases",
+        body={"ref": f"NC-{c}", "person": f"NCP-{c}", "classification": "local", "onset_on": "2026-11-18"},
+    ),
+    ("GET", "/cases"): _static("/cases"),
+    ("GET", "/cases/{ref}"): _static("/cases/C1"),
+    ("PATCH", "/cases/{ref}/isolation"): _static(
+        "/cases/C1/isolation", body={"isolated_at": (NOW - timedelta(hours=2)).isoformat()}
+    ),
+    ("PATCH", "/cases/{ref}/status"): _static(
+        "/cases/C1/status", body={"status": "confirmed", "reason": "the laboratory confirmed it"}
+    ),
+    ("GET", "/cases/{ref}/timeline"): _static("/cases/C1/timeline"),
+    ("GET", "/cases/{ref}/contacts"): _static("/cases/C1/contacts"),
+    ("POST", "/cases/{ref}/orders"): _static("/cases/C1/orders"),
+    ("GET", "/cases/{ref}/contacts.{fmt}"): lambda w, c: Call(
+        "/cases/C1/contacts.csv", {"approval": w.approvals.get(c, w.approvals[TRACER])}
+    ),
+    ("POST", "/cases/{ref}/assignments"): _static("/cases/C1/assignments", body={"staff": "tracer2"}),
+    ("GET", "/cases/{ref}/assignments"): _static("/cases/C1/assignments"),
+    ("DELETE", "/cases/{ref}/assignments/{username}"): _static("/cases/C1/assignments/tracer3"),
+    ("POST", "/cases/{ref}/exports"): _static("/cases/C1/exports", body={"purpose": "send to the district"}),
+    ("POST", "/orders"): _static("/orders", body={"person": "P2", "case": "C1", "tier": "exposed"}),
+    ("GET", "/orders"): _static("/orders", {"case": "C1"}),
+    ("GET", "/orders/{public_id}"): lambda w, _c: Call(f"/orders/{w.orders[TRACER]}"),
+    ("POST", "/orders/{public_id}/status"): lambda w, c: (
+        Call(
+            f"/orders/{w.orders[SUPERVISOR]}/status",
+            body={"status": "released", "note": "tested negative twice"},
+        )
+        if c == SUPERVISOR
+        else Call(f"/orders/{w.orders[TRACER]}/status", body={"status": "delivered"})
+    ),
+    ("GET", "/approvals"): _static("/approvals"),
+    ("POST", "/approvals/{public_id}/decision"): lambda w, _c: Call(
+        f"/approvals/{w.approvals['pending']}/decision",
+        body={"approve": False, "reason": "not needed any more"},
+    ),
+    ("GET", "/staff"): _static("/staff"),
+    ("POST", "/staff"): _static(
+        "/staff", body={"username": "newbie", "password": PASSWORD, "roles": ["tracer"]}
+    ),
+    ("PUT", "/staff/{username}/roles"): _static("/staff/victim2/roles", body={"roles": ["epidemiologist"]}),
+    ("POST", "/staff/{username}/disable"): _static("/staff/victim3/disable"),
+    ("POST", "/staff/{username}/enable"): _static("/staff/victim4/enable"),
+    ("GET", "/audit"): _static("/audit", {"flag": "manual_status_change"}),
+    ("GET", "/audit/verify"): _static("/audit/verify"),
+}
+
+
+def _operations(app_doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in app_doc["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch", "head", "options"}
+    }
+
+
+def _send(world: World, operation: tuple[str, str], caller: str) -> Any:
+    method, _template = operation
+    call = CALLS[operation](world, caller)
+    headers = world.fresh_headers(caller) if call.fresh_credentials else dict(world.headers[caller])
+    if caller != ANONYMOUS:
+        headers["X-Chaincut-Purpose"] = PURPOSE
+    return world.client.request(
+        method, call.path, params=call.params or None, json=call.body, headers=headers
+    )
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_the_matrix_lists_exactly_the_operations_of_the_openapi_document(world: World) -> None:
+    documented = _operations(world.client.app.openapi())  # type: ignore[attr-defined]
+    assert documented - MATRIX.keys() == set(), "operations missing from the hand-written matrix"
+    assert MATRIX.keys() - documented == set(), "operations in the matrix that the API no longer has"
+    assert CALLS.keys() == MATRIX.keys(), "every operation needs a hand-written request"
+
+
+def test_every_operation_declares_its_permission_in_the_openapi_document(world: World) -> None:
+    doc = world.client.app.openapi()  # type: ignore[attr-defined]
+    known = {p.value for p in Permission}
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            declared = operation.get("x-chaincut-permission")
+            assert declared in known, f"{method.upper()} {path} declares no x-chaincut-permission"
+            if operation.get("x-chaincut-purpose"):
+                assert declared not in {Permission.PUBLIC, Permission.SIGNED_IN}
+
+
+def test_every_caller_gets_what_the_matrix_says(world: World) -> None:
+    """Each (operation, caller): allowed -> past authorization with a 2xx; denied -> 401/403."""
+    wrong: list[str] = []
+    # Signing out and the account changes go last, so the callers' own credentials stay valid.
+    for operation in sorted(MATRIX):
+        for caller in CALLERS:
+            response = _send(world, operation, caller)
+            status = response.status_code
+            where = f"{operation[0]} {operation[1]} as {caller}: {status} {response.text[:200]}"
+            if caller in MATRIX[operation]:
+                if not 200 <= status < 300:
+                    wrong.append(f"expected 2xx: {where}")
+            elif caller == ANONYMOUS:
+                if status != 401:
+                    wrong.append(f"expected 401: {where}")
+            elif status != 403 or response.json().get("code") != "forbidden":
+                wrong.append(f"expected 403 forbidden: {where}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_anonymous_callers_reach_nothing_but_health_and_sign_in(world: World) -> None:
+    for operation in sorted(MATRIX):
+        response = _send(world, operation, ANONYMOUS)
+        if operation in PUBLIC_OPERATIONS:
+            assert response.status_code < 300, (operation, response.text)
+        else:
+            assert response.status_code == 401, (operation, response.text)
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            assert response.json()["code"] != "not_found"
+
+
+def test_a_route_without_requires_stops_the_app_from_starting(
+    embedded_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unguarded = APIRouter()
+
+    @unguarded.get("/leak")
+    def leak() -> dict[str, str]:
+        return {"everyone": "sees this"}
+
+    monkeypatch.setattr(app_module.staff, "router", _with(app_module.staff.router, unguarded))
+    with pytest.raises(RuntimeError, match=r"GET /leak must declare exactly one permission"):
+        create_app(embedded_services, schedule_maintenance=False)
+
+
+def test_a_route_with_two_permissions_stops_the_app_from_starting(
+    embedded_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doubled = APIRouter(prefix="/nested")
+
+    @doubled.get("/twice", dependencies=[requires(Permission.AUDIT_READ)])
+    def twice(_caller: Annotated[Caller, requires(Permission.STATUS_READ)]) -> dict[str, str]:
+        return {}
+
+    outer = APIRouter()
+    outer.include_router(doubled)  # nested includes are checked too
+    monkeypatch.setattr(app_module.staff, "router", _with(app_module.staff.router, outer))
+    with pytest.raises(RuntimeError, match=r"GET /nested/twice must declare exactly one permission"):
+        create_app(embedded_services, schedule_maintenance=False)
+
+
+def _with(original: APIRouter, extra: APIRouter) -> APIRouter:
+    combined = APIRouter()
+    combined.include_router(original)
+    combined.include_router(extra)
+    return combined
+
+
+# --- record-level rules ----------------------------------------------------------------------
+
+
+def test_a_tracer_on_an_unassigned_case_gets_the_same_404_as_a_missing_case(world: World) -> None:
+    tracer = world.headers[TRACER]
+    for suffix in ("", "/timeline", "/contacts"):
+        unassigned = world.client.get(f"/cases/C9{suffix}", headers=tracer)
+        missing = world.client.get(f"/cases/NO-SUCH{suffix}", headers=tracer)
+        assert unassigned.status_code == missing.status_code == 404, (suffix, unassigned.text)
+        assert unassigned.json() == missing.json()
+    # ...and the supervisor sees it.
+    assert world.client.get("/cases/C9", headers=world.headers[SUPERVISOR]).status_code == 200
+    # A person linked to no assigned case is as missing as one never registered.
+    unlinked = world.client.get("/people/P9", headers=tracer)
+    nobody = world.client.get("/people/NOBODY", headers=tracer)
+    assert unlinked.status_code == nobody.status_code == 404
+    assert unlinked.json() == nobody.json()
+    # The refusal is audited as denied.
+    assert world.services.audit.verify().intact
+
+
+def test_a_tracer_lists_only_assigned_cases(world: World) -> None:
+    listed = _ok(world.client.get("/cases", headers=world.headers[TRACER]))
+    assert [c["ref"] for c in listed["data"]] == ["C1"]
+    everything = _ok(world.client.get("/cases", headers=world.headers[SUPERVISOR]))
+    assert {c["ref"] for c in everything["data"]} == {"C1", "C9"}
+
+
+def test_an_epidemiologist_reads_cases_but_no_whereabouts(world: World) -> None:
+    epi = world.headers[EPIDEMIOLOGIST]
+    assert world.client.get("/cases/C9", headers=epi).status_code == 200
+    assert world.client.get("/cases/C9/timeline", headers=epi).status_code == 403
+
+
+def test_a_resident_sees_only_themselves(world: World) -> None:
+    resident = world.headers[RESIDENT]
+    visits = {"visits": [{"token": world.venue_qr, "entered_at": (NOW - timedelta(days=1)).isoformat()}]}
+    own = world.client.post("/people/RES1/visit-history", json=visits, headers=resident)
+    assert own.status_code == 200, own.text
+    other = world.client.post("/people/P2/visit-history", json=visits, headers=resident)
+    missing = world.client.post("/people/NOBODY/visit-history", json=visits, headers=resident)
+    assert other.status_code == missing.status_code == 404
+    assert other.json() == missing.json()
+    # Checking someone else in is refused as if they did not exist.
+    in_other = world.client.post(
+        "/checkins", json={"client_id": "x1", "token": world.venue_qr, "person": "P2"}, headers=resident
+    )
+    assert in_other.status_code == 404, in_other.text
+
+
+def test_a_venue_device_sees_only_its_own_venue(world: World) -> None:
+    device = world.headers[VENUE_DEVICE]
+    assert world.client.get("/venues/V1", headers=device).status_code == 200
+    other = world.client.get("/venues/V2", headers=device)
+    missing = world.client.get("/venues/NO-SUCH", headers=device)
+    assert other.status_code == missing.status_code == 404
+    assert other.json() == missing.json()
+    listed = _ok(world.client.get("/venues", headers=device))
+    assert [v["ref"] for v in listed["data"]] == ["V1"]
+
+
+def test_staff_purpose_is_required_on_purpose_bound_routes(world: World) -> None:
+    no_purpose = {"Authorization": world.headers[TRACER]["Authorization"]}
+    response = world.client.get("/cases/C1/timeline", headers=no_purpose)
+    assert response.status_code == 403
+    assert response.json()["code"] == "purpose_required"
+    short = world.client.get("/cases/C1/timeline", headers=no_purpose | {"X-Chaincut-Purpose": " a  b "})
+    assert short.json()["code"] == "purpose_required"
+
+
+def test_exports_need_an_approval_of_ones_own(world: World) -> None:
+    tracer = world.headers[TRACER]
+    none = world.client.get("/cases/C1/contacts.csv", headers=tracer)
+    assert (none.status_code, none.json()["code"]) == (403, "approval_required")
+    someone_elses = world.client.get(
+        "/cases/C1/contacts.csv", params={"approval": world.approvals[SUPERVISOR]}, headers=tracer
+    )
+    assert (someone_elses.status_code, someone_elses.json()["code"]) == (403, "approval_required")
+
+
+def test_only_a_supervisor_releases_early(world: World) -> None:
+    release = {"status": "released", "note": "tested negative twice"}
+    tracer = world.client.post(
+        f"/orders/{world.orders[TRACER]}/status", json=release, headers=world.headers[TRACER]
+    )
+    assert (tracer.status_code, tracer.json()["code"]) == (403, "supervisor_required")
