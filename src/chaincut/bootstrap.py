@@ -14,12 +14,14 @@ from chaincut.access import (
     RecordAccess,
     StaffAccounts,
 )
+from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.clock import Clock, SystemClock
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
+from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
 from chaincut.tracing.cases import CaseRegistry
@@ -103,7 +105,8 @@ def bootstrap(
     hasher = IdentityHasher(secrets.identity_hash_key)
     max_future = settings.checkin_max_future_seconds
     cases = CaseRegistry(store, policy, clock, settings.zone)
-    audit = AuditTrail(store, clock)
+    audit = AuditTrail(store, clock, anchor_path=Path(settings.data_dir) / ANCHOR_FILE)
+    device_tokens = DeviceTokens(derive_key(secrets.audit_key, "chaincut device tokens v1"))
     if require_schema:
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
@@ -132,8 +135,9 @@ def bootstrap(
             settings,
             PasswordVault(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib),
             audit,
+            device_tokens,
         ),
-        principals=PrincipalResolver(store, clock),
+        principals=PrincipalResolver(store, clock, device_tokens),
         records=records,
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(),

@@ -81,6 +81,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/people/{ref}"): DESK,
     # an app token acts as its person (and reads their access report): supervisors only
     ("POST", "/people/{ref}/tokens"): frozenset({SUPERVISOR}),
+    ("DELETE", "/people/{ref}/tokens"): frozenset({SUPERVISOR}),
     ("POST", "/people/{ref}/visit-history"): frozenset({RESIDENT}),
     ("POST", "/people/{ref}/follow-ups"): DESK,
     ("GET", "/people/{ref}/follow-ups"): DESK,
@@ -93,6 +94,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/venues"): frozenset({VENUE_OPERATOR}),
     ("GET", "/venues"): VENUE_READERS,
     ("POST", "/venues/{ref}/device-tokens"): frozenset({VENUE_OPERATOR}),
+    ("DELETE", "/venues/{ref}/device-tokens"): frozenset({VENUE_OPERATOR}),
     ("GET", "/venues/{ref}"): VENUE_READERS,
     ("GET", "/venues/{ref}/token"): VENUE_READERS,
     ("GET", "/venues/{ref}/poster.png"): VENUE_READERS,
@@ -276,6 +278,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/people"): lambda _w, c: Call("/people", body={"ref": f"NEW-{c}", "name": "New Person"}),
     ("GET", "/people/{ref}"): _static("/people/P2"),
     ("POST", "/people/{ref}/tokens"): _static("/people/P2/tokens"),
+    ("DELETE", "/people/{ref}/tokens"): _static("/people/P2/tokens"),
     ("POST", "/people/{ref}/visit-history"): lambda w, _c: Call(
         "/people/RES1/visit-history",
         body={
@@ -307,6 +310,8 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", "/venues"): _static("/venues"),
     ("POST", "/venues/{ref}/device-tokens"): _static("/venues/V1/device-tokens"),
+    # V2, so that the device of V1, one of the callers, keeps its token
+    ("DELETE", "/venues/{ref}/device-tokens"): _static("/venues/V2/device-tokens"),
     ("GET", "/venues/{ref}"): _static("/venues/V1"),
     ("GET", "/venues/{ref}/token"): _static("/venues/V1/token"),
     ("GET", "/venues/{ref}/poster.png"): _static("/venues/V1/poster.png"),

@@ -9,7 +9,9 @@ headers, and ids that cannot be enumerated. Times come from the fixed clock
 
 from __future__ import annotations
 
+import json
 import re
+import stat
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,7 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from chaincut.access.audit import ANCHOR_FILE
 from chaincut.api import create_app
+from chaincut.api.app import run_maintenance
 from chaincut.api.headers import SECURITY_HEADERS
 from chaincut.bootstrap import Services
 from chaincut.cli.app import app as cli_app
@@ -629,3 +633,168 @@ def test_public_ids_are_random_and_residents_cannot_probe_others(client: TestCli
     assert as_other.content == as_missing.content
     refused(client.get("/people/P2", headers=p1), 403, "forbidden")
     refused(client.get("/people/P404", headers=p1), 403, "forbidden")
+
+
+# --- security review of the access-control change -----------------------------------------------
+
+
+def issue(client: TestClient, headers: dict[str, str], person: str, case: str | None) -> httpx.Response:
+    body = {"person": person, "tier": "exposed"} | ({"case": case} if case else {})
+    return client.post("/orders", json=body, headers=headers)
+
+
+def test_a_tracer_orders_only_the_case_s_own_person_and_its_contacts(
+    client: TestClient, world: Services
+) -> None:
+    tracer = staff_headers(world, Role.TRACER, username="tracer1")
+    supervisor = staff_headers(world, Role.SUPERVISOR, username="sup1")
+    assign(world, "C1", "tracer1")
+    # P3 is no contact of C1: ordering them from it must not open their record to the tracer.
+    stranger, missing = issue(client, tracer, "P3", "C1"), issue(client, tracer, "P404", "C1")
+    assert stranger.status_code == missing.status_code == 404
+    assert stranger.content == missing.content
+    assert stranger.json()["field"] == "person"
+    assert client.get("/people/P3", headers=tracer).status_code == 404
+    # A supervisor cannot either: the case does not reach P3.
+    assert issue(client, supervisor, "P3", "C1").status_code == 404
+    denied = [r for r in world.audit.about_person("P3") if r.event.actor == "staff:tracer1"]
+    assert denied and all(AuditFlag.DENIED in r.event.flags for r in denied)
+
+    contact = issue(client, tracer, "P2", "C1")
+    assert contact.status_code == 201, contact.text
+    assert issue(client, tracer, "P1", "C1").status_code == 201  # the case's own person
+    issued = [
+        r
+        for r in world.audit.about_person("P2")
+        if r.event.resource == "orders" and r.event.record == contact.json()["public_id"]
+    ]
+    assert [(r.event.actor, r.event.subject_person_id) for r in issued] == [
+        ("staff:tracer1", person_id(world, "P2"))
+    ]
+
+    # Without a case, an ad-hoc order is a supervisor's.
+    refused(issue(client, tracer, "P3", None), 403, "supervisor_required")
+    with world.store.read() as uow:
+        assert uow.orders.count() == 2
+    assert issue(client, supervisor, "P3", None).status_code == 201
+
+
+def test_a_second_role_does_not_widen_listing(client: TestClient, world: Services) -> None:
+    supervisor = staff_headers(world, Role.SUPERVISOR, username="sup1")
+    assert issue(client, supervisor, "P3", "C2").status_code == 201
+    dual = staff_headers(world, Role.TRACER, Role.EPIDEMIOLOGIST, username="dual1")
+    # The epidemiologist role reads every case record, but opens no one's orders.
+    assert client.get("/cases", headers=dual).json()["count"] == 2
+    refused(client.get("/orders", headers=dual), 403, "filter_required")
+    assert client.get("/orders", params={"case": "C2"}, headers=dual).status_code == 404
+    listed = client.get("/orders", headers=supervisor)
+    assert listed.json()["count"] == 1
+    lists = [r for r in world.audit.by_actor("staff:dual1") if r.event.action == "cases.read"]
+    assert [r.event.resource for r in lists] == ["cases"]  # GET /cases is audited
+
+
+def test_an_approval_serves_one_export_and_runs_from_its_decision(
+    client: TestClient, world: Services, clock: FixedClock
+) -> None:
+    assign_tracer = staff_headers(world, Role.TRACER, username="tracer1")
+    assign(world, "C1", "tracer1")
+    approval = request_export(client, assign_tracer)
+    hours = world.settings.approval_hours
+    clock.advance(timedelta(hours=hours - 1))  # decided an hour before the request would expire
+    tracer = staff_headers(world, Role.TRACER, username="tracer1")
+    supervisor = staff_headers(world, Role.SUPERVISOR, username="sup2")
+    assert decide(client, approval, supervisor).status_code == 200
+    clock.advance(timedelta(hours=2))  # past the request's time, within the decision's
+    first = export(client, tracer, approval)
+    assert first.status_code == 200, first.text
+    assert CONTACT_NAME in first.text
+    refused(export(client, tracer, approval), 403, "approval_required")  # spent
+    assert world.approvals.get(approval).status == "used"
+
+    exported = world.audit.flagged(AuditFlag.PERSONAL_EXPORT)
+    assert len(exported) == 1
+    refusals = [
+        r
+        for r in world.audit.flagged(AuditFlag.DENIED)
+        if r.event.resource == "approvals" and r.event.record == approval
+    ]
+    assert [(r.event.actor, r.event.outcome, r.event.subject_person_id) for r in refusals] == [
+        ("staff:tracer1", "denied", person_id(world, "P1"))
+    ]
+
+
+def test_a_case_status_change_is_flagged_only_once_made(
+    client: TestClient, world: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor = staff_headers(world, Role.SUPERVISOR, username="sup1")
+    change = {"status": "probable", "reason": "the second test was negative"}
+
+    def fails(*_args: object) -> None:
+        raise sqlalchemy.exc.OperationalError("UPDATE cases", {}, Exception("database went away"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(world.cases, "set_status", fails)
+        assert client.patch("/cases/C1/status", json=change, headers=supervisor).status_code == 500
+    assert world.audit.flagged(AuditFlag.MANUAL_STATUS_CHANGE) == []
+    assert client.patch("/cases/C1/status", json=change, headers=supervisor).status_code == 200
+    flagged = world.audit.flagged(AuditFlag.MANUAL_STATUS_CHANGE)
+    assert [(r.event.record, r.event.subject_person_id) for r in flagged] == [("C1", person_id(world, "P1"))]
+
+
+def test_a_resident_s_report_does_not_name_another_person_s_case(client: TestClient, world: Services) -> None:
+    supervisor = staff_headers(world, Role.SUPERVISOR, username="sup1")
+    assert issue(client, supervisor, "P2", "C1").status_code == 201  # P2 is C1's (P1's) contact
+    own = client.get("/people/P2/subject-access", headers=resident_headers(world, "P2"))
+    assert own.status_code == 200, own.text
+    assert [o["case"] for o in own.json()["orders"]] == ["a case"]
+    assert "C1" not in own.text
+    staff = client.get("/people/P2/subject-access", headers=supervisor)
+    assert [o["case"] for o in staff.json()["orders"]] == ["C1"]
+    # The case's own person sees their own case's ref.
+    assert issue(client, supervisor, "P1", "C1").status_code == 201
+    index = client.get("/people/P1/subject-access", headers=resident_headers(world, "P1")).json()
+    assert [o["case"] for o in index["orders"]] == ["C1"]
+
+
+def test_a_cut_tail_with_a_rewritten_head_is_found_by_the_anchor(
+    audited: int, world: Services, settings: Settings
+) -> None:
+    run_maintenance(world)  # verifies, then anchors the head outside the database
+    anchor_file = settings.data_dir / ANCHOR_FILE
+    assert stat.S_IMODE(anchor_file.stat().st_mode) == 0o600
+    anchored = json.loads(anchor_file.read_text(encoding="utf-8"))
+    assert anchored["seq"] == audited
+    assert len(bytes.fromhex(anchored["mac"])) == 32
+
+    drop_append_only(world)
+    keep = audited - 2
+    owner_sql(
+        world,
+        "DELETE FROM audit_log WHERE seq > :keep",
+        "UPDATE audit_head SET seq = :keep, mac = (SELECT mac FROM audit_log WHERE seq = :keep) WHERE id = 1",
+        keep=keep,
+    )
+    # Without the anchor the shorter chain is consistent in itself.
+    assert world.audit.verify(settings.data_dir / "no-such-anchor.json").intact
+    report = world.audit.verify()
+    assert not report.intact
+    assert report.breaks[0].seq == keep + 1
+    assert f"entries after #{keep} are missing" in report.breaks[0].problem, report.breaks
+    assert f"#{audited}" in report.breaks[0].problem
+    status, said = cli_verify(settings)
+    assert status == 1, said
+    assert f"at #{keep + 1}: entries after #{keep} are missing" in said
+    assert json.loads(anchor_file.read_text(encoding="utf-8"))["seq"] == audited  # not moved on
+
+
+def test_an_entry_rewritten_at_the_anchor_is_found(audited: int, world: Services, settings: Settings) -> None:
+    status, said = cli_verify(settings)  # an intact chain: the command line anchors it
+    assert status == 0, said
+    anchor_file = settings.data_dir / ANCHOR_FILE
+    assert json.loads(anchor_file.read_text(encoding="utf-8"))["seq"] == audited
+    forged = json.loads(anchor_file.read_text(encoding="utf-8")) | {"mac": "00" * 32}
+    anchor_file.write_text(json.dumps(forged), encoding="utf-8")
+    report = world.audit.verify()
+    assert [(b.seq, b.problem) for b in report.breaks] == [
+        (audited, f"entry #{audited} no longer matches the anchor")
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.cli.app import app as cli
 from chaincut.clock import FixedClock
-from chaincut.domain import CaseClassification
+from chaincut.domain import CaseClassification, OrderStatus, Tier
 from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditFlag
 from chaincut.people import PersonDraft
@@ -128,3 +129,86 @@ def test_the_log_refuses_updates_and_deletes(services: Services) -> None:
         with pytest.raises(sa.exc.DBAPIError), services.store.write() as uow:
             uow.connection.execute(sa.text(statement))
     assert services.audit.verify().intact
+
+
+def test_a_check_in_keeps_its_subject_when_the_cache_is_cleared(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = services.people.register(PersonDraft(ref="P1", name=NAME))
+    venue = services.venues.register(VenueDraft(venue_type="restaurant", name_en="Tea", name_zh="茶"))
+    token = services.venues.token(venue)
+    checkins = services.checkins
+    record_all = checkins._record_all
+
+    def then_forget(*args: Any) -> Any:
+        recorded = record_all(*args)
+        checkins._person_ids.clear()  # another batch filled the bounded cache meanwhile
+        return recorded
+
+    monkeypatch.setattr(checkins, "_record_all", then_forget)
+    receipt = checkins.check_in(
+        CheckInRequest(person_ref="P1", client_id="c1", token=token, actor="resident:abc")
+    )
+    entries = [r for r in services.audit.about_person("P1") if r.event.action == "checkins.create"]
+    assert [r.event.record for r in entries] == ["c1"]
+    assert receipt.person_id == person.id
+
+
+def _cli(settings: Settings, *args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=_env(settings))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_cli_commands_on_people_s_data_are_audited_as_the_operator(
+    services: Services, settings: Settings, clock: FixedClock
+) -> None:
+    p1 = services.people.register(PersonDraft(ref="P1", name=NAME))
+    onset = (clock.now() - timedelta(days=1)).date().isoformat()
+    added = json.loads(
+        _cli(
+            settings, "cases", "add", "--ref", "C1", "--person", "P1", "--classification", "local",
+            "--onset", onset, "--json",
+        ).stdout
+    )  # fmt: skip
+    assert added["created_by"] == "cli:ops-on-call"
+    _cli(settings, "cases", "list", "--json")
+    _cli(settings, "cases", "show", "C1", "--json")
+    isolated = _cli(settings, "cases", "isolate", "C1", "--at", clock.now().isoformat(), "--json")
+    assert json.loads(isolated.stdout)["window"]["ongoing"] is False
+    assert p1.id is not None
+    order = services.orders.issue(p1.id, Tier.EXPOSED, None, None, "tests")
+    _cli(settings, "orders", "list", "--person", "P1", "--json")
+    delivered = json.loads(
+        _cli(settings, "orders", "set-status", order.public_id, "delivered", "--json").stdout
+    )
+    assert delivered["history"][-1]["changed_by"] == "cli:ops-on-call"
+
+    # Releasing someone early from the command line needs a reason, and is flagged.
+    no_reason = CliRunner().invoke(
+        cli, ["orders", "set-status", order.public_id, "released"], env=_env(settings)
+    )
+    assert no_reason.exit_code != 0
+    assert "--reason" in no_reason.output
+    assert services.orders.get(order.public_id).order.status is OrderStatus.DELIVERED
+    _cli(settings, "orders", "set-status", order.public_id, "released", "--reason", "negative PCR twice")
+
+    entries = [
+        (r.event.action, r.event.resource, r.event.record) for r in services.audit.by_actor("cli:ops-on-call")
+    ]
+    assert entries == [
+        ("cases.create", "cases", "C1"),
+        ("cases.read", "cases", ""),
+        ("cases.read", "cases", "C1"),
+        ("cases.create", "cases", "C1"),
+        ("orders.read", "orders", "person=P1"),
+        ("orders.update", "orders", order.public_id),
+        ("orders.update", "orders", order.public_id),
+    ]
+    about = {(r.event.action, r.event.record) for r in services.audit.about_person("P1")}
+    assert {("cases.create", "C1"), ("cases.read", "C1"), ("orders.read", "person=P1")} <= about
+    flagged = services.audit.flagged(AuditFlag.MANUAL_STATUS_CHANGE)
+    assert [(r.event.actor, r.event.details.get("status"), r.event.purpose) for r in flagged] == [
+        ("cli:ops-on-call", "released", "negative PCR twice")
+    ]
+    assert flagged[0].event.subject_person_id == p1.id

@@ -573,13 +573,14 @@ def test_cases_from_the_command_line(chaincut: Chaincut, tmp_path: Path) -> None
     zone_today = datetime.now(UTC).astimezone(HKT).date()
     onset = (zone_today - timedelta(days=2)).isoformat()
 
+    chaincut.env["CHAINCUT_STAFF"] = "tracer-1"  # the operator, recorded as cli:<name>
     added = chaincut(
         "cases", "add", "--ref", "C1", "--person", "p-ann", "--classification", "local", "--onset", onset,
-        "--actor", "tracer-1", "--json",
+        "--json",
     )  # fmt: skip
     assert added.exit_code == 0, added.stderr
     case = json.loads(added.stdout)
-    assert (case["ref"], case["person"], case["created_by"]) == ("C1", "p-ann", "tracer-1")
+    assert (case["ref"], case["person"], case["created_by"]) == ("C1", "p-ann", "cli:tracer-1")
     assert case["window"]["start"] == f"{(zone_today - timedelta(days=4)).isoformat()}T00:00:00+08:00"
     assert case["window"]["ongoing"] is True
 

@@ -448,15 +448,18 @@ def test_cli_lists_orders_and_changes_status(tmp_path: Path) -> None:
             "delivered",
             "--note",
             "by SMS",
-            "--staff",
-            "tracer-3",
             "--json",
         ],
-        env=env,
+        env={**env, "CHAINCUT_STAFF": "tracer-3"},  # the operator, recorded as cli:<name>
     )
     assert changed.exit_code == 0, changed.output
     history = json.loads(changed.stdout)["history"]
-    assert history[-1] == {**history[-1], "status": "delivered", "changed_by": "tracer-3", "note": "by SMS"}
+    assert history[-1] == {
+        **history[-1],
+        "status": "delivered",
+        "changed_by": "cli:tracer-3",
+        "note": "by SMS",
+    }
     refused = runner.invoke(cli_app, ["orders", "set-status", order.public_id, "issued"], env=env)
     assert refused.exit_code == 1
     assert "cannot go from delivered to issued" in refused.stderr

@@ -14,6 +14,7 @@ from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Principal, Prin
 from chaincut.errors import InvalidInput, RateLimited
 from chaincut.security.audit_chain import GENESIS, entry_mac, verify_chain
 from chaincut.security.credentials import digest, new_secret
+from chaincut.security.device_tokens import DeviceClaims, DeviceTokens, derive_key
 from chaincut.security.passwords import PasswordVault
 
 KEY = bytes(range(32))
@@ -162,3 +163,26 @@ def test_rate_limits_refill_over_time_per_client() -> None:
     limiter.check("checkins", "resident:a", 3)
     with pytest.raises(RateLimited):
         limiter.check("checkins", "resident:a", 3)
+
+
+def test_device_tokens_carry_their_claims_and_refuse_any_alteration() -> None:
+    tokens = DeviceTokens(derive_key(KEY, "chaincut device tokens v1"))
+    claims = DeviceClaims(7, "resident", 42, "abcdefghijklmnopqrstuvwxyz", "P0000042", 2_000_000_000)
+    secret = tokens.issue(claims)
+    assert secret.startswith("ccr_") and tokens.open(secret) == claims
+    assert tokens.open(secret.replace("ccr_", "ccv_", 1)) is None  # a resident's token is no device's
+    for i in range(4, len(secret)):
+        flipped = secret[:i] + ("A" if secret[i] != "A" else "B") + secret[i + 1 :]
+        opened = tokens.open(flipped)
+        assert opened is None or opened == claims  # base64's spare bits may absorb a change
+    other = DeviceTokens(derive_key(KEY, "another purpose"))
+    assert other.open(secret) is None
+    assert tokens.open("ccr_" + "x" * 500) is None and tokens.open("ccr_e30.") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_opens_to_nothing_or_genuine_claims(text: str) -> None:
+    tokens = DeviceTokens(derive_key(KEY, "chaincut device tokens v1"))
+    assert tokens.open(text) is None
+    assert tokens.open("ccr_" + text) is None

@@ -19,9 +19,10 @@ from chaincut.domain.access import Principal, PrincipalKind, Role
 from chaincut.domain.audit import AuditFlag
 from chaincut.errors import InvalidInput, NotAuthenticated, NotFound
 from chaincut.security.credentials import digest, new_secret
+from chaincut.security.device_tokens import DeviceClaims, DeviceTokens
 from chaincut.security.passwords import PasswordVault
 from chaincut.settings import Settings
-from chaincut.store import Store
+from chaincut.store import Store, UnitOfWork
 from chaincut.store.staff import StaffRecord
 
 __all__ = ["USERNAME_PATTERN", "NewCredential", "StaffAccounts"]
@@ -43,8 +44,15 @@ class StaffAccounts:
     """Manages staff accounts and issues the credentials every caller signs in with."""
 
     def __init__(
-        self, store: Store, clock: Clock, settings: Settings, vault: PasswordVault, audit: AuditTrail
+        self,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        vault: PasswordVault,
+        audit: AuditTrail,
+        device_tokens: DeviceTokens,
     ) -> None:
+        self._device_tokens = device_tokens
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -156,7 +164,18 @@ class StaffAccounts:
         assert record is not None
         rehash = self._vault.hash(password) if self._vault.needs_rehash(record.password_hash) else None
         with self._store.write() as uow:
-            uow.staff.record_success(record.id, password_hash=rehash)
+            # Attempts made at the same moment may have locked or disabled it meanwhile.
+            current = uow.staff.get(record.id)
+            if current is None or current.disabled or current.locked_at(now):
+                self._audit.record_in(
+                    uow, event_for(who, "auth.sign_in", "staff", record=username[:64], outcome="denied")
+                )
+                refused = True
+            else:
+                uow.staff.record_success(record.id, password_hash=rehash)
+                refused = False
+        if refused:
+            raise NotAuthenticated(_SIGN_IN_FAILED, code="sign_in_failed")
         return record
 
     def issue_staff_token(self, username: str, password: str) -> NewCredential:
@@ -211,30 +230,69 @@ class StaffAccounts:
 
     def issue_resident_token(self, person_ref: str, by: Principal) -> NewCredential:
         """A token for a resident's app: it checks in and uploads as that person only."""
-        now = to_epoch(self._clock.now())
-        secret = new_secret("resident")
         with self._store.write() as uow:
-            person_id = uow.people.id_for_ref(person_ref)
-            if person_id is None:
-                raise NotFound(f"no person {person_ref!r}", field="person")
-            uow.tokens.add(digest(secret), "resident", at=now, expires_at=None, person_id=person_id)
+            person = uow.people.get_by_ref(person_ref)
+            if person is None or person.id is None:
+                raise NotFound("no such person", field="person")
+            secret, expires = self._device_token(uow, "resident", person.id, person.public_id, person.ref)
             self._audit.record_in(
                 uow,
-                event_for(by, "tokens.resident", "people", record=person_ref, subject_person_id=person_id),
+                event_for(by, "tokens.resident", "people", record=person_ref, subject_person_id=person.id),
             )
-        return NewCredential(secret, None)
+        return NewCredential(secret, expires)
 
     def issue_venue_token(self, venue_ref: str, by: Principal) -> NewCredential:
         """A token for a venue's device (a kiosk or a taxi's tablet) at that venue only."""
-        now = to_epoch(self._clock.now())
-        secret = new_secret("venue")
         with self._store.write() as uow:
             venue = uow.venues.get_by_ref(venue_ref)
             if venue is None or venue.id is None:
-                raise NotFound(f"no venue {venue_ref!r}", field="venue")
-            uow.tokens.add(digest(secret), "venue", at=now, expires_at=None, venue_id=venue.id)
+                raise NotFound("no such venue", field="venue")
+            secret, expires = self._device_token(uow, "venue", venue.id, venue.public_id, venue.ref)
             self._audit.record_in(uow, event_for(by, "tokens.venue", "venues", record=venue_ref))
-        return NewCredential(secret, None)
+        return NewCredential(secret, expires)
+
+    def _device_token(
+        self, uow: UnitOfWork, kind: str, subject_id: int, public_id: str, ref: str
+    ) -> tuple[str, datetime]:
+        now = self._clock.now()
+        expires = now + timedelta(days=self._settings.device_token_days)
+        owner = {"person_id": subject_id} if kind == "resident" else {"venue_id": subject_id}
+        # The row first (a placeholder digest), as the token carries the row's id.
+        token_id = uow.tokens.add(
+            digest(new_secret(kind)), kind, at=to_epoch(now), expires_at=to_epoch(expires), **owner
+        )
+        claims = DeviceClaims(token_id, kind, subject_id, public_id, ref, to_epoch(expires))
+        secret = self._device_tokens.issue(claims)
+        uow.tokens.set_hash(token_id, digest(secret))
+        return secret, expires
+
+    def revoke_device_tokens(
+        self, by: Principal, *, person_ref: str | None = None, venue_ref: str | None = None
+    ) -> int:
+        """End every token of a resident's apps or a venue's devices (a lost phone, a stolen kiosk)."""
+        now = to_epoch(self._clock.now())
+        with self._store.write() as uow:
+            if person_ref is not None:
+                person_id = uow.people.id_for_ref(person_ref)
+                if person_id is None:
+                    raise NotFound("no such person", field="person")
+                ended = uow.tokens.revoke_for_person(person_id, at=now)
+                event = event_for(
+                    by,
+                    "tokens.revoke",
+                    "people",
+                    record=person_ref,
+                    subject_person_id=person_id,
+                    details={"revoked": ended},
+                )
+            else:
+                venue = uow.venues.get_by_ref(venue_ref or "")
+                if venue is None or venue.id is None:
+                    raise NotFound("no such venue", field="venue")
+                ended = uow.tokens.revoke_for_venue(venue.id, at=now)
+                event = event_for(by, "tokens.revoke", "venues", record=venue.ref, details={"revoked": ended})
+            self._audit.record_in(uow, event)
+        return ended
 
 
 def _not_oneself(by: Principal, username: str) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.access.records import RecordAccess
 from chaincut.clock import Clock, to_epoch
+from chaincut.domain import Case
 from chaincut.domain.access import Permission, Principal, Role
 from chaincut.domain.audit import AuditFlag
 from chaincut.domain.ids import new_public_id
@@ -96,8 +97,14 @@ class ExportApprovals:
             if record.expires_at <= to_epoch(now):
                 raise Conflict("this request has expired; ask again", field="public_id")
             status = "approved" if approve else "rejected"
+            # An approval holds for approval_hours from the decision, not from the request.
             if not uow.approvals.decide(
-                record.id, status, by=principal.name, at=to_epoch(now), reason=reason
+                record.id,
+                status,
+                by=principal.name,
+                at=to_epoch(now),
+                reason=reason,
+                expires_at=to_epoch(now + self._valid),
             ):
                 raise Conflict(f"this request was already {record.status}", field="public_id")
             self._audit.record_in(
@@ -116,8 +123,38 @@ class ExportApprovals:
         assert decided is not None
         return decided
 
-    def check(self, principal: Principal, public_id: str | None, case_ref: str) -> ApprovalRecord:
-        """The approval that lets ``principal`` export ``case_ref``'s contacts now, or a refusal."""
+    def use(
+        self, principal: Principal, public_id: str | None, case: Case, *, purpose: str = ""
+    ) -> ApprovalRecord:
+        """Spend the approval that lets ``principal`` export ``case``'s contacts now, or refuse.
+
+        An approval serves one export: it is marked used, in a transaction that refuses a
+        second use, as the export starts. A refusal is audited as denied.
+        """
+        now = to_epoch(self._clock.now())
+        record: ApprovalRecord | None = None
+        with self._store.write() as uow:
+            record = None if public_id is None else uow.approvals.get(public_id)
+            used = (
+                record is not None
+                and case.id is not None
+                and uow.approvals.use(record.id, by=principal.name, case_id=case.id, at=now)
+            )
+            if not used:
+                self._audit.record_in(
+                    uow,
+                    event_for(
+                        principal,
+                        Permission.EXPORTS_REQUEST,
+                        "approvals",
+                        record=public_id or "",
+                        purpose=purpose,
+                        outcome="denied",
+                        flags=(AuditFlag.DENIED,),
+                        details={"case": case.ref, "status": None if record is None else record.status},
+                        subject_person_id=case.person_id,
+                    ),
+                )
         if public_id is None:
             raise PermissionDenied(
                 "a bulk export of personal data needs a supervisor's approval: request one with "
@@ -125,18 +162,9 @@ class ExportApprovals:
                 code="approval_required",
                 field="approval",
             )
-        with self._store.read() as uow:
-            record = uow.approvals.get(public_id)
-        usable = (
-            record is not None
-            and record.status == "approved"
-            and record.requested_by == principal.name
-            and record.case_ref == case_ref
-            and record.expires_at > to_epoch(self._clock.now())
-        )
-        if record is None or not usable:
+        if record is None or not used:
             raise PermissionDenied(
-                "this approval is not an approved, unexpired request of yours for this case",
+                "this approval is not an approved, unexpired and unused request of yours for this case",
                 code="approval_required",
                 field="approval",
             )

@@ -2,17 +2,78 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import hmac
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from chaincut.clock import Clock, to_epoch
+from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditEvent, AuditFlag, AuditRecord
 from chaincut.errors import NotFound
-from chaincut.security.audit_chain import ChainReport, verify_chain
+from chaincut.security.audit_chain import ChainBreak, ChainReport, verify_chain
 from chaincut.store import Store, UnitOfWork
 
-__all__ = ["AuditTrail", "event_for"]
+__all__ = ["ANCHOR_FILE", "AuditAnchor", "AuditTrail", "event_for"]
+
+ANCHOR_FILE = "audit-anchor.json"  # in CHAINCUT_DATA_DIR: the head last verified, outside the database
+
+
+@dataclass(frozen=True)
+class AuditAnchor:
+    """The chain's head as last verified, kept outside the database: its seq, MAC and when."""
+
+    seq: int
+    mac: bytes
+    at: int  # epoch seconds
+
+    def to_json(self) -> str:
+        return json.dumps({"seq": self.seq, "mac": self.mac.hex(), "at": from_epoch(self.at).isoformat()})
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditAnchor:
+        """Parse an anchor file; ValueError when it is not one."""
+        try:
+            doc = json.loads(text)
+            seq, mac, at = doc["seq"], bytes.fromhex(doc["mac"]), datetime.fromisoformat(doc["at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError("not an audit anchor") from exc
+        if not isinstance(seq, int) or seq < 1 or len(mac) != 32 or at.tzinfo is None:
+            raise ValueError("not an audit anchor")
+        return cls(seq, mac, to_epoch(at))
+
+    @classmethod
+    def read(cls, path: Path) -> AuditAnchor | None:
+        """The anchor at ``path``; None when there is none yet, ValueError when it is unreadable."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}") from exc
+        return cls.from_json(text)
+
+    def write(self, path: Path) -> None:
+        """Replace the anchor at ``path`` atomically (a temporary file, then a rename), mode 0600."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.to_json())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
 
 
 def event_for(
@@ -45,9 +106,11 @@ def event_for(
 class AuditTrail:
     """Appends to the audit log, checks its chain, and answers who-did-what questions."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, anchor_path: Path | None = None) -> None:
+        """``anchor_path``: where ``anchor`` writes and ``verify`` reads the head last verified."""
         self._store = store
         self._clock = clock
+        self.anchor_path = anchor_path
 
     def record(self, *events: AuditEvent) -> None:
         """Append ``events`` in a transaction of their own (committed before this returns)."""
@@ -86,12 +149,60 @@ class AuditTrail:
             self.record_in(uow, event)
         return True
 
-    def verify(self) -> ChainReport:
-        """Check every entry's MAC and link, and the head; the report says where the chain breaks."""
+    def verify(self, anchor: Path | None = None) -> ChainReport:
+        """Check every entry's MAC and link, and the head; the report says where the chain breaks.
+
+        With an anchor file (``anchor``, else ``anchor_path``) the chain must also still hold
+        the anchored entry with its MAC: someone who deletes the tail and rewrites the head in
+        the database cannot move the anchor outside it.
+        """
         key = self._store.audit_key
         assert key is not None
+        path = anchor or self.anchor_path
+        try:
+            pinned = None if path is None else AuditAnchor.read(path)
+        except ValueError:
+            pinned, unreadable = None, True
+        else:
+            unreadable = False
+        found: dict[int, bytes] = {}
         with self._store.read() as uow:
-            return verify_chain(key, uow.audit.chain(), head=uow.audit.head())
+            report = verify_chain(key, _watch(uow.audit.chain(), pinned, found), head=uow.audit.head())
+        extra: list[ChainBreak] = []
+        if unreadable:
+            extra.append(ChainBreak(0, f"the audit anchor {path} cannot be read"))
+        elif pinned is not None:
+            at = from_epoch(pinned.at).isoformat()
+            mac = found.get(pinned.seq)
+            if mac is None and report.last_seq < pinned.seq:
+                extra.append(
+                    ChainBreak(
+                        report.last_seq + 1,
+                        f"entries after #{report.last_seq} are missing: the anchor recorded at {at} "
+                        f"names entry #{pinned.seq}",
+                    )
+                )
+            elif mac is None or not hmac.compare_digest(mac, pinned.mac):
+                extra.append(ChainBreak(pinned.seq, f"entry #{pinned.seq} no longer matches the anchor"))
+        if not extra:
+            return report
+        return ChainReport(report.checked, report.last_seq, sorted([*report.breaks, *extra], key=_break_seq))
+
+    def anchor(self, path: Path | None = None) -> AuditAnchor | None:
+        """Write the chain's current head to ``path`` (else ``anchor_path``) for ``verify`` to check.
+
+        Call it after a verify found the chain intact. None when the log is still empty.
+        """
+        target = path or self.anchor_path
+        if target is None:
+            raise ValueError("no path for the audit anchor")
+        with self._store.read() as uow:
+            head = uow.audit.head()
+        if head is None:
+            return None
+        pinned = AuditAnchor(head[0], bytes(head[1]), to_epoch(self._clock.now()))
+        pinned.write(target)
+        return pinned
 
     def by_actor(
         self, actor: str, *, since: datetime | None = None, until: datetime | None = None, limit: int = 1000
@@ -117,3 +228,17 @@ class AuditTrail:
         """Entries with ``flag``, such as manual status changes."""
         with self._store.read() as uow:
             return uow.audit.find(flag=flag, limit=limit)
+
+
+def _watch(
+    entries: Iterable[tuple[int, bytes, bytes, Any]], pinned: AuditAnchor | None, found: dict[int, bytes]
+) -> Iterator[tuple[int, bytes, bytes, Any]]:
+    """Pass ``entries`` on, noting the MAC of the anchored one as it goes by."""
+    for entry in entries:
+        if pinned is not None and entry[0] == pinned.seq:
+            found[entry[0]] = bytes(entry[2])
+        yield entry
+
+
+def _break_seq(b: ChainBreak) -> int:
+    return b.seq

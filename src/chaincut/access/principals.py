@@ -1,9 +1,12 @@
 """Who is calling: bearer tokens and web sessions turned into principals.
 
-Lookups are cached for a few seconds per server worker, so the check-in path
-does not pay a database read per request; revoking a token or disabling an
-account takes effect in this worker at once and in the others within
-``CACHE_SECONDS``.
+Residents' apps and venues' devices present signed tokens, checked without a
+database read (chaincut.security.device_tokens) against a list of revoked ones
+that each worker refreshes every ``REVOCATION_POLL_SECONDS``: a city's check-ins
+come from millions of phones, each seldom, so no cache would help them. Staff
+tokens are looked up in the store and cached for ``CACHE_SECONDS``; revoking a
+token or disabling an account takes effect in this worker at once and in the
+others within those seconds.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from dataclasses import dataclass
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.security.credentials import digest
+from chaincut.security.device_tokens import DeviceTokens
 from chaincut.store import Store
 
-__all__ = ["CACHE_SECONDS", "PrincipalResolver", "SessionPrincipal"]
+__all__ = ["CACHE_SECONDS", "REVOCATION_POLL_SECONDS", "PrincipalResolver", "SessionPrincipal"]
 
 CACHE_SECONDS = 10.0
+REVOCATION_POLL_SECONDS = 5.0
 _CACHE_SIZE = 100_000
-_MAX_SECRET = 200
+_MAX_SECRET = 400
 
 
 @dataclass(frozen=True)
@@ -37,18 +42,66 @@ class SessionPrincipal:
 class PrincipalResolver:
     """Turns the secret a caller presents into a Principal, or None when it is not valid."""
 
-    def __init__(self, store: Store, clock: Clock, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        device_tokens: DeviceTokens,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._devices = device_tokens
         self._monotonic = monotonic
+        # Revoked device tokens (by id), refreshed from the store every REVOCATION_POLL_SECONDS.
+        self._revoked: set[int] = set()
+        self._revoked_next_poll = float("-inf")
+        self._revoked_since = 0
         # digest -> (monotonic deadline, the token's expiry in epoch seconds or None, principal)
         self._cache: OrderedDict[bytes, tuple[float, int | None, Principal | None]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def revocations_due(self) -> bool:
+        return self._monotonic() >= self._revoked_next_poll
+
+    def refresh_revocations(self) -> None:
+        """Learn which device tokens were revoked since the last poll (a read of recent rows)."""
+        now = to_epoch(self._clock.now())
+        with self._store.read() as uow:
+            # A second of overlap, so a revocation committed during the last poll is not missed.
+            ids = uow.tokens.revoked_device_tokens(since=max(0, self._revoked_since - 1), now=now)
+        with self._lock:
+            self._revoked.update(ids)
+            self._revoked_since = now
+            self._revoked_next_poll = self._monotonic() + REVOCATION_POLL_SECONDS
+
+    def _device(self, secret: str) -> Principal | None:
+        claims = self._devices.open(secret)
+        if claims is None or claims.expires_at <= to_epoch(self._clock.now()):
+            return None
+        if claims.token_id in self._revoked:
+            return None
+        if claims.kind == "resident":
+            return Principal(
+                PrincipalKind.RESIDENT,
+                f"resident:{claims.public_id}",
+                person_id=claims.subject_id,
+                via="token",
+                subject_ref=claims.ref,
+            )
+        return Principal(
+            PrincipalKind.VENUE_DEVICE, f"venue:{claims.public_id}", venue_id=claims.subject_id, via="token"
+        )
+
     def cached(self, secret: str) -> tuple[bool, Principal | None]:
-        """(hit, principal) from the cache alone: no database read (for the event loop)."""
+        """(hit, principal) from the cache alone: no database read (for the event loop).
+
+        Residents' and venues' tokens are always answered here: they carry their own claims.
+        """
         if not secret or len(secret) > _MAX_SECRET:
             return True, None
+        if self._devices.looks_like(secret):
+            return True, self._device(secret)
         key = digest(secret)
         with self._lock:
             found = self._cache.get(key)
@@ -63,6 +116,8 @@ class PrincipalResolver:
     def from_bearer(self, secret: str) -> Principal | None:
         if not secret or len(secret) > _MAX_SECRET:
             return None
+        if self.revocations_due():
+            self.refresh_revocations()
         hit, principal = self.cached(secret)
         if hit:
             return principal
@@ -76,13 +131,15 @@ class PrincipalResolver:
         return principal
 
     def forget(self, secret: str) -> None:
-        """Drop a revoked token from this worker's cache."""
+        """Drop a revoked token from this worker's cache (and learn device revocations now)."""
         with self._lock:
             self._cache.pop(digest(secret), None)
+            self._revoked_next_poll = float("-inf")
 
     def forget_all(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._revoked_next_poll = float("-inf")
 
     def _lookup(self, key: bytes) -> tuple[Principal | None, int | None]:
         """The token's principal (None when not valid), and when the token expires."""

@@ -102,12 +102,20 @@ class RecordAccess:
         with self._store.read() as uow:
             return self._may_see_case(uow, principal, case, action)
 
-    def assigned_staff_id(self, principal: Principal) -> int | None:
-        """For listing: the staff id whose assigned cases bound what ``principal`` may list, if any."""
-        restricted = principal.kind is PrincipalKind.STAFF and not (
-            principal.has_role(Role.SUPERVISOR) or principal.has_role(Role.EPIDEMIOLOGIST)
+    def assigned_staff_id(self, principal: Principal, permission: Permission) -> int | None:
+        """For listing under ``permission``: the staff id whose assigned cases bound what
+        ``principal`` may list, or None when they may list everything.
+
+        Only a role that opens every record *for this permission* lifts the bound (as in
+        ``_may_see_case``): a supervisor always; an epidemiologist for case records only. A
+        second role never widens what the first may list under another permission.
+        """
+        if principal.kind is not PrincipalKind.STAFF:
+            return None
+        unrestricted = principal.has_role(Role.SUPERVISOR) or (
+            permission is Permission.CASES_READ and principal.has_role(Role.EPIDEMIOLOGIST)
         )
-        return principal.staff_id if restricted else None
+        return None if unrestricted else principal.staff_id
 
     @staticmethod
     def _may_see_case(uow: UnitOfWork, principal: Principal, case: Case, action: str) -> bool:

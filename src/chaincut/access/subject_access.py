@@ -72,8 +72,12 @@ class SubjectAccess:
         person = self._records.person(principal, ref, action=Permission.SUBJECT_ACCESS, purpose=purpose)
         return self.report(person)
 
-    def report(self, person: Person) -> SubjectAccessReport:
-        """The report on a person the caller has already been allowed to see (and audited for)."""
+    def report(self, person: Person, *, for_subject: bool = False) -> SubjectAccessReport:
+        """The report on a person the caller has already been allowed to see (and audited for).
+
+        ``for_subject``: the person reads it themselves (a resident's app), so nothing in it may
+        identify anyone else: an order from another person's case names "a case", not its ref.
+        """
         assert person.id is not None
         zone = self._zone
         visits, encounters = self._whereabouts(person.id)
@@ -91,6 +95,7 @@ class SubjectAccess:
                 found = uow.households.get(ids[person.household_ref]) if ids else None
                 household = None if found is None else {"ref": found.ref, "district": found.district}
             case_refs = uow.cases.refs_of([c.linked_case_id for c in cases if c.linked_case_id is not None])
+        own_cases = frozenset(c.ref for c in cases) if for_subject else None
         rules = self._policy.retention
         visit_days, encounter_days = timedelta(days=rules.visits_days), timedelta(days=rules.encounters_days)
         visit_rows = []
@@ -130,8 +135,8 @@ class SubjectAccess:
                 }
                 for start, end in sorted(encounters)
             ],
-            cases=[case_row(c, case_refs, zone) for c in cases],
-            orders=[order_row(o, zone) for o in orders],
+            cases=[case_row(c, case_refs, zone, for_subject=for_subject) for c in cases],
+            orders=[order_row(o, zone, own_cases=own_cases) for o in orders],
             follow_ups=[follow_up_row(f) for f in follow_ups],
             resident_tokens=[token_row(t, zone) for t in tokens],
             corrections=[correction_row(c, zone) for c in corrections],

@@ -22,6 +22,7 @@ from chaincut.store import FollowUpEntry, OrderEntry
 from chaincut.store.corrections import CorrectionRecord, TokenSummary
 
 __all__ = [
+    "OTHER_CASE",
     "Row",
     "SubjectAccessReport",
     "audit_row",
@@ -131,6 +132,9 @@ _NOTES = (
 )
 
 
+OTHER_CASE = "a case"  # another person's case, as the person's own report names it
+
+
 def instant(value: datetime | None, zone: ZoneInfo) -> str | None:
     return None if value is None else value.astimezone(zone).isoformat()
 
@@ -184,7 +188,12 @@ def day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def case_row(case: Case, linked: Mapping[int, str], zone: ZoneInfo) -> Row:
+def case_row(case: Case, linked: Mapping[int, str], zone: ZoneInfo, *, for_subject: bool = False) -> Row:
+    """A case as the report lists it; for the person themselves a linked case (someone else's)
+    is named only as "a case"."""
+    linked_ref = linked.get(case.linked_case_id) if case.linked_case_id is not None else None
+    if for_subject and linked_ref is not None:
+        linked_ref = OTHER_CASE
     return {
         "ref": case.ref,
         "status": case.status.value,
@@ -193,18 +202,23 @@ def case_row(case: Case, linked: Mapping[int, str], zone: ZoneInfo) -> Row:
         "onset_on": day(case.onset_on),
         "specimen_on": day(case.specimen_on),
         "isolated_at": instant(case.isolated_at, zone),
-        "linked_case": linked.get(case.linked_case_id) if case.linked_case_id is not None else None,
+        "linked_case": linked_ref,
         "recorded_at": instant(case.created_at, zone),
         "recorded_by": case.created_by,
     }
 
 
-def order_row(entry: OrderEntry, zone: ZoneInfo) -> Row:
+def order_row(entry: OrderEntry, zone: ZoneInfo, *, own_cases: frozenset[str] | None = None) -> Row:
+    """An order as the report lists it; with ``own_cases`` (the person reads their own report),
+    a case that is not one of theirs is named only as "a case": it identifies someone else."""
     order = entry.order
+    case = entry.case_ref
+    if own_cases is not None and case is not None and case not in own_cases:
+        case = OTHER_CASE
     return {
         "id": order.public_id,
         "kind": order.kind.value,
-        "case": entry.case_ref,
+        "case": case,
         "tier": order.tier.value,
         "starts_on": day(order.starts_on),
         "ends_on": day(order.ends_on),

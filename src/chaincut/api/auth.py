@@ -183,6 +183,8 @@ class Guard:
     ) -> tuple[Principal, str | None]:
         """The caller, and their web session's CSRF token (None without a session)."""
         if bearer is not None:
+            if services.principals.revocations_due():
+                await asyncio.to_thread(services.principals.refresh_revocations)
             hit, principal = services.principals.cached(bearer.credentials)
             if not hit:
                 principal = await asyncio.to_thread(services.principals.from_bearer, bearer.credentials)

@@ -69,6 +69,7 @@ tokens_app = typer.Typer(help="Tokens for residents' apps and venues' devices.",
 app.add_typer(tokens_app, name="tokens")
 tokens_app.command("resident")(users.resident_token)
 tokens_app.command("venue")(users.venue_token)
+tokens_app.command("revoke")(users.revoke_tokens)
 audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 audit_app.command("verify")(audit.verify)

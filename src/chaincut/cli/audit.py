@@ -16,9 +16,15 @@ __all__ = ["report", "verify"]
 
 
 def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check the audit log's hash chain; exit status 1, naming where it breaks, if it was tampered with."""
+    """Check the audit log's hash chain; exit status 1, naming where it breaks, if it was tampered with.
+
+    The chain must still hold the head anchored in CHAINCUT_DATA_DIR/audit-anchor.json by the
+    last successful check; an intact chain moves the anchor on to its current head.
+    """
     with services() as wired:
         result = wired.audit.verify()
+        if result.intact:
+            wired.audit.anchor()
     if as_json:
         print_json(
             {

@@ -2,6 +2,8 @@
 
 Dates are local calendar dates (YYYY-MM-DD). A time typed without a UTC offset is
 read in the local zone (CHAINCUT_LOCAL_TIMEZONE), as a tracer at the desk means it.
+Each command acts as the operator (``CHAINCUT_STAFF``, else the OS user; recorded and
+audited as ``cli:<name>``) and appends an audit entry, as the API does for its callers.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from chaincut.access.audit import event_for
+from chaincut.bootstrap import Services
 from chaincut.cli.console import console, print_json, services
-from chaincut.domain import CaseClassification, CaseStatus
+from chaincut.cli.users import operator
+from chaincut.domain import Case, CaseClassification, CaseStatus
+from chaincut.domain.access import Permission, Principal
 from chaincut.tracing.cases import CaseDraft, CaseRecord
 
 __all__ = ["add", "isolate", "list_cases", "show"]
@@ -22,9 +28,15 @@ __all__ = ["add", "isolate", "list_cases", "show"]
 _CLASSIFICATIONS = ", ".join(c.value for c in CaseClassification)
 _STATUSES = ", ".join(s.value for s in CaseStatus)
 
-ActorOption = Annotated[
-    str, typer.Option("--actor", help="the staff member making the change, recorded with it")
-]
+
+def _audit(
+    svc: Services, acting: Principal, action: Permission, record: str, case: Case | None = None
+) -> None:
+    svc.audit.record(
+        event_for(
+            acting, action, "cases", record=record, subject_person_id=None if case is None else case.person_id
+        )
+    )
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -127,7 +139,6 @@ def add(
     reported: Annotated[str | None, typer.Option(help="report date (default today)")] = None,
     isolated_at: Annotated[str | None, typer.Option(help="when the case was isolated")] = None,
     linked_case: Annotated[str | None, typer.Option(help="ref of the case this one is linked to")] = None,
-    actor: ActorOption = "cli",
     json_output: Annotated[bool, typer.Option("--json", help="print the case as JSON")] = False,
 ) -> None:
     """Register a confirmed, probable or suspected case."""
@@ -146,7 +157,10 @@ def add(
             isolated_at=_instant(isolated_at, "--isolated-at", registry.zone),
             linked_case=linked_case,
         )
-        record = registry.describe([registry.register(draft, actor)])[0]
+        acting = operator()
+        case = registry.register(draft, acting.name)
+        _audit(svc, acting, Permission.CASES_CREATE, case.ref, case)
+        record = registry.describe([case])[0]
         zone = registry.zone
     if json_output:
         print_json(record_json(record, zone))
@@ -177,6 +191,14 @@ def list_cases(
         )
         records = registry.describe(cases)
         zone = registry.zone
+        filters = (
+            ("status", status),
+            ("classification", classification),
+            ("reported_from", since),
+            ("reported_to", until),
+        )
+        listed = ",".join(f"{k}={v}" for k, v in filters if v is not None)
+        _audit(svc, operator(), Permission.CASES_READ, listed)
     if json_output:
         print_json({"data": [record_json(r, zone) for r in records], "count": count})
         return
@@ -205,7 +227,9 @@ def show(
     """Show a case and its infectious window under the policy."""
     with services() as svc:
         registry = svc.cases
-        record = registry.describe([registry.get(ref)])[0]
+        case = registry.get(ref)
+        _audit(svc, operator(), Permission.CASES_READ, ref, case)
+        record = registry.describe([case])[0]
         zone = registry.zone
     if json_output:
         print_json(record_json(record, zone))
@@ -216,7 +240,6 @@ def show(
 def isolate(
     ref: Annotated[str, typer.Argument(help="the case's ref")],
     at: Annotated[str, typer.Option(help="when the case was isolated")],
-    actor: ActorOption = "cli",
     json_output: Annotated[bool, typer.Option("--json", help="print the case as JSON")] = False,
 ) -> None:
     """Record when a case was isolated, which closes its infectious window."""
@@ -224,7 +247,10 @@ def isolate(
         registry = svc.cases
         when = _instant(at, "--at", registry.zone)
         assert when is not None
-        record = registry.describe([registry.set_isolation(ref, when, actor)])[0]
+        acting = operator()
+        case = registry.set_isolation(ref, when, acting.name)
+        _audit(svc, acting, Permission.CASES_CREATE, ref, case)
+        record = registry.describe([case])[0]
         zone = registry.zone
     if json_output:
         print_json(record_json(record, zone))

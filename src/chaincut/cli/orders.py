@@ -1,4 +1,8 @@
-"""Commands for quarantine orders and testing notices: list, set-status."""
+"""Commands for quarantine orders and testing notices: list, set-status.
+
+Each command acts as the operator (``CHAINCUT_STAFF``, else the OS user; audited as
+``cli:<name>``) and appends an audit entry, as the API does for its callers.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from chaincut.access.audit import event_for
 from chaincut.cli.console import console, print_json, services
+from chaincut.cli.users import operator
 from chaincut.domain import OrderStatus
+from chaincut.domain.access import Permission
+from chaincut.domain.audit import AuditFlag
 from chaincut.store import OrderEntry
 
 __all__ = ["list_orders", "set_status"]
@@ -24,11 +32,6 @@ class StatusChoice(enum.StrEnum):
     completed = "completed"
     breached = "breached"
     released = "released"
-
-
-STAFF_OPTION = typer.Option(
-    "--staff", envvar="CHAINCUT_STAFF", help="who is acting, recorded with the change (staff id)"
-)
 
 
 def _json(entry: OrderEntry) -> dict[str, object]:
@@ -76,6 +79,21 @@ def list_orders(
             offset=offset,
             limit=limit,
         )
+        filters = (("case", case), ("person", person), ("status", status))
+        subject = None
+        if person is not None:
+            with svc.store.read() as uow:
+                subject = uow.people.id_for_ref(person)
+        svc.audit.record(
+            event_for(
+                operator(),
+                Permission.ORDERS_READ,
+                "orders",
+                record=",".join(f"{k}={v}" for k, v in filters if v is not None),
+                details={"count": count},
+                subject_person_id=subject,
+            )
+        )
     if json_output:
         print_json({"data": [_json(e) for e in entries], "count": count})
         return
@@ -100,12 +118,39 @@ def set_status(
     public_id: Annotated[str, typer.Argument(help="the order's public id")],
     status: Annotated[StatusChoice, typer.Argument(help="the new status")],
     note: Annotated[str | None, typer.Option(help="why (kept in the order's history)")] = None,
-    staff: Annotated[str, STAFF_OPTION] = "cli",
+    reason: Annotated[
+        str | None,
+        typer.Option(help="required to release someone early: why (5+ characters; audited)"),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Move an order to a new status; refused when the change is not allowed."""
+    """Move an order to a new status; refused when the change is not allowed.
+
+    Releasing someone early is a manual change of their status: it needs ``--reason``, and
+    the audit log flags it (manual_status_change).
+    """
+    new_status = OrderStatus(status.value)
+    release = new_status is OrderStatus.RELEASED
+    why = " ".join((reason or "").split())
+    if release and len(why) < 5:
+        raise typer.BadParameter(
+            "releasing someone early needs the reason (5+ characters)", param_hint="--reason"
+        )
+    acting = operator()
     with services() as svc:
-        entry = svc.orders.change_status(public_id, OrderStatus(status.value), staff, note)
+        entry = svc.orders.change_status(public_id, new_status, acting.name, note or why or None)
+        svc.audit.record(
+            event_for(
+                acting,
+                Permission.ORDERS_UPDATE,
+                "orders",
+                record=public_id,
+                purpose=why,
+                flags=(AuditFlag.MANUAL_STATUS_CHANGE,) if release else (),
+                details={"status": new_status.value, "reason": why or None},
+                subject_person_id=entry.order.person_id,
+            )
+        )
     if json_output:
         print_json(_json(entry))
     else:

@@ -15,7 +15,17 @@ from chaincut.clock import from_epoch
 from chaincut.domain.access import Principal, Role, parse_roles
 from chaincut.store.staff import StaffRecord
 
-__all__ = ["add", "disable", "enable", "list_users", "operator", "resident_token", "set_roles", "venue_token"]
+__all__ = [
+    "add",
+    "disable",
+    "enable",
+    "list_users",
+    "operator",
+    "resident_token",
+    "revoke_tokens",
+    "set_roles",
+    "venue_token",
+]
 
 
 def operator() -> Principal:
@@ -124,6 +134,18 @@ def resident_token(person: Annotated[str, typer.Option(help="the person's ref")]
     with services() as wired:
         issued = wired.accounts.issue_resident_token(person, operator())
     typer.echo(issued.secret)
+
+
+def revoke_tokens(
+    person: Annotated[str | None, typer.Option(help="end every app token of this person")] = None,
+    venue: Annotated[str | None, typer.Option(help="end every device token of this venue")] = None,
+) -> None:
+    """Revoke tokens of a lost phone or a stolen kiosk (servers refuse them within seconds)."""
+    if (person is None) == (venue is None):
+        raise typer.BadParameter("give exactly one of --person or --venue")
+    with services() as wired:
+        ended = wired.accounts.revoke_device_tokens(operator(), person_ref=person, venue_ref=venue)
+    console.print(f"revoked {ended} token{'s' if ended != 1 else ''}")
 
 
 def venue_token(venue: Annotated[str, typer.Option(help="the venue's ref")]) -> None:

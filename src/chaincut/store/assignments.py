@@ -75,7 +75,7 @@ class ApprovalRecord:
     requested_by: str
     requested_at: int
     purpose: str
-    status: str  # pending, approved, rejected
+    status: str  # pending, approved, rejected, used (an approved export that has started)
     decided_by: str | None
     decided_at: int | None
     decision_reason: str | None
@@ -148,11 +148,34 @@ class ApprovalRepository:
             query = query.where(approvals.c.status == status)
         return [_approval(r) for r in self._conn.execute(query)]
 
-    def decide(self, approval_id: int, status: str, *, by: str, at: int, reason: str) -> bool:
-        """Record the decision on a pending request; False when it was already decided."""
+    def decide(
+        self, approval_id: int, status: str, *, by: str, at: int, reason: str, expires_at: int
+    ) -> bool:
+        """Record the decision on a pending request, and until when it holds; False when it
+        was already decided."""
         result = self._conn.execute(
             update(approvals)
             .where(approvals.c.id == approval_id, approvals.c.status == "pending")
-            .values(status=status, decided_by=by, decided_at=at, decision_reason=reason)
+            .values(
+                status=status, decided_by=by, decided_at=at, decision_reason=reason, expires_at=expires_at
+            )
+        )
+        return result.rowcount > 0
+
+    def use(self, approval_id: int, *, by: str, case_id: int, at: int) -> bool:
+        """Spend an approval: True once, for its requester and case while approved and unexpired.
+
+        A single conditional UPDATE, so of two exports racing for one approval only one wins.
+        """
+        result = self._conn.execute(
+            update(approvals)
+            .where(
+                approvals.c.id == approval_id,
+                approvals.c.status == "approved",
+                approvals.c.requested_by == by,
+                approvals.c.case_id == case_id,
+                approvals.c.expires_at > at,
+            )
+            .values(status="used")
         )
         return result.rowcount > 0

@@ -56,8 +56,9 @@ class PurgeLog:
 def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
     """Delete web sessions and bearer tokens that expired or were revoked before ``cutoff``.
 
-    Returns (sessions, tokens) deleted. A resident's or venue's token without an
-    expiry stays until it is revoked.
+    Returns (sessions, tokens) deleted. A revoked resident's or venue's token stays
+    until it has expired too: its row is what keeps it refused (those tokens are
+    checked without a database read, against the list of revoked ones).
     """
     sessions = conn.execute(
         delete(web_sessions).where(
@@ -71,7 +72,11 @@ def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
         delete(api_tokens).where(
             or_(
                 and_(api_tokens.c.expires_at.is_not(None), api_tokens.c.expires_at < cutoff),
-                and_(api_tokens.c.revoked_at.is_not(None), api_tokens.c.revoked_at < cutoff),
+                and_(
+                    api_tokens.c.revoked_at.is_not(None),
+                    api_tokens.c.revoked_at < cutoff,
+                    api_tokens.c.kind.not_in(("resident", "venue")),
+                ),
             )
         )
     )

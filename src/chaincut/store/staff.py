@@ -217,6 +217,32 @@ class TokenRepository:
             person_ref=row.person_ref,
         )
 
+    def set_hash(self, token_id: int, token_hash: bytes) -> None:
+        """Store the digest of a token made after its row (a device token carries the row's id)."""
+        self._conn.execute(
+            update(api_tokens).where(api_tokens.c.id == token_id).values(token_hash=token_hash)
+        )
+
+    def revoked_device_tokens(self, *, since: int, now: int) -> list[int]:
+        """Ids of residents' and venues' tokens revoked at or after ``since`` that have not expired."""
+        rows = self._conn.execute(
+            select(api_tokens.c.id).where(
+                api_tokens.c.kind.in_(("resident", "venue")),
+                api_tokens.c.revoked_at.is_not(None),
+                api_tokens.c.revoked_at >= since,
+                or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+            )
+        )
+        return [int(r) for r in rows.scalars()]
+
+    def revoke_for_venue(self, venue_id: int, *, at: int) -> int:
+        result = self._conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.venue_id == venue_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount)
+
     def revoke(self, token_hash: bytes, *, at: int) -> bool:
         result = self._conn.execute(
             update(api_tokens)

@@ -201,7 +201,7 @@ class CheckInService:
                 resource="visits",
                 record=request.client_id,
                 details={"venue": outcome.venue.public_id},
-                subject_person_id=self._person_ids.get(request.person_ref),
+                subject_person_id=outcome.person_id,  # not the cache: it may have been cleared since
             )
             for (_, request, _), outcome in zip(pending, recorded, strict=True)
             if isinstance(outcome, VisitReceipt) and not outcome.replayed

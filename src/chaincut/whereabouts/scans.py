@@ -33,6 +33,7 @@ class VisitReceipt:
     left_at: datetime | None
     left_inferred: bool
     replayed: bool
+    person_id: int | None = None  # whose visit: the audit entry's subject
 
 
 def receipt_of(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
@@ -45,4 +46,5 @@ def receipt_of(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
         left_at=visit.left_at,
         left_inferred=visit.left_inferred,
         replayed=replayed,
+        person_id=visit.person_id,
     )

@@ -196,8 +196,15 @@ def list_cases(
 ) -> CasesPublic:
     """Cases, latest reported first; a tracer sees only the cases assigned to them."""
     registry = services.cases
+    filters = (
+        ("status", status),
+        ("classification", classification),
+        ("reported_from", reported_from),
+        ("reported_to", reported_to),
+    )
+    caller.audit("cases", ",".join(f"{k}={v}" for k, v in filters if v is not None))
     cases, count = registry.list(
-        assigned_to=services.records.assigned_staff_id(caller.principal),
+        assigned_to=services.records.assigned_staff_id(caller.principal, Permission.CASES_READ),
         status=None if status is None else status.value,
         classification=None if classification is None else classification.value,
         reported_from=reported_from,
@@ -248,12 +255,16 @@ def change_case_status(
     The audit log flags every such change, so reports list them (``chaincut audit report --flag``).
     """
     registry = services.cases
-    caller.case(
+    caller.case(ref, details={"status": body.status.value})
+    case = registry.set_status(ref, body.status, caller.name)
+    # Flagged once the change is made: a change that failed is no manual change to report.
+    caller.audit(
+        "cases",
         ref,
+        subject_person_id=case.person_id,
         flags=(AuditFlag.MANUAL_STATUS_CHANGE,),
         details={"status": body.status.value, "reason": body.reason},
     )
-    case = registry.set_status(ref, body.status, caller.name)
     return _public(registry.describe([case])[0], registry.zone)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from chaincut.access.audit import event_for
 from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import OrderKind, OrderStatus, Tier
@@ -96,12 +97,34 @@ def issue_order(
     caller: Annotated[Caller, requires(Permission.ORDERS_ISSUE, purpose=True)],
     response: Response,
 ) -> OrderPublic:
-    """Issue an order: dates come from the policy; an open order of the same kind and case is returned."""
-    # A tracer orders people from the cases assigned to them; the person follows from the case.
+    """Issue an order: dates come from the policy; an open order of the same kind and case is returned.
+
+    With ``case``, the order goes to the case's own person or one of its traced contacts, and
+    only to them: anyone else answers 404 like an unknown person. Without ``case``, an ad-hoc
+    order is a supervisor's alone.
+    """
+    person_id: int | None
     if body.case is not None:
-        caller.case(body.case, details={"person": body.person}, field="case")
+        case = caller.case(body.case, details={"person": body.person}, field="case")
+        person_id = _order_person(caller, case.person_id, body.case, body.person)
     else:
-        caller.person(body.person, field="person")
+        if not caller.principal.has_role(Role.SUPERVISOR):
+            services.audit.record(
+                event_for(
+                    caller.principal,
+                    caller.permission,
+                    "orders",
+                    record=body.person,
+                    purpose=caller.purpose,
+                    outcome="denied",
+                    flags=(AuditFlag.DENIED,),
+                    details={"case": None},
+                )
+            )
+            raise PermissionDenied(
+                "an order without a case is a supervisor's to issue", code="supervisor_required"
+            )
+        person_id = caller.person(body.person, field="person").id
     issued = services.orders.issue_by_ref(
         body.person,
         tier=body.tier,
@@ -110,9 +133,48 @@ def issue_order(
         case_ref=body.case,
         actor=caller.name,
     )
+    caller.audit(
+        "orders",
+        issued.entry.order.public_id,
+        subject_person_id=person_id,
+        details={"case": body.case, "person": body.person, "created": issued.created},
+    )
     if not issued.created:
         response.status_code = 200
     return _public(issued.entry, with_history=True)
+
+
+def _order_person(caller: Caller, case_person_id: int, case_ref: str, person_ref: str) -> int:
+    """The id of ``person_ref`` if it is the case's own person or one of its traced contacts
+    (or already holds an order from the case: asking again returns that order, even once
+    retention has removed the visits that made them a contact).
+
+    Anyone else answers 404 exactly like an unknown person, and the attempt is audited as denied.
+    """
+    services = caller.services
+    with services.store.read() as uow:
+        person_id = uow.people.id_for_ref(person_ref)
+    allowed = person_id is not None and (
+        person_id == case_person_id
+        or services.orders.list(person_ref=person_ref, case_ref=case_ref, limit=1)[1] > 0
+        or person_id in {c.person_id for c in services.tracing.trace_case(case_ref).contacts}
+    )
+    if person_id is None or not allowed:
+        services.audit.record(
+            event_for(
+                caller.principal,
+                caller.permission,
+                "people",
+                record=person_ref,
+                purpose=caller.purpose,
+                outcome="denied" if person_id is not None else "not_found",
+                flags=(AuditFlag.DENIED,) if person_id is not None else (),
+                details={"case": case_ref},
+                subject_person_id=person_id,
+            )
+        )
+        raise NotFound("no such person", field="person")
+    return person_id
 
 
 @router.get("")
@@ -128,7 +190,7 @@ def list_orders(
     ending_after: Annotated[date | None, Query(description="ends_on after this date")] = None,
 ) -> OrdersPublic:
     """Orders matching every filter given, soonest ending first (a tracer's: by case or person)."""
-    if services.records.assigned_staff_id(caller.principal) is not None:
+    if services.records.assigned_staff_id(caller.principal, Permission.ORDERS_READ) is not None:
         if case is None and person is None:
             raise PermissionDenied(
                 "a tracer lists the orders of one of their cases or people: give case= or person=",

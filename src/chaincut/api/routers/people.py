@@ -110,6 +110,21 @@ def issue_resident_token(
     return ResidentToken(token=caller.services.accounts.issue_resident_token(ref, caller.principal).secret)
 
 
+class Revoked(BaseModel):
+    revoked: int = Field(description="how many tokens stopped working")
+
+
+@router.delete("/{ref}/tokens")
+def revoke_resident_tokens(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.RESIDENT_TOKENS, purpose=True)]
+) -> Revoked:
+    """End every app token of this person (a lost or replaced phone); effective within seconds."""
+    caller.person(ref)
+    ended = caller.services.accounts.revoke_device_tokens(caller.principal, person_ref=ref)
+    caller.services.principals.forget_all()
+    return Revoked(revoked=ended)
+
+
 @router.post("/{ref}/visit-history")
 def upload_visit_history(
     ref: RefPath,

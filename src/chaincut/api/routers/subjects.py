@@ -66,7 +66,8 @@ def subject_access_report(
             field=PURPOSE_HEADER,
         )
     person = caller.person(ref, details={"format": format})
-    report = caller.services.subject_access.report(person)
+    resident = caller.principal.kind is PrincipalKind.RESIDENT
+    report = caller.services.subject_access.report(person, for_subject=resident)
     if format == "html":
         return HTMLResponse(report.to_html())
     return JSONResponse(report.as_dict())

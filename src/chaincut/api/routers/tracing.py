@@ -144,9 +144,16 @@ def export_contacts(
     ] = None,
     tier: TierFilter | None = None,
 ) -> StreamingResponse:
-    """The contact list with names, as CSV or Excel, streamed; needs a supervisor's approval."""
-    services.approvals.check(caller.principal, approval, ref)
-    caller.case(ref, flags=(AuditFlag.PERSONAL_EXPORT,), details={"approval": approval, "format": fmt.value})
+    """The contact list with names, as CSV or Excel, streamed; needs a supervisor's approval.
+
+    Each approval serves one export: it is spent as the export starts.
+    """
+    details = {"approval": approval, "format": fmt.value}
+    case = caller.case(ref, details=details)
+    services.approvals.use(caller.principal, approval, case, purpose=caller.purpose)
+    caller.audit(
+        "cases", ref, subject_person_id=case.person_id, flags=(AuditFlag.PERSONAL_EXPORT,), details=details
+    )
     trace = services.tracing.trace_case(ref)
     contacts = [c for c in trace.contacts if tier is None or c.tier is Tier(tier.value)]
     refs = trace.refs(c.person_id for c in contacts)

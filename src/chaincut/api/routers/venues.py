@@ -88,6 +88,20 @@ def _venue_for(caller: Caller, ref: str) -> Venue:
 VenueReader = Annotated[Caller, requires(Permission.VENUES_READ)]
 
 
+class Revoked(BaseModel):
+    revoked: int = Field(description="how many tokens stopped working")
+
+
+@router.delete("/{ref}/device-tokens")
+def revoke_device_tokens(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
+) -> Revoked:
+    """End every device token of this venue (a lost or stolen kiosk); effective within seconds."""
+    ended = caller.services.accounts.revoke_device_tokens(caller.principal, venue_ref=ref)
+    caller.services.principals.forget_all()
+    return Revoked(revoked=ended)
+
+
 class DeviceToken(BaseModel):
     token: str = Field(description="shown once: store it on the device")
 
