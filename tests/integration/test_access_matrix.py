@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
@@ -218,6 +219,12 @@ def world(embedded_services: Services) -> Iterator[World]:
         staff_headers(services, Role.TRACER, username=name)
     assign(services, "C1", TRACER)
     assign(services, "C1", "tracer3")
+    # The venue operator registered both venues: their posters and devices are theirs.
+    with services.store.write() as uow:
+        uow.connection.execute(
+            sa.text("UPDATE venues SET operator_id = (SELECT id FROM staff WHERE username = :u)"),
+            {"u": VENUE_OPERATOR},
+        )
     headers[RESIDENT] = resident_headers(services, "RES1")
     headers[VENUE_DEVICE] = venue_headers(services, "V1")
 

@@ -100,3 +100,28 @@ def test_expired_device_tokens_are_refused_and_revoked_ones_are_kept_until_they_
             sa.text("SELECT count(*) FROM api_tokens WHERE kind = 'venue'")
         ).scalar()
     assert left == 0
+
+
+def test_a_venue_operator_handles_only_the_venues_they_registered(
+    services: Services, client: TestClient
+) -> None:
+    mine = staff_headers(services, Role.VENUE_OPERATOR, username="op-mine")
+    theirs = staff_headers(services, Role.VENUE_OPERATOR, username="op-theirs")
+    body = {"venue_type": "restaurant", "name_en": "Mine", "name_zh": "我的", "ref": "VM"}
+    assert client.post("/venues", json=body, headers=mine).status_code == 201
+    other = {"venue_type": "restaurant", "name_en": "Theirs", "name_zh": "他們的", "ref": "VT"}
+    assert client.post("/venues", json=other, headers=theirs).status_code == 201
+
+    listed = client.get("/venues", headers=mine).json()
+    assert [v["ref"] for v in listed["data"]] == ["VM"]
+    assert client.post("/venues/VM/device-tokens", headers=mine).status_code == 201
+    refused = client.post("/venues/VT/device-tokens", headers=mine)
+    missing = client.post("/venues/NOPE/device-tokens", headers=mine)
+    assert refused.status_code == missing.status_code == 404
+    assert refused.json() == missing.json()
+    assert client.get("/venues/VT/poster.png", headers=mine).status_code == 404
+    assert client.delete("/venues/VT/device-tokens", headers=mine).status_code == 404
+    # Staff with wider duties read every venue, but issue no device's token.
+    supervisor = staff_headers(services, Role.SUPERVISOR, username="sup1")
+    assert client.get("/venues/VT", headers=supervisor).status_code == 200
+    assert client.post("/venues/VT/device-tokens", headers=supervisor).status_code == 403

@@ -28,6 +28,7 @@ class Venue:
     plate: str | None = None
     created_at: datetime | None = None
     id: int | None = None
+    operator_id: int | None = None  # the venue operator's staff id, when one registered it
 
     @property
     def is_taxi(self) -> bool:

@@ -96,6 +96,8 @@ venues = Table(
     Column("address", String(300)),
     Column("plate", String(16), unique=True),
     Column("created_at", BigInteger, nullable=False),
+    # The venue operator's staff account that registered it (their posters and devices only).
+    Column("operator_id", Id, ForeignKey("staff.id"), index=True),
 )
 
 visits = Table(

@@ -28,6 +28,7 @@ def _venue(r: Row[Any]) -> Venue:
         plate=r.plate,
         created_at=from_epoch(r.created_at),
         id=r.id,
+        operator_id=r.operator_id,
     )
 
 
@@ -42,6 +43,7 @@ def _row(venue: Venue, created_at: int) -> dict[str, Any]:
         "address": venue.address,
         "plate": venue.plate,
         "created_at": created_at,
+        "operator_id": venue.operator_id,
     }
 
 
@@ -81,12 +83,16 @@ class VenueRepository:
         *,
         venue_type: str | None = None,
         district: str | None = None,
+        operator_id: int | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[list[Venue], int]:
         """One page of venues, ordered by ref, and how many match in all."""
         query = select(venues)
         counter = select(func.count()).select_from(venues)
+        if operator_id is not None:
+            query = query.where(venues.c.operator_id == operator_id)
+            counter = counter.where(venues.c.operator_id == operator_id)
         if venue_type is not None:
             query = query.where(venues.c.venue_type == venue_type)
             counter = counter.where(venues.c.venue_type == venue_type)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -100,8 +100,9 @@ class VenueRegistry:
             plate=plate,
         )
 
-    def register(self, draft: VenueDraft) -> Venue:
-        venue = self.prepare(draft)
+    def register(self, draft: VenueDraft, *, operator_id: int | None = None) -> Venue:
+        """Register a venue; ``operator_id``: the venue operator registering their own venue."""
+        venue = replace(self.prepare(draft), operator_id=operator_id)
         try:
             with self._store.write() as uow:
                 # The plate first: a taxi's default ref is made from its plate.
@@ -130,10 +131,18 @@ class VenueRegistry:
             return uow.venues.get(venue_id)
 
     def list(
-        self, *, venue_type: str | None, district: str | None, offset: int, limit: int
+        self,
+        *,
+        venue_type: str | None,
+        district: str | None,
+        offset: int,
+        limit: int,
+        operator_id: int | None = None,
     ) -> tuple[list[Venue], int]:
         with self._store.read() as uow:
-            return uow.venues.list(venue_type=venue_type, district=district, offset=offset, limit=limit)
+            return uow.venues.list(
+                venue_type=venue_type, district=district, operator_id=operator_id, offset=offset, limit=limit
+            )
 
     def token(self, venue: Venue) -> str:
         """The signed payload of the venue's QR code."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Venue
-from chaincut.domain.access import Permission, PrincipalKind
+from chaincut.domain.access import Permission, PrincipalKind, Role
 from chaincut.errors import NotFound
 from chaincut.venues.registry import VenueDraft
 
@@ -71,16 +71,38 @@ def _public(venue: Venue) -> VenuePublic:
 def register_venue(
     body: VenueCreate, services: ServicesDep, caller: Annotated[Caller, requires(Permission.VENUES_REGISTER)]
 ) -> VenuePublic:
-    venue = services.venues.register(VenueDraft(**body.model_dump()))
+    """Register a venue; a venue operator registers their own (its posters and devices are theirs)."""
+    operator = caller.principal.staff_id if caller.principal.has_role(Role.VENUE_OPERATOR) else None
+    venue = services.venues.register(VenueDraft(**body.model_dump()), operator_id=operator)
     caller.audit("venues", venue.ref)
     return _public(venue)
 
 
-def _venue_for(caller: Caller, ref: str) -> Venue:
-    """The venue, if the caller may see it: a venue's device sees only its own venue."""
+def _own_venues_only(caller: Caller) -> int | None:
+    """The staff id of a venue operator who may see only the venues they registered, else None."""
+    principal = caller.principal
+    wider = (Role.TRACER, Role.SUPERVISOR, Role.EPIDEMIOLOGIST, Role.ADMINISTRATOR)
+    if principal.kind is PrincipalKind.STAFF and not any(principal.has_role(r) for r in wider):
+        return principal.staff_id
+    return None
+
+
+def _venue_for(caller: Caller, ref: str, *, operator_only: bool = False) -> Venue:
+    """The venue, if the caller may see it (else 'no such venue').
+
+    A venue's device sees only its own venue; a venue operator only the venues they
+    registered; ``operator_only``: nobody but the venue's operator (its devices' tokens).
+    """
     venue = caller.services.venues.get(ref)
-    device = caller.principal.kind is PrincipalKind.VENUE_DEVICE
-    if device and venue.id != caller.principal.venue_id:
+    principal = caller.principal
+    if principal.kind is PrincipalKind.VENUE_DEVICE:
+        allowed = venue.id == principal.venue_id
+    elif operator_only:
+        allowed = venue.operator_id is not None and venue.operator_id == principal.staff_id
+    else:
+        own = _own_venues_only(caller)
+        allowed = own is None or venue.operator_id == own
+    if not allowed:
         raise NotFound("no such venue", field="ref")
     return venue
 
@@ -97,6 +119,7 @@ def revoke_device_tokens(
     ref: RefPath, caller: Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
 ) -> Revoked:
     """End every device token of this venue (a lost or stolen kiosk); effective within seconds."""
+    _venue_for(caller, ref, operator_only=True)
     ended = caller.services.accounts.revoke_device_tokens(caller.principal, venue_ref=ref)
     caller.services.principals.forget_all()
     return Revoked(revoked=ended)
@@ -110,7 +133,11 @@ class DeviceToken(BaseModel):
 def issue_device_token(
     ref: RefPath, caller: Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
 ) -> DeviceToken:
-    """A token for the venue's own device (a kiosk or a taxi's tablet): it checks people in there."""
+    """A token for the venue's own device (a kiosk or a taxi's tablet): it checks people in there.
+
+    Only the operator who registered the venue issues its devices' tokens.
+    """
+    _venue_for(caller, ref, operator_only=True)
     return DeviceToken(token=caller.services.accounts.issue_venue_token(ref, caller.principal).secret)
 
 
@@ -126,7 +153,11 @@ def list_venues(
         own = services.venues.get_by_id(caller.principal.venue_id)
         return VenuesPublic(data=[_public(own)] if own else [], count=1 if own else 0)
     venues, count = services.venues.list(
-        venue_type=venue_type, district=district, offset=page.offset, limit=page.limit
+        venue_type=venue_type,
+        district=district,
+        offset=page.offset,
+        limit=page.limit,
+        operator_id=_own_venues_only(caller),
     )
     return VenuesPublic(data=[_public(v) for v in venues], count=count)
 

@@ -176,6 +176,14 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
+    with op.batch_alter_table("venues", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("operator_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
+        batch_op.create_index(batch_op.f("ix_venues_operator_id"), ["operator_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_venues_operator_id_staff"), "staff", ["operator_id"], ["id"]
+        )
     _append_only("audit_log")
     # The chain's head exists from the start, so the first appends lock it like every other.
     head = sa.table("audit_head", sa.column("id"), sa.column("seq"), sa.column("mac", sa.LargeBinary))
@@ -202,6 +210,10 @@ def _append_only(table: str) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("venues", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_venues_operator_id_staff"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_venues_operator_id"))
+        batch_op.drop_column("operator_id")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER audit_log_no_update")
         op.execute("DROP TRIGGER audit_log_no_delete")
