@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain.access import Principal
@@ -209,25 +209,41 @@ class AuditTrail:
     ) -> list[AuditRecord]:
         """What one staff member (``staff:<username>``) or other caller did."""
         with self._store.read() as uow:
-            return uow.audit.find(
-                actor=actor,
-                since=to_epoch(since) if since else None,
-                until=to_epoch(until) if until else None,
-                limit=limit,
-            )
+            return uow.audit.find(actor=actor, **_window(since, until), limit=limit)
 
-    def about_person(self, person_ref: str, *, limit: int = 1000) -> list[AuditRecord]:
+    def about_person(
+        self,
+        person_ref: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
         """Every recorded access to and change of one person's data."""
         with self._store.read() as uow:
             person_id = uow.people.id_for_ref(person_ref)
             if person_id is None:
-                raise NotFound(f"no person {person_ref!r}", field="person")
-            return uow.audit.find(subject_person_id=person_id, limit=limit)
+                raise NotFound("no such person", field="person")
+            return uow.audit.find(subject_person_id=person_id, **_window(since, until), limit=limit)
 
-    def flagged(self, flag: str, *, limit: int = 1000) -> list[AuditRecord]:
+    def flagged(
+        self, flag: str, *, since: datetime | None = None, until: datetime | None = None, limit: int = 1000
+    ) -> list[AuditRecord]:
         """Entries with ``flag``, such as manual status changes."""
         with self._store.read() as uow:
-            return uow.audit.find(flag=flag, limit=limit)
+            return uow.audit.find(flag=flag, **_window(since, until), limit=limit)
+
+
+class _Window(TypedDict):
+    since: int | None
+    until: int | None
+
+
+def _window(since: datetime | None, until: datetime | None) -> _Window:
+    return {
+        "since": to_epoch(since) if since else None,
+        "until": to_epoch(until) if until else None,
+    }
 
 
 def _watch(

@@ -290,10 +290,10 @@ def audit_entries(
     if staff is not None:
         found = trail.by_actor(f"staff:{staff}", since=since, until=until, limit=limit)
     elif person is not None:
-        found = trail.about_person(person, limit=limit)
+        found = trail.about_person(person, since=since, until=until, limit=limit)
     else:
         assert flag is not None
-        found = trail.flagged(flag, limit=limit)
+        found = trail.flagged(flag, since=since, until=until, limit=limit)
     trail.record(event_for(caller.principal, "audit.read", "audit", record=staff or person or flag or ""))
     return AuditPage(data=[_entry(r) for r in found], count=len(found))
 
