@@ -191,7 +191,9 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
     import os
     import secrets
 
+    from chaincut.access.audit import event_for
     from chaincut.domain.access import Principal, parse_roles
+    from chaincut.domain.audit import AuditFlag
 
     path = Path(svc.settings.data_dir) / "demo-accounts.json"
     if path.exists():
@@ -206,6 +208,16 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
         tracer = uow.staff.get_by_username("demo-tracer")
         if case is not None and case.id is not None and tracer is not None:
             uow.assignments.assign(case.id, tracer.id, at=int(svc.clock.now().timestamp()), by=who.name)
+            assigned = event_for(
+                who,
+                "cases.assign",
+                "cases",
+                record=demo_case,
+                flags=(AuditFlag.PERMISSION_CHANGE,),
+                details={"assign": "demo-tracer"},
+                subject_person_id=case.person_id,
+            )
+            svc.audit.record_in(uow, assigned)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(passwords, out)
