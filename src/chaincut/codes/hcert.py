@@ -98,6 +98,8 @@ def _decompress(data: bytes) -> bytes:
         raise _Refused("compression", "the certificate decompresses to more than 1 MiB")
     if not inflater.eof:
         raise _Refused("compression", "the compressed certificate is truncated")
+    if inflater.unused_data:
+        raise _Refused("compression", "bytes follow the end of the compressed certificate")
     return out
 
 
