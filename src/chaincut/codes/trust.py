@@ -33,7 +33,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
         if text.startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(text)
         try:
-            der = base64.b64decode(text, validate=True)
+            der = base64.b64decode(b"".join(text.split()), validate=True)
         except (binascii.Error, ValueError):
             der = data
         return x509.load_der_x509_certificate(der)
