@@ -62,13 +62,6 @@ class VerificationResult:
         return {"valid": self.valid, "payload": self.payload, "reason": self.reason, "checks": self.checks}
 
 
-class _Refused(Exception):
-    def __init__(self, step: str, reason: str) -> None:
-        super().__init__(reason)
-        self.step = step
-        self.reason = reason
-
-
 def _plain(value: Any, depth: int = 0) -> Any:
     """A CBOR value as JSON-ready data: byte strings in base64, keys as text, tags by their content."""
     if depth > _MAX_NESTING:
@@ -93,24 +86,30 @@ def _decompress(data: bytes) -> bytes:
     try:
         out = inflater.decompress(data, _MAX_DECOMPRESSED)
     except zlib.error as exc:
-        raise _Refused("compression", f"the certificate is not zlib-compressed: {exc}") from None
+        raise InvalidHealthCertificate(
+            f"the certificate is not zlib-compressed: {exc}", step="compression"
+        ) from None
     if inflater.unconsumed_tail:
-        raise _Refused("compression", "the certificate decompresses to more than 1 MiB")
+        raise InvalidHealthCertificate("the certificate decompresses to more than 1 MiB", step="compression")
     if not inflater.eof:
-        raise _Refused("compression", "the compressed certificate is truncated")
+        raise InvalidHealthCertificate("the compressed certificate is truncated", step="compression")
     if inflater.unused_data:
-        raise _Refused("compression", "bytes follow the end of the compressed certificate")
+        raise InvalidHealthCertificate(
+            "bytes follow the end of the compressed certificate", step="compression"
+        )
     return out
 
 
 def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any], Any]:
-    if len(text) > _MAX_QR_TEXT or not text.startswith(CONTEXT_PREFIX):
-        raise _Refused("unprefix", f"the QR text does not start with {CONTEXT_PREFIX!r}")
+    if len(text) > _MAX_QR_TEXT:
+        raise InvalidHealthCertificate("the text is longer than any QR code holds", step="unprefix")
+    if not text.startswith(CONTEXT_PREFIX):
+        raise InvalidHealthCertificate(f"the QR text does not start with {CONTEXT_PREFIX!r}", step="unprefix")
     checks["unprefix"] = True
     try:
         compressed = b45decode(text[len(CONTEXT_PREFIX) :])
     except InvalidHealthCertificate as exc:
-        raise _Refused("b45decode", f"the QR text is not base45: {exc.reason}") from None
+        raise InvalidHealthCertificate(f"the QR text is not base45: {exc.reason}", step="b45decode") from None
     checks["b45decode"] = True
     message = _decompress(compressed)
     checks["compression"] = True
@@ -118,12 +117,14 @@ def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any,
         sign1 = decode_sign1(message)
         claims = decode_cbor(sign1.payload, "the CWT payload")
     except InvalidHealthCertificate as exc:
-        raise _Refused("decode", exc.reason) from None
+        raise InvalidHealthCertificate(exc.reason, step="decode") from None
     if not isinstance(claims, Mapping):
-        raise _Refused("decode", "the CWT payload is not a map of claims")
+        raise InvalidHealthCertificate("the CWT payload is not a map of claims", step="decode")
     hcert = claims.get(_CWT_HCERT)
     if not isinstance(hcert, Mapping) or not isinstance(hcert.get(1), Mapping):
-        raise _Refused("decode", "the CWT holds no health certificate (claim -260, entry 1)")
+        raise InvalidHealthCertificate(
+            "the CWT holds no health certificate (claim -260, entry 1)", step="decode"
+        )
     checks["decode"] = True
     return sign1, claims, hcert[1]
 
@@ -158,7 +159,7 @@ def _verify(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
     checks: dict[str, bool] = {}
     try:
         sign1, claims, dcc = _decode(text, checks)
-    except _Refused as refusal:
+    except InvalidHealthCertificate as refusal:
         checks[refusal.step] = False
         return VerificationResult(False, refusal.reason, checks)
     problems: dict[str, str | None] = {}
