@@ -15,6 +15,9 @@ an exit status. Messages carry ids and field names, never personal data.
     ├── Conflict                  a duplicate reference or a clashing write
     └── InvalidInput              a request or a file that breaks the rules
         ├── InvalidVenueToken     a QR token that is forged, altered or malformed
+        ├── InvalidHealthCertificate  a health certificate (EU DCC) that cannot be read or trusted
+        │   └── Base45Error       text that is not strict base45 (RFC 9285)
+        ├── TrustListError        a trust list or signer certificate file that cannot be used
         ├── BatchRejected         an upload refused as a whole, with per-record errors
         ├── ImportRejected        an import refused as a whole, with line-numbered errors
         ├── WrongPassphrase       a backup whose header the passphrase does not open
@@ -28,12 +31,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "BackupDamaged",
+    "Base45Error",
     "BatchRejected",
     "ChaincutError",
     "ConfigurationError",
     "Conflict",
     "FieldError",
     "ImportRejected",
+    "InvalidHealthCertificate",
     "InvalidInput",
     "InvalidVenueToken",
     "NotAuthenticated",
@@ -42,6 +47,7 @@ __all__ = [
     "PolicyError",
     "RateLimited",
     "StoreNotReady",
+    "TrustListError",
     "WrongPassphrase",
 ]
 
@@ -163,6 +169,32 @@ class InvalidVenueToken(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(f"venue QR token refused: {reason}", field="token")
         self.reason = reason
+
+
+class InvalidHealthCertificate(InvalidInput):
+    """A health certificate (EU DCC) that cannot be read or trusted; ``step`` names the failed check."""
+
+    code = "invalid_health_certificate"
+
+    def __init__(self, reason: str, *, step: str = "decode") -> None:
+        super().__init__(reason, field="qr")
+        self.reason = reason
+        self.step = step
+
+
+class Base45Error(InvalidHealthCertificate):
+    """Text that is not strict base45 (RFC 9285): a foreign character, a bad length or an overflow."""
+
+    code = "invalid_base45"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, step="b45decode")
+
+
+class TrustListError(InvalidInput):
+    """A trust list or signer certificate file that cannot be read as the documented format."""
+
+    code = "invalid_trust_list"
 
 
 class BatchRejected(InvalidInput):

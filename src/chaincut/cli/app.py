@@ -8,6 +8,7 @@ from chaincut.cli import audit, cases, data, orders, people, server, tracing, us
 from chaincut.cli import backup as backup_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
+from chaincut.cli import verify as verify_commands
 
 __all__ = ["app", "main"]
 
@@ -43,6 +44,7 @@ app.command("synth")(data.synth)
 app.command("backup")(backup_commands.backup)
 app.command("restore")(backup_commands.restore)
 app.command("trace")(tracing.trace)
+app.command("verify")(verify_commands.verify)
 venues_app.command("add")(venues.add)
 venues_app.command("list")(venues.list_venues)
 venues_app.command("poster")(venues.poster)

@@ -1,0 +1,57 @@
+"""Base45, the alphabet a health certificate's QR code carries its bytes in (RFC 9285).
+
+Decoding is strict: a character outside the 45-character alphabet, a length that
+leaves one character over, or a group whose value overflows its bytes is refused
+with ``Base45Error`` rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from chaincut.errors import Base45Error
+
+__all__ = ["ALPHABET", "b45decode", "b45encode"]
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_VALUES = {char: value for value, char in enumerate(ALPHABET)}
+
+
+def b45encode(data: bytes) -> str:
+    """The QR-alphanumeric text for some bytes: two bytes become three characters, a last byte two."""
+    out: list[str] = []
+    for start in range(0, len(data) - 1, 2):
+        value = data[start] * 256 + data[start + 1]
+        value, c = divmod(value, 45)
+        e, d = divmod(value, 45)
+        out += (ALPHABET[c], ALPHABET[d], ALPHABET[e])
+    if len(data) % 2:
+        d, c = divmod(data[-1], 45)
+        out += (ALPHABET[c], ALPHABET[d])
+    return "".join(out)
+
+
+def _values(text: str) -> list[int]:
+    try:
+        return [_VALUES[char] for char in text]
+    except KeyError as exc:
+        raise Base45Error(f"character {exc.args[0]!r} is not in the base45 alphabet") from None
+
+
+def b45decode(text: str) -> bytes:
+    """The bytes a certificate's base45 text stands for; refuses anything RFC 9285 does not allow."""
+    if len(text) % 3 == 1:
+        raise Base45Error(f"a base45 text of {len(text)} characters leaves one character over")
+    values = _values(text)
+    out = bytearray()
+    for start in range(0, len(values), 3):
+        group = values[start : start + 3]
+        if len(group) == 3:
+            value = group[0] + group[1] * 45 + group[2] * 45 * 45
+            if value > 0xFFFF:
+                raise Base45Error(f"the group at character {start} overflows two bytes")
+            out += value.to_bytes(2, "big")
+        else:
+            value = group[0] + group[1] * 45
+            if value > 0xFF:
+                raise Base45Error(f"the group at character {start} overflows one byte")
+            out.append(value)
+    return bytes(out)
