@@ -25,6 +25,7 @@ CITED_SECTIONS = (
     "encounters",
     "contacts_of_contacts",
     "orders",
+    "border",
 )
 
 
@@ -58,7 +59,7 @@ def uncited_values(text: str) -> list[str]:
         key = value.group(1)
         checked = (
             section in CITED_SECTIONS
-            or section.endswith(".contact")
+            or section.endswith((".contact", ".slots"))
             or (section.startswith("venue_types.") and key == "default_stay_minutes")
         )
         inline = "#" in line.split("=", 1)[1] and line.split("#", 1)[1].strip()
@@ -261,3 +262,46 @@ def test_contradictory_rules_are_refused() -> None:
     upward = broken(('from_tiers = ["close"]\ntier = "exposed"', 'from_tiers = ["exposed"]\ntier = "close"'))
     with pytest.raises(PolicyError, match="would rank a contact of a contact above"):
         parse_policy(upward)
+
+
+def test_the_border_quotas_are_the_experts_data() -> None:
+    border = load_policy(None).border
+    assert border.booking_days_ahead == 7
+    assert border.max_companions == 3
+    assert border.mode.value == "first_come"
+    daily = {p: sum(c.slots.values()) for p, c in border.checkpoints.items()}
+    assert sorted(daily.values(), reverse=True) == [35_000, 10_000, 5_000]
+    spur = border.checkpoint("lok_ma_chau_spur_line")
+    assert spur is not None
+    assert spur.name_zh == "落馬洲支線管制站"
+    assert set(spur.slots) == {"morning", "afternoon", "night"}
+    assert border.checkpoint("airport") is None
+
+
+def test_a_broken_border_section_names_each_key() -> None:
+    text = broken(
+        ("booking_days_ahead = 7", 'booking_days_ahead = "a week"'),
+        ('mode = "first_come"', 'mode = "lottery"'),
+        ("morning = 4000", "morning = -1"),
+        ("night = 1000", "night = 1000.5"),
+        ('name_zh = "文錦渡管制站"', 'name_zh = ""\nopens_at = "07:00"'),
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    by_path = dict(p.split(": ", 1) for p in caught.value.problems)
+    assert by_path["border.booking_days_ahead"] == "expected a whole number of days, got 'a week'"
+    assert by_path["border.checkpoints.man_kam_to.slots.night"] == (
+        "expected a whole number of travellers, got 1000.5"
+    )
+    assert by_path["border.mode"] == "expected one of 'first_come', 'ballot', got 'lottery'"
+    assert by_path["border.checkpoints.shenzhen_bay.slots.morning"] == "expected at least 0, got -1"
+    assert by_path["border.checkpoints.man_kam_to.name_zh"].startswith("expected a non-empty string")
+    assert by_path["border.checkpoints.man_kam_to.opens_at"].startswith("unknown key")
+
+
+def test_a_policy_without_a_border_section_says_so() -> None:
+    start = default_policy_text().index("[border]")
+    end = default_policy_text().index("# Venue types.")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(default_policy_text()[:start] + default_policy_text()[end:])
+    assert any(p.startswith("border: expected a table") for p in caught.value.problems)

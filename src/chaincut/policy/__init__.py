@@ -2,6 +2,9 @@
 
 from chaincut.policy.loading import default_policy_text, load_policy, parse_policy
 from chaincut.policy.model import (
+    BookingMode,
+    BorderRules,
+    CheckpointRule,
     ContactRule,
     ContactsOfContactsRule,
     EncounterRule,
@@ -16,6 +19,9 @@ from chaincut.policy.model import (
 )
 
 __all__ = [
+    "BookingMode",
+    "BorderRules",
+    "CheckpointRule",
     "ContactRule",
     "ContactsOfContactsRule",
     "EncounterRule",

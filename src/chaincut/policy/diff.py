@@ -88,6 +88,15 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             }
             for name, rule in policy.venue_types.items()
         },
+        "border": {
+            "booking_days_ahead": policy.border.booking_days_ahead,
+            "max_companions": policy.border.max_companions,
+            "mode": policy.border.mode.value,
+            "checkpoints": {
+                point_id: {"name_en": point.name_en, "name_zh": point.name_zh, "slots": dict(point.slots)}
+                for point_id, point in policy.border.checkpoints.items()
+            },
+        },
     }
 
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from chaincut.errors import PolicyError
 from chaincut.policy.model import (
+    BookingMode,
+    BorderRules,
+    CheckpointRule,
     ContactRule,
     ContactsOfContactsRule,
     EncounterRule,
@@ -65,9 +68,23 @@ class _Checker:
             self.problems.append(f"{path}.{key}: unknown key; expected one of {', '.join(sorted(allowed))}")
 
     def get(self, table: dict[str, Any], path: str, key: str, kind: type, **bounds: int) -> Any:
+        return self._value(table, path, key, kind, None, bounds)
+
+    def count(self, table: dict[str, Any], path: str, key: str, unit: str, *, low: int, high: int) -> Any:
+        """A whole number of ``unit`` (travellers, ...) that the key's name does not state."""
+        return self._value(table, path, key, int, unit, {"low": low, "high": high})
+
+    def _value(
+        self, table: dict[str, Any], path: str, key: str, kind: type, unit: str | None, bounds: dict[str, int]
+    ) -> Any:
         full = f"{path}.{key}" if path else key
-        unit = next(
-            (u for sfx, u in _UNITS.items() if key.endswith(sfx) or key.startswith(sfx[1:] + "_")), None
+        unit = unit or next(
+            (
+                u
+                for sfx, u in _UNITS.items()
+                if key.endswith(sfx) or key.startswith(sfx[1:] + "_") or f"{sfx}_" in key
+            ),
+            None,
         )
         expected = f"a whole number of {unit}" if unit else ("an integer" if kind is int else "a string")
         if key not in table:
@@ -128,7 +145,10 @@ _SECTIONS = {
     "contacts_of_contacts",
     "orders",
     "venue_types",
+    "border",
 }
+_SLOTS = ("morning", "afternoon", "night")
+_MODES = ", ".join(repr(m.value) for m in BookingMode)
 _MAX_DAYS = 3650
 _MAX_MINUTES = 7 * 24 * 60
 
@@ -177,6 +197,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     follow_up_days = check.get(orders, "orders", "follow_up_days", int, low=1, high=60)
 
     venue_types = _venue_types(check, data)
+    border = _border(check, data)
 
     for extra in sorted(set(data) - _SECTIONS):
         check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
@@ -197,6 +218,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     assert encounter_tier
     assert coc_tier
     assert from_tiers is not None
+    assert border is not None
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
@@ -213,6 +235,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         encounters=EncounterRule(cumulative, encounter_tier),
         contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
         orders=OrderRules(quarantine_days, notice_days, follow_up_days),
+        border=border,
     )
 
 
@@ -240,6 +263,41 @@ def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRu
                 name, label_en, label_zh, stay, ContactRule(overlap, after, tier)
             )
     return venue_types
+
+
+def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
+    section = check.section(data, "border", {"booking_days_ahead", "max_companions", "mode", "checkpoints"})
+    days_ahead = check.get(section, "border", "booking_days_ahead", int, low=0, high=366)
+    companions = check.get(section, "border", "max_companions", int, low=0, high=20)
+    mode: BookingMode | None = None
+    if section:
+        raw_mode = section.get("mode")
+        try:
+            mode = BookingMode(str(raw_mode))
+        except ValueError:
+            got = "missing" if raw_mode is None else f"got {raw_mode!r}"
+            check.problems.append(f"border.mode: expected one of {_MODES}, {got}")
+    points = check.table(section.get("checkpoints"), "border.checkpoints") if section else {}
+    if section and not points and isinstance(section.get("checkpoints"), dict):
+        check.problems.append("border.checkpoints: expected at least one checkpoint")
+    checkpoints: dict[str, CheckpointRule] = {}
+    for point_id, raw in points.items():
+        path = f"border.checkpoints.{point_id}"
+        entry = check.table(raw, path)
+        check.only(entry, path, {"name_en", "name_zh", "slots"})
+        name_en = check.get(entry, path, "name_en", str)
+        name_zh = check.get(entry, path, "name_zh", str)
+        slots_table = check.table(entry.get("slots"), f"{path}.slots") if entry else {}
+        check.only(slots_table, f"{path}.slots", set(_SLOTS))
+        quotas = {
+            slot: check.count(slots_table, f"{path}.slots", slot, "travellers", low=0, high=10_000_000)
+            for slot in (_SLOTS if slots_table else ())
+        }
+        if name_en is not None and name_zh is not None and quotas and None not in quotas.values():
+            checkpoints[point_id] = CheckpointRule(point_id, name_en, name_zh, quotas)
+    if days_ahead is None or companions is None or mode is None or not checkpoints:
+        return None
+    return BorderRules(days_ahead, companions, mode, checkpoints)
 
 
 def _contradictions(

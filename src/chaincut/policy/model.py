@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from chaincut.domain.contacts import Tier
 
 __all__ = [
+    "BookingMode",
+    "BorderRules",
+    "CheckpointRule",
     "ContactRule",
     "ContactsOfContactsRule",
     "EncounterRule",
@@ -138,6 +142,36 @@ class OrderRules:
     follow_up_days: int  # daily follow-up of a close contact, from the last exposure
 
 
+class BookingMode(StrEnum):
+    """How border crossings are allocated: in order of booking, or by a daily ballot."""
+
+    FIRST_COME = "first_come"
+    BALLOT = "ballot"
+
+
+@dataclass(frozen=True)
+class CheckpointRule:
+    """One land crossing that takes bookings, with its quota of travellers per slot and day."""
+
+    id: str
+    name_en: str
+    name_zh: str
+    slots: Mapping[str, int]  # slot ("morning", "afternoon", "night") -> travellers a day
+
+
+@dataclass(frozen=True)
+class BorderRules:
+    """Quota-controlled crossings: how far ahead one books, with how many companions, and where."""
+
+    booking_days_ahead: int  # the last day one may book, counted from today (local date)
+    max_companions: int  # travellers on one booking besides the booker's traveller
+    mode: BookingMode
+    checkpoints: Mapping[str, CheckpointRule]
+
+    def checkpoint(self, checkpoint_id: str) -> CheckpointRule | None:
+        return self.checkpoints.get(checkpoint_id)
+
+
 @dataclass(frozen=True)
 class Policy:
     """One version of the experts' policy; ``digest`` identifies its exact content."""
@@ -152,6 +186,7 @@ class Policy:
     encounters: EncounterRule
     contacts_of_contacts: ContactsOfContactsRule
     orders: OrderRules
+    border: BorderRules
 
     def venue_type(self, name: str) -> VenueTypeRule | None:
         return self.venue_types.get(name)
