@@ -16,6 +16,7 @@ from chaincut.access import (
 )
 from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.subject_access import SubjectAccess
+from chaincut.border import BookingService
 from chaincut.clock import Clock, SystemClock
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
@@ -65,6 +66,7 @@ class Services:
     approvals: ExportApprovals
     rate_limits: RateLimiter
     subject_access: SubjectAccess
+    border: BookingService
 
     def close(self) -> None:
         self.db.dispose()
@@ -142,4 +144,5 @@ def bootstrap(
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(),
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit),
+        border=BookingService(store, policy.border, clock, settings.zone, hasher),
     )

@@ -13,6 +13,7 @@ an exit status. Messages carry ids and field names, never personal data.
     ├── RateLimited               too many requests from one client; retry later
     ├── NotFound                  a person, venue or case that is not there (or not yours)
     ├── Conflict                  a duplicate reference or a clashing write
+    │   └── BookingRefused        a border booking the quota or the one-a-day rule refuses
     └── InvalidInput              a request or a file that breaks the rules
         ├── InvalidVenueToken     a QR token that is forged, altered or malformed
         ├── InvalidHealthCertificate  a health certificate (EU DCC) that cannot be read or trusted
@@ -33,6 +34,7 @@ __all__ = [
     "BackupDamaged",
     "Base45Error",
     "BatchRejected",
+    "BookingRefused",
     "ChaincutError",
     "ConfigurationError",
     "Conflict",
@@ -148,6 +150,16 @@ class Conflict(ChaincutError):
     """The write clashes with what is stored, such as a reference already in use."""
 
     code = "conflict"
+
+
+class BookingRefused(Conflict):
+    """A border booking refused by what is stored: a full slot, or the traveller's booking that day."""
+
+    code = "booking_refused"
+
+    def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code
 
 
 class InvalidInput(ChaincutError):

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     rate_checkins_per_minute: int = Field(default=30, ge=1)
     rate_uploads_per_minute: int = Field(default=6, ge=1)
     rate_logins_per_minute: int = Field(default=20, ge=1)
+    rate_border_bookings_per_minute: int = Field(default=10, ge=1)
     secure_cookies: bool = True
 
     @field_validator("local_timezone")

@@ -134,6 +134,11 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/{username}/enable"): frozenset({ADMINISTRATOR}),
     ("GET", "/audit"): frozenset({ADMINISTRATOR}),
     ("GET", "/audit/verify"): frozenset({ADMINISTRATOR}),
+    # border crossings: residents book and cancel their own, border officers list them
+    ("POST", "/border/bookings"): frozenset({RESIDENT}),
+    ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
+    ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
+    ("GET", "/border/slots"): SIGNED_IN,
 }
 
 PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token")})
@@ -153,6 +158,7 @@ class World:
     orders: dict[str, str] = field(default_factory=dict)  # name -> public id
     approvals: dict[str, str] = field(default_factory=dict)  # name -> public id
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    border_booking: str = ""  # the resident's own booking, to cancel
 
     def fresh_headers(self, caller: str) -> dict[str, str]:
         """New credentials for ``caller`` (for signing out without ending the shared ones)."""
@@ -251,6 +257,16 @@ def world(embedded_services: Services) -> Iterator[World]:
         )
         device_checkin = {"client_id": "co-dev", "token": w.venue_qr, "person": "P3"}
         _ok(client.post("/checkins", json=device_checkin, headers=headers[VENUE_DEVICE]))
+        # The resident's booking of a border crossing, to cancel.
+        booking = {
+            "request_id": "matrix-0",
+            "id_document": "A1234563",
+            "day": "2026-11-21",
+            "checkpoint": "man_kam_to",
+            "slot": "night",
+            "companions": 1,
+        }
+        w.border_booking = _ok(client.post("/border/bookings", json=booking, headers=headers[RESIDENT]))["id"]
         yield w
 
 
@@ -380,6 +396,19 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/staff/{username}/enable"): _static("/staff/victim4/enable"),
     ("GET", "/audit"): _static("/audit", {"flag": "manual_status_change"}),
     ("GET", "/audit/verify"): _static("/audit/verify"),
+    ("POST", "/border/bookings"): _static(
+        "/border/bookings",
+        body={
+            "request_id": "matrix-1",
+            "id_document": "A1234563",
+            "day": "2026-11-22",
+            "checkpoint": "shenzhen_bay",
+            "slot": "morning",
+        },
+    ),
+    ("DELETE", "/border/bookings/{public_id}"): lambda w, _c: Call(f"/border/bookings/{w.border_booking}"),
+    ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
+    ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
 }
 
 

@@ -17,6 +17,7 @@ from chaincut.api.errors import install_error_handlers
 from chaincut.api.headers import SecurityHeaders
 from chaincut.api.routers import (
     auth,
+    border,
     cases,
     checkins,
     follow_ups,
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(staff.router)
     app.include_router(subjects.router)
+    app.include_router(border.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

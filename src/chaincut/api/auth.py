@@ -122,6 +122,7 @@ def _limits(services: Services) -> dict[str, int]:
         "checkins": settings.rate_checkins_per_minute,
         "uploads": settings.rate_uploads_per_minute,
         "sign-in": settings.rate_logins_per_minute,
+        "border-bookings": settings.rate_border_bookings_per_minute,
     }
 
 

@@ -68,6 +68,8 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
     POLICY_EDIT = "policy.edit"
+    BORDER_BOOK = "border.book"  # a resident books or cancels their own crossing
+    BORDER_READ = "border.read"  # the bookings at a checkpoint on a day: border officers
 
 
 _P = Permission
@@ -98,7 +100,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     # Epidemiologists see cases and where risk is, not who went where.
     Role.EPIDEMIOLOGIST: frozenset({_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ}),
     Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
-    Role.BORDER_OFFICER: frozenset({_P.STATUS_READ}),
+    Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ}),
     Role.VENUE_OPERATOR: frozenset(
         {_P.VENUES_REGISTER, _P.VENUES_READ, _P.VENUE_DEVICE_TOKENS, _P.STATUS_READ}
     ),
@@ -109,7 +111,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 }
 
 # What a resident's app and a venue's device may do, always on their own records only.
-_RESIDENT = frozenset({_P.CHECKIN, _P.VISITS_UPLOAD, _P.SUBJECT_ACCESS, _P.RISKY_VENUES_READ})
+_RESIDENT = frozenset({_P.CHECKIN, _P.VISITS_UPLOAD, _P.SUBJECT_ACCESS, _P.RISKY_VENUES_READ, _P.BORDER_BOOK})
 _VENUE_DEVICE = frozenset({_P.CHECKIN, _P.VENUES_READ})
 
 

@@ -22,6 +22,8 @@ from chaincut.security import FieldCipher
 from chaincut.store.archive import ENCOUNTER_SCHEMA, VISIT_SCHEMA, ParquetArchive
 from chaincut.store.assignments import ApprovalRepository, AssignmentRepository
 from chaincut.store.audit import AuditRepository
+from chaincut.store.ballot import BallotRepository
+from chaincut.store.border import BorderRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
@@ -62,6 +64,8 @@ class UnitOfWork:
         self.approvals = ApprovalRepository(conn)
         self.audit = AuditRepository(conn, audit_key)
         self.corrections = CorrectionRepository(conn, cipher)
+        self.border = BorderRepository(conn)
+        self.ballot = BallotRepository(conn)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""Booking a border crossing: one checkpoint's slot on one day, within its quota, never oversold.
+
+Seats are taken in the same transaction as the booking is stored, by a
+conditional UPDATE that only succeeds while the slot's quota holds all the
+booking's travellers (``store/border.py``); cancelling gives them back in the
+transaction that marks the booking cancelled, once. A retried request (same
+booker, same ``request_id``) gets the first answer. The traveller is known by the
+keyed hash of their identity document only. The quotas, how far ahead one may
+book and how many companions come along are the policy's ``[border]`` rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from chaincut.border.ballot import DrawOutcome, draw_ballot
+from chaincut.clock import Clock
+from chaincut.domain.border import BallotEntry, Booking, SlotAvailability
+from chaincut.domain.ids import new_public_id
+from chaincut.errors import BookingRefused, InvalidInput, NotFound
+from chaincut.policy import BookingMode, BorderRules, CheckpointRule
+from chaincut.security import IdentityHasher
+from chaincut.store import Store
+from chaincut.store.border import NewBooking
+
+__all__ = ["BookingRequest", "BookingService"]
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """A resident's request to cross: for whom (their document number), where, when, with how many."""
+
+    person_id: int  # the resident whose app asks
+    id_document: str  # the traveller's identity-document number: only its keyed hash is kept
+    day: date  # local date of the crossing
+    checkpoint: str
+    slot: str
+    companions: int
+    request_id: str  # the app's id for retries
+
+
+class _Clash(Exception):
+    """A unique constraint refused the insert: a concurrent retry or a second booking that day."""
+
+
+class BookingService:
+    """Books, cancels and lists border crossings under the policy's quotas."""
+
+    def __init__(
+        self, store: Store, rules: BorderRules, clock: Clock, zone: ZoneInfo, hasher: IdentityHasher
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._clock = clock
+        self._zone = zone
+        self._hasher = hasher
+
+    @property
+    def mode(self) -> BookingMode:
+        return self._rules.mode
+
+    def today(self) -> date:
+        return self._clock.now().astimezone(self._zone).date()
+
+    def book(self, request: BookingRequest) -> Booking | BallotEntry:
+        """Book (first come) or enter the ballot (ballot mode); a retried request returns the first answer."""
+        point = self._check(request)
+        traveller = self._hasher.hash(request.id_document)
+        if self._rules.mode is BookingMode.BALLOT:
+            return self._enter(request, traveller)
+        try:
+            return self._book(request, traveller, point.slots[request.slot])
+        except _Clash:
+            with self._store.read() as uow:
+                first = uow.border.by_request(request.person_id, request.request_id)
+            if first is not None:
+                return replace(first, replayed=True)
+            raise _already_booked() from None
+
+    def _book(self, request: BookingRequest, traveller: bytes, quota: int) -> Booking:
+        with self._store.write() as uow:
+            first = uow.border.by_request(request.person_id, request.request_id)
+            if first is not None:
+                return replace(first, replayed=True)
+            if uow.border.live(traveller, request.day) is not None:
+                raise _already_booked()
+            uow.border.ensure_slot(request.checkpoint, request.day, request.slot, quota)
+            if not uow.border.take(request.checkpoint, request.day, request.slot, 1 + request.companions):
+                raise BookingRefused(
+                    f"the {request.slot} slot at {request.checkpoint} on {request.day} is full",
+                    code="slot_full",
+                    field="slot",
+                )
+            added = uow.border.add(
+                NewBooking(
+                    public_id=new_public_id(),
+                    person_id=request.person_id,
+                    traveller_hash=traveller,
+                    day=request.day,
+                    checkpoint=request.checkpoint,
+                    slot=request.slot,
+                    companions=request.companions,
+                    request_id=request.request_id,
+                    created_at=int(self._clock.now().timestamp()),
+                )
+            )
+            if added is None:
+                raise _Clash  # rolls back the seats taken above
+            return added[1]
+
+    def _enter(self, request: BookingRequest, traveller: bytes) -> BallotEntry:
+        try:
+            with self._store.write() as uow:
+                first = uow.ballot.by_request(request.person_id, request.request_id)
+                if first is not None:
+                    return replace(first, replayed=True)
+                if uow.ballot.draw(request.day) is not None:
+                    raise BookingRefused(
+                        f"the ballot for {request.day} has been drawn", code="ballot_drawn", field="day"
+                    )
+                if uow.ballot.entered(traveller, request.day):
+                    raise _already_booked()
+                entry = uow.ballot.add(
+                    {
+                        "public_id": new_public_id(),
+                        "person_id": request.person_id,
+                        "traveller_hash": traveller,
+                        "day": request.day,
+                        "checkpoint": request.checkpoint,
+                        "slot": request.slot,
+                        "companions": request.companions,
+                        "request_id": request.request_id,
+                        "created_at": int(self._clock.now().timestamp()),
+                    }
+                )
+                if entry is None:
+                    raise _Clash
+                return entry
+        except _Clash:
+            with self._store.read() as uow:
+                again = uow.ballot.by_request(request.person_id, request.request_id)
+            if again is not None:
+                return replace(again, replayed=True)
+            raise _already_booked() from None
+
+    def cancel(self, public_id: str, *, person_id: int | None) -> Booking:
+        """Cancel and give the seats back, once; cancelling again returns the cancelled booking.
+
+        ``person_id`` limits it to that resident's own bookings (None: any, for staff).
+        """
+        with self._store.write() as uow:
+            booking = uow.border.by_public_id(public_id)
+            if booking is None or (person_id is not None and booking.person_id != person_id):
+                raise NotFound("no such booking", field="id")
+            if uow.border.cancel(public_id, int(self._clock.now().timestamp())):
+                uow.border.give_back(booking.checkpoint, booking.day, booking.slot, booking.travellers)
+            cancelled = uow.border.by_public_id(public_id)
+            assert cancelled is not None
+            return cancelled
+
+    def availability(self, day: date) -> list[SlotAvailability]:
+        """Every checkpoint's slots on ``day``, with the seats still free."""
+        with self._store.read() as uow:
+            stored = uow.border.slots(day)
+        found = []
+        for point in self._rules.checkpoints.values():
+            for slot, quota in point.slots.items():
+                held = stored.get((point.id, slot))
+                found.append(held or SlotAvailability(point.id, day, slot, quota, 0))
+        return found
+
+    def bookings(
+        self, day: date, checkpoint: str | None = None, *, limit: int = 500, offset: int = 0
+    ) -> list[Booking]:
+        """The bookings on ``day`` (at ``checkpoint``), in the order they were made: for border officers."""
+        if checkpoint is not None:
+            self._checkpoint(checkpoint)
+        with self._store.read() as uow:
+            return uow.border.on_day(day, checkpoint, limit=limit, offset=offset)
+
+    def draw(self, day: date, seed: str, *, actor: str) -> DrawOutcome:
+        """Draw the day's ballot: winners get bookings up to each slot's quota (see ``draw_ballot``)."""
+        return draw_ballot(self._store, self._rules, self._clock, day, seed, actor=actor)
+
+    def _checkpoint(self, checkpoint: str) -> CheckpointRule:
+        point = self._rules.checkpoint(checkpoint)
+        if point is None:
+            known = ", ".join(sorted(self._rules.checkpoints))
+            raise InvalidInput(
+                f"no checkpoint {checkpoint!r} takes bookings; expected one of {known}",
+                field="checkpoint",
+                code="unknown_checkpoint",
+            )
+        return point
+
+    def _check(self, request: BookingRequest) -> CheckpointRule:
+        point = self._checkpoint(request.checkpoint)
+        if request.slot not in point.slots:
+            raise InvalidInput(
+                f"no slot {request.slot!r} at {request.checkpoint}; expected one of {', '.join(point.slots)}",
+                field="slot",
+                code="unknown_slot",
+            )
+        if not 0 <= request.companions <= self._rules.max_companions:
+            raise InvalidInput(
+                f"at most {self._rules.max_companions} companions may come on one booking",
+                field="companions",
+                code="too_many_companions",
+            )
+        today = self.today()
+        if request.day < today:
+            raise InvalidInput(f"{request.day} has passed", field="day", code="day_in_past")
+        last = today + timedelta(days=self._rules.booking_days_ahead)
+        if request.day > last:
+            raise InvalidInput(
+                f"bookings open {self._rules.booking_days_ahead} days ahead: {last} at the latest",
+                field="day",
+                code="day_too_far",
+            )
+        return point
+
+
+def _already_booked() -> BookingRefused:
+    return BookingRefused(
+        "this traveller already holds a booking (or a ballot entry) that day",
+        code="already_booked",
+        field="id_document",
+    )
