@@ -14,6 +14,7 @@ import random
 import struct
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,14 @@ from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from chaincut.bootstrap import Services, bootstrap
+from chaincut.border import BookingRequest, BookingService
 from chaincut.cli import app as cli_app
 from chaincut.clock import FixedClock
 from chaincut.domain import Tier
 from chaincut.domain.audit import AuditEvent
 from chaincut.errors import BackupDamaged, Conflict, InvalidInput, StoreNotReady, WrongPassphrase
 from chaincut.people import PersonDraft
+from chaincut.policy import BookingMode
 from chaincut.settings import Settings
 from chaincut.store import Database, Store, backup_crypto, head_revision, upgrade
 from chaincut.store import tables as t
@@ -45,6 +48,21 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 
 # --- filling a store ---------------------------------------------------------------------------
+
+
+def _border_rows(svc: Services, person_ids: list[int]) -> None:
+    """A first-come booking, and a ballot drawn on another day (entries, draws, bookings, slots)."""
+    ask = BookingRequest(person_ids[3], "A000003(7)", date(2026, 11, 21), "man_kam_to", "night", 1, "b-1")
+    svc.border.book(ask)
+    ballot = BookingService(
+        svc.store,
+        replace(svc.policy.border, mode=BookingMode.BALLOT),
+        svc.clock,
+        svc.settings.zone,
+        svc.hasher,
+    )
+    ballot.book(replace(ask, day=date(2026, 11, 22), request_id="e-1"))
+    ballot.draw(date(2026, 11, 22), "backup-seed", actor="tests")
 
 
 def fill(svc: Services) -> None:
@@ -116,6 +134,7 @@ def fill(svc: Services) -> None:
     assert first.id is not None and second.id is not None
     order = svc.orders.issue(people[2].id or 0, Tier.CLOSE, now - timedelta(days=1), first.id, "tracer-1")
     svc.follow_ups.record("p-2", date(2026, 11, 20), ["fever"], None, "day 1", "tracer-1")
+    _border_rows(svc, [p.id or 0 for p in people])
     with svc.store.write() as uow:
         conn = uow.connection
         # A case linked to one registered after it: the restore must not trip on the order.
