@@ -84,7 +84,10 @@ class BookingService:
             first = uow.border.by_request(request.person_id, request.request_id)
             if first is not None:
                 return replace(first, replayed=True)
-            if uow.border.live(traveller, request.day) is not None:
+            live = uow.border.live(traveller, request.day)
+            if live is not None:
+                if (live.person_id, live.request_id) == (request.person_id, request.request_id):
+                    return replace(live, replayed=True)  # a retry that raced the first request's commit
                 raise _already_booked()
             uow.border.ensure_slot(request.checkpoint, request.day, request.slot, quota)
             if not uow.border.take(request.checkpoint, request.day, request.slot, 1 + request.companions):
@@ -121,6 +124,10 @@ class BookingService:
                         f"the ballot for {request.day} has been drawn", code="ballot_drawn", field="day"
                     )
                 if uow.ballot.entered(traveller, request.day):
+                    # A retry may race the first request's commit: look for it again before refusing.
+                    raced = uow.ballot.by_request(request.person_id, request.request_id)
+                    if raced is not None:
+                        return replace(raced, replayed=True)
                     raise _already_booked()
                 entry = uow.ballot.add(
                     {
