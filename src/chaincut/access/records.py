@@ -51,18 +51,10 @@ class RecordAccess:
         with self._store.write() as uow:
             case = uow.cases.get_by_ref(ref)
             allowed = case is not None and self._may_see_case(uow, principal, case, action)
-            event = event_for(
-                principal,
-                action,
-                "cases",
-                record=ref,
-                purpose=purpose,
-                outcome="ok" if allowed else ("denied" if case is not None else "not_found"),
-                flags=flags if allowed else (AuditFlag.DENIED,) if case is not None else (),
-                details=details,
-                subject_person_id=case.person_id if case is not None else None,
+            subject = case.person_id if case is not None else None
+            self._audit_access(
+                uow, principal, action, "cases", ref, purpose, flags, details, case, allowed, subject
             )
-            self._audit.record_in(uow, event)
         if case is None or not allowed:
             raise NotFound("no such case", field=field)
         return case
@@ -82,21 +74,43 @@ class RecordAccess:
         with self._store.write() as uow:
             person = uow.people.get_by_ref(ref)
             allowed = person is not None and self._may_see_person(uow, principal, person)
-            event = event_for(
-                principal,
-                action,
-                "people",
-                record=ref,
-                purpose=purpose,
-                outcome="ok" if allowed else ("denied" if person is not None else "not_found"),
-                flags=flags if allowed else (AuditFlag.DENIED,) if person is not None else (),
-                details=details,
-                subject_person_id=person.id if person is not None else None,
+            subject = person.id if person is not None else None
+            self._audit_access(
+                uow, principal, action, "people", ref, purpose, flags, details, person, allowed, subject
             )
-            self._audit.record_in(uow, event)
         if person is None or not allowed:
             raise NotFound("no such person", field=field)
         return person
+
+    def _audit_access(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        action: str,
+        resource: str,
+        ref: str,
+        purpose: str,
+        flags: tuple[str, ...],
+        details: Details | None,
+        found: object,
+        allowed: bool,
+        subject_person_id: int | None,
+    ) -> None:
+        """One entry for an attempt to read a record: ok, denied (it exists) or not found."""
+        outcome = "ok" if allowed else ("denied" if found is not None else "not_found")
+        recorded_flags = flags if allowed else (AuditFlag.DENIED,) if found is not None else ()
+        event = event_for(
+            principal,
+            action,
+            resource,
+            record=ref,
+            purpose=purpose,
+            outcome=outcome,
+            flags=recorded_flags,
+            details=details,
+            subject_person_id=subject_person_id,
+        )
+        self._audit.record_in(uow, event)
 
     def may_see_case(self, principal: Principal, case: Case, action: str) -> bool:
         with self._store.read() as uow:

@@ -16,15 +16,33 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Table,
-    Text,
     UniqueConstraint,
-    text,
 )
 
+from chaincut.store.metadata import Id, metadata
+from chaincut.store.tables_access import (
+    api_tokens,
+    approvals,
+    audit_head,
+    audit_log,
+    case_assignments,
+    key_rotations,
+    person_corrections,
+    staff,
+    web_sessions,
+)
+from chaincut.store.tables_border import (
+    border_ballot_entries,
+    border_bookings,
+    border_draws,
+    border_slots,
+)
+
+# The tables of later capabilities live in modules of their own, on the same metadata, and
+# are re-exported here so that whoever imports this module (Alembic included) knows them all.
 __all__ = [
     "api_tokens",
     "approvals",
@@ -54,17 +72,6 @@ __all__ = [
     "web_sessions",
 ]
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# BIGINT primary keys autoincrement on PostgreSQL; on SQLite only INTEGER PRIMARY KEY does.
-Id = BigInteger().with_variant(Integer(), "sqlite")
 
 households = Table(
     "households",
@@ -229,208 +236,4 @@ purges = Table(
     Column("cutoff", BigInteger, nullable=False),
     Column("run_at", BigInteger, nullable=False),
     Column("policy_version", String(64), nullable=False),
-)
-
-
-# --- access control and audit (issue 4) -------------------------------------------
-
-staff = Table(
-    "staff",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("username", String(64), nullable=False, unique=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("roles", String(200), nullable=False),
-    Column("disabled", Boolean, nullable=False, default=False),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", BigInteger),
-    Column("created_at", BigInteger, nullable=False),
-    Column("created_by", String(80), nullable=False),
-)
-
-# Bearer tokens for staff (after signing in), residents' phones and venue devices.
-# Only the SHA-256 of a token is stored: tokens are 256-bit random, so no key is needed.
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),
-    Column("staff_id", Id, ForeignKey("staff.id"), index=True),
-    Column("person_id", Id, ForeignKey("people.id"), index=True),
-    Column("venue_id", Id, ForeignKey("venues.id"), index=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("expires_at", BigInteger),
-    Column("revoked_at", BigInteger),
-)
-
-web_sessions = Table(
-    "web_sessions",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("session_hash", LargeBinary(32), nullable=False, unique=True),
-    Column("staff_id", Id, ForeignKey("staff.id"), nullable=False, index=True),
-    Column("csrf_token", String(64), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("expires_at", BigInteger, nullable=False),
-    Column("revoked_at", BigInteger),
-)
-
-case_assignments = Table(
-    "case_assignments",
-    metadata,
-    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
-    Column("staff_id", Id, ForeignKey("staff.id"), primary_key=True, index=True),
-    Column("assigned_at", BigInteger, nullable=False),
-    Column("assigned_by", String(80), nullable=False),
-)
-
-# Requests that need a supervisor's decision: bulk exports of personal data.
-approvals = Table(
-    "approvals",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("public_id", String(32), nullable=False, unique=True),
-    Column("kind", String(24), nullable=False),
-    Column("case_id", Id, ForeignKey("cases.id"), index=True),
-    Column("requested_by", String(80), nullable=False),
-    Column("requested_at", BigInteger, nullable=False),
-    Column("purpose", String(500), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("decided_by", String(80)),
-    Column("decided_at", BigInteger),
-    Column("decision_reason", String(500)),
-    Column("expires_at", BigInteger, nullable=False),
-)
-
-# Append-only and hash-chained: each row's MAC covers its fields and the previous row's MAC.
-# Triggers (migration 0003) refuse UPDATE and DELETE on both backends.
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", BigInteger, nullable=False),
-    Column("actor", String(80), nullable=False),
-    Column("roles", String(200), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("resource", String(200), nullable=False),
-    Column("record", String(200), nullable=False),
-    Column("purpose", String(500), nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("flags", String(100), nullable=False),
-    Column("details", Text, nullable=False),
-    Column("subject_person_id", BigInteger, index=True),
-    Column("prev_mac", LargeBinary(32), nullable=False),
-    Column("mac", LargeBinary(32), nullable=False),
-    Index("ix_audit_log_actor_at", "actor", "at"),
-    Index("ix_audit_log_action_seq", "action", "seq"),
-)
-
-# The chain's head, locked by each append so that appends from every worker form one chain.
-audit_head = Table(
-    "audit_head",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("mac", LargeBinary(32), nullable=False),
-)
-
-# Corrections of a person's details (PDPO data-access and correction), old and new sealed.
-person_corrections = Table(
-    "person_corrections",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
-    Column("field", String(32), nullable=False),
-    Column("old_sealed", LargeBinary),
-    Column("new_sealed", LargeBinary),
-    Column("reason", String(500), nullable=False),
-    Column("corrected_by", String(80), nullable=False),
-    Column("corrected_at", BigInteger, nullable=False),
-)
-
-# Progress of re-encrypting sealed fields under the current data key, so a run can resume.
-key_rotations = Table(
-    "key_rotations",
-    metadata,
-    Column("table_name", String(64), primary_key=True),
-    Column("target_key", Integer, primary_key=True),
-    Column("last_id", BigInteger, nullable=False),
-    Column("rows_done", BigInteger, nullable=False),
-    Column("started_at", BigInteger, nullable=False),
-    Column("finished_at", BigInteger),
-)
-
-# Border crossings under quota (the January 2023 reopening). ``booked`` counts travellers (a booker and
-# their companions) and only ever moves by a conditional UPDATE that keeps it within ``quota``.
-border_slots = Table(
-    "border_slots",
-    metadata,
-    Column("checkpoint", String(64), primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("slot", String(16), primary_key=True),
-    Column("quota", Integer, nullable=False),
-    Column("booked", Integer, nullable=False),
-)
-
-# One live booking per traveller (keyed hash of the identity document) and day; a request id once per
-# booker, so a retry finds the first booking.
-border_bookings = Table(
-    "border_bookings",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("public_id", String(32), nullable=False, unique=True),
-    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
-    Column("traveller_hash", LargeBinary(32), nullable=False),
-    Column("day", Date, nullable=False),
-    Column("checkpoint", String(64), nullable=False),
-    Column("slot", String(16), nullable=False),
-    Column("companions", SmallInteger, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("request_id", String(64), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("cancelled_at", BigInteger),
-    UniqueConstraint("person_id", "request_id"),
-    Index(
-        "uq_border_bookings_live_traveller_day",
-        "traveller_hash",
-        "day",
-        unique=True,
-        sqlite_where=text("status = 'booked'"),
-        postgresql_where=text("status = 'booked'"),
-    ),
-    Index("ix_border_bookings_day_checkpoint", "day", "checkpoint"),
-)
-
-# Ballot mode: entries wait for the day's draw, which makes the winners' bookings.
-border_ballot_entries = Table(
-    "border_ballot_entries",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("public_id", String(32), nullable=False, unique=True),
-    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
-    Column("traveller_hash", LargeBinary(32), nullable=False),
-    Column("day", Date, nullable=False),
-    Column("checkpoint", String(64), nullable=False),
-    Column("slot", String(16), nullable=False),
-    Column("companions", SmallInteger, nullable=False),
-    Column("status", String(16), nullable=False),  # entered, won, lost
-    Column("request_id", String(64), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("booking_id", Id, ForeignKey("border_bookings.id")),
-    UniqueConstraint("person_id", "request_id"),
-    UniqueConstraint("traveller_hash", "day"),
-    Index("ix_border_ballot_entries_day_status", "day", "status"),
-)
-
-# Each day's draw, once, with the seed that makes it reproducible.
-border_draws = Table(
-    "border_draws",
-    metadata,
-    Column("day", Date, primary_key=True),
-    Column("seed", String(64), nullable=False),
-    Column("drawn_at", BigInteger, nullable=False),
-    Column("drawn_by", String(80), nullable=False),
-    Column("entries", Integer, nullable=False),
-    Column("won", Integer, nullable=False),
 )
