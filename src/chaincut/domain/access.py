@@ -70,6 +70,11 @@ class Permission(StrEnum):
     POLICY_EDIT = "policy.edit"
     BORDER_BOOK = "border.book"  # a resident books or cancels their own crossing
     BORDER_READ = "border.read"  # the bookings at a checkpoint on a day: border officers
+    BORDER_CLEAR = "border.clear"  # clear or refuse a traveller at a checkpoint; sync its booking list
+    CODES_OWN = "codes.own"  # a resident's own health code and its signed QR
+    CODES_READ = "codes.read"  # a person's health code and its history: purpose-bound
+    HEALTH_RECORDS = "people.health_records"  # record tests, vaccinations and arrivals
+    CODE_KEYS = "codes.keys"  # rotate or revoke code-signing keys, manage partner trust lists
 
 
 _P = Permission
@@ -89,6 +94,8 @@ _TRACING_DESK = frozenset(
         _P.ORDERS_UPDATE,
         _P.FOLLOW_UPS,
         _P.EXPORTS_REQUEST,
+        _P.CODES_READ,
+        _P.HEALTH_RECORDS,
     }
 )
 
@@ -100,18 +107,20 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     # Epidemiologists see cases and where risk is, not who went where.
     Role.EPIDEMIOLOGIST: frozenset({_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ}),
     Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
-    Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ}),
+    Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ, _P.BORDER_CLEAR}),
     Role.VENUE_OPERATOR: frozenset(
         {_P.VENUES_REGISTER, _P.VENUES_READ, _P.VENUE_DEVICE_TOKENS, _P.STATUS_READ}
     ),
     # Administrators run the system; they do not read anyone's personal data.
     Role.ADMINISTRATOR: frozenset(
-        {_P.STATUS_READ, _P.USERS_MANAGE, _P.AUDIT_READ, _P.RETENTION_RUN, _P.VENUES_READ}
+        {_P.STATUS_READ, _P.USERS_MANAGE, _P.AUDIT_READ, _P.RETENTION_RUN, _P.VENUES_READ, _P.CODE_KEYS}
     ),
 }
 
 # What a resident's app and a venue's device may do, always on their own records only.
-_RESIDENT = frozenset({_P.CHECKIN, _P.VISITS_UPLOAD, _P.SUBJECT_ACCESS, _P.RISKY_VENUES_READ, _P.BORDER_BOOK})
+_RESIDENT = frozenset(
+    {_P.CHECKIN, _P.VISITS_UPLOAD, _P.SUBJECT_ACCESS, _P.RISKY_VENUES_READ, _P.BORDER_BOOK, _P.CODES_OWN}
+)
 _VENUE_DEVICE = frozenset({_P.CHECKIN, _P.VENUES_READ})
 
 
