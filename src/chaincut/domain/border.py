@@ -17,6 +17,7 @@ __all__ = [
     "BookingStatus",
     "Clearance",
     "ClearanceDecision",
+    "REFUSAL_TEXT",
     "EntryStatus",
     "RefusalCode",
     "RefusalReason",
@@ -112,12 +113,31 @@ class RefusalCode(StrEnum):
     BOOKING_USED = "booking_used"  # this booking already cleared a crossing
 
 
+REFUSAL_TEXT: dict[RefusalCode, str] = {
+    RefusalCode.INVALID_CODE: "the code is not valid",
+    RefusalCode.COLOUR_NOT_CLEARED: "the code's colour may not cross",
+    RefusalCode.NO_BOOKING: "no booking for this traveller",
+    RefusalCode.BOOKING_CANCELLED: "the booking was cancelled",
+    RefusalCode.BOOKING_OTHER_CHECKPOINT: "the booking is for another checkpoint",
+    RefusalCode.BOOKING_OTHER_DAY: "the booking is for another day",
+    RefusalCode.BOOKING_OTHER_SLOT: "the booking is for another slot",
+    RefusalCode.NO_NEGATIVE_TEST: "no negative test within the policy's hours",
+    RefusalCode.CODE_REPLAYED: "this code has already cleared a crossing",
+    RefusalCode.BOOKING_USED: "this booking has already cleared a crossing",
+}
+"""Each refusal in general words, for records that keep only the code (the specifics are not stored)."""
+
+
 @dataclass(frozen=True)
 class RefusalReason:
     """One reason a traveller is refused: its code, and words for the officer and the traveller."""
 
     code: RefusalCode
     text: str
+
+    @classmethod
+    def of(cls, code: RefusalCode) -> RefusalReason:
+        return cls(code, REFUSAL_TEXT[code])
 
 
 @dataclass(frozen=True)
