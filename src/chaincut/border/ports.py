@@ -10,12 +10,13 @@ double ships in ``chaincut.border.testing``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from chaincut.domain.health_codes import HealthCodeClaims
 
-__all__ = ["CodeCheck", "CodeVerifier", "TrustListProvider", "VerifierFactory"]
+__all__ = ["CheckedCode", "CodeCheck", "CodeVerifier", "TrustListProvider", "VerifierFactory"]
 
 
 class CodeCheck(Protocol):
@@ -29,6 +30,15 @@ class CodeCheck(Protocol):
 
     @property
     def claims(self) -> HealthCodeClaims | None: ...  # what a valid code states; None when not valid
+
+
+@dataclass(frozen=True)
+class CheckedCode:
+    """A plain ``CodeCheck``, for verifiers that have no result type of their own."""
+
+    valid: bool
+    reason: str
+    claims: HealthCodeClaims | None
 
 
 CodeVerifier = Callable[[str, datetime], CodeCheck]

@@ -9,23 +9,13 @@ real signed-code verifier is not wanted: tests, demos, a checkpoint drill.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chaincut.border.ports import CodeVerifier, VerifierFactory
+from chaincut.border.ports import CheckedCode, CodeVerifier, VerifierFactory
 from chaincut.domain.health_codes import HealthCodeClaims
 
 __all__ = ["CheckedCode", "FakeCodeVerifier", "fake_verifier_factory"]
-
-
-@dataclass(frozen=True)
-class CheckedCode:
-    """A verifier's answer (satisfies ``chaincut.border.ports.CodeCheck``)."""
-
-    valid: bool
-    reason: str
-    claims: HealthCodeClaims | None
 
 
 class FakeCodeVerifier:

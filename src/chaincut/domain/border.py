@@ -12,12 +12,12 @@ from datetime import date, datetime
 from enum import StrEnum
 
 __all__ = [
+    "REFUSAL_TEXT",
     "BallotEntry",
     "Booking",
     "BookingStatus",
     "Clearance",
     "ClearanceDecision",
-    "REFUSAL_TEXT",
     "EntryStatus",
     "RefusalCode",
     "RefusalReason",

@@ -16,7 +16,7 @@ from chaincut.policy.model import ClearanceRules, SlotHours
 if TYPE_CHECKING:
     from chaincut.policy.loading import _Checker
 
-__all__ = ["CLEARANCE_KEYS", "clearance_rules"]
+__all__ = ["CLEARANCE_KEYS", "clearance_rules", "parse_slot_hours"]
 
 CLEARANCE_KEYS = frozenset(
     {
@@ -44,6 +44,17 @@ def _clock_time(text: str, *, end: bool) -> time | bool | None:
     return time(hours, minutes)
 
 
+def parse_slot_hours(slot: str, text: str) -> SlotHours | None:
+    """``"HH:MM-HH:MM"`` as a slot's opening hours (end after start, "24:00" for midnight); None if not."""
+    start_text, _, end_text = text.partition("-")
+    start = _clock_time(start_text, end=False)
+    end = _clock_time(end_text, end=True)
+    if not isinstance(start, time) or end is False or (isinstance(end, time) and end <= start):
+        return None
+    assert end is None or isinstance(end, time)
+    return SlotHours(slot, start, end)
+
+
 def _slot_hours(check: _Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, SlotHours] | None:
     path = "border.slot_hours"
     table = check.table(raw, path)
@@ -56,14 +67,11 @@ def _slot_hours(check: _Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, 
             got = "missing" if value is None else f"got {value!r}"
             check.problems.append(f"{path}.{slot}: expected {expected}, {got}")
             continue
-        start_text, _, end_text = value.partition("-")
-        start = _clock_time(start_text, end=False)
-        end = _clock_time(end_text, end=True)
-        if not isinstance(start, time) or end is False or (isinstance(end, time) and end <= start):
+        hours = parse_slot_hours(slot, value)
+        if hours is None:
             check.problems.append(f"{path}.{slot}: expected {expected}, got {value!r}")
             continue
-        assert end is None or isinstance(end, time)
-        found[slot] = SlotHours(slot, start, end)
+        found[slot] = hours
     ordered = sorted(found.values(), key=lambda s: s.start)
     for before, after in itertools.pairwise(ordered):
         if before.end is None or before.end > after.start:

@@ -127,6 +127,17 @@ class BallotRepository:
             return False
         return True
 
+    def undrawn_days(self) -> list[date]:
+        """Days with entries waiting and no draw yet, earliest first."""
+        drawn = select(border_draws.c.day).where(border_draws.c.day == border_ballot_entries.c.day)
+        query = (
+            select(border_ballot_entries.c.day)
+            .where(border_ballot_entries.c.status == EntryStatus.ENTERED.value, ~drawn.exists())
+            .group_by(border_ballot_entries.c.day)
+            .order_by(border_ballot_entries.c.day)
+        )
+        return [r.day for r in self._conn.execute(query)]
+
     def draw(self, day: date) -> DrawRecord | None:
         r = self._conn.execute(select(border_draws).where(border_draws.c.day == day)).first()
         return None if r is None else DrawRecord(r.day, r.seed, r.drawn_at, r.drawn_by, r.entries, r.won)

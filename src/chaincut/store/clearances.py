@@ -24,7 +24,7 @@ from chaincut.domain.border import (
     RefusalReason,
     SyncedBooking,
 )
-from chaincut.store.tables import border_bookings, border_clearances
+from chaincut.store.tables import border_bookings, border_clearances, people
 
 __all__ = ["ClearanceRepository"]
 
@@ -62,7 +62,10 @@ class ClearanceRepository:
         filled = 0
         while True:
             rows = self._conn.execute(
-                select(_b.c.id, _b.c.traveller_hash).where(_b.c.subject.is_(None)).limit(_FILL_BATCH)
+                select(_b.c.id, _b.c.traveller_hash)
+                .where(_b.c.subject.is_(None))
+                .order_by(_b.c.id)
+                .limit(_FILL_BATCH)
             ).all()
             for row in rows:
                 self._conn.execute(
@@ -83,6 +86,22 @@ class ClearanceRepository:
         """Every booking of the traveller with this border subject id."""
         query = select(*_booking_columns()).where(_b.c.subject == subject).order_by(_b.c.id)
         return [_synced(r) for r in self._conn.execute(query)]
+
+    def booking(self, public_id: str) -> SyncedBooking | None:
+        row = self._conn.execute(select(*_booking_columns()).where(_b.c.public_id == public_id)).first()
+        return None if row is None else _synced(row)
+
+    def traveller_person(self, public_id: str) -> int | None:
+        """The person a booking is for: the registered holder of its document, else the booker."""
+        row = self._conn.execute(
+            select(_b.c.person_id, _b.c.traveller_hash).where(_b.c.public_id == public_id)
+        ).first()
+        if row is None:
+            return None
+        holder = self._conn.execute(
+            select(people.c.id).where(people.c.id_document_hash == row.traveller_hash).order_by(people.c.id)
+        ).first()
+        return int(holder.id) if holder is not None else int(row.person_id)
 
     def booking_row_id(self, public_id: str) -> int | None:
         return self._conn.execute(select(_b.c.id).where(_b.c.public_id == public_id)).scalar_one_or_none()

@@ -45,7 +45,9 @@ def upgrade() -> None:
         sa.Column("offline", sa.Boolean(), nullable=False),
         sa.Column("conflict", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
-            ["booking_id"], ["border_bookings.id"], name=op.f("fk_border_clearances_booking_id_border_bookings")
+            ["booking_id"],
+            ["border_bookings.id"],
+            name=op.f("fk_border_clearances_booking_id_border_bookings"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_border_clearances")),
         sa.UniqueConstraint("public_id", name=op.f("uq_border_clearances_public_id")),
