@@ -31,7 +31,7 @@ from chaincut.api.routers import (
     venues,
 )
 from chaincut.bootstrap import Services
-from chaincut.domain.access import Principal
+from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
@@ -66,9 +66,13 @@ def _verify_audit(services: Services) -> None:
     services.audit.anchor()
 
 
+# The server's timer draws ballots in its own name, as "system:policy" records a policy in force.
+_BALLOT_TIMER = Principal(PrincipalKind.SYSTEM, "system:ballot", via="timer")
+
+
 def draw_due_ballots(services: Services) -> None:
     """Draw every border ballot whose draw time has passed (none twice); each draw is audited."""
-    drawn = services.draws.draw_due(Principal.system("ballot"))
+    drawn = services.draws.draw_due(_BALLOT_TIMER)
     if drawn:
         log.info("ballot: drew %s", ", ".join(f"{d.day} ({len(d.won)} won)" for d in drawn))
 
