@@ -161,7 +161,7 @@ def bootstrap(
         records=records,
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(),
-        subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit),
+        subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),
         border=BookingService(store, policy.border, clock, settings.zone, hasher),
         clearances=ClearanceService(
             store,

@@ -285,3 +285,54 @@ def test_random_seeds_come_from_the_injected_source() -> None:
 
     seeds = ballot_seeds(Settings(), random_hex=lambda: "f" * 32)
     assert seeds(TODAY) == "f" * 32
+
+
+def test_the_access_report_lists_bookings_entries_and_clearances_of_the_person(services: Services) -> None:
+    booking = book(services, "T1", DOC)
+    services.people.register(PersonDraft(ref="FRIEND"))
+    with services.store.read() as uow:
+        friend = uow.people.id_for_ref("FRIEND")
+        me = uow.people.get_by_ref("T1")
+    assert friend is not None and me is not None
+    # A friend's app enters the ballot for T1's document on another day: T1 sees it, not whose app.
+    ballot = BookingService(
+        services.store,
+        replace(services.policy.border, mode=BookingMode.BALLOT),
+        services.clock,
+        services.settings.zone,
+        services.hasher,
+    )
+    entry = ballot.book(
+        BookingRequest(friend, DOC, TODAY + timedelta(days=2), "man_kam_to", "night", 0, "f1")
+    )
+    subject = subject_of(services, DOC)
+    cleared = with_codes(
+        services, {"QR": claims(subject), "QR-RED": claims(subject, code_id="c2", colour="red")}
+    )
+    first = cleared.clear(OFFICER, "QR", "shenzhen_bay")
+    second = cleared.clear(OFFICER, "QR-RED", "shenzhen_bay")
+
+    report = services.subject_access.report(me, for_subject=True).as_dict()
+    assert [(b["id"], b["booked_by"], b["status"]) for b in report["border_bookings"]] == [
+        (booking, "you", "booked")
+    ]
+    assert [(e["id"], e["entered_by"], e["status"]) for e in report["ballot_entries"]] == [
+        (entry.public_id, "another app", "entered")
+    ]
+    assert [(c["id"], c["cleared"]) for c in report["border_clearances"]] == [
+        (first.public_id, True),
+        (second.public_id, False),
+    ]
+    assert report["border_clearances"][1]["reasons"] == [
+        "the code's colour may not cross",
+        "this booking has already cleared a crossing",
+    ]
+    page = services.subject_access.report(me).to_html()
+    assert "Border crossing bookings / 過境預約" in page and "Checks at border checkpoints" in page
+    assert booking in page and first.public_id in page
+    with services.store.read() as uow:
+        friend_person = uow.people.get_by_ref("FRIEND")
+    assert friend_person is not None
+    friend_report = services.subject_access.report(friend_person).as_dict()
+    assert [e["entered_by"] for e in friend_report["ballot_entries"]] == ["you"]
+    assert friend_report["border_clearances"] == []
