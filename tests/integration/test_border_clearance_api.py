@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
-from chaincut.border import BookingRequest
+from chaincut.border import BookingRequest, BookingService
 from chaincut.border.testing import FakeCodeVerifier, fake_verifier_factory
 from chaincut.cli.app import app as chaincut_cli
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal, Role
 from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.people import PersonDraft
+from chaincut.policy import BookingMode
 from support.auth import staff_headers
 
 TODAY = date(2026, 11, 20)
@@ -292,3 +293,85 @@ def test_the_clear_command_without_a_wired_verifier_fails_closed(
     broken.write_text(json.dumps(document | {"day": "someday"}))
     refused = CliRunner().invoke(chaincut_cli, ["border", "clear", "--bundle", str(broken), "QR-T1"])
     assert refused.exit_code == 2 and "day: expected a date YYYY-MM-DD" in refused.output
+
+
+def _ballot_entry(services: Services, day: date) -> None:
+    rules = replace(services.policy.border, mode=BookingMode.BALLOT)
+    entries = BookingService(services.store, rules, services.clock, services.settings.zone, services.hasher)
+    services.people.register(PersonDraft(ref="B1"))
+    with services.store.read() as uow:
+        person_id = uow.people.id_for_ref("B1")
+    assert person_id is not None
+    entries.book(BookingRequest(person_id, "B1111111", day, "man_kam_to", "night", 0, "e1"))
+
+
+def test_the_draw_command_draws_one_day_with_its_seed_or_every_due_day(
+    embedded_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = embedded_services
+    # An entry for a day long past, stored directly: the command line runs on the real clock.
+    services.people.register(PersonDraft(ref="B1"))
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref("B1")
+        uow.ballot.add(
+            {
+                "public_id": "entry-old-1",
+                "person_id": person_id,
+                "traveller_hash": services.hasher.hash("B1111111"),
+                "day": date(2023, 1, 8),
+                "checkpoint": "man_kam_to",
+                "slot": "night",
+                "companions": 0,
+                "request_id": "e1",
+                "created_at": 1_673_000_000,
+            }
+        )
+    monkeypatch.setenv("CHAINCUT_ENV", "production")
+    settings = services.settings
+    for name, value in (
+        ("DATA_DIR", str(settings.data_dir)),
+        ("IDENTITY_HASH_KEY", settings.identity_hash_key.get_secret_value()),  # type: ignore[union-attr]
+        ("DATA_KEYS", settings.data_keys.get_secret_value()),  # type: ignore[union-attr]
+        ("AUDIT_KEY", settings.audit_key.get_secret_value()),  # type: ignore[union-attr]
+        ("VENUE_SIGNING_KEY_FILE", str(settings.venue_signing_key_file)),
+        ("STAFF", "duty-officer"),
+        ("PASSWORD_MEMORY_KIB", "1024"),
+        ("PASSWORD_TIME_COST", "1"),
+    ):
+        monkeypatch.setenv(f"CHAINCUT_{name}", value)
+    runner = CliRunner()
+    due = runner.invoke(chaincut_cli, ["border", "draw", "--due", "--json"])
+    assert due.exit_code == 0, due.output
+    assert [(d["day"], d["won"], d["lost"]) for d in json.loads(due.output)] == [("2023-01-08", 1, 0)]
+    assert json.loads(runner.invoke(chaincut_cli, ["border", "draw", "--due", "--json"]).output) == []
+    again = runner.invoke(chaincut_cli, ["border", "draw", "--day", "2023-01-08", "--seed", "s"])
+    assert again.exit_code == 1 and "the ballot for 2023-01-08 has been drawn" in again.output
+    given = runner.invoke(chaincut_cli, ["border", "draw", "--day", "2026-11-23", "--seed", "public-seed-7"])
+    assert given.exit_code == 0 and "drew 2026-11-23: 0 won, 0 lost (seed public-seed-7)" in given.output
+    assert runner.invoke(chaincut_cli, ["border", "draw"]).exit_code == 2
+    with services.store.read() as uow:
+        drawn = [r.event for r in uow.audit.find(limit=100) if r.event.action == "border.ballot.draw"]
+    assert [(e.actor, e.record, e.details["seed_given"]) for e in drawn] == [
+        ("cli:duty-officer", "2023-01-08", False),
+        ("cli:duty-officer", "2026-11-23", True),
+    ]
+
+
+def test_the_server_draws_due_ballots_on_its_timer_only_when_asked(embedded_services: Services) -> None:
+    services = embedded_services
+    _ballot_entry(services, TODAY + timedelta(days=1))
+    assert isinstance(services.clock, FixedClock)
+    services.clock.set(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))  # 20:00 local: the 21st is due
+    with TestClient(create_app(services, schedule_maintenance=False)):
+        time.sleep(0.2)
+    with services.store.read() as uow:
+        assert uow.ballot.draw(TODAY + timedelta(days=1)) is None  # tests do not draw unless asked
+    with TestClient(create_app(services, schedule_maintenance=False, schedule_ballot=True)):
+        deadline = time.monotonic() + 10
+        while True:
+            with services.store.read() as uow:
+                record = uow.ballot.draw(TODAY + timedelta(days=1))
+            if record is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert record is not None and record.drawn_by == "system:ballot"
