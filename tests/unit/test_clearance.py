@@ -190,3 +190,17 @@ def test_the_fake_verifier_answers_from_its_dict_and_expires_codes() -> None:
     late = verifier("HC1:GOOD", CLAIMS.expires_at)
     assert not late.valid and late.reason.startswith("expired")
     assert len(verifier.calls) == 4
+
+
+def test_a_verifier_that_raises_refuses_the_code_with_its_reason() -> None:
+    from chaincut.border.ports import check_code
+    from chaincut.errors import InvalidHealthCertificate
+
+    def crashing(_qr: str, _at: datetime) -> CheckedCode:
+        raise InvalidHealthCertificate("truncated CBOR")
+
+    check = check_code(crashing, "HC1:XX", NOW)
+    decision = decide(check, [BOOKING], "shenzhen_bay", NOW, ZONE, RULES)
+    assert [(r.code.value, r.text) for r in decision.reasons] == [
+        ("invalid_code", "the code is not valid: truncated CBOR")
+    ]

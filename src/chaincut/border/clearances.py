@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from chaincut.border.bundle import ClearanceBundle
 from chaincut.border.clearance import decide
-from chaincut.border.ports import CheckedCode, CodeVerifier, TrustListProvider
+from chaincut.border.ports import CheckedCode, CodeVerifier, TrustListProvider, check_code
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditEvent
@@ -128,7 +128,7 @@ class ClearanceService:
         """Check the scanned code, decide, record and audit; the record says cleared or every reason not."""
         self._checkpoint(checkpoint)
         now = self._clock.now()
-        check = self._verifier(qr_text, now)
+        check = check_code(self._verifier, qr_text, now)
         claims = check.claims if check.valid else None
         with self._store.write() as uow:
             uow.clearances.fill_subjects(self._subjects.subject_of)

@@ -18,7 +18,7 @@ from typing import Any
 
 from chaincut.border.bundle import ClearanceBundle, decision_to_dict
 from chaincut.border.clearance import decide
-from chaincut.border.ports import CodeVerifier
+from chaincut.border.ports import CodeVerifier, check_code
 from chaincut.domain.border import ClearanceDecision
 from chaincut.domain.ids import new_public_id
 from chaincut.errors import InvalidInput
@@ -88,7 +88,7 @@ def clear_offline(
     """Decide on one scanned code against the bundle and the log, and log the decision."""
     codes, bookings = log.crossed()
     decision = decide(
-        verifier(qr_text, now),
+        check_code(verifier, qr_text, now),
         bundle.bookings,
         bundle.checkpoint,
         now,

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chaincut.domain.health_codes import HealthCodeClaims
+from chaincut.errors import ChaincutError
 
-__all__ = ["CheckedCode", "CodeCheck", "CodeVerifier", "TrustListProvider", "VerifierFactory"]
+__all__ = ["CheckedCode", "CodeCheck", "CodeVerifier", "TrustListProvider", "VerifierFactory", "check_code"]
 
 
 class CodeCheck(Protocol):
@@ -49,3 +50,11 @@ TrustListProvider = Callable[[], Mapping[str, Any]]
 
 VerifierFactory = Callable[[Mapping[str, Any]], CodeVerifier]
 """Builds an offline verifier from a synced bundle's trust list."""
+
+
+def check_code(verifier: CodeVerifier, qr_text: str, at: datetime) -> CodeCheck:
+    """The verifier's answer; a verifier that raises instead of answering refuses the code with its reason."""
+    try:
+        return verifier(qr_text, at)
+    except ChaincutError as exc:
+        return CheckedCode(False, exc.message, None)
