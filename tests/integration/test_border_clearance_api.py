@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -375,3 +376,27 @@ def test_the_server_draws_due_ballots_on_its_timer_only_when_asked(embedded_serv
                 break
             time.sleep(0.05)
     assert record is not None and record.drawn_by == "system:ballot"
+
+
+def test_the_clear_command_reads_the_code_from_a_picture(embedded_services: Services, tmp_path: Path) -> None:
+    services = embedded_services
+    codes = _codes(services)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(
+        json.dumps(services.clearances.bundle(Principal.system("officer"), "shenzhen_bay", TODAY).to_dict())
+    )
+    picture = tmp_path / "code.png"
+    segno.make_qr("QR-T1", error="q").save(str(picture), scale=6)
+    obj = {"verifier_factory": fake_verifier_factory(codes), "clock": FixedClock(NOW)}
+    result = CliRunner().invoke(
+        chaincut_cli, ["border", "clear", "--bundle", str(bundle), "--image", str(picture)], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert "CLEARED" in result.output
+    assert json.loads((tmp_path / "decisions.jsonl").read_text())["code_id"] == "code-1"
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(b"not a picture")
+    unreadable = CliRunner().invoke(
+        chaincut_cli, ["border", "clear", "--bundle", str(bundle), "--image", str(blank)], obj=obj
+    )
+    assert unreadable.exit_code == 2 and "no QR code could be read" in unreadable.output

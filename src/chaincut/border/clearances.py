@@ -174,7 +174,12 @@ class ClearanceService:
         out: list[Clearance] = []
         with self._store.write() as uow:
             for i, (decision_id, decision, booking_id) in enumerate(decisions):
-                self._checkpoint(decision.checkpoint)
+                if self._rules.checkpoint(decision.checkpoint) is None:
+                    raise InvalidInput(
+                        f"decisions[{i}].checkpoint: no checkpoint {decision.checkpoint!r}",
+                        field=f"decisions[{i}].checkpoint",
+                        code="unknown_checkpoint",
+                    )
                 first = uow.clearances.by_public_id(decision_id)
                 if first is not None:
                     out.append(_replayed(first))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain.border import (
@@ -67,9 +67,10 @@ class ClearanceRepository:
                 .order_by(_b.c.id)
                 .limit(_FILL_BATCH)
             ).all()
-            for row in rows:
+            if rows:
                 self._conn.execute(
-                    update(_b).where(_b.c.id == row.id).values(subject=subject_of(bytes(row.traveller_hash)))
+                    update(_b).where(_b.c.id == bindparam("row_id")).values(subject=bindparam("new_subject")),
+                    [{"row_id": r.id, "new_subject": subject_of(bytes(r.traveller_hash))} for r in rows],
                 )
             filled += len(rows)
             if len(rows) < _FILL_BATCH:
