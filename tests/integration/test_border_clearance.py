@@ -19,7 +19,7 @@ from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal
 from chaincut.domain.border import Clearance, ClearanceDecision, EntryStatus, RefusalCode, RefusalReason
 from chaincut.domain.health_codes import HealthCodeClaims
-from chaincut.errors import InvalidInput
+from chaincut.errors import BookingRefused, InvalidInput
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
 
@@ -265,8 +265,9 @@ def test_due_ballots_are_drawn_once_after_their_draw_time_with_a_recorded_seed(s
     assert [d.day for d in drawn] == [day] and len(drawn[0].won) == 1
     assert draws.draw_due(robot) == []  # idempotent: nothing more is due
     assert drawn[0].seed == ballot_seeds(settings)(day)  # derived from the setting and the day
-    with pytest.raises(Exception, match="closed at 2026-11-20 20:00"):
+    with pytest.raises(BookingRefused, match="closed at 2026-11-20 20:00") as closed:
         entries.book(BookingRequest(person_id, "B3333333", day, "man_kam_to", "night", 0, "e3"))
+    assert (closed.value.code, closed.value.field) == ("ballot_closed", "day")
     with services.store.read() as uow:
         record = uow.ballot.draw(day)
         audit = uow.audit.last_of(DRAW_ACTION)
