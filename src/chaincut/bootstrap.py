@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from secrets import token_hex
+from typing import Any
 
 from chaincut.access import (
     AuditTrail,
@@ -16,13 +21,22 @@ from chaincut.access import (
 )
 from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.subject_access import SubjectAccess
-from chaincut.border import BookingService
+from chaincut.border import (
+    BallotDraws,
+    BookingService,
+    ClearanceService,
+    CodeVerifier,
+    TrustListProvider,
+    VerifierFactory,
+    refuse_everything,
+)
 from chaincut.clock import Clock, SystemClock
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
+from chaincut.security.identity import BorderSubjects
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
 from chaincut.tracing.cases import CaseRegistry
@@ -38,7 +52,7 @@ from chaincut.venues.tokens import (
 )
 from chaincut.whereabouts.checkin import CheckInService
 
-__all__ = ["Services", "bootstrap"]
+__all__ = ["Services", "ballot_seeds", "bootstrap", "offline_verifier_factory"]
 
 
 @dataclass
@@ -67,6 +81,9 @@ class Services:
     rate_limits: RateLimiter
     subject_access: SubjectAccess
     border: BookingService
+    clearances: ClearanceService
+    draws: BallotDraws
+    subjects: BorderSubjects
 
     def close(self) -> None:
         self.db.dispose()
@@ -112,6 +129,7 @@ def bootstrap(
     if require_schema:
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
+    subjects = BorderSubjects(secrets.identity_hash_key)
     return Services(
         settings=settings,
         policy=policy,
@@ -143,6 +161,55 @@ def bootstrap(
         records=records,
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(),
-        subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit),
+        subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),
         border=BookingService(store, policy.border, clock, settings.zone, hasher),
+        clearances=ClearanceService(
+            store,
+            policy.border,
+            clock,
+            settings.zone,
+            subjects,
+            health_code_verifier(),
+            trust_list_provider(),
+            policy.version,
+        ),
+        draws=BallotDraws(store, policy.border, clock, settings.zone, ballot_seeds(settings)),
+        subjects=subjects,
     )
+
+
+# --- border clearance: where the signed health codes plug in ------------------------------------------
+
+
+def health_code_verifier() -> CodeVerifier:
+    """The verifier of signed health codes that online clearance uses.
+
+    Until the codes package's verifier is wired here, every code is refused (fail closed).
+    """
+    return refuse_everything
+
+
+def trust_list_provider() -> TrustListProvider:
+    """The signed trust list a checkpoint's bundle carries offline (empty until one is published)."""
+    return dict
+
+
+def offline_verifier_factory() -> VerifierFactory:
+    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust list, offline.
+
+    Until the codes package's verifier is wired here, every code is refused (fail closed).
+    """
+
+    def factory(_trust_list: Mapping[str, Any]) -> CodeVerifier:
+        return refuse_everything
+
+    return factory
+
+
+def ballot_seeds(settings: Settings, random_hex: Callable[[], str] | None = None) -> Callable[[date], str]:
+    """Each day's ballot seed: derived from CHAINCUT_BALLOT_SEED and the day, or fresh randomness."""
+    fresh = random_hex or (lambda: token_hex(16))
+    if settings.ballot_seed is None:
+        return lambda _day: fresh()
+    key = settings.ballot_seed.get_secret_value().encode("utf-8")
+    return lambda day: hmac.new(key, day.isoformat().encode("ascii"), hashlib.sha256).hexdigest()[:32]

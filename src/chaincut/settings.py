@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     rate_logins_per_minute: int = Field(default=20, ge=1)
     rate_border_bookings_per_minute: int = Field(default=10, ge=1)
     secure_cookies: bool = True
+    # Border ballots: how often the server draws the days that are due, and the seed they are drawn with
+    # (unset: fresh randomness per draw; either way the seed is recorded with the draw and audited).
+    ballot_draw_interval_seconds: int = Field(default=60, ge=5)
+    ballot_seed: SecretStr | None = Field(
+        default=None, description="the ballot's seed source: each day's seed is derived from it and the day"
+    )
 
     @field_validator("local_timezone")
     @classmethod

@@ -139,6 +139,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
     ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
     ("GET", "/border/slots"): SIGNED_IN,
+    # clearance at the checkpoint: border officers decide, sync for offline use, upload offline decisions
+    ("GET", "/border/sync"): frozenset({BORDER_OFFICER}),
+    ("POST", "/border/clearances"): frozenset({BORDER_OFFICER}),
+    ("POST", "/border/clearances/offline"): frozenset({BORDER_OFFICER}),
 }
 
 PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token")})
@@ -409,6 +413,26 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", "/border/bookings/{public_id}"): lambda w, _c: Call(f"/border/bookings/{w.border_booking}"),
     ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
     ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
+    ("GET", "/border/sync"): _static("/border/sync", {"checkpoint": "man_kam_to", "day": "2026-11-21"}),
+    ("POST", "/border/clearances"): _static(
+        "/border/clearances", body={"qr": "HC1:NOT-A-CODE", "checkpoint": "man_kam_to"}
+    ),
+    ("POST", "/border/clearances/offline"): _static(
+        "/border/clearances/offline",
+        body={
+            "decisions": [
+                {
+                    "decision_id": "matrix-offline-1",
+                    "checkpoint": "man_kam_to",
+                    "day": "2026-11-20",
+                    "slot": "morning",
+                    "decided_at": NOW.isoformat(),
+                    "cleared": False,
+                    "reasons": [{"code": "invalid_code", "text": "the code is not valid: unknown key"}],
+                }
+            ]
+        },
+    ),
 }
 
 

@@ -26,10 +26,13 @@ from typer.testing import CliRunner
 
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.border import BookingRequest, BookingService
+from chaincut.border.testing import FakeCodeVerifier
 from chaincut.cli import app as cli_app
 from chaincut.clock import FixedClock
 from chaincut.domain import Tier
+from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditEvent
+from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import BackupDamaged, Conflict, InvalidInput, StoreNotReady, WrongPassphrase
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
@@ -63,6 +66,14 @@ def _border_rows(svc: Services, person_ids: list[int]) -> None:
     )
     ballot.book(replace(ask, day=date(2026, 11, 22), request_id="e-1"))
     ballot.draw(date(2026, 11, 22), "backup-seed", actor="tests")
+    # A checkpoint's decision on that traveller's code (refused: the booking is for tomorrow).
+    now = svc.clock.now()
+    code = HealthCodeClaims(
+        "code-1", "HK", svc.subjects.subject_of(svc.hasher.hash("A000003(7)")), None, "green", (), None,
+        now, now - timedelta(hours=1), now + timedelta(hours=23),
+    )  # fmt: skip
+    clearances = svc.clearances.with_verifier(FakeCodeVerifier({"QR": code}))
+    clearances.clear(Principal.system("tests"), "QR", "man_kam_to")
 
 
 def fill(svc: Services) -> None:

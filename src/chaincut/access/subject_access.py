@@ -4,6 +4,7 @@ The report gathers, for one person: their details (opened), household,
 whether an identity document is held (only its keyed hash ever is), every visit
 and encounter still held (SQL and, on the embedded default, the Parquet archive),
 cases, orders with their status history, follow-ups, app tokens (dates only),
+border bookings, ballot entries and checkpoint clearances (``subject_border``),
 corrections with their history, and the audit log's entries about them: who
 accessed their data, when, doing what, and why. ``subject_report`` lays it out
 as JSON and as a printable page.
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.access.records import RecordAccess
+from chaincut.access.subject_border import border_sections
 from chaincut.access.subject_report import (
     Row,
     SubjectAccessReport,
@@ -36,6 +38,7 @@ from chaincut.domain import Person
 from chaincut.domain.access import Permission, Principal
 from chaincut.people.corrections import Correction, PersonCorrections
 from chaincut.policy import Policy
+from chaincut.security.identity import BorderSubjects
 from chaincut.store import OrderEntry, OrderFilter, Store, UnitOfWork
 from chaincut.store.corrections import resident_tokens_of
 
@@ -56,6 +59,7 @@ class SubjectAccess:
         zone: ZoneInfo,
         records: RecordAccess,
         audit: AuditTrail,
+        subjects: BorderSubjects | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -63,6 +67,7 @@ class SubjectAccess:
         self._zone = zone
         self._records = records
         self._audit = audit
+        self._subjects = subjects
         self._corrections = PersonCorrections(store, clock)
 
     # --- data access -------------------------------------------------------------------------
@@ -95,6 +100,7 @@ class SubjectAccess:
                 found = uow.households.get(ids[person.household_ref]) if ids else None
                 household = None if found is None else {"ref": found.ref, "district": found.district}
             case_refs = uow.cases.refs_of([c.linked_case_id for c in cases if c.linked_case_id is not None])
+            border = border_sections(uow, person, self._subjects, zone)
         own_cases = frozenset(c.ref for c in cases) if for_subject else None
         rules = self._policy.retention
         visit_days, encounter_days = timedelta(days=rules.visits_days), timedelta(days=rules.encounters_days)
@@ -141,6 +147,7 @@ class SubjectAccess:
             resident_tokens=[token_row(t, zone) for t in tokens],
             corrections=[correction_row(c, zone) for c in corrections],
             audit=[audit_row(r, zone) for r in audit],
+            border=border,
         )
 
     def _whereabouts(self, person_id: int) -> tuple[list[Row], list[tuple[datetime, datetime]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "audit_row",
     "case_row",
     "correction_row",
+    "day",
     "follow_up_row",
     "instant",
     "order_row",
@@ -57,6 +58,7 @@ class SubjectAccessReport:
     resident_tokens: Sequence[Row]
     corrections: Sequence[Row]
     audit: Sequence[Row]
+    border: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # see access/subject_border.py
 
     def __repr__(self) -> str:  # personal data: never in a log
         return f"SubjectAccessReport(person={self.person['ref']!r})"
@@ -77,6 +79,7 @@ class SubjectAccessReport:
             "follow_ups": list(self.follow_ups),
             "resident_tokens": {"count": len(self.resident_tokens), "tokens": list(self.resident_tokens)},
             "corrections": list(self.corrections),
+            **{key: list(self.border.get(key, ())) for key in _BORDER_KEYS},
             "audit": list(self.audit),
             "notes": list(_NOTES),
         }
@@ -120,6 +123,9 @@ _SECTIONS = (
     ("follow_ups", "Daily follow-ups", "每日跟進"),
     ("resident_tokens", "App tokens", "應用程式憑證"),
     ("corrections", "Corrections of your details", "個人資料更正記錄"),
+    ("border_bookings", "Border crossing bookings", "過境預約"),
+    ("ballot_entries", "Border crossing ballot entries", "過境抽籤登記"),
+    ("border_clearances", "Checks at border checkpoints", "口岸查驗記錄"),
     ("audit", "Who accessed your data, when and why", "查閱你資料的人員、時間及目的"),
 )
 _NOTES = (
@@ -129,7 +135,10 @@ _NOTES = (
     "the record that a correction was made (field, reason, who, when) is kept.",
     "The audit log is append-only and is not purged: it is the lasting record of each access.",
     "Staff are named by their staff id.",
+    "Border bookings and ballot entries made for you by another app do not say whose app it was; "
+    "checkpoint checks keep only the general reason for a refusal.",
 )
+_BORDER_KEYS = ("border_bookings", "ballot_entries", "border_clearances")
 
 
 OTHER_CASE = "a case"  # another person's case, as the person's own report names it

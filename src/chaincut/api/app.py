@@ -20,6 +20,7 @@ from chaincut.api.routers import (
     border,
     cases,
     checkins,
+    clearances,
     follow_ups,
     orders,
     people,
@@ -30,9 +31,10 @@ from chaincut.api.routers import (
     venues,
 )
 from chaincut.bootstrap import Services
+from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.whereabouts.retention import purge_expired
 
-__all__ = ["create_app", "run_maintenance"]
+__all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
 
 log = logging.getLogger("chaincut.maintenance")
 
@@ -64,6 +66,26 @@ def _verify_audit(services: Services) -> None:
     services.audit.anchor()
 
 
+# The server's timer draws ballots in its own name, as "system:policy" records a policy in force.
+_BALLOT_TIMER = Principal(PrincipalKind.SYSTEM, "system:ballot", via="timer")
+
+
+def draw_due_ballots(services: Services) -> None:
+    """Draw every border ballot whose draw time has passed (none twice); each draw is audited."""
+    drawn = services.draws.draw_due(_BALLOT_TIMER)
+    if drawn:
+        log.info("ballot: drew %s", ", ".join(f"{d.day} ({len(d.won)} won)" for d in drawn))
+
+
+async def _ballot_loop(services: Services, interval: float) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(draw_due_ballots, services)
+        except Exception:  # keep the schedule alive; the next run retries
+            log.exception("ballot draw failed")
+        await asyncio.sleep(interval)
+
+
 def _warm_up(services: Services) -> None:
     try:
         services.tracing.warm_up()
@@ -89,9 +111,16 @@ def _web_pages() -> APIRouter:
 
 
 def create_app(
-    services: Services, *, schedule_maintenance: bool = True, tracing_index: bool = False
+    services: Services,
+    *,
+    schedule_maintenance: bool = True,
+    tracing_index: bool = False,
+    schedule_ballot: bool | None = None,
 ) -> FastAPI:
     """The API over ``services``; with ``schedule_maintenance`` it runs retention on a timer.
+
+    With ``schedule_ballot`` (by default as ``schedule_maintenance``) it draws border ballots
+    when due, every CHAINCUT_BALLOT_DRAW_INTERVAL_SECONDS.
 
     With ``tracing_index`` (a long-running server) the whereabouts archive is held in
     memory for tracing, loaded in the background at start-up (CHAINCUT_TRACING_INDEX).
@@ -99,17 +128,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if tracing_index and services.settings.tracing_index == "memory":
             services.tracing.keep_resident()
             threading.Thread(target=_warm_up, args=(services,), name="tracing-index", daemon=True).start()
         if schedule_maintenance:
             interval = services.settings.maintenance_interval_seconds
-            task = asyncio.create_task(_maintenance_loop(services, interval))
+            tasks.append(asyncio.create_task(_maintenance_loop(services, interval)))
+        if schedule_maintenance if schedule_ballot is None else schedule_ballot:
+            every = services.settings.ballot_draw_interval_seconds
+            tasks.append(asyncio.create_task(_ballot_loop(services, every)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -132,6 +164,7 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(subjects.router)
     app.include_router(border.router)
+    app.include_router(clearances.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

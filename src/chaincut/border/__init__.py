@@ -1,6 +1,30 @@
-"""Border reopening: quota-controlled crossings booked by checkpoint, day and slot, or drawn by ballot."""
+"""Border reopening: quota-controlled crossings booked by checkpoint, day and slot, or drawn by ballot,
+and clearance at the checkpoint, online or offline."""
 
-from chaincut.border.ballot import DrawOutcome, draw_ballot
+from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
 from chaincut.border.bookings import BookingRequest, BookingService
+from chaincut.border.bundle import ClearanceBundle, decision_from_dict, decision_to_dict
+from chaincut.border.clearance import decide
+from chaincut.border.clearances import ClearanceService, refuse_everything
+from chaincut.border.draws import BallotDraws
+from chaincut.border.ports import CheckedCode, CodeCheck, CodeVerifier, TrustListProvider, VerifierFactory
 
-__all__ = ["BookingRequest", "BookingService", "DrawOutcome", "draw_ballot"]
+__all__ = [
+    "BallotDraws",
+    "BookingRequest",
+    "BookingService",
+    "CheckedCode",
+    "ClearanceBundle",
+    "ClearanceService",
+    "CodeCheck",
+    "CodeVerifier",
+    "DrawOutcome",
+    "TrustListProvider",
+    "VerifierFactory",
+    "decide",
+    "decision_from_dict",
+    "decision_to_dict",
+    "draw_ballot",
+    "draw_time",
+    "refuse_everything",
+]

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from chaincut.clock import Clock
 from chaincut.domain.border import EntryStatus
 from chaincut.domain.ids import new_public_id
 from chaincut.errors import BookingRefused, InvalidInput
 from chaincut.policy import BorderRules
-from chaincut.store import Store
+from chaincut.store import Store, UnitOfWork
 from chaincut.store.ballot import DrawRecord, EntryRow
 from chaincut.store.border import NewBooking
 
-__all__ = ["DrawOutcome", "draw_ballot"]
+__all__ = ["DrawOutcome", "draw_ballot", "draw_time"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,13 @@ class DrawOutcome:
     lost: tuple[str, ...]
 
 
+def draw_time(day: date, rules: BorderRules, zone: ZoneInfo) -> datetime:
+    """When ``day``'s ballot is drawn (aware UTC): the policy's local time, days before the crossing day."""
+    rule = rules.clearance
+    local = datetime.combine(day - timedelta(days=rule.ballot_draw_days_before), rule.ballot_draw_local_time)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
 def _order(rows: list[EntryRow], seed: str, day: date, checkpoint: str, slot: str) -> list[EntryRow]:
     shuffled = list(rows)
     random.Random(f"{seed}:{day.isoformat()}:{checkpoint}:{slot}").shuffle(shuffled)
@@ -45,9 +54,19 @@ def _order(rows: list[EntryRow], seed: str, day: date, checkpoint: str, slot: st
 
 
 def draw_ballot(
-    store: Store, rules: BorderRules, clock: Clock, day: date, seed: str, *, actor: str
+    store: Store,
+    rules: BorderRules,
+    clock: Clock,
+    day: date,
+    seed: str,
+    *,
+    actor: str,
+    on_drawn: Callable[[UnitOfWork, DrawOutcome], None] | None = None,
 ) -> DrawOutcome:
-    """Draw ``day``'s ballot once, in one transaction; a second draw of the day is refused."""
+    """Draw ``day``'s ballot once, in one transaction; a second draw of the day is refused.
+
+    ``on_drawn`` runs inside that transaction (the audit entry commits with the draw).
+    """
     if not 1 <= len(seed) <= 64:
         raise InvalidInput("a draw's seed is 1 to 64 characters", code="invalid_seed", field="seed")
     now = int(clock.now().timestamp())
@@ -98,4 +117,7 @@ def draw_ballot(
         record = DrawRecord(day, seed, now, actor, len(won) + len(lost), len(won))
         if not uow.ballot.record_draw(record):
             raise BookingRefused(f"the ballot for {day} has been drawn", code="ballot_drawn", field="day")
-    return DrawOutcome(day, seed, tuple(won), tuple(lost))
+        outcome = DrawOutcome(day, seed, tuple(won), tuple(lost))
+        if on_drawn is not None:
+            on_drawn(uow, outcome)
+    return outcome

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from chaincut.border.ballot import DrawOutcome, draw_ballot
+from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
 from chaincut.clock import Clock
 from chaincut.domain.border import BallotEntry, Booking, SlotAvailability
 from chaincut.domain.ids import new_public_id
@@ -114,6 +114,14 @@ class BookingService:
             return added[1]
 
     def _enter(self, request: BookingRequest, traveller: bytes) -> BallotEntry:
+        closes = draw_time(request.day, self._rules, self._zone)
+        if self._clock.now() >= closes:
+            raise BookingRefused(
+                f"entries for {request.day} closed at {closes.astimezone(self._zone):%Y-%m-%d %H:%M}, "
+                "when its ballot is drawn",
+                code="ballot_closed",
+                field="day",
+            )
         try:
             with self._store.write() as uow:
                 first = uow.ballot.by_request(request.person_id, request.request_id)

@@ -6,6 +6,7 @@ import typer
 
 from chaincut.cli import audit, cases, data, orders, people, server, tracing, users, venues
 from chaincut.cli import backup as backup_commands
+from chaincut.cli import border as border_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
 from chaincut.cli import verify as verify_commands
@@ -79,6 +80,15 @@ audit_app.command("report")(audit.report)
 people_app = typer.Typer(help="People's data rights: access reports.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 people_app.command("access-report")(people.access_report)
+border_app = typer.Typer(
+    help="Border crossings: sync a checkpoint, clear travellers offline, upload, draw ballots.",
+    no_args_is_help=True,
+)
+app.add_typer(border_app, name="border")
+border_app.command("sync")(border_commands.sync)
+border_app.command("clear")(border_commands.clear)
+border_app.command("upload")(border_commands.upload)
+border_app.command("draw")(border_commands.draw)
 
 
 def main() -> None:

@@ -87,6 +87,18 @@ def _maintain(svc: Services, stop: threading.Event) -> None:
             return
 
 
+def _draw_ballots(svc: Services, stop: threading.Event) -> None:
+    from chaincut.api.app import draw_due_ballots
+
+    while True:
+        try:
+            draw_due_ballots(svc)
+        except Exception:  # keep the schedule alive; the next run retries
+            log.exception("ballot draw failed")
+        if stop.wait(svc.settings.ballot_draw_interval_seconds):
+            return
+
+
 def _run_server(host: str, port: int, *, guide: str | None = None, workers: int = 1) -> None:
     import uvicorn
 
@@ -114,6 +126,8 @@ def _run_server(host: str, port: int, *, guide: str | None = None, workers: int 
         stop = threading.Event()
         maintenance = threading.Thread(target=_maintain, args=(svc, stop), name="maintenance", daemon=True)
         maintenance.start()
+        ballot = threading.Thread(target=_draw_ballots, args=(svc, stop), name="ballot", daemon=True)
+        ballot.start()
         try:
             uvicorn.run(
                 f"{__name__}:worker_app",

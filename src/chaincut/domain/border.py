@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-__all__ = ["BallotEntry", "Booking", "BookingStatus", "EntryStatus", "SlotAvailability"]
+__all__ = [
+    "REFUSAL_TEXT",
+    "BallotEntry",
+    "Booking",
+    "BookingStatus",
+    "Clearance",
+    "ClearanceDecision",
+    "EntryStatus",
+    "RefusalCode",
+    "RefusalReason",
+    "SlotAvailability",
+    "SyncedBooking",
+]
 
 
 class BookingStatus(StrEnum):
@@ -84,3 +96,91 @@ class SlotAvailability:
     @property
     def remaining(self) -> int:
         return max(0, self.quota - self.booked)
+
+
+class RefusalCode(StrEnum):
+    """Why a traveller is refused at the checkpoint (machine codes; every one that holds is given)."""
+
+    INVALID_CODE = "invalid_code"  # the verifier refused the code (forged, expired, unknown key, ...)
+    COLOUR_NOT_CLEARED = "colour_not_cleared"  # e.g. red: close contact
+    NO_BOOKING = "no_booking"  # no booking for this traveller
+    BOOKING_CANCELLED = "booking_cancelled"
+    BOOKING_OTHER_CHECKPOINT = "booking_other_checkpoint"
+    BOOKING_OTHER_DAY = "booking_other_day"
+    BOOKING_OTHER_SLOT = "booking_other_slot"
+    NO_NEGATIVE_TEST = "no_negative_test"  # none within the policy's hours
+    CODE_REPLAYED = "code_replayed"  # this code already cleared a crossing
+    BOOKING_USED = "booking_used"  # this booking already cleared a crossing
+
+
+REFUSAL_TEXT: dict[RefusalCode, str] = {
+    RefusalCode.INVALID_CODE: "the code is not valid",
+    RefusalCode.COLOUR_NOT_CLEARED: "the code's colour may not cross",
+    RefusalCode.NO_BOOKING: "no booking for this traveller",
+    RefusalCode.BOOKING_CANCELLED: "the booking was cancelled",
+    RefusalCode.BOOKING_OTHER_CHECKPOINT: "the booking is for another checkpoint",
+    RefusalCode.BOOKING_OTHER_DAY: "the booking is for another day",
+    RefusalCode.BOOKING_OTHER_SLOT: "the booking is for another slot",
+    RefusalCode.NO_NEGATIVE_TEST: "no negative test within the policy's hours",
+    RefusalCode.CODE_REPLAYED: "this code has already cleared a crossing",
+    RefusalCode.BOOKING_USED: "this booking has already cleared a crossing",
+}
+"""Each refusal in general words, for records that keep only the code (the specifics are not stored)."""
+
+
+@dataclass(frozen=True)
+class RefusalReason:
+    """One reason a traveller is refused: its code, and words for the officer and the traveller."""
+
+    code: RefusalCode
+    text: str
+
+    @classmethod
+    def of(cls, code: RefusalCode) -> RefusalReason:
+        return cls(code, REFUSAL_TEXT[code])
+
+
+@dataclass(frozen=True)
+class SyncedBooking:
+    """A booking as a checkpoint knows it: by the traveller's border subject id, never their document."""
+
+    subject: str
+    booking_id: str  # the booking's public id
+    checkpoint: str
+    day: date
+    slot: str
+    companions: int
+    status: BookingStatus
+
+
+@dataclass(frozen=True)
+class ClearanceDecision:
+    """A checkpoint's decision on one scanned code: cleared, or refused with every reason."""
+
+    cleared: bool
+    reasons: tuple[RefusalReason, ...]
+    checkpoint: str
+    day: date  # local date at the checkpoint
+    slot: str | None  # the slot open when decided; None outside every slot's hours
+    decided_at: datetime
+    code_id: str | None  # None when the code could not be read
+    subject: str | None
+    colour: str | None
+    booking: SyncedBooking | None  # the traveller's booking the decision looked at, if any
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code.value for r in self.reasons)
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """A decision as recorded: who decided, whether offline, and any clash found when it was uploaded."""
+
+    public_id: str  # the decision id (an offline decision keeps the id its checkpoint gave it)
+    decision: ClearanceDecision
+    officer: str
+    offline: bool
+    recorded_at: datetime
+    conflict: str | None = None  # an offline clearance whose code or booking had already cleared
+    replayed: bool = False  # an upload sent again: this is the first record

@@ -92,6 +92,11 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             "booking_days_ahead": policy.border.booking_days_ahead,
             "max_companions": policy.border.max_companions,
             "mode": policy.border.mode.value,
+            "ballot_draw_local_time": f"{policy.border.clearance.ballot_draw_local_time:%H:%M}",
+            "ballot_draw_days_before": policy.border.clearance.ballot_draw_days_before,
+            "negative_test_hours": policy.border.clearance.negative_test_hours,
+            "cleared_colours": sorted(policy.border.clearance.cleared_colours),
+            "slot_hours": {s: str(h) for s, h in policy.border.clearance.slot_hours.items()},
             "checkpoints": {
                 point_id: {"name_en": point.name_en, "name_zh": point.name_zh, "slots": dict(point.slots)}
                 for point_id, point in policy.border.checkpoints.items()

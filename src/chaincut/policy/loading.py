@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chaincut.errors import PolicyError
+from chaincut.policy.border_loading import CLEARANCE_KEYS, clearance_rules
 from chaincut.policy.model import (
     BookingMode,
     BorderRules,
@@ -49,7 +50,7 @@ def load_policy(path: Path | None) -> Policy:
     return parse_policy(text, source=str(path))
 
 
-_UNITS = {"_minutes": "minutes", "_days": "days", "_seconds": "seconds"}
+_UNITS = {"_minutes": "minutes", "_days": "days", "_seconds": "seconds", "_hours": "hours"}
 _TIERS = ", ".join(repr(t.value) for t in Tier)
 
 
@@ -266,7 +267,9 @@ def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRu
 
 
 def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
-    section = check.section(data, "border", {"booking_days_ahead", "max_companions", "mode", "checkpoints"})
+    section = check.section(
+        data, "border", {"booking_days_ahead", "max_companions", "mode", "checkpoints", *CLEARANCE_KEYS}
+    )
     days_ahead = check.get(section, "border", "booking_days_ahead", int, low=0, high=366)
     companions = check.get(section, "border", "max_companions", int, low=0, high=20)
     mode: BookingMode | None = None
@@ -295,9 +298,10 @@ def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
         }
         if name_en is not None and name_zh is not None and quotas and None not in quotas.values():
             checkpoints[point_id] = CheckpointRule(point_id, name_en, name_zh, quotas)
-    if days_ahead is None or companions is None or mode is None or not checkpoints:
+    clearance = clearance_rules(check, section, _SLOTS, days_ahead)
+    if days_ahead is None or companions is None or mode is None or not checkpoints or clearance is None:
         return None
-    return BorderRules(days_ahead, companions, mode, checkpoints)
+    return BorderRules(days_ahead, companions, mode, checkpoints, clearance)
 
 
 def _contradictions(

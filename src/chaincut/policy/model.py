@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 
 from chaincut.domain.contacts import Tier
@@ -18,6 +18,7 @@ __all__ = [
     "BookingMode",
     "BorderRules",
     "CheckpointRule",
+    "ClearanceRules",
     "ContactRule",
     "ContactsOfContactsRule",
     "EncounterRule",
@@ -26,6 +27,7 @@ __all__ = [
     "OrderRules",
     "Policy",
     "RetentionRules",
+    "SlotHours",
     "Tier",
     "UploadRules",
     "VenueTypeRule",
@@ -160,6 +162,36 @@ class CheckpointRule:
 
 
 @dataclass(frozen=True)
+class SlotHours:
+    """When a slot is open at a checkpoint, in local time: from ``start`` to before ``end``."""
+
+    slot: str
+    start: time
+    end: time | None  # None: until midnight ("24:00" in the policy file)
+
+    def holds(self, at: time) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{'24:00' if self.end is None else f'{self.end:%H:%M}'}"
+
+
+@dataclass(frozen=True)
+class ClearanceRules:
+    """What a traveller must show at the checkpoint, when each slot is open, and when the ballot is drawn."""
+
+    negative_test_hours: int  # a negative test taken at most this many hours before the crossing
+    cleared_colours: frozenset[str]  # code colours that may cross
+    slot_hours: Mapping[str, SlotHours]  # slot -> local opening hours
+    ballot_draw_local_time: time  # the local time of day a ballot is drawn ...
+    ballot_draw_days_before: int  # ... this many days before the crossing day
+
+    def slot_at(self, at: time) -> str | None:
+        """The slot open at local time ``at``; None when no slot is."""
+        return next((s.slot for s in self.slot_hours.values() if s.holds(at)), None)
+
+
+@dataclass(frozen=True)
 class BorderRules:
     """Quota-controlled crossings: how far ahead one books, with how many companions, and where."""
 
@@ -167,6 +199,7 @@ class BorderRules:
     max_companions: int  # travellers on one booking besides the booker's traveller
     mode: BookingMode
     checkpoints: Mapping[str, CheckpointRule]
+    clearance: ClearanceRules
 
     def checkpoint(self, checkpoint_id: str) -> CheckpointRule | None:
         return self.checkpoints.get(checkpoint_id)

@@ -102,6 +102,14 @@ class BallotRepository:
         )
         return [_entry(r) for r in rows]
 
+    def of_person(self, person_id: int, traveller_hash: bytes | None) -> list[BallotEntry]:
+        """Entries the person's app made, or made for their identity document, oldest first."""
+        where = border_ballot_entries.c.person_id == person_id
+        if traveller_hash is not None:
+            where = where | (border_ballot_entries.c.traveller_hash == traveller_hash)
+        rows = self._conn.execute(self._select().where(where).order_by(border_ballot_entries.c.id))
+        return [_entry(r).entry for r in rows]
+
     def decide(self, row_id: int, status: EntryStatus, booking_id: int | None = None) -> None:
         self._conn.execute(
             update(border_ballot_entries)
@@ -126,6 +134,17 @@ class BallotRepository:
         except IntegrityError:
             return False
         return True
+
+    def undrawn_days(self) -> list[date]:
+        """Days with entries waiting and no draw yet, earliest first."""
+        drawn = select(border_draws.c.day).where(border_draws.c.day == border_ballot_entries.c.day)
+        query = (
+            select(border_ballot_entries.c.day)
+            .where(border_ballot_entries.c.status == EntryStatus.ENTERED.value, ~drawn.exists())
+            .group_by(border_ballot_entries.c.day)
+            .order_by(border_ballot_entries.c.day)
+        )
+        return [r.day for r in self._conn.execute(query)]
 
     def draw(self, day: date) -> DrawRecord | None:
         r = self._conn.execute(select(border_draws).where(border_draws.c.day == day)).first()

@@ -168,6 +168,14 @@ class BorderRepository:
         rows = self._conn.execute(query.order_by(border_bookings.c.id).limit(limit).offset(offset))
         return [_booking(r) for r in rows]
 
+    def of_person(self, person_id: int, traveller_hash: bytes | None) -> list[Booking]:
+        """Bookings the person's app made, or made for their identity document, oldest first."""
+        where = border_bookings.c.person_id == person_id
+        if traveller_hash is not None:
+            where = where | (border_bookings.c.traveller_hash == traveller_hash)
+        rows = self._conn.execute(select(border_bookings).where(where).order_by(border_bookings.c.id))
+        return [_booking(r) for r in rows]
+
     def _one(self, where: Any) -> Booking | None:
         row = self._conn.execute(select(border_bookings).where(where)).first()
         return None if row is None else _booking(row)

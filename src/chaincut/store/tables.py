@@ -37,6 +37,7 @@ from chaincut.store.tables_access import (
 from chaincut.store.tables_border import (
     border_ballot_entries,
     border_bookings,
+    border_clearances,
     border_draws,
     border_slots,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "audit_log",
     "border_ballot_entries",
     "border_bookings",
+    "border_clearances",
     "border_draws",
     "border_slots",
     "case_assignments",

@@ -1,9 +1,10 @@
-"""The tables of border crossings under quota: slots, bookings, ballot entries and draws."""
+"""The tables of border crossings under quota: slots, bookings, ballot entries, draws and clearances."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -48,6 +49,9 @@ border_bookings = Table(
     Column("request_id", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("cancelled_at", BigInteger),
+    # The traveller's border subject id (security/identity.py BorderSubjects), what a health code and a
+    # checkpoint's synced list carry; filled in by clearance for bookings made without it.
+    Column("subject", String(32)),
     UniqueConstraint("person_id", "request_id"),
     Index(
         "uq_border_bookings_live_traveller_day",
@@ -58,6 +62,7 @@ border_bookings = Table(
         postgresql_where=text("status = 'booked'"),
     ),
     Index("ix_border_bookings_day_checkpoint", "day", "checkpoint"),
+    Index("ix_border_bookings_subject", "subject"),
 )
 
 # Ballot mode: entries wait for the day's draw, which makes the winners' bookings.
@@ -91,4 +96,45 @@ border_draws = Table(
     Column("drawn_by", String(80), nullable=False),
     Column("entries", Integer, nullable=False),
     Column("won", Integer, nullable=False),
+)
+
+# Each clearance decision at a checkpoint, online or uploaded from an offline checkpoint. A code id, and a
+# booking, clear one crossing only: the partial unique indexes hold even when two officers scan at once.
+# An offline clearance that clashes with one already stored is kept as it happened, with ``conflict`` set.
+_CROSSED_SQLITE = text("cleared = 1 AND conflict IS NULL")
+_CROSSED_PG = text("cleared AND conflict IS NULL")
+border_clearances = Table(
+    "border_clearances",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("public_id", String(32), nullable=False, unique=True),  # the decision id
+    Column("code_id", String(64)),  # None: the code could not be read
+    Column("subject", String(32)),  # the traveller's border subject id, as the code states it
+    Column("booking_id", Id, ForeignKey("border_bookings.id")),
+    Column("checkpoint", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("slot", String(16)),  # the slot open when decided; None outside every slot's hours
+    Column("decided_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("cleared", Boolean, nullable=False),
+    Column("reasons", String(400), nullable=False),  # refusal codes, comma-separated; "" when cleared
+    Column("officer", String(80), nullable=False),
+    Column("offline", Boolean, nullable=False),
+    Column("conflict", String(32)),
+    Index(
+        "uq_border_clearances_code_crossed",
+        "code_id",
+        unique=True,
+        sqlite_where=_CROSSED_SQLITE,
+        postgresql_where=_CROSSED_PG,
+    ),
+    Index(
+        "uq_border_clearances_booking_crossed",
+        "booking_id",
+        unique=True,
+        sqlite_where=_CROSSED_SQLITE,
+        postgresql_where=_CROSSED_PG,
+    ),
+    Index("ix_border_clearances_subject", "subject"),
+    Index("ix_border_clearances_day_checkpoint", "day", "checkpoint"),
 )
