@@ -18,10 +18,14 @@ from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.border import BookingService
 from chaincut.clock import Clock, SystemClock
+from chaincut.codes.issuance import CodeIssuer
+from chaincut.codes.key_service import CodeKeys
+from chaincut.codes.partners import Partners, TrustedCodes
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
+from chaincut.security.identity import BorderSubjects
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
@@ -67,6 +71,10 @@ class Services:
     rate_limits: RateLimiter
     subject_access: SubjectAccess
     border: BookingService
+    code_keys: CodeKeys
+    code_issuer: CodeIssuer
+    code_partners: Partners
+    trusted_codes: TrustedCodes
 
     def close(self) -> None:
         self.db.dispose()
@@ -112,6 +120,8 @@ def bootstrap(
     if require_schema:
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
+    code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
+    code_partners = Partners(store, clock)
     return Services(
         settings=settings,
         policy=policy,
@@ -145,4 +155,14 @@ def bootstrap(
         rate_limits=RateLimiter(),
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit),
         border=BookingService(store, policy.border, clock, settings.zone, hasher),
+        code_keys=code_keys,
+        code_issuer=CodeIssuer(
+            code_keys,
+            settings.code_issuer,
+            policy.signed_codes.valid_hours,
+            clock,
+            BorderSubjects(secrets.identity_hash_key),
+        ),
+        code_partners=code_partners,
+        trusted_codes=TrustedCodes(code_keys, code_partners),
     )

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     rate_logins_per_minute: int = Field(default=20, ge=1)
     rate_border_bookings_per_minute: int = Field(default=10, ge=1)
     secure_cookies: bool = True
+    # Signed health codes (issue 5): the issuing jurisdiction's code, written in every code's CWT
+    # ``iss`` and the trust list it publishes (e.g. "HK"; a partner runs its own, e.g. "MO").
+    code_issuer: str = Field(default="HK", pattern=r"^[A-Z][A-Z0-9]{1,15}$")
 
     @field_validator("local_timezone")
     @classmethod

@@ -25,6 +25,7 @@ from chaincut.store.audit import AuditRepository
 from chaincut.store.ballot import BallotRepository
 from chaincut.store.border import BorderRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
+from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.orders import FollowUpRepository, OrderRepository
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.corrections = CorrectionRepository(conn, cipher)
         self.border = BorderRepository(conn)
         self.ballot = BallotRepository(conn)
+        self.code_keys = CodeKeyRepository(conn, cipher)
 
 
 @dataclass(frozen=True)
