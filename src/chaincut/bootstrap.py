@@ -25,8 +25,8 @@ from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
-from chaincut.security.identity import BorderSubjects
 from chaincut.security.device_tokens import DeviceTokens, derive_key
+from chaincut.security.identity import BorderSubjects
 from chaincut.settings import Settings, load_secrets
 from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
 from chaincut.tracing.cases import CaseRegistry
