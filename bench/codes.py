@@ -106,8 +106,9 @@ def main(argv: list[str]) -> int:
     }
     print(json.dumps(result))
     print(
-        f"issued {result['issue_per_second']:,}/s (target 2,000), verified {result['verify_per_second']:,}/s "
-        f"(target 5,000), QR PNG {result['png_per_second']}/s; {result['qr_text_chars_mean']} characters a code",
+        f"issued {result['issue_per_second']:,}/s (target 2,000), "
+        f"verified {result['verify_per_second']:,}/s (target 5,000), QR PNG {result['png_per_second']}/s; "
+        f"{result['qr_text_chars_mean']} characters a code",
         file=sys.stderr,
     )
     return 0
