@@ -28,11 +28,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from chaincut.clock import Clock
 from chaincut.codes.base45 import b45encode
-from chaincut.codes.code_format import CODE_PREFIX, claims_to_cwt
+from chaincut.codes.code_format import CODE_PREFIX, claims_from_cwt, claims_to_cwt
 from chaincut.codes.cose import ALG_ES256
 from chaincut.codes.signing_keys import format_kid
 from chaincut.domain.health_codes import HealthCode, HealthCodeClaims
-from chaincut.errors import InvalidInput
+from chaincut.errors import InvalidHealthCertificate, InvalidInput
 from chaincut.security.identity import BorderSubjects
 
 __all__ = [
@@ -180,10 +180,18 @@ class CodeIssuer:
                 field="issuer",
                 code="wrong_issuer",
             )
+        if not 1 <= len(claims.code_id) <= 64 or not claims.code_id.isascii():
+            raise InvalidInput(
+                "expected a code id of 1-64 ASCII characters", field="code_id", code="invalid_claims"
+            )
         if not claims.issued_at < claims.expires_at:
             raise InvalidInput(
                 "expected expires_at after issued_at", field="expires_at", code="invalid_claims"
             )
+        try:
+            claims_from_cwt(claims_to_cwt(claims))  # never sign what a verifier would refuse
+        except InvalidHealthCertificate as exc:
+            raise InvalidInput(exc.reason, field="claims", code="invalid_claims") from None
         signer = self._signers.active_signer()
         if claims.expires_at > signer.not_after:
             raise InvalidInput(
