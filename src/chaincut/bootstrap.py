@@ -121,7 +121,7 @@ def bootstrap(
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
-    code_partners = Partners(store, clock)
+    code_partners = Partners(store, clock, settings.code_issuer)
     return Services(
         settings=settings,
         policy=policy,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import SecretStr
 
 from chaincut.bootstrap import Services, bootstrap
@@ -208,11 +209,12 @@ def test_the_trust_list_is_signed_by_the_root_and_refused_when_altered(services:
 class FakePartner:
     """A partner authority's published list, as its server would answer."""
 
-    def __init__(self, now: datetime) -> None:
-        self.root = new_root("MO", now)
+    def __init__(self, now: datetime, issuer: str = "MO") -> None:
+        self.issuer = issuer
+        self.root = new_root(issuer, now)
         self.now = now
         self.sequence = 1
-        self.dsc = new_dsc(self.root, "MO", now, 1)
+        self.dsc = new_dsc(self.root, issuer, now, 1)
         self.extra: list = []
         self.fail = False
 
@@ -221,7 +223,7 @@ class FakePartner:
 
         signers = [ListedSigner(self.dsc.kid, self.dsc.certificate, "active"), *self.extra]
         return sign_trust_list(
-            issuer="MO",
+            issuer=self.issuer,
             sequence=self.sequence,
             issued_at=self.now,
             root_key=self.root.private_key,
@@ -255,10 +257,8 @@ def _partner_code(partner: FakePartner, signer_key: object, kid: bytes, now: dat
 def test_partners_sync_verify_and_refuse_rollbacks_and_foreign_signers(services: Services) -> None:
     now = services.clock.now()
     partner = FakePartner(now)
-    partners = Partners(services.store, services.clock, fetch=partner.fetch)
+    partners = Partners(services.store, services.clock, "HK", fetch=partner.fetch)
     services.code_partners._fetch = partner.fetch  # type: ignore[attr-defined]
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     partners.add(
         "macao",
         "https://mo.example/codes/trust-list",
@@ -307,6 +307,18 @@ def test_partners_sync_verify_and_refuse_rollbacks_and_foreign_signers(services:
     (info,) = services.code_partners.list_partners()
     assert info.sequence == 3 and info.last_error is not None and info.signers == 1
     assert services.trusted_codes.verify(code, now).valid
+
+
+def test_a_partner_list_claiming_our_own_issuer_is_refused(services: Services) -> None:
+    services.code_keys.init(ADMIN)
+    impostor = FakePartner(services.clock.now(), issuer="HK")
+    partners = Partners(services.store, services.clock, "HK", fetch=impostor.fetch)
+    partners.add(
+        "impostor", "https://x.example/t", impostor.root.certificate.public_bytes(Encoding.PEM), ADMIN
+    )
+    (outcome,) = partners.sync(ADMIN)
+    assert not outcome.accepted and "our own issuer" in outcome.reason
+    assert [t.issuer for t in partners.trusts()] == []
 
 
 def test_an_unconfigured_store_has_no_signer(services: Services) -> None:

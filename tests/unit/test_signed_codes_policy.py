@@ -42,4 +42,3 @@ def test_the_diff_shows_a_changed_validity() -> None:
     changed = DEFAULT.replace("valid_hours = 24", "valid_hours = 12")
     changes = diff_policies(DEFAULT, changed)
     assert any("signed_codes.valid_hours" in str(change) for change in changes)
-

@@ -86,8 +86,9 @@ def _name(name: str) -> str:
 class Partners:
     """The partner jurisdictions whose codes we accept."""
 
-    def __init__(self, store: Store, clock: Clock, fetch: Fetch = http_fetch) -> None:
+    def __init__(self, store: Store, clock: Clock, own_issuer: str, fetch: Fetch = http_fetch) -> None:
         self._store = store
+        self._own_issuer = own_issuer
         self._clock = clock
         self._fetch = fetch
         self._parsed: dict[tuple[str, int, int], IssuerTrust] = {}
@@ -157,7 +158,10 @@ class Partners:
         key = (record.name, record.sequence, record.synced_at or 0)
         if key not in self._parsed:
             root = x509.load_der_x509_certificate(record.root_certificate)
-            self._parsed[key] = read_trust_list(record.trust_list, root)
+            parsed = read_trust_list(record.trust_list, root)
+            for old in [k for k in self._parsed if k[0] == record.name]:
+                del self._parsed[old]
+            self._parsed[key] = parsed
         return self._parsed[key]
 
     def _sync_one(self, record: PartnerRecord) -> SyncOutcome:
@@ -171,6 +175,8 @@ class Partners:
                     f"the trust list's sequence {trust.sequence} is older than the {record.sequence} held "
                     "(a rollback): kept the list held"
                 )
+            if trust.issuer == self._own_issuer:
+                raise TrustListError(f"the trust list claims our own issuer {trust.issuer!r}")
             if record.issuer is not None and trust.issuer != record.issuer:
                 raise TrustListError(f"the trust list's issuer {trust.issuer!r} is not {record.issuer!r}")
         except (TrustListError, UnicodeDecodeError) as exc:

@@ -176,10 +176,14 @@ class CodeKeyRepository:
         row = self._conn.execute(select(code_partners).where(code_partners.c.name == name)).first()
         return None if row is None else _partner(row)
 
-    def accept_list(self, name: str, *, text: str, issuer: str, sequence: int, at: int) -> None:
-        self._conn.execute(
+    def accept_list(self, name: str, *, text: str, issuer: str, sequence: int, at: int) -> bool:
+        """Store a partner's list unless a newer one is held (a concurrent sync); whether it was stored."""
+        result = self._conn.execute(
             update(code_partners)
-            .where(code_partners.c.name == name)
+            .where(
+                code_partners.c.name == name,
+                code_partners.c.sequence.is_(None) | (code_partners.c.sequence <= sequence),
+            )
             .values(
                 trust_list=text,
                 issuer=issuer,
@@ -189,6 +193,7 @@ class CodeKeyRepository:
                 last_error=None,
             )
         )
+        return bool(result.rowcount)
 
     def refuse_list(self, name: str, *, error: str, at: int) -> None:
         self._conn.execute(
