@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,15 +18,16 @@ from pydantic import SecretStr
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock
 from chaincut.codes.code_verify import CodeTrust, CodeVerifier
-from chaincut.codes.issuance import build_claims, code_qr_png
+from chaincut.codes.issuance import build_claims, code_qr, code_qr_png
 from chaincut.codes.partners import Partners
 from chaincut.codes.signing_keys import format_kid, new_dsc, new_root
 from chaincut.codes.trust_list import read_trust_list
 from chaincut.domain.access import Principal
 from chaincut.domain.health_codes import CodeReason, HealthCode, HealthCodeClaims
-from chaincut.errors import Conflict, NotFound, TrustListError
+from chaincut.errors import Conflict, InvalidInput, NotFound, TrustListError
 from chaincut.security import FieldCipher
-from chaincut.settings import Settings
+from chaincut.security.identity import BorderSubjects
+from chaincut.settings import Settings, load_secrets
 from chaincut.store import tables as t
 from chaincut.store.rotation import SEALED_COLUMNS, rotate_data_keys
 
@@ -332,13 +334,15 @@ def test_an_unconfigured_store_has_no_signer(services: Services) -> None:
 def test_the_qr_png_is_alphanumeric_and_decodes_back(services: Services) -> None:
     import io
 
-    import segno
     import zxingcpp
     from PIL import Image
 
     services.code_keys.init(ADMIN)
     text, _ = issue(services)
-    assert segno.make_qr(text, mode="alphanumeric", error="q", boost_error=False).mode == "alphanumeric"
+    symbol = code_qr(text)
+    assert (symbol.mode, symbol.error) == ("alphanumeric", "Q")
+    with pytest.raises(ValueError):  # a text outside the alphanumeric alphabet is refused, not re-moded
+        code_qr(text.lower())
     with Image.open(io.BytesIO(code_qr_png(text))) as image:
         found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert [f.text for f in found] == [text]
@@ -348,3 +352,32 @@ def test_the_qr_png_is_alphanumeric_and_decodes_back(services: Services) -> None
 def test_keys_backup_covers_the_tables() -> None:
     names = {table.name for table in t.metadata.sorted_tables}
     assert {"code_signing_keys", "code_trust_state", "code_partners"} <= names
+
+
+def test_claims_for_a_person_carry_their_border_subject_and_expire_on_policy(services: Services) -> None:
+    services.code_keys.init(ADMIN)
+    now = services.clock.now()
+    id_hash = services.hasher.hash("A123456(3)")
+    claims = services.code_issuer.claims_for(
+        green(now),
+        name="Chan Tai Man",
+        id_document_hash=id_hash,
+        last_negative_test_at=now - timedelta(hours=30),
+    )
+    subjects = BorderSubjects(load_secrets(services.settings).identity_hash_key)
+    assert claims.subject == subjects.subject_of(id_hash)
+    assert claims.issuer == "HK" and claims.colour == "green" and claims.reasons == ("no risk found",)
+    assert claims.expires_at - claims.issued_at == timedelta(hours=services.policy.signed_codes.valid_hours)
+    assert len(claims.code_id) == 22
+    other = services.code_issuer.claims_for(
+        green(now), name=None, id_document_hash=None, last_negative_test_at=None
+    )
+    assert other.subject is None and other.code_id != claims.code_id
+    issued = services.code_issuer.issue(claims)
+    assert issued.code_id == claims.code_id and issued.expires_at == claims.expires_at
+    verified = services.trusted_codes.verify(issued.text, now)
+    assert verified.valid and verified.claims == claims
+    with pytest.raises(InvalidInput):
+        services.code_issuer.issue(replace(claims, issuer="MO"))
+    with pytest.raises(InvalidInput):
+        services.code_issuer.issue(replace(claims, name="x" * 500))

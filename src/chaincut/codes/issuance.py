@@ -41,6 +41,7 @@ __all__ = [
     "IssuedCode",
     "SignerSource",
     "build_claims",
+    "code_qr",
     "code_qr_png",
     "new_code_id",
     "sign_code",
@@ -122,9 +123,15 @@ def sign_code(claims: HealthCodeClaims, signer: ActiveSigner) -> str:
     return CODE_PREFIX + b45encode(zlib.compress(message, 9))
 
 
+def code_qr(text: str) -> segno.QRCode:
+    """The code's QR symbol: alphanumeric mode (base45 and the prefix are in its alphabet), error
+    correction Q; segno refuses text that alphanumeric mode cannot hold rather than switch modes."""
+    return segno.make_qr(text, mode="alphanumeric", error=_QR_ERROR, boost_error=False)
+
+
 def code_qr_png(text: str, *, scale: int = 4) -> bytes:
-    """A PNG of the code's QR symbol: alphanumeric mode, error correction Q, a 4-module border."""
-    qr = segno.make_qr(text, mode="alphanumeric", error=_QR_ERROR, boost_error=False)
+    """A PNG of the code's QR symbol (``code_qr``), with a 4-module quiet zone."""
+    qr = code_qr(text)
     out = io.BytesIO()
     qr.save(out, kind="png", scale=scale, border=4)
     return out.getvalue()
