@@ -42,6 +42,7 @@ __all__ = ["CodeKeyInfo", "CodeKeys"]
 
 ROOT, DSC = "root", "dsc"
 ACTIVE, RETIRED, EXPIRED, REVOKED = "active", "retired", "expired", "revoked"
+_PUBLISHED_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class CodeKeys:
         self._signer: ActiveSigner | None = None
         self._checked = -1e18
         self.changed: Callable[[], None] = lambda: None  # told after every change made here
+        self._published: tuple[int, float, dict[str, object]] | None = None  # sequence, when, list
 
     # --- changes --------------------------------------------------------------------------------
 
@@ -227,17 +229,28 @@ class CodeKeys:
         )
 
     def trust_list(self) -> dict[str, object]:
-        """The authority's trust list, signed by its root (see ``chaincut.codes.trust_list``)."""
+        """The authority's trust list, signed by its root (see ``chaincut.codes.trust_list``).
+
+        Anyone may fetch it, so a signed list is reused while its sequence holds, for at most
+        ``_PUBLISHED_SECONDS``: a flood of requests costs a read each, not a signature.
+        """
         self._expire_retired()
         now = self._clock.now()
         with self._store.read() as uow:
-            records = uow.code_keys.all_keys()
             sequence = uow.code_keys.sequence() or 0
+            published = self._published
+            if (
+                published is not None
+                and published[0] == sequence
+                and self._monotonic() - published[1] < _PUBLISHED_SECONDS
+            ):
+                return published[2]
+            records = uow.code_keys.all_keys()
             roots = [r for r in records if r.role == ROOT]
             if not roots:
                 raise NotFound("no code-signing keys yet: run `chaincut codes keys init`", field="kid")
             root_key = load_private_key(uow.code_keys.private_pem(roots[0].kid))
-        return sign_trust_list(
+        document = sign_trust_list(
             issuer=self.issuer,
             sequence=sequence,
             issued_at=now,
@@ -252,6 +265,8 @@ class CodeKeys:
             ],
             revoked={r.kid: from_epoch(r.revoked_at) for r in records if r.revoked_at is not None},
         )
+        self._published = (sequence, self._monotonic(), document)
+        return document
 
     # --- helpers --------------------------------------------------------------------------------
 
