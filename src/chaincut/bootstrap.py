@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from secrets import token_hex
-from typing import Any
 
 from chaincut.access import (
     AuditTrail,
@@ -25,12 +24,13 @@ from chaincut.border import (
     BallotDraws,
     BookingService,
     ClearanceService,
-    CodeVerifier,
-    TrustListProvider,
     VerifierFactory,
-    refuse_everything,
 )
 from chaincut.clock import Clock, SystemClock
+from chaincut.codes.checkpoint_trust import bundle_verifier, checkpoint_trust
+from chaincut.codes.issuance import CodeIssuer
+from chaincut.codes.key_service import CodeKeys
+from chaincut.codes.partners import Partners, TrustedCodes
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
@@ -84,6 +84,10 @@ class Services:
     clearances: ClearanceService
     draws: BallotDraws
     subjects: BorderSubjects
+    code_keys: CodeKeys
+    code_issuer: CodeIssuer
+    code_partners: Partners
+    trusted_codes: TrustedCodes
 
     def close(self) -> None:
         self.db.dispose()
@@ -130,6 +134,9 @@ def bootstrap(
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
     subjects = BorderSubjects(secrets.identity_hash_key)
+    code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
+    code_partners = Partners(store, clock, settings.code_issuer)
+    trusted_codes = TrustedCodes(code_keys, code_partners)
     return Services(
         settings=settings,
         policy=policy,
@@ -169,41 +176,31 @@ def bootstrap(
             clock,
             settings.zone,
             subjects,
-            health_code_verifier(),
-            trust_list_provider(),
+            trusted_codes.verify,
+            lambda: checkpoint_trust(code_keys, code_partners),
             policy.version,
         ),
         draws=BallotDraws(store, policy.border, clock, settings.zone, ballot_seeds(settings)),
         subjects=subjects,
+        code_keys=code_keys,
+        code_issuer=CodeIssuer(
+            code_keys,
+            settings.code_issuer,
+            policy.signed_codes.valid_hours,
+            clock,
+            subjects,
+        ),
+        code_partners=code_partners,
+        trusted_codes=trusted_codes,
     )
 
 
 # --- border clearance: where the signed health codes plug in ------------------------------------------
 
 
-def health_code_verifier() -> CodeVerifier:
-    """The verifier of signed health codes that online clearance uses.
-
-    Until the codes package's verifier is wired here, every code is refused (fail closed).
-    """
-    return refuse_everything
-
-
-def trust_list_provider() -> TrustListProvider:
-    """The signed trust list a checkpoint's bundle carries offline (empty until one is published)."""
-    return dict
-
-
 def offline_verifier_factory() -> VerifierFactory:
-    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust list, offline.
-
-    Until the codes package's verifier is wired here, every code is refused (fail closed).
-    """
-
-    def factory(_trust_list: Mapping[str, Any]) -> CodeVerifier:
-        return refuse_everything
-
-    return factory
+    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust, offline."""
+    return bundle_verifier
 
 
 def ballot_seeds(settings: Settings, random_hex: Callable[[], str] | None = None) -> Callable[[date], str]:

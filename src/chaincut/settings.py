@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     ballot_seed: SecretStr | None = Field(
         default=None, description="the ballot's seed source: each day's seed is derived from it and the day"
     )
+    # Signed health codes (issue 5): the issuing jurisdiction's code, written in every code's CWT
+    # ``iss`` and the trust list it publishes (e.g. "HK"; a partner runs its own, e.g. "MO").
+    code_issuer: str = Field(default="HK", pattern=r"^[A-Z][A-Z0-9]{1,15}$")
 
     @field_validator("local_timezone")
     @classmethod

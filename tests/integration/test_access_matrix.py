@@ -143,9 +143,16 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/border/sync"): frozenset({BORDER_OFFICER}),
     ("POST", "/border/clearances"): frozenset({BORDER_OFFICER}),
     ("POST", "/border/clearances/offline"): frozenset({BORDER_OFFICER}),
+    # signed health codes: the trust list holds only certificates (anyone); keys and partners: admins
+    ("GET", "/codes/trust-list"): EVERYONE,
+    ("GET", "/codes/keys"): frozenset({ADMINISTRATOR}),
+    ("POST", "/codes/keys/rotate"): frozenset({ADMINISTRATOR}),
+    ("POST", "/codes/keys/{kid}/revoke"): frozenset({ADMINISTRATOR}),
+    ("GET", "/codes/partners"): frozenset({ADMINISTRATOR}),
+    ("POST", "/codes/partners/sync"): frozenset({ADMINISTRATOR}),
 }
 
-PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token")})
+PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list")})
 
 # --- the fixture world -------------------------------------------------------------------------
 
@@ -163,6 +170,7 @@ class World:
     approvals: dict[str, str] = field(default_factory=dict)  # name -> public id
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     border_booking: str = ""  # the resident's own booking, to cancel
+    retired_kid: str = ""  # a retired code-signing key, to revoke
 
     def fresh_headers(self, caller: str) -> dict[str, str]:
         """New credentials for ``caller`` (for signing out without ending the shared ones)."""
@@ -271,6 +279,10 @@ def world(embedded_services: Services) -> Iterator[World]:
             "companions": 1,
         }
         w.border_booking = _ok(client.post("/border/bookings", json=booking, headers=headers[RESIDENT]))["id"]
+        # Code-signing keys, and a retired signer to revoke.
+        first = services.code_keys.init(_SYSTEM)[1]
+        services.code_keys.rotate(_SYSTEM)
+        w.retired_kid = first.kid.replace("+", "-").replace("/", "_").rstrip("=")
         yield w
 
 
@@ -433,6 +445,14 @@ CALLS: dict[tuple[str, str], Build] = {
             ]
         },
     ),
+    ("GET", "/codes/trust-list"): _static("/codes/trust-list"),
+    ("GET", "/codes/keys"): _static("/codes/keys"),
+    ("POST", "/codes/keys/rotate"): _static("/codes/keys/rotate"),
+    ("POST", "/codes/keys/{kid}/revoke"): lambda w, _c: Call(
+        f"/codes/keys/{w.retired_kid}/revoke", body={"reason": "matrix walk"}
+    ),
+    ("GET", "/codes/partners"): _static("/codes/partners"),
+    ("POST", "/codes/partners/sync"): _static("/codes/partners/sync"),
 }
 
 

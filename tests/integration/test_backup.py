@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
@@ -29,6 +30,7 @@ from chaincut.border import BookingRequest, BookingService
 from chaincut.border.testing import FakeCodeVerifier
 from chaincut.cli import app as cli_app
 from chaincut.clock import FixedClock
+from chaincut.codes.signing_keys import new_root
 from chaincut.domain import Tier
 from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditEvent
@@ -74,6 +76,15 @@ def _border_rows(svc: Services, person_ids: list[int]) -> None:
     )  # fmt: skip
     clearances = svc.clearances.with_verifier(FakeCodeVerifier({"QR": code}))
     clearances.clear(Principal.system("tests"), "QR", "man_kam_to")
+
+
+def _code_rows(svc: Services) -> None:
+    """Code-signing keys (a root, a retired and an active signer) and a partner with its list."""
+    svc.code_keys.init(Principal.system("tests"))
+    svc.code_keys.rotate(Principal.system("tests"))
+    partner = new_root("MO", svc.clock.now())
+    pem = partner.certificate.public_bytes(Encoding.PEM)
+    svc.code_partners.add("MO", "https://mo.example/codes/trust-list", pem, Principal.system("tests"))
 
 
 def fill(svc: Services) -> None:
@@ -146,6 +157,7 @@ def fill(svc: Services) -> None:
     order = svc.orders.issue(people[2].id or 0, Tier.CLOSE, now - timedelta(days=1), first.id, "tracer-1")
     svc.follow_ups.record("p-2", date(2026, 11, 20), ["fever"], None, "day 1", "tracer-1")
     _border_rows(svc, [p.id or 0 for p in people])
+    _code_rows(svc)
     with svc.store.write() as uow:
         conn = uow.connection
         # A case linked to one registered after it: the restore must not trip on the order.
@@ -364,6 +376,9 @@ def test_restore_gives_back_every_table_and_the_archive(
     assert new_visit > max(row[0] for row in before["visits"])
     report = target.audit.verify()
     assert report.intact and report.last_seq > len(before["audit_log"])
+    # The code-signing keys came back sealed and open with the same data keys: the same signer signs.
+    assert target.code_keys.active_signer().kid == services.code_keys.active_signer().kid
+    assert target.code_keys.trust_list()["root"] == services.code_keys.trust_list()["root"]
 
 
 @pytest.mark.postgres

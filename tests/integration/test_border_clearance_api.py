@@ -129,7 +129,8 @@ def test_sync_and_offline_upload_over_http(services: Services, client: tuple[Tes
     assert bundle.status_code == 200, bundle.text
     doc = bundle.json()
     assert doc["format"] == "chaincut-clearance-bundle/1" and len(doc["bookings"]) == 3
-    assert doc["rules"]["slot_hours"]["afternoon"] == "12:00-18:00" and doc["trust_list"] == {}
+    assert doc["rules"]["slot_hours"]["afternoon"] == "12:00-18:00"
+    assert doc["trust_list"] == {"format": "chaincut-checkpoint-trust-1", "lists": []}  # no keys yet
     decision = {
         "decision_id": "offline-abc-1",
         "checkpoint": "shenzhen_bay",
@@ -279,7 +280,7 @@ def test_a_checkpoint_clears_offline_with_the_server_stopped_then_uploads(
     assert len(audited) == 6
 
 
-def test_the_clear_command_without_a_wired_verifier_fails_closed(
+def test_the_clear_command_refuses_what_the_bundles_trust_cannot_verify(
     embedded_services: Services, tmp_path: Path
 ) -> None:
     services = embedded_services
@@ -289,7 +290,7 @@ def test_the_clear_command_without_a_wired_verifier_fails_closed(
     bundle.write_text(json.dumps(document))
     result = CliRunner().invoke(chaincut_cli, ["border", "clear", "--bundle", str(bundle), "QR-T1"])
     assert result.exit_code == 1
-    assert "invalid_code: the code is not valid: no health-code verifier is configured" in result.output
+    assert "invalid_code: the code is not valid: the QR text does not start with 'CC1:'" in result.output
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(document | {"day": "someday"}))
     refused = CliRunner().invoke(chaincut_cli, ["border", "clear", "--bundle", str(broken), "QR-T1"])

@@ -30,14 +30,14 @@ from schemathesis.checks import not_a_server_error
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain import Case, CaseClassification, CaseStatus
-from chaincut.domain.access import Role
+from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
 from chaincut.venues.registry import VenueDraft
 from support.auth import staff_headers
 
 MAX_EXAMPLES = 15  # per operation and generation mode
 PURPOSE = "schemathesis: fuzzing the API"
-PUBLIC = frozenset({("GET", "/health"), ("POST", "/auth/token")})
+PUBLIC = frozenset({("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list")})
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,
@@ -55,6 +55,7 @@ def _seed(services: Services) -> None:
         services.people.register(PersonDraft(ref=ref, name=f"Person {ref}"))
     services.venues.register(VenueDraft("restaurant", "Tai Hing", "太興", ref="V1"))
     staff_headers(services, Role.TRACER, username="bystander")  # an account the staff routes act on
+    services.code_keys.init(Principal.system("schemathesis"))  # code-signing keys to list, rotate, revoke
     with services.store.write() as uow:
         person_id = uow.people.id_for_ref("P1")
         assert person_id is not None

@@ -5,7 +5,7 @@ from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
 from chaincut.border.bookings import BookingRequest, BookingService
 from chaincut.border.bundle import ClearanceBundle, decision_from_dict, decision_to_dict
 from chaincut.border.clearance import decide
-from chaincut.border.clearances import ClearanceService, refuse_everything
+from chaincut.border.clearances import ClearanceService
 from chaincut.border.draws import BallotDraws
 from chaincut.border.ports import CheckedCode, CodeCheck, CodeVerifier, TrustListProvider, VerifierFactory
 
@@ -26,5 +26,4 @@ __all__ = [
     "decision_to_dict",
     "draw_ballot",
     "draw_time",
-    "refuse_everything",
 ]

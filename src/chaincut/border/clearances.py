@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from chaincut.border.bundle import ClearanceBundle
 from chaincut.border.clearance import decide
-from chaincut.border.ports import CheckedCode, CodeVerifier, TrustListProvider, check_code
+from chaincut.border.ports import CodeVerifier, TrustListProvider, check_code
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditEvent
@@ -31,14 +31,9 @@ from chaincut.policy import BorderRules
 from chaincut.security.identity import BorderSubjects
 from chaincut.store import Store, UnitOfWork
 
-__all__ = ["CONFLICT_FLAG", "ClearanceService", "refuse_everything"]
+__all__ = ["CONFLICT_FLAG", "ClearanceService"]
 
 CONFLICT_FLAG = "clearance_conflict"  # an offline clearance of a code or booking that had already crossed
-
-
-def refuse_everything(_qr_text: str, _at: datetime) -> CheckedCode:
-    """The verifier until a real one is wired: every code is refused (a checkpoint fails closed)."""
-    return CheckedCode(False, "no health-code verifier is configured", None)
 
 
 class ClearanceService:

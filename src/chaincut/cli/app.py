@@ -7,6 +7,7 @@ import typer
 from chaincut.cli import audit, cases, data, orders, people, server, tracing, users, venues
 from chaincut.cli import backup as backup_commands
 from chaincut.cli import border as border_commands
+from chaincut.cli import codes as code_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
 from chaincut.cli import verify as verify_commands
@@ -89,6 +90,24 @@ border_app.command("sync")(border_commands.sync)
 border_app.command("clear")(border_commands.clear)
 border_app.command("upload")(border_commands.upload)
 border_app.command("draw")(border_commands.draw)
+
+codes_app = typer.Typer(
+    help="Signed health codes: signing keys, the trust list, partners.", no_args_is_help=True
+)
+app.add_typer(codes_app, name="codes")
+code_keys_app = typer.Typer(help="Code-signing keys: init, rotate, revoke, list, root.", no_args_is_help=True)
+codes_app.add_typer(code_keys_app, name="keys")
+partners_app = typer.Typer(help="Partner jurisdictions' trust lists: add, list, sync.", no_args_is_help=True)
+codes_app.add_typer(partners_app, name="partners")
+codes_app.command("trust-list")(code_commands.trust_list)
+code_keys_app.command("init")(code_commands.keys_init)
+code_keys_app.command("rotate")(code_commands.keys_rotate)
+code_keys_app.command("revoke")(code_commands.keys_revoke)
+code_keys_app.command("list")(code_commands.keys_list)
+code_keys_app.command("root")(code_commands.keys_root)
+partners_app.command("add")(code_commands.partners_add)
+partners_app.command("list")(code_commands.partners_list)
+partners_app.command("sync")(code_commands.partners_sync)
 
 
 def main() -> None:

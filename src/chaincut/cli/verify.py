@@ -1,4 +1,4 @@
-"""The ``chaincut verify`` command: check a traveller's EU Digital COVID Certificate offline."""
+"""The ``chaincut verify`` command: check a traveller's health code or EU DCC offline."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from chaincut.cli.console import console, err, print_json
+from chaincut.cli.console import console, err, print_json, services
 from chaincut.clock import SystemClock
-from chaincut.codes import TrustAnchors, VerificationResult, load_certificate, parse_trust_list, verify_hcert
+from chaincut.codes import TrustAnchors, VerificationResult, load_certificate, parse_trust_list
+from chaincut.codes.code_verify import CodeTrust, CodeVerifier, verify_qr
 from chaincut.codes.qr_image import read_qr_text
+from chaincut.codes.trust_list import is_signed_trust_list, read_trust_list
 from chaincut.errors import InvalidHealthCertificate, TrustListError
 
 __all__ = ["verify"]
@@ -45,16 +47,34 @@ def _instant(text: str) -> datetime:
     return at.astimezone(UTC)
 
 
-def _anchors(trust_certs: list[Path], trust_list: Path | None) -> TrustAnchors:
+def _signed(text: str) -> bool:
+    try:
+        return is_signed_trust_list(json.loads(text))
+    except (ValueError, RecursionError):
+        return False
+
+
+def _anchors(trust_certs: list[Path], trust_lists: list[Path]) -> tuple[TrustAnchors, CodeTrust]:
+    """EU DCC signers (certificates, kid -> DER lists) and health-code issuers (signed trust lists)."""
+    codes = CodeTrust()
     try:
         certificates = [load_certificate(_read_bytes(p, "signer certificate")) for p in trust_certs]
         anchors = dict(TrustAnchors.of(certificates).by_kid)
-        if trust_list is not None:
-            text = _read_bytes(trust_list, "trust list").decode("utf-8", errors="replace")
-            anchors.update(parse_trust_list(text).by_kid)
+        for path in trust_lists:
+            text = _read_bytes(path, "trust list").decode("utf-8", errors="replace")
+            if _signed(text):
+                codes = codes.with_issuer(read_trust_list(text))
+            else:
+                anchors.update(parse_trust_list(text).by_kid)
     except TrustListError as exc:
         _usage(exc.message)
-    return TrustAnchors(anchors)
+    return TrustAnchors(anchors), codes
+
+
+def _local_trust() -> CodeTrust:
+    """This installation's own signers and its partners' last synced lists (reads the store)."""
+    with services() as svc:
+        return svc.trusted_codes.trust()
 
 
 def _refused(reason: str) -> VerificationResult:
@@ -79,7 +99,9 @@ def _record_context(
     return anchors, at
 
 
-def _batch_results(path: Path, trust: TrustAnchors, default_at: datetime) -> Iterator[VerificationResult]:
+def _batch_results(
+    path: Path, trust: TrustAnchors, codes: CodeVerifier, default_at: datetime
+) -> Iterator[VerificationResult]:
     text = _read_bytes(path, "batch file").decode("utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -98,11 +120,19 @@ def _batch_results(path: Path, trust: TrustAnchors, default_at: datetime) -> Ite
             message = exc.message if isinstance(exc, TrustListError) else str(exc)
             yield _refused(f"line {number}: {message}")
             continue
-        yield verify_hcert(record["qr"], anchors, at)
+        yield verify_qr(record["qr"], codes=codes, dcc=anchors, at=at)
 
 
 def _show(result: VerificationResult) -> None:
-    if result.valid:
+    payload_kind = result.payload.get("kind") if isinstance(result.payload, dict) else None
+    if result.valid and payload_kind == "chaincut_health_code":
+        code: dict[str, Any] = result.payload
+        console.print(f"[green]VALID[/green] health code issued by {code['issuer']}", highlight=False)
+        console.print(
+            f"  colour: {code['colour']}; until {code['status_until'] or 'the facts change'}", highlight=False
+        )
+        console.print(f"  holder: {code['name'] or '?'}; expires {code['expires_at']}", highlight=False)
+    elif result.valid:
         console.print("[green]VALID[/green] EU Digital COVID Certificate")
         payload: dict[str, Any] = result.payload if isinstance(result.payload, dict) else {}
         found = payload.get("nam")
@@ -117,7 +147,7 @@ def _show(result: VerificationResult) -> None:
 
 def verify(
     qr: Annotated[
-        str | None, typer.Argument(help="the QR text (HC1:...), or - to read it from stdin")
+        str | None, typer.Argument(help="the QR text (CC1:... or HC1:...), or - to read it from stdin")
     ] = None,
     image: Annotated[Path | None, typer.Option("--image", help="a picture of the QR code instead")] = None,
     trust_cert: Annotated[
@@ -128,11 +158,19 @@ def verify(
         ),
     ] = None,
     trust: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            "--trust", help='a trust list: JSON {"<kid, base64>": "<certificate, base64 DER>", ...}'
+            "--trust",
+            help='a trust list: a signed chaincut trust list (health codes), or JSON {"<kid, base64>": '
+            '"<certificate, base64 DER>", ...} (EU DCC signers); repeatable',
         ),
     ] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="also trust this installation's own signers and its partners' synced lists"
+        ),
+    ] = False,
     at: Annotated[
         str | None, typer.Option("--at", help="validate at this ISO-8601 instant with offset (default now)")
     ] = None,
@@ -144,9 +182,12 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Verify an EU Digital COVID Certificate offline: signature, validity, key usage and content.
+    """Verify a health code (CC1:, ours or a partner's) or an EU Digital COVID Certificate (HC1:) offline.
 
-    Trust the signer with --trust-cert FILE (PEM or base64 DER) or --trust FILE (a trust list).
+    Health codes are checked against signed trust lists: --trust FILE (from `chaincut codes
+    trust-list` or a partner's GET /codes/trust-list) or --local (this installation's own keys
+    and its partners' synced lists). EU DCCs: trust the signer with --trust-cert FILE (PEM or
+    base64 DER) or --trust FILE (a kid -> certificate list).
 
     A trust list is a JSON object mapping key id (the COSE kid, base64) to certificate (base64 DER):
 
@@ -167,25 +208,29 @@ def verify(
         default_at = _instant(at) if at is not None else SystemClock().now()
     except ValueError as exc:
         _usage(f"--at: {exc}")
-    anchors = _anchors(trust_cert or [], trust)
+    anchors, code_trust = _anchors(trust_cert or [], trust or [])
+    if local:
+        for issuer in _local_trust().issuers.values():
+            code_trust = code_trust.with_issuer(issuer)
+    codes = CodeVerifier(code_trust)
     if batch is not None:
         all_valid = True
-        for result in _batch_results(batch, anchors, default_at):
+        for result in _batch_results(batch, anchors, codes, default_at):
             all_valid &= result.valid
             print_json(result.to_json())
         raise typer.Exit(0 if all_valid else 1)
-    if not anchors.by_kid:
-        _usage("no trusted signer: give --trust-cert FILE or --trust FILE")
+    if not anchors.by_kid and not code_trust.issuers:
+        _usage("no trusted signer: give --trust-cert FILE, --trust FILE or --local")
     if image is not None:
         try:
             text = read_qr_text(_read_bytes(image, "image"))
         except InvalidHealthCertificate as exc:
             result = _refused(exc.reason)
         else:
-            result = verify_hcert(text, anchors, default_at)
+            result = verify_qr(text, codes=codes, dcc=anchors, at=default_at)
     else:
         text = sys.stdin.read() if qr == "-" else str(qr)
-        result = verify_hcert(text.strip(), anchors, default_at)
+        result = verify_qr(text.strip(), codes=codes, dcc=anchors, at=default_at)
     if as_json:
         print_json(result.to_json())
     else:

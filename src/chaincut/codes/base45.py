@@ -7,12 +7,16 @@ with ``Base45Error`` rather than guessed at.
 
 from __future__ import annotations
 
+import numpy as np
+
 from chaincut.errors import Base45Error
 
 __all__ = ["ALPHABET", "b45decode", "b45encode"]
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _VALUES = {char: value for value, char in enumerate(ALPHABET)}
+_TABLE = np.full(256, 255, dtype=np.uint32)
+_TABLE[[ord(char) for char in ALPHABET]] = np.arange(45, dtype=np.uint32)
 
 
 def b45encode(data: bytes) -> str:
@@ -40,6 +44,22 @@ def b45decode(text: str) -> bytes:
     """The bytes a certificate's base45 text stands for; refuses anything RFC 9285 does not allow."""
     if len(text) % 3 == 1:
         raise Base45Error(f"a base45 text of {len(text)} characters leaves one character over")
+    if text.isascii():
+        # Whole groups at once (a verifier decodes thousands of codes a second); any problem is
+        # left to the character-by-character reading below, which names it.
+        codes = _TABLE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        whole = len(text) - len(text) % 3
+        groups = codes[:whole].reshape(-1, 3)
+        values = groups[:, 0] + groups[:, 1] * 45 + groups[:, 2] * 2025
+        tail = codes[whole:]
+        tail_value = int(tail[0] + tail[1] * 45) if len(tail) else 0
+        if not (codes == 255).any() and not (values > 0xFFFF).any() and tail_value <= 0xFF:
+            out = values.astype(">u2").tobytes()
+            return out + bytes([tail_value]) if len(tail) else out
+    return _b45decode_slowly(text)
+
+
+def _b45decode_slowly(text: str) -> bytes:
     values = _values(text)
     out = bytearray()
     for start in range(0, len(values), 3):

@@ -29,7 +29,7 @@ from chaincut.codes.key_usage import key_usage_problem
 from chaincut.codes.trust import TrustAnchors
 from chaincut.errors import InvalidHealthCertificate
 
-__all__ = ["CHECKS", "CONTEXT_PREFIX", "VerificationResult", "verify_hcert"]
+__all__ = ["CHECKS", "CONTEXT_PREFIX", "MAX_QR_TEXT", "VerificationResult", "decompress", "verify_hcert"]
 
 CONTEXT_PREFIX = "HC1:"
 CHECKS = (
@@ -42,7 +42,7 @@ CHECKS = (
     "keyusage",
     "schemavalidation",
 )
-_MAX_QR_TEXT = 8192  # a version-40 QR code holds at most 4,296 alphanumeric characters
+MAX_QR_TEXT = 8192  # a version-40 QR code holds at most 4,296 alphanumeric characters
 _MAX_DECOMPRESSED = 1 << 20  # real certificates are a few hundred bytes; refuse zip bombs
 _MAX_NESTING = 32
 _CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_HCERT = 1, 6, 4, -260
@@ -81,7 +81,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def _decompress(data: bytes) -> bytes:
+def decompress(data: bytes) -> bytes:
+    """A certificate's zlib stream inflated, refusing bombs, truncation and trailing bytes."""
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data, _MAX_DECOMPRESSED)
@@ -101,7 +102,7 @@ def _decompress(data: bytes) -> bytes:
 
 
 def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any], Any]:
-    if len(text) > _MAX_QR_TEXT:
+    if len(text) > MAX_QR_TEXT:
         raise InvalidHealthCertificate("the text is longer than any QR code holds", step="unprefix")
     if not text.startswith(CONTEXT_PREFIX):
         raise InvalidHealthCertificate(f"the QR text does not start with {CONTEXT_PREFIX!r}", step="unprefix")
@@ -111,7 +112,7 @@ def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any,
     except InvalidHealthCertificate as exc:
         raise InvalidHealthCertificate(f"the QR text is not base45: {exc.reason}", step="b45decode") from None
     checks["b45decode"] = True
-    message = _decompress(compressed)
+    message = decompress(compressed)
     checks["compression"] = True
     try:
         sign1 = decode_sign1(message)

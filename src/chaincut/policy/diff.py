@@ -102,6 +102,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
                 for point_id, point in policy.border.checkpoints.items()
             },
         },
+        "signed_codes": {"valid_hours": policy.signed_codes.valid_hours},
     }
 
 

@@ -22,6 +22,7 @@ from chaincut.policy.model import (
     OrderRules,
     Policy,
     RetentionRules,
+    SignedCodeRules,
     Tier,
     UploadRules,
     VenueTypeRule,
@@ -147,6 +148,7 @@ _SECTIONS = {
     "orders",
     "venue_types",
     "border",
+    "signed_codes",
 }
 _SLOTS = ("morning", "afternoon", "night")
 _MODES = ", ".join(repr(m.value) for m in BookingMode)
@@ -199,6 +201,8 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
 
     venue_types = _venue_types(check, data)
     border = _border(check, data)
+    codes = check.section(data, "signed_codes", {"valid_hours"})
+    code_valid_hours = check.get(codes, "signed_codes", "valid_hours", int, low=1, high=24 * 31)
 
     for extra in sorted(set(data) - _SECTIONS):
         check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
@@ -237,6 +241,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
         orders=OrderRules(quarantine_days, notice_days, follow_up_days),
         border=border,
+        signed_codes=SignedCodeRules(valid_hours=code_valid_hours),
     )
 
 

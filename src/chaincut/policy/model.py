@@ -27,6 +27,7 @@ __all__ = [
     "OrderRules",
     "Policy",
     "RetentionRules",
+    "SignedCodeRules",
     "SlotHours",
     "Tier",
     "UploadRules",
@@ -144,6 +145,13 @@ class OrderRules:
     follow_up_days: int  # daily follow-up of a close contact, from the last exposure
 
 
+@dataclass(frozen=True)
+class SignedCodeRules:
+    """How long a signed health code stays valid once issued."""
+
+    valid_hours: int  # from issue; short, so that a screenshot soon expires
+
+
 class BookingMode(StrEnum):
     """How border crossings are allocated: in order of booking, or by a daily ballot."""
 
@@ -220,6 +228,7 @@ class Policy:
     contacts_of_contacts: ContactsOfContactsRule
     orders: OrderRules
     border: BorderRules
+    signed_codes: SignedCodeRules
 
     def venue_type(self, name: str) -> VenueTypeRule | None:
         return self.venue_types.get(name)

@@ -41,6 +41,7 @@ from chaincut.store.tables_border import (
     border_draws,
     border_slots,
 )
+from chaincut.store.tables_keys import code_partners, code_signing_keys, code_trust_state
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
 # are re-exported here so that whoever imports this module (Alembic included) knows them all.
@@ -58,6 +59,9 @@ __all__ = [
     "cases",
     "cluster_cases",
     "clusters",
+    "code_partners",
+    "code_signing_keys",
+    "code_trust_state",
     "encounters",
     "follow_ups",
     "households",

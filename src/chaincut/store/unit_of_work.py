@@ -26,6 +26,7 @@ from chaincut.store.ballot import BallotRepository
 from chaincut.store.border import BorderRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.clearances import ClearanceRepository
+from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.orders import FollowUpRepository, OrderRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.border = BorderRepository(conn)
         self.ballot = BallotRepository(conn)
         self.clearances = ClearanceRepository(conn)
+        self.code_keys = CodeKeyRepository(conn, cipher)
 
 
 @dataclass(frozen=True)
