@@ -21,7 +21,7 @@ from chaincut.api.routers import (
     cases,
     checkins,
     clearances,
-    codes,
+    code_keys,
     follow_ups,
     orders,
     people,
@@ -166,7 +166,7 @@ def create_app(
     app.include_router(subjects.router)
     app.include_router(border.router)
     app.include_router(clearances.router)
-    app.include_router(codes.router)
+    app.include_router(code_keys.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)
