@@ -27,6 +27,7 @@ from chaincut.store.border import BorderRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
+from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.corrections = CorrectionRepository(conn, cipher)
         self.border = BorderRepository(conn)
         self.ballot = BallotRepository(conn)
+        self.health_codes = HealthCodeRepository(conn)
 
 
 @dataclass(frozen=True)

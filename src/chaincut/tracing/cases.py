@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -184,14 +184,39 @@ def _isolation_problems(
     return []
 
 
-class CaseRegistry:
-    """Registers cases, records their isolation and tells their infectious windows."""
+# Told the ref of a case registered or changed, after the change commits (health codes follow).
+OnCaseChange = Callable[[str], object]
 
-    def __init__(self, store: Store, policy: Policy, clock: Clock, zone: ZoneInfo) -> None:
+
+class CaseRegistry:
+    """Registers cases, records their isolation and discharge, and tells their infectious windows.
+
+    ``on_change`` (wired in bootstrap to the health codes) is told each case registered or
+    changed here, after the change commits; its failure is logged, not raised: the case is
+    stored, and ``chaincut codes refresh`` catches up.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        zone: ZoneInfo,
+        on_change: OnCaseChange | None = None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
         self._zone = zone
+        self._on_change = on_change
+
+    def _changed(self, ref: str) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(ref)
+        except Exception:
+            log.exception("case %s: updating health codes failed; `chaincut codes refresh` retries", ref)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -240,6 +265,7 @@ class CaseRegistry:
             raise Conflict("a case with this ref is already registered", field="ref") from exc
         assert stored is not None
         log.info("case %s registered by %s (policy %s)", stored.ref, actor, self._policy.version)
+        self._changed(stored.ref)
         return stored
 
     def register_from_positive_test(
@@ -282,6 +308,7 @@ class CaseRegistry:
             stored = uow.cases.get(uow.cases.add(case, to_epoch(now)))
         assert stored is not None
         log.info("case %s registered from a positive test by %s", stored.ref, actor)
+        self._changed(stored.ref)
         return stored
 
     def get(self, ref: str) -> Case:
@@ -306,7 +333,43 @@ class CaseRegistry:
             uow.cases.set_isolation(case.id, to_epoch(at))
         # No column records who changed an isolation time yet (the audit issue, #4): log it.
         log.info("case %s isolation set by %s", ref, actor)
+        self._changed(ref)
         return replace(case, isolated_at=from_epoch(to_epoch(at)))
+
+    def set_discharge(self, ref: str, at: datetime, actor: str) -> Case:
+        """Record when the case was discharged (from isolation or hospital): it is no longer an open case.
+
+        Not in the future, and not before the case's isolation (when recorded) or the
+        opening of its infectious window.
+        """
+        actor = validate_actor(actor)
+        now = self._clock.now()
+        if at.tzinfo is None:
+            raise InvalidInput("expected a time with a UTC offset", field="discharged_at")
+        if at > now:
+            raise InvalidInput("discharged_at is in the future", field="discharged_at", code="in_future")
+        with self._store.write() as uow:
+            case = uow.cases.get_by_ref(ref)
+            if case is None:
+                raise NotFound("no such case", field="ref")
+            if case.isolated_at is not None and at < case.isolated_at:
+                raise InvalidInput(
+                    "discharged_at is before the case's isolation",
+                    field="discharged_at",
+                    code="before_isolation",
+                )
+            opening = window_opening(self._policy, self._zone, case.onset_on, case.specimen_on)
+            if to_epoch(at) < opening:
+                raise InvalidInput(
+                    "discharged_at is before the case's infectious window opens",
+                    field="discharged_at",
+                    code="before_window",
+                )
+            assert case.id is not None
+            uow.cases.set_discharge(case.id, to_epoch(at))
+        log.info("case %s discharge set by %s", ref, actor)
+        self._changed(ref)
+        return replace(case, discharged_at=from_epoch(to_epoch(at)))
 
     def window_of(self, case: Case, as_of: datetime | None = None) -> CaseWindow:
         """The case's infectious window under the policy, as of ``as_of`` (default: now)."""
@@ -353,6 +416,7 @@ class CaseRegistry:
             assert case.id is not None
             uow.cases.set_status(case.id, status)
         log.info("case %s status set to %s by %s", ref, status.value, actor)
+        self._changed(ref)
         return replace(case, status=status)
 
     # Last in the class: its name would shadow the builtin in the annotations below it.
