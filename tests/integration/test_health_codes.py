@@ -1,0 +1,300 @@
+"""Health codes kept up to date from the facts, on every storage backend.
+
+The fixed clock starts at 2026-11-20T04:00Z (noon in Hong Kong); rules and durations
+come from the shipped policy (close contact red for 14 days from the last exposure,
+arrival and risky visits amber for 21 days, negative tests lift amber for 72 hours,
+discharged red for 14 days).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from chaincut.bootstrap import Services
+from chaincut.clock import FixedClock, to_epoch
+from chaincut.domain import CaseStatus, Visit, VisitSource
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.people import PersonDraft
+from chaincut.store import VISIT_SCHEMA
+from chaincut.tracing.cases import CaseDraft
+from chaincut.venues.registry import VenueDraft
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def add_visit(services: Services, person: str, venue: str, entered: str, left: str) -> None:
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref(person)
+        found = uow.venues.get_by_ref(venue)
+        assert person_id is not None and found is not None and found.id is not None
+        uow.visits.add(
+            Visit(
+                person_id=person_id,
+                venue_id=found.id,
+                entered_at=utc(entered),
+                left_at=utc(left),
+                source=VisitSource.UPLOAD,
+                client_id=f"{person}-{entered}",
+            )
+        )
+
+
+def bulk_visits(services: Services, rows: list[tuple[str, str, str, str]]) -> None:
+    """Visits as a bulk import stores them: the archive on the embedded default, SQL on PostgreSQL."""
+    with services.store.read() as uow:
+        people = {r[0]: uow.people.id_for_ref(r[0]) for r in rows}
+        venues = {r[1]: uow.venues.get_by_ref(r[1]) for r in rows}
+    table = pa.table(
+        {
+            "person_id": [people[r[0]] for r in rows],
+            "venue_id": [venues[r[1]].id for r in rows],  # type: ignore[union-attr]
+            "entered_at": [to_epoch(utc(r[2])) for r in rows],
+            "left_at": [to_epoch(utc(r[3])) for r in rows],
+            "left_inferred": [False] * len(rows),
+            "source": [VisitSource.IMPORT.code] * len(rows),
+        },
+        schema=VISIT_SCHEMA,
+    )
+    with services.store.bulk("visits") as sink:
+        sink.write(table)
+
+
+def outbreak(services: Services) -> Services:
+    """A restaurant R1: the case P1 11:00-12:00 UTC on 11-18; P2 overlaps (exposed), P3 in the
+    archive overlaps, P4 lives with P1 (close), P6 came the same day hours later (risky visit)."""
+    for ref in ("P1", "P2", "P3", "P4", "P5", "P6"):
+        household = "H1" if ref in ("P1", "P4") else None
+        services.people.register(PersonDraft(ref, household=household))
+    services.venues.register(VenueDraft("restaurant", "Tai Hing", "太興", ref="R1"))
+    add_visit(services, "P1", "R1", "2026-11-18T11:00", "2026-11-18T12:00")
+    add_visit(services, "P2", "R1", "2026-11-18T11:30", "2026-11-18T13:00")
+    bulk_visits(
+        services,
+        [
+            ("P3", "R1", "2026-11-18T11:10", "2026-11-18T11:50"),
+            ("P6", "R1", "2026-11-18T14:00", "2026-11-18T15:00"),  # same local day, no overlap
+        ],
+    )
+    return services
+
+
+def register_case(services: Services, status: str = "confirmed") -> None:
+    services.cases.register(
+        CaseDraft(
+            "C1",
+            "P1",
+            "local",
+            status=status,
+            onset_on=date(2026, 11, 18),
+            isolated_at=utc("2026-11-19T10:00"),
+        ),
+        actor="tester",
+    )
+
+
+def colours(services: Services, *refs: str) -> dict[str, str]:
+    return {ref: services.codes.current(ref).colour for ref in refs}
+
+
+def stored_colours(services: Services, *refs: str) -> dict[str, str | None]:
+    """What the store holds now, without recomputing."""
+    with services.store.read() as uow:
+        ids = {ref: uow.people.id_for_ref(ref) for ref in refs}
+        stored = uow.health_codes.current([i for i in ids.values() if i is not None])
+    return {ref: (stored[i].colour if i in stored else None) for ref, i in ids.items()}
+
+
+def test_a_confirmed_case_turns_its_contacts_red_by_itself(services: Services) -> None:
+    outbreak(services)
+    register_case(services)
+    # Stored at registration, before anyone reads them.
+    assert stored_colours(services, "P1", "P2", "P3", "P4", "P6") == {
+        "P1": "red",  # the case
+        "P2": "amber",  # exposed at the restaurant
+        "P3": "amber",  # exposed, from the archive
+        "P4": "red",  # household: close contact
+        "P6": "amber",  # same day at the restaurant, no overlap: a risky visit
+    }
+    assert stored_colours(services, "P5") == {"P5": None}
+    case = services.codes.current("P1")
+    assert [r.rule for r in case.reasons] == ["confirmed_case"]
+    assert case.reasons[0].text == "confirmed case C1" and case.until is None
+    household = services.codes.current("P4")
+    assert household.reasons[0].text == "close contact (household of case C1)"
+    # 14 days from the last exposure: the case's isolation closed its window.
+    assert household.until == utc("2026-11-19T10:00") + timedelta(days=14)
+    exposed = services.codes.current("P2").reasons
+    assert [r.text for r in exposed] == ["exposed contact (visit to venue R1 with case C1)"]
+    assert exposed[0].venue_ref == "R1" and exposed[0].case_ref == "C1"
+    risky = services.codes.current("P6").reasons
+    assert risky[0].rule == "risky_visit" and risky[0].venue_ref == "R1"
+    assert services.codes.current("P5").colour == "green"
+
+
+def test_a_suspected_case_changes_nothing_until_confirmed(services: Services, clock: FixedClock) -> None:
+    outbreak(services)
+    register_case(services, status="suspected")
+    assert colours(services, "P1", "P2", "P4") == {"P1": "green", "P2": "green", "P4": "green"}
+    services.cases.set_status("C1", CaseStatus.CONFIRMED, "supervisor")
+    assert stored_colours(services, "P1", "P2", "P4") == {"P1": "red", "P2": "amber", "P4": "red"}
+    # Back to suspected (a false positive): exposures go, codes follow.
+    services.cases.set_status("C1", CaseStatus.SUSPECTED, "supervisor")
+    assert stored_colours(services, "P1", "P2", "P4") == {"P1": "green", "P2": "green", "P4": "green"}
+    history, count = services.codes.history("P4")
+    assert [h.code.colour for h in history] == ["green", "red", "green"]
+    assert count == 3
+
+
+def test_a_negative_test_lifts_amber_for_72_hours(services: Services, clock: FixedClock) -> None:
+    outbreak(services)
+    register_case(services)
+    code = services.codes.record_test("P2", clock.now() - timedelta(hours=1), "pcr", "negative", "tracer")
+    assert code.colour == "green"
+    # The lift ends 72 hours after the test; the exposure holds for 21 days: amber again then.
+    assert code.until == clock.now() - timedelta(hours=1) + timedelta(hours=72)
+    clock.advance(timedelta(hours=72))
+    assert services.codes.current("P2").colour == "amber"
+    # A negative test does not lift red (close contacts are not lifted by the policy).
+    services.codes.record_test("P4", clock.now(), "pcr", "negative", "tracer")
+    assert services.codes.current("P4").colour == "red"
+    # A test taken before the exposure lifts nothing.
+    services.codes.record_test("P3", utc("2026-11-17T00:00"), "rat", "negative", "tracer")
+    assert services.codes.current("P3").colour == "amber"
+    assert services.codes.last_negative_test_at("P4") == clock.now()
+    assert services.codes.last_negative_test_at("P5") is None
+
+
+def test_discharge_then_green_after_14_days(services: Services, clock: FixedClock) -> None:
+    outbreak(services)
+    register_case(services)
+    services.cases.set_discharge("C1", clock.now(), "tracer")
+    code = services.codes.current("P1")
+    assert code.colour == "red"
+    assert [r.rule for r in code.reasons] == ["recently_discharged"]
+    assert code.until == clock.now() + timedelta(days=14)
+    clock.advance(timedelta(days=14) - timedelta(seconds=1))
+    assert services.codes.current("P1").colour == "red"
+    clock.advance(timedelta(seconds=1))
+    # Expired on read: the stored code said until now; reading recomputes it.
+    assert stored_colours(services, "P1") == {"P1": "red"}
+    assert services.codes.current("P1").colour == "green"
+    assert stored_colours(services, "P1") == {"P1": "green"}
+    with pytest.raises(InvalidInput) as info:
+        services.cases.set_discharge("C1", clock.now() + timedelta(hours=1), "tracer")
+    assert info.value.field == "discharged_at"
+
+
+def test_arrivals_are_amber_for_21_days_and_vaccination_is_off(services: Services, clock: FixedClock) -> None:
+    services.people.register(PersonDraft("A1"))
+    code = services.codes.record_arrival("A1", clock.now() - timedelta(days=1), "GB", "border-desk")
+    assert code.colour == "amber"
+    assert code.reasons[0].text == "arrived from GB"
+    assert code.until == clock.now() + timedelta(days=20)
+    services.codes.record_vaccination("A1", date(2026, 1, 5), "Comirnaty", "tracer")
+    clock.advance(timedelta(days=20))
+    assert services.codes.current("A1").colour == "green"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.record_arrival("A1", clock.now() + timedelta(minutes=5), "GB", "desk")
+    assert info.value.field == "arrived_at"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.record_vaccination("A1", date(2027, 1, 1), "Comirnaty", "desk")
+    assert info.value.field == "dose_on"
+    with pytest.raises(NotFound):
+        services.codes.record_arrival("nobody", clock.now(), "GB", "desk")
+
+
+def test_a_positive_test_is_red_and_follow_ups_count(services: Services, clock: FixedClock) -> None:
+    services.people.register(PersonDraft("T1"))
+    code = services.codes.record_test("T1", clock.now(), "rat", "positive", "tracer")
+    assert code.colour == "red" and code.reasons[0].rule == "positive_test"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.record_test("T1", clock.now() + timedelta(hours=1), "pcr", "negative", "tracer")
+    assert info.value.field == "taken_at"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.record_test("T1", clock.now(), "pcr", "maybe", "tracer")
+    assert info.value.field == "result"
+
+
+def test_orders_recompute_codes(services: Services, clock: FixedClock) -> None:
+    from chaincut.domain import OrderKind, OrderStatus
+
+    services.people.register(PersonDraft("Q1"))
+    issued = services.orders.issue_by_ref(
+        "Q1",
+        tier=None,
+        kind=OrderKind.QUARANTINE,
+        last_exposure_at=clock.now(),
+        case_ref=None,
+        actor="tracer",
+    )
+    assert stored_colours(services, "Q1") == {"Q1": "red"}
+    code = services.codes.current("Q1")
+    assert code.reasons[0].rule == "quarantine"
+    services.orders.change_status(
+        issued.entry.order.public_id, OrderStatus.RELEASED, "supervisor", "tested negative"
+    )
+    assert stored_colours(services, "Q1") == {"Q1": "green"}
+
+
+def test_overrides_are_shown_and_cleared(services: Services, clock: FixedClock) -> None:
+    outbreak(services)
+    register_case(services)
+    code = services.codes.set_override("P4", "green", "cleared by the outbreak team", None, "supervisor")
+    assert code.colour == "green" and code.overridden
+    assert code.reasons[0].rule == "manual_override"
+    assert code.reasons[0].text == "manual override by a supervisor: cleared by the outbreak team"
+    assert [r.rule for r in code.reasons[1:]] == ["close_contact"]  # still shown
+    with pytest.raises(InvalidInput) as info:
+        services.codes.set_override("P4", "purple", "a reason here", None, "supervisor")
+    assert info.value.field == "colour"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.set_override("P4", "green", "x", None, "supervisor")
+    assert info.value.field == "reason"
+    with pytest.raises(InvalidInput) as info:
+        services.codes.set_override("P4", "green", "a reason here", clock.now(), "supervisor")
+    assert info.value.field == "until"
+    after = services.codes.clear_override("P4", "supervisor")
+    assert after.colour == "red" and not after.overridden
+    history, _ = services.codes.history("P4")
+    assert [(h.code.colour, h.code.overridden, h.changed_by) for h in history[:3]] == [
+        ("red", False, "supervisor"),
+        ("green", True, "supervisor"),
+        ("red", False, "system"),
+    ]
+    # An override with an end expires by itself.
+    services.codes.set_override("P2", "red", "refused to test", clock.now() + timedelta(hours=2), "sup")
+    assert services.codes.current("P2").until == clock.now() + timedelta(hours=2)
+    clock.advance(timedelta(hours=2))
+    assert services.codes.current("P2").colour == "amber"
+
+
+def test_the_sweep_traces_cases_a_bulk_import_left(services: Services, clock: FixedClock) -> None:
+    outbreak(services)
+    with services.store.write() as uow:  # as `chaincut import cases` stores them: no tracing
+        from chaincut.domain import Case, CaseClassification
+
+        person_id = uow.people.id_for_ref("P1")
+        assert person_id is not None
+        uow.cases.add_many(
+            [
+                Case(
+                    ref="C1",
+                    person_id=person_id,
+                    status=CaseStatus.CONFIRMED,
+                    classification=CaseClassification.LOCAL,
+                    onset_on=date(2026, 11, 18),
+                    isolated_at=utc("2026-11-19T10:00"),
+                )
+            ],
+            to_epoch(clock.now()),
+        )
+    assert stored_colours(services, "P4") == {"P4": None}
+    seen: list[tuple[int, int]] = []
+    services.codes.refresh(everyone=True, on_progress=lambda done, total: seen.append((done, total)))
+    assert stored_colours(services, "P1", "P4", "P5") == {"P1": "red", "P4": "red", "P5": "green"}
+    assert seen and seen[-1][0] == seen[-1][1] == 6
