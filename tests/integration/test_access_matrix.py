@@ -139,6 +139,17 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
     ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
     ("GET", "/border/slots"): SIGNED_IN,
+    # health codes: the tracing desk reads them (purpose-bound) and records tests, vaccinations and
+    # arrivals; overrides are a supervisor's; a resident reads their own
+    ("GET", "/people/{ref}/code"): DESK,
+    ("GET", "/people/{ref}/code/history"): DESK,
+    ("POST", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
+    ("DELETE", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
+    ("GET", "/me/code"): frozenset({RESIDENT}),
+    ("POST", "/people/{ref}/tests"): DESK,
+    ("POST", "/people/{ref}/vaccinations"): DESK,
+    ("POST", "/people/{ref}/arrivals"): DESK,
+    ("POST", "/cases/{ref}/discharge"): DESK,
 }
 
 PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token")})
@@ -240,6 +251,7 @@ def world(embedded_services: Services) -> Iterator[World]:
         # Orders from C1: people linked to the tracer's case.
         w.orders["tracer"] = _order(services, "P2", "C1")
         w.orders["supervisor"] = _order(services, "P5", "C1")
+        services.codes.set_override("P5", "red", "held for review by the outbreak team", None, "tests")
         # Export approvals: one approved for each of tracer and supervisor, one pending.
         sup, sup2 = headers[SUPERVISOR], staff_headers(services, Role.SUPERVISOR, username="supervisor2")
         for requester, decider in ((TRACER, sup), (SUPERVISOR, sup2), ("pending", None)):
@@ -409,6 +421,29 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", "/border/bookings/{public_id}"): lambda w, _c: Call(f"/border/bookings/{w.border_booking}"),
     ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
     ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
+    ("GET", "/people/{ref}/code"): _static("/people/P2/code"),
+    ("GET", "/people/{ref}/code/history"): _static("/people/P2/code/history"),
+    ("POST", "/people/{ref}/code/override"): _static(
+        "/people/P2/code/override", body={"colour": "amber", "reason": "refused a compulsory test"}
+    ),
+    # P5's override is set up by the world; clearing runs before the POST (sorted order).
+    ("DELETE", "/people/{ref}/code/override"): _static(
+        "/people/P5/code/override", {"reason": "the outbreak team reviewed it"}
+    ),
+    ("GET", "/me/code"): _static("/me/code"),
+    ("POST", "/people/{ref}/tests"): _static(
+        "/people/P2/tests",
+        body={"taken_at": (NOW - timedelta(hours=1)).isoformat(), "kind": "pcr", "result": "negative"},
+    ),
+    ("POST", "/people/{ref}/vaccinations"): _static(
+        "/people/P2/vaccinations", body={"dose_on": "2026-06-01", "product": "Comirnaty"}
+    ),
+    ("POST", "/people/{ref}/arrivals"): _static(
+        "/people/P2/arrivals", body={"arrived_at": (NOW - timedelta(days=1)).isoformat(), "origin": "GB"}
+    ),
+    ("POST", "/cases/{ref}/discharge"): _static(
+        "/cases/C1/discharge", body={"discharged_at": (NOW - timedelta(hours=1)).isoformat()}
+    ),
 }
 
 

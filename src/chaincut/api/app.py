@@ -20,6 +20,7 @@ from chaincut.api.routers import (
     border,
     cases,
     checkins,
+    codes,
     follow_ups,
     orders,
     people,
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(subjects.router)
     app.include_router(border.router)
+    app.include_router(codes.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)
