@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chaincut.clock import from_epoch
 from chaincut.domain import Case, Person, VisitSource
 from chaincut.domain.audit import AuditRecord
 from chaincut.store import FollowUpEntry, OrderEntry
 from chaincut.store.corrections import CorrectionRecord, TokenSummary
+from chaincut.store.health_codes import StoredCode
 
 __all__ = [
     "OTHER_CASE",
@@ -27,6 +29,7 @@ __all__ = [
     "SubjectAccessReport",
     "audit_row",
     "case_row",
+    "code_row",
     "correction_row",
     "follow_up_row",
     "instant",
@@ -57,6 +60,8 @@ class SubjectAccessReport:
     resident_tokens: Sequence[Row]
     corrections: Sequence[Row]
     audit: Sequence[Row]
+    health_codes: Sequence[Row] = ()  # every change of the person's code, newest first
+    health_records: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # tests, vaccinations, arrivals
 
     def __repr__(self) -> str:  # personal data: never in a log
         return f"SubjectAccessReport(person={self.person['ref']!r})"
@@ -77,6 +82,8 @@ class SubjectAccessReport:
             "follow_ups": list(self.follow_ups),
             "resident_tokens": {"count": len(self.resident_tokens), "tokens": list(self.resident_tokens)},
             "corrections": list(self.corrections),
+            "health_codes": list(self.health_codes),
+            "health_records": {k: list(v) for k, v in self.health_records.items()},
             "audit": list(self.audit),
             "notes": list(_NOTES),
         }
@@ -120,6 +127,8 @@ _SECTIONS = (
     ("follow_ups", "Daily follow-ups", "每日跟進"),
     ("resident_tokens", "App tokens", "應用程式憑證"),
     ("corrections", "Corrections of your details", "個人資料更正記錄"),
+    ("health_codes", "Your health code and its history", "你的健康碼及其記錄"),
+    ("health_records", "Tests, vaccinations and arrivals", "檢測、疫苗接種及抵港記錄"),
     ("audit", "Who accessed your data, when and why", "查閱你資料的人員、時間及目的"),
 )
 _NOTES = (
@@ -129,6 +138,7 @@ _NOTES = (
     "the record that a correction was made (field, reason, who, when) is kept.",
     "The audit log is append-only and is not purged: it is the lasting record of each access.",
     "Staff are named by their staff id.",
+    "Every change of your health code is kept, with its reasons, as the record of how it was decided.",
 )
 
 
@@ -246,6 +256,34 @@ def follow_up_row(entry: FollowUpEntry) -> Row:
         "note": f.note,
         "order": entry.order_public_id,
         "recorded_by": f.recorded_by,
+    }
+
+
+def code_row(code: StoredCode, zone: ZoneInfo, *, own_cases: frozenset[str] | None = None) -> Row:
+    """One change of the person's health code; for the person's own report, other cases are "a case"."""
+    reasons = []
+    for r in json.loads(code.reasons):
+        case, text = r.get("case"), r["text"]
+        if own_cases is not None and case is not None and case not in own_cases:
+            text, case = text.replace(f"case {case}", OTHER_CASE), None
+        until = r.get("until")
+        reasons.append(
+            {
+                "rule": r["rule"],
+                "colour": r["colour"],
+                "text": text,
+                "until": None if until is None else instant(from_epoch(until), zone),
+            }
+            | ({} if own_cases is not None else {"case": case})
+        )
+    return {
+        "colour": code.colour,
+        "reasons": reasons,
+        "until": None if code.until is None else instant(from_epoch(code.until), zone),
+        "computed_at": instant(from_epoch(code.computed_at), zone),
+        "policy_version": code.policy_version,
+        "overridden": code.overridden,
+        "changed_by": code.changed_by,
     }
 
 

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -147,6 +147,19 @@ class HealthCodeService:
         if stored is not None and fresh:
             return _code(stored)
         return self.recompute([person_id])[person_id]
+
+    def own_code(self, person_id: int) -> HealthCode:
+        """The person's current code as they see it themselves: other people's cases are "a case"."""
+        code = self.current_for(person_id)
+        with self._store.read() as uow:
+            own = {c.ref for c in uow.cases.get_by_person(person_id)}
+        reasons = tuple(
+            r
+            if r.case_ref is None or r.case_ref in own
+            else replace(r, text=r.text.replace(f"case {r.case_ref}", "a case"), case_ref=None)
+            for r in code.reasons
+        )
+        return replace(code, reasons=reasons)
 
     def last_negative_test_at(self, person_ref: str, kinds: Iterable[str] | None = None) -> datetime | None:
         """When the person's latest negative test (of ``kinds``, e.g. ("pcr",)) was taken, or None."""

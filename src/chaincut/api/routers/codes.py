@@ -174,12 +174,12 @@ def clear_code_override(
 
 @router.get("/me/code")
 def own_code(caller: Annotated[Caller, requires(Permission.CODES_OWN)]) -> CodePublic:
-    """A resident's own health code (their app's token says who they are)."""
+    """A resident's own health code (their app's token says who they are); other cases are "a case"."""
     person_id = caller.principal.person_id
     if person_id is None:
         raise NotFound("no such person", field="person")
     services = caller.services
-    code = services.codes.current_for(person_id)
+    code = services.codes.own_code(person_id)
     caller.audit("health_codes", "me", subject_person_id=person_id)
     return _public(code, services.settings.zone)
 
