@@ -8,19 +8,29 @@ discharged red for 14 days).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
-from chaincut.bootstrap import Services
+from chaincut.api import create_app
+from chaincut.bootstrap import Services, bootstrap
+from chaincut.cli import app as cli_app
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import CaseStatus, Visit, VisitSource
+from chaincut.domain.access import Role
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.people import PersonDraft
+from chaincut.settings import Settings
 from chaincut.store import VISIT_SCHEMA
 from chaincut.tracing.cases import CaseDraft
 from chaincut.venues.registry import VenueDraft
+from support.auth import assign, resident_headers, staff_headers
 
 
 def utc(text: str) -> datetime:
@@ -298,3 +308,134 @@ def test_the_sweep_traces_cases_a_bulk_import_left(services: Services, clock: Fi
     services.codes.refresh(everyone=True, on_progress=lambda done, total: seen.append((done, total)))
     assert stored_colours(services, "P1", "P4", "P5") == {"P1": "red", "P4": "red", "P5": "green"}
     assert seen and seen[-1][0] == seen[-1][1] == 6
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http(services: Services) -> Iterator[TestClient]:
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_codes_over_http(services: Services, http: TestClient, clock: FixedClock) -> None:
+    outbreak(services)
+    register_case(services)
+    supervisor = staff_headers(services, Role.SUPERVISOR, username="sup-1")
+    tracer = staff_headers(services, Role.TRACER, username="tracer-1")
+    epidemiologist = staff_headers(services, Role.EPIDEMIOLOGIST, username="epi-1")
+
+    body = http.get("/people/P4/code", headers=supervisor).json()
+    assert body["colour"] == "red" and body["overridden"] is False
+    assert body["reasons"] == [
+        {
+            "rule": "close_contact",
+            "colour": "red",
+            "text": "close contact (household of case C1)",
+            "until": "2026-12-03T18:00:00+08:00",
+        }
+    ]
+    assert body["until"] == "2026-12-03T18:00:00+08:00" and body["policy_version"] == services.policy.version
+    # A tracer sees a person only through a case assigned to them; contacts found by tracing count.
+    assert http.get("/people/P4/code", headers=tracer).status_code == 404
+    assign(services, "C1", "tracer-1")
+    assert http.get("/people/P4/code", headers=tracer).json()["colour"] == "red"
+    assert http.get("/people/P5/code", headers=tracer).status_code == 404  # not linked to C1
+    assert http.get("/people/P4/code", headers=epidemiologist).status_code == 403
+    no_purpose = {k: v for k, v in supervisor.items() if k != "X-Chaincut-Purpose"}
+    assert http.get("/people/P4/code", headers=no_purpose).json()["code"] == "purpose_required"
+
+    # Overrides: a supervisor with a reason; a tracer is refused; a bad colour or no reason is named.
+    override = {"colour": "amber", "reason": "hospital confirmed a false positive household link"}
+    assert http.post("/people/P4/code/override", json=override, headers=tracer).status_code == 403
+    bad = http.post("/people/P4/code/override", json=override | {"colour": "purple"}, headers=supervisor)
+    assert bad.status_code == 422 and bad.json()["field"] == "colour"
+    missing = http.post("/people/P4/code/override", json={"colour": "amber"}, headers=supervisor)
+    assert missing.status_code == 422 and "reason" in missing.text
+    done = http.post("/people/P4/code/override", json=override, headers=supervisor).json()
+    assert done["colour"] == "amber" and done["overridden"] is True
+    assert done["reasons"][0]["rule"] == "manual_override"
+    flagged = services.audit.flagged("manual_status_change")
+    assert any(r.event.resource == "health_codes" and r.event.record == "P4" for r in flagged)
+    cleared = http.delete("/people/P4/code/override", params={"reason": "review done"}, headers=supervisor)
+    assert cleared.json()["colour"] == "red"
+    history = http.get("/people/P4/code/history", headers=supervisor).json()
+    assert [h["colour"] for h in history["data"]] == ["red", "amber", "red"]
+    assert history["data"][1]["changed_by"] == "staff:sup-1" and history["count"] == 3
+
+    # Facts recorded by the desk, with bad input named.
+    later = (clock.now() + timedelta(hours=1)).isoformat()
+    future = http.post(
+        "/people/P2/tests", json={"taken_at": later, "kind": "pcr", "result": "negative"}, headers=tracer
+    )
+    assert future.status_code == 422 and future.json()["field"] == "taken_at"
+    now = clock.now().isoformat()
+    lifted = http.post(
+        "/people/P2/tests", json={"taken_at": now, "kind": "pcr", "result": "negative"}, headers=tracer
+    )
+    assert lifted.status_code == 201 and lifted.json()["colour"] == "green"
+    arrival = http.post("/people/P5/arrivals", json={"arrived_at": now, "origin": "SG"}, headers=supervisor)
+    assert arrival.json()["colour"] == "amber"
+    dose = http.post(
+        "/people/P5/vaccinations", json={"dose_on": "2027-01-01", "product": "x"}, headers=supervisor
+    )
+    assert dose.status_code == 422 and dose.json()["field"] == "dose_on"
+
+    # A resident reads only their own code, and other people's cases are withheld.
+    resident = resident_headers(services, "P2")
+    own = http.get("/me/code", headers=resident)
+    assert own.status_code == 200 and own.json()["colour"] == "green"
+    assert http.get("/people/P4/code", headers=resident).status_code == 403
+    clock.advance(timedelta(hours=73))  # the negative test no longer lifts it
+    reasons = http.get("/me/code", headers=resident).json()["reasons"]
+    assert [r["text"] for r in reasons] == ["exposed contact (visit to venue R1 with a case)"]
+
+    # Discharging the case over HTTP (new sign-ins: staff tokens last 12 hours).
+    tracer = staff_headers(services, Role.TRACER, username="tracer-1")
+    supervisor = staff_headers(services, Role.SUPERVISOR, username="sup-1")
+    discharged = http.post(
+        "/cases/C1/discharge", json={"discharged_at": clock.now().isoformat()}, headers=tracer
+    )
+    assert discharged.status_code == 200 and discharged.json()["discharged_at"] is not None
+    p1 = http.get("/people/P1/code", headers=supervisor).json()
+    assert [r["rule"] for r in p1["reasons"]] == ["recently_discharged"]
+
+
+def test_the_data_access_report_holds_the_code_history(services: Services) -> None:
+    outbreak(services)
+    register_case(services)
+    services.codes.record_test("P2", services.clock.now(), "rat", "negative", "tracer")
+    person = services.people.get("P2")
+    staff_view = services.subject_access.report(person).as_dict()
+    assert [c["colour"] for c in staff_view["health_codes"]] == ["green", "amber"]
+    assert staff_view["health_codes"][1]["reasons"][0]["case"] == "C1"
+    assert staff_view["health_records"]["tests"][0]["result"] == "negative"
+    own_view = services.subject_access.report(person, for_subject=True).as_dict()
+    assert (
+        own_view["health_codes"][1]["reasons"][0]["text"] == "exposed contact (visit to venue R1 with a case)"
+    )
+    assert "C1" not in json.dumps(own_view["health_codes"])
+
+
+def test_codes_on_the_command_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"CHAINCUT_DATA_DIR": str(tmp_path / "data"), "CHAINCUT_ENV": "development"}
+    assert runner.invoke(cli_app, ["db", "upgrade"], env=env).exit_code == 0
+    wired = bootstrap(Settings(data_dir=tmp_path / "data", env="development"))
+    try:
+        wired.people.register(PersonDraft("A1"))
+        wired.codes.record_arrival("A1", wired.clock.now(), "GB", "desk")
+    finally:
+        wired.close()
+    shown = runner.invoke(
+        cli_app, ["codes", "show", "--person", "A1", "--json", "--purpose", "checking"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["colour"] == "amber"
+    refreshed = runner.invoke(cli_app, ["codes", "refresh", "--all", "--quiet"], env=env)
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "1 codes recomputed" in refreshed.stdout
+    missing = runner.invoke(cli_app, ["codes", "show", "--person", "nobody"], env=env)
+    assert missing.exit_code == 1

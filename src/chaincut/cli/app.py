@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chaincut.cli import audit, cases, data, orders, people, server, tracing, users, venues
+from chaincut.cli import audit, cases, codes, data, orders, people, server, tracing, users, venues
 from chaincut.cli import backup as backup_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
@@ -79,6 +79,10 @@ audit_app.command("report")(audit.report)
 people_app = typer.Typer(help="People's data rights: access reports.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 people_app.command("access-report")(people.access_report)
+codes_app = typer.Typer(help="Residents' health codes: refresh, show.", no_args_is_help=True)
+app.add_typer(codes_app, name="codes")
+codes_app.command("refresh")(codes.refresh)
+codes_app.command("show")(codes.show)
 
 
 def main() -> None:
