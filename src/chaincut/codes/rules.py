@@ -79,6 +79,8 @@ class OrderFact:
 class TestFact:
     """A test the person took: when, which kind (pcr, rat, ...), and its result."""
 
+    __test__ = False  # not a pytest test class
+
     taken_at: datetime
     kind: str
     result: str  # positive or negative
