@@ -358,7 +358,8 @@ def test_policy_problems_name_the_key() -> None:
     )
     assert any(
         p.startswith(
-            "health_codes.rules.exposed_contact.lifted_by_negative_test_hours: expected a whole number of hours"
+            "health_codes.rules.exposed_contact.lifted_by_negative_test_hours: "
+            "expected a whole number of hours"
         )
         for p in _problems(
             text.replace("lifted_by_negative_test_hours = 72", 'lifted_by_negative_test_hours = "3 days"', 1)
