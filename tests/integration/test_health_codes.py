@@ -439,3 +439,16 @@ def test_codes_on_the_command_line(tmp_path: Path) -> None:
     assert "1 codes recomputed" in refreshed.stdout
     missing = runner.invoke(cli_app, ["codes", "show", "--person", "nobody"], env=env)
     assert missing.exit_code == 1
+
+
+def test_the_server_s_maintenance_sweeps_codes_that_are_due(services: Services, clock: FixedClock) -> None:
+    from chaincut.api.app import run_maintenance
+
+    services.people.register(PersonDraft("A1"))
+    services.codes.record_arrival("A1", clock.now(), "GB", "desk")
+    clock.advance(timedelta(days=21))
+    assert stored_colours(services, "A1") == {"A1": "amber"}  # nobody read it since
+    run_maintenance(services)
+    assert stored_colours(services, "A1") == {"A1": "green"}
+    history, _ = services.codes.history("A1")
+    assert [h.code.colour for h in history] == ["green", "amber"]
