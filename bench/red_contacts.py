@@ -29,9 +29,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import _machine  # bench/_machine.py: Python puts the script's folder on the path
 from sqlalchemy import func, select
 
+import _machine  # bench/_machine.py: Python puts the script's folder on the path
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock
 from chaincut.domain import Visit, VisitSource
