@@ -1,6 +1,6 @@
 """Benchmark: a newly confirmed case turns its 1,000 contacts' health codes red.
 
-    python bench/red_contacts.py                      # embedded default, and PostgreSQL if its binaries are found
+    python bench/red_contacts.py            # embedded default, and PostgreSQL if its binaries are found
     python bench/red_contacts.py --contacts 5000 --runs 5 --no-postgres
 
 The requirement (issue 5): a confirmed case with 1,000 contacts has all their codes red
