@@ -213,11 +213,22 @@ def _holds(h: _Holding, now: datetime) -> bool:
     return (h.start is None or h.start <= now) and (h.until is None or now < h.until)
 
 
+_Held = list[tuple[CodeRule, list[_Holding]]]
+
+
+def _held(facts: PersonFacts, rules: HealthCodeRules) -> _Held:
+    return [(rule, list(_holdings(rule, facts))) for rule in rules.enabled_rules]
+
+
 def reasons_at(facts: PersonFacts, rules: HealthCodeRules, now: datetime) -> list[CodeReason]:
     """The reasons that hold at ``now``, most restrictive colour first (the override first of all)."""
+    return _reasons(_held(facts, rules), facts, rules, now)
+
+
+def _reasons(held: _Held, facts: PersonFacts, rules: HealthCodeRules, now: datetime) -> list[CodeReason]:
     reasons: list[CodeReason] = []
-    for rule in rules.enabled_rules:
-        for h in _holdings(rule, facts):
+    for rule, holdings in held:
+        for h in holdings:
             if not _holds(h, now) or _lift(rule, h, facts.tests, now) is not None:
                 continue
             reasons.append(CodeReason(rule.name, rule.colour, h.text, h.until, h.case_ref, h.venue_ref))
@@ -244,13 +255,17 @@ def _colour(reasons: Sequence[CodeReason], rules: HealthCodeRules) -> str:
 
 def change_points(facts: PersonFacts, rules: HealthCodeRules, now: datetime) -> list[datetime]:
     """Every instant after ``now`` at which some reason may start or stop holding, in order."""
+    return _change_points(_held(facts, rules), facts, now)
+
+
+def _change_points(held: _Held, facts: PersonFacts, now: datetime) -> list[datetime]:
     points: set[datetime] = set()
-    for rule in rules.enabled_rules:
-        for h in _holdings(rule, facts):
+    for rule, holdings in held:
+        for h in holdings:
             points.update(p for p in (h.start, h.until) if p is not None)
-            if rule.lifted_by_negative_test_hours is not None:
-                span = timedelta(hours=rule.lifted_by_negative_test_hours)
-                points.update(t.taken_at + span for t in facts.tests if t.result == "negative")
+        if holdings and rule.lifted_by_negative_test_hours is not None:
+            span = timedelta(hours=rule.lifted_by_negative_test_hours)
+            points.update(t.taken_at + span for t in facts.tests if t.result == "negative")
     if facts.override is not None and facts.override.until is not None:
         points.add(facts.override.until)
     return sorted(p for p in points if p > now)
@@ -260,11 +275,12 @@ def evaluate(
     facts: PersonFacts, rules: HealthCodeRules, now: datetime, *, policy_version: str = ""
 ) -> HealthCode:
     """The person's code at ``now``: colour, reasons, and when the colour may change by itself."""
-    reasons = reasons_at(facts, rules, now)
+    held = _held(facts, rules)
+    reasons = _reasons(held, facts, rules, now)
     colour = _colour(reasons, rules)
     until = None
-    for point in change_points(facts, rules, now):
-        if _colour(reasons_at(facts, rules, point), rules) != colour:
+    for point in _change_points(held, facts, now):
+        if _colour(_reasons(held, facts, rules, point), rules) != colour:
             until = point
             break
     return HealthCode(

@@ -368,16 +368,17 @@ class HealthCodeRepository:
 
 def _stored(r: Any) -> StoredCode:
     m = r._mapping
+    keys = m.keys()
     return StoredCode(
         person_id=int(m["person_id"]),
         colour=m["colour"],
         reasons=m["reasons"],
         until=m["until"],
-        refresh_at=m.get("refresh_at"),
+        refresh_at=m["refresh_at"] if "refresh_at" in keys else None,
         computed_at=int(m["computed_at"]),
         policy_version=m["policy_version"],
         overridden=bool(m["overridden"]),
-        changed_by=m.get("changed_by"),
+        changed_by=m["changed_by"] if "changed_by" in keys else None,
     )
 
 
