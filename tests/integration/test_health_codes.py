@@ -452,3 +452,16 @@ def test_the_server_s_maintenance_sweeps_codes_that_are_due(services: Services, 
     assert stored_colours(services, "A1") == {"A1": "green"}
     history, _ = services.codes.history("A1")
     assert [h.code.colour for h in history] == ["green", "amber"]
+
+
+def test_a_follow_up_s_test_result_counts(services: Services, clock: FixedClock) -> None:
+    from chaincut.domain import TestResult
+
+    outbreak(services)
+    register_case(services)
+    assert stored_colours(services, "P2") == {"P2": "amber"}
+    services.follow_ups.record("P2", date(2026, 11, 20), [], TestResult.NEGATIVE, None, "tracer")
+    # Taken at the start of the follow-up's local day, after the exposure: it lifts amber.
+    assert stored_colours(services, "P2") == {"P2": "green"}
+    assert services.codes.last_negative_test_at("P2") == utc("2026-11-19T16:00")
+    assert services.codes.last_negative_test_at("P2", kinds=("pcr",)) is None

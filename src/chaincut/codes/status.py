@@ -164,7 +164,13 @@ class HealthCodeService:
     def last_negative_test_at(self, person_ref: str, kinds: Iterable[str] | None = None) -> datetime | None:
         """When the person's latest negative test (of ``kinds``, e.g. ("pcr",)) was taken, or None."""
         with self._store.read() as uow:
-            at = uow.health_codes.last_negative_test(self._person_id(uow, person_ref), kinds)
+            person_id = self._person_id(uow, person_ref)
+        return self.last_negative_test_for(person_id, kinds)
+
+    def last_negative_test_for(self, person_id: int, kinds: Iterable[str] | None = None) -> datetime | None:
+        """As ``last_negative_test_at``, by the store's person id."""
+        with self._store.read() as uow:
+            at = uow.health_codes.last_negative_test(person_id, kinds)
         return None if at is None else from_epoch(at)
 
     def history(self, person_ref: str, *, offset: int = 0, limit: int = 100) -> tuple[list[CodeChange], int]:
@@ -271,7 +277,6 @@ class HealthCodeService:
         ``on_progress(done, total)`` is told as batches finish. Returns how many were recomputed.
         """
         if person_ref is not None:
-            self.current(person_ref)
             with self._store.read() as uow:
                 self.recompute([self._person_id(uow, person_ref)])
             return 1
