@@ -23,6 +23,8 @@ from chaincut.domain.health_codes import HealthCode
 
 __all__ = ["refresh", "show"]
 
+_RESIDENT_FROM = 20  # untraced cases above which the sweep holds the archive in memory
+
 
 def _at(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(zone).isoformat()
@@ -53,6 +55,10 @@ def refresh(
     if everyone and person is not None:
         raise typer.BadParameter("give --all or --person, not both", param_hint="--person")
     with services() as svc:
+        if person is None and len(svc.codes.untraced_cases()) > _RESIDENT_FROM:
+            # Many cases to trace (a bulk import): load the archive into memory once rather
+            # than stream it for every case.
+            svc.tracing.keep_resident()
         if person is not None:
             svc.codes.refresh(person_ref=person)
             done = 1

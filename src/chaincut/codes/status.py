@@ -264,6 +264,11 @@ class HealthCodeService:
         with self._store.read() as uow:
             return {v: venue.ref for v, venue in uow.venues.get_many(sorted(venue_ids)).items()}
 
+    def untraced_cases(self) -> list[str]:
+        """Confirmed and probable cases never traced for codes (what the next sweep will trace)."""
+        with self._store.read() as uow:
+            return uow.health_codes.untraced_open_cases()
+
     def refresh(
         self,
         *,
@@ -280,9 +285,7 @@ class HealthCodeService:
             with self._store.read() as uow:
                 self.recompute([self._person_id(uow, person_ref)])
             return 1
-        with self._store.read() as uow:
-            untraced = uow.health_codes.untraced_open_cases()
-        for ref in untraced:
+        for ref in self.untraced_cases():
             self.case_changed(ref)
         with self._store.read() as uow:
             if everyone:
