@@ -12,6 +12,7 @@ runs after it commits (it opens its own), and its errors reach the caller.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +26,8 @@ from chaincut.tracing.actors import validate_actor
 from chaincut.tracing.orders import validate_note
 
 __all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive", "OnTestResult"]
+
+log = logging.getLogger("chaincut.follow_ups")
 
 # The symptoms of the WHO COVID-19 case definition (WHO/2019-nCoV/Surveillance_Case_Definition/2022.1)
 # and of the CHP's reporting criteria for suspected cases, as stable codes.
@@ -136,7 +139,10 @@ class FollowUpService:
         assert stored is not None
         case: Case | None = None
         if test_result is not None and self._on_test_result is not None:
-            self._on_test_result(person_id, on_date, test_result.value, actor)
+            try:
+                self._on_test_result(person_id, on_date, test_result.value, actor)
+            except Exception:  # the follow-up is stored; `chaincut codes refresh` catches up
+                log.exception("updating a health code after a follow-up's test result failed")
         if test_result is TestResult.POSITIVE and self._on_positive is not None:
             case = self._on_positive(person_id, on_date, None if order is None else order.case_id, actor)
         return FollowUpRecorded(

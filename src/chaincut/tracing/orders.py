@@ -15,6 +15,7 @@ status change records who made it, in the order's history.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ __all__ = [
     "OrderService",
     "last_exposure_of",
 ]
+
+log = logging.getLogger("chaincut.orders")
 
 NOTE_MAX_CHARS = 500
 PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}\Z")
@@ -102,8 +105,14 @@ class OrderService:
         self._on_change = on_change
 
     def _changed(self, person_ids: Sequence[int]) -> None:
-        if self._on_change is not None and person_ids:
+        if self._on_change is None or not person_ids:
+            return
+        try:
             self._on_change(person_ids)
+        except Exception:  # the orders are stored; `chaincut codes refresh --all` catches up
+            log.exception(
+                "updating the health codes of %d people after an order change failed", len(person_ids)
+            )
 
     # --- dates ---------------------------------------------------------------------------------
 
