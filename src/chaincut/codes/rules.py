@@ -130,6 +130,8 @@ class _Holding:
 
 def _exposure_text(label: str, e: ExposureFact) -> str:
     via = f"case {e.case_ref}" if e.generation <= 1 else f"a contact of case {e.case_ref}"
+    if e.tier == "risky_visit":
+        return f"{label} (venue {e.venue_ref}, the same day as {via})"
     if e.evidence == "venue":
         return f"{label} (visit to venue {e.venue_ref} with {via})"
     if e.evidence == "household":
@@ -158,7 +160,7 @@ def _holdings(rule: CodeRule, facts: PersonFacts) -> Iterator[_Holding]:
         tier, label = {
             CodeRuleKind.CLOSE_CONTACT: ("close", "close contact"),
             CodeRuleKind.EXPOSED_CONTACT: ("exposed", "exposed contact"),
-            CodeRuleKind.RISKY_VISIT: ("risky_visit", "visited a venue the day a case was there"),
+            CodeRuleKind.RISKY_VISIT: ("risky_visit", "visited a high-risk place"),
         }[kind]
         for e in facts.exposures:
             if e.tier == tier:
