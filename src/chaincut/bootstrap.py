@@ -31,6 +31,7 @@ from chaincut.codes.checkpoint_trust import bundle_verifier, checkpoint_trust
 from chaincut.codes.issuance import CodeIssuer
 from chaincut.codes.key_service import CodeKeys
 from chaincut.codes.partners import Partners, TrustedCodes
+from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, load_policy
@@ -88,6 +89,7 @@ class Services:
     code_issuer: CodeIssuer
     code_partners: Partners
     trusted_codes: TrustedCodes
+    codes: HealthCodeService
 
     def close(self) -> None:
         self.db.dispose()
@@ -127,7 +129,11 @@ def bootstrap(
     verifier = VenueTokenVerifier({kid: private_key.public_key()})
     hasher = IdentityHasher(secrets.identity_hash_key)
     max_future = settings.checkin_max_future_seconds
-    cases = CaseRegistry(store, policy, clock, settings.zone)
+    tracing = TracingService(store, policy, clock, settings.zone)
+    # Health codes follow the facts: a case registered or changed is traced and its contacts'
+    # codes recomputed; orders and test results recompute the people they concern.
+    codes = HealthCodeService(store, policy, clock, settings.zone, tracer=tracing)
+    cases = CaseRegistry(store, policy, clock, settings.zone, on_change=codes.case_changed)
     audit = AuditTrail(store, clock, anchor_path=Path(settings.data_dir) / ANCHOR_FILE)
     device_tokens = DeviceTokens(derive_key(secrets.audit_key, "chaincut device tokens v1"))
     if require_schema:
@@ -149,11 +155,15 @@ def bootstrap(
         checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
         verifier=verifier,
         cases=cases,
-        tracing=TracingService(store, policy, clock, settings.zone),
-        orders=OrderService(store, policy, clock, settings.zone),
+        tracing=tracing,
+        orders=OrderService(store, policy, clock, settings.zone, on_change=codes.people_changed),
         # A contact who tests positive becomes a case, and tracing continues from them.
         follow_ups=FollowUpService(
-            store, clock, settings.zone, on_positive=cases.register_from_positive_test
+            store,
+            clock,
+            settings.zone,
+            on_positive=cases.register_from_positive_test,
+            on_test_result=codes.record_follow_up_test,
         ),
         audit=audit,
         accounts=StaffAccounts(
@@ -192,6 +202,7 @@ def bootstrap(
         ),
         code_partners=code_partners,
         trusted_codes=trusted_codes,
+        codes=codes,
     )
 
 

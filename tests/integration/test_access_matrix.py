@@ -150,6 +150,17 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/codes/keys/{kid}/revoke"): frozenset({ADMINISTRATOR}),
     ("GET", "/codes/partners"): frozenset({ADMINISTRATOR}),
     ("POST", "/codes/partners/sync"): frozenset({ADMINISTRATOR}),
+    # health codes: the tracing desk reads them (purpose-bound) and records tests, vaccinations and
+    # arrivals; overrides are a supervisor's; a resident reads their own
+    ("GET", "/people/{ref}/code"): DESK,
+    ("GET", "/people/{ref}/code/history"): DESK,
+    ("POST", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
+    ("DELETE", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
+    ("GET", "/me/code"): frozenset({RESIDENT}),
+    ("POST", "/people/{ref}/tests"): DESK,
+    ("POST", "/people/{ref}/vaccinations"): DESK,
+    ("POST", "/people/{ref}/arrivals"): DESK,
+    ("POST", "/cases/{ref}/discharge"): DESK,
 }
 
 PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list")})
@@ -252,6 +263,7 @@ def world(embedded_services: Services) -> Iterator[World]:
         # Orders from C1: people linked to the tracer's case.
         w.orders["tracer"] = _order(services, "P2", "C1")
         w.orders["supervisor"] = _order(services, "P5", "C1")
+        services.codes.set_override("P5", "red", "held for review by the outbreak team", None, "tests")
         # Export approvals: one approved for each of tracer and supervisor, one pending.
         sup, sup2 = headers[SUPERVISOR], staff_headers(services, Role.SUPERVISOR, username="supervisor2")
         for requester, decider in ((TRACER, sup), (SUPERVISOR, sup2), ("pending", None)):
@@ -453,6 +465,29 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", "/codes/partners"): _static("/codes/partners"),
     ("POST", "/codes/partners/sync"): _static("/codes/partners/sync"),
+    ("GET", "/people/{ref}/code"): _static("/people/P2/code"),
+    ("GET", "/people/{ref}/code/history"): _static("/people/P2/code/history"),
+    ("POST", "/people/{ref}/code/override"): _static(
+        "/people/P2/code/override", body={"colour": "amber", "reason": "refused a compulsory test"}
+    ),
+    # P5's override is set up by the world; clearing runs before the POST (sorted order).
+    ("DELETE", "/people/{ref}/code/override"): _static(
+        "/people/P5/code/override", {"reason": "the outbreak team reviewed it"}
+    ),
+    ("GET", "/me/code"): _static("/me/code"),
+    ("POST", "/people/{ref}/tests"): _static(
+        "/people/P2/tests",
+        body={"taken_at": (NOW - timedelta(hours=1)).isoformat(), "kind": "pcr", "result": "negative"},
+    ),
+    ("POST", "/people/{ref}/vaccinations"): _static(
+        "/people/P2/vaccinations", body={"dose_on": "2026-06-01", "product": "Comirnaty"}
+    ),
+    ("POST", "/people/{ref}/arrivals"): _static(
+        "/people/P2/arrivals", body={"arrived_at": (NOW - timedelta(days=1)).isoformat(), "origin": "GB"}
+    ),
+    ("POST", "/cases/{ref}/discharge"): _static(
+        "/cases/C1/discharge", body={"discharged_at": (NOW - timedelta(hours=1)).isoformat()}
+    ),
 }
 
 

@@ -156,6 +156,11 @@ def fill(svc: Services) -> None:
     assert first.id is not None and second.id is not None
     order = svc.orders.issue(people[2].id or 0, Tier.CLOSE, now - timedelta(days=1), first.id, "tracer-1")
     svc.follow_ups.record("p-2", date(2026, 11, 20), ["fever"], None, "day 1", "tracer-1")
+    # Health codes: the cases above stored exposures, codes and history; now the facts staff record.
+    svc.codes.record_test("p-3", now - timedelta(hours=2), "pcr", "negative", "tracer-1")
+    svc.codes.record_vaccination("p-3", date(2026, 6, 1), "Comirnaty", "tracer-1")
+    svc.codes.record_arrival("p-4", now - timedelta(days=2), "GB", "tracer-1")
+    svc.codes.set_override("p-5", "amber", "held for review by the outbreak team", None, "supervisor-1")
     _border_rows(svc, [p.id or 0 for p in people])
     _code_rows(svc)
     with svc.store.write() as uow:

@@ -25,6 +25,7 @@ from chaincut.access.subject_report import (
     SubjectAccessReport,
     audit_row,
     case_row,
+    code_row,
     correction_row,
     follow_up_row,
     instant,
@@ -101,6 +102,10 @@ class SubjectAccess:
                 household = None if found is None else {"ref": found.ref, "district": found.district}
             case_refs = uow.cases.refs_of([c.linked_case_id for c in cases if c.linked_case_id is not None])
             border = border_sections(uow, person, self._subjects, zone)
+            code_history, _ = uow.health_codes.history(person.id, limit=_LIMIT)
+            tests = uow.health_codes.tests_of([person.id]).get(person.id, [])
+            doses = uow.health_codes.vaccinations_of([person.id]).get(person.id, [])
+            arrivals = uow.health_codes.arrivals_of([person.id]).get(person.id, [])
         own_cases = frozenset(c.ref for c in cases) if for_subject else None
         rules = self._policy.retention
         visit_days, encounter_days = timedelta(days=rules.visits_days), timedelta(days=rules.encounters_days)
@@ -148,6 +153,17 @@ class SubjectAccess:
             corrections=[correction_row(c, zone) for c in corrections],
             audit=[audit_row(r, zone) for r in audit],
             border=border,
+            health_codes=[code_row(c, zone, own_cases=own_cases) for c in code_history],
+            health_records={
+                "tests": [
+                    {"taken_at": instant(from_epoch(at), zone), "kind": kind, "result": result}
+                    for at, kind, result in tests
+                ],
+                "vaccinations": [{"dose_on": day.isoformat(), "product": product} for day, product in doses],
+                "arrivals": [
+                    {"arrived_at": instant(from_epoch(at), zone), "origin": origin} for at, origin in arrivals
+                ],
+            },
         )
 
     def _whereabouts(self, person_id: int) -> tuple[list[Row], list[tuple[datetime, datetime]]]:

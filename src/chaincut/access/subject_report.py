@@ -16,10 +16,12 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chaincut.clock import from_epoch
 from chaincut.domain import Case, Person, VisitSource
 from chaincut.domain.audit import AuditRecord
 from chaincut.store import FollowUpEntry, OrderEntry
 from chaincut.store.corrections import CorrectionRecord, TokenSummary
+from chaincut.store.health_codes import StoredCode
 
 __all__ = [
     "OTHER_CASE",
@@ -27,6 +29,7 @@ __all__ = [
     "SubjectAccessReport",
     "audit_row",
     "case_row",
+    "code_row",
     "correction_row",
     "day",
     "follow_up_row",
@@ -59,6 +62,8 @@ class SubjectAccessReport:
     corrections: Sequence[Row]
     audit: Sequence[Row]
     border: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # see access/subject_border.py
+    health_codes: Sequence[Row] = ()  # every change of the person's code, newest first
+    health_records: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # tests, vaccinations, arrivals
 
     def __repr__(self) -> str:  # personal data: never in a log
         return f"SubjectAccessReport(person={self.person['ref']!r})"
@@ -80,6 +85,8 @@ class SubjectAccessReport:
             "resident_tokens": {"count": len(self.resident_tokens), "tokens": list(self.resident_tokens)},
             "corrections": list(self.corrections),
             **{key: list(self.border.get(key, ())) for key in _BORDER_KEYS},
+            "health_codes": list(self.health_codes),
+            "health_records": {k: list(v) for k, v in self.health_records.items()},
             "audit": list(self.audit),
             "notes": list(_NOTES),
         }
@@ -126,6 +133,8 @@ _SECTIONS = (
     ("border_bookings", "Border crossing bookings", "過境預約"),
     ("ballot_entries", "Border crossing ballot entries", "過境抽籤登記"),
     ("border_clearances", "Checks at border checkpoints", "口岸查驗記錄"),
+    ("health_codes", "Your health code and its history", "你的健康碼及其記錄"),
+    ("health_records", "Tests, vaccinations and arrivals", "檢測、疫苗接種及抵港記錄"),
     ("audit", "Who accessed your data, when and why", "查閱你資料的人員、時間及目的"),
 )
 _NOTES = (
@@ -137,6 +146,7 @@ _NOTES = (
     "Staff are named by their staff id.",
     "Border bookings and ballot entries made for you by another app do not say whose app it was; "
     "checkpoint checks keep only the general reason for a refusal.",
+    "Every change of your health code is kept, with its reasons, as the record of how it was decided.",
 )
 _BORDER_KEYS = ("border_bookings", "ballot_entries", "border_clearances")
 
@@ -255,6 +265,34 @@ def follow_up_row(entry: FollowUpEntry) -> Row:
         "note": f.note,
         "order": entry.order_public_id,
         "recorded_by": f.recorded_by,
+    }
+
+
+def code_row(code: StoredCode, zone: ZoneInfo, *, own_cases: frozenset[str] | None = None) -> Row:
+    """One change of the person's health code; for the person's own report, other cases are "a case"."""
+    reasons = []
+    for r in json.loads(code.reasons):
+        case, text = r.get("case"), r["text"]
+        if own_cases is not None and case is not None and case not in own_cases:
+            text, case = text.replace(f"case {case}", OTHER_CASE), None
+        until = r.get("until")
+        reasons.append(
+            {
+                "rule": r["rule"],
+                "colour": r["colour"],
+                "text": text,
+                "until": None if until is None else instant(from_epoch(until), zone),
+            }
+            | ({} if own_cases is not None else {"case": case})
+        )
+    return {
+        "colour": code.colour,
+        "reasons": reasons,
+        "until": None if code.until is None else instant(from_epoch(code.until), zone),
+        "computed_at": instant(from_epoch(code.computed_at), zone),
+        "policy_version": code.policy_version,
+        "overridden": code.overridden,
+        "changed_by": code.changed_by,
     }
 
 

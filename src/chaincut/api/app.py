@@ -22,6 +22,7 @@ from chaincut.api.routers import (
     checkins,
     clearances,
     code_keys,
+    codes,
     follow_ups,
     orders,
     people,
@@ -41,14 +42,17 @@ log = logging.getLogger("chaincut.maintenance")
 
 
 def run_maintenance(services: Services) -> None:
-    """Close visits nobody checked out of, purge what retention no longer allows, and check the
-    audit log, anchoring its head outside the database when it is intact."""
+    """Close visits nobody checked out of, purge what retention no longer allows, sweep health
+    codes (trace cases a bulk import left, recompute codes whose reasons may have changed), and
+    check the audit log, anchoring its head outside the database when it is intact."""
     closed = services.checkins.close_stale_visits()
     purged = purge_expired(services.store, services.policy, services.clock)
+    codes = services.codes.refresh()
     log.info(
-        "maintenance: closed %d stale visits; purged %s",
+        "maintenance: closed %d stale visits; purged %s; recomputed %d health codes",
         closed,
         ", ".join(f"{p.deleted} {p.kind}" for p in purged),
+        codes,
     )
     _verify_audit(services)
 
@@ -167,6 +171,7 @@ def create_app(
     app.include_router(border.router)
     app.include_router(clearances.router)
     app.include_router(code_keys.router)
+    app.include_router(codes.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

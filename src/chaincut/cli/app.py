@@ -8,6 +8,7 @@ from chaincut.cli import audit, cases, data, orders, people, server, tracing, us
 from chaincut.cli import backup as backup_commands
 from chaincut.cli import border as border_commands
 from chaincut.cli import codes as code_commands
+from chaincut.cli import health_codes as health_code_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
 from chaincut.cli import verify as verify_commands
@@ -92,7 +93,8 @@ border_app.command("upload")(border_commands.upload)
 border_app.command("draw")(border_commands.draw)
 
 codes_app = typer.Typer(
-    help="Signed health codes: signing keys, the trust list, partners.", no_args_is_help=True
+    help="Health codes: refresh and show residents' codes; signing keys, the trust list, partners.",
+    no_args_is_help=True,
 )
 app.add_typer(codes_app, name="codes")
 code_keys_app = typer.Typer(help="Code-signing keys: init, rotate, revoke, list, root.", no_args_is_help=True)
@@ -108,6 +110,8 @@ code_keys_app.command("root")(code_commands.keys_root)
 partners_app.command("add")(code_commands.partners_add)
 partners_app.command("list")(code_commands.partners_list)
 partners_app.command("sync")(code_commands.partners_sync)
+codes_app.command("refresh")(health_code_commands.refresh)
+codes_app.command("show")(health_code_commands.show)
 
 
 def main() -> None:

@@ -50,3 +50,4 @@ class Case:
     policy_version: str | None = None
     id: int | None = None
     linked_case_id: int | None = None  # the case this one was infected by or linked to
+    discharged_at: datetime | None = None  # discharged from isolation or hospital: no longer a case

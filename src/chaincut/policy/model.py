@@ -15,13 +15,17 @@ from enum import StrEnum
 from chaincut.domain.contacts import Tier
 
 __all__ = [
+    "CODE_RULE_PARAMETERS",
     "BookingMode",
     "BorderRules",
     "CheckpointRule",
     "ClearanceRules",
+    "CodeRule",
+    "CodeRuleKind",
     "ContactRule",
     "ContactsOfContactsRule",
     "EncounterRule",
+    "HealthCodeRules",
     "HouseholdRule",
     "InfectiousWindowRule",
     "OrderRules",
@@ -213,6 +217,71 @@ class BorderRules:
         return self.checkpoints.get(checkpoint_id)
 
 
+class CodeRuleKind(StrEnum):
+    """The facts a health-code rule may test; chaincut knows how to read each from the store."""
+
+    OPEN_CASE = "open_case"  # a confirmed or probable case, not discharged
+    DISCHARGED = "discharged"  # a case discharged within ``within_days``
+    CLOSE_CONTACT = "close_contact"  # traced as a close contact, last exposure within ``within_days``
+    EXPOSED_CONTACT = "exposed_contact"  # traced as exposed, last exposure within ``within_days``
+    QUARANTINE_ORDER = "quarantine_order"  # an open quarantine order, until its end
+    TESTING_NOTICE = "testing_notice"  # an open compulsory testing notice, until it is due
+    POSITIVE_TEST = "positive_test"  # a positive test taken within ``within_hours``
+    VACCINATION = "vaccination"  # fewer than ``min_doses`` vaccine doses
+    ARRIVAL = "arrival"  # arrived from elsewhere within ``within_days``
+    RISKY_VISIT = "risky_visit"  # same day at a venue an infectious case visited, within ``within_days``
+
+
+# Which parameter each kind needs (besides the optional lifted_by_negative_test_hours and enabled).
+CODE_RULE_PARAMETERS: Mapping[CodeRuleKind, str | None] = {
+    CodeRuleKind.OPEN_CASE: None,
+    CodeRuleKind.DISCHARGED: "within_days",
+    CodeRuleKind.CLOSE_CONTACT: "within_days",
+    CodeRuleKind.EXPOSED_CONTACT: "within_days",
+    CodeRuleKind.QUARANTINE_ORDER: None,
+    CodeRuleKind.TESTING_NOTICE: None,
+    CodeRuleKind.POSITIVE_TEST: "within_hours",
+    CodeRuleKind.VACCINATION: "min_doses",
+    CodeRuleKind.ARRIVAL: "within_days",
+    CodeRuleKind.RISKY_VISIT: "within_days",
+}
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """One named rule: when its fact holds, the person's code is at least ``colour``.
+
+    ``lifted_by_negative_test_hours``: a negative test taken after the fact began and
+    no more than this many hours ago lifts the rule (None: no test lifts it).
+    """
+
+    name: str
+    when: CodeRuleKind
+    colour: str
+    within_days: int | None = None
+    within_hours: int | None = None
+    min_doses: int | None = None
+    lifted_by_negative_test_hours: int | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class HealthCodeRules:
+    """The code colours, least to most restrictive, the colour when no rule holds, and the rules."""
+
+    colours: tuple[str, ...]
+    default_colour: str
+    rules: Mapping[str, CodeRule]
+
+    def rank(self, colour: str) -> int:
+        """Higher is more restrictive; -1 for a colour the policy does not name."""
+        return self.colours.index(colour) if colour in self.colours else -1
+
+    @property
+    def enabled_rules(self) -> tuple[CodeRule, ...]:
+        return tuple(r for r in self.rules.values() if r.enabled)
+
+
 @dataclass(frozen=True)
 class Policy:
     """One version of the experts' policy; ``digest`` identifies its exact content."""
@@ -229,6 +298,7 @@ class Policy:
     orders: OrderRules
     border: BorderRules
     signed_codes: SignedCodeRules
+    health_codes: HealthCodeRules
 
     def venue_type(self, name: str) -> VenueTypeRule | None:
         return self.venue_types.get(name)

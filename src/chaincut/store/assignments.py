@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.store.tables import approvals, case_assignments, cases, orders, staff
+from chaincut.store.tables_codes import code_exposures
 
 __all__ = ["ApprovalRecord", "ApprovalRepository", "AssignmentRepository"]
 
@@ -47,11 +48,15 @@ class AssignmentRepository:
         return bool(self._conn.execute(query).scalar())
 
     def linked_to_assigned_case(self, staff_id: int, person_id: int) -> bool:
-        """True when the person is an assigned case, or holds an order or notice from one."""
+        """True when the person is an assigned case, holds an order or notice from one, or was
+        found exposed to one when it was traced for health codes."""
         mine = select(case_assignments.c.case_id).where(case_assignments.c.staff_id == staff_id)
         as_case = exists().where(cases.c.person_id == person_id, cases.c.id.in_(mine))
         as_contact = exists().where(orders.c.person_id == person_id, orders.c.case_id.in_(mine))
-        return bool(self._conn.execute(select(as_case | as_contact)).scalar())
+        as_exposed = exists().where(
+            code_exposures.c.person_id == person_id, code_exposures.c.case_id.in_(mine)
+        )
+        return bool(self._conn.execute(select(as_case | as_contact | as_exposed)).scalar())
 
     def assignees(self, case_id: int) -> list[str]:
         rows = self._conn.execute(

@@ -31,6 +31,7 @@ def _case(row: Row[Any]) -> Case:
         policy_version=r["policy_version"],
         id=r["id"],
         linked_case_id=r["linked_case_id"],
+        discharged_at=None if r.get("discharged_at") is None else from_epoch(r["discharged_at"]),
     )
 
 
@@ -48,6 +49,7 @@ def _row(c: Case, created_at: int) -> dict[str, Any]:
         "created_by": c.created_by,
         "policy_version": c.policy_version,
         "linked_case_id": c.linked_case_id,
+        "discharged_at": None if c.discharged_at is None else to_epoch(c.discharged_at),
     }
 
 
@@ -126,6 +128,10 @@ class CaseRepository:
     def set_isolation(self, case_id: int, isolated_at: int | None) -> None:
         """Record when the case was isolated (epoch seconds), or None when it is not."""
         self._conn.execute(update(cases).where(cases.c.id == case_id).values(isolated_at=isolated_at))
+
+    def set_discharge(self, case_id: int, discharged_at: int | None) -> None:
+        """Record when the case was discharged from isolation or care (epoch seconds), or None."""
+        self._conn.execute(update(cases).where(cases.c.id == case_id).values(discharged_at=discharged_at))
 
     def refs_of(self, case_ids: Sequence[int]) -> dict[int, str]:
         """The references of the cases with these ids."""

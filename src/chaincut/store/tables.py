@@ -41,6 +41,16 @@ from chaincut.store.tables_border import (
     border_draws,
     border_slots,
 )
+from chaincut.store.tables_codes import (
+    code_case_traces,
+    code_exposures,
+    health_arrivals,
+    health_code_history,
+    health_code_overrides,
+    health_codes,
+    health_tests,
+    health_vaccinations,
+)
 from chaincut.store.tables_keys import code_partners, code_signing_keys, code_trust_state
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
@@ -59,11 +69,19 @@ __all__ = [
     "cases",
     "cluster_cases",
     "clusters",
+    "code_case_traces",
+    "code_exposures",
     "code_partners",
     "code_signing_keys",
     "code_trust_state",
     "encounters",
     "follow_ups",
+    "health_arrivals",
+    "health_code_history",
+    "health_code_overrides",
+    "health_codes",
+    "health_tests",
+    "health_vaccinations",
     "households",
     "key_rotations",
     "metadata",
@@ -170,6 +188,7 @@ cases = Table(
     Column("created_by", String(64)),
     Column("policy_version", String(64)),
     Column("linked_case_id", Id, ForeignKey("cases.id")),
+    Column("discharged_at", BigInteger),
 )
 
 orders = Table(

@@ -29,6 +29,7 @@ from chaincut.store.clearances import ClearanceRepository
 from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
+from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.ballot = BallotRepository(conn)
         self.clearances = ClearanceRepository(conn)
         self.code_keys = CodeKeyRepository(conn, cipher)
+        self.health_codes = HealthCodeRepository(conn)
 
 
 @dataclass(frozen=True)

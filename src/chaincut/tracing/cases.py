@@ -12,8 +12,7 @@ version of the policy in force.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -27,6 +26,12 @@ from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
 from chaincut.tracing.actors import validate_actor
+from chaincut.tracing.case_checks import (
+    CaseDraft,
+    CaseProblem,
+    check_case_fields,
+    isolation_problems,
+)
 from chaincut.tracing.timeline import CaseTimeline, read_timeline
 from chaincut.tracing.windows import infectious_window, window_opening
 
@@ -41,38 +46,8 @@ __all__ = [
 
 log = logging.getLogger("chaincut.cases")
 
-REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")
 _STATUSES = ", ".join(s.value for s in CaseStatus)
 _CLASSIFICATIONS = ", ".join(c.value for c in CaseClassification)
-# Earlier dates are typing mistakes; at the calendar's start, the infectious window's arithmetic overflows.
-EARLIEST_DATE = date(1900, 1, 1)
-
-
-@dataclass(frozen=True)
-class CaseDraft:
-    """A case as a tracer submits it, before validation; ``person`` is the person's ref."""
-
-    ref: str
-    person: str
-    classification: str
-    status: str = CaseStatus.CONFIRMED.value
-    onset_on: date | None = None
-    specimen_on: date | None = None
-    reported_on: date | None = None  # None: reported today
-    isolated_at: datetime | None = None
-    linked_case: str | None = None  # the ref of the case this one was linked to
-
-
-@dataclass(frozen=True)
-class CaseProblem:
-    """One thing wrong with a case draft: the field, why, and a machine-readable code."""
-
-    field: str
-    message: str
-    code: str = "invalid_input"
-
-    def error(self) -> InvalidInput:
-        return InvalidInput(self.message, field=self.field, code=self.code)
 
 
 @dataclass(frozen=True)
@@ -98,100 +73,39 @@ class CaseRecord:
     window: CaseWindow
 
 
-def check_case_fields(draft: CaseDraft, policy: Policy, zone: ZoneInfo, now: datetime) -> list[CaseProblem]:
-    """Every problem with a draft that needs no lookup in the store (none: it may be stored)."""
-    problems: list[CaseProblem] = []
-    if not REF_PATTERN.match(draft.ref or ""):
-        problems.append(
-            CaseProblem("ref", "expected 1-64 letters, digits or . _ : - starting with a letter or digit")
-        )
-    if not REF_PATTERN.match(draft.person or ""):
-        problems.append(CaseProblem("person", "expected the registered person's ref"))
-    if draft.status not in {s.value for s in CaseStatus}:
-        problems.append(CaseProblem("status", f"expected one of {_STATUSES}, got {draft.status!r}"))
-    if draft.classification not in {c.value for c in CaseClassification}:
-        problems.append(
-            CaseProblem("classification", f"expected one of {_CLASSIFICATIONS}, got {draft.classification!r}")
-        )
-    if draft.linked_case is not None and not REF_PATTERN.match(draft.linked_case):
-        problems.append(CaseProblem("linked_case", "expected the linked case's ref"))
-    if draft.onset_on is None and draft.specimen_on is None:
-        problems.append(
-            CaseProblem(
-                "onset_on",
-                "a case needs a symptom onset date or a specimen date",
-                "case_needs_a_date",
-            )
-        )
-    today = now.astimezone(zone).date()
-    for field, day in (
-        ("onset_on", draft.onset_on),
-        ("specimen_on", draft.specimen_on),
-        ("reported_on", draft.reported_on),
-    ):
-        if day is not None and day > today:
-            problems.append(
-                CaseProblem(
-                    field, f"{day.isoformat()} is after today ({today.isoformat()})", "date_in_future"
-                )
-            )
-        elif day is not None and day < EARLIEST_DATE:
-            problems.append(
-                CaseProblem(
-                    field, f"{day.isoformat()} is before {EARLIEST_DATE.isoformat()}", "date_too_early"
-                )
-            )
-    if draft.isolated_at is not None:
-        problems.extend(
-            _isolation_problems(draft.isolated_at, draft.onset_on, draft.specimen_on, policy, zone, now)
-        )
-    return problems
-
-
-def _isolation_problems(
-    at: datetime,
-    onset_on: date | None,
-    specimen_on: date | None,
-    policy: Policy,
-    zone: ZoneInfo,
-    now: datetime,
-) -> list[CaseProblem]:
-    if at.tzinfo is None:
-        return [CaseProblem("isolated_at", "expected a time with a UTC offset")]
-    if not EARLIEST_DATE.year <= at.year < 9999:  # at the calendar's ends, local times overflow
-        return [CaseProblem("isolated_at", f"{at.isoformat()} is out of range", "date_out_of_range")]
-    if at > now:
-        return [
-            CaseProblem(
-                "isolated_at",
-                f"{at.astimezone(zone).isoformat()} is in the future",
-                "isolation_in_future",
-            )
-        ]
-    if onset_on is None and specimen_on is None:
-        return []
-    opening = window_opening(policy, zone, onset_on, specimen_on)
-    if to_epoch(at) < opening:
-        opens = from_epoch(opening).astimezone(zone).isoformat()
-        return [
-            CaseProblem(
-                "isolated_at",
-                f"isolation at {at.astimezone(zone).isoformat()} is before the infectious window opens "
-                f"({opens}, policy {policy.version})",
-                "isolation_before_window",
-            )
-        ]
-    return []
+# Told the ref of a case registered or changed, after the change commits (health codes follow).
+OnCaseChange = Callable[[str], object]
 
 
 class CaseRegistry:
-    """Registers cases, records their isolation and tells their infectious windows."""
+    """Registers cases, records their isolation and discharge, and tells their infectious windows.
 
-    def __init__(self, store: Store, policy: Policy, clock: Clock, zone: ZoneInfo) -> None:
+    ``on_change`` (wired in bootstrap to the health codes) is told each case registered or
+    changed here, after the change commits; its failure is logged, not raised: the case is
+    stored, and ``chaincut codes refresh`` catches up.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        zone: ZoneInfo,
+        on_change: OnCaseChange | None = None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
         self._zone = zone
+        self._on_change = on_change
+
+    def _changed(self, ref: str) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(ref)
+        except Exception:
+            log.exception("case %s: updating health codes failed; `chaincut codes refresh` retries", ref)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -240,6 +154,7 @@ class CaseRegistry:
             raise Conflict("a case with this ref is already registered", field="ref") from exc
         assert stored is not None
         log.info("case %s registered by %s (policy %s)", stored.ref, actor, self._policy.version)
+        self._changed(stored.ref)
         return stored
 
     def register_from_positive_test(
@@ -282,6 +197,7 @@ class CaseRegistry:
             stored = uow.cases.get(uow.cases.add(case, to_epoch(now)))
         assert stored is not None
         log.info("case %s registered from a positive test by %s", stored.ref, actor)
+        self._changed(stored.ref)
         return stored
 
     def get(self, ref: str) -> Case:
@@ -299,14 +215,50 @@ class CaseRegistry:
             case = uow.cases.get_by_ref(ref)
             if case is None:
                 raise NotFound("no such case", field="ref")
-            problems = _isolation_problems(at, case.onset_on, case.specimen_on, self._policy, self._zone, now)
+            problems = isolation_problems(at, case.onset_on, case.specimen_on, self._policy, self._zone, now)
             if problems:
                 raise problems[0].error()
             assert case.id is not None
             uow.cases.set_isolation(case.id, to_epoch(at))
         # No column records who changed an isolation time yet (the audit issue, #4): log it.
         log.info("case %s isolation set by %s", ref, actor)
+        self._changed(ref)
         return replace(case, isolated_at=from_epoch(to_epoch(at)))
+
+    def set_discharge(self, ref: str, at: datetime, actor: str) -> Case:
+        """Record when the case was discharged (from isolation or hospital): it is no longer an open case.
+
+        Not in the future, and not before the case's isolation (when recorded) or the
+        opening of its infectious window.
+        """
+        actor = validate_actor(actor)
+        now = self._clock.now()
+        if at.tzinfo is None:
+            raise InvalidInput("expected a time with a UTC offset", field="discharged_at")
+        if at > now:
+            raise InvalidInput("discharged_at is in the future", field="discharged_at", code="in_future")
+        with self._store.write() as uow:
+            case = uow.cases.get_by_ref(ref)
+            if case is None:
+                raise NotFound("no such case", field="ref")
+            if case.isolated_at is not None and at < case.isolated_at:
+                raise InvalidInput(
+                    "discharged_at is before the case's isolation",
+                    field="discharged_at",
+                    code="before_isolation",
+                )
+            opening = window_opening(self._policy, self._zone, case.onset_on, case.specimen_on)
+            if to_epoch(at) < opening:
+                raise InvalidInput(
+                    "discharged_at is before the case's infectious window opens",
+                    field="discharged_at",
+                    code="before_window",
+                )
+            assert case.id is not None
+            uow.cases.set_discharge(case.id, to_epoch(at))
+        log.info("case %s discharge set by %s", ref, actor)
+        self._changed(ref)
+        return replace(case, discharged_at=from_epoch(to_epoch(at)))
 
     def window_of(self, case: Case, as_of: datetime | None = None) -> CaseWindow:
         """The case's infectious window under the policy, as of ``as_of`` (default: now)."""
@@ -353,6 +305,7 @@ class CaseRegistry:
             assert case.id is not None
             uow.cases.set_status(case.id, status)
         log.info("case %s status set to %s by %s", ref, status.value, actor)
+        self._changed(ref)
         return replace(case, status=status)
 
     # Last in the class: its name would shadow the builtin in the annotations below it.

@@ -12,6 +12,7 @@ runs after it commits (it opens its own), and its errors reach the caller.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +25,9 @@ from chaincut.store import FollowUpEntry, Store
 from chaincut.tracing.actors import validate_actor
 from chaincut.tracing.orders import validate_note
 
-__all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive"]
+__all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive", "OnTestResult"]
+
+log = logging.getLogger("chaincut.follow_ups")
 
 # The symptoms of the WHO COVID-19 case definition (WHO/2019-nCoV/Surveillance_Case_Definition/2022.1)
 # and of the CHP's reporting criteria for suspected cases, as stable codes.
@@ -48,6 +51,10 @@ SYMPTOMS: frozenset[str] = frozenset(
 # Called with (person_id, the day of the positive test as the specimen date, the linked
 # case's id or None, the actor); returns the case, or None when it made none.
 OnPositive = Callable[[int, date, int | None, str], Case | None]
+
+# Called with (person_id, the follow-up's day, "positive" or "negative", the actor) after the
+# follow-up is stored, so health codes can count the test.
+OnTestResult = Callable[[int, date, str, str], object]
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,18 @@ class FollowUpService:
     """Records each day's follow-up of a person and lists them."""
 
     def __init__(
-        self, store: Store, clock: Clock, zone: ZoneInfo, on_positive: OnPositive | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        zone: ZoneInfo,
+        on_positive: OnPositive | None = None,
+        on_test_result: OnTestResult | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._zone = zone
         self._on_positive = on_positive
+        self._on_test_result = on_test_result
 
     def record(
         self,
@@ -125,6 +138,11 @@ class FollowUpService:
             stored = uow.follow_ups.get(uow.follow_ups.add(follow_up))
         assert stored is not None
         case: Case | None = None
+        if test_result is not None and self._on_test_result is not None:
+            try:
+                self._on_test_result(person_id, on_date, test_result.value, actor)
+            except Exception:  # the follow-up is stored; `chaincut codes refresh` catches up
+                log.exception("updating a health code after a follow-up's test result failed")
         if test_result is TestResult.POSITIVE and self._on_positive is not None:
             case = self._on_positive(person_id, on_date, None if order is None else order.case_id, actor)
         return FollowUpRecorded(

@@ -15,8 +15,9 @@ status change records who made it, in the order's history.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,6 +36,8 @@ __all__ = [
     "OrderService",
     "last_exposure_of",
 ]
+
+log = logging.getLogger("chaincut.orders")
 
 NOTE_MAX_CHARS = 500
 PUBLIC_ID_PATTERN = re.compile(r"^[a-z2-7]{26}\Z")
@@ -86,11 +89,30 @@ class IssueSummary:
 class OrderService:
     """Issues orders from the policy's durations, changes their status, and lists them."""
 
-    def __init__(self, store: Store, policy: Policy, clock: Clock, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        zone: ZoneInfo,
+        on_change: Callable[[Sequence[int]], object] | None = None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
         self._zone = zone
+        # Told whose orders were issued or changed, after the change commits (health codes follow).
+        self._on_change = on_change
+
+    def _changed(self, person_ids: Sequence[int]) -> None:
+        if self._on_change is None or not person_ids:
+            return
+        try:
+            self._on_change(person_ids)
+        except Exception:  # the orders are stored; `chaincut codes refresh --all` catches up
+            log.exception(
+                "updating the health codes of %d people after an order change failed", len(person_ids)
+            )
 
     # --- dates ---------------------------------------------------------------------------------
 
@@ -168,9 +190,11 @@ class OrderService:
     ) -> Order:
         """The order a contact of ``tier`` gets (a new one, or the open one already issued)."""
         with self._store.write() as uow:
-            order, _created = self._issue(
+            order, created = self._issue(
                 uow, person_id, OrderKind.for_tier(tier), tier, last_exposure_at, case_id, actor
             )
+        if created:
+            self._changed([person_id])
         return order
 
     def issue_by_ref(
@@ -205,6 +229,8 @@ class OrderService:
             order, created = self._issue(uow, person_id, kind, tier, last_exposure_at, case_id, actor)
             entry = uow.orders.entry(order.public_id)
         assert entry is not None
+        if created:
+            self._changed([person_id])
         return IssuedOrder(entry, created)
 
     def _issue(
@@ -261,6 +287,7 @@ class OrderService:
             open_pairs = uow.orders.open_kinds_for_case(person_ids, case_id)
             new = [d for d in drafts.values() if (d.person_id, d.kind) not in open_pairs]
             uow.orders.add_many(new)
+        self._changed([d.person_id for d in new])
         return IssueSummary(issued=len(new), already_open=len(drafts) - len(new))
 
     # --- status --------------------------------------------------------------------------------
@@ -285,6 +312,7 @@ class OrderService:
             uow.orders.set_status(order.id, new_status, at=self._clock.now(), by=actor, note=note)
             entry = uow.orders.entry(public_id)
         assert entry is not None
+        self._changed([order.person_id])
         return entry
 
     # --- reading -------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class CasePublic(BaseModel):
     reported_on: date | None
     isolated_at: datetime | None
     linked_case: str | None
+    discharged_at: datetime | None
     window: WindowPublic
     policy_version: str | None = Field(description="the policy in force when the case was registered")
     created_at: datetime | None
@@ -114,6 +115,7 @@ def _public(record: CaseRecord, zone: ZoneInfo) -> CasePublic:
         reported_on=case.reported_on,
         isolated_at=_local(case.isolated_at, zone),
         linked_case=record.linked_case_ref,
+        discharged_at=_local(case.discharged_at, zone),
         window=WindowPublic(
             start=window.start.astimezone(zone),
             end=window.end.astimezone(zone),
@@ -235,6 +237,29 @@ def set_isolation(
     caller.case(ref, details={"isolated_at": body.isolated_at.isoformat()})
     return _public(
         registry.describe([registry.set_isolation(ref, body.isolated_at, caller.name)])[0], registry.zone
+    )
+
+
+class DischargeCreate(BaseModel):
+    discharged_at: AwareDatetime
+
+
+@router.post("/{ref}/discharge")
+def discharge_case(
+    ref: RefPath,
+    body: DischargeCreate,
+    services: ServicesDep,
+    caller: Annotated[Caller, requires(Permission.CASES_CREATE)],
+) -> CasePublic:
+    """Record when the case was discharged: it is no longer an open case (health codes follow).
+
+    A fact the tracing desk records, like the isolation time (``PATCH /cases/{ref}/isolation``),
+    so it needs the same permission; changing a case's status by hand is the supervisor's.
+    """
+    registry = services.cases
+    caller.case(ref, details={"discharged_at": body.discharged_at.isoformat()})
+    return _public(
+        registry.describe([registry.set_discharge(ref, body.discharged_at, caller.name)])[0], registry.zone
     )
 
 
