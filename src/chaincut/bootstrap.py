@@ -31,6 +31,7 @@ from chaincut.codes.checkpoint_trust import bundle_verifier, checkpoint_trust
 from chaincut.codes.issuance import CodeIssuer
 from chaincut.codes.key_service import CodeKeys
 from chaincut.codes.partners import Partners, TrustedCodes
+from chaincut.codes.signed import SignedCodes
 from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
@@ -90,6 +91,7 @@ class Services:
     code_partners: Partners
     trusted_codes: TrustedCodes
     codes: HealthCodeService
+    signed_codes: SignedCodes
 
     def close(self) -> None:
         self.db.dispose()
@@ -143,6 +145,9 @@ def bootstrap(
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
     code_partners = Partners(store, clock, settings.code_issuer)
     trusted_codes = TrustedCodes(code_keys, code_partners)
+    code_issuer = CodeIssuer(
+        code_keys, settings.code_issuer, policy.signed_codes.valid_hours, clock, subjects
+    )
     return Services(
         settings=settings,
         policy=policy,
@@ -193,16 +198,11 @@ def bootstrap(
         draws=BallotDraws(store, policy.border, clock, settings.zone, ballot_seeds(settings)),
         subjects=subjects,
         code_keys=code_keys,
-        code_issuer=CodeIssuer(
-            code_keys,
-            settings.code_issuer,
-            policy.signed_codes.valid_hours,
-            clock,
-            subjects,
-        ),
+        code_issuer=code_issuer,
         code_partners=code_partners,
         trusted_codes=trusted_codes,
         codes=codes,
+        signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
     )
 
 

@@ -157,6 +157,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
     ("DELETE", "/people/{ref}/code/override"): frozenset({SUPERVISOR}),
     ("GET", "/me/code"): frozenset({RESIDENT}),
+    ("GET", "/me/code/signed"): frozenset({RESIDENT}),
+    ("GET", "/me/code/signed.png"): frozenset({RESIDENT}),
     ("POST", "/people/{ref}/tests"): DESK,
     ("POST", "/people/{ref}/vaccinations"): DESK,
     ("POST", "/people/{ref}/arrivals"): DESK,
@@ -475,6 +477,8 @@ CALLS: dict[tuple[str, str], Build] = {
         "/people/P5/code/override", {"reason": "the outbreak team reviewed it"}
     ),
     ("GET", "/me/code"): _static("/me/code"),
+    ("GET", "/me/code/signed"): _static("/me/code/signed"),
+    ("GET", "/me/code/signed.png"): _static("/me/code/signed.png"),
     ("POST", "/people/{ref}/tests"): _static(
         "/people/P2/tests",
         body={"taken_at": (NOW - timedelta(hours=1)).isoformat(), "kind": "pcr", "result": "negative"},

@@ -26,6 +26,7 @@ from chaincut.api.routers import (
     follow_ups,
     orders,
     people,
+    signed_codes,
     staff,
     status,
     subjects,
@@ -171,6 +172,7 @@ def create_app(
     app.include_router(border.router)
     app.include_router(clearances.router)
     app.include_router(code_keys.router)
+    app.include_router(signed_codes.router)
     app.include_router(codes.router)
     app.include_router(_web_pages())
     app.add_middleware(SecurityHeaders)

@@ -21,6 +21,7 @@ __all__ = ["CLEARANCE_KEYS", "clearance_rules", "parse_slot_hours"]
 CLEARANCE_KEYS = frozenset(
     {
         "negative_test_hours",
+        "negative_test_kinds",
         "cleared_colours",
         "slot_hours",
         "ballot_draw_local_time",
@@ -84,11 +85,10 @@ def _slot_hours(check: _Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def _colours(check: _Checker, raw: Any) -> frozenset[str] | None:
-    full = "border.cleared_colours"
+def _names(check: _Checker, raw: Any, key: str, example: str) -> frozenset[str] | None:
     if not isinstance(raw, list) or not raw or not all(isinstance(c, str) and c.strip() for c in raw):
         got = "missing" if raw is None else f"got {raw!r}"
-        check.problems.append(f'{full}: expected a non-empty list of code colours (e.g. ["green"]), {got}')
+        check.problems.append(f"border.{key}: expected a non-empty list of {example}, {got}")
         return None
     return frozenset(c.strip() for c in raw)
 
@@ -100,7 +100,12 @@ def clearance_rules(
     if not section:
         return None
     test_hours = check.get(section, "border", "negative_test_hours", int, low=1, high=_MAX_TEST_HOURS)
-    colours = _colours(check, section.get("cleared_colours"))
+    colours = _names(
+        check, section.get("cleared_colours"), "cleared_colours", 'code colours (e.g. ["green"])'
+    )
+    kinds = _names(
+        check, section.get("negative_test_kinds"), "negative_test_kinds", 'test kinds (e.g. ["pcr"])'
+    )
     hours = _slot_hours(check, section.get("slot_hours"), slots)
     draw_text = section.get("ballot_draw_local_time")
     draw_at = _clock_time(draw_text, end=False) if isinstance(draw_text, str) else False
@@ -114,8 +119,14 @@ def clearance_rules(
             f"{booking_days_ahead}: the draw would come before entries for the day open"
         )
         days_before = None
-    if test_hours is None or colours is None or hours is None or not isinstance(draw_at, time):
+    if (
+        test_hours is None
+        or colours is None
+        or kinds is None
+        or hours is None
+        or not isinstance(draw_at, time)
+    ):
         return None
     if days_before is None:
         return None
-    return ClearanceRules(test_hours, colours, hours, draw_at, days_before)
+    return ClearanceRules(test_hours, colours, hours, draw_at, days_before, kinds)

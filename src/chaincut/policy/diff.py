@@ -95,6 +95,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             "ballot_draw_local_time": f"{policy.border.clearance.ballot_draw_local_time:%H:%M}",
             "ballot_draw_days_before": policy.border.clearance.ballot_draw_days_before,
             "negative_test_hours": policy.border.clearance.negative_test_hours,
+            "negative_test_kinds": sorted(policy.border.clearance.negative_test_kinds),
             "cleared_colours": sorted(policy.border.clearance.cleared_colours),
             "slot_hours": {s: str(h) for s, h in policy.border.clearance.slot_hours.items()},
             "checkpoints": {

@@ -197,6 +197,7 @@ class ClearanceRules:
     slot_hours: Mapping[str, SlotHours]  # slot -> local opening hours
     ballot_draw_local_time: time  # the local time of day a ballot is drawn ...
     ballot_draw_days_before: int  # ... this many days before the crossing day
+    negative_test_kinds: frozenset[str] = frozenset({"pcr"})  # which tests count (health_tests.kind)
 
     def slot_at(self, at: time) -> str | None:
         """The slot open at local time ``at``; None when no slot is."""
