@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -67,5 +68,14 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
             admin = c.get("/cases/C-DEMO/contacts", headers={**sign_in("demo-admin"), **PURPOSE})
             assert (admin.status_code, admin.json()["code"]) == (403, "forbidden")
             assert c.get("/status", headers=sign_in("demo-supervisor")).status_code == 200
+            # The resident of the guide holds a signed code, verifiable against the demo's keys.
+            token = re.search(r"Bearer (ccr_[A-Za-z0-9_\-.]+)", built.output)
+            assert token is not None
+            signed = c.get("/me/code/signed", headers={"Authorization": f"Bearer {token[1]}"})
+            assert signed.status_code == 200, signed.text
+            assert services.trusted_codes.verify(signed.json()["qr"], services.clock.now()).valid
+        # The demo case's contacts were traced when it was registered: their codes say so.
+        colours = {services.codes.current(contact["person"]).colour for contact in doc["contacts"]}
+        assert colours and colours <= {"red", "amber"}
     finally:
         services.close()

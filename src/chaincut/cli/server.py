@@ -290,6 +290,8 @@ def demo(
         from chaincut.domain.access import Principal
 
         resident = svc.accounts.issue_resident_token(example_person, Principal.system("demo")).secret
+        if not svc.code_keys.list_keys():
+            svc.code_keys.init(Principal.system("demo"))  # the authority's code-signing keys
     base = f"http://{host}:{port}"
 
     def sign_in(username: str) -> str:
@@ -316,6 +318,9 @@ Sign in on the web at {base}/login, or try, in another terminal:
   TR=$({tracer_in})
   curl -H "Authorization: Bearer $TR" -H 'X-Chaincut-Purpose: tracing the demo case' \\
        '{base}/cases/{demo_case}/contacts?limit=5'   the same over the API, for the assigned tracer
+  curl -H 'Authorization: Bearer {resident}' {base}/me/code        {example_person}'s health code and why
+  curl -H 'Authorization: Bearer {resident}' -o code.png {base}/me/code/signed.png   signed, as a QR
+  chaincut verify --local --image code.png           verified offline against the authority's keys
   chaincut audit report --staff demo-tracer          who read what, and why; chaincut audit verify
 Press Ctrl+C to stop.
 """
