@@ -7,7 +7,6 @@ starts from the local binaries (tests/support/postgres.py) and removes after.
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock
@@ -29,6 +26,7 @@ from support.postgres import (
     missing_postgres_reason,
     running_postgres,
 )
+from support.settings import production_settings
 
 # Every log of the run is kept and scanned for planted personal data (tests/support/log_scan.py).
 pytest_plugins = ["support.log_scan"]
@@ -67,36 +65,6 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
-
-
-def _signing_key_file(folder: Path) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    path = folder / "venue-signing-key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
-
-
-def production_settings(data_dir: Path, database_url: str | None = None) -> Settings:
-    """Settings with explicit secrets, as production would have them."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Settings(
-        env="production",
-        data_dir=data_dir,
-        database_url=database_url,
-        identity_hash_key=base64.b64encode(os.urandom(32)).decode(),
-        data_keys="1:" + base64.b64encode(os.urandom(32)).decode(),
-        venue_signing_key_file=_signing_key_file(data_dir),
-        audit_key=base64.b64encode(os.urandom(32)).decode(),
-        # The cheapest Argon2id the settings allow: tests sign in often (the default is tested apart).
-        password_memory_kib=1024,
-        password_time_cost=1,
-    )
 
 
 @pytest.fixture(params=["embedded", "postgres"])

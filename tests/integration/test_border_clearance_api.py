@@ -4,9 +4,7 @@ with the server stopped, and uploads its log when the server is back (each decis
 from __future__ import annotations
 
 import json
-import socket
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,8 +14,6 @@ from typing import Any
 
 import pytest
 import segno
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -32,6 +28,7 @@ from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
 from support.auth import staff_headers
+from support.serving import ThreadedServer, free_port
 
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong: the afternoon slot
@@ -160,36 +157,6 @@ def test_sync_and_offline_upload_over_http(services: Services, client: tuple[Tes
 # --- the command line, offline ---------------------------------------------------------------------
 
 
-class _Server:
-    """The API served by uvicorn on a free loopback port, in a thread, until stopped."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.port = port
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_checkpoint_clears_offline_with_the_server_stopped_then_uploads(
     embedded_services: Services, tmp_path: Path
 ) -> None:
@@ -198,14 +165,14 @@ def test_a_checkpoint_clears_offline_with_the_server_stopped_then_uploads(
     token = staff_headers(services, Role.BORDER_OFFICER, purpose=None)["Authorization"].removeprefix(
         "Bearer "
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     runner = CliRunner()
     obj = {"verifier_factory": fake_verifier_factory(codes), "clock": FixedClock(NOW + timedelta(minutes=5))}
     bundle, log = tmp_path / "bundle.json", tmp_path / "decisions.jsonl"
 
     app = create_app(services, schedule_maintenance=False)
-    with _Server(app, port):
+    with ThreadedServer(app, port):
         synced = runner.invoke(
             chaincut_cli,
             [
@@ -261,7 +228,7 @@ def test_a_checkpoint_clears_offline_with_the_server_stopped_then_uploads(
     )
     assert down.exit_code == 1 and "cannot reach" in down.output
 
-    with _Server(create_app(services, schedule_maintenance=False), port):
+    with ThreadedServer(create_app(services, schedule_maintenance=False), port):
         up = runner.invoke(
             chaincut_cli, ["border", "upload", "--log", str(log), "--server", url, "--token", token]
         )

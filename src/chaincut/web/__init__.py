@@ -1,7 +1,13 @@
-"""Server-rendered pages for staff: signing in and out, and the console (no JavaScript)."""
+"""Server-rendered pages for staff: signing in and out, the console, and the checkpoint (no JavaScript)."""
 
 from __future__ import annotations
 
-from chaincut.web.pages import router
+from fastapi import APIRouter
+
+from chaincut.web import checkpoint, pages
 
 __all__ = ["router"]
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(checkpoint.router)

@@ -26,7 +26,7 @@ from chaincut.errors import NotAuthenticated, PermissionDenied, RateLimited
 from chaincut.settings import Settings
 from chaincut.web.templates import Lang, console_page, message_page, sign_in_page, with_lang
 
-__all__ = ["LOGIN_COOKIE", "router"]
+__all__ = ["LOGIN_COOKIE", "PageRoute", "router"]
 
 LOGIN_COOKIE = "chaincut_login"
 LOGIN_FORM_SECONDS = 10 * 60  # how long a sign-in form stays usable
@@ -57,7 +57,7 @@ def _clear_login(response: Response, settings: Settings) -> None:
     )
 
 
-class _PageRoute(APIRoute):
+class PageRoute(APIRoute):
     """A route answering a browser: refusals become pages (or a trip to sign in), not JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -96,7 +96,7 @@ class _PageRoute(APIRoute):
         return page
 
 
-router = APIRouter(route_class=_PageRoute, include_in_schema=False, tags=["web"])
+router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
 
 Public = Annotated[Caller, requires(Permission.PUBLIC)]
 SignedIn = Annotated[Caller, requires(Permission.SIGNED_IN)]

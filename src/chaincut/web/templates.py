@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
 
-__all__ = ["Lang", "console_page", "message_page", "sign_in_page", "with_lang"]
+__all__ = ["Lang", "bilingual", "console_page", "message_page", "render_page", "sign_in_page", "with_lang"]
 
 
 class Lang(StrEnum):
@@ -73,6 +73,7 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "audit_verify": ("Check the audit log's chain", "核對審計記錄鏈"),
     "purges": ("Retention purges", "資料保留期清除記錄"),
     "who_am_i": ("Your account and permissions", "你的帳戶及權限"),
+    "checkpoint": ("Check a traveller at the checkpoint", "口岸查驗旅客"),
 }
 
 _ROLE_LABELS: Mapping[Role, tuple[str, str]] = {
@@ -102,6 +103,7 @@ _LINKS = (
     _Link(Permission.AUDIT_READ, "/audit/verify", "audit_verify"),
     _Link(Permission.RETENTION_RUN, "/purges", "purges"),
     _Link(Permission.STATUS_READ, "/status", "status"),
+    _Link(Permission.BORDER_CLEAR, "/checkpoint", "checkpoint"),
 )
 
 
@@ -111,6 +113,16 @@ def _pair(en: str, zh: str, lang: Lang) -> str:
     if lang is Lang.ZH_HANT:
         return escape(zh)
     return f'{escape(en)} <span lang="zh-Hant">{escape(zh)}</span>'
+
+
+def bilingual(en: str, zh: str, lang: Lang) -> str:
+    """A label in the page's language(s), escaped."""
+    return _pair(en, zh, lang)
+
+
+def render_page(title: str, body: str, lang: Lang, path: str) -> str:
+    """A whole page in the common layout: ``title`` plain text, ``body`` already escaped HTML."""
+    return _layout(escape(title), body, lang, path)
 
 
 def _t(key: str, lang: Lang) -> str:

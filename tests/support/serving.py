@@ -1,0 +1,43 @@
+"""An app served by uvicorn in a thread on a free loopback port: for clients that need a real socket
+(the command line's HTTP calls, a browser) while the test keeps the services and their fixed clock."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+__all__ = ["ThreadedServer", "free_port"]
+
+
+class ThreadedServer:
+    """The API served by uvicorn on a free loopback port, in a thread, until stopped."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.port = port
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
