@@ -60,6 +60,20 @@ def test_each_broken_clearance_key_is_named_with_what_was_expected() -> None:
     assert found["border.ballot_draw_days_before"].startswith("9 days contradicts booking_days_ahead = 7")
 
 
+def test_cleared_colours_must_be_code_colours_and_test_kinds_a_list() -> None:
+    found = problems_of(broken(('cleared_colours = ["green"]', 'cleared_colours = ["green", "blue"]')))
+    assert (
+        found["border.cleared_colours"]
+        == "'blue' is not a colour of health_codes.colours (green, amber, red)"
+    )
+    found = problems_of(broken(('negative_test_kinds = ["pcr"]', 'negative_test_kinds = "pcr"')))
+    assert (
+        found["border.negative_test_kinds"]
+        == "expected a non-empty list of test kinds (e.g. [\"pcr\"]), got 'pcr'"
+    )
+    assert parse_policy(broken(('negative_test_kinds = ["pcr"]', 'negative_test_kinds = ["pcr", "rat"]')))
+
+
 def test_overlapping_slots_and_missing_keys_are_refused() -> None:
     found = problems_of(
         broken(

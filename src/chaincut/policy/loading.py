@@ -224,6 +224,13 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
             f"contacts_of_contacts.tier: {coc_tier.value!r} would rank a contact of a contact above "
             f"the contact it came through ({', '.join(sorted(t.value for t in from_tiers))})"
         )
+    if border is not None and health_codes is not None:
+        unknown = sorted(border.clearance.cleared_colours - set(health_codes.colours))
+        if unknown:
+            check.problems.append(
+                f"border.cleared_colours: {', '.join(map(repr, unknown))} is not a colour of "
+                f"health_codes.colours ({', '.join(health_codes.colours)})"
+            )
     if check.problems:
         raise PolicyError(f"{source}: {len(check.problems)} problem(s): {check.problems[0]}", check.problems)
     assert household_tier
