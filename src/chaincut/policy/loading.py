@@ -266,9 +266,14 @@ def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRu
 
 
 def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
-    section = check.section(data, "border", {"booking_days_ahead", "max_companions", "mode", "checkpoints"})
+    section = check.section(
+        data,
+        "border",
+        {"booking_days_ahead", "max_companions", "full_slot_recheck_seconds", "mode", "checkpoints"},
+    )
     days_ahead = check.get(section, "border", "booking_days_ahead", int, low=0, high=366)
     companions = check.get(section, "border", "max_companions", int, low=0, high=20)
+    recheck = check.get(section, "border", "full_slot_recheck_seconds", int, low=0, high=60)
     mode: BookingMode | None = None
     if section:
         raw_mode = section.get("mode")
@@ -295,9 +300,9 @@ def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
         }
         if name_en is not None and name_zh is not None and quotas and None not in quotas.values():
             checkpoints[point_id] = CheckpointRule(point_id, name_en, name_zh, quotas)
-    if days_ahead is None or companions is None or mode is None or not checkpoints:
+    if days_ahead is None or companions is None or recheck is None or mode is None or not checkpoints:
         return None
-    return BorderRules(days_ahead, companions, mode, checkpoints)
+    return BorderRules(days_ahead, companions, mode, checkpoints, recheck)
 
 
 def _contradictions(

@@ -167,6 +167,9 @@ class BorderRules:
     max_companions: int  # travellers on one booking besides the booker's traveller
     mode: BookingMode
     checkpoints: Mapping[str, CheckpointRule]
+    # A slot seen full is refused without asking the store for this long; a seat a cancellation
+    # gives back in another server process is offered again after it at the latest.
+    full_slot_recheck_seconds: int
 
     def checkpoint(self, checkpoint_id: str) -> CheckpointRule | None:
         return self.checkpoints.get(checkpoint_id)
