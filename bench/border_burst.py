@@ -36,14 +36,17 @@ also when PostgreSQL missed 2,000 requests/s (with ``--strict``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,7 @@ from rich.table import Table
 
 from _machine import machine
 from _serve import (
+    BIN,
     ROOT,
     chaincut,
     credentials,
@@ -90,6 +94,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--strict", action="store_true", help="exit 1 when PostgreSQL misses 2,000/s")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy each server worker during the burst; raw stacks into this directory",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="print the server's log at the end")
     args = parser.parse_args(argv)
     if not (1 <= args.requests <= 5_000_000 and 1 <= args.seats <= 10_000_000):
@@ -181,6 +190,61 @@ def _run_client(config: dict[str, Any], tmp: Path, total: int, label: str) -> di
         raise RuntimeError(f"the burst client failed ({proc.returncode}):\n{stderr}")
     loaded: dict[str, Any] = json.loads(Path(config["out"]).read_text(encoding="utf-8"))
     return loaded
+
+
+@contextlib.contextmanager
+def _profiled(server_pid: int, out: Path | None, backend: str) -> Iterator[None]:
+    """``py-spy record`` (100 Hz, raw stacks) on each worker process of the server, for the block."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    workers = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _parent(p) == server_pid and b"spawn_main" in _cmdline(p)
+    ] or [server_pid]
+    spies = [
+        subprocess.Popen(
+            [
+                str(BIN / "py-spy"),
+                "record",
+                "-p",
+                str(pid),
+                "-r",
+                "100",
+                "-f",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(out / f"{backend}-worker-{n}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, pid in enumerate(workers)
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=60)
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _tally(raw: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +385,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     "server_pids": [served.pid],
                     "db_pids": db_pids,
                 }
-                raw = _run_client(config, tmp, len(requests), f"[{backend}] burst")
+                with _profiled(served.pid, args.profile, backend):
+                    raw = _run_client(config, tmp, len(requests), f"[{backend}] burst")
             if args.keep_logs:
                 err.print((tmp / "server.log").read_text(), highlight=False, markup=False)
             tally = _tally(raw)

@@ -13,10 +13,12 @@ from pydantic import BaseModel, Field
 
 from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep
+from chaincut.api.errors import error_response
 from chaincut.bootstrap import Services
 from chaincut.border import BookingRequest
 from chaincut.domain.access import Permission
 from chaincut.domain.border import BallotEntry, Booking
+from chaincut.errors import BookingRefused
 
 __all__ = ["router"]
 
@@ -117,7 +119,12 @@ async def book(
         actor=caller.name,
         roles=caller.principal.role_names,
     )
-    result = await asyncio.wrap_future(services.border.submit(request))
+    try:
+        result = await asyncio.wrap_future(services.border.submit(request))
+    except BookingRefused as exc:
+        # Most requests once slots fill: answered here rather than raised through the middleware
+        # stack to the same error handler (bench/border_burst.py).
+        return error_response(exc)
     status = 200 if result.replayed else 202 if isinstance(result, BallotEntry) else 201
     # Serialised directly (the hot path): the model above documents the same shape.
     content = orjson.dumps(
