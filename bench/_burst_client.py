@@ -76,8 +76,10 @@ async def run(config: BurstConfig) -> dict[str, Any]:
     status = [0] * total
     latency = [0.0] * total
     bodies: list[bytes] = [b""] * total
+    done_at = [0.0] * total  # seconds from the start of the burst to each answer
     next_index = 0
     answered = 0
+    started = time.perf_counter()
     meter = CpuMeter(config.server_pids, config.db_pids)
 
     async def worker() -> None:
@@ -94,7 +96,9 @@ async def run(config: BurstConfig) -> dict[str, Any]:
                 except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, ValueError, HttpError):
                     await conn.close()
                     status[index] = 0
-                latency[index] = time.perf_counter() - sent
+                done = time.perf_counter()
+                latency[index] = done - sent
+                done_at[index] = round(done - started, 4)
                 answered += 1
         finally:
             await conn.close()
@@ -106,7 +110,6 @@ async def run(config: BurstConfig) -> dict[str, Any]:
             await asyncio.sleep(0.5)
 
     before = meter.sample()
-    started = time.perf_counter()
     reporter = asyncio.ensure_future(report_progress())
     tasks = [asyncio.ensure_future(worker()) for _ in range(config.connections)]
     _done, pending = await asyncio.wait(tasks, timeout=config.deadline)
@@ -135,6 +138,7 @@ async def run(config: BurstConfig) -> dict[str, Any]:
         **cpu,
         "status": status,
         "outcomes": outcomes,
+        "done_at": done_at,
     }
 
 

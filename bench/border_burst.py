@@ -251,11 +251,17 @@ def _tally(raw: dict[str, Any]) -> dict[str, Any]:
     """What the answers say: accepted, retries answered, refusals by reason, errors."""
     status: list[int] = raw.pop("status")
     outcomes: list[str | None] = raw.pop("outcomes")
+    done_at: list[float] = raw.pop("done_at")
     created = [o for s, o in zip(status, outcomes, strict=True) if s == 201]
     replayed = [o for s, o in zip(status, outcomes, strict=True) if s == 200]
     refusals = Counter(str(o) for s, o in zip(status, outcomes, strict=True) if 400 <= s < 500)
+    # While seats remain, requests take the booking path; after the last seat, the "full" one.
+    filled_at = max((t for s, t in zip(status, done_at, strict=True) if s == 201), default=0.0)
+    until_filled = sum(1 for t in done_at if t <= filled_at)
     return {
         **raw,
+        "filled_seconds": round(filled_at, 2),
+        "rate_until_filled": round(until_filled / filled_at, 1) if filled_at > 0 else None,
         "status_counts": {str(k): v for k, v in sorted(Counter(status).items())},
         "accepted": len(created),
         "replayed": len(replayed),
@@ -422,6 +428,8 @@ def _summary(results: list[dict[str, Any]]) -> Table:
     rows: list[tuple[str, Any]] = [
         ("requests", lambda r: f"{r['requests']:,} in {r['seconds']:,.1f} s"),
         ("requests/s", lambda r: f"{r['rate']:,.0f}"),
+        ("last seat taken after", lambda r: f"{r['filled_seconds']:,.1f} s"),
+        ("requests/s until then", lambda r: f"{r['rate_until_filled'] or 0:,.0f}"),
         ("bookings accepted (201)", lambda r: f"{r['accepted']:,}"),
         ("retries answered (200)", lambda r: f"{r['replayed']:,}"),
         ("refusals", refusals),

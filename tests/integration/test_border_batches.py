@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa

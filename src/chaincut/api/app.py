@@ -119,6 +119,10 @@ def create_app(
         version=__version__,
         summary="Contact tracing and border reopening for public-health authorities",
         lifespan=lifespan,
+        # chaincut configures no OpenTelemetry exporter: without this FastAPI looks for one on
+        # every request (a few per cent of a booking's CPU, bench/border_burst.py), and its logs
+        # would record exception messages, which must never carry personal data.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.services = services
     install_error_handlers(app)
