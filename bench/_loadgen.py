@@ -74,6 +74,11 @@ class Connection:
 
     async def request(self, data: bytes) -> int:
         """Send one request (already encoded) and return the response's status code."""
+        status, _body = await self.exchange(data)
+        return status
+
+    async def exchange(self, data: bytes) -> tuple[int, bytes]:
+        """Send one request (already encoded) and return the response's status code and body."""
         if self._writer is None or self._writer.is_closing():
             self._reader, self._writer = await asyncio.open_connection(HOST, self._port)
         reader, writer = self._reader, self._writer
@@ -95,25 +100,26 @@ class Connection:
             elif name == b"connection" and b"close" in value.lower():
                 close = True
         if chunked:
-            await self._read_chunked(reader)
+            body = await self._read_chunked(reader)
         elif length is not None:
             if length > _MAX_BODY_BYTES:
                 raise HttpError("body too large")
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
         else:
             raise HttpError("no content-length")
         if close:
             await self.close()
-        return status
+        return status, body
 
-    async def _read_chunked(self, reader: asyncio.StreamReader) -> None:
+    async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes:
+        parts: list[bytes] = []
         total = 0
         while total <= _MAX_BODY_BYTES:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
                 await reader.readuntil(b"\r\n")
-                return
-            await reader.readexactly(size + 2)
+                return b"".join(parts)
+            parts.append((await reader.readexactly(size + 2))[:-2])
             total += size
         raise HttpError("body too large")
 

@@ -26,20 +26,14 @@ the exit status is 1 when a rate run at or above it misses.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +41,20 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-CHAINCUT = str(BIN / "chaincut")
+from _serve import (
+    HOST,
+    chaincut,
+    credentials,
+    database,
+    environment,
+    free_port,
+    get_json,
+    request_json,
+    server,
+    wait_until_quiet,
+)
+
 LOADGEN = Path(__file__).resolve().with_name("_loadgen.py")
-HOST = "127.0.0.1"
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
 OPERATOR = "bench-operator"  # the venue operator who fetches the venues' QR tokens
@@ -93,177 +96,18 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _chaincut(env: dict[str, str], *args: str, timeout: float = 600) -> None:
-    result = subprocess.run(
-        [CHAINCUT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"chaincut {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-
-
-def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCUT_") or k == "CHAINCUT_PG_BIN"}
-    env.update(CHAINCUT_ENV="development", CHAINCUT_DATA_DIR=str(data_dir))
-    if database_url:
-        env["CHAINCUT_DATABASE_URL"] = database_url
-    return env
-
-
-@contextlib.contextmanager
-def _database(backend: str, tmp: Path) -> Iterator[tuple[str | None, list[int]]]:
-    """(database URL or None for the embedded default, the PostgreSQL server's pids)."""
-    if backend == "embedded":
-        yield None, []
-        return
-    if str(ROOT / "tests") not in sys.path:
-        sys.path.insert(0, str(ROOT / "tests"))
-    from support.postgres import running_postgres
-
-    with running_postgres(tmp) as server:
-        url = server.create_database(f"bench_{uuid.uuid4().hex[:12]}")
-        pid_file = server.data_dir / "postmaster.pid"
-        pids = [int(pid_file.read_text().splitlines()[0])] if pid_file.exists() else []
-        yield url, pids
-
-
-def _request_json(
-    port: int, method: str, path: str, *, body: Any = None, bearer: str | None = None, timeout: float = 10.0
-) -> Any:
-    headers = {"Accept": "application/json"}
-    if bearer is not None:
-        headers["Authorization"] = f"Bearer {bearer}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{method} {path}: {response.status} {answer[:200]!r}")
-        return json.loads(answer)
-    finally:
-        conn.close()
-
-
-def _get_json(port: int, path: str, bearer: str | None = None, timeout: float = 10.0) -> Any:
-    return _request_json(port, "GET", path, bearer=bearer, timeout=timeout)
-
-
-@contextlib.contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    """This process's environment replaced by ``env`` for the block (settings read CHAINCUT_*)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _credentials(env: dict[str, str], people: list[str], operator_password: str) -> list[str]:
-    """One resident app token per person, and the venue operator's account, made up front.
-
-    As ``chaincut tokens resident --person REF`` and ``chaincut users add`` would, on the
-    same store, in one process (a command per person would take far longer than the run).
-    """
-    from chaincut.bootstrap import bootstrap
-    from chaincut.domain.access import Principal, Role
-
-    with _environ(env):
-        services = bootstrap()
-        try:
-            by = Principal.system("bench")
-            services.accounts.add(OPERATOR, operator_password, frozenset({Role.VENUE_OPERATOR}), by)
-            return [services.accounts.issue_resident_token(ref, by).secret for ref in people]
-        finally:
-            services.close()
-
-
-@contextlib.contextmanager
-def _server(
-    env: dict[str, str], port: int, workers: int, log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``chaincut serve`` on loopback, stopped (SIGINT, then SIGKILL) however the block ends."""
-    with log_path.open("wb") as log:
-        command = [CHAINCUT, "serve", "--host", HOST, "--port", str(port)]
-        if workers > 1:
-            command += ["--workers", str(workers)]
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited ({proc.returncode}):\n{log_path.read_text()}")
-                with contextlib.suppress(OSError, RuntimeError, http.client.HTTPException):
-                    if _get_json(port, "/health", timeout=2).get("status") == "ok":
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not answer /health in 60 s:\n{log_path.read_text()}")
-                time.sleep(0.2)
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=15)
-
-
 def _venue_tokens(port: int, wanted: int, seed: int, password: str) -> list[str]:
     """The QR tokens of ``wanted`` venues drawn from the first pages of GET /venues, as the operator."""
-    signed_in = _request_json(port, "POST", "/auth/token", body={"username": OPERATOR, "password": password})
+    signed_in = request_json(port, "POST", "/auth/token", body={"username": OPERATOR, "password": password})
     bearer: str = signed_in["access_token"]
     refs: list[str] = []
     for offset in range(0, 4 * 500, 500):  # at most four pages
-        page = _get_json(port, f"/venues?limit=500&offset={offset}", bearer)
+        page = get_json(port, f"/venues?limit=500&offset={offset}", bearer)
         refs.extend(v["ref"] for v in page["data"])
         if len(page["data"]) < 500:
             break
     chosen = random.Random(seed).sample(refs, min(wanted, len(refs)))
-    return [_get_json(port, f"/venues/{ref}/token", bearer)["token"] for ref in chosen]
-
-
-def _busy_cores(seconds: float) -> float:
-    """Cores busy (not idle, not waiting for I/O) over the next ``seconds``, machine-wide."""
-
-    def sample() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-        return sum(values), values[3] + values[4]
-
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return ((total1 - total0) - (idle1 - idle0)) / ticks / seconds
-
-
-def _wait_until_quiet(limit: float, threshold: float = 0.25) -> float:
-    """Wait (at most ``limit`` seconds) until the machine is nearly idle; return the last busy cores."""
-    deadline = time.monotonic() + limit
-    busy = _busy_cores(1.0)
-    while busy > threshold and time.monotonic() < deadline:
-        busy = _busy_cores(2.0)
-    return round(busy, 2)
+    return [get_json(port, f"/venues/{ref}/token", bearer)["token"] for ref in chosen]
 
 
 def _run_loadgen(config: dict[str, Any], tmp: Path, limit: float) -> dict[str, Any]:
@@ -287,23 +131,23 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix=f"chaincut-bench-{backend}-") as tmp_name:
         tmp = Path(tmp_name)
-        with _database(backend, tmp) as (url, db_pids):
-            env = _environment(tmp / "data", url)
+        with database(backend, tmp) as (url, db_pids):
+            env = environment(tmp / "data", url)
             err.print(f"[{backend}] preparing the store", highlight=False, markup=False)
-            _chaincut(env, "db", "upgrade")
+            chaincut(env, "db", "upgrade")
             city = tmp / "city"
-            _chaincut(
+            chaincut(
                 env, "synth", "--people", str(args.people), "--venues", str(args.venues), "--days", "1",
                 "--checkins-per-day", "1000", "--seed", str(args.seed), "--out", str(city), "--quiet",
             )  # fmt: skip
-            _chaincut(env, "import", "people", str(city / "people.parquet"), "--quiet")
-            _chaincut(env, "import", "venues", str(city / "venues.parquet"), "--quiet")
+            chaincut(env, "import", "people", str(city / "people.parquet"), "--quiet")
+            chaincut(env, "import", "venues", str(city / "venues.parquet"), "--quiet")
             people = pq.read_table(city / "people.parquet", columns=["ref"]).column("ref").to_pylist()
             err.print(f"[{backend}] issuing {len(people):,} residents' tokens", highlight=False, markup=False)
             password = secrets.token_urlsafe(24)
-            residents = _credentials(env, people, password)
-            port = _free_port()
-            with _server(env, port, args.workers, tmp / "server.log") as server:
+            residents = credentials(env, people, staff=(OPERATOR, password, "venue_operator"))
+            port = free_port()
+            with server(env, port, args.workers, tmp / "server.log") as served:
                 tokens = _venue_tokens(port, args.token_venues, args.seed, password)
                 err.print(
                     f"[{backend}] serving on {HOST}:{port}: "
@@ -326,7 +170,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                         "run_id": f"bench-{mode}-{uuid.uuid4().hex[:8]}",
                         "timeout": args.timeout,
                         "seed": random.Random(args.seed).randrange(2**31) + len(results),
-                        "server_pids": [server.pid],
+                        "server_pids": [served.pid],
                         "db_pids": db_pids,
                     }
                     err.print(
@@ -334,7 +178,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                         highlight=False,
                         markup=False,
                     )
-                    busy_before = _wait_until_quiet(args.wait_quiet)
+                    busy_before = wait_until_quiet(args.wait_quiet)
                     limit = args.warmup + args.seconds + args.timeout + 60
                     result = {
                         "backend": backend,

@@ -119,3 +119,26 @@ def test_a_border_officer_lists_the_days_bookings_and_the_store_keeps_no_documen
     assert all("987654" not in str(value) for value in row)
     assert ("border/bookings", booking["id"]) in {(a.resource, a.record) for a in audit}
     assert all("987654" not in a.details for a in audit)
+
+
+def test_a_full_slot_is_refused_with_its_reason_and_the_booking_audited_once(
+    services: Services, client: TestClient
+) -> None:
+    resident = resident_headers(services, "RES1")
+    booking = client.post("/border/bookings", json=_body(), headers=resident).json()
+    assert client.post("/border/bookings", json=_body(), headers=resident).status_code == 200  # a retry
+    with services.store.write() as uow:  # everyone else booked the rest
+        uow.connection.execute(sa.text("UPDATE border_slots SET booked = quota"))
+    refused = client.post(
+        "/border/bookings", json=_body(request_id="x", id_document="Z1234567"), headers=resident
+    )
+    assert refused.status_code == 409
+    assert (refused.json()["code"], refused.json()["field"]) == ("slot_full", "slot")
+    assert "afternoon" in refused.json()["message"]
+    assert refused.headers["x-content-type-options"] == "nosniff"  # still through the security headers
+    with services.store.read() as uow:
+        entries = uow.connection.execute(
+            sa.text("SELECT actor, action, record FROM audit_log WHERE resource = 'border/bookings'")
+        ).all()
+    assert [(e.action, e.record) for e in entries] == [("border.book", booking["id"])]
+    assert entries[0].actor.startswith("resident:")

@@ -269,6 +269,7 @@ def test_the_border_quotas_are_the_experts_data() -> None:
     assert border.booking_days_ahead == 7
     assert border.max_companions == 3
     assert border.mode.value == "first_come"
+    assert border.full_slot_recheck_seconds == 2
     daily = {p: sum(c.slots.values()) for p, c in border.checkpoints.items()}
     assert sorted(daily.values(), reverse=True) == [35_000, 10_000, 5_000]
     spur = border.checkpoint("lok_ma_chau_spur_line")
@@ -297,6 +298,22 @@ def test_a_broken_border_section_names_each_key() -> None:
     assert by_path["border.checkpoints.shenzhen_bay.slots.morning"] == "expected at least 0, got -1"
     assert by_path["border.checkpoints.man_kam_to.name_zh"].startswith("expected a non-empty string")
     assert by_path["border.checkpoints.man_kam_to.opens_at"].startswith("unknown key")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("-1", "expected at least 0, got -1"),
+        ("61", "expected at most 60, got 61"),
+        ('"soon"', "expected a whole number of seconds, got 'soon'"),
+    ],
+)
+def test_the_full_slot_recheck_time_is_checked(value: str, problem: str) -> None:
+    text = broken(("full_slot_recheck_seconds = 2", f"full_slot_recheck_seconds = {value}"))
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    by_path = dict(p.split(": ", 1) for p in caught.value.problems)
+    assert by_path["border.full_slot_recheck_seconds"] == problem
 
 
 def test_a_policy_without_a_border_section_says_so() -> None:

@@ -157,10 +157,17 @@ def create_app(
         version=__version__,
         summary="Contact tracing and border reopening for public-health authorities",
         lifespan=lifespan,
+        # chaincut configures no OpenTelemetry exporter: without this FastAPI looks for one on
+        # every request (a few per cent of a booking's CPU, bench/border_burst.py), and its logs
+        # would record exception messages, which must never carry personal data.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (status.router, people.router, venues.router, checkins.router):
+    # Requests are matched against the routes in this order, one by one: the hot paths (check-ins,
+    # border bookings when they open) come first (bench/border_burst.py: matching past fifty
+    # routes was a tenth of a booking's CPU).
+    for router in (status.router, checkins.router, border.router, people.router, venues.router):
         app.include_router(router)
     app.include_router(cases.router)
     app.include_router(orders.router)
@@ -169,7 +176,6 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(staff.router)
     app.include_router(subjects.router)
-    app.include_router(border.router)
     app.include_router(clearances.router)
     app.include_router(code_keys.router)
     app.include_router(signed_codes.router)

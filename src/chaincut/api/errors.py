@@ -23,7 +23,7 @@ from chaincut.errors import (
     StoreNotReady,
 )
 
-__all__ = ["install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers"]
 
 _STATUS: list[tuple[type[ChaincutError], int]] = [
     (NotAuthenticated, 401),
@@ -47,6 +47,11 @@ def _status_for(exc: ChaincutError) -> int:
 
 async def _chaincut_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChaincutError)
+    return error_response(exc)
+
+
+def error_response(exc: ChaincutError) -> JSONResponse:
+    """The answer to a chaincut error: for a route that returns a refusal instead of raising it."""
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
     if isinstance(exc, BatchRejected):
         body["errors"] = [{"index": e.index, "field": e.field, "message": e.message} for e in exc.errors]

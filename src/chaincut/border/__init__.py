@@ -2,12 +2,13 @@
 and clearance at the checkpoint, online or offline."""
 
 from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
-from chaincut.border.bookings import BookingRequest, BookingService
+from chaincut.border.bookings import BookingService
 from chaincut.border.bundle import ClearanceBundle, decision_from_dict, decision_to_dict
 from chaincut.border.clearance import decide
 from chaincut.border.clearances import ClearanceService
 from chaincut.border.draws import BallotDraws
 from chaincut.border.ports import CheckedCode, CodeCheck, CodeVerifier, TrustListProvider, VerifierFactory
+from chaincut.border.types import BookingRequest
 
 __all__ = [
     "BallotDraws",

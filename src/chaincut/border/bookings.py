@@ -7,38 +7,40 @@ transaction that marks the booking cancelled, once. A retried request (same
 booker, same ``request_id``) gets the first answer. The traveller is known by the
 keyed hash of their identity document only. The quotas, how far ahead one may
 book and how many companions come along are the policy's ``[border]`` rules.
+
+A server books through ``submit``: requests arriving together are decided in one
+transaction (``first_come.book_together``, on the check-ins' group commit), each
+answered after it commits, and a slot this process saw full moments ago is
+refused without locking it (``seats_seen``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
+from chaincut.border.first_come import Pending, already_booked, book_together, slot_full
+from chaincut.border.seats_seen import SeatsSeen
+from chaincut.border.types import BookingRequest
 from chaincut.clock import Clock
+from chaincut.domain.audit import AuditEvent
 from chaincut.domain.border import BallotEntry, Booking, SlotAvailability
 from chaincut.domain.ids import new_public_id
-from chaincut.errors import BookingRefused, InvalidInput, NotFound
+from chaincut.errors import BookingRefused, ChaincutError, InvalidInput, NotFound
 from chaincut.policy import BookingMode, BorderRules, CheckpointRule
 from chaincut.security import IdentityHasher
-from chaincut.store import Store
+from chaincut.store import Store, UnitOfWork
 from chaincut.store.border import NewBooking
+from chaincut.whereabouts.group_commit import GroupCommit
 
 __all__ = ["BookingRequest", "BookingService"]
 
-
-@dataclass(frozen=True)
-class BookingRequest:
-    """A resident's request to cross: for whom (their document number), where, when, with how many."""
-
-    person_id: int  # the resident whose app asks
-    id_document: str  # the traveller's identity-document number: only its keyed hash is kept
-    day: date  # local date of the crossing
-    checkpoint: str
-    slot: str
-    companions: int
-    request_id: str  # the app's id for retries
+Outcome = Booking | BallotEntry
 
 
 class _Clash(Exception):
@@ -49,13 +51,24 @@ class BookingService:
     """Books, cancels and lists border crossings under the policy's quotas."""
 
     def __init__(
-        self, store: Store, rules: BorderRules, clock: Clock, zone: ZoneInfo, hasher: IdentityHasher
+        self,
+        store: Store,
+        rules: BorderRules,
+        clock: Clock,
+        zone: ZoneInfo,
+        hasher: IdentityHasher,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._rules = rules
         self._clock = clock
         self._zone = zone
         self._hasher = hasher
+        self.seats_seen = SeatsSeen(rules.full_slot_recheck_seconds, monotonic)
+        self._group: GroupCommit[BookingRequest, Outcome] = GroupCommit(
+            self.book_many, name="chaincut-border-bookings"
+        )
 
     @property
     def mode(self) -> BookingMode:
@@ -64,20 +77,102 @@ class BookingService:
     def today(self) -> date:
         return self._clock.now().astimezone(self._zone).date()
 
-    def book(self, request: BookingRequest) -> Booking | BallotEntry:
+    def book(self, request: BookingRequest) -> Outcome:
         """Book (first come) or enter the ballot (ballot mode); a retried request returns the first answer."""
-        point = self._check(request)
-        traveller = self._hasher.hash(request.id_document)
-        if self._rules.mode is BookingMode.BALLOT:
-            return self._enter(request, traveller)
+        outcome = self.book_many([request])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def submit(self, request: BookingRequest) -> Future[Outcome]:
+        """Queue a request to be decided with those arriving meanwhile, in one transaction.
+
+        The future holds the booking (or its refusal) once that transaction has committed.
+        """
+        return self._group.submit(request)
+
+    def book_many(self, requests: Sequence[BookingRequest]) -> list[Outcome | Exception]:
+        """Decide requests together; one outcome per request, in order: its booking or its refusal.
+
+        First come: the requests are decided in one transaction, in the order given. Those
+        naming a request id or traveller met earlier in the same batch, ballot entries, and
+        every request of a batch that failed as a whole are decided alone afterwards.
+        """
+        outcomes: list[Outcome | Exception | None] = [None] * len(requests)
+        batch: list[Pending] = []
+        alone: list[int] = []
+        pairs: set[tuple[int, str]] = set()
+        travellers: set[tuple[bytes, date]] = set()
+        for index, request in enumerate(requests):
+            try:
+                point = self._check(request)
+                traveller = self._hasher.hash(request.id_document)
+            except ChaincutError as exc:
+                outcomes[index] = exc
+                continue
+            pair, whom = (request.person_id, request.request_id), (traveller, request.day)
+            if self._rules.mode is BookingMode.BALLOT or pair in pairs or whom in travellers:
+                alone.append(index)
+                continue
+            pairs.add(pair)
+            travellers.add(whom)
+            batch.append(Pending(index, request, traveller, point.slots[request.slot]))
+        if batch:
+            try:
+                with self._store.write() as uow:
+                    decided = book_together(uow, batch, self.seats_seen, int(self._clock.now().timestamp()))
+                    self._audit(uow, decided.created)
+            except Exception:  # BatchClash, or a failure of the whole transaction
+                alone.extend(p.index for p in batch)
+            else:
+                for key, left in decided.left.items():
+                    self.seats_seen.note(key, left)
+                for index, outcome in decided.outcomes.items():
+                    outcomes[index] = outcome
+        for index in sorted(alone):
+            outcomes[index] = self._alone(requests[index])
+        return [_present(o) for o in outcomes]
+
+    def _alone(self, request: BookingRequest) -> Outcome | Exception:
+        """One request in a transaction of its own."""
         try:
-            return self._book(request, traveller, point.slots[request.slot])
-        except _Clash:
-            with self._store.read() as uow:
-                first = uow.border.by_request(request.person_id, request.request_id)
-            if first is not None:
-                return replace(first, replayed=True)
-            raise _already_booked() from None
+            point = self._check(request)
+            traveller = self._hasher.hash(request.id_document)
+            if self._rules.mode is BookingMode.BALLOT:
+                return self._enter(request, traveller)
+            try:
+                return self._book(request, traveller, point.slots[request.slot])
+            except _Clash:
+                with self._store.read() as uow:
+                    first = uow.border.by_request(request.person_id, request.request_id)
+                if first is not None:
+                    return replace(first, replayed=True)
+                raise already_booked() from None
+        except Exception as exc:
+            return exc
+
+    def _audit(self, uow: UnitOfWork, created: Sequence[tuple[BookingRequest, Outcome]]) -> None:
+        """One audit entry per new booking or ballot entry whose request names its actor."""
+        events = [
+            AuditEvent(
+                actor=request.actor,
+                roles=request.roles,
+                action="border.book",
+                resource="border/bookings" if isinstance(item, Booking) else "border/ballot-entries",
+                record=item.public_id,
+                subject_person_id=request.person_id,
+                details={
+                    "day": item.day.isoformat(),
+                    "checkpoint": item.checkpoint,
+                    "slot": item.slot,
+                    "companions": item.companions,
+                },
+            )
+            for request, item in created
+            if request.actor
+        ]
+        if events:
+            uow.audit.append(events, at=int(self._clock.now().timestamp()))
 
     def _book(self, request: BookingRequest, traveller: bytes, quota: int) -> Booking:
         with self._store.write() as uow:
@@ -88,14 +183,10 @@ class BookingService:
             if live is not None:
                 if (live.person_id, live.request_id) == (request.person_id, request.request_id):
                     return replace(live, replayed=True)  # a retry that raced the first request's commit
-                raise _already_booked()
+                raise already_booked()
             uow.border.ensure_slot(request.checkpoint, request.day, request.slot, quota)
             if not uow.border.take(request.checkpoint, request.day, request.slot, 1 + request.companions):
-                raise BookingRefused(
-                    f"the {request.slot} slot at {request.checkpoint} on {request.day} is full",
-                    code="slot_full",
-                    field="slot",
-                )
+                raise slot_full(request)
             added = uow.border.add(
                 NewBooking(
                     public_id=new_public_id(),
@@ -111,6 +202,7 @@ class BookingService:
             )
             if added is None:
                 raise _Clash  # rolls back the seats taken above
+            self._audit(uow, [(request, added[1])])
             return added[1]
 
     def _enter(self, request: BookingRequest, traveller: bytes) -> BallotEntry:
@@ -136,7 +228,7 @@ class BookingService:
                     raced = uow.ballot.by_request(request.person_id, request.request_id)
                     if raced is not None:
                         return replace(raced, replayed=True)
-                    raise _already_booked()
+                    raise already_booked()
                 entry = uow.ballot.add(
                     {
                         "public_id": new_public_id(),
@@ -152,13 +244,14 @@ class BookingService:
                 )
                 if entry is None:
                     raise _Clash
+                self._audit(uow, [(request, entry)])
                 return entry
         except _Clash:
             with self._store.read() as uow:
                 again = uow.ballot.by_request(request.person_id, request.request_id)
             if again is not None:
                 return replace(again, replayed=True)
-            raise _already_booked() from None
+            raise already_booked() from None
 
     def cancel(self, public_id: str, *, person_id: int | None) -> Booking:
         """Cancel and give the seats back, once; cancelling again returns the cancelled booking.
@@ -173,7 +266,10 @@ class BookingService:
                 uow.border.give_back(booking.checkpoint, booking.day, booking.slot, booking.travellers)
             cancelled = uow.border.by_public_id(public_id)
             assert cancelled is not None
-            return cancelled
+        # The seats are free again: this process asks the store next time (others within the
+        # policy's full_slot_recheck_seconds).
+        self.seats_seen.forget((booking.checkpoint, booking.day, booking.slot))
+        return cancelled
 
     def availability(self, day: date) -> list[SlotAvailability]:
         """Every checkpoint's slots on ``day``, with the seats still free."""
@@ -237,9 +333,6 @@ class BookingService:
         return point
 
 
-def _already_booked() -> BookingRefused:
-    return BookingRefused(
-        "this traveller already holds a booking (or a ballot entry) that day",
-        code="already_booked",
-        field="id_document",
-    )
+def _present(outcome: Outcome | Exception | None) -> Outcome | Exception:
+    assert outcome is not None, "every request of a batch gets an outcome"
+    return outcome

@@ -289,10 +289,20 @@ def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRu
 
 def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
     section = check.section(
-        data, "border", {"booking_days_ahead", "max_companions", "mode", "checkpoints", *CLEARANCE_KEYS}
+        data,
+        "border",
+        {
+            "booking_days_ahead",
+            "max_companions",
+            "full_slot_recheck_seconds",
+            "mode",
+            "checkpoints",
+            *CLEARANCE_KEYS,
+        },
     )
     days_ahead = check.get(section, "border", "booking_days_ahead", int, low=0, high=366)
     companions = check.get(section, "border", "max_companions", int, low=0, high=20)
+    recheck = check.get(section, "border", "full_slot_recheck_seconds", int, low=0, high=60)
     mode: BookingMode | None = None
     if section:
         raw_mode = section.get("mode")
@@ -320,9 +330,11 @@ def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
         if name_en is not None and name_zh is not None and quotas and None not in quotas.values():
             checkpoints[point_id] = CheckpointRule(point_id, name_en, name_zh, quotas)
     clearance = clearance_rules(check, section, _SLOTS, days_ahead)
-    if days_ahead is None or companions is None or mode is None or not checkpoints or clearance is None:
+    if days_ahead is None or companions is None or recheck is None or mode is None or not checkpoints:
         return None
-    return BorderRules(days_ahead, companions, mode, checkpoints, clearance)
+    if clearance is None:
+        return None
+    return BorderRules(days_ahead, companions, mode, checkpoints, clearance, recheck)
 
 
 _COLOUR = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")

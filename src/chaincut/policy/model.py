@@ -213,6 +213,9 @@ class BorderRules:
     mode: BookingMode
     checkpoints: Mapping[str, CheckpointRule]
     clearance: ClearanceRules
+    # A slot seen full is refused without asking the store for this long; a seat a cancellation
+    # gives back in another server process is offered again after it at the latest.
+    full_slot_recheck_seconds: int
 
     def checkpoint(self, checkpoint_id: str) -> CheckpointRule | None:
         return self.checkpoints.get(checkpoint_id)

@@ -8,17 +8,20 @@ committed, and SQLite runs one writer at a time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain.border import Booking, BookingStatus, SlotAvailability
 from chaincut.store.tables import border_bookings, border_slots
 
-__all__ = ["BorderRepository", "NewBooking"]
+__all__ = ["BorderRepository", "NewBooking", "SlotId"]
+
+SlotId = tuple[str, date, str]  # checkpoint, local day, slot
 
 
 def _instant(seconds: int | None) -> datetime | None:
@@ -130,6 +133,78 @@ class BorderRepository:
         found = self._one(border_bookings.c.id == row_id)
         assert found is not None
         return row_id, found
+
+    def add_many(self, news: Sequence[NewBooking]) -> list[Booking]:
+        """Store bookings in one statement; those that clash with a stored one (the traveller's
+        booking that day, or the request id) are left out of the answer, and stored not."""
+        if not news:
+            return []
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        # Many parameter sets for one statement, not one statement of many rows: SQLAlchemy then
+        # compiles it once and sends the rows in "insertmanyvalues" batches (compiling a new
+        # multi-row statement per batch was a fifth of the booking writer's time).
+        rows = self._conn.execute(
+            dialect.insert(border_bookings).on_conflict_do_nothing().returning(*border_bookings.c),
+            [n.values for n in news],
+        )
+        return [_booking(r) for r in rows]
+
+    def by_requests(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Booking]:
+        """The bookings made under these (booker's person id, request id) pairs."""
+        if not keys:
+            return {}
+        pair = tuple_(border_bookings.c.person_id, border_bookings.c.request_id)
+        rows = self._conn.execute(select(border_bookings).where(pair.in_(sorted(set(keys)))))
+        return {(r.person_id, r.request_id): _booking(r) for r in rows}
+
+    def live_of(self, travellers: Sequence[tuple[bytes, date]]) -> dict[tuple[bytes, date], Booking]:
+        """The live booking of each (traveller hash, day) that has one."""
+        if not travellers:
+            return {}
+        wanted = set(travellers)
+        rows = self._conn.execute(
+            select(border_bookings).where(
+                border_bookings.c.traveller_hash.in_(sorted({t for t, _ in wanted})),
+                border_bookings.c.day.in_(sorted({d for _, d in wanted})),
+                border_bookings.c.status == BookingStatus.BOOKED.value,
+            )
+        )
+        return {
+            (bytes(r.traveller_hash), r.day): _booking(r)
+            for r in rows
+            if (bytes(r.traveller_hash), r.day) in wanted
+        }
+
+    def lock_slots(self, quotas: Mapping[SlotId, int]) -> dict[SlotId, tuple[int, int]]:
+        """Create the slots that have no row yet (with ``quotas``), lock them and read (quota, booked).
+
+        On PostgreSQL the rows stay locked (``FOR UPDATE``, taken in key order so two server
+        processes cannot deadlock) until the transaction ends; the embedded store's write
+        transactions are exclusive already.
+        """
+        if not quotas:
+            return {}
+        keys = sorted(quotas)
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        self._conn.execute(
+            dialect.insert(border_slots)
+            .values(
+                [
+                    {"checkpoint": c, "day": d, "slot": s, "quota": quotas[(c, d, s)], "booked": 0}
+                    for c, d, s in keys
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+        c = border_slots.c
+        query = (
+            select(c.checkpoint, c.day, c.slot, c.quota, c.booked)
+            .where(tuple_(c.checkpoint, c.day, c.slot).in_(keys))
+            .order_by(c.checkpoint, c.day, c.slot)
+        )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {(r.checkpoint, r.day, r.slot): (r.quota, r.booked) for r in self._conn.execute(query)}
 
     def by_request(self, person_id: int, request_id: str) -> Booking | None:
         return self._one(
