@@ -7,9 +7,10 @@
 For each backend: a fresh store in a temporary directory (PostgreSQL: a
 throwaway server from tests/support/postgres.py), ``chaincut db upgrade``, a
 synthetic population (``chaincut synth`` + ``chaincut import people|venues``),
-one resident app token per simulated person and a venue operator's account
-(issued up front, as an operator at the server's command line would), then
-``chaincut serve --workers N`` on a free loopback port. The operator signs in
+one resident app token per simulated person and a supervisor's account
+(issued up front, as an operator at the server's command line would; the imported
+venues have no venue operator), then ``chaincut serve --workers N`` on a free
+loopback port. The supervisor signs in
 (``POST /auth/token``) and fetches venue tokens over HTTP, and bench/_loadgen.py
 -- a separate process -- posts check-ins, each with a random person's resident
 token (``Authorization: Bearer``), at the target rate (open loop, latency from
@@ -57,7 +58,7 @@ from _serve import (
 LOADGEN = Path(__file__).resolve().with_name("_loadgen.py")
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
-OPERATOR = "bench-operator"  # the venue operator who fetches the venues' QR tokens
+OPERATOR = "bench-supervisor"  # fetches the imported venues' QR tokens (operators see only their own)
 
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
@@ -145,7 +146,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
             people = pq.read_table(city / "people.parquet", columns=["ref"]).column("ref").to_pylist()
             err.print(f"[{backend}] issuing {len(people):,} residents' tokens", highlight=False, markup=False)
             password = secrets.token_urlsafe(24)
-            residents = credentials(env, people, staff=(OPERATOR, password, "venue_operator"))
+            residents = credentials(env, people, staff=(OPERATOR, password, "supervisor"))
             port = free_port()
             with server(env, port, args.workers, tmp / "server.log") as served:
                 tokens = _venue_tokens(port, args.token_venues, args.seed, password)
