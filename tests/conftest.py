@@ -31,16 +31,7 @@ from support.settings import production_settings
 # Every log of the run is kept and scanned for planted personal data (tests/support/log_scan.py).
 pytest_plugins = ["support.log_scan"]
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
-
-
-def shared_data(*parts: str) -> Path:
-    """A file in ../shared/data, or skip the test saying it is absent."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared real-data folder is not beside the project")
-    return path
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,25 +29,11 @@ from chaincut.clock import SystemClock
 from chaincut.codes.issuance import build_claims, code_qr_png
 from chaincut.domain.health_codes import CodeReason, HealthCode
 from chaincut.settings import Settings
+from support.serving import chaincut_command, free_port
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "e2e mutual recognition staple"
-
-
-def _chaincut() -> str:
-    beside = Path(sys.executable).parent / "chaincut"
-    found = str(beside) if beside.exists() else shutil.which("chaincut")
-    if found is None:
-        pytest.fail("the chaincut command is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _sign_in(base: str, username: str, password: str) -> str:
@@ -79,7 +62,7 @@ class Jurisdiction:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [_chaincut(), *args],
+            [chaincut_command(), *args],
             env={**self.env, "CHAINCUT_NEW_PASSWORD": PASSWORD},
             capture_output=True,
             text=True,
@@ -135,7 +118,7 @@ class Jurisdiction:
 def _start(j: Jurisdiction) -> None:
     out_path, err_path = j.log_dir / f"mutual-{j.issuer}.stdout", j.log_dir / f"mutual-{j.issuer}.stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        serve = [_chaincut(), "serve", "--host", "127.0.0.1", "--port", str(j.port)]
+        serve = [chaincut_command(), "serve", "--host", "127.0.0.1", "--port", str(j.port)]
         j.server = subprocess.Popen(serve, env=j.env, stdout=out, stderr=err)
     deadline = time.monotonic() + 30
     while True:
@@ -175,7 +158,7 @@ def pair(tmp_path: Path, log_dir: Path) -> Iterator[tuple[Jurisdiction, Jurisdic
             "CHAINCUT_CODE_ISSUER": issuer,
             "CHAINCUT_STAFF": f"{issuer.lower()}-operator",
         }
-        j = Jurisdiction(issuer, home, _free_port(), env, log_dir)
+        j = Jurisdiction(issuer, home, free_port(), env, log_dir)
         j.run("db", "upgrade")
         j.run("codes", "keys", "init")
         j.run("users", "add", "admin", "--role", "administrator")

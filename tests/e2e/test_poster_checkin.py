@@ -13,9 +13,7 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +29,7 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Role
 from support.auth import resident_headers, staff_headers
+from support.serving import chaincut_command, free_port
 
 PREFIX = "CHAINCUT:1:"
 
@@ -136,21 +135,6 @@ def test_an_unknown_venue_has_no_poster(client: TestClient) -> None:
 # --- the real server --------------------------------------------------------------------------
 
 
-def _chaincut() -> str:
-    beside = Path(sys.executable).parent / "chaincut"
-    found = str(beside) if beside.exists() else shutil.which("chaincut")
-    if found is None:
-        pytest.fail("the chaincut command is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _get(url: str, token: str | None = None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - a local test server
@@ -174,7 +158,7 @@ def _sign_in(base: str, username: str, password: str) -> str:
 
 
 def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path, log_dir: Path) -> None:
-    command = _chaincut()
+    command = chaincut_command()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -182,7 +166,7 @@ def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path, log_
         "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
         "CHAINCUT_ENV": "development",
     }
-    port = _free_port()
+    port = free_port()
     serve = [command, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
     refused = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=60)

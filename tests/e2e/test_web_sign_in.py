@@ -9,13 +9,8 @@ scripts/install-system-deps) is used when present, else Playwright's own build.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,39 +18,17 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from support.auth import PASSWORD
+from support.serving import chaincut_command, free_port, healthy
 
 USERNAME = "alice"
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 FAILED_EN = "Sign-in failed: wrong username or password, or the account is locked or disabled."
 
 
-def _chaincut() -> str:
-    beside = Path(sys.executable).parent / "chaincut"
-    found = str(beside) if beside.exists() else shutil.which("chaincut")
-    if found is None:
-        pytest.fail("the chaincut command is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[str]:
     """A running ``chaincut serve`` with one staff account (tracer and supervisor)."""
-    command = _chaincut()
+    command = chaincut_command()
     home = tmp_path_factory.mktemp("web-sign-in")
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -75,7 +48,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterato
         )
         (log_dir / f"web-sign-in-{step[0]}.log").write_text(done.stdout + done.stderr, encoding="utf-8")
         assert done.returncode == 0, done.stderr
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     out_path, err_path = log_dir / f"web-serve-{port}.stdout", log_dir / f"web-serve-{port}.stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -84,7 +57,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterato
         )
     try:
         deadline = time.monotonic() + 30
-        while not _healthy(f"{base}/health"):
+        while not healthy(f"{base}/health"):
             assert server.poll() is None, f"the server exited: {err_path.read_text(errors='replace')}"
             assert time.monotonic() < deadline, "the server did not answer /health within 30 s"
             time.sleep(0.1)

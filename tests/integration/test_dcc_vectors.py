@@ -23,7 +23,7 @@ from cryptography import x509
 from PIL import Image, UnidentifiedImageError
 
 from chaincut.codes import TrustAnchors, verify_hcert
-from conftest import SHARED_DATA, shared_data
+from support.shared import SHARED_DATA, shared_data
 
 VECTORS = SHARED_DATA / "dcc-testdata"
 # The data's own key names (quirky spellings included) -> our check names.

@@ -23,7 +23,7 @@ from chaincut.whereabouts.importing import (
     import_hk_cases,
     import_hk_clusters,
 )
-from conftest import shared_data
+from support.shared import shared_data
 
 OPTIONS = ImportOptions()
 

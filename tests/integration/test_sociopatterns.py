@@ -48,7 +48,7 @@ from chaincut.domain import EvidenceKind
 from chaincut.policy import Policy
 from chaincut.tracing.service import Trace, TracingService
 from chaincut.whereabouts.importing import ImportOptions, import_encounters, import_people
-from conftest import shared_data
+from support.shared import shared_data
 
 PARIS = ZoneInfo("Europe/Paris")  # both places recorded in French local time
 WEEK = 7 * 86400

@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["ThreadedServer", "free_port"]
+__all__ = ["ThreadedServer", "chaincut_command", "free_port", "healthy"]
 
 
 class ThreadedServer:
@@ -41,3 +47,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def chaincut_command() -> str:
+    """The installed ``chaincut`` command (beside this Python first)."""
+    beside = Path(sys.executable).parent / "chaincut"
+    found = str(beside) if beside.exists() else shutil.which("chaincut")
+    if found is None:
+        pytest.fail("the chaincut command is not installed (pip install -e .)")
+    return found
+
+
+def healthy(url: str) -> bool:
+    """True when ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

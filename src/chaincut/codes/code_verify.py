@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from chaincut.codes.base45 import b45decode
 from chaincut.codes.code_format import (
     CODE_PREFIX,
     CWT_EXP,
@@ -39,8 +38,8 @@ from chaincut.codes.code_format import (
     claims_from_cwt,
     payload_json,
 )
-from chaincut.codes.cose import ALG_ES256, CoseSign1, decode_cbor, decode_sign1
-from chaincut.codes.hcert import CONTEXT_PREFIX, MAX_QR_TEXT, VerificationResult, decompress, verify_hcert
+from chaincut.codes.cose import ALG_ES256, CoseSign1
+from chaincut.codes.hcert import CONTEXT_PREFIX, MAX_QR_TEXT, VerificationResult, open_envelope, verify_hcert
 from chaincut.codes.signing_keys import chains_to, format_kid
 from chaincut.codes.trust import TrustAnchors
 from chaincut.codes.trust_list import IssuerTrust
@@ -89,25 +88,7 @@ class _Signer:
 
 
 def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any]]:
-    if len(text) > MAX_QR_TEXT:
-        raise InvalidHealthCertificate("the text is longer than any QR code holds", step="unprefix")
-    if not text.startswith(CODE_PREFIX):
-        raise InvalidHealthCertificate(f"the QR text does not start with {CODE_PREFIX!r}", step="unprefix")
-    checks["unprefix"] = True
-    try:
-        compressed = b45decode(text[len(CODE_PREFIX) :])
-    except InvalidHealthCertificate as exc:
-        raise InvalidHealthCertificate(f"the QR text is not base45: {exc.reason}", step="b45decode") from None
-    checks["b45decode"] = True
-    message = decompress(compressed)
-    checks["compression"] = True
-    try:
-        sign1 = decode_sign1(message)
-        cwt = decode_cbor(sign1.payload, "the CWT payload")
-    except InvalidHealthCertificate as exc:
-        raise InvalidHealthCertificate(exc.reason, step="decode") from None
-    if not isinstance(cwt, Mapping):
-        raise InvalidHealthCertificate("the CWT payload is not a map of claims", step="decode")
+    sign1, cwt = open_envelope(text, CODE_PREFIX, checks)
     if not isinstance(cwt.get(CWT_HCERT), Mapping):
         raise InvalidHealthCertificate("the CWT holds no health code (claim -260)", step="decode")
     if not isinstance(cwt.get(CWT_ISS), str):

@@ -29,7 +29,15 @@ from chaincut.codes.key_usage import key_usage_problem
 from chaincut.codes.trust import TrustAnchors
 from chaincut.errors import InvalidHealthCertificate
 
-__all__ = ["CHECKS", "CONTEXT_PREFIX", "MAX_QR_TEXT", "VerificationResult", "decompress", "verify_hcert"]
+__all__ = [
+    "CHECKS",
+    "CONTEXT_PREFIX",
+    "MAX_QR_TEXT",
+    "VerificationResult",
+    "decompress",
+    "open_envelope",
+    "verify_hcert",
+]
 
 CONTEXT_PREFIX = "HC1:"
 CHECKS = (
@@ -101,14 +109,19 @@ def decompress(data: bytes) -> bytes:
     return out
 
 
-def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any], Any]:
+def open_envelope(text: str, prefix: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any]]:
+    """The COSE_Sign1 and its CWT claims from QR text behind ``prefix``; each step passed is noted.
+
+    Raises InvalidHealthCertificate naming the step that failed (unprefix, b45decode,
+    compression, decode). Shared by EU certificates and chaincut's own health codes.
+    """
     if len(text) > MAX_QR_TEXT:
         raise InvalidHealthCertificate("the text is longer than any QR code holds", step="unprefix")
-    if not text.startswith(CONTEXT_PREFIX):
-        raise InvalidHealthCertificate(f"the QR text does not start with {CONTEXT_PREFIX!r}", step="unprefix")
+    if not text.startswith(prefix):
+        raise InvalidHealthCertificate(f"the QR text does not start with {prefix!r}", step="unprefix")
     checks["unprefix"] = True
     try:
-        compressed = b45decode(text[len(CONTEXT_PREFIX) :])
+        compressed = b45decode(text[len(prefix) :])
     except InvalidHealthCertificate as exc:
         raise InvalidHealthCertificate(f"the QR text is not base45: {exc.reason}", step="b45decode") from None
     checks["b45decode"] = True
@@ -121,6 +134,11 @@ def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any,
         raise InvalidHealthCertificate(exc.reason, step="decode") from None
     if not isinstance(claims, Mapping):
         raise InvalidHealthCertificate("the CWT payload is not a map of claims", step="decode")
+    return sign1, claims
+
+
+def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any, Any], Any]:
+    sign1, claims = open_envelope(text, CONTEXT_PREFIX, checks)
     hcert = claims.get(_CWT_HCERT)
     if not isinstance(hcert, Mapping) or not isinstance(hcert.get(1), Mapping):
         raise InvalidHealthCertificate(
