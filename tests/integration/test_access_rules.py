@@ -233,22 +233,23 @@ def test_an_assigned_case_needs_a_stated_purpose(client: TestClient, world: Serv
     assert entry.roles == "tracer"
 
 
-def test_a_person_becomes_readable_through_an_order_from_an_assigned_case(
+def test_a_tracer_reads_the_people_linked_to_an_assigned_case_and_nobody_else(
     client: TestClient, world: Services
 ) -> None:
     tracer = staff_headers(world, Role.TRACER, username="tracer1")
+    hidden_before = client.get("/people/P2", headers=tracer)
+    assert hidden_before.status_code == 404  # not yet assigned C1
     assign(world, "C1", "tracer1")
-    hidden, missing = client.get("/people/P2", headers=tracer), client.get("/people/P404", headers=tracer)
+    hidden, missing = client.get("/people/P3", headers=tracer), client.get("/people/P404", headers=tracer)
     assert hidden.status_code == missing.status_code == 404
     assert hidden.content == missing.content
     assert client.get("/people/P1", headers=tracer).status_code == 200  # the case's own person
-
-    order = client.post("/orders", json={"person": "P2", "case": "C1", "tier": "exposed"}, headers=tracer)
-    assert order.status_code == 201, order.text
+    # P2 is C1's traced contact (traced when C1 was registered, for health codes): linked to the case.
     read = client.get("/people/P2", headers=tracer)
     assert read.status_code == 200, read.text
     assert read.json()["name"] == CONTACT_NAME
-    assert client.get("/people/P3", headers=tracer).status_code == 404
+    order = client.post("/orders", json={"person": "P2", "case": "C1", "tier": "exposed"}, headers=tracer)
+    assert order.status_code == 201, order.text
 
 
 def test_an_epidemiologist_reads_cases_but_no_whereabouts(client: TestClient, world: Services) -> None:
