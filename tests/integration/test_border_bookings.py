@@ -202,6 +202,7 @@ def test_concurrent_cancels_give_the_seats_back_once(services: Services) -> None
     ("changes", "code", "field"),
     [
         ({"day": TODAY - timedelta(days=1)}, "day_in_past", "day"),
+        ({"day": TODAY, "slot": "morning"}, "slot_past", "slot"),  # it is 12:00: the morning slot is over
         ({"day": TODAY + timedelta(days=8)}, "day_too_far", "day"),
         ({"checkpoint": "airport"}, "unknown_checkpoint", "checkpoint"),
         ({"slot": "midnight"}, "unknown_slot", "slot"),
@@ -224,7 +225,8 @@ def test_today_and_the_last_day_ahead_are_open(services: Services) -> None:
     service = _service(services)
     (person,) = _people(services, 1)
     for i, day in enumerate((TODAY, TODAY + timedelta(days=7))):
-        assert isinstance(service.book(_request(person, "A1234563", f"r{i}", day=day)), Booking)
+        booked = service.book(_request(person, "A1234563", f"r{i}", day=day, slot="afternoon"))
+        assert isinstance(booked, Booking)
 
 
 def _ballot(services: Services, quota: int, people: list[int]) -> tuple[BookingService, list[str]]:

@@ -320,9 +320,15 @@ class BookingService:
                 field="companions",
                 code="too_many_companions",
             )
-        today = self.today()
+        now = self._clock.now().astimezone(self._zone)
+        today = now.date()
         if request.day < today:
             raise InvalidInput(f"{request.day} has passed", field="day", code="day_in_past")
+        hours = self._rules.clearance.slot_hours.get(request.slot)
+        if request.day == today and hours is not None and hours.end is not None and now.time() >= hours.end:
+            raise InvalidInput(
+                f"the {request.slot} slot today ended at {hours.end:%H:%M}", field="slot", code="slot_past"
+            )
         last = today + timedelta(days=self._rules.booking_days_ahead)
         if request.day > last:
             raise InvalidInput(
