@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from dataclasses import replace
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from chaincut.bootstrap import Services
-from chaincut.border import BookingRequest, BookingService
+from chaincut.border import BookingService
 from chaincut.domain.border import Booking
 from chaincut.errors import BookingRefused, ChaincutError
-from chaincut.people import PersonDraft
-from chaincut.policy import CheckpointRule
 from chaincut.store.border import BorderRepository
+from support.border import DAY, POINT, booking_request, register_people, small_checkpoint_rules
 
-DAY = date(2026, 11, 21)  # the day after the fixed clock's local date
-POINT = "test_point"
 RECHECK = 2  # seconds a slot seen full is refused without the store
 
 
@@ -35,10 +30,7 @@ class Ticker:
 
 def _service(services: Services, quota: int, ticker: Ticker | None = None) -> BookingService:
     """One server process's booking service, on a checkpoint of ``quota`` seats per slot."""
-    small = CheckpointRule(
-        POINT, "Test Point", "測試口岸", {"morning": quota, "afternoon": quota, "night": quota}
-    )
-    rules = replace(services.policy.border, checkpoints={POINT: small}, full_slot_recheck_seconds=RECHECK)
+    rules = small_checkpoint_rules(services, quota, full_slot_recheck_seconds=RECHECK)
     return BookingService(
         services.store,
         rules,
@@ -50,27 +42,10 @@ def _service(services: Services, quota: int, ticker: Ticker | None = None) -> Bo
 
 
 def _people(services: Services, count: int) -> list[int]:
-    ids = []
-    for i in range(count):
-        services.people.register(PersonDraft(ref=f"B{i}"))
-        with services.store.read() as uow:
-            person_id = uow.people.id_for_ref(f"B{i}")
-        assert person_id is not None
-        ids.append(person_id)
-    return ids
+    return register_people(services, count, "B")
 
 
-def _request(person_id: int, doc: str, request_id: str, **changes: object) -> BookingRequest:
-    base = BookingRequest(
-        person_id=person_id,
-        id_document=doc,
-        day=DAY,
-        checkpoint=POINT,
-        slot="morning",
-        companions=0,
-        request_id=request_id,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+_request = booking_request
 
 
 def _booked(services: Services, slot: str = "morning") -> int:

@@ -4,56 +4,33 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from chaincut.bootstrap import Services
-from chaincut.border import BookingRequest, BookingService
+from chaincut.border import BookingService
 from chaincut.domain.border import BallotEntry, Booking, BookingStatus, EntryStatus
 from chaincut.errors import BookingRefused, ChaincutError, InvalidInput, NotFound
-from chaincut.people import PersonDraft
-from chaincut.policy import BookingMode, CheckpointRule
+from chaincut.policy import BookingMode
+from support.border import DAY, POINT, booking_request, register_people, small_checkpoint_rules
 
 TODAY = date(2026, 11, 20)  # the fixed clock's local date (12:00 in Hong Kong)
-DAY = TODAY + timedelta(days=1)
-POINT = "test_point"
 
 
 def _service(
     services: Services, quota: int = 10, mode: BookingMode = BookingMode.FIRST_COME
 ) -> BookingService:
     """Bookings under the default rules but with one small checkpoint."""
-    small = CheckpointRule(
-        POINT, "Test Point", "測試口岸", {"morning": quota, "afternoon": quota, "night": quota}
-    )
-    rules = replace(services.policy.border, checkpoints={POINT: small}, mode=mode)
+    rules = small_checkpoint_rules(services, quota, mode=mode)
     return BookingService(services.store, rules, services.clock, services.settings.zone, services.hasher)
 
 
 def _people(services: Services, count: int) -> list[int]:
-    ids = []
-    for i in range(count):
-        services.people.register(PersonDraft(ref=f"R{i}"))
-        with services.store.read() as uow:
-            person_id = uow.people.id_for_ref(f"R{i}")
-        assert person_id is not None
-        ids.append(person_id)
-    return ids
+    return register_people(services, count, "R")
 
 
-def _request(person_id: int, doc: str, request_id: str, **changes: object) -> BookingRequest:
-    base = BookingRequest(
-        person_id=person_id,
-        id_document=doc,
-        day=DAY,
-        checkpoint=POINT,
-        slot="morning",
-        companions=0,
-        request_id=request_id,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+_request = booking_request
 
 
 def _booked(service: BookingService, slot: str = "morning", day: date = DAY) -> int:

@@ -1,0 +1,50 @@
+"""Border booking tests' common ground: one small test checkpoint, residents to book, and requests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from chaincut.bootstrap import Services
+from chaincut.border import BookingRequest
+from chaincut.people import PersonDraft
+from chaincut.policy import BorderRules, CheckpointRule
+
+__all__ = ["DAY", "POINT", "booking_request", "register_people", "small_checkpoint_rules"]
+
+DAY = date(2026, 11, 21)  # the day after the fixed clock's local date (12:00 in Hong Kong)
+POINT = "test_point"
+
+
+def small_checkpoint_rules(services: Services, quota: int, **changes: object) -> BorderRules:
+    """The default border rules with one checkpoint of ``quota`` seats per slot (and ``changes``)."""
+    small = CheckpointRule(
+        POINT, "Test Point", "測試口岸", {"morning": quota, "afternoon": quota, "night": quota}
+    )
+    return replace(services.policy.border, checkpoints={POINT: small}, **changes)  # type: ignore[arg-type]
+
+
+def register_people(services: Services, count: int, prefix: str) -> list[int]:
+    """``count`` registered residents (refs ``prefix`` + index): their person ids."""
+    ids = []
+    for i in range(count):
+        services.people.register(PersonDraft(ref=f"{prefix}{i}"))
+        with services.store.read() as uow:
+            person_id = uow.people.id_for_ref(f"{prefix}{i}")
+        assert person_id is not None
+        ids.append(person_id)
+    return ids
+
+
+def booking_request(person_id: int, doc: str, request_id: str, **changes: object) -> BookingRequest:
+    """A request for the test checkpoint's morning slot on DAY, alone, unless ``changes`` say else."""
+    base = BookingRequest(
+        person_id=person_id,
+        id_document=doc,
+        day=DAY,
+        checkpoint=POINT,
+        slot="morning",
+        companions=0,
+        request_id=request_id,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
