@@ -141,7 +141,7 @@ def bootstrap(
     if require_schema:
         audit.note_policy(policy.version, policy.digest)
     records = RecordAccess(store, audit)
-    subjects = BorderSubjects(secrets.identity_hash_key)
+    subjects = hasher.subjects
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
     code_partners = Partners(store, clock, settings.code_issuer)
     trusted_codes = TrustedCodes(code_keys, code_partners)
@@ -195,7 +195,9 @@ def bootstrap(
             lambda: checkpoint_trust(code_keys, code_partners),
             policy.version,
         ),
-        draws=BallotDraws(store, policy.border, clock, settings.zone, ballot_seeds(settings)),
+        draws=BallotDraws(
+            store, policy.border, clock, settings.zone, ballot_seeds(settings), subjects.subject_of
+        ),
         subjects=subjects,
         code_keys=code_keys,
         code_issuer=code_issuer,

@@ -270,3 +270,18 @@ def test_a_ballot_entry_is_once_per_traveller_and_day(services: Services) -> Non
         service.book(_request(person, "A1234563", "r2", slot="night"))
     assert caught.value.code == "already_booked"
     assert isinstance(first, BallotEntry)
+
+
+def test_a_booking_is_stored_with_its_travellers_border_subject_id(services: Services) -> None:
+    """Checkpoints find bookings by subject id: first-come and ballot bookings carry it from the start."""
+    service = _service(services)
+    first, drawn = _people(services, 2)
+    booked = service.book(_request(first, "A1234563", "r1"))
+    ballot = _service(services, mode=BookingMode.BALLOT)
+    ballot.book(_request(drawn, "B7654321", "e1", slot="night"))
+    ballot.draw(DAY, seed="subjects", actor="test")
+    with services.store.read() as uow:  # a read: nothing is filled in on the way
+        mine = uow.clearances.bookings_of(services.subjects.subject_of(services.hasher.hash("A1234563")))
+        won = uow.clearances.bookings_of(services.subjects.subject_of(services.hasher.hash("B7654321")))
+    assert [b.booking_id for b in mine] == [booked.public_id]
+    assert len(won) == 1 and won[0].slot == "night"

@@ -62,6 +62,7 @@ def draw_ballot(
     *,
     actor: str,
     on_drawn: Callable[[UnitOfWork, DrawOutcome], None] | None = None,
+    subject_of: Callable[[bytes], str] | None = None,
 ) -> DrawOutcome:
     """Draw ``day``'s ballot once, in one transaction; a second draw of the day is refused.
 
@@ -102,6 +103,7 @@ def draw_ballot(
                             companions=entry.companions,
                             request_id=f"ballot:{entry.public_id}",
                             created_at=now,
+                            subject=None if subject_of is None else subject_of(row.traveller_hash),
                         )
                     )
                     if added is None:

@@ -116,7 +116,8 @@ class BookingService:
                 continue
             pairs.add(pair)
             travellers.add(whom)
-            batch.append(Pending(index, request, traveller, point.slots[request.slot]))
+            subject = self._hasher.subjects.subject_of(traveller)
+            batch.append(Pending(index, request, traveller, point.slots[request.slot], subject))
         if batch:
             try:
                 with self._store.write() as uow:
@@ -198,6 +199,7 @@ class BookingService:
                     companions=request.companions,
                     request_id=request.request_id,
                     created_at=int(self._clock.now().timestamp()),
+                    subject=self._hasher.subjects.subject_of(traveller),
                 )
             )
             if added is None:
@@ -293,7 +295,10 @@ class BookingService:
 
     def draw(self, day: date, seed: str, *, actor: str) -> DrawOutcome:
         """Draw the day's ballot: winners get bookings up to each slot's quota (see ``draw_ballot``)."""
-        return draw_ballot(self._store, self._rules, self._clock, day, seed, actor=actor)
+        subject_of = self._hasher.subjects.subject_of
+        return draw_ballot(
+            self._store, self._rules, self._clock, day, seed, actor=actor, subject_of=subject_of
+        )
 
     def _checkpoint(self, checkpoint: str) -> CheckpointRule:
         point = self._rules.checkpoint(checkpoint)

@@ -34,8 +34,17 @@ class BallotDraws:
     """Draws ballots on request or when due, recording and auditing each with its seed."""
 
     def __init__(
-        self, store: Store, rules: BorderRules, clock: Clock, zone: ZoneInfo, seeds: SeedSource
+        self,
+        store: Store,
+        rules: BorderRules,
+        clock: Clock,
+        zone: ZoneInfo,
+        seeds: SeedSource,
+        subject_of: Callable[[bytes], str] | None = None,
     ) -> None:
+        """``subject_of``: each winner's border subject id from their identity hash, stored with the
+        booking (without it, clearance fills it in for bookings that lack it)."""
+        self._subject_of = subject_of
         self._store = store
         self._rules = rules
         self._clock = clock
@@ -68,7 +77,14 @@ class BallotDraws:
             uow.audit.append([event], at=to_epoch(self._clock.now()))
 
         return draw_ballot(
-            self._store, self._rules, self._clock, day, chosen, actor=principal.name, on_drawn=audit
+            self._store,
+            self._rules,
+            self._clock,
+            day,
+            chosen,
+            actor=principal.name,
+            on_drawn=audit,
+            subject_of=self._subject_of,
         )
 
     def due(self) -> list[date]:

@@ -43,6 +43,7 @@ class Pending:
     request: BookingRequest
     traveller: bytes  # the keyed hash of the traveller's identity document
     quota: int  # the policy's quota of its slot
+    subject: str  # the traveller's border subject id, stored with the booking for checkpoints
 
     @property
     def slot(self) -> SlotKey:
@@ -126,6 +127,7 @@ def _new_booking(p: Pending, created_at: int) -> NewBooking:
         companions=p.request.companions,
         request_id=p.request.request_id,
         created_at=created_at,
+        subject=p.subject,
     )
 
 

@@ -8,6 +8,7 @@ read numbers back out of it, even from a stolen copy of the database.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -43,6 +44,11 @@ class IdentityHasher:
     def hash(self, document_number: str) -> bytes:
         normal = normalise_document_number(document_number)
         return hmac.new(self._key, normal.encode("ascii"), hashlib.sha256).digest()
+
+    @functools.cached_property
+    def subjects(self) -> BorderSubjects:
+        """The border subject ids of the hashes this hasher makes (under the same configured key)."""
+        return BorderSubjects(self._key)
 
 
 class BorderSubjects:

@@ -60,6 +60,7 @@ class NewBooking:
         companions: int,
         request_id: str,
         created_at: int,
+        subject: str | None = None,
     ) -> None:
         self.values = {
             "public_id": public_id,
@@ -72,6 +73,7 @@ class NewBooking:
             "status": BookingStatus.BOOKED.value,
             "request_id": request_id,
             "created_at": created_at,
+            "subject": subject,  # the traveller's border subject id (security/identity.py)
         }
 
 

@@ -50,7 +50,7 @@ border_bookings = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("cancelled_at", BigInteger),
     # The traveller's border subject id (security/identity.py BorderSubjects), what a health code and a
-    # checkpoint's synced list carry; filled in by clearance for bookings made without it.
+    # checkpoint's synced list carry; stored with each booking (clearance fills in any made without it).
     Column("subject", String(32)),
     UniqueConstraint("person_id", "request_id"),
     Index(
