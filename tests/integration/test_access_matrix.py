@@ -30,10 +30,10 @@ from fastapi.testclient import TestClient
 
 from chaincut.api import app as app_module
 from chaincut.api import create_app
-from chaincut.api.auth import Caller, requires
 from chaincut.bootstrap import Services
 from chaincut.domain import Case, CaseClassification, CaseStatus, Tier
 from chaincut.domain.access import Permission, Principal, Role
+from chaincut.guards import Caller, requires
 from chaincut.people import PersonDraft
 from chaincut.venues.registry import VenueDraft
 from support.auth import PASSWORD, assign, resident_headers, staff_headers, venue_headers

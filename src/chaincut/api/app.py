@@ -9,10 +9,9 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
-from chaincut import __version__
-from chaincut.api.auth import check_every_route_guarded
+from chaincut import __version__, web
 from chaincut.api.errors import install_error_handlers
 from chaincut.api.headers import SecurityHeaders
 from chaincut.api.routers import (
@@ -35,6 +34,7 @@ from chaincut.api.routers import (
 )
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal, PrincipalKind
+from chaincut.guards import check_every_route_guarded
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
@@ -109,13 +109,6 @@ async def _maintenance_loop(services: Services, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def _web_pages() -> APIRouter:
-    # The pages build on api.auth, so they are imported when an app is made, not with this module.
-    from chaincut.web import router
-
-    return router
-
-
 def create_app(
     services: Services,
     *,
@@ -180,7 +173,7 @@ def create_app(
     app.include_router(code_keys.router)
     app.include_router(signed_codes.router)
     app.include_router(codes.router)
-    app.include_router(_web_pages())
+    app.include_router(web.router)
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)
     return app

@@ -9,12 +9,10 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chaincut.policy.checker import Checker
 from chaincut.policy.model import ClearanceRules, SlotHours
-
-if TYPE_CHECKING:
-    from chaincut.policy.loading import _Checker
 
 __all__ = ["CLEARANCE_KEYS", "clearance_rules", "parse_slot_hours"]
 
@@ -56,7 +54,7 @@ def parse_slot_hours(slot: str, text: str) -> SlotHours | None:
     return SlotHours(slot, start, end)
 
 
-def _slot_hours(check: _Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, SlotHours] | None:
+def _slot_hours(check: Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, SlotHours] | None:
     path = "border.slot_hours"
     table = check.table(raw, path)
     check.only(table, path, set(slots))
@@ -85,7 +83,7 @@ def _slot_hours(check: _Checker, raw: Any, slots: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def _names(check: _Checker, raw: Any, key: str, example: str) -> frozenset[str] | None:
+def _names(check: Checker, raw: Any, key: str, example: str) -> frozenset[str] | None:
     if not isinstance(raw, list) or not raw or not all(isinstance(c, str) and c.strip() for c in raw):
         got = "missing" if raw is None else f"got {raw!r}"
         check.problems.append(f"border.{key}: expected a non-empty list of {example}, {got}")
@@ -94,7 +92,7 @@ def _names(check: _Checker, raw: Any, key: str, example: str) -> frozenset[str] 
 
 
 def clearance_rules(
-    check: _Checker, section: dict[str, Any], slots: tuple[str, ...], booking_days_ahead: int | None
+    check: Checker, section: dict[str, Any], slots: tuple[str, ...], booking_days_ahead: int | None
 ) -> ClearanceRules | None:
     """The clearance keys of ``[border]``, or None (with the problems noted) when any is wrong."""
     if not section:

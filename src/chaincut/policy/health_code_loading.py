@@ -7,12 +7,10 @@ policy check (``loading.py``).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chaincut.policy.checker import Checker
 from chaincut.policy.model import CODE_RULE_PARAMETERS, CodeRule, CodeRuleKind, HealthCodeRules
-
-if TYPE_CHECKING:
-    from chaincut.policy.loading import _Checker
 
 __all__ = ["health_code_rules"]
 
@@ -22,7 +20,7 @@ _MAX_DAYS = 3650
 _PARAMETER_BOUNDS = {"within_days": (0, _MAX_DAYS), "within_hours": (0, 24 * _MAX_DAYS), "min_doses": (1, 20)}
 
 
-def health_code_rules(check: _Checker, data: dict[str, Any]) -> HealthCodeRules | None:
+def health_code_rules(check: Checker, data: dict[str, Any]) -> HealthCodeRules | None:
     """The ``[health_codes]`` section, or None (with the problems noted) when any of it is wrong."""
     section = check.section(data, "health_codes", {"colours", "default_colour", "rules"})
     if not section:
@@ -61,7 +59,7 @@ def health_code_rules(check: _Checker, data: dict[str, Any]) -> HealthCodeRules 
     return HealthCodeRules(tuple(colours), str(default), rules)
 
 
-def _code_rule(check: _Checker, path: str, name: str, raw: Any, colours: list[str]) -> CodeRule | None:
+def _code_rule(check: Checker, path: str, name: str, raw: Any, colours: list[str]) -> CodeRule | None:
     entry = check.table(raw, path)
     if not entry:
         return None

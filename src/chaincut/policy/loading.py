@@ -10,6 +10,7 @@ from typing import Any
 
 from chaincut.errors import PolicyError
 from chaincut.policy.border_loading import CLEARANCE_KEYS, clearance_rules
+from chaincut.policy.checker import Checker
 from chaincut.policy.health_code_loading import health_code_rules
 from chaincut.policy.model import (
     BookingMode,
@@ -24,7 +25,6 @@ from chaincut.policy.model import (
     Policy,
     RetentionRules,
     SignedCodeRules,
-    Tier,
     UploadRules,
     VenueTypeRule,
 )
@@ -50,92 +50,6 @@ def load_policy(path: Path | None) -> Policy:
             f"{path}: not UTF-8 text (byte {exc.start})", [f"(file): not UTF-8 text at byte {exc.start}"]
         ) from exc
     return parse_policy(text, source=str(path))
-
-
-_UNITS = {"_minutes": "minutes", "_days": "days", "_seconds": "seconds", "_hours": "hours"}
-_TIERS = ", ".join(repr(t.value) for t in Tier)
-
-
-class _Checker:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def table(self, data: Any, path: str) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            self.problems.append(f"{path}: expected a table" + ("" if data is not None else ", missing"))
-            return {}
-        return data
-
-    def only(self, table: dict[str, Any], path: str, allowed: set[str]) -> None:
-        for key in sorted(set(table) - allowed):
-            self.problems.append(f"{path}.{key}: unknown key; expected one of {', '.join(sorted(allowed))}")
-
-    def get(self, table: dict[str, Any], path: str, key: str, kind: type, **bounds: int) -> Any:
-        return self._value(table, path, key, kind, None, bounds)
-
-    def count(self, table: dict[str, Any], path: str, key: str, unit: str, *, low: int, high: int) -> Any:
-        """A whole number of ``unit`` (travellers, ...) that the key's name does not state."""
-        return self._value(table, path, key, int, unit, {"low": low, "high": high})
-
-    def _value(
-        self, table: dict[str, Any], path: str, key: str, kind: type, unit: str | None, bounds: dict[str, int]
-    ) -> Any:
-        full = f"{path}.{key}" if path else key
-        unit = unit or next(
-            (
-                u
-                for sfx, u in _UNITS.items()
-                if key.endswith(sfx) or key.startswith(sfx[1:] + "_") or f"{sfx}_" in key
-            ),
-            None,
-        )
-        expected = f"a whole number of {unit}" if unit else ("an integer" if kind is int else "a string")
-        if key not in table:
-            self.problems.append(f"{full}: missing; expected {expected}")
-            return None
-        value = table[key]
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            self.problems.append(f"{full}: expected {expected}, got {value!r}")
-            return None
-        if kind is str and (not isinstance(value, str) or not value.strip()):
-            self.problems.append(f"{full}: expected a non-empty string, got {value!r}")
-            return None
-        low, high = bounds.get("low"), bounds.get("high")
-        if low is not None and value < low:
-            self.problems.append(f"{full}: expected at least {low}, got {value}")
-            return None
-        if high is not None and value > high:
-            self.problems.append(f"{full}: expected at most {high}, got {value}")
-            return None
-        return value
-
-    def tier(self, table: dict[str, Any], path: str, key: str = "tier") -> Tier | None:
-        full = f"{path}.{key}"
-        if key not in table:
-            self.problems.append(f"{full}: missing; expected one of {_TIERS}")
-            return None
-        return self._tier_value(table[key], full)
-
-    def _tier_value(self, value: Any, full: str) -> Tier | None:
-        try:
-            return Tier(value)
-        except ValueError:
-            self.problems.append(f"{full}: expected one of {_TIERS}, got {value!r}")
-            return None
-
-    def tiers(self, table: dict[str, Any], path: str, key: str) -> frozenset[Tier] | None:
-        full = f"{path}.{key}"
-        value = table.get(key)
-        if not isinstance(value, list):
-            self.problems.append(f"{full}: expected a list of tiers ({_TIERS}), got {value!r}")
-            return None
-        found = [self._tier_value(v, f"{full}[{i}]") for i, v in enumerate(value)]
-        return None if None in found else frozenset(t for t in found if t is not None)
-
-    def section(self, data: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
-        table = self.table(data.get(name), name)
-        self.only(table, name, allowed)
-        return table
 
 
 _SECTIONS = {
@@ -164,7 +78,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}", [f"(file): {exc}"]) from exc
-    check = _Checker()
+    check = Checker()
     days = {"low": 1, "high": _MAX_DAYS}
     head = check.section(data, "policy", {"version", "authority"})
     version = check.get(head, "policy", "version", str)
@@ -257,7 +171,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     )
 
 
-def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRule]:
+def _venue_types(check: Checker, data: dict[str, Any]) -> dict[str, VenueTypeRule]:
     types_table = check.table(data.get("venue_types"), "venue_types")
     if not types_table and "venue_types" in data:
         check.problems.append("venue_types: expected at least one venue type")
@@ -283,7 +197,7 @@ def _venue_types(check: _Checker, data: dict[str, Any]) -> dict[str, VenueTypeRu
     return venue_types
 
 
-def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
+def _border(check: Checker, data: dict[str, Any]) -> BorderRules | None:
     section = check.section(
         data,
         "border",
@@ -334,7 +248,7 @@ def _border(check: _Checker, data: dict[str, Any]) -> BorderRules | None:
 
 
 def _contradictions(
-    check: _Checker,
+    check: Checker,
     visits_days: int | None,
     encounters_days: int | None,
     history_days: int | None,

@@ -15,11 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from chaincut.api.auth import Caller, requires
 from chaincut.codes.qr_image import read_qr_text
 from chaincut.domain.access import Permission
 from chaincut.domain.border import Clearance, RefusalCode
 from chaincut.errors import ChaincutError
+from chaincut.guards import Caller, requires
 from chaincut.policy import BorderRules
 from chaincut.web.pages import PageRoute
 from chaincut.web.templates import Lang, bilingual, render_page, with_lang

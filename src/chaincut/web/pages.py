@@ -20,9 +20,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from chaincut.api.auth import SESSION_COOKIE, Caller, requires
 from chaincut.domain.access import Permission
 from chaincut.errors import NotAuthenticated, PermissionDenied, RateLimited
+from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
 from chaincut.web.templates import Lang, console_page, message_page, sign_in_page, with_lang
 

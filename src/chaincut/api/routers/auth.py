@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

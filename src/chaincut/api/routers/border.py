@@ -11,7 +11,6 @@ import orjson
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep
 from chaincut.api.errors import error_response
 from chaincut.bootstrap import Services
@@ -19,6 +18,7 @@ from chaincut.border import BookingRequest
 from chaincut.domain.access import Permission
 from chaincut.domain.border import BallotEntry, Booking
 from chaincut.errors import BookingRefused
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

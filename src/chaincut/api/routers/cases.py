@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import CaseClassification, CaseStatus
 from chaincut.domain.access import Permission
 from chaincut.domain.audit import AuditFlag
+from chaincut.guards import Caller, requires
 from chaincut.tracing.cases import CaseDraft, CaseRecord
 from chaincut.tracing.timeline import CaseTimeline, VisitEntry
 

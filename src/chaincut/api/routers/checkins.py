@@ -10,10 +10,10 @@ import orjson
 from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Permission, PrincipalKind
 from chaincut.errors import InvalidInput, NotFound
+from chaincut.guards import Caller, requires
 from chaincut.whereabouts.checkin import CheckInRequest, VisitReceipt
 
 __all__ = ["router"]

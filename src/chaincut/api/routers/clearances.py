@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.border import decision_from_dict
 from chaincut.domain.access import Permission
 from chaincut.domain.border import Clearance, RefusalCode
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.codes.key_service import CodeKeyInfo
 from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

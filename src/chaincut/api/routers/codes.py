@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep
 from chaincut.domain.access import Permission
 from chaincut.domain.audit import AuditFlag
 from chaincut.domain.health_codes import HealthCode
 from chaincut.errors import NotFound
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

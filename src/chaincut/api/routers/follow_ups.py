@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import TestResult
 from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 from chaincut.store import FollowUpEntry
 from chaincut.tracing.followups import SYMPTOMS
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.access.audit import event_for
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import OrderKind, OrderStatus, Tier
 from chaincut.domain.access import Permission, Role
 from chaincut.domain.audit import AuditFlag
 from chaincut.errors import InvalidInput, NotFound, PermissionDenied
+from chaincut.guards import Caller, requires
 from chaincut.store import OrderEntry
 
 __all__ = ["router"]

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import ServicesDep
 from chaincut.domain import Person
 from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 from chaincut.people import PersonDraft
 from chaincut.whereabouts.uploads import UploadedVisit, upload_history
 

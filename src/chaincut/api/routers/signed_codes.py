@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.bootstrap import Services
 from chaincut.codes.issuance import code_qr_png
 from chaincut.codes.signed import SignedCode
 from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
+from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 

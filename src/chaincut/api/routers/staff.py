@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.access.audit import event_for
-from chaincut.api.auth import Caller, requires
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain.access import Permission, Role
 from chaincut.domain.audit import AuditFlag, AuditRecord
 from chaincut.errors import InvalidInput, NotFound
+from chaincut.guards import Caller, requires
 from chaincut.store.assignments import ApprovalRecord
 from chaincut.store.staff import StaffRecord
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import ServicesDep
 from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["router"]

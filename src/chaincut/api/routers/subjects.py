@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import PURPOSE_HEADER, Caller, requires
 from chaincut.domain.access import Permission, PrincipalKind
 from chaincut.errors import PermissionDenied
+from chaincut.guards import PURPOSE_HEADER, Caller, requires
 from chaincut.people.corrections import Correction
 
 __all__ = ["router"]

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Tier
 from chaincut.domain.access import Permission
 from chaincut.domain.audit import AuditFlag
+from chaincut.guards import Caller, requires
 from chaincut.tracing.exports import contact_rows, iter_contacts_csv, iter_file, spool_contacts_xlsx
 from chaincut.tracing.service import Trace
 

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from chaincut.api.auth import Caller, requires
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, PrincipalKind, Role
 from chaincut.errors import NotFound
+from chaincut.guards import Caller, requires
 from chaincut.venues.registry import VenueDraft
 
 __all__ = ["router"]
