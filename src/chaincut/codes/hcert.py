@@ -4,10 +4,11 @@ The steps follow the DCC technical specification (eHealth Network, volume 1):
 strip the ``HC1:`` context prefix, base45-decode, zlib-decompress, decode the
 COSE_Sign1 envelope and its CWT payload, check the signature against a trusted
 signer certificate, check the validity period, the signer's permitted
-certificate kinds (key usage), and the content's schema. Each step's outcome is
-reported in ``checks``; a step not reached is absent. Once the envelope is
-decoded the last four checks are all made, so an officer sees every problem.
-Whatever the input, the answer is a result, never an exception.
+certificate kinds (key usage), and the content against the official DCC schema
+of its version (``dcc_schema``). Each step's outcome is reported in ``checks``;
+a step not reached is absent. Once the envelope is decoded the last four checks
+are all made, so an officer sees every problem. Whatever the input, the answer
+is a result, never an exception.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cryptography import x509
 
 from chaincut.codes.base45 import b45decode
 from chaincut.codes.cose import CoseSign1, decode_cbor, decode_sign1, verify_signature
-from chaincut.codes.dcc_schema import schema_problems
+from chaincut.codes.dcc_schema import check_schema
 from chaincut.codes.key_usage import key_usage_problem
 from chaincut.codes.trust import TrustAnchors
 from chaincut.errors import InvalidHealthCertificate
@@ -194,10 +195,7 @@ def _verify(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
     problems["expirationcheck"] = _expiration_problem(claims, signer, at)
     if signer is not None:
         problems["keyusage"] = key_usage_problem(signer, dcc)
-    schema = schema_problems(dcc)
-    problems["schemavalidation"] = (
-        f"the content breaks the DCC schema: {'; '.join(schema)}" if schema else None
-    )
+    problems["schemavalidation"] = check_schema(dcc).reason
     checks.update({step: problem is None for step, problem in problems.items()})
     try:
         payload = _plain(dcc)
