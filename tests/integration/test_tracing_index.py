@@ -232,6 +232,12 @@ def test_a_trace_after_an_import_sees_it_before_it_is_in_memory(district: Distri
     size = resident.index_size()
     assert size is not None and size.unread_segments == 2  # one of visits, one of encounters
 
+    blocker.release()
+    resident.warm_up()  # waits for the background thread to read them
+    size = resident.index_size()
+    assert size is not None and size.unread_segments == 0
+    assert contacts(resident) == streamed
+
 
 def test_the_index_read_in_the_background_catches_up(district: District) -> None:
     resident = resident_service(district.services)
