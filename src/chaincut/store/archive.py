@@ -175,10 +175,6 @@ class ParquetArchive:
         dataset = ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet")
         return iter(dataset.to_batches(columns=columns, filter=filter_, batch_size=1 << 20))
 
-    def generation(self, kind: Kind) -> tuple[str, ...]:
-        """Names the committed content: it changes whenever an import or a purge commits."""
-        return tuple(s.file for s in self.segments(kind))
-
     def purge(self, kind: Kind, cutoff: int) -> int:
         """Delete rows that ended before ``cutoff``; returns how many were deleted.
 
