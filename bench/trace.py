@@ -211,7 +211,7 @@ def _instrument() -> dict[str, float]:
     """Wrap the engine's phases and the sources' reads with timers (bench-only monkeypatching)."""
     import functools
 
-    from chaincut.tracing import engine, service, store_sources
+    from chaincut.tracing import archive_index, engine, service, store_sources
     from chaincut.tracing import trace as one_trace
 
     phases: dict[str, float] = {}
@@ -227,7 +227,7 @@ def _instrument() -> dict[str, float]:
 
         return wrapper
 
-    for cls in (store_sources.ArchiveScanSource, store_sources.SqlSource, store_sources.ArchiveIndex):
+    for cls in (store_sources.ArchiveScanSource, store_sources.SqlSource, archive_index.IndexSnapshot):
         for method in ("visits_of", "visits_near", "encounters_of", "household_members"):
             setattr(cls, method, timed(f"{cls.__name__}.{method}", getattr(cls, method)))
     engine.VenueTimeIndex.__init__ = timed("VenueTimeIndex (sort candidates)", engine.VenueTimeIndex.__init__)

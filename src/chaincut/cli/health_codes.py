@@ -59,6 +59,7 @@ def refresh(
             # Many cases to trace (a bulk import): load the archive into memory once rather
             # than stream it for every case.
             svc.tracing.keep_resident()
+            svc.tracing.warm_up()
         if person is not None:
             svc.codes.refresh(person_ref=person)
             done = 1

@@ -15,11 +15,12 @@ Instants are int64 seconds since the Unix epoch, UTC, as in SQL.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-__all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "ParquetArchive", "Segment"]
+__all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "Kind", "ParquetArchive", "Segment"]
 
 Kind = Literal["visits", "encounters"]
 
@@ -60,12 +61,26 @@ _ROWS_PER_SEGMENT = 16_000_000
 
 @dataclass(frozen=True)
 class Segment:
-    """One committed Parquet file and the range of end times it holds."""
+    """One committed Parquet file and the range of end times it holds.
+
+    A purge that deletes some of a segment's rows writes the rest to a new file and
+    says so: ``rewritten_from`` names the file an import first wrote them to, and
+    ``purged_before`` the cut-off, so the segment holds exactly that file's rows that
+    ended at or after it. A reader holding the first file's rows (the server's
+    tracing index) then knows what changed without reading the new file.
+    """
 
     file: str
     rows: int
     min_end: int
     max_end: int
+    rewritten_from: str | None = None
+    purged_before: int | None = None
+
+    @property
+    def origin(self) -> str:
+        """The file an import first wrote these rows to (this one, unless a purge rewrote it)."""
+        return self.rewritten_from or self.file
 
 
 class ParquetArchive:
@@ -106,7 +121,9 @@ class ParquetArchive:
     def _write_manifest(self, folder: Path, segments: list[Segment]) -> None:
         tmp = folder / f".manifest-{uuid.uuid4().hex}.json"
         with open(tmp, "w", encoding="utf-8") as out:
-            json.dump({"segments": [asdict(s) for s in segments]}, out)
+            # Fields left at None are left out: a manifest no purge has touched reads as before.
+            described = [{k: v for k, v in asdict(s).items() if v is not None} for s in segments]
+            json.dump({"segments": described}, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, folder / "manifest.json")
@@ -122,29 +139,49 @@ class ParquetArchive:
                 os.replace(path, folder / segment.file)
             self._write_manifest(folder, current + [s for _, s in staged])
 
-    def read(self, kind: Kind, filter_: pc.Expression | None = None) -> pa.Table:
-        """The committed rows matching ``filter_`` (use only for small selections)."""
-        paths = [str(p) for p in self.paths(kind)]
+    def _chosen(self, kind: Kind, files: Sequence[str] | None) -> list[str]:
+        if files is None:
+            return [str(p) for p in self.paths(kind)]
+        folder = self._dir(kind)
+        return [str(folder / f) for f in files]
+
+    def read(
+        self, kind: Kind, filter_: pc.Expression | None = None, *, files: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The committed rows matching ``filter_`` (use only for small selections).
+
+        ``files`` limits the read to those segments (their ``file`` names in the manifest).
+        """
+        paths = self._chosen(kind, files)
         if not paths:
             return _SCHEMAS[kind].empty_table()
         return ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet").to_table(filter=filter_)
 
     def scan(
-        self, kind: Kind, columns: list[str], filter_: pc.Expression | None = None
+        self,
+        kind: Kind,
+        columns: list[str],
+        filter_: pc.Expression | None = None,
+        *,
+        files: Sequence[str] | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream the committed rows' ``columns`` matching ``filter_``, batch by batch."""
-        paths = [str(p) for p in self.paths(kind)]
+        """Stream the committed rows' ``columns`` matching ``filter_``, batch by batch.
+
+        ``files`` limits the scan to those segments (their ``file`` names in the manifest).
+        """
+        paths = self._chosen(kind, files)
         if not paths:
             return iter(())
         dataset = ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet")
         return iter(dataset.to_batches(columns=columns, filter=filter_, batch_size=1 << 20))
 
-    def generation(self, kind: Kind) -> tuple[str, ...]:
-        """Names the committed content: it changes whenever an import or a purge commits."""
-        return tuple(s.file for s in self.segments(kind))
-
     def purge(self, kind: Kind, cutoff: int) -> int:
-        """Delete rows that ended before ``cutoff``; returns how many were deleted."""
+        """Delete rows that ended before ``cutoff``; returns how many were deleted.
+
+        A segment wholly before the cut-off is dropped; one that straddles it is
+        rewritten to a new file that records where its rows came from and the cut-off
+        (``Segment.rewritten_from``, ``Segment.purged_before``).
+        """
         end = _END_COLUMN[kind]
         deleted = 0
         with self._locked(kind) as folder:
@@ -165,7 +202,14 @@ class ParquetArchive:
                 if kept.num_rows:
                     name = f"seg-{uuid.uuid4().hex}.parquet"
                     pq.write_table(kept, folder / name, compression="zstd")
-                    keep.append(_describe(name, kept, end))
+                    described = _describe(name, kept, end)
+                    keep.append(
+                        dataclasses.replace(
+                            described,
+                            rewritten_from=segment.origin,
+                            purged_before=max(cutoff, segment.purged_before or cutoff),
+                        )
+                    )
             self._write_manifest(folder, keep)
             for path in dropped:
                 path.unlink(missing_ok=True)

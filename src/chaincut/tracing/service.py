@@ -24,7 +24,8 @@ from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain import Case, Interval, Tier, Venue
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
-from chaincut.store import Store
+from chaincut.store import ParquetArchive, Store
+from chaincut.tracing.archive_index import IndexSize, ResidentIndex
 from chaincut.tracing.columns import (
     TIER_CODES,
     ContactTable,
@@ -40,7 +41,7 @@ from chaincut.tracing.engine import (
 )
 from chaincut.tracing.rules import TracingRules
 from chaincut.tracing.sources import PrefetchedSource, UnionSource
-from chaincut.tracing.store_sources import ArchiveIndex, ArchiveScanSource, SqlSource
+from chaincut.tracing.store_sources import ArchiveScanSource, SqlSource
 from chaincut.tracing.trace import Trace
 from chaincut.tracing.windows import Window, infectious_window
 
@@ -89,9 +90,10 @@ class BatchTrace:
 class TracingService:
     """Finds contacts under the policy, from every kind of whereabouts the store holds.
 
-    With ``resident`` (the server) the archive is loaded into memory once and kept
-    until an import or purge changes it; otherwise (the command line) each trace
-    streams the archive.
+    With ``resident`` (the server) the archive is held in memory and follows its
+    imports and purges without a trace ever waiting for a reload
+    (:class:`~chaincut.tracing.archive_index.ResidentIndex`); otherwise (the command
+    line) each trace streams the archive.
     """
 
     def __init__(
@@ -102,7 +104,7 @@ class TracingService:
         self._clock = clock
         self._zone = zone
         self._resident = resident
-        self._index: ArchiveIndex | None = None
+        self._index: ResidentIndex | None = None
         self._lock = threading.Lock()
         self._venue_key: tuple[int, int] | None = None
         self._venue_types: dict[int, str] = {}
@@ -153,10 +155,12 @@ class TracingService:
             return None
         if not self._resident:
             return ArchiveScanSource(archive)
+        return self._resident_index(archive).snapshot()
+
+    def _resident_index(self, archive: ParquetArchive) -> ResidentIndex:
         with self._lock:
-            current = (archive.generation("visits"), archive.generation("encounters"))
-            if self._index is None or self._index.generation != current:
-                self._index = ArchiveIndex(archive)
+            if self._index is None:
+                self._index = ResidentIndex(archive)
             return self._index
 
     def _source(self, stay: np.ndarray[Any, np.dtype[np.int64]], as_of: int) -> WhereaboutsSource:
@@ -165,9 +169,19 @@ class TracingService:
         return sql if archive is None else UnionSource([sql, archive])
 
     def warm_up(self) -> None:
-        """Load what the first trace would otherwise wait for (the server calls this)."""
+        """Load what traces would otherwise do without: venue types, and the archive when resident.
+
+        The server calls this on a thread of its own at start-up; until the archive is
+        in memory, traces stream the part not read yet.
+        """
         self._types()
-        self._archive_source()
+        archive = self._store.archive
+        if self._resident and archive is not None:
+            self._resident_index(archive).catch_up()
+
+    def index_size(self) -> IndexSize | None:
+        """What the resident index holds (None: not resident, or nothing held yet)."""
+        return None if self._index is None else self._index.size()
 
     # --- single traces --------------------------------------------------------------------
 

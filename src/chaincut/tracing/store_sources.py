@@ -6,24 +6,26 @@
 * :class:`ArchiveScanSource` streams the archive once per question and keeps only
   what can matter: for a batch of thousands of cases, one pass over a city's visits
   costs less than sorting them.
-* :class:`ArchiveIndex` loads the archive into memory once, sorted by person and by
-  venue and time, so a single case traces in milliseconds (the server's choice).
+
+The server's in-memory index of the archive, which answers a single case in
+milliseconds, is :mod:`chaincut.tracing.archive_index`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from chaincut.store import ParquetArchive, Store
-from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays, expand_ranges, sorted_unique
+from chaincut.store.archive import Kind
+from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays
 
-__all__ = ["ArchiveIndex", "ArchiveScanSource", "SqlSource"]
+__all__ = ["ArchiveScanSource", "SqlSource"]
 
 _HOUR = 3_600
-_SHIFT = np.int64(32)
-_SPAN = np.int64((1 << 32) - 1)
 
 
 def _close_open(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArrays:
@@ -83,10 +85,19 @@ _VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at"]
 
 
 class ArchiveScanSource:
-    """Bulk whereabouts in the Parquet archive, read by streaming it (no index)."""
+    """Bulk whereabouts in the Parquet archive, read by streaming it (no index).
 
-    def __init__(self, archive: ParquetArchive) -> None:
+    ``files`` limits it to some segments of each kind (their names in the manifest;
+    a kind left out: none of its segments): the in-memory index streams the segments
+    it has not read yet this way.
+    """
+
+    def __init__(self, archive: ParquetArchive, files: Mapping[Kind, Sequence[str]] | None = None) -> None:
         self._archive = archive
+        self._files = files
+
+    def _only(self, kind: Kind) -> Sequence[str] | None:
+        return None if self._files is None else self._files.get(kind, ())
 
     def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
         if not len(persons):
@@ -95,7 +106,7 @@ class ArchiveScanSource:
         wanted[persons] = True
         when = (pc.field("entered_at") <= end) & (pc.field("left_at") >= start)
         kept: list[pa.RecordBatch] = []
-        for batch in self._archive.scan("visits", _VISIT_COLUMNS, when):
+        for batch in self._archive.scan("visits", _VISIT_COLUMNS, when, files=self._only("visits")):
             person = batch.column("person_id").to_numpy()
             inside = person < len(wanted)
             keep = inside & wanted[np.where(inside, person, 0)]
@@ -125,7 +136,7 @@ class ArchiveScanSource:
         del marks
         when = (pc.field("entered_at") <= int(end.max())) & (pc.field("left_at") >= int(start.min()))
         kept: list[pa.RecordBatch] = []
-        for batch in self._archive.scan("visits", _VISIT_COLUMNS, when):
+        for batch in self._archive.scan("visits", _VISIT_COLUMNS, when, files=self._only("visits")):
             v = batch.column("venue_id").to_numpy()
             known = v < venues
             row = np.where(known, v, 0) * (hours + 1)
@@ -140,102 +151,7 @@ class ArchiveScanSource:
         wanted = pa.array(np.unique(persons))
         who = pc.field("person_a").isin(wanted) | pc.field("person_b").isin(wanted)
         when = (pc.field("start_at") <= end) & (pc.field("end_at") >= start)
-        return _encounter_arrays(self._archive.read("encounters", who & when))
-
-    def household_members(self, persons: I64) -> tuple[I64, I64]:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-
-
-class ArchiveIndex:
-    """The archive's visits and encounters in memory, sorted for lookups by person and by venue.
-
-    Compact, because a city's archive is large: per visit one int64 key (venue and
-    entry time, sorted), the person and the stay's length as int32, and the person
-    order as two int32 columns: 24 bytes a visit (3.4 GB for 140M visits).
-    """
-
-    def __init__(self, archive: ParquetArchive) -> None:
-        self.generation = (archive.generation("visits"), archive.generation("encounters"))
-        person_parts, venue_parts, entered_parts, stay_parts = [], [], [], []
-        for batch in archive.scan("visits", _VISIT_COLUMNS):
-            entered = batch.column("entered_at").to_numpy()
-            person_parts.append(batch.column("person_id").to_numpy().astype(np.int32))
-            venue_parts.append(batch.column("venue_id").to_numpy().astype(np.int64))
-            entered_parts.append(entered)
-            stay_parts.append((batch.column("left_at").to_numpy() - entered).astype(np.int32))
-        if not person_parts:
-            person_parts, venue_parts = [np.zeros(0, np.int32)], [np.zeros(0, np.int64)]
-            entered_parts, stay_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
-        entered = np.concatenate(entered_parts)
-        self._base = int(entered.min()) if len(entered) else 0
-        keys = (np.concatenate(venue_parts) << _SHIFT) | (entered - self._base)
-        del entered, entered_parts, venue_parts
-        order = np.argsort(keys)
-        self._keys = keys[order]
-        del keys
-        self._person = np.concatenate(person_parts)[order]
-        self._stay = np.concatenate(stay_parts)[order]
-        del order, person_parts, stay_parts
-        venue = self._keys >> _SHIFT
-        longest = np.zeros(int(venue.max()) + 1 if len(venue) else 0, dtype=np.int64)
-        if len(venue):
-            starts = np.flatnonzero(np.r_[True, venue[1:] != venue[:-1]])
-            longest[venue[starts]] = np.maximum.reduceat(self._stay, starts)
-        self._longest = longest
-        del venue
-        self._person_order = np.argsort(self._person, kind="stable").astype(np.int32)
-        self._person_sorted = self._person[self._person_order]
-        encounters = _encounter_arrays(archive.read("encounters"))
-        self._encounters = encounters
-        self._a_order = np.argsort(encounters.person_a, kind="stable").astype(np.int32)
-        self._b_order = np.argsort(encounters.person_b, kind="stable").astype(np.int32)
-        self._a_sorted = encounters.person_a[self._a_order].astype(np.int32)
-        self._b_sorted = encounters.person_b[self._b_order].astype(np.int32)
-        pa.default_memory_pool().release_unused()  # what reading the archive held, given back
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def _visits(self, rows: I64) -> VisitArrays:
-        keys = self._keys[rows]
-        entered = (keys & _SPAN) + self._base
-        return VisitArrays(
-            self._person[rows].astype(np.int64), keys >> _SHIFT, entered, entered + self._stay[rows]
-        )
-
-    def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
-        # Searched as int32, the column's own type: an int64 needle would make NumPy convert
-        # the whole column on every call.
-        people = sorted_unique(persons).astype(np.int32)
-        lo = np.searchsorted(self._person_sorted, people, side="left").astype(np.int64)
-        hi = np.searchsorted(self._person_sorted, people, side="right").astype(np.int64)
-        found = self._visits(self._person_order[expand_ranges(lo, hi)[1]].astype(np.int64))
-        return found.take((found.left >= start) & (found.entered <= end))
-
-    def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
-        if not len(self._keys):
-            return VisitArrays.empty()
-        inside = venue < len(self._longest)
-        longest = np.zeros(len(venue), dtype=np.int64)
-        longest[inside] = self._longest[venue[inside]]
-        low = (venue << _SHIFT) | np.clip(start - longest - self._base, 0, _SPAN)
-        high = (venue << _SHIFT) | np.clip(end - self._base, 0, _SPAN)
-        lo = np.searchsorted(self._keys, low, side="left").astype(np.int64)
-        hi = np.searchsorted(self._keys, high, side="right").astype(np.int64)
-        return self._visits(sorted_unique(expand_ranges(lo, hi)[1]))
-
-    def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
-        people = sorted_unique(persons).astype(np.int32)  # the sorted columns' type (see visits_of)
-        rows = []
-        for order, ordered in ((self._a_order, self._a_sorted), (self._b_order, self._b_sorted)):
-            lo = np.searchsorted(ordered, people, side="left").astype(np.int64)
-            hi = np.searchsorted(ordered, people, side="right").astype(np.int64)
-            rows.append(order[expand_ranges(lo, hi)[1]].astype(np.int64))
-        row = sorted_unique(np.concatenate(rows))
-        e = self._encounters
-        keep = row[(e.end[row] >= start) & (e.start[row] <= end)]
-        return EncounterArrays(e.person_a[keep], e.person_b[keep], e.start[keep], e.end[keep])
+        return _encounter_arrays(self._archive.read("encounters", who & when, files=self._only("encounters")))
 
     def household_members(self, persons: I64) -> tuple[I64, I64]:
         empty = np.zeros(0, dtype=np.int64)
