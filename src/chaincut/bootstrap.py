@@ -144,7 +144,7 @@ def bootstrap(
     subjects = hasher.subjects
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
     code_partners = Partners(store, clock, settings.code_issuer)
-    trusted_codes = TrustedCodes(code_keys, code_partners)
+    trusted_codes = TrustedCodes(code_keys, code_partners, leeway=settings.code_leeway)
     code_issuer = CodeIssuer(
         code_keys, settings.code_issuer, policy.signed_codes.valid_hours, clock, subjects
     )
@@ -211,9 +211,11 @@ def bootstrap(
 # --- border clearance: where the signed health codes plug in ------------------------------------------
 
 
-def offline_verifier_factory() -> VerifierFactory:
-    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust, offline."""
-    return bundle_verifier
+def offline_verifier_factory(settings: Settings | None = None) -> VerifierFactory:
+    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust, offline, with
+    the checkpoint's clock leeway (``CHAINCUT_CODE_LEEWAY_SECONDS``)."""
+    leeway = (settings or Settings()).code_leeway
+    return lambda document: bundle_verifier(document, leeway=leeway)
 
 
 def ballot_seeds(settings: Settings, random_hex: Callable[[], str] | None = None) -> Callable[[date], str]:

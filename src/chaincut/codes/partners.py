@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from cryptography import x509
@@ -28,6 +28,7 @@ from chaincut.codes.trust import load_certificate
 from chaincut.codes.trust_list import IssuerTrust, read_trust_list
 from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditEvent
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS
 from chaincut.errors import Conflict, InvalidInput, TrustListError
 from chaincut.store.code_keys import PartnerRecord
 from chaincut.store.unit_of_work import Store
@@ -238,9 +239,11 @@ class TrustedCodes:
         *,
         refresh_seconds: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS),
     ) -> None:
         self._keys = keys
         self._partners = partners
+        self._leeway = leeway
         self._refresh = refresh_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -270,7 +273,7 @@ class TrustedCodes:
             trust = trust.with_issuer(own)  # our own keys win over a partner claiming our name
         with self._lock:
             if self._verifier is None or self._verifier.trust != trust:
-                self._verifier = CodeVerifier(trust)
+                self._verifier = CodeVerifier(trust, leeway=self._leeway)
             self._checked = self._monotonic()
             return self._verifier
 
