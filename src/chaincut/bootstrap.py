@@ -31,6 +31,7 @@ from chaincut.codes.checkpoint_trust import bundle_verifier, checkpoint_trust
 from chaincut.codes.issuance import CodeIssuer
 from chaincut.codes.key_service import CodeKeys
 from chaincut.codes.partners import Partners, TrustedCodes
+from chaincut.codes.revocations import CodeRevocations
 from chaincut.codes.signed import SignedCodes
 from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
@@ -92,6 +93,7 @@ class Services:
     trusted_codes: TrustedCodes
     codes: HealthCodeService
     signed_codes: SignedCodes
+    code_revocations: CodeRevocations
 
     def close(self) -> None:
         self.db.dispose()
@@ -148,6 +150,9 @@ def bootstrap(
     code_issuer = CodeIssuer(
         code_keys, settings.code_issuer, policy.signed_codes.valid_hours, clock, subjects
     )
+    # Online, a scanned code is judged by what its issuer knows now (revoked? its holder's code now);
+    # offline, by the revoked code ids its bundle carries.
+    code_revocations = CodeRevocations(store, code_keys, code_partners, codes, clock)
     return Services(
         settings=settings,
         policy=policy,
@@ -194,6 +199,9 @@ def bootstrap(
             trusted_codes.verify,
             lambda: checkpoint_trust(code_keys, code_partners),
             policy.version,
+            standing=code_revocations.standing,
+            revoked_codes=code_revocations.revoked_codes,
+            bundle_max_age_hours=policy.signed_codes.bundle_max_age_hours,
         ),
         draws=BallotDraws(
             store, policy.border, clock, settings.zone, ballot_seeds(settings), subjects.subject_of
@@ -205,6 +213,7 @@ def bootstrap(
         trusted_codes=trusted_codes,
         codes=codes,
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
+        code_revocations=code_revocations,
     )
 
 
