@@ -145,6 +145,12 @@ def test_a_green_code_fetched_before_the_holder_became_a_close_contact_is_refuse
     logged = json.loads(offline.stdout)
     assert not logged["cleared"] and "code_revoked" in {r["code"] for r in logged["reasons"]}
 
+    # The traveller's data-access report shows the code, and that it was revoked.
+    report = client.get("/people/T1/subject-access", headers=app)
+    assert report.status_code == 200, report.text
+    (held,) = report.json()["health_records"]["signed_codes"]
+    assert held["code_id"] == code["code_id"] and held["revoked_at"] is not None
+
     # A fresh code shows red, and is refused for its colour, not as revoked.
     fresh = _signed(client, app)
     assert fresh["colour"] == "red"

@@ -67,6 +67,14 @@ class IssuedCodeRepository:
             return None
         return IssuedCode(row.code_id, int(row.person_id), row.issued_at, row.expires_at, row.revoked_at)
 
+    def of_person(self, person_id: int) -> list[IssuedCode]:
+        """The person's issued codes still recorded, oldest first (for their data-access report)."""
+        query = select(issued_codes).where(_c.person_id == person_id).order_by(_c.issued_at, _c.code_id)
+        return [
+            IssuedCode(r.code_id, int(r.person_id), r.issued_at, r.expires_at, r.revoked_at)
+            for r in self._conn.execute(query)
+        ]
+
     def revoke_outstanding(self, person_ids: Sequence[int], at: int) -> int:
         """Revoke every code of these people that is neither expired nor revoked; raises the list's
         sequence when any was. Returns how many were revoked."""
