@@ -31,6 +31,7 @@ from chaincut.codes.checkpoint_trust import bundle_verifier, checkpoint_trust
 from chaincut.codes.issuance import CodeIssuer
 from chaincut.codes.key_service import CodeKeys
 from chaincut.codes.partners import Partners, TrustedCodes
+from chaincut.codes.revocations import CodeRevocations
 from chaincut.codes.signed import SignedCodes
 from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
@@ -92,6 +93,7 @@ class Services:
     trusted_codes: TrustedCodes
     codes: HealthCodeService
     signed_codes: SignedCodes
+    code_revocations: CodeRevocations
 
     def close(self) -> None:
         self.db.dispose()
@@ -144,10 +146,13 @@ def bootstrap(
     subjects = hasher.subjects
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
     code_partners = Partners(store, clock, settings.code_issuer)
-    trusted_codes = TrustedCodes(code_keys, code_partners)
+    trusted_codes = TrustedCodes(code_keys, code_partners, leeway=settings.code_leeway)
     code_issuer = CodeIssuer(
         code_keys, settings.code_issuer, policy.signed_codes.valid_hours, clock, subjects
     )
+    # Online, a scanned code is judged by what its issuer knows now (revoked? its holder's code now);
+    # offline, by the revoked code ids its bundle carries.
+    code_revocations = CodeRevocations(store, code_keys, code_partners, codes, clock)
     return Services(
         settings=settings,
         policy=policy,
@@ -194,6 +199,9 @@ def bootstrap(
             trusted_codes.verify,
             lambda: checkpoint_trust(code_keys, code_partners),
             policy.version,
+            standing=code_revocations.standing,
+            revoked_codes=code_revocations.revoked_codes,
+            bundle_max_age_hours=policy.signed_codes.bundle_max_age_hours,
         ),
         draws=BallotDraws(
             store, policy.border, clock, settings.zone, ballot_seeds(settings), subjects.subject_of
@@ -205,15 +213,18 @@ def bootstrap(
         trusted_codes=trusted_codes,
         codes=codes,
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
+        code_revocations=code_revocations,
     )
 
 
 # --- border clearance: where the signed health codes plug in ------------------------------------------
 
 
-def offline_verifier_factory() -> VerifierFactory:
-    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust, offline."""
-    return bundle_verifier
+def offline_verifier_factory(settings: Settings | None = None) -> VerifierFactory:
+    """How ``chaincut border clear`` builds its verifier from a synced bundle's trust, offline, with
+    the checkpoint's clock leeway (``CHAINCUT_CODE_LEEWAY_SECONDS``)."""
+    leeway = (settings or Settings()).code_leeway
+    return lambda document: bundle_verifier(document, leeway=leeway)
 
 
 def ballot_seeds(settings: Settings, random_hex: Callable[[], str] | None = None) -> Callable[[date], str]:

@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS, MAX_CODE_LEEWAY_SECONDS
 from chaincut.errors import ConfigurationError
 
 __all__ = ["Secrets", "Settings", "generate_secrets", "load_secrets"]
@@ -75,6 +77,9 @@ class Settings(BaseSettings):
     # Signed health codes (issue 5): the issuing jurisdiction's code, written in every code's CWT
     # ``iss`` and the trust list it publishes (e.g. "HK"; a partner runs its own, e.g. "MO").
     code_issuer: str = Field(default="HK", pattern=r"^[A-Z][A-Z0-9]{1,15}$")
+    # Clock skew every code verifier tolerates on a code's (or EU DCC's) iat and exp, and its signer's
+    # validity: a checkpoint whose clock runs a little behind still accepts a code fetched at the gate.
+    code_leeway_seconds: int = Field(default=DEFAULT_CODE_LEEWAY_SECONDS, ge=0, le=MAX_CODE_LEEWAY_SECONDS)
 
     @field_validator("local_timezone")
     @classmethod
@@ -99,6 +104,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chaincut.sqlite3').resolve()}"
+
+    @property
+    def code_leeway(self) -> timedelta:
+        """The clock skew tolerated when verifying a code (``code_leeway_seconds``)."""
+        return timedelta(seconds=self.code_leeway_seconds)
 
     @property
     def embedded(self) -> bool:

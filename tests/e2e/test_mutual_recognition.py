@@ -205,7 +205,10 @@ def test_two_jurisdictions_recognise_each_others_codes_and_a_revoked_key_stops_a
     assert not mo.verify(hk_code)["valid"]  # before any exchange: HK is unknown in MO
 
     assert [(o["name"], o["accepted"]) for o in hk.sync()] == [("MO", True)]
-    assert [(o["name"], o["accepted"]) for o in mo.sync()] == [("HK", True)]
+    (from_hk,) = mo.sync()
+    assert (from_hk["name"], from_hk["accepted"]) == ("HK", True)
+    # HK's code-revocation list came with it, fetched from beside its trust list (nothing revoked yet).
+    assert from_hk["revocations_sequence"] == 0, from_hk["revocations_reason"]
 
     in_mo = mo.verify(hk_code)
     assert in_mo["valid"], in_mo["reason"]

@@ -145,6 +145,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/border/clearances/offline"): frozenset({BORDER_OFFICER}),
     # signed health codes: the trust list holds only certificates (anyone); keys and partners: admins
     ("GET", "/codes/trust-list"): EVERYONE,
+    ("GET", "/codes/revocations"): EVERYONE,
     ("GET", "/codes/keys"): frozenset({ADMINISTRATOR}),
     ("POST", "/codes/keys/rotate"): frozenset({ADMINISTRATOR}),
     ("POST", "/codes/keys/{kid}/revoke"): frozenset({ADMINISTRATOR}),
@@ -165,7 +166,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/cases/{ref}/discharge"): DESK,
 }
 
-PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list")})
+PUBLIC_OPERATIONS = frozenset(
+    {("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list"), ("GET", "/codes/revocations")}
+)
 
 # --- the fixture world -------------------------------------------------------------------------
 
@@ -460,6 +463,7 @@ CALLS: dict[tuple[str, str], Build] = {
         },
     ),
     ("GET", "/codes/trust-list"): _static("/codes/trust-list"),
+    ("GET", "/codes/revocations"): _static("/codes/revocations"),
     ("GET", "/codes/keys"): _static("/codes/keys"),
     ("POST", "/codes/keys/rotate"): _static("/codes/keys/rotate"),
     ("POST", "/codes/keys/{kid}/revoke"): lambda w, _c: Call(

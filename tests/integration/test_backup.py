@@ -85,6 +85,13 @@ def _code_rows(svc: Services) -> None:
     partner = new_root("MO", svc.clock.now())
     pem = partner.certificate.public_bytes(Encoding.PEM)
     svc.code_partners.add("MO", "https://mo.example/codes/trust-list", pem, Principal.system("tests"))
+    # A resident's signed codes, one revoked when their colour worsened (the list's sequence raised).
+    with svc.store.read() as uow:
+        person_id = uow.people.id_for_ref("p-6")
+    assert person_id is not None
+    svc.signed_codes.issue_for(person_id)
+    svc.codes.set_override("p-6", "red", "positive test reported by a clinic", None, "supervisor-1")
+    svc.signed_codes.issue_for(person_id)
 
 
 def fill(svc: Services) -> None:

@@ -255,7 +255,11 @@ def test_the_clear_command_refuses_what_the_bundles_trust_cannot_verify(
     bundle = tmp_path / "bundle.json"
     document = services.clearances.bundle(Principal.system("officer"), "shenzhen_bay", TODAY).to_dict()
     bundle.write_text(json.dumps(document))
-    result = CliRunner().invoke(chaincut_cli, ["border", "clear", "--bundle", str(bundle), "QR-T1"])
+    # Decided when synced: a bundle older than the policy's maximum age would be refused whole.
+    at_sync = {"clock": FixedClock(NOW)}
+    result = CliRunner().invoke(
+        chaincut_cli, ["border", "clear", "--bundle", str(bundle), "QR-T1"], obj=at_sync
+    )
     assert result.exit_code == 1
     assert "invalid_code: the code is not valid: the QR text does not start with 'CC1:'" in result.output
     broken = tmp_path / "broken.json"

@@ -78,7 +78,12 @@ def test_init_issue_and_verify_our_own_code(services: Services) -> None:
 def test_an_expired_code_is_refused(services: Services) -> None:
     services.code_keys.init(ADMIN)
     text, _ = issue(services)
-    result = services.trusted_codes.verify(text, services.clock.now() + timedelta(hours=24, seconds=1))
+    # Past its expiry by more than the clock leeway (CHAINCUT_CODE_LEEWAY_SECONDS, 300 s).
+    expired_at = services.clock.now() + timedelta(hours=24)
+    assert services.trusted_codes.verify(text, expired_at + services.settings.code_leeway).valid
+    result = services.trusted_codes.verify(
+        text, expired_at + services.settings.code_leeway + timedelta(seconds=1)
+    )
     assert not result.valid
     assert result.reason == "the code has expired"
     assert result.checks["verify"] is True and result.checks["expirationcheck"] is False

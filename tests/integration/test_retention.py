@@ -32,9 +32,10 @@ RETENTION = timedelta(
 )  # retention.visits_days, encounters_days, corrected_values_days in default.toml
 ENDED_ACCESS = timedelta(days=7)  # retention.ended_access_days: sessions, tokens, approvals
 LATER = timedelta(days=25)  # how far the clock moves before purging
-# What each purge run records, in order: whereabouts, then replaced details and ended credentials.
+# What each purge run records, in order: whereabouts, then replaced details and ended credentials
+# (signed codes' records once the codes expired).
 WHEREABOUTS = ["visits", "encounters"]
-KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals"]
+KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals", "signed_codes"]
 
 
 @pytest.fixture
@@ -259,6 +260,8 @@ def test_purges_over_the_api(client: TestClient, services: Services, clock: Fixe
         assert set(entry) == {"kind", "deleted", "cutoff", "run_at", "policy_version"}
         assert datetime.fromisoformat(entry["run_at"]) == clock.now()
         kept = RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections") else ENDED_ACCESS
+        if entry["kind"] == "signed_codes":
+            kept = timedelta(hours=1)  # expired, and past the largest clock leeway a verifier allows
         assert datetime.fromisoformat(entry["cutoff"]) == clock.now() - kept, entry
         assert entry["policy_version"] == services.policy.version
 

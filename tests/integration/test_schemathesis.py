@@ -37,7 +37,9 @@ from support.auth import staff_headers
 
 MAX_EXAMPLES = 15  # per operation and generation mode
 PURPOSE = "schemathesis: fuzzing the API"
-PUBLIC = frozenset({("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list")})
+PUBLIC = frozenset(
+    {("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list"), ("GET", "/codes/revocations")}
+)
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,

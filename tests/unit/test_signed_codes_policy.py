@@ -1,4 +1,5 @@
-"""The policy's ``[signed_codes]`` section: how long a signed health code is valid."""
+"""The policy's ``[signed_codes]`` section: how long a signed health code is valid, and how long an
+offline checkpoint's bundle may be used."""
 
 from __future__ import annotations
 
@@ -42,3 +43,27 @@ def test_the_diff_shows_a_changed_validity() -> None:
     changed = DEFAULT.replace("valid_hours = 24", "valid_hours = 12")
     changes = diff_policies(DEFAULT, changed)
     assert any("signed_codes.valid_hours" in str(change) for change in changes)
+
+
+def test_an_offline_bundle_may_be_used_for_6_hours_by_default() -> None:
+    assert parse_policy(DEFAULT).signed_codes.bundle_max_age_hours == 6
+
+
+@pytest.mark.parametrize("value", ["0", '"6"', "1000", "6.5"])
+def test_a_wrong_bundle_age_is_named_by_its_key(value: str) -> None:
+    broken = DEFAULT.replace("bundle_max_age_hours = 6", f"bundle_max_age_hours = {value}")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(broken)
+    problems = caught.value.problems
+    assert any(p.startswith("signed_codes.bundle_max_age_hours: expected") for p in problems), problems
+
+
+def test_a_missing_bundle_age_is_named_and_the_diff_shows_a_changed_one() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(DEFAULT.replace("bundle_max_age_hours = 6\n", ""))
+    assert (
+        "signed_codes.bundle_max_age_hours: missing; expected a whole number of hours"
+        in caught.value.problems
+    )
+    changes = diff_policies(DEFAULT, DEFAULT.replace("bundle_max_age_hours = 6", "bundle_max_age_hours = 2"))
+    assert any("signed_codes.bundle_max_age_hours" in str(change) for change in changes)

@@ -106,6 +106,7 @@ class SubjectAccess:
             tests = uow.health_codes.tests_of([person.id]).get(person.id, [])
             doses = uow.health_codes.vaccinations_of([person.id]).get(person.id, [])
             arrivals = uow.health_codes.arrivals_of([person.id]).get(person.id, [])
+            signed = uow.issued_codes.of_person(person.id)
         own_cases = frozenset(c.ref for c in cases) if for_subject else None
         rules = self._policy.retention
         visit_days, encounter_days = timedelta(days=rules.visits_days), timedelta(days=rules.encounters_days)
@@ -162,6 +163,17 @@ class SubjectAccess:
                 "vaccinations": [{"dose_on": day.isoformat(), "product": product} for day, product in doses],
                 "arrivals": [
                     {"arrived_at": instant(from_epoch(at), zone), "origin": origin} for at, origin in arrivals
+                ],
+                "signed_codes": [
+                    {
+                        "code_id": c.code_id,
+                        "issued_at": instant(from_epoch(c.issued_at), zone),
+                        "expires_at": instant(from_epoch(c.expires_at), zone),
+                        "revoked_at": None
+                        if c.revoked_at is None
+                        else instant(from_epoch(c.revoked_at), zone),
+                    }
+                    for c in signed
                 ],
             },
         )

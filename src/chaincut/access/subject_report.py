@@ -63,7 +63,8 @@ class SubjectAccessReport:
     audit: Sequence[Row]
     border: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # see access/subject_border.py
     health_codes: Sequence[Row] = ()  # every change of the person's code, newest first
-    health_records: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # tests, vaccinations, arrivals
+    # tests, vaccinations, arrivals, and the signed codes issued (kept until they expire, to revoke them)
+    health_records: Mapping[str, Sequence[Row]] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # personal data: never in a log
         return f"SubjectAccessReport(person={self.person['ref']!r})"
@@ -134,7 +135,11 @@ _SECTIONS = (
     ("ballot_entries", "Border crossing ballot entries", "過境抽籤登記"),
     ("border_clearances", "Checks at border checkpoints", "口岸查驗記錄"),
     ("health_codes", "Your health code and its history", "你的健康碼及其記錄"),
-    ("health_records", "Tests, vaccinations and arrivals", "檢測、疫苗接種及抵港記錄"),
+    (
+        "health_records",
+        "Tests, vaccinations, arrivals and signed codes",
+        "檢測、疫苗接種、抵港及已簽發健康碼記錄",
+    ),
     ("audit", "Who accessed your data, when and why", "查閱你資料的人員、時間及目的"),
 )
 _NOTES = (
@@ -147,6 +152,8 @@ _NOTES = (
     "Border bookings and ballot entries made for you by another app do not say whose app it was; "
     "checkpoint checks keep only the general reason for a refusal.",
     "Every change of your health code is kept, with its reasons, as the record of how it was decided.",
+    "Each signed code issued to you is kept by its id until it expires, so that it can be revoked "
+    "if your code's colour worsens before then.",
 )
 _BORDER_KEYS = ("border_bookings", "ballot_entries", "border_clearances")
 

@@ -7,7 +7,17 @@ from chaincut.border.bundle import ClearanceBundle, decision_from_dict, decision
 from chaincut.border.clearance import decide
 from chaincut.border.clearances import ClearanceService
 from chaincut.border.draws import BallotDraws
-from chaincut.border.ports import CheckedCode, CodeCheck, CodeVerifier, TrustListProvider, VerifierFactory
+from chaincut.border.ports import (
+    CheckedCode,
+    CodeCheck,
+    CodeStanding,
+    CodeVerifier,
+    KnownStanding,
+    RevokedCodesProvider,
+    StandingLookup,
+    TrustListProvider,
+    VerifierFactory,
+)
 from chaincut.border.types import BookingRequest
 
 __all__ = [
@@ -18,8 +28,12 @@ __all__ = [
     "ClearanceBundle",
     "ClearanceService",
     "CodeCheck",
+    "CodeStanding",
     "CodeVerifier",
     "DrawOutcome",
+    "KnownStanding",
+    "RevokedCodesProvider",
+    "StandingLookup",
     "TrustListProvider",
     "VerifierFactory",
     "decide",

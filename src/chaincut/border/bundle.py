@@ -3,7 +3,11 @@
 The bundle holds the day's bookings for one checkpoint by border subject id
 (never a document number or its hash), the clearance rules in force, the code
 ids and bookings that had already crossed when it was made, and the trust list
-its verifier checks codes against. A decision record is what an offline
+its verifier checks codes against. It also holds the code ids revoked when it was
+made, by issuer (ours and partners': a code whose holder's colour worsened since it
+was issued), and how long it may be used: a bundle older than the policy's
+``[signed_codes] bundle_max_age_hours`` is refused (``check_age``), so the revocations
+a checkpoint decides with are never older than that. A decision record is what an offline
 checkpoint appends to its log and later uploads; its ``decision_id`` makes the
 upload idempotent. Reading either refuses a malformed document naming the field.
 """
@@ -12,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chaincut.border.ports import NOTHING_KNOWN, KnownStanding
 from chaincut.domain.border import (
     BookingStatus,
     ClearanceDecision,
@@ -23,6 +28,7 @@ from chaincut.domain.border import (
     RefusalReason,
     SyncedBooking,
 )
+from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import InvalidInput
 from chaincut.policy import ClearanceRules
 from chaincut.policy.border_loading import parse_slot_hours
@@ -46,9 +52,38 @@ class ClearanceBundle:
     crossed_codes: frozenset[str]
     crossed_bookings: frozenset[str]
     trust_list: Mapping[str, Any]
+    revoked_codes: Mapping[str, frozenset[str]]  # issuer -> code ids revoked when the bundle was made
+    max_age_hours: int  # the policy's [signed_codes] bundle_max_age_hours when it was made
 
     def __repr__(self) -> str:
         return f"ClearanceBundle({self.checkpoint!r}, {self.day}, {len(self.bookings)} bookings)"
+
+    @property
+    def expires_at(self) -> datetime:
+        """After this instant the bundle is too old to decide with: sync again."""
+        return self.generated_at + timedelta(hours=self.max_age_hours)
+
+    def check_age(self, now: datetime) -> None:
+        """InvalidInput (``bundle_too_old``, naming ``generated_at``) when the bundle is past its age."""
+        if now > self.expires_at:
+            age_hours = (now - self.generated_at).total_seconds() / 3600
+            raise InvalidInput(
+                f"the bundle was synced at {self.generated_at.astimezone(self.zone):%Y-%m-%d %H:%M}, "
+                f"{age_hours:.1f} hours ago; a bundle may be used for {self.max_age_hours} hours "
+                "(the policy's signed_codes.bundle_max_age_hours), so codes revoked since are not in it: "
+                "sync again",
+                field="generated_at",
+                code="bundle_too_old",
+            )
+
+    def standing_of(self, claims: HealthCodeClaims | None) -> KnownStanding:
+        """What the bundle knows of a code: revoked by its issuer when the bundle was made, or nothing."""
+        if claims is None or claims.code_id not in self.revoked_codes.get(claims.issuer, frozenset()):
+            return NOTHING_KNOWN
+        synced = self.generated_at.astimezone(self.zone)
+        return KnownStanding(
+            revoked=f"code {claims.code_id} was revoked by {claims.issuer} (as of the sync at {synced:%H:%M})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rules
@@ -78,6 +113,8 @@ class ClearanceBundle:
             ],
             "crossed": {"code_ids": sorted(self.crossed_codes), "booking_ids": sorted(self.crossed_bookings)},
             "trust_list": dict(self.trust_list),
+            "revoked_codes": {issuer: sorted(ids) for issuer, ids in sorted(self.revoked_codes.items())},
+            "max_age_hours": self.max_age_hours,
         }
 
     @classmethod
@@ -113,6 +150,15 @@ class ClearanceBundle:
             bookings.append(booking)
         crossed = _mapping(doc.get("crossed"), "crossed")
         trust = doc.get("trust_list", {})
+        revoked = _mapping(doc.get("revoked_codes"), "revoked_codes")
+        max_age = doc.get("max_age_hours")
+        if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 1:
+            raise _bad("max_age_hours", "a whole number of hours, at least 1")
+        revoked_codes = {}
+        for issuer, ids in revoked.items():
+            if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
+                raise _bad(f"revoked_codes.{str(issuer)[:16]}", "a list of code ids")
+            revoked_codes[issuer] = frozenset(ids)
         return cls(
             generated_at=_instant(doc, "generated_at"),
             checkpoint=checkpoint,
@@ -124,6 +170,8 @@ class ClearanceBundle:
             crossed_codes=frozenset(_strings(crossed, "code_ids")),
             crossed_bookings=frozenset(_strings(crossed, "booking_ids")),
             trust_list=_mapping(trust, "trust_list"),
+            revoked_codes=revoked_codes,
+            max_age_hours=max_age,
         )
 
 

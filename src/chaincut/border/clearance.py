@@ -7,6 +7,12 @@ policy's hours; a code or booking that already cleared a crossing does not clear
 another. ``decide`` is pure: the same inputs give the same decision online (the
 store's bookings) and offline (a synced bundle), and it never reads a clock or
 the network.
+
+A code's colour is its holder's when it was issued, hours ago perhaps. What is known
+of it now is its ``standing``: a revoked code (its holder's colour worsened since) is
+refused (``code_revoked``), and when the holder's current code is known (online, for
+our own residents) the colour decided on is the current one, and the one the code
+shows must be cleared too: neither a stale green nor a stale red code crosses.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from chaincut.border.ports import CodeCheck
+from chaincut.border.ports import NOTHING_KNOWN, CodeCheck, CodeStanding
 from chaincut.domain.border import (
     BookingStatus,
     ClearanceDecision,
@@ -41,12 +47,14 @@ def decide(
     *,
     used_codes: Collection[str] = (),
     used_bookings: Collection[str] = (),
+    standing: CodeStanding = NOTHING_KNOWN,
 ) -> ClearanceDecision:
     """Decide on one scanned code at ``checkpoint`` at ``now`` (aware UTC).
 
     ``bookings``: what is known of the traveller's bookings (a checkpoint's synced
     list, or the store's); ``used_codes``/``used_bookings``: code ids and booking ids
-    that have already cleared a crossing.
+    that have already cleared a crossing; ``standing``: what is known now of the code
+    (revoked?) and of its holder's current code.
     """
     local = now.astimezone(zone)
     day = local.date()
@@ -71,8 +79,11 @@ def decide(
         reasons.append(
             RefusalReason(_R.CODE_REPLAYED, f"this code ({claims.code_id}) has already cleared a crossing")
         )
-    if claims.colour not in rules.cleared_colours:
-        reasons.append(RefusalReason(_R.COLOUR_NOT_CLEARED, _colour_text(claims, zone, rules)))
+    if standing.revoked is not None:
+        reasons.append(RefusalReason(_R.CODE_REVOKED, f"the code was revoked: {standing.revoked}"))
+    colour = _colour_reason(claims, standing, zone, rules)
+    if colour is not None:
+        reasons.append(colour)
     booking, booking_reasons = _booking(claims.subject, bookings, checkpoint, day, slot, local, rules)
     reasons += booking_reasons
     if booking is not None and booking.booking_id in used_bookings:
@@ -91,7 +102,7 @@ def decide(
         decided_at=now,
         code_id=claims.code_id,
         subject=claims.subject,
-        colour=claims.colour,
+        colour=standing.colour or claims.colour,
         booking=booking,
     )
 
@@ -100,11 +111,25 @@ def _shown(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _colour_text(claims: HealthCodeClaims, zone: ZoneInfo, rules: ClearanceRules) -> str:
-    why = "; ".join(claims.reasons) or "no reason given"
-    until = f"; until {_shown(claims.status_until, zone)}" if claims.status_until is not None else ""
+def _colour_reason(
+    claims: HealthCodeClaims, standing: CodeStanding, zone: ZoneInfo, rules: ClearanceRules
+) -> RefusalReason | None:
+    """Why the colour may not cross: the holder's current one first, else the one the code shows."""
     allowed = ", ".join(sorted(rules.cleared_colours))
-    return f"{claims.colour}: {why}{until} (only {allowed} may cross)"
+    if standing.colour is not None and standing.colour not in rules.cleared_colours:
+        shows = "" if standing.colour == claims.colour else f" (the code shows {claims.colour})"
+        text = _colour_text(standing.colour, standing.reasons, standing.until, zone)
+        return RefusalReason(_R.COLOUR_NOT_CLEARED, f"now {text}{shows} (only {allowed} may cross)")
+    if claims.colour not in rules.cleared_colours:
+        text = _colour_text(claims.colour, claims.reasons, claims.status_until, zone)
+        return RefusalReason(_R.COLOUR_NOT_CLEARED, f"{text} (only {allowed} may cross)")
+    return None
+
+
+def _colour_text(colour: str, reasons: tuple[str, ...], until: datetime | None, zone: ZoneInfo) -> str:
+    why = "; ".join(reasons) or "no reason given"
+    shown = f"; until {_shown(until, zone)}" if until is not None else ""
+    return f"{colour}: {why}{shown}"
 
 
 def _booking(

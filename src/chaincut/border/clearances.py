@@ -1,14 +1,19 @@
 """Clearing travellers at a checkpoint, online, and taking in what offline checkpoints decided.
 
-Online, the officer's scan is checked by the health-code verifier, decided by
-``clearance.decide`` against the traveller's bookings in the store, recorded and
-audited in one transaction. A code id, and a booking, clear one crossing only:
+Online, the officer's scan is checked by the health-code verifier, its standing
+read from the codes' issuer at that moment (revoked? the holder's current code:
+a code fetched green hours ago does not clear someone named a close contact since),
+decided by ``clearance.decide`` against the traveller's bookings in the store,
+recorded and audited in one transaction. A partner jurisdiction's code has no
+holder in our store: it is decided on the colour it states, unless the partner's
+last synced revocation list names it. A code id, and a booking, clear one crossing only:
 when two officers scan the same code at once, the store's unique index lets one
 clearance in and the other is decided again, now as a replay. For offline use a
-checkpoint syncs a bundle (its day's bookings by border subject id, the rules and
-the trust list) and later uploads its decisions, which are recorded as they were
-made, idempotently by decision id; an offline clearance whose code or booking had
-already crossed elsewhere is kept with its ``conflict`` and flagged in the audit log.
+checkpoint syncs a bundle (its day's bookings by border subject id, the rules, the
+trust list, the revoked code ids and the bundle's maximum age) and later uploads its
+decisions, which are recorded as they were made, idempotently by decision id; an
+offline clearance whose code or booking had already crossed elsewhere is kept with its
+``conflict`` and flagged in the audit log.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from zoneinfo import ZoneInfo
 
 from chaincut.border.bundle import ClearanceBundle
 from chaincut.border.clearance import decide
-from chaincut.border.ports import CodeVerifier, TrustListProvider, check_code
+from chaincut.border.ports import (
+    NOTHING_KNOWN,
+    CodeStanding,
+    CodeVerifier,
+    RevokedCodesProvider,
+    StandingLookup,
+    TrustListProvider,
+    check_code,
+)
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditEvent
@@ -49,6 +62,10 @@ class ClearanceService:
         verifier: CodeVerifier,
         trust_list: TrustListProvider,
         policy_version: str,
+        *,
+        standing: StandingLookup,
+        revoked_codes: RevokedCodesProvider,
+        bundle_max_age_hours: int,
     ) -> None:
         self._store = store
         self._rules = rules
@@ -58,11 +75,21 @@ class ClearanceService:
         self._verifier = verifier
         self._trust_list = trust_list
         self._policy_version = policy_version
+        self._standing = standing
+        self._revoked_codes = revoked_codes
+        self._bundle_max_age_hours = bundle_max_age_hours
 
     def with_verifier(
-        self, verifier: CodeVerifier, trust_list: TrustListProvider | None = None
+        self,
+        verifier: CodeVerifier,
+        trust_list: TrustListProvider | None = None,
+        standing: StandingLookup | None = None,
     ) -> ClearanceService:
-        """The same service with another verifier (and trust list): for drills and tests."""
+        """The same service with another verifier (and trust list): for drills and tests.
+
+        The codes such a verifier accepts were not issued through this store, so their standing
+        is what ``standing`` says, or nothing beyond what they state.
+        """
         return ClearanceService(
             self._store,
             self._rules,
@@ -72,6 +99,9 @@ class ClearanceService:
             verifier,
             trust_list or self._trust_list,
             self._policy_version,
+            standing=standing or _nothing_known,
+            revoked_codes=self._revoked_codes,
+            bundle_max_age_hours=self._bundle_max_age_hours,
         )
 
     def _checkpoint(self, checkpoint: str) -> None:
@@ -88,9 +118,11 @@ class ClearanceService:
     def bundle(
         self, principal: Principal, checkpoint: str, day: date, *, purpose: str = ""
     ) -> ClearanceBundle:
-        """The checkpoint's bookings on ``day`` with the rules and trust list; audited as a read of them."""
+        """The checkpoint's bookings on ``day`` with the rules, trust list and revoked code ids; audited
+        as a read of the bookings."""
         self._checkpoint(checkpoint)
         now = self._clock.now()
+        revoked = {issuer: frozenset(ids) for issuer, ids in self._revoked_codes().items()}
         with self._store.write() as uow:
             uow.clearances.fill_subjects(self._subjects.subject_of)
             bookings = uow.clearances.bookings_at(checkpoint, day)
@@ -115,6 +147,8 @@ class ClearanceService:
             crossed_codes=frozenset(codes),
             crossed_bookings=frozenset(crossed),
             trust_list=dict(self._trust_list()),
+            revoked_codes=revoked,
+            max_age_hours=self._bundle_max_age_hours,
         )
 
     # --- online ----------------------------------------------------------------------------------
@@ -125,6 +159,7 @@ class ClearanceService:
         now = self._clock.now()
         check = check_code(self._verifier, qr_text, now)
         claims = check.claims if check.valid else None
+        standing = NOTHING_KNOWN if claims is None else self._standing(claims)
         with self._store.write() as uow:
             uow.clearances.fill_subjects(self._subjects.subject_of)
             for _attempt in range(3):
@@ -141,6 +176,7 @@ class ClearanceService:
                     self._rules.clearance,
                     used_codes=used_codes,
                     used_bookings=used_bookings,
+                    standing=standing,
                 )
                 record = Clearance(new_public_id(), decision, principal.name, offline=False, recorded_at=now)
                 stored = uow.clearances.add(record)
@@ -218,6 +254,10 @@ class ClearanceService:
             if first is not None:
                 return _replayed(first)
         raise Conflict(f"decision {decision_id} clashed with others three times; upload again")
+
+
+def _nothing_known(_claims: object) -> CodeStanding:
+    return NOTHING_KNOWN
 
 
 def _replayed(first: Clearance) -> Clearance:

@@ -4,7 +4,9 @@ Each decision is appended to the log (JSON Lines, owner-only, flushed to disk
 before the officer sees it) with a decision id of its own, so uploading the log
 later, once or several times, records each decision once. A code, or a booking,
 that already cleared a crossing is refused whether the bundle says so (crossed
-before the sync) or the log does (crossed here since).
+before the sync) or the log does (crossed here since). A code the bundle lists as
+revoked is refused (``code_revoked``), and a bundle older than its maximum age is
+refused whole before any code is looked at (``ClearanceBundle.check_age``).
 """
 
 from __future__ import annotations
@@ -85,10 +87,15 @@ def clear_offline(
     *,
     new_id: Callable[[], str] = new_public_id,
 ) -> tuple[str, ClearanceDecision]:
-    """Decide on one scanned code against the bundle and the log, and log the decision."""
+    """Decide on one scanned code against the bundle and the log, and log the decision.
+
+    InvalidInput (``bundle_too_old``) when the bundle is past its maximum age: nothing is logged.
+    """
+    bundle.check_age(now)
     codes, bookings = log.crossed()
+    check = check_code(verifier, qr_text, now)
     decision = decide(
-        check_code(verifier, qr_text, now),
+        check,
         bundle.bookings,
         bundle.checkpoint,
         now,
@@ -96,6 +103,7 @@ def clear_offline(
         bundle.rules,
         used_codes=bundle.crossed_codes | codes,
         used_bookings=bundle.crossed_bookings | bookings,
+        standing=bundle.standing_of(check.claims if check.valid else None),
     )
     decision_id = new_id()
     log.append(decision_to_dict(decision_id, decision))

@@ -2,17 +2,19 @@
 
 ``FakeCodeVerifier`` answers from a dict of QR text -> what the code states
 (``HealthCodeClaims``) or why it is refused (a string); any other text is refused
-as unknown, and a code past its ``expires_at`` as expired. Use it wherever the
+as unknown, and a code outside its ``issued_at``..``expires_at``, read with the same clock
+leeway as the real verifiers (``chaincut.domain.code_validity``), as not valid. Use it wherever the
 real signed-code verifier is not wanted: tests, demos, a checkpoint drill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chaincut.border.ports import CheckedCode, CodeVerifier, VerifierFactory
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS, validity_problem
 from chaincut.domain.health_codes import HealthCodeClaims
 
 __all__ = ["CheckedCode", "FakeCodeVerifier", "fake_verifier_factory"]
@@ -21,8 +23,14 @@ __all__ = ["CheckedCode", "FakeCodeVerifier", "fake_verifier_factory"]
 class FakeCodeVerifier:
     """A verifier from a dict: QR text -> claims (a valid code) or a reason (a refused one)."""
 
-    def __init__(self, codes: Mapping[str, HealthCodeClaims | str]) -> None:
+    def __init__(
+        self,
+        codes: Mapping[str, HealthCodeClaims | str],
+        *,
+        leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS),
+    ) -> None:
         self.codes = dict(codes)
+        self.leeway = leeway
         self.calls: list[tuple[str, datetime]] = []
 
     def __call__(self, qr_text: str, at: datetime) -> CheckedCode:
@@ -32,8 +40,15 @@ class FakeCodeVerifier:
             return CheckedCode(False, "unknown code: not signed by a trusted key", None)
         if isinstance(found, str):
             return CheckedCode(False, found, None)
-        if at >= found.expires_at:
-            return CheckedCode(False, f"expired at {found.expires_at.isoformat()}", None)
+        problem = validity_problem(
+            found.issued_at.timestamp(),
+            found.expires_at.timestamp(),
+            at.timestamp(),
+            self.leeway.total_seconds(),
+            noun="code",
+        )
+        if problem is not None:
+            return CheckedCode(False, problem, None)
         return CheckedCode(True, "", found)
 
 

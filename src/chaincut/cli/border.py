@@ -104,7 +104,8 @@ def sync(
     server: Server,
     token: Token,
 ) -> None:
-    """Fetch a checkpoint's day (bookings, rules, trust list) for clearing travellers offline."""
+    """Fetch a checkpoint's day (bookings, rules, trust list, revoked codes) for clearing travellers offline;
+    the bundle is refused once older than the policy's signed_codes.bundle_max_age_hours."""
     try:
         date.fromisoformat(day)
     except ValueError:
@@ -116,8 +117,11 @@ def sync(
     except ChaincutError as exc:
         _fail(f"the server sent something that is not a bundle: {exc.message}")
     _write_private(out, json.dumps(document, ensure_ascii=False, indent=1))
+    revoked = sum(len(ids) for ids in bundle.revoked_codes.values())
+    until = bundle.expires_at.astimezone(bundle.zone)
     console.print(
-        f"synced {len(bundle.bookings)} bookings for {bundle.checkpoint} on {bundle.day} to {out}",
+        f"synced {len(bundle.bookings)} bookings for {bundle.checkpoint} on {bundle.day} to {out}, "
+        f"with {revoked} revoked codes; usable until {until:%Y-%m-%d %H:%M} (then sync again)",
         highlight=False,
     )
 
@@ -151,7 +155,9 @@ def clear(
 ) -> None:
     """Clear or refuse a traveller offline, against the synced bundle; the decision goes to the log.
 
-    Exit status: 0 cleared, 1 refused, 2 a usage error.
+    A bundle older than its maximum age (the policy's signed_codes.bundle_max_age_hours) is
+    refused with nothing decided: sync again. Exit status: 0 cleared, 1 refused (or the bundle
+    too old), 2 a usage error.
     """
     if (qr is None) == (image is None):
         _fail("give exactly one of: the QR text (or -), --image FILE", _USAGE)

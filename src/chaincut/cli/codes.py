@@ -1,4 +1,4 @@
-"""Commands over signed health codes: the code-signing keys, the trust list, partners' lists."""
+"""Commands over signed health codes: the code-signing keys, the trust and revocation lists, partners."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ __all__ = [
     "partners_add",
     "partners_list",
     "partners_sync",
+    "revocations",
     "trust_list",
 ]
 
@@ -115,18 +116,39 @@ def trust_list(
         err.print(f"wrote trust list sequence {document['sequence']} to {out}", highlight=False)
 
 
+def revocations(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write it here (default: print it)")] = None,
+) -> None:
+    """The authority's code-revocation list, signed by its root (what GET /codes/revocations serves)."""
+    with services() as svc:
+        document = svc.code_revocations.revocation_list()
+    text = json.dumps(document, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote revocation list sequence {document['sequence']} to {out}", highlight=False)
+
+
 def partners_add(
     name: Annotated[str, typer.Argument(help="the partner's name, e.g. MO")],
     url: Annotated[str, typer.Option("--url", help="where its trust list is published")],
     root: Annotated[Path, typer.Option("--root", help="its root certificate (PEM or DER), pinned")],
+    revocations_url: Annotated[
+        str | None,
+        typer.Option(
+            "--revocations-url",
+            help="where its code-revocation list is published (default: beside a .../codes/trust-list URL)",
+        ),
+    ] = None,
 ) -> None:
-    """Pin a partner jurisdiction's root certificate and the URL of its trust list."""
+    """Pin a partner jurisdiction's root certificate and the URLs of its trust and revocation lists."""
     try:
         data = root.read_bytes()
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {root}: {exc.strerror}", param_hint="--root") from exc
     with services() as svc:
-        info = svc.code_partners.add(name, url, data, operator())
+        info = svc.code_partners.add(name, url, data, operator(), revocations_url=revocations_url)
     console.print(f"pinned partner {info.name}; run `chaincut codes partners sync`", highlight=False)
 
 
@@ -144,12 +166,14 @@ def partners_list(as_json: JsonOption = False) -> None:
         return
     for p in partners:
         state = f"sequence {p.sequence}, {p.signers} signers" if p.sequence is not None else "never synced"
+        if p.revocations_sequence is not None:
+            state += f"; revocation list sequence {p.revocations_sequence}"
         error = f"; last attempt failed: {p.last_error}" if p.last_error else ""
         console.print(f"{p.name}  {p.url}  {state}{error}", highlight=False, soft_wrap=True)
 
 
 def partners_sync(as_json: JsonOption = False) -> None:
-    """Fetch every partner's trust list; a list that fails keeps the previous one."""
+    """Fetch every partner's trust and revocation lists; a list that fails keeps the previous one."""
     with services() as svc:
         outcomes = svc.code_partners.sync(operator())
     if as_json:
@@ -158,5 +182,6 @@ def partners_sync(as_json: JsonOption = False) -> None:
         for o in outcomes:
             mark = "[green]accepted[/green]" if o.accepted else "[red]refused[/red]"
             console.print(f"{o.name}: {mark} {o.reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {o.revocations_reason}", highlight=False, soft_wrap=True)
     if not all(o.accepted for o in outcomes):
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from chaincut.codes.code_verify import CodeTrust, CodeVerifier, verify_qr
 from chaincut.codes.qr_image import read_qr_text
 from chaincut.codes.trust_list import is_signed_trust_list, read_trust_list
 from chaincut.errors import InvalidHealthCertificate, TrustListError
+from chaincut.settings import Settings
 
 __all__ = ["verify"]
 
@@ -212,7 +213,7 @@ def verify(
     if local:
         for issuer in _local_trust().issuers.values():
             code_trust = code_trust.with_issuer(issuer)
-    codes = CodeVerifier(code_trust)
+    codes = CodeVerifier(code_trust, leeway=Settings().code_leeway)  # EU DCCs are read with it too
     if batch is not None:
         all_valid = True
         for result in _batch_results(batch, anchors, codes, default_at):

@@ -18,7 +18,7 @@ import binascii
 import contextlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -27,6 +27,7 @@ from chaincut.codes.code_verify import CodeTrust, CodeVerificationResult, CodeVe
 from chaincut.codes.key_service import CodeKeys
 from chaincut.codes.partners import Partners
 from chaincut.codes.trust_list import read_trust_list
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS
 from chaincut.errors import NotFound, TrustListError
 
 __all__ = ["CHECKPOINT_TRUST_FORMAT", "bundle_verifier", "checkpoint_trust", "verifier_from_checkpoint_trust"]
@@ -44,8 +45,11 @@ def checkpoint_trust(keys: CodeKeys, partners: Partners) -> dict[str, Any]:
     return {"format": CHECKPOINT_TRUST_FORMAT, "lists": lists}
 
 
-def verifier_from_checkpoint_trust(document: Mapping[str, Any]) -> CodeVerifier:
-    """A verifier for the trust in a bundle; a list that fails its checks is refused whole."""
+def verifier_from_checkpoint_trust(
+    document: Mapping[str, Any], *, leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS)
+) -> CodeVerifier:
+    """A verifier for the trust in a bundle (with the checkpoint's clock ``leeway``); a list that
+    fails its checks is refused whole."""
     if document.get("format") != CHECKPOINT_TRUST_FORMAT:
         raise TrustListError(f"the bundle's trust is not in the format {CHECKPOINT_TRUST_FORMAT!r}")
     items = document.get("lists")
@@ -71,12 +75,14 @@ def verifier_from_checkpoint_trust(document: Mapping[str, Any]) -> CodeVerifier:
             trust = trust.with_issuer(issuer_trust)
     if own is not None:
         trust = trust.with_issuer(own)  # our own signers win over a partner claiming our name
-    return CodeVerifier(trust)
+    return CodeVerifier(trust, leeway=leeway)
 
 
-def bundle_verifier(document: Mapping[str, Any]) -> Callable[[str, datetime], CodeVerificationResult]:
+def bundle_verifier(
+    document: Mapping[str, Any], *, leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS)
+) -> Callable[[str, datetime], CodeVerificationResult]:
     """``(qr_text, at) -> result`` for ``chaincut border clear`` (never raises once built)."""
-    verifier = verifier_from_checkpoint_trust(document)
+    verifier = verifier_from_checkpoint_trust(document, leeway=leeway)
 
     def verify(qr_text: str, at: datetime) -> CodeVerificationResult:
         return verifier.verify(qr_text, at)

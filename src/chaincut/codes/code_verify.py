@@ -11,8 +11,9 @@ key usages; a signer is limited instead by being listed, unrevoked, under its is
 The signer is found by the code's issuer (CWT ``iss``) and its ``kid``, which must sit in the
 protected header (we sign it there; an unprotected kid could be swapped). A kid the issuer
 revoked, a kid it does not list, a signer not chained to the issuer's pinned root, an altered
-code, an expired code and a payload that breaks the schema are each refused with their reason.
-Public keys and chain checks are cached per (issuer, kid). Whatever the input, the answer is a
+code, an expired code (past ``exp`` by more than the verifier's clock leeway,
+``chaincut.domain.code_validity``) and a payload that breaks the schema are each refused with
+their reason. Public keys and chain checks are cached per (issuer, kid). Whatever the input, the answer is a
 result, never an exception.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -43,6 +44,7 @@ from chaincut.codes.hcert import CONTEXT_PREFIX, MAX_QR_TEXT, VerificationResult
 from chaincut.codes.signing_keys import chains_to, format_kid
 from chaincut.codes.trust import TrustAnchors
 from chaincut.codes.trust_list import IssuerTrust
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS, signer_time_problem, validity_problem
 from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import InvalidHealthCertificate
 
@@ -98,10 +100,17 @@ def _decode(text: str, checks: dict[str, bool]) -> tuple[CoseSign1, Mapping[Any,
 
 
 class CodeVerifier:
-    """Verifies health codes against a fixed ``CodeTrust``, caching each signer's public key."""
+    """Verifies health codes against a fixed ``CodeTrust``, caching each signer's public key.
 
-    def __init__(self, trust: CodeTrust) -> None:
+    ``leeway``: the clock skew tolerated on ``iat``, ``exp`` and the signer's validity
+    (``chaincut.domain.code_validity``; the setting ``CHAINCUT_CODE_LEEWAY_SECONDS``).
+    """
+
+    def __init__(
+        self, trust: CodeTrust, *, leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS)
+    ) -> None:
         self.trust = trust
+        self.leeway = leeway
         self._signers: dict[tuple[str, bytes], _Signer] = {}
 
     def _signer(self, issuer: IssuerTrust, kid: bytes) -> _Signer | None:
@@ -165,7 +174,7 @@ class CodeVerifier:
         issuer = str(cwt[CWT_ISS])
         problems: dict[str, str | None] = {}
         problems["verify"], signer = self._verify_problem(sign1, issuer)
-        problems["expirationcheck"] = _expiration_problem(cwt, signer, at)
+        problems["expirationcheck"] = _expiration_problem(cwt, signer, at, self.leeway.total_seconds())
         claims: HealthCodeClaims | None = None
         try:
             claims = claims_from_cwt(cwt)
@@ -199,31 +208,29 @@ def _number(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _expiration_problem(cwt: Mapping[Any, Any], signer: _Signer | None, at: datetime) -> str | None:
+def _expiration_problem(
+    cwt: Mapping[Any, Any], signer: _Signer | None, at: datetime, leeway: float
+) -> str | None:
     now = at.timestamp()
     issued, expires = _number(cwt.get(CWT_IAT)), _number(cwt.get(CWT_EXP))
-    if issued is None or expires is None:
-        return "the code lacks a numeric issue time (iat) or expiry time (exp)"
-    if now < issued:
-        return "the code was issued after the validation time"
-    if now > expires:
-        return "the code has expired"
-    if signer is not None:
-        if not signer.not_before <= now <= signer.not_after:
-            return "the signer certificate is not valid at the validation time"
-        if expires > signer.not_after:
-            return "the code outlives its signer certificate"
-    return None
+    problem = validity_problem(issued, expires, now, leeway, noun="code")
+    if problem is not None or signer is None:
+        return problem
+    problem = signer_time_problem(signer.not_before, signer.not_after, now, leeway)
+    if problem is None and expires is not None and expires > signer.not_after:
+        return "the code outlives its signer certificate"
+    return problem
 
 
 def verify_qr(
     text: str, *, codes: CodeVerifier, dcc: TrustAnchors, at: datetime
 ) -> VerificationResult | CodeVerificationResult:
-    """Any credential a traveller shows: a chaincut code (``CC1:``) or an EU DCC (``HC1:``)."""
+    """Any credential a traveller shows: a chaincut code (``CC1:``) or an EU DCC (``HC1:``), both read
+    with the code verifier's clock leeway."""
     if isinstance(text, str) and text.startswith(CODE_PREFIX):
         return codes.verify(text, at)
     if isinstance(text, str) and (text.startswith(CONTEXT_PREFIX) or len(text) > MAX_QR_TEXT):
-        return verify_hcert(text, dcc, at)
+        return verify_hcert(text, dcc, at, leeway=codes.leeway)
     return VerificationResult(
         False,
         f"the QR text starts with neither {CODE_PREFIX!r} (a health code) nor {CONTEXT_PREFIX!r} (an EU DCC)",

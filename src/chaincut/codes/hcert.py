@@ -18,7 +18,7 @@ import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -28,6 +28,7 @@ from chaincut.codes.cose import CoseSign1, decode_cbor, decode_sign1, verify_sig
 from chaincut.codes.dcc_schema import check_schema
 from chaincut.codes.key_usage import key_usage_problem
 from chaincut.codes.trust import TrustAnchors
+from chaincut.domain.code_validity import DEFAULT_CODE_LEEWAY_SECONDS, signer_time_problem, validity_problem
 from chaincut.errors import InvalidHealthCertificate
 
 __all__ = [
@@ -156,26 +157,21 @@ def _number(value: Any) -> float | None:
 
 
 def _expiration_problem(
-    claims: Mapping[Any, Any], signer: x509.Certificate | None, at: datetime
+    claims: Mapping[Any, Any], signer: x509.Certificate | None, at: datetime, leeway: float
 ) -> str | None:
     now = at.timestamp()
     issued, expires = _number(claims.get(_CWT_IAT)), _number(claims.get(_CWT_EXP))
-    if issued is None or expires is None:
-        return "the certificate lacks a numeric issue date (iat) or expiry date (exp)"
-    if now < issued:
-        return "the certificate was issued after the validation time"
-    if now > expires:
-        return "the certificate has expired"
-    if signer is not None:
-        start, end = signer.not_valid_before_utc.timestamp(), signer.not_valid_after_utc.timestamp()
-        if not start <= now <= end:
-            return "the signer certificate is not valid at the validation time"
-        if expires > end:
-            return "the certificate outlives its signer certificate"
-    return None
+    problem = validity_problem(issued, expires, now, leeway, noun="certificate")
+    if problem is not None or signer is None:
+        return problem
+    end = signer.not_valid_after_utc.timestamp()
+    problem = signer_time_problem(signer.not_valid_before_utc.timestamp(), end, now, leeway)
+    if problem is None and expires is not None and expires > end:
+        return "the certificate outlives its signer certificate"
+    return problem
 
 
-def _verify(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
+def _verify(text: str, trust: TrustAnchors, at: datetime, leeway: float) -> VerificationResult:
     checks: dict[str, bool] = {}
     try:
         sign1, claims, dcc = _decode(text, checks)
@@ -192,7 +188,7 @@ def _verify(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
             problems["verify"] = None
         except InvalidHealthCertificate as exc:
             problems["verify"] = exc.reason
-    problems["expirationcheck"] = _expiration_problem(claims, signer, at)
+    problems["expirationcheck"] = _expiration_problem(claims, signer, at, leeway)
     if signer is not None:
         problems["keyusage"] = key_usage_problem(signer, dcc)
     problems["schemavalidation"] = check_schema(dcc).reason
@@ -206,9 +202,16 @@ def _verify(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
     return VerificationResult(not failed, failed[0] if failed else "valid", checks, payload)
 
 
-def verify_hcert(text: str, trust: TrustAnchors, at: datetime) -> VerificationResult:
-    """Verify a scanned certificate's QR text at the time ``at`` against the trusted signers."""
+def verify_hcert(
+    text: str,
+    trust: TrustAnchors,
+    at: datetime,
+    *,
+    leeway: timedelta = timedelta(seconds=DEFAULT_CODE_LEEWAY_SECONDS),
+) -> VerificationResult:
+    """Verify a scanned certificate's QR text at the time ``at`` against the trusted signers, its
+    validity period read with ``leeway`` for clock skew (``chaincut.domain.code_validity``)."""
     try:
-        return _verify(text, trust, at)
+        return _verify(text, trust, at, leeway.total_seconds())
     except RecursionError:
         return VerificationResult(False, "the certificate is nested too deeply to read", {})

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.codes.issuance import ActiveSigner
@@ -267,6 +268,15 @@ class CodeKeys:
         )
         self._published = (sequence, self._monotonic(), document)
         return document
+
+    def root_key(self) -> ec.EllipticCurvePrivateKey:
+        """The root's private key, which signs what the authority publishes besides the trust list
+        (the code-revocation list); NotFound before the keys are initialised."""
+        with self._store.read() as uow:
+            root = self._root(uow)
+        if root is None:
+            raise NotFound("no code-signing keys yet: run `chaincut codes keys init`", field="kid")
+        return root.private_key
 
     # --- helpers --------------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """Each resident's health code, kept up to date from the facts, with its history.
 
 ``HealthCodeService`` recomputes the codes of the people a change touches and
-stores them (a history row only when the colour or the reasons change). A case
+stores them (a history row only when the colour or the reasons change). When a
+person's colour worsens (a later colour of the policy's ``[health_codes] colours``),
+every signed code of theirs still outstanding is revoked by code id in the same
+transaction, and the code-revocation list's sequence is raised. A case
 registered or changed is traced (the tracer is passed in: ``codes`` does not
 import ``tracing``), its exposures stored, and the case's person and every
 contact recomputed at once, so contacts turn red within seconds. Time-based
@@ -192,6 +195,7 @@ class HealthCodeService:
         return out
 
     def _recompute(self, ids: list[int], actor: str) -> dict[int, HealthCode]:
+        """One batch: compute, store, append history, revoke the signed codes of those who worsened."""
         now = self._clock.now()
         out: dict[int, HealthCode] = {}
         with self._store.write() as uow:
@@ -199,6 +203,7 @@ class HealthCodeService:
             before = uow.health_codes.current(ids)
             rows: list[StoredCode] = []
             changed: list[StoredCode] = []
+            worsened: list[int] = []
             for person_id, person_facts in facts.items():
                 code = evaluate(person_facts, self._rules, now, policy_version=self._policy.version)
                 points = change_points(person_facts, self._rules, now)
@@ -221,9 +226,16 @@ class HealthCodeService:
                     or old.overridden != row.overridden
                 ):
                     changed.append(row)
+                if old is not None and self._rules.rank(row.colour) > self._rules.rank(old.colour):
+                    worsened.append(person_id)
                 rows.append(row)
                 out[person_id] = code
             uow.health_codes.save(rows, changed)
+            # A signed code out there still shows the better colour: revoke each by id, in this
+            # transaction, so no checkpoint that has synced since clears it.
+            revoked = uow.issued_codes.revoke_outstanding(worsened, to_epoch(now))
+        if revoked:
+            log.info("%d signed codes revoked: %d people's colour worsened", revoked, len(worsened))
         return out
 
     def people_changed(self, person_ids: Iterable[int]) -> None:

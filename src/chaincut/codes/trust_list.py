@@ -47,7 +47,9 @@ __all__ = [
     "canonical_bytes",
     "is_signed_trust_list",
     "read_trust_list",
+    "root_signature",
     "sign_trust_list",
+    "verify_root_signature",
 ]
 
 TRUST_LIST_FORMAT = "chaincut-trust-list/1"
@@ -117,9 +119,14 @@ def sign_trust_list(
         },
         "revoked": {format_kid(kid): _iso(at) for kid, at in revoked.items()},
     }
-    r, s = decode_dss_signature(root_key.sign(canonical_bytes(document), ec.ECDSA(hashes.SHA256())))
-    document["signature"] = _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    document["signature"] = root_signature(document, root_key)
     return document
+
+
+def root_signature(document: Mapping[str, Any], root_key: ec.EllipticCurvePrivateKey) -> str:
+    """The root's ES256 signature (base64 of r||s) over a published document's canonical bytes."""
+    r, s = decode_dss_signature(root_key.sign(canonical_bytes(document), ec.ECDSA(hashes.SHA256())))
+    return _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
 def is_signed_trust_list(document: object) -> bool:
@@ -148,22 +155,23 @@ def _instant(text: Any, what: str) -> datetime:
     return at.astimezone(UTC)
 
 
-def _check_signature(document: Mapping[str, Any], root: x509.Certificate) -> None:
+def verify_root_signature(document: Mapping[str, Any], root: x509.Certificate, what: str) -> None:
+    """TrustListError (naming ``what``: "trust list", ...) unless the root signed the document."""
     raw = document.get("signature")
     try:
         signature = base64.b64decode(raw, validate=True) if isinstance(raw, str) else b""
     except (binascii.Error, ValueError):
         signature = b""
     if len(signature) != 64:
-        raise TrustListError("trust list signature is missing or not 64 bytes (ES256 r||s)")
+        raise TrustListError(f"{what} signature is missing or not 64 bytes (ES256 r||s)")
     key = root.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise TrustListError("trust list root key is not an EC key")
+        raise TrustListError(f"{what} root key is not an EC key")
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     try:
         key.verify(der, canonical_bytes(document), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise TrustListError("trust list signature does not match its root key (altered or forged)") from None
+        raise TrustListError(f"{what} signature does not match its root key (altered or forged)") from None
 
 
 def _signers(raw: Any, root: x509.Certificate, issuer: str) -> dict[bytes, x509.Certificate]:
@@ -206,7 +214,7 @@ def read_trust_list(text: str | bytes, pinned_root: x509.Certificate | None = No
     root = _der(document.get("root"), "root")
     if pinned_root is not None and root.public_bytes(Encoding.DER) != pinned_root.public_bytes(Encoding.DER):
         raise TrustListError(f"trust list root is not the root pinned for {issuer}")
-    _check_signature(document, root)
+    verify_root_signature(document, root, "trust list")
     signers = _signers(document.get("signers"), root, issuer)
     raw_revoked = document.get("revoked", {})
     if not isinstance(raw_revoked, dict):

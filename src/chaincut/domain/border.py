@@ -111,6 +111,7 @@ class RefusalCode(StrEnum):
     NO_NEGATIVE_TEST = "no_negative_test"  # none within the policy's hours
     CODE_REPLAYED = "code_replayed"  # this code already cleared a crossing
     BOOKING_USED = "booking_used"  # this booking already cleared a crossing
+    CODE_REVOKED = "code_revoked"  # revoked by its issuer (its holder's colour worsened since it was issued)
 
 
 REFUSAL_TEXT: dict[RefusalCode, str] = {
@@ -124,6 +125,7 @@ REFUSAL_TEXT: dict[RefusalCode, str] = {
     RefusalCode.NO_NEGATIVE_TEST: "no negative test within the policy's hours",
     RefusalCode.CODE_REPLAYED: "this code has already cleared a crossing",
     RefusalCode.BOOKING_USED: "this booking has already cleared a crossing",
+    RefusalCode.CODE_REVOKED: "the code was revoked: fetch a fresh one",
 }
 """Each refusal in general words, for records that keep only the code (the specifics are not stored)."""
 

@@ -103,7 +103,10 @@ def policy_document(policy: Policy) -> dict[str, Any]:
                 for point_id, point in policy.border.checkpoints.items()
             },
         },
-        "signed_codes": {"valid_hours": policy.signed_codes.valid_hours},
+        "signed_codes": {
+            "valid_hours": policy.signed_codes.valid_hours,
+            "bundle_max_age_hours": policy.signed_codes.bundle_max_age_hours,
+        },
     }
 
 

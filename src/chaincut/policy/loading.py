@@ -117,8 +117,9 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
 
     venue_types = _venue_types(check, data)
     border = _border(check, data)
-    codes = check.section(data, "signed_codes", {"valid_hours"})
+    codes = check.section(data, "signed_codes", {"valid_hours", "bundle_max_age_hours"})
     code_valid_hours = check.get(codes, "signed_codes", "valid_hours", int, low=1, high=24 * 31)
+    bundle_max_age = check.get(codes, "signed_codes", "bundle_max_age_hours", int, low=1, high=24 * 7)
     health_codes = health_code_rules(check, data)
 
     for extra in sorted(set(data) - _SECTIONS):
@@ -166,7 +167,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
         orders=OrderRules(quarantine_days, notice_days, follow_up_days),
         border=border,
-        signed_codes=SignedCodeRules(valid_hours=code_valid_hours),
+        signed_codes=SignedCodeRules(valid_hours=code_valid_hours, bundle_max_age_hours=bundle_max_age),
         health_codes=health_codes,
     )
 

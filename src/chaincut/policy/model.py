@@ -151,9 +151,11 @@ class OrderRules:
 
 @dataclass(frozen=True)
 class SignedCodeRules:
-    """How long a signed health code stays valid once issued."""
+    """How long a signed health code stays valid once issued, and an offline checkpoint's bundle."""
 
     valid_hours: int  # from issue; short, so that a screenshot soon expires
+    # An offline checkpoint's synced bundle (with the codes revoked as of its sync) is refused after this.
+    bundle_max_age_hours: int
 
 
 class BookingMode(StrEnum):

@@ -51,6 +51,10 @@ class PartnerRecord:
     synced_at: int | None
     last_attempt_at: int | None
     last_error: str | None
+    revocations_url: str | None = None
+    revocation_list: str | None = None  # the last accepted code-revocation list, as received (JSON)
+    revocations_sequence: int | None = None
+    revocations_synced_at: int | None = None
 
 
 def _key(row: Any) -> CodeKeyRecord:
@@ -81,6 +85,10 @@ def _partner(row: Any) -> PartnerRecord:
         synced_at=row.synced_at,
         last_attempt_at=row.last_attempt_at,
         last_error=row.last_error,
+        revocations_url=row.revocations_url,
+        revocation_list=row.revocation_list,
+        revocations_sequence=row.revocations_sequence,
+        revocations_synced_at=row.revocations_synced_at,
     )
 
 
@@ -161,10 +169,24 @@ class CodeKeyRepository:
 
     # --- partners -------------------------------------------------------------------------------
 
-    def add_partner(self, *, name: str, url: str, root_certificate: bytes, at: int, by: str) -> None:
+    def add_partner(
+        self,
+        *,
+        name: str,
+        url: str,
+        root_certificate: bytes,
+        at: int,
+        by: str,
+        revocations_url: str | None = None,
+    ) -> None:
         self._conn.execute(
             insert(code_partners).values(
-                name=name, url=url, root_certificate=root_certificate, added_at=at, added_by=by[:80]
+                name=name,
+                url=url,
+                root_certificate=root_certificate,
+                added_at=at,
+                added_by=by[:80],
+                revocations_url=revocations_url,
             )
         )
 
@@ -192,6 +214,16 @@ class CodeKeyRepository:
                 last_attempt_at=at,
                 last_error=None,
             )
+        )
+        return bool(result.rowcount)
+
+    def accept_revocations(self, name: str, *, text: str, sequence: int, at: int) -> bool:
+        """Store a partner's revocation list unless a newer one is held; whether it was stored."""
+        c = code_partners.c
+        result = self._conn.execute(
+            update(code_partners)
+            .where(c.name == name, c.revocations_sequence.is_(None) | (c.revocations_sequence <= sequence))
+            .values(revocation_list=text, revocations_sequence=sequence, revocations_synced_at=at)
         )
         return bool(result.rowcount)
 

@@ -321,6 +321,13 @@ class HealthCodeRepository:
                 out[int(r.person_id)] = _stored(r)
         return out
 
+    def lock_current(self, person_id: int) -> StoredCode | None:
+        """The person's stored code, its row locked until this transaction ends (PostgreSQL; SQLite
+        writers are serial anyway): a recompute of this person waits for the caller, or has committed."""
+        query = select(health_codes).where(health_codes.c.person_id == person_id).with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _stored(row)
+
     def save(self, codes: Sequence[StoredCode], changed: Sequence[StoredCode]) -> None:
         """Store ``codes`` as current and append ``changed`` (with ``changed_by``) to the history."""
         if codes:

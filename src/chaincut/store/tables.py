@@ -51,7 +51,13 @@ from chaincut.store.tables_codes import (
     health_tests,
     health_vaccinations,
 )
-from chaincut.store.tables_keys import code_partners, code_signing_keys, code_trust_state
+from chaincut.store.tables_keys import (
+    code_partners,
+    code_revocation_state,
+    code_signing_keys,
+    code_trust_state,
+    issued_codes,
+)
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
 # are re-exported here so that whoever imports this module (Alembic included) knows them all.
@@ -72,6 +78,7 @@ __all__ = [
     "code_case_traces",
     "code_exposures",
     "code_partners",
+    "code_revocation_state",
     "code_signing_keys",
     "code_trust_state",
     "encounters",
@@ -83,6 +90,7 @@ __all__ = [
     "health_tests",
     "health_vaccinations",
     "households",
+    "issued_codes",
     "key_rotations",
     "metadata",
     "order_events",

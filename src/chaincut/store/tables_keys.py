@@ -1,12 +1,19 @@
-"""The tables of signed health codes: the authority's code-signing keys and its partners' trust lists."""
+"""The tables of signed health codes: the authority's code-signing keys, its partners' trust lists
+and code-revocation lists, and the codes it issued (so that they can be revoked by id)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 
 from chaincut.store.metadata import Id, metadata
 
-__all__ = ["code_partners", "code_signing_keys", "code_trust_state"]
+__all__ = [
+    "code_partners",
+    "code_revocation_state",
+    "code_signing_keys",
+    "code_trust_state",
+    "issued_codes",
+]
 
 # The root (CSCA-like) key and the document signer keys (DSCs) it certifies. ``private_sealed`` is
 # the private key's PEM sealed with the FieldCipher (field "code_signing_key"), so ``chaincut keys
@@ -56,4 +63,35 @@ code_partners = Table(
     Column("synced_at", BigInteger),
     Column("last_attempt_at", BigInteger),
     Column("last_error", String(500)),
+    # The partner's signed code-revocation list: where it is published, the last one accepted (JSON, as
+    # received), its sequence (only grows) and when it was accepted.
+    Column("revocations_url", String(500)),
+    Column("revocation_list", Text),
+    Column("revocations_sequence", BigInteger),
+    Column("revocations_synced_at", BigInteger),
+)
+
+# Each signed code issued to a resident (GET /me/code/signed): its id, whose it is, when it was issued
+# and expires, and when it was revoked (its holder's colour worsened). Nothing personal beyond the
+# person id; a row is purged once its code has expired (retention), as nobody can use it then.
+issued_codes = Table(
+    "issued_codes",
+    metadata,
+    Column("code_id", String(64), primary_key=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Index("ix_issued_codes_person_id", "person_id"),
+    Index("ix_issued_codes_expires_at", "expires_at"),
+)
+
+# One row (id 1): the sequence number of the authority's published code-revocation list, raised in the
+# transaction of every revocation, so partners can tell a newer list from an older one and see a gap.
+code_revocation_state = Table(
+    "code_revocation_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
 )

@@ -30,6 +30,7 @@ from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.health_codes import HealthCodeRepository
+from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.clearances = ClearanceRepository(conn)
         self.code_keys = CodeKeyRepository(conn, cipher)
         self.health_codes = HealthCodeRepository(conn)
+        self.issued_codes = IssuedCodeRepository(conn)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ _REFUSALS: dict[RefusalCode, tuple[str, str]] = {
     ),
     RefusalCode.CODE_REPLAYED: ("This code has already been used to cross", "此健康碼已用於通關"),
     RefusalCode.BOOKING_USED: ("This booking has already been used", "此預約已使用"),
+    RefusalCode.CODE_REVOKED: ("The code was revoked: fetch a fresh one", "此健康碼已被撤銷，請重新領取"),
 }
 
 

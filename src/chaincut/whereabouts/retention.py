@@ -8,6 +8,9 @@ What each purge covers (the policy's ``[retention]`` keys):
   after it; the row itself (field, reason, who, when) stays as the record.
 - ``sessions``, ``tokens``, ``approvals``: web sessions, bearer tokens and export
   approvals ``ended_access_days`` after they expired or were revoked.
+- ``signed_codes``: the record of each signed health code issued (its id, person and
+  expiry, kept to revoke it by id), once the code has expired and the largest clock
+  leeway a verifier may allow has passed too: nobody can use the code any more.
 
 The audit log is not purged: it is append-only by design (triggers refuse
 UPDATE and DELETE) and is the lasting record of who accessed whose data.
@@ -18,6 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chaincut.clock import Clock, to_epoch
+from chaincut.domain.code_validity import MAX_CODE_LEEWAY_SECONDS
 from chaincut.policy import Policy
 from chaincut.store import PurgeRecord, Store
 from chaincut.store.purges import delete_ended_approvals, delete_ended_credentials
@@ -51,11 +55,14 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
         dropped = uow.corrections.drop_old_values(to_epoch(corrected_cutoff))
         sessions, tokens = delete_ended_credentials(uow.connection, to_epoch(ended_cutoff))
         approvals = delete_ended_approvals(uow.connection, to_epoch(ended_cutoff))
+        codes_cutoff = now - timedelta(seconds=MAX_CODE_LEEWAY_SECONDS)
+        codes = uow.issued_codes.delete_expired(to_epoch(codes_cutoff))
         more = [
             PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
             PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
             PurgeRecord("tokens", tokens, ended_cutoff, now, policy.version),
             PurgeRecord("approvals", approvals, ended_cutoff, now, policy.version),
+            PurgeRecord("signed_codes", codes, codes_cutoff, now, policy.version),
         ]
         for record in more:
             uow.purges.record(record)

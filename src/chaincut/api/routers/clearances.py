@@ -116,6 +116,12 @@ class ClearanceBundlePublic(BaseModel):
     trust_list: dict[str, Any] = Field(
         description="the signed trust list the offline verifier checks codes with"
     )
+    revoked_codes: dict[str, list[str]] = Field(
+        description="issuer -> the code ids revoked when synced (holders whose colour worsened): refused"
+    )
+    max_age_hours: int = Field(
+        description="the bundle is refused this many hours after generated_at: sync again before"
+    )
 
 
 def _public(record: Clearance) -> ClearancePublic:

@@ -1,5 +1,5 @@
-"""Signed health codes: the authority's published trust list (anyone), and for administrators
-its code-signing keys (list, rotate, revoke) and its partners' trust lists (list, sync)."""
+"""Signed health codes: the authority's published trust list and code-revocation list (anyone), and
+for administrators its code-signing keys (list, rotate, revoke) and its partners' lists (list, sync)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ class PartnerPublic(BaseModel):
     synced_at: datetime | None
     last_attempt_at: datetime | None
     last_error: str | None
+    revocations_url: str | None = None
+    revocations_sequence: int | None = None
+    revocations_synced_at: datetime | None = None
 
 
 class PartnersPublic(BaseModel):
@@ -61,6 +64,10 @@ class SyncOutcomePublic(BaseModel):
     accepted: bool
     sequence: int | None
     reason: str
+    revocations_sequence: int | None = Field(
+        default=None, description="the sequence of the partner's code-revocation list held now"
+    )
+    revocations_reason: str = Field(default="", description="what became of its code-revocation list")
 
 
 class SyncOutcomesPublic(BaseModel):
@@ -76,6 +83,14 @@ def _key(info: CodeKeyInfo) -> CodeKeyPublic:
 def trust_list(caller: Annotated[Caller, requires(Permission.PUBLIC)]) -> dict[str, Any]:
     """The authority's trust list, signed by its root: only certificates, so anyone may fetch it."""
     return dict(caller.services.code_keys.trust_list())
+
+
+@router.get("/revocations", response_model=dict[str, Any])
+def revocations(caller: Annotated[Caller, requires(Permission.PUBLIC)]) -> dict[str, Any]:
+    """The authority's code-revocation list, signed by its root: the ids of signed codes revoked
+    (their holder's colour worsened after issue) with their expiry, and a sequence that only grows.
+    Only code ids, so anyone may fetch it."""
+    return dict(caller.services.code_revocations.revocation_list())
 
 
 @router.get("/keys", response_model=CodeKeysPublic)
