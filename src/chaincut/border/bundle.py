@@ -1,8 +1,10 @@
 """What a checkpoint takes offline (the bundle) and brings back (its decisions), as JSON.
 
-The bundle holds the day's bookings for one checkpoint by border subject id
-(never a document number or its hash), the clearance rules in force, the code
-ids and bookings that had already crossed when it was made, and the trust list
+The bundle holds the day's bookings for one checkpoint with every traveller (the
+one named and each companion listed) by border subject id (never a document
+number or its hash), the clearance rules in force, the code ids and the
+travellers (booking id, subject id) that had already crossed when it was made,
+and the trust list
 its verifier checks codes against. A decision record is what an offline
 checkpoint appends to its log and later uploads; its ``decision_id`` makes the
 upload idempotent. Reading either refuses a malformed document naming the field.
@@ -29,7 +31,7 @@ from chaincut.policy.border_loading import parse_slot_hours
 
 __all__ = ["BUNDLE_FORMAT", "ClearanceBundle", "decision_from_dict", "decision_to_dict"]
 
-BUNDLE_FORMAT = "chaincut-clearance-bundle/1"
+BUNDLE_FORMAT = "chaincut-clearance-bundle/2"  # 2: companions listed by subject id, each crossing once
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class ClearanceBundle:
     rules: ClearanceRules
     bookings: tuple[SyncedBooking, ...]
     crossed_codes: frozenset[str]
-    crossed_bookings: frozenset[str]
+    crossed_travellers: frozenset[tuple[str, str]]  # (booking id, subject id) of travellers who crossed
     trust_list: Mapping[str, Any]
 
     def __repr__(self) -> str:
@@ -71,12 +73,18 @@ class ClearanceBundle:
                     "subject": b.subject,
                     "booking_id": b.booking_id,
                     "slot": b.slot,
-                    "companions": b.companions,
+                    "companions": list(b.companions),
                     "status": b.status.value,
                 }
                 for b in self.bookings
             ],
-            "crossed": {"code_ids": sorted(self.crossed_codes), "booking_ids": sorted(self.crossed_bookings)},
+            "crossed": {
+                "code_ids": sorted(self.crossed_codes),
+                "travellers": [
+                    {"booking_id": booking, "subject": subject}
+                    for booking, subject in sorted(self.crossed_travellers)
+                ],
+            },
             "trust_list": dict(self.trust_list),
         }
 
@@ -98,7 +106,7 @@ class ClearanceBundle:
             item = _mapping(raw, f"bookings[{i}]")
             try:
                 status = BookingStatus(str(item.get("status")))
-                companions = int(item["companions"])
+                companions = tuple(_strings(item, "companions"))
                 booking = SyncedBooking(
                     subject=_text(item, "subject"),
                     booking_id=_text(item, "booking_id"),
@@ -109,9 +117,18 @@ class ClearanceBundle:
                     status=status,
                 )
             except (KeyError, TypeError, ValueError, InvalidInput):
-                raise _bad(f"bookings[{i}]", "subject, booking_id, slot, companions and status") from None
+                raise _bad(
+                    f"bookings[{i}]", "subject, booking_id, slot, companions (subject ids) and status"
+                ) from None
             bookings.append(booking)
         crossed = _mapping(doc.get("crossed"), "crossed")
+        travellers = []
+        for i, raw in enumerate(_list(crossed, "travellers")):
+            item = _mapping(raw, f"crossed.travellers[{i}]")
+            try:
+                travellers.append((_text(item, "booking_id"), _text(item, "subject")))
+            except InvalidInput:
+                raise _bad(f"crossed.travellers[{i}]", "booking_id and subject") from None
         trust = doc.get("trust_list", {})
         return cls(
             generated_at=_instant(doc, "generated_at"),
@@ -122,7 +139,7 @@ class ClearanceBundle:
             rules=rules,
             bookings=tuple(bookings),
             crossed_codes=frozenset(_strings(crossed, "code_ids")),
-            crossed_bookings=frozenset(_strings(crossed, "booking_ids")),
+            crossed_travellers=frozenset(travellers),
             trust_list=_mapping(trust, "trust_list"),
         )
 
@@ -141,7 +158,8 @@ def decision_to_dict(decision_id: str, d: ClearanceDecision) -> dict[str, Any]:
         "subject": d.subject,
         "colour": d.colour,
         "booking_id": None if d.booking is None else d.booking.booking_id,
-        "companions": None if d.booking is None else d.booking.companions,
+        # Where the traveller stands on the booking: 0 the named traveller, n the n-th companion.
+        "place": None if d.booking is None else d.booking.place_of(d.subject),
     }
 
 

@@ -1,14 +1,16 @@
 """Clearing travellers at a checkpoint, online, and taking in what offline checkpoints decided.
 
 Online, the officer's scan is checked by the health-code verifier, decided by
-``clearance.decide`` against the traveller's bookings in the store, recorded and
-audited in one transaction. A code id, and a booking, clear one crossing only:
-when two officers scan the same code at once, the store's unique index lets one
+``clearance.decide`` against the traveller's bookings in the store (those they
+are named on or listed on as a companion), recorded and audited in one
+transaction. A code id, and a booking's traveller, clear one crossing only: when
+two officers scan the same code at once, the store's unique index lets one
 clearance in and the other is decided again, now as a replay. For offline use a
-checkpoint syncs a bundle (its day's bookings by border subject id, the rules and
-the trust list) and later uploads its decisions, which are recorded as they were
-made, idempotently by decision id; an offline clearance whose code or booking had
-already crossed elsewhere is kept with its ``conflict`` and flagged in the audit log.
+checkpoint syncs a bundle (its day's bookings with every traveller by border
+subject id, the rules and the trust list) and later uploads its decisions, which
+are recorded as they were made, idempotently by decision id; an offline clearance
+whose code or traveller had already crossed elsewhere is kept with its
+``conflict`` and flagged in the audit log.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class ClearanceService:
             rules=self._rules.clearance,
             bookings=tuple(bookings),
             crossed_codes=frozenset(codes),
-            crossed_bookings=frozenset(crossed),
+            crossed_travellers=frozenset(crossed),
             trust_list=dict(self._trust_list()),
         )
 
@@ -131,7 +133,9 @@ class ClearanceService:
                 subject = None if claims is None else claims.subject
                 bookings = uow.clearances.bookings_of(subject) if subject else []
                 used_codes = uow.clearances.crossed_codes([claims.code_id] if claims else [])
-                used_bookings = uow.clearances.crossed_bookings(b.booking_id for b in bookings)
+                used_travellers = uow.clearances.crossed_travellers(
+                    (b.booking_id, subject) for b in bookings if subject
+                )
                 decision = decide(
                     check,
                     bookings,
@@ -140,7 +144,7 @@ class ClearanceService:
                     self._zone,
                     self._rules.clearance,
                     used_codes=used_codes,
-                    used_bookings=used_bookings,
+                    used_travellers=used_travellers,
                 )
                 record = Clearance(new_public_id(), decision, principal.name, offline=False, recorded_at=now)
                 stored = uow.clearances.add(record)
@@ -205,7 +209,9 @@ class ClearanceService:
             if decision.cleared:
                 if decision.code_id is not None and uow.clearances.crossed_codes([decision.code_id]):
                     conflict = RefusalCode.CODE_REPLAYED.value
-                elif booking_id is not None and uow.clearances.crossed_bookings([booking_id]):
+                elif booking_id is not None and uow.clearances.crossed_travellers(
+                    [(booking_id, decision.subject or "")]
+                ):
                     conflict = RefusalCode.BOOKING_USED.value
             record = Clearance(
                 decision_id, decision, principal.name, offline=True, recorded_at=now, conflict=conflict
@@ -266,7 +272,7 @@ def _audit_decision(
     d = record.decision
     person = None
     if d.booking is not None:
-        person = uow.clearances.traveller_person(d.booking.booking_id)
+        person = uow.clearances.traveller_person(d.booking.booking_id, d.subject)
     _audit(
         uow,
         principal,

@@ -2,9 +2,9 @@
 
 Each decision is appended to the log (JSON Lines, owner-only, flushed to disk
 before the officer sees it) with a decision id of its own, so uploading the log
-later, once or several times, records each decision once. A code, or a booking,
-that already cleared a crossing is refused whether the bundle says so (crossed
-before the sync) or the log does (crossed here since).
+later, once or several times, records each decision once. A code, or a booking's
+traveller, that already cleared a crossing is refused whether the bundle says so
+(crossed before the sync) or the log does (crossed here since).
 """
 
 from __future__ import annotations
@@ -53,17 +53,18 @@ class DecisionLog:
             found.append(record)
         return found
 
-    def crossed(self) -> tuple[set[str], set[str]]:
-        """Code ids and booking ids the log's clearances used."""
+    def crossed(self) -> tuple[set[str], set[tuple[str, str]]]:
+        """Code ids, and travellers (booking id, subject id), the log's clearances used."""
         codes: set[str] = set()
-        bookings: set[str] = set()
+        travellers: set[tuple[str, str]] = set()
         for record in self.records():
             if record.get("cleared") is True:
                 if isinstance(record.get("code_id"), str):
                     codes.add(record["code_id"])
-                if isinstance(record.get("booking_id"), str):
-                    bookings.add(record["booking_id"])
-        return codes, bookings
+                booking, subject = record.get("booking_id"), record.get("subject")
+                if isinstance(booking, str) and isinstance(subject, str):
+                    travellers.add((booking, subject))
+        return codes, travellers
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one decision, on disk before this returns; the log is created readable by its owner only."""
@@ -86,7 +87,7 @@ def clear_offline(
     new_id: Callable[[], str] = new_public_id,
 ) -> tuple[str, ClearanceDecision]:
     """Decide on one scanned code against the bundle and the log, and log the decision."""
-    codes, bookings = log.crossed()
+    codes, travellers = log.crossed()
     decision = decide(
         check_code(verifier, qr_text, now),
         bundle.bookings,
@@ -95,7 +96,7 @@ def clear_offline(
         bundle.zone,
         bundle.rules,
         used_codes=bundle.crossed_codes | codes,
-        used_bookings=bundle.crossed_bookings | bookings,
+        used_travellers=bundle.crossed_travellers | travellers,
     )
     decision_id = new_id()
     log.append(decision_to_dict(decision_id, decision))
