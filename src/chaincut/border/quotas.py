@@ -78,7 +78,11 @@ def apply_policy_quotas(store: Store, rules: BorderRules, clock: Clock, today: d
     quotas = {
         (point.id, slot): quota for point in rules.checkpoints.values() for slot, quota in point.slots.items()
     }
+    with store.read() as uow:
+        wanted = uow.border.quota_changes(quotas, today)
+    if not wanted:
+        return []  # the usual start: nothing to write
     with store.write() as uow:
-        changes = uow.border.apply_quotas(quotas, today)
+        changes = uow.border.set_quotas(wanted)
         audit_quota_changes(uow, changes, clock)
     return changes

@@ -10,8 +10,8 @@ row of ``border_booking_travellers``; a partial unique index there keeps one liv
 booking per traveller and day, whether named or listed as a companion.
 
 A slot's row keeps the quota it was last given, and the policy in force decides:
-``lock_slots`` and ``apply_quotas`` bring the stored quota to the policy's and say
-what changed, so the caller can audit it. A quota lowered below the seats booked
+``lock_slots`` and ``set_quotas`` (with ``quota_changes``) bring the stored quota to
+the policy's and say what changed, so the caller can audit it. A quota lowered below the seats booked
 bumps nobody: ``take`` then refuses every new seat, and the excess shows.
 """
 
@@ -189,14 +189,14 @@ class BorderRepository:
             for key, (quota, booked) in held.items()
             if quota != quotas[key]
         ]
-        self._set_quotas(changes)
+        self.set_quotas(changes)
         for change in changes:
             held[(change.checkpoint, change.day, change.slot)] = (change.quota, change.booked)
         return held, changes
 
-    def apply_quotas(self, quotas: Mapping[tuple[str, str], int], from_day: date) -> list[QuotaChange]:
-        """Bring every stored slot from ``from_day`` on to its quota in ``quotas`` (by checkpoint and
-        slot; slots the policy no longer has are left alone); the changes made."""
+    def quota_changes(self, quotas: Mapping[tuple[str, str], int], from_day: date) -> list[QuotaChange]:
+        """What bringing every stored slot from ``from_day`` on to its quota in ``quotas`` (by checkpoint
+        and slot) would change; slots the policy no longer has are left alone. Nothing is written."""
         c = border_slots.c
         rows = self._conn.execute(
             select(c.checkpoint, c.day, c.slot, c.quota, c.booked)
@@ -208,9 +208,9 @@ class BorderRepository:
             for r in rows
             if (r.checkpoint, r.slot) in quotas and r.quota != quotas[(r.checkpoint, r.slot)]
         ]
-        return self._set_quotas(changes)
+        return changes
 
-    def _set_quotas(self, changes: Sequence[QuotaChange]) -> list[QuotaChange]:
+    def set_quotas(self, changes: Sequence[QuotaChange]) -> list[QuotaChange]:
         """Store each change's quota where the row still holds the quota it was read with; those made."""
         made = []
         c = border_slots.c
