@@ -36,7 +36,7 @@ class BurstConfig:
     port: int
     connections: int
     tokens: list[str]  # residents' app tokens (bearer)
-    # one per request: [token index, request_id, id_document, day, checkpoint, slot, companions]
+    # one per request: [token index, request_id, id_document, day, checkpoint, slot, companions' documents]
     requests: list[list[Any]]
     out: str
     progress: str

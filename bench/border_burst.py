@@ -16,7 +16,8 @@ The burst: ``--requests`` bookings for tomorrow (local), each by resident
 ``i % residents`` for a document of its own (a resident books for up to
 ``requests / residents`` people, at most the per-app rate limit in all, so no
 request is rate-limited), at a checkpoint and slot drawn in proportion to their
-quotas, with 0-3 companions (70/15/10/5 %), and a share ``--retries`` of them a
+quotas, with 0-3 companions (70/15/10/5 %), each listed by a document of their
+own (every traveller of the burst is distinct), and a share ``--retries`` of them a
 retry of the same resident's previous request (same ``request_id``). A separate
 process (bench/_burst_client.py) sends them over ``--connections`` keep-alive
 connections as fast as they are answered.
@@ -26,7 +27,7 @@ retries answered with the first booking, refusals by reason, p50/p99/p99.9
 latency, errors (transport failures and 5xx: must be 0), the CPU of server,
 database, client and the rest of the machine. Then the store is checked: no slot
 holds more than its quota (zero oversold), each slot's count equals the travellers
-of its live bookings, the bookings stored are exactly the distinct ids answered
+of its live bookings and their live traveller rows, the bookings stored are exactly the distinct ids answered
 201 (zero lost, none extra), every retry got an id that exists, every refusal was
 ``slot_full``, the seats are all taken when demand exceeds supply, one audit entry
 per booking, and the audit chain verifies. Exit status 1 when a check fails, and
@@ -142,7 +143,7 @@ def burst_policy(seats: int) -> tuple[str, dict[tuple[str, str], int]]:
 def burst_requests(args: argparse.Namespace, quotas: dict[tuple[str, str], int], day: str) -> list[list[Any]]:
     """Every request of the burst, in sending order.
 
-    Each is [resident, request_id, document, day, checkpoint, slot, companions].
+    Each is [resident, request_id, document, day, checkpoint, slot, companions' documents].
     """
     rng = random.Random(args.seed)
     keys = list(quotas)
@@ -155,10 +156,9 @@ def burst_requests(args: argparse.Namespace, quotas: dict[tuple[str, str], int],
             out.append(list(out[i - args.residents]))  # the same app retrying its previous request
             continue
         checkpoint, slot = rng.choices(keys, weights)[0]
-        companions = rng.choices(sizes, shares)[0]
-        out.append(
-            [resident, f"b{resident}-{k}", f"X{resident:07d}{k:03d}", day, checkpoint, slot, companions]
-        )
+        document = f"X{resident:07d}{k:03d}"
+        companions = [f"{document}C{j}" for j in range(rng.choices(sizes, shares)[0])]
+        out.append([resident, f"b{resident}-{k}", document, day, checkpoint, slot, companions])
     return out
 
 
@@ -297,6 +297,14 @@ def verify_store(
                     ),
                     {"d": day},
                 ).all()
+                rows = conn.execute(
+                    text(
+                        "SELECT b.checkpoint, b.slot, count(*) FROM border_booking_travellers t "
+                        "JOIN border_bookings b ON b.id = t.booking_id "
+                        "WHERE t.day = :d AND t.live GROUP BY b.checkpoint, b.slot"
+                    ),
+                    {"d": day},
+                ).all()
                 stored = {
                     r[0]
                     for r in conn.execute(
@@ -313,12 +321,18 @@ def verify_store(
         finally:
             services.close()
     travellers = {(r[0], r[1]): int(r[3]) for r in live}
+    traveller_rows = {(r[0], r[1]): int(r[2]) for r in rows}
     created: list[str] = tally["_created"]
     oversold = [f"{c}/{s}: {b} > {q}" for c, s, q, b in slots if b > q]
     mismatched = [
         f"{c}/{s}: {b} != {travellers.get((c, s), 0)}"
         for c, s, _q, b in slots
         if b != travellers.get((c, s), 0)
+    ]
+    rows_mismatched = [
+        f"{c}/{s}: {b} != {traveller_rows.get((c, s), 0)} traveller rows"
+        for c, s, _q, b in slots
+        if b != traveller_rows.get((c, s), 0)
     ]
     filled = sum(int(r[3]) for r in slots)
     unexpected = {k: v for k, v in tally["refusals"].items() if k not in REFUSALS_EXPECTED}
@@ -327,6 +341,7 @@ def verify_store(
         seats_filled=filled,
         oversold=oversold,
         slot_count_mismatch=mismatched,
+        traveller_rows_mismatch=rows_mismatched,
         bookings_stored=len(stored),
         lost=len(set(created) - stored),
         duplicate_201_ids=len(created) - len(set(created)),
@@ -339,6 +354,7 @@ def verify_store(
     checks["ok"] = (
         not oversold
         and not mismatched
+        and not rows_mismatched
         and checks["lost"] == 0
         and checks["duplicate_201_ids"] == 0
         and checks["extra_stored"] == 0
@@ -378,7 +394,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             )
             day = (datetime.now(ZoneInfo("Asia/Hong_Kong")).date() + timedelta(days=1)).isoformat()
             requests = burst_requests(args, quotas, day)
-            demand = sum(1 + r[6] for r in requests)
+            demand = sum(1 + len(r[6]) for r in requests)
             port = free_port()
             with server(env, port, args.workers, tmp / "server.log") as served:
                 busy_before = wait_until_quiet(args.wait_quiet)

@@ -140,8 +140,12 @@ def bootstrap(
     cases = CaseRegistry(store, policy, clock, settings.zone, on_change=codes.case_changed)
     audit = AuditTrail(store, clock, anchor_path=Path(settings.data_dir) / ANCHOR_FILE)
     device_tokens = DeviceTokens(derive_key(secrets.audit_key, "chaincut device tokens v1"))
+    seeds = ballot_seeds(settings)
+    border = BookingService(store, policy.border, clock, settings.zone, hasher, seeds=seeds)
     if require_schema:
         audit.note_policy(policy.version, policy.digest)
+        # The policy in force decides each slot's quota, for slots booked under an earlier one too.
+        border.apply_policy_quotas()
     records = RecordAccess(store, audit)
     subjects = hasher.subjects
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
@@ -189,7 +193,7 @@ def bootstrap(
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(),
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),
-        border=BookingService(store, policy.border, clock, settings.zone, hasher),
+        border=border,
         clearances=ClearanceService(
             store,
             policy.border,
@@ -203,9 +207,7 @@ def bootstrap(
             revoked_codes=code_revocations.revoked_codes,
             bundle_max_age_hours=policy.signed_codes.bundle_max_age_hours,
         ),
-        draws=BallotDraws(
-            store, policy.border, clock, settings.zone, ballot_seeds(settings), subjects.subject_of
-        ),
+        draws=BallotDraws(store, policy.border, clock, settings.zone, seeds, subjects.subject_of),
         subjects=subjects,
         code_keys=code_keys,
         code_issuer=code_issuer,

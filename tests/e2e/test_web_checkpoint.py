@@ -50,14 +50,25 @@ def checkpoint(tmp_path: Path) -> Iterator[tuple[str, Services, TestClient]]:
         services.close()
 
 
-def _signed_code(services: Services, api: TestClient, ref: str, doc: str, *, tested: bool) -> str:
+def _signed_code(
+    services: Services,
+    api: TestClient,
+    ref: str,
+    doc: str,
+    *,
+    tested: bool,
+    book: tuple[str, ...] | None = (),
+) -> str:
+    """A resident's signed code; with ``book`` they booked this afternoon (with those companions),
+    with None they did not (someone else's booking lists them)."""
     services.people.register(PersonDraft(ref=ref, id_document=doc, name=f"Traveller {ref}"))
     app = resident_headers(services, ref)
-    booking = {"request_id": f"r-{ref}", "id_document": doc, "day": TODAY.isoformat()}
-    booked = api.post(
-        "/border/bookings", headers=app, json={**booking, "checkpoint": "man_kam_to", "slot": "afternoon"}
-    )
-    assert booked.status_code == 201, booked.text
+    if book is not None:
+        booking = {"request_id": f"r-{ref}", "id_document": doc, "day": TODAY.isoformat(), "companions": book}
+        booked = api.post(
+            "/border/bookings", headers=app, json={**booking, "checkpoint": "man_kam_to", "slot": "afternoon"}
+        )
+        assert booked.status_code == 201, booked.text
     if tested:
         desk = staff_headers(
             services, Role.SUPERVISOR, username="lab-desk", purpose="recording a test result"
@@ -132,3 +143,31 @@ def test_a_photo_of_the_code_is_read_and_decided(
     page.set_input_files("#image", str(photo))
     page.click("form[enctype] button[type=submit]")
     assert page.inner_text("#verdict").strip() == "准許通關"
+
+
+def test_a_companion_is_cleared_on_their_own_code_and_the_page_says_who_they_are(
+    checkpoint: tuple[str, Services, TestClient], page: Page
+) -> None:
+    base, services, api = checkpoint
+    lead = _signed_code(services, api, "T4", "Q4444444", tested=False, book=("R5555555",))
+    companion = _signed_code(services, api, "T5", "R5555555", tested=True, book=None)
+    page.goto(f"{base}/login?lang=en")
+    page.fill("#username", "officer-wong")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console**")
+    page.goto(f"{base}/checkpoint?lang=en")
+
+    _scan(page, companion)
+    assert page.inner_text("#verdict").split()[0] == "CLEARED"
+    party = page.locator("#party")
+    assert (party.get_attribute("data-place"), party.get_attribute("data-travellers")) == ("1", "2")
+    assert "companion 1" in party.inner_text() and "their own code" in party.inner_text()
+    # The lead, untested, is refused on their own code: the companion's clearance carried nobody.
+    _scan(page, lead)
+    assert page.inner_text("#verdict").split()[0] == "REFUSED"
+    assert page.locator("li[data-code=no_negative_test]").count() == 1
+    assert page.locator("#party").get_attribute("data-place") == "0"
+    _scan(page, companion)  # the same companion again
+    assert page.locator("li[data-code=code_replayed]").count() == 1
+    assert page.locator("li[data-code=booking_used]").count() == 1

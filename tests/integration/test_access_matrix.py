@@ -139,6 +139,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
     ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
     ("GET", "/border/slots"): SIGNED_IN,
+    ("GET", "/border/ballot/commitments"): SIGNED_IN,  # published for anyone to check the draws
     # clearance at the checkpoint: border officers decide, sync for offline use, upload offline decisions
     ("GET", "/border/sync"): frozenset({BORDER_OFFICER}),
     ("POST", "/border/clearances"): frozenset({BORDER_OFFICER}),
@@ -293,7 +294,7 @@ def world(embedded_services: Services) -> Iterator[World]:
             "day": "2026-11-21",
             "checkpoint": "man_kam_to",
             "slot": "night",
-            "companions": 1,
+            "companions": ["A7654321"],
         }
         w.border_booking = _ok(client.post("/border/bookings", json=booking, headers=headers[RESIDENT]))["id"]
         # Code-signing keys, and a retired signer to revoke.
@@ -442,6 +443,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", "/border/bookings/{public_id}"): lambda w, _c: Call(f"/border/bookings/{w.border_booking}"),
     ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
     ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
+    ("GET", "/border/ballot/commitments"): _static("/border/ballot/commitments", {"from": "2026-11-21"}),
     ("GET", "/border/sync"): _static("/border/sync", {"checkpoint": "man_kam_to", "day": "2026-11-21"}),
     ("POST", "/border/clearances"): _static(
         "/border/clearances", body={"qr": "HC1:NOT-A-CODE", "checkpoint": "man_kam_to"}

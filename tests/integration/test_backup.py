@@ -57,7 +57,9 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 def _border_rows(svc: Services, person_ids: list[int]) -> None:
     """A first-come booking, and a ballot drawn on another day (entries, draws, bookings, slots)."""
-    ask = BookingRequest(person_ids[3], "A000003(7)", date(2026, 11, 21), "man_kam_to", "night", 1, "b-1")
+    ask = BookingRequest(
+        person_ids[3], "A000003(7)", date(2026, 11, 21), "man_kam_to", "night", ("B0000031",), "b-1"
+    )
     svc.border.book(ask)
     ballot = BookingService(
         svc.store,
@@ -65,6 +67,7 @@ def _border_rows(svc: Services, person_ids: list[int]) -> None:
         svc.clock,
         svc.settings.zone,
         svc.hasher,
+        seeds=lambda _day: "backup-seed",  # committed (and sealed) before the entry is stored
     )
     ballot.book(replace(ask, day=date(2026, 11, 22), request_id="e-1"))
     ballot.draw(date(2026, 11, 22), "backup-seed", actor="tests")

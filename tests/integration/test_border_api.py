@@ -24,7 +24,7 @@ def _body(**changes: object) -> dict[str, object]:
         "day": "2026-11-23",
         "checkpoint": "shenzhen_bay",
         "slot": "afternoon",
-        "companions": 2,
+        "companions": ["K9876540", "K9876541"],
     }
     return body | changes
 
@@ -53,7 +53,12 @@ def test_a_resident_books_retries_and_cancels(services: Services, client: TestCl
     created = client.post("/border/bookings", json=_body(), headers=resident)
     assert created.status_code == 201, created.text
     booking = created.json()
-    assert booking["kind"] == "booking" and booking["status"] == "booked" and booking["companions"] == 2
+    assert booking["kind"] == "booking" and booking["status"] == "booked" and booking["travellers"] == 3
+    subject_of = services.subjects.subject_of
+    assert booking["subject"] == subject_of(services.hasher.hash(DOC))
+    assert booking["companions"] == [
+        {"subject": subject_of(services.hasher.hash(doc))} for doc in ("K9876540", "K9876541")
+    ]
     assert _remaining(client, resident) == quota - 3
 
     retried = client.post("/border/bookings", json=_body(), headers=resident)
@@ -80,7 +85,10 @@ def test_a_resident_books_retries_and_cancels(services: Services, client: TestCl
         ({"day": "2026-11-28"}, 422, "day_too_far", "day"),
         ({"checkpoint": "airport"}, 422, "unknown_checkpoint", "checkpoint"),
         ({"slot": "midnight"}, 422, "unknown_slot", "slot"),
-        ({"companions": 4}, 422, "too_many_companions", "companions"),
+        ({"companions": ["C1", "C2", "C3", "C4"]}, 422, "too_many_companions", "companions"),
+        ({"companions": ["C1", "c-1"]}, 422, "traveller_listed_twice", "companions[1]"),
+        ({"companions": ["C1", DOC]}, 422, "traveller_listed_twice", "companions[1]"),
+        ({"companions": ["C1", "??"]}, 422, "invalid_id_document", "companions[1]"),
     ],
 )
 def test_refusals_say_which_field(
@@ -130,7 +138,9 @@ def test_a_full_slot_is_refused_with_its_reason_and_the_booking_audited_once(
     with services.store.write() as uow:  # everyone else booked the rest
         uow.connection.execute(sa.text("UPDATE border_slots SET booked = quota"))
     refused = client.post(
-        "/border/bookings", json=_body(request_id="x", id_document="Z1234567"), headers=resident
+        "/border/bookings",
+        json=_body(request_id="x", id_document="Z1234567", companions=[]),
+        headers=resident,
     )
     assert refused.status_code == 409
     assert (refused.json()["code"], refused.json()["field"]) == ("slot_full", "slot")

@@ -13,7 +13,7 @@ from chaincut.border import BookingService
 from chaincut.domain.border import Booking
 from chaincut.errors import BookingRefused, ChaincutError
 from chaincut.store.border import BorderRepository
-from support.border import DAY, POINT, booking_request, register_people, small_checkpoint_rules
+from support.border import DAY, POINT, booking_request, companions_of, register_people, small_checkpoint_rules
 
 RECHECK = 2  # seconds a slot seen full is refused without the store
 
@@ -69,8 +69,8 @@ def test_a_batch_gives_seats_in_arrival_order_while_the_quota_holds(services: Se
     first = service.book(_request(people[0], "A0000001", "first"))
     outcomes = service.book_many(
         [
-            _request(people[1], "A0000002", "r1", companions=2),  # 3 seats: 4 taken
-            _request(people[2], "A0000003", "r1", companions=3),  # 4 seats: only 1 left
+            _request(people[1], "A0000002", "r1", companions=companions_of("A0000002", 2)),  # 3: 4 taken
+            _request(people[2], "A0000003", "r1", companions=companions_of("A0000003", 3)),  # 4: 1 left
             _request(people[0], "A0000001", "first"),  # a retry: the first booking
             _request(people[3], "A0000001", "other"),  # that traveller is booked already
             _request(people[4], "A0000005", "r1"),  # 1 seat: fits
@@ -181,7 +181,9 @@ def test_each_new_booking_is_audited_in_its_batch_and_a_retry_is_not(services: S
     people = _people(services, 2)
     requests = [
         _request(people[0], "A0000001", "r1", actor="resident:P1", roles="resident"),
-        _request(people[1], "A0000002", "r1", actor="resident:P2", roles="resident", companions=1),
+        _request(
+            people[1], "A0000002", "r1", actor="resident:P2", roles="resident", companions=("A0000002C0",)
+        ),
     ]
     made = service.book_many(requests)
     service.book_many(requests[:1])  # a retry
@@ -209,9 +211,8 @@ def test_two_processes_queueing_many_requests_never_oversell(services: Services)
     def work(thread: int) -> None:
         service = services_of[thread % 2]
         for i in range(40):
-            request = _request(
-                people[thread], f"T{thread}N{i:03d}", f"t{thread}-{i}", companions=i % 3, slot="morning"
-            )
+            doc = f"T{thread}N{i:03d}"
+            request = _request(people[thread], doc, f"t{thread}-{i}", companions=companions_of(doc, i % 3))
             future = service.submit(request)
             with lock:
                 futures.append(future)  # type: ignore[arg-type]

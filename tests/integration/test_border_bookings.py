@@ -10,20 +10,28 @@ import pytest
 
 from chaincut.bootstrap import Services
 from chaincut.border import BookingService
+from chaincut.border.commitments import commit_seed
 from chaincut.domain.border import BallotEntry, Booking, BookingStatus, EntryStatus
 from chaincut.errors import BookingRefused, ChaincutError, InvalidInput, NotFound
 from chaincut.policy import BookingMode
-from support.border import DAY, POINT, booking_request, register_people, small_checkpoint_rules
+from support.border import DAY, POINT, booking_request, companions_of, register_people, small_checkpoint_rules
 
 TODAY = date(2026, 11, 20)  # the fixed clock's local date (12:00 in Hong Kong)
 
 
 def _service(
-    services: Services, quota: int = 10, mode: BookingMode = BookingMode.FIRST_COME
+    services: Services, quota: int = 10, mode: BookingMode = BookingMode.FIRST_COME, seed: str = "a seed"
 ) -> BookingService:
-    """Bookings under the default rules but with one small checkpoint."""
+    """Bookings under the default rules but with one small checkpoint (a ballot's seed: ``seed``)."""
     rules = small_checkpoint_rules(services, quota, mode=mode)
-    return BookingService(services.store, rules, services.clock, services.settings.zone, services.hasher)
+    return BookingService(
+        services.store,
+        rules,
+        services.clock,
+        services.settings.zone,
+        services.hasher,
+        seeds=lambda _day: seed,
+    )
 
 
 def _people(services: Services, count: int) -> list[int]:
@@ -63,7 +71,8 @@ def test_many_threads_never_oversell_a_slot(services: Services) -> None:
 
     def work(thread: int) -> None:
         for i in range(50):
-            request = _request(people[thread], f"T{thread:02d}N{i:02d}", f"t{thread}-{i}", companions=i % 3)
+            doc = f"T{thread:02d}N{i:02d}"
+            request = _request(people[thread], doc, f"t{thread}-{i}", companions=companions_of(doc, i % 3))
             try:
                 result = service.book(request)
             except ChaincutError as exc:
@@ -132,8 +141,8 @@ def test_a_retry_returns_the_first_booking_and_a_second_booking_that_day_is_refu
 ) -> None:
     service = _service(services)
     (person,) = _people(services, 1)
-    first = service.book(_request(person, "A123456(3)", "r1", companions=2))
-    again = service.book(_request(person, "A123456(3)", "r1", companions=2))
+    first = service.book(_request(person, "A123456(3)", "r1", companions=companions_of("A1234563", 2)))
+    again = service.book(_request(person, "A123456(3)", "r1", companions=companions_of("A1234563", 2)))
     assert isinstance(first, Booking) and not first.replayed
     assert again.public_id == first.public_id and again.replayed
     assert _booked(service) == 3  # companions count against the quota
@@ -148,7 +157,7 @@ def test_a_retry_returns_the_first_booking_and_a_second_booking_that_day_is_refu
 def test_cancelling_frees_the_seats_once(services: Services) -> None:
     service = _service(services, quota=3)
     people = _people(services, 2)
-    booking = service.book(_request(people[0], "A1234563", "r1", companions=2))
+    booking = service.book(_request(people[0], "A1234563", "r1", companions=companions_of("A1234563", 2)))
     assert _booked(service) == 3
     with pytest.raises(BookingRefused) as caught:
         service.book(_request(people[1], "B7654321", "r1"))
@@ -163,14 +172,15 @@ def test_cancelling_frees_the_seats_once(services: Services) -> None:
     assert _booked(service) == 0  # a second cancel gives nothing back twice
     # The traveller may book that day again; the seats are free for others too.
     assert isinstance(service.book(_request(people[0], "A1234563", "r2")), Booking)
-    assert isinstance(service.book(_request(people[1], "B7654321", "r2", companions=1)), Booking)
+    again = _request(people[1], "B7654321", "r2", companions=companions_of("B7654321", 1))
+    assert isinstance(service.book(again), Booking)
     assert _booked(service) == 3
 
 
 def test_concurrent_cancels_give_the_seats_back_once(services: Services) -> None:
     service = _service(services, quota=5)
     (person,) = _people(services, 1)
-    booking = service.book(_request(person, "A1234563", "r1", companions=3))
+    booking = service.book(_request(person, "A1234563", "r1", companions=companions_of("A1234563", 3)))
     _run(8, lambda _i: service.cancel(booking.public_id, person_id=person))
     assert _booked(service) == 0
 
@@ -183,7 +193,7 @@ def test_concurrent_cancels_give_the_seats_back_once(services: Services) -> None
         ({"day": TODAY + timedelta(days=8)}, "day_too_far", "day"),
         ({"checkpoint": "airport"}, "unknown_checkpoint", "checkpoint"),
         ({"slot": "midnight"}, "unknown_slot", "slot"),
-        ({"companions": 4}, "too_many_companions", "companions"),
+        ({"companions": companions_of("B1", 4)}, "too_many_companions", "companions"),
         ({"id_document": "???"}, "invalid_id_document", "id_document"),
     ],
 )
@@ -206,19 +216,19 @@ def test_today_and_the_last_day_ahead_are_open(services: Services) -> None:
         assert isinstance(booked, Booking)
 
 
-def _ballot(services: Services, quota: int, people: list[int]) -> tuple[BookingService, list[str]]:
-    service = _service(services, quota=quota, mode=BookingMode.BALLOT)
-    requests = []
+def _ballot(services: Services, quota: int, people: list[int], seed: str) -> BookingService:
+    service = _service(services, quota=quota, mode=BookingMode.BALLOT, seed=seed)
     for i in range(30):
-        entry = service.book(_request(people[i % len(people)], f"D{i:04d}", f"e{i}", companions=i % 2))
+        doc = f"D{i:04d}"
+        companions = companions_of(doc, i % 2)
+        entry = service.book(_request(people[i % len(people)], doc, f"e{i}", companions=companions))
         assert isinstance(entry, BallotEntry) and entry.status is EntryStatus.ENTERED
-        requests.append(entry.request_id)
-    return service, requests
+    return service
 
 
-def _winners(service: BookingService, services: Services, people: list[int], seed: str) -> set[str]:
+def _winners(service: BookingService, services: Services, people: list[int], seed: str | None) -> set[str]:
     outcome = service.draw(DAY, seed, actor="tests")
-    assert outcome.seed == seed
+    assert seed is None or outcome.seed == seed
     with services.store.read() as uow:
         won = set()
         for i in range(30):
@@ -228,13 +238,24 @@ def _winners(service: BookingService, services: Services, people: list[int], see
                 assert entry.booking_public_id is not None
                 won.add(entry.request_id)
         draw = uow.ballot.draw(DAY)
-    assert draw is not None and draw.seed == seed and draw.won == len(won) == len(outcome.won)
+    assert draw is not None and draw.seed == outcome.seed and draw.won == len(won) == len(outcome.won)
     return won
+
+
+def _undraw(services: Services, *, commitment: bool = False) -> None:
+    """Put the day's entries back before the draw (and drop its seed commitment)."""
+    with services.store.write() as uow:
+        run = uow.connection.exec_driver_sql
+        run("UPDATE border_ballot_entries SET status = 'entered', booking_id = NULL")
+        for table in ("border_booking_travellers", "border_bookings", "border_draws", "border_slots"):
+            run(f"DELETE FROM {table}")
+        if commitment:
+            run("DELETE FROM border_seed_commitments")
 
 
 def test_a_ballot_draw_respects_the_quota_and_is_repeatable_with_its_seed(services: Services) -> None:
     people = _people(services, 5)
-    service, _ = _ballot(services, 12, people)
+    service = _ballot(services, 12, people, "seed-2023-01-08")
     assert service.availability(DAY)[0].booked == 0  # entries take no seats before the draw
     won = _winners(service, services, people, "seed-2023-01-08")
     travellers = sum(1 + int(r[1:]) % 2 for r in won)
@@ -242,22 +263,17 @@ def test_a_ballot_draw_respects_the_quota_and_is_repeatable_with_its_seed(servic
     assert _booked(service) == travellers
     assert len(service.bookings(DAY, POINT)) == len(won)
     with pytest.raises(BookingRefused) as caught:
-        service.draw(DAY, "again", actor="tests")
+        service.draw(DAY, actor="tests")
     assert caught.value.code == "ballot_drawn"
     with pytest.raises(BookingRefused) as caught:
         service.book(_request(people[0], "Z9999999", "late"))
     assert caught.value.code == "ballot_drawn"
 
-    # The same entries and seed in another store draw the same winners; another seed, others.
-    with services.store.write() as uow:
-        for table in ("border_ballot_entries", "border_bookings", "border_draws", "border_slots"):
-            uow.connection.exec_driver_sql(f"DELETE FROM {table}")
-    service, _ = _ballot(services, 12, people)
-    assert _winners(service, services, people, "seed-2023-01-08") == won
-    with services.store.write() as uow:
-        for table in ("border_ballot_entries", "border_bookings", "border_draws", "border_slots"):
-            uow.connection.exec_driver_sql(f"DELETE FROM {table}")
-    service, _ = _ballot(services, 12, people)
+    # The same entries and seed draw the same winners again; another seed, others.
+    _undraw(services)
+    assert _winners(service, services, people, None) == won  # the committed seed, kept sealed
+    _undraw(services, commitment=True)
+    assert commit_seed(services.store, services.clock, DAY, "another seed", actor="tests", roles="tests")
     assert _winners(service, services, people, "another seed") != won
 
 
@@ -277,7 +293,7 @@ def test_a_booking_is_stored_with_its_travellers_border_subject_id(services: Ser
     service = _service(services)
     first, drawn = _people(services, 2)
     booked = service.book(_request(first, "A1234563", "r1"))
-    ballot = _service(services, mode=BookingMode.BALLOT)
+    ballot = _service(services, mode=BookingMode.BALLOT, seed="subjects")
     ballot.book(_request(drawn, "B7654321", "e1", slot="night"))
     ballot.draw(DAY, seed="subjects", actor="test")
     with services.store.read() as uow:  # a read: nothing is filled in on the way

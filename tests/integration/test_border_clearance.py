@@ -45,13 +45,21 @@ def claims(subject: str | None, **changes: object) -> HealthCodeClaims:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def book(services: Services, ref: str, doc: str, *, slot: str = "afternoon", request_id: str = "r1") -> str:
+def book(
+    services: Services,
+    ref: str,
+    doc: str,
+    *,
+    slot: str = "afternoon",
+    request_id: str = "r1",
+    companions: tuple[str, ...] = (),
+) -> str:
     services.people.register(PersonDraft(ref=ref, id_document=doc))
     with services.store.read() as uow:
         person_id = uow.people.id_for_ref(ref)
     assert person_id is not None
-    booking = services.border.book(BookingRequest(person_id, doc, TODAY, "shenzhen_bay", slot, 1, request_id))
-    return booking.public_id
+    request = BookingRequest(person_id, doc, TODAY, "shenzhen_bay", slot, companions, request_id)
+    return services.border.book(request).public_id
 
 
 def subject_of(services: Services, doc: str) -> str:
@@ -176,7 +184,7 @@ def test_the_sync_bundle_carries_subject_ids_rules_and_what_crossed_and_is_audit
     bundle = services.clearances.bundle(OFFICER, "shenzhen_bay", TODAY, purpose="checkpoint sync")
     assert {b.booking_id: b.subject for b in bundle.bookings}[booking] == subject
     assert [b.slot for b in bundle.bookings] == ["afternoon", "night"]
-    assert bundle.crossed_codes == {"code-1"} and bundle.crossed_bookings == {booking}
+    assert bundle.crossed_codes == {"code-1"} and bundle.crossed_travellers == {(booking, subject)}
     assert bundle.rules.negative_test_hours == 48
     assert bundle.trust_list == {"format": "chaincut-checkpoint-trust-1", "lists": []}  # no keys yet
     document = bundle.to_dict()
@@ -245,17 +253,24 @@ def test_offline_decisions_are_recorded_once_and_a_clash_is_kept_and_flagged(ser
 def test_due_ballots_are_drawn_once_after_their_draw_time_with_a_recorded_seed(services: Services) -> None:
     clock = FixedClock(NOW)  # 12:00 on the 20th; the 21st draws at 20:00 on the 20th
     ballot_rules = replace(services.policy.border, mode=BookingMode.BALLOT)
-    entries = BookingService(services.store, ballot_rules, clock, services.settings.zone, services.hasher)
+    settings = services.settings.model_copy(update={"ballot_seed": SecretStr("a seed the authority chose")})
+    entries = BookingService(
+        services.store,
+        ballot_rules,
+        clock,
+        services.settings.zone,
+        services.hasher,
+        seeds=ballot_seeds(settings),
+    )
     services.people.register(PersonDraft(ref="B1"))
     with services.store.read() as uow:
         person_id = uow.people.id_for_ref("B1")
     assert person_id is not None
     day = TODAY + timedelta(days=1)
-    entries.book(BookingRequest(person_id, "B1111111", day, "man_kam_to", "night", 0, "e1"))
+    entries.book(BookingRequest(person_id, "B1111111", day, "man_kam_to", "night", (), "e1"))
     entries.book(
-        BookingRequest(person_id, "B2222222", day + timedelta(days=1), "man_kam_to", "night", 0, "e2")
+        BookingRequest(person_id, "B2222222", day + timedelta(days=1), "man_kam_to", "night", (), "e2")
     )
-    settings = services.settings.model_copy(update={"ballot_seed": SecretStr("a seed the authority chose")})
     draws = BallotDraws(services.store, ballot_rules, clock, services.settings.zone, ballot_seeds(settings))
     robot = Principal.system("ballot")
 
@@ -267,7 +282,7 @@ def test_due_ballots_are_drawn_once_after_their_draw_time_with_a_recorded_seed(s
     assert draws.draw_due(robot) == []  # idempotent: nothing more is due
     assert drawn[0].seed == ballot_seeds(settings)(day)  # derived from the setting and the day
     with pytest.raises(BookingRefused, match="closed at 2026-11-20 20:00") as closed:
-        entries.book(BookingRequest(person_id, "B3333333", day, "man_kam_to", "night", 0, "e3"))
+        entries.book(BookingRequest(person_id, "B3333333", day, "man_kam_to", "night", (), "e3"))
     assert (closed.value.code, closed.value.field) == ("ballot_closed", "day")
     with services.store.read() as uow:
         record = uow.ballot.draw(day)
@@ -305,7 +320,7 @@ def test_the_access_report_lists_bookings_entries_and_clearances_of_the_person(s
         services.hasher,
     )
     entry = ballot.book(
-        BookingRequest(friend, DOC, TODAY + timedelta(days=2), "man_kam_to", "night", 0, "f1")
+        BookingRequest(friend, DOC, TODAY + timedelta(days=2), "man_kam_to", "night", (), "f1")
     )
     subject = subject_of(services, DOC)
     cleared = with_codes(
@@ -327,7 +342,7 @@ def test_the_access_report_lists_bookings_entries_and_clearances_of_the_person(s
     ]
     assert report["border_clearances"][1]["reasons"] == [
         "the code's colour may not cross",
-        "this booking has already cleared a crossing",
+        "this traveller has already crossed on this booking",
     ]
     page = services.subject_access.report(me).to_html()
     assert "Border crossing bookings / 過境預約" in page and "Checks at border checkpoints" in page

@@ -3,6 +3,7 @@ with the server stopped, and uploads its log when the server is back (each decis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import time
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.border import BookingRequest, BookingService
+from chaincut.border.commitments import commit_seed
 from chaincut.border.testing import FakeCodeVerifier, fake_verifier_factory
 from chaincut.cli.app import app as chaincut_cli
 from chaincut.clock import FixedClock
@@ -60,7 +62,7 @@ def _codes(services: Services) -> dict[str, HealthCodeClaims | str]:
             person_id = uow.people.id_for_ref(ref)
         assert person_id is not None
         services.border.book(
-            BookingRequest(person_id, doc, TODAY, "shenzhen_bay", "afternoon", 0, f"r-{ref}")
+            BookingRequest(person_id, doc, TODAY, "shenzhen_bay", "afternoon", (), f"r-{ref}")
         )
         subjects[ref] = services.subjects.subject_of(services.hasher.hash(doc))
     return {
@@ -125,7 +127,7 @@ def test_sync_and_offline_upload_over_http(services: Services, client: tuple[Tes
     )
     assert bundle.status_code == 200, bundle.text
     doc = bundle.json()
-    assert doc["format"] == "chaincut-clearance-bundle/1" and len(doc["bookings"]) == 3
+    assert doc["format"] == "chaincut-clearance-bundle/2" and len(doc["bookings"]) == 3
     assert doc["rules"]["slot_hours"]["afternoon"] == "12:00-18:00"
     assert doc["trust_list"] == {"format": "chaincut-checkpoint-trust-1", "lists": []}  # no keys yet
     decision = {
@@ -202,7 +204,7 @@ def test_a_checkpoint_clears_offline_with_the_server_stopped_then_uploads(
 
     first = clear("QR-T1")
     assert first.exit_code == 0, first.output
-    assert "CLEARED (booking" in first.output and "1 travellers" in first.output
+    assert "CLEARED (booking" in first.output and "the named traveller of 1 travellers" in first.output
     replay = clear("QR-T1")
     assert replay.exit_code == 1
     assert "code_replayed" in replay.output and "booking_used" in replay.output
@@ -275,29 +277,31 @@ def _ballot_entry(services: Services, day: date) -> None:
     with services.store.read() as uow:
         person_id = uow.people.id_for_ref("B1")
     assert person_id is not None
-    entries.book(BookingRequest(person_id, "B1111111", day, "man_kam_to", "night", 0, "e1"))
+    entries.book(BookingRequest(person_id, "B1111111", day, "man_kam_to", "night", (), "e1"))
 
 
-def test_the_draw_command_draws_one_day_with_its_seed_or_every_due_day(
+def test_the_draw_command_draws_one_day_with_its_committed_seed_or_every_due_day(
     embedded_services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = embedded_services
-    # An entry for a day long past, stored directly: the command line runs on the real clock.
+    # An entry for a day long past, stored directly with its commitment: the command line runs on
+    # the real clock.
     services.people.register(PersonDraft(ref="B1"))
+    old = date(2023, 1, 8)
+    commit_seed(services.store, services.clock, old, "s", actor="tests", roles="tests")
     with services.store.write() as uow:
         person_id = uow.people.id_for_ref("B1")
         uow.ballot.add(
             {
                 "public_id": "entry-old-1",
                 "person_id": person_id,
-                "traveller_hash": services.hasher.hash("B1111111"),
-                "day": date(2023, 1, 8),
+                "day": old,
                 "checkpoint": "man_kam_to",
                 "slot": "night",
-                "companions": 0,
                 "request_id": "e1",
                 "created_at": 1_673_000_000,
-            }
+            },
+            [(services.hasher.hash("B1111111"), None)],
         )
     monkeypatch.setenv("CHAINCUT_ENV", "production")
     settings = services.settings
@@ -319,9 +323,28 @@ def test_the_draw_command_draws_one_day_with_its_seed_or_every_due_day(
     assert json.loads(runner.invoke(chaincut_cli, ["border", "draw", "--due", "--json"]).output) == []
     again = runner.invoke(chaincut_cli, ["border", "draw", "--day", "2023-01-08", "--seed", "s"])
     assert again.exit_code == 1 and "the ballot for 2023-01-08 has been drawn" in again.output
-    given = runner.invoke(chaincut_cli, ["border", "draw", "--day", "2026-11-23", "--seed", "public-seed-7"])
+    day = ["--day", "2026-11-23"]
+    unseeded = runner.invoke(chaincut_cli, ["border", "draw", *day])
+    assert unseeded.exit_code == 1 and "no seed was committed for 2026-11-23" in unseeded.output
+    committed = runner.invoke(chaincut_cli, ["border", "commit", *day, "--seed", "public-seed-7"])
+    assert committed.exit_code == 0, committed.output
+    digest = hashlib.sha256(b"public-seed-7").hexdigest()
+    assert f"committed 2026-11-23: sha256 {digest}" in committed.output
+    twice = runner.invoke(chaincut_cli, ["border", "commit", *day, "--seed", "another"])
+    assert twice.exit_code == 1 and "already committed" in twice.output
+    ground = runner.invoke(chaincut_cli, ["border", "draw", *day, "--seed", "public-seed-8"])
+    assert ground.exit_code == 1 and "not the one committed" in ground.output
+    given = runner.invoke(chaincut_cli, ["border", "draw", *day, "--seed", "public-seed-7"])
     assert given.exit_code == 0 and "drew 2026-11-23: 0 won, 0 lost (seed public-seed-7)" in given.output
     assert runner.invoke(chaincut_cli, ["border", "draw"]).exit_code == 2
+    published = runner.invoke(
+        chaincut_cli, ["border", "commitments", "--from", "2023-01-01", "--to", "2026-12-31", "--json"]
+    )
+    assert [(c["day"], c["seed"]) for c in json.loads(published.output)] == [
+        ("2023-01-08", "s"),
+        ("2026-11-23", "public-seed-7"),
+    ]
+    assert json.loads(published.output)[1]["commitment"] == digest
     with services.store.read() as uow:
         drawn = [r.event for r in uow.audit.find(limit=100) if r.event.action == "border.ballot.draw"]
     assert [(e.actor, e.record, e.details["seed_given"]) for e in drawn] == [

@@ -170,6 +170,7 @@ def test_an_interrupted_rotation_resumes_and_the_old_key_can_then_go(
         ("people", PEOPLE),
         ("person_corrections", len(CORRECTIONS)),
         ("code_signing_keys", 0),  # sealed code-signing keys: none in this store
+        ("border_seed_commitments", 0),  # sealed ballot seeds: none either
     }
     assert all(p.finished_at is not None for p in done.progress)
     assert rotate_data_keys(rekeyed.store, clock).nothing_to_do
@@ -275,7 +276,12 @@ def test_keys_commands(
     assert doc["values_by_key"] == {"2": sealed_values}
     assert doc["removable_keys"] == [1]
     assert doc["missing_keys"] == []
-    assert {r["table"] for r in doc["rotations"]} == {"people", "person_corrections", "code_signing_keys"}
+    assert {r["table"] for r in doc["rotations"]} == {
+        "people",
+        "person_corrections",
+        "code_signing_keys",
+        "border_seed_commitments",
+    }
     assert all(r["finished_at"] for r in doc["rotations"])
 
     again = runner.invoke(app, ["keys", "rotate"], env=env)

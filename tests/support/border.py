@@ -10,7 +10,7 @@ from chaincut.border import BookingRequest
 from chaincut.people import PersonDraft
 from chaincut.policy import BorderRules, CheckpointRule
 
-__all__ = ["DAY", "POINT", "booking_request", "register_people", "small_checkpoint_rules"]
+__all__ = ["DAY", "POINT", "booking_request", "companions_of", "register_people", "small_checkpoint_rules"]
 
 DAY = date(2026, 11, 21)  # the day after the fixed clock's local date (12:00 in Hong Kong)
 POINT = "test_point"
@@ -37,14 +37,20 @@ def register_people(services: Services, count: int, prefix: str) -> list[int]:
 
 
 def booking_request(person_id: int, doc: str, request_id: str, **changes: object) -> BookingRequest:
-    """A request for the test checkpoint's morning slot on DAY, alone, unless ``changes`` say else."""
+    """A request for the test checkpoint's morning slot on DAY, no companions, unless ``changes`` say else."""
     base = BookingRequest(
         person_id=person_id,
         id_document=doc,
         day=DAY,
         checkpoint=POINT,
         slot="morning",
-        companions=0,
+        companions=(),
         request_id=request_id,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def companions_of(doc: str, count: int) -> tuple[str, ...]:
+    """``count`` companions' document numbers, made from the named traveller's ``doc`` (each unique)."""
+    stem = "".join(ch for ch in doc if ch.isalnum())
+    return tuple(f"{stem}C{i}" for i in range(count))

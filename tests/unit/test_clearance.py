@@ -32,7 +32,8 @@ CLAIMS = HealthCodeClaims(
     issued_at=NOW - timedelta(hours=1),
     expires_at=NOW + timedelta(hours=23),
 )
-BOOKING = SyncedBooking(SUBJECT, "BK1", "shenzhen_bay", TODAY, "morning", 2, BookingStatus.BOOKED)
+COMPANIONS = ("Y29tcGFuaW9uLW9uZS0xMjM", "Y29tcGFuaW9uLXR3by00NTY")
+BOOKING = SyncedBooking(SUBJECT, "BK1", "shenzhen_bay", TODAY, "morning", COMPANIONS, BookingStatus.BOOKED)
 
 
 def valid(**changes: object) -> CheckedCode:
@@ -150,20 +151,44 @@ def test_a_negative_test_must_fall_within_the_policys_hours() -> None:
     assert codes(decide(valid(), [BOOKING], "shenzhen_bay", NOW, ZONE, stricter)) == ["no_negative_test"]
 
 
-def test_a_replayed_code_and_a_used_booking_are_refused() -> None:
+def test_a_replayed_code_and_a_traveller_who_crossed_are_refused() -> None:
     decision = decide(valid(), [BOOKING], "shenzhen_bay", NOW, ZONE, RULES, used_codes={"code-1"})
     assert codes(decision) == ["code_replayed"]
+    crossed = {("BK1", SUBJECT)}
     again = decide(
-        valid(code_id="code-2"), [BOOKING], "shenzhen_bay", NOW, ZONE, RULES, used_bookings={"BK1"}
+        valid(code_id="code-2"), [BOOKING], "shenzhen_bay", NOW, ZONE, RULES, used_travellers=crossed
     )
     assert codes(again) == ["booking_used"]
+    # The named traveller crossed; their companion has not, and crosses on their own code.
+    companion = valid(code_id="code-3", subject=COMPANIONS[1])
+    theirs = decide(companion, [BOOKING], "shenzhen_bay", NOW, ZONE, RULES, used_travellers=crossed)
+    assert theirs.cleared and theirs.booking == BOOKING and BOOKING.place_of(theirs.subject) == 2
+
+
+def test_each_companion_is_decided_on_their_own_code() -> None:
+    """The booking is found by the companion's own subject id; the named traveller's code carries
+    nobody: a companion whose own code is red is refused, whatever the named traveller's is."""
+    first = valid(code_id="code-c0", subject=COMPANIONS[0])
+    assert decide(first, [BOOKING], "shenzhen_bay", NOW, ZONE, RULES).cleared
+    red = valid(code_id="code-c1", subject=COMPANIONS[1], colour="red")
+    refused = decide(red, [BOOKING], "shenzhen_bay", NOW, ZONE, RULES)
+    assert codes(refused) == ["colour_not_cleared"] and refused.booking == BOOKING
+    stranger = valid(code_id="code-x", subject="c29tZW9uZS1lbHNlLTc4OQ")
+    assert codes(decide(stranger, [BOOKING], "shenzhen_bay", NOW, ZONE, RULES)) == ["no_booking"]
 
 
 def test_every_reason_that_holds_is_given_together() -> None:
     bad = valid(colour="amber", reasons=("arrived in Hong Kong within 21 days",), last_negative_test_at=None)
     booking = replace(BOOKING, checkpoint="man_kam_to", day=TODAY - timedelta(days=1))
     decision = decide(
-        bad, [booking], "shenzhen_bay", NOW, ZONE, RULES, used_codes={"code-1"}, used_bookings={"BK1"}
+        bad,
+        [booking],
+        "shenzhen_bay",
+        NOW,
+        ZONE,
+        RULES,
+        used_codes={"code-1"},
+        used_travellers={("BK1", SUBJECT)},
     )
     assert codes(decision) == [
         "code_replayed",

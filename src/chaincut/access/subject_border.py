@@ -1,11 +1,14 @@
 """The border part of a data-access report: a person's bookings, ballot entries and clearances.
 
-A booking is the person's when their app made it or when it is for their
-identity document (matched by its keyed hash, never the number). Who else booked
+A booking is the person's when their app made it or when their identity
+document travels on it, named or listed as a companion (matched by its keyed
+hash, never the number); each row says where they stand on it. Who else booked
 for them is not shown (PDPO s.20(1)(b)): only that the booking was made by
-another app. Clearances are matched by the border subject id of their document
-and by their bookings; refusal reasons appear as the general reason codes the
-record keeps.
+another app; nor are the other companions, only how many there are. Clearances
+are the person's own (matched by the border subject id of their document) and
+those of the named travellers of the bookings their app made; never a
+companion's on someone else's booking. Refusal reasons appear as the general
+reason codes the record keeps.
 """
 
 from __future__ import annotations
@@ -32,22 +35,33 @@ def border_sections(
     held = person.id_document_hash
     bookings = uow.border.of_person(person.id, held)
     entries = uow.ballot.of_person(person.id, held)
-    traveller_ids = [] if held is None or subjects is None else [subjects.subject_of(held)]
-    clearances = uow.clearances.of_traveller(traveller_ids, [b.public_id for b in bookings])
+    mine = None if held is None or subjects is None else subjects.subject_of(held)
+    clearances = uow.clearances.of_traveller([] if mine is None else [mine], booked_by=person.id)
     return {
-        "border_bookings": [_booking_row(b, person.id, zone) for b in bookings],
-        "ballot_entries": [_entry_row(e, person.id, zone) for e in entries],
+        "border_bookings": [_booking_row(b, person.id, mine, zone) for b in bookings],
+        "ballot_entries": [_entry_row(e, person.id, mine, zone) for e in entries],
         "border_clearances": _clearance_rows(clearances, zone),
     }
 
 
-def _booking_row(b: Booking, person_id: int, zone: ZoneInfo) -> Row:
+def _travelling_as(item: Booking | BallotEntry, subject: str | None) -> str | None:
+    """Where the person stands on a booking or entry: its named traveller, a companion, or neither
+    (their app booked it for others)."""
+    if subject is not None and subject == item.subject:
+        return "named traveller"
+    if subject is not None and subject in item.companions:
+        return "companion"
+    return None
+
+
+def _booking_row(b: Booking, person_id: int, subject: str | None, zone: ZoneInfo) -> Row:
     return {
         "id": b.public_id,
         "day": day(b.day),
         "checkpoint": b.checkpoint,
         "slot": b.slot,
-        "companions": b.companions,
+        "you_travel_as": _travelling_as(b, subject),
+        "companions": len(b.companions) + b.unlisted,
         "status": b.status.value,
         "booked_by": "you" if b.person_id == person_id else "another app",
         "booked_at": instant(b.created_at, zone),
@@ -55,13 +69,14 @@ def _booking_row(b: Booking, person_id: int, zone: ZoneInfo) -> Row:
     }
 
 
-def _entry_row(e: BallotEntry, person_id: int, zone: ZoneInfo) -> Row:
+def _entry_row(e: BallotEntry, person_id: int, subject: str | None, zone: ZoneInfo) -> Row:
     return {
         "id": e.public_id,
         "day": day(e.day),
         "checkpoint": e.checkpoint,
         "slot": e.slot,
-        "companions": e.companions,
+        "you_travel_as": _travelling_as(e, subject),
+        "companions": len(e.companions) + e.unlisted,
         "status": e.status.value,
         "booking": e.booking_public_id,
         "entered_by": "you" if e.person_id == person_id else "another app",

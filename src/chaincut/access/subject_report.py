@@ -149,7 +149,8 @@ _NOTES = (
     "the record that a correction was made (field, reason, who, when) is kept.",
     "The audit log is append-only and is not purged: it is the lasting record of each access.",
     "Staff are named by their staff id.",
-    "Border bookings and ballot entries made for you by another app do not say whose app it was; "
+    "Border bookings and ballot entries made for you by another app do not say whose app it was, "
+    "nor who the other companions are (only how many); "
     "checkpoint checks keep only the general reason for a refusal.",
     "Every change of your health code is kept, with its reasons, as the record of how it was decided.",
     "Each signed code issued to you is kept by its id until it expires, so that it can be revoked "

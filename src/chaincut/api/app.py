@@ -77,7 +77,11 @@ _BALLOT_TIMER = Principal(PrincipalKind.SYSTEM, "system:ballot", via="timer")
 
 
 def draw_due_ballots(services: Services) -> None:
-    """Draw every border ballot whose draw time has passed (none twice); each draw is audited."""
+    """Commit the seeds of the days about to open for entries, and draw every border ballot whose draw
+    time has passed (none twice); each commitment and draw is audited."""
+    committed = services.draws.commit_ahead(_BALLOT_TIMER)
+    if committed:
+        log.info("ballot: committed seeds for %s", ", ".join(str(d) for d in committed))
     drawn = services.draws.draw_due(_BALLOT_TIMER)
     if drawn:
         log.info("ballot: drew %s", ", ".join(f"{d.day} ({len(d.won)} won)" for d in drawn))

@@ -4,9 +4,13 @@ Seats are taken in the same transaction as the booking is stored, by a
 conditional UPDATE that only succeeds while the slot's quota holds all the
 booking's travellers (``store/border.py``); cancelling gives them back in the
 transaction that marks the booking cancelled, once. A retried request (same
-booker, same ``request_id``) gets the first answer. The traveller is known by the
-keyed hash of their identity document only. The quotas, how far ahead one may
-book and how many companions come along are the policy's ``[border]`` rules.
+booker, same ``request_id``) gets the first answer. Every traveller, the one
+named and each companion listed, is known by the keyed hash of their identity
+document only, and holds one live booking a day at most (a unique index on the
+booking travellers, so it holds under concurrency). A companion already booked
+that day, or a traveller listed twice, refuses the whole booking naming the field
+(``companions[i]``). The quotas (the policy's in force, ``quotas``), how far ahead
+one may book and how many companions come along are the policy's ``[border]`` rules.
 
 A server books through ``submit``: requests arriving together are decided in one
 transaction (``first_come.book_together``, on the check-ins' group commit), each
@@ -17,25 +21,33 @@ refused without locking it (``seats_seen``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from chaincut.border.ballot import DrawOutcome, draw_ballot, draw_time
-from chaincut.border.first_come import Pending, already_booked, book_together, slot_full
+from chaincut.border.commitments import SeedSource, commit_seed, fresh_seeds
+from chaincut.border.first_come import (
+    Pending,
+    already_booked,
+    book_together,
+    slot_full,
+    traveller_field,
+)
+from chaincut.border.quotas import apply_policy_quotas, audit_quota_changes
 from chaincut.border.seats_seen import SeatsSeen
 from chaincut.border.types import BookingRequest
 from chaincut.clock import Clock
 from chaincut.domain.audit import AuditEvent
-from chaincut.domain.border import BallotEntry, Booking, SlotAvailability
+from chaincut.domain.border import BallotEntry, Booking, QuotaChange, SlotAvailability
 from chaincut.domain.ids import new_public_id
 from chaincut.errors import BookingRefused, ChaincutError, InvalidInput, NotFound
 from chaincut.policy import BookingMode, BorderRules, CheckpointRule
 from chaincut.security import IdentityHasher
 from chaincut.store import Store, UnitOfWork
-from chaincut.store.border import NewBooking
+from chaincut.store.border import NewBooking, Traveller
 from chaincut.whereabouts.group_commit import GroupCommit
 
 __all__ = ["BookingRequest", "BookingService"]
@@ -59,12 +71,16 @@ class BookingService:
         hasher: IdentityHasher,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        seeds: SeedSource = fresh_seeds,
     ) -> None:
+        """``seeds``: a day's ballot seed, committed before the day's first entry is stored when the
+        server's timer has not committed one yet (``draws.BallotDraws.commit_ahead``)."""
         self._store = store
         self._rules = rules
         self._clock = clock
         self._zone = zone
         self._hasher = hasher
+        self._seeds = seeds
         self.seats_seen = SeatsSeen(rules.full_slot_recheck_seconds, monotonic)
         self._group: GroupCommit[BookingRequest, Outcome] = GroupCommit(
             self.book_many, name="chaincut-border-bookings"
@@ -106,23 +122,24 @@ class BookingService:
         for index, request in enumerate(requests):
             try:
                 point = self._check(request)
-                traveller = self._hasher.hash(request.id_document)
+                whom = self._travellers(request)
             except ChaincutError as exc:
                 outcomes[index] = exc
                 continue
-            pair, whom = (request.person_id, request.request_id), (traveller, request.day)
-            if self._rules.mode is BookingMode.BALLOT or pair in pairs or whom in travellers:
+            pair = (request.person_id, request.request_id)
+            days = {(t, request.day) for t, _ in whom}
+            if self._rules.mode is BookingMode.BALLOT or pair in pairs or days & travellers:
                 alone.append(index)
                 continue
             pairs.add(pair)
-            travellers.add(whom)
-            subject = self._hasher.subjects.subject_of(traveller)
-            batch.append(Pending(index, request, traveller, point.slots[request.slot], subject))
+            travellers |= days
+            batch.append(Pending(index, request, whom, point.slots[request.slot]))
         if batch:
             try:
                 with self._store.write() as uow:
                     decided = book_together(uow, batch, self.seats_seen, int(self._clock.now().timestamp()))
                     self._audit(uow, decided.created)
+                    audit_quota_changes(uow, decided.quota_changes, self._clock)
             except Exception:  # BatchClash, or a failure of the whole transaction
                 alone.extend(p.index for p in batch)
             else:
@@ -138,19 +155,40 @@ class BookingService:
         """One request in a transaction of its own."""
         try:
             point = self._check(request)
-            traveller = self._hasher.hash(request.id_document)
+            travellers = self._travellers(request)
             if self._rules.mode is BookingMode.BALLOT:
-                return self._enter(request, traveller)
+                return self._enter(request, travellers)
             try:
-                return self._book(request, traveller, point.slots[request.slot])
+                return self._book(request, travellers, point.slots[request.slot])
             except _Clash:
                 with self._store.read() as uow:
                     first = uow.border.by_request(request.person_id, request.request_id)
+                    held = uow.border.live_of([(t, request.day) for t, _ in travellers])
                 if first is not None:
                     return replace(first, replayed=True)
-                raise already_booked() from None
+                raise already_booked(_first_held(travellers, request.day, held)) from None
         except Exception as exc:
             return exc
+
+    def _travellers(self, request: BookingRequest) -> tuple[Traveller, ...]:
+        """Each traveller's identity hash and border subject id, the named one first; a companion's
+        unreadable document, or a traveller listed twice, refused naming the field."""
+        hashes = []
+        for position, document in enumerate((request.id_document, *request.companions)):
+            try:
+                hashes.append(self._hasher.hash(document))
+            except InvalidInput as exc:
+                raise InvalidInput(exc.message, field=traveller_field(position), code=exc.code) from None
+            if hashes[-1] in hashes[:-1]:
+                first = traveller_field(hashes.index(hashes[-1]))
+                raise InvalidInput(
+                    f"{traveller_field(position)} lists the same traveller as {first}: "
+                    "each traveller is listed once",
+                    field=traveller_field(position),
+                    code="traveller_listed_twice",
+                )
+        subject_of = self._hasher.subjects.subject_of
+        return tuple((h, subject_of(h)) for h in hashes)
 
     def _audit(self, uow: UnitOfWork, created: Sequence[tuple[BookingRequest, Outcome]]) -> None:
         """One audit entry per new booking or ballot entry whose request names its actor."""
@@ -166,7 +204,7 @@ class BookingService:
                     "day": item.day.isoformat(),
                     "checkpoint": item.checkpoint,
                     "slot": item.slot,
-                    "companions": item.companions,
+                    "companions": len(item.companions),
                 },
             )
             for request, item in created
@@ -175,31 +213,35 @@ class BookingService:
         if events:
             uow.audit.append(events, at=int(self._clock.now().timestamp()))
 
-    def _book(self, request: BookingRequest, traveller: bytes, quota: int) -> Booking:
+    def _book(self, request: BookingRequest, travellers: tuple[Traveller, ...], quota: int) -> Booking:
         with self._store.write() as uow:
             first = uow.border.by_request(request.person_id, request.request_id)
             if first is not None:
                 return replace(first, replayed=True)
-            live = uow.border.live(traveller, request.day)
-            if live is not None:
-                if (live.person_id, live.request_id) == (request.person_id, request.request_id):
-                    return replace(live, replayed=True)  # a retry that raced the first request's commit
-                raise already_booked()
-            uow.border.ensure_slot(request.checkpoint, request.day, request.slot, quota)
-            if not uow.border.take(request.checkpoint, request.day, request.slot, 1 + request.companions):
+            live = uow.border.live_of([(t, request.day) for t, _ in travellers])
+            named = live.get((travellers[0][0], request.day))
+            if named is not None and (named.person_id, named.request_id) == (
+                request.person_id,
+                request.request_id,
+            ):
+                return replace(named, replayed=True)  # a retry that raced the first request's commit
+            if live:
+                raise already_booked(_first_held(travellers, request.day, live))
+            key = (request.checkpoint, request.day, request.slot)
+            _held, changes = uow.border.lock_slots({key: quota})
+            audit_quota_changes(uow, changes, self._clock)
+            if not uow.border.take(*key, len(travellers)):
                 raise slot_full(request)
             added = uow.border.add(
                 NewBooking(
                     public_id=new_public_id(),
                     person_id=request.person_id,
-                    traveller_hash=traveller,
                     day=request.day,
                     checkpoint=request.checkpoint,
                     slot=request.slot,
-                    companions=request.companions,
                     request_id=request.request_id,
                     created_at=int(self._clock.now().timestamp()),
-                    subject=self._hasher.subjects.subject_of(traveller),
+                    travellers=travellers,
                 )
             )
             if added is None:
@@ -207,7 +249,7 @@ class BookingService:
             self._audit(uow, [(request, added[1])])
             return added[1]
 
-    def _enter(self, request: BookingRequest, traveller: bytes) -> BallotEntry:
+    def _enter(self, request: BookingRequest, travellers: tuple[Traveller, ...]) -> BallotEntry:
         closes = draw_time(request.day, self._rules, self._zone)
         if self._clock.now() >= closes:
             raise BookingRefused(
@@ -216,6 +258,8 @@ class BookingService:
                 code="ballot_closed",
                 field="day",
             )
+        self._commit_before_entries(request.day)
+        hashes = [t for t, _ in travellers]
         try:
             with self._store.write() as uow:
                 first = uow.ballot.by_request(request.person_id, request.request_id)
@@ -225,24 +269,24 @@ class BookingService:
                     raise BookingRefused(
                         f"the ballot for {request.day} has been drawn", code="ballot_drawn", field="day"
                     )
-                if uow.ballot.entered(traveller, request.day):
+                entered = uow.ballot.entered(hashes, request.day)
+                if entered:
                     # A retry may race the first request's commit: look for it again before refusing.
                     raced = uow.ballot.by_request(request.person_id, request.request_id)
                     if raced is not None:
                         return replace(raced, replayed=True)
-                    raise already_booked()
+                    raise already_booked(next(i for i, t in enumerate(hashes) if t in entered))
                 entry = uow.ballot.add(
                     {
                         "public_id": new_public_id(),
                         "person_id": request.person_id,
-                        "traveller_hash": traveller,
                         "day": request.day,
                         "checkpoint": request.checkpoint,
                         "slot": request.slot,
-                        "companions": request.companions,
                         "request_id": request.request_id,
                         "created_at": int(self._clock.now().timestamp()),
-                    }
+                    },
+                    travellers,
                 )
                 if entry is None:
                     raise _Clash
@@ -251,9 +295,18 @@ class BookingService:
         except _Clash:
             with self._store.read() as uow:
                 again = uow.ballot.by_request(request.person_id, request.request_id)
+                entered = uow.ballot.entered(hashes, request.day)
             if again is not None:
                 return replace(again, replayed=True)
-            raise already_booked() from None
+            raise already_booked(next((i for i, t in enumerate(hashes) if t in entered), 0)) from None
+
+    def _commit_before_entries(self, day: date) -> None:
+        """Commit the day's seed, in a transaction of its own, unless it is committed already: the
+        commitment is published before the first entry is stored."""
+        with self._store.read() as uow:
+            if uow.ballot.committed_days(day, day):
+                return
+        commit_seed(self._store, self._clock, day, self._seeds(day), actor="system:ballot", roles="system")
 
     def cancel(self, public_id: str, *, person_id: int | None) -> Booking:
         """Cancel and give the seats back, once; cancelling again returns the cancelled booking.
@@ -274,15 +327,20 @@ class BookingService:
         return cancelled
 
     def availability(self, day: date) -> list[SlotAvailability]:
-        """Every checkpoint's slots on ``day``, with the seats still free."""
+        """Every checkpoint's slots on ``day`` under the policy's quotas, with the seats still free (and
+        the excess of a quota lowered below the seats booked)."""
         with self._store.read() as uow:
             stored = uow.border.slots(day)
         found = []
         for point in self._rules.checkpoints.values():
             for slot, quota in point.slots.items():
                 held = stored.get((point.id, slot))
-                found.append(held or SlotAvailability(point.id, day, slot, quota, 0))
+                found.append(SlotAvailability(point.id, day, slot, quota, 0 if held is None else held.booked))
         return found
+
+    def apply_policy_quotas(self) -> list[QuotaChange]:
+        """Bring every stored slot from today on to the policy's quota, auditing each change (start-up)."""
+        return apply_policy_quotas(self._store, self._rules, self._clock, self.today())
 
     def bookings(
         self, day: date, checkpoint: str | None = None, *, limit: int = 500, offset: int = 0
@@ -293,8 +351,9 @@ class BookingService:
         with self._store.read() as uow:
             return uow.border.on_day(day, checkpoint, limit=limit, offset=offset)
 
-    def draw(self, day: date, seed: str, *, actor: str) -> DrawOutcome:
-        """Draw the day's ballot: winners get bookings up to each slot's quota (see ``draw_ballot``)."""
+    def draw(self, day: date, seed: str | None = None, *, actor: str) -> DrawOutcome:
+        """Draw the day's ballot with its committed seed: winners get bookings up to each slot's quota
+        (see ``draw_ballot``; ``BallotDraws`` draws and audits for the server and the command line)."""
         subject_of = self._hasher.subjects.subject_of
         return draw_ballot(
             self._store, self._rules, self._clock, day, seed, actor=actor, subject_of=subject_of
@@ -319,7 +378,7 @@ class BookingService:
                 field="slot",
                 code="unknown_slot",
             )
-        if not 0 <= request.companions <= self._rules.max_companions:
+        if len(request.companions) > self._rules.max_companions:
             raise InvalidInput(
                 f"at most {self._rules.max_companions} companions may come on one booking",
                 field="companions",
@@ -342,6 +401,13 @@ class BookingService:
                 code="day_too_far",
             )
         return point
+
+
+def _first_held(
+    travellers: Sequence[Traveller], day: date, live: Mapping[tuple[bytes, date], Booking]
+) -> int:
+    """The position of the first traveller holding a live booking that day (0 when none is found)."""
+    return next((i for i, (t, _) in enumerate(travellers) if (t, day) in live), 0)
 
 
 def _present(outcome: Outcome | Exception | None) -> Outcome | Exception:

@@ -1,13 +1,14 @@
 """What a checkpoint takes offline (the bundle) and brings back (its decisions), as JSON.
 
-The bundle holds the day's bookings for one checkpoint by border subject id
-(never a document number or its hash), the clearance rules in force, the code
-ids and bookings that had already crossed when it was made, and the trust list
-its verifier checks codes against. It also holds the code ids revoked when it was
-made, by issuer (ours and partners': a code whose holder's colour worsened since it
-was issued), and how long it may be used: a bundle older than the policy's
-``[signed_codes] bundle_max_age_hours`` is refused (``check_age``), so the revocations
-a checkpoint decides with are never older than that. A decision record is what an offline
+The bundle holds the day's bookings for one checkpoint with every traveller (the
+one named and each companion listed) by border subject id (never a document
+number or its hash), the clearance rules in force, the code ids and the
+travellers (booking id, subject id) that had already crossed when it was made,
+and the trust list its verifier checks codes against. It also holds the code ids
+revoked when it was made, by issuer (ours and partners': a code whose holder's colour
+worsened since it was issued), and how long it may be used: a bundle older than the
+policy's ``[signed_codes] bundle_max_age_hours`` is refused (``check_age``), so the
+revocations a checkpoint decides with are never older than that. A decision record is what an offline
 checkpoint appends to its log and later uploads; its ``decision_id`` makes the
 upload idempotent. Reading either refuses a malformed document naming the field.
 """
@@ -35,7 +36,7 @@ from chaincut.policy.border_loading import parse_slot_hours
 
 __all__ = ["BUNDLE_FORMAT", "ClearanceBundle", "decision_from_dict", "decision_to_dict"]
 
-BUNDLE_FORMAT = "chaincut-clearance-bundle/1"
+BUNDLE_FORMAT = "chaincut-clearance-bundle/2"  # 2: companions listed by subject id, each crossing once
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ClearanceBundle:
     rules: ClearanceRules
     bookings: tuple[SyncedBooking, ...]
     crossed_codes: frozenset[str]
-    crossed_bookings: frozenset[str]
+    crossed_travellers: frozenset[tuple[str, str]]  # (booking id, subject id) of travellers who crossed
     trust_list: Mapping[str, Any]
     revoked_codes: Mapping[str, frozenset[str]]  # issuer -> code ids revoked when the bundle was made
     max_age_hours: int  # the policy's [signed_codes] bundle_max_age_hours when it was made
@@ -106,12 +107,18 @@ class ClearanceBundle:
                     "subject": b.subject,
                     "booking_id": b.booking_id,
                     "slot": b.slot,
-                    "companions": b.companions,
+                    "companions": list(b.companions),
                     "status": b.status.value,
                 }
                 for b in self.bookings
             ],
-            "crossed": {"code_ids": sorted(self.crossed_codes), "booking_ids": sorted(self.crossed_bookings)},
+            "crossed": {
+                "code_ids": sorted(self.crossed_codes),
+                "travellers": [
+                    {"booking_id": booking, "subject": subject}
+                    for booking, subject in sorted(self.crossed_travellers)
+                ],
+            },
             "trust_list": dict(self.trust_list),
             "revoked_codes": {issuer: sorted(ids) for issuer, ids in sorted(self.revoked_codes.items())},
             "max_age_hours": self.max_age_hours,
@@ -135,7 +142,7 @@ class ClearanceBundle:
             item = _mapping(raw, f"bookings[{i}]")
             try:
                 status = BookingStatus(str(item.get("status")))
-                companions = int(item["companions"])
+                companions = tuple(_strings(item, "companions"))
                 booking = SyncedBooking(
                     subject=_text(item, "subject"),
                     booking_id=_text(item, "booking_id"),
@@ -146,9 +153,18 @@ class ClearanceBundle:
                     status=status,
                 )
             except (KeyError, TypeError, ValueError, InvalidInput):
-                raise _bad(f"bookings[{i}]", "subject, booking_id, slot, companions and status") from None
+                raise _bad(
+                    f"bookings[{i}]", "subject, booking_id, slot, companions (subject ids) and status"
+                ) from None
             bookings.append(booking)
         crossed = _mapping(doc.get("crossed"), "crossed")
+        travellers = []
+        for i, raw in enumerate(_list(crossed, "travellers")):
+            item = _mapping(raw, f"crossed.travellers[{i}]")
+            try:
+                travellers.append((_text(item, "booking_id"), _text(item, "subject")))
+            except InvalidInput:
+                raise _bad(f"crossed.travellers[{i}]", "booking_id and subject") from None
         trust = doc.get("trust_list", {})
         revoked = _mapping(doc.get("revoked_codes"), "revoked_codes")
         max_age = doc.get("max_age_hours")
@@ -168,7 +184,7 @@ class ClearanceBundle:
             rules=rules,
             bookings=tuple(bookings),
             crossed_codes=frozenset(_strings(crossed, "code_ids")),
-            crossed_bookings=frozenset(_strings(crossed, "booking_ids")),
+            crossed_travellers=frozenset(travellers),
             trust_list=_mapping(trust, "trust_list"),
             revoked_codes=revoked_codes,
             max_age_hours=max_age,
@@ -189,7 +205,8 @@ def decision_to_dict(decision_id: str, d: ClearanceDecision) -> dict[str, Any]:
         "subject": d.subject,
         "colour": d.colour,
         "booking_id": None if d.booking is None else d.booking.booking_id,
-        "companions": None if d.booking is None else d.booking.companions,
+        # Where the traveller stands on the booking: 0 the named traveller, n the n-th companion.
+        "place": None if d.booking is None else d.booking.place_of(d.subject),
     }
 
 

@@ -3,10 +3,13 @@
 The issue's rule (January 2023): a traveller crosses when their booking is
 valid for this checkpoint, today and the slot open now, their health code is of
 a colour the policy clears (green), and a negative test was taken within the
-policy's hours; a code or booking that already cleared a crossing does not clear
-another. ``decide`` is pure: the same inputs give the same decision online (the
-store's bookings) and offline (a synced bundle), and it never reads a clock or
-the network.
+policy's hours; a code that already cleared a crossing does not clear another,
+and a traveller crosses once on a booking. Each traveller of a booking, the one
+named and each companion listed, presents their own code and is decided on it
+alone: the booking is found by the code's subject id wherever it is listed, and
+nobody's code carries anyone else through. ``decide`` is pure: the same inputs
+give the same decision online (the store's bookings) and offline (a synced
+bundle), and it never reads a clock or the network.
 
 A code's colour is its holder's when it was issued, hours ago perhaps. What is known
 of it now is its ``standing``: a revoked code (its holder's colour worsened since) is
@@ -46,14 +49,15 @@ def decide(
     rules: ClearanceRules,
     *,
     used_codes: Collection[str] = (),
-    used_bookings: Collection[str] = (),
+    used_travellers: Collection[tuple[str, str]] = (),
     standing: CodeStanding = NOTHING_KNOWN,
 ) -> ClearanceDecision:
     """Decide on one scanned code at ``checkpoint`` at ``now`` (aware UTC).
 
     ``bookings``: what is known of the traveller's bookings (a checkpoint's synced
-    list, or the store's); ``used_codes``/``used_bookings``: code ids and booking ids
-    that have already cleared a crossing; ``standing``: what is known now of the code
+    list, or the store's); ``used_codes``: code ids that have already cleared a
+    crossing; ``used_travellers``: (booking id, subject id) of travellers who have
+    already crossed on that booking; ``standing``: what is known now of the code
     (revoked?) and of its holder's current code.
     """
     local = now.astimezone(zone)
@@ -86,9 +90,11 @@ def decide(
         reasons.append(colour)
     booking, booking_reasons = _booking(claims.subject, bookings, checkpoint, day, slot, local, rules)
     reasons += booking_reasons
-    if booking is not None and booking.booking_id in used_bookings:
+    if booking is not None and (booking.booking_id, claims.subject) in used_travellers:
         reasons.append(
-            RefusalReason(_R.BOOKING_USED, f"booking {booking.booking_id} has already cleared a crossing")
+            RefusalReason(
+                _R.BOOKING_USED, f"this traveller has already crossed on booking {booking.booking_id}"
+            )
         )
     test = _test_reason(claims, now, zone, rules)
     if test is not None:
@@ -141,11 +147,12 @@ def _booking(
     local: datetime,
     rules: ClearanceRules,
 ) -> tuple[SyncedBooking | None, list[RefusalReason]]:
-    """The traveller's booking closest to this checkpoint, day and slot, and what is wrong with it."""
+    """The traveller's booking (named on it or listed as a companion) closest to this checkpoint, day
+    and slot, and what is wrong with it."""
     if subject is None:
         text = "the code names no identity document, so no booking can be matched"
         return None, [RefusalReason(_R.NO_BOOKING, text)]
-    mine = [b for b in bookings if b.subject == subject]
+    mine = [b for b in bookings if b.place_of(subject) is not None]
     if not mine:
         return None, [RefusalReason(_R.NO_BOOKING, f"no booking for this traveller at {checkpoint} on {day}")]
 

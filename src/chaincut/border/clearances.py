@@ -3,16 +3,17 @@
 Online, the officer's scan is checked by the health-code verifier, its standing
 read from the codes' issuer at that moment (revoked? the holder's current code:
 a code fetched green hours ago does not clear someone named a close contact since),
-decided by ``clearance.decide`` against the traveller's bookings in the store,
-recorded and audited in one transaction. A partner jurisdiction's code has no
-holder in our store: it is decided on the colour it states, unless the partner's
-last synced revocation list names it. A code id, and a booking, clear one crossing only:
-when two officers scan the same code at once, the store's unique index lets one
-clearance in and the other is decided again, now as a replay. For offline use a
-checkpoint syncs a bundle (its day's bookings by border subject id, the rules, the
-trust list, the revoked code ids and the bundle's maximum age) and later uploads its
-decisions, which are recorded as they were made, idempotently by decision id; an
-offline clearance whose code or booking had already crossed elsewhere is kept with its
+decided by ``clearance.decide`` against the traveller's bookings in the store (those
+they are named on or listed on as a companion), recorded and audited in one
+transaction. A partner jurisdiction's code has no holder in our store: it is decided
+on the colour it states, unless the partner's last synced revocation list names it.
+A code id, and a booking's traveller, clear one crossing only: when two officers scan
+the same code at once, the store's unique index lets one clearance in and the other is
+decided again, now as a replay. For offline use a checkpoint syncs a bundle (its day's
+bookings with every traveller by border subject id, the rules, the trust list, the
+revoked code ids and the bundle's maximum age) and later uploads its decisions, which
+are recorded as they were made, idempotently by decision id; an offline clearance
+whose code or traveller had already crossed elsewhere is kept with its
 ``conflict`` and flagged in the audit log.
 """
 
@@ -145,7 +146,7 @@ class ClearanceService:
             rules=self._rules.clearance,
             bookings=tuple(bookings),
             crossed_codes=frozenset(codes),
-            crossed_bookings=frozenset(crossed),
+            crossed_travellers=frozenset(crossed),
             trust_list=dict(self._trust_list()),
             revoked_codes=revoked,
             max_age_hours=self._bundle_max_age_hours,
@@ -166,7 +167,9 @@ class ClearanceService:
                 subject = None if claims is None else claims.subject
                 bookings = uow.clearances.bookings_of(subject) if subject else []
                 used_codes = uow.clearances.crossed_codes([claims.code_id] if claims else [])
-                used_bookings = uow.clearances.crossed_bookings(b.booking_id for b in bookings)
+                used_travellers = uow.clearances.crossed_travellers(
+                    (b.booking_id, subject) for b in bookings if subject
+                )
                 decision = decide(
                     check,
                     bookings,
@@ -175,7 +178,7 @@ class ClearanceService:
                     self._zone,
                     self._rules.clearance,
                     used_codes=used_codes,
-                    used_bookings=used_bookings,
+                    used_travellers=used_travellers,
                     standing=standing,
                 )
                 record = Clearance(new_public_id(), decision, principal.name, offline=False, recorded_at=now)
@@ -241,7 +244,9 @@ class ClearanceService:
             if decision.cleared:
                 if decision.code_id is not None and uow.clearances.crossed_codes([decision.code_id]):
                     conflict = RefusalCode.CODE_REPLAYED.value
-                elif booking_id is not None and uow.clearances.crossed_bookings([booking_id]):
+                elif booking_id is not None and uow.clearances.crossed_travellers(
+                    [(booking_id, decision.subject or "")]
+                ):
                     conflict = RefusalCode.BOOKING_USED.value
             record = Clearance(
                 decision_id, decision, principal.name, offline=True, recorded_at=now, conflict=conflict
@@ -306,7 +311,7 @@ def _audit_decision(
     d = record.decision
     person = None
     if d.booking is not None:
-        person = uow.clearances.traveller_person(d.booking.booking_id)
+        person = uow.clearances.traveller_person(d.booking.booking_id, d.subject)
     _audit(
         uow,
         principal,

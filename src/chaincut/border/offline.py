@@ -2,9 +2,9 @@
 
 Each decision is appended to the log (JSON Lines, owner-only, flushed to disk
 before the officer sees it) with a decision id of its own, so uploading the log
-later, once or several times, records each decision once. A code, or a booking,
-that already cleared a crossing is refused whether the bundle says so (crossed
-before the sync) or the log does (crossed here since). A code the bundle lists as
+later, once or several times, records each decision once. A code, or a booking's
+traveller, that already cleared a crossing is refused whether the bundle says so
+(crossed before the sync) or the log does (crossed here since). A code the bundle lists as
 revoked is refused (``code_revoked``), and a bundle older than its maximum age is
 refused whole before any code is looked at (``ClearanceBundle.check_age``).
 """
@@ -55,17 +55,18 @@ class DecisionLog:
             found.append(record)
         return found
 
-    def crossed(self) -> tuple[set[str], set[str]]:
-        """Code ids and booking ids the log's clearances used."""
+    def crossed(self) -> tuple[set[str], set[tuple[str, str]]]:
+        """Code ids, and travellers (booking id, subject id), the log's clearances used."""
         codes: set[str] = set()
-        bookings: set[str] = set()
+        travellers: set[tuple[str, str]] = set()
         for record in self.records():
             if record.get("cleared") is True:
                 if isinstance(record.get("code_id"), str):
                     codes.add(record["code_id"])
-                if isinstance(record.get("booking_id"), str):
-                    bookings.add(record["booking_id"])
-        return codes, bookings
+                booking, subject = record.get("booking_id"), record.get("subject")
+                if isinstance(booking, str) and isinstance(subject, str):
+                    travellers.add((booking, subject))
+        return codes, travellers
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one decision, on disk before this returns; the log is created readable by its owner only."""
@@ -92,7 +93,7 @@ def clear_offline(
     InvalidInput (``bundle_too_old``) when the bundle is past its maximum age: nothing is logged.
     """
     bundle.check_age(now)
-    codes, bookings = log.crossed()
+    codes, travellers = log.crossed()
     check = check_code(verifier, qr_text, now)
     decision = decide(
         check,
@@ -102,7 +103,7 @@ def clear_offline(
         bundle.zone,
         bundle.rules,
         used_codes=bundle.crossed_codes | codes,
-        used_bookings=bundle.crossed_bookings | bookings,
+        used_travellers=bundle.crossed_travellers | travellers,
         standing=bundle.standing_of(check.claims if check.valid else None),
     )
     decision_id = new_id()

@@ -10,14 +10,18 @@ __all__ = ["BookingRequest"]
 
 @dataclass(frozen=True)
 class BookingRequest:
-    """A resident's request to cross: for whom (their document number), where, when, with how many."""
+    """A resident's request to cross: for whom (their document number), where, when, with whom.
+
+    Each companion is a traveller of their own, named by their identity-document number
+    (only its keyed hash is kept); the rule of one live booking a day holds for each.
+    """
 
     person_id: int  # the resident whose app asks
-    id_document: str  # the traveller's identity-document number: only its keyed hash is kept
+    id_document: str  # the named traveller's identity-document number: only its keyed hash is kept
     day: date  # local date of the crossing
     checkpoint: str
     slot: str
-    companions: int
+    companions: tuple[str, ...]  # each companion's identity-document number, as listed
     request_id: str  # the app's id for retries
     # Who asks, for the audit log: a new booking (or ballot entry) is recorded in its own
     # transaction under this name and these roles; "" records nothing (the caller audits).

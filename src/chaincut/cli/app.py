@@ -6,6 +6,7 @@ import typer
 
 from chaincut.cli import audit, cases, data, orders, people, server, tracing, users, venues
 from chaincut.cli import backup as backup_commands
+from chaincut.cli import ballot as ballot_commands
 from chaincut.cli import border as border_commands
 from chaincut.cli import codes as code_commands
 from chaincut.cli import health_codes as health_code_commands
@@ -83,14 +84,17 @@ people_app = typer.Typer(help="People's data rights: access reports.", no_args_i
 app.add_typer(people_app, name="people")
 people_app.command("access-report")(people.access_report)
 border_app = typer.Typer(
-    help="Border crossings: sync a checkpoint, clear travellers offline, upload, draw ballots.",
+    help="Border crossings: sync a checkpoint, clear offline, upload; slots; ballot seeds and draws.",
     no_args_is_help=True,
 )
 app.add_typer(border_app, name="border")
 border_app.command("sync")(border_commands.sync)
 border_app.command("clear")(border_commands.clear)
 border_app.command("upload")(border_commands.upload)
-border_app.command("draw")(border_commands.draw)
+border_app.command("slots")(border_commands.slots)
+border_app.command("commit")(ballot_commands.commit)
+border_app.command("commitments")(ballot_commands.commitments)
+border_app.command("draw")(ballot_commands.draw)
 
 codes_app = typer.Typer(
     help="Health codes: refresh and show residents' codes; signing keys, the trust list, partners.",

@@ -1,10 +1,10 @@
 """Commands for border crossings: sync a checkpoint's day, clear travellers offline, upload the
-decisions, and draw ballots.
+decisions, and see the slots (the ballot's commands are in ``ballot``).
 
 ``sync`` and ``upload`` talk to a chaincut server over HTTP with a border officer's
 bearer token; ``clear`` needs no network at all: it decides against the synced
 bundle with an offline verifier built from the bundle's trust list, and appends
-each decision to a local log. ``draw`` runs on the server's store.
+each decision to a local log. ``slots`` runs on the server's store.
 
 The offline verifier comes from ``bootstrap.offline_verifier_factory``; a program
 embedding this command line may pass its own as ``app(obj={"verifier_factory": f})``
@@ -28,17 +28,17 @@ from chaincut.bootstrap import offline_verifier_factory
 from chaincut.border import ClearanceBundle, VerifierFactory, decision_to_dict
 from chaincut.border.offline import DecisionLog, clear_offline
 from chaincut.cli.console import console, err, print_json, services
-from chaincut.cli.users import operator
 from chaincut.clock import Clock, SystemClock
 from chaincut.codes.qr_image import read_qr_text
-from chaincut.domain.border import ClearanceDecision
+from chaincut.domain.border import ClearanceDecision, SyncedBooking
 from chaincut.errors import ChaincutError
 
-__all__ = ["clear", "draw", "sync", "upload"]
+__all__ = ["clear", "slots", "sync", "upload"]
 
 _USAGE = 2
 _UPLOAD_BATCH = 500
 _TIMEOUT_SECONDS = 30
+_LOCAL_KEYS = frozenset({"companions", "place"})  # in a decision log for the officer, not uploaded
 
 Server = Annotated[str, typer.Option("--server", help="the chaincut server, e.g. https://chaincut.example")]
 Token = Annotated[
@@ -129,10 +129,8 @@ def sync(
 def _show(decision_id: str, decision: ClearanceDecision, bundle: ClearanceBundle) -> None:
     if decision.cleared:
         booking = decision.booking
-        party = (
-            "" if booking is None else f" (booking {booking.booking_id}, {1 + booking.companions} travellers)"
-        )
-        console.print(f"[green]CLEARED[/green]{party}", highlight=False)
+        party = "" if booking is None else f" ({_place(booking, decision.subject)})"
+        console.print(f"[green]CLEARED[/green]{party}", highlight=False, soft_wrap=True)
     else:
         console.print("[red]REFUSED[/red]", highlight=False)
         for reason in decision.reasons:
@@ -140,6 +138,13 @@ def _show(decision_id: str, decision: ClearanceDecision, bundle: ClearanceBundle
     when = decision.decided_at.astimezone(bundle.zone)
     where = f"{bundle.checkpoint}, {when:%Y-%m-%d %H:%M}, slot {decision.slot or '-'}"
     console.print(f"  decision {decision_id} at {where}", highlight=False)
+
+
+def _place(booking: SyncedBooking, subject: str | None) -> str:
+    """Who the traveller is on the booking, for the officer: each traveller shows their own code."""
+    place = booking.place_of(subject)
+    who = "the named traveller" if place == 0 else f"companion {place}"
+    return f"booking {booking.booking_id}: {who} of {booking.travellers} travellers"
 
 
 def clear(
@@ -210,7 +215,8 @@ def upload(
     url = f"{_base(server)}/border/clearances/offline"
     for start in range(0, len(records), _UPLOAD_BATCH):
         batch = [
-            {k: v for k, v in r.items() if k != "companions"} for r in records[start : start + _UPLOAD_BATCH]
+            {k: v for k, v in r.items() if k not in _LOCAL_KEYS}
+            for r in records[start : start + _UPLOAD_BATCH]
         ]
         answer = _http("POST", url, token, {"decisions": batch})
         for key in totals:
@@ -228,39 +234,37 @@ def upload(
         )
 
 
-def draw(
-    day: Annotated[str | None, typer.Option(help="draw this local date's ballot, YYYY-MM-DD")] = None,
-    seed: Annotated[
-        str | None, typer.Option(help="the seed (default: from CHAINCUT_BALLOT_SEED, else random); recorded")
-    ] = None,
-    due: Annotated[
-        bool, typer.Option("--due", help="draw every day whose draw time has passed (for cron)")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the draws as JSON")] = False,
+def slots(
+    day: Annotated[str, typer.Option(help="the local date, YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the slots as JSON")] = False,
 ) -> None:
-    """Draw border ballots: one day's, or every day that is due; each draw is recorded and audited."""
-    if (day is None) == (not due):
-        _fail("give exactly one of: --day D, --due", _USAGE)
-    if due and seed is not None:
-        _fail("--seed goes with --day: due draws take their seeds from the seed source", _USAGE)
+    """Each checkpoint's slots on a day under the policy's quotas: booked, free, and any excess of a
+    quota lowered below the seats already booked."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        _fail("--day: expected a date YYYY-MM-DD", _USAGE)
     with services() as wired:
-        if due:
-            outcomes = wired.draws.draw_due(operator())
-        else:
-            try:
-                when = date.fromisoformat(str(day))
-            except ValueError:
-                _fail("--day: expected a date YYYY-MM-DD", _USAGE)
-            outcomes = [wired.draws.draw(operator(), when, seed)]
+        found = wired.border.availability(when)
     if as_json:
         print_json(
             [
-                {"day": o.day.isoformat(), "seed": o.seed, "won": len(o.won), "lost": len(o.lost)}
-                for o in outcomes
+                {
+                    "checkpoint": s.checkpoint,
+                    "day": s.day.isoformat(),
+                    "slot": s.slot,
+                    "quota": s.quota,
+                    "booked": s.booked,
+                    "remaining": s.remaining,
+                    "excess": s.excess,
+                }
+                for s in found
             ]
         )
         return
-    if not outcomes:
-        console.print("no ballot is due")
-    for o in outcomes:
-        console.print(f"drew {o.day}: {len(o.won)} won, {len(o.lost)} lost (seed {o.seed})", highlight=False)
+    for s in found:
+        over = f", [yellow]{s.excess} over the quota[/yellow]" if s.excess else ""
+        console.print(
+            f"{s.checkpoint} {s.slot}: {s.booked} of {s.quota} booked, {s.remaining} free{over}",
+            highlight=False,
+        )

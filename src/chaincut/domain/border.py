@@ -1,8 +1,10 @@
 """Border crossings under quota: bookings of a checkpoint's slot on a day, and ballot entries.
 
-A booking holds seats for its traveller and their companions: ``travellers`` of
-them count against the slot's daily quota. Days are local calendar days
-(Asia/Hong_Kong by default); instants are aware UTC datetimes.
+A booking holds seats for its named traveller and their companions: ``travellers``
+of them count against the slot's daily quota. Each companion is a traveller of
+their own, known by the border subject id of their identity document, cleared at
+the checkpoint on their own code. Days are local calendar days (Asia/Hong_Kong by
+default); instants are aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ __all__ = [
     "Clearance",
     "ClearanceDecision",
     "EntryStatus",
+    "QuotaChange",
     "RefusalCode",
     "RefusalReason",
+    "SeedCommitment",
     "SlotAvailability",
     "SyncedBooking",
 ]
@@ -50,16 +54,20 @@ class Booking:
     day: date
     checkpoint: str
     slot: str
-    companions: int
+    companions: tuple[str, ...]  # each listed companion's border subject id, in the order listed
     status: BookingStatus
     request_id: str
     created_at: datetime
     cancelled_at: datetime | None = None
     replayed: bool = False  # a retried request: this is the first answer
+    subject: str | None = None  # the named traveller's border subject id
+    # Companions' seats held without an identity: bookings made before companions were listed.
+    unlisted: int = 0
 
     @property
     def travellers(self) -> int:
-        return 1 + self.companions
+        """The seats the booking holds: its named traveller, the companions listed, any unlisted."""
+        return 1 + len(self.companions) + self.unlisted
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,27 @@ class BallotEntry:
     day: date
     checkpoint: str
     slot: str
-    companions: int
+    companions: tuple[str, ...]  # each listed companion's border subject id, in the order listed
     status: EntryStatus
     request_id: str
     created_at: datetime
     booking_public_id: str | None = None
     replayed: bool = False
+    subject: str | None = None  # the named traveller's border subject id
+    unlisted: int = 0  # companions entered before companions were listed
 
     @property
     def travellers(self) -> int:
-        return 1 + self.companions
+        return 1 + len(self.companions) + self.unlisted
 
 
 @dataclass(frozen=True)
 class SlotAvailability:
-    """How many travellers a checkpoint's slot on a day may still take."""
+    """How many travellers a checkpoint's slot on a day may still take, under the policy's quota.
+
+    ``booked`` may exceed ``quota`` when the policy lowered a quota below the seats already
+    booked: nobody is bumped, the slot is full and ``excess`` says by how many.
+    """
 
     checkpoint: str
     day: date
@@ -96,6 +110,39 @@ class SlotAvailability:
     @property
     def remaining(self) -> int:
         return max(0, self.quota - self.booked)
+
+    @property
+    def excess(self) -> int:
+        return max(0, self.booked - self.quota)
+
+
+@dataclass(frozen=True)
+class QuotaChange:
+    """A slot's stored quota brought to the policy in force: from what, to what, with how many booked."""
+
+    checkpoint: str
+    day: date
+    slot: str
+    before: int
+    quota: int
+    booked: int
+
+    @property
+    def excess(self) -> int:
+        return max(0, self.booked - self.quota)
+
+
+@dataclass(frozen=True)
+class SeedCommitment:
+    """A day's ballot seed as published: its SHA-256 before the entries, the seed itself once drawn."""
+
+    day: date
+    commitment: str  # SHA-256 of the seed's UTF-8 bytes, lower-case hex
+    committed_at: datetime
+    committed_by: str
+    entries_at_commitment: int  # entries already in when it was made: 0 when made before they opened
+    seed: str | None = None  # revealed by the draw; None until then
+    drawn_at: datetime | None = None
 
 
 class RefusalCode(StrEnum):
@@ -110,7 +157,7 @@ class RefusalCode(StrEnum):
     BOOKING_OTHER_SLOT = "booking_other_slot"
     NO_NEGATIVE_TEST = "no_negative_test"  # none within the policy's hours
     CODE_REPLAYED = "code_replayed"  # this code already cleared a crossing
-    BOOKING_USED = "booking_used"  # this booking already cleared a crossing
+    BOOKING_USED = "booking_used"  # this traveller already crossed on this booking
     CODE_REVOKED = "code_revoked"  # revoked by its issuer (its holder's colour worsened since it was issued)
 
 
@@ -124,7 +171,7 @@ REFUSAL_TEXT: dict[RefusalCode, str] = {
     RefusalCode.BOOKING_OTHER_SLOT: "the booking is for another slot",
     RefusalCode.NO_NEGATIVE_TEST: "no negative test within the policy's hours",
     RefusalCode.CODE_REPLAYED: "this code has already cleared a crossing",
-    RefusalCode.BOOKING_USED: "this booking has already cleared a crossing",
+    RefusalCode.BOOKING_USED: "this traveller has already crossed on this booking",
     RefusalCode.CODE_REVOKED: "the code was revoked: fetch a fresh one",
 }
 """Each refusal in general words, for records that keep only the code (the specifics are not stored)."""
@@ -144,15 +191,29 @@ class RefusalReason:
 
 @dataclass(frozen=True)
 class SyncedBooking:
-    """A booking as a checkpoint knows it: by the traveller's border subject id, never their document."""
+    """A booking as a checkpoint knows it: by its travellers' border subject ids, never their documents."""
 
-    subject: str
+    subject: str  # the named traveller's
     booking_id: str  # the booking's public id
     checkpoint: str
     day: date
     slot: str
-    companions: int
+    companions: tuple[str, ...]  # each listed companion's subject id, in the order listed
     status: BookingStatus
+
+    @property
+    def travellers(self) -> int:
+        return 1 + len(self.companions)
+
+    def place_of(self, subject: str | None) -> int | None:
+        """Where the traveller with ``subject`` stands: 0 the named traveller, n the n-th companion."""
+        if subject is None:
+            return None
+        if subject == self.subject:
+            return 0
+        if subject in self.companions:
+            return self.companions.index(subject) + 1
+        return None
 
 
 @dataclass(frozen=True)

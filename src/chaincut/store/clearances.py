@@ -1,7 +1,9 @@
 """Clearance decisions at checkpoints, and bookings as checkpoints know them (by border subject id).
 
-A code id and a booking each clear one crossing only: ``add`` returns None when a
-partial unique index refuses a second clearance (two officers scanning at once on
+A booking's travellers (its named traveller and each companion listed) are each
+found by their own subject id and cross on their own. A code id, and a traveller
+of a booking, each clear one crossing only: ``add`` returns None when a partial
+unique index refuses a second clearance (two officers scanning at once on
 PostgreSQL; SQLite runs one writer at a time, so there the caller's re-read sees
 the first). Refusal texts are not stored, only their codes: the specifics (a red
 code's reasons) are health data the record does not need.
@@ -9,11 +11,12 @@ code's reasons) are health data the record does not need.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain.border import (
@@ -24,29 +27,32 @@ from chaincut.domain.border import (
     RefusalReason,
     SyncedBooking,
 )
-from chaincut.store.tables import border_bookings, border_clearances, people
+from chaincut.store.tables import border_booking_travellers, border_bookings, border_clearances, people
 
 __all__ = ["ClearanceRepository"]
 
 _FILL_BATCH = 1000
 _b = border_bookings
 _c = border_clearances
+_t = border_booking_travellers
+
+TravellerKey = tuple[str, str]  # a booking's public id, and one of its travellers' subject ids
 
 
-def _synced(r: Row[Any]) -> SyncedBooking:
+def _synced(r: Row[Any], companions: tuple[str, ...]) -> SyncedBooking:
     return SyncedBooking(
         subject=r.subject,
         booking_id=r.public_id,
         checkpoint=r.checkpoint,
         day=r.day,
         slot=r.slot,
-        companions=r.companions,
+        companions=companions,
         status=BookingStatus(r.status),
     )
 
 
 def _booking_columns() -> list[Any]:
-    return [_b.c.subject, _b.c.public_id, _b.c.checkpoint, _b.c.day, _b.c.slot, _b.c.companions, _b.c.status]
+    return [_b.c.id, _b.c.subject, _b.c.public_id, _b.c.checkpoint, _b.c.day, _b.c.slot, _b.c.status]
 
 
 class ClearanceRepository:
@@ -58,54 +64,102 @@ class ClearanceRepository:
     # --- bookings by border subject id ------------------------------------------------------------
 
     def fill_subjects(self, subject_of: Callable[[bytes], str]) -> int:
-        """Give every booking without a border subject id its id; how many were filled."""
+        """Give every booking and booking traveller without a border subject id its id (rows stored
+        before subject ids were); how many were filled."""
+        return self._fill(_b, subject_of) + self._fill(_t, subject_of)
+
+    def _fill(self, table: Table, subject_of: Callable[[bytes], str]) -> int:
         filled = 0
         while True:
             rows = self._conn.execute(
-                select(_b.c.id, _b.c.traveller_hash)
-                .where(_b.c.subject.is_(None))
-                .order_by(_b.c.id)
+                select(table.c.id, table.c.traveller_hash)
+                .where(table.c.subject.is_(None))
+                .order_by(table.c.id)
                 .limit(_FILL_BATCH)
             ).all()
             if rows:
                 self._conn.execute(
-                    update(_b).where(_b.c.id == bindparam("row_id")).values(subject=bindparam("new_subject")),
+                    update(table)
+                    .where(table.c.id == bindparam("row_id"))
+                    .values(subject=bindparam("new_subject")),
                     [{"row_id": r.id, "new_subject": subject_of(bytes(r.traveller_hash))} for r in rows],
                 )
             filled += len(rows)
             if len(rows) < _FILL_BATCH:
                 return filled
 
+    def _synced_all(self, query: Any) -> list[SyncedBooking]:
+        rows = self._conn.execute(query).all()
+        companions = self._companions(r.id for r in rows)
+        return [_synced(r, companions.get(r.id, ())) for r in rows]
+
+    def _companions(self, booking_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        ids = sorted(set(booking_ids))
+        found: dict[int, list[str]] = defaultdict(list)
+        for start in range(0, len(ids), _FILL_BATCH):
+            rows = self._conn.execute(
+                select(_t.c.booking_id, _t.c.subject)
+                .where(_t.c.booking_id.in_(ids[start : start + _FILL_BATCH]), _t.c.position > 0)
+                .order_by(_t.c.booking_id, _t.c.position)
+            )
+            for r in rows:
+                found[r.booking_id].append(r.subject or "")
+        return {booking_id: tuple(subjects) for booking_id, subjects in found.items()}
+
     def bookings_at(self, checkpoint: str, day: date) -> list[SyncedBooking]:
-        """The bookings (live and cancelled) for ``checkpoint`` on ``day``, in the order they were made."""
+        """The bookings (live and cancelled) for ``checkpoint`` on ``day`` with every traveller listed,
+        in the order they were made."""
         query = select(*_booking_columns()).where(
             _b.c.checkpoint == checkpoint, _b.c.day == day, _b.c.subject.is_not(None)
         )
-        return [_synced(r) for r in self._conn.execute(query.order_by(_b.c.id))]
+        return self._synced_all(query.order_by(_b.c.id))
 
     def bookings_of(self, subject: str) -> list[SyncedBooking]:
-        """Every booking of the traveller with this border subject id."""
-        query = select(*_booking_columns()).where(_b.c.subject == subject).order_by(_b.c.id)
-        return [_synced(r) for r in self._conn.execute(query)]
+        """Every booking the traveller with this border subject id is on, named or as a companion."""
+        theirs = select(_t.c.booking_id).where(_t.c.subject == subject)
+        query = select(*_booking_columns()).where(_b.c.id.in_(theirs), _b.c.subject.is_not(None))
+        return self._synced_all(query.order_by(_b.c.id))
 
     def booking(self, public_id: str) -> SyncedBooking | None:
-        row = self._conn.execute(select(*_booking_columns()).where(_b.c.public_id == public_id)).first()
-        return None if row is None else _synced(row)
+        found = self._synced_all(
+            select(*_booking_columns()).where(_b.c.public_id == public_id, _b.c.subject.is_not(None))
+        )
+        return found[0] if found else None
 
-    def traveller_person(self, public_id: str) -> int | None:
-        """The person a booking is for: the registered holder of its document, else the booker."""
+    def traveller_person(self, public_id: str, subject: str | None) -> int | None:
+        """The person a booking's traveller (by subject id) is: the registered holder of their document,
+        else the booker; the named traveller when ``subject`` is not on the booking."""
         row = self._conn.execute(
             select(_b.c.person_id, _b.c.traveller_hash).where(_b.c.public_id == public_id)
         ).first()
         if row is None:
             return None
+        document = row.traveller_hash
+        if subject is not None:
+            listed = self._conn.execute(
+                select(_t.c.traveller_hash)
+                .select_from(_t.join(_b, _b.c.id == _t.c.booking_id))
+                .where(_b.c.public_id == public_id, _t.c.subject == subject)
+            ).first()
+            if listed is not None:
+                document = listed.traveller_hash
         holder = self._conn.execute(
-            select(people.c.id).where(people.c.id_document_hash == row.traveller_hash).order_by(people.c.id)
+            select(people.c.id).where(people.c.id_document_hash == document).order_by(people.c.id)
         ).first()
         return int(holder.id) if holder is not None else int(row.person_id)
 
     def booking_row_id(self, public_id: str) -> int | None:
         return self._conn.execute(select(_b.c.id).where(_b.c.public_id == public_id)).scalar_one_or_none()
+
+    def traveller_row_id(self, public_id: str, subject: str | None) -> int | None:
+        """The row of the booking's traveller with this subject id; None when they are not on it."""
+        if subject is None:
+            return None
+        return self._conn.execute(
+            select(_t.c.id)
+            .select_from(_t.join(_b, _b.c.id == _t.c.booking_id))
+            .where(_b.c.public_id == public_id, _t.c.subject == subject)
+        ).scalar_one_or_none()
 
     # --- what has crossed ---------------------------------------------------------------------------
 
@@ -117,45 +171,50 @@ class ClearanceRepository:
         query = select(_c.c.code_id).where(_c.c.cleared.is_(True), _c.c.code_id.in_(wanted))
         return {r.code_id for r in self._conn.execute(query)}
 
-    def crossed_bookings(self, booking_ids: Iterable[str]) -> set[str]:
-        """Those of ``booking_ids`` (public ids) that have cleared a crossing."""
-        wanted = sorted(set(booking_ids))
+    def _crossed_travellers(self) -> Any:
+        return (
+            select(_c.c.code_id, _b.c.public_id, _t.c.subject)
+            .select_from(
+                _c.outerjoin(_t, _t.c.id == _c.c.traveller_id).outerjoin(_b, _b.c.id == _t.c.booking_id)
+            )
+            .where(_c.c.cleared.is_(True))
+        )
+
+    def crossed_travellers(self, travellers: Iterable[TravellerKey]) -> set[TravellerKey]:
+        """Those of ``travellers`` (booking public id, subject id) who have crossed on that booking."""
+        wanted = set(travellers)
         if not wanted:
             return set()
-        query = (
-            select(_b.c.public_id)
-            .select_from(_c.join(_b, _b.c.id == _c.c.booking_id))
-            .where(_c.c.cleared.is_(True), _b.c.public_id.in_(wanted))
-        )
-        return {r.public_id for r in self._conn.execute(query)}
+        query = self._crossed_travellers().where(tuple_(_b.c.public_id, _t.c.subject).in_(sorted(wanted)))
+        return {(r.public_id, r.subject) for r in self._conn.execute(query)}
 
-    def crossed_on(self, day: date) -> tuple[set[str], set[str]]:
-        """Code ids and booking ids (public) that cleared a crossing on ``day``, at any checkpoint."""
-        query = (
-            select(_c.c.code_id, _b.c.public_id)
-            .select_from(_c.outerjoin(_b, _b.c.id == _c.c.booking_id))
-            .where(_c.c.cleared.is_(True), _c.c.day == day)
-        )
+    def crossed_on(self, day: date) -> tuple[set[str], set[TravellerKey]]:
+        """Code ids, and travellers (booking public id, subject id), that cleared a crossing on ``day``,
+        at any checkpoint."""
         codes: set[str] = set()
-        bookings: set[str] = set()
-        for r in self._conn.execute(query):
+        travellers: set[TravellerKey] = set()
+        for r in self._conn.execute(self._crossed_travellers().where(_c.c.day == day)):
             if r.code_id is not None:
                 codes.add(r.code_id)
-            if r.public_id is not None:
-                bookings.add(r.public_id)
-        return codes, bookings
+            if r.public_id is not None and r.subject is not None:
+                travellers.add((r.public_id, r.subject))
+        return codes, travellers
 
     # --- clearance records --------------------------------------------------------------------------
 
     def add(self, record: Clearance) -> Clearance | None:
         """Store the record; None when its id is taken, or its code or booking has already crossed."""
         d = record.decision
-        booking_row = None if d.booking is None else self.booking_row_id(d.booking.booking_id)
+        booking_row = traveller_row = None
+        if d.booking is not None:
+            booking_row = self.booking_row_id(d.booking.booking_id)
+            traveller_row = self.traveller_row_id(d.booking.booking_id, d.subject)
         values = {
             "public_id": record.public_id,
             "code_id": d.code_id,
             "subject": d.subject,
             "booking_id": booking_row,
+            "traveller_id": traveller_row,
             "checkpoint": d.checkpoint,
             "day": d.day,
             "slot": d.slot,
@@ -175,22 +234,30 @@ class ClearanceRepository:
         return self.by_public_id(record.public_id)
 
     def by_public_id(self, public_id: str) -> Clearance | None:
-        row = self._conn.execute(self._select().where(_c.c.public_id == public_id)).first()
-        return None if row is None else _clearance(row)
+        found = self._clearances(self._select().where(_c.c.public_id == public_id))
+        return found[0] if found else None
 
-    def of_traveller(self, subjects: Iterable[str], booking_ids: Iterable[str]) -> list[Clearance]:
-        """Clearances of these border subject ids or of these bookings (public ids), oldest first."""
-        subjects, booking_ids = sorted(set(subjects)), sorted(set(booking_ids))
-        if not subjects and not booking_ids:
+    def of_traveller(self, subjects: Iterable[str], booked_by: int | None = None) -> list[Clearance]:
+        """Clearances of these border subject ids, and of the named travellers of the bookings the
+        person ``booked_by`` made, oldest first (never a companion's on someone else's code)."""
+        subjects = sorted(set(subjects))
+        where: Any = _c.c.subject.in_(subjects)
+        if booked_by is not None:
+            named = (
+                select(_t.c.id)
+                .select_from(_t.join(_b, _b.c.id == _t.c.booking_id))
+                .where(_b.c.person_id == booked_by, _t.c.position == 0)
+            )
+            where = or_(where, _c.c.traveller_id.in_(named))
+        elif not subjects:
             return []
-        query = self._select().where(or_(_c.c.subject.in_(subjects), _b.c.public_id.in_(booking_ids)))
-        return [_clearance(r) for r in self._conn.execute(query.order_by(_c.c.decided_at, _c.c.id))]
+        return self._clearances(self._select().where(where).order_by(_c.c.decided_at, _c.c.id))
 
     def on_day(self, day: date, checkpoint: str | None = None) -> list[Clearance]:
         query = self._select().where(_c.c.day == day)
         if checkpoint is not None:
             query = query.where(_c.c.checkpoint == checkpoint)
-        return [_clearance(r) for r in self._conn.execute(query.order_by(_c.c.decided_at, _c.c.id))]
+        return self._clearances(query.order_by(_c.c.decided_at, _c.c.id))
 
     def _select(self) -> Any:
         return select(
@@ -200,16 +267,20 @@ class ClearanceRepository:
             _b.c.checkpoint.label("booking_checkpoint"),
             _b.c.day.label("booking_day"),
             _b.c.slot.label("booking_slot"),
-            _b.c.companions.label("booking_companions"),
             _b.c.status.label("booking_status"),
         ).select_from(_c.outerjoin(_b, _b.c.id == _c.c.booking_id))
+
+    def _clearances(self, query: Any) -> list[Clearance]:
+        rows = self._conn.execute(query).all()
+        companions = self._companions(r.booking_id for r in rows if r.booking_id is not None)
+        return [_clearance(r, companions.get(r.booking_id, ())) for r in rows]
 
 
 def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _clearance(r: Row[Any]) -> Clearance:
+def _clearance(r: Row[Any], companions: tuple[str, ...]) -> Clearance:
     booking = None
     if r.booking_public_id is not None:
         booking = SyncedBooking(
@@ -218,7 +289,7 @@ def _clearance(r: Row[Any]) -> Clearance:
             checkpoint=r.booking_checkpoint,
             day=r.booking_day,
             slot=r.booking_slot,
-            companions=r.booking_companions,
+            companions=companions,
             status=BookingStatus(r.booking_status),
         )
     reasons = tuple(RefusalReason.of(RefusalCode(code)) for code in r.reasons.split(",") if code)

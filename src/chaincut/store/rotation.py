@@ -22,8 +22,15 @@ from sqlalchemy import Column, Connection, Table, bindparam, func, insert, selec
 
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.security import FieldCipher
+from chaincut.store.ballot import SEED_FIELD
 from chaincut.store.code_keys import SEALED_KEY_FIELD
-from chaincut.store.tables import code_signing_keys, key_rotations, people, person_corrections
+from chaincut.store.tables import (
+    border_seed_commitments,
+    code_signing_keys,
+    key_rotations,
+    people,
+    person_corrections,
+)
 from chaincut.store.unit_of_work import Store
 
 __all__ = [
@@ -70,6 +77,8 @@ _SEALED: tuple[_SealedTable, ...] = (
     _SealedTable(person_corrections, (_SealedColumn("old_sealed", None), _SealedColumn("new_sealed", None))),
     # The private halves of the health-code signing keys (chaincut.codes), as CodeKeyRepository seals them.
     _SealedTable(code_signing_keys, (_SealedColumn("private_sealed", SEALED_KEY_FIELD),)),
+    # Each day's ballot seed until its draw reveals it (chaincut.border), as BallotRepository seals it.
+    _SealedTable(border_seed_commitments, (_SealedColumn("seed_sealed", SEED_FIELD),)),
 )
 
 SEALED_COLUMNS: tuple[str, ...] = tuple(f"{t.table.name}.{c.name}" for t in _SEALED for c in t.columns)

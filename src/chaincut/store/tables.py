@@ -36,9 +36,12 @@ from chaincut.store.tables_access import (
 )
 from chaincut.store.tables_border import (
     border_ballot_entries,
+    border_booking_travellers,
     border_bookings,
     border_clearances,
     border_draws,
+    border_entry_travellers,
+    border_seed_commitments,
     border_slots,
 )
 from chaincut.store.tables_codes import (
@@ -67,9 +70,12 @@ __all__ = [
     "audit_head",
     "audit_log",
     "border_ballot_entries",
+    "border_booking_travellers",
     "border_bookings",
     "border_clearances",
     "border_draws",
+    "border_entry_travellers",
+    "border_seed_commitments",
     "border_slots",
     "case_assignments",
     "cases",

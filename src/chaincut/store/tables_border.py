@@ -32,8 +32,10 @@ border_slots = Table(
     Column("booked", Integer, nullable=False),
 )
 
-# One live booking per traveller (keyed hash of the identity document) and day; a request id once per
-# booker, so a retry finds the first booking.
+# A booking for its named traveller (keyed hash of the identity document) and their companions, each a
+# traveller of ``border_booking_travellers``; a request id once per booker, so a retry finds the first
+# booking. ``companions`` counts the seats besides the named traveller's (bookings made before
+# companions were listed hold seats for companions who have no traveller row).
 border_bookings = Table(
     "border_bookings",
     metadata,
@@ -53,16 +55,35 @@ border_bookings = Table(
     # checkpoint's synced list carry; stored with each booking (clearance fills in any made without it).
     Column("subject", String(32)),
     UniqueConstraint("person_id", "request_id"),
+    Index("ix_border_bookings_day_checkpoint", "day", "checkpoint"),
+    Index("ix_border_bookings_subject", "subject"),
+)
+
+# Every traveller of a booking: its named traveller (position 0) and each companion listed (1, 2, ...),
+# by keyed hash and border subject id. One live booking per traveller and day, whether they are named
+# on it or listed as a companion: the partial unique index holds it under concurrency on both backends.
+# ``live`` follows the booking (true while it holds its seats).
+border_booking_travellers = Table(
+    "border_booking_travellers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("booking_id", Id, ForeignKey("border_bookings.id"), nullable=False),
+    Column("position", SmallInteger, nullable=False),
+    Column("traveller_hash", LargeBinary(32), nullable=False),
+    # None only for bookings made before subject ids were stored; clearance fills it in.
+    Column("subject", String(32)),
+    Column("day", Date, nullable=False),
+    Column("live", Boolean, nullable=False),
+    UniqueConstraint("booking_id", "position"),
     Index(
-        "uq_border_bookings_live_traveller_day",
+        "uq_border_booking_travellers_live_day",
         "traveller_hash",
         "day",
         unique=True,
-        sqlite_where=text("status = 'booked'"),
-        postgresql_where=text("status = 'booked'"),
+        sqlite_where=text("live = 1"),
+        postgresql_where=text("live"),
     ),
-    Index("ix_border_bookings_day_checkpoint", "day", "checkpoint"),
-    Index("ix_border_bookings_subject", "subject"),
+    Index("ix_border_booking_travellers_subject", "subject"),
 )
 
 # Ballot mode: entries wait for the day's draw, which makes the winners' bookings.
@@ -82,8 +103,35 @@ border_ballot_entries = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("booking_id", Id, ForeignKey("border_bookings.id")),
     UniqueConstraint("person_id", "request_id"),
-    UniqueConstraint("traveller_hash", "day"),
     Index("ix_border_ballot_entries_day_status", "day", "status"),
+)
+
+# Every traveller of a ballot entry (position 0 the named one, then each companion): one entry per
+# traveller and day, whether named or listed as a companion.
+border_entry_travellers = Table(
+    "border_entry_travellers",
+    metadata,
+    Column("entry_id", Id, ForeignKey("border_ballot_entries.id"), primary_key=True),
+    Column("position", SmallInteger, primary_key=True),
+    Column("traveller_hash", LargeBinary(32), nullable=False),
+    Column("subject", String(32)),
+    Column("day", Date, nullable=False),
+    UniqueConstraint("traveller_hash", "day"),
+)
+
+# Each day's seed commitment, made before that day's entries open: the SHA-256 of the seed, published
+# at once; the seed itself stays sealed (data keys, field ``ballot_seed``) until the draw reveals it in
+# ``border_draws``. ``entries_at_commitment`` says how many entries were already in (0 when made in time).
+border_seed_commitments = Table(
+    "border_seed_commitments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False, unique=True),
+    Column("commitment", String(64), nullable=False),  # SHA-256 of the seed's UTF-8 bytes, lower-case hex
+    Column("seed_sealed", LargeBinary, nullable=False),
+    Column("committed_at", BigInteger, nullable=False),
+    Column("committed_by", String(80), nullable=False),
+    Column("entries_at_commitment", Integer, nullable=False),
 )
 
 # Each day's draw, once, with the seed that makes it reproducible.
@@ -99,7 +147,8 @@ border_draws = Table(
 )
 
 # Each clearance decision at a checkpoint, online or uploaded from an offline checkpoint. A code id, and a
-# booking, clear one crossing only: the partial unique indexes hold even when two officers scan at once.
+# traveller of a booking, clear one crossing only: the partial unique indexes hold even when two officers
+# scan at once.
 # An offline clearance that clashes with one already stored is kept as it happened, with ``conflict`` set.
 _CROSSED_SQLITE = text("cleared = 1 AND conflict IS NULL")
 _CROSSED_PG = text("cleared AND conflict IS NULL")
@@ -111,6 +160,8 @@ border_clearances = Table(
     Column("code_id", String(64)),  # None: the code could not be read
     Column("subject", String(32)),  # the traveller's border subject id, as the code states it
     Column("booking_id", Id, ForeignKey("border_bookings.id")),
+    # The booking's traveller who crossed (or was refused): the one whose code was scanned.
+    Column("traveller_id", Id, ForeignKey("border_booking_travellers.id")),
     Column("checkpoint", String(64), nullable=False),
     Column("day", Date, nullable=False),
     Column("slot", String(16)),  # the slot open when decided; None outside every slot's hours
@@ -129,8 +180,8 @@ border_clearances = Table(
         postgresql_where=_CROSSED_PG,
     ),
     Index(
-        "uq_border_clearances_booking_crossed",
-        "booking_id",
+        "uq_border_clearances_traveller_crossed",
+        "traveller_id",
         unique=True,
         sqlite_where=_CROSSED_SQLITE,
         postgresql_where=_CROSSED_PG,

@@ -69,7 +69,7 @@ class UnitOfWork:
         self.audit = AuditRepository(conn, audit_key)
         self.corrections = CorrectionRepository(conn, cipher)
         self.border = BorderRepository(conn)
-        self.ballot = BallotRepository(conn)
+        self.ballot = BallotRepository(conn, cipher)
         self.clearances = ClearanceRepository(conn)
         self.code_keys = CodeKeyRepository(conn, cipher)
         self.health_codes = HealthCodeRepository(conn)

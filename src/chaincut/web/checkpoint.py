@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from chaincut.codes.qr_image import read_qr_text
 from chaincut.domain.access import Permission
-from chaincut.domain.border import Clearance, RefusalCode
+from chaincut.domain.border import Clearance, RefusalCode, SyncedBooking
 from chaincut.errors import ChaincutError
 from chaincut.guards import Caller, requires
 from chaincut.policy import BorderRules
@@ -45,7 +45,10 @@ _REFUSALS: dict[RefusalCode, tuple[str, str]] = {
         "沒有規定時限內的陰性檢測結果",
     ),
     RefusalCode.CODE_REPLAYED: ("This code has already been used to cross", "此健康碼已用於通關"),
-    RefusalCode.BOOKING_USED: ("This booking has already been used", "此預約已使用"),
+    RefusalCode.BOOKING_USED: (
+        "This traveller has already crossed on this booking",
+        "此旅客已憑此預約通關",
+    ),
     RefusalCode.CODE_REVOKED: ("The code was revoked: fetch a fresh one", "此健康碼已被撤銷，請重新領取"),
 }
 
@@ -86,17 +89,30 @@ def _decision(lang: Lang, clearance: Clearance) -> str:
         f"<br><small>{escape(reason.text)}</small></li>"
         for reason in decision.reasons
     )
-    booking = decision.booking
-    travellers = (
-        f"<p>{bilingual('Booking', '預約', lang)} {escape(booking.booking_id)}: "
-        f"{escape(booking.slot)}, {bilingual('travellers', '旅客人數', lang)} {booking.companions + 1}</p>"
-        if booking is not None
-        else ""
-    )
+    travellers = _party(lang, decision.booking, decision.subject)
     return (
         f'<section class="card decision">\n{banner}\n<ul class="reasons">\n{reasons}\n</ul>\n{travellers}\n'
         f"<p><small>{bilingual('Decision', '決定編號', lang)} {escape(clearance.public_id)}</small></p>\n"
         "</section>"
+    )
+
+
+def _party(lang: Lang, booking: SyncedBooking | None, subject: str | None) -> str:
+    """The booking, who this traveller is on it, and its party: each traveller shows their own code."""
+    if booking is None:
+        return ""
+    place = booking.place_of(subject)
+    if place == 0:
+        who = bilingual("the named traveller", "預約旅客", lang)
+    else:
+        who = bilingual(f"companion {place}", f"同行者 {place}", lang)
+    return (
+        f'<p id="party" data-place="{place}" data-travellers="{booking.travellers}">'
+        f"{bilingual('Booking', '預約', lang)} {escape(booking.booking_id)}: {escape(booking.slot)}, "
+        f"{bilingual('travellers', '旅客人數', lang)} {booking.travellers}; "
+        f"{bilingual('this traveller', '此旅客', lang)}: {who}<br>"
+        f"<small>{bilingual('Each companion shows their own code.', '每位同行者須出示自己的健康碼。', lang)}"
+        "</small></p>"
     )
 
 

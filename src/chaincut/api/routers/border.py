@@ -1,15 +1,15 @@
-"""Border crossings under quota: residents book and cancel, anyone signed in sees what is free,
-border officers list a checkpoint's bookings."""
+"""Border crossings under quota: residents book and cancel, anyone signed in sees what is free and
+the ballot's published seed commitments, border officers list a checkpoint's bookings."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from chaincut.api.deps import PageDep
 from chaincut.api.errors import error_response
@@ -17,12 +17,16 @@ from chaincut.bootstrap import Services
 from chaincut.border import BookingRequest
 from chaincut.domain.access import Permission
 from chaincut.domain.border import BallotEntry, Booking
-from chaincut.errors import BookingRefused
+from chaincut.errors import BookingRefused, InvalidInput
 from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/border", tags=["border"])
+
+_MAX_COMMITMENT_DAYS = 62
+
+Document = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class BorderBookingCreate(BaseModel):
@@ -35,7 +39,16 @@ class BorderBookingCreate(BaseModel):
     day: date = Field(description="the local date of the crossing")
     checkpoint: str = Field(min_length=1, max_length=64, description="a checkpoint id of the policy")
     slot: str = Field(min_length=1, max_length=16, description="morning, afternoon or night")
-    companions: int = Field(default=0, ge=0, le=100, description="travellers besides this one")
+    companions: list[Document] = Field(
+        default_factory=list,
+        max_length=20,
+        description="each companion's identity-document number (only its keyed hash is kept); each is a "
+        "traveller of their own, with one live booking a day, cleared on their own code",
+    )
+
+
+class CompanionPublic(BaseModel):
+    subject: str = Field(description="the companion's border subject id (what their health code carries)")
 
 
 class BorderBookingPublic(BaseModel):
@@ -44,7 +57,9 @@ class BorderBookingPublic(BaseModel):
     day: date
     checkpoint: str
     slot: str
-    companions: int
+    subject: str | None = Field(description="the named traveller's border subject id")
+    companions: list[CompanionPublic] = Field(description="the companions, in the order listed")
+    travellers: int = Field(description="seats held: the named traveller and the companions")
     status: str  # booked, cancelled; a ballot entry's entered, won, lost
     created_at: datetime
     cancelled_at: datetime | None = None
@@ -61,9 +76,10 @@ class BorderSlotPublic(BaseModel):
     name_zh: str
     day: date
     slot: str
-    quota: int
+    quota: int = Field(description="the policy's quota in force")
     booked: int
     remaining: int
+    excess: int = Field(description="seats booked beyond a quota the policy lowered (nobody is bumped)")
 
 
 class BorderSlotsPublic(BaseModel):
@@ -71,18 +87,42 @@ class BorderSlotsPublic(BaseModel):
     count: int
 
 
-def _public(item: Booking | BallotEntry) -> BorderBookingPublic:
-    return BorderBookingPublic(
-        id=item.public_id,
-        kind="booking" if isinstance(item, Booking) else "ballot_entry",
-        day=item.day,
-        checkpoint=item.checkpoint,
-        slot=item.slot,
-        companions=item.companions,
-        status=item.status.value,
-        created_at=item.created_at,
-        cancelled_at=item.cancelled_at if isinstance(item, Booking) else None,
+class SeedCommitmentPublic(BaseModel):
+    day: date
+    commitment: str = Field(description="SHA-256 of the seed's UTF-8 bytes, lower-case hex")
+    hash: Literal["sha256"] = "sha256"
+    committed_at: datetime
+    entries_at_commitment: int = Field(
+        description="entries already in when committed (0: before they opened)"
     )
+    seed: str | None = Field(description="the seed, revealed by the draw; null until then")
+    drawn_at: datetime | None
+
+
+class SeedCommitmentsPublic(BaseModel):
+    data: list[SeedCommitmentPublic]
+    count: int
+
+
+def _fields(item: Booking | BallotEntry) -> dict[str, Any]:
+    """A booking or ballot entry as the API shows it (``BorderBookingPublic``)."""
+    return {
+        "id": item.public_id,
+        "kind": "booking" if isinstance(item, Booking) else "ballot_entry",
+        "day": item.day,
+        "checkpoint": item.checkpoint,
+        "slot": item.slot,
+        "subject": item.subject,
+        "companions": [{"subject": subject} for subject in item.companions],
+        "travellers": item.travellers,
+        "status": item.status.value,
+        "created_at": item.created_at,
+        "cancelled_at": item.cancelled_at if isinstance(item, Booking) else None,
+    }
+
+
+def _public(item: Booking | BallotEntry) -> BorderBookingPublic:
+    return BorderBookingPublic.model_validate(_fields(item))
 
 
 # Async on purpose (the hot path when bookings open): it parses on the event loop and hands the
@@ -104,7 +144,9 @@ async def book(
     body: BorderBookingCreate,
     caller: Annotated[Caller, requires(Permission.BORDER_BOOK, rate="border-bookings")],
 ) -> Response:
-    """Book a crossing for the traveller named by their document (with companions) in one slot."""
+    """Book a crossing in one slot for the traveller named by their document, and each companion listed
+    by theirs; a companion already booked that day, or a traveller listed twice, refuses the whole
+    booking naming the field (``companions[i]``)."""
     person_id = caller.principal.person_id
     assert person_id is not None
     services: Services = caller.services
@@ -114,7 +156,7 @@ async def book(
         day=body.day,
         checkpoint=body.checkpoint,
         slot=body.slot,
-        companions=body.companions,
+        companions=tuple(body.companions),
         request_id=body.request_id,
         actor=caller.name,
         roles=caller.principal.role_names,
@@ -127,20 +169,7 @@ async def book(
         return error_response(exc)
     status = 200 if result.replayed else 202 if isinstance(result, BallotEntry) else 201
     # Serialised directly (the hot path): the model above documents the same shape.
-    content = orjson.dumps(
-        {
-            "id": result.public_id,
-            "kind": "booking" if isinstance(result, Booking) else "ballot_entry",
-            "day": result.day,
-            "checkpoint": result.checkpoint,
-            "slot": result.slot,
-            "companions": result.companions,
-            "status": result.status.value,
-            "created_at": result.created_at,
-            "cancelled_at": result.cancelled_at if isinstance(result, Booking) else None,
-        },
-        option=orjson.OPT_UTC_Z,
-    )
+    content = orjson.dumps(_fields(result), option=orjson.OPT_UTC_Z)
     return Response(content, status_code=status, media_type="application/json")
 
 
@@ -177,9 +206,40 @@ def slots(
                 quota=s.quota,
                 booked=s.booked,
                 remaining=s.remaining,
+                excess=s.excess,
             )
         )
     return BorderSlotsPublic(data=found, count=len(found))
+
+
+@router.get("/ballot/commitments", response_model=SeedCommitmentsPublic)
+def commitments(
+    caller: Annotated[Caller, requires(Permission.SIGNED_IN)],
+    first: Annotated[date | None, Query(alias="from", description="the first day (default: today)")] = None,
+    last: Annotated[date | None, Query(alias="to", description="the last day (default: a week on)")] = None,
+) -> SeedCommitmentsPublic:
+    """Each day's ballot seed commitment (SHA-256 of the seed), published before the day's entries
+    open, with the seed once the day is drawn: check the draw was not chosen after the entries."""
+    start = first or caller.services.draws.today()
+    end = last or start + timedelta(days=7)
+    if not 0 <= (end - start).days <= _MAX_COMMITMENT_DAYS:
+        raise InvalidInput(
+            f"expected 'to' on or after 'from', at most {_MAX_COMMITMENT_DAYS} days on",
+            field="to",
+            code="invalid_range",
+        )
+    found = [
+        SeedCommitmentPublic(
+            day=c.day,
+            commitment=c.commitment,
+            committed_at=c.committed_at,
+            entries_at_commitment=c.entries_at_commitment,
+            seed=c.seed,
+            drawn_at=c.drawn_at,
+        )
+        for c in caller.services.draws.commitments(start, end)
+    ]
+    return SeedCommitmentsPublic(data=found, count=len(found))
 
 
 @router.get("/bookings", response_model=BorderBookingsPublic)

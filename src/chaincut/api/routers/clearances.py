@@ -34,7 +34,9 @@ class ClearanceBookingPublic(BaseModel):
     checkpoint: str
     day: date
     slot: str
-    companions: int
+    subject: str = Field(description="the named traveller's border subject id")
+    companions: list[str] = Field(description="each companion's border subject id, in the order listed")
+    travellers: int
     status: str
 
 
@@ -49,6 +51,10 @@ class ClearancePublic(BaseModel):
     code_id: str | None
     colour: str | None
     booking: ClearanceBookingPublic | None
+    place: int | None = Field(
+        description="where the scanned traveller stands on the booking: 0 the named traveller, n the n-th "
+        "companion (each traveller is cleared on their own code); null without a booking"
+    )
     officer: str
     offline: bool
     conflict: str | None = Field(
@@ -91,16 +97,23 @@ class BundleRules(BaseModel):
 
 
 class BundleBooking(BaseModel):
-    subject: str = Field(description="the traveller's border subject id (what their health code carries)")
+    subject: str = Field(
+        description="the named traveller's border subject id (what their health code carries)"
+    )
     booking_id: str
     slot: str
-    companions: int
+    companions: list[str] = Field(description="each companion's border subject id, in the order listed")
     status: str
+
+
+class BundleTraveller(BaseModel):
+    booking_id: str
+    subject: str
 
 
 class BundleCrossed(BaseModel):
     code_ids: list[str]
-    booking_ids: list[str]
+    travellers: list[BundleTraveller] = Field(description="travellers who had crossed on their booking")
 
 
 class ClearanceBundlePublic(BaseModel):
@@ -112,7 +125,7 @@ class ClearanceBundlePublic(BaseModel):
     policy_version: str
     rules: BundleRules
     bookings: list[BundleBooking]
-    crossed: BundleCrossed = Field(description="code ids and bookings that had crossed when synced")
+    crossed: BundleCrossed = Field(description="code ids and travellers that had crossed when synced")
     trust_list: dict[str, Any] = Field(
         description="the signed trust list the offline verifier checks codes with"
     )
@@ -134,7 +147,9 @@ def _public(record: Clearance) -> ClearancePublic:
             checkpoint=b.checkpoint,
             day=b.day,
             slot=b.slot,
-            companions=b.companions,
+            subject=b.subject,
+            companions=list(b.companions),
+            travellers=b.travellers,
             status=b.status,
         )
     return ClearancePublic(
@@ -148,6 +163,7 @@ def _public(record: Clearance) -> ClearancePublic:
         code_id=d.code_id,
         colour=d.colour,
         booking=booking,
+        place=None if d.booking is None else d.booking.place_of(d.subject),
         officer=record.officer,
         offline=record.offline,
         conflict=record.conflict,
@@ -182,8 +198,8 @@ def upload_offline(
     body: OfflineUpload, response: Response, caller: Annotated[Caller, requires(Permission.BORDER_CLEAR)]
 ) -> OfflineUploadPublic:
     """Record what an offline checkpoint decided, as it decided it; a decision id sent again is
-    recorded once. An offline clearance of a code or booking that had already crossed is kept with
-    its ``conflict`` and flagged in the audit log."""
+    recorded once. An offline clearance of a code or a booking's traveller that had already crossed
+    is kept with its ``conflict`` and flagged in the audit log."""
     decisions = []
     for item in body.decisions:
         decision_id, decision = decision_from_dict(item.model_dump(mode="json"))
