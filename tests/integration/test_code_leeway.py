@@ -43,7 +43,7 @@ def _booked_traveller_code(services: Services) -> tuple[str, HealthCodeClaims]:
     person = services.people.register(PersonDraft(ref="T1", id_document="M123456(7)"))
     assert person.id is not None
     day = now.astimezone(services.settings.zone).date()
-    services.border.book(BookingRequest(person.id, "M123456(7)", day, CHECKPOINT, "afternoon", 0, "r1"))
+    services.border.book(BookingRequest(person.id, "M123456(7)", day, CHECKPOINT, "afternoon", (), "r1"))
     services.codes.record_test("T1", now - timedelta(hours=5), "pcr", "negative", "lab")
     qr = services.signed_codes.issue_for(person.id).issued.text
     claims = services.trusted_codes.verify(qr, now).claims
