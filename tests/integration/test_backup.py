@@ -138,6 +138,7 @@ def fill(svc: Services) -> None:
                     "left_at": [e + rng.randrange(600, 7200) for e in entered],
                     "left_inferred": [rng.random() < 0.2 for _ in entered],
                     "source": [1] * len(entered),
+                    "clipped": [rng.random() < 0.05 for _ in entered],
                 },
                 schema=VISIT_SCHEMA,
             )
@@ -453,7 +454,7 @@ def test_an_embedded_backup_restores_into_postgres(
 
 def _archive_shape(kind: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
     """An SQL visit or encounter without its id and client id, as the archive holds it."""
-    return tuple(row[1:7]) if kind == "visits" else tuple(row[1:5])
+    return (*row[1:7], row[8]) if kind == "visits" else tuple(row[1:5])  # visits: clipped follows client_id
 
 
 def test_the_cli_round_trip(embedded_services: Services, tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def _bulk(services: Services, p1: int, p2: int, venue: int, start: int) -> None:
             "left_at": [start + 3600],
             "left_inferred": [False],
             "source": [VisitSource.IMPORT.code],
+            "clipped": [False],
         },
         schema=VISIT_SCHEMA,
     )
@@ -98,7 +99,7 @@ def _populate(client: TestClient, services: Services, clock: FixedClock) -> None
         "visits": [{"token": token, "entered_at": (now - timedelta(days=3)).isoformat(), "client_id": "u3"}]
     }
     response = client.post("/people/P001/visit-history", json=upload, headers=resident)
-    assert response.json() == {"stored": 1, "already_stored": 0}, response.text
+    assert response.json() == {"stored": 1, "already_stored": 0, "clipped": 0}, response.text
     with services.store.read() as uow:
         p1, p2 = uow.people.id_for_ref("P001"), uow.people.id_for_ref("P002")
     assert p1 is not None and p2 is not None and venue.id is not None

@@ -216,6 +216,7 @@ def _visit_table(rows: list[tuple[int, int, int, int]]) -> pa.Table:
             "left_at": [r[3] for r in rows],
             "left_inferred": [False] * len(rows),
             "source": [VisitSource.IMPORT.code] * len(rows),
+            "clipped": [False] * len(rows),
         },
         schema=VISIT_SCHEMA,
     )

@@ -74,6 +74,7 @@ def _bulk_visits(services: Services, person: int, venue: int, spans: list[tuple[
             "left_at": [end for _, end in spans],
             "left_inferred": [False] * len(spans),
             "source": [VisitSource.IMPORT.code] * len(spans),
+            "clipped": [False] * len(spans),
         },
         schema=VISIT_SCHEMA,
     )
@@ -128,7 +129,7 @@ def _populate(client: TestClient, services: Services, clock: FixedClock) -> int:
         for d in (3, 6, 10, 15)
     ]
     response = client.post("/people/P001/visit-history", json={"visits": uploaded}, headers=phone["P001"])
-    assert response.json() == {"stored": 4, "already_stored": 0}, response.text
+    assert response.json() == {"stored": 4, "already_stored": 0, "clipped": 0}, response.text
 
     # Bulk rows: one commit straddling the cut-off, one wholly before it, one wholly after.
     with services.store.read() as uow:

@@ -67,6 +67,7 @@ def bulk_visits(services: Services, rows: list[tuple[str, str, str, str]]) -> No
             "left_at": [to_epoch(utc(r[3])) for r in rows],
             "left_inferred": [False] * len(rows),
             "source": [VisitSource.IMPORT.code] * len(rows),
+            "clipped": [False] * len(rows),
         },
         schema=VISIT_SCHEMA,
     )

@@ -38,7 +38,9 @@ class Visit:
 
     ``left_at`` is None while the person is still checked in. When nobody
     checked out, chaincut closes the visit after the venue type's default stay
-    and sets ``left_inferred``.
+    and sets ``left_inferred``. ``clipped``: the stay as given ran past the venue
+    type's longest believable stay (a phone with a stuck clock), so ``left_at`` was
+    brought back to it.
     """
 
     person_id: int
@@ -49,6 +51,7 @@ class Visit:
     left_inferred: bool = False
     client_id: str | None = None
     id: int | None = None
+    clipped: bool = False
 
     def __post_init__(self) -> None:
         if self.entered_at.tzinfo is None or (self.left_at and self.left_at.tzinfo is None):

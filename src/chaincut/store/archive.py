@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,6 +44,9 @@ VISIT_SCHEMA = pa.schema(
         ("left_at", pa.int64()),
         ("left_inferred", pa.bool_()),
         ("source", pa.int8()),
+        # The stay was clipped to the venue type's longest believable stay. Segments written
+        # before this column existed lack it: they read as not clipped (see _filled).
+        ("clipped", pa.bool_()),
     ]
 )
 ENCOUNTER_SCHEMA = pa.schema(
@@ -55,6 +58,8 @@ ENCOUNTER_SCHEMA = pa.schema(
     ]
 )
 _SCHEMAS: dict[str, pa.Schema] = {"visits": VISIT_SCHEMA, "encounters": ENCOUNTER_SCHEMA}
+# Columns added after segments were first written, and what an older segment's rows hold in them.
+_ADDED: dict[str, dict[str, pa.Scalar]] = {"visits": {"clipped": pa.scalar(False)}, "encounters": {}}
 _END_COLUMN = {"visits": "left_at", "encounters": "end_at"}
 _ROWS_PER_SEGMENT = 16_000_000
 
@@ -155,7 +160,9 @@ class ParquetArchive:
         paths = self._chosen(kind, files)
         if not paths:
             return _SCHEMAS[kind].empty_table()
-        return ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet").to_table(filter=filter_)
+        return _filled(
+            kind, ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet").to_table(filter=filter_)
+        )
 
     def scan(
         self,
@@ -173,7 +180,10 @@ class ParquetArchive:
         if not paths:
             return iter(())
         dataset = ds.dataset(paths, schema=_SCHEMAS[kind], format="parquet")
-        return iter(dataset.to_batches(columns=columns, filter=filter_, batch_size=1 << 20))
+        batches = dataset.to_batches(columns=columns, filter=filter_, batch_size=1 << 20)
+        if not any(c in _ADDED[kind] for c in columns):
+            return iter(batches)
+        return (_filled(kind, batch) for batch in batches)
 
     def purge(self, kind: Kind, cutoff: int) -> int:
         """Delete rows that ended before ``cutoff``; returns how many were deleted.
@@ -214,6 +224,18 @@ class ParquetArchive:
             for path in dropped:
                 path.unlink(missing_ok=True)
         return deleted
+
+
+_Rows = TypeVar("_Rows", pa.Table, pa.RecordBatch)
+
+
+def _filled(kind: Kind, rows: _Rows) -> _Rows:
+    """Rows with the value an older segment's rows hold in each column added since (nulls read)."""
+    for name, value in _ADDED[kind].items():
+        at = rows.schema.get_field_index(name)
+        if at >= 0 and rows.column(at).null_count:
+            rows = rows.set_column(at, name, pc.fill_null(rows.column(at), value))
+    return rows
 
 
 def _describe(name: str, table: pa.Table, end: str) -> Segment:

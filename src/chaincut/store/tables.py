@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 from chaincut.store.metadata import Id, metadata
@@ -161,6 +162,8 @@ visits = Table(
     Column("left_inferred", Boolean, nullable=False, default=False),
     Column("source", SmallInteger, nullable=False),
     Column("client_id", String(64)),
+    # The stay as given ran past the venue type's max_stay_minutes and was clipped to it.
+    Column("clipped", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("person_id", "client_id"),
     Index("ix_visits_venue_time", "venue_id", "entered_at"),
     Index("ix_visits_person_time", "person_id", "entered_at"),

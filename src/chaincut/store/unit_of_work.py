@@ -106,7 +106,7 @@ class _CopySink:
 
     _COLUMNS: ClassVar[dict[str, tuple[str, pa.Schema]]] = {
         "visits": (
-            f"{visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source)",
+            f"{visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source, clipped)",
             VISIT_SCHEMA,
         ),
         "encounters": (
