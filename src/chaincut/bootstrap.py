@@ -109,6 +109,8 @@ def bootstrap(
 
     With ``require_schema`` the database must already be migrated to this
     code's revision; otherwise StoreNotReady says to run ``chaincut db upgrade``.
+    It must also hold no venue of a type the policy lacks; otherwise PolicyError
+    lists every such type.
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -132,6 +134,13 @@ def bootstrap(
     signer = VenueTokenSigner(private_key, kid)
     verifier = VenueTokenVerifier({kid: private_key.public_key()})
     hasher = IdentityHasher(secrets.identity_hash_key)
+    venues = VenueRegistry(store, policy, clock, signer)
+    if require_schema:
+        try:
+            venues.check_types_known()  # a venue type without a rule: refuse to serve, naming each
+        except Exception:
+            db.dispose()
+            raise
     max_future = settings.checkin_max_future_seconds
     tracing = TracingService(store, policy, clock, settings.zone)
     # Health codes follow the facts: a case registered or changed is traced and its contacts'
@@ -165,7 +174,7 @@ def bootstrap(
         store=store,
         hasher=hasher,
         people=PeopleRegistry(store, hasher, clock),
-        venues=VenueRegistry(store, policy, clock, signer),
+        venues=venues,
         checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
         verifier=verifier,
         cases=cases,

@@ -16,6 +16,7 @@ an exit status. Messages carry ids and field names, never personal data.
     │   └── BookingRefused        a border booking the quota or the one-a-day rule refuses
     └── InvalidInput              a request or a file that breaks the rules
         ├── InvalidVenueToken     a QR token that is forged, altered or malformed
+        ├── UnknownVenueType      a venue type the policy does not define
         ├── InvalidHealthCertificate  a health certificate (EU DCC) that cannot be read or trusted
         │   └── Base45Error       text that is not strict base45 (RFC 9285)
         ├── TrustListError        a trust list or signer certificate file that cannot be used
@@ -50,6 +51,7 @@ __all__ = [
     "RateLimited",
     "StoreNotReady",
     "TrustListError",
+    "UnknownVenueType",
     "WrongPassphrase",
 ]
 
@@ -181,6 +183,20 @@ class InvalidVenueToken(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(f"venue QR token refused: {reason}", field="token")
         self.reason = reason
+
+
+class UnknownVenueType(InvalidInput):
+    """A venue type the policy does not define: refused wherever a venue type's rule is needed."""
+
+    code = "unknown_venue_type"
+
+    def __init__(self, venue_type: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown venue type {venue_type!r}: the policy's venue_types have no such type; "
+            f"expected one of {', '.join(known)}",
+            field="venue_type",
+        )
+        self.venue_type = venue_type
 
 
 class InvalidHealthCertificate(InvalidInput):

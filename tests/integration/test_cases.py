@@ -414,6 +414,7 @@ def test_the_timeline_reads_sql_and_the_archive_in_time_order(
         "left_at": "2026-11-18T18:00:00+08:00",
         "left_inferred": False,
         "source": "qr",
+        "clipped": False,
     }
     assert body["entries"][1]["source"] == "import"
     assert body["entries"][2] == {

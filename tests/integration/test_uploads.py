@@ -76,7 +76,7 @@ def test_upload_and_retry(client: TestClient, services: Services, token: str, cl
     batch = [record(token, now - timedelta(days=d), client_id=f"h{d}") for d in (1, 2, 3)]
     first = upload(client, batch)
     assert first.status_code == 200, first.text
-    assert first.json() == {"stored": 3, "already_stored": 0}
+    assert first.json() == {"stored": 3, "already_stored": 0, "clipped": 0}
     assert services.store.counts().visits == 3
     stored = visit_of(services, "h2")
     assert stored is not None
@@ -87,12 +87,12 @@ def test_upload_and_retry(client: TestClient, services: Services, token: str, cl
 
     retry = upload(client, batch)
     assert retry.status_code == 200, retry.text
-    assert retry.json() == {"stored": 0, "already_stored": 3}
+    assert retry.json() == {"stored": 0, "already_stored": 3, "clipped": 0}
     assert services.store.counts().visits == 3
 
     # A batch that adds to what is stored keeps only the new record.
     more = upload(client, [*batch, record(token, now - timedelta(days=4), client_id="h4")])
-    assert more.json() == {"stored": 1, "already_stored": 3}
+    assert more.json() == {"stored": 1, "already_stored": 3, "clipped": 0}
     assert services.store.counts().visits == 4
 
 
@@ -102,7 +102,7 @@ def test_a_check_in_already_stored_is_not_stored_again(
     checkin = client.post("/checkins", json={"client_id": "scan-1", "person": "P001", "token": token})
     assert checkin.status_code == 201
     response = upload(client, [record(token, clock.now() - timedelta(hours=1), client_id="scan-1")])
-    assert response.json() == {"stored": 0, "already_stored": 1}
+    assert response.json() == {"stored": 0, "already_stored": 1, "clipped": 0}
     assert services.store.counts().visits == 1
 
 
@@ -158,7 +158,7 @@ def test_ten_thousand_records_are_accepted(
     batch = [record(token, now - timedelta(minutes=3 * n + 60), client_id=f"n{n}") for n in range(limit)]
     response = upload(client, batch)
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": limit, "already_stored": 0}
+    assert response.json() == {"stored": limit, "already_stored": 0, "clipped": 0}
     assert services.store.counts().visits == limit
 
     over = upload(client, [*batch, record(token, now - timedelta(minutes=30), client_id="one-more")])
@@ -217,7 +217,7 @@ def test_a_record_without_left_at_gets_the_default_stay(
         {"plate": "hk88", "entered_at": (now - timedelta(hours=3)).isoformat(), "client_id": "cab"},
     ]
     response = upload(client, batch)
-    assert response.json() == {"stored": 3, "already_stored": 0}, response.text
+    assert response.json() == {"stored": 3, "already_stored": 0, "clipped": 0}, response.text
 
     opened = visit_of(services, "open")
     assert opened is not None

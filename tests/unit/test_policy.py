@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from chaincut.errors import PolicyError
+from chaincut.errors import PolicyError, UnknownVenueType
 from chaincut.policy import Tier, default_policy_text, load_policy, parse_policy
 from chaincut.settings import Settings
 
@@ -33,7 +33,8 @@ def uncited_values(text: str) -> list[str]:
     """The value lines that carry no ``#`` comment giving their source.
 
     Checked: every ``key = value`` in the sections of CITED_SECTIONS and in each venue
-    type's [contact] rule, and every venue type's ``default_stay_minutes``. A value is
+    type's [contact] rule, and every venue type's ``default_stay_minutes`` and
+    ``max_stay_minutes``. A value is
     cited by a comment on its own line, or by the comment heading its paragraph (the
     lines above it with no blank line between).
     """
@@ -60,7 +61,7 @@ def uncited_values(text: str) -> list[str]:
         checked = (
             section in CITED_SECTIONS
             or section.endswith((".contact", ".slots"))
-            or (section.startswith("venue_types.") and key == "default_stay_minutes")
+            or (section.startswith("venue_types.") and key in ("default_stay_minutes", "max_stay_minutes"))
         )
         inline = "#" in line.split("=", 1)[1] and line.split("#", 1)[1].strip()
         if checked and not inline and not paragraph_has_comment:
@@ -76,11 +77,14 @@ def test_the_shipped_default_parses() -> None:
     assert policy.uploads.max_records_per_batch == 10_000
     assert policy.uploads.history_days == 21
     assert "taxi" in policy.venue_types
-    restaurant = policy.venue_type("restaurant")
-    assert restaurant is not None
+    restaurant = policy.venue_rule("restaurant")
     assert restaurant.default_stay == timedelta(minutes=90)
     assert restaurant.label_zh == "食肆"
-    assert policy.venue_type("karaoke") is None
+    with pytest.raises(UnknownVenueType) as caught:
+        policy.venue_rule("karaoke")
+    assert caught.value.venue_type == "karaoke"
+    assert caught.value.field == "venue_type"
+    assert "'karaoke'" in caught.value.message and "restaurant" in caught.value.message
     assert len(policy.digest) == 16
     assert parse_policy(default_policy_text()).digest == policy.digest
 
@@ -88,10 +92,11 @@ def test_the_shipped_default_parses() -> None:
 def test_every_shipped_value_cites_its_source() -> None:
     text = default_policy_text()
     assert uncited_values(text) == []
-    stays = [line for line in text.splitlines() if line.strip().startswith("default_stay_minutes")]
-    assert len(stays) == len(load_policy(None).venue_types)
-    for line in stays:
-        assert re.search(r"#\s*\S", line), line  # each venue type's stay carries its own comment
+    for key in ("default_stay_minutes", "max_stay_minutes"):
+        stays = [line for line in text.splitlines() if line.strip().startswith(key)]
+        assert len(stays) == len(load_policy(None).venue_types)
+        for line in stays:
+            assert re.search(r"#\s*\S", line), line  # each venue type's stays carry their own comment
 
 
 def test_the_citation_check_finds_an_uncited_value() -> None:
@@ -155,6 +160,38 @@ def test_a_broken_policy_lists_every_problem_by_key_path() -> None:
     assert caught.value.code == "invalid_policy"
 
 
+def test_every_venue_type_has_a_longest_believable_stay() -> None:
+    """A stay past max_stay_minutes is clipped; the default stay must fit inside it."""
+    policy = load_policy(None)
+    for rule in policy.venue_types.values():
+        assert rule.default_stay_minutes <= rule.max_stay_minutes <= 7 * 24 * 60, rule.name
+    assert policy.venue_rule("restaurant").max_stay == timedelta(hours=12)
+    assert policy.venue_rule("hotel").max_stay == timedelta(days=7)
+    restaurant = policy.venue_rule("restaurant")
+    entered = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    assert restaurant.clip(entered, entered + timedelta(hours=12)) == (entered + timedelta(hours=12), False)
+    assert restaurant.clip(entered, entered + timedelta(days=9)) == (entered + timedelta(hours=12), True)
+
+    text = broken(
+        ("max_stay_minutes = 720    # chaincut default, a judgement: a cook's", "max_stay_minutes = 60 #"),
+        ("max_stay_minutes = 10080", "max_stay_minutes = 20000"),
+        ("max_stay_minutes = 1440   # chaincut default, a judgement: a doctor's", "# a doctor's"),
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    by_path = dict(p.split(": ", 1) for p in caught.value.problems)
+    assert set(by_path) == {
+        "venue_types.restaurant.max_stay_minutes",
+        "venue_types.hotel.max_stay_minutes",
+        "venue_types.hospital.max_stay_minutes",
+    }
+    assert by_path["venue_types.restaurant.max_stay_minutes"].startswith(
+        "60 minutes is shorter than default_stay_minutes = 90"
+    )
+    assert by_path["venue_types.hotel.max_stay_minutes"] == "expected at most 10080, got 20000"
+    assert by_path["venue_types.hospital.max_stay_minutes"] == "missing; expected a whole number of minutes"
+
+
 def test_missing_sections_and_bad_toml() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy('[policy]\nversion = "x"\n')
@@ -209,8 +246,7 @@ def test_the_tracing_rules_of_the_shipped_default() -> None:
     assert policy.contacts_of_contacts.depth == 1
     assert policy.contacts_of_contacts.from_tiers == frozenset({Tier.CLOSE})
     assert policy.orders.quarantine_days == 14
-    taxi = policy.venue_type("taxi")
-    assert taxi is not None
+    taxi = policy.venue_rule("taxi")
     assert taxi.contact.after_leave_seconds == 30 * 60
     assert all(t.contact.tier in set(Tier) for t in policy.venue_types.values())
     assert policy.longest_after_leave_seconds == 120 * 60

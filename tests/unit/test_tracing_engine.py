@@ -3,8 +3,9 @@
 Hypothesis draws small worlds where the boundaries are likely: intervals on a coarse
 grid so they touch, zero-length visits, windows cutting through visits, inferred
 check-outs (closed at the type's default stay, as the store closes them), people at
-several venues at once, a case at one venue twice, households, encounters, venues of a
-type the policy does not know, and contacts of contacts to depth 3.
+several venues at once, a case at one venue twice, households, encounters, stays clipped
+to the venue type's longest believable stay (which the evidence must say), and contacts
+of contacts to depth 3. A venue of a type the policy does not know is refused outright.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections import defaultdict
 from typing import NamedTuple
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaincut.domain import Tier
+from chaincut.errors import UnknownVenueType
 from chaincut.policy import (
     ContactRule,
     ContactsOfContactsRule,
@@ -42,13 +45,13 @@ from chaincut.tracing.venue_index import VenueTimeIndex
 
 BASE = 1_790_000_000  # 2026-09-21 UTC: realistic epoch seconds
 GRID = 300  # five minutes: intervals on a grid touch and coincide often
-TYPES = ["restaurant", "taxi", "elderly_home", "karaoke"]  # karaoke: not in the policy
+TYPES = ["restaurant", "taxi", "elderly_home"]
 
 
 class World(NamedTuple):
     policy: Policy
     venue_types: dict[int, str]
-    visits: list[tuple[int, int, int, int]]  # person, venue, entered, left
+    visits: list[tuple[int, int, int, int, bool]]  # person, venue, entered, left, clipped
     encounters: list[tuple[int, int, int, int]]
     households: dict[int, int]
     windows: list[tuple[int, int, int, int]]  # root, person, start, end
@@ -62,7 +65,7 @@ tiers = st.sampled_from(list(Tier))
 def policies(draw: st.DrawFn) -> Policy:
     base = load_policy(None)
     venue_types = dict(base.venue_types)
-    for name in TYPES[:3]:
+    for name in TYPES:
         rule = ContactRule(
             min_overlap_minutes=draw(st.sampled_from([0, 5, 15, 60])),
             after_leave_minutes=draw(st.sampled_from([0, 5, 30])),
@@ -97,9 +100,9 @@ def worlds(draw: st.DrawFn) -> World:
         if draw(st.booleans()):  # checked out (possibly at once: zero length)
             length = draw(st.integers(0, 12)) * GRID + draw(st.sampled_from([0, 0, 1, 59]))
         else:  # nobody checked out: closed at the type's default stay, as the store infers
-            kind = policy.venue_type(venue_types[v])
-            length = kind.default_stay_minutes * 60 if kind else 7200
-        visits.append((p, v, BASE + start * GRID, BASE + start * GRID + length))
+            length = policy.venue_rule(venue_types[v]).default_stay_minutes * 60
+        clipped = draw(st.booleans()) and draw(st.booleans())  # the stay as stored had been clipped
+        visits.append((p, v, BASE + start * GRID, BASE + start * GRID + length, clipped))
 
     encounters = []
     for _ in range(draw(st.integers(0, 15))):
@@ -130,25 +133,27 @@ class Found(NamedTuple):
     via: int
     venue: int
     first: int
+    clipped: int = 0  # venue evidence: 1 the index person's stay was clipped, 2 the contact's
 
 
 def oracle_direct(world: World, person: int, start: int, end: int) -> dict[int, list[Found]]:
     policy = world.policy
     found: dict[int, list[Found]] = defaultdict(list)
-    for p, v, entered, left in world.visits:
-        kind = policy.venue_type(world.venue_types[v])
-        if p != person or kind is None:
+    for p, v, entered, left, clipped in world.visits:
+        kind = policy.venue_rule(world.venue_types[v])
+        if p != person:
             continue
         a, b = max(entered, start), min(left, end)
         if a > b:
             continue
         b += kind.contact.after_leave_seconds
-        for q, w, entered2, left2 in world.visits:
+        for q, w, entered2, left2, clipped2 in world.visits:
             if w != v or q == person:
                 continue
             s, t = max(entered2, a), min(left2, b)
             if s <= t and t - s >= kind.contact.min_overlap_seconds:
-                found[q].append(Found("venue", kind.contact.tier.rank, t - s, person, v, s))
+                flags = (1 if clipped else 0) | (2 if clipped2 else 0)
+                found[q].append(Found("venue", kind.contact.tier.rank, t - s, person, v, s, flags))
     near: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for a_, b_, s0, e0 in world.encounters:
         for me, other in ((a_, b_), (b_, a_)):
@@ -189,7 +194,7 @@ def oracle(world: World) -> tuple[dict[tuple[int, int], tuple[int, int, int, int
                 sum(f.seconds for f in items),
                 min(f.via for f in items),
             )
-            evidence += [(root, other, f.kind, f.tier, f.seconds, f.via, f.venue) for f in items]
+            evidence += [(root, other, f.kind, f.tier, f.seconds, f.via, f.venue, f.clipped) for f in items]
             first = min(f.first for f in items)
             if tier in {t.rank for t in coc.from_tiers} and first <= world.as_of:
                 nxt.append((root, other, first, world.as_of))
@@ -206,7 +211,7 @@ def oracle(world: World) -> tuple[dict[tuple[int, int], tuple[int, int, int, int
 def engine(
     world: World, mode: str
 ) -> tuple[dict[tuple[int, int], tuple[int, int, int, int]], list[tuple[object, ...]]]:
-    visits = VisitArrays.of(*(zip(*world.visits, strict=True) if world.visits else ([], [], [], [])))
+    visits = VisitArrays.of(*(zip(*world.visits, strict=True) if world.visits else ([], [], [], [], [])))
     encounters = EncounterArrays.of(
         *(zip(*world.encounters, strict=True) if world.encounters else ([], [], [], []))
     )
@@ -248,8 +253,8 @@ def engine(
     }
     kinds = {code: kind.value for kind, code in KIND_CODES.items()}
     rows = [
-        (int(r), int(p), kinds[int(k)], int(t), int(s), int(v), int(w))
-        for r, p, k, t, s, v, w in zip(
+        (int(r), int(p), kinds[int(k)], int(t), int(s), int(v), int(w), int(c))
+        for r, p, k, t, s, v, w, c in zip(
             table.root,
             table.person,
             table.kind,
@@ -257,6 +262,7 @@ def engine(
             table.seconds,
             table.via,
             table.venue,
+            table.clipped,
             strict=True,
         )
     ]
@@ -270,6 +276,16 @@ def test_the_engine_finds_what_the_oracle_finds(world: World, mode: str) -> None
     contacts, evidence = engine(world, mode)
     assert contacts == expected_contacts
     assert sorted(evidence, key=repr) == sorted(expected_evidence, key=repr)
+
+
+def test_a_venue_of_a_type_the_policy_lacks_is_refused_not_dropped() -> None:
+    """Tracing used to leave such a venue's visits out of every trace without a word."""
+    policy = load_policy(None)
+    with pytest.raises(UnknownVenueType) as caught:
+        TracingRules.build(policy, {0: "restaurant", 1: "karaoke", 2: "taxi"})
+    assert caught.value.venue_type == "karaoke"
+    assert "'karaoke'" in caught.value.message
+    assert caught.value.code == "unknown_venue_type"
 
 
 @settings(max_examples=200, deadline=None)

@@ -80,6 +80,8 @@ def import_file(
     line = f"{kind.value}: read {report.read:,}, stored {report.stored:,}"
     if report.already_present:
         line += f", already present {report.already_present:,}"
+    if report.clipped:
+        line += f", clipped to the longest believable stay {report.clipped:,}"
     if report.rejected:
         line += f", rejected {report.rejected:,}"
         if report.rejects_path:

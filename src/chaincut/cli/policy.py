@@ -105,7 +105,16 @@ def show(
         shown = ", ".join(f"{key} = {_shown(value)}" for key, value in values.items())
         typer.echo(f"  {section}: {shown}")
     table = Table(title=f"{len(policy.venue_types)} venue types")
-    for column in ("type", "label", "標籤", "stay min", "overlap min", "after leave min", "tier"):
+    for column in (
+        "type",
+        "label",
+        "標籤",
+        "stay min",
+        "max stay min",
+        "overlap min",
+        "after leave min",
+        "tier",
+    ):
         table.add_column(column)
     for name, rule in policy.venue_types.items():
         table.add_row(
@@ -113,6 +122,7 @@ def show(
             Text(rule.label_en),
             Text(rule.label_zh),
             str(rule.default_stay_minutes),
+            str(rule.max_stay_minutes),
             str(rule.contact.min_overlap_minutes),
             str(rule.contact.after_leave_minutes),
             rule.contact.tier.value,

@@ -145,7 +145,7 @@ _RANK = {"close": 2, "exposed": 1, "risky_visit": 0}
 def _visits_at(store: Store, venue_ids: list[int], start: int, end: int) -> list[np.ndarray[Any, Any]]:
     ids = np.asarray(venue_ids, dtype=np.int64)
     with store.read() as uow:
-        columns = uow.tracing.visits_at(ids, start, end)
+        columns = uow.tracing.visits_at(ids, start, end)[:4]  # person, venue, entered, left (not clipped)
     if store.archive is not None:
         left = pc.field("left_at")
         table = store.archive.read(
@@ -220,7 +220,9 @@ def risky_visit_rows(
 
 def _visits_of(store: Store, person_id: int, start: int, end: int) -> list[tuple[int, int, int]]:
     with store.read() as uow:
-        _, venue, entered, left = uow.tracing.visits_of(np.asarray([person_id], dtype=np.int64), start, end)
+        _, venue, entered, left, _ = uow.tracing.visits_of(
+            np.asarray([person_id], dtype=np.int64), start, end
+        )
     out = list(zip(venue.tolist(), entered.tolist(), left.tolist(), strict=True))
     if store.archive is not None:
         col = pc.field("left_at")

@@ -53,7 +53,10 @@ class Evidence:
     contact, the contact it came through for a contact of a contact. For a venue,
     ``index_interval`` is the index person's stay clipped to their window and
     extended by the rule's after-leave minutes; ``contact_interval`` is the
-    contact's own stay. For encounters, ``seconds`` is cumulative within the window.
+    contact's own stay. ``index_clipped`` and ``contact_clipped`` say that the index
+    person's or the contact's stay, as given, ran past the venue type's longest
+    believable stay and was clipped to it (a phone with a stuck clock): evidence a
+    tracer should check. For encounters, ``seconds`` is cumulative within the window.
     """
 
     kind: EvidenceKind
@@ -65,6 +68,8 @@ class Evidence:
     index_interval: Interval | None = None
     contact_interval: Interval | None = None
     encounters: int = 0
+    index_clipped: bool = False
+    contact_clipped: bool = False
 
     @property
     def minutes(self) -> float:

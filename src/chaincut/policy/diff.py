@@ -80,6 +80,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
                 "label_en": rule.label_en,
                 "label_zh": rule.label_zh,
                 "default_stay_minutes": rule.default_stay_minutes,
+                "max_stay_minutes": rule.max_stay_minutes,
                 "contact": {
                     "min_overlap_minutes": rule.contact.min_overlap_minutes,
                     "after_leave_minutes": rule.contact.after_leave_minutes,

@@ -180,20 +180,34 @@ def _venue_types(check: Checker, data: dict[str, Any]) -> dict[str, VenueTypeRul
     for name, raw in types_table.items():
         path = f"venue_types.{name}"
         entry = check.table(raw, path)
-        check.only(entry, path, {"label_en", "label_zh", "default_stay_minutes", "contact"})
+        check.only(
+            entry, path, {"label_en", "label_zh", "default_stay_minutes", "max_stay_minutes", "contact"}
+        )
         label_en = check.get(entry, path, "label_en", str)
         label_zh = check.get(entry, path, "label_zh", str)
         stay = check.get(entry, path, "default_stay_minutes", int, low=1, high=_MAX_MINUTES)
+        longest = check.get(entry, path, "max_stay_minutes", int, low=1, high=_MAX_MINUTES)
+        if stay is not None and longest is not None and longest < stay:
+            check.problems.append(
+                f"{path}.max_stay_minutes: {longest} minutes is shorter than default_stay_minutes = {stay}: "
+                "a visit nobody checked out of would be closed after a stay longer than believable"
+            )
+            longest = None
         contact = check.table(entry.get("contact"), f"{path}.contact")
         check.only(contact, f"{path}.contact", {"min_overlap_minutes", "after_leave_minutes", "tier"})
         minutes = {"low": 0, "high": _MAX_MINUTES}
         overlap = check.get(contact, f"{path}.contact", "min_overlap_minutes", int, **minutes)
         after = check.get(contact, f"{path}.contact", "after_leave_minutes", int, **minutes)
         tier = check.tier(contact, f"{path}.contact") if contact else None
-        if None not in (label_en, label_zh, stay, overlap, after, tier):
+        if None not in (label_en, label_zh, stay, longest, overlap, after, tier):
             assert tier is not None
             venue_types[name] = VenueTypeRule(
-                name, label_en, label_zh, stay, ContactRule(overlap, after, tier)
+                name=name,
+                label_en=label_en,
+                label_zh=label_zh,
+                default_stay_minutes=stay,
+                max_stay_minutes=longest,
+                contact=ContactRule(overlap, after, tier),
             )
     return venue_types
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from chaincut.domain.contacts import Tier
+from chaincut.errors import UnknownVenueType
 
 __all__ = [
     "CODE_RULE_PARAMETERS",
@@ -64,17 +65,33 @@ class ContactRule:
 
 @dataclass(frozen=True)
 class VenueTypeRule:
-    """What the policy says about one venue type."""
+    """What the policy says about one venue type.
+
+    ``default_stay_minutes`` closes a visit nobody checked out of; ``max_stay_minutes``
+    is the longest believable stay there: a longer visit (a phone with a stuck clock)
+    is clipped to it and marked clipped.
+    """
 
     name: str
     label_en: str
     label_zh: str
     default_stay_minutes: int
+    max_stay_minutes: int
     contact: ContactRule
 
     @property
     def default_stay(self) -> timedelta:
         return timedelta(minutes=self.default_stay_minutes)
+
+    @property
+    def max_stay(self) -> timedelta:
+        return timedelta(minutes=self.max_stay_minutes)
+
+    def clip(self, entered_at: datetime, left_at: datetime) -> tuple[datetime, bool]:
+        """The end of a stay from ``entered_at`` to ``left_at`` within the longest believable
+        stay, and whether it had to be clipped."""
+        longest = entered_at + self.max_stay
+        return (longest, True) if left_at > longest else (left_at, False)
 
 
 @dataclass(frozen=True)
@@ -306,8 +323,17 @@ class Policy:
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules
 
-    def venue_type(self, name: str) -> VenueTypeRule | None:
-        return self.venue_types.get(name)
+    def venue_rule(self, name: str) -> VenueTypeRule:
+        """The rule of venue type ``name``; UnknownVenueType, naming it, when the policy has none.
+
+        The one place a venue type is looked up: registering, importing, checking in,
+        closing stale visits and tracing all ask here, so a type the policy lacks is
+        refused the same way everywhere instead of being given a guessed stay.
+        """
+        rule = self.venue_types.get(name)
+        if rule is None:
+            raise UnknownVenueType(name, sorted(self.venue_types))
+        return rule
 
     @property
     def longest_after_leave_seconds(self) -> int:

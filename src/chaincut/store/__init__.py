@@ -14,6 +14,7 @@ from chaincut.store.orders import (
 from chaincut.store.people import NewPersonRow
 from chaincut.store.purges import PurgeRecord
 from chaincut.store.unit_of_work import BulkSink, Store, StoreCounts, UnitOfWork
+from chaincut.store.whereabouts import VisitSpan
 
 __all__ = [
     "ENCOUNTER_SCHEMA",
@@ -32,6 +33,7 @@ __all__ = [
     "Store",
     "StoreCounts",
     "UnitOfWork",
+    "VisitSpan",
     "current_revision",
     "ensure_migrated",
     "head_revision",

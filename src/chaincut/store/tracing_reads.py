@@ -1,7 +1,8 @@
 """What the tracing engine reads from SQL, as columns rather than objects.
 
 Open visits come back with ``left_at`` = -1; the caller closes them as the policy
-says (the venue type's default stay). Lists of ids are sent in chunks.
+says (the venue type's default stay). Visits come with ``clipped`` as 0 or 1. Lists
+of ids are sent in chunks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def _columns(rows: Sequence[Any], width: int) -> list[I64]:
     return [np.ascontiguousarray(table[:, i]) for i in range(width)]
 
 
+def _joined(parts: list[list[I64]], width: int) -> list[I64]:
+    return [np.concatenate([p[i] for p in parts]) for i in range(width)] if parts else _columns([], width)
+
+
+_VISIT_WIDTH = 5
+
+
 class TracingReads:
     """Column reads of visits, encounters and households for the tracing engine."""
 
@@ -43,12 +51,16 @@ class TracingReads:
 
     def _visits(self, where: Any) -> list[I64]:
         stmt = select(
-            visits.c.person_id, visits.c.venue_id, visits.c.entered_at, func.coalesce(visits.c.left_at, -1)
+            visits.c.person_id,
+            visits.c.venue_id,
+            visits.c.entered_at,
+            func.coalesce(visits.c.left_at, -1),
+            visits.c.clipped,
         ).where(where)
-        return _columns(self._conn.execute(stmt).all(), 4)
+        return _columns(self._conn.execute(stmt).all(), _VISIT_WIDTH)
 
     def visits_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
-        """Visits (person, venue, entered, left or -1) of these people meeting [start, end]."""
+        """Visits (person, venue, entered, left or -1, clipped) of these people meeting [start, end]."""
         parts = [
             self._visits(
                 and_(
@@ -59,7 +71,7 @@ class TracingReads:
             )
             for chunk in _chunks(person_ids)
         ]
-        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+        return _joined(parts, _VISIT_WIDTH)
 
     def visits_at(self, venue_ids: I64, start: int, end: int) -> list[I64]:
         """Visits at these venues meeting [start, end]."""
@@ -73,7 +85,7 @@ class TracingReads:
             )
             for chunk in _chunks(venue_ids)
         ]
-        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+        return _joined(parts, _VISIT_WIDTH)
 
     def encounters_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
         """Encounters (a, b, start, end) involving these people and meeting [start, end]."""

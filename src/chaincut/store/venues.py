@@ -127,6 +127,15 @@ class VenueRepository:
         rows = self._conn.execute(select(venues.c.id, venues.c.venue_type).where(venues.c.id.in_(venue_ids)))
         return {int(i): t for i, t in rows}
 
+    def types_in_use(self) -> dict[str, int]:
+        """Each venue type the store holds, and how many venues have it."""
+        rows = self._conn.execute(
+            select(venues.c.venue_type, func.count())
+            .group_by(venues.c.venue_type)
+            .order_by(venues.c.venue_type)
+        )
+        return {str(t): int(n) for t, n in rows}
+
     def ref_index(self) -> pa.Table:
         return ref_index(self._conn, venues.c.ref, venues.c.id)
 

@@ -8,7 +8,7 @@ the Parquet archive (see chaincut.store.archive).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 
@@ -16,7 +16,17 @@ from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Encounter, Visit, VisitSource
 from chaincut.store.tables import encounters, venues, visits
 
-__all__ = ["EncounterRepository", "VisitRepository"]
+__all__ = ["EncounterRepository", "VisitRepository", "VisitSpan"]
+
+
+class VisitSpan(NamedTuple):
+    """When one stored visit began and ended (epoch seconds), as a check-in's placement needs it."""
+
+    id: int
+    venue_id: int
+    entered_at: int
+    left_at: int | None  # None: still open
+    left_inferred: bool
 
 
 def _visit(r: Row[Any]) -> Visit:
@@ -29,6 +39,7 @@ def _visit(r: Row[Any]) -> Visit:
         left_inferred=bool(r.left_inferred),
         client_id=r.client_id,
         id=r.id,
+        clipped=bool(r.clipped),
     )
 
 
@@ -41,6 +52,7 @@ def visit_row(visit: Visit) -> dict[str, Any]:
         "left_inferred": visit.left_inferred,
         "source": visit.source.code,
         "client_id": visit.client_id,
+        "clipped": visit.clipped,
     }
 
 
@@ -48,18 +60,20 @@ def visit_row(visit: Visit) -> dict[str, Any]:
 # placeholder style (psycopg prepares them on the server after a few runs), they skip
 # SQLAlchemy's per-statement work, which costs more than SQLite spends executing them
 # (bench/checkin.py). The insert does nothing when (person_id, client_id) is taken, so a
-# retried check-in is found instead of failing its transaction.
+# retried check-in is found instead of failing its transaction. "near" finds the visits
+# a check-in at a time may touch (chaincut.whereabouts.arrivals): those recorded one at a
+# time (with the phone's id) that are open or end after it; normally just the open one.
 _CHECK_IN_SQL = {
     "insert": (
         f"INSERT INTO {visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source,"
-        " client_id) VALUES (?, ?, ?, NULL, ?, ?, ?)"
+        " client_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (person_id, client_id) DO NOTHING RETURNING id"
     ),
-    "open": (
-        f"SELECT id, venue_id, entered_at, source, client_id FROM {visits.name}"
-        " WHERE person_id = ? AND left_at IS NULL AND id <> ?"
+    "near": (
+        f"SELECT id, venue_id, entered_at, left_at, left_inferred FROM {visits.name}"
+        " WHERE person_id = ? AND client_id IS NOT NULL AND (left_at IS NULL OR left_at > ?)"
     ),
-    "close": f"UPDATE {visits.name} SET left_at = ?, left_inferred = ? WHERE id = ?",
+    "close": f"UPDATE {visits.name} SET left_at = ?, left_inferred = ?, clipped = ? WHERE id = ?",
 }
 _CHECK_IN_STATEMENTS = {
     "qmark": _CHECK_IN_SQL,
@@ -84,12 +98,12 @@ class VisitRepository:
         return dbapi.cursor(), _CHECK_IN_STATEMENTS[style]
 
     def check_in(self, visit: Visit) -> int | None:
-        """Insert an open visit unless the person already used its client_id: its id, or None.
+        """Insert a checked-in visit unless the person already used its client_id: its id, or None.
 
-        It closes nothing; see `open_visits_besides` and `close_many`.
+        The visit is open, or already closed (inferred) when a later visit of the person
+        was stored first. It closes nothing; see `near` and `close_many`.
         """
         assert visit.client_id is not None
-        assert visit.left_at is None
         cursor, sql = self._driver_cursor()
         try:
             cursor.execute(
@@ -98,6 +112,7 @@ class VisitRepository:
                     visit.person_id,
                     visit.venue_id,
                     to_epoch(visit.entered_at),
+                    None if visit.left_at is None else to_epoch(visit.left_at),
                     visit.left_inferred,
                     visit.source.code,
                     visit.client_id,
@@ -108,41 +123,39 @@ class VisitRepository:
             cursor.close()
         return None if row is None else int(row[0])
 
-    def open_visits_besides(self, person_id: int, visit_id: int) -> list[Visit]:
-        """The person's open visits other than ``visit_id``."""
+    def near(self, person_id: int, at: int) -> list[VisitSpan]:
+        """The person's visits recorded one at a time that are open or end after ``at``."""
         cursor, sql = self._driver_cursor()
         try:
-            cursor.execute(sql["open"], (person_id, visit_id))
+            cursor.execute(sql["near"], (person_id, at))
             rows = cursor.fetchall()
         finally:
             cursor.close()
         return [
-            Visit(
-                person_id=person_id,
-                venue_id=venue_id,
-                entered_at=from_epoch(entered_at),
-                left_at=None,
-                source=VisitSource.from_code(source),
-                client_id=client_id,
-                id=id_,
+            VisitSpan(
+                int(id_), int(venue_id), int(entered), None if left is None else int(left), bool(inferred)
             )
-            for id_, venue_id, entered_at, source, client_id in rows
+            for id_, venue_id, entered, left, inferred in rows
         ]
 
-    def close_many(self, closings: Sequence[tuple[int, int]], *, inferred: bool) -> None:
+    def close_many(
+        self, closings: Sequence[tuple[int, int]], *, inferred: bool, clipped: bool = False
+    ) -> None:
         """Close each (visit id, left_at epoch seconds)."""
         if not closings:
             return
         cursor, sql = self._driver_cursor()
         try:
             cursor.executemany(
-                sql["close"], [(left_at, inferred, visit_id) for visit_id, left_at in closings]
+                sql["close"], [(left_at, inferred, clipped, visit_id) for visit_id, left_at in closings]
             )
         finally:
             cursor.close()
 
-    def check_in_batch(self, rows: Sequence[tuple[int, int, int, bool, int, str]]) -> dict[int, int]:
-        """Insert open visits ``(person, venue, entered_at, inferred, source, client_id)`` at once.
+    def check_in_batch(
+        self, rows: Sequence[tuple[int, int, int, int | None, bool, int, str]]
+    ) -> dict[int, int]:
+        """Insert visits ``(person, venue, entered_at, left_at, inferred, source, client_id)`` at once.
 
         One statement for a whole group commit. The people must all differ; a row whose
         (person, client_id) is taken inserts nothing. Returns {person id: new visit id}.
@@ -151,7 +164,7 @@ class VisitRepository:
             return {}
         cursor, sql = self._driver_cursor()
         mark = "?" if sql is _CHECK_IN_STATEMENTS["qmark"] else "%s"
-        values = ", ".join([f"({mark}, {mark}, {mark}, NULL, {mark}, {mark}, {mark})"] * len(rows))
+        values = ", ".join([f"({', '.join([mark] * 7)})"] * len(rows))
         statement = (
             f"INSERT INTO {visits.name} (person_id, venue_id, entered_at, left_at, left_inferred, source,"
             f" client_id) VALUES {values}"
@@ -164,22 +177,30 @@ class VisitRepository:
             cursor.close()
         return {int(person_id): int(visit_id) for visit_id, person_id in inserted}
 
-    def open_visits_of_many(self, person_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
-        """Open visits ``(id, person, venue, entered_at)`` of these people."""
+    def near_many(self, person_ids: Sequence[int], at: int) -> dict[int, list[VisitSpan]]:
+        """`near` for several people at once, by person: visits open or ending after ``at``."""
         if not person_ids:
-            return []
+            return {}
         cursor, sql = self._driver_cursor()
         mark = "?" if sql is _CHECK_IN_STATEMENTS["qmark"] else "%s"
         statement = (
-            f"SELECT id, person_id, venue_id, entered_at FROM {visits.name}"
-            f" WHERE left_at IS NULL AND person_id IN ({', '.join([mark] * len(person_ids))})"
+            f"SELECT id, person_id, venue_id, entered_at, left_at, left_inferred FROM {visits.name}"
+            f" WHERE person_id IN ({', '.join([mark] * len(person_ids))}) AND client_id IS NOT NULL"
+            f" AND (left_at IS NULL OR left_at > {mark})"
         )
         try:
-            cursor.execute(statement, list(person_ids))
+            cursor.execute(statement, [*person_ids, at])
             found = cursor.fetchall()
         finally:
             cursor.close()
-        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in found]
+        out: dict[int, list[VisitSpan]] = {}
+        for id_, person_id, venue_id, entered, left, inferred in found:
+            out.setdefault(int(person_id), []).append(
+                VisitSpan(
+                    int(id_), int(venue_id), int(entered), None if left is None else int(left), bool(inferred)
+                )
+            )
+        return out
 
     def add(self, visit: Visit) -> int:
         result = self._conn.execute(insert(visits), visit_row(visit))
@@ -217,8 +238,8 @@ class VisitRepository:
         rows = self._conn.execute(_OPEN_VISITS_OF, {"person_id": person_id})
         return [_visit(r) for r in rows]
 
-    def close(self, visit_id: int, left_at: int, *, inferred: bool) -> None:
-        self.close_many([(visit_id, left_at)], inferred=inferred)
+    def close(self, visit_id: int, left_at: int, *, inferred: bool, clipped: bool = False) -> None:
+        self.close_many([(visit_id, left_at)], inferred=inferred, clipped=clipped)
 
     def close_stale(self, now: int, stays_seconds: Mapping[str, int]) -> int:
         """Close every open visit whose venue type's default stay has run out; returns how many."""

@@ -39,7 +39,14 @@ from numpy.typing import NDArray
 
 from chaincut.store import ParquetArchive
 from chaincut.store.archive import Kind, Segment
-from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays, expand_ranges, sorted_unique
+from chaincut.tracing.columns import (
+    I64,
+    EncounterArrays,
+    VisitArrays,
+    contains,
+    expand_ranges,
+    sorted_unique,
+)
 from chaincut.tracing.store_sources import ArchiveScanSource
 
 __all__ = ["IndexSize", "IndexSnapshot", "ResidentIndex"]
@@ -50,7 +57,7 @@ I32 = NDArray[np.int32]
 _SHIFT = np.int64(32)
 _SPAN = np.int64((1 << 32) - 1)
 _KINDS: tuple[Kind, Kind] = ("visits", "encounters")
-_VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at"]
+_VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at", "clipped"]
 # Rows a purge removed stay in their run, filtered out of each answer (a comparison on
 # the rows found), until they are this share of it; then a copy without them replaces it.
 _COMPACT_SHARE = 0.25
@@ -95,7 +102,8 @@ class _VisitRun:
 
     Per visit: one int64 key (venue, and seconds from the run's first entry), the
     person and the stay's length as int32, and the person order as two int32
-    columns; 24 bytes.
+    columns; 24 bytes. The few visits whose stay was clipped to the venue type's
+    longest believable stay are a sorted list of their rows (8 bytes each).
     """
 
     keys: I64
@@ -104,21 +112,24 @@ class _VisitRun:
     person_order: NDArray[Any]
     person_sorted: I32
     longest: I64  # by venue id: the longest stay there, how far back a search by entry must look
+    clipped: I64  # the rows (in key order) of the visits whose stay was clipped, sorted
     base: int
     purged_before: int | None  # the cut-off the rows were read under (None: all of the origin's)
 
     @classmethod
     def read(cls, batches: Iterable[pa.RecordBatch], purged_before: int | None) -> _VisitRun:
-        persons, venues, entries, stays = [], [], [], []
+        persons, venues, entries, stays, flags = [], [], [], [], []
         for batch in batches:
             entered = batch.column("entered_at").to_numpy()
             persons.append(batch.column("person_id").to_numpy().astype(np.int32))
             venues.append(batch.column("venue_id").to_numpy())
             entries.append(entered)
             stays.append((batch.column("left_at").to_numpy() - entered).astype(np.int32))
+            flags.append(batch.column("clipped").to_numpy(zero_copy_only=False))
         if not persons:
             persons, stays = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
             venues, entries = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+            flags = [np.zeros(0, bool)]
         entered = np.concatenate(entries)
         del entries
         base = int(entered.min()) if len(entered) else 0
@@ -128,8 +139,9 @@ class _VisitRun:
         keys = keys[order]
         person = np.concatenate(persons)[order]
         stay = np.concatenate(stays)[order]
-        del order, persons, stays
-        return cls._of(keys, person, stay, _order(person), base, purged_before)
+        clipped = np.flatnonzero(np.concatenate(flags)[order]).astype(np.int64)
+        del order, persons, stays, flags
+        return cls._of(keys, person, stay, _order(person), clipped, base, purged_before)
 
     @classmethod
     def _of(
@@ -138,6 +150,7 @@ class _VisitRun:
         person: I32,
         stay: I32,
         person_order: NDArray[Any],
+        clipped: I64,
         base: int,
         purged_before: int | None,
     ) -> _VisitRun:
@@ -146,7 +159,9 @@ class _VisitRun:
         if len(venue):
             starts = np.flatnonzero(np.r_[True, venue[1:] != venue[:-1]])
             longest[venue[starts]] = np.maximum.reduceat(stay, starts)
-        return cls(keys, person, stay, person_order, person[person_order], longest, base, purged_before)
+        return cls(
+            keys, person, stay, person_order, person[person_order], longest, clipped, base, purged_before
+        )
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -154,8 +169,9 @@ class _VisitRun:
     def _visits(self, rows: I64) -> VisitArrays:
         keys = self.keys[rows]
         entered = (keys & _SPAN) + self.base
+        clipped = contains(self.clipped, rows) if len(self.clipped) else np.zeros(len(rows), dtype=bool)
         return VisitArrays(
-            self.person[rows].astype(np.int64), keys >> _SHIFT, entered, entered + self.stay[rows]
+            self.person[rows].astype(np.int64), keys >> _SHIFT, entered, entered + self.stay[rows], clipped
         )
 
     def visits_of(self, people: I32, start: int, end: int) -> VisitArrays:
@@ -181,7 +197,11 @@ class _VisitRun:
         """A copy without the visits that ended before ``cutoff`` (both orders kept, nothing sorted)."""
         keep = (self.keys & _SPAN) + self.base + self.stay >= cutoff
         order = _kept_order(self.person_order, keep)
-        return self._of(self.keys[keep], self.person[keep], self.stay[keep], order, self.base, cutoff)
+        renumber = np.cumsum(keep, dtype=np.int64) - 1
+        clipped = renumber[self.clipped[keep[self.clipped]]]
+        return self._of(
+            self.keys[keep], self.person[keep], self.stay[keep], order, clipped, self.base, cutoff
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from chaincut.domain import EvidenceKind, Tier
 
 __all__ = [
+    "CLIPPED_CONTACT",
+    "CLIPPED_INDEX",
     "I8",
     "I64",
     "KINDS",
@@ -27,6 +29,7 @@ __all__ = [
     "ContactTable",
     "EncounterArrays",
     "EvidenceTable",
+    "Flags",
     "IndexWindows",
     "VisitArrays",
     "contains",
@@ -38,6 +41,12 @@ __all__ = [
 
 I64 = NDArray[np.int64]
 I8 = NDArray[np.int8]
+Flags = NDArray[np.bool_]
+
+# Bits of an evidence row's ``clipped``: whose stay was clipped to the venue type's longest
+# believable stay (chaincut.policy ``max_stay_minutes``), so a tracer can judge the evidence.
+CLIPPED_INDEX = 1
+CLIPPED_CONTACT = 2
 
 KIND_CODES = {EvidenceKind.VENUE: 0, EvidenceKind.ENCOUNTER: 1, EvidenceKind.HOUSEHOLD: 2}
 KINDS = {code: kind for kind, code in KIND_CODES.items()}
@@ -55,16 +64,24 @@ def _i64(values: object) -> I64:
 
 @dataclass(frozen=True)
 class VisitArrays:
-    """Closed visits as columns: who, where, from when, until when."""
+    """Closed visits as columns: who, where, from when, until when, and whether the stay was
+    clipped to the venue type's longest believable stay (a stuck clock)."""
 
     person: I64
     venue: I64
     entered: I64
     left: I64
+    clipped: Flags
 
     @classmethod
-    def of(cls, person: object, venue: object, entered: object, left: object) -> VisitArrays:
-        return cls(_i64(person), _i64(venue), _i64(entered), _i64(left))
+    def of(
+        cls, person: object, venue: object, entered: object, left: object, clipped: object = None
+    ) -> VisitArrays:
+        who = _i64(person)
+        flags = (
+            np.zeros(len(who), dtype=bool) if clipped is None else np.ascontiguousarray(clipped, dtype=bool)
+        )
+        return cls(who, _i64(venue), _i64(entered), _i64(left), flags)
 
     @classmethod
     def empty(cls) -> VisitArrays:
@@ -80,7 +97,9 @@ class VisitArrays:
         return len(self.person)
 
     def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> VisitArrays:
-        return VisitArrays(self.person[rows], self.venue[rows], self.entered[rows], self.left[rows])
+        return VisitArrays(
+            self.person[rows], self.venue[rows], self.entered[rows], self.left[rows], self.clipped[rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -137,9 +156,10 @@ class EvidenceTable:
 
     ``root`` is the trace it belongs to, ``person`` the contact, ``via`` the index
     person of the window that found it (the root person at generation 1). Venue
-    rows carry the index interval (clipped and extended) and the contact's stay;
-    encounter rows the first start and last end of the clipped encounters and their
-    count; household rows the index window.
+    rows carry the index interval (clipped and extended) and the contact's stay, and
+    in ``clipped`` whose stay had been clipped to the venue type's longest believable
+    stay (CLIPPED_INDEX, CLIPPED_CONTACT bits); encounter rows the first start and
+    last end of the clipped encounters and their count; household rows the index window.
     """
 
     root: I64
@@ -156,6 +176,7 @@ class EvidenceTable:
     contact_start: I64
     contact_end: I64
     encounters: I64
+    clipped: I8
 
     @classmethod
     def empty(cls) -> EvidenceTable:
@@ -191,11 +212,18 @@ _EVIDENCE_DTYPES = {
     "contact_start": np.int64,
     "contact_end": np.int64,
     "encounters": np.int64,
+    "clipped": np.int8,
 }
 
 
 def evidence_rows(n: int, **columns: object) -> EvidenceTable:
-    defaults: dict[str, object] = {"venue": NO_VENUE, "encounters": 0, "rule": -1, "generation": 0}
+    defaults: dict[str, object] = {
+        "venue": NO_VENUE,
+        "encounters": 0,
+        "rule": -1,
+        "generation": 0,
+        "clipped": 0,
+    }
     built = {}
     for f in fields(EvidenceTable):
         value = np.asarray(columns.get(f.name, defaults.get(f.name)), dtype=_EVIDENCE_DTYPES[f.name])

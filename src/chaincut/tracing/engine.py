@@ -9,7 +9,8 @@ the tests restates in plain Python:
   type's ``after_leave`` to ``[a, b + after_leave]``. Another person's visit to the
   same venue meets it over ``[max(entered', a), min(left', b + after_leave)]``; when
   that is not empty and lasts at least ``min_overlap``, the visitor is a contact and
-  the pair is one piece of evidence whose seconds are the overlap.
+  the pair is one piece of evidence whose seconds are the overlap. The evidence says
+  whose stay, as stored, had been clipped to the venue type's longest believable stay.
 * **Encounter.** Each encounter of the index person, clipped to the window, counts
   when not empty; per other person their seconds add up, and at least the policy's
   cumulative seconds make them a contact (one piece of evidence per person).
@@ -39,11 +40,14 @@ from chaincut.domain import EvidenceKind
 from chaincut.tracing.columns import (
     _SHIFT,
     _SPAN,
+    CLIPPED_CONTACT,
+    CLIPPED_INDEX,
     I64,
     KIND_CODES,
     ContactTable,
     EncounterArrays,
     EvidenceTable,
+    Flags,
     IndexWindows,
     VisitArrays,
     contains,
@@ -125,6 +129,7 @@ class Exposures:
     venue: I64
     start: I64
     end: I64  # extended by the rule's after-leave seconds
+    clipped: Flags  # the index person's stay was clipped to the type's longest believable stay
 
 
 def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) -> Exposures:
@@ -136,7 +141,9 @@ def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules
     end = np.minimum(visits.left[row], windows.end[window])
     met = start <= end
     venue = visits.venue[row][met]
-    return Exposures(window[met], venue, start[met], end[met] + rules.after_leave[venue])
+    return Exposures(
+        window[met], venue, start[met], end[met] + rules.after_leave[venue], visits.clipped[row][met]
+    )
 
 
 def _venue_evidence(
@@ -180,6 +187,8 @@ def _venue_evidence(
         index_end=exposures.end[exposure],
         contact_start=index.visits.entered[row],
         contact_end=index.visits.left[row],
+        clipped=np.where(exposures.clipped[exposure], CLIPPED_INDEX, 0)
+        | np.where(index.visits.clipped[row], CLIPPED_CONTACT, 0),
     )
 
 

@@ -63,12 +63,22 @@ CONTACT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ContactRow))
 
 
 def evidence_summary(evidence: Iterable[Evidence], venue_label: Callable[[int], str] | None = None) -> str:
-    """One line naming each reason: ``venue Lucky Café 茶餐廳 (restaurant_close, 45 min); household``."""
+    """One line naming each reason: ``venue Lucky Café 茶餐廳 (restaurant_close, 45 min); household``.
+
+    A venue stay clipped to its type's longest believable stay says so: ``(..., 45 min, the
+    contact's stay clipped)``.
+    """
     parts: list[str] = []
     for e in evidence:
         if e.kind is EvidenceKind.VENUE:
             where = "" if e.venue_id is None else f" {venue_label(e.venue_id) if venue_label else e.venue_id}"
-            parts.append(f"venue{where} ({e.rule}, {e.minutes:g} min)")
+            whose = [
+                who
+                for who, flag in (("index person's", e.index_clipped), ("contact's", e.contact_clipped))
+                if flag
+            ]
+            clipped = f", the {' and '.join(whose)} stay clipped" if whose else ""
+            parts.append(f"venue{where} ({e.rule}, {e.minutes:g} min{clipped})")
         elif e.kind is EvidenceKind.ENCOUNTER:
             parts.append(f"encounter ({e.rule}, {e.encounters} times, {e.minutes:g} min)")
         else:

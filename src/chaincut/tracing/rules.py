@@ -24,7 +24,7 @@ class TracingRules:
 
     min_overlap: I64  # seconds, by venue id
     after_leave: I64  # seconds, by venue id
-    tier: I8  # tier code by venue id; 0 for a venue of a type the policy does not know
+    tier: I8  # tier code by venue id; 0 for a venue registered after these rules were built
     rule: NDArray[np.int16]  # index into rule_names by venue id
     rule_names: tuple[str, ...]
     encounter_seconds: int
@@ -36,8 +36,14 @@ class TracingRules:
 
     @classmethod
     def build(cls, policy: Policy, venue_types: Mapping[int, str]) -> TracingRules:
-        """Rules for ``policy`` given every venue's type (venue id -> type name)."""
+        """Rules for ``policy`` given every venue's type (venue id -> type name).
+
+        A venue of a type the policy lacks raises UnknownVenueType naming it (the policy's
+        one rule), rather than its visits being left out of every trace unseen.
+        """
         size = max(venue_types, default=-1) + 1
+        for name in sorted(set(venue_types.values())):
+            policy.venue_rule(name)
         names = tuple(sorted(policy.venue_types))
         code_of = {name: i for i, name in enumerate(names)}
         min_overlap = np.zeros(size, dtype=np.int64)

@@ -136,13 +136,14 @@ class TracingService:
         cached = self._rules_cache.get(key)
         if cached is not None:
             return cached
-        rules = TracingRules.build(policy, types)
-        stay_of = {name: t.default_stay_minutes * 60 for name, t in policy.venue_types.items()}
+        rules = TracingRules.build(policy, types)  # UnknownVenueType for a type the policy lacks
         stay = np.zeros(len(rules.tier), dtype=np.int64)
         if types:
             ids = np.fromiter(types.keys(), dtype=np.int64, count=len(types))
             stay[ids] = np.fromiter(
-                (stay_of.get(n, 0) for n in types.values()), dtype=np.int64, count=len(types)
+                (policy.venue_rule(n).default_stay_minutes * 60 for n in types.values()),
+                dtype=np.int64,
+                count=len(types),
             )
         if len(self._rules_cache) > 8:
             self._rules_cache.clear()

@@ -29,7 +29,7 @@ _HOUR = 3_600
 
 
 def _close_open(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArrays:
-    person, venue, entered, left = visits
+    person, venue, entered, left, clipped = visits
     still_open = left < 0
     if still_open.any():
         inside = venue[still_open] < len(stay_by_venue)
@@ -38,7 +38,7 @@ def _close_open(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArray
         start = entered[still_open]
         left = left.copy()
         left[still_open] = np.minimum(start + stay, np.maximum(as_of, start))
-    return VisitArrays(person, venue, entered, left)
+    return VisitArrays(person, venue, entered, left, clipped.astype(bool))
 
 
 class SqlSource:
@@ -74,14 +74,14 @@ def _visit_arrays(batches: list[pa.RecordBatch]) -> VisitArrays:
     if not batches:
         return VisitArrays.empty()
     table = pa.Table.from_batches(batches)
-    return VisitArrays.of(*(table[c].to_numpy() for c in ("person_id", "venue_id", "entered_at", "left_at")))
+    return VisitArrays.of(*(table[c].to_numpy() for c in _VISIT_COLUMNS))
 
 
 def _encounter_arrays(table: pa.Table) -> EncounterArrays:
     return EncounterArrays.of(*(table[c].to_numpy() for c in ("person_a", "person_b", "start_at", "end_at")))
 
 
-_VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at"]
+_VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at", "clipped"]
 
 
 class ArchiveScanSource:

@@ -33,6 +33,7 @@ class VisitEntry:
     left_at: datetime | None
     left_inferred: bool
     source: VisitSource
+    clipped: bool = False  # the stay as given ran past the venue type's max_stay_minutes
 
     @property
     def starts(self) -> datetime:
@@ -81,6 +82,7 @@ def _archive_visits(archive: ParquetArchive, person_id: int, start: int, end: in
             left_at=None if row["left_at"] is None else from_epoch(row["left_at"]),
             source=VisitSource.from_code(row["source"]),
             left_inferred=bool(row["left_inferred"]),
+            clipped=bool(row["clipped"]),
         )
         for row in table.to_pylist()
     ]
@@ -133,6 +135,7 @@ def read_timeline(store: Store, person_id: int, start: int, end: int) -> list[Ti
                 left_at=v.left_at,
                 left_inferred=v.left_inferred,
                 source=v.source,
+                clipped=v.clipped,
             )
         )
     for e in encounters:

@@ -19,7 +19,16 @@ from chaincut.clock import from_epoch
 from chaincut.domain import Contact, Evidence, EvidenceKind, Interval, Tier, Venue
 from chaincut.policy import Policy
 from chaincut.store import Store
-from chaincut.tracing.columns import KINDS, NO_VENUE, TIER_CODES, TIERS, ContactTable, EvidenceTable
+from chaincut.tracing.columns import (
+    CLIPPED_CONTACT,
+    CLIPPED_INDEX,
+    KINDS,
+    NO_VENUE,
+    TIER_CODES,
+    TIERS,
+    ContactTable,
+    EvidenceTable,
+)
 from chaincut.tracing.rules import TracingRules
 
 __all__ = ["Trace"]
@@ -143,6 +152,9 @@ class Trace:
                 out["index_interval"] = interval(e.index_interval)
                 out["contact_interval"] = interval(e.contact_interval)
                 out["overlap_minutes"] = e.minutes
+                # Whose stay ran past the venue type's max_stay_minutes and was clipped to it.
+                out["index_clipped"] = e.index_clipped
+                out["contact_clipped"] = e.contact_clipped
             elif e.kind is EvidenceKind.ENCOUNTER:
                 out["encounters"] = e.encounters
                 out["first"] = at(e.contact_interval.start) if e.contact_interval else None
@@ -188,7 +200,7 @@ def _contacts(evidence: EvidenceTable, table: ContactTable, rules: TracingRules)
 
     rule_names: dict[tuple[int, int], str] = {}
     by_person: dict[int, list[Evidence]] = {}
-    for person, kind, rule, tier, seconds, via, venue, a, b, c, d, encounters in zip(
+    for person, kind, rule, tier, seconds, via, venue, a, b, c, d, encounters, clipped in zip(
         *(column[f] for f in _EVIDENCE_COLUMNS), strict=True
     ):
         name = rule_names.get((kind, rule))
@@ -205,6 +217,8 @@ def _contacts(evidence: EvidenceTable, table: ContactTable, rules: TracingRules)
                 index_interval=Interval(at(a), at(b)),
                 contact_interval=Interval(at(c), at(d)),
                 encounters=encounters,
+                index_clipped=bool(clipped & CLIPPED_INDEX),
+                contact_clipped=bool(clipped & CLIPPED_CONTACT),
             )
         )
     order = np.arange(len(table))  # the caller's order
@@ -241,4 +255,5 @@ _EVIDENCE_COLUMNS = (
     "contact_start",
     "contact_end",
     "encounters",
+    "clipped",
 )

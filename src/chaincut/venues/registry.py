@@ -12,7 +12,7 @@ from chaincut.clock import Clock, to_epoch
 from chaincut.domain import Venue
 from chaincut.domain.ids import new_public_id
 from chaincut.domain.venues import TAXI
-from chaincut.errors import Conflict, FieldError, InvalidInput, NotFound
+from chaincut.errors import Conflict, FieldError, InvalidInput, NotFound, PolicyError, UnknownVenueType
 from chaincut.policy import Policy
 from chaincut.store import Store
 from chaincut.venues.posters import PosterContent, render_poster_pdf, render_poster_png
@@ -47,11 +47,10 @@ def validate_venue_fields(draft: VenueDraft, policy: Policy) -> list[FieldError]
     errors: list[FieldError] = []
     if draft.ref is not None and not REF_PATTERN.match(draft.ref):
         errors.append(FieldError("ref", "expected 1-64 letters, digits or . _ : -"))
-    if policy.venue_type(draft.venue_type) is None:
-        known = ", ".join(sorted(policy.venue_types))
-        errors.append(
-            FieldError("venue_type", f"unknown venue type {draft.venue_type!r}; expected one of {known}")
-        )
+    try:
+        policy.venue_rule(draft.venue_type)
+    except UnknownVenueType as exc:
+        errors.append(FieldError("venue_type", exc.message))
     for field, value, limit in (
         ("name_en", draft.name_en, 200),
         ("name_zh", draft.name_zh, 200),
@@ -116,6 +115,26 @@ class VenueRegistry:
             raise Conflict("a venue with this ref or plate is already registered", field="ref") from exc
         assert stored is not None
         return stored
+
+    def check_types_known(self) -> None:
+        """Refuse (PolicyError) a store holding venues of types the policy lacks, listing every one.
+
+        Run at start-up: a server or command must not serve a store whose venues it has
+        no rule for (no stay to close their visits at, no contact rule to trace them by).
+        """
+        with self._store.read() as uow:
+            in_use = uow.venues.types_in_use()
+        missing = sorted(t for t in in_use if t not in self._policy.venue_types)
+        if missing:
+            problems = [
+                f"venue_types.{t}: missing; the store holds {in_use[t]:,} venue(s) of this type"
+                for t in missing
+            ]
+            raise PolicyError(
+                f"the store holds venues of {len(missing)} type(s) the policy lacks: {', '.join(missing)}; "
+                "add them to the policy's venue_types (CHAINCUT_POLICY_FILE) before serving this store",
+                problems,
+            )
 
     def get(self, ref: str) -> Venue:
         with self._store.read() as uow:

@@ -4,7 +4,11 @@ Check-ins are idempotent on the client's id: a retried request returns the
 visit it created the first time. A new check-in closes the person's earlier
 open visit, at the latest after its venue type's default stay; visits nobody
 closes are closed by the maintenance job after that stay. Either way the
-check-out is marked inferred.
+check-out is marked inferred. Check-ins may arrive out of order (a phone that was
+offline sends its queue late): where each lands depends on the time it was made,
+never on when it arrived, and a late, backdated one never shortens a newer visit
+(the rule is chaincut.whereabouts.arrivals'). A check-out later than the venue
+type's longest believable stay is clipped to it and the visit marked clipped.
 
 A server records check-ins in groups (`CheckInService.submit`): those arriving
 together share one transaction, each answered after it commits with its own
@@ -14,8 +18,9 @@ receipt or error.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -24,9 +29,10 @@ from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.domain.audit import AuditEvent
 from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
-from chaincut.store import Store, UnitOfWork
+from chaincut.store import Store, UnitOfWork, VisitSpan
 from chaincut.venues.registry import normalise_plate
 from chaincut.venues.tokens import VenueTokenVerifier
+from chaincut.whereabouts.arrivals import Placement, place_check_in
 from chaincut.whereabouts.group_commit import GroupCommit
 from chaincut.whereabouts.scans import CheckInRequest, VisitReceipt, receipt_of
 
@@ -115,12 +121,14 @@ class CheckInService:
             if venue is None:
                 raise NotFound("the QR code names a venue that is not registered", field="token")
             self._check_device(request, venue)
+            self._policy.venue_rule(venue.venue_type)  # a type the policy lacks is refused, named
             return venue, VisitSource.TAXI if venue.is_taxi else VisitSource.QR
         assert request.plate is not None
         taxi = uow.venues.get_by_plate(normalise_plate(request.plate))
         if taxi is None:
             raise NotFound("no taxi with this plate is registered", field="plate")
         self._check_device(request, taxi)
+        self._policy.venue_rule(taxi.venue_type)
         return taxi, VisitSource.TAXI
 
     @staticmethod
@@ -132,9 +140,9 @@ class CheckInService:
                 code="wrong_venue",
             )
 
-    def _stay(self, venue_type: str) -> timedelta:
-        rule = self._policy.venue_type(venue_type)
-        return rule.default_stay if rule else timedelta(hours=2)
+    def _stay(self, venue_type: str) -> int:
+        """The venue type's default stay in seconds (UnknownVenueType, naming it, if the policy lacks it)."""
+        return self._policy.venue_rule(venue_type).default_stay_minutes * 60
 
     def check_in(self, request: CheckInRequest) -> VisitReceipt:
         """Record one check-in in its own transaction."""
@@ -243,14 +251,14 @@ class CheckInService:
     def _record_together(
         self, uow: UnitOfWork, pending: Sequence[tuple[int, CheckInRequest, datetime]], order: Sequence[int]
     ) -> list[VisitReceipt | Exception]:
-        """Check-ins of different people in three statements (insert, find open, close), not three each.
+        """Check-ins of different people in three statements (find near, insert, close), not three each.
 
         The same rules as ``_record``: a retried client_id is found, not inserted again (and
-        clashes if it named another venue); each person's other open visits are closed.
+        clashes if it named another venue); each check-in takes its place among the person's
+        visits by ``place_check_in``.
         """
         recorded: list[VisitReceipt | Exception | None] = [None] * len(pending)
-        visits: dict[int, tuple[Visit, Venue]] = {}
-        rows = []
+        ready: list[tuple[int, Visit, Venue]] = []
         for i in order:  # in order of person, as _record_all explains
             _, request, at = pending[i]
             try:
@@ -260,22 +268,35 @@ class CheckInService:
                 continue
             assert venue.id is not None
             person_id = self._person_ids[request.person_ref]
-            visit = Visit(person_id, venue.id, at, None, source, client_id=request.client_id)
-            visits[i] = (visit, venue)
-            rows.append((person_id, venue.id, to_epoch(at), False, source.code, request.client_id))
-        inserted = uow.visits.check_in_batch(rows)
-        fresh = set(inserted.values())
-        arrived = {visit.person_id: visit.entered_at for visit, _ in visits.values()}
-        closings = []
-        for visit_id, person_id, venue_id, entered_at in uow.visits.open_visits_of_many(sorted(inserted)):
-            if visit_id in fresh:
+            ready.append(
+                (i, Visit(person_id, venue.id, at, None, source, client_id=request.client_id), venue)
+            )
+        visits: dict[int, tuple[Visit, Venue, Placement]] = {}
+        since = min((to_epoch(visit.entered_at) for _, visit, _ in ready), default=0)
+        near = uow.visits.near_many(sorted({visit.person_id for _, visit, _ in ready}), since)
+        for i, visit, venue in ready:
+            try:  # placed before anything is written, so a refusal here writes nothing
+                placement = self._place(uow, visit, venue, near.get(visit.person_id, ()))
+            except ChaincutError as exc:
+                recorded[i] = exc
                 continue
-            at = arrived[person_id]
-            entered = from_epoch(entered_at)
-            stay_end = entered + self._stay(self._venue_type(uow, venue_id))
-            closings.append((visit_id, to_epoch(max(entered, min(at, stay_end)))))
+            visits[i] = (_closed_at(visit, placement), venue, placement)
+        rows = [
+            (
+                v.person_id,
+                v.venue_id,
+                to_epoch(v.entered_at),
+                None if v.left_at is None else to_epoch(v.left_at),
+                v.left_inferred,
+                v.source.code,
+                v.client_id or "",
+            )
+            for v, _, _ in visits.values()
+        ]
+        inserted = uow.visits.check_in_batch(rows)
+        closings = [c for v, _, p in visits.values() if v.person_id in inserted for c in p.closings]
         uow.visits.close_many(sorted(closings), inferred=True)
-        for i, (visit, venue) in visits.items():
+        for i, (visit, venue, _) in visits.items():
             if visit.person_id in inserted:
                 recorded[i] = receipt_of(visit, venue, replayed=False)
                 continue
@@ -288,9 +309,19 @@ class CheckInService:
                 recorded[i] = receipt_of(earlier, venue, replayed=True)
         return _all(recorded)
 
+    def _place(self, uow: UnitOfWork, visit: Visit, venue: Venue, near: Iterable[VisitSpan]) -> Placement:
+        """Where ``visit`` lands among the person's ``near`` visits (chaincut.whereabouts.arrivals)."""
+        return place_check_in(
+            to_epoch(visit.entered_at),
+            self._stay(venue.venue_type),
+            near,
+            lambda venue_id: self._stay(self._venue_type(uow, venue_id)),
+        )
+
     def _record(self, uow: UnitOfWork, request: CheckInRequest, at: datetime) -> VisitReceipt:
-        # A first check-in costs an insert, a select of the person's other open visits, and the
-        # closing of those; a retry costs the insert that does nothing and a select by client_id.
+        # A first check-in costs a select of the person's visits near it (normally the open
+        # one), an insert, and the closing of those; a retry costs the select, the insert that
+        # does nothing and a select by client_id.
         person_id = self._person_ids.get(request.person_ref)
         if person_id is None:
             raise NotFound("no such person", field="person")
@@ -304,6 +335,9 @@ class CheckInService:
             source=source,
             client_id=request.client_id,
         )
+        # Placed before anything is written: a refusal (a venue type the policy lacks) writes nothing.
+        placement = self._place(uow, visit, venue, uow.visits.near(person_id, to_epoch(at)))
+        visit = _closed_at(visit, placement)
         visit_id = uow.visits.check_in(visit)
         if visit_id is None:
             earlier = uow.visits.by_client_id(person_id, request.client_id)
@@ -311,13 +345,7 @@ class CheckInService:
             if earlier.venue_id != venue.id:
                 raise Conflict("this client_id was used for another check-in", field="client_id")
             return receipt_of(earlier, venue, replayed=True)
-        closings = []
-        for open_visit in uow.visits.open_visits_besides(person_id, visit_id):
-            assert open_visit.id is not None
-            stay_end = open_visit.entered_at + self._stay(self._venue_type(uow, open_visit.venue_id))
-            close_at = max(open_visit.entered_at, min(at, stay_end))
-            closings.append((open_visit.id, to_epoch(close_at)))
-        uow.visits.close_many(closings, inferred=True)
+        uow.visits.close_many(placement.closings, inferred=True)
         return receipt_of(visit, venue, replayed=False)
 
     def _venue_type(self, uow: UnitOfWork, venue_id: int) -> str:
@@ -347,15 +375,21 @@ class CheckInService:
                 )
             if visit.left_at is not None and not visit.left_inferred:
                 return receipt_of(visit, venue, replayed=True)
-            uow.visits.close(visit.id, to_epoch(when), inferred=False)
+            # A check-out forgotten for days (or a phone's stuck clock) ends at the longest believable stay.
+            left_at, clipped = self._policy.venue_rule(venue.venue_type).clip(visit.entered_at, when)
+            uow.visits.close(visit.id, to_epoch(left_at), inferred=False, clipped=clipped)
             closed = uow.visits.get(visit.id)
         assert closed is not None
         return receipt_of(closed, venue, replayed=False)
 
     def close_stale_visits(self) -> int:
-        """Close every visit whose venue type's default stay has passed; returns how many."""
-        stays = {name: rule.default_stay_minutes * 60 for name, rule in self._policy.venue_types.items()}
+        """Close every visit whose venue type's default stay has passed; returns how many.
+
+        Every venue type the store holds needs the policy's rule: UnknownVenueType names one
+        that has none, rather than leaving its visits open for ever.
+        """
         with self._store.write() as uow:
+            stays = {t: self._stay(t) for t in uow.venues.types_in_use()}
             return uow.visits.close_stale(to_epoch(self._clock.now()), stays)
 
 
@@ -367,6 +401,13 @@ def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int) -> None:
     if len(cache) >= limit:
         cache.clear()
     cache[key] = value
+
+
+def _closed_at(visit: Visit, placement: Placement) -> Visit:
+    """The new visit, closed (inferred) when a later visit of the person was stored before it."""
+    if placement.left_at is None:
+        return visit
+    return replace(visit, left_at=from_epoch(placement.left_at), left_inferred=True)
 
 
 def _all(outcomes: list[VisitReceipt | Exception | None]) -> list[VisitReceipt | Exception]:

@@ -4,7 +4,10 @@ When the authority asks (a confirmed case, as Hong Kong required for the last
 21 days), the phone uploads its stored check-ins in one batch. Every record is
 checked first; if any fails, the whole batch is refused with each record's
 errors and nothing is stored. Records already uploaded (same client id) are
-skipped, so a retried upload stores nothing twice.
+skipped, so a retried upload stores nothing twice. A record at a venue whose type
+the policy lacks is refused, naming the type; a stay longer than the venue type's
+longest believable one (a phone with a stuck clock) is clipped to it, marked
+clipped, and counted in the receipt.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from sqlalchemy.exc import IntegrityError
 
 from chaincut.clock import Clock
 from chaincut.domain import Venue, Visit, VisitSource
-from chaincut.errors import BatchRejected, FieldError, InvalidInput, InvalidVenueToken, NotFound
+from chaincut.errors import (
+    BatchRejected,
+    FieldError,
+    InvalidInput,
+    InvalidVenueToken,
+    NotFound,
+    UnknownVenueType,
+)
 from chaincut.policy import Policy
 from chaincut.store import Store
 from chaincut.venues.registry import normalise_plate
@@ -39,10 +49,12 @@ class UploadedVisit:
 
 @dataclass(frozen=True)
 class UploadReceipt:
-    """How many records were stored, and how many were already there."""
+    """How many records were stored, how many were already there, and how many of those
+    stored were clipped to their venue type's longest believable stay."""
 
     stored: int
     already_stored: int
+    clipped: int = 0
 
 
 def upload_history(
@@ -138,14 +150,21 @@ def _store_batch(
                 elif record.client_id in seen_ids:
                     problem("client_id", "appears twice in this batch")
                 seen_ids.add(record.client_id)
-            if problems or venue is None or venue.id is None:
+            rule = None
+            if venue is not None:
+                try:
+                    rule = policy.venue_rule(venue.venue_type)
+                except UnknownVenueType as exc:
+                    problem("plate" if record.token is None else "token", exc.message)
+            if problems or venue is None or venue.id is None or rule is None:
                 errors.extend(problems)
                 continue
             inferred = left_at is None
+            clipped = False
             if left_at is None:
-                rule = policy.venue_type(venue.venue_type)
-                stay = rule.default_stay if rule else timedelta(hours=2)
-                left_at = min(record.entered_at + stay, now)
+                left_at = min(record.entered_at + rule.default_stay, now)
+            else:
+                left_at, clipped = rule.clip(record.entered_at, left_at)
             visits.append(
                 Visit(
                     person_id=person_id,
@@ -158,6 +177,7 @@ def _store_batch(
                     # so a retried upload still stores nothing twice.
                     client_id=record.client_id
                     or f"upload:{venue.public_id[:12]}:{int(record.entered_at.timestamp())}",
+                    clipped=clipped,
                 )
             )
         if errors:
@@ -170,4 +190,6 @@ def _store_batch(
                 known.add(visit.client_id or "")
                 fresh.append(visit)
         uow.visits.add_many(fresh)
-    return UploadReceipt(stored=len(fresh), already_stored=len(visits) - len(fresh))
+    return UploadReceipt(
+        stored=len(fresh), already_stored=len(visits) - len(fresh), clipped=sum(v.clipped for v in fresh)
+    )

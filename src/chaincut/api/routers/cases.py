@@ -83,6 +83,10 @@ class TimelineVisit(BaseModel):
     left_at: datetime | None
     left_inferred: bool
     source: str
+    clipped: bool = Field(
+        default=False,
+        description="the stay as given ran past the venue type's max_stay_minutes and was clipped",
+    )
 
 
 class TimelineEncounter(BaseModel):
@@ -142,6 +146,7 @@ def _timeline(timeline: CaseTimeline, zone: ZoneInfo) -> CaseTimelinePublic:
                     left_at=_local(e.left_at, zone),
                     left_inferred=e.left_inferred,
                     source=e.source.value,
+                    clipped=e.clipped,
                 )
             )
         else:

@@ -72,6 +72,9 @@ class VisitHistoryUpload(BaseModel):
 class UploadPublic(BaseModel):
     stored: int
     already_stored: int
+    clipped: int = Field(
+        description="records stored with their stay clipped to the venue type's max_stay_minutes"
+    )
 
 
 class ResidentToken(BaseModel):
@@ -138,4 +141,4 @@ def upload_visit_history(
     receipt = upload_history(
         services.store, services.policy, services.clock, services.verifier, person.ref, records
     )
-    return UploadPublic(stored=receipt.stored, already_stored=receipt.already_stored)
+    return UploadPublic(stored=receipt.stored, already_stored=receipt.already_stored, clipped=receipt.clipped)

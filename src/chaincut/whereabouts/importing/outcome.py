@@ -28,7 +28,8 @@ class ImportOptions:
 
 @dataclass
 class ImportReport:
-    """How many rows were read, stored, rejected or already present."""
+    """How many rows were read, stored, rejected or already present; and how many visits stored
+    were clipped to their venue type's longest believable stay."""
 
     kind: str
     path: str
@@ -36,6 +37,7 @@ class ImportReport:
     stored: int = 0
     rejected: int = 0
     already_present: int = 0
+    clipped: int = 0
     rejects_path: str | None = None
     notes: list[str] = field(default_factory=list)
 

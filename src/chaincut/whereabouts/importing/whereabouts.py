@@ -3,6 +3,9 @@
 Rows are checked a whole batch at a time with Arrow and NumPy; Python only
 touches a row to describe why it was refused. Persons and venues are referred
 to by their external references, mapped to ids through an in-memory index.
+A visit at a venue whose type the policy lacks is refused, naming the type; a
+stay longer than its venue type's ``max_stay_minutes`` is clipped to it, marked
+clipped, and counted in the report.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import pyarrow.compute as pc
 
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain import VisitSource
-from chaincut.policy import Policy
+from chaincut.errors import UnknownVenueType
+from chaincut.policy import Policy, VenueTypeRule
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
 from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, ImportRun, RowTriage
 from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows
@@ -191,6 +195,8 @@ def _stream(
             sink.write(table)
             run.read(len(batch.lines), batch.bytes_read)
             run.report.stored += table.num_rows
+            if "clipped" in table.column_names:
+                run.report.clipped += int(pc.sum(table["clipped"]).as_py() or 0)
         run.triage.raise_if_any()
     return run.report
 
@@ -203,9 +209,20 @@ def import_visits(
         people = _RefIndex(uow.people.ref_index())
         venue_table = uow.venues.ref_index_with_types()
     venues = _RefIndex(venue_table, extra="venue_type")
-    stays = {name: rule.default_stay_minutes * 60 for name, rule in policy.venue_types.items()}
     type_names = venues.extra.to_pylist() if venues.extra is not None else []
-    venue_stay = np.array([stays.get(t, 7200) for t in type_names], dtype=np.int64)
+    # Each venue's type's stays, by the policy's one rule: a venue of a type the policy
+    # lacks gets none, and its rows are refused naming the type (no stay is guessed).
+    rules: dict[str, VenueTypeRule | None] = {}
+    for name in set(type_names):
+        try:
+            rules[name] = policy.venue_rule(name)
+        except UnknownVenueType:
+            rules[name] = None
+    type_code = {name: i for i, name in enumerate(sorted(rules))}
+    venue_type = np.array([type_code[t] for t in type_names], dtype=np.int64)
+    venue_stay = np.array([_minutes(rules[t], "default") * 60 for t in type_names], dtype=np.int64)
+    venue_max_stay = np.array([_minutes(rules[t], "max") * 60 for t in type_names], dtype=np.int64)
+    unknown_types = [(type_code[name], name) for name in sorted(rules) if rules[name] is None]
     now = to_epoch(clock.now())
     newest = now + int(_FUTURE_TOLERANCE.total_seconds())
     oldest = now - policy.retention.visits_days * 86400
@@ -223,10 +240,18 @@ def import_visits(
         else:
             left_missing = np.ones(n, dtype=bool)
             left, left_ok = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-        stay = np.where(venue_pos >= 0, venue_stay[np.maximum(venue_pos, 0)] if len(venue_stay) else 0, 0)
+        known_venue = venue_pos >= 0
+        at_venue = np.maximum(venue_pos, 0)
+        stay = np.where(known_venue, venue_stay[at_venue] if len(venue_stay) else 0, 0)
+        longest = np.where(known_venue, venue_max_stay[at_venue] if len(venue_max_stay) else 0, 0)
+        kind = np.where(known_venue, venue_type[at_venue] if len(venue_type) else -1, -1)
         inferred = left_missing
+        given_left = left
         left = np.where(inferred, entered + stay, left)
         left_ok = left_ok | inferred
+        # A stay longer than the venue type's longest believable one (a stuck clock) is clipped.
+        clipped = left_ok & entered_ok & ~inferred & (left > entered + longest) & (longest > 0)
+        left = np.where(clipped, entered + longest, left)
         if "source" in cols:
             source_col = cols["source"]
             if pa.types.is_dictionary(source_col.type):
@@ -243,19 +268,23 @@ def import_visits(
         reasons: list[tuple[np.ndarray, str, str | None]] = [
             (person_pos < 0, "person", "unknown person reference"),
             (venue_pos < 0, "venue", "unknown venue reference"),
+            *(
+                (kind == code, "venue", f"the venue's type {name!r} is not in the policy's venue_types")
+                for code, name in unknown_types
+            ),
             (~entered_ok, "entered_at", None),
             (~left_ok, "left_at", None),
             (entered_ok & left_ok & (left < entered), "left_at", "left_at is before entered_at"),
             (entered_ok & (entered > newest), "entered_at", "time is in the future"),
-            (left_ok & (left > newest) & ~inferred, "left_at", "time is in the future"),
+            (left_ok & (given_left > newest) & ~inferred, "left_at", "time is in the future"),
             (
-                left_ok & (left < oldest) & ~inferred,
+                left_ok & (left < oldest) & ~inferred & ~clipped,
                 "left_at",
                 f"older than the {policy.retention.visits_days}-day retention",
             ),
             (
-                # The file gave no left_at: the field at fault is the one it gave.
-                inferred & (left < oldest),
+                # The file gave no left_at, or one past believable: the field at fault is entered_at.
+                (inferred | clipped) & (left < oldest),
                 "entered_at",
                 f"older than the {policy.retention.visits_days}-day retention",
             ),
@@ -270,6 +299,7 @@ def import_visits(
                 "left_at": np.minimum(left, np.maximum(entered, now))[good],
                 "left_inferred": inferred[good],
                 "source": source.astype(np.int8)[good],
+                "clipped": clipped[good],
             },
             schema=VISIT_SCHEMA,
         )
@@ -334,6 +364,13 @@ def import_encounters(
         return table
 
     return _stream(store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check)
+
+
+def _minutes(rule: VenueTypeRule | None, which: Literal["default", "max"]) -> int:
+    """A venue type's default or longest stay in minutes; 0 for a type the policy lacks (refused)."""
+    if rule is None:
+        return 0
+    return rule.default_stay_minutes if which == "default" else rule.max_stay_minutes
 
 
 def _is_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
