@@ -317,7 +317,9 @@ def test_a_purge_says_which_segment_it_rewrote(tmp_path: Path) -> None:
 
     archive = ParquetArchive(tmp_path)
     rows = {"person_id": [1, 2, 3], "venue_id": [1, 1, 1], "entered_at": [0, 10, 20], "left_at": [5, 15, 25]}
-    table = pa.table({**rows, "left_inferred": [False] * 3, "source": [0] * 3}, schema=VISIT_SCHEMA)
+    table = pa.table(
+        {**rows, "left_inferred": [False] * 3, "source": [0] * 3, "clipped": [False] * 3}, schema=VISIT_SCHEMA
+    )
     with archive.writer("visits") as writer:
         writer.write(table)
         writer.commit()

@@ -1,7 +1,7 @@
 """visits: a stay clipped to its venue type's longest believable stay is marked clipped
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-26 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
