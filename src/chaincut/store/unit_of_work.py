@@ -33,6 +33,7 @@ from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
+from chaincut.store.rate_counts import RateCountRepository
 from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
 from chaincut.store.tables import encounters, visits
 from chaincut.store.tracing_reads import TracingReads
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.clearances = ClearanceRepository(conn)
         self.code_keys = CodeKeyRepository(conn, cipher)
         self.health_codes = HealthCodeRepository(conn)
+        self.rate_counts = RateCountRepository(conn)
 
 
 @dataclass(frozen=True)
