@@ -137,3 +137,11 @@ def test_requests_being_added_still_count_against_the_worker_s_share() -> None:
     counts.go.set()
     adding.join(10)
     assert limiter.try_check("checkins", "resident:a", 30)  # read back: the share is free again
+
+
+def test_a_client_name_longer_than_the_store_keeps_is_counted_under_its_digest() -> None:
+    workers = Workers(1, FixedClock(WINDOW))
+    limiter, long_name = workers.limiters[0], "staff:" + "x" * 200
+    assert all(admit(limiter, long_name, 3) for _ in range(3))
+    assert not admit(limiter, long_name, 3)
+    assert [len(client) for _limit, client, _window in workers.counts.counts] == [len("sha256:") + 64]

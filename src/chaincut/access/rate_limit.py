@@ -8,8 +8,8 @@ at a window's edge a client may spend the end of one window and the start of the
 up to twice the limit in 60 seconds, as the token bucket this replaces allowed too (a
 full bucket, then a minute of refill). Windows end on the same second on every host
 whose clock is right; a host whose clock is off by d seconds counts its requests in the
-neighbouring window for d seconds a minute. Counts of windows that have passed are
-deleted at the next window (they name residents' apps and callers' addresses).
+neighbouring window for d seconds a minute. A window's counts are deleted once the
+window after it has ended (they name residents, staff and callers' addresses).
 
 The hot path reads no database. Each worker keeps, per client, the shared total it last
 read (``seen``) and the requests it admitted since and has not yet added (``pending``).
@@ -22,16 +22,19 @@ totals back. A refusal is therefore never wrong, and the limit holds across work
     Across W workers (on any number of hosts), a client is admitted at most
     ``limit + (W - 1) * share`` times in one window; with one worker, at most ``limit``.
 
-Why: take the worker whose last add before its last admission committed last; the total
-it read back counts every request the other workers had added by then. Its own
-admissions are at most ``limit`` minus those; each other worker admitted at most
-``share`` requests beyond what it had added (its pending stays below the share, and a
-request stays pending until the add that carries it has been read back). With two
-workers and the default 30 check-ins a minute: at most 33.
+Why: for each worker, take the last add it had read back before its last admission in
+the window, and let i be the worker whose add committed last, reading back total S. S
+counts every request another worker j had added by its own such add (that committed
+earlier); j's other admissions were still pending at its last admission, so at most
+``share`` of them. Worker i's added requests are in S too, and at its last admission
+``S + pending < limit``: it admitted at most ``limit`` minus the others' requests in S.
+Summing: at most ``limit + (W - 1) * share``. With two workers and the default 30
+check-ins a minute, at most 33.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +46,7 @@ from chaincut.errors import RateLimited
 from chaincut.store import Store
 
 __all__ = [
+    "MAX_CLIENT_LENGTH",
     "SHARE_DIVISOR",
     "SYNC_SECONDS",
     "WINDOW_SECONDS",
@@ -55,10 +59,15 @@ __all__ = [
 
 WINDOW_SECONDS = 60
 SYNC_SECONDS = 1.0
+MAX_CLIENT_LENGTH = 128  # rate_counts.client; a longer name is counted under its SHA-256
 SHARE_DIVISOR = 10
 _SYNC_ATTEMPTS = 3
 
 Key = tuple[str, str]  # (limit, client)
+
+
+def _digest(client: str) -> str:
+    return "sha256:" + hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def local_share(per_minute: int) -> int:
@@ -193,7 +202,7 @@ class RateLimiter:
             self._entries.clear()
 
     def _spend(self, limit: str, client: str, per_minute: int, now: int) -> bool:
-        key = (limit, client)
+        key = (limit, client if len(client) <= MAX_CLIENT_LENGTH else _digest(client))
         count = self._entries.get(key)
         if count is None:
             count = self._entries[key] = _Count()

