@@ -145,3 +145,29 @@ def test_a_client_name_longer_than_the_store_keeps_is_counted_under_its_digest()
     assert all(admit(limiter, long_name, 3) for _ in range(3))
     assert not admit(limiter, long_name, 3)
     assert [len(client) for _limit, client, _window in workers.counts.counts] == [len("sha256:") + 64]
+
+
+def test_a_client_whose_share_others_keep_spending_is_refused_only_at_the_limit() -> None:
+    """Between each add and this request's turn, the event loop admits a whole share of the client."""
+    admitted = [0]
+
+    class Busy(FixedClock):
+        """A clock whose reading in ``check`` (after each add) lets other requests in first."""
+
+        inside = False
+
+        def now(self) -> datetime:
+            if not self.inside and armed:
+                self.inside = True
+                while limiter.try_check("checkins", "resident:a", 30):
+                    admitted[0] += 1
+                self.inside = False
+            return super().now()
+
+    armed = False
+    limiter = RateLimiter(MemoryCounts(), Busy(WINDOW), monotonic=lambda: 0.0)
+    armed = True
+    with pytest.raises(RateLimited) as caught:
+        limiter.check("checkins", "resident:a", 30)
+    assert admitted[0] >= 30  # refused because the limit was reached, not for want of a turn
+    assert caught.value.retry_after == 60

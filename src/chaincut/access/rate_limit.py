@@ -61,13 +61,17 @@ WINDOW_SECONDS = 60
 SYNC_SECONDS = 1.0
 MAX_CLIENT_LENGTH = 128  # rate_counts.client; a longer name is counted under its SHA-256
 SHARE_DIVISOR = 10
-_SYNC_ATTEMPTS = 3
 
 Key = tuple[str, str]  # (limit, client)
 
 
 def _digest(client: str) -> str:
     return "sha256:" + hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _refusal(limit: str, seconds_left: int) -> RateLimited:
+    retry = max(1, seconds_left)
+    return RateLimited(f"too many {limit} requests from this client; retry in {retry} s", retry_after=retry)
 
 
 def local_share(per_minute: int) -> int:
@@ -164,15 +168,18 @@ class RateLimiter:
 
     def check(self, limit: str, client: str, per_minute: int) -> None:
         """Bring the shared counts up to date, then spend one request of ``client``, or raise RateLimited."""
-        for _ in range(_SYNC_ATTEMPTS):
+        # Each time the share is found spent again after an add, this worker admitted another
+        # ``share`` of the client's requests since that add began: after limit / share such
+        # rounds the client has reached the limit, so the refusal below is right too.
+        share = local_share(per_minute)
+        for _ in range(-(-per_minute // share) + 1):
             self.sync()
             now = to_epoch(self._clock.now())
             with self._lock:
                 self._roll(now)
                 if self._spend(limit, client, per_minute, now):
                     return
-        # Other threads of this worker spent the client's share each time it was renewed.
-        raise RateLimited(f"too many {limit} requests from this client; retry in 1 s", retry_after=1)
+        raise _refusal(limit, self._window + WINDOW_SECONDS - now)
 
     def sync(self) -> None:
         """Add this worker's pending counts to the shared ones and read the totals back."""
