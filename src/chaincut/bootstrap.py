@@ -19,6 +19,7 @@ from chaincut.access import (
     StaffAccounts,
 )
 from chaincut.access.audit import ANCHOR_FILE
+from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.border import (
     BallotDraws,
@@ -200,7 +201,7 @@ def bootstrap(
         principals=PrincipalResolver(store, clock, device_tokens),
         records=records,
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
-        rate_limits=RateLimiter(),
+        rate_limits=RateLimiter(StoredCounts(store), clock),
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),
         border=border,
         clearances=ClearanceService(

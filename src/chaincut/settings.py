@@ -62,8 +62,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     approval_hours: int = Field(default=24, ge=1)
-    # Requests per minute per client (a resident's token, a venue device, or an address).
+    # Requests per minute per client (a resident's app, a staff member, or an address), counted
+    # across every server worker; a venue's device checks people in under its own, higher limit.
     rate_checkins_per_minute: int = Field(default=30, ge=1)
+    rate_device_checkins_per_minute: int = Field(default=1200, ge=1)
     rate_uploads_per_minute: int = Field(default=6, ge=1)
     rate_logins_per_minute: int = Field(default=20, ge=1)
     rate_border_bookings_per_minute: int = Field(default=10, ge=1)

@@ -172,6 +172,9 @@ def fill(svc: Services) -> None:
     svc.codes.record_vaccination("p-3", date(2026, 6, 1), "Comirnaty", "tracer-1")
     svc.codes.record_arrival("p-4", now - timedelta(days=2), "GB", "tracer-1")
     svc.codes.set_override("p-5", "amber", "held for review by the outbreak team", None, "supervisor-1")
+    # A revoked app token: its revocation number and the counter's head must survive too.
+    svc.accounts.issue_resident_token("p-6", Principal.system("tests"))
+    svc.accounts.revoke_device_tokens(Principal.system("tests"), person_ref="p-6")
     _border_rows(svc, [p.id or 0 for p in people])
     _code_rows(svc)
     with svc.store.write() as uow:
@@ -253,6 +256,11 @@ def fill(svc: Services) -> None:
                 table_name="people", target_key=1, last_id=12, rows_done=12, started_at=epoch
             )
         )
+        conn.execute(
+            insert(t.rate_counts).values(
+                limit_name="checkins", client="resident:abc", window_start=epoch - epoch % 60, count=3
+            )
+        )
     assert order.id is not None
     # The audit log through its own trail, so that its hash chain is real and must survive.
     svc.audit.record(
@@ -296,7 +304,8 @@ def archive_rows(svc: Services, kind: str) -> list[tuple[Any, ...]]:
 def assert_empty(svc: Services) -> None:
     """Only what the migrations seed, nothing in the archive, and no staged segment left behind."""
     assert {name: rows for name, rows in table_rows(svc).items() if rows} == {
-        "audit_head": [(1, 0, bytes(32))]
+        "audit_head": [(1, 0, bytes(32))],
+        "revocation_head": [(1, 0)],
     }
     archive = svc.store.archive
     if archive is not None:

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chaincut.access import RateLimiter
+from chaincut.access.rate_limit import MemoryCounts
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
@@ -169,13 +170,13 @@ def test_concurrent_retries_store_one_visit(
     register_venue(client)
     token = token_of(client, "V001")
     app = phone("P001")
-    # Each round a minute apart for the rate limit (30 check-ins a minute), which is not tested here.
-    minute = [0.0]
-    monkeypatch.setattr(services, "rate_limits", RateLimiter(lambda: minute[0]))
+    # Each round in a minute of its own for the rate limit (30 check-ins a minute), not tested here.
+    minute = FixedClock(services.clock.now())
+    monkeypatch.setattr(services, "rate_limits", RateLimiter(MemoryCounts(), minute))
     statuses: list[int] = []
     workers = 8
     for round_ in range(4):
-        minute[0] += 60.0
+        minute.advance(timedelta(minutes=1))
         barrier = threading.Barrier(workers)
         body = {"client_id": f"race-{round_}", "person": "P001", "token": token}
 

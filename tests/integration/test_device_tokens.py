@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -9,11 +10,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from chaincut.access.principals import REVOCATION_POLL_SECONDS, PrincipalResolver
 from chaincut.api.app import create_app
-from chaincut.bootstrap import Services
-from chaincut.clock import FixedClock
+from chaincut.bootstrap import Services, bootstrap
+from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
+from chaincut.security.device_tokens import DeviceClaims
+from chaincut.settings import Settings
+from chaincut.store import Database, upgrade
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.retention import purge_expired
 from support.auth import staff_headers
@@ -64,8 +69,6 @@ def test_a_resident_token_works_without_the_store_and_stops_when_revoked(
 
 
 def test_another_worker_learns_of_a_revocation_within_its_poll(services: Services, clock: FixedClock) -> None:
-    from chaincut.access.principals import PrincipalResolver
-
     _world(services)
     secret = services.accounts.issue_resident_token("P1", OPERATOR).secret
     now = [0.0]
@@ -76,6 +79,96 @@ def test_another_worker_learns_of_a_revocation_within_its_poll(services: Service
     assert worker.from_bearer(secret) is not None  # not yet polled
     now[0] += 5.0
     assert worker.from_bearer(secret) is None
+
+
+class Worker:
+    """Another server worker on the same store: its own clock, its own poll timer."""
+
+    def __init__(self, services: Services, clock: FixedClock) -> None:
+        self.clock = clock
+        self.elapsed = [0.0]
+        self.resolver = PrincipalResolver(
+            services.store, clock, services.principals._devices, monotonic=lambda: self.elapsed[0]
+        )
+
+    def accepts(self, secret: str) -> bool:
+        return self.resolver.from_bearer(secret) is not None
+
+    def after_a_poll(self) -> Worker:
+        self.elapsed[0] += REVOCATION_POLL_SECONDS
+        return self
+
+
+def test_a_revocation_from_a_host_whose_clock_is_behind_reaches_every_worker(
+    services: Services, clock: FixedClock
+) -> None:
+    _world(services)
+    secret = services.accounts.issue_resident_token("P1", OPERATOR).secret
+    worker = Worker(services, FixedClock(clock.now()))
+    assert worker.accepts(secret)  # it has polled: nothing revoked yet
+    # Another host, its clock a minute behind this worker's, revokes the token.
+    other_host = bootstrap(services.settings, clock=FixedClock(clock.now() - timedelta(minutes=1)))
+    try:
+        assert other_host.accounts.revoke_device_tokens(OPERATOR, person_ref="P1") == 1
+    finally:
+        other_host.close()
+    assert not worker.after_a_poll().accepts(secret)
+
+
+def test_a_revocation_that_commits_late_reaches_every_worker(services: Services, clock: FixedClock) -> None:
+    _world(services)
+    secret = services.accounts.issue_resident_token("P1", OPERATOR).secret
+    worker = Worker(services, FixedClock(clock.now()))
+    assert worker.accepts(secret)
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref("P1")
+        assert person_id is not None
+        assert uow.tokens.revoke_for_person(person_id, at=to_epoch(clock.now())) == 1
+        # The worker polls twice while the revocation is stamped but not yet committed.
+        for _ in range(2):
+            worker.clock.advance(timedelta(seconds=10))
+            assert worker.after_a_poll().accepts(secret)
+    assert not worker.after_a_poll().accepts(secret)
+
+
+def test_revocations_commit_in_the_order_of_their_numbers(services: Services, clock: FixedClock) -> None:
+    """A revocation numbered after one still uncommitted waits for it, so no worker skips the first."""
+    _world(services)
+    first = services.accounts.issue_resident_token("P1", OPERATOR).secret
+    second = services.accounts.issue_resident_token("P2", OPERATOR).secret
+    worker = Worker(services, clock)
+    assert worker.accepts(first) and worker.accepts(second)
+    done: list[int] = []
+
+    def later() -> None:
+        done.append(services.accounts.revoke_device_tokens(OPERATOR, person_ref="P2"))
+
+    with services.store.write() as uow:
+        person_id = uow.people.id_for_ref("P1")
+        assert person_id is not None
+        uow.tokens.revoke_for_person(person_id, at=to_epoch(clock.now()))
+        thread = threading.Thread(target=later)
+        thread.start()
+        thread.join(timeout=1.0)
+        # The second revoker waits on the first's number; a worker polling now sees neither.
+        assert thread.is_alive() and not done
+        assert worker.after_a_poll().accepts(first) and worker.accepts(second)
+    thread.join(timeout=30)
+    assert done == [1]
+    worker.after_a_poll()
+    assert not worker.accepts(first) and not worker.accepts(second)
+
+
+def test_a_revoked_staff_token_leaves_every_worker_s_cache_at_its_next_poll(
+    services: Services, clock: FixedClock
+) -> None:
+    secret = staff_headers(services, Role.SUPERVISOR, username="sup1")["Authorization"].removeprefix(
+        "Bearer "
+    )
+    worker = Worker(services, clock)
+    assert worker.accepts(secret)  # now cached in that worker
+    assert services.accounts.revoke_token(secret)
+    assert not worker.after_a_poll().accepts(secret)
 
 
 def test_expired_device_tokens_are_refused_and_revoked_ones_are_kept_until_they_expire(
@@ -125,3 +218,45 @@ def test_a_venue_operator_handles_only_the_venues_they_registered(
     supervisor = staff_headers(services, Role.SUPERVISOR, username="sup1")
     assert client.get("/venues/VT", headers=supervisor).status_code == 200
     assert client.post("/venues/VT/device-tokens", headers=supervisor).status_code == 403
+
+
+def test_tokens_revoked_before_the_upgrade_stay_revoked(settings: Settings, clock: FixedClock) -> None:
+    """Revision 0012 numbers the revocations already stored, so a new worker learns them too."""
+    db = Database(settings.resolved_database_url())
+    try:
+        upgrade(db, "0007")
+        epoch = to_epoch(clock.now())
+        with db.write() as conn:
+            conn.execute(
+                sa.text("INSERT INTO people (ref, public_id, created_at) VALUES ('P1', 'pub1', :t)"),
+                {"t": epoch},
+            )
+            person_id = conn.execute(sa.text("SELECT id FROM people")).scalar_one()
+            for n, revoked in ((1, epoch), (2, None)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO api_tokens (id, token_hash, kind, person_id, created_at, expires_at,"
+                        " revoked_at) VALUES (:id, :hash, 'resident', :person, :t, :expires, :revoked)"
+                    ),
+                    {
+                        "id": n,
+                        "hash": bytes([n]) * 32,
+                        "person": person_id,
+                        "t": epoch,
+                        "expires": epoch + 86_400,
+                        "revoked": revoked,
+                    },
+                )
+        upgrade(db)
+    finally:
+        db.dispose()
+    services = bootstrap(settings, clock=clock)
+    try:
+        tokens = services.principals._devices
+        revoked, live = (
+            tokens.issue(DeviceClaims(n, "resident", person_id, "pub1", "P1", epoch + 86_400)) for n in (1, 2)
+        )
+        assert services.principals.from_bearer(revoked) is None
+        assert services.principals.from_bearer(live) is not None
+    finally:
+        services.close()

@@ -1,4 +1,4 @@
-"""The pieces under access control: roles, password hashing, secrets, the audit chain, rate limits."""
+"""The pieces under access control: roles, password hashing, secrets, the audit chain."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaincut.access.rate_limit import RateLimiter
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Principal, PrincipalKind, Role, parse_roles
-from chaincut.errors import InvalidInput, RateLimited
+from chaincut.errors import InvalidInput
 from chaincut.security.audit_chain import GENESIS, entry_mac, verify_chain
 from chaincut.security.credentials import digest, new_secret
 from chaincut.security.device_tokens import DeviceClaims, DeviceTokens, derive_key
@@ -148,21 +147,6 @@ def test_any_edit_of_a_chain_is_found(positions: list[int], data: st.DataObject)
             edited.insert(i, edited[i])
     if edited != entries:
         assert not verify_chain(KEY, edited, head=head).intact
-
-
-def test_rate_limits_refill_over_time_per_client() -> None:
-    now = [0.0]
-    limiter = RateLimiter(monotonic=lambda: now[0])
-    for _ in range(3):
-        limiter.check("checkins", "resident:a", 3)
-    with pytest.raises(RateLimited) as caught:
-        limiter.check("checkins", "resident:a", 3)
-    assert caught.value.retry_after == 20  # one request per 20 s at 3 a minute
-    limiter.check("checkins", "resident:b", 3)  # another client is unaffected
-    now[0] += 20.0
-    limiter.check("checkins", "resident:a", 3)
-    with pytest.raises(RateLimited):
-        limiter.check("checkins", "resident:a", 3)
 
 
 def test_device_tokens_carry_their_claims_and_refuse_any_alteration() -> None:

@@ -4,9 +4,17 @@ Residents' apps and venues' devices present signed tokens, checked without a
 database read (chaincut.security.device_tokens) against a list of revoked ones
 that each worker refreshes every ``REVOCATION_POLL_SECONDS``: a city's check-ins
 come from millions of phones, each seldom, so no cache would help them. Staff
-tokens are looked up in the store and cached for ``CACHE_SECONDS``; revoking a
-token or disabling an account takes effect in this worker at once and in the
-others within those seconds.
+tokens are looked up in the store and cached for ``CACHE_SECONDS``.
+
+Each revocation carries a number from one counter in the store, and numbers
+commit in the order they are taken (``TokenRepository.revocations``). A worker
+remembers the last number it has learnt and asks only for those above it, so it
+never misses one, whatever the clocks of the hosts that revoked, and however
+late their transactions committed. A poll adds the revoked device tokens to the
+worker's list and drops revoked staff tokens from its cache: revoking a token or
+disabling an account takes effect in this worker at once and in the others
+within ``REVOCATION_POLL_SECONDS``. Web sessions are read from the store on
+every request, so ending one takes effect everywhere at once.
 """
 
 from __future__ import annotations
@@ -53,10 +61,11 @@ class PrincipalResolver:
         self._clock = clock
         self._devices = device_tokens
         self._monotonic = monotonic
-        # Revoked device tokens (by id), refreshed from the store every REVOCATION_POLL_SECONDS.
+        # Revoked device tokens (by id), refreshed from the store every REVOCATION_POLL_SECONDS,
+        # and the last revocation number learnt.
         self._revoked: set[int] = set()
         self._revoked_next_poll = float("-inf")
-        self._revoked_since = 0
+        self._revoked_upto = 0
         # digest -> (monotonic deadline, the token's expiry in epoch seconds or None, principal)
         self._cache: OrderedDict[bytes, tuple[float, int | None, Principal | None]] = OrderedDict()
         self._lock = threading.Lock()
@@ -65,14 +74,17 @@ class PrincipalResolver:
         return self._monotonic() >= self._revoked_next_poll
 
     def refresh_revocations(self) -> None:
-        """Learn which device tokens were revoked since the last poll (a read of recent rows)."""
-        now = to_epoch(self._clock.now())
-        with self._store.read() as uow:
-            # A second of overlap, so a revocation committed during the last poll is not missed.
-            ids = uow.tokens.revoked_device_tokens(since=max(0, self._revoked_since - 1), now=now)
+        """Learn the revocations numbered above the last one this worker knows (an indexed read)."""
         with self._lock:
-            self._revoked.update(ids)
-            self._revoked_since = now
+            after = self._revoked_upto
+        with self._store.read() as uow:
+            found = uow.tokens.revocations(after=after)
+        with self._lock:
+            self._revoked.update(found.device_ids)
+            for key in found.staff_digests:
+                self._cache.pop(key, None)
+            # Polls may overlap (several requests find one due): the number only moves forward.
+            self._revoked_upto = max(self._revoked_upto, found.upto)
             self._revoked_next_poll = self._monotonic() + REVOCATION_POLL_SECONDS
 
     def _device(self, secret: str) -> Principal | None:
@@ -88,9 +100,14 @@ class PrincipalResolver:
                 person_id=claims.subject_id,
                 via="token",
                 subject_ref=claims.ref,
+                token_id=claims.token_id,
             )
         return Principal(
-            PrincipalKind.VENUE_DEVICE, f"venue:{claims.public_id}", venue_id=claims.subject_id, via="token"
+            PrincipalKind.VENUE_DEVICE,
+            f"venue:{claims.public_id}",
+            venue_id=claims.subject_id,
+            via="token",
+            token_id=claims.token_id,
         )
 
     def cached(self, secret: str) -> tuple[bool, Principal | None]:
@@ -122,12 +139,17 @@ class PrincipalResolver:
         if hit:
             return principal
         key = digest(secret)
+        with self._lock:
+            known = self._revoked_upto
         principal, expires_at = self._lookup(key)
         with self._lock:
-            self._cache[key] = (self._monotonic() + CACHE_SECONDS, expires_at, principal)
-            self._cache.move_to_end(key)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+            # A poll since the lookup may have dropped this token before it was cached (its
+            # revocation committed after the lookup read it as live): then it is not cached.
+            if self._revoked_upto == known:
+                self._cache[key] = (self._monotonic() + CACHE_SECONDS, expires_at, principal)
+                self._cache.move_to_end(key)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
         return principal
 
     def forget(self, secret: str) -> None:
@@ -155,11 +177,16 @@ class PrincipalResolver:
                     person_id=row.person_id,
                     via="token",
                     subject_ref=row.person_ref,
+                    token_id=row.token_id,
                 )
                 return resident, row.expires_at
             if row.kind == "venue":
                 device = Principal(
-                    PrincipalKind.VENUE_DEVICE, f"venue:{row.public_id}", venue_id=row.venue_id, via="token"
+                    PrincipalKind.VENUE_DEVICE,
+                    f"venue:{row.public_id}",
+                    venue_id=row.venue_id,
+                    via="token",
+                    token_id=row.token_id,
                 )
                 return device, row.expires_at
             record = uow.staff.get(row.staff_id) if row.staff_id is not None else None

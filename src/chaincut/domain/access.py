@@ -156,6 +156,7 @@ class Principal:
     roles: frozenset[Role] = field(default_factory=frozenset)
     via: str = ""  # "token", "session", "cli"
     subject_ref: str | None = None  # a resident's own person ref
+    token_id: int | None = None  # the token a resident's app or a venue's device presented
 
     @classmethod
     def anonymous(cls) -> Principal:

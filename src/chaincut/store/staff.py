@@ -11,15 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain.access import Role, parse_roles
 from chaincut.errors import Conflict
-from chaincut.store.tables import api_tokens, people, staff, venues, web_sessions
+from chaincut.store.tables import api_tokens, people, revocation_head, staff, venues, web_sessions
 
 __all__ = [
     "CredentialRow",
+    "Revocations",
     "SessionRepository",
     "SessionRow",
     "StaffRecord",
@@ -133,6 +134,15 @@ class StaffRepository:
 
 
 @dataclass(frozen=True)
+class Revocations:
+    """Tokens revoked since a worker last asked: device tokens by id, staff tokens by digest."""
+
+    upto: int  # the last revocation number these include
+    device_ids: tuple[int, ...]
+    staff_digests: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
 class CredentialRow:
     """What a bearer token stands for, as stored."""
 
@@ -146,8 +156,11 @@ class CredentialRow:
     person_ref: str | None
 
 
+_DEVICE_KINDS = ("resident", "venue")
+
+
 class TokenRepository:
-    """Bearer tokens, found by their digest."""
+    """Bearer tokens, found by their digest; each revocation numbered in commit order."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -223,49 +236,69 @@ class TokenRepository:
             update(api_tokens).where(api_tokens.c.id == token_id).values(token_hash=token_hash)
         )
 
-    def revoked_device_tokens(self, *, since: int, now: int) -> list[int]:
-        """Ids of residents' and venues' tokens revoked at or after ``since`` that have not expired."""
-        rows = self._conn.execute(
-            select(api_tokens.c.id).where(
-                api_tokens.c.kind.in_(("resident", "venue")),
-                api_tokens.c.revoked_at.is_not(None),
-                api_tokens.c.revoked_at >= since,
-                or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
-            )
+    def revocations(self, *, after: int) -> Revocations:
+        """The tokens revoked with a number above ``after``, up to the last number committed.
+
+        The head is read first: every revocation numbered up to it has committed (numbers
+        commit in order, see ``_next_revocation``), so the rows read next hold all of them,
+        whatever the statement's snapshot. Those above the head are left for the next read.
+        """
+        upto = int(
+            self._conn.execute(select(revocation_head.c.seq).where(revocation_head.c.id == 1)).scalar_one()
         )
-        return [int(r) for r in rows.scalars()]
+        if upto <= after:
+            return Revocations(upto=after, device_ids=(), staff_digests=())
+        rows = self._conn.execute(
+            select(api_tokens.c.id, api_tokens.c.kind, api_tokens.c.token_hash).where(
+                api_tokens.c.revoked_seq > after, api_tokens.c.revoked_seq <= upto
+            )
+        ).all()
+        return Revocations(
+            upto=upto,
+            device_ids=tuple(int(r.id) for r in rows if r.kind in _DEVICE_KINDS),
+            staff_digests=tuple(bytes(r.token_hash) for r in rows if r.kind not in _DEVICE_KINDS),
+        )
+
+    def _next_revocation(self) -> int:
+        """The next revocation number, taken in this transaction.
+
+        The number is one counter row that each revoking transaction increments. On
+        PostgreSQL the UPDATE holds that row's lock until the transaction ends, so a second
+        revoker waits for the first to commit (or roll back) and then reads its number; on
+        SQLite every write holds the store's write lock. Either way numbers commit in the
+        order they are taken: a reader that sees number N committed also sees every number
+        below N. A sequence or identity column would not do: on PostgreSQL a transaction that
+        took 7 may commit after one that took 8, and a worker that had read 8 would skip 7.
+        """
+        query = (
+            update(revocation_head)
+            .where(revocation_head.c.id == 1)
+            .values(seq=revocation_head.c.seq + 1)
+            .returning(revocation_head.c.seq)
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def _revoke(self, *where: ColumnElement[bool], at: int) -> int:
+        """Revoke the live tokens matching ``where`` under one new revocation number."""
+        seq = self._next_revocation()
+        result = self._conn.execute(
+            update(api_tokens)
+            .where(*where, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_seq=seq)
+        )
+        return int(result.rowcount)
 
     def revoke_for_venue(self, venue_id: int, *, at: int) -> int:
-        result = self._conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.venue_id == venue_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        return int(result.rowcount)
+        return self._revoke(api_tokens.c.venue_id == venue_id, at=at)
 
     def revoke(self, token_hash: bytes, *, at: int) -> bool:
-        result = self._conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        return result.rowcount > 0
+        return self._revoke(api_tokens.c.token_hash == token_hash, at=at) > 0
 
     def revoke_for_staff(self, staff_id: int, *, at: int) -> int:
-        result = self._conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.staff_id == staff_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        return int(result.rowcount)
+        return self._revoke(api_tokens.c.staff_id == staff_id, at=at)
 
     def revoke_for_person(self, person_id: int, *, at: int) -> int:
-        result = self._conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.person_id == person_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        return int(result.rowcount)
+        return self._revoke(api_tokens.c.person_id == person_id, at=at)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from chaincut.store.tables_access import (
     case_assignments,
     key_rotations,
     person_corrections,
+    rate_counts,
+    revocation_head,
     staff,
     web_sessions,
 )
@@ -105,6 +107,8 @@ __all__ = [
     "people",
     "person_corrections",
     "purges",
+    "rate_counts",
+    "revocation_head",
     "staff",
     "venues",
     "visits",

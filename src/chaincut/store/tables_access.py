@@ -45,6 +45,17 @@ api_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger),
     Column("revoked_at", BigInteger),
+    # The revocation's number from revocation_head: workers learn revocations in this order.
+    Column("revoked_seq", BigInteger, index=True),
+)
+
+# The last revocation number handed out. Each revoking transaction increments this one row,
+# which serialises them: numbers commit in the order they are taken (store/staff.py).
+revocation_head = Table(
+    "revocation_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
 )
 
 web_sessions = Table(
@@ -130,6 +141,18 @@ person_corrections = Table(
     Column("reason", String(500), nullable=False),
     Column("corrected_by", String(80), nullable=False),
     Column("corrected_at", BigInteger, nullable=False),
+)
+
+# Requests per client and limit in one fixed minute window, counted by every server worker
+# (access/rate_limit.py); windows more than a minute old are deleted as they pass.
+rate_counts = Table(
+    "rate_counts",
+    metadata,
+    Column("limit_name", String(32), primary_key=True),
+    Column("client", String(128), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_rate_counts_window_start", "window_start"),
 )
 
 # Progress of re-encrypting sealed fields under the current data key, so a run can resume.

@@ -34,6 +34,7 @@ from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.purges import PurgeLog
+from chaincut.store.rate_counts import RateCountRepository
 from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
 from chaincut.store.tables import encounters, visits
 from chaincut.store.tracing_reads import TracingReads
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.code_keys = CodeKeyRepository(conn, cipher)
         self.health_codes = HealthCodeRepository(conn)
         self.issued_codes = IssuedCodeRepository(conn)
+        self.rate_counts = RateCountRepository(conn)
 
 
 @dataclass(frozen=True)
