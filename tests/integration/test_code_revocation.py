@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from chaincut.api import create_app
@@ -357,3 +358,53 @@ def test_a_partners_revoked_code_is_refused_online_and_offline(
     macao.root, macao.sequence = impostor, 5
     (forged,) = services.code_partners.sync(OPERATOR)
     assert forged.revocations_sequence == 4 and "signature does not match" in forged.revocations_reason
+
+
+def test_a_code_just_past_expiry_but_inside_the_leeway_is_revoked_too(
+    services: Services, client: TestClient, tmp_path: Path
+) -> None:
+    # A checkpoint accepts a code until exp plus its leeway (300 s): a code 60 s past exp is still
+    # one a slow clock clears, so its holder turning red must revoke it as well.
+    app = _traveller(services, client)
+    code = _signed(client, app)
+    expires = datetime.fromisoformat(code["expires_at"])
+    assert isinstance(services.clock, FixedClock)
+    services.clock.advance(expires - services.clock.now() + timedelta(seconds=60))
+    services.people.register(PersonDraft(ref="P8", household="H1"))
+    services.cases.register(
+        CaseDraft("C8", "P8", "local", onset_on=services.clock.now().date(),
+                  isolated_at=services.clock.now() - timedelta(minutes=30)),
+        actor="tracer-1",
+    )  # fmt: skip
+    assert services.codes.current("T1").colour == "red"
+    with services.store.read() as uow:
+        record = uow.issued_codes.get(code["code_id"])
+    assert record is not None and record.revoked_at is not None
+    synced = services.clearances.bundle(OPERATOR, CHECKPOINT, services.clock.now().date())
+    assert code["code_id"] in synced.revoked_codes["HK"]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(synced.to_dict()))
+    # A checkpoint whose clock runs two minutes behind still reads the code as valid, and refuses it.
+    offline = _clear_offline(bundle, tmp_path / "log.jsonl", code["qr"], expires - timedelta(seconds=60))
+    assert offline.exit_code == 1, offline.output
+    assert "code_revoked" in {r["code"] for r in json.loads(offline.stdout)["reasons"]}
+
+
+def test_a_partner_pinned_before_revocation_lists_has_its_list_fetched(
+    services: Services, client: TestClient
+) -> None:
+    # Migration 0008 added the revocation list URL; a partner pinned before it has none stored.
+    _traveller(services, client)
+    macao = Macao(services.clock.now() - timedelta(minutes=5))
+    services.code_partners._fetch = macao.fetch  # type: ignore[attr-defined]
+    pem = macao.root.certificate.public_bytes(Encoding.PEM)
+    services.code_partners.add("macao", "https://mo.example/codes/trust-list", pem, OPERATOR)
+    with services.store.write() as uow:
+        uow.connection.execute(text("UPDATE code_partners SET revocations_url = NULL"))
+    subject = services.subjects.subject_of(services.hasher.hash(DOC))
+    bad = macao.code("mo-bad", subject)
+    macao.revoked, macao.sequence = {"mo-bad": macao.now + timedelta(hours=24)}, 1
+    (outcome,) = services.code_partners.sync(OPERATOR)
+    assert outcome.revocations_sequence == 1, outcome.revocations_reason
+    refused = services.clearances.clear(Principal.system("officer-2"), bad, CHECKPOINT)
+    assert "code_revoked" in refused.decision.reason_codes

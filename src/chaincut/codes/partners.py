@@ -126,6 +126,7 @@ class Partners:
         self._fetch = fetch
         self._parsed: dict[tuple[str, int, int], IssuerTrust] = {}
         self._revocations: dict[tuple[str, int, int], RevocationList] = {}
+        self._lock = threading.Lock()
         self.changed: Callable[[], None] = lambda: None
 
     def add(
@@ -208,22 +209,32 @@ class Partners:
         return found
 
     def revocation_lists(self) -> dict[str, RevocationList]:
-        """Each partner's last accepted code-revocation list, by issuer."""
+        """Each partner's last accepted code-revocation list, by issuer.
+
+        Read on every online scan of a partner's code: only the lists' fingerprints are read from
+        the store, and a list is parsed again only when a sync has replaced it. Request threads
+        share the cache, so it changes under a lock.
+        """
         with self._store.read() as uow:
-            records = uow.code_keys.partners()
-        found: dict[str, RevocationList] = {}
-        for record in records:
-            if record.revocation_list is None or record.revocations_sequence is None:
-                continue
-            key = (record.name, record.revocations_sequence, record.revocations_synced_at or 0)
-            if key not in self._revocations:
+            keys = uow.code_keys.revocation_fingerprints()
+        with self._lock:
+            missing = {key[0] for key in keys if key not in self._revocations}
+        if missing:
+            with self._store.read() as uow:
+                records = [uow.code_keys.partner(name) for name in sorted(missing)]
+            for record in records:
+                if record is None or record.revocation_list is None or record.revocations_sequence is None:
+                    continue
+                key = (record.name, record.revocations_sequence, record.revocations_synced_at or 0)
                 root = x509.load_der_x509_certificate(record.root_certificate)
-                for old in [k for k in self._revocations if k[0] == record.name]:
-                    del self._revocations[old]
-                self._revocations[key] = read_revocation_list(record.revocation_list, root)
-            parsed = self._revocations[key]
-            found[parsed.issuer] = parsed
-        return found
+                parsed = read_revocation_list(record.revocation_list, root)
+                with self._lock:
+                    for old in [k for k in self._revocations if k[0] == record.name]:
+                        del self._revocations[old]
+                    self._revocations[key] = parsed
+        with self._lock:
+            held = [self._revocations.get(key) for key in keys]
+        return {parsed.issuer: parsed for parsed in held if parsed is not None}
 
     def signed_lists(self) -> list[tuple[str, str, bytes]]:
         """Each partner's last accepted signed list as fetched, with its pinned root (DER)."""
@@ -287,13 +298,16 @@ class Partners:
     def _sync_revocations(self, record: PartnerRecord, issuer: str | None) -> tuple[int | None, str]:
         """Fetch and check the partner's revocation list: the sequence held now, and what happened."""
         held = record.revocations_sequence
-        if record.revocations_url is None:
+        # A partner pinned before revocation lists existed has no URL of its own: a chaincut
+        # partner publishes its list beside its trust list.
+        url = record.revocations_url or default_revocations_url(record.url)
+        if url is None:
             return held, "no revocation list URL: its codes cannot be revoked here"
         if issuer is None:
             return held, "revocation list not fetched: no trust list of this partner accepted yet"
         now = to_epoch(self._clock.now())
         try:
-            text = self._fetch(record.revocations_url).decode("utf-8")
+            text = self._fetch(url).decode("utf-8")
             revocations = read_revocation_list(text, x509.load_der_x509_certificate(record.root_certificate))
             if revocations.issuer != issuer:
                 raise TrustListError(f"the revocation list's issuer {revocations.issuer!r} is not {issuer!r}")

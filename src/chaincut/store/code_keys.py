@@ -194,6 +194,17 @@ class CodeKeyRepository:
         rows = self._conn.execute(select(code_partners).order_by(code_partners.c.name)).all()
         return [_partner(r) for r in rows]
 
+    def revocation_fingerprints(self) -> list[tuple[str, int, int]]:
+        """(name, revocations sequence, synced at) of each partner holding a revocation list: what
+        tells a cached list from a newer one without reading the lists themselves."""
+        c = code_partners.c
+        rows = self._conn.execute(
+            select(c.name, c.revocations_sequence, c.revocations_synced_at)
+            .where(c.revocation_list.is_not(None), c.revocations_sequence.is_not(None))
+            .order_by(c.name)
+        ).all()
+        return [(str(n), int(seq), int(at or 0)) for n, seq, at in rows]
+
     def partner(self, name: str) -> PartnerRecord | None:
         row = self._conn.execute(select(code_partners).where(code_partners.c.name == name)).first()
         return None if row is None else _partner(row)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from chaincut.domain.code_validity import MAX_CODE_LEEWAY_SECONDS
 from chaincut.store.tables_keys import code_revocation_state, issued_codes
 
 __all__ = ["IssuedCode", "IssuedCodeRepository"]
@@ -76,13 +77,19 @@ class IssuedCodeRepository:
         ]
 
     def revoke_outstanding(self, person_ids: Sequence[int], at: int) -> int:
-        """Revoke every code of these people that is neither expired nor revoked; raises the list's
-        sequence when any was. Returns how many were revoked."""
+        """Revoke every code of these people that is not revoked and that a verifier may still accept;
+        raises the list's sequence when any was. Returns how many were revoked.
+
+        A verifier accepts a code until its ``exp`` plus its clock leeway (at most
+        ``MAX_CODE_LEEWAY_SECONDS``), so a code that expired within that much of ``at`` is still
+        outstanding: left unrevoked, a checkpoint with a slow clock would clear it.
+        """
         revoked = 0
+        accepted_until = at - MAX_CODE_LEEWAY_SECONDS
         for chunk in _chunks(person_ids):
             result = self._conn.execute(
                 update(issued_codes)
-                .where(_c.person_id.in_(chunk), _c.revoked_at.is_(None), _c.expires_at > at)
+                .where(_c.person_id.in_(chunk), _c.revoked_at.is_(None), _c.expires_at > accepted_until)
                 .values(revoked_at=at)
             )
             revoked += result.rowcount or 0

@@ -47,6 +47,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("revocation_list", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("revocations_sequence", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("revocations_synced_at", sa.BigInteger(), nullable=True))
+    # Partners pinned before revocation lists existed: a chaincut partner publishes its list beside
+    # its trust list (codes.partners.default_revocations_url), so their next sync fetches it.
+    op.execute(
+        "UPDATE code_partners SET revocations_url = "
+        "substr(url, 1, length(url) - length('/codes/trust-list')) || '/codes/revocations' "
+        "WHERE url LIKE '%/codes/trust-list' AND revocations_url IS NULL"
+    )
 
 
 def downgrade() -> None:
