@@ -173,7 +173,17 @@ def test_the_access_report_holds_everything_and_retention_removes_what_it_covers
     services.approvals.request(TOOLS, "C001", "export contacts for the cluster review")
     first = {r.kind: r.deleted for r in purge_expired(services.store, services.policy, clock)}
     assert first == dict.fromkeys(
-        ("visits", "encounters", "corrections", "sessions", "tokens", "approvals", "signed_codes"), 0
+        (
+            "visits",
+            "encounters",
+            "corrections",
+            "sessions",
+            "tokens",
+            "approvals",
+            "signed_codes",
+            "rate_counts",
+        ),
+        0,
     )
 
     clock.advance(LATER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,11 +18,12 @@ from sqlalchemy import select
 from chaincut.access.rate_limit import WINDOW_SECONDS, StoredCounts, local_share
 from chaincut.api import create_app
 from chaincut.bootstrap import Services, bootstrap
-from chaincut.clock import to_epoch
+from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain.access import Principal
 from chaincut.people import PersonDraft
 from chaincut.store.tables import rate_counts
 from chaincut.venues.registry import VenueDraft
+from chaincut.whereabouts.retention import purge_expired
 
 OPERATOR = Principal.system("tests")
 
@@ -106,6 +108,24 @@ def test_counts_of_windows_that_have_passed_are_deleted(services: Services) -> N
         start + WINDOW_SECONDS,
         start + 2 * WINDOW_SECONDS,
     ]  # this one and the one before
+
+
+def test_counts_are_purged_when_traffic_stops(services: Services) -> None:
+    # Workers drop old windows only as they add; with no request after the last, the counts (resident
+    # ids, addresses) would stay. The maintenance purge deletes them once they no longer count.
+    counts = StoredCounts(services.store)
+    start = to_epoch(services.clock.now())
+    start -= start % WINDOW_SECONDS
+    counts.add(start, {("checkins", "resident:a"): 2, ("sign-in", "127.0.0.1"): 1})
+    assert isinstance(services.clock, FixedClock)
+    services.clock.advance(timedelta(seconds=WINDOW_SECONDS))
+    kept = {r.kind: r.deleted for r in purge_expired(services.store, services.policy, services.clock)}
+    assert kept["rate_counts"] == 0  # the window before the current one still counts
+    services.clock.advance(timedelta(seconds=WINDOW_SECONDS))
+    purged = {r.kind: r.deleted for r in purge_expired(services.store, services.policy, services.clock)}
+    assert purged["rate_counts"] == 2
+    with services.store.read() as uow:
+        assert uow.connection.execute(select(rate_counts)).all() == []
 
 
 def test_workers_adding_to_the_same_clients_at_once_lose_no_request(services: Services) -> None:

@@ -35,7 +35,7 @@ LATER = timedelta(days=25)  # how far the clock moves before purging
 # What each purge run records, in order: whereabouts, then replaced details and ended credentials
 # (signed codes' records once the codes expired).
 WHEREABOUTS = ["visits", "encounters"]
-KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals", "signed_codes"]
+KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals", "signed_codes", "rate_counts"]
 
 
 @pytest.fixture
@@ -263,6 +263,8 @@ def test_purges_over_the_api(client: TestClient, services: Services, clock: Fixe
         kept = RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections") else ENDED_ACCESS
         if entry["kind"] == "signed_codes":
             kept = timedelta(hours=1)  # expired, and past the largest clock leeway a verifier allows
+        if entry["kind"] == "rate_counts":
+            kept = timedelta(minutes=1)  # the window before this minute's (the clock is on a minute)
         assert datetime.fromisoformat(entry["cutoff"]) == clock.now() - kept, entry
         assert entry["policy_version"] == services.policy.version
 

@@ -44,6 +44,7 @@ from typing import Protocol
 from chaincut.clock import Clock, to_epoch
 from chaincut.errors import RateLimited
 from chaincut.store import Store
+from chaincut.store.rate_counts import WINDOW_SECONDS
 
 __all__ = [
     "MAX_CLIENT_LENGTH",
@@ -57,7 +58,6 @@ __all__ = [
     "local_share",
 ]
 
-WINDOW_SECONDS = 60
 SYNC_SECONDS = 1.0
 MAX_CLIENT_LENGTH = 128  # rate_counts.client; a longer name is counted under its SHA-256
 SHARE_DIVISOR = 10

@@ -13,7 +13,9 @@ from sqlalchemy.dialects import sqlite
 
 from chaincut.store.tables import rate_counts
 
-__all__ = ["RateCountRepository"]
+__all__ = ["WINDOW_SECONDS", "RateCountRepository"]
+
+WINDOW_SECONDS = 60  # a window starts at a multiple of this many seconds of the Clock
 
 _ADD_ARRAYS = text(
     "INSERT INTO rate_counts (limit_name, client, window_start, count) "

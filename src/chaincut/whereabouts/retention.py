@@ -11,6 +11,9 @@ What each purge covers (the policy's ``[retention]`` keys):
 - ``signed_codes``: the record of each signed health code issued (its id, person and
   expiry, kept to revoke it by id), once the code has expired and the largest clock
   leeway a verifier may allow has passed too: nobody can use the code any more.
+- ``rate_counts``: the requests per client (resident, staff member or address) counted for
+  rate limits, once the window after theirs has ended too (they no longer count). Workers
+  drop them as they add; this catches them when traffic stops.
 
 The audit log is not purged: it is append-only by design (triggers refuse
 UPDATE and DELETE) and is the lasting record of who accessed whose data.
@@ -20,11 +23,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chaincut.clock import Clock, to_epoch
+from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain.code_validity import MAX_CODE_LEEWAY_SECONDS
 from chaincut.policy import Policy
 from chaincut.store import PurgeRecord, Store
 from chaincut.store.purges import delete_ended_approvals, delete_ended_credentials
+from chaincut.store.rate_counts import WINDOW_SECONDS
 
 __all__ = ["purge_expired"]
 
@@ -57,12 +61,16 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
         approvals = delete_ended_approvals(uow.connection, to_epoch(ended_cutoff))
         codes_cutoff = now - timedelta(seconds=MAX_CODE_LEEWAY_SECONDS)
         codes = uow.issued_codes.delete_expired(to_epoch(codes_cutoff))
+        current = to_epoch(now) - to_epoch(now) % WINDOW_SECONDS
+        counts_cutoff = current - WINDOW_SECONDS
+        counts = uow.rate_counts.delete_before(counts_cutoff)
         more = [
             PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
             PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
             PurgeRecord("tokens", tokens, ended_cutoff, now, policy.version),
             PurgeRecord("approvals", approvals, ended_cutoff, now, policy.version),
             PurgeRecord("signed_codes", codes, codes_cutoff, now, policy.version),
+            PurgeRecord("rate_counts", counts, from_epoch(counts_cutoff), now, policy.version),
         ]
         for record in more:
             uow.purges.record(record)
