@@ -153,7 +153,14 @@ def test_deleting_by_end_time_keeps_what_ends_at_the_cutoff(services: Services) 
         uow.visits.add_many(
             [
                 Visit(person_id, venue_id, T0, T0 + timedelta(hours=1), VisitSource.IMPORT),
-                Visit(person_id, venue_id, T0, T0 + timedelta(hours=2), VisitSource.IMPORT),
+                # Entered a minute later: bulk visits are one per (person, venue, entered_at).
+                Visit(
+                    person_id,
+                    venue_id,
+                    T0 + timedelta(minutes=1),
+                    T0 + timedelta(hours=2),
+                    VisitSource.IMPORT,
+                ),
             ]
         )
         uow.encounters.add_many(

@@ -52,6 +52,7 @@ from chaincut.store.tables_codes import (
     health_vaccinations,
 )
 from chaincut.store.tables_keys import code_partners, code_signing_keys, code_trust_state
+from chaincut.store.tables_store import imports, store_identity
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
 # are re-exported here so that whoever imports this module (Alembic included) knows them all.
@@ -83,6 +84,7 @@ __all__ = [
     "health_tests",
     "health_vaccinations",
     "households",
+    "imports",
     "key_rotations",
     "metadata",
     "order_events",
@@ -91,6 +93,7 @@ __all__ = [
     "person_corrections",
     "purges",
     "staff",
+    "store_identity",
     "venues",
     "visits",
     "web_sessions",
@@ -157,6 +160,17 @@ visits = Table(
         sqlite_where=Column("left_at").is_(None),
         postgresql_where=Column("left_at").is_(None),
     ),
+    # A visit's natural key: a person entering a venue at an instant. Bulk rows (no client id) are
+    # stored once under it; check-ins and uploads are idempotent by their client id instead.
+    Index(
+        "uq_visits_bulk_key",
+        "person_id",
+        "venue_id",
+        "entered_at",
+        unique=True,
+        sqlite_where=Column("client_id").is_(None),
+        postgresql_where=Column("client_id").is_(None),
+    ),
 )
 
 encounters = Table(
@@ -170,6 +184,8 @@ encounters = Table(
     Index("ix_encounters_a_time", "person_a", "start_at"),
     Index("ix_encounters_b_time", "person_b", "start_at"),
     Index("ix_encounters_end_at", "end_at"),
+    # An encounter's natural key: the unordered pair (stored as person_a < person_b), start and end.
+    Index("uq_encounters_key", "person_a", "person_b", "start_at", "end_at", unique=True),
 )
 
 cases = Table(

@@ -20,6 +20,7 @@ from chaincut.clock import Clock, to_epoch
 from chaincut.domain import VisitSource
 from chaincut.policy import Policy
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
+from chaincut.whereabouts.importing.ledger import new_import
 from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, ImportRun, RowTriage
 from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows
 from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
@@ -183,15 +184,22 @@ def _stream(
     required: list[str],
     optional: list[str],
     check: Callable[[RowBatch, RowTriage], pa.Table],
+    clock: Clock,
 ) -> ImportReport:
-    with ImportRun(kind, path, options) as run, store.bulk(kind) as sink:
-        for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
-            table = check(batch, run.triage)
-            run.triage.raise_if_any()  # in abort mode, at the first bad batch
-            sink.write(table)
-            run.read(len(batch.lines), batch.bytes_read)
-            run.report.stored += table.num_rows
-        run.triage.raise_if_any()
+    """Check and store the file's rows; a file imported before is refused first (``ledger``)."""
+    with ImportRun(kind, path, options) as run:
+        record = new_import(store, kind, path, clock, options)
+        with store.bulk(kind, record) as sink:
+            for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
+                table = check(batch, run.triage)
+                run.triage.raise_if_any()  # in abort mode, at the first bad batch
+                sink.write(table)
+                run.read(len(batch.lines), batch.bytes_read)
+            run.triage.raise_if_any()
+            record.rows_read, record.rows_rejected = run.report.read, run.triage.total
+        run.report.stored = sink.outcome.stored
+        run.report.duplicates = sink.outcome.duplicates
+        run.report.import_id = sink.outcome.import_id
     return run.report
 
 
@@ -283,6 +291,7 @@ def import_visits(
         ["person", "venue", "entered_at"],
         ["left_at", "source"],
         check,
+        clock,
     )
 
 
@@ -333,7 +342,9 @@ def import_encounters(
         )
         return table
 
-    return _stream(store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check)
+    return _stream(
+        store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check, clock
+    )
 
 
 def _is_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
