@@ -187,8 +187,8 @@ def _stream(
     clock: Clock,
 ) -> ImportReport:
     """Check and store the file's rows; a file imported before is refused first (``ledger``)."""
+    record = new_import(store, kind, path, clock, options)
     with ImportRun(kind, path, options) as run:
-        record = new_import(store, kind, path, clock, options)
         with store.bulk(kind, record) as sink:
             for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
                 table = check(batch, run.triage)
