@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -939,3 +941,23 @@ def test_upgrading_keeps_each_natural_key_once(settings: Settings) -> None:
         db.dispose()
     assert kept_visits == [1, 3, 4, 5]
     assert [tuple(r) for r in kept_encounters] == [(1, 1, 2, t0, t0 + 480), (4, 1, 3, t0, t0 + 60)]
+
+
+def test_overlapping_files_imported_at_once_store_each_visit_once(
+    services: Services, tmp_path: Path, registered: dict[str, int]
+) -> None:
+    rows = [f"p-ann,v-rest,{iso(T0 + i * timedelta(minutes=5))},,qr" for i in range(40)]
+    first = write_text(tmp_path / "first.csv", VISITS_HEADER, *rows[:30])
+    second = write_text(tmp_path / "second.csv", VISITS_HEADER, *rows[10:])
+    barrier = threading.Barrier(2)
+
+    def run(path: Path) -> ImportReport:
+        barrier.wait()
+        return load(services, "visits", path)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(run, [first, second]))
+
+    assert sum(r.stored for r in reports) == 40
+    assert sum(r.duplicates for r in reports) == 20
+    assert len(stored(services, "visits")) == services.store.counts().visits == 40

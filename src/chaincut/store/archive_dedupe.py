@@ -2,12 +2,13 @@
 
 A row is a duplicate when its natural key (``natural_keys``) came earlier in the
 same import, or is already held by a committed segment. The writer remembers each
-staged batch's key hashes (8 bytes a row, sorted per batch); at commit, under the
-archive's lock, the sorted hashes show the keys staged twice, and one streaming
-pass over the committed rows of the staged time range (the key's instant: row
-groups outside it are skipped by their statistics) shows the keys already held.
-Only rows whose hashes meet are then compared by their exact keys. An import with
-no duplicate, the usual case, costs the hashing and one sort.
+staged batch's key hashes (8 bytes a row, sorted per batch, cut by their top bits
+so that merging them needs little more memory); at commit, under the archive's
+lock, the sorted hashes show the keys staged twice, and one streaming pass over
+the committed rows of the staged time range (the key's instant: row groups outside
+it are skipped by their statistics) shows the keys already held. Only rows whose
+hashes meet are then compared by their exact keys. An import with no duplicate,
+the usual case, costs the hashing and one sort.
 """
 
 from __future__ import annotations
@@ -32,17 +33,50 @@ from chaincut.store.natural_keys import (
     repeated,
 )
 
-__all__ = ["StagedKeys", "find_duplicates"]
+__all__ = ["SortedHashes", "StagedKeys", "find_duplicates"]
 
 Mask = NDArray[np.bool_]
 
 
+_BUCKETS = 16
+_BOUNDS = np.arange(1, _BUCKETS, dtype=np.uint64) << np.uint64(60)  # by a hash's top 4 bits
+
+
+class SortedHashes:
+    """Key hashes, sorted, in 16 arrays by their top 4 bits (so that merging them holds 1/16 more)."""
+
+    def __init__(self, buckets: list[U64]) -> None:
+        self._buckets = buckets
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._buckets)
+
+    def repeated(self) -> U64:
+        """The hashes that occur more than once."""
+        parts = [np.unique(b[1:][b[1:] == b[:-1]]) for b in self._buckets]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+    def contains(self, values: U64) -> Mask:
+        """Which ``values`` are among the hashes."""
+        out = np.zeros(len(values), dtype=bool)
+        bucket = np.searchsorted(_BOUNDS, values, side="right")
+        for index, hashes in enumerate(self._buckets):
+            mine = bucket == index
+            if mine.any():
+                out[mine] = contains_sorted(values[mine], hashes)
+        return out
+
+
 class StagedKeys:
-    """The key hashes and the time range of the rows an archive writer has staged."""
+    """The key hashes and the time range of the rows an archive writer has staged.
+
+    Each batch's hashes are sorted and cut by their top bits; ``take_sorted`` merges
+    them one cut at a time. They take 8 bytes a staged row until the commit.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._hashes: list[U64] = []
+        self._parts: list[list[U64]] = [[] for _ in range(_BUCKETS)]
         self.low: int | None = None
         self.high: int | None = None
 
@@ -52,17 +86,23 @@ class StagedKeys:
         columns = key_columns(self.kind, table)
         hashes = key_hashes(columns)
         hashes.sort()
-        self._hashes.append(hashes)
+        for parts, part in zip(self._parts, np.split(hashes, np.searchsorted(hashes, _BOUNDS)), strict=True):
+            parts.append(part.copy())  # a copy, so that the batch's array goes
         time = columns[KEY_COLUMNS[self.kind].index(TIME_COLUMN[self.kind])]
         low, high = int(time.min()), int(time.max())
         self.low = low if self.low is None else min(self.low, low)
         self.high = high if self.high is None else max(self.high, high)
 
-    def sorted_hashes(self) -> U64:
-        if not self._hashes:
-            return np.zeros(0, dtype=np.uint64)
-        # Sorted runs, one per batch: the stable sort (a merge sort) mostly merges them.
-        return np.sort(np.concatenate(self._hashes), kind="stable")
+    def take_sorted(self) -> SortedHashes:
+        """Every staged row's key hash, sorted; the writer lets its own copies go."""
+        buckets = []
+        for index, parts in enumerate(self._parts):
+            merged = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+            self._parts[index] = []
+            # Sorted runs, one per batch: the stable sort (a merge sort) mostly merges them, in place.
+            merged.sort(kind="stable")
+            buckets.append(merged)
+        return SortedHashes(buckets)
 
 
 def find_duplicates(
@@ -73,10 +113,10 @@ def find_duplicates(
     Of the rows sharing a key, a committed one is kept before any staged one, and
     staged ones in the order they were written.
     """
-    hashes = keys.sorted_hashes()
+    hashes = keys.take_sorted()
     if not len(hashes) or keys.low is None or keys.high is None:
         return [None] * len(staged)
-    twice = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    twice = hashes.repeated()
     held_keys = _held_keys(kind, held, hashes, keys.low, keys.high)
     suspects = np.unique(np.concatenate([twice, key_hashes(held_keys)]))
     if not len(suspects):
@@ -112,7 +152,9 @@ def find_duplicates(
     return masks
 
 
-def _held_keys(kind: str, held: Sequence[Path], hashes: U64, low: int, high: int) -> list[NDArray[np.int64]]:
+def _held_keys(
+    kind: str, held: Sequence[Path], hashes: SortedHashes, low: int, high: int
+) -> list[NDArray[np.int64]]:
     """The keys of committed rows in [low, high] whose hashes are among ``hashes``, streamed."""
     names = list(KEY_COLUMNS[kind])
     found: list[list[NDArray[np.int64]]] = []
@@ -123,7 +165,7 @@ def _held_keys(kind: str, held: Sequence[Path], hashes: U64, low: int, high: int
             columns=names, filter=(time >= low) & (time <= high), batch_size=1 << 20
         ):
             columns = key_columns(kind, batch)
-            hit = contains_sorted(key_hashes(columns), hashes)
+            hit = hashes.contains(key_hashes(columns))
             if hit.any():
                 found.append([c[hit] for c in columns])
     if not found:

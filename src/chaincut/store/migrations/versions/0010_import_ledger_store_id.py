@@ -3,8 +3,10 @@
 Each bulk file of whereabouts is recorded by its SHA-256 (``imports``), so the same
 file is refused a second time. Bulk visits (no client id) and encounters are stored
 once under their natural keys: (person, venue, entered_at), and (unordered pair,
-start, end) with the pair stored in order. Rows already stored twice by importing a
-file twice are deleted here, the lowest id kept: they counted double in tracing.
+start, end) with the pair stored in order. The key indexes replace those on
+(person_id, entered_at) and (person_a, start_at), which their first columns serve.
+Rows already stored twice by importing a file twice are deleted here, the lowest
+id kept: they counted double in tracing.
 
 ``store_identity`` holds the store's id, a new UUID: `chaincut db upgrade` writes it
 into the Parquet archive's manifests too, and the database and archive of two
@@ -29,7 +31,13 @@ branch_labels = None
 depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_BULK = "client_id IS NULL"
+# Bulk visits have no client id: all of theirs are '' in the key, so two with one key collide.
+_VISIT_KEY: list[str | sa.TextClause] = [
+    "person_id",
+    "entered_at",
+    "venue_id",
+    sa.text("COALESCE(client_id, '')"),
+]
 
 
 def upgrade() -> None:
@@ -67,32 +75,26 @@ def upgrade() -> None:
         " AND earlier.start_at = encounters.start_at AND earlier.end_at = encounters.end_at"
         " AND earlier.id < encounters.id)"
     )
+    # Its first columns serve look-ups by person_a and time: it replaces (person_a, start_at).
     op.create_index(
-        "uq_encounters_key", "encounters", ["person_a", "person_b", "start_at", "end_at"], unique=True
+        "uq_encounters_key", "encounters", ["person_a", "start_at", "person_b", "end_at"], unique=True
     )
+    op.drop_index("ix_encounters_a_time", table_name="encounters")
     op.execute(
         "DELETE FROM visits WHERE client_id IS NULL AND EXISTS (SELECT 1 FROM visits AS earlier"
         " WHERE earlier.client_id IS NULL AND earlier.person_id = visits.person_id"
         " AND earlier.venue_id = visits.venue_id AND earlier.entered_at = visits.entered_at"
         " AND earlier.id < visits.id)"
     )
-    op.create_index(
-        "uq_visits_bulk_key",
-        "visits",
-        ["person_id", "venue_id", "entered_at"],
-        unique=True,
-        sqlite_where=sa.text(_BULK),
-        postgresql_where=sa.text(_BULK),
-    )
+    # The natural key's index takes the place of (person_id, entered_at): its first columns.
+    op.create_index("uq_visits_key", "visits", _VISIT_KEY, unique=True)
+    op.drop_index("ix_visits_person_time", table_name="visits")
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "uq_visits_bulk_key",
-        table_name="visits",
-        sqlite_where=sa.text(_BULK),
-        postgresql_where=sa.text(_BULK),
-    )
+    op.create_index("ix_visits_person_time", "visits", ["person_id", "entered_at"], unique=False)
+    op.drop_index("uq_visits_key", table_name="visits")
+    op.create_index("ix_encounters_a_time", "encounters", ["person_a", "start_at"], unique=False)
     op.drop_index("uq_encounters_key", table_name="encounters")
     op.drop_table("imports")
     op.drop_table("store_identity")
