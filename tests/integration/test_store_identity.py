@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,13 +188,23 @@ def test_a_new_data_dir_takes_the_database_id_on_its_first_write(embedded_servic
 def test_an_archive_holding_rows_but_no_store_id_waits_for_db_upgrade(
     embedded_services: Services, clock: FixedClock
 ) -> None:
-    """An archive written before store ids: refused until `chaincut db upgrade` binds it."""
+    """An archive written before store ids: refused until `chaincut db upgrade` binds it.
+
+    Such an archive may hold a file imported twice: the upgrade deletes the rows held twice.
+    """
     with embedded_services.store.bulk("visits") as sink:
         sink.write(one_visit())
+    with embedded_services.store.bulk("visits") as sink:
+        sink.write(one_visit(person_id=2))
     settings = embedded_services.settings
-    manifest = settings.data_dir / "whereabouts" / "visits" / "manifest.json"
+    folder = settings.data_dir / "whereabouts" / "visits"
+    manifest = folder / "manifest.json"
     content = json.loads(manifest.read_text(encoding="utf-8"))
     del content["store_id"]
+    # The first import again, as an archive from before stored it: its segment a second time.
+    twice = dict(content["segments"][0], file="seg-twice.parquet")
+    shutil.copy(folder / content["segments"][0]["file"], folder / twice["file"])
+    content["segments"].append(twice)
     manifest.write_text(json.dumps(content), encoding="utf-8")
     store_id = read_store_id(embedded_services.db)
 
@@ -205,8 +216,9 @@ def test_an_archive_holding_rows_but_no_store_id_waits_for_db_upgrade(
     rewired = bootstrap(settings, clock=clock)
 
     try:
-        assert done.store_id == store_id
-        assert rewired.store.counts().visits == 1
+        assert (done.store_id, done.archive_duplicates) == (store_id, 1)
+        assert rewired.store.counts().visits == 2
+        assert sorted(rewired.store.archive.read("visits")["person_id"].to_pylist()) == [1, 2]  # type: ignore[union-attr]
         assert manifests(settings.data_dir)["visits"]["store_id"] == store_id
     finally:
         rewired.close()

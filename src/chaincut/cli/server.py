@@ -45,6 +45,12 @@ def db_upgrade() -> None:
     else:
         said = f"{done.backend} schema upgraded from {done.before or 'empty'} to revision {done.reached}"
     console.print(f"{said}; store {done.store_id}", highlight=False, soft_wrap=True)
+    if done.archive_duplicates:
+        console.print(
+            f"the archive held {done.archive_duplicates:,} visits and encounters twice: deleted",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def db_current() -> None:

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from chaincut.errors import ConfigurationError
 from chaincut.store.archive_dedupe import StagedKeys, find_duplicates
-from chaincut.store.natural_keys import canonical
+from chaincut.store.natural_keys import KEY_COLUMNS, canonical
 
 __all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "ParquetArchive", "Segment"]
 
@@ -208,6 +208,41 @@ class ParquetArchive:
     def generation(self, kind: Kind) -> tuple[str, ...]:
         """Names the committed content: it changes whenever an import or a purge commits."""
         return tuple(s.file for s in self.segments(kind))
+
+    def drop_duplicates(self, kind: Kind) -> int:
+        """Keep each natural key once across the committed segments (the first); how many rows went.
+
+        For an archive written before imports kept keys once: `chaincut db upgrade` runs it
+        when it first binds such an archive. It reads every segment's key columns.
+        """
+        with self._locked(kind) as folder:
+            current, found = self._manifest(kind)
+            owner = self._owner(found)
+            keys = StagedKeys(kind)
+            paths = [folder / segment.file for segment in current]
+            for path in paths:
+                keys.add(pq.read_table(path, columns=list(KEY_COLUMNS[kind])))
+            masks = find_duplicates(kind, paths, keys, [])
+            if all(mask is None for mask in masks):
+                return 0
+            keep: list[Segment] = []
+            dropped: list[Path] = []
+            deleted = 0
+            for segment, path, mask in zip(current, paths, masks, strict=True):
+                if mask is None:
+                    keep.append(segment)
+                    continue
+                dropped.append(path)
+                deleted += int(mask.sum())
+                kept = pq.read_table(path).filter(pa.array(~mask))
+                if kept.num_rows:
+                    name = f"seg-{uuid.uuid4().hex}.parquet"
+                    pq.write_table(kept, folder / name, compression="zstd")
+                    keep.append(_describe(name, kept, _END_COLUMN[kind]))
+            self._write_manifest(folder, keep, owner)
+            for path in dropped:
+                path.unlink(missing_ok=True)
+        return deleted
 
     def purge(self, kind: Kind, cutoff: int) -> int:
         """Delete rows that ended before ``cutoff``; returns how many were deleted."""

@@ -11,8 +11,9 @@ server that opens the store compares the two and refuses to start when they diff
 
 A data directory with no archive yet takes the database's id on its first write.
 An archive holding whereabouts but no id (written before store ids) is refused
-until ``chaincut db upgrade`` binds it, and a database that is new (no schema yet)
-never takes an archive that already holds whereabouts.
+until ``chaincut db upgrade`` binds it (and deletes the rows it holds twice), and
+a database that is new (no schema yet) never takes an archive that already holds
+whereabouts.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ _ADVICE = (
 
 @dataclass(frozen=True)
 class StoreUpgrade:
-    """What ``chaincut db upgrade`` did: the schema revision before and after, and the store's id."""
+    """What `chaincut db upgrade` did: schema revisions, the store id, archive rows held twice (deleted)."""
 
     backend: str
     before: str | None
     reached: str
     store_id: str
+    archive_duplicates: int = 0
 
 
 def read_store_id(db: Database) -> str | None:
@@ -108,9 +110,15 @@ def upgrade_store(db: Database, archive: ParquetArchive | None) -> StoreUpgrade:
     reached = upgrade(db)
     store_id = read_store_id(db)
     assert store_id is not None  # migration 0010 made it
+    duplicates = 0
     if archive is not None:
+        # An archive holding rows but no store id was written before keys were kept once:
+        # what importing a file twice stored twice goes, as migration 0010 does in SQL.
+        older = _archive_id(archive) is None and _holds_rows(archive)
         archive.bind(store_id)
-    return StoreUpgrade(db.backend, before, reached, store_id)
+        if older:
+            duplicates = archive.drop_duplicates("visits") + archive.drop_duplicates("encounters")
+    return StoreUpgrade(db.backend, before, reached, store_id, duplicates)
 
 
 def record_restored_from(conn: Connection, source_id: str) -> None:
