@@ -42,7 +42,16 @@ from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects
 from chaincut.settings import Settings, load_secrets
-from chaincut.store import Database, ParquetArchive, Store, ensure_migrated
+from chaincut.store import (
+    Database,
+    ParquetArchive,
+    Store,
+    StoreUpgrade,
+    check_halves,
+    ensure_migrated,
+    read_store_id,
+    upgrade_store,
+)
 from chaincut.tracing.cases import CaseRegistry
 from chaincut.tracing.followups import FollowUpService
 from chaincut.tracing.orders import OrderService
@@ -56,7 +65,7 @@ from chaincut.venues.tokens import (
 )
 from chaincut.whereabouts.checkin import CheckInService
 
-__all__ = ["Services", "ballot_seeds", "bootstrap", "offline_verifier_factory"]
+__all__ = ["Services", "ballot_seeds", "bootstrap", "db_upgrade", "offline_verifier_factory"]
 
 
 @dataclass
@@ -118,14 +127,14 @@ def bootstrap(
     policy = load_policy(settings.policy_file)
     secrets = load_secrets(settings)
     db = Database(settings.resolved_database_url())
-    if require_schema:
-        try:
+    try:
+        if require_schema:
             ensure_migrated(db)
-        except Exception:
-            db.dispose()
-            raise
+        archive = _archive(settings, db)
+    except Exception:
+        db.dispose()
+        raise
     cipher = FieldCipher(secrets.data_keys, secrets.current_data_key)
-    archive = ParquetArchive(Path(settings.data_dir) / "whereabouts") if db.is_sqlite else None
     store = Store(db, cipher, archive, secrets.audit_key)
     try:
         private_key = load_private_key_pem(secrets.venue_signing_key_pem)
@@ -227,6 +236,30 @@ def bootstrap(
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
         code_revocations=code_revocations,
     )
+
+
+def _archive(settings: Settings, db: Database, *, check: bool = True) -> ParquetArchive | None:
+    """The embedded default's archive (PostgreSQL holds everything), bound to the database's store id.
+
+    With ``check``, an archive that belongs to another store is refused (ConfigurationError
+    naming both ids); a database without a store id yet (not migrated) binds nothing.
+    """
+    if not db.is_sqlite:
+        return None
+    store_id = read_store_id(db)
+    archive = ParquetArchive(Path(settings.data_dir) / "whereabouts", store_id)
+    if check and store_id is not None:
+        check_halves(store_id, archive, db.backend)
+    return archive
+
+
+def db_upgrade(settings: Settings) -> StoreUpgrade:
+    """`chaincut db upgrade`: migrate the schema and bind the archive to the store's id (store.identity)."""
+    db = Database(settings.resolved_database_url())
+    try:
+        return upgrade_store(db, _archive(settings, db, check=False))
+    finally:
+        db.dispose()
 
 
 # --- border clearance: where the signed health codes plug in ------------------------------------------

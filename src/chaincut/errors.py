@@ -153,6 +153,11 @@ class Conflict(ChaincutError):
 
     code = "conflict"
 
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if code is not None:
+            self.code = code
+
 
 class BookingRefused(Conflict):
     """A border booking refused by what is stored: a full slot, or the traveller's booking that day."""

@@ -4,19 +4,23 @@ Every importer (people, venues, visits, encounters, cases, and the Hong Kong
 Department of Health's files) is fed random bytes, mutated CSV and JSON Lines,
 other encodings, huge fields and missing columns. It must store the file, or refuse
 it with a chaincut error (``ImportRejected`` with line-numbered errors, or
-``ImportFileError``) and store nothing. The instant parser under them is fuzzed on
-its own. The store is the embedded default, shared by the examples of one test.
+``ImportFileError``; a whereabouts file imported before, ``Conflict``) and store
+nothing. Whereabouts repeated within and across files are stored once. The instant
+parser under them is fuzzed on its own. The store is the embedded default, shared by
+the examples of one test.
 """
 
 # ruff: noqa: PT017 - a fuzzed call may succeed or be refused, so pytest.raises does not fit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -25,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaincut.bootstrap import Services
-from chaincut.errors import ChaincutError, ImportRejected
+from chaincut.errors import ChaincutError, Conflict, ImportRejected
 from chaincut.people import PersonDraft
 from chaincut.store import StoreCounts
 from chaincut.tracing.case_import import import_cases
@@ -42,6 +46,8 @@ from chaincut.whereabouts.importing import (
     import_venues,
     import_visits,
 )
+from chaincut.whereabouts.importing import readers as readers_module
+from chaincut.whereabouts.importing import whereabouts as whereabouts_module
 from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
 
 FUZZ = settings(
@@ -69,6 +75,7 @@ IMPORTERS: dict[str, Importer] = {
     "hk-clusters": lambda s, p, o: import_hk_clusters(s.store, s.clock, p, o),
 }
 HK = {"hk-cases", "hk-buildings", "hk-clusters"}
+WHEREABOUTS = {"visits", "encounters"}
 
 
 def samples(now_text: str, earlier_text: str) -> dict[str, str]:
@@ -132,7 +139,11 @@ class World:
         return path
 
     def run(self, kind: str, path: Path, on_error: str = "abort") -> None:
-        """Import; a refusal must be a chaincut error and store nothing."""
+        """Import; a refusal must be a chaincut error and store nothing.
+
+        A file of whereabouts imported once is refused the second time (the same bytes,
+        whatever its name), and the same rows in other bytes store nothing more.
+        """
         services = self.services
         before = services.store.counts()
         rejects = path.with_suffix(".rejects.csv") if on_error == "skip" else None
@@ -144,6 +155,8 @@ class World:
             if isinstance(exc, ImportRejected):
                 assert exc.errors and exc.total_errors >= len(exc.errors)
                 assert all(e.line is not None and e.line >= 1 for e in exc.errors), exc.errors
+            elif isinstance(exc, Conflict):  # these bytes were imported by an earlier example
+                assert exc.code == "already_imported" and kind in WHEREABOUTS, repr(exc)
             else:
                 assert isinstance(exc, ImportFileError), repr(exc)
             if kind != "hk-clusters" or isinstance(exc, ImportFileError):
@@ -153,6 +166,18 @@ class World:
         if on_error == "abort":
             assert report.rejected == 0
         _check_grown(before, services.store.counts())
+        if kind in WHEREABOUTS:
+            self._imported_once(kind, path, options, report)
+
+    def _imported_once(self, kind: str, path: Path, options: ImportOptions, first: ImportReport) -> None:
+        services = self.services
+        after = services.store.counts()
+        with pytest.raises(Conflict, match=f"already imported on .* as import {first.import_id} "):
+            IMPORTERS[kind](services, self.file(path.read_bytes(), path.suffix), options)
+        if path.suffix in (".csv", ".jsonl"):  # a blank line more: other bytes, the same rows
+            again = IMPORTERS[kind](services, self.file(path.read_bytes() + b"\n", path.suffix), options)
+            assert (again.stored, again.duplicates) == (0, first.stored + first.duplicates)
+        assert services.store.counts() == after
 
 
 def _check_grown(before: StoreCounts, after: StoreCounts) -> None:
@@ -259,6 +284,73 @@ def test_mutated_json_lines_are_imported_or_refused_clearly(
     )
     mutated = mutate(text + extra, data) if data.draw(st.booleans()) else text + extra
     world.run(kind, world.file(mutated.encode("utf-8", "surrogatepass"), ".jsonl"))
+
+
+def _stored_keys(world: World, kind: str) -> list[tuple[int, ...]]:
+    """Each archived row's natural key (a visit's with its left_at after it)."""
+    archive = world.services.store.archive
+    assert archive is not None
+    table = archive.read("visits" if kind == "visits" else "encounters")
+    names = ("person_id", "venue_id", "entered_at", "left_at") if kind == "visits" else ENCOUNTER_KEY
+    return list(zip(*(table[name].to_pylist() for name in names), strict=True))
+
+
+ENCOUNTER_KEY = ("person_a", "person_b", "start_at", "end_at")
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(WHEREABOUTS)), batch_rows=st.integers(1, 4), data=st.data())
+def test_whereabouts_are_stored_once_however_they_repeat(
+    world: World, kind: str, batch_rows: int, data: st.DataObject
+) -> None:
+    """Rows repeated in a file (across its batches) or across files are stored once, the first kept."""
+    now = int(world.services.clock.now().timestamp())
+    with world.services.store.read() as uow:
+        ids = {
+            row["ref"]: row["id"]
+            for row in [*uow.people.ref_index().to_pylist(), *uow.venues.ref_index().to_pylist()]
+        }
+    instants = st.integers(1, 5).map(lambda k: now - k * 600)
+    rows: st.SearchStrategy[tuple[str, str, int, int]]
+    if kind == "visits":
+        rows = st.tuples(
+            st.sampled_from(["P-1", "P-2"]),
+            st.sampled_from(["V-REST", "V-TAXI"]),
+            instants,
+            st.integers(0, 9),
+        )
+        header = "person,venue,entered_at,left_at"
+    else:
+        rows = st.tuples(
+            st.sampled_from(["P-1", "P-2"]), st.sampled_from(["P-2", "P-1"]), instants, st.integers(0, 9)
+        ).filter(lambda r: r[0] != r[1])
+        header = "person_a,person_b,start,end"
+    files = data.draw(st.lists(st.lists(rows, min_size=1, max_size=10), min_size=1, max_size=3))
+    before = _stored_keys(world, kind)
+    first = {(row[:-1] if kind == "visits" else row): row for row in before}
+    stored = 0
+    batches = functools.partial(readers_module.read_rows, batch_rows=batch_rows)
+    with patch.object(whereabouts_module, "read_rows", batches):
+        for lines in files:
+            for x, y, at, minutes in lines:
+                if kind == "visits":
+                    row: tuple[int, ...] = (ids[x], ids[y], at, at + 60 * minutes)
+                    first.setdefault(row[:-1], row)
+                else:
+                    row = (min(ids[x], ids[y]), max(ids[x], ids[y]), at, at + 60 * minutes)
+                    first.setdefault(row, row)
+            text = "".join(f"{x},{y},{at},{at + 60 * minutes}\n" for x, y, at, minutes in lines)
+            path = world.file(f"{header}\n{text}".encode(), ".csv")
+            try:
+                report = IMPORTERS[kind](world.services, path, ImportOptions())
+            except Conflict:  # the same bytes as an earlier example's file: stored then
+                continue
+            stored += report.stored
+            assert report.stored + report.duplicates == report.read == len(lines)
+
+    after = _stored_keys(world, kind)
+    assert sorted(after) == sorted(first.values())  # each key once, with the row that came first
+    assert len(after) - len(before) == stored
 
 
 @FUZZ

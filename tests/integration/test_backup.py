@@ -39,7 +39,7 @@ from chaincut.errors import BackupDamaged, Conflict, InvalidInput, StoreNotReady
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
 from chaincut.settings import Settings
-from chaincut.store import Database, Store, backup_crypto, head_revision, upgrade
+from chaincut.store import Database, NewImport, Store, backup_crypto, head_revision, upgrade
 from chaincut.store import tables as t
 from chaincut.store.archive import ENCOUNTER_SCHEMA, VISIT_SCHEMA
 from chaincut.store.backup import restore_backup, write_backup
@@ -128,7 +128,8 @@ def fill(svc: Services) -> None:
     venue_ids = [v.id for v in venues]
     start = epoch - 5 * 86_400
     entered = [start + rng.randrange(86_400 * 4) for _ in range(3000)]
-    with svc.store.bulk("visits") as sink:
+    imported = NewImport("visits", "ab" * 32, "visits.parquet", epoch, "cli:tests", rows_read=3000)
+    with svc.store.bulk("visits", imported) as sink:
         sink.write(
             pa.table(
                 {
@@ -283,12 +284,20 @@ def fill(svc: Services) -> None:
 
 
 def table_rows(svc: Services) -> Rows:
-    """Every row of every table, in key order."""
+    """Every row of every table, in key order; but the store's identity, each store's own (see store_ids)."""
     with svc.db.engine.connect() as conn:
         return {
             table.name: [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
             for table in t.metadata.sorted_tables
+            if table is not t.store_identity
         }
+
+
+def store_ids(svc: Services) -> tuple[str, str | None]:
+    """The store's id, and the id of the store a backup restored into it came from."""
+    with svc.db.engine.connect() as conn:
+        row = conn.execute(select(t.store_identity.c.store_id, t.store_identity.c.restored_from)).one()
+    return row.store_id, row.restored_from
 
 
 def archive_rows(svc: Services, kind: str) -> list[tuple[Any, ...]]:
@@ -382,6 +391,12 @@ def test_restore_gives_back_every_table_and_the_archive(
         assert archive_rows(target, kind) == archive_rows(services, kind)
     if backend == "embedded":
         assert made.archive_rows == 3000 + 800
+    # The target is another store with the same content: it keeps its own id and names the source's.
+    source_id, _ = store_ids(services)
+    target_id, restored_from = store_ids(target)
+    assert target_id != source_id and restored_from == source_id
+    if target.store.archive is not None:
+        assert set(target.store.archive.store_ids().values()) == {target_id}
     # The audit log's hash chain is whole, and appends continue it.
     assert target.audit.verify().intact
     assert target.audit.verify().checked == len(before["audit_log"]) >= 3

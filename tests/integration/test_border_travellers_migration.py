@@ -3,6 +3,7 @@ the one-a-day rule holds for them afterwards, and the schema is exactly the tabl
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 
 import pytest
@@ -77,9 +78,15 @@ def test_stored_bookings_get_their_travellers_and_keep_the_rules(
             sa.text("SELECT entry_id, position, traveller_hash FROM border_entry_travellers")
         ).all()
         clearance = conn.execute(sa.text("SELECT traveller_id FROM border_clearances")).scalar_one()
-        differences = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
-        )
+        with warnings.catch_warnings():
+            # SQLite's reflection cannot read the visits' key index (it has an expression in it).
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            warnings.filterwarnings(
+                "ignore", "autogenerate skipping metadata-specified expression-based index"
+            )
+            differences = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
     db.dispose()
     assert [
         (t.booking_id, t.position, bytes(t.traveller_hash), t.subject, bool(t.live)) for t in travellers

@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from chaincut.bootstrap import Services
 from chaincut.domain import VisitSource
-from chaincut.errors import ImportRejected
-from chaincut.store import StoreCounts
+from chaincut.errors import Conflict, ImportRejected
+from chaincut.settings import Settings
+from chaincut.store import Database, StoreCounts, upgrade
 from chaincut.store.tables import encounters as encounters_table
 from chaincut.store.tables import people as people_table
 from chaincut.store.tables import visits as visits_table
@@ -605,13 +608,14 @@ def test_skipping_stores_the_good_rows_across_batches(
     monkeypatch.setattr(
         whereabouts_module, "read_rows", functools.partial(readers_module.read_rows, batch_rows=2)
     )
+    good = [f"p-ann,v-rest,{iso(T0 + i * HOUR)},{iso(T0 + i * HOUR + HOUR)},qr" for i in range(6)]
     path = write_text(
-        tmp_path / "visits.csv", VISITS_HEADER, *[GOOD_VISIT] * 5, f"p-bob,v-nowhere,{iso(T0)},,", GOOD_VISIT
+        tmp_path / "visits.csv", VISITS_HEADER, *good[:5], f"p-bob,v-nowhere,{iso(T0)},,", good[5]
     )
 
     report = load(services, "visits", path, ImportOptions(on_error="skip"))
 
-    assert (report.read, report.stored, report.rejected) == (7, 6, 1)
+    assert (report.read, report.stored, report.rejected, report.duplicates) == (7, 6, 1, 0)
     assert services.store.counts().visits == 6
 
 
@@ -796,3 +800,164 @@ def test_a_refused_file_in_skip_mode_still_closes_the_rejects_file(
         load(services, "visits", path, ImportOptions(on_error="skip", rejects=rejects))
 
     assert rejects.read_text(encoding="utf-8").splitlines() == ["line,field,reason,row"]
+
+
+# ------------------------------------------------- a file imported once, each row stored once
+
+
+@pytest.mark.parametrize("kind", ["visits", "encounters"])
+def test_a_whereabouts_file_imported_again_is_refused_naming_the_first_import(
+    services: Services, tmp_path: Path, registered: dict[str, int], kind: str
+) -> None:
+    header, row = (VISITS_HEADER, GOOD_VISIT) if kind == "visits" else (ENCOUNTERS_HEADER, GOOD_ENCOUNTER)
+    path = write_text(tmp_path / f"{kind}.csv", header, row)
+    first = load(services, kind, path)
+    assert (first.stored, first.duplicates) == (1, 0) and first.import_id is not None
+    before = snapshot(services)
+
+    with pytest.raises(Conflict) as refused:
+        load(services, kind, path)
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(path.read_bytes())  # the same bytes under another name: the same file
+    with pytest.raises(Conflict) as refused_again:
+        load(services, kind, copy)
+
+    expected = (
+        f"this {kind} file was already imported on 2026-11-20T04:00Z as import {first.import_id} "
+        "(1 rows stored); nothing was stored"
+    )
+    assert refused.value.message == refused_again.value.message == expected
+    assert (refused.value.code, refused.value.field) == ("already_imported", "file")
+    assert snapshot(services) == before
+    assert staging_left(services) == []
+    with services.store.read() as uow:
+        record = uow.imports.get(first.import_id)
+    assert record is not None
+    assert (record.kind, record.file_name, record.rows_read, record.rows_stored, record.imported_by) == (
+        kind,
+        f"{kind}.csv",
+        1,
+        1,
+        "system",
+    )
+
+
+def test_visits_already_held_are_stored_once(
+    services: Services, tmp_path: Path, registered: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of two rows: a row repeated in a later batch of the same file is found too.
+    monkeypatch.setattr(
+        whereabouts_module, "read_rows", functools.partial(readers_module.read_rows, batch_rows=2)
+    )
+    a, b, c, d = (f"p-ann,v-rest,{iso(T0 + i * HOUR)},{iso(T0 + i * HOUR + HOUR)},qr" for i in range(4))
+    later = f"p-ann,v-rest,{iso(T0)},{iso(T0 + 2 * HOUR)},qr"  # a held visit's key, another check-out
+    first = load(services, "visits", write_text(tmp_path / "first.csv", VISITS_HEADER, a, b))
+    second = load(
+        services, "visits", write_text(tmp_path / "second.csv", VISITS_HEADER, c, b, later, c, d, a)
+    )
+
+    assert (first.stored, first.duplicates) == (2, 0)
+    assert (second.read, second.stored, second.duplicates, second.rejected) == (6, 2, 4, 0)
+    ann, rest, qr = registered["p-ann"], registered["v-rest"], VisitSource.QR.code
+    assert stored(services, "visits") == [
+        (ann, rest, epoch(T0 + i * HOUR), epoch(T0 + i * HOUR + HOUR), False, qr) for i in range(4)
+    ]
+    assert services.store.counts().visits == 4
+    with services.store.read() as uow:
+        assert second.import_id is not None
+        record = uow.imports.get(second.import_id)
+    assert record is not None and (record.rows_stored, record.rows_duplicate) == (2, 4)
+
+
+def test_an_encounter_is_stored_once_whichever_person_comes_first(
+    services: Services, tmp_path: Path, registered: dict[str, int]
+) -> None:
+    ann, bob = registered["p-ann"], registered["p-bob"]
+    eight = timedelta(minutes=8)
+    first = load(
+        services,
+        "encounters",
+        write_text(tmp_path / "first.csv", ENCOUNTERS_HEADER, f"p-bob,p-ann,{iso(T0)},{iso(T0 + eight)}"),
+    )
+    rows = [
+        {"person_a": "p-ann", "person_b": "p-bob", "start": epoch(T0), "end": epoch(T0 + eight)},
+        {"person_a": "p-bob", "person_b": "p-ann", "start": epoch(T0), "end": epoch(T0 + eight)},
+        {
+            "person_a": "p-ann",
+            "person_b": "p-bob",
+            "start": epoch(T0 + HOUR),
+            "end": epoch(T0 + HOUR + eight),
+        },
+    ]
+    second = load(services, "encounters", write_rows(tmp_path / "second.jsonl", rows))
+
+    assert (first.stored, second.stored, second.duplicates) == (1, 1, 2)
+    assert stored(services, "encounters") == [
+        (min(ann, bob), max(ann, bob), epoch(T0), epoch(T0 + eight)),
+        (min(ann, bob), max(ann, bob), epoch(T0 + HOUR), epoch(T0 + HOUR + eight)),
+    ]
+
+
+def test_upgrading_keeps_each_natural_key_once(settings: Settings) -> None:
+    """Migration 0010 deletes the rows that importing a file twice had stored twice (the first is kept)."""
+    db = Database(settings.resolved_database_url())
+    try:
+        upgrade(db, "0012")  # the revision before 0013
+        t0 = epoch(T0)
+        with db.write() as conn:
+            bulk = {
+                "venue_id": 7,
+                "left_inferred": False,
+                "source": VisitSource.IMPORT.code,
+                "client_id": None,
+            }
+            conn.execute(
+                insert(visits_table),
+                [
+                    {"id": 1, "person_id": 1, "entered_at": t0, "left_at": t0 + 600, **bulk},
+                    {"id": 2, "person_id": 1, "entered_at": t0, "left_at": t0 + 900, **bulk},  # same key
+                    {"id": 3, "person_id": 2, "entered_at": t0, "left_at": t0 + 600, **bulk},
+                    # Two check-ins of one person at one instant: each client id is its own visit.
+                    {"id": 4, "person_id": 3, "entered_at": t0, "left_at": t0, **bulk, "client_id": "a"},
+                    {"id": 5, "person_id": 3, "entered_at": t0, "left_at": None, **bulk, "client_id": "b"},
+                ],
+            )
+            conn.execute(
+                insert(encounters_table),
+                [
+                    {"id": 1, "person_a": 2, "person_b": 1, "start_at": t0, "end_at": t0 + 480},
+                    {"id": 2, "person_a": 1, "person_b": 2, "start_at": t0, "end_at": t0 + 480},
+                    {"id": 3, "person_a": 2, "person_b": 1, "start_at": t0, "end_at": t0 + 480},
+                    {"id": 4, "person_a": 3, "person_b": 1, "start_at": t0, "end_at": t0 + 60},
+                ],
+            )
+
+        upgrade(db)
+
+        with db.read() as conn:
+            kept_visits = conn.execute(select(visits_table.c.id).order_by(visits_table.c.id)).scalars().all()
+            kept_encounters = conn.execute(select(encounters_table).order_by(encounters_table.c.id)).all()
+    finally:
+        db.dispose()
+    assert kept_visits == [1, 3, 4, 5]
+    assert [tuple(r) for r in kept_encounters] == [(1, 1, 2, t0, t0 + 480), (4, 1, 3, t0, t0 + 60)]
+
+
+def test_overlapping_files_imported_at_once_store_each_visit_once(
+    services: Services, tmp_path: Path, registered: dict[str, int]
+) -> None:
+    rows = [f"p-ann,v-rest,{iso(T0 + i * timedelta(minutes=5))},,qr" for i in range(40)]
+    first = write_text(tmp_path / "first.csv", VISITS_HEADER, *rows[:30])
+    second = write_text(tmp_path / "second.csv", VISITS_HEADER, *rows[10:])
+    barrier = threading.Barrier(2)
+
+    def run(path: Path) -> ImportReport:
+        barrier.wait()
+        return load(services, "visits", path)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(run, [first, second]))
+
+    assert sum(r.stored for r in reports) == 40
+    assert sum(r.duplicates for r in reports) == 20
+    assert len(stored(services, "visits")) == services.store.counts().visits == 40

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def test_status_counts_what_each_import_stored(upgraded: Chaincut, tmp_path: Pat
 
     imported = upgraded("import", "visits", visits)
     assert imported.exit_code == 0, imported.stderr
-    assert imported.stdout == "visits: read 3, stored 3\n"
+    assert imported.stdout == "visits: read 3, stored 3; import 1\n"
     assert "importing visits" in imported.stderr  # the progress bar
     assert upgraded("import", "encounters", encounters, "--quiet").stderr == ""
     as_json = upgraded("import", "hk-cases", cases, "--json", "--quiet")
@@ -192,7 +193,7 @@ def test_skip_stores_the_good_rows_and_writes_the_rejects(upgraded: Chaincut, tm
     result = upgraded("import", "visits", path, "--on-error", "skip", "--rejects", rejects)
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"visits: read 3, stored 2, rejected 1 (see {rejects})\n"
+    assert result.stdout == f"visits: read 3, stored 2, rejected 1 (see {rejects}); import 1\n"
     with rejects.open(encoding="utf-8", newline="") as file:
         assert list(csv.DictReader(file)) == [
             {"line": "3", "field": "venue", "reason": "unknown venue reference", "row": bad_line}
@@ -229,3 +230,31 @@ def test_a_file_error_names_the_file_and_line(upgraded: Chaincut, tmp_path: Path
 
     assert result.exit_code == 1
     assert result.stderr == "error: twice.csv, line 1: columns repeated in the header: venue\n"
+
+
+def test_a_file_imported_again_exits_1_naming_the_first_import(upgraded: Chaincut, tmp_path: Path) -> None:
+    eight = timedelta(minutes=8)
+    start, end = RECENT.isoformat(), (RECENT + eight).isoformat()
+    encounters = write(
+        tmp_path / "encounters.csv", "person_a,person_b,start,end", f"p-ann,p-bob,{start},{end}"
+    )
+    assert (
+        upgraded("import", "encounters", encounters, "--quiet").stdout
+        == "encounters: read 1, stored 1; import 1\n"
+    )
+
+    again = upgraded("import", "encounters", encounters, "--quiet")
+    # The same encounter in another file (the pair the other way round): read, and skipped.
+    other = write(tmp_path / "other.csv", "person_a,person_b,start,end", f"p-bob,p-ann,{start},{end}")
+    overlapping = upgraded("import", "encounters", other, "--quiet")
+
+    assert again.exit_code == 1
+    [line] = error_lines(again)
+    assert re.fullmatch(
+        r"error: this encounters file was already imported on \d{4}-\d\d-\d\dT\d\d:\d\dZ as import 1 "
+        r"\(1 rows stored\); nothing was stored \(file\)",
+        line,
+    ), line
+    assert overlapping.exit_code == 0, overlapping.stderr
+    assert overlapping.stdout == "encounters: read 1, stored 0, duplicates skipped 1; import 2\n"
+    assert upgraded.status()["encounters"] == 1

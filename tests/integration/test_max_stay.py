@@ -25,6 +25,7 @@ from chaincut.clock import FixedClock, to_epoch
 from chaincut.people import PersonDraft
 from chaincut.store import ParquetArchive
 from chaincut.store.archive import Segment
+from chaincut.store.archive_dedupe import StagedKeys
 from chaincut.store.tables import visits as visits_table
 from chaincut.tracing.archive_index import ResidentIndex
 from chaincut.tracing.cases import CaseDraft
@@ -215,7 +216,9 @@ def test_archive_segments_written_before_the_flag_read_as_not_clipped(tmp_path: 
     staged = tmp_path / "whereabouts" / "visits" / "old.parquet"
     staged.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(old, staged)
-    archive._commit("visits", [(staged, Segment("seg-old.parquet", 2, 1_600, 2_600))])
+    keys = StagedKeys("visits")
+    keys.add(old)
+    archive._commit("visits", [(staged, Segment("seg-old.parquet", 2, 1_600, 2_600))], keys)
     assert "clipped" not in pq.read_schema(tmp_path / "whereabouts" / "visits" / "seg-old.parquet").names
     newer = old.append_column("clipped", pa.array([True, False]))
     newer = newer.set_column(0, "person_id", pa.array([3, 4], pa.int64()))

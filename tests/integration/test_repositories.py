@@ -22,8 +22,8 @@ from chaincut.domain import (
     VisitSource,
 )
 from chaincut.domain.ids import new_public_id
-from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, NewPersonRow, PurgeRecord
-from chaincut.store.tables import people
+from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, NewPersonRow, PurgeRecord, Store
+from chaincut.store.tables import people, visits
 
 T0 = datetime(2026, 11, 19, 2, 0, tzinfo=UTC)
 
@@ -153,7 +153,14 @@ def test_deleting_by_end_time_keeps_what_ends_at_the_cutoff(services: Services) 
         uow.visits.add_many(
             [
                 Visit(person_id, venue_id, T0, T0 + timedelta(hours=1), VisitSource.IMPORT),
-                Visit(person_id, venue_id, T0, T0 + timedelta(hours=2), VisitSource.IMPORT),
+                # Entered a minute later: bulk visits are one per (person, venue, entered_at).
+                Visit(
+                    person_id,
+                    venue_id,
+                    T0 + timedelta(minutes=1),
+                    T0 + timedelta(hours=2),
+                    VisitSource.IMPORT,
+                ),
             ]
         )
         uow.encounters.add_many(
@@ -239,6 +246,40 @@ def test_bulk_sink_commits_all_together_or_nothing(services: Services) -> None:
     with services.store.bulk("encounters") as sink:
         sink.write(encounters)
     assert services.store.counts().encounters == 1
+
+
+@pytest.mark.parametrize("archive", [True, False], ids=["as-wired", "sql-only"])
+def test_bulk_rows_already_held_are_skipped_and_counted(services: Services, archive: bool) -> None:
+    """Each sink (archive, COPY on PostgreSQL, INSERTs on SQLite) keeps a natural key once, the first row."""
+    store = services.store if archive else Store(services.db, services.store.cipher, None)
+    t = to_epoch(T0)
+    with store.bulk("visits") as sink:
+        sink.write(_visit_table([(1, 1, t, t + 60), (2, 1, t, t + 120), (1, 1, t, t + 999)]))
+        sink.write(_visit_table([(2, 1, t, t + 5), (3, 1, t, t + 60)]))
+    first = sink.outcome
+    with store.bulk("visits") as sink:
+        sink.write(_visit_table([(3, 1, t, t + 60), (4, 1, t, t + 60)]))
+    encounters = pa.table(
+        {
+            "person_a": [1, 2, 1],
+            "person_b": [2, 1, 2],
+            "start_at": [t, t, t],
+            "end_at": [t + 900, t + 900, t + 60],
+        },
+        schema=ENCOUNTER_SCHEMA,
+    )
+    with store.bulk("encounters") as paired:
+        paired.write(encounters)
+
+    assert (first.stored, first.duplicates, sink.outcome.stored, sink.outcome.duplicates) == (3, 2, 1, 1)
+    assert (paired.outcome.stored, paired.outcome.duplicates) == (2, 1)
+    assert (store.counts().visits, store.counts().encounters) == (4, 2)
+    with store.read() as uow:
+        held = [tuple(r) for r in uow.connection.execute(select(visits.c.person_id, visits.c.left_at))]
+    if store.archive is not None:
+        archived = store.archive.read("visits")
+        held += zip(archived["person_id"].to_pylist(), archived["left_at"].to_pylist(), strict=True)
+    assert sorted(held) == [(1, t + 60), (2, t + 120), (3, t + 60), (4, t + 60)]
 
 
 def test_backend_is_what_the_fixture_promised(services: Services, backend: str) -> None:

@@ -137,10 +137,11 @@ def _populate(client: TestClient, services: Services, clock: FixedClock) -> int:
         venue_row = uow.venues.get_by_ref("V001")
     assert p1 is not None and p2 is not None and venue_row is not None and venue_row.id is not None
     hour = 3600
-    straddling = [(cutoff - hour, cutoff - 1), (cutoff - hour, cutoff), (cutoff - 30, cutoff + 1)]
+    # Each entered at its own second: a bulk visit is stored once per (person, venue, entered_at).
+    straddling = [(cutoff - hour, cutoff - 1), (cutoff - hour + 1, cutoff), (cutoff - 30, cutoff + 1)]
     _bulk_visits(services, p1, venue_row.id, straddling)
-    _bulk_visits(services, p2, venue_row.id, [(cutoff - 9 * hour, cutoff - 8 * hour)] * 3)
-    _bulk_visits(services, p2, venue_row.id, [(cutoff + hour, cutoff + 2 * hour)] * 2)
+    _bulk_visits(services, p2, venue_row.id, [(cutoff - 9 * hour + i, cutoff - 8 * hour) for i in range(3)])
+    _bulk_visits(services, p2, venue_row.id, [(cutoff + hour + i, cutoff + 2 * hour) for i in range(2)])
     _bulk_encounters(services, (p1, p2), [*straddling, (cutoff - 99 * hour, cutoff - 98 * hour)])
     _bulk_encounters(services, (p2, p1), [(cutoff + 5 * hour, cutoff + 6 * hour)])
     return cutoff

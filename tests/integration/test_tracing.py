@@ -22,13 +22,14 @@ from chaincut.bootstrap import Services
 from chaincut.cli.app import app
 from chaincut.clock import to_epoch
 from chaincut.domain import Tier, Visit, VisitSource
-from chaincut.errors import InvalidInput, NotFound
+from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.people import PersonDraft
 from chaincut.policy import ContactRule
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA
 from chaincut.tracing.cases import CaseDraft
 from chaincut.tracing.service import TracingService
 from chaincut.venues.registry import VenueDraft
+from chaincut.whereabouts.importing import ImportOptions, ImportReport, import_encounters
 
 
 def utc(text: str) -> datetime:
@@ -164,6 +165,32 @@ def test_a_case_s_contacts_with_their_evidence(outbreak: Services) -> None:
     assert (near["kind"], near["encounters"], near["rule"]) == ("encounter", 2, "encounters")
     assert contacts["P4"]["evidence"][0]["kind"] == "household"  # type: ignore[index]
     assert [c.tier for c in trace.contacts[:3]] == [Tier.CLOSE] * 3  # the strongest first
+
+
+def test_an_encounter_imported_twice_counts_once(outbreak: Services, tmp_path: Path) -> None:
+    """Two 8-minute encounters pass the 15-minute rule; the same 8 minutes imported twice must not."""
+    csv_file = tmp_path / "encounters.csv"
+    csv_file.write_text("person_a,person_b,start,end\nP8,P1,2026-11-17T09:00:00Z,2026-11-17T09:08:00Z\n")
+    export = tmp_path / "encounters-export.jsonl"  # the same encounter from another export, pair reversed
+    export.write_text('{"person_a": "P1", "person_b": "P8", "start": 1794906000, "end": 1794906480}\n')
+    later = tmp_path / "later.csv"  # a second, real 8-minute encounter
+    later.write_text("person_a,person_b,start,end\nP1,P8,2026-11-17T09:30:00Z,2026-11-17T09:38:00Z\n")
+    s, options = outbreak, ImportOptions()
+
+    def load(path: Path) -> ImportReport:
+        return import_encounters(s.store, s.policy, s.clock, path, options)
+
+    assert load(csv_file).stored == 1
+    with pytest.raises(Conflict, match="already imported"):
+        load(csv_file)
+    skipped = load(export)
+    assert (skipped.stored, skipped.duplicates) == (0, 1)
+    once = by_person(outbreak.tracing.trace_case("C1").to_json(outbreak.settings.zone))
+    assert load(later).stored == 1
+    twice = by_person(outbreak.tracing.trace_case("C1").to_json(outbreak.settings.zone))
+
+    assert "P8" not in once
+    assert (twice["P8"]["tier"], twice["P8"]["minutes"]) == ("close", 16.0)
 
 
 def test_a_late_upload_changes_the_next_trace(outbreak: Services) -> None:

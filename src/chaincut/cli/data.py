@@ -55,7 +55,9 @@ def import_file(
     with services() as svc:
         try:
             with byte_progress(f"importing {kind.value}", quiet=quiet) as progress:
-                options = importing.ImportOptions(on_error=on_error.value, rejects=rejects, progress=progress)
+                options = importing.ImportOptions(
+                    on_error=on_error.value, rejects=rejects, progress=progress, actor=operator().name
+                )
                 report = _run_import(svc, kind, file, options)
             svc.audit.record(
                 event_for(
@@ -63,7 +65,12 @@ def import_file(
                     "import",
                     kind.value,
                     record=file.name[:200],
-                    details={"stored": report.stored, "rejected": report.rejected},
+                    details={
+                        "stored": report.stored,
+                        "rejected": report.rejected,
+                        "duplicates": report.duplicates,
+                        "import_id": report.import_id,
+                    },
                 )
             )
         except (ImportRejected, importing.ImportFileError) as exc:
@@ -82,10 +89,14 @@ def import_file(
         line += f", already present {report.already_present:,}"
     if report.clipped:
         line += f", clipped to the longest believable stay {report.clipped:,}"
+    if report.duplicates:
+        line += f", duplicates skipped {report.duplicates:,}"
     if report.rejected:
         line += f", rejected {report.rejected:,}"
         if report.rejects_path:
             line += f" (see {report.rejects_path})"
+    if report.import_id is not None:
+        line += f"; import {report.import_id}"
     console.print(line, highlight=False, soft_wrap=True)
     for note in report.notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chaincut.bootstrap import Services, bootstrap
+from chaincut.bootstrap import db_upgrade as upgrade_store
 from chaincut.cli.console import console, err, services, step_progress
+from chaincut.errors import ChaincutError
 from chaincut.settings import Settings
-from chaincut.store import Database, current_revision, head_revision, upgrade
+from chaincut.store import Database, current_revision, head_revision, read_store_id
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -27,18 +29,28 @@ log = logging.getLogger("chaincut.maintenance")
 
 
 def db_upgrade() -> None:
-    """Create or upgrade the database schema to this version of chaincut."""
-    settings = Settings()
-    db = Database(settings.resolved_database_url())
+    """Create or upgrade the database schema to this version of chaincut, and bind the archive to it.
+
+    The store's id (made by the first upgrade) is written into the database and, on
+    the embedded default, into the Parquet archive's manifests: a database and an
+    archive of two different stores are refused together.
+    """
     try:
-        before = current_revision(db)
-        reached = upgrade(db)
-    finally:
-        db.dispose()
-    if before == reached:
-        console.print(f"{db.backend} schema already at revision {reached}")
+        done = upgrade_store(Settings())
+    except ChaincutError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    if done.before == done.reached:
+        said = f"{done.backend} schema already at revision {done.reached}"
     else:
-        console.print(f"{db.backend} schema upgraded from {before or 'empty'} to revision {reached}")
+        said = f"{done.backend} schema upgraded from {done.before or 'empty'} to revision {done.reached}"
+    console.print(f"{said}; store {done.store_id}", highlight=False, soft_wrap=True)
+    if done.archive_duplicates:
+        console.print(
+            f"the archive held {done.archive_duplicates:,} visits and encounters twice: deleted",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def db_current() -> None:
@@ -46,10 +58,15 @@ def db_current() -> None:
     settings = Settings()
     db = Database(settings.resolved_database_url())
     try:
-        current = current_revision(db)
+        current, store_id = current_revision(db), read_store_id(db)
     finally:
         db.dispose()
-    console.print(f"{db.backend}: at {current or 'no schema'}; this chaincut needs {head_revision()}")
+    store = f"; store {store_id}" if store_id else ""
+    console.print(
+        f"{db.backend}: at {current or 'no schema'}; this chaincut needs {head_revision()}{store}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def worker_app() -> FastAPI:
@@ -249,11 +266,11 @@ def demo(
     from chaincut.whereabouts.synth import CityParameters, synthesize_city
 
     settings = Settings()
-    db = Database(settings.resolved_database_url())
     try:
-        upgrade(db)
-    finally:
-        db.dispose()
+        upgrade_store(settings)
+    except ChaincutError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
     city_dir = Path(settings.data_dir) / "demo-city"
     with services() as svc:
         if svc.store.counts().people:

@@ -11,6 +11,12 @@ a ``manifest.json`` naming the committed ones. A commit writes new segments,
 then replaces the manifest atomically (write, fsync, rename) under a file
 lock, so an import is all-or-nothing and readers never see half of one.
 Instants are int64 seconds since the Unix epoch, UTC, as in SQL.
+
+Each row is held once under its natural key (``natural_keys``): a commit drops
+the staged rows that repeat a key staged before them or already committed
+(``archive_dedupe``), under the same lock. The manifest also names the store
+the archive belongs to (``store_id``, the database's id: ``identity``); an
+archive of another store is never written.
 """
 
 from __future__ import annotations
@@ -27,10 +33,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
+from chaincut.errors import ConfigurationError
+from chaincut.store.archive_dedupe import StagedKeys, find_duplicates
+from chaincut.store.natural_keys import KEY_COLUMNS, canonical
 
 __all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "Kind", "ParquetArchive", "Segment"]
 
@@ -60,6 +71,7 @@ ENCOUNTER_SCHEMA = pa.schema(
 _SCHEMAS: dict[str, pa.Schema] = {"visits": VISIT_SCHEMA, "encounters": ENCOUNTER_SCHEMA}
 # Columns added after segments were first written, and what an older segment's rows hold in them.
 _ADDED: dict[str, dict[str, pa.Scalar]] = {"visits": {"clipped": pa.scalar(False)}, "encounters": {}}
+_KINDS: tuple[Kind, ...] = ("visits", "encounters")
 _END_COLUMN = {"visits": "left_at", "encounters": "end_at"}
 _ROWS_PER_SEGMENT = 16_000_000
 
@@ -89,10 +101,16 @@ class Segment:
 
 
 class ParquetArchive:
-    """Append-only Parquet segments per kind, committed through a manifest."""
+    """Append-only Parquet segments per kind, committed through a manifest.
 
-    def __init__(self, root: Path) -> None:
+    ``store_id`` is the id of the store whose database this archive goes with: every
+    manifest written names it, and a manifest naming another store is never written
+    over. Without one (tools reading an archive), manifests keep the id they hold.
+    """
+
+    def __init__(self, root: Path, store_id: str | None = None) -> None:
         self.root = root
+        self.store_id = store_id
 
     def _dir(self, kind: Kind) -> Path:
         path = self.root / kind
@@ -109,12 +127,48 @@ class ParquetArchive:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def segments(self, kind: Kind) -> list[Segment]:
+    def _manifest(self, kind: Kind) -> tuple[list[Segment], str | None]:
+        """The committed segments of ``kind`` and the store id the manifest names (None: none yet)."""
         manifest = self._dir(kind) / "manifest.json"
         if not manifest.exists():
-            return []
+            return [], None
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return [Segment(**s) for s in data["segments"]]
+        return [Segment(**s) for s in data["segments"]], data.get("store_id")
+
+    def segments(self, kind: Kind) -> list[Segment]:
+        return self._manifest(kind)[0]
+
+    def store_ids(self) -> dict[Kind, str | None]:
+        """The store id each kind's manifest names (None where there is no manifest or no id yet)."""
+        return {kind: self._manifest(kind)[1] for kind in _KINDS}
+
+    def bind(self, store_id: str) -> None:
+        """Name ``store_id`` in every kind's manifest (made empty where there is none yet).
+
+        Refuses (ConfigurationError) an archive that already names another store.
+        """
+        for kind in _KINDS:
+            with self._locked(kind) as folder:
+                segments, found = self._manifest(kind)
+                if found is not None and found != store_id:
+                    raise ConfigurationError(
+                        f"the whereabouts archive in {self.root} belongs to store {found}, "
+                        f"not to store {store_id}"
+                    )
+                if found is None:
+                    self._write_manifest(folder, segments, store_id)
+        self.store_id = store_id
+
+    def _owner(self, found: str | None) -> str | None:
+        """The store id to write into a manifest that names ``found``; refuses another store's."""
+        if self.store_id is None:
+            return found
+        if found is not None and found != self.store_id:
+            raise ConfigurationError(
+                f"the whereabouts archive in {self.root} belongs to store {found}, not to store "
+                f"{self.store_id}: nothing was written"
+            )
+        return self.store_id
 
     def paths(self, kind: Kind) -> list[Path]:
         folder = self._dir(kind)
@@ -123,12 +177,15 @@ class ParquetArchive:
     def count(self, kind: Kind) -> int:
         return sum(s.rows for s in self.segments(kind))
 
-    def _write_manifest(self, folder: Path, segments: list[Segment]) -> None:
+    def _write_manifest(self, folder: Path, segments: list[Segment], store_id: str | None) -> None:
+        # Fields left at None are left out: a manifest no purge has touched reads as before.
+        described = [{k: v for k, v in asdict(s).items() if v is not None} for s in segments]
+        content: dict[str, object] = {"segments": described}
+        if store_id is not None:
+            content["store_id"] = store_id
         tmp = folder / f".manifest-{uuid.uuid4().hex}.json"
         with open(tmp, "w", encoding="utf-8") as out:
-            # Fields left at None are left out: a manifest no purge has touched reads as before.
-            described = [{k: v for k, v in asdict(s).items() if v is not None} for s in segments]
-            json.dump({"segments": described}, out)
+            json.dump(content, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, folder / "manifest.json")
@@ -137,12 +194,21 @@ class ParquetArchive:
         """A writer whose rows become visible only when it commits."""
         return ArchiveWriter(self, kind)
 
-    def _commit(self, kind: Kind, staged: list[tuple[Path, Segment]]) -> None:
+    def _commit(self, kind: Kind, staged: list[tuple[Path, Segment]], keys: StagedKeys) -> int:
+        """Publish the staged segments but the rows the archive would hold twice; how many were dropped."""
         with self._locked(kind) as folder:
-            current = self.segments(kind)
-            for path, segment in staged:
+            current, found = self._manifest(kind)
+            owner = self._owner(found)
+            # A committed row shares a key with a staged one only if it starts at the same
+            # instant, so it ends no earlier than the earliest staged start.
+            low = keys.low if keys.low is not None else 0
+            held = [folder / s.file for s in current if s.max_end >= low]
+            masks = find_duplicates(kind, [path for path, _ in staged], keys, held)
+            kept, dropped = _without(staged, masks, folder, _END_COLUMN[kind])
+            for path, segment in kept:
                 os.replace(path, folder / segment.file)
-            self._write_manifest(folder, current + [s for _, s in staged])
+            self._write_manifest(folder, current + [s for _, s in kept], owner)
+        return dropped
 
     def _chosen(self, kind: Kind, files: Sequence[str] | None) -> list[str]:
         if files is None:
@@ -185,6 +251,41 @@ class ParquetArchive:
             return iter(batches)
         return (_filled(kind, batch) for batch in batches)
 
+    def drop_duplicates(self, kind: Kind) -> int:
+        """Keep each natural key once across the committed segments (the first); how many rows went.
+
+        For an archive written before imports kept keys once: `chaincut db upgrade` runs it
+        when it first binds such an archive. It reads every segment's key columns.
+        """
+        with self._locked(kind) as folder:
+            current, found = self._manifest(kind)
+            owner = self._owner(found)
+            keys = StagedKeys(kind)
+            paths = [folder / segment.file for segment in current]
+            for path in paths:
+                keys.add(pq.read_table(path, columns=list(KEY_COLUMNS[kind])))
+            masks = find_duplicates(kind, paths, keys, [])
+            if all(mask is None for mask in masks):
+                return 0
+            keep: list[Segment] = []
+            dropped: list[Path] = []
+            deleted = 0
+            for segment, path, mask in zip(current, paths, masks, strict=True):
+                if mask is None:
+                    keep.append(segment)
+                    continue
+                dropped.append(path)
+                deleted += int(mask.sum())
+                kept = pq.read_table(path).filter(pa.array(~mask))
+                if kept.num_rows:
+                    name = f"seg-{uuid.uuid4().hex}.parquet"
+                    pq.write_table(kept, folder / name, compression="zstd")
+                    keep.append(_describe(name, kept, _END_COLUMN[kind]))
+            self._write_manifest(folder, keep, owner)
+            for path in dropped:
+                path.unlink(missing_ok=True)
+        return deleted
+
     def purge(self, kind: Kind, cutoff: int) -> int:
         """Delete rows that ended before ``cutoff``; returns how many were deleted.
 
@@ -195,9 +296,11 @@ class ParquetArchive:
         end = _END_COLUMN[kind]
         deleted = 0
         with self._locked(kind) as folder:
+            current, found = self._manifest(kind)
+            owner = self._owner(found)
             keep: list[Segment] = []
             dropped: list[Path] = []
-            for segment in self.segments(kind):
+            for segment in current:
                 path = folder / segment.file
                 if segment.min_end >= cutoff:
                     keep.append(segment)
@@ -220,7 +323,7 @@ class ParquetArchive:
                             purged_before=max(cutoff, segment.purged_before or cutoff),
                         )
                     )
-            self._write_manifest(folder, keep)
+            self._write_manifest(folder, keep, owner)
             for path in dropped:
                 path.unlink(missing_ok=True)
         return deleted
@@ -243,8 +346,41 @@ def _describe(name: str, table: pa.Table, end: str) -> Segment:
     return Segment(name, table.num_rows, int(bounds["min"].as_py()), int(bounds["max"].as_py()))
 
 
+def _without(
+    staged: list[tuple[Path, Segment]], masks: list[np.ndarray | None], folder: Path, end: str
+) -> tuple[list[tuple[Path, Segment]], int]:
+    """The staged segments with the masked rows taken out (rewritten, or gone when emptied)."""
+    kept: list[tuple[Path, Segment]] = []
+    written: list[Path] = []
+    dropped = 0
+    try:
+        for (path, segment), mask in zip(staged, masks, strict=True):
+            if mask is None:
+                kept.append((path, segment))
+                continue
+            dropped += int(mask.sum())
+            remaining = pq.read_table(path).filter(pa.array(~mask))
+            if remaining.num_rows:
+                rewritten = folder / f".staging-{uuid.uuid4().hex}.parquet"
+                written.append(rewritten)
+                pq.write_table(remaining, rewritten, compression="zstd")
+                kept.append((rewritten, _describe(segment.file, remaining, end)))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    for (path, _), mask in zip(staged, masks, strict=True):
+        if mask is not None:
+            path.unlink(missing_ok=True)
+    return kept, dropped
+
+
 class ArchiveWriter:
-    """Streams batches into staged segments; ``commit`` publishes them all at once."""
+    """Streams batches into staged segments; ``commit`` publishes them all at once.
+
+    An encounter's pair is stored in order; rows whose natural key is staged twice or
+    already committed are dropped at commit (``duplicates`` says how many).
+    """
 
     def __init__(self, archive: ParquetArchive, kind: Kind) -> None:
         self._archive = archive
@@ -258,12 +394,15 @@ class ArchiveWriter:
         self._rows = 0
         self._min = 0
         self._max = 0
+        self._keys = StagedKeys(kind)
         self.rows_written = 0
+        self.duplicates = 0
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        table = table.select(self._schema.names).cast(self._schema)
+        table = canonical(self._kind, table.select(self._schema.names).cast(self._schema))
+        self._keys.add(table)
         if self._writer is None:
             self._path = self._folder / f".staging-{uuid.uuid4().hex}.parquet"
             self._writer = pq.ParquetWriter(self._path, self._schema, compression="zstd")
@@ -286,12 +425,12 @@ class ArchiveWriter:
         self._writer, self._path = None, None
 
     def commit(self) -> int:
-        """Publish everything written; returns the number of rows."""
+        """Publish everything written but duplicates; returns the number of rows stored."""
         self._close_segment()
         if self._staged:
-            self._archive._commit(self._kind, self._staged)
+            self.duplicates = self._archive._commit(self._kind, self._staged, self._keys)
         self._staged = []
-        return self.rows_written
+        return self.rows_written - self.duplicates
 
     def abort(self) -> None:
         """Throw away everything written: nothing becomes visible."""

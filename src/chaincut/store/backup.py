@@ -2,7 +2,8 @@
 
 A backup holds every table of ``tables.metadata`` in dependency order (so tables
 added later are included without changes here), then the embedded default's
-Parquet archive of visits and encounters. Its content is backend-neutral
+Parquet archive of visits and encounters; its manifest names the id of the store
+it came from. Its content is backend-neutral
 (``backup_format``): a backup of the embedded default restores into PostgreSQL
 and back. Archive rows go to the target's archive, or to its SQL tables when it
 has none. Sealed personal fields are copied sealed: the target needs the same
@@ -46,6 +47,7 @@ from chaincut.store.backup_format import (
 )
 from chaincut.store.backup_restore import restore_backup
 from chaincut.store.database import Database
+from chaincut.store.identity import read_store_id
 from chaincut.store.migrate import current_revision
 from chaincut.store.tables import metadata
 from chaincut.store.unit_of_work import Store
@@ -116,7 +118,13 @@ def _dump(store: Store, out: FrameSink, revision: str, progress: Progress) -> tu
         if archive is not None:
             sections += [{"name": k, "source": "archive", "rows": archive.count(k)} for k in ARCHIVE_KINDS]
         ticker = _Ticker(progress, sum(int(s["rows"]) for s in sections))
-        write_json(out, MANIFEST, {"revision": revision, "backend": store.db.backend, "sections": sections})
+        manifest = {
+            "revision": revision,
+            "backend": store.db.backend,
+            "store_id": read_store_id(store.db),
+            "sections": sections,
+        }
+        write_json(out, MANIFEST, manifest)
         for table in tables:
             _dump_table(conn, table, out, ticker)
         sql_rows = ticker.done

@@ -6,6 +6,12 @@ authenticated, so a wrong passphrase, a damaged file or any error leaves the
 target as it was. The target must be at the backup's schema revision and hold
 nothing but what its migrations seed. On PostgreSQL the id sequences are moved
 past the restored ids, so later inserts get new ones.
+
+The target keeps its own store id (made by its `chaincut db upgrade`, and its
+archive stays bound to it): two live stores never share an id, or the original's
+archive could be used with the copy's database unnoticed. The backup's store id is
+kept as the target's ``restored_from``. Archive rows restored into SQL (a store
+without the archive) go in as a bulk import does, each natural key once.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from chaincut.store.backup_format import (
     MANIFEST,
     SECTION_END,
     SECTION_START,
+    ArchiveKind,
     BackupSummary,
     Progress,
     decode_batch,
@@ -37,9 +44,11 @@ from chaincut.store.backup_format import (
     silent,
 )
 from chaincut.store.database import Database
+from chaincut.store.identity import record_restored_from
 from chaincut.store.migrate import current_revision, head_revision, upgrade
 from chaincut.store.tables import metadata
-from chaincut.store.unit_of_work import Store
+from chaincut.store.tables_store import store_identity
+from chaincut.store.unit_of_work import BulkSink, Store, sql_bulk_sink
 
 __all__ = ["restore_backup"]
 
@@ -132,6 +141,8 @@ class _Restore:
     def _check_empty(self, conn: Connection) -> None:
         """Refuse unless every table holds only what migrating an empty database leaves in it."""
         for table in metadata.sorted_tables:
+            if table is store_identity:  # every store's own: a new id each time
+                continue
             seed = self._seeded.get(table.name, [])
             if _rows(conn, table, limit=len(seed) + 1) != seed:
                 raise Conflict(
@@ -172,6 +183,8 @@ class _Restore:
                 archive_rows += count
 
     def _target(self, conn: Connection, name: str, source: str, columns: list[str]) -> _Target:
+        if source == "table" and name == store_identity.name:
+            return _ProvenanceTarget(conn, columns)
         if source == "table" and name in metadata.tables:
             table = metadata.tables[name]
             if not set(columns) <= set(table.columns.keys()):
@@ -187,9 +200,10 @@ class _Restore:
             if columns != schema.names:
                 raise BackupDamaged(f"backup content is malformed (the archive's {name} columns)")
             archive = self._store.archive
+            kind: ArchiveKind = "visits" if name == "visits" else "encounters"
             if archive is None:
-                return _SqlTarget(conn, table, columns)
-            writer = archive.writer("visits" if name == "visits" else "encounters")
+                return _BulkTarget(sql_bulk_sink(conn, kind))
+            writer = archive.writer(kind)
             self._writers[name] = writer
             return _ArchiveTarget(writer)
         raise InvalidInput(
@@ -218,6 +232,35 @@ class _Restore:
                 ) from None
             rows += batch.num_rows
             self._progress(name, before + rows, total)
+
+
+class _ProvenanceTarget:
+    """The backup's store identity: not restored (the target keeps its own id), kept as ``restored_from``."""
+
+    def __init__(self, conn: Connection, columns: list[str]) -> None:
+        if "store_id" not in columns:
+            raise BackupDamaged("backup content is malformed (the store identity has no store id)")
+        self._conn = conn
+
+    def write(self, rows: pa.Table) -> None:
+        for source_id in rows["store_id"].to_pylist():
+            record_restored_from(self._conn, str(source_id))
+
+    def finish(self) -> None:
+        pass
+
+
+class _BulkTarget:
+    """Archive rows into the SQL tables of a store without the archive, as a bulk import puts them."""
+
+    def __init__(self, sink: BulkSink) -> None:
+        self._sink = sink
+
+    def write(self, rows: pa.Table) -> None:
+        self._sink.write(rows)
+
+    def finish(self) -> None:
+        pass
 
 
 class _ArchiveTarget:

@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
 )
 
 from chaincut.store.metadata import Id, metadata
@@ -64,6 +66,7 @@ from chaincut.store.tables_keys import (
     code_trust_state,
     issued_codes,
 )
+from chaincut.store.tables_store import imports, store_identity
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
 # are re-exported here so that whoever imports this module (Alembic included) knows them all.
@@ -99,6 +102,7 @@ __all__ = [
     "health_tests",
     "health_vaccinations",
     "households",
+    "imports",
     "issued_codes",
     "key_rotations",
     "metadata",
@@ -110,6 +114,7 @@ __all__ = [
     "rate_counts",
     "revocation_head",
     "staff",
+    "store_identity",
     "venues",
     "visits",
     "web_sessions",
@@ -170,7 +175,6 @@ visits = Table(
     Column("clipped", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("person_id", "client_id"),
     Index("ix_visits_venue_time", "venue_id", "entered_at"),
-    Index("ix_visits_person_time", "person_id", "entered_at"),
     Index("ix_visits_left_at", "left_at"),
     Index(
         "ix_visits_open",
@@ -178,6 +182,18 @@ visits = Table(
         sqlite_where=Column("left_at").is_(None),
         postgresql_where=Column("left_at").is_(None),
     ),
+)
+# A visit's natural key: a person entering a venue at an instant. Bulk rows (no client id) are stored
+# once under it; check-ins and uploads are idempotent by their client id, so theirs count in the key.
+# Its first columns serve every look-up by person and time: it is the visits' only index by person
+# (an index more would slow bulk loads on PostgreSQL by half, bench/import_visits.py).
+Index(
+    "uq_visits_key",
+    visits.c.person_id,
+    visits.c.entered_at,
+    visits.c.venue_id,
+    func.coalesce(visits.c.client_id, literal_column("''")),
+    unique=True,
 )
 
 encounters = Table(
@@ -188,7 +204,9 @@ encounters = Table(
     Column("person_b", Id, nullable=False),
     Column("start_at", BigInteger, nullable=False),
     Column("end_at", BigInteger, nullable=False),
-    Index("ix_encounters_a_time", "person_a", "start_at"),
+    # An encounter's natural key: the unordered pair (stored as person_a < person_b), start and end.
+    # Ordered so that its first columns serve look-ups by person_a and time, as no other index does.
+    Index("uq_encounters_key", "person_a", "start_at", "person_b", "end_at", unique=True),
     Index("ix_encounters_b_time", "person_b", "start_at"),
     Index("ix_encounters_end_at", "end_at"),
 )

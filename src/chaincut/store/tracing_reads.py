@@ -1,8 +1,9 @@
 """What the tracing engine reads from SQL, as columns rather than objects.
 
 Open visits come back with ``left_at`` = -1; the caller closes them as the policy
-says (the venue type's default stay). Visits come with ``clipped`` as 0 or 1. Lists
-of ids are sent in chunks.
+says (the venue type's default stay). Visits come with ``clipped`` as 0 or 1. Lists of
+ids are sent in chunks of ``chunk_size``; an encounter whose two people fall in different
+chunks is found by both, and comes back once all the same (by its row id).
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from sqlalchemy.orm import aliased
 
 from chaincut.store.tables import encounters, people, venues, visits
 
-__all__ = ["TracingReads"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "TracingReads"]
 
-_CHUNK = 5000
+DEFAULT_CHUNK_SIZE = 5000
 I64 = NDArray[np.int64]
 
 
-def _chunks(ids: I64) -> Iterator[list[int]]:
+def _chunks(ids: I64, size: int) -> Iterator[list[int]]:
     values = np.unique(ids).tolist()
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _columns(rows: Sequence[Any], width: int) -> list[I64]:
@@ -59,7 +60,9 @@ class TracingReads:
         ).where(where)
         return _columns(self._conn.execute(stmt).all(), _VISIT_WIDTH)
 
-    def visits_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
+    def visits_of(
+        self, person_ids: I64, start: int, end: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> list[I64]:
         """Visits (person, venue, entered, left or -1, clipped) of these people meeting [start, end]."""
         parts = [
             self._visits(
@@ -69,11 +72,13 @@ class TracingReads:
                     or_(visits.c.left_at.is_(None), visits.c.left_at >= start),
                 )
             )
-            for chunk in _chunks(person_ids)
+            for chunk in _chunks(person_ids, chunk_size)
         ]
         return _joined(parts, _VISIT_WIDTH)
 
-    def visits_at(self, venue_ids: I64, start: int, end: int) -> list[I64]:
+    def visits_at(
+        self, venue_ids: I64, start: int, end: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> list[I64]:
         """Visits at these venues meeting [start, end]."""
         parts = [
             self._visits(
@@ -83,29 +88,46 @@ class TracingReads:
                     or_(visits.c.left_at.is_(None), visits.c.left_at >= start),
                 )
             )
-            for chunk in _chunks(venue_ids)
+            for chunk in _chunks(venue_ids, chunk_size)
         ]
         return _joined(parts, _VISIT_WIDTH)
 
-    def encounters_of(self, person_ids: I64, start: int, end: int) -> list[I64]:
-        """Encounters (a, b, start, end) involving these people and meeting [start, end]."""
+    def encounters_of(
+        self, person_ids: I64, start: int, end: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> list[I64]:
+        """Encounters (a, b, start, end) involving these people and meeting [start, end], each once.
+
+        A chunk asks for ``person_a IN chunk OR person_b IN chunk``, so an encounter
+        between people of two chunks is found twice; the engine would add its minutes
+        up twice, so rows are kept once by id.
+        """
         parts = []
-        for chunk in _chunks(person_ids):
+        for chunk in _chunks(person_ids, chunk_size):
             stmt = select(
-                encounters.c.person_a, encounters.c.person_b, encounters.c.start_at, encounters.c.end_at
+                encounters.c.id,
+                encounters.c.person_a,
+                encounters.c.person_b,
+                encounters.c.start_at,
+                encounters.c.end_at,
             ).where(
                 or_(encounters.c.person_a.in_(chunk), encounters.c.person_b.in_(chunk)),
                 encounters.c.start_at <= end,
                 encounters.c.end_at >= start,
             )
-            parts.append(_columns(self._conn.execute(stmt).all(), 4))
-        return [np.concatenate([p[i] for p in parts]) for i in range(4)] if parts else _columns([], 4)
+            parts.append(_columns(self._conn.execute(stmt).all(), 5))
+        if not parts:
+            return _columns([], 4)
+        found = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+        if len(parts) > 1:
+            _, first = np.unique(found[0], return_index=True)
+            found = [column[np.sort(first)] for column in found]
+        return found[1:]
 
-    def household_members(self, person_ids: I64) -> list[I64]:
+    def household_members(self, person_ids: I64, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[I64]:
         """Pairs (person, other member of their household)."""
         member = aliased(people)
         parts = []
-        for chunk in _chunks(person_ids):
+        for chunk in _chunks(person_ids, chunk_size):
             stmt = (
                 select(people.c.id, member.c.id)
                 .join(member, member.c.household_id == people.c.household_id)

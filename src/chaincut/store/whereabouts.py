@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, o
 
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Encounter, Visit, VisitSource
+from chaincut.store.natural_keys import insert_once
 from chaincut.store.tables import encounters, venues, visits
 
 __all__ = ["EncounterRepository", "VisitRepository", "VisitSpan"]
@@ -300,13 +301,14 @@ class EncounterRepository:
         self._conn = conn
 
     def add_many(self, items: Sequence[Encounter]) -> None:
+        """Store the encounters, each pair in order; one already held (natural key) is skipped."""
         if items:
             self._conn.execute(
-                insert(encounters),
+                insert_once(self._conn, encounters),
                 [
                     {
-                        "person_a": e.person_a,
-                        "person_b": e.person_b,
+                        "person_a": min(e.person_a, e.person_b),
+                        "person_b": max(e.person_a, e.person_b),
                         "start_at": to_epoch(e.start),
                         "end_at": to_epoch(e.end),
                     }

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from chaincut.store import ParquetArchive, Store
 from chaincut.store.archive import Kind
+from chaincut.store.tracing_reads import DEFAULT_CHUNK_SIZE
 from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays
 
 __all__ = ["ArchiveScanSource", "SqlSource"]
@@ -42,31 +43,35 @@ def _close_open(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArray
 
 
 class SqlSource:
-    """Whereabouts held in SQL."""
+    """Whereabouts held in SQL; ids are sent ``chunk_size`` at a time (tests make it small)."""
 
-    def __init__(self, store: Store, stay_by_venue: I64, as_of: int) -> None:
+    def __init__(
+        self, store: Store, stay_by_venue: I64, as_of: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> None:
         self._store = store
         self._stay = stay_by_venue
         self._as_of = as_of
+        self._chunk = chunk_size
 
     def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
         with self._store.read() as uow:
-            return _close_open(uow.tracing.visits_of(persons, start, end), self._stay, self._as_of)
+            rows = uow.tracing.visits_of(persons, start, end, chunk_size=self._chunk)
+        return _close_open(rows, self._stay, self._as_of)
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
         if not len(venue):
             return VisitArrays.empty()
         with self._store.read() as uow:
-            rows = uow.tracing.visits_at(venue, int(start.min()), int(end.max()))
+            rows = uow.tracing.visits_at(venue, int(start.min()), int(end.max()), chunk_size=self._chunk)
         return _close_open(rows, self._stay, self._as_of)
 
     def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
         with self._store.read() as uow:
-            return EncounterArrays(*uow.tracing.encounters_of(persons, start, end))
+            return EncounterArrays(*uow.tracing.encounters_of(persons, start, end, chunk_size=self._chunk))
 
     def household_members(self, persons: I64) -> tuple[I64, I64]:
         with self._store.read() as uow:
-            person, member = uow.tracing.household_members(persons)
+            person, member = uow.tracing.household_members(persons, chunk_size=self._chunk)
         return person, member
 
 

@@ -19,17 +19,26 @@ MAX_REPORTED_ERRORS = 50
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """``abort`` (the default) stores nothing if any row is bad; ``skip`` stores the good rows."""
+    """``abort`` (the default) stores nothing if any row is bad; ``skip`` stores the good rows.
+
+    ``actor`` names who imports, in the record of an import of whereabouts.
+    """
 
     on_error: Literal["abort", "skip"] = "abort"
     rejects: Path | None = None
     progress: Progress | None = None
+    actor: str = "system"
 
 
 @dataclass
 class ImportReport:
-    """How many rows were read, stored, rejected or already present; and how many visits stored
-    were clipped to their venue type's longest believable stay."""
+    """How many rows were read, stored, rejected or already present.
+
+    ``clipped`` counts the visits stored clipped to their venue type's longest believable
+    stay. For visits and encounters, ``duplicates`` counts the rows skipped because a row
+    with the same natural key was already stored or came earlier in the file, and
+    ``import_id`` is the import's record (a file is imported once).
+    """
 
     kind: str
     path: str
@@ -38,6 +47,8 @@ class ImportReport:
     rejected: int = 0
     already_present: int = 0
     clipped: int = 0
+    duplicates: int = 0
+    import_id: int | None = None
     rejects_path: str | None = None
     notes: list[str] = field(default_factory=list)
 

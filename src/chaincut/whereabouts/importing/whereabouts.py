@@ -24,6 +24,7 @@ from chaincut.domain import VisitSource
 from chaincut.errors import UnknownVenueType
 from chaincut.policy import Policy, VenueTypeRule
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA, Store
+from chaincut.whereabouts.importing.ledger import new_import
 from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, ImportRun, RowTriage
 from chaincut.whereabouts.importing.readers import RowBatch, RowError, read_rows
 from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
@@ -187,17 +188,24 @@ def _stream(
     required: list[str],
     optional: list[str],
     check: Callable[[RowBatch, RowTriage], pa.Table],
+    clock: Clock,
 ) -> ImportReport:
-    with ImportRun(kind, path, options) as run, store.bulk(kind) as sink:
-        for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
-            table = check(batch, run.triage)
-            run.triage.raise_if_any()  # in abort mode, at the first bad batch
-            sink.write(table)
-            run.read(len(batch.lines), batch.bytes_read)
-            run.report.stored += table.num_rows
-            if "clipped" in table.column_names:
-                run.report.clipped += int(pc.sum(table["clipped"]).as_py() or 0)
-        run.triage.raise_if_any()
+    """Check and store the file's rows; a file imported before is refused first (``ledger``)."""
+    record = new_import(store, kind, path, clock, options)
+    with ImportRun(kind, path, options) as run:
+        with store.bulk(kind, record) as sink:
+            for batch in read_rows(path, required=required, optional=optional, broken=run.broken):
+                table = check(batch, run.triage)
+                run.triage.raise_if_any()  # in abort mode, at the first bad batch
+                sink.write(table)
+                run.read(len(batch.lines), batch.bytes_read)
+                if "clipped" in table.column_names:
+                    run.report.clipped += int(pc.sum(table["clipped"]).as_py() or 0)
+            run.triage.raise_if_any()
+            record.rows_read, record.rows_rejected = run.report.read, run.triage.total
+        run.report.stored = sink.outcome.stored
+        run.report.duplicates = sink.outcome.duplicates
+        run.report.import_id = sink.outcome.import_id
     return run.report
 
 
@@ -313,6 +321,7 @@ def import_visits(
         ["person", "venue", "entered_at"],
         ["left_at", "source"],
         check,
+        clock,
     )
 
 
@@ -363,7 +372,9 @@ def import_encounters(
         )
         return table
 
-    return _stream(store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check)
+    return _stream(
+        store, "encounters", path, options, ["person_a", "person_b", "start", "end"], [], check, clock
+    )
 
 
 def _minutes(rule: VenueTypeRule | None, which: Literal["default", "max"]) -> int:
