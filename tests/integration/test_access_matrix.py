@@ -19,7 +19,7 @@ depend on the store.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -31,14 +31,17 @@ from fastapi.testclient import TestClient
 from chaincut.api import app as app_module
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
+from chaincut.border import BookingRequest, BookingService
 from chaincut.domain import Case, CaseClassification, CaseStatus, Tier
 from chaincut.domain.access import Permission, Principal, Role
 from chaincut.guards import Caller, requires
 from chaincut.people import PersonDraft
+from chaincut.policy import BookingMode
 from chaincut.venues.registry import VenueDraft
 from support.auth import PASSWORD, assign, resident_headers, staff_headers, venue_headers
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # the fixed clock of tests/conftest.py
+DRAWN_DAY = date(2026, 11, 23)  # a day drawn by ballot in the fixture world
 PURPOSE = "contact tracing for case C1"
 
 # --- the callers -------------------------------------------------------------------------------
@@ -139,7 +142,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
     ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
     ("GET", "/border/slots"): SIGNED_IN,
-    ("GET", "/border/ballot/commitments"): SIGNED_IN,  # published for anyone to check the draws
+    # the ballot's seed commitments and draw records: only hashes and revealed seeds, for anyone to check
+    ("GET", "/border/ballot/commitments"): EVERYONE,
+    ("GET", "/border/ballot/draws/{day}"): EVERYONE,
     # clearance at the checkpoint: border officers decide, sync for offline use, upload offline decisions
     ("GET", "/border/sync"): frozenset({BORDER_OFFICER}),
     ("POST", "/border/clearances"): frozenset({BORDER_OFFICER}),
@@ -168,7 +173,14 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
 }
 
 PUBLIC_OPERATIONS = frozenset(
-    {("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list"), ("GET", "/codes/revocations")}
+    {
+        ("GET", "/health"),
+        ("POST", "/auth/token"),
+        ("GET", "/codes/trust-list"),
+        ("GET", "/codes/revocations"),
+        ("GET", "/border/ballot/commitments"),
+        ("GET", "/border/ballot/draws/{day}"),
+    }
 )
 
 # --- the fixture world -------------------------------------------------------------------------
@@ -297,6 +309,19 @@ def world(embedded_services: Services) -> Iterator[World]:
             "companions": ["A7654321"],
         }
         w.border_booking = _ok(client.post("/border/bookings", json=booking, headers=headers[RESIDENT]))["id"]
+        # A day drawn by ballot, whose record anyone may read.
+        ballot = BookingService(
+            services.store,
+            replace(services.policy.border, mode=BookingMode.BALLOT),
+            services.clock,
+            services.settings.zone,
+            services.hasher,
+        )
+        with services.store.read() as uow:
+            person_id = uow.people.id_for_ref("P9")
+        assert person_id is not None
+        ballot.book(BookingRequest(person_id, "B7654321", DRAWN_DAY, "man_kam_to", "night", (), "matrix-e"))
+        ballot.draw(DRAWN_DAY, actor="tests")
         # Code-signing keys, and a retired signer to revoke.
         first = services.code_keys.init(_SYSTEM)[1]
         services.code_keys.rotate(_SYSTEM)
@@ -444,6 +469,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
     ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
     ("GET", "/border/ballot/commitments"): _static("/border/ballot/commitments", {"from": "2026-11-21"}),
+    ("GET", "/border/ballot/draws/{day}"): _static(f"/border/ballot/draws/{DRAWN_DAY}"),
     ("GET", "/border/sync"): _static("/border/sync", {"checkpoint": "man_kam_to", "day": "2026-11-21"}),
     ("POST", "/border/clearances"): _static(
         "/border/clearances", body={"qr": "HC1:NOT-A-CODE", "checkpoint": "man_kam_to"}

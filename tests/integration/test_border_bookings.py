@@ -247,7 +247,13 @@ def _undraw(services: Services, *, commitment: bool = False) -> None:
     with services.store.write() as uow:
         run = uow.connection.exec_driver_sql
         run("UPDATE border_ballot_entries SET status = 'entered', booking_id = NULL")
-        for table in ("border_booking_travellers", "border_bookings", "border_draws", "border_slots"):
+        for table in (
+            "border_booking_travellers",
+            "border_bookings",
+            "border_draws",
+            "border_draw_slots",
+            "border_slots",
+        ):
             run(f"DELETE FROM {table}")
         if commitment:
             run("DELETE FROM border_seed_commitments")

@@ -271,7 +271,14 @@ def test_due_ballots_are_drawn_once_after_their_draw_time_with_a_recorded_seed(s
     entries.book(
         BookingRequest(person_id, "B2222222", day + timedelta(days=1), "man_kam_to", "night", (), "e2")
     )
-    draws = BallotDraws(services.store, ballot_rules, clock, services.settings.zone, ballot_seeds(settings))
+    draws = BallotDraws(
+        services.store,
+        ballot_rules,
+        clock,
+        services.settings.zone,
+        ballot_seeds(settings),
+        services.subjects.subject_of,
+    )
     robot = Principal.system("ballot")
 
     assert draws.draw_time(day) == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 20:00 local

@@ -38,7 +38,14 @@ from support.auth import staff_headers
 MAX_EXAMPLES = 15  # per operation and generation mode
 PURPOSE = "schemathesis: fuzzing the API"
 PUBLIC = frozenset(
-    {("GET", "/health"), ("POST", "/auth/token"), ("GET", "/codes/trust-list"), ("GET", "/codes/revocations")}
+    {
+        ("GET", "/health"),
+        ("POST", "/auth/token"),
+        ("GET", "/codes/trust-list"),
+        ("GET", "/codes/revocations"),
+        ("GET", "/border/ballot/commitments"),
+        ("GET", "/border/ballot/draws/{day}"),
+    }
 )
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,

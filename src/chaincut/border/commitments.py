@@ -9,8 +9,10 @@ first one not yet open (``BallotDraws.commit_ahead``) and, failing that, before 
 day's first entry is stored. The seed itself stays sealed until the draw, which
 uses it, refuses any other, and reveals it: anyone can then check that SHA-256 of
 the revealed seed is the commitment published before the entries, and repeat the
-draw (``ballot.ballot_order``). A commitment made after entries arrived (a day
-entered before this safeguard existed) says how many were already in.
+draw from its published record (``ballot``: entries are ranked on tickets the
+server cannot choose, so knowing the seed early does not let it pick winners). A
+commitment made after entries arrived (a day entered before this safeguard
+existed) says how many were already in.
 
 A seed is 1 to 64 printable ASCII characters (space to tilde), so that it can be
 published as it is and its bytes are the same everywhere.

@@ -8,8 +8,10 @@ the policy's local time, days before the crossing day (``ballot.draw_time``).
 ``draw_due`` draws each day with entries waiting whose draw time has passed and
 that has no draw yet, so calling it again draws nothing; two callers racing
 (server workers, a cron job) draw a day once, the other finding it drawn. Each
-draw uses the committed seed, records and audits it (revealing it), so anyone can
-check it against the commitment and repeat the draw.
+draw uses the committed seed, records and audits it (revealing it) with each
+entry's ticket and outcome and each slot's seats, so anyone can check the seed
+against the commitment and repeat the draw from its published record
+(``published``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from chaincut.border.commitments import SeedSource, check_seed, commit_seed
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Principal
 from chaincut.domain.audit import AuditEvent
-from chaincut.domain.border import SeedCommitment
-from chaincut.errors import BookingRefused
+from chaincut.domain.border import PublishedDraw, SeedCommitment
+from chaincut.errors import BookingRefused, NotFound
 from chaincut.policy import BookingMode, BorderRules
 from chaincut.store import Store, UnitOfWork
 
@@ -47,11 +49,11 @@ class BallotDraws:
         clock: Clock,
         zone: ZoneInfo,
         seeds: SeedSource,
-        subject_of: Callable[[bytes], str] | None = None,
+        subject_of: Callable[[bytes], str],
     ) -> None:
         """``seeds``: each day's seed when its commitment is made (a setting plus the day, or fresh
-        randomness); ``subject_of``: each winner's border subject id from their identity hash, for
-        entries stored without it."""
+        randomness); ``subject_of``: a traveller's border subject id from their identity hash (an
+        entry's ticket is made from its named traveller's), for entries stored without it."""
         self._subject_of = subject_of
         self._store = store
         self._rules = rules
@@ -117,6 +119,16 @@ class BallotDraws:
         with self._store.read() as uow:
             return uow.ballot.commitments(first, last)
 
+    def published(self, day: date) -> PublishedDraw:
+        """``day``'s draw record as published, for anyone to repeat the draw: the commitment, the
+        revealed seed, and each slot's seats and tickets with their outcomes (``ballot``); NotFound
+        (``day``) until the day is drawn."""
+        with self._store.read() as uow:
+            found = uow.ballot.published(day)
+        if found is None:
+            raise NotFound(f"the ballot for {day} has not been drawn", field="day")
+        return found
+
     # --- draws -----------------------------------------------------------------------------------------
 
     def draw(self, principal: Principal, day: date, seed: str | None = None) -> DrawOutcome:
@@ -159,7 +171,8 @@ class BallotDraws:
 
     def draw_due(self, principal: Principal) -> list[DrawOutcome]:
         """Draw every day that is due; a day another caller drew meanwhile is skipped, and so is a day
-        with no seed committed (logged: it waits for ``chaincut border commit``)."""
+        with no seed committed (logged: it waits for ``chaincut border commit``) or one whose seats or
+        bookings changed while it was drawn (logged: nothing of it was stored; the next call draws it)."""
         drawn = []
         for day in self.due():
             try:
@@ -167,6 +180,8 @@ class BallotDraws:
             except BookingRefused as exc:
                 if exc.code == "no_commitment":
                     log.warning("ballot: %s is due but has no seed committed; it is not drawn", day)
+                elif exc.code == "draw_conflict":
+                    log.warning("ballot: %s changed while being drawn; it is drawn again next time", day)
                 elif exc.code != "ballot_drawn":
                     raise
         return drawn

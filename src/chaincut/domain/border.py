@@ -20,13 +20,17 @@ __all__ = [
     "BookingStatus",
     "Clearance",
     "ClearanceDecision",
+    "DrawnSlot",
+    "DrawnTicket",
     "EntryStatus",
+    "PublishedDraw",
     "QuotaChange",
     "RefusalCode",
     "RefusalReason",
     "SeedCommitment",
     "SlotAvailability",
     "SyncedBooking",
+    "TicketOutcome",
 ]
 
 
@@ -143,6 +147,50 @@ class SeedCommitment:
     entries_at_commitment: int  # entries already in when it was made: 0 when made before they opened
     seed: str | None = None  # revealed by the draw; None until then
     drawn_at: datetime | None = None
+
+
+class TicketOutcome(StrEnum):
+    """What a day's draw made of an entry, as the published draw record says."""
+
+    WON = "won"
+    LOST = "lost"  # ranked, but its travellers did not fit in the seats left
+    EXCLUDED = "excluded"  # not ranked: one of its travellers already held a booking that day
+
+
+@dataclass(frozen=True)
+class DrawnTicket:
+    """An entry as a day's published draw record shows it: never an entry id, person or subject id."""
+
+    ticket: str  # 64 lower-case hexadecimal digits (``border.ballot.ballot_ticket``)
+    travellers: int  # the seats it needs: the named traveller and every companion
+    outcome: TicketOutcome
+
+
+@dataclass(frozen=True)
+class DrawnSlot:
+    """One checkpoint's slot as drawn: the seats it had free then, and its entries by ticket."""
+
+    checkpoint: str
+    slot: str
+    seats: int  # the quota in force less the seats already booked, when drawn
+    tickets: tuple[DrawnTicket, ...]  # in ascending ticket order (it says nothing of who came first)
+
+
+@dataclass(frozen=True)
+class PublishedDraw:
+    """A day's ballot draw as published for anyone to check: the commitment, the revealed seed, and
+    every slot's tickets with their outcomes."""
+
+    day: date
+    order: int  # the ballot order it was drawn in (``border.ballot``); order 1 published no tickets
+    commitment: str | None  # None for a day drawn before seeds were committed
+    committed_at: datetime | None
+    entries_at_commitment: int | None
+    seed: str
+    drawn_at: datetime
+    entries: int
+    won: int
+    slots: tuple[DrawnSlot, ...]  # by checkpoint, then slot
 
 
 class RefusalCode(StrEnum):

@@ -4,7 +4,9 @@ An entry's travellers (its named traveller, then each companion listed) have row
 of ``border_entry_travellers``, where a unique index keeps one entry per traveller
 and day. A day's seed is committed before its entries open: the commitment (its
 SHA-256) is public at once, the seed is sealed with the data keys (field
-``ballot_seed``) until the draw records it in ``border_draws``.
+``ballot_seed``) until the draw records it in ``border_draws``, with each entry's
+ticket and outcome and each slot's seats (``border_draw_slots``): the day's
+published draw record.
 """
 
 from __future__ import annotations
@@ -17,17 +19,26 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from chaincut.domain.border import BallotEntry, EntryStatus, SeedCommitment
+from chaincut.domain.border import (
+    BallotEntry,
+    DrawnSlot,
+    DrawnTicket,
+    EntryStatus,
+    PublishedDraw,
+    SeedCommitment,
+    TicketOutcome,
+)
 from chaincut.security import FieldCipher
 from chaincut.store.tables import (
     border_ballot_entries,
     border_bookings,
+    border_draw_slots,
     border_draws,
     border_entry_travellers,
     border_seed_commitments,
 )
 
-__all__ = ["SEED_FIELD", "BallotRepository", "DrawRecord", "EntryRow"]
+__all__ = ["SEED_FIELD", "BallotRepository", "DrawRecord", "DrawnSlotRow", "EntryRow"]
 
 SEED_FIELD = "ballot_seed"  # the field name bound into a sealed seed (store/rotation.py re-seals it)
 
@@ -52,11 +63,20 @@ class EntryRow:
 
 
 class DrawRecord:
-    """One day's draw: its seed, when and by whom, how many entries and winners."""
+    """One day's draw: its seed, when and by whom, how many entries and winners, in which ballot order."""
 
-    def __init__(self, day: date, seed: str, drawn_at: int, drawn_by: str, entries: int, won: int) -> None:
+    def __init__(
+        self, day: date, seed: str, drawn_at: int, drawn_by: str, entries: int, won: int, order: int
+    ) -> None:
         self.day, self.seed, self.drawn_at, self.drawn_by = day, seed, drawn_at, drawn_by
-        self.entries, self.won = entries, won
+        self.entries, self.won, self.order = entries, won, order
+
+
+class DrawnSlotRow:
+    """A slot as drawn: the seats it had free then."""
+
+    def __init__(self, checkpoint: str, slot: str, seats: int) -> None:
+        self.checkpoint, self.slot, self.seats = checkpoint, slot, seats
 
 
 def _entry(r: Row[Any], travellers: Sequence[Traveller]) -> EntryRow:
@@ -185,9 +205,20 @@ class BallotRepository:
             self._conn.execute(select(func.count()).select_from(_e).where(_e.c.day == day)).scalar_one()
         )
 
-    def decide(self, row_id: int, status: EntryStatus, booking_id: int | None = None) -> None:
+    def decide(
+        self,
+        row_id: int,
+        status: EntryStatus,
+        booking_id: int | None = None,
+        *,
+        ticket: str,
+        excluded: bool = False,
+    ) -> None:
+        """Record what the draw made of an entry, with its ticket (and whether it was excluded)."""
         self._conn.execute(
-            update(_e).where(_e.c.id == row_id).values(status=status.value, booking_id=booking_id)
+            update(_e)
+            .where(_e.c.id == row_id)
+            .values(status=status.value, booking_id=booking_id, ticket=ticket, excluded=excluded)
         )
 
     # --- seed commitments ----------------------------------------------------------------------------
@@ -251,8 +282,8 @@ class BallotRepository:
 
     # --- draws ---------------------------------------------------------------------------------------
 
-    def record_draw(self, draw: DrawRecord) -> bool:
-        """Record the day's draw; False when the day was drawn already."""
+    def record_draw(self, draw: DrawRecord, slots: Sequence[DrawnSlotRow] = ()) -> bool:
+        """Record the day's draw and the seats of each slot drawn; False when the day was drawn already."""
         try:
             with self._conn.begin_nested():
                 self._conn.execute(
@@ -263,8 +294,17 @@ class BallotRepository:
                         drawn_by=draw.drawn_by,
                         entries=draw.entries,
                         won=draw.won,
+                        ballot_order=draw.order,
                     )
                 )
+                if slots:
+                    self._conn.execute(
+                        insert(border_draw_slots),
+                        [
+                            {"day": draw.day, "checkpoint": s.checkpoint, "slot": s.slot, "seats": s.seats}
+                            for s in slots
+                        ],
+                    )
         except IntegrityError:
             return False
         return True
@@ -282,4 +322,48 @@ class BallotRepository:
 
     def draw(self, day: date) -> DrawRecord | None:
         r = self._conn.execute(select(border_draws).where(border_draws.c.day == day)).first()
-        return None if r is None else DrawRecord(r.day, r.seed, r.drawn_at, r.drawn_by, r.entries, r.won)
+        if r is None:
+            return None
+        return DrawRecord(r.day, r.seed, r.drawn_at, r.drawn_by, r.entries, r.won, r.ballot_order)
+
+    def published(self, day: date) -> PublishedDraw | None:
+        """``day``'s draw record as published: its commitment, seed, and every slot's tickets with their
+        outcomes (no entry id, person or subject id); None when the day is not drawn."""
+        d = border_draws
+        r = self._conn.execute(
+            select(d, _s.c.commitment, _s.c.committed_at, _s.c.entries_at_commitment)
+            .select_from(d.outerjoin(_s, _s.c.day == d.c.day))
+            .where(d.c.day == day)
+        ).first()
+        if r is None:
+            return None
+        tickets: dict[tuple[str, str], list[DrawnTicket]] = defaultdict(list)
+        entries = (
+            select(_e.c.checkpoint, _e.c.slot, _e.c.ticket, _e.c.companions, _e.c.status, _e.c.excluded)
+            .where(_e.c.day == day, _e.c.ticket.is_not(None))
+            .order_by(_e.c.checkpoint, _e.c.slot, _e.c.ticket)
+        )
+        for e in self._conn.execute(entries):
+            outcome = TicketOutcome.EXCLUDED if e.excluded else TicketOutcome(e.status)
+            tickets[(e.checkpoint, e.slot)].append(DrawnTicket(e.ticket, 1 + e.companions, outcome))
+        seats = self._conn.execute(
+            select(border_draw_slots)
+            .where(border_draw_slots.c.day == day)
+            .order_by(border_draw_slots.c.checkpoint, border_draw_slots.c.slot)
+        )
+        slots = tuple(
+            DrawnSlot(s.checkpoint, s.slot, s.seats, tuple(tickets.get((s.checkpoint, s.slot), ())))
+            for s in seats
+        )
+        return PublishedDraw(
+            day=r.day,
+            order=r.ballot_order,
+            commitment=r.commitment,
+            committed_at=_instant(r.committed_at),
+            entries_at_commitment=r.entries_at_commitment,
+            seed=r.seed,
+            drawn_at=datetime.fromtimestamp(r.drawn_at, UTC),
+            entries=r.entries,
+            won=r.won,
+            slots=slots,
+        )

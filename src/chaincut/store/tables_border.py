@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -102,6 +103,11 @@ border_ballot_entries = Table(
     Column("request_id", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("booking_id", Id, ForeignKey("border_bookings.id")),
+    # Set by the draw, for its published record: the entry's ballot ticket (lower-case hex; None while
+    # waiting, and for days drawn in ballot order 1), and whether it was excluded, not ranked, because
+    # one of its travellers already held a booking that day.
+    Column("ticket", String(64)),
+    Column("excluded", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("person_id", "request_id"),
     Index("ix_border_ballot_entries_day_status", "day", "status"),
 )
@@ -134,7 +140,8 @@ border_seed_commitments = Table(
     Column("entries_at_commitment", Integer, nullable=False),
 )
 
-# Each day's draw, once, with the seed that makes it reproducible.
+# Each day's draw, once, with the seed that makes it reproducible and the ballot order it was drawn in
+# (1: ranked by entry ids, before revision 0014; 2: by tickets, ``border/ballot.py``).
 border_draws = Table(
     "border_draws",
     metadata,
@@ -144,6 +151,18 @@ border_draws = Table(
     Column("drawn_by", String(80), nullable=False),
     Column("entries", Integer, nullable=False),
     Column("won", Integer, nullable=False),
+    Column("ballot_order", SmallInteger, nullable=False, server_default=text("1")),
+)
+
+# The seats each slot with entries had free when its day was drawn (its quota less the seats booked
+# then): with the tickets, what anyone needs to repeat the draw from its published record.
+border_draw_slots = Table(
+    "border_draw_slots",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("checkpoint", String(64), primary_key=True),
+    Column("slot", String(16), primary_key=True),
+    Column("seats", Integer, nullable=False),
 )
 
 # Each clearance decision at a checkpoint, online or uploaded from an offline checkpoint. A code id, and a

@@ -1,5 +1,6 @@
-"""Border crossings under quota: residents book and cancel, anyone signed in sees what is free and
-the ballot's published seed commitments, border officers list a checkpoint's bookings."""
+"""Border crossings under quota: residents book and cancel, anyone signed in sees what is free, anyone
+at all reads the ballot's seed commitments and each day's draw record, border officers list a
+checkpoint's bookings."""
 
 from __future__ import annotations
 
@@ -102,6 +103,41 @@ class SeedCommitmentPublic(BaseModel):
 class SeedCommitmentsPublic(BaseModel):
     data: list[SeedCommitmentPublic]
     count: int
+
+
+class DrawnTicketPublic(BaseModel):
+    ticket: str = Field(
+        description="SHA-256 of 'chaincut-ballot-ticket/1', a zero byte, the day (YYYY-MM-DD), a zero byte "
+        "and the named traveller's border subject id; lower-case hex"
+    )
+    travellers: int = Field(description="the seats the entry needs")
+    outcome: Literal["won", "lost", "excluded"] = Field(
+        description="excluded: not ranked, one of its travellers already held a booking that day"
+    )
+
+
+class DrawnSlotPublic(BaseModel):
+    checkpoint: str
+    slot: str
+    seats: int = Field(description="the seats free when drawn: the quota in force less those booked")
+    entries: list[DrawnTicketPublic] = Field(description="every entry of the slot, by ticket")
+
+
+class BallotDrawPublic(BaseModel):
+    day: date
+    order: int = Field(
+        description="the ballot order: 2 ranks each ticket by SHA-256(seed, a zero byte, the ticket's hex) "
+        "read big-endian, ascending; 1 (days drawn before tickets) ranked entry ids and lists no entries"
+    )
+    commitment: str | None = Field(description="SHA-256 of the seed, published before the day's entries")
+    hash: Literal["sha256"] = "sha256"
+    committed_at: datetime | None
+    entries_at_commitment: int | None
+    seed: str = Field(description="the seed, revealed by the draw")
+    drawn_at: datetime
+    entries: int
+    won: int
+    slots: list[DrawnSlotPublic]
 
 
 def _fields(item: Booking | BallotEntry) -> dict[str, Any]:
@@ -214,14 +250,15 @@ def slots(
 
 @router.get("/ballot/commitments", response_model=SeedCommitmentsPublic)
 def commitments(
-    caller: Annotated[Caller, requires(Permission.SIGNED_IN)],
+    caller: Annotated[Caller, requires(Permission.PUBLIC)],
     first: Annotated[date | None, Query(alias="from", description="the first day (default: today)")] = None,
     last: Annotated[date | None, Query(alias="to", description="the last day (default: a week on)")] = None,
 ) -> SeedCommitmentsPublic:
     """Each day's ballot seed commitment (SHA-256 of the seed), published before the day's entries
-    open, with the seed once the day is drawn: check the draw was not chosen after the entries."""
+    open, with the seed once the day is drawn: check the draw was not chosen after the entries.
+    Only hashes and revealed seeds, so anyone may read it."""
     start = first or caller.services.draws.today()
-    end = last or start + timedelta(days=7)
+    end = last or (start + timedelta(days=7) if start < date.max - timedelta(days=7) else date.max)
     if not 0 <= (end - start).days <= _MAX_COMMITMENT_DAYS:
         raise InvalidInput(
             f"expected 'to' on or after 'from', at most {_MAX_COMMITMENT_DAYS} days on",
@@ -240,6 +277,40 @@ def commitments(
         for c in caller.services.draws.commitments(start, end)
     ]
     return SeedCommitmentsPublic(data=found, count=len(found))
+
+
+@router.get("/ballot/draws/{day}", response_model=BallotDrawPublic)
+def draw_record(
+    day: Annotated[date, Path(description="the local date of the crossings drawn")],
+    caller: Annotated[Caller, requires(Permission.PUBLIC)],
+) -> BallotDrawPublic:
+    """A day's ballot draw, published for anyone to repeat it: the commitment, the revealed seed, and
+    each slot's free seats and every entry's ticket, seats and outcome (no entry, person or subject
+    id). A resident finds their entry by the ticket made from their booking answer's ``subject``."""
+    d = caller.services.draws.published(day)
+    return BallotDrawPublic(
+        day=d.day,
+        order=d.order,
+        commitment=d.commitment,
+        committed_at=d.committed_at,
+        entries_at_commitment=d.entries_at_commitment,
+        seed=d.seed,
+        drawn_at=d.drawn_at,
+        entries=d.entries,
+        won=d.won,
+        slots=[
+            DrawnSlotPublic(
+                checkpoint=s.checkpoint,
+                slot=s.slot,
+                seats=s.seats,
+                entries=[
+                    DrawnTicketPublic(ticket=t.ticket, travellers=t.travellers, outcome=t.outcome.value)
+                    for t in s.tickets
+                ],
+            )
+            for s in d.slots
+        ],
+    )
 
 
 @router.get("/bookings", response_model=BorderBookingsPublic)
