@@ -195,11 +195,15 @@ class UnknownVenueType(InvalidInput):
 
     code = "unknown_venue_type"
 
-    def __init__(self, venue_type: str, known: Sequence[str]) -> None:
+    def __init__(
+        self, venue_type: str, known: Sequence[str], *, field: str = "venue_type", context: str = ""
+    ) -> None:
+        """``field`` names the request's field that led to the type (a check-in's ``token``);
+        ``context`` says where it was met, after the type's name."""
         super().__init__(
-            f"unknown venue type {venue_type!r}: the policy's venue_types have no such type; "
+            f"unknown venue type {venue_type!r}{context}: the policy's venue_types have no such type; "
             f"expected one of {', '.join(known)}",
-            field="venue_type",
+            field=field,
         )
         self.venue_type = venue_type
 

@@ -256,7 +256,7 @@ def test_explicit_check_out_overrides_an_inferred_one(
     checked_in = client.post("/checkins", json={"client_id": "c1", "token": token}, headers=phone("P001"))
     assert checked_in.status_code == 201, checked_in.text
     clock.advance(timedelta(hours=3))
-    assert services.checkins.close_stale_visits() == 1
+    assert services.checkins.close_stale_visits().closed == 1
     inferred = stored_visit(services, "P001", "c1")
     assert inferred is not None
     assert inferred.left_inferred is True
@@ -689,13 +689,13 @@ def test_stale_visits_are_closed_after_the_default_stay(
     check_in(client, phone("P002"), "b", token_of(client, "B1"))
 
     clock.advance(RESTAURANT_STAY - timedelta(seconds=1))
-    assert services.checkins.close_stale_visits() == 0
+    assert services.checkins.close_stale_visits().closed == 0
     visit = stored_visit(services, "P001", "r")
     assert visit is not None
     assert visit.left_at is None
 
     clock.advance(timedelta(seconds=1))
-    assert services.checkins.close_stale_visits() == 1
+    assert services.checkins.close_stale_visits().closed == 1
     visit = stored_visit(services, "P001", "r")
     assert visit is not None
     assert visit.left_at == entered + RESTAURANT_STAY
@@ -705,12 +705,12 @@ def test_stale_visits_are_closed_after_the_default_stay(
     assert bar.left_at is None  # a bar's stay is longer
 
     clock.advance(timedelta(hours=10))
-    assert services.checkins.close_stale_visits() == 1
+    assert services.checkins.close_stale_visits().closed == 1
     bar = stored_visit(services, "P002", "b")
     assert bar is not None
     assert bar.left_at == entered + BAR_STAY
     assert bar.left_inferred is True
-    assert services.checkins.close_stale_visits() == 0
+    assert services.checkins.close_stale_visits().closed == 0
 
 
 # --- taxis ------------------------------------------------------------------------------------

@@ -198,7 +198,10 @@ def test_a_check_out_days_later_is_clipped(city: Services, clock: FixedClock) ->
     receipt = city.checkins.check_out("P1", "forgot", now)  # three days later
     assert receipt.left_at == entered + RESTAURANT_MAX
     assert receipt.left_inferred is False
+    assert receipt.clipped is True  # the phone is told its check-out was not taken as given
     assert stored_visits(city)[("P1", to_epoch(entered))] == (to_epoch(entered + RESTAURANT_MAX), False, True)
+    replayed = city.checkins.check_in(CheckInRequest("P1", "forgot", token=city.venues.token(restaurant)))
+    assert (replayed.replayed, replayed.clipped) == (True, True)
 
 
 def test_archive_segments_written_before_the_flag_read_as_not_clipped(tmp_path: Path) -> None:

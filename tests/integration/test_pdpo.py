@@ -11,9 +11,10 @@ log (append-only, never purged) still says who accessed their data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
@@ -221,6 +222,63 @@ def test_the_page_escapes_and_is_bilingual(client: TestClient, services: Service
     assert "個人資料更正記錄" in page and "Corrections of your details" in page
     assert "海港咖啡店" in page and NEW_PHONE in page and PHONE in page
     assert "staff:sup1" in page and PURPOSE in page
+
+
+def test_the_report_says_which_visits_were_clipped(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    """A left_at brought back to the longest believable stay must not read as the time the person gave.
+
+    Before, the report (JSON and page) had no ``clipped``: from SQL nor from the archive.
+    """
+    _populate(client, services, clock)
+    assert "clipped = yes" not in _report(client, services, format="html")  # none clipped yet
+    now = clock.now()
+    venue = services.venues.get("V001")
+    resident = resident_headers(services, "P001")
+    entered = now - timedelta(days=4)
+    checkin = {"client_id": "c-late", "token": services.venues.token(venue), "at": entered.isoformat()}
+    assert client.post("/checkins", json=checkin, headers=resident).status_code == 201
+    late = client.post("/checkins/c-late/checkout", json={"at": now.isoformat()}, headers=resident)
+    assert late.status_code == 200 and late.json()["clipped"] is True, late.text  # 4 days, past 12 h
+    with services.store.read() as uow:
+        p1 = uow.people.id_for_ref("P001")
+    assert p1 is not None and venue.id is not None
+    imported = to_epoch(now - timedelta(days=6))
+    clipped_row = pa.table(
+        {
+            "person_id": [p1],
+            "venue_id": [venue.id],
+            "entered_at": [imported],
+            "left_at": [imported + 12 * 3600],
+            "left_inferred": [False],
+            "source": [VisitSource.IMPORT.code],
+            "clipped": [True],  # as an import stores a stay past the longest (the archive on embedded)
+        },
+        schema=VISIT_SCHEMA,
+    )
+    with services.store.bulk("visits") as sink:
+        sink.write(clipped_row)
+
+    visits = _report(client, services)["visits"]
+    flagged = sorted((v["source"], v["entered_at"], v["left_at"]) for v in visits if v["clipped"] is True)
+    local = ZoneInfo("Asia/Hong_Kong")
+    assert flagged == [
+        ("import", instant_at(imported, local), instant_at(imported + 12 * 3600, local)),
+        (
+            "qr",
+            entered.astimezone(local).isoformat(),
+            (entered + timedelta(hours=12)).astimezone(local).isoformat(),
+        ),
+    ]
+    assert sorted(v["source"] for v in visits if v["clipped"] is False) == ["import", "qr", "qr", "upload"]
+    page = _report(client, services, format="html")
+    assert "<th>clipped</th>" in page
+    assert "clipped = yes: the stay as given" in page and "最長可信逗留時間" in page
+
+
+def instant_at(epoch: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, zone).isoformat()
 
 
 def test_correction_history_and_its_rules(client: TestClient, services: Services, clock: FixedClock) -> None:

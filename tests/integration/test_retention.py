@@ -7,6 +7,8 @@ in bulk. The default policy keeps both 31 days.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import fields
@@ -15,9 +17,11 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
+from chaincut.access.audit import ANCHOR_FILE
 from chaincut.api import create_app
+from chaincut.api.app import run_maintenance
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import VisitSource
@@ -300,3 +304,59 @@ def test_the_server_purges_on_a_schedule(services: Services, clock: FixedClock) 
         assert p2 is not None
         still_open = uow.visits.open_visits_of(p2)
     assert still_open == []
+
+
+def _refuse_visit_updates(services: Services) -> None:
+    """A database that refuses every update of a visit (as a lock or a permission would): closing fails."""
+    with services.db.engine.begin() as conn:
+        if services.db.is_sqlite:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER visits_frozen BEFORE UPDATE ON visits "
+                    "BEGIN SELECT RAISE(ABORT, 'visits are frozen'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION visits_frozen() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'visits are frozen'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER visits_frozen BEFORE UPDATE ON visits "
+                    "FOR EACH ROW EXECUTE FUNCTION visits_frozen()"
+                )
+            )
+
+
+def test_a_failing_maintenance_step_leaves_the_others_running(
+    client: TestClient, services: Services, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, closing stale visits failing stopped the run: no purge, no code sweep, no audit check."""
+    _populate(client, services, clock)
+    clock.advance(LATER)
+    before = services.store.counts().visits
+    _refuse_visit_updates(services)
+
+    with caplog.at_level(logging.INFO, logger="chaincut.maintenance"):
+        failed = run_maintenance(services)
+
+    assert failed == ["closing stale visits"]
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage().startswith("maintenance: closing stale visits failed")
+    assert error.exc_info is not None and "visits are frozen" in str(error.exc_info[1])
+    with services.store.read() as uow:
+        logged = uow.purges.recent()
+        p2 = uow.people.id_for_ref("P002")
+        assert p2 is not None
+        still_open = uow.visits.open_visits_of(p2)
+    assert sorted(r.kind for r in logged) == sorted(KINDS)  # the purges ran
+    assert services.store.counts().visits < before
+    assert len(still_open) == 1  # P002's open visit was not closed: that step failed
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any(m.startswith("maintenance: recomputed") for m in said)  # the health-code sweep ran
+    assert "maintenance: the audit log is intact; its head is anchored" in said
+    anchored = json.loads((services.settings.data_dir / ANCHOR_FILE).read_text(encoding="utf-8"))
+    assert anchored["seq"] == services.audit.verify().last_seq

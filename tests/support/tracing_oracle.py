@@ -7,7 +7,9 @@ zero-length visits, windows cutting through visits, inferred check-outs (closed 
 type's default stay, as the store closes them), people at several venues at once, a
 case at one venue twice, households, encounters, stays clipped to the venue type's
 longest believable stay (which the evidence must say), and contacts of contacts to
-depth 3. The oracle restates the rules one loop at a time.
+depth 3. Some venues are of a type the policy lacks: the oracle refuses a trace that
+meets a stay at one (at any generation) naming the type, as the engine must, and
+answers any other. The oracle restates the rules one loop at a time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,18 @@ from chaincut.policy import (
 )
 from chaincut.tracing.columns import KIND_CODES, ContactTable, EvidenceTable
 
-__all__ = ["BASE", "GRID", "TYPES", "Answer", "World", "answer_of", "oracle", "oracle_direct", "worlds"]
+__all__ = [
+    "BASE",
+    "GRID",
+    "TYPES",
+    "UNKNOWN",
+    "Answer",
+    "World",
+    "answer_of",
+    "oracle",
+    "oracle_direct",
+    "worlds",
+]
 
 Answer = tuple[dict[tuple[int, int], tuple[int, int, int, int]], list[tuple[object, ...]]]
 """Contacts as {(root, person): (tier, generation, seconds, via)} and every evidence row."""
@@ -37,6 +50,7 @@ Answer = tuple[dict[tuple[int, int], tuple[int, int, int, int]], list[tuple[obje
 BASE = 1_790_000_000  # 2026-09-21 UTC: realistic epoch seconds
 GRID = 300  # five minutes: intervals on a grid touch and coincide often
 TYPES = ["restaurant", "taxi", "elderly_home"]
+UNKNOWN = "karaoke"  # a type the policy lacks (registered by another process under another policy)
 
 
 class World(NamedTuple):
@@ -80,7 +94,7 @@ def worlds(draw: st.DrawFn) -> World:
     policy = draw(policies())
     people = draw(st.integers(2, 9))
     venues = draw(st.integers(1, 4))
-    venue_types = {v: draw(st.sampled_from(TYPES)) for v in range(venues)}
+    venue_types = {v: draw(st.sampled_from([*TYPES, *TYPES, UNKNOWN])) for v in range(venues)}
     horizon = 48  # grid steps: four hours of five-minute steps, crossing midnight is just more steps
     person = st.integers(0, people - 1)
     step = st.integers(0, horizon)
@@ -90,8 +104,10 @@ def worlds(draw: st.DrawFn) -> World:
         p, v, start = draw(person), draw(st.integers(0, venues - 1)), draw(step)
         if draw(st.booleans()):  # checked out (possibly at once: zero length)
             length = draw(st.integers(0, 12)) * GRID + draw(st.sampled_from([0, 0, 1, 59]))
-        else:  # nobody checked out: closed at the type's default stay, as the store infers
+        elif venue_types[v] in policy.venue_types:  # nobody checked out: closed at the default stay
             length = policy.venue_rule(venue_types[v]).default_stay_minutes * 60
+        else:  # a type with no default stay: open until the time of tracing, as the service reads it
+            length = (horizon + 12 - start) * GRID
         clipped = draw(st.booleans()) and draw(st.booleans())  # the stay as stored had been clipped
         visits.append((p, v, BASE + start * GRID, BASE + start * GRID + length, clipped))
 
@@ -131,12 +147,12 @@ def oracle_direct(world: World, person: int, start: int, end: int) -> dict[int, 
     policy = world.policy
     found: dict[int, list[Found]] = defaultdict(list)
     for p, v, entered, left, clipped in world.visits:
-        kind = policy.venue_rule(world.venue_types[v])
         if p != person:
             continue
         a, b = max(entered, start), min(left, end)
         if a > b:
             continue
+        kind = policy.venue_rule(world.venue_types[v])  # a type the policy lacks: the trace is refused
         b += kind.contact.after_leave_seconds
         for q, w, entered2, left2, clipped2 in world.visits:
             if w != v or q == person:

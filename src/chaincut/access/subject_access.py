@@ -122,6 +122,7 @@ class SubjectAccess:
                     "entered_at": instant(v["entered_at"], zone),
                     "left_at": instant(v["left_at"], zone),
                     "left_inferred": v["left_inferred"],
+                    "clipped": v["clipped"],
                     "source": v["source"],
                     "kept_until": instant(ended + visit_days, zone),
                 }
@@ -191,6 +192,7 @@ class SubjectAccess:
                         "entered_at": from_epoch(row["entered_at"]),
                         "left_at": None if row["left_at"] is None else from_epoch(row["left_at"]),
                         "left_inferred": bool(row["left_inferred"]),
+                        "clipped": bool(row["clipped"]),  # older segments read as not clipped
                         "source": source_name(row["source"]),
                     }
                 )
@@ -205,6 +207,7 @@ class SubjectAccess:
                         "entered_at": v.entered_at,
                         "left_at": v.left_at,
                         "left_inferred": v.left_inferred,
+                        "clipped": v.clipped,
                         "source": v.source.value,
                     }
                 )

@@ -114,6 +114,8 @@ class SubjectAccessReport:
                 parts.append(f"<p>{value['count']} token(s); the tokens themselves are never kept.</p>")
                 value = value["tokens"]
             parts.append(_html_value(value))
+            if key == "visits" and any(v["clipped"] for v in value):
+                parts.append(f"<p>{escape(_CLIPPED_EN)} / {escape(_CLIPPED_ZH)}</p>")
         parts.append("<h2>Notes / 附註</h2><ul>")
         parts.extend(f"<li>{escape(note)}</li>" for note in _NOTES)
         parts.append("</ul></body></html>")
@@ -142,9 +144,22 @@ _SECTIONS = (
     ),
     ("audit", "Who accessed your data, when and why", "查閱你資料的人員、時間及目的"),
 )
+# Beside the visits when one was clipped: its left_at is not the time the person gave.
+_CLIPPED_EN = (
+    "clipped = yes: the stay as given (a phone's stuck clock, a check-out days late) ran past the "
+    "longest believable stay at that type of venue, so left_at was brought back to it and is not "
+    "the time given"
+)
+_CLIPPED_ZH = (
+    "clipped = yes：所提供的逗留時間（例如手機時鐘停頓，或數日後才登記離開）超過該類場所的"
+    "最長可信逗留時間，因此離開時間（left_at）已縮短至該時間，並非所提供的時間"
+)
 _NOTES = (
     "Only a keyed hash of your identity document number is held, never the number itself.",
     "Visits and encounters are deleted once older than the retention period above.",
+    "A visit marked clipped ran, as given, past the longest believable stay at its type of venue "
+    "(a phone's stuck clock, a check-out days late): its left_at was brought back to that stay, "
+    "and is not the time given.",
     "A corrected detail's old value is deleted after the corrections retention period; "
     "the record that a correction was made (field, reason, who, when) is kept.",
     "The audit log is append-only and is not purged: it is the lasting record of each access.",

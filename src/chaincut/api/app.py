@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -42,25 +42,44 @@ __all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
 log = logging.getLogger("chaincut.maintenance")
 
 
-def run_maintenance(services: Services) -> None:
+def run_maintenance(services: Services) -> list[str]:
     """Close visits nobody checked out of, purge what retention no longer allows, sweep health
     codes (trace cases a bulk import left, recompute codes whose reasons may have changed), and
-    check the audit log, anchoring its head outside the database when it is intact."""
-    closed = services.checkins.close_stale_visits()
+    check the audit log, anchoring its head outside the database when it is intact.
+
+    Each step runs on its own: one that fails is logged with its error and the others still
+    run (a store the closing step cannot handle must not stop retention's purges). Returns
+    the steps that failed; the next run tries them again.
+    """
+    failed = []
+    for name, step in _MAINTENANCE_STEPS:
+        try:
+            done = step(services)
+        except Exception:
+            log.exception("maintenance: %s failed; the other steps still run, and the next run retries", name)
+            failed.append(name)
+            continue
+        if done:
+            log.info("maintenance: %s", done)
+    return failed
+
+
+def _close_stale(services: Services) -> str:
+    return services.checkins.close_stale_visits().describe()
+
+
+def _purge(services: Services) -> str:
     purged = purge_expired(services.store, services.policy, services.clock)
-    codes = services.codes.refresh()
-    log.info(
-        "maintenance: closed %d stale visits; purged %s; recomputed %d health codes",
-        closed,
-        ", ".join(f"{p.deleted} {p.kind}" for p in purged),
-        codes,
-    )
-    _verify_audit(services)
+    return "purged " + ", ".join(f"{p.deleted} {p.kind}" for p in purged)
 
 
-def _verify_audit(services: Services) -> None:
+def _refresh_codes(services: Services) -> str:
+    return f"recomputed {services.codes.refresh()} health codes"
+
+
+def _verify_audit(services: Services) -> str:
     if services.store.audit_key is None:
-        return
+        return ""
     report = services.audit.verify()
     if not report.intact:
         # The anchor stays at the last head verified, so the break stays visible.
@@ -68,8 +87,17 @@ def _verify_audit(services: Services) -> None:
             "maintenance: the audit log is broken: %s",
             "; ".join(f"#{b.seq}: {b.problem}" for b in report.breaks),
         )
-        return
+        return ""
     services.audit.anchor()
+    return "the audit log is intact; its head is anchored"
+
+
+_MAINTENANCE_STEPS: tuple[tuple[str, Callable[[Services], str]], ...] = (
+    ("closing stale visits", _close_stale),
+    ("purging expired records", _purge),
+    ("refreshing health codes", _refresh_codes),
+    ("checking the audit log", _verify_audit),
+)
 
 
 # The server's timer draws ballots in its own name, as "system:policy" records a policy in force.

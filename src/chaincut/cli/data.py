@@ -161,7 +161,7 @@ def close_visits() -> None:
     """Close visits nobody checked out of once their venue type's default stay has passed."""
     with services() as svc:
         closed = svc.checkins.close_stale_visits()
-    console.print(f"closed {closed:,} visits (check-out inferred)")
+    console.print(closed.describe(), highlight=False)
 
 
 def synth(

@@ -28,7 +28,7 @@ from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.codes.facts import CaseTrace, exposure_rows, load_facts, local_midnight, risky_visit_rows
 from chaincut.codes.rules import change_points, evaluate
 from chaincut.domain.health_codes import CodeReason, HealthCode
-from chaincut.errors import InvalidInput, NotFound
+from chaincut.errors import ChaincutError, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store, UnitOfWork
 from chaincut.store.health_codes import OverrideRow, StoredCode
@@ -292,13 +292,20 @@ class HealthCodeService:
 
         ``everyone`` recomputes every person's code; ``person_ref`` just that person's.
         ``on_progress(done, total)`` is told as batches finish. Returns how many were recomputed.
+        A case whose trace is refused (it meets a venue of a type the policy lacks) is logged
+        and stays untraced, for the next sweep to retry; the other cases and the codes due go on.
         """
         if person_ref is not None:
             with self._store.read() as uow:
                 self.recompute([self._person_id(uow, person_ref)])
             return 1
         for ref in self.untraced_cases():
-            self.case_changed(ref)
+            try:
+                self.case_changed(ref)
+            except ChaincutError as exc:
+                log.warning(
+                    "case %s: not traced for health codes, the next sweep retries: %s", ref, exc.message
+                )
         with self._store.read() as uow:
             if everyone:
                 ids = sorted(set(uow.people.ref_index().column("id").to_pylist()))

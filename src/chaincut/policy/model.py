@@ -323,16 +323,17 @@ class Policy:
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules
 
-    def venue_rule(self, name: str) -> VenueTypeRule:
+    def venue_rule(self, name: str, *, field: str = "venue_type") -> VenueTypeRule:
         """The rule of venue type ``name``; UnknownVenueType, naming it, when the policy has none.
 
         The one place a venue type is looked up: registering, importing, checking in,
         closing stale visits and tracing all ask here, so a type the policy lacks is
-        refused the same way everywhere instead of being given a guessed stay.
+        refused the same way everywhere instead of being given a guessed stay. ``field``
+        is the request's field the refusal names (a check-in's ``token`` or ``plate``).
         """
         rule = self.venue_types.get(name)
         if rule is None:
-            raise UnknownVenueType(name, sorted(self.venue_types))
+            raise UnknownVenueType(name, sorted(self.venue_types), field=field)
         return rule
 
     @property

@@ -259,6 +259,16 @@ class VisitRepository:
             closed += result.rowcount
         return closed
 
+    def open_at_types(self, venue_types: Sequence[str]) -> dict[str, int]:
+        """How many visits are still open at venues of each of these types (types with none left out)."""
+        rows = self._conn.execute(
+            select(venues.c.venue_type, func.count())
+            .select_from(visits.join(venues, venues.c.id == visits.c.venue_id))
+            .where(visits.c.left_at.is_(None), venues.c.venue_type.in_(list(venue_types)))
+            .group_by(venues.c.venue_type)
+        )
+        return {str(t): int(n) for t, n in rows}
+
     def of_person(self, person_id: int, since: int, until: int) -> list[Visit]:
         """The person's visits that overlap [since, until), oldest first."""
         rows = self._conn.execute(

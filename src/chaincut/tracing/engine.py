@@ -22,6 +22,10 @@ the tests restates in plain Python:
   exposure to the time of tracing. A person already found for the same root case (or
   the root case's person) is not found again; the new ones get the policy's tier,
   and their ``via`` is the lowest id of the people they were found through.
+* **A venue type the policy lacks.** When a stay of an index person (of any
+  generation) at a venue of such a type meets their window, the trace is refused
+  (UnknownVenueType naming the type), never answered without it; traces that meet
+  no such stay are not affected.
 
 The engine reads whereabouts only through a :class:`WhereaboutsSource`, so the same
 code runs on the embedded archive, on SQL, and on an in-memory index.
@@ -133,14 +137,20 @@ class Exposures:
 
 
 def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules) -> Exposures:
-    """Index people's stays clipped to their windows and extended by the after-leave minutes."""
-    keep = rules._known(visits.venue)
-    visits = visits.take(keep)
+    """Index people's stays clipped to their windows and extended by the after-leave minutes.
+
+    A stay that meets its window at a venue of a type the policy lacks refuses the trace
+    (UnknownVenueType naming the type): it has no rule to judge it by, and leaving it out
+    would hide its contacts. Stays at such venues outside every window do not matter.
+    """
     window, row = _join_by_person(windows, visits.person)
     start = np.maximum(visits.entered[row], windows.start[window])
     end = np.minimum(visits.left[row], windows.end[window])
     met = start <= end
-    venue = visits.venue[row][met]
+    venue = visits.venue[row]
+    rules.refuse_unknown(venue[met])
+    met &= rules._known(venue)
+    venue = venue[met]
     return Exposures(
         window[met], venue, start[met], end[met] + rules.after_leave[venue], visits.clipped[row][met]
     )

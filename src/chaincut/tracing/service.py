@@ -47,6 +47,16 @@ from chaincut.tracing.windows import Window, infectious_window
 
 __all__ = ["BatchTrace", "ContactChange", "RiskyVenue", "Trace", "TracingService"]
 
+# An open visit at a venue of a type the policy lacks has no default stay to close it at:
+# it is read as open until the time of tracing (a stay this long ends there), so a trace it
+# may meet is refused rather than judged on a guessed stay.
+_UNKNOWN_TYPE_STAY_SECONDS = 2**40
+
+
+def _default_stay_seconds(policy: Policy, venue_type: str) -> int:
+    rule = policy.venue_types.get(venue_type)
+    return _UNKNOWN_TYPE_STAY_SECONDS if rule is None else rule.default_stay_minutes * 60
+
 
 @dataclass(frozen=True)
 class RiskyVenue:
@@ -136,12 +146,12 @@ class TracingService:
         cached = self._rules_cache.get(key)
         if cached is not None:
             return cached
-        rules = TracingRules.build(policy, types)  # UnknownVenueType for a type the policy lacks
+        rules = TracingRules.build(policy, types)  # a trace meeting a type the policy lacks is refused
         stay = np.zeros(len(rules.tier), dtype=np.int64)
         if types:
             ids = np.fromiter(types.keys(), dtype=np.int64, count=len(types))
             stay[ids] = np.fromiter(
-                (policy.venue_rule(n).default_stay_minutes * 60 for n in types.values()),
+                (_default_stay_seconds(policy, n) for n in types.values()),
                 dtype=np.int64,
                 count=len(types),
             )

@@ -17,17 +17,18 @@ receipt or error.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain import Venue, Visit, VisitSource
 from chaincut.domain.audit import AuditEvent
-from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound
+from chaincut.errors import ChaincutError, Conflict, InvalidInput, NotFound, UnknownVenueType
 from chaincut.policy import Policy
 from chaincut.store import Store, UnitOfWork, VisitSpan
 from chaincut.venues.registry import normalise_plate
@@ -36,9 +37,35 @@ from chaincut.whereabouts.arrivals import Placement, place_check_in
 from chaincut.whereabouts.group_commit import GroupCommit
 from chaincut.whereabouts.scans import CheckInRequest, VisitReceipt, receipt_of
 
-__all__ = ["CheckInRequest", "CheckInService", "VisitReceipt"]
+__all__ = ["CheckInRequest", "CheckInService", "StaleVisits", "VisitReceipt"]
+
+log = logging.getLogger(__name__)
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}\Z")  # \Z: "$" lets a final newline in
+
+
+@dataclass(frozen=True)
+class StaleVisits:
+    """What closing stale visits did: how many it closed, and the open visits it had to leave open.
+
+    ``left_open`` counts, by venue type, the open visits at venues of types the policy
+    lacks: with no default stay to close them at, they stay open (and are reported)
+    until the policy has the type; ``reasons`` says why, by the same type.
+    """
+
+    closed: int
+    left_open: Mapping[str, int]
+    reasons: Mapping[str, str]
+
+    def describe(self) -> str:
+        """One line for an operator: how many were closed, and what was left open and why."""
+        line = f"closed {self.closed:,} stale visit(s) (check-out inferred)"
+        if self.left_open:
+            line += "; left open: " + "; ".join(
+                f"{n:,} at venues of type {t!r} ({self.reasons[t]})"
+                for t, n in sorted(self.left_open.items())
+            )
+        return line
 
 
 class CheckInService:
@@ -121,14 +148,15 @@ class CheckInService:
             if venue is None:
                 raise NotFound("the QR code names a venue that is not registered", field="token")
             self._check_device(request, venue)
-            self._policy.venue_rule(venue.venue_type)  # a type the policy lacks is refused, named
+            # A type the policy lacks is refused, named, as the token's (the request's field).
+            self._policy.venue_rule(venue.venue_type, field="token")
             return venue, VisitSource.TAXI if venue.is_taxi else VisitSource.QR
         assert request.plate is not None
         taxi = uow.venues.get_by_plate(normalise_plate(request.plate))
         if taxi is None:
             raise NotFound("no taxi with this plate is registered", field="plate")
         self._check_device(request, taxi)
-        self._policy.venue_rule(taxi.venue_type)
+        self._policy.venue_rule(taxi.venue_type, field="plate")
         return taxi, VisitSource.TAXI
 
     @staticmethod
@@ -376,21 +404,38 @@ class CheckInService:
             if visit.left_at is not None and not visit.left_inferred:
                 return receipt_of(visit, venue, replayed=True)
             # A check-out forgotten for days (or a phone's stuck clock) ends at the longest believable stay.
-            left_at, clipped = self._policy.venue_rule(venue.venue_type).clip(visit.entered_at, when)
+            rule = self._policy.venue_rule(venue.venue_type, field="client_id")
+            left_at, clipped = rule.clip(visit.entered_at, when)
             uow.visits.close(visit.id, to_epoch(left_at), inferred=False, clipped=clipped)
             closed = uow.visits.get(visit.id)
         assert closed is not None
         return receipt_of(closed, venue, replayed=False)
 
-    def close_stale_visits(self) -> int:
-        """Close every visit whose venue type's default stay has passed; returns how many.
+    def close_stale_visits(self) -> StaleVisits:
+        """Close every visit whose venue type's default stay has passed; say how many, and what was not.
 
-        Every venue type the store holds needs the policy's rule: UnknownVenueType names one
-        that has none, rather than leaving its visits open for ever.
+        A venue type the store holds but the policy lacks (registered by another process
+        under another policy) has no default stay: its open visits are left open, counted
+        and logged with the reason, and every other type's are closed as usual.
         """
         with self._store.write() as uow:
-            stays = {t: self._stay(t) for t in uow.venues.types_in_use()}
-            return uow.visits.close_stale(to_epoch(self._clock.now()), stays)
+            stays: dict[str, int] = {}
+            reasons: dict[str, str] = {}
+            for venue_type in uow.venues.types_in_use():
+                try:
+                    stays[venue_type] = self._stay(venue_type)
+                except UnknownVenueType as exc:
+                    reasons[venue_type] = exc.message
+            closed = uow.visits.close_stale(to_epoch(self._clock.now()), stays)
+            left_open = uow.visits.open_at_types(sorted(reasons)) if reasons else {}
+        for venue_type, count in sorted(left_open.items()):
+            log.warning(
+                "closing stale visits: %d open visit(s) at venues of type %r left open: %s",
+                count,
+                venue_type,
+                reasons[venue_type],
+            )
+        return StaleVisits(closed, left_open, {t: reasons[t] for t in left_open})
 
 
 _K = TypeVar("_K")

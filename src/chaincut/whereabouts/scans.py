@@ -34,6 +34,7 @@ class VisitReceipt:
     left_inferred: bool
     replayed: bool
     person_id: int | None = None  # whose visit: the audit entry's subject
+    clipped: bool = False  # left_at was brought back to the venue type's longest believable stay
 
 
 def receipt_of(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
@@ -47,4 +48,5 @@ def receipt_of(visit: Visit, venue: Venue, *, replayed: bool) -> VisitReceipt:
         left_inferred=visit.left_inferred,
         replayed=replayed,
         person_id=visit.person_id,
+        clipped=visit.clipped,
     )

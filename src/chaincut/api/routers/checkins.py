@@ -47,6 +47,10 @@ class VisitPublic(BaseModel):
     entered_at: datetime
     left_at: datetime | None
     left_inferred: bool
+    clipped: bool = Field(
+        description="left_at was brought back to the venue type's longest believable stay: "
+        "the check-out given was later than anyone stays there"
+    )
 
 
 def _public(receipt: VisitReceipt) -> VisitPublic:
@@ -58,6 +62,7 @@ def _public(receipt: VisitReceipt) -> VisitPublic:
         entered_at=receipt.entered_at,
         left_at=receipt.left_at,
         left_inferred=receipt.left_inferred,
+        clipped=receipt.clipped,
     )
 
 
@@ -113,6 +118,7 @@ async def check_in(body: CheckInCreate, caller: Checker) -> Response:
             "entered_at": receipt.entered_at,
             "left_at": receipt.left_at,
             "left_inferred": receipt.left_inferred,
+            "clipped": receipt.clipped,
         },
         option=orjson.OPT_UTC_Z,
     )
