@@ -22,27 +22,11 @@ from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import BookingRefused, InvalidInput
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
+from support.border import NOW, code_claims
 
 TODAY = date(2026, 11, 20)  # the fixed clock: 12:00 in Hong Kong, the afternoon slot
-NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 DOC = "M123456(7)"
 OFFICER = Principal.system("officer-1")
-
-
-def claims(subject: str | None, **changes: object) -> HealthCodeClaims:
-    base = HealthCodeClaims(
-        code_id="code-1",
-        issuer="HK",
-        subject=subject,
-        name=None,
-        colour="green",
-        reasons=(),
-        status_until=None,
-        last_negative_test_at=NOW - timedelta(hours=10),
-        issued_at=NOW - timedelta(hours=1),
-        expires_at=NOW + timedelta(hours=23),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def book(
@@ -73,10 +57,14 @@ def with_codes(services: Services, codes: dict[str, HealthCodeClaims | str]) -> 
 def test_a_traveller_clears_once_and_every_decision_is_recorded_and_audited(services: Services) -> None:
     booking = book(services, "T1", DOC)
     subject = subject_of(services, DOC)
-    red = claims(subject, code_id="code-red", colour="red", reasons=("close contact (case C-7)",))
+    red = code_claims(subject, code_id="code-red", colour="red", reasons=("close contact (case C-7)",))
     clearances = with_codes(
         services,
-        {"QR-GREEN": claims(subject), "QR-GREEN-2": claims(subject, code_id="code-2"), "QR-RED": red},
+        {
+            "QR-GREEN": code_claims(subject),
+            "QR-GREEN-2": code_claims(subject, code_id="code-2"),
+            "QR-RED": red,
+        },
     )
     first = clearances.clear(OFFICER, "QR-GREEN", "shenzhen_bay")
     assert first.decision.cleared, first.decision.reasons
@@ -128,7 +116,9 @@ def test_an_unknown_checkpoint_is_refused_naming_the_field(services: Services) -
 def test_two_officers_racing_on_one_code_clear_it_once(services: Services) -> None:
     book(services, "T1", DOC)
     subject = subject_of(services, DOC)
-    clearances = with_codes(services, {f"QR-{i}": claims(subject, code_id="same-code") for i in range(4)})
+    clearances = with_codes(
+        services, {f"QR-{i}": code_claims(subject, code_id="same-code") for i in range(4)}
+    )
     barrier = threading.Barrier(4)
     results: list[Clearance] = []
     errors: list[BaseException] = []
@@ -156,7 +146,9 @@ def test_two_officers_racing_on_one_code_clear_it_once(services: Services) -> No
 def test_two_officers_racing_on_one_booking_with_two_codes_clear_it_once(services: Services) -> None:
     book(services, "T1", DOC)
     subject = subject_of(services, DOC)
-    clearances = with_codes(services, {f"QR-{i}": claims(subject, code_id=f"code-{i}") for i in range(4)})
+    clearances = with_codes(
+        services, {f"QR-{i}": code_claims(subject, code_id=f"code-{i}") for i in range(4)}
+    )
     barrier = threading.Barrier(4)
     results: list[Clearance] = []
 
@@ -179,7 +171,7 @@ def test_the_sync_bundle_carries_subject_ids_rules_and_what_crossed_and_is_audit
     booking = book(services, "T1", DOC)
     book(services, "T2", "N7654321", slot="night", request_id="r2")
     subject = subject_of(services, DOC)
-    clearances = with_codes(services, {"QR": claims(subject)})
+    clearances = with_codes(services, {"QR": code_claims(subject)})
     clearances.clear(OFFICER, "QR", "shenzhen_bay")
     bundle = services.clearances.bundle(OFFICER, "shenzhen_bay", TODAY, purpose="checkpoint sync")
     assert {b.booking_id: b.subject for b in bundle.bookings}[booking] == subject
@@ -331,7 +323,7 @@ def test_the_access_report_lists_bookings_entries_and_clearances_of_the_person(s
     )
     subject = subject_of(services, DOC)
     cleared = with_codes(
-        services, {"QR": claims(subject), "QR-RED": claims(subject, code_id="c2", colour="red")}
+        services, {"QR": code_claims(subject), "QR-RED": code_claims(subject, code_id="c2", colour="red")}
     )
     first = cleared.clear(OFFICER, "QR", "shenzhen_bay")
     second = cleared.clear(OFFICER, "QR-RED", "shenzhen_bay")

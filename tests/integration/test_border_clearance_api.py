@@ -30,27 +30,11 @@ from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
 from support.auth import staff_headers
+from support.border import NOW, code_claims
 from support.serving import ThreadedServer, free_port
 
 TODAY = date(2026, 11, 20)
-NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong: the afternoon slot
 DOC = "M123456(7)"
-
-
-def _claims(subject: str, **changes: object) -> HealthCodeClaims:
-    base = HealthCodeClaims(
-        code_id="code-1",
-        issuer="HK",
-        subject=subject,
-        name=None,
-        colour="green",
-        reasons=(),
-        status_until=None,
-        last_negative_test_at=NOW - timedelta(hours=10),
-        issued_at=NOW - timedelta(hours=1),
-        expires_at=NOW + timedelta(hours=23),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def _codes(services: Services) -> dict[str, HealthCodeClaims | str]:
@@ -66,9 +50,11 @@ def _codes(services: Services) -> dict[str, HealthCodeClaims | str]:
         )
         subjects[ref] = services.subjects.subject_of(services.hasher.hash(doc))
     return {
-        "QR-T1": _claims(subjects["T1"]),
-        "QR-T2": _claims(subjects["T2"], code_id="code-2", colour="red", reasons=("confirmed case",)),
-        "QR-T3": _claims(subjects["T3"], code_id="code-3", last_negative_test_at=NOW - timedelta(hours=60)),
+        "QR-T1": code_claims(subjects["T1"]),
+        "QR-T2": code_claims(subjects["T2"], code_id="code-2", colour="red", reasons=("confirmed case",)),
+        "QR-T3": code_claims(
+            subjects["T3"], code_id="code-3", last_negative_test_at=NOW - timedelta(hours=60)
+        ),
         "QR-FORGED": "signature does not verify",
     }
 

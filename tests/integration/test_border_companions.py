@@ -7,8 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +25,17 @@ from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import BookingRefused, InvalidInput
 from chaincut.people import PersonDraft
 from support.auth import resident_headers, staff_headers
-from support.border import DAY, POINT, booking_request, register_people, small_checkpoint_rules
+from support.border import (
+    DAY,
+    NOW,
+    POINT,
+    booking_request,
+    code_claims,
+    register_people,
+    small_checkpoint_rules,
+)
 
 TODAY = date(2026, 11, 20)  # the fixed clock: 12:00 in Hong Kong, the afternoon slot
-NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 OFFICER = Principal.system("officer-1")
 LEAD, FRIEND, CHILD = "M123456(7)", "F7654321", "C1111111"
 
@@ -214,22 +220,6 @@ def test_the_api_takes_companions_by_document_and_shows_them_by_subject_id(
 # --- at the checkpoint ------------------------------------------------------------------------------
 
 
-def _claims(subject: str, code_id: str, **changes: object) -> HealthCodeClaims:
-    base = HealthCodeClaims(
-        code_id=code_id,
-        issuer="HK",
-        subject=subject,
-        name=None,
-        colour="green",
-        reasons=(),
-        status_until=None,
-        last_negative_test_at=NOW - timedelta(hours=10),
-        issued_at=NOW - timedelta(hours=1),
-        expires_at=NOW + timedelta(hours=23),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
 def _party(services: Services) -> tuple[str, ClearanceService, FakeCodeVerifier]:
     """LEAD booked this afternoon at Shenzhen Bay with FRIEND and CHILD; FRIEND's code is red."""
     for ref, doc in (("LEAD", LEAD), ("FRIEND", FRIEND)):
@@ -241,10 +231,10 @@ def _party(services: Services) -> tuple[str, ClearanceService, FakeCodeVerifier]
     booking = services.border.book(request).public_id
     lead_s, friend_s, child_s = (_subject(services, d) for d in (LEAD, FRIEND, CHILD))
     codes: dict[str, HealthCodeClaims | str] = {
-        "QR-LEAD": _claims(lead_s, "code-lead"),
-        "QR-FRIEND": _claims(friend_s, "code-friend", colour="red", reasons=("close contact",)),
-        "QR-CHILD": _claims(child_s, "code-child"),
-        "QR-CHILD-2": _claims(child_s, "code-child-2"),
+        "QR-LEAD": code_claims(lead_s, code_id="code-lead"),
+        "QR-FRIEND": code_claims(friend_s, code_id="code-friend", colour="red", reasons=("close contact",)),
+        "QR-CHILD": code_claims(child_s, code_id="code-child"),
+        "QR-CHILD-2": code_claims(child_s, code_id="code-child-2"),
     }
     verifier = FakeCodeVerifier(codes)
     return booking, services.clearances.with_verifier(verifier), verifier

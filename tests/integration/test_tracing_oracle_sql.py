@@ -18,12 +18,8 @@ from sqlalchemy import delete, insert
 from chaincut.bootstrap import Services
 from chaincut.errors import UnknownVenueType
 from chaincut.store import tables as t
-from chaincut.tracing.columns import ContactTable, EvidenceTable, IndexWindows
-from chaincut.tracing.engine import summarise, trace, trace_in_chunks
-from chaincut.tracing.rules import TracingRules
-from chaincut.tracing.sources import PrefetchedSource
 from chaincut.tracing.store_sources import SqlSource
-from support.tracing_oracle import UNKNOWN, Answer, World, answer_of, oracle, worlds
+from support.tracing_oracle import UNKNOWN, Answer, World, oracle, traced, worlds
 
 
 def stored_once(world: World) -> World:
@@ -93,19 +89,7 @@ def store_world(services: Services, world: World) -> None:
 def engine_through_sql(services: Services, world: World, mode: str, chunk_size: int) -> Answer:
     venues = max(world.venue_types) + 1
     source = SqlSource(services.store, np.zeros(venues, dtype=np.int64), world.as_of, chunk_size=chunk_size)
-    rules = TracingRules.build(world.policy, world.venue_types)
-    windows = IndexWindows.of(*zip(*world.windows, strict=True))
-    if mode == "chunked":  # a day's cases: read once ahead, traced one root at a time
-        ahead = PrefetchedSource(source, windows, rules)
-        chunks = list(
-            trace_in_chunks(windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1)
-        )
-        table = EvidenceTable.concat([evidence for evidence, _ in chunks])
-        summary = ContactTable.concat([contacts for _, contacts in chunks])
-    else:
-        table = trace(windows, source, rules, world.as_of)
-        summary = summarise(table, rules)
-    return answer_of(table, summary)
+    return traced(world, source, mode)
 
 
 @settings(

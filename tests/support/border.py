@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from chaincut.bootstrap import Services
 from chaincut.border import BookingRequest
+from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.people import PersonDraft
 from chaincut.policy import BorderRules, CheckpointRule
 
-__all__ = ["DAY", "POINT", "booking_request", "companions_of", "register_people", "small_checkpoint_rules"]
+__all__ = [
+    "DAY",
+    "NOW",
+    "POINT",
+    "booking_request",
+    "code_claims",
+    "companions_of",
+    "register_people",
+    "small_checkpoint_rules",
+]
 
 DAY = date(2026, 11, 21)  # the day after the fixed clock's local date (12:00 in Hong Kong)
 POINT = "test_point"
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong: the afternoon slot
+
+
+def code_claims(subject: str | None, **changes: object) -> HealthCodeClaims:
+    """A green health code of ``subject``'s, issued an hour before NOW with a test 10 hours old (and
+    ``changes``), as a verifier would read it."""
+    base = HealthCodeClaims(
+        code_id="code-1",
+        issuer="HK",
+        subject=subject,
+        name=None,
+        colour="green",
+        reasons=(),
+        status_until=None,
+        last_negative_test_at=NOW - timedelta(hours=10),
+        issued_at=NOW - timedelta(hours=1),
+        expires_at=NOW + timedelta(hours=23),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def small_checkpoint_rules(services: Services, quota: int, **changes: object) -> BorderRules:

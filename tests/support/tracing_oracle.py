@@ -29,7 +29,10 @@ from chaincut.policy import (
     Policy,
     load_policy,
 )
-from chaincut.tracing.columns import KIND_CODES, ContactTable, EvidenceTable
+from chaincut.tracing.columns import KIND_CODES, ContactTable, EvidenceTable, IndexWindows
+from chaincut.tracing.engine import WhereaboutsSource, summarise, trace, trace_in_chunks
+from chaincut.tracing.rules import TracingRules
+from chaincut.tracing.sources import PrefetchedSource
 
 __all__ = [
     "BASE",
@@ -41,6 +44,7 @@ __all__ = [
     "answer_of",
     "oracle",
     "oracle_direct",
+    "traced",
     "worlds",
 ]
 
@@ -242,3 +246,21 @@ def answer_of(table: EvidenceTable, summary: ContactTable) -> Answer:
         )
     ]
     return contacts, rows
+
+
+def traced(world: World, source: WhereaboutsSource, mode: str) -> Answer:
+    """The engine's answer for the world's windows over ``source``: all at once, or (``chunked``)
+    as a day's cases are traced, read once ahead and then one root at a time."""
+    rules = TracingRules.build(world.policy, world.venue_types)
+    windows = IndexWindows.of(*zip(*world.windows, strict=True))
+    if mode == "chunked":
+        ahead = PrefetchedSource(source, windows, rules)
+        chunks = list(
+            trace_in_chunks(windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1)
+        )
+        table = EvidenceTable.concat([evidence for evidence, _ in chunks])
+        summary = ContactTable.concat([contacts for _, contacts in chunks])
+    else:
+        table = trace(windows, source, rules, world.as_of)
+        summary = summarise(table, rules)
+    return answer_of(table, summary)

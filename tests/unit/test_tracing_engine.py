@@ -18,17 +18,15 @@ from hypothesis import strategies as st
 from chaincut.errors import UnknownVenueType
 from chaincut.policy import load_policy
 from chaincut.tracing.columns import (
-    ContactTable,
     EncounterArrays,
-    EvidenceTable,
     IndexWindows,
     VisitArrays,
 )
-from chaincut.tracing.engine import summarise, trace, trace_in_chunks
+from chaincut.tracing.engine import trace
 from chaincut.tracing.rules import TracingRules
-from chaincut.tracing.sources import ArraySource, PrefetchedSource, UnionSource
+from chaincut.tracing.sources import ArraySource, UnionSource
 from chaincut.tracing.venue_index import VenueTimeIndex
-from support.tracing_oracle import BASE, UNKNOWN, Answer, World, answer_of, oracle, worlds
+from support.tracing_oracle import BASE, UNKNOWN, Answer, World, oracle, traced, worlds
 
 # --- the engine on the same world ------------------------------------------------------------
 
@@ -50,19 +48,7 @@ def engine(world: World, mode: str) -> Answer:
         )
     else:
         source = ArraySource(visits, encounters, people, households)
-    rules = TracingRules.build(world.policy, world.venue_types)
-    windows = IndexWindows.of(*zip(*world.windows, strict=True))
-    if mode == "chunked":  # a day's cases: read once ahead, traced one root at a time
-        ahead = PrefetchedSource(source, windows, rules)
-        chunks = list(
-            trace_in_chunks(windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1)
-        )
-        table = EvidenceTable.concat([evidence for evidence, _ in chunks])
-        summary = ContactTable.concat([contacts for _, contacts in chunks])
-    else:
-        table = trace(windows, source, rules, world.as_of)
-        summary = summarise(table, rules)
-    return answer_of(table, summary)
+    return traced(world, source, mode)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
