@@ -582,6 +582,19 @@ def test_an_empty_parquet_file_is_refused(
     assert_nothing_changed(services, populated)
 
 
+def test_a_json_lines_file_lacking_a_field_is_refused_naming_it_when_a_line_holds_two_objects(
+    services: Services, tmp_path: Path, populated: tuple[Any, ...]
+) -> None:
+    """Found by the import fuzzer: the reader crashed (JSONDecodeError) naming the fields found."""
+    path = tmp_path / "visits.jsonl"
+    path.write_bytes(b'\n{"person": "x"}{"person": "y"}\n')
+
+    wanted = r"missing required fields: venue, entered_at \(found: person\)"
+    with pytest.raises(ImportFileError, match=wanted):
+        load(services, "visits", path)
+    assert_nothing_changed(services, populated)
+
+
 def test_a_bad_row_after_stored_batches_undoes_them(
     services: Services, tmp_path: Path, populated: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:

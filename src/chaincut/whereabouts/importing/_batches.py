@@ -125,5 +125,9 @@ def _check_json_fields(path: Path, part: Parsed, required: list[str]) -> None:
     """Refuse a JSON Lines file whose first chunk never gives a required field: a wrong file."""
     absent = [name for name in required if part.columns[name].null_count == len(part.columns[name])]
     if absent:
-        first = orjson.loads(part.chunk.line_text(int(part.lines[0])))
-        check_columns(path, required, list(first) if isinstance(first, dict) else [], "fields")
+        present = [name for name, column in part.columns.items() if column.null_count < len(column)]
+        try:  # the fields the first row gives, to name beside the ones missing
+            first = orjson.loads(part.chunk.line_text(int(part.lines[0])))
+        except orjson.JSONDecodeError:  # that line holds more or less than one object: the fields read
+            first = None
+        check_columns(path, required, list(first) if isinstance(first, dict) else present, "fields")
