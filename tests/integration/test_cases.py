@@ -547,6 +547,61 @@ def test_skip_mode_stores_the_good_cases_and_writes_the_rejects(
     assert services.store.counts().cases == 2
 
 
+def test_imported_cases_name_the_case_they_were_infected_by(
+    services: Services, people: list[str], tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path / "first.csv", HEADER, "C1,p-case,confirmed,local,2026-11-14,,,")
+    assert load_cases(services, first).stored == 1
+    path = write_csv(
+        tmp_path / "cases.csv",
+        HEADER + ",linked_case",
+        "C2,p-other,confirmed,linked,2026-11-17,,,,C1",  # infected by a case already registered
+        "C3,p-third,confirmed,linked,2026-11-19,,,,C2",  # by one earlier in the file
+    )
+    assert load_cases(services, path).stored == 2
+    c1, c2, c3 = (services.cases.get(ref) for ref in ("C1", "C2", "C3"))
+    assert (c1.linked_case_id, c2.linked_case_id, c3.linked_case_id) == (None, c1.id, c2.id)
+
+
+def test_a_link_to_no_case_or_to_itself_refuses_the_file_naming_the_line(
+    services: Services, people: list[str], tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "cases.csv",
+        HEADER + ",linked_case",
+        "C1,p-case,confirmed,linked,2026-11-18,,,,C9",  # no such case
+        "C2,p-other,confirmed,linked,2026-11-18,,,,C2",  # itself
+        "C3,p-third,confirmed,linked,2026-11-18,,,,C4",  # comes later in the file
+        "C4,p-nobody,confirmed,local,2026-11-18,,,,",
+    )
+    with pytest.raises(ImportRejected) as refused:
+        load_cases(services, path)
+    assert [(e.line, e.field) for e in refused.value.errors] == [
+        (2, "linked_case"),
+        (3, "linked_case"),
+        (4, "linked_case"),
+        (5, "person"),
+    ]
+    assert "'C9'" in refused.value.errors[0].message and "itself" in refused.value.errors[1].message
+    assert services.store.counts().cases == 0
+
+
+def test_skip_mode_skips_a_case_whose_linked_case_was_refused(
+    services: Services, people: list[str], tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "cases.csv",
+        HEADER + ",linked_case",
+        "C1,p-nobody,confirmed,local,2026-11-18,,,,",  # refused: unknown person
+        "C2,p-other,confirmed,linked,2026-11-18,,,,C1",  # so its infector is not stored
+        "C3,p-third,confirmed,local,2026-11-18,,,,",
+    )
+    report = load_cases(services, path, ImportOptions(on_error="skip", rejects=tmp_path / "rejects.csv"))
+    assert (report.stored, report.rejected) == (1, 2)
+    with services.store.read() as uow:
+        assert uow.cases.get_by_ref("C2") is None and uow.cases.get_by_ref("C3") is not None
+
+
 # --- the command line -----------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, insert, select, update
 
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
@@ -132,6 +132,16 @@ class CaseRepository:
     def set_discharge(self, case_id: int, discharged_at: int | None) -> None:
         """Record when the case was discharged from isolation or care (epoch seconds), or None."""
         self._conn.execute(update(cases).where(cases.c.id == case_id).values(discharged_at=discharged_at))
+
+    def set_links(self, links: Sequence[tuple[int, int]]) -> None:
+        """Link each case (first id) to the case it was infected by or linked to (second id)."""
+        if links:
+            self._conn.execute(
+                update(cases)
+                .where(cases.c.id == bindparam("case_id"))
+                .values(linked_case_id=bindparam("linked")),
+                [{"case_id": case_id, "linked": linked} for case_id, linked in links],
+            )
 
     def refs_of(self, case_ids: Sequence[int]) -> dict[int, str]:
         """The references of the cases with these ids."""

@@ -2,7 +2,9 @@
 
 Columns: ``ref``, ``person`` (a registered person's ref) and ``classification`` are
 required; ``status`` (confirmed when absent), ``onset_on``, ``specimen_on``,
-``reported_on`` (today when absent) and ``isolated_at`` are optional. Dates are local
+``reported_on`` (today when absent), ``isolated_at`` and ``linked_case`` (the ref of the case
+this one was infected by or linked to: registered already, or earlier in the file, as
+published lists put infectors first) are optional. Dates are local
 calendar dates written ``YYYY-MM-DD`` (or Parquet dates); ``isolated_at`` is an instant
 with a UTC offset or Unix seconds, as elsewhere in imports. Each row is checked as
 ``CaseRegistry.register`` checks a case; a ref already stored, or twice in the file,
@@ -33,7 +35,7 @@ from chaincut.whereabouts.importing.timestamps import describe_instant_error, pa
 __all__ = ["CASE_COLUMNS", "import_cases"]
 
 _REQUIRED = ["ref", "person", "classification"]
-_OPTIONAL = ["status", "onset_on", "specimen_on", "reported_on", "isolated_at"]
+_OPTIONAL = ["status", "onset_on", "specimen_on", "reported_on", "isolated_at", "linked_case"]
 CASE_COLUMNS = (*_REQUIRED, *_OPTIONAL)
 _DATES = ("onset_on", "specimen_on", "reported_on")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -111,6 +113,20 @@ def _draft(values: dict[str, list[Any]], i: int, isolated: _Instants) -> tuple[C
     return draft, problems
 
 
+def _link_problems(ref: str, linked: str, stored: dict[str, int], earlier: set[str]) -> list[CaseProblem]:
+    """Why a row's ``linked_case`` cannot be stored (none when it can)."""
+    if linked == ref:
+        return [CaseProblem("linked_case", "a case cannot be linked to itself")]
+    if linked not in stored and linked not in earlier:
+        return [
+            CaseProblem(
+                "linked_case",
+                f"no case {linked[:40]!r} is registered or comes earlier in the file",
+            )
+        ]
+    return []
+
+
 def import_cases(
     store: Store,
     policy: Policy,
@@ -136,6 +152,9 @@ def import_cases(
             refs = [_text(r) for r in values["ref"]]
             persons = [_text(p) for p in values["person"]]
             stored_refs = set(uow.cases.ids_for([r for r in refs if r]))
+            linked_refs = [_text(r) for r in values["linked_case"]]
+            stored_links = uow.cases.ids_for(sorted({r for r in linked_refs if r}))
+            links: list[tuple[str, str]] = []  # (case, linked case) of the cases stored from this batch
             person_ids = uow.people.ids_for_refs(sorted({p for p in persons if p}))
             ready: list[Case] = []
             for i in range(n):
@@ -148,11 +167,16 @@ def import_cases(
                     problems = [CaseProblem("ref", "appears twice in this file")]
                 if not problems and draft.ref in stored_refs:
                     problems = [CaseProblem("ref", "a case with this ref is already registered")]
+                linked = linked_refs[i]
+                if not problems and linked is not None:
+                    problems = _link_problems(draft.ref, linked, stored_links, seen)
                 if problems:
                     first = problems[0]
                     run.triage(RowError(int(batch.lines[i]), first.field, first.message, batch.raw_text(i)))
                     continue
                 seen.add(draft.ref)
+                if linked is not None:
+                    links.append((draft.ref, linked))
                 ready.append(
                     Case(
                         ref=draft.ref,
@@ -168,6 +192,9 @@ def import_cases(
                     )
                 )
             uow.cases.add_many(ready, created_at)
+            if links:
+                ids = uow.cases.ids_for(sorted({ref for link in links for ref in link}))
+                uow.cases.set_links([(ids[case], ids[linked]) for case, linked in links])
             run.read(n, batch.bytes_read)
             run.report.stored += len(ready)
         run.triage.raise_if_any()
