@@ -15,6 +15,7 @@ from chaincut.cli.console import byte_progress, console, err, print_json, servic
 from chaincut.cli.users import operator
 from chaincut.errors import ImportRejected
 from chaincut.tracing.case_import import import_cases
+from chaincut.tracing.link_import import import_links
 from chaincut.whereabouts import importing
 from chaincut.whereabouts.retention import purge_expired
 
@@ -27,6 +28,7 @@ class ImportKind(enum.StrEnum):
     visits = "visits"
     encounters = "encounters"
     cases = "cases"
+    links = "links"
     hk_cases = "hk-cases"
     hk_buildings = "hk-buildings"
     hk_clusters = "hk-clusters"
@@ -49,7 +51,7 @@ def import_file(
     json_output: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Import people, venues, visits, encounters or cases, or Hong Kong's open-data files."""
+    """Import people, venues, visits, encounters, cases, links (who infected whom), or Hong Kong's data."""
     if rejects is not None and on_error is OnError.abort:
         raise typer.BadParameter("--rejects needs --on-error skip", param_hint="--rejects")
     with services() as svc:
@@ -116,6 +118,8 @@ def _run_import(
         return importing.import_encounters(store, policy, clock, file, options)
     if kind is ImportKind.cases:
         return import_cases(store, policy, clock, svc.settings.zone, file, options, actor="cli-import")
+    if kind is ImportKind.links:
+        return import_links(store, file, options)
     if kind is ImportKind.hk_cases:
         return importing.import_hk_cases(store, clock, file, options)
     if kind is ImportKind.hk_buildings:

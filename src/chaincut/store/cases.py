@@ -133,6 +133,23 @@ class CaseRepository:
         """Record when the case was discharged from isolation or care (epoch seconds), or None."""
         self._conn.execute(update(cases).where(cases.c.id == case_id).values(discharged_at=discharged_at))
 
+    def by_refs(self, refs: Sequence[str]) -> dict[str, Case]:
+        """The cases of these refs that are registered, by ref."""
+        out: dict[str, Case] = {}
+        for start in range(0, len(refs), 5000):
+            rows = self._conn.execute(select(cases).where(cases.c.ref.in_(refs[start : start + 5000])))
+            out.update({case.ref: case for case in map(_case, rows)})
+        return out
+
+    def set_onsets(self, onsets: Sequence[tuple[int, date]]) -> None:
+        """Record each case's (first: id) onset date (second)."""
+        if onsets:
+            dating = update(cases).where(cases.c.id == bindparam("case_id"))
+            self._conn.execute(
+                dating.values(onset_on=bindparam("onset")),
+                [{"case_id": case_id, "onset": onset} for case_id, onset in onsets],
+            )
+
     def set_links(self, links: Sequence[tuple[int, int]]) -> None:
         """Link each case (first id) to the case it was infected by or linked to (second id)."""
         if links:

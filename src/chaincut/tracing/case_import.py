@@ -32,7 +32,7 @@ from chaincut.whereabouts.importing.outcome import ImportRun
 from chaincut.whereabouts.importing.readers import RowError, read_rows
 from chaincut.whereabouts.importing.timestamps import describe_instant_error, parse_instants
 
-__all__ = ["CASE_COLUMNS", "import_cases"]
+__all__ = ["CASE_COLUMNS", "import_cases", "parse_case_date"]
 
 _REQUIRED = ["ref", "person", "classification"]
 _OPTIONAL = ["status", "onset_on", "specimen_on", "reported_on", "isolated_at", "linked_case"]
@@ -49,7 +49,8 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _date(value: Any, field: str) -> tuple[date | None, CaseProblem | None]:
+def parse_case_date(value: Any, field: str) -> tuple[date | None, CaseProblem | None]:
+    """A local date written YYYY-MM-DD (or a Parquet date) in ``field``; None when blank."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value, None
     text = _text(value)
@@ -94,7 +95,7 @@ def _draft(values: dict[str, list[Any]], i: int, isolated: _Instants) -> tuple[C
     problems: list[CaseProblem] = []
     dates: dict[str, date | None] = {}
     for name in _DATES:
-        dates[name], problem = _date(values[name][i], name)
+        dates[name], problem = parse_case_date(values[name][i], name)
         if problem:
             problems.append(problem)
     isolated_at, problem = isolated.at(i)
