@@ -49,7 +49,9 @@ def _parse_windows(text: str) -> list[OnsetWindow]:
         try:
             first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
         except ValueError as exc:
-            raise InvalidInput(f"--windows: {part.strip()!r}: {exc}", field="--windows") from exc
+            raise InvalidInput(
+                f"--windows: {part.strip()!r}: {exc}; expected real calendar dates", field="--windows"
+            ) from exc
         if last < first:
             raise InvalidInput(
                 f"--windows: {part.strip()!r} ends before it starts; expected FROM on or before TO",
@@ -60,7 +62,7 @@ def _parse_windows(text: str) -> list[OnsetWindow]:
 
 
 def _fail(exc: ChaincutError) -> typer.Exit:
-    field = f" ({exc.field})" if exc.field else ""
+    field = f" ({exc.field})" if exc.field and not exc.message.startswith(exc.field) else ""
     err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
