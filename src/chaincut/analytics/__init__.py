@@ -8,4 +8,27 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from chaincut.analytics.pairs_file import PairsFile, read_pairs_file
+from chaincut.analytics.serial_interval import (
+    DistributionFit,
+    OnsetPair,
+    OnsetWindow,
+    SerialIntervalEstimate,
+    estimate_serial_interval,
+    fit_serial_interval,
+    pairs_with_onsets,
+    serial_interval_days,
+)
+
+__all__ = [
+    "DistributionFit",
+    "OnsetPair",
+    "OnsetWindow",
+    "PairsFile",
+    "SerialIntervalEstimate",
+    "estimate_serial_interval",
+    "fit_serial_interval",
+    "pairs_with_onsets",
+    "read_pairs_file",
+    "serial_interval_days",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -190,6 +191,20 @@ class CaseRepository:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(cases)).scalar_one())
+
+    def linked_onsets(self) -> builtins.list[tuple[date | None, date | None]]:
+        """(infector onset, infectee onset) for every case linked to another (``linked_case_id``).
+
+        The linked case is the infector. Either date is None where that case has no onset;
+        ordered by the infectee's id, so the same store gives the same list.
+        """
+        infector = cases.alias("infector")
+        rows = self._conn.execute(
+            select(infector.c.onset_on, cases.c.onset_on)
+            .select_from(cases.join(infector, infector.c.id == cases.c.linked_case_id))
+            .order_by(cases.c.id)
+        )
+        return [(a, b) for a, b in rows]
 
 
 class ClusterRepository:
