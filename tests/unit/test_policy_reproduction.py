@@ -23,7 +23,10 @@ def test_the_shipped_values_are_epiestim_s_defaults_and_a_published_serial_inter
     rules = load_policy(None).reproduction_number
     assert rules.window_days == 7
     assert (rules.prior_mean, rules.prior_sd, rules.max_posterior_cv) == (5.0, 5.0, 0.3)
-    assert (rules.serial_interval_mean_days, rules.serial_interval_sd_days) == (4.7, 2.9)  # Nishiura et al. 2020
+    assert (rules.serial_interval_mean_days, rules.serial_interval_sd_days) == (
+        4.7,
+        2.9,
+    )  # Nishiura et al. 2020
 
 
 @pytest.mark.parametrize(
@@ -42,8 +45,18 @@ def test_the_shipped_values_are_epiestim_s_defaults_and_a_published_serial_inter
             "serial_interval_mean_days",
             "expected a number of days greater than 1 and at most 60, got 1",
         ),
-        ("serial_interval_sd_days = 2.9", "serial_interval_sd_days = -2", "serial_interval_sd_days", "got -2"),
-        ("serial_interval_sd_days = 2.9\n", "", "serial_interval_sd_days", "missing; expected a number of days"),
+        (
+            "serial_interval_sd_days = 2.9",
+            "serial_interval_sd_days = -2",
+            "serial_interval_sd_days",
+            "got -2",
+        ),
+        (
+            "serial_interval_sd_days = 2.9\n",
+            "",
+            "serial_interval_sd_days",
+            "missing; expected a number of days",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(old: str, new: str, key: str, problem: str) -> None:
@@ -64,7 +77,9 @@ def test_an_unknown_key_and_a_missing_section_are_named() -> None:
 def test_policy_diff_and_show_list_the_section() -> None:
     policy = load_policy(None)
     assert policy_document(policy)["reproduction_number"]["serial_interval_mean_days"] == 4.7
-    edited = default_policy_text().replace("serial_interval_mean_days = 4.7", "serial_interval_mean_days = 5.2")
+    edited = default_policy_text().replace(
+        "serial_interval_mean_days = 4.7", "serial_interval_mean_days = 5.2"
+    )
     changes = diff_policies(policy, parse_policy(edited))
     assert [(c.path, c.old, c.new) for c in changes] == [
         ("reproduction_number.serial_interval_mean_days", 4.7, 5.2)

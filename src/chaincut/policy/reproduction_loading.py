@@ -42,8 +42,11 @@ def reproduction_number_rules(check: Checker, data: dict[str, Any]) -> Reproduct
     si_sd = _number(check, section, "serial_interval_sd_days", " days", above=0.0, high=60.0)
     if len(check.problems) > before:
         return None
-    assert prior_mean is not None and prior_sd is not None and cv is not None
-    assert si_mean is not None and si_sd is not None
+    assert prior_mean is not None
+    assert prior_sd is not None
+    assert cv is not None
+    assert si_mean is not None
+    assert si_sd is not None
     return ReproductionNumberRules(
         window_days=window,
         prior_mean=prior_mean,
