@@ -8,4 +8,21 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from chaincut.analytics.reproduction import (
+    RtPosterior,
+    RtWindow,
+    discretised_serial_interval,
+    estimate_rt,
+    infectiousness,
+)
+from chaincut.analytics.reproduction_service import ReproductionNumbers, RtReport
+
+__all__ = [
+    "ReproductionNumbers",
+    "RtPosterior",
+    "RtReport",
+    "RtWindow",
+    "discretised_serial_interval",
+    "estimate_rt",
+    "infectiousness",
+]
