@@ -26,6 +26,7 @@ CITED_SECTIONS = (
     "contacts_of_contacts",
     "orders",
     "border",
+    "reproduction_number",
 )
 
 

@@ -9,6 +9,14 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 from __future__ import annotations
 
 from chaincut.analytics.pairs_file import PairsFile, read_pairs_file
+from chaincut.analytics.reproduction import (
+    RtPosterior,
+    RtWindow,
+    discretised_serial_interval,
+    estimate_rt,
+    infectiousness,
+)
+from chaincut.analytics.reproduction_service import ReproductionNumbers, RtReport
 from chaincut.analytics.serial_interval import (
     DistributionFit,
     OnsetPair,
@@ -25,9 +33,16 @@ __all__ = [
     "OnsetPair",
     "OnsetWindow",
     "PairsFile",
+    "ReproductionNumbers",
+    "RtPosterior",
+    "RtReport",
+    "RtWindow",
     "SerialIntervalEstimate",
+    "discretised_serial_interval",
+    "estimate_rt",
     "estimate_serial_interval",
     "fit_serial_interval",
+    "infectiousness",
     "pairs_with_onsets",
     "read_pairs_file",
     "serial_interval_days",

@@ -44,6 +44,7 @@ class PolicyChange:
 def policy_document(policy: Policy) -> dict[str, Any]:
     """The rules of a loaded policy in the layout of the policy file."""
     coc = policy.contacts_of_contacts
+    rt = policy.reproduction_number
     return {
         "policy": {"version": policy.version},
         "retention": {
@@ -107,6 +108,14 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "signed_codes": {
             "valid_hours": policy.signed_codes.valid_hours,
             "bundle_max_age_hours": policy.signed_codes.bundle_max_age_hours,
+        },
+        "reproduction_number": {
+            "window_days": rt.window_days,
+            "prior_mean": rt.prior_mean,
+            "prior_sd": rt.prior_sd,
+            "max_posterior_cv": rt.max_posterior_cv,
+            "serial_interval_mean_days": rt.serial_interval_mean_days,
+            "serial_interval_sd_days": rt.serial_interval_sd_days,
         },
     }
 

@@ -28,6 +28,7 @@ from chaincut.policy.model import (
     UploadRules,
     VenueTypeRule,
 )
+from chaincut.policy.reproduction_loading import reproduction_number_rules
 
 __all__ = ["default_policy_text", "load_policy", "parse_policy"]
 
@@ -65,6 +66,7 @@ _SECTIONS = {
     "border",
     "signed_codes",
     "health_codes",
+    "reproduction_number",
 }
 _SLOTS = ("morning", "afternoon", "night")
 _MODES = ", ".join(repr(m.value) for m in BookingMode)
@@ -121,6 +123,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     code_valid_hours = check.get(codes, "signed_codes", "valid_hours", int, low=1, high=24 * 31)
     bundle_max_age = check.get(codes, "signed_codes", "bundle_max_age_hours", int, low=1, high=24 * 7)
     health_codes = health_code_rules(check, data)
+    reproduction = reproduction_number_rules(check, data)
 
     for extra in sorted(set(data) - _SECTIONS):
         check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
@@ -150,6 +153,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     assert from_tiers is not None
     assert border is not None
     assert health_codes is not None
+    assert reproduction is not None
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
@@ -169,6 +173,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         border=border,
         signed_codes=SignedCodeRules(valid_hours=code_valid_hours, bundle_max_age_hours=bundle_max_age),
         health_codes=health_codes,
+        reproduction_number=reproduction,
     )
 
 

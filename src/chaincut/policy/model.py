@@ -31,6 +31,7 @@ __all__ = [
     "InfectiousWindowRule",
     "OrderRules",
     "Policy",
+    "ReproductionNumberRules",
     "RetentionRules",
     "SignedCodeRules",
     "SlotHours",
@@ -173,6 +174,24 @@ class SignedCodeRules:
     valid_hours: int  # from issue; short, so that a screenshot soon expires
     # An offline checkpoint's synced bundle (with the codes revoked as of its sync) is refused after this.
     bundle_max_age_hours: int
+
+
+@dataclass(frozen=True)
+class ReproductionNumberRules:
+    """How the time-varying reproduction number R_t is estimated (Cori et al. 2013, as in EpiEstim).
+
+    A gamma prior on R_t (mean ``prior_mean``, standard deviation ``prior_sd``) is updated with the
+    local cases of each sliding window of ``window_days`` days; a window is reported only where the
+    posterior's coefficient of variation is below ``max_posterior_cv``. The serial interval is a gamma
+    distribution offset by one day (EpiEstim's ``discr_si``) with this mean and standard deviation.
+    """
+
+    window_days: int
+    prior_mean: float  # of R_t, dimensionless
+    prior_sd: float
+    max_posterior_cv: float
+    serial_interval_mean_days: float
+    serial_interval_sd_days: float
 
 
 class BookingMode(StrEnum):
@@ -322,6 +341,7 @@ class Policy:
     border: BorderRules
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules
+    reproduction_number: ReproductionNumberRules
 
     def venue_rule(self, name: str, *, field: str = "venue_type") -> VenueTypeRule:
         """The rule of venue type ``name``; UnknownVenueType, naming it, when the policy has none.

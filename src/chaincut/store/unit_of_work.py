@@ -34,6 +34,7 @@ from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.imports import ImportLedger, NewImport
+from chaincut.store.incidence import IncidenceReads
 from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.natural_keys import canonical, insert_once
 from chaincut.store.orders import FollowUpRepository, OrderRepository
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.orders = OrderRepository(conn)
         self.follow_ups = FollowUpRepository(conn)
         self.tracing = TracingReads(conn)
+        self.incidence = IncidenceReads(conn)
         self.staff = StaffRepository(conn)
         self.tokens = TokenRepository(conn)
         self.sessions = SessionRepository(conn)
