@@ -21,6 +21,7 @@ from chaincut.access import (
 from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
+from chaincut.analytics.curves import EpidemicCurves
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -104,6 +105,7 @@ class Services:
     codes: HealthCodeService
     signed_codes: SignedCodes
     code_revocations: CodeRevocations
+    epidemic_curves: EpidemicCurves
 
     def close(self) -> None:
         self.db.dispose()
@@ -235,6 +237,7 @@ def bootstrap(
         codes=codes,
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
         code_revocations=code_revocations,
+        epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
     )
 
 

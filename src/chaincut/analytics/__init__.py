@@ -8,4 +8,28 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from chaincut.analytics.curves import EpidemicCurves
+from chaincut.analytics.epicurve import (
+    Axis,
+    CaseColumns,
+    CaseTally,
+    EpidemicCurve,
+    Growth,
+    Trend,
+    UnlinkedShare,
+    epidemic_curve,
+    fit_growth,
+)
+
+__all__: list[str] = [
+    "Axis",
+    "CaseColumns",
+    "CaseTally",
+    "EpidemicCurve",
+    "EpidemicCurves",
+    "Growth",
+    "Trend",
+    "UnlinkedShare",
+    "epidemic_curve",
+    "fit_growth",
+]
