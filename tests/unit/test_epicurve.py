@@ -18,6 +18,9 @@ from chaincut.analytics import Axis, CaseColumns, CaseTally, Trend, epidemic_cur
 from chaincut.analytics.epicurve import LOCAL_CLASSIFICATIONS, trailing_average
 from chaincut.cli.analytics import epicurve_json
 from chaincut.domain import CaseClassification, CaseStatus
+from chaincut.errors import PolicyError
+from chaincut.policy import EpidemicCurveRules
+from chaincut.policy.loading import default_policy_text, parse_policy
 
 START = date(2022, 2, 1)
 
@@ -273,3 +276,19 @@ def test_bad_ranges_are_refused() -> None:
         CaseColumns.from_tallies(
             [CaseTally(START, START, CaseClassification.LOCAL, CaseStatus.CONFIRMED, None, -1)]
         )
+
+
+def test_the_policy_refuses_a_bad_epidemic_curve_window_naming_its_key() -> None:
+    text = default_policy_text()
+    assert parse_policy(text).epidemic_curve == EpidemicCurveRules(average_window_days=7, growth_fit_days=14)
+    bad = text.replace("average_window_days = 7", "average_window_days = 0", 1).replace(
+        "growth_fit_days = 14", 'growth_fit_days = "two weeks"', 1
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(bad)
+    problems = " | ".join(caught.value.problems)
+    assert "epidemic_curve.average_window_days" in problems
+    assert "epidemic_curve.growth_fit_days: expected a whole number of days" in problems
+    missing = text.replace("growth_fit_days = 14\n", "", 1)
+    with pytest.raises(PolicyError, match="epidemic_curve.growth_fit_days: missing"):
+        parse_policy(missing)
