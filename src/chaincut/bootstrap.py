@@ -22,6 +22,7 @@ from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
+from chaincut.analytics.curves import EpidemicCurves
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -106,6 +107,7 @@ class Services:
     signed_codes: SignedCodes
     code_revocations: CodeRevocations
     reproduction: ReproductionNumbers
+    epidemic_curves: EpidemicCurves
 
     def close(self) -> None:
         self.db.dispose()
@@ -238,6 +240,7 @@ def bootstrap(
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
         code_revocations=code_revocations,
         reproduction=ReproductionNumbers(store, policy),
+        epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
     )
 
 

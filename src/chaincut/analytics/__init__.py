@@ -8,6 +8,18 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
+from chaincut.analytics.curves import EpidemicCurves
+from chaincut.analytics.epicurve import (
+    Axis,
+    CaseColumns,
+    CaseTally,
+    EpidemicCurve,
+    Growth,
+    Trend,
+    UnlinkedShare,
+    epidemic_curve,
+    fit_growth,
+)
 from chaincut.analytics.pairs_file import PairsFile, read_pairs_file
 from chaincut.analytics.reproduction import (
     RtPosterior,
@@ -29,7 +41,13 @@ from chaincut.analytics.serial_interval import (
 )
 
 __all__ = [
+    "Axis",
+    "CaseColumns",
+    "CaseTally",
     "DistributionFit",
+    "EpidemicCurve",
+    "EpidemicCurves",
+    "Growth",
     "OnsetPair",
     "OnsetWindow",
     "PairsFile",
@@ -38,9 +56,13 @@ __all__ = [
     "RtReport",
     "RtWindow",
     "SerialIntervalEstimate",
+    "Trend",
+    "UnlinkedShare",
     "discretised_serial_interval",
+    "epidemic_curve",
     "estimate_rt",
     "estimate_serial_interval",
+    "fit_growth",
     "fit_serial_interval",
     "infectiousness",
     "pairs_with_onsets",

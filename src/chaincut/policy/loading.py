@@ -19,6 +19,7 @@ from chaincut.policy.model import (
     ContactRule,
     ContactsOfContactsRule,
     EncounterRule,
+    EpidemicCurveRules,
     HouseholdRule,
     InfectiousWindowRule,
     OrderRules,
@@ -67,6 +68,7 @@ _SECTIONS = {
     "signed_codes",
     "health_codes",
     "reproduction_number",
+    "epidemic_curve",
 }
 _SLOTS = ("morning", "afternoon", "night")
 _MODES = ", ".join(repr(m.value) for m in BookingMode)
@@ -124,6 +126,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     bundle_max_age = check.get(codes, "signed_codes", "bundle_max_age_hours", int, low=1, high=24 * 7)
     health_codes = health_code_rules(check, data)
     reproduction = reproduction_number_rules(check, data)
+    epidemic_curve = _epidemic_curve(check, data)
 
     for extra in sorted(set(data) - _SECTIONS):
         check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
@@ -154,6 +157,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     assert border is not None
     assert health_codes is not None
     assert reproduction is not None
+    assert epidemic_curve is not None
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
@@ -174,7 +178,17 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         signed_codes=SignedCodeRules(valid_hours=code_valid_hours, bundle_max_age_hours=bundle_max_age),
         health_codes=health_codes,
         reproduction_number=reproduction,
+        epidemic_curve=epidemic_curve,
     )
+
+
+def _epidemic_curve(check: Checker, data: dict[str, Any]) -> EpidemicCurveRules | None:
+    section = check.section(data, "epidemic_curve", {"average_window_days", "growth_fit_days"})
+    window = check.get(section, "epidemic_curve", "average_window_days", int, low=1, high=28)
+    fit = check.get(section, "epidemic_curve", "growth_fit_days", int, low=3, high=91)
+    if window is None or fit is None:
+        return None
+    return EpidemicCurveRules(average_window_days=window, growth_fit_days=fit)
 
 
 def _venue_types(check: Checker, data: dict[str, Any]) -> dict[str, VenueTypeRule]:

@@ -26,6 +26,7 @@ __all__ = [
     "ContactRule",
     "ContactsOfContactsRule",
     "EncounterRule",
+    "EpidemicCurveRules",
     "HealthCodeRules",
     "HouseholdRule",
     "InfectiousWindowRule",
@@ -165,6 +166,14 @@ class OrderRules:
     quarantine_days: int  # counted from the last exposure
     testing_notice_days: int  # the test must be taken within this many days of issue
     follow_up_days: int  # daily follow-up of a close contact, from the last exposure
+
+
+@dataclass(frozen=True)
+class EpidemicCurveRules:
+    """How the epidemic curve is smoothed and how far back its growth rate is fitted."""
+
+    average_window_days: int  # the trailing average's window: the day and the ones before it
+    growth_fit_days: int  # the last days the exponential growth rate is fitted over
 
 
 @dataclass(frozen=True)
@@ -342,6 +351,7 @@ class Policy:
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules
     reproduction_number: ReproductionNumberRules
+    epidemic_curve: EpidemicCurveRules
 
     def venue_rule(self, name: str, *, field: str = "venue_type") -> VenueTypeRule:
         """The rule of venue type ``name``; UnknownVenueType, naming it, when the policy has none.

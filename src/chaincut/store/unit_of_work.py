@@ -27,6 +27,7 @@ from chaincut.store.assignments import ApprovalRepository, AssignmentRepository
 from chaincut.store.audit import AuditRepository
 from chaincut.store.ballot import BallotRepository
 from chaincut.store.border import BorderRepository
+from chaincut.store.case_tallies import CaseTallies
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.clearances import ClearanceRepository
 from chaincut.store.code_keys import CodeKeyRepository
@@ -84,6 +85,7 @@ class UnitOfWork:
         self.issued_codes = IssuedCodeRepository(conn)
         self.rate_counts = RateCountRepository(conn)
         self.imports = ImportLedger(conn)
+        self.case_tallies = CaseTallies(conn)
 
 
 @dataclass(frozen=True)
