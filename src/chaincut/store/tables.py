@@ -230,6 +230,8 @@ cases = Table(
     Column("policy_version", String(64)),
     Column("linked_case_id", Id, ForeignKey("cases.id")),
     Column("discharged_at", BigInteger),
+    # Covers the daily counts by onset (store/incidence.py): read from the index alone, in its order.
+    Index("ix_cases_onset_class_status", "onset_on", "classification", "status"),
 )
 
 orders = Table(
