@@ -36,7 +36,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from _machine import machine
 from chaincut.analytics.clusters import ClusterCase, Exposure, Setting, building_kind, infer_clusters
 from chaincut.policy.loading import default_policy_text, parse_policy
 
@@ -185,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.interval_days is not None:
         overrides["interval_days"] = args.interval_days
     result = hk_clusters(args.data, **overrides)
+    from _machine import machine  # bench/ is on the path only when run as a script
+
     print(json.dumps(result | {"machine": machine()}, ensure_ascii=False))
     inferred, baseline = result["inferred"], result["baseline"]
     print(f"{'CHP cluster':60} {'listed':>6} {'inferred':>8} {'baseline':>8}", file=sys.stderr)
