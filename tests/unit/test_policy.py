@@ -27,6 +27,8 @@ CITED_SECTIONS = (
     "orders",
     "border",
     "reproduction_number",
+    "clusters",
+    "clusters.building_kinds",
 )
 
 

@@ -117,6 +117,16 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             "serial_interval_mean_days": rt.serial_interval_mean_days,
             "serial_interval_sd_days": rt.serial_interval_sd_days,
         },
+        "clusters": {
+            "min_cases": policy.clusters.min_cases,
+            "interval_days": policy.clusters.interval_days,
+            "active_days": policy.clusters.active_days,
+            "coarse_exposure_days_before_onset": policy.clusters.coarse_exposure_days_before_onset,
+            "merge_min_shared_cases": policy.clusters.merge_min_shared_cases,
+            "non_linking_kinds": sorted(policy.clusters.non_linking_kinds),
+            "attach_only_kinds": sorted(policy.clusters.attach_only_kinds),
+            "building_kinds": {kind: list(words) for kind, words in policy.clusters.building_kinds},
+        },
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from chaincut.errors import PolicyError
 from chaincut.policy.border_loading import CLEARANCE_KEYS, clearance_rules
 from chaincut.policy.checker import Checker
+from chaincut.policy.cluster_loading import cluster_rules
 from chaincut.policy.health_code_loading import health_code_rules
 from chaincut.policy.model import (
     BookingMode,
@@ -69,6 +70,7 @@ _SECTIONS = {
     "health_codes",
     "reproduction_number",
     "epidemic_curve",
+    "clusters",
 }
 _SLOTS = ("morning", "afternoon", "night")
 _MODES = ", ".join(repr(m.value) for m in BookingMode)
@@ -127,6 +129,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     health_codes = health_code_rules(check, data)
     reproduction = reproduction_number_rules(check, data)
     epidemic_curve = _epidemic_curve(check, data)
+    clusters = cluster_rules(check, data)
 
     for extra in sorted(set(data) - _SECTIONS):
         check.problems.append(f"{extra}: unknown section; expected one of {', '.join(sorted(_SECTIONS))}")
@@ -158,6 +161,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     assert health_codes is not None
     assert reproduction is not None
     assert epidemic_curve is not None
+    assert clusters is not None
     return Policy(
         version=version,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
@@ -179,6 +183,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         health_codes=health_codes,
         reproduction_number=reproduction,
         epidemic_curve=epidemic_curve,
+        clusters=clusters,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "BorderRules",
     "CheckpointRule",
     "ClearanceRules",
+    "ClusterRules",
     "CodeRule",
     "CodeRuleKind",
     "ContactRule",
@@ -203,6 +204,28 @@ class ReproductionNumberRules:
     serial_interval_sd_days: float
 
 
+@dataclass(frozen=True)
+class ClusterRules:
+    """How clusters of cases are inferred from shared settings and direct links (``analytics.clusters``).
+
+    Cases at one setting whose days (onset, else report date) are at most ``interval_days`` apart
+    form a group of at least ``min_cases``; venue groups sharing ``merge_min_shared_cases`` cases
+    merge; a cluster is active while a member was reported in the last ``active_days`` days.
+    Settings of the ``non_linking_kinds`` link no cases; those of the ``attach_only_kinds`` only
+    attach cases that are in no other cluster. ``building_kinds`` maps a kind to the words in a
+    building-list name that give it (the first kind whose word appears wins).
+    """
+
+    min_cases: int
+    interval_days: int
+    active_days: int
+    coarse_exposure_days_before_onset: int
+    merge_min_shared_cases: int
+    non_linking_kinds: frozenset[str]
+    attach_only_kinds: frozenset[str]
+    building_kinds: tuple[tuple[str, tuple[str, ...]], ...]
+
+
 class BookingMode(StrEnum):
     """How border crossings are allocated: in order of booking, or by a daily ballot."""
 
@@ -351,6 +374,7 @@ class Policy:
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules
     reproduction_number: ReproductionNumberRules
+    clusters: ClusterRules
     epidemic_curve: EpidemicCurveRules
 
     def venue_rule(self, name: str, *, field: str = "venue_type") -> VenueTypeRule:
