@@ -38,6 +38,7 @@ from chaincut.settings import Settings
 from chaincut.tracing.cases import CaseDraft
 from chaincut.venues.registry import VenueDraft
 from support.auth import PASSWORD, assign, resident_headers, staff_headers
+from support.settings import cli_env
 
 PURPOSE = "contact tracing"
 _ADMIN = Principal.system("tests")
@@ -391,24 +392,6 @@ def test_releasing_an_order_early_needs_a_supervisor_and_a_note(client: TestClie
 
 
 # --- the audit log's tamper evidence -----------------------------------------------------------
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    def secret(value: Any) -> str:
-        assert value is not None
-        return str(value.get_secret_value())
-
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_IDENTITY_HASH_KEY": secret(settings.identity_hash_key),
-        "CHAINCUT_DATA_KEYS": secret(settings.data_keys),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": secret(settings.audit_key),
-    }
-    if settings.database_url:
-        env["CHAINCUT_DATABASE_URL"] = settings.database_url
-    return env
 
 
 def cli_verify(settings: Settings) -> tuple[int, str]:

@@ -22,26 +22,11 @@ from chaincut.settings import Settings
 from chaincut.tracing.cases import CaseDraft
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.checkin import CheckInRequest
+from support.settings import cli_env
+
+OPERATOR = "ops-on-call"  # the staff member the command line runs as (CHAINCUT_STAFF)
 
 NAME = "Canary Wong Tai-sin"
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    def secret(value: object) -> str:
-        return value.get_secret_value()  # type: ignore[attr-defined,no-any-return]
-
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_IDENTITY_HASH_KEY": secret(settings.identity_hash_key),
-        "CHAINCUT_DATA_KEYS": secret(settings.data_keys),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": secret(settings.audit_key),
-        "CHAINCUT_STAFF": "ops-on-call",
-    }
-    if settings.database_url:
-        env["CHAINCUT_DATABASE_URL"] = settings.database_url
-    return env
 
 
 def test_the_policy_in_force_is_recorded_once_per_change(
@@ -94,7 +79,9 @@ def test_a_trace_on_the_command_line_names_the_operator_and_purpose(
         CaseDraft("C1", "P1", CaseClassification.LOCAL.value, onset_on=onset), actor="tests"
     )
     result = CliRunner().invoke(
-        cli, ["trace", "--case", "C1", "--json", "--purpose", "cluster review"], env=_env(settings)
+        cli,
+        ["trace", "--case", "C1", "--json", "--purpose", "cluster review"],
+        env=cli_env(settings, OPERATOR),
     )
     assert result.exit_code == 0, result.output
     entry = [r for r in services.audit.about_person("P1") if r.event.action == "whereabouts.read"][-1]
@@ -102,12 +89,14 @@ def test_a_trace_on_the_command_line_names_the_operator_and_purpose(
     assert entry.event.purpose == "cluster review"
     assert entry.event.record == "C1"
 
-    report = CliRunner().invoke(cli, ["audit", "report", "--person", "P1", "--json"], env=_env(settings))
+    report = CliRunner().invoke(
+        cli, ["audit", "report", "--person", "P1", "--json"], env=cli_env(settings, OPERATOR)
+    )
     assert report.exit_code == 0, report.output
     rows = json.loads(report.output)
     assert any(r["action"] == "whereabouts.read" and r["purpose"] == "cluster review" for r in rows)
 
-    verified = CliRunner().invoke(cli, ["audit", "verify"], env=_env(settings))
+    verified = CliRunner().invoke(cli, ["audit", "verify"], env=cli_env(settings, OPERATOR))
     assert verified.exit_code == 0 and "intact" in verified.output
 
 
@@ -155,7 +144,7 @@ def test_a_check_in_keeps_its_subject_when_the_cache_is_cleared(
 
 
 def _cli(settings: Settings, *args: str) -> Any:
-    result = CliRunner().invoke(cli, list(args), env=_env(settings))
+    result = CliRunner().invoke(cli, list(args), env=cli_env(settings, OPERATOR))
     assert result.exit_code == 0, result.output
     return result
 
@@ -186,7 +175,7 @@ def test_cli_commands_on_people_s_data_are_audited_as_the_operator(
 
     # Releasing someone early from the command line needs a reason, and is flagged.
     no_reason = CliRunner().invoke(
-        cli, ["orders", "set-status", order.public_id, "released"], env=_env(settings)
+        cli, ["orders", "set-status", order.public_id, "released"], env=cli_env(settings, OPERATOR)
     )
     assert no_reason.exit_code != 0
     assert "--reason" in no_reason.output

@@ -47,6 +47,7 @@ from chaincut.tracing.cases import CaseDraft
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.checkin import CheckInRequest
 from support.postgres import PostgresServer
+from support.settings import cli_env
 
 PASSPHRASE = "correct horse battery staple"
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -492,7 +493,7 @@ def test_the_cli_round_trip(embedded_services: Services, tmp_path: Path) -> None
     result = runner.invoke(
         cli_app,
         ["backup", "--out", str(out), "--passphrase-file", str(passphrase_file)],
-        env=_env(source.settings),
+        env=cli_env(source.settings),
     )
     assert result.exit_code == 0, result.stderr
     tables = len(t.metadata.sorted_tables)
@@ -501,7 +502,7 @@ def test_the_cli_round_trip(embedded_services: Services, tmp_path: Path) -> None
     assert out.stat().st_mode & 0o077 == 0
 
     target_dir = tmp_path / "cli-target"
-    target_env = _env(source.settings) | {"CHAINCUT_DATA_DIR": str(target_dir)}
+    target_env = cli_env(source.settings) | {"CHAINCUT_DATA_DIR": str(target_dir)}
     assert runner.invoke(cli_app, ["db", "upgrade"], env=target_env).exit_code == 0
     short = runner.invoke(
         cli_app, ["restore", str(out)], env=target_env | {"CHAINCUT_BACKUP_PASSPHRASE": "too short"}
@@ -530,21 +531,6 @@ def test_the_cli_round_trip(embedded_services: Services, tmp_path: Path) -> None
     )
     assert again.exit_code == 1
     assert "the target store is not empty" in again.stderr
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    """The CHAINCUT_* variables that give the CLI these settings."""
-    secrets = {
-        name: getattr(settings, name).get_secret_value()
-        for name in ("identity_hash_key", "data_keys", "audit_key")
-        if getattr(settings, name) is not None
-    }
-    return {
-        "CHAINCUT_ENV": settings.env,
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        **{f"CHAINCUT_{name.upper()}": value for name, value in secrets.items()},
-    }
 
 
 # --- refusals: nothing is written -----------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -16,6 +15,7 @@ from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetail
 from chaincut.domain.ids import new_public_id
 from chaincut.settings import Settings
 from chaincut.store import NewPersonRow
+from support.settings import cli_env
 
 DAY0 = date(2022, 2, 20)
 L, U, LI, IM, PL, UK = (
@@ -91,26 +91,13 @@ def test_the_store_counts_cases_by_day_classification_status_and_district_in_sql
     assert got == expected
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
-    def secret(value: Any) -> str:
-        assert value is not None
-        return str(value.get_secret_value())
-
-    return {
-        "CHAINCUT_ENV": settings.env,
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_DATABASE_URL": settings.resolved_database_url(),
-        "CHAINCUT_IDENTITY_HASH_KEY": secret(settings.identity_hash_key),
-        "CHAINCUT_DATA_KEYS": secret(settings.data_keys),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": secret(settings.audit_key),
-        "CHAINCUT_STAFF": "epi-1",
-        "COLUMNS": "200",  # Rich wraps a table to the terminal: a wide one keeps the headers whole
-    }
+def epicurve_env(settings: Settings) -> dict[str, str]:
+    # Rich wraps a table to the terminal: a wide one keeps the headers whole.
+    return cli_env(settings, "epi-1") | {"COLUMNS": "200"}
 
 
 def run(settings: Settings, *args: str) -> Result:
-    return CliRunner().invoke(cli_app, ["analytics", "epicurve", *args], env=cli_env(settings))
+    return CliRunner().invoke(cli_app, ["analytics", "epicurve", *args], env=epicurve_env(settings))
 
 
 def test_the_curve_by_onset_counts_every_case_once(stocked: Services, settings: Settings) -> None:

@@ -28,6 +28,7 @@ from chaincut.security import FieldCipher
 from chaincut.settings import Settings, load_secrets
 from chaincut.store.rotation import count_sealed_values, key_status, rotate_data_keys, rotation_progress
 from chaincut.store.tables import people, person_corrections
+from support.settings import cli_env
 
 PEOPLE = 23
 CORRECTIONS = (
@@ -231,21 +232,6 @@ def test_a_value_changed_during_rotation_is_not_overwritten(
     assert again.values_resealed == 1
     assert set(keys_in_use(rekeyed)) == {2}
     assert read_all(rekeyed) == expected
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    assert settings.identity_hash_key and settings.data_keys and settings.audit_key
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_IDENTITY_HASH_KEY": settings.identity_hash_key.get_secret_value(),
-        "CHAINCUT_DATA_KEYS": settings.data_keys.get_secret_value(),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": settings.audit_key.get_secret_value(),
-    }
-    if settings.database_url:
-        env["CHAINCUT_DATABASE_URL"] = settings.database_url
-    return env
 
 
 def test_keys_commands(

@@ -18,29 +18,14 @@ from chaincut.domain import Case, CaseClassification, CaseStatus
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from chaincut.tracing.cases import CaseDraft
+from support.settings import cli_env
+
+OPERATOR = "epi-on-call"  # the staff member the command line runs as (CHAINCUT_STAFF)
 
 # Local cases per onset day (the first 21 days ending two days before the clock's day).
 LOCAL = [0, 0, 1, 2, 3, 2, 4, 6, 5, 7, 9, 8, 10, 12, 9, 11, 13, 10, 8, 9, 7]
 IMPORTED = [3, 2, 1, 0, 1, 0, 0, 2, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
 LOCAL_KINDS = [c for c in CaseClassification if c is not CaseClassification.IMPORTED]
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    def secret(value: object) -> str:
-        return value.get_secret_value()  # type: ignore[attr-defined,no-any-return]
-
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_IDENTITY_HASH_KEY": secret(settings.identity_hash_key),
-        "CHAINCUT_DATA_KEYS": secret(settings.data_keys),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": secret(settings.audit_key),
-        "CHAINCUT_STAFF": "epi-on-call",
-    }
-    if settings.database_url:
-        env["CHAINCUT_DATABASE_URL"] = settings.database_url
-    return env
 
 
 def _no_nan(text: str) -> Any:
@@ -87,7 +72,7 @@ def first_day(services: Services, clock: FixedClock) -> date:
 def test_rt_json_counts_local_and_imported_by_onset_and_reports_what_it_left_out(
     services: Services, settings: Settings, first_day: date
 ) -> None:
-    result = CliRunner().invoke(cli, ["analytics", "rt", "--json"], env=_env(settings))
+    result = CliRunner().invoke(cli, ["analytics", "rt", "--json"], env=cli_env(settings, OPERATOR))
     assert result.exit_code == 0, result.output
     body = _no_nan(result.stdout)
     assert body["cases"] == {"local": sum(LOCAL), "imported": sum(IMPORTED)}
@@ -121,7 +106,7 @@ def test_rt_json_counts_local_and_imported_by_onset_and_reports_what_it_left_out
 def test_rt_from_and_to_choose_the_windows_and_the_table_names_what_was_left_out(
     settings: Settings, first_day: date
 ) -> None:
-    env = _env(settings)
+    env = cli_env(settings, OPERATOR)
     start, end = first_day + timedelta(days=10), first_day + timedelta(days=14)
     result = CliRunner().invoke(
         cli, ["analytics", "rt", "--from", start.isoformat(), "--to", end.isoformat(), "--json"], env=env

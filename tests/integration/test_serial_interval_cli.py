@@ -20,7 +20,10 @@ from chaincut.cli import app as cli_app
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from chaincut.tracing.cases import CaseDraft
+from support.settings import cli_env
 from support.shared import shared_data
+
+OPERATOR = "epi-1"  # the staff member the command line runs as (CHAINCUT_STAFF)
 
 # Ali et al., Science 369:1106 (2020), Fig. 2: mean serial interval by infector onset period.
 ALI_WINDOWS = (
@@ -135,25 +138,6 @@ def test_bad_windows_name_the_option_and_what_was_expected(tmp_path: Path, text:
 # --- the store's confirmed links, on both backends -------------------------------------------------
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
-    def secret(value: Any) -> str:
-        assert value is not None
-        return str(value.get_secret_value())
-
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_IDENTITY_HASH_KEY": secret(settings.identity_hash_key),
-        "CHAINCUT_DATA_KEYS": secret(settings.data_keys),
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-        "CHAINCUT_AUDIT_KEY": secret(settings.audit_key),
-        "CHAINCUT_STAFF": "epi-1",
-    }
-    if settings.database_url:
-        env["CHAINCUT_DATABASE_URL"] = settings.database_url
-    return env
-
-
 ONSET0 = date(2026, 11, 1)
 
 
@@ -198,7 +182,7 @@ def test_the_repository_reads_each_link_with_both_onsets(services: Services) -> 
 
 def test_the_store_path_counts_links_without_an_onset(services: Services, settings: Settings) -> None:
     register_chain(services)
-    result = run("--json", "--seed", "2", env=cli_env(settings))
+    result = run("--json", "--seed", "2", env=cli_env(settings, OPERATOR))
     assert result.exit_code == 0, result.stderr
     body = strict_json(result.stdout)
     assert body["left_out"]["count"] == 2
@@ -219,7 +203,7 @@ def test_the_store_path_counts_links_without_an_onset(services: Services, settin
 def test_the_store_path_with_windows(services: Services, settings: Settings) -> None:
     register_chain(services)
     first = ONSET0.isoformat()
-    result = run("--windows", f"{first}:{first}", "--json", env=cli_env(settings))
+    result = run("--windows", f"{first}:{first}", "--json", env=cli_env(settings, OPERATOR))
     assert result.exit_code == 0, result.stderr
     (window,) = strict_json(result.stdout)["windows"]
     assert (window["n"], window["mean"]) == (2, pytest.approx(1.5))

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chaincut.settings import Settings
 
-__all__ = ["production_settings"]
+__all__ = ["cli_env", "production_settings"]
 
 
 def _signing_key_file(folder: Path) -> Path:
@@ -42,3 +42,22 @@ def production_settings(data_dir: Path, database_url: str | None = None) -> Sett
         password_memory_kib=1024,
         password_time_cost=1,
     )
+
+
+def cli_env(settings: Settings, staff: str | None = None) -> dict[str, str]:
+    """The CHAINCUT_* variables that give the command line these settings (and, with ``staff``,
+    the operator it records as ``cli:<staff>``)."""
+    env = {
+        "CHAINCUT_ENV": settings.env,
+        "CHAINCUT_DATA_DIR": str(settings.data_dir),
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
+    }
+    for name in ("identity_hash_key", "data_keys", "audit_key"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[f"CHAINCUT_{name.upper()}"] = secret.get_secret_value()
+    if settings.database_url:
+        env["CHAINCUT_DATABASE_URL"] = settings.database_url
+    if staff is not None:
+        env["CHAINCUT_STAFF"] = staff
+    return env

@@ -7,17 +7,11 @@ import pytest
 from chaincut.errors import PolicyError
 from chaincut.policy import default_policy_text, load_policy, parse_policy
 from chaincut.policy.diff import policy_document
+from support.policy_edits import problems_of_edits
 
 
 def problems_of(*edits: tuple[str, str]) -> dict[str, str]:
-    text = default_policy_text()
-    section = text.index("[clusters]")
-    for old, new in edits:  # in the section, whatever other sections hold alike
-        assert old in text[section:], old
-        text = text[:section] + text[section:].replace(old, new, 1)
-    with pytest.raises(PolicyError) as caught:
-        parse_policy(text)
-    return dict(p.split(": ", 1) for p in caught.value.problems)
+    return problems_of_edits("clusters", *edits)
 
 
 def test_the_shipped_values() -> None:
