@@ -143,6 +143,7 @@ def test_a_photo_of_the_code_is_read_and_decided(
     page.set_input_files("#image", str(photo))
     page.click("form[enctype] button[type=submit]")
     assert page.inner_text("#verdict").strip() == "准許通關"
+    assert "下午時段" in page.inner_text("#party")  # the slot in the page's language, not the policy's key
 
 
 def test_a_companion_is_cleared_on_their_own_code_and_the_page_says_who_they_are(

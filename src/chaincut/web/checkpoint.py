@@ -32,6 +32,12 @@ Officer = Annotated[Caller, requires(Permission.BORDER_CLEAR)]
 _MAX_IMAGE_BYTES = 8 << 20
 
 # (English, Traditional Chinese as written in Hong Kong)
+# The policy's slot names (policy/loading.py) as an officer reads them; another name shows as it is.
+_SLOTS: dict[str, tuple[str, str]] = {
+    "morning": ("morning", "上午時段"),
+    "afternoon": ("afternoon", "下午時段"),
+    "night": ("night", "晚間時段"),
+}
 _REFUSALS: dict[RefusalCode, tuple[str, str]] = {
     RefusalCode.INVALID_CODE: ("The code is not valid", "健康碼無效"),
     RefusalCode.COLOUR_NOT_CLEARED: ("The code's colour may not cross", "健康碼顏色不准通關"),
@@ -102,13 +108,14 @@ def _party(lang: Lang, booking: SyncedBooking | None, subject: str | None) -> st
     if booking is None:
         return ""
     place = booking.place_of(subject)
+    slot = bilingual(*_SLOTS.get(booking.slot, (booking.slot, booking.slot)), lang)  # escaped
     if place == 0:
         who = bilingual("the named traveller", "預約旅客", lang)
     else:
         who = bilingual(f"companion {place}", f"同行者 {place}", lang)
     return (
         f'<p id="party" data-place="{place}" data-travellers="{booking.travellers}">'
-        f"{bilingual('Booking', '預約', lang)} {escape(booking.booking_id)}: {escape(booking.slot)}, "
+        f"{bilingual('Booking', '預約', lang)} {escape(booking.booking_id)}: {slot}, "
         f"{bilingual('travellers', '旅客人數', lang)} {booking.travellers}; "
         f"{bilingual('this traveller', '此旅客', lang)}: {who}<br>"
         f"<small>{bilingual('Each companion shows their own code.', '每位同行者須出示自己的健康碼。', lang)}"
