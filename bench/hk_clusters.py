@@ -2,6 +2,11 @@
 
     python bench/hk_clusters.py                      # ../shared/data/hk, the shipped policy
     python bench/hk_clusters.py --merge-min-shared 3 # try another policy value
+    python bench/hk_clusters.py --store              # through the store, as an authority would
+
+With ``--store`` the files go through ``chaincut import hk-cases`` and ``hk-buildings`` into a
+fresh embedded store, and the clusters come from ``chaincut analytics clusters`` (the service
+behind it), the way an authority would get them; the scores must equal the pure path's.
 
 Reads the case list (``enhanced_sur_covid_19_eng.2020-12-17.csv``) and the building list
 (``building_list_eng.2020-12-17.csv``); the CHP's large clusters
@@ -30,6 +35,7 @@ import json
 import re
 import sys
 import time
+import time as time_module
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -172,12 +178,61 @@ def hk_clusters(folder: Path, **overrides: Any) -> dict[str, Any]:
     }
 
 
+def hk_clusters_from_store(folder: Path) -> dict[str, Any]:
+    """Import the two lists into a fresh embedded store, infer the clusters there, score them."""
+    import tempfile
+    from datetime import UTC, time
+
+    from chaincut.bootstrap import bootstrap
+    from chaincut.clock import FixedClock
+    from chaincut.domain.access import Principal
+    from chaincut.settings import Settings
+    from chaincut.store import Database, upgrade
+    from chaincut.whereabouts.importing import ImportOptions, import_hk_buildings, import_hk_cases
+
+    rules = parse_policy(default_policy_text()).clusters
+    data = load_hk(folder, rules.building_kinds)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(env="development", data_dir=Path(tmp) / "data")
+        db = Database(settings.resolved_database_url())
+        upgrade(db)
+        db.dispose()
+        svc = bootstrap(settings, clock=FixedClock(datetime.combine(TODAY, time(12), tzinfo=UTC)))
+        try:
+            options = ImportOptions()
+            case_list = folder / "enhanced_sur_covid_19_eng.2020-12-17.csv"
+            import_hk_cases(svc.store, svc.clock, case_list, options)
+            import_hk_buildings(svc.store, svc.clock, folder / "building_list_eng.2020-12-17.csv", options)
+            started = time_module.perf_counter()
+            run = svc.clusters.refresh(Principal.system("bench"))
+            seconds = time_module.perf_counter() - started
+            found, _ = svc.clusters.page(limit=100_000)
+        finally:
+            svc.close()
+    groups = [frozenset(c.cases) for c in found]
+    return {"inferred": evaluate(groups, data) | {"seconds": round(seconds, 3)}, "run": run.as_dict()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=_DATA)
     parser.add_argument("--merge-min-shared", type=int, default=None)
     parser.add_argument("--interval-days", type=int, default=None)
+    parser.add_argument("--store", action="store_true", help="import into a store and infer there")
     args = parser.parse_args(argv)
+    if args.store:
+        from _machine import machine
+
+        stored = hk_clusters_from_store(args.data)
+        print(json.dumps(stored | {"machine": machine()}, ensure_ascii=False))
+        r = stored["inferred"]
+        print(
+            f"store: recovered {r['recovered']}/{r['scored']}, pairwise precision "
+            f"{r['pairwise_precision']}, recall {r['pairwise_recall']}, largest {r['largest']}, "
+            f"clusters {r['groups']}, {r['seconds']} s",
+            file=sys.stderr,
+        )
+        return
     overrides: dict[str, Any] = {}
     if args.merge_min_shared is not None:
         overrides["merge_min_shared_cases"] = args.merge_min_shared

@@ -22,6 +22,7 @@ from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
+from chaincut.analytics.cluster_service import ClusterService
 from chaincut.analytics.curves import EpidemicCurves
 from chaincut.border import (
     BallotDraws,
@@ -108,6 +109,7 @@ class Services:
     code_revocations: CodeRevocations
     reproduction: ReproductionNumbers
     epidemic_curves: EpidemicCurves
+    clusters: ClusterService
 
     def close(self) -> None:
         self.db.dispose()
@@ -241,6 +243,7 @@ def bootstrap(
         code_revocations=code_revocations,
         reproduction=ReproductionNumbers(store, policy),
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
+        clusters=ClusterService(store, policy, clock, settings.zone, audit),
     )
 
 

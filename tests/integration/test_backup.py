@@ -190,6 +190,37 @@ def fill(svc: Services) -> None:
         )
         conn.execute(insert(t.clusters).values(id=1, name="Dragon cluster", reported_case_count=2))
         conn.execute(insert(t.cluster_cases).values(cluster_id=1, case_id=first.id))
+        # Inferred clusters: one merged into another (a self-reference the restore must order).
+        conn.execute(
+            insert(t.inferred_clusters),
+            [
+                {"id": 2, "status": "active", "size": 1, "created_at": epoch, "updated_at": epoch},
+                {"id": 1, "status": "merged", "size": 0, "created_at": epoch, "updated_at": epoch},
+            ],
+        )
+        conn.execute(
+            update(t.inferred_clusters).where(t.inferred_clusters.c.id == 1).values(merged_into_id=2)
+        )
+        conn.execute(
+            insert(t.inferred_cluster_members).values(cluster_id=2, case_id=first.id, confirmed=True)
+        )
+        conn.execute(insert(t.inferred_cluster_settings).values(cluster_id=2, setting="venue:v-1"))
+        conn.execute(
+            insert(t.inferred_cluster_evidence).values(
+                cluster_id=2, case_id=first.id, linked_case_id=second.id, link="linked_case"
+            )
+        )
+        conn.execute(
+            insert(t.cluster_decisions).values(
+                cluster_id=2, case_id=first.id, decision="confirmed", decided_by="staff:t", decided_at=epoch
+            )
+        )
+        conn.execute(
+            insert(t.buildings).values(
+                id=1, ref="b-1", district="Wan Chai", name_en="Gordon House", residential=True
+            )
+        )
+        conn.execute(insert(t.building_cases).values(building_id=1, case_ref="hk-1"))
         conn.execute(
             insert(t.purges).values(
                 kind="visits", deleted=3, cutoff=epoch - 86_400 * 31, run_at=epoch, policy_version="v1"

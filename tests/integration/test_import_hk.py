@@ -9,6 +9,7 @@ shared folder is absent.
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -150,6 +151,62 @@ def test_the_41_large_clusters_hold_the_cases_the_file_lists(services: Services)
 
     again = import_hk_clusters(services.store, services.clock, clusters(), OPTIONS)
     assert (again.stored, again.already_present) == (0, 41)
+
+
+def test_every_listed_building_keeps_its_cases_as_date_level_exposures_in_either_import_order(
+    services: Services,
+) -> None:
+    rows = read_csv(buildings())
+    listed = {
+        (r["District"].strip(), r["Building name"].strip().removesuffix(" (non-residential)").casefold())
+        for r in rows
+    }
+    pairs = {
+        (
+            r["District"].strip(),
+            r["Building name"].strip().removesuffix(" (non-residential)").casefold(),
+            f"hk-{n}",
+        )
+        for r in rows
+        for n in re.findall(r"\d+", r["Related probable/confirmed cases"])
+    }
+
+    before = import_hk_buildings(services.store, services.clock, buildings(), OPTIONS)  # no cases yet
+    with services.store.read() as uow:
+        stored = uow.buildings.all()
+        links = uow.buildings.case_links()
+    by_ref = {b.ref: b for b in stored}
+    assert {(b.district, b.name_en.casefold()) for b in stored} == listed
+    assert {(by_ref[b].district, by_ref[b].name_en.casefold(), c) for b, c in links} == pairs
+    assert sum(1 for b in stored if not b.residential) == before.stored == 536
+    assert all((b.venue_ref is None) == b.residential for b in stored)
+    assert f"{len(pairs)} building-case links stored" in "\n".join(before.notes)
+    assert "cases not in the store yet (import hk-cases to use them)" in "\n".join(before.notes)
+
+    import_hk_cases(services.store, services.clock, cases_2020(), OPTIONS)
+    again = import_hk_buildings(services.store, services.clock, buildings(), OPTIONS)
+    assert (
+        f"0 building-case links stored as date-level exposures ({len(pairs)} already present)"
+        in again.notes[1]
+    )
+    assert "not in the store" not in again.notes[1]
+
+
+def test_a_building_row_with_a_bad_case_number_is_named(services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "buildings.csv"
+    path.write_text(
+        "District,Building name,Last date of residence of the case(s),Related probable/confirmed cases\n"
+        "Wan Chai,Gordon House,,6398\n"
+        'Kwun Tong,"Block 23, Laguna City",,"6398, 64O1"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as refused:
+        import_hk_buildings(services.store, services.clock, path, OPTIONS)
+    error = refused.value.errors[0]
+    assert (error.line, error.field) == (3, "Related probable/confirmed cases")
+    assert "expected case numbers, got '64O1'" in error.message
+    with services.store.read() as uow:
+        assert uow.buildings.all() == []
 
 
 def test_clusters_before_their_cases_are_refused(services: Services) -> None:

@@ -93,12 +93,20 @@ def brute_force(
         mine = [names[k] for k in range(len(components)) if c in comp_cases[k]]
         if mine:
             home[c] = min(mine, key=lambda n: (-size[n], n))
+    # attach-only groups: those with cases in venue clusters first (voting with those alone), then
+    # the others, largest first, voting with every case placed by then
+    venue_home = dict(home)
     attach = sorted((first(g[1], g[0]), g[1]) for g in groups if kind[g[0]] in r.attach_only_kinds)
-    for name, members in attach:
+    voted = [(n, m) for n, m in attach if m & venue_home.keys()]
+    unvoted = sorted(
+        ((n, m) for n, m in attach if not m & venue_home.keys()), key=lambda x: (-len(x[1]), x[0])
+    )
+    for name, members in voted + unvoted:
         votes: dict[tuple[str, date], int] = {}
+        source = venue_home if (name, members) in voted else home
         for c in members:
-            if c in home:
-                votes[home[c]] = votes.get(home[c], 0) + 1
+            if c in source:
+                votes[source[c]] = votes.get(source[c], 0) + 1
         target = min(votes, key=lambda n: (-votes[n], -size[n], n)) if votes else name
         size.setdefault(target, 0)
         for c in members:
@@ -221,6 +229,27 @@ def test_a_residence_attaches_its_cases_but_never_joins_two_clusters() -> None:
     assert sorted(c.cases for c in inferred.clusters) == [("a", "b", "x"), ("c", "d")]
     x_evidence = [m for c in inferred.clusters for m in c.evidence if m.case_ref == "x"]
     assert [m.setting_id for m in x_evidence] == ["home"]
+
+
+def test_residences_attach_the_same_way_whatever_their_settings_are_called() -> None:
+    # A building where one case met others at a venue, and a second building sharing a resident
+    # with the first: the first follows the venue cluster, the second follows the first, whichever
+    # of the two names sorts first (Fung Nin Building, Hong Kong, December 2020).
+    cases = [case(f"c{i}", 10 + i) for i in range(6)]
+    for home_a, home_b in (("b-home", "a-home"), ("a-home", "b-home")):
+        settings_ = [
+            Setting("venue", "restaurant"),
+            Setting(home_a, "residence"),
+            Setting(home_b, "residence"),
+        ]
+        exposures = [
+            Exposure("c0", "venue"),
+            Exposure("c1", "venue"),
+            *(Exposure(ref, home_a) for ref in ("c1", "c2", "c3")),
+            *(Exposure(ref, home_b) for ref in ("c3", "c4", "c5")),
+        ]
+        inferred = infer_clusters(cases, settings_, exposures, (), rules(), today=TODAY)
+        assert [c.cases for c in inferred.clusters] == [("c0", "c1", "c2", "c3", "c4", "c5")], home_a
 
 
 def test_direct_links_join_clusters_and_are_the_evidence() -> None:

@@ -37,3 +37,17 @@ def test_at_least_7_of_the_11_chp_clusters_are_recovered_more_precisely_than_the
     assert inferred["recovered"] >= 7
     assert inferred["pairwise_precision"] > baseline["pairwise_precision"]
     assert inferred["largest"] < baseline["largest"]
+
+
+def test_through_the_store_the_same_clusters_score_the_same() -> None:
+    """``import hk-cases`` and ``hk-buildings`` into an embedded store, then the cluster service."""
+    folder = shared_data("hk", "building_list_eng.2020-12-17.csv").parent
+    bench = bench_module()
+    pure = bench.hk_clusters(folder)["inferred"]
+    stored = bench.hk_clusters_from_store(folder)
+    got = stored["inferred"]
+    assert got["recovered"] >= 7
+    for key in ("scored", "recovered", "pairwise_precision", "pairwise_recall", "largest"):
+        assert got[key] == pure[key], key
+    assert [r["jaccard"] for r in got["clusters"]] == [r["jaccard"] for r in pure["clusters"]]
+    assert stored["run"]["created"] == stored["run"]["clusters"] == got["groups"]

@@ -19,6 +19,8 @@ households, encounters and the links tracers record (``linked_case``). The metho
 4. **Attach-only settings** (``attach_only_kinds``: residential buildings, which hold many
    households) never join two clusters: their cases that are in no venue cluster join the
    cluster most of the building's other cases are in, or form the building's own cluster.
+   Buildings with cases in venue clusters go first (voting with those alone), then the others,
+   largest first, so the result does not depend on how settings are named.
 5. **Direct links** (household, encounter, ``linked_case``) join their two cases' clusters.
 
 Clusters of fewer than ``min_cases`` cases are dropped. Coarse, date-level exposures (the
@@ -262,11 +264,19 @@ def infer_clusters(
         roots = {merged.find(i) for i in holders[ref]}
         home[ref] = min(roots, key=lambda r: (-len(component_cases[r]), r))
 
-    # 4. Attach-only groups: their cases in no cluster join the cluster of the others.
+    # 4. Attach-only groups: their cases in no cluster join the cluster of the others. First the
+    # groups some of whose cases are in venue clusters (votes from those alone, so the order of
+    # setting ids does not matter), then the rest, largest first, voting with what is placed by then.
     component_of = {i: merged.find(i) for i in venue}
-    for i in attach:
+    venue_home = dict(home)
+    voted = [i for i in attach if any(ref in venue_home for ref in groups[i][1])]
+    unvoted = sorted(
+        (i for i in attach if i not in set(voted)), key=lambda i: (-len(groups[i][1]), groups[i][0])
+    )
+    for i in [*voted, *unvoted]:
         members = groups[i][1]
-        votes = Counter(home[ref] for ref in members if ref in home)
+        source = venue_home if i in voted else home
+        votes = Counter(source[ref] for ref in members if ref in source)
         if votes:
             target = min(votes, key=lambda r: (-votes[r], -len(component_cases[r]), r))
         else:

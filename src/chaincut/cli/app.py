@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from chaincut.cli import analytics, audit, cases, data, orders, people, server, tracing, users, venues
+from chaincut.cli import (
+    analytics,
+    audit,
+    cases,
+    clusters,
+    data,
+    orders,
+    people,
+    server,
+    tracing,
+    users,
+    venues,
+)
 from chaincut.cli import backup as backup_commands
 from chaincut.cli import ballot as ballot_commands
 from chaincut.cli import border as border_commands
@@ -76,6 +88,7 @@ app.add_typer(tokens_app, name="tokens")
 tokens_app.command("resident")(users.resident_token)
 tokens_app.command("venue")(users.venue_token)
 tokens_app.command("revoke")(users.revoke_tokens)
+clusters.register(analytics.analytics_app)
 app.add_typer(analytics.analytics_app, name="analytics")
 audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")

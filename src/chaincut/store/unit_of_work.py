@@ -27,15 +27,18 @@ from chaincut.store.assignments import ApprovalRepository, AssignmentRepository
 from chaincut.store.audit import AuditRepository
 from chaincut.store.ballot import BallotRepository
 from chaincut.store.border import BorderRepository
+from chaincut.store.buildings import BuildingRepository
 from chaincut.store.case_tallies import CaseTallies
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.clearances import ClearanceRepository
+from chaincut.store.cluster_inputs import ClusterInputs
 from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
 from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.imports import ImportLedger, NewImport
 from chaincut.store.incidence import IncidenceReads
+from chaincut.store.inferred_clusters import InferredClusterRepository
 from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.natural_keys import canonical, insert_once
 from chaincut.store.orders import FollowUpRepository, OrderRepository
@@ -61,6 +64,9 @@ class UnitOfWork:
         self.people = PeopleRepository(conn, cipher)
         self.households = HouseholdRepository(conn)
         self.venues = VenueRepository(conn)
+        self.buildings = BuildingRepository(conn)
+        self.cluster_inputs = ClusterInputs(conn)
+        self.inferred_clusters = InferredClusterRepository(conn)
         self.visits = VisitRepository(conn)
         self.encounters = EncounterRepository(conn)
         self.cases = CaseRepository(conn)

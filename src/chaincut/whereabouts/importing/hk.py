@@ -24,6 +24,7 @@ from chaincut.clock import Clock, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetails, Venue
 from chaincut.domain.ids import new_public_id
 from chaincut.store import NewPersonRow, Store
+from chaincut.store.buildings import ListedBuilding
 from chaincut.whereabouts.importing.outcome import ImportOptions, ImportReport, RowTriage
 from chaincut.whereabouts.importing.readers import ImportFileError, RowError
 
@@ -78,6 +79,7 @@ _TYPE_WORDS: list[tuple[str, str]] = [
     ("office", "office"),
     ("tower", "office"),
 ]
+_CASES_COLUMN = "Related probable/confirmed cases"
 _NON_RESIDENTIAL = re.compile(r"\s*\(non-residential\)\s*$", re.IGNORECASE)
 
 
@@ -236,28 +238,48 @@ def import_hk_cases(store: Store, clock: Clock, path: Path, options: ImportOptio
 
 
 def import_hk_buildings(store: Store, clock: Clock, path: Path, options: ImportOptions) -> ImportReport:
-    """Load the building list; the non-residential buildings become venues."""
-    reader, handle = _open(path, ["District", "Building name"])
+    """Load the building list: every building, with the cases it relates to; visited ones become venues.
+
+    The list relates buildings to case numbers with no times: each (building, case) is kept as a
+    date-level exposure, placed at read time in the days before the case's onset (the policy's
+    ``[clusters] coarse_exposure_days_before_onset``). Case references are kept as listed, so the
+    list can be imported before or after the case list; the report says how many name cases the
+    store does not hold yet.
+    """
+    reader, handle = _open(path, ["District", "Building name", _CASES_COLUMN])
     report = ImportReport("hk-buildings", str(path))
     triage = RowTriage(path, options)
     venues: dict[str, Venue] = {}
-    residential = 0
+    listed: dict[str, tuple[str, str]] = {}  # building ref -> (district, name)
+    visited: set[str] = set()
+    links: set[tuple[str, str]] = set()
+    residential_rows = 0
     with handle:
         for row in _rows(reader, path, triage):
             report.read += 1
             district = _column(row, "District")
             name = _column(row, "Building name")
+            raw = ",".join(row.get(f) or "" for f in reader.fieldnames or [])
             if not district or not name:
-                raw = ",".join(row.get(f) or "" for f in reader.fieldnames or [])
                 field = "District" if not district else "Building name"
                 triage(RowError(reader.line_num, field, "required", raw))
                 continue
-            if not _NON_RESIDENTIAL.search(name):
-                residential += 1
+            numbers = [n.strip() for n in _column(row, _CASES_COLUMN).split(",") if n.strip()]
+            bad = [n for n in numbers if not n.isdecimal()]
+            if bad:
+                triage(
+                    RowError(reader.line_num, _CASES_COLUMN, f"expected case numbers, got {bad[0]!r}", raw)
+                )
                 continue
             clean = _NON_RESIDENTIAL.sub("", name)
             digest = hashlib.sha256(f"{district}|{clean}".lower().encode()).hexdigest()[:12]
             ref = f"hk-bldg-{digest}"
+            listed.setdefault(ref, (district, clean[:200]))
+            links.update((ref, case_ref(n)) for n in numbers)
+            if not _NON_RESIDENTIAL.search(name):
+                residential_rows += 1
+                continue
+            visited.add(ref)
             venues.setdefault(
                 ref,
                 Venue(
@@ -271,15 +293,29 @@ def import_hk_buildings(store: Store, clock: Clock, path: Path, options: ImportO
                 ),
             )
     triage.raise_if_any()
+    buildings = [
+        ListedBuilding(ref, district, name, ref not in visited, ref if ref in visited else None)
+        for ref, (district, name) in sorted(listed.items())
+    ]
+    ordered_links = sorted(links)
     with store.write() as uow:
         known = uow.venues.existing("ref", list(venues))
         fresh = [v for ref, v in venues.items() if ref not in known]
         uow.venues.add_many(fresh, to_epoch(clock.now()))
+        uow.buildings.add_many(buildings)
+        new_links = uow.buildings.link_cases(ordered_links)
+        held = uow.cases.ids_for(sorted({c for _, c in ordered_links}))
     report.stored = len(fresh)
     report.already_present = len(venues) - len(fresh)
     report.notes.append(
-        f"{residential} residential building rows skipped; "
-        f"{report.read - residential - len(venues) - triage.total} repeated rows merged"
+        f"{residential_rows} residential building rows kept as buildings, not venues; "
+        f"{report.read - residential_rows - len(venues) - triage.total} repeated rows merged"
+    )
+    unknown = len({c for _, c in ordered_links} - set(held))
+    report.notes.append(
+        f"{new_links} building-case links stored as date-level exposures "
+        f"({len(ordered_links) - new_links} already present)"
+        + (f"; {unknown} cases not in the store yet (import hk-cases to use them)" if unknown else "")
     )
     return _finish(triage, report)
 

@@ -1,0 +1,541 @@
+"""Clusters from the store: inferred from where the cases were, kept under stable ids, decided by tracers.
+
+A run (:meth:`ClusterService.refresh`) reads what the store knows of the confirmed and probable
+cases, infers the clusters (:mod:`chaincut.analytics.clusters`), matches them to the stored ones
+so ids survive (:mod:`chaincut.analytics.cluster_ids`), applies tracers' decisions, and replaces
+the stored members, settings and evidence in one transaction.
+
+What links cases, as the store holds it:
+
+- **stays** (visits) at a venue, counted while the case may have been infected there or may have
+  infected others: from ``coarse_exposure_days_before_onset`` days before its day (onset, else
+  report date) to its isolation;
+- **date-level exposures**: the building list's links (``chaincut import hk-buildings``), in the
+  days before the case's day;
+- **households** (cases whose people share one), **encounters** between two cases' people in the
+  same period, and the **links** tracers recorded (``linked_case``).
+
+A building of the list has the kind its name gives under ``[clusters.building_kinds]`` (else
+``venue`` when cases visited it, ``residence`` when they only lived there); any other venue has
+its venue type. Reads of the result and tracers' changes are audited by the callers' layers;
+a run and every decision are audited here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chaincut.access.audit import AuditTrail, event_for
+from chaincut.analytics.cluster_ids import Decision, MembershipDecision, settle
+from chaincut.analytics.clusters import (
+    Cluster,
+    ClusterCase,
+    ClusterStatus,
+    DirectLink,
+    Exposure,
+    LinkKind,
+    Setting,
+    building_kind,
+    infer_clusters,
+)
+from chaincut.clock import Clock, from_epoch, to_epoch
+from chaincut.domain import CaseStatus
+from chaincut.domain.access import Principal
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.policy import Policy
+from chaincut.store import Store
+from chaincut.store.cluster_inputs import ClusterCaseRow
+from chaincut.store.inferred_clusters import LIVE, ClusterEvidenceRow, ClusterRecord, DecisionRow
+
+__all__ = [
+    "ClusterDetail",
+    "ClusterRun",
+    "ClusterService",
+    "ClusterSummary",
+    "MemberEvidence",
+    "SettingView",
+]
+
+_COUNTED = (CaseStatus.CONFIRMED.value, CaseStatus.PROBABLE.value)
+_STATUSES = ("active", "inactive", "merged", "dissolved")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingView:
+    """A setting of a cluster: ``venue:<ref>`` or ``building:<ref>``, its kind and names."""
+
+    id: str
+    kind: str
+    name_en: str
+    name_zh: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "name_en": self.name_en, "name_zh": self.name_zh}
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    id: int
+    name: str | None
+    status: str
+    size: int
+    first_onset: date | None
+    last_onset: date | None
+    last_reported: date | None
+    merged_into: int | None
+    cases: tuple[str, ...]
+    settings: tuple[SettingView, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "size": self.size,
+            "first_onset": _iso(self.first_onset),
+            "last_onset": _iso(self.last_onset),
+            "last_reported": _iso(self.last_reported),
+            "merged_into": self.merged_into,
+            "cases": list(self.cases),
+            "settings": [s.as_dict() for s in self.settings],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEvidence:
+    """Why a case is a member: a setting (a timed stay, or days), a direct link, or a tracer's decision."""
+
+    case: str
+    setting: str | None
+    linked_case: str | None
+    link: str | None  # household, encounter, linked_case; "decision" for a tracer's confirmation
+    start: datetime | None
+    end: datetime | None
+    first_day: date | None
+    last_day: date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "setting": self.setting,
+            "linked_case": self.linked_case,
+            "link": self.link,
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+            "first_day": _iso(self.first_day),
+            "last_day": _iso(self.last_day),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDetail:
+    summary: ClusterSummary
+    confirmed: tuple[str, ...]  # members a tracer's decision placed
+    size_by_day: tuple[tuple[date, int], ...]  # members by their day (onset, else report date)
+    evidence: tuple[MemberEvidence, ...]
+    decisions: tuple[DecisionRow, ...]
+    case_refs: dict[int, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary.as_dict(),
+            "confirmed_members": list(self.confirmed),
+            "size_by_day": [{"day": d.isoformat(), "cases": n} for d, n in self.size_by_day],
+            "evidence": [e.as_dict() for e in self.evidence],
+            "decisions": [
+                {
+                    "case": self.case_refs.get(d.case_id, str(d.case_id)),
+                    "decision": d.decision,
+                    "by": d.decided_by,
+                    "at": from_epoch(d.decided_at).isoformat(),
+                    "note": d.note,
+                }
+                for d in self.decisions
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRun:
+    """What one run did: clusters kept, created, merged and dissolved, and what linked no cases."""
+
+    clusters: int
+    created: int
+    merged: tuple[tuple[int, int], ...]
+    dissolved: tuple[int, ...]
+    left_out: dict[str, int]  # reason -> how many exposures or links
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clusters": self.clusters,
+            "created": self.created,
+            "merged": [{"cluster": a, "into": b} for a, b in self.merged],
+            "dissolved": list(self.dissolved),
+            "left_out": dict(sorted(self.left_out.items())),
+        }
+
+
+class ClusterService:
+    """Inferred clusters over the store, for epidemiologists, supervisors and tracers."""
+
+    def __init__(self, store: Store, policy: Policy, clock: Clock, zone: ZoneInfo, audit: AuditTrail) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+        self._audit = audit
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def refresh(self, principal: Principal) -> ClusterRun:
+        """Infer the clusters afresh and store them under stable ids; audited as ``clusters.refresh``."""
+        rules = self._policy.clusters
+        now = self._clock.now()
+        today = now.astimezone(self._zone).date()
+        at = to_epoch(now)
+        with self._store.read() as uow:
+            rows = uow.cluster_inputs.cases(_COUNTED)
+            earliest = min((_day(r, today) for r in rows), default=today)
+            since = self._midnight(earliest - timedelta(days=rules.coarse_exposure_days_before_onset))
+            stays = uow.cluster_inputs.case_stays(since)
+            met = uow.cluster_inputs.case_encounters(since)
+            listed = uow.buildings.all()
+            listed_links = uow.buildings.case_links()
+            venue_rows = uow.cluster_inputs.venues(sorted({v for _, v, _, _ in stays}))
+        by_id = {r.id: r for r in rows}
+        cases = [
+            ClusterCase(r.ref, r.onset_on, _day(r, today, reported=True), r.classification) for r in rows
+        ]
+        periods: dict[int, list[tuple[ClusterCaseRow, int, int]]] = defaultdict(list)
+        for r in rows:
+            opens = self._midnight(_day(r, today) - timedelta(days=rules.coarse_exposure_days_before_onset))
+            closes = r.isolated_at if r.isolated_at is not None else at
+            periods[r.person_id].append((r, opens, closes))
+
+        settings: dict[str, Setting] = {}
+        for b in listed:
+            key = f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}"
+            kind = building_kind(
+                b.name_en, rules.building_kinds, otherwise="residence" if b.residential else "venue"
+            )
+            settings[key] = Setting(key, kind, b.name_en, b.name_en)
+        exposures: list[Exposure] = []
+        for v in venue_rows.values():
+            key = f"venue:{v.ref}"
+            if key not in settings:
+                settings[key] = Setting(key, v.venue_type, v.name_en, v.name_zh)
+        for person_id, venue_id, entered, left in stays:
+            for r, opens, closes in periods.get(person_id, []):
+                if opens <= entered <= closes:
+                    end = left if left is not None else entered
+                    exposures.append(
+                        Exposure(
+                            r.ref, f"venue:{venue_rows[venue_id].ref}", from_epoch(entered), from_epoch(end)
+                        )
+                    )
+        building_keys = {
+            b.ref: (f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}") for b in listed
+        }
+        exposures.extend(Exposure(case_ref, building_keys[ref]) for ref, case_ref in listed_links)
+
+        links: list[DirectLink] = []
+        household: dict[int, list[ClusterCaseRow]] = defaultdict(list)
+        for r in rows:
+            if r.household_id is not None:
+                household[r.household_id].append(r)
+        for sharing in household.values():
+            links.extend(DirectLink(a.ref, b.ref, LinkKind.HOUSEHOLD) for a, b in itertools.pairwise(sharing))
+        for person_a, person_b, start, _end in met:
+            for ra, oa, ca in periods.get(person_a, []):
+                for rb, ob, cb in periods.get(person_b, []):
+                    if max(oa, ob) <= start <= min(ca, cb) and ra.id != rb.id:
+                        day = from_epoch(start).astimezone(self._zone).date()
+                        links.append(DirectLink(ra.ref, rb.ref, LinkKind.ENCOUNTER, day))
+        for r in rows:
+            if r.linked_case_id is not None and r.linked_case_id in by_id:
+                links.append(DirectLink(r.ref, by_id[r.linked_case_id].ref, LinkKind.LINKED_CASE))
+
+        inference = infer_clusters(cases, settings.values(), exposures, links, rules, today=today)
+        left_out: dict[str, int] = defaultdict(int)
+        for item in inference.left_out:
+            left_out[item.reason] += 1
+        id_of = {r.ref: r.id for r in rows}
+        with self._store.write() as uow:
+            repo = uow.inferred_clusters
+            stored = repo.live_members()
+            decisions = [
+                MembershipDecision(d.cluster_id, d.case_id, Decision(d.decision)) for d in repo.decisions()
+            ]
+            fresh = [frozenset(id_of[ref] for ref in c.cases) for c in inference.clusters]
+            settled = settle(
+                stored, fresh, decisions, merged_into=repo.merged_into(), min_cases=rules.min_cases
+            )
+            created = 0
+            summaries = []
+            members: list[tuple[int, int, bool]] = []
+            cluster_settings: list[tuple[int, str]] = []
+            evidence: list[tuple[int, ClusterEvidenceRow]] = []
+            for s in settled.clusters:
+                cluster_id = s.id
+                if cluster_id is None:
+                    cluster_id = repo.new_cluster(at)
+                    created += 1
+                member_rows = [by_id[c] for c in sorted(s.cases)]
+                summaries.append(self._summary(cluster_id, member_rows, today))
+                members.extend((cluster_id, c, c in s.confirmed) for c in sorted(s.cases))
+                if s.fresh_index is not None:
+                    found: Cluster = inference.clusters[s.fresh_index]
+                    used: set[str] = set()
+                    for m in found.evidence:
+                        case_id = id_of[m.case_ref]
+                        if case_id not in s.cases or case_id in s.confirmed:
+                            continue
+                        if m.linked_case is not None and id_of[m.linked_case] not in s.cases:
+                            continue
+                        if m.setting_id is not None:
+                            used.add(m.setting_id)
+                        evidence.append(
+                            (
+                                cluster_id,
+                                ClusterEvidenceRow(
+                                    case_id,
+                                    m.setting_id,
+                                    None if m.linked_case is None else id_of[m.linked_case],
+                                    None if m.link is None else m.link.value,
+                                    None if m.start is None else to_epoch(m.start),
+                                    None if m.end is None else to_epoch(m.end),
+                                    m.first_day,
+                                    m.last_day,
+                                ),
+                            )
+                        )
+                    cluster_settings.extend((cluster_id, key) for key in sorted(used))
+            repo.replace_contents(summaries, members, cluster_settings, evidence, at)
+            repo.close(settled.merged, settled.dissolved, at)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "clusters.refresh",
+                    "analytics/clusters",
+                    details={
+                        "clusters": len(settled.clusters),
+                        "created": created,
+                        "merged": len(settled.merged),
+                        "dissolved": len(settled.dissolved),
+                        "policy_version": self._policy.version,
+                    },
+                ),
+            )
+        return ClusterRun(len(settled.clusters), created, settled.merged, settled.dissolved, dict(left_out))
+
+    def _summary(
+        self, cluster_id: int, members: Sequence[ClusterCaseRow], today: date
+    ) -> tuple[int, str, int, date | None, date | None, date | None]:
+        onsets = [r.onset_on for r in members if r.onset_on is not None]
+        reported = [_day(r, today, reported=True) for r in members]
+        last_reported = max(reported)
+        active = (today - last_reported).days < self._policy.clusters.active_days
+        status = ClusterStatus.ACTIVE if active else ClusterStatus.INACTIVE
+        return (
+            cluster_id,
+            status.value,
+            len(members),
+            min(onsets, default=None),
+            max(onsets, default=None),
+            last_reported,
+        )
+
+    def _midnight(self, day: date) -> int:
+        return to_epoch(datetime.combine(day, time(0), tzinfo=self._zone))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def page(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[ClusterSummary], int]:
+        """Clusters largest first, of ``status`` (active, inactive, merged, dissolved; None: live ones)."""
+        if status is not None and status not in _STATUSES:
+            raise InvalidInput(
+                f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status"
+            )
+        with self._store.read() as uow:
+            records, total = uow.inferred_clusters.page([status] if status else list(LIVE), limit, offset)
+            return self._summaries(uow, records), total
+
+    def summaries(self, cluster_ids: Sequence[int]) -> list[ClusterSummary]:
+        with self._store.read() as uow:
+            records = [r for r in (uow.inferred_clusters.get(i) for i in cluster_ids) if r is not None]
+            return self._summaries(uow, records)
+
+    def _summaries(self, uow: Any, records: Sequence[ClusterRecord]) -> list[ClusterSummary]:
+        ids = [r.id for r in records]
+        members = uow.inferred_clusters.members(ids)
+        keys = uow.inferred_clusters.settings(ids)
+        views = self._setting_views(uow, sorted({k for ks in keys.values() for k in ks}))
+        return [
+            ClusterSummary(
+                r.id,
+                r.name,
+                r.status,
+                r.size,
+                r.first_onset,
+                r.last_onset,
+                r.last_reported,
+                r.merged_into_id,
+                tuple(ref for ref, _ in members.get(r.id, [])),
+                tuple(views[k] for k in keys.get(r.id, []) if k in views),
+            )
+            for r in records
+        ]
+
+    def _setting_views(self, uow: Any, keys: Sequence[str]) -> dict[str, SettingView]:
+        rules = self._policy.clusters
+        venue_refs = [k.removeprefix("venue:") for k in keys if k.startswith("venue:")]
+        venues = uow.cluster_inputs.venues_by_ref(venue_refs)
+        listed = {b.ref: b for b in uow.buildings.all()} if keys else {}
+        by_venue = {b.venue_ref: b for b in listed.values() if b.venue_ref}
+        out: dict[str, SettingView] = {}
+        for key in keys:
+            kind_of, _, ref = key.partition(":")
+            b = by_venue.get(ref) if kind_of == "venue" else listed.get(ref)
+            if b is not None:
+                kind = building_kind(
+                    b.name_en, rules.building_kinds, otherwise="residence" if b.residential else "venue"
+                )
+                v = venues.get(ref)
+                out[key] = SettingView(key, kind, b.name_en, v.name_zh if v else b.name_en)
+            elif ref in venues:
+                v = venues[ref]
+                out[key] = SettingView(key, v.venue_type, v.name_en, v.name_zh)
+        return out
+
+    def detail(self, cluster_id: int) -> ClusterDetail:
+        """A cluster with its members, settings, evidence, size by day and the decisions on it."""
+        with self._store.read() as uow:
+            record = uow.inferred_clusters.get(cluster_id)
+            if record is None:
+                raise NotFound(f"no cluster {cluster_id}")
+            summary = self._summaries(uow, [record])[0]
+            evidence_rows = uow.inferred_clusters.evidence(cluster_id)
+            decisions = tuple(d for d in uow.inferred_clusters.decisions() if d.cluster_id == cluster_id)
+            member_refs = uow.inferred_clusters.members([cluster_id]).get(cluster_id, [])
+            refs = uow.cases.ids_for([ref for ref, _ in member_refs])
+            days = uow.cluster_inputs.case_days(sorted(refs.values()))
+            linked = {e.linked_case_id for e in evidence_rows if e.linked_case_id is not None}
+            names = uow.cases.refs_of(sorted({*refs.values(), *linked, *(d.case_id for d in decisions)}))
+        counts: dict[date, int] = defaultdict(int)
+        for onset, reported in days.values():
+            day = onset or reported
+            if day is not None:
+                counts[day] += 1
+        evidence = tuple(
+            MemberEvidence(
+                names[e.case_id],
+                e.setting,
+                None if e.linked_case_id is None else names.get(e.linked_case_id),
+                e.link,
+                None if e.start_at is None else from_epoch(e.start_at).astimezone(self._zone),
+                None if e.end_at is None else from_epoch(e.end_at).astimezone(self._zone),
+                e.first_on,
+                e.last_on,
+            )
+            for e in evidence_rows
+        )
+        confirmed = tuple(ref for ref, flag in member_refs if flag)
+        evidence += tuple(
+            MemberEvidence(ref, None, None, "decision", None, None, None, None) for ref in confirmed
+        )
+        return ClusterDetail(summary, confirmed, tuple(sorted(counts.items())), evidence, decisions, names)
+
+    def clusters_of(self, case_refs: Sequence[str]) -> dict[str, int]:
+        """The cluster each of these cases is in (cases in none are left out)."""
+        with self._store.read() as uow:
+            ids = uow.cases.ids_for(list(case_refs))
+            of = uow.inferred_clusters.cluster_of(list(ids.values()))
+        return {ref: of[i] for ref, i in ids.items() if i in of}
+
+    # -- tracers' changes ---------------------------------------------------------------------
+
+    def rename(self, principal: Principal, cluster_id: int, name: str | None) -> None:
+        """Name a cluster (None or blank: unnamed); audited as ``clusters.name``."""
+        clean = (name or "").strip() or None
+        if clean is not None and len(clean) > 200:
+            raise InvalidInput("name: expected at most 200 characters", field="name")
+        with self._store.write() as uow:
+            record = uow.inferred_clusters.get(cluster_id)
+            if record is None:
+                raise NotFound(f"no cluster {cluster_id}")
+            uow.inferred_clusters.rename(cluster_id, clean, to_epoch(self._clock.now()))
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "clusters.name",
+                    f"analytics/clusters/{cluster_id}",
+                    record=str(cluster_id),
+                    details={"name": clean, "previous": record.name},
+                ),
+            )
+
+    def decide(
+        self,
+        principal: Principal,
+        cluster_id: int,
+        case_ref: str,
+        decision: Decision,
+        note: str | None = None,
+    ) -> None:
+        """Confirm or reject ``case_ref``'s membership of the cluster; it wins over every later run.
+
+        Audited as ``clusters.decide``. A confirmation moves the case at once; a rejection takes
+        it out at once. Both also hold on the next run.
+        """
+        if note is not None and len(note) > 500:
+            raise InvalidInput("note: expected at most 500 characters", field="note")
+        with self._store.write() as uow:
+            record = uow.inferred_clusters.get(cluster_id)
+            if record is None:
+                raise NotFound(f"no cluster {cluster_id}")
+            if record.status not in LIVE:
+                raise InvalidInput(
+                    f"cluster {cluster_id} is {record.status}"
+                    + (f" into {record.merged_into_id}" if record.merged_into_id else "")
+                    + "; decide on the cluster it lives on",
+                    field="cluster",
+                    code="cluster_closed",
+                )
+            ids = uow.cases.ids_for([case_ref])
+            if case_ref not in ids:
+                raise NotFound(f"no case {case_ref!r}")
+            at = to_epoch(self._clock.now())
+            uow.inferred_clusters.decide(
+                DecisionRow(cluster_id, ids[case_ref], decision.value, principal.name, at, note)
+            )
+            uow.inferred_clusters.apply_decision(cluster_id, ids[case_ref], decision.value)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "clusters.decide",
+                    f"analytics/clusters/{cluster_id}",
+                    record=case_ref,
+                    details={"decision": decision.value, "note": note},
+                ),
+            )
+
+
+def _day(r: ClusterCaseRow, today: date, *, reported: bool = False) -> date:
+    """A case's day (onset, else report date); ``reported``: its report date (else onset)."""
+    first, second = (r.reported_on, r.onset_on) if reported else (r.onset_on, r.reported_on)
+    return first or second or today
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()

@@ -1,0 +1,320 @@
+"""Inferred clusters kept across runs: their ids, members, settings, evidence and tracers' decisions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, bindparam, delete, func, insert, select, update
+
+from chaincut.store.tables import (
+    cases,
+    cluster_decisions,
+    inferred_cluster_evidence,
+    inferred_cluster_members,
+    inferred_cluster_settings,
+    inferred_clusters,
+)
+
+__all__ = ["LIVE", "ClusterEvidenceRow", "ClusterRecord", "DecisionRow", "InferredClusterRepository"]
+
+LIVE = ("active", "inactive")  # the statuses of a cluster that is neither merged nor dissolved
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRecord:
+    id: int
+    name: str | None
+    status: str
+    size: int
+    first_onset: date | None
+    last_onset: date | None
+    last_reported: date | None
+    created_at: int
+    updated_at: int
+    merged_into_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEvidenceRow:
+    case_id: int
+    setting: str | None
+    linked_case_id: int | None
+    link: str | None
+    start_at: int | None
+    end_at: int | None
+    first_on: date | None
+    last_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    cluster_id: int
+    case_id: int
+    decision: str
+    decided_by: str
+    decided_at: int
+    note: str | None
+
+
+class InferredClusterRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def live_members(self) -> dict[int, list[int]]:
+        """Each live cluster's case ids (clusters with no member left are listed empty)."""
+        out: dict[int, list[int]] = {
+            int(i): []
+            for i in self._conn.execute(
+                select(inferred_clusters.c.id).where(inferred_clusters.c.status.in_(LIVE))
+            ).scalars()
+        }
+        rows = self._conn.execute(
+            select(inferred_cluster_members.c.cluster_id, inferred_cluster_members.c.case_id)
+        )
+        for cluster_id, case_id in rows:
+            if cluster_id in out:
+                out[int(cluster_id)].append(int(case_id))
+        return out
+
+    def merged_into(self) -> dict[int, int]:
+        rows = self._conn.execute(
+            select(inferred_clusters.c.id, inferred_clusters.c.merged_into_id).where(
+                inferred_clusters.c.merged_into_id.is_not(None)
+            )
+        )
+        return {int(a): int(b) for a, b in rows}
+
+    def decisions(self) -> list[DecisionRow]:
+        rows = self._conn.execute(select(cluster_decisions).order_by(cluster_decisions.c.decided_at))
+        return [DecisionRow(*r) for r in rows]
+
+    def new_cluster(self, at: int) -> int:
+        result = self._conn.execute(
+            insert(inferred_clusters).values(status="active", size=0, created_at=at, updated_at=at)
+        )
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
+
+    def replace_contents(
+        self,
+        summaries: Sequence[tuple[int, str, int, date | None, date | None, date | None]],
+        members: Sequence[tuple[int, int, bool]],
+        settings: Sequence[tuple[int, str]],
+        evidence: Sequence[tuple[int, ClusterEvidenceRow]],
+        at: int,
+    ) -> None:
+        """Replace every live cluster's members, settings and evidence with this run's.
+
+        ``summaries``: (id, status, size, first onset, last onset, last reported) of each cluster
+        the run keeps; ``members``: (cluster id, case id, confirmed).
+        """
+        self._conn.execute(delete(inferred_cluster_evidence))
+        self._conn.execute(delete(inferred_cluster_settings))
+        self._conn.execute(delete(inferred_cluster_members))
+        if summaries:
+            self._conn.execute(
+                update(inferred_clusters)
+                .where(inferred_clusters.c.id == _param("b_id"))
+                .values(
+                    status=_param("b_status"),
+                    size=_param("b_size"),
+                    first_onset=_param("b_first"),
+                    last_onset=_param("b_last"),
+                    last_reported=_param("b_reported"),
+                    updated_at=at,
+                ),
+                [
+                    {"b_id": i, "b_status": s, "b_size": n, "b_first": f, "b_last": la, "b_reported": r}
+                    for i, s, n, f, la, r in summaries
+                ],
+            )
+        for start in range(0, len(members), 50_000):
+            chunk = members[start : start + 50_000]
+            self._conn.execute(
+                insert(inferred_cluster_members),
+                [{"cluster_id": c, "case_id": k, "confirmed": f} for c, k, f in chunk],
+            )
+        if settings:
+            self._conn.execute(
+                insert(inferred_cluster_settings), [{"cluster_id": c, "setting": s} for c, s in settings]
+            )
+        for start in range(0, len(evidence), 50_000):
+            chunk_e = evidence[start : start + 50_000]
+            self._conn.execute(
+                insert(inferred_cluster_evidence),
+                [
+                    {
+                        "cluster_id": c,
+                        "case_id": e.case_id,
+                        "setting": e.setting,
+                        "linked_case_id": e.linked_case_id,
+                        "link": e.link,
+                        "start_at": e.start_at,
+                        "end_at": e.end_at,
+                        "first_on": e.first_on,
+                        "last_on": e.last_on,
+                    }
+                    for c, e in chunk_e
+                ],
+            )
+
+    def close(self, merged: Sequence[tuple[int, int]], dissolved: Sequence[int], at: int) -> None:
+        """Record clusters absorbed by others (absorbed, survivor) and clusters no run continues."""
+        for absorbed, into in merged:
+            self._conn.execute(
+                update(inferred_clusters)
+                .where(inferred_clusters.c.id == absorbed)
+                .values(status="merged", merged_into_id=into, size=0, updated_at=at)
+            )
+        if dissolved:
+            self._conn.execute(
+                update(inferred_clusters)
+                .where(inferred_clusters.c.id.in_(list(dissolved)))
+                .values(status="dissolved", size=0, updated_at=at)
+            )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, cluster_id: int) -> ClusterRecord | None:
+        row = self._conn.execute(
+            select(inferred_clusters).where(inferred_clusters.c.id == cluster_id)
+        ).one_or_none()
+        return None if row is None else ClusterRecord(*row)
+
+    def page(self, statuses: Sequence[str], limit: int, offset: int) -> tuple[list[ClusterRecord], int]:
+        """Clusters of these statuses, largest first (then oldest), and how many there are."""
+        where = inferred_clusters.c.status.in_(list(statuses))
+        total = int(
+            self._conn.execute(select(func.count()).select_from(inferred_clusters).where(where)).scalar_one()
+        )
+        rows = self._conn.execute(
+            select(inferred_clusters)
+            .where(where)
+            .order_by(inferred_clusters.c.size.desc(), inferred_clusters.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [ClusterRecord(*r) for r in rows], total
+
+    def members(self, cluster_ids: Sequence[int]) -> dict[int, list[tuple[str, bool]]]:
+        """Each cluster's (case ref, confirmed by a decision), sorted by case ref."""
+        out: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+        rows = self._conn.execute(
+            select(inferred_cluster_members.c.cluster_id, cases.c.ref, inferred_cluster_members.c.confirmed)
+            .select_from(
+                inferred_cluster_members.join(cases, cases.c.id == inferred_cluster_members.c.case_id)
+            )
+            .where(inferred_cluster_members.c.cluster_id.in_(list(cluster_ids)))
+            .order_by(cases.c.ref)
+        )
+        for cluster_id, ref, confirmed in rows:
+            out[int(cluster_id)].append((ref, bool(confirmed)))
+        return out
+
+    def settings(self, cluster_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = defaultdict(list)
+        rows = self._conn.execute(
+            select(inferred_cluster_settings.c.cluster_id, inferred_cluster_settings.c.setting)
+            .where(inferred_cluster_settings.c.cluster_id.in_(list(cluster_ids)))
+            .order_by(inferred_cluster_settings.c.setting)
+        )
+        for cluster_id, setting in rows:
+            out[int(cluster_id)].append(setting)
+        return out
+
+    def evidence(self, cluster_id: int) -> list[ClusterEvidenceRow]:
+        rows = self._conn.execute(
+            select(
+                inferred_cluster_evidence.c.case_id,
+                inferred_cluster_evidence.c.setting,
+                inferred_cluster_evidence.c.linked_case_id,
+                inferred_cluster_evidence.c.link,
+                inferred_cluster_evidence.c.start_at,
+                inferred_cluster_evidence.c.end_at,
+                inferred_cluster_evidence.c.first_on,
+                inferred_cluster_evidence.c.last_on,
+            )
+            .where(inferred_cluster_evidence.c.cluster_id == cluster_id)
+            .order_by(inferred_cluster_evidence.c.id)
+        )
+        return [ClusterEvidenceRow(*r) for r in rows]
+
+    def cluster_of(self, case_ids: Sequence[int]) -> dict[int, int]:
+        """The cluster each of these cases is in (cases in none are left out)."""
+        out: dict[int, int] = {}
+        wanted = sorted(set(case_ids))
+        for start in range(0, len(wanted), 5000):
+            rows = self._conn.execute(
+                select(inferred_cluster_members.c.case_id, inferred_cluster_members.c.cluster_id).where(
+                    inferred_cluster_members.c.case_id.in_(wanted[start : start + 5000])
+                )
+            )
+            out.update({int(a): int(b) for a, b in rows})
+        return out
+
+    def apply_decision(self, cluster_id: int, case_id: int, decision: str) -> None:
+        """Apply a decision at once: move the case into the cluster (confirmed) or take it out."""
+        m = inferred_cluster_members.c
+        held = self._conn.execute(select(m.cluster_id).where(m.case_id == case_id)).scalar_one_or_none()
+        if decision == "rejected" and held != cluster_id:
+            return
+        if held is not None:
+            self._conn.execute(delete(inferred_cluster_members).where(m.case_id == case_id))
+            self._conn.execute(
+                delete(inferred_cluster_evidence).where(
+                    inferred_cluster_evidence.c.case_id == case_id,
+                    inferred_cluster_evidence.c.cluster_id == held,
+                )
+            )
+            self._resize(int(held))
+        if decision == "confirmed":
+            self._conn.execute(
+                insert(inferred_cluster_members).values(
+                    cluster_id=cluster_id, case_id=case_id, confirmed=True
+                )
+            )
+            self._resize(cluster_id)
+
+    def _resize(self, cluster_id: int) -> None:
+        m = inferred_cluster_members.c
+        size = select(func.count()).where(m.cluster_id == cluster_id).scalar_subquery()
+        self._conn.execute(
+            update(inferred_clusters).where(inferred_clusters.c.id == cluster_id).values(size=size)
+        )
+
+    # -- tracers' changes ---------------------------------------------------------------------
+
+    def rename(self, cluster_id: int, name: str | None, at: int) -> None:
+        self._conn.execute(
+            update(inferred_clusters)
+            .where(inferred_clusters.c.id == cluster_id)
+            .values(name=name, updated_at=at)
+        )
+
+    def decide(self, row: DecisionRow) -> None:
+        """Record a decision on (cluster, case), replacing an earlier one on the same pair."""
+        self._conn.execute(
+            delete(cluster_decisions).where(
+                cluster_decisions.c.cluster_id == row.cluster_id, cluster_decisions.c.case_id == row.case_id
+            )
+        )
+        self._conn.execute(
+            insert(cluster_decisions).values(
+                cluster_id=row.cluster_id,
+                case_id=row.case_id,
+                decision=row.decision,
+                decided_by=row.decided_by,
+                decided_at=row.decided_at,
+                note=row.note,
+            )
+        )
+
+
+def _param(name: str) -> BindParameter[Any]:
+    return bindparam(name)

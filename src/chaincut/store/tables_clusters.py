@@ -1,0 +1,107 @@
+"""The tables of cluster inference: the building list's case links, and the clusters kept across runs.
+
+- ``buildings``: the Department of Health's building list, one row per building (district and
+  name); a building cases visited is also a venue (``venue_id``), one they only lived in is not.
+- ``building_cases``: which cases the list relates to each building, by case reference, with no
+  times (date-level exposures: the days before the case's onset, under the policy's
+  ``[clusters] coarse_exposure_days_before_onset``). Kept by reference so the building list can be
+  imported before or after the case list.
+- ``inferred_clusters``: clusters as inference found them, under ids that stay stable across runs
+  (``merged_into_id`` when another cluster absorbed this one; ``name`` a tracer gave it).
+- ``inferred_cluster_members``: each case's current cluster (one at most), with its evidence in
+  ``inferred_cluster_evidence`` and the cluster's settings in ``inferred_cluster_settings``.
+- ``cluster_decisions``: a tracer's confirmation or rejection of a case's membership, which wins
+  over every later run.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
+
+from chaincut.store.metadata import Id, metadata
+
+__all__ = [
+    "building_cases",
+    "buildings",
+    "cluster_decisions",
+    "inferred_cluster_evidence",
+    "inferred_cluster_members",
+    "inferred_cluster_settings",
+    "inferred_clusters",
+]
+
+buildings = Table(
+    "buildings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("district", String(64), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("residential", Boolean, nullable=False),
+    Column("venue_id", Id, ForeignKey("venues.id"), index=True),
+)
+
+building_cases = Table(
+    "building_cases",
+    metadata,
+    Column("building_id", Id, ForeignKey("buildings.id"), primary_key=True),
+    Column("case_ref", String(64), primary_key=True),
+    Index("ix_building_cases_case_ref", "case_ref"),
+)
+
+inferred_clusters = Table(
+    "inferred_clusters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200)),
+    Column("status", String(16), nullable=False),  # active, inactive, merged, dissolved
+    Column("size", Integer, nullable=False),
+    Column("first_onset", Date),
+    Column("last_onset", Date),
+    Column("last_reported", Date),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("merged_into_id", Id, ForeignKey("inferred_clusters.id")),
+    Index("ix_inferred_clusters_status_size", "status", "size"),
+)
+
+inferred_cluster_members = Table(
+    "inferred_cluster_members",
+    metadata,
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),  # one cluster per case
+    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), nullable=False, index=True),
+    Column("confirmed", Boolean, nullable=False),  # placed by a tracer's decision, not inferred
+)
+
+inferred_cluster_settings = Table(
+    "inferred_cluster_settings",
+    metadata,
+    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), primary_key=True),
+    Column("setting", String(80), primary_key=True),  # venue:<ref> or building:<ref>
+)
+
+inferred_cluster_evidence = Table(
+    "inferred_cluster_evidence",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), nullable=False, index=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("setting", String(80)),  # a setting's evidence, or
+    Column("linked_case_id", Id, ForeignKey("cases.id")),  # a direct link's other case
+    Column("link", String(16)),  # household, encounter, linked_case
+    Column("start_at", BigInteger),  # a timed stay
+    Column("end_at", BigInteger),
+    Column("first_on", Date),  # a date-level exposure's days, or a link's day
+    Column("last_on", Date),
+)
+
+cluster_decisions = Table(
+    "cluster_decisions",
+    metadata,
+    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), primary_key=True),
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
+    Column("decision", String(16), nullable=False),  # confirmed, rejected
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
+    Column("note", String(500)),
+)

@@ -1,0 +1,270 @@
+"""Inferred clusters on the store (both backends): ids that survive runs, merges, names and decisions.
+
+A small outbreak seeded by hand: cases with stays at venues, a household, a tracer's link. Each
+run infers afresh; what the tests check is what a tracer relies on between runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from chaincut.analytics.cluster_ids import Decision
+from chaincut.bootstrap import Services
+from chaincut.cli import app as cli_app
+from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetails, Venue, Visit, VisitSource
+from chaincut.domain.access import Principal
+from chaincut.domain.ids import new_public_id
+from chaincut.errors import InvalidInput, NotFound
+from chaincut.settings import Settings
+from chaincut.store import NewPersonRow
+from chaincut.store.tables import cases
+from support.settings import cli_env
+
+TRACER = Principal.system("tracer-1")
+DAY = date(2026, 11, 10)  # the tests' clock is 2026-11-20 12:00 in Hong Kong
+
+VENUES = {
+    "v-dragon": ("restaurant", "Golden Dragon", "金龍酒家"),
+    "v-gym": ("gym", "Iron Gym", "鐵館"),
+    "v-ward": ("hospital", "Kwong Wah Hospital", "廣華醫院"),
+}
+
+
+def at(day_offset: int, hour: int) -> datetime:
+    """An instant ``day_offset`` days after DAY at ``hour`` in Hong Kong (UTC+8)."""
+    return datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=day_offset, hours=hour - 8)
+
+
+def seed(services: Services, people: dict[str, tuple[int, list[tuple[str, int, int]], str | None]]) -> None:
+    """People with a case each: ref -> (onset offset from DAY, [(venue, day offset, hour)], household)."""
+    with services.store.write() as uow:
+        known = uow.venues.existing("ref", list(VENUES))
+        uow.venues.add_many(
+            [
+                Venue(ref, new_public_id(), kind, en, zh)
+                for ref, (kind, en, zh) in VENUES.items()
+                if ref not in known
+            ],
+            0,
+        )
+        households = uow.households.ensure({h for _, _, h in people.values() if h})
+        uow.people.add_many(
+            [
+                NewPersonRow(f"p-{ref}", new_public_id(), PersonalDetails(), None, households.get(h or ""), 0)
+                for ref, (_, _, h) in people.items()
+            ]
+        )
+        person = uow.people.ids_for_refs([f"p-{ref}" for ref in people])
+        venue = {ref: uow.venues.get_by_ref(ref) for ref in VENUES}
+        uow.visits.add_many(
+            [
+                Visit(
+                    person[f"p-{ref}"],
+                    venue[v].id,  # type: ignore[union-attr]
+                    at(d, hour),
+                    at(d, hour) + timedelta(hours=1),
+                    VisitSource.QR,
+                )
+                for ref, (_, stays, _) in people.items()
+                for v, d, hour in stays
+            ]
+        )
+        uow.cases.add_many(
+            [
+                Case(
+                    ref=ref,
+                    person_id=person[f"p-{ref}"],
+                    status=CaseStatus.CONFIRMED,
+                    classification=CaseClassification.LOCAL,
+                    reported_on=DAY + timedelta(days=onset + 2),
+                    onset_on=DAY + timedelta(days=onset),
+                )
+                for ref, (onset, _, _) in people.items()
+            ],
+            0,
+        )
+
+
+def link(services: Services, infectee: str, infector: str) -> None:
+    with services.store.write() as uow:
+        ids = uow.cases.ids_for([infectee, infector])
+        uow.cases.set_links([(ids[infectee], ids[infector])])
+
+
+def clusters_now(services: Services) -> dict[int, tuple[str, ...]]:
+    found, _ = services.clusters.page()
+    return {c.id: c.cases for c in found}
+
+
+@pytest.fixture
+def outbreak(services: Services) -> Services:
+    seed(
+        services,
+        {
+            "A": (0, [("v-dragon", -1, 19)], None),
+            "B": (2, [("v-dragon", -1, 19)], None),
+            "C": (2, [("v-gym", 0, 7)], "h-1"),
+            "D": (3, [("v-gym", 0, 7)], None),
+            "E": (4, [("v-dragon", -30, 19)], None),  # a month before: not in its period
+            "F": (4, [("v-ward", 1, 10)], None),  # met A and B's ward? a hospital links nobody
+            "G": (5, [("v-ward", 1, 10)], "h-1"),  # C's household
+        },
+    )
+    return services
+
+
+def test_a_run_finds_the_clusters_with_their_settings_in_both_languages_and_the_evidence(
+    outbreak: Services,
+) -> None:
+    run = outbreak.clusters.refresh(TRACER)
+
+    assert clusters_now(outbreak) == {1: ("C", "D", "G"), 2: ("A", "B")} or clusters_now(outbreak) == {
+        1: ("A", "B"),
+        2: ("C", "D", "G"),
+    }
+    assert (run.clusters, run.created) == (2, 2)
+    assert run.left_out == {"setting kind 'hospital' links no cases": 2}
+    found, total = outbreak.clusters.page()
+    assert total == 2
+    gym = next(c for c in found if "C" in c.cases)
+    assert [(s.id, s.kind, s.name_en, s.name_zh) for s in gym.settings] == [
+        ("venue:v-gym", "gym", "Iron Gym", "鐵館")
+    ]
+    assert (gym.first_onset, gym.last_onset, gym.status) == (DAY + timedelta(2), DAY + timedelta(5), "active")
+    detail = outbreak.clusters.detail(gym.id)
+    stays = {(e.case, e.setting, e.start) for e in detail.evidence if e.setting}
+    assert stays == {("C", "venue:v-gym", at(0, 7)), ("D", "venue:v-gym", at(0, 7))}
+    links = {(e.case, e.link, e.linked_case) for e in detail.evidence if e.link}
+    assert links == {("C", "household", "G"), ("G", "household", "C")}
+    assert [(d.isoformat(), n) for d, n in detail.size_by_day] == [
+        ("2026-11-12", 1),
+        ("2026-11-13", 1),
+        ("2026-11-15", 1),
+    ]
+
+
+def test_a_cluster_that_grows_keeps_its_id_and_its_name(outbreak: Services) -> None:
+    outbreak.clusters.refresh(TRACER)
+    dragon = next(i for i, members in clusters_now(outbreak).items() if "A" in members)
+    outbreak.clusters.rename(TRACER, dragon, "  Golden Dragon banquet  ")
+
+    seed(outbreak, {"H": (6, [("v-dragon", 3, 20)], None)})
+    run = outbreak.clusters.refresh(TRACER)
+
+    assert run.created == 0
+    assert clusters_now(outbreak)[dragon] == ("A", "B", "H")
+    assert outbreak.clusters.detail(dragon).summary.name == "Golden Dragon banquet"
+
+
+def test_when_two_clusters_merge_the_older_id_survives_and_the_other_is_recorded_as_merged(
+    outbreak: Services,
+) -> None:
+    outbreak.clusters.refresh(TRACER)
+    ids = clusters_now(outbreak)
+    older, younger = sorted(ids)
+    a_member, b_member = ids[older][0], ids[younger][0]
+
+    link(outbreak, b_member, a_member)  # a tracer's link joins the two
+    run = outbreak.clusters.refresh(TRACER)
+
+    assert run.merged == ((younger, older),)
+    assert clusters_now(outbreak) == {older: tuple(sorted(ids[older] + ids[younger]))}
+    merged, _ = outbreak.clusters.page(status="merged")
+    assert [(c.id, c.merged_into, c.size) for c in merged] == [(younger, older, 0)]
+
+
+def test_a_rejected_membership_stays_rejected_and_a_confirmed_one_holds_on_every_run(
+    outbreak: Services,
+) -> None:
+    outbreak.clusters.refresh(TRACER)
+    gym = next(i for i, members in clusters_now(outbreak).items() if "C" in members)
+
+    outbreak.clusters.decide(TRACER, gym, "D", Decision.REJECTED, "D was at another gym")
+    assert clusters_now(outbreak)[gym] == ("C", "G")  # at once
+    outbreak.clusters.decide(TRACER, gym, "E", Decision.CONFIRMED)
+    assert clusters_now(outbreak)[gym] == ("C", "E", "G")
+
+    outbreak.clusters.refresh(TRACER)
+    outbreak.clusters.refresh(TRACER)
+
+    assert clusters_now(outbreak)[gym] == ("C", "E", "G")
+    detail = outbreak.clusters.detail(gym)
+    assert detail.confirmed == ("E",)
+    assert ("E", "decision") in {(e.case, e.link) for e in detail.evidence}
+    assert {(detail.case_refs[d.case_id], d.decision, d.decided_by) for d in detail.decisions} == {
+        ("D", "rejected", TRACER.name),
+        ("E", "confirmed", TRACER.name),
+    }
+    with outbreak.store.read() as uow:
+        decided = [r.event for r in uow.audit.find(limit=50) if r.event.action == "clusters.decide"]
+        refreshed = [r.event for r in uow.audit.find(limit=50) if r.event.action == "clusters.refresh"]
+    assert sorted((e.record, e.details["decision"], e.actor) for e in decided) == [
+        ("D", "rejected", TRACER.name),
+        ("E", "confirmed", TRACER.name),
+    ]
+    assert len(refreshed) == 3
+
+
+def test_naming_is_audited_with_the_previous_name_and_bad_input_is_named(outbreak: Services) -> None:
+    outbreak.clusters.refresh(TRACER)
+    cluster_id = min(clusters_now(outbreak))
+    outbreak.clusters.rename(TRACER, cluster_id, "First")
+    outbreak.clusters.rename(TRACER, cluster_id, "Second")
+    with outbreak.store.read() as uow:
+        named = [r.event for r in uow.audit.find(limit=50) if r.event.action == "clusters.name"]
+    assert sorted((e.details["name"], e.details["previous"]) for e in named) == [
+        ("First", None),
+        ("Second", "First"),
+    ]
+    with pytest.raises(NotFound, match="no cluster 999"):
+        outbreak.clusters.rename(TRACER, 999, "x")
+    with pytest.raises(InvalidInput, match="name: expected at most 200"):
+        outbreak.clusters.rename(TRACER, cluster_id, "x" * 201)
+    with pytest.raises(NotFound, match="no case 'nobody'"):
+        outbreak.clusters.decide(TRACER, cluster_id, "nobody", Decision.CONFIRMED)
+    with pytest.raises(InvalidInput, match="status: expected one of"):
+        outbreak.clusters.page(status="open")
+
+
+def test_a_decision_on_a_merged_cluster_is_refused_naming_the_cluster_it_lives_on(outbreak: Services) -> None:
+    outbreak.clusters.refresh(TRACER)
+    ids = clusters_now(outbreak)
+    older, younger = sorted(ids)
+    link(outbreak, ids[younger][0], ids[older][0])
+    outbreak.clusters.refresh(TRACER)
+    with pytest.raises(InvalidInput, match=f"cluster {younger} is merged into {older}"):
+        outbreak.clusters.decide(TRACER, younger, "E", Decision.CONFIRMED)
+
+
+def test_a_cluster_reported_long_ago_is_inactive(outbreak: Services) -> None:
+    with outbreak.store.write() as uow:
+        uow.connection.execute(update(cases).values(reported_on=date(2026, 9, 1)))
+    outbreak.clusters.refresh(TRACER)
+    found, _ = outbreak.clusters.page()
+    assert {c.status for c in found} == {"inactive"}
+    assert outbreak.clusters.page(status="active") == ([], 0)
+
+
+def test_the_command_prints_the_clusters_as_json(outbreak: Services, settings: Settings) -> None:
+    result = CliRunner().invoke(cli_app, ["analytics", "clusters", "--json"], env=cli_env(settings, "epi-1"))
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["run"]["clusters"] == body["total"] == 2
+    shaped = {frozenset(c["cases"]): c for c in body["clusters"]}
+    gym = shaped[frozenset({"C", "D", "G"})]
+    assert set(gym) >= {"id", "name", "status", "cases", "settings"}
+    assert gym["settings"] == [{"id": "venue:v-gym", "kind": "gym", "name_en": "Iron Gym", "name_zh": "鐵館"}]
+
+    one = CliRunner().invoke(
+        cli_app, ["analytics", "cluster", str(gym["id"]), "--json"], env=cli_env(settings, "epi-1")
+    )
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["size"] == 3
+    bad = CliRunner().invoke(cli_app, ["analytics", "cluster", "999"], env=cli_env(settings, "epi-1"))
+    assert bad.exit_code == 1
+    assert "no cluster 999" in bad.output
