@@ -22,8 +22,8 @@ after its report (isolation). Evidence:
   and before the infectee's day when there is such a time (else at the window's start: such a
   true pair cannot be found, as in life);
 * decoys: each case is together with Poisson(2) other cases whose day is near its own (a day
-  drawn uniformly within 7 days of it, then a case of that day), at a random time from 7 days
-  before its day to 2 days after, as a stay (70%), a date-level exposure (20%) or a household
+  drawn uniformly within ``--decoy-days`` (7) days of it, then a case of that day), at a random
+  time from 7 days before its day to 2 days after, as a stay (70%), a date-level exposure (20%) or a household
   (10%): co-locations dense in time, the hard case for a ranking by serial interval;
 * tracers confirmed 10% of the true infectors.
 
@@ -31,7 +31,9 @@ The data are generated in this process and written to a temporary ``.npz``; the 
 in a fresh child process, so its ``peak_rss_mib`` (``ru_maxrss``) is the inference's with its
 input loaded, not the generator's. It prints one JSON line with the time (best of ``--runs``),
 peak RSS, the machine, and how often the true infector is top-ranked (``top1``) against chance
-(the mean of 1 / number of candidates).
+(the mean of 1 / number of candidates). Beside it, the peer: WHO Go.Data's chains, the connected
+components of the relationship list, here of every evidence row (``scipy.sparse.csgraph``), timed
+in the same child after the runs.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
+from scipy.sparse import csgraph
 
 import _machine
 from chaincut.analytics.chains import (
@@ -83,7 +87,7 @@ def _midnight(day: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return out
 
 
-def outbreak(total: int, rng: np.random.Generator) -> dict[str, npt.NDArray[Any]]:
+def outbreak(total: int, rng: np.random.Generator, decoy_days: int = 7) -> dict[str, npt.NDArray[Any]]:
     """A branching process of ``total`` cases and its evidence, as arrays (see the docstring)."""
     seeds = max(1, total // 1000)
     r = 1000.0 ** (1 / 12)
@@ -138,7 +142,12 @@ def outbreak(total: int, rng: np.random.Generator) -> dict[str, npt.NDArray[Any]
     day_start = np.searchsorted(day[by_day], np.arange(first_day, int(day.max()) + 2))
     per_case = rng.poisson(2.0, total)
     a_decoy = np.repeat(np.arange(total, dtype=np.int64), per_case)
-    target = np.clip(day[a_decoy] + rng.integers(-7, 8, len(a_decoy)), first_day, int(day.max())) - first_day
+    target = (
+        np.clip(
+            day[a_decoy] + rng.integers(-decoy_days, decoy_days + 1, len(a_decoy)), first_day, int(day.max())
+        )
+        - first_day
+    )
     lo_at, hi_at = day_start[target], day_start[target + 1]
     near = lo_at + (rng.random(len(a_decoy)) * (hi_at - lo_at)).astype(np.int64)
     b_decoy = by_day[np.minimum(near, total - 1)]
@@ -231,6 +240,17 @@ def _child(path: Path, runs: int) -> None:
         start = time.perf_counter()
         result = infer_chains(cases, evidence, density, zone=ZONE, today=TODAY, active_days=28)
         times.append(time.perf_counter() - start)
+    peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # The peer: WHO Go.Data's chains, connected components of every relationship (here every
+    # evidence row), with scipy's sparse graph routines.
+    n = len(data["parent"])
+    start = time.perf_counter()
+    inside = (data["a"] != data["b"]) & (data["a"] < n) & (data["b"] < n)
+    graph = sparse.coo_matrix(
+        (np.ones(int(inside.sum()), dtype=np.int8), (data["a"][inside], data["b"][inside])), shape=(n, n)
+    ).tocsr()
+    components, label = csgraph.connected_components(graph, directed=False)
+    peer_seconds = time.perf_counter() - start
     parent, confirmed = data["parent"], data["confirmed"]
     scored = (parent != NO_CASE) & (confirmed == NO_CASE)
     counts = np.diff(result.candidate_start)
@@ -243,7 +263,10 @@ def _child(path: Path, runs: int) -> None:
             {
                 "seconds": round(min(times), 2),
                 "seconds_all": [round(s, 2) for s in times],
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peer_components_seconds": round(peer_seconds, 2),
+                "peer_components": int(components),
+                "peer_largest_component": int(np.bincount(label).max()),
+                "peak_rss_mib": peak_rss_mib,
                 "candidates": len(result.candidate),
                 "chains": result.chains,
                 "largest_chain": int(result.chain_size[0]) if result.chains else 0,
@@ -269,13 +292,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--decoy-days", type=int, default=7, help="decoys' days within this many of the case's"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         _child(args.child, args.runs)
         return
     start = time.perf_counter()
-    data = outbreak(args.cases, np.random.default_rng(args.seed))
+    data = outbreak(args.cases, np.random.default_rng(args.seed), args.decoy_days)
     days = int(data["reported"].max() - data["reported"].min() + 1)
     peak = int(np.bincount(data["reported"] - data["reported"].min()).max())
     rows = len(data["a"])
@@ -301,6 +327,7 @@ def main(argv: list[str]) -> None:
         "peak_day_cases": peak,
         "evidence_rows": rows,
         "density": "normal, mean 4.7 d, sd 2.9 d",
+        "decoy_days": args.decoy_days,
         "target": "clusters + chains under 60 s and 8 GiB at 1,000,000 cases",
         **measured,
         **_machine.machine(),

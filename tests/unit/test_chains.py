@@ -205,6 +205,71 @@ def test_the_output_does_not_depend_on_the_order_of_the_input(
     )
 
 
+@st.composite
+def outbreaks_with_links(draw: st.DrawFn) -> tuple[list[ChainCase], list[Together]]:
+    cases, evidence = draw(outbreaks())
+    refs = [c.ref for c in cases] + ["ghost"]
+    linked = [
+        ChainCase(
+            c.ref,
+            c.onset,
+            c.reported,
+            draw(st.sampled_from([LOCAL, LOCAL, CaseClassification.IMPORTED])),
+            draw(st.none() | st.none() | st.sampled_from(refs)),
+            c.window,
+        )
+        for c in cases
+    ]
+    return linked, evidence
+
+
+@settings(max_examples=300, deadline=None)
+@given(outbreaks_with_links())
+def test_the_chains_are_those_a_naive_walk_finds(world: tuple[list[ChainCase], list[Together]]) -> None:
+    """Confirmed infectors kept, inferred ones among the candidates, generations and chains by walking."""
+    cases, evidence = world
+    result = infer(cases, evidence)
+    refs = {c.ref for c in cases}
+    parent = {c.ref: result.node(c.ref).infector for c in cases}
+    for c in cases:
+        node = result.node(c.ref)
+        cands = [x.ref for x in result.candidates(c.ref).candidates]
+        if c.infector in refs and c.infector != c.ref:
+            assert (node.infector, node.source) == (c.infector, LinkSource.CONFIRMED)
+        elif node.source is LinkSource.INFERRED:
+            assert c.classification is not CaseClassification.IMPORTED
+            assert node.infector == cands[0] or (node.cycle_broken and node.infector in cands[1:])
+            assert node.likelihood == next(
+                x.likelihood for x in result.candidates(c.ref).candidates if x.ref == node.infector
+            )
+        else:
+            assert node.infector is None
+            assert node.cycle_broken or not cands or c.classification is CaseClassification.IMPORTED
+    confirmed_cycle = {ref for p in result.problems for ref in p.cases}
+    for c in cases:  # the generation: steps up to the root, undefined at or below a confirmed cycle
+        seen, at, steps = [], c.ref, 0
+        while at is not None and at not in seen:
+            seen.append(at)
+            at = parent[at]
+            steps += at is not None
+        if at is None:
+            assert result.node(c.ref).generation == steps
+        else:
+            assert at in confirmed_cycle and result.node(c.ref).generation is None
+    # chains: the connected components of the infector edges
+    component = {ref: {ref} for ref in refs}
+    for child, p in parent.items():
+        if p is not None and component[child] is not component[p]:
+            merged = component[child] | component[p]
+            for ref in merged:
+                component[ref] = merged
+    for a in refs:
+        for b in refs:
+            assert (result.node(a).chain == result.node(b).chain) == (b in component[a])
+    sizes = [result.graph(k).size for k in range(result.chains)]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == len(cases)
+
+
 def test_the_likelihoods_are_the_normalised_densities_as_scipy_states_them() -> None:
     cases = [case("i", 10), case("a", 4), case("b", 9), case("c", 1), case("d", 11, window=(3, 9))]
     rows = [Together.household("i", x) for x in "abcd"]

@@ -559,7 +559,7 @@ class CycleBreak:
     replaced_by: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TransmissionChains:
     """Candidate infectors, chain trees and generations for a set of cases (see the module's docstring).
 
