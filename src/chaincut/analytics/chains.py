@@ -546,14 +546,14 @@ class ChainProblem:
     """Something in the confirmed links a tracer must look at (a cycle of confirmed infectors)."""
 
     reason: str
-    cases: tuple[str, ...]
+    cases: tuple[str, ...]  # from the reference that sorts first, each followed by its infector
 
 
 @dataclass(frozen=True, slots=True)
 class CycleBreak:
     """An inferred cycle, broken where ``infectee``'s infector went from ``dropped`` to ``replaced_by``."""
 
-    cycle: tuple[str, ...]
+    cycle: tuple[str, ...]  # before the break, from the first reference, each followed by its infector
     infectee: str
     dropped: str
     replaced_by: str | None
@@ -915,53 +915,9 @@ def _infer(
     infector[infer] = pair_cand[candidate_start[:-1][infer]]
     source[infer] = _INFERRED
 
-    cycle_broken = np.zeros(n, dtype=np.bool_)
-    problems: list[ChainProblem] = []
-    breaks: list[CycleBreak] = []
-    on_cycle = _on_cycles(infector)
-    confirmed_cycles: list[list[int]] = []
-    if on_cycle.any():
-        cycles = _cycles(infector, on_cycle, ref_rank)
-        for members in cycles:
-            if all(source[m] == _CONFIRMED for m in members):
-                confirmed_cycles.append(members)
-                problems.append(
-                    ChainProblem(
-                        "a cycle of confirmed infectors: each was confirmed to infect the next",
-                        tuple(refs[m] for m in members),
-                    )
-                )
-        inferred_cycles = [m for m in cycles if any(source[x] == _INFERRED for x in m)]
-        weakest = []
-        for members in inferred_cycles:
-            inferred = [m for m in members if source[m] == _INFERRED]
-            lik = {
-                m: float(likelihood[_entry(candidate_start, pair_cand, m, int(infector[m]))])
-                for m in inferred
-            }
-            weakest.append((min(inferred, key=lambda m: (lik[m], ref_rank[m])), members))
-        for m, members in sorted(weakest, key=lambda w: int(ref_rank[w[0]])):
-            dropped = int(infector[m])
-            start = _entry(candidate_start, pair_cand, m, dropped) + 1
-            infector[m], source[m] = NO_CASE, _NONE
-            cycle_broken[m] = True
-            replacement: int | None = None
-            for c in range(start, int(candidate_start[m + 1])):
-                j = int(pair_cand[c])
-                if not _descends_from(infector, j, m):
-                    replacement = j
-                    break
-            if replacement is not None:
-                infector[m], source[m] = replacement, _INFERRED
-            breaks.append(
-                CycleBreak(
-                    tuple(refs[x] for x in members),
-                    refs[m],
-                    refs[dropped],
-                    None if replacement is None else refs[replacement],
-                )
-            )
-
+    cycle_broken, confirmed_cycles, problems, breaks = _break_cycles(
+        infector, source, likelihood, candidate_start, pair_cand, ref_rank, refs
+    )
     generation, root = _generations(infector, confirmed_cycles, ref_rank)
     roots, chain_of_root, size = np.unique(root, return_inverse=True, return_counts=True)
     chain_of_root = chain_of_root.reshape(-1)
@@ -1014,6 +970,71 @@ def _infer(
     )
 
 
+def _break_cycles(
+    infector: npt.NDArray[np.int64],
+    source: npt.NDArray[np.int8],
+    likelihood: npt.NDArray[np.float64],
+    candidate_start: npt.NDArray[np.int64],
+    pair_cand: npt.NDArray[np.int64],
+    ref_rank: npt.NDArray[np.int64],
+    refs: Sequence[str],
+) -> tuple[npt.NDArray[np.bool_], list[list[int]], list[ChainProblem], list[CycleBreak]]:
+    """Break the cycles holding an inferred edge, in place; report the confirmed ones.
+
+    Returns which cases had their inferred infector changed, the confirmed cycles (each case
+    followed by its infector), the problems and the breaks (see the module's docstring for the rule).
+    """
+    cycle_broken = np.zeros(len(infector), dtype=np.bool_)
+    problems: list[ChainProblem] = []
+    breaks: list[CycleBreak] = []
+    on_cycle = _on_cycles(infector)
+    confirmed_cycles: list[list[int]] = []
+    if on_cycle.any():
+        cycles = _cycles(infector, on_cycle, ref_rank)
+        for members in cycles:
+            if all(source[m] == _CONFIRMED for m in members):
+                confirmed_cycles.append(members)
+                problems.append(
+                    ChainProblem(
+                        "a cycle of confirmed infectors: each case was confirmed as infected by the next,"
+                        " and the last by the first",
+                        tuple(refs[m] for m in members),
+                    )
+                )
+        inferred_cycles = [m for m in cycles if any(source[x] == _INFERRED for x in m)]
+        weakest = []
+        for members in inferred_cycles:
+            inferred = [m for m in members if source[m] == _INFERRED]
+            lik = {
+                m: float(likelihood[_entry(candidate_start, pair_cand, m, int(infector[m]))])
+                for m in inferred
+            }
+            weakest.append((min(inferred, key=lambda m: (lik[m], ref_rank[m])), members))
+        for m, members in sorted(weakest, key=lambda w: int(ref_rank[w[0]])):
+            dropped = int(infector[m])
+            start = _entry(candidate_start, pair_cand, m, dropped) + 1
+            infector[m], source[m] = NO_CASE, _NONE
+            cycle_broken[m] = True
+            replacement: int | None = None
+            for c in range(start, int(candidate_start[m + 1])):
+                j = int(pair_cand[c])
+                if not _descends_from(infector, j, m):
+                    replacement = j
+                    break
+            if replacement is not None:
+                infector[m], source[m] = replacement, _INFERRED
+            breaks.append(
+                CycleBreak(
+                    tuple(refs[x] for x in members),
+                    refs[m],
+                    refs[dropped],
+                    None if replacement is None else refs[replacement],
+                )
+            )
+
+    return cycle_broken, confirmed_cycles, problems, breaks
+
+
 def _entry(
     candidate_start: npt.NDArray[np.int64], candidate: npt.NDArray[np.int64], case: int, who: int
 ) -> int:
@@ -1049,7 +1070,7 @@ def _on_cycles(parent: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 def _cycles(
     parent: npt.NDArray[np.int64], on_cycle: npt.NDArray[np.bool_], ref_rank: npt.NDArray[np.int64]
 ) -> list[list[int]]:
-    """Each cycle's cases, starting from the one whose reference sorts first, in infector order."""
+    """Each cycle's cases from the one whose reference sorts first, each followed by its infector."""
     seen: set[int] = set()
     cycles = []
     for start in sorted(np.flatnonzero(on_cycle).tolist(), key=lambda i: int(ref_rank[i])):
