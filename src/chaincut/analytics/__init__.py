@@ -1,4 +1,4 @@
-"""Outbreak analytics: serial intervals, the epidemic curve and the reproduction number.
+"""Outbreak analytics: clusters, transmission chains, serial intervals, the epidemic curve and R_t.
 
 Pure functions over plain data (dates, counts, pairs), with the readers of their
 input files beside them. Days are calendar dates in local time (the authority's
@@ -8,6 +8,26 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
+from chaincut.analytics.chains import (
+    Candidate,
+    CaseCandidates,
+    ChainCase,
+    ChainCaseColumns,
+    ChainEdge,
+    ChainGraph,
+    ChainLeftOut,
+    ChainNode,
+    ChainProblem,
+    CycleBreak,
+    EvidenceColumns,
+    EvidenceKind,
+    EvidenceShown,
+    LinkSource,
+    SerialIntervalDensity,
+    Together,
+    TransmissionChains,
+    infer_chains,
+)
 from chaincut.analytics.clusters import (
     Cluster,
     ClusterCase,
@@ -56,20 +76,34 @@ from chaincut.analytics.serial_interval import (
 
 __all__ = [
     "Axis",
+    "Candidate",
+    "CaseCandidates",
     "CaseColumns",
     "CaseTally",
+    "ChainCase",
+    "ChainCaseColumns",
+    "ChainEdge",
+    "ChainGraph",
+    "ChainLeftOut",
+    "ChainNode",
+    "ChainProblem",
     "Cluster",
     "ClusterCase",
     "ClusterInference",
     "ClusterStatus",
+    "CycleBreak",
     "DirectLink",
     "DistributionFit",
     "EpidemicCurve",
     "EpidemicCurves",
+    "EvidenceColumns",
+    "EvidenceKind",
+    "EvidenceShown",
     "Exposure",
     "Growth",
     "LeftOut",
     "LinkKind",
+    "LinkSource",
     "Membership",
     "OnsetPair",
     "OnsetWindow",
@@ -78,8 +112,11 @@ __all__ = [
     "RtPosterior",
     "RtReport",
     "RtWindow",
+    "SerialIntervalDensity",
     "SerialIntervalEstimate",
     "Setting",
+    "Together",
+    "TransmissionChains",
     "Trend",
     "UnlinkedShare",
     "building_kind",
@@ -90,6 +127,7 @@ __all__ = [
     "fit_growth",
     "fit_serial_interval",
     "infectiousness",
+    "infer_chains",
     "infer_clusters",
     "pairs_with_onsets",
     "read_pairs_file",
