@@ -22,6 +22,7 @@ from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
+from chaincut.analytics.chain_service import ChainService
 from chaincut.analytics.cluster_service import ClusterService
 from chaincut.analytics.curves import EpidemicCurves
 from chaincut.border import (
@@ -110,6 +111,7 @@ class Services:
     reproduction: ReproductionNumbers
     epidemic_curves: EpidemicCurves
     clusters: ClusterService
+    chains: ChainService
 
     def close(self) -> None:
         self.db.dispose()
@@ -244,6 +246,7 @@ def bootstrap(
         reproduction=ReproductionNumbers(store, policy),
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
         clusters=ClusterService(store, policy, clock, settings.zone, audit),
+        chains=ChainService(store, policy, clock, settings.zone, audit),
     )
 
 

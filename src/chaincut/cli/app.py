@@ -8,6 +8,7 @@ from chaincut.cli import (
     analytics,
     audit,
     cases,
+    chains,
     clusters,
     data,
     orders,
@@ -89,6 +90,7 @@ tokens_app.command("resident")(users.resident_token)
 tokens_app.command("venue")(users.venue_token)
 tokens_app.command("revoke")(users.revoke_tokens)
 clusters.register(analytics.analytics_app)
+chains.register(analytics.analytics_app)
 app.add_typer(analytics.analytics_app, name="analytics")
 audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")

@@ -151,7 +151,17 @@ class CaseRepository:
                 [{"case_id": case_id, "onset": onset} for case_id, onset in onsets],
             )
 
-    def set_links(self, links: Sequence[tuple[int, int]]) -> None:
+    def linked_of(self, case_ids: Sequence[int]) -> dict[int, str | None]:
+        """The reference of the case each of these cases is linked to (None: no link)."""
+        infector = cases.alias("infector")
+        rows = self._conn.execute(
+            select(cases.c.id, infector.c.ref)
+            .select_from(cases.outerjoin(infector, infector.c.id == cases.c.linked_case_id))
+            .where(cases.c.id.in_(list(case_ids)))
+        )
+        return {int(i): ref for i, ref in rows}
+
+    def set_links(self, links: Sequence[tuple[int, int | None]]) -> None:
         """Link each case (first id) to the case it was infected by or linked to (second id)."""
         if links:
             self._conn.execute(

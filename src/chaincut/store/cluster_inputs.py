@@ -32,6 +32,7 @@ class ClusterCaseRow:
     reported_on: date | None
     isolated_at: int | None
     linked_case_id: int | None
+    specimen_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +61,15 @@ class ClusterInputs:
                 cases.c.reported_on,
                 cases.c.isolated_at,
                 cases.c.linked_case_id,
+                cases.c.specimen_on,
             )
             .select_from(cases.join(people, people.c.id == cases.c.person_id))
             .where(cases.c.status.in_(list(statuses)))
             .order_by(cases.c.id)
         )
         return [
-            ClusterCaseRow(int(i), ref, int(p), h, s, c, o, r, x, k)
-            for i, ref, p, h, s, c, o, r, x, k in self._conn.execute(query)
+            ClusterCaseRow(int(i), ref, int(p), h, s, c, o, r, x, k, sp)
+            for i, ref, p, h, s, c, o, r, x, k, sp in self._conn.execute(query)
         ]
 
     def case_stays(self, since: int) -> list[tuple[int, int, int, int | None]]:
