@@ -23,6 +23,7 @@ from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
 from chaincut.analytics.curves import EpidemicCurves
+from chaincut.analytics.serial_interval_service import SerialIntervals
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -108,6 +109,7 @@ class Services:
     code_revocations: CodeRevocations
     reproduction: ReproductionNumbers
     epidemic_curves: EpidemicCurves
+    serial_intervals: SerialIntervals
 
     def close(self) -> None:
         self.db.dispose()
@@ -241,6 +243,7 @@ def bootstrap(
         code_revocations=code_revocations,
         reproduction=ReproductionNumbers(store, policy),
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
+        serial_intervals=SerialIntervals(store),
     )
 
 

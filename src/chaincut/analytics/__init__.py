@@ -35,6 +35,7 @@ from chaincut.analytics.epicurve import (
     fit_growth,
 )
 from chaincut.analytics.pairs_file import PairsFile, read_pairs_file
+from chaincut.analytics.reads import AnalyticsRead, epicurve_read, rt_read, serial_interval_read
 from chaincut.analytics.reproduction import (
     RtPosterior,
     RtWindow,
@@ -51,10 +52,17 @@ from chaincut.analytics.serial_interval import (
     estimate_serial_interval,
     fit_serial_interval,
     pairs_with_onsets,
+    parse_onset_windows,
     serial_interval_days,
+)
+from chaincut.analytics.serial_interval_service import (
+    SerialIntervalReport,
+    SerialIntervals,
+    serial_interval_report,
 )
 
 __all__ = [
+    "AnalyticsRead",
     "Axis",
     "CaseColumns",
     "CaseTally",
@@ -79,11 +87,14 @@ __all__ = [
     "RtReport",
     "RtWindow",
     "SerialIntervalEstimate",
+    "SerialIntervalReport",
+    "SerialIntervals",
     "Setting",
     "Trend",
     "UnlinkedShare",
     "building_kind",
     "discretised_serial_interval",
+    "epicurve_read",
     "epidemic_curve",
     "estimate_rt",
     "estimate_serial_interval",
@@ -92,6 +103,10 @@ __all__ = [
     "infectiousness",
     "infer_clusters",
     "pairs_with_onsets",
+    "parse_onset_windows",
     "read_pairs_file",
+    "rt_read",
     "serial_interval_days",
+    "serial_interval_read",
+    "serial_interval_report",
 ]
