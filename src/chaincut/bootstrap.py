@@ -25,6 +25,7 @@ from chaincut.analytics import ReproductionNumbers
 from chaincut.analytics.chain_service import ChainService
 from chaincut.analytics.cluster_service import ClusterService
 from chaincut.analytics.curves import EpidemicCurves
+from chaincut.analytics.serial_interval_service import SerialIntervals
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -112,6 +113,7 @@ class Services:
     epidemic_curves: EpidemicCurves
     clusters: ClusterService
     chains: ChainService
+    serial_intervals: SerialIntervals
 
     def close(self) -> None:
         self.db.dispose()
@@ -247,6 +249,7 @@ def bootstrap(
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
         clusters=ClusterService(store, policy, clock, settings.zone, audit),
         chains=ChainService(store, policy, clock, settings.zone, audit),
+        serial_intervals=SerialIntervals(store),
     )
 
 

@@ -64,6 +64,7 @@ SIGNED_IN = STAFF | {RESIDENT, VENUE_DEVICE}
 EVERYONE = SIGNED_IN | {ANONYMOUS}
 CALLERS = sorted(EVERYONE)
 DESK = frozenset({TRACER, SUPERVISOR})  # the tracing desk: whereabouts, orders, follow-ups
+ANALYSTS = frozenset({EPIDEMIOLOGIST, SUPERVISOR})  # outbreak analytics over every case
 VENUE_READERS = frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, VENUE_OPERATOR, ADMINISTRATOR, VENUE_DEVICE})
 
 # --- the oracle: (METHOD, path template) -> who may, written by hand -------------------------
@@ -170,6 +171,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/people/{ref}/vaccinations"): DESK,
     ("POST", "/people/{ref}/arrivals"): DESK,
     ("POST", "/cases/{ref}/discharge"): DESK,
+    # outbreak analytics over every case: epidemiologists and supervisors, never tracers
+    ("GET", "/analytics/epicurve"): ANALYSTS,
+    ("GET", "/analytics/rt"): ANALYSTS,
+    ("GET", "/analytics/serial-interval"): ANALYSTS,
 }
 
 PUBLIC_OPERATIONS = frozenset(
@@ -497,6 +502,9 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/codes/keys/{kid}/revoke"): lambda w, _c: Call(
         f"/codes/keys/{w.retired_kid}/revoke", body={"reason": "matrix walk"}
     ),
+    ("GET", "/analytics/epicurve"): _static("/analytics/epicurve", {"axis": "report"}),
+    ("GET", "/analytics/rt"): _static("/analytics/rt"),
+    ("GET", "/analytics/serial-interval"): _static("/analytics/serial-interval", {"resamples": "100"}),
     ("GET", "/codes/partners"): _static("/codes/partners"),
     ("POST", "/codes/partners/sync"): _static("/codes/partners/sync"),
     ("GET", "/people/{ref}/code"): _static("/people/P2/code"),

@@ -146,7 +146,9 @@ def test_the_unlinked_share_is_by_report_date_among_local_cases(
         (entry,) = [
             r.event for r in uow.audit.find(actor="cli:epi-1") if r.event.resource == "analytics.epicurve"
         ]
-    assert (entry.action, entry.record) == ("cases.read", "report:2022-02-21..2022-02-24")
+    assert (entry.action, entry.record) == ("analytics.read", "report:2022-02-21..2022-02-24")
+    assert entry.details == {"axis": "report", "from": "2022-02-21", "to": "2022-02-24", "days": 4}
+    assert entry.purpose == "outbreak analytics from the command line"
 
 
 def test_the_table_shows_the_days_and_the_trend(stocked: Services, settings: Settings) -> None:

@@ -128,4 +128,4 @@ def test_rt_from_and_to_choose_the_windows_and_the_table_names_what_was_left_out
         cli, ["analytics", "rt", "--from", end.isoformat(), "--to", start.isoformat()], env=env
     )
     assert backwards.exit_code == 1
-    assert "is after --to" in backwards.stderr
+    assert "after it ends" in backwards.stderr and "(from)" in backwards.stderr

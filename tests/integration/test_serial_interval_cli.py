@@ -196,8 +196,17 @@ def test_the_store_path_counts_links_without_an_onset(services: Services, settin
     assert window["mean"] == pytest.approx(statistics.mean([4, -1, 6, 3]))
     assert window["sd"] == pytest.approx(statistics.stdev([4, -1, 6, 3]))
     # The read is audited against the operator, with what it counted.
-    (entry,) = [r for r in services.audit.by_actor("cli:epi-1") if r.event.resource == "serial_interval"]
-    assert entry.event.details == {"pairs": 4, "left_out_no_onset": 2}
+    (entry,) = [
+        r for r in services.audit.by_actor("cli:epi-1") if r.event.resource == "analytics.serial_interval"
+    ]
+    assert entry.event.action == "analytics.read"
+    assert entry.event.details == {
+        "windows": f"{(ONSET0 - timedelta(1)).isoformat()}:{(ONSET0 + timedelta(4)).isoformat()}",
+        "seed": 2,
+        "resamples": 10_000,
+        "pairs": 4,
+        "left_out_no_onset": 2,
+    }
 
 
 def test_the_store_path_with_windows(services: Services, settings: Settings) -> None:

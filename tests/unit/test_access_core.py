@@ -34,6 +34,9 @@ def test_least_privilege_between_roles() -> None:
     # Supervisors alone approve exports and change a person's status by hand.
     for perm in (Permission.EXPORTS_APPROVE, Permission.STATUS_CHANGE):
         assert {r for r, p in ROLE_PERMISSIONS.items() if perm in p} == {Role.SUPERVISOR}
+    # Outbreak analytics over every case: epidemiologists and supervisors, not tracers (issue 11).
+    analysts = {r for r, perms in ROLE_PERMISSIONS.items() if Permission.ANALYTICS_READ in perms}
+    assert analysts == {Role.EPIDEMIOLOGIST, Role.SUPERVISOR}
 
 
 def test_principals_hold_their_kinds_permissions() -> None:

@@ -7,6 +7,9 @@
 - An epidemiologist may read cases, but never anyone's whereabouts (their
   role lacks that permission, so routes refuse them before this).
 - A resident may see only themselves; a venue device, only its own venue.
+- Outbreak analytics over every case (``Permission.ANALYTICS_READ``) are for
+  epidemiologists and supervisors; a tracer reads analytics (a cluster, a chain)
+  only through the cases assigned to them (``may_read_analytics_of``).
 
 A record the caller may not see is answered exactly like one that does not
 exist ("no such case"), so that refusals reveal nothing; the attempt is audited
@@ -15,13 +18,13 @@ as denied all the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.domain import Case, Person
 from chaincut.domain.access import Permission, Principal, PrincipalKind, Role
 from chaincut.domain.audit import AuditFlag
-from chaincut.errors import NotFound
+from chaincut.errors import NotFound, PermissionDenied
 from chaincut.store import Store, UnitOfWork
 
 __all__ = ["RecordAccess"]
@@ -130,6 +133,49 @@ class RecordAccess:
             permission is Permission.CASES_READ and principal.has_role(Role.EPIDEMIOLOGIST)
         )
         return None if unrestricted else principal.staff_id
+
+    def assigned_among(self, principal: Principal, refs: Iterable[str]) -> frozenset[str]:
+        """Of the case ``refs``, those assigned to ``principal``: what they see through assignment.
+
+        Staff only (whatever their roles); a resident, a device or the command line are
+        assigned nothing. Refs of no case are in no one's caseload, so they are never returned.
+        """
+        wanted = frozenset(refs)
+        if principal.kind is not PrincipalKind.STAFF or principal.staff_id is None or not wanted:
+            return frozenset()
+        with self._store.read() as uow:
+            return wanted & uow.assignments.assigned_case_refs(principal.staff_id)
+
+    def may_see_through_assignment(self, principal: Principal, refs: Iterable[str]) -> bool:
+        """True when ``refs`` is not empty and every one of them is assigned to ``principal``."""
+        wanted = frozenset(refs)
+        return bool(wanted) and self.assigned_among(principal, wanted) == wanted
+
+    def may_read_analytics_of(self, principal: Principal, refs: Iterable[str]) -> bool:
+        """Whether ``principal`` may read analytics drawn from the cases ``refs`` (a cluster's members,
+        the cases of a chain).
+
+        Anyone holding ``Permission.ANALYTICS_READ`` (epidemiologists, supervisors, the
+        command line) reads every cluster and chain; a tracer reads one when at least one of
+        its cases is assigned to them ("the clusters of their assigned cases", issue 11).
+        Refuse the others as if the record did not exist (``NotFound``), as ``case`` does.
+        """
+        if principal.may(Permission.ANALYTICS_READ):
+            return True
+        return bool(self.assigned_among(principal, refs))
+
+    def analytics_staff_bound(self, principal: Principal) -> int | None:
+        """For listing analytics (clusters): the staff id whose assigned cases bound what
+        ``principal`` may list, or None when they may list everything (they hold
+        ``Permission.ANALYTICS_READ``). A list bounded by a staff id holds the items with at
+        least one case in ``case_assignments`` for that staff member. Anyone else (a resident,
+        a device) has no caseload to list through: refused.
+        """
+        if principal.may(Permission.ANALYTICS_READ):
+            return None
+        if principal.kind is not PrincipalKind.STAFF or principal.staff_id is None:
+            raise PermissionDenied(f"your role does not allow {Permission.ANALYTICS_READ.value}")
+        return principal.staff_id
 
     @staticmethod
     def _may_see_case(uow: UnitOfWork, principal: Principal, case: Case, action: str) -> bool:

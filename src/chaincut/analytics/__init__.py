@@ -55,6 +55,7 @@ from chaincut.analytics.epicurve import (
     fit_growth,
 )
 from chaincut.analytics.pairs_file import PairsFile, read_pairs_file
+from chaincut.analytics.reads import AnalyticsRead, epicurve_read, rt_read, serial_interval_read
 from chaincut.analytics.reproduction import (
     RtPosterior,
     RtWindow,
@@ -71,10 +72,17 @@ from chaincut.analytics.serial_interval import (
     estimate_serial_interval,
     fit_serial_interval,
     pairs_with_onsets,
+    parse_onset_windows,
     serial_interval_days,
+)
+from chaincut.analytics.serial_interval_service import (
+    SerialIntervalReport,
+    SerialIntervals,
+    serial_interval_report,
 )
 
 __all__ = [
+    "AnalyticsRead",
     "Axis",
     "Candidate",
     "CaseCandidates",
@@ -114,6 +122,8 @@ __all__ = [
     "RtWindow",
     "SerialIntervalDensity",
     "SerialIntervalEstimate",
+    "SerialIntervalReport",
+    "SerialIntervals",
     "Setting",
     "Together",
     "TransmissionChains",
@@ -121,6 +131,7 @@ __all__ = [
     "UnlinkedShare",
     "building_kind",
     "discretised_serial_interval",
+    "epicurve_read",
     "epidemic_curve",
     "estimate_rt",
     "estimate_serial_interval",
@@ -130,6 +141,10 @@ __all__ = [
     "infer_chains",
     "infer_clusters",
     "pairs_with_onsets",
+    "parse_onset_windows",
     "read_pairs_file",
+    "rt_read",
     "serial_interval_days",
+    "serial_interval_read",
+    "serial_interval_report",
 ]

@@ -14,6 +14,9 @@ from chaincut.store import Store
 __all__ = ["EpidemicCurves"]
 
 _MAX_DAYS = 3660  # ten years of days: a range longer than any epidemic's, refused as a typo
+# No case record is older; an earlier day is a typo (and the trend's days before it would leave
+# the calendar: year 1 has no 14 days before it).
+_EARLIEST = date(1900, 1, 1)
 
 
 class EpidemicCurves:
@@ -42,6 +45,14 @@ class EpidemicCurves:
         span = columns.span(axis) or (today, today)
         first = first or (span[0] if last is None or span[0] <= last else last)
         last = last or (span[1] if span[1] >= first else first)
+        for name, day in (("to", last), ("from", first)):
+            if day < _EARLIEST:
+                raise InvalidInput(
+                    f"{name} {day.isoformat()} is before {_EARLIEST.isoformat()}; "
+                    "expected a day of the epidemic",
+                    field=name,
+                    code="invalid_range",
+                )
         if last < first:
             raise InvalidInput(
                 f"the range ends ({last.isoformat()}) before it begins ({first.isoformat()})",

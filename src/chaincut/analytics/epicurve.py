@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -216,6 +217,23 @@ class Growth:
         t_lo, t_hi = self.time_ci95
         return f"{word} time {self.time_days:.1f} days (95% CI {t_lo:.1f} to {t_hi:.1f}); {rate} ({span})"
 
+    def as_dict(self) -> dict[str, Any]:
+        """The trend as the API and ``--json`` give it (rates per day, times in days)."""
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "cases": self.cases,
+            "trend": self.trend.value,
+            "rate_per_day": self.rate_per_day,
+            "rate_ci95": None if self.rate_ci95 is None else list(self.rate_ci95),
+            "time_kind": {"growth": "doubling", "decline": "halving"}.get(self.trend.value),
+            "time_days": self.time_days if self.time_ci95 is not None else None,
+            "time_ci95": None if self.time_ci95 is None else list(self.time_ci95),
+            "time_ci95_unbounded": self.rate_ci95 is not None and self.time_ci95 is None,
+            "dispersion": self.dispersion,
+            "summary": self.summary(),
+        }
+
 
 @dataclass(frozen=True)
 class UnlinkedShare:
@@ -266,6 +284,39 @@ class EpidemicCurve:
     def counted(self) -> int:
         """Confirmed and probable cases, wherever they fall: on the days, before, after or undated."""
         return int(self.total.sum()) + self.before + self.after + self.undated
+
+    def as_dict(self) -> dict[str, Any]:
+        """The curve as ``GET /analytics/epicurve`` and ``chaincut analytics epicurve --json`` give it:
+        one entry per day in every list, districts sorted by name (no district last)."""
+        return {
+            "axis": self.axis.value,
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "days": [d.isoformat() for d in self.days],
+            "total": self.total.tolist(),
+            "by_classification": {c.value: counts.tolist() for c, counts in self.by_classification.items()},
+            "by_district": [
+                {"district": name, "counts": counts.tolist()}
+                for name, counts in sorted(
+                    self.by_district.items(), key=lambda kv: (kv[0] is None, kv[0] or "")
+                )
+            ],
+            "average_days": self.average_days,
+            "average": [round(float(v), 6) for v in self.average],
+            "counted": self.counted,
+            "before": self.before,
+            "after": self.after,
+            "undated": self.undated,
+            "no_onset": {"total": self.no_onset_total, "by_report_date": self.no_onset.tolist()},
+            "suspected_not_counted": self.suspected,
+            "unlinked_share": {
+                "date": "report",
+                "local": self.unlinked.local.tolist(),
+                "unlinked": self.unlinked.unlinked.tolist(),
+                "share": self.unlinked.share(),
+            },
+            "growth": self.growth.as_dict(),
+        }
 
 
 def _counted_mask(status: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:

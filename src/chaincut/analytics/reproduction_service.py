@@ -18,6 +18,7 @@ __all__ = ["COUNTED_STATUSES", "ReproductionNumbers", "RtReport"]
 
 # Confirmed and probable cases make the curve (as CHP counted them); suspected cases are counted apart.
 COUNTED_STATUSES = frozenset({CaseStatus.CONFIRMED, CaseStatus.PROBABLE})
+_MAX_DAYS = 3660  # ten years of days, as the epidemic curve allows: a longer series is a typo
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ class ReproductionNumbers:
         """
         if from_day is not None and to_day is not None and from_day > to_day:
             raise InvalidInput(
-                f"--from {from_day.isoformat()} is after --to {to_day.isoformat()}", field="from"
+                f"the range begins ({from_day.isoformat()}) after it ends ({to_day.isoformat()}); "
+                "expected from on or before to",
+                field="from",
+                code="invalid_range",
             )
         with self._store.read() as uow:
             rows = uow.incidence.daily_onset_counts()
@@ -109,6 +113,13 @@ class ReproductionNumbers:
             first = min(r.onset_on for r in dated if r.onset_on is not None)
             last = max(r.onset_on for r in dated if r.onset_on is not None)
             last = max(last, to_day) if to_day is not None else last
+            if (last - first).days >= _MAX_DAYS:
+                raise InvalidInput(
+                    f"the series would run {(last - first).days + 1} days, from the first onset "
+                    f"({first.isoformat()}) to {last.isoformat()}; at most {_MAX_DAYS} are estimated",
+                    field="to",
+                    code="invalid_range",
+                )
             days = (last - first).days + 1
             local = np.zeros(days, dtype=np.int64)
             imported = np.zeros(days, dtype=np.int64)

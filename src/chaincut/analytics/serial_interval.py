@@ -24,6 +24,7 @@ A window with no pairs, or with one (the standard deviation is undefined), says 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +33,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from chaincut.errors import InvalidInput
+
 __all__ = [
+    "WINDOWS_EXPECTED",
     "DistributionFit",
     "OnsetPair",
     "OnsetWindow",
@@ -40,6 +44,7 @@ __all__ = [
     "estimate_serial_interval",
     "fit_serial_interval",
     "pairs_with_onsets",
+    "parse_onset_windows",
     "serial_interval_days",
 ]
 
@@ -70,6 +75,37 @@ class OnsetWindow:
 
     def holds(self, day: date) -> bool:
         return self.first <= day <= self.last
+
+
+WINDOWS_EXPECTED = (
+    "comma-separated FROM:TO ranges of ISO dates, e.g. 2020-01-09:2020-01-22,2020-01-23:2020-01-29"
+)
+_WINDOW = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})")
+
+
+def parse_onset_windows(text: str, *, field: str) -> list[OnsetWindow]:
+    """Windows of infector onset from ``FROM:TO[,FROM:TO...]`` (both ends included).
+
+    Bad text raises ``InvalidInput`` naming ``field`` (``--windows`` on the command line,
+    ``windows`` in a query), the part at fault and what was expected.
+    """
+    windows = []
+    for part in text.split(","):
+        match = _WINDOW.fullmatch(part.strip())
+        if match is None:
+            raise InvalidInput(f"{field}: expected {WINDOWS_EXPECTED}; got {part.strip()!r}", field=field)
+        try:
+            first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{field}: {part.strip()!r}: {exc}; expected real calendar dates", field=field
+            ) from exc
+        if last < first:
+            raise InvalidInput(
+                f"{field}: {part.strip()!r} ends before it starts; expected FROM on or before TO", field=field
+            )
+        windows.append(OnsetWindow(first, last))
+    return windows
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from chaincut import __version__, web
 from chaincut.api.errors import install_error_handlers
 from chaincut.api.headers import SecurityHeaders
 from chaincut.api.routers import (
+    analytics,
     auth,
     border,
     cases,
@@ -205,6 +206,7 @@ def create_app(
     app.include_router(code_keys.router)
     app.include_router(signed_codes.router)
     app.include_router(codes.router)
+    app.include_router(analytics.router)
     app.include_router(web.router)
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from chaincut.bootstrap import Services
+from chaincut.domain.access import Permission
+from chaincut.guards import Caller, requires
 
-__all__ = ["Page", "PageDep", "ServicesDep"]
+__all__ = ["AnalyticsReader", "Page", "PageDep", "ServicesDep"]
 
 
 async def _services(request: Request) -> Services:
@@ -32,3 +34,9 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends()]
+
+
+# Outbreak analytics over every case (epidemiologists and supervisors), with a stated purpose.
+# Audit each read with ``caller.audit(read.resource, read.record, details=read.parameters)``
+# (``chaincut.analytics.reads``): the action is ``analytics.read``.
+AnalyticsReader = Annotated[Caller, requires(Permission.ANALYTICS_READ, purpose=True)]

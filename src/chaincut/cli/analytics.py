@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from chaincut.access.audit import event_for
-from chaincut.analytics import Axis, EpidemicCurve, Growth
+from chaincut.analytics import AnalyticsRead, Axis, EpidemicCurve
 from chaincut.analytics.pairs_file import read_pairs_file
-from chaincut.analytics.serial_interval import (
-    OnsetPair,
-    OnsetWindow,
-    estimate_serial_interval,
-    pairs_with_onsets,
-)
+from chaincut.analytics.reads import epicurve_read, rt_read, serial_interval_read
+from chaincut.analytics.serial_interval import WINDOWS_EXPECTED, parse_onset_windows
+from chaincut.analytics.serial_interval_service import SerialIntervalReport, serial_interval_report
+from chaincut.bootstrap import Services
 from chaincut.cli.console import console, err, print_json, services
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
-from chaincut.errors import ChaincutError, InvalidInput
+from chaincut.errors import ChaincutError
 
 __all__ = ["analytics_app", "epicurve", "epicurve_json", "rt", "serial_interval"]
 
@@ -32,58 +28,28 @@ analytics_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_WINDOW = re.compile(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})")
-_WINDOWS_EXPECTED = (
-    "comma-separated FROM:TO ranges of ISO dates, e.g. 2020-01-09:2020-01-22,2020-01-23:2020-01-29"
-)
+_PURPOSE_HELP = "why you read these analytics: recorded in the audit log with your name"
+_PURPOSE = "outbreak analytics from the command line"
 
 
-def _parse_windows(text: str) -> list[OnsetWindow]:
-    """``--windows`` as inclusive ranges of infector onset; refuses bad text naming the option."""
-    windows = []
-    for part in text.split(","):
-        match = _WINDOW.fullmatch(part.strip())
-        if match is None:
-            raise InvalidInput(
-                f"--windows: expected {_WINDOWS_EXPECTED}; got {part.strip()!r}", field="--windows"
-            )
-        try:
-            first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
-        except ValueError as exc:
-            raise InvalidInput(
-                f"--windows: {part.strip()!r}: {exc}; expected real calendar dates", field="--windows"
-            ) from exc
-        if last < first:
-            raise InvalidInput(
-                f"--windows: {part.strip()!r} ends before it starts; expected FROM on or before TO",
-                field="--windows",
-            )
-        windows.append(OnsetWindow(first, last))
-    return windows
+def _audit(svc: Services, read: AnalyticsRead, purpose: str) -> None:
+    """Record one analytics read (``analytics.read``) against the operator, as the API records it."""
+    svc.audit.record(
+        event_for(
+            operator(),
+            Permission.ANALYTICS_READ,
+            read.resource,
+            record=read.record,
+            purpose=" ".join(purpose.split()),
+            details=read.parameters,
+        )
+    )
 
 
 def _fail(exc: ChaincutError) -> typer.Exit:
     field = f" ({exc.field})" if exc.field and not exc.message.startswith(exc.field) else ""
     err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
-
-
-def _store_pairs() -> tuple[list[OnsetPair], int]:
-    """The store's confirmed links (a case's ``linked_case``: its infector) as onset pairs; audited."""
-    with services() as svc:
-        with svc.store.read() as uow:
-            links = uow.cases.linked_onsets()
-        pairs, left_out = pairs_with_onsets(links)
-        svc.audit.record(
-            event_for(
-                operator(),
-                Permission.CASES_READ,
-                "serial_interval",
-                record="linked cases",
-                details={"pairs": len(pairs), "left_out_no_onset": left_out},
-            )
-        )
-    return pairs, left_out
 
 
 def _number(value: float | None) -> str:
@@ -103,57 +69,51 @@ def serial_interval(
     ] = None,
     windows: Annotated[
         str | None,
-        typer.Option(help=f"windows of infector onset, both ends included: {_WINDOWS_EXPECTED}"),
+        typer.Option(help=f"windows of infector onset, both ends included: {WINDOWS_EXPECTED}"),
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="seed of the bootstrap's random generator")] = 0,
     resamples: Annotated[
         int, typer.Option(min=100, max=1_000_000, help="bootstrap resamples per window")
     ] = 10_000,
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object: windows, left_out")] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
     """The serial interval (infectee minus infector onset, days; negatives kept) by window of infector onset.
 
     Mean, sd, a percentile bootstrap 95% CI of the mean, and maximum-likelihood fits: a
     normal (intervals can be negative), plus gamma and lognormal where all are positive.
+    Reading the store's links is audited (``analytics.read``); a file is not the store's.
     """
     try:
-        chosen = None if windows is None else _parse_windows(windows)
-        if pairs_csv is not None:
-            read = read_pairs_file(pairs_csv)
-            pairs, left_out = list(read.pairs), read.left_out_unknown_onset
-            source = f"file ({read.layout} layout)"
-            left_out_why = "pairs with an 'unknown' onset"
-        else:
-            pairs, left_out = [], 0
-            source = "store"
-            left_out_why = "linked cases where either case has no onset date"
+        chosen = None if windows is None else parse_onset_windows(windows, field="--windows")
+        read = None if pairs_csv is None else read_pairs_file(pairs_csv)
     except ChaincutError as exc:
         raise _fail(exc) from exc
-    if pairs_csv is None:
-        pairs, left_out = _store_pairs()
-    if chosen is None:
-        onsets = [p.infector_onset for p in pairs]
-        chosen = [OnsetWindow(min(onsets), max(onsets))] if onsets else []
-    estimates = estimate_serial_interval(pairs, chosen, rng=np.random.default_rng(seed), resamples=resamples)
-    outside = sum(1 for p in pairs if not any(w.holds(p.infector_onset) for w in chosen))
+    if read is None:
+        with services() as svc:
+            report = svc.serial_intervals.from_store(chosen, seed=seed, resamples=resamples)
+            _audit(svc, serial_interval_read(report), purpose)
+    else:
+        report = serial_interval_report(
+            read.pairs,
+            chosen,
+            source=f"file ({read.layout} layout)",
+            left_out=read.left_out_unknown_onset,
+            left_out_why="pairs with an 'unknown' onset",
+            seed=seed,
+            resamples=resamples,
+        )
     if json_output:
-        body: dict[str, object] = {
-            "windows": [e.as_dict() for e in estimates],
-            "source": source,
-            "pairs": len(pairs),
-            "left_out": {"count": left_out, "why": left_out_why},
-            "outside_windows": outside,
-            "seed": seed,
-            "resamples": resamples,
-        }
-        if not chosen:
-            body["note"] = "no pairs with both onsets: no window to estimate"
-        print_json(body)
+        print_json(report.as_dict())
         return
-    table = Table(title=f"Serial interval (days) from {len(pairs):,} pairs, {source}")
+    _serial_interval_table(report)
+
+
+def _serial_interval_table(report: SerialIntervalReport) -> None:
+    table = Table(title=f"Serial interval (days) from {report.pairs:,} pairs, {report.source}")
     for column in ("from", "to", "n", "mean", "sd", "95% CI", "fit", "note"):
         table.add_column(column)
-    for e in estimates:
+    for e in report.estimates:
         best = e.fit
         fit = (
             "" if best is None else f"{best.family} " + ", ".join(f"{k}={v:.2f}" for k, v in best.parameters)
@@ -170,7 +130,9 @@ def serial_interval(
             e.note or "",
         )
     console.print(table)
-    console.print(f"left out: {left_out} ({left_out_why}); outside every window: {outside}")
+    console.print(
+        f"left out: {report.left_out} ({report.left_out_why}); outside every window: {report.outside_windows}"
+    )
 
 
 analytics_app.command("serial-interval")(serial_interval)
@@ -194,15 +156,17 @@ def rt(
     json_output: Annotated[
         bool, typer.Option("--json", help="one JSON object: parameters, left-out cases and windows")
     ] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
     """The time-varying reproduction number R_t by onset date (Cori et al. 2013, as EpiEstim).
 
     Imported cases infect but are not infected locally; every other classification is local.
-    Windows with too few cases say "insufficient data" and why.
+    Windows with too few cases say "insufficient data" and why. Audited (``analytics.read``).
     """
     from_day, to_day = _day("--from", from_text), _day("--to", to_text)
     with services() as svc:
         report = svc.reproduction.estimate(from_day=from_day, to_day=to_day)
+        _audit(svc, rt_read(report), purpose)
     if json_output:
         print_json(report.as_dict())
         return
@@ -250,52 +214,9 @@ def _date(value: str | None, option: str) -> date | None:
         raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}", param_hint=option) from None
 
 
-def _growth_json(growth: Growth) -> dict[str, Any]:
-    return {
-        "from": growth.first.isoformat(),
-        "to": growth.last.isoformat(),
-        "cases": growth.cases,
-        "trend": growth.trend.value,
-        "rate_per_day": growth.rate_per_day,
-        "rate_ci95": None if growth.rate_ci95 is None else list(growth.rate_ci95),
-        "time_kind": {"growth": "doubling", "decline": "halving"}.get(growth.trend.value),
-        "time_days": growth.time_days if growth.time_ci95 is not None else None,
-        "time_ci95": None if growth.time_ci95 is None else list(growth.time_ci95),
-        "time_ci95_unbounded": growth.rate_ci95 is not None and growth.time_ci95 is None,
-        "dispersion": growth.dispersion,
-        "summary": growth.summary(),
-    }
-
-
 def epicurve_json(curve: EpidemicCurve) -> dict[str, Any]:
-    """The curve as ``--json`` prints it: one entry per day in every list."""
-    return {
-        "axis": curve.axis.value,
-        "from": curve.first.isoformat(),
-        "to": curve.last.isoformat(),
-        "days": [d.isoformat() for d in curve.days],
-        "total": curve.total.tolist(),
-        "by_classification": {c.value: counts.tolist() for c, counts in curve.by_classification.items()},
-        "by_district": [
-            {"district": name, "counts": counts.tolist()}
-            for name, counts in sorted(curve.by_district.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
-        ],
-        "average_days": curve.average_days,
-        "average": [round(float(v), 6) for v in curve.average],
-        "counted": curve.counted,
-        "before": curve.before,
-        "after": curve.after,
-        "undated": curve.undated,
-        "no_onset": {"total": curve.no_onset_total, "by_report_date": curve.no_onset.tolist()},
-        "suspected_not_counted": curve.suspected,
-        "unlinked_share": {
-            "date": "report",
-            "local": curve.unlinked.local.tolist(),
-            "unlinked": curve.unlinked.unlinked.tolist(),
-            "share": curve.unlinked.share(),
-        },
-        "growth": _growth_json(curve.growth),
-    }
+    """The curve as ``--json`` prints it (and ``GET /analytics/epicurve`` answers): ``curve.as_dict()``."""
+    return curve.as_dict()
 
 
 def epicurve(
@@ -309,21 +230,15 @@ def epicurve(
         Axis, typer.Option("--by", help="place each case by its onset or its report date")
     ] = Axis.ONSET,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with every day")] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
-    """Daily cases by onset or report date, by classification and district, and the trend."""
+    """Daily cases by onset or report date, by classification and district, and the trend (audited)."""
     first, last = _date(from_, "--from"), _date(to, "--to")
     with services() as svc:
         curve = svc.epidemic_curves.curve(by, first, last)
-        svc.audit.record(
-            event_for(
-                operator(),
-                Permission.CASES_READ,
-                "analytics.epicurve",
-                record=f"{curve.axis.value}:{curve.first.isoformat()}..{curve.last.isoformat()}",
-            )
-        )
+        _audit(svc, epicurve_read(curve), purpose)
     if as_json:
-        print_json(epicurve_json(curve))
+        print_json(curve.as_dict())
         return
     table = Table(title=f"Cases by {curve.axis.value} date (last {_TABLE_DAYS} days shown)")
     shown = [c for c, counts in curve.by_classification.items() if counts.any()]

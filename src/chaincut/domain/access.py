@@ -75,6 +75,9 @@ class Permission(StrEnum):
     CODES_READ = "codes.read"  # a person's health code and its history: purpose-bound
     HEALTH_RECORDS = "people.health_records"  # record tests, vaccinations and arrivals
     CODE_KEYS = "codes.keys"  # rotate or revoke code-signing keys, manage partner trust lists
+    # Outbreak analytics over every case (curves, R_t, serial intervals): purpose-bound, audited.
+    # Not a tracer's: a tracer reads only what their assigned cases open to them.
+    ANALYTICS_READ = "analytics.read"
 
 
 _P = Permission
@@ -103,9 +106,18 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.TRACER: _TRACING_DESK,
     Role.SUPERVISOR: _TRACING_DESK
     # An app token acts as its person, and reads their access report: supervisors issue them.
-    | {_P.CASES_ASSIGN, _P.STATUS_CHANGE, _P.EXPORTS_APPROVE, _P.SUBJECT_ACCESS, _P.RESIDENT_TOKENS},
-    # Epidemiologists see cases and where risk is, not who went where.
-    Role.EPIDEMIOLOGIST: frozenset({_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ}),
+    | {
+        _P.CASES_ASSIGN,
+        _P.STATUS_CHANGE,
+        _P.EXPORTS_APPROVE,
+        _P.SUBJECT_ACCESS,
+        _P.RESIDENT_TOKENS,
+        _P.ANALYTICS_READ,
+    },
+    # Epidemiologists see cases, where risk is and how the outbreak runs, not who went where.
+    Role.EPIDEMIOLOGIST: frozenset(
+        {_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ, _P.ANALYTICS_READ}
+    ),
     Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
     Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ, _P.BORDER_CLEAR}),
     Role.VENUE_OPERATOR: frozenset(

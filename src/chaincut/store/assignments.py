@@ -58,6 +58,15 @@ class AssignmentRepository:
         )
         return bool(self._conn.execute(select(as_case | as_contact | as_exposed)).scalar())
 
+    def assigned_case_refs(self, staff_id: int) -> frozenset[str]:
+        """The refs of every case assigned to ``staff_id`` (a tracer's caseload: tens, not thousands)."""
+        rows = self._conn.execute(
+            select(cases.c.ref)
+            .join(case_assignments, case_assignments.c.case_id == cases.c.id)
+            .where(case_assignments.c.staff_id == staff_id)
+        )
+        return frozenset(r.ref for r in rows)
+
     def assignees(self, case_id: int) -> list[str]:
         rows = self._conn.execute(
             select(staff.c.username)
