@@ -65,6 +65,7 @@ EVERYONE = SIGNED_IN | {ANONYMOUS}
 CALLERS = sorted(EVERYONE)
 DESK = frozenset({TRACER, SUPERVISOR})  # the tracing desk: whereabouts, orders, follow-ups
 ANALYSTS = frozenset({EPIDEMIOLOGIST, SUPERVISOR})  # outbreak analytics over every case
+CLUSTER_READERS = frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST})
 VENUE_READERS = frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, VENUE_OPERATOR, ADMINISTRATOR, VENUE_DEVICE})
 
 # --- the oracle: (METHOD, path template) -> who may, written by hand -------------------------
@@ -175,6 +176,14 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/analytics/epicurve"): ANALYSTS,
     ("GET", "/analytics/rt"): ANALYSTS,
     ("GET", "/analytics/serial-interval"): ANALYSTS,
+    ("POST", "/analytics/clusters/refresh"): ANALYSTS,
+    # clusters and chains: a tracer's through their assigned cases (C1 here)
+    ("GET", "/analytics/clusters"): CLUSTER_READERS,
+    ("GET", "/analytics/clusters/{cluster_id}"): CLUSTER_READERS,
+    ("PUT", "/analytics/clusters/{cluster_id}/name"): CLUSTER_READERS,
+    ("POST", "/analytics/clusters/{cluster_id}/decisions"): CLUSTER_READERS,
+    ("GET", "/analytics/chains/{case_ref}"): CLUSTER_READERS,
+    ("PUT", "/analytics/chains/{case_ref}/infector"): CLUSTER_READERS,
 }
 
 PUBLIC_OPERATIONS = frozenset(
@@ -271,6 +280,11 @@ def world(embedded_services: Services) -> Iterator[World]:
         staff_headers(services, Role.TRACER, username=name)
     assign(services, "C1", TRACER)
     assign(services, "C1", "tracer3")
+    # A cluster (id 1) of C1 and C9, linked by a tracer: the tracer sees it through C1.
+    with services.store.write() as uow:
+        ids = uow.cases.ids_for(["C1", "C9"])
+        uow.cases.set_links([(ids["C9"], ids["C1"])])
+    services.clusters.refresh(_SYSTEM)
     # The venue operator registered both venues: their posters and devices are theirs.
     with services.store.write() as uow:
         uow.connection.execute(
@@ -505,6 +519,19 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/analytics/epicurve"): _static("/analytics/epicurve", {"axis": "report"}),
     ("GET", "/analytics/rt"): _static("/analytics/rt"),
     ("GET", "/analytics/serial-interval"): _static("/analytics/serial-interval", {"resamples": "100"}),
+    ("POST", "/analytics/clusters/refresh"): _static("/analytics/clusters/refresh"),
+    ("GET", "/analytics/clusters"): _static("/analytics/clusters"),
+    ("GET", "/analytics/clusters/{cluster_id}"): _static("/analytics/clusters/1"),
+    ("PUT", "/analytics/clusters/{cluster_id}/name"): _static(
+        "/analytics/clusters/1/name", body={"name": "C1's"}
+    ),
+    ("POST", "/analytics/clusters/{cluster_id}/decisions"): _static(
+        "/analytics/clusters/1/decisions", body={"case": "C9", "decision": "confirmed"}
+    ),
+    ("GET", "/analytics/chains/{case_ref}"): _static("/analytics/chains/C1"),
+    ("PUT", "/analytics/chains/{case_ref}/infector"): _static(
+        "/analytics/chains/C1/infector", body={"infector": None}
+    ),
     ("GET", "/codes/partners"): _static("/codes/partners"),
     ("POST", "/codes/partners/sync"): _static("/codes/partners/sync"),
     ("GET", "/people/{ref}/code"): _static("/people/P2/code"),

@@ -21,6 +21,7 @@ sets the case's ``linked_case``, is audited, and wins over inference from then o
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -276,6 +277,33 @@ class ChainService:
         first = last - timedelta(days=days - 1)
         graphs = tuple(chains.graph(k) for k in range(min(limit, chains.chains)))
         return ChainOverview(chains.chains, graphs, first, chains.unlinked_share(first, last))
+
+    def graph_among(self, refs: Sequence[str]) -> dict[str, Any]:
+        """The infector edges among ``refs`` (a cluster's members) as nodes and edges, for a graph.
+
+        Each node keeps its generation in its whole chain; an edge is drawn when both of its
+        cases are among ``refs`` (an infector outside them is named on the node).
+        """
+        chains = self.build()
+        wanted = set(refs)
+        nodes = []
+        edges = []
+        for ref in sorted(wanted):
+            try:
+                n = chains.node(ref)
+            except KeyError:
+                continue  # not a confirmed or probable case
+            nodes.append(node_dict(n))
+            if n.infector is not None and n.infector in wanted:
+                edges.append(
+                    {
+                        "infector": n.infector,
+                        "infectee": ref,
+                        "confirmed": n.source.value == "confirmed",
+                        "likelihood": n.likelihood,
+                    }
+                )
+        return {"nodes": nodes, "edges": edges}
 
     def unlinked_share(self, first: date, last: date) -> UnlinkedShare:
         """Per report date, the local cases with no confirmed infector and no candidate."""

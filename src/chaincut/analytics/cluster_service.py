@@ -358,7 +358,7 @@ class ClusterService:
     # -- reads --------------------------------------------------------------------------------
 
     def page(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0, staff_id: int | None = None
     ) -> tuple[list[ClusterSummary], int]:
         """Clusters largest first, of ``status`` (active, inactive, merged, dissolved; None: live ones)."""
         if status is not None and status not in _STATUSES:
@@ -366,7 +366,8 @@ class ClusterService:
                 f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status"
             )
         with self._store.read() as uow:
-            records, total = uow.inferred_clusters.page([status] if status else list(LIVE), limit, offset)
+            statuses = [status] if status else list(LIVE)
+            records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
             return self._summaries(uow, records), total
 
     def summaries(self, cluster_ids: Sequence[int]) -> list[ClusterSummary]:

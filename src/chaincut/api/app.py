@@ -21,6 +21,7 @@ from chaincut.api.routers import (
     cases,
     checkins,
     clearances,
+    clusters,
     code_keys,
     codes,
     follow_ups,
@@ -207,6 +208,7 @@ def create_app(
     app.include_router(signed_codes.router)
     app.include_router(codes.router)
     app.include_router(analytics.router)
+    app.include_router(clusters.router)
     app.include_router(web.router)
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

@@ -12,6 +12,9 @@ from chaincut.cli.console import console, print_json, services
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
 
+_PURPOSE_HELP = "why you read these: recorded in the audit log with your name"
+_PURPOSE = "outbreak analytics from the command line"
+
 __all__ = ["chains", "confirm_infector", "register"]
 
 
@@ -23,6 +26,7 @@ def chains(
         int, typer.Option(min=1, max=10_000, help="without CASE: how many chains to show")
     ] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
     """Transmission chains: a case's candidate infectors ranked by the serial interval, with the
     evidence, its infector and generation; or, without CASE, the largest chains."""
@@ -31,12 +35,24 @@ def chains(
         if case is not None:
             found = svc.chains.for_case(case)
             svc.audit.record(
-                event_for(principal, Permission.CASES_READ, f"analytics/chains/{case}", record=case)
+                event_for(
+                    principal,
+                    Permission.CLUSTERS_READ,
+                    f"analytics.chains/{case}",
+                    record=case,
+                    purpose=" ".join(purpose.split()),
+                )
             )
         else:
             overview = svc.chains.overview(largest)
             svc.audit.record(
-                event_for(principal, Permission.CASES_READ, "analytics/chains", details={"largest": largest})
+                event_for(
+                    principal,
+                    Permission.CLUSTERS_READ,
+                    "analytics.chains",
+                    purpose=" ".join(purpose.split()),
+                    details={"largest": largest},
+                )
             )
     if case is not None:
         if json_output:

@@ -14,6 +14,9 @@ from chaincut.cli.console import console, print_json, services
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
 
+_PURPOSE_HELP = "why you read these: recorded in the audit log with your name"
+_PURPOSE = "outbreak analytics from the command line"
+
 __all__ = ["cluster", "cluster_decide", "cluster_name", "clusters", "register"]
 
 
@@ -34,6 +37,7 @@ def clusters(
     json_output: Annotated[
         bool, typer.Option("--json", help='one JSON object: {"run", "total", "clusters": [...]}')
     ] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
     """Clusters of cases inferred from where they were and their links, under ids stable across runs."""
     with services() as svc:
@@ -43,8 +47,10 @@ def clusters(
         svc.audit.record(
             event_for(
                 principal,
-                Permission.CASES_READ,
-                "analytics/clusters",
+                Permission.CLUSTERS_READ,
+                "analytics.clusters",
+                record=status or "live",
+                purpose=" ".join(purpose.split()),
                 details={"status": status, "clusters": len(found), "total": total},
             )
         )
@@ -84,13 +90,18 @@ def clusters(
 def cluster(
     cluster_id: Annotated[int, typer.Argument(help="the cluster's id")],
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
 ) -> None:
     """One cluster: members, settings, evidence for each membership, size by day, decisions."""
     with services() as svc:
         detail = svc.clusters.detail(cluster_id)
         svc.audit.record(
             event_for(
-                operator(), Permission.CASES_READ, f"analytics/clusters/{cluster_id}", record=str(cluster_id)
+                operator(),
+                Permission.CLUSTERS_READ,
+                f"analytics.clusters/{cluster_id}",
+                record=str(cluster_id),
+                purpose=" ".join(purpose.split()),
             )
         )
     if json_output:

@@ -78,6 +78,11 @@ class Permission(StrEnum):
     # Outbreak analytics over every case (curves, R_t, serial intervals): purpose-bound, audited.
     # Not a tracer's: a tracer reads only what their assigned cases open to them.
     ANALYTICS_READ = "analytics.read"
+    # Inferred clusters and transmission chains: epidemiologists and supervisors see every one, a
+    # tracer those holding a case assigned to them (RecordAccess.may_read_analytics_of).
+    CLUSTERS_READ = "clusters.read"
+    # Name a cluster, confirm or reject a membership, confirm a case's infector: audited.
+    CLUSTERS_DECIDE = "clusters.decide"
 
 
 _P = Permission
@@ -99,6 +104,8 @@ _TRACING_DESK = frozenset(
         _P.EXPORTS_REQUEST,
         _P.CODES_READ,
         _P.HEALTH_RECORDS,
+        _P.CLUSTERS_READ,
+        _P.CLUSTERS_DECIDE,
     }
 )
 
@@ -116,7 +123,15 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     },
     # Epidemiologists see cases, where risk is and how the outbreak runs, not who went where.
     Role.EPIDEMIOLOGIST: frozenset(
-        {_P.STATUS_READ, _P.CASES_READ, _P.RISKY_VENUES_READ, _P.VENUES_READ, _P.ANALYTICS_READ}
+        {
+            _P.STATUS_READ,
+            _P.CASES_READ,
+            _P.RISKY_VENUES_READ,
+            _P.VENUES_READ,
+            _P.ANALYTICS_READ,
+            _P.CLUSTERS_READ,
+            _P.CLUSTERS_DECIDE,
+        }
     ),
     Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
     Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ, _P.BORDER_CLEAR}),

@@ -8,9 +8,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from chaincut.store.tables import (
+    case_assignments,
     cases,
     cluster_decisions,
     inferred_cluster_evidence,
@@ -187,9 +199,22 @@ class InferredClusterRepository:
         ).one_or_none()
         return None if row is None else ClusterRecord(*row)
 
-    def page(self, statuses: Sequence[str], limit: int, offset: int) -> tuple[list[ClusterRecord], int]:
-        """Clusters of these statuses, largest first (then oldest), and how many there are."""
-        where = inferred_clusters.c.status.in_(list(statuses))
+    def page(
+        self, statuses: Sequence[str], limit: int, offset: int, *, staff_id: int | None = None
+    ) -> tuple[list[ClusterRecord], int]:
+        """Clusters of these statuses, largest first (then oldest), and how many there are.
+
+        ``staff_id``: only the clusters holding a case assigned to that staff member.
+        """
+        where: ColumnElement[bool] = inferred_clusters.c.status.in_(list(statuses))
+        if staff_id is not None:
+            m = inferred_cluster_members.c
+            theirs = (
+                select(m.cluster_id)
+                .join(case_assignments, case_assignments.c.case_id == m.case_id)
+                .where(case_assignments.c.staff_id == staff_id)
+            )
+            where = and_(where, inferred_clusters.c.id.in_(theirs))
         total = int(
             self._conn.execute(select(func.count()).select_from(inferred_clusters).where(where)).scalar_one()
         )
