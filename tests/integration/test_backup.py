@@ -222,6 +222,11 @@ def fill(svc: Services) -> None:
         )
         conn.execute(insert(t.building_cases).values(building_id=1, case_ref="hk-1"))
         conn.execute(
+            insert(t.inferred_infectors).values(
+                case_id=first.id, infector_case_id=second.id, likelihood=0.75, computed_at=epoch
+            )
+        )
+        conn.execute(
             insert(t.purges).values(
                 kind="visits", deleted=3, cutoff=epoch - 86_400 * 31, run_at=epoch, policy_version="v1"
             )

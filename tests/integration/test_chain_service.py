@@ -130,3 +130,25 @@ def test_the_command_prints_a_case_s_chain_and_the_largest_chains(
     missing = CliRunner().invoke(cli_app, ["analytics", "chains", "nobody"], env=env)
     assert missing.exit_code == 1
     assert "no confirmed or probable case 'nobody'" in missing.output
+
+
+def test_a_run_stores_each_inferred_infector_and_cluster_graphs_read_them_with_confirmed_links_live(
+    outbreak: Services,
+) -> None:
+    built = outbreak.chains.build()
+    expected = {
+        ref: built.node(ref).infector for ref in built.refs if built.node(ref).source.value == "inferred"
+    }
+    assert outbreak.chains.refresh(TRACER) == len(expected) == 4  # B, D, G, K
+    graph = outbreak.chains.graph_among(["C", "D", "G", "K"])
+    assert {(e["infector"], e["infectee"]) for e in graph["edges"]} == {
+        (p, ref) for ref, p in expected.items() if ref in {"C", "D", "G", "K"}
+    }
+    assert {n["case"]: n["generation"] for n in graph["nodes"]} == {"C": 0, "D": 1, "G": 1, "K": 1}
+
+    outbreak.chains.confirm(TRACER, "C", "D")  # a confirmed link wins at once, before any run
+    graph = outbreak.chains.graph_among(["C", "D", "G", "K"])
+    by_case = {n["case"]: n for n in graph["nodes"]}
+    assert (by_case["C"]["infector"], by_case["C"]["source"]) == ("D", "confirmed")
+    # C <- D (confirmed) and D <- C (inferred): a cycle within the cluster has no generation
+    assert by_case["C"]["generation"] is None and by_case["D"]["generation"] is None

@@ -30,6 +30,7 @@ def outbreak(services: Services) -> Services:
         },
     )
     services.clusters.refresh(TRACER)
+    services.chains.refresh(TRACER)
     return services
 
 
@@ -72,6 +73,7 @@ def test_an_epidemiologist_lists_every_cluster_and_reads_one_with_its_chain_grap
         ("D", "venue:v-gym"),
     }
     graph = detail["chain_graph"]
+    assert graph["computed_at"] == "2026-11-20T04:00:00+00:00"  # the last run's, read not inferred
     assert {n["case"]: n["generation"] for n in graph["nodes"]} == {"C": 0, "D": 1, "G": 1}
     assert {(e["infector"], e["infectee"], e["confirmed"]) for e in graph["edges"]} == {
         ("C", "D", False),

@@ -27,6 +27,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.analytics.chains import (
     CaseCandidates,
@@ -278,32 +280,94 @@ class ChainService:
         graphs = tuple(chains.graph(k) for k in range(min(limit, chains.chains)))
         return ChainOverview(chains.chains, graphs, first, chains.unlinked_share(first, last))
 
+    def refresh(self, principal: Principal) -> int:
+        """Infer every chain and store each case's inferred infector (for cluster pages); audited.
+
+        Returns how many inferred infectors were stored. A tracer's confirmed infector is the
+        case's ``linked_case`` and is read live, so it wins at once, before the next run.
+        """
+        chains = self.build()
+        owner = np.repeat(np.arange(len(chains.refs)), np.diff(chains.candidate_start))
+        inferred = chains.source == 2
+        chosen = inferred[owner] & (chains.candidate == chains.infector[owner])
+        at = to_epoch(self._clock.now())
+        with self._store.write() as uow:
+            ids = uow.cases.ids_for(list(chains.refs))
+            rows = [
+                (ids[chains.refs[int(i)]], ids[chains.refs[int(chains.infector[i])]], float(p))
+                for i, p in zip(owner[chosen], chains.likelihood[chosen], strict=True)
+            ]
+            uow.inferred_infectors.replace(rows, at)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "chains.refresh",
+                    "analytics/chains",
+                    details={
+                        "inferred": len(rows),
+                        "chains": chains.chains,
+                        "policy_version": self._policy.version,
+                    },
+                ),
+            )
+        return len(rows)
+
     def graph_among(self, refs: Sequence[str]) -> dict[str, Any]:
         """The infector edges among ``refs`` (a cluster's members) as nodes and edges, for a graph.
 
-        Each node keeps its generation in its whole chain; an edge is drawn when both of its
-        cases are among ``refs`` (an infector outside them is named on the node).
+        Read, not inferred: a tracer's confirmed infectors as they stand, else the inferred ones
+        of the last :meth:`refresh` (``computed_at``). An edge is drawn when both of its cases
+        are among ``refs`` (an infector outside them is named on the node); generations count
+        from the members with no infector among them (0), so they are the cluster's own.
         """
-        chains = self.build()
-        wanted = set(refs)
-        nodes = []
-        edges = []
+        with self._store.read() as uow:
+            links = uow.inferred_infectors.links_of(refs)
+            computed = uow.inferred_infectors.computed_at()
+        wanted = set(links)
+        parent: dict[str, tuple[str, bool, float | None]] = {}
+        for ref, (confirmed, inferred, likelihood) in links.items():
+            if confirmed is not None:
+                parent[ref] = (confirmed, True, None)
+            elif inferred is not None:
+                parent[ref] = (inferred, False, likelihood)
+        generation: dict[str, int | None] = {}
         for ref in sorted(wanted):
-            try:
-                n = chains.node(ref)
-            except KeyError:
-                continue  # not a confirmed or probable case
-            nodes.append(node_dict(n))
-            if n.infector is not None and n.infector in wanted:
-                edges.append(
-                    {
-                        "infector": n.infector,
-                        "infectee": ref,
-                        "confirmed": n.source.value == "confirmed",
-                        "likelihood": n.likelihood,
-                    }
-                )
-        return {"nodes": nodes, "edges": edges}
+            path: list[str] = []
+            at = ref
+            while at not in generation and at in parent and parent[at][0] in wanted and at not in path:
+                path.append(at)
+                at = parent[at][0]
+            if at in path:  # a cycle of confirmed links: no generation for it or below it
+                base: int | None = None
+            elif at in generation:
+                base = generation[at]
+            else:
+                base = 0
+                generation[at] = 0
+            for step in reversed(path):
+                base = None if base is None else base + 1
+                generation[step] = base
+        nodes = [
+            {
+                "case": ref,
+                "infector": parent[ref][0] if ref in parent else None,
+                "source": ("confirmed" if parent[ref][1] else "inferred") if ref in parent else "none",
+                "likelihood": parent[ref][2] if ref in parent else None,
+                "generation": generation.get(ref, 0),
+            }
+            for ref in sorted(wanted)
+        ]
+        edges = [
+            {"infector": p, "infectee": ref, "confirmed": confirmed, "likelihood": likelihood}
+            for ref, (p, confirmed, likelihood) in sorted(parent.items())
+            if p in wanted
+        ]
+        return {
+            "computed_at": None if computed is None else from_epoch(computed).isoformat(),
+            "nodes": nodes,
+            "edges": edges,
+        }
 
     def unlinked_share(self, first: date, last: date) -> UnlinkedShare:
         """Per report date, the local cases with no confirmed infector and no candidate."""

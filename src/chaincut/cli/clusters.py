@@ -31,7 +31,11 @@ def clusters(
         str | None, typer.Option(help="active, inactive, merged or dissolved (default: active and inactive)")
     ] = None,
     refresh: Annotated[
-        bool, typer.Option("--refresh/--no-refresh", help="infer the clusters afresh before listing them")
+        bool,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="infer the clusters (and each case's infector, for chain graphs) afresh before listing",
+        ),
     ] = True,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="how many clusters, largest first")] = 1000,
     json_output: Annotated[
@@ -43,6 +47,7 @@ def clusters(
     with services() as svc:
         principal = operator()
         run = svc.clusters.refresh(principal) if refresh else None
+        inferred = svc.chains.refresh(principal) if refresh else None
         found, total = svc.clusters.page(status=status, limit=limit)
         svc.audit.record(
             event_for(
@@ -57,7 +62,7 @@ def clusters(
     if json_output:
         print_json(
             {
-                "run": None if run is None else run.as_dict(),
+                "run": None if run is None else run.as_dict() | {"inferred_infectors": inferred},
                 "total": total,
                 "clusters": [c.as_dict() for c in found],
             }

@@ -58,6 +58,7 @@ from chaincut.store.tables_clusters import (
     inferred_cluster_members,
     inferred_cluster_settings,
     inferred_clusters,
+    inferred_infectors,
 )
 from chaincut.store.tables_codes import (
     code_case_traces,
@@ -121,6 +122,7 @@ __all__ = [
     "inferred_cluster_members",
     "inferred_cluster_settings",
     "inferred_clusters",
+    "inferred_infectors",
     "issued_codes",
     "key_rotations",
     "metadata",

@@ -12,11 +12,14 @@
   ``inferred_cluster_evidence`` and the cluster's settings in ``inferred_cluster_settings``.
 - ``cluster_decisions``: a tracer's confirmation or rejection of a case's membership, which wins
   over every later run.
+- ``inferred_infectors``: each case's top-ranked candidate infector as the last chains run found
+  it (a tracer's confirmed infector is the case's ``linked_case_id`` and always wins), so that a
+  cluster's chain graph is read, not inferred, when its page is shown.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table
 
 from chaincut.store.metadata import Id, metadata
 
@@ -28,6 +31,7 @@ __all__ = [
     "inferred_cluster_members",
     "inferred_cluster_settings",
     "inferred_clusters",
+    "inferred_infectors",
 ]
 
 buildings = Table(
@@ -104,4 +108,13 @@ cluster_decisions = Table(
     Column("decided_by", String(64), nullable=False),
     Column("decided_at", BigInteger, nullable=False),
     Column("note", String(500)),
+)
+
+inferred_infectors = Table(
+    "inferred_infectors",
+    metadata,
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
+    Column("infector_case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("likelihood", Float, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
 )

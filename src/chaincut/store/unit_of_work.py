@@ -39,6 +39,7 @@ from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.imports import ImportLedger, NewImport
 from chaincut.store.incidence import IncidenceReads
 from chaincut.store.inferred_clusters import InferredClusterRepository
+from chaincut.store.inferred_infectors import InferredInfectorRepository
 from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.natural_keys import canonical, insert_once
 from chaincut.store.orders import FollowUpRepository, OrderRepository
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.buildings = BuildingRepository(conn)
         self.cluster_inputs = ClusterInputs(conn)
         self.inferred_clusters = InferredClusterRepository(conn)
+        self.inferred_infectors = InferredInfectorRepository(conn)
         self.visits = VisitRepository(conn)
         self.encounters = EncounterRepository(conn)
         self.cases = CaseRepository(conn)

@@ -82,8 +82,10 @@ def clusters(
 
 @router.post("/clusters/refresh")
 def refresh(services: ServicesDep, caller: AnalyticsReader) -> dict[str, Any]:
-    """Infer the clusters afresh and keep their ids (epidemiologists and supervisors)."""
-    return services.clusters.refresh(caller.principal).as_dict()
+    """Infer the clusters afresh (keeping their ids) and the chains (each case's inferred infector,
+    which cluster pages draw): epidemiologists and supervisors."""
+    run = services.clusters.refresh(caller.principal).as_dict()
+    return run | {"inferred_infectors": services.chains.refresh(caller.principal)}
 
 
 @router.get("/clusters/{cluster_id}")

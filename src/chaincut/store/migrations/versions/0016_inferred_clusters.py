@@ -1,4 +1,4 @@
-"""the building list's case links, and inferred clusters kept across runs with tracers' decisions
+"""building list links, inferred clusters kept across runs, tracers' decisions, inferred infectors
 
 Revision ID: 0016
 Revises: 0015
@@ -137,9 +137,22 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("cluster_id", "case_id", name=op.f("pk_cluster_decisions")),
     )
+    op.create_table(
+        "inferred_infectors",
+        sa.Column("case_id", _ID, nullable=False),
+        sa.Column("infector_case_id", _ID, nullable=False),
+        sa.Column("likelihood", sa.Float(), nullable=False),
+        sa.Column("computed_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_inferred_infectors_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["infector_case_id"], ["cases.id"], name=op.f("fk_inferred_infectors_infector_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_inferred_infectors")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("inferred_infectors")
     op.drop_table("cluster_decisions")
     op.drop_index(op.f("ix_inferred_cluster_evidence_cluster_id"), table_name="inferred_cluster_evidence")
     op.drop_table("inferred_cluster_evidence")
