@@ -223,7 +223,7 @@ def fill(svc: Services) -> None:
         conn.execute(insert(t.building_cases).values(building_id=1, case_ref="hk-1"))
         conn.execute(
             insert(t.inferred_infectors).values(
-                case_id=first.id, infector_case_id=second.id, likelihood=0.75, computed_at=epoch
+                case_id=first.id, infector_case_id=second.id, likelihood_ppm=750_000, computed_at=epoch
             )
         )
         conn.execute(

@@ -22,7 +22,7 @@ class InferredInfectorRepository:
             self._conn.execute(
                 insert(inferred_infectors),
                 [
-                    {"case_id": c, "infector_case_id": i, "likelihood": p, "computed_at": at}
+                    {"case_id": c, "infector_case_id": i, "likelihood_ppm": round(p * 1e6), "computed_at": at}
                     for c, i, p in rows[start : start + 50_000]
                 ],
             )
@@ -35,7 +35,7 @@ class InferredInfectorRepository:
         wanted = sorted(set(refs))
         for start in range(0, len(wanted), 5000):
             rows = self._conn.execute(
-                select(cases.c.ref, confirmed.c.ref, inferred.c.ref, inferred_infectors.c.likelihood)
+                select(cases.c.ref, confirmed.c.ref, inferred.c.ref, inferred_infectors.c.likelihood_ppm)
                 .select_from(
                     cases.outerjoin(confirmed, confirmed.c.id == cases.c.linked_case_id)
                     .outerjoin(inferred_infectors, inferred_infectors.c.case_id == cases.c.id)
@@ -43,7 +43,7 @@ class InferredInfectorRepository:
                 )
                 .where(cases.c.ref.in_(wanted[start : start + 5000]))
             )
-            out.update({ref: (c, i, p) for ref, c, i, p in rows})
+            out.update({ref: (c, i, None if p is None else p / 1e6) for ref, c, i, p in rows})
         return out
 
     def computed_at(self) -> int | None:

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
 
 from chaincut.store.metadata import Id, metadata
 
@@ -115,6 +115,6 @@ inferred_infectors = Table(
     metadata,
     Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
     Column("infector_case_id", Id, ForeignKey("cases.id"), nullable=False),
-    Column("likelihood", Float, nullable=False),
+    Column("likelihood_ppm", Integer, nullable=False),  # parts per million (backups carry integers)
     Column("computed_at", BigInteger, nullable=False),
 )

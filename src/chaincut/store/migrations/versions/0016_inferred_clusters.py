@@ -141,7 +141,7 @@ def upgrade() -> None:
         "inferred_infectors",
         sa.Column("case_id", _ID, nullable=False),
         sa.Column("infector_case_id", _ID, nullable=False),
-        sa.Column("likelihood", sa.Float(), nullable=False),
+        sa.Column("likelihood_ppm", sa.Integer(), nullable=False),
         sa.Column("computed_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_inferred_infectors_case_id_cases")),
         sa.ForeignKeyConstraint(
