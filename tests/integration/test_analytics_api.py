@@ -377,6 +377,7 @@ def test_each_read_writes_one_audit_entry_with_its_parameters(
         "to": str(last),
         "windows": 8,
         "policy_version": stocked.policy.version,
+        "serial_interval": "policy",
     }
     assert (serial.resource, serial.record) == ("analytics.serial_interval", "linked cases")
     assert serial.details == {

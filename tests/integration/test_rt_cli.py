@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from chaincut.bootstrap import Services
 from chaincut.cli import app as cli
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
+from chaincut.errors import InvalidInput
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from chaincut.tracing.cases import CaseDraft
@@ -129,3 +131,32 @@ def test_rt_from_and_to_choose_the_windows_and_the_table_names_what_was_left_out
     )
     assert backwards.exit_code == 1
     assert "after it ends" in backwards.stderr and "(from)" in backwards.stderr
+
+
+def test_rt_can_take_its_serial_interval_from_the_store_s_confirmed_links(
+    services: Services, first_day: date
+) -> None:
+    with services.store.read() as uow:
+        ids = uow.cases.ids_for([f"C{i}" for i in range(40)])
+    # Link each of C12..C23 to C0..C11: their onsets are days apart by the seeding's order.
+    with services.store.write() as uow:
+        uow.cases.set_links([(ids[f"C{12 + k}"], ids[f"C{k}"]) for k in range(12)])
+        pairs = uow.cases.linked_onsets()
+    intervals = [(b - a).days for a, b in pairs if a is not None and b is not None]
+    assert len(intervals) == 12
+
+    report = services.reproduction.estimate(serial_interval="links")
+
+    assert report.serial_interval_source == "confirmed links"
+    assert report.serial_interval_pairs == 12
+    assert report.rules.serial_interval_mean_days == pytest.approx(statistics.fmean(intervals))
+    assert report.rules.serial_interval_sd_days == pytest.approx(statistics.stdev(intervals))
+    by_policy = services.reproduction.estimate()
+    assert by_policy.serial_interval_source == "policy"
+    estimated = [w.posterior.mean for w in report.windows if w.posterior is not None]
+    assert estimated and estimated != [w.posterior.mean for w in by_policy.windows if w.posterior is not None]
+
+    with services.store.write() as uow:
+        uow.cases.set_links([(ids[f"C{12 + k}"], None) for k in range(4)])
+    with pytest.raises(InvalidInput, match="8 confirmed links with both onsets; at least 10"):
+        services.reproduction.estimate(serial_interval="links")

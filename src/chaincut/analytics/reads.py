@@ -50,6 +50,7 @@ def rt_read(report: RtReport) -> AnalyticsRead:
             "to": last,
             "windows": len(report.windows),
             "policy_version": report.policy_version,
+            "serial_interval": report.serial_interval_source,
         },
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,6 +15,8 @@ from chaincut.domain import CaseStatus
 from chaincut.errors import InvalidInput
 from chaincut.policy import Policy, ReproductionNumberRules
 from chaincut.store import Store
+
+_MIN_LINKS = 10  # links with both onsets, to estimate the serial interval from the store
 
 __all__ = ["COUNTED_STATUSES", "ReproductionNumbers", "RtReport"]
 
@@ -38,6 +42,8 @@ class RtReport:
     imported_cases: int
     no_onset: int
     suspected: int
+    serial_interval_source: str = "policy"  # or "confirmed links": estimated from the store's links
+    serial_interval_pairs: int | None = None  # the links it was estimated from
 
     def as_dict(self) -> dict[str, Any]:
         """One JSON object: the parameters used, what was left out, and each window."""
@@ -55,6 +61,8 @@ class RtReport:
                 "serial_interval_sd_days": r.serial_interval_sd_days,
                 "credible_interval": 0.95,
             },
+            "serial_interval_source": self.serial_interval_source,
+            "serial_interval_pairs": self.serial_interval_pairs,
             "from": None if self.from_day is None else self.from_day.isoformat(),
             "to": None if self.to_day is None else self.to_day.isoformat(),
             "cases": {"local": self.local_cases, "imported": self.imported_cases},
@@ -84,11 +92,17 @@ class ReproductionNumbers:
         self._store = store
         self._policy = policy
 
-    def estimate(self, *, from_day: date | None = None, to_day: date | None = None) -> RtReport:
+    def estimate(
+        self, *, from_day: date | None = None, to_day: date | None = None, serial_interval: str = "policy"
+    ) -> RtReport:
         """R_t for the windows ending from ``from_day`` to ``to_day`` (both included; None: open).
 
         Every onset day before ``from_day`` is read too, since earlier cases infect the window's.
+        ``serial_interval``: ``policy`` (its ``[reproduction_number]`` mean and sd) or ``links``:
+        the mean and sd of the intervals of the store's confirmed links (item 4's estimate), which
+        needs at least ``_MIN_LINKS`` links with both onsets and a mean above 1 day.
         """
+        rules, pairs = self._rules(serial_interval)
         if from_day is not None and to_day is not None and from_day > to_day:
             raise InvalidInput(
                 f"the range begins ({from_day.isoformat()}) after it ends ({to_day.isoformat()}); "
@@ -128,12 +142,10 @@ class ReproductionNumbers:
                 (imported if r.imported else local)[(r.onset_on - first).days] += r.cases
             local_total, imported_total = int(local.sum()), int(imported.sum())
             windows = tuple(
-                w
-                for w in estimate_rt(first, local, imported, self._policy.reproduction_number)
-                if from_day is None or w.end >= from_day
+                w for w in estimate_rt(first, local, imported, rules) if from_day is None or w.end >= from_day
             )
         return RtReport(
-            rules=self._policy.reproduction_number,
+            rules=rules,
             policy_version=self._policy.version,
             from_day=from_day,
             to_day=to_day,
@@ -142,4 +154,36 @@ class ReproductionNumbers:
             imported_cases=imported_total,
             no_onset=no_onset,
             suspected=suspected,
+            serial_interval_source="policy" if pairs is None else "confirmed links",
+            serial_interval_pairs=pairs,
+        )
+
+    def _rules(self, serial_interval: str) -> tuple[ReproductionNumberRules, int | None]:
+        rules = self._policy.reproduction_number
+        if serial_interval == "policy":
+            return rules, None
+        if serial_interval != "links":
+            raise InvalidInput(
+                f"serial_interval: expected 'policy' or 'links', got {serial_interval!r}",
+                field="serial_interval",
+            )
+        with self._store.read() as uow:
+            links = uow.cases.linked_onsets()
+        intervals = [(b - a).days for a, b in links if a is not None and b is not None]
+        if len(intervals) < _MIN_LINKS:
+            raise InvalidInput(
+                f"serial_interval: the store holds {len(intervals)} confirmed links with both onsets; "
+                f"at least {_MIN_LINKS} are needed to estimate it (else use the policy's)",
+                field="serial_interval",
+            )
+        mean = statistics.fmean(intervals)
+        sd = statistics.stdev(intervals)
+        if not mean > 1.0 or not sd > 0.0:
+            raise InvalidInput(
+                f"serial_interval: the confirmed links give a mean of {mean:.2f} days (sd {sd:.2f}); "
+                "the method needs a mean above 1 day and a positive sd (else use the policy's)",
+                field="serial_interval",
+            )
+        return dataclasses.replace(rules, serial_interval_mean_days=mean, serial_interval_sd_days=sd), len(
+            intervals
         )

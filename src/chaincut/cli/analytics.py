@@ -157,6 +157,12 @@ def rt(
         bool, typer.Option("--json", help="one JSON object: parameters, left-out cases and windows")
     ] = False,
     purpose: Annotated[str, typer.Option(help=_PURPOSE_HELP)] = _PURPOSE,
+    serial_interval: Annotated[
+        str,
+        typer.Option(
+            help="policy: the policy's serial interval; links: the mean and sd of the store's confirmed links"
+        ),
+    ] = "policy",
 ) -> None:
     """The time-varying reproduction number R_t by onset date (Cori et al. 2013, as EpiEstim).
 
@@ -165,7 +171,7 @@ def rt(
     """
     from_day, to_day = _day("--from", from_text), _day("--to", to_text)
     with services() as svc:
-        report = svc.reproduction.estimate(from_day=from_day, to_day=to_day)
+        report = svc.reproduction.estimate(from_day=from_day, to_day=to_day, serial_interval=serial_interval)
         _audit(svc, rt_read(report), purpose)
     if json_output:
         print_json(report.as_dict())

@@ -10,7 +10,7 @@ the clusters of their assigned cases (``RecordAccess.may_read_analytics_of``).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -54,10 +54,14 @@ def reproduction_number(
     caller: AnalyticsReader,
     first: Annotated[date | None, Query(alias="from", description="first window end to give")] = None,
     last: Annotated[date | None, Query(alias="to", description="last window end to give")] = None,
+    serial_interval: Annotated[
+        Literal["policy", "links"],
+        Query(description="the policy's serial interval, or the mean and sd of the store's confirmed links"),
+    ] = "policy",
 ) -> dict[str, Any]:
     """R_t by onset date (Cori et al. 2013, as EpiEstim; imported cases apart, Thompson et al. 2019):
     each window's posterior mean and 95% credible interval, or "insufficient data" and why."""
-    report = services.reproduction.estimate(from_day=first, to_day=last)
+    report = services.reproduction.estimate(from_day=first, to_day=last, serial_interval=serial_interval)
     read = rt_read(report)
     caller.audit(read.resource, read.record, details=read.parameters)
     return report.as_dict()
