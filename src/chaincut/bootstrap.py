@@ -23,6 +23,7 @@ from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
 from chaincut.analytics.curves import EpidemicCurves
+from chaincut.analytics.situation_service import SituationReports
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -108,6 +109,7 @@ class Services:
     code_revocations: CodeRevocations
     reproduction: ReproductionNumbers
     epidemic_curves: EpidemicCurves
+    situation_reports: SituationReports
 
     def close(self) -> None:
         self.db.dispose()
@@ -180,6 +182,7 @@ def bootstrap(
     # Online, a scanned code is judged by what its issuer knows now (revoked? its holder's code now);
     # offline, by the revoked code ids its bundle carries.
     code_revocations = CodeRevocations(store, code_keys, code_partners, codes, clock)
+    reproduction = ReproductionNumbers(store, policy)
     return Services(
         settings=settings,
         policy=policy,
@@ -239,8 +242,10 @@ def bootstrap(
         codes=codes,
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
         code_revocations=code_revocations,
-        reproduction=ReproductionNumbers(store, policy),
+        reproduction=reproduction,
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
+        # Clusters and chains join the report when their services are wired (no_clusters until then).
+        situation_reports=SituationReports(store, policy, clock, settings.zone, reproduction),
     )
 
 

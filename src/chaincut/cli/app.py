@@ -12,6 +12,7 @@ from chaincut.cli import codes as code_commands
 from chaincut.cli import health_codes as health_code_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
+from chaincut.cli import report as report_commands
 from chaincut.cli import verify as verify_commands
 
 __all__ = ["app", "main"]
@@ -77,6 +78,7 @@ tokens_app.command("resident")(users.resident_token)
 tokens_app.command("venue")(users.venue_token)
 tokens_app.command("revoke")(users.revoke_tokens)
 app.add_typer(analytics.analytics_app, name="analytics")
+app.add_typer(report_commands.report_app, name="report")
 audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 audit_app.command("verify")(audit.verify)
