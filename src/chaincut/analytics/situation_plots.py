@@ -52,7 +52,7 @@ def _font(font: PosterFont, size: float) -> FontProperties:
 
 
 def svg_bytes(figure: Figure) -> bytes:
-    """The figure as SVG (text as paths), with no date in it, so the same report gives the same bytes."""
+    """The figure as SVG, text drawn as paths (no font needed to show it), with no date in it."""
     out = io.BytesIO()
     figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
