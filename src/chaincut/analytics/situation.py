@@ -31,6 +31,7 @@ __all__ = [
     "ClusterSummary",
     "Headline",
     "LinkEvidence",
+    "ReportFormat",
     "SituationReport",
     "TracingCounts",
     "no_clusters",
@@ -100,6 +101,17 @@ class ClusterSummary:
             raise ValueError(f"cluster {self.id}: size: expected 0 or more, got {self.size}")
         if self.first_onset and self.last_onset and self.last_onset < self.first_onset:
             raise ValueError(f"cluster {self.id}: last_onset is before first_onset")
+
+
+class ReportFormat(StrEnum):
+    """The document a report is rendered as."""
+
+    HTML = "html"
+    PDF = "pdf"
+
+    @property
+    def media_type(self) -> str:
+        return "text/html; charset=utf-8" if self is ReportFormat.HTML else "application/pdf"
 
 
 class LinkEvidence(StrEnum):

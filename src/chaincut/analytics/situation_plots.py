@@ -158,7 +158,7 @@ def rt_figure(rt: RtReport, font: PosterFont) -> Figure:
             label=both(label("insufficient")) if n == 0 else None,
         )
     ax.axhline(1.0, color="#D55E00", linewidth=1.0, linestyle="--", label="R = 1")
-    _style(ax, font, label("onset_date"), ("R_t", "R_t"))
+    _style(ax, font, label("onset_date"), ("R_t", ""))
     _day_axis(ax, days, font)
     ax.set_ylim(0, max(2.0, min(top * 1.05, 10.0)))
     ax.legend(prop=_font(font, 7), frameon=False, loc="upper right")

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from chaincut.analytics.situation import SituationReport
+from chaincut.analytics.situation import ReportFormat, SituationReport
 from chaincut.analytics.situation_html import render_html
 from chaincut.analytics.situation_labels import CLASSIFICATION_LABELS, LABELS, ORDER_KIND_LABELS, TIER_LABELS
 from chaincut.analytics.situation_pdf import render_pdf
 from chaincut.venues.fonts import PosterFont, poster_font_for
 
 __all__ = ["ReportFormat", "render_situation_report", "report_font"]
-
-
-class ReportFormat(StrEnum):
-    """The document a report is rendered as."""
-
-    HTML = "html"
-    PDF = "pdf"
-
-    @property
-    def media_type(self) -> str:
-        return "text/html; charset=utf-8" if self is ReportFormat.HTML else "application/pdf"
 
 
 def report_font(report: SituationReport) -> PosterFont:

@@ -35,7 +35,7 @@ from chaincut.errors import InvalidInput
 from chaincut.policy import Policy
 from chaincut.store import Store
 
-__all__ = ["SHOWN_DAYS", "SituationReports"]
+__all__ = ["EARLIEST_DAY", "SHOWN_DAYS", "SituationReports"]
 
 SHOWN_DAYS = 120
 """How many days, ending on the report's day, the curve, R_t and unlinked-share plots show.
@@ -44,6 +44,9 @@ Presentation only (four months read at a glance on a printed page): every count 
 headline covers all days, and cases before the plotted days are counted in the curve's
 ``before``.
 """
+
+EARLIEST_DAY = date(1970, 1, 1)
+"""The first day a report may be asked for (days count from it); a typo's year 0021 is refused."""
 
 
 class SituationReports:
@@ -73,6 +76,13 @@ class SituationReports:
         """
         now = self._clock.now()
         today = now.astimezone(self._zone).date()
+        if day < EARLIEST_DAY:
+            raise InvalidInput(
+                f"day {day.isoformat()} is before {EARLIEST_DAY.isoformat()}; "
+                "expected a day of this epidemic",
+                field="day",
+                code="invalid_day",
+            )
         if day > today:
             raise InvalidInput(
                 f"day {day.isoformat()} is after today ({today.isoformat()}); expected a past day or today",

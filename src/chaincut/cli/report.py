@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chaincut.access.audit import event_for
-from chaincut.analytics.situation_render import ReportFormat, render_situation_report
+from chaincut.analytics.situation import ReportFormat
 from chaincut.cli.console import console, err, services
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
@@ -77,6 +77,9 @@ def situation(
                 details={"format": chosen.value},
             )
         )
+        # Imported here: matplotlib and fpdf2 load only for the command that draws with them.
+        from chaincut.analytics.situation_render import render_situation_report
+
         body = render_situation_report(report, chosen)
     out.write_bytes(body)
     console.print(

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
+from chaincut.analytics.situation import ReportFormat
 from chaincut.analytics.situation_html import content_security_policy
-from chaincut.analytics.situation_render import ReportFormat, render_situation_report
+from chaincut.analytics.situation_render import render_situation_report
 from chaincut.domain.access import Permission
 from chaincut.guards import Caller, requires
 

@@ -38,6 +38,7 @@ from chaincut.analytics.situation import (
     ClusterSummary,
     Headline,
     LinkEvidence,
+    ReportFormat,
     SituationReport,
     TracingCounts,
 )
@@ -49,7 +50,7 @@ from chaincut.analytics.situation_plots import (
     png_bytes,
     rt_figure,
 )
-from chaincut.analytics.situation_render import ReportFormat, render_situation_report, report_font
+from chaincut.analytics.situation_render import render_situation_report, report_font
 from chaincut.analytics.situation_tables import growth_text
 from chaincut.domain import CaseClassification, CaseStatus
 from chaincut.policy import load_policy

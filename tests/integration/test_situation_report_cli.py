@@ -315,6 +315,8 @@ def test_others_are_refused_and_a_bad_day_names_the_field(stocked: Services, cli
     epi = staff_headers(stocked, Role.EPIDEMIOLOGIST, username="epi", purpose=None)
     future = client.get("/reports/situation", params={"day": "2999-01-01"}, headers=epi)
     assert future.status_code in (400, 422) and future.json()["field"] == "day"
+    ancient = client.get("/reports/situation", params={"day": "0021-02-24"}, headers=epi)
+    assert ancient.status_code == 422 and ancient.json()["field"] == "day"
     garbled = client.get("/reports/situation", params={"day": "24/02/2022"}, headers=epi)
     assert garbled.status_code == 422
 
