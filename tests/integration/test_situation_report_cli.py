@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import matplotlib
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
@@ -327,3 +328,18 @@ def test_the_clock_decides_today(stocked: Services) -> None:
     today = now.astimezone(HK).date()
     report = stocked.situation_reports.report(today)
     assert report.day == today and report.generated_at.astimezone(UTC) == now
+
+
+def test_without_a_font_for_the_chinese_the_report_is_refused_not_printed_as_boxes(
+    stocked: Services, settings: Settings, tmp_path: Path
+) -> None:
+    no_cjk = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(
+        cli_app,
+        ["report", "situation", "--day", DAY.isoformat(), "--out", str(out)],
+        env=cli_env(settings, "epi-1") | {"CHAINCUT_POSTER_FONT": str(no_cjk)},
+    )
+    assert result.exit_code == 1
+    assert "no usable font has glyphs" in result.output and "CHAINCUT_POSTER_FONT" in result.output
+    assert not out.exists()
