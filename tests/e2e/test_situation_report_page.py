@@ -118,6 +118,8 @@ def test_the_report_page_loads_under_its_csp_and_passes_axe(
     page: Page, base_url: str, tmp_path: Path
 ) -> None:
     _sign_in(page, base_url)
+    # the console links today's report for those who may read it
+    assert page.is_visible("#role-epidemiologist a[href='/reports/situation']")
     response = page.goto(f"{base_url}/reports/situation?day={DAY.isoformat()}")
     assert response is not None and response.status == 200
     assert page.title().startswith("Situation report 疫情狀況報告")
