@@ -26,6 +26,8 @@ from chaincut.analytics.chain_service import ChainService
 from chaincut.analytics.cluster_service import ClusterService
 from chaincut.analytics.curves import EpidemicCurves
 from chaincut.analytics.serial_interval_service import SerialIntervals
+from chaincut.analytics.situation_clusters import StoredClusters
+from chaincut.analytics.situation_service import SituationReports
 from chaincut.border import (
     BallotDraws,
     BookingService,
@@ -114,6 +116,7 @@ class Services:
     clusters: ClusterService
     chains: ChainService
     serial_intervals: SerialIntervals
+    situation_reports: SituationReports
 
     def close(self) -> None:
         self.db.dispose()
@@ -186,6 +189,9 @@ def bootstrap(
     # Online, a scanned code is judged by what its issuer knows now (revoked? its holder's code now);
     # offline, by the revoked code ids its bundle carries.
     code_revocations = CodeRevocations(store, code_keys, code_partners, codes, clock)
+    reproduction = ReproductionNumbers(store, policy)
+    clusters = ClusterService(store, policy, clock, settings.zone, audit)
+    chains = ChainService(store, policy, clock, settings.zone, audit)
     return Services(
         settings=settings,
         policy=policy,
@@ -245,11 +251,14 @@ def bootstrap(
         codes=codes,
         signed_codes=SignedCodes(store, codes, code_issuer, policy.border.clearance.negative_test_kinds),
         code_revocations=code_revocations,
-        reproduction=ReproductionNumbers(store, policy),
+        reproduction=reproduction,
         epidemic_curves=EpidemicCurves(store, policy, clock, settings.zone),
-        clusters=ClusterService(store, policy, clock, settings.zone, audit),
-        chains=ChainService(store, policy, clock, settings.zone, audit),
+        clusters=clusters,
+        chains=chains,
         serial_intervals=SerialIntervals(store),
+        situation_reports=SituationReports(
+            store, policy, clock, settings.zone, reproduction, clusters=StoredClusters(clusters, chains)
+        ),
     )
 
 

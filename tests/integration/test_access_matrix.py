@@ -112,6 +112,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # cases
     ("POST", "/cases"): DESK,
     ("GET", "/cases"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST}),
+    # the situation report: aggregates only, read as cases are (cases.read) until analytics.read lands
+    ("GET", "/reports/situation"): ANALYSTS,
     ("GET", "/cases/{ref}"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST}),
     ("PATCH", "/cases/{ref}/isolation"): DESK,
     ("PATCH", "/cases/{ref}/status"): frozenset({SUPERVISOR}),
@@ -432,6 +434,7 @@ CALLS: dict[tuple[str, str], Build] = {
         body={"ref": f"NC-{c}", "person": f"NCP-{c}", "classification": "local", "onset_on": "2026-11-18"},
     ),
     ("GET", "/cases"): _static("/cases"),
+    ("GET", "/reports/situation"): _static("/reports/situation", {"day": "2026-11-19"}),
     ("GET", "/cases/{ref}"): _static("/cases/C1"),
     ("PATCH", "/cases/{ref}/isolation"): _static(
         "/cases/C1/isolation", body={"isolated_at": (NOW - timedelta(hours=2)).isoformat()}

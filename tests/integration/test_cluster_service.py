@@ -195,3 +195,30 @@ def test_the_command_prints_the_clusters_as_json(outbreak: Services, settings: S
     bad = CliRunner().invoke(cli_app, ["analytics", "cluster", "999"], env=cli_env(settings, "epi-1"))
     assert bad.exit_code == 1
     assert "no cluster 999" in bad.output
+
+
+def test_the_situation_report_lists_the_clusters_active_on_its_day_as_they_were_then(
+    outbreak: Services,
+) -> None:
+    assert outbreak.situation_reports.report(DAY + timedelta(days=4)).clusters is None  # never run
+    outbreak.clusters.refresh(TRACER)
+    outbreak.chains.refresh(TRACER)
+
+    # reported two days after onset: A on day 2, B and C on 4, D on 5, G on 7 (E, F: no cluster)
+    then = outbreak.situation_reports.report(DAY + timedelta(days=4)).clusters
+    assert then is not None
+    assert sorted((c.size, c.first_onset) for c in then.clusters) == [(1, DAY + timedelta(2)), (2, DAY)]
+    gym = next(c for c in then.clusters if c.size == 1)
+    assert gym.settings == (("Iron Gym", "鐵館"),)
+
+    now = outbreak.situation_reports.report(DAY + timedelta(days=10)).clusters
+    assert now is not None
+    assert sorted(c.size for c in now.clusters) == [2, 3]
+    graphs = {frozenset(n.case_ref for n in g.nodes): g for g in now.chains}
+    gym_graph = graphs[frozenset({"C", "D", "G"})]
+    assert {(e.infector, e.infectee, e.evidence.value) for e in gym_graph.edges} == {
+        ("C", "D", "inferred"),
+        ("C", "G", "inferred"),
+    }
+    before = outbreak.situation_reports.report(DAY + timedelta(days=1)).clusters  # nobody reported yet
+    assert before is not None and before.clusters == ()

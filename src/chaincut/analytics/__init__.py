@@ -1,4 +1,5 @@
-"""Outbreak analytics: clusters, transmission chains, serial intervals, the epidemic curve and R_t.
+"""Outbreak analytics: clusters, transmission chains, serial intervals, the epidemic curve, R_t
+and the situation report.
 
 Pure functions over plain data (dates, counts, pairs), with the readers of their
 input files beside them. Days are calendar dates in local time (the authority's
@@ -80,6 +81,18 @@ from chaincut.analytics.serial_interval_service import (
     SerialIntervals,
     serial_interval_report,
 )
+from chaincut.analytics.situation import (
+    ClusterProvider,
+    ClusterSection,
+    ClusterSummary,
+    Headline,
+    LinkEvidence,
+    ReportFormat,
+    SituationReport,
+    TracingCounts,
+    no_clusters,
+)
+from chaincut.analytics.situation_service import SituationReports
 
 __all__ = [
     "AnalyticsRead",
@@ -98,7 +111,10 @@ __all__ = [
     "Cluster",
     "ClusterCase",
     "ClusterInference",
+    "ClusterProvider",
+    "ClusterSection",
     "ClusterStatus",
+    "ClusterSummary",
     "CycleBreak",
     "DirectLink",
     "DistributionFit",
@@ -109,13 +125,16 @@ __all__ = [
     "EvidenceShown",
     "Exposure",
     "Growth",
+    "Headline",
     "LeftOut",
+    "LinkEvidence",
     "LinkKind",
     "LinkSource",
     "Membership",
     "OnsetPair",
     "OnsetWindow",
     "PairsFile",
+    "ReportFormat",
     "ReproductionNumbers",
     "RtPosterior",
     "RtReport",
@@ -125,7 +144,10 @@ __all__ = [
     "SerialIntervalReport",
     "SerialIntervals",
     "Setting",
+    "SituationReport",
+    "SituationReports",
     "Together",
+    "TracingCounts",
     "TransmissionChains",
     "Trend",
     "UnlinkedShare",
@@ -140,6 +162,7 @@ __all__ = [
     "infectiousness",
     "infer_chains",
     "infer_clusters",
+    "no_clusters",
     "pairs_with_onsets",
     "parse_onset_windows",
     "read_pairs_file",

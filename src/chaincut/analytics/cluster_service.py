@@ -23,6 +23,7 @@ a run and every decision are audited here.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
@@ -374,6 +375,25 @@ class ClusterService:
         with self._store.read() as uow:
             records = [r for r in (uow.inferred_clusters.get(i) for i in cluster_ids) if r is not None]
             return self._summaries(uow, records)
+
+    def active_on(self, day: date, limit: int) -> list[tuple[ClusterSummary, list[str]]] | None:
+        """The clusters of the last run active on ``day`` (a member reported within the policy's
+        ``active_days`` before it), largest first, each with its members reported by ``day``:
+        their size, onsets and settings as of then. None when no run was ever made."""
+        with self._store.read() as uow:
+            if uow.inferred_clusters.page(_STATUSES, 1, 0)[1] == 0:
+                return None
+            seen = uow.inferred_clusters.active_on(day, self._policy.clusters.active_days, limit)
+            records = [uow.inferred_clusters.get(i) for i, *_ in seen]
+            summaries = self._summaries(uow, [r for r in records if r is not None])
+            members = uow.inferred_clusters.members_reported_by([i for i, *_ in seen], day)
+        out = []
+        for summary, (_, size, last, first_onset, last_onset) in zip(summaries, seen, strict=True):
+            shown = dataclasses.replace(
+                summary, size=size, first_onset=first_onset, last_onset=last_onset, last_reported=last
+            )
+            out.append((shown, members.get(summary.id, [])))
+        return out
 
     def _summaries(self, uow: Any, records: Sequence[ClusterRecord]) -> list[ClusterSummary]:
         ids = [r.id for r in records]

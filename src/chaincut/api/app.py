@@ -27,6 +27,7 @@ from chaincut.api.routers import (
     follow_ups,
     orders,
     people,
+    reports,
     signed_codes,
     staff,
     status,
@@ -200,6 +201,7 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(follow_ups.router)
     app.include_router(tracing.router)
+    app.include_router(reports.router)
     app.include_router(auth.router)
     app.include_router(staff.router)
     app.include_router(subjects.router)

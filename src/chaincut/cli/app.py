@@ -25,6 +25,7 @@ from chaincut.cli import codes as code_commands
 from chaincut.cli import health_codes as health_code_commands
 from chaincut.cli import keys as keys_commands
 from chaincut.cli import policy as policy_commands
+from chaincut.cli import report as report_commands
 from chaincut.cli import verify as verify_commands
 
 __all__ = ["app", "main"]
@@ -92,6 +93,7 @@ tokens_app.command("revoke")(users.revoke_tokens)
 clusters.register(analytics.analytics_app)
 chains.register(analytics.analytics_app)
 app.add_typer(analytics.analytics_app, name="analytics")
+app.add_typer(report_commands.report_app, name="report")
 audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 audit_app.command("verify")(audit.verify)

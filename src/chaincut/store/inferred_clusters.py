@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -312,6 +312,49 @@ class InferredClusterRepository:
         self._conn.execute(
             update(inferred_clusters).where(inferred_clusters.c.id == cluster_id).values(size=size)
         )
+
+    def active_on(
+        self, day: date, active_days: int, limit: int
+    ) -> list[tuple[int, int, date, date | None, date | None]]:
+        """Clusters as the last run left them, seen on ``day``: those with a member reported within the
+        ``active_days`` before it (``day`` included), counting only members reported by then.
+
+        Each: (cluster id, members reported by ``day``, last report date, first onset, last onset),
+        largest first, at most ``limit``.
+        """
+        m = inferred_cluster_members.c
+        reported = cases.c.reported_on
+        since = day - timedelta(days=active_days - 1)
+        query = (
+            select(
+                m.cluster_id,
+                func.count(),
+                func.max(reported),
+                func.min(cases.c.onset_on),
+                func.max(cases.c.onset_on),
+            )
+            .select_from(inferred_cluster_members.join(cases, cases.c.id == m.case_id))
+            .where(reported <= day)
+            .group_by(m.cluster_id)
+            .having(func.max(reported) >= since)
+            .order_by(func.count().desc(), m.cluster_id)
+            .limit(limit)
+        )
+        return [(int(i), int(n), r, f, la) for i, n, r, f, la in self._conn.execute(query)]
+
+    def members_reported_by(self, cluster_ids: Sequence[int], day: date) -> dict[int, list[str]]:
+        """Each cluster's member refs reported on or before ``day``, sorted."""
+        m = inferred_cluster_members.c
+        out: dict[int, list[str]] = defaultdict(list)
+        rows = self._conn.execute(
+            select(m.cluster_id, cases.c.ref)
+            .select_from(inferred_cluster_members.join(cases, cases.c.id == m.case_id))
+            .where(m.cluster_id.in_(list(cluster_ids)), cases.c.reported_on <= day)
+            .order_by(cases.c.ref)
+        )
+        for cluster_id, ref in rows:
+            out[int(cluster_id)].append(ref)
+        return out
 
     # -- tracers' changes ---------------------------------------------------------------------
 

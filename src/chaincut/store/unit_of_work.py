@@ -48,6 +48,7 @@ from chaincut.store.purges import PurgeLog
 from chaincut.store.rate_counts import RateCountRepository
 from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
 from chaincut.store.tables import encounters, visits
+from chaincut.store.tracing_activity import TracingActivityReads
 from chaincut.store.tracing_reads import TracingReads
 from chaincut.store.venues import VenueRepository
 from chaincut.store.whereabouts import EncounterRepository, VisitRepository
@@ -94,6 +95,7 @@ class UnitOfWork:
         self.rate_counts = RateCountRepository(conn)
         self.imports = ImportLedger(conn)
         self.case_tallies = CaseTallies(conn)
+        self.tracing_activity = TracingActivityReads(conn)
 
 
 @dataclass(frozen=True)

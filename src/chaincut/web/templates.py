@@ -74,6 +74,7 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "purges": ("Retention purges", "資料保留期清除記錄"),
     "who_am_i": ("Your account and permissions", "你的帳戶及權限"),
     "checkpoint": ("Check a traveller at the checkpoint", "口岸查驗旅客"),
+    "situation_report": ("Today's situation report", "今日疫情狀況報告"),
 }
 
 _ROLE_LABELS: Mapping[Role, tuple[str, str]] = {
@@ -97,6 +98,7 @@ class _Link:
 # What each permission opens in the browser (GET routes that need no stated purpose).
 _LINKS = (
     _Link(Permission.CASES_READ, "/cases", "cases"),
+    _Link(Permission.ANALYTICS_READ, "/reports/situation", "situation_report"),
     _Link(Permission.EXPORTS_APPROVE, "/approvals", "approvals"),
     _Link(Permission.VENUES_READ, "/venues", "venues"),
     _Link(Permission.USERS_MANAGE, "/staff", "staff"),
