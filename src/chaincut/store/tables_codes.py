@@ -85,6 +85,8 @@ code_exposures = Table(
     Column("generation", Integer, nullable=False),
     Column("last_exposure_at", BigInteger, nullable=False),
     Column("traced_at", BigInteger, nullable=False),
+    # Covers the situation report's counts of contacts traced on a day and to date (by tier).
+    Index("ix_code_exposures_traced_tier_person", "traced_at", "tier", "person_id"),
 )
 
 code_case_traces = Table(

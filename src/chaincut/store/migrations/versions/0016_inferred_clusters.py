@@ -149,9 +149,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_inferred_infectors")),
     )
+    # The situation report counts contacts traced by day and tier from this index alone.
+    op.create_index(
+        "ix_code_exposures_traced_tier_person", "code_exposures", ["traced_at", "tier", "person_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_code_exposures_traced_tier_person", table_name="code_exposures")
     op.drop_table("inferred_infectors")
     op.drop_table("cluster_decisions")
     op.drop_index(op.f("ix_inferred_cluster_evidence_cluster_id"), table_name="inferred_cluster_evidence")
