@@ -34,7 +34,7 @@ def _files(folder: Path) -> tuple[Path, Path]:
     people = folder / "people.csv"
     cases = folder / "cases.csv"
     people_lines = ["ref,name,phone,address"]
-    case_lines = ["ref,person,classification,onset_on,specimen_on,reported_on"]
+    case_lines = ["ref,person,classification,onset_on,specimen_on,reported_on,linked_case"]
     n = 0
     for back in range(45, -1, -1):
         day = DAY - timedelta(days=back)
@@ -43,7 +43,11 @@ def _files(folder: Path) -> tuple[Path, Path]:
             people_lines.append(f'{ref},"{NAME}","{PHONE}","{ADDRESS}"')
             onset = "" if k % 5 == 4 else (day - timedelta(days=k % 3)).isoformat()
             specimen = day.isoformat() if not onset else ""
-            case_lines.append(f"C{n},{ref},{CLASSES[n % len(CLASSES)]},{onset},{specimen},{day.isoformat()}")
+            # a "linked" case was infected by the case before it: chains, hence clusters, to draw
+            linked = f"C{n - 1}" if CLASSES[n % len(CLASSES)] == "linked" and n else ""
+            case_lines.append(
+                f"C{n},{ref},{CLASSES[n % len(CLASSES)]},{onset},{specimen},{day.isoformat()},{linked}"
+            )
             n += 1
     people.write_text("\n".join(people_lines) + "\n", encoding="utf-8")
     cases.write_text("\n".join(case_lines) + "\n", encoding="utf-8")
@@ -69,6 +73,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterato
         ["users", "add", USERNAME, "--role", "epidemiologist"],
         ["import", "people", str(people)],
         ["import", "cases", str(cases)],
+        ["analytics", "clusters", "--purpose", "the situation report's clusters"],
     )
     for i, step in enumerate(steps):
         done = subprocess.run(
@@ -126,7 +131,10 @@ def test_the_report_page_loads_under_its_csp_and_passes_axe(
     assert page.inner_text("h1") == f"Situation report 疫情狀況報告: {DAY.isoformat()}"
     # every plot decoded and drew (an image blocked by the CSP or broken has no natural width)
     widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
-    assert len(widths) == 3 and all(w > 0 for w in widths)
+    assert len(widths) >= 4 and all(w > 0 for w in widths)  # curve, R_t, unlinked share, chains
+    # the clusters of the setup's run, seen on the day: listed, not "not computed"
+    assert page.locator("td", has_text="active").count() >= 10
+    assert "not computed" not in page.inner_text("body").casefold()
     # the inline stylesheet applies (admitted by its hash)
     assert page.eval_on_selector("h2", "h => getComputedStyle(h).borderBottomStyle") == "solid"
     text = page.inner_text("body").casefold()
