@@ -156,6 +156,8 @@ def test_bad_input_is_named(client: TestClient, outbreak: Services) -> None:
     own = client.put("/analytics/chains/C/infector", headers=headers, json={"infector": "C"})
     assert (own.status_code, own.json()["field"]) == (422, "infector")
     assert client.get("/analytics/clusters/999", headers=headers).status_code == 404
+    huge = client.get(f"/analytics/clusters/{2**70}", headers=headers)  # beyond any database integer
+    assert (huge.status_code, huge.json()["field"]) == (422, "path.cluster_id")
     no_purpose = staff_headers(outbreak, Role.EPIDEMIOLOGIST, username="epi-3", purpose=None)
     refused = client.get("/analytics/clusters", headers=no_purpose)
     assert (refused.status_code, refused.json()["field"]) == (403, "X-Chaincut-Purpose")

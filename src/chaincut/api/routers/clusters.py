@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from chaincut.analytics.cluster_ids import Decision
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 ClusterReader = Annotated[Caller, requires(Permission.CLUSTERS_READ, purpose=True)]
 ClusterDecider = Annotated[Caller, requires(Permission.CLUSTERS_DECIDE, purpose=True)]
+ClusterId = Annotated[int, Path(ge=1, le=2**62, description="the cluster's id")]
 
 
 class ClusterName(BaseModel):
@@ -89,7 +90,7 @@ def refresh(services: ServicesDep, caller: AnalyticsReader) -> dict[str, Any]:
 
 
 @router.get("/clusters/{cluster_id}")
-def cluster(services: ServicesDep, caller: ClusterReader, cluster_id: int) -> dict[str, Any]:
+def cluster(services: ServicesDep, caller: ClusterReader, cluster_id: ClusterId) -> dict[str, Any]:
     """A cluster: members, settings, the evidence of each membership, size by day, decisions, and
     the chain graph among its members (nodes with generations, infector edges)."""
     members = _visible_cluster(services, caller, cluster_id)
@@ -100,7 +101,7 @@ def cluster(services: ServicesDep, caller: ClusterReader, cluster_id: int) -> di
 
 @router.put("/clusters/{cluster_id}/name")
 def name_cluster(
-    services: ServicesDep, caller: ClusterDecider, cluster_id: int, body: ClusterName
+    services: ServicesDep, caller: ClusterDecider, cluster_id: ClusterId, body: ClusterName
 ) -> dict[str, Any]:
     """Name a cluster (audited); the name survives every later run."""
     _visible_cluster(services, caller, cluster_id)
@@ -110,7 +111,7 @@ def name_cluster(
 
 @router.post("/clusters/{cluster_id}/decisions")
 def decide(
-    services: ServicesDep, caller: ClusterDecider, cluster_id: int, body: MembershipDecisionBody
+    services: ServicesDep, caller: ClusterDecider, cluster_id: ClusterId, body: MembershipDecisionBody
 ) -> dict[str, Any]:
     """Confirm or reject a case's membership (audited); it holds on every later run."""
     _visible_cluster(services, caller, cluster_id)
