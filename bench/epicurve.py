@@ -175,6 +175,8 @@ def _load(svc: Services, columns: CaseColumns, household: npt.NDArray[np.int64])
                         else date(1970, 1, 1) + timedelta(days=int(columns.onset[i])),
                         "specimen_on": None,
                         "created_at": 0,
+                        # as CaseRepository stores it: the person's household's district
+                        "district": None if household[i] < 0 else columns.districts[int(household[i]) % 18],
                     }
                     for i in range(start, stop)
                 ],

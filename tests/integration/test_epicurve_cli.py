@@ -13,6 +13,7 @@ from chaincut.bootstrap import Services
 from chaincut.cli import app as cli_app
 from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetails
 from chaincut.domain.ids import new_public_id
+from chaincut.people.corrections import Correction, PersonCorrections
 from chaincut.settings import Settings
 from chaincut.store import NewPersonRow
 from support.settings import cli_env
@@ -167,3 +168,27 @@ def test_a_bad_range_is_one_clear_line(stocked: Services, settings: Settings) ->
     garbled = run(settings, "--from", "24/02/2022")
     assert garbled.exit_code == 2
     assert "YYYY-MM-DD" in garbled.output
+
+
+def test_a_correction_that_moves_a_person_moves_their_cases_to_the_new_district(stocked: Services) -> None:
+    """The curve reads each case's district from the case (no join): a correction keeps it true."""
+    with stocked.store.read() as uow:
+        person_id = uow.people.id_for_ref("p-0")  # a Sha Tin household's case
+    assert person_id is not None
+    corrections = PersonCorrections(stocked.store, stocked.clock)
+
+    corrections.correct(person_id, Correction("moved house", household="h-kwuntong"), "tests")
+    with stocked.store.read() as uow:
+        moved: Counter[tuple[date | None, str | None]] = Counter()
+        for r in uow.case_tallies.by_day():
+            moved[(r.onset_on, r.district)] += r.cases
+    assert moved[(_day(0), "Kwun Tong")] == 1
+    assert moved[(_day(0), "Sha Tin")] == 1  # C-1 stays (C-0 left)
+
+    corrections.correct(person_id, Correction("moved again", household="h-new"), "tests")  # no district known
+    with stocked.store.read() as uow:
+        again: Counter[tuple[date | None, str | None]] = Counter()
+        for r in uow.case_tallies.by_day():
+            again[(r.onset_on, r.district)] += r.cases
+    assert again[(_day(0), "Kwun Tong")] == 0
+    assert again[(_day(0), None)] == 1

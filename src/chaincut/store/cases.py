@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, 
 
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
-from chaincut.store.tables import case_assignments, cases, cluster_cases, clusters, people
+from chaincut.store.tables import case_assignments, cases, cluster_cases, clusters, households, people
 
 __all__ = ["CaseRepository", "ClusterRepository"]
 
@@ -36,8 +36,9 @@ def _case(row: Row[Any]) -> Case:
     )
 
 
-def _row(c: Case, created_at: int) -> dict[str, Any]:
+def _row(c: Case, created_at: int, district: str | None = None) -> dict[str, Any]:
     return {
+        "district": district,
         "ref": c.ref,
         "person_id": c.person_id,
         "status": c.status.value,
@@ -62,14 +63,29 @@ class CaseRepository:
 
     def add(self, case: Case, created_at: int) -> int:
         """Store one case; returns its id."""
-        result = self._conn.execute(insert(cases), _row(case, created_at))
+        district = self._districts([case.person_id]).get(case.person_id)
+        result = self._conn.execute(insert(cases), _row(case, created_at, district))
         assert result.inserted_primary_key is not None
         return int(result.inserted_primary_key[0])
 
     def add_many(self, items: Sequence[Case], created_at: int) -> None:
         if not items:
             return
-        self._conn.execute(insert(cases), [_row(c, created_at) for c in items])
+        districts = self._districts([c.person_id for c in items])
+        self._conn.execute(insert(cases), [_row(c, created_at, districts.get(c.person_id)) for c in items])
+
+    def _districts(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """The district of each person's household (people with none, or none known, left out)."""
+        out: dict[int, str] = {}
+        wanted = sorted(set(person_ids))
+        for start in range(0, len(wanted), 5000):
+            rows = self._conn.execute(
+                select(people.c.id, households.c.district)
+                .select_from(people.join(households, households.c.id == people.c.household_id))
+                .where(people.c.id.in_(wanted[start : start + 5000]), households.c.district.is_not(None))
+            )
+            out.update({int(i): d for i, d in rows})
+        return out
 
     def get(self, case_id: int) -> Case | None:
         row = self._conn.execute(select(cases).where(cases.c.id == case_id)).one_or_none()

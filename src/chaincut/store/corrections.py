@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from chaincut.clock import from_epoch
 from chaincut.security import FieldCipher
-from chaincut.store.tables import api_tokens, households, people, person_corrections
+from chaincut.store.tables import api_tokens, cases, households, people, person_corrections
 
 __all__ = [
     "CORRECTABLE_FIELDS",
@@ -118,6 +118,13 @@ class CorrectionRepository:
                 values[_SEALED_COLUMNS[name]] = self._cipher.seal(new, field=name)
         if values:
             self._conn.execute(update(people).where(people.c.id == person_id).values(**values))
+        if "household" in changes:  # the person's cases follow them to the new household's district
+            district = select(households.c.district).where(households.c.id == household_id).scalar_subquery()
+            self._conn.execute(
+                update(cases)
+                .where(cases.c.person_id == person_id)
+                .values(district=district if household_id is not None else None)
+            )
         seal = self._cipher.seal
         self._conn.execute(
             insert(person_corrections),

@@ -248,8 +248,13 @@ cases = Table(
     Column("policy_version", String(64)),
     Column("linked_case_id", Id, ForeignKey("cases.id")),
     Column("discharged_at", BigInteger),
+    # The district of the case's person's household, kept with the case (set when it is stored and
+    # when a correction moves the person), so the epidemic curve groups cases without a join.
+    Column("district", String(64)),
     # Covers the daily counts by onset (store/incidence.py): read from the index alone, in its order.
     Index("ix_cases_onset_class_status", "onset_on", "classification", "status"),
+    # Covers the epidemic curve's counts (store/case_tallies.py): one GROUP BY over the index alone.
+    Index("ix_cases_tally", "onset_on", "reported_on", "classification", "status", "district"),
 )
 
 orders = Table(
