@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from support.auth import PASSWORD
-from support.serving import chaincut_command, free_port, healthy
+from support.serving import chaincut_command, chaincut_serve
 
 USERNAME = "alice"
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
@@ -48,27 +47,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterato
         )
         (log_dir / f"web-sign-in-{step[0]}.log").write_text(done.stdout + done.stderr, encoding="utf-8")
         assert done.returncode == 0, done.stderr
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    out_path, err_path = log_dir / f"web-serve-{port}.stdout", log_dir / f"web-serve-{port}.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        server = subprocess.Popen(
-            [command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out, stderr=err
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not healthy(f"{base}/health"):
-            assert server.poll() is None, f"the server exited: {err_path.read_text(errors='replace')}"
-            assert time.monotonic() < deadline, "the server did not answer /health within 30 s"
-            time.sleep(0.1)
+    with chaincut_serve(command, env, log_dir, "web") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate(timeout=15)
 
 
 def sign_in(page: Page, base_url: str, password: str = PASSWORD) -> int:

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["ThreadedServer", "chaincut_command", "free_port", "healthy"]
+__all__ = ["ThreadedServer", "chaincut_command", "chaincut_serve", "free_port", "healthy"]
 
 
 class ThreadedServer:
@@ -65,3 +68,33 @@ def healthy(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+@contextmanager
+def chaincut_serve(command: str, env: dict[str, str], log_dir: Path, name: str) -> Iterator[str]:
+    """``chaincut serve`` on a free loopback port until the block ends; yields its base URL.
+
+    Its output goes to ``log_dir`` (``{name}-serve-{port}.stdout|stderr``); waits up to 30 s
+    for ``/health``, failing with the server's errors if it exits first.
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out_path, err_path = log_dir / f"{name}-serve-{port}.stdout", log_dir / f"{name}-serve-{port}.stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        server = subprocess.Popen(
+            [command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out, stderr=err
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not healthy(f"{base}/health"):
+            assert server.poll() is None, f"the server exited: {err_path.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, "the server did not answer /health within 30 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate(timeout=15)
