@@ -270,12 +270,13 @@ def infer_clusters(
     component_of = {i: merged.find(i) for i in venue}
     venue_home = dict(home)
     voted = [i for i in attach if any(ref in venue_home for ref in groups[i][1])]
+    voted_set = set(voted)
     unvoted = sorted(
-        (i for i in attach if i not in set(voted)), key=lambda i: (-len(groups[i][1]), groups[i][0])
+        (i for i in attach if i not in voted_set), key=lambda i: (-len(groups[i][1]), groups[i][0])
     )
     for i in [*voted, *unvoted]:
         members = groups[i][1]
-        source = venue_home if i in voted else home
+        source = venue_home if i in voted_set else home
         votes = Counter(source[ref] for ref in members if ref in source)
         if votes:
             target = min(votes, key=lambda r: (-votes[r], -len(component_cases[r]), r))
@@ -320,6 +321,13 @@ def infer_clusters(
         for ref, other in ((link.case_a, link.case_b), (link.case_b, link.case_a)):
             link_evidence[ref].append(Membership(ref, None, other, link.kind, None, None, link.day, link.day))
 
+    # Each case's settings, in setting order: a member's evidence is read from its own exposures
+    # (not from every setting of its cluster, which grows with the cluster's size squared).
+    settings_of: dict[str, list[str]] = defaultdict(list)
+    for sid in sorted(at):
+        for ref in at[sid]:
+            settings_of[ref].append(sid)
+
     clusters: list[Cluster] = []
     for root, member_list in clusters_of.items():
         members = tuple(member_list)
@@ -327,10 +335,13 @@ def infer_clusters(
             continue
         evidence: list[Membership] = []
         settings_used: set[str] = set()
+        in_cluster = group_settings[root]
         for ref in members:
             day = by_ref[ref].day
-            for sid in sorted(group_settings[root]):
-                for exposure in at[sid].get(ref, ()):
+            for sid in settings_of.get(ref, ()):
+                if sid not in in_cluster:
+                    continue
+                for exposure in at[sid][ref]:
                     settings_used.add(sid)
                     evidence.append(_setting_evidence(exposure, day, rules))
             evidence.extend(link_evidence.get(ref, ()))
