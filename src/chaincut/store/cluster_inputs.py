@@ -2,7 +2,9 @@
 
 Reads are column-wise and bounded by time, so a million cases read in seconds: the stays and
 encounters of case persons that began at or after ``since`` (the caller's earliest exposure
-period), joined through the visits' and encounters' person-first indexes.
+period), joined through the visits' and encounters' person-first indexes. Columns are NumPy
+arrays; a missing date is :data:`NO_DATE` (NumPy's NaT as an integer, the analytics' ``NO_DAY``)
+and a missing instant :data:`NO_INSTANT`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,84 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, and_, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Select, String, and_, cast, func, select
 
 from chaincut.store.tables import cases, encounters, people, venues, visits
 
-__all__ = ["ClusterCaseRow", "ClusterInputs", "VenueSetting"]
+__all__ = [
+    "NO_DATE",
+    "NO_INSTANT",
+    "CaseInputColumns",
+    "ClusterCaseRow",
+    "ClusterInputs",
+    "EncounterColumns",
+    "StayColumns",
+    "VenueSetting",
+]
+
+NO_DATE = int(np.iinfo(np.int64).min)
+"""A missing date in the columns (days since 1970-01-01 otherwise)."""
+NO_INSTANT = int(np.iinfo(np.int64).min)
+"""A missing instant in the columns (epoch seconds otherwise)."""
+NO_ID = -1
+"""A missing id (no household, no linked case)."""
+
+
+@dataclass(frozen=True)
+class CaseInputColumns:
+    """Cases as cluster inference and chains see them, one entry per case, by id.
+
+    Dates are day numbers (days since 1970-01-01; :data:`NO_DATE` when missing), ``isolated_at``
+    epoch seconds (:data:`NO_INSTANT`: not isolated), ``household_id`` and ``linked_case_id``
+    :data:`NO_ID` when there is none.
+    """
+
+    id: npt.NDArray[np.int64]
+    ref: tuple[str, ...]
+    person_id: npt.NDArray[np.int64]
+    household_id: npt.NDArray[np.int64]
+    classification: tuple[str, ...]
+    onset_on: npt.NDArray[np.int64]
+    reported_on: npt.NDArray[np.int64]
+    specimen_on: npt.NDArray[np.int64]
+    isolated_at: npt.NDArray[np.int64]
+    linked_case_id: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class StayColumns:
+    """Stays (visits): person, venue, entered and left (epoch seconds; left = entered while open)."""
+
+    person_id: npt.NDArray[np.int64]
+    venue_id: npt.NDArray[np.int64]
+    entered_at: npt.NDArray[np.int64]
+    left_at: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class EncounterColumns:
+    """Encounters: the two people, start and end (epoch seconds)."""
+
+    person_a: npt.NDArray[np.int64]
+    person_b: npt.NDArray[np.int64]
+    start_at: npt.NDArray[np.int64]
+    end_at: npt.NDArray[np.int64]
+
+
+def _ints(values: Sequence[int | None], missing: int) -> npt.NDArray[np.int64]:
+    return np.array([missing if v is None else v for v in values], dtype=np.int64)
+
+
+def _days(values: Sequence[str | None]) -> npt.NDArray[np.int64]:
+    """ISO dates (None: missing) as day numbers, NO_DATE for missing."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    out: npt.NDArray[np.int64] = np.array(values, dtype="datetime64[D]").astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +146,63 @@ class ClusterInputs:
             for i, ref, p, h, s, c, o, r, x, k, sp in self._conn.execute(query)
         ]
 
+    def case_columns(self, statuses: Sequence[str]) -> CaseInputColumns:
+        """Every case of these statuses as columns, by id (one query, no object per case)."""
+        query = (
+            select(
+                cases.c.id,
+                cases.c.ref,
+                cases.c.person_id,
+                people.c.household_id,
+                cases.c.classification,
+                cast(cases.c.onset_on, String),
+                cast(cases.c.reported_on, String),
+                cast(cases.c.specimen_on, String),
+                cases.c.isolated_at,
+                cases.c.linked_case_id,
+            )
+            .select_from(cases.join(people, people.c.id == cases.c.person_id))
+            .where(cases.c.status.in_(list(statuses)))
+            .order_by(cases.c.id)
+        )
+        rows = self._conn.execute(query).all()
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 10
+        return CaseInputColumns(
+            id=np.array(cols[0], dtype=np.int64),
+            ref=tuple(cols[1]),
+            person_id=np.array(cols[2], dtype=np.int64),
+            household_id=_ints(cols[3], NO_ID),
+            classification=tuple(cols[4]),
+            onset_on=_days(cols[5]),
+            reported_on=_days(cols[6]),
+            specimen_on=_days(cols[7]),
+            isolated_at=_ints(cols[8], NO_INSTANT),
+            linked_case_id=_ints(cols[9], NO_ID),
+        )
+
+    def case_stay_columns(self, since: int) -> StayColumns:
+        """The stays of cases' persons entered since ``since``, as columns (open ones end on entry)."""
+        persons = select(cases.c.person_id).distinct().subquery()
+        query = select(
+            visits.c.person_id,
+            visits.c.venue_id,
+            visits.c.entered_at,
+            func.coalesce(visits.c.left_at, visits.c.entered_at),
+        ).select_from(
+            persons.join(
+                visits, and_(visits.c.person_id == persons.c.person_id, visits.c.entered_at >= since)
+            )
+        )
+        rows = self._conn.execute(query).all()
+        flat = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        return StayColumns(flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy())
+
+    def case_encounter_columns(self, since: int) -> EncounterColumns:
+        """The encounters between two cases' persons since ``since``, as columns."""
+        rows = self._conn.execute(self._encounters_query(since)).all()
+        flat = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        return EncounterColumns(flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy())
+
     def case_stays(self, since: int) -> list[tuple[int, int, int, int | None]]:
         """(person id, venue id, entered, left) of every stay of a case's person entered since ``since``."""
         persons = select(cases.c.person_id).distinct().subquery()
@@ -89,16 +220,22 @@ class ClusterInputs:
 
     def case_encounters(self, since: int) -> list[tuple[int, int, int, int]]:
         """(person a, person b, start, end) of every encounter between two cases' persons since ``since``."""
+        return [
+            (int(p), int(q), int(s), int(e))
+            for p, q, s, e in self._conn.execute(self._encounters_query(since))
+        ]
+
+    @staticmethod
+    def _encounters_query(since: int) -> Select[Any]:
         a = select(cases.c.person_id).distinct().subquery("a")
         b = select(cases.c.person_id).distinct().subquery("b")
-        query = select(
+        return select(
             encounters.c.person_a, encounters.c.person_b, encounters.c.start_at, encounters.c.end_at
         ).select_from(
             a.join(
                 encounters, and_(encounters.c.person_a == a.c.person_id, encounters.c.start_at >= since)
             ).join(b, b.c.person_id == encounters.c.person_b)
         )
-        return [(int(p), int(q), int(s), int(e)) for p, q, s, e in self._conn.execute(query)]
 
     def case_days(self, case_ids: Sequence[int]) -> dict[int, tuple[date | None, date | None]]:
         """(onset, report date) of each of these cases."""

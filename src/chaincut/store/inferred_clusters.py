@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import BindParameter, Connection, bindparam, delete, func, insert, select, update
 
 from chaincut.store.tables import (
@@ -19,7 +21,14 @@ from chaincut.store.tables import (
     inferred_clusters,
 )
 
-__all__ = ["LIVE", "ClusterEvidenceRow", "ClusterRecord", "DecisionRow", "InferredClusterRepository"]
+__all__ = [
+    "LIVE",
+    "ClusterContents",
+    "ClusterEvidenceRow",
+    "ClusterRecord",
+    "DecisionRow",
+    "InferredClusterRepository",
+]
 
 LIVE = ("active", "inactive")  # the statuses of a cluster that is neither merged nor dissolved
 
@@ -48,6 +57,34 @@ class ClusterEvidenceRow:
     end_at: int | None
     first_on: date | None
     last_on: date | None
+
+
+@dataclass(frozen=True)
+class ClusterContents:
+    """A run's members and evidence as columns, one entry per row.
+
+    Members: ``member_cluster``, ``member_case``, ``member_confirmed``. Evidence: ``cluster_id``,
+    ``case_id``, ``setting`` (a key, or None), ``linked_case_id`` (-1: none), ``link`` (None: none),
+    ``start_at``/``end_at`` (epoch seconds; int64 min: none) and ``first_on``/``last_on`` (days
+    since 1970-01-01; int64 min: none).
+    """
+
+    member_cluster: npt.NDArray[np.int64]
+    member_case: npt.NDArray[np.int64]
+    member_confirmed: npt.NDArray[np.bool_]
+    cluster_id: npt.NDArray[np.int64]
+    case_id: npt.NDArray[np.int64]
+    setting: Sequence[str | None]
+    linked_case_id: npt.NDArray[np.int64]
+    link: Sequence[str | None]
+    start_at: npt.NDArray[np.int64]
+    end_at: npt.NDArray[np.int64]
+    first_on: npt.NDArray[np.int64]
+    last_on: npt.NDArray[np.int64]
+
+
+_MISSING = int(np.iinfo(np.int64).min)
+_CHUNK = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +141,15 @@ class InferredClusterRepository:
     def replace_contents(
         self,
         summaries: Sequence[tuple[int, str, int, date | None, date | None, date | None]],
-        members: Sequence[tuple[int, int, bool]],
+        contents: ClusterContents,
         settings: Sequence[tuple[int, str]],
-        evidence: Sequence[tuple[int, ClusterEvidenceRow]],
         at: int,
     ) -> None:
         """Replace every live cluster's members, settings and evidence with this run's.
 
         ``summaries``: (id, status, size, first onset, last onset, last reported) of each cluster
-        the run keeps; ``members``: (cluster id, case id, confirmed).
+        the run keeps. Rows go in with the driver's ``executemany`` in chunks of 100,000 (a
+        million members and five million evidence rows in seconds, with no object per row).
         """
         self._conn.execute(delete(inferred_cluster_evidence))
         self._conn.execute(delete(inferred_cluster_settings))
@@ -134,35 +171,62 @@ class InferredClusterRepository:
                     for i, s, n, f, la, r in summaries
                 ],
             )
-        for start in range(0, len(members), 50_000):
-            chunk = members[start : start + 50_000]
-            self._conn.execute(
-                insert(inferred_cluster_members),
-                [{"cluster_id": c, "case_id": k, "confirmed": f} for c, k, f in chunk],
-            )
-        if settings:
-            self._conn.execute(
-                insert(inferred_cluster_settings), [{"cluster_id": c, "setting": s} for c, s in settings]
-            )
-        for start in range(0, len(evidence), 50_000):
-            chunk_e = evidence[start : start + 50_000]
-            self._conn.execute(
-                insert(inferred_cluster_evidence),
-                [
-                    {
-                        "cluster_id": c,
-                        "case_id": e.case_id,
-                        "setting": e.setting,
-                        "linked_case_id": e.linked_case_id,
-                        "link": e.link,
-                        "start_at": e.start_at,
-                        "end_at": e.end_at,
-                        "first_on": e.first_on,
-                        "last_on": e.last_on,
-                    }
-                    for c, e in chunk_e
-                ],
-            )
+        c = contents
+        self._insert_many(
+            inferred_cluster_members.name,
+            ("cluster_id", "case_id", "confirmed"),
+            zip(c.member_cluster.tolist(), c.member_case.tolist(), c.member_confirmed.tolist(), strict=True),
+        )
+        self._insert_many(inferred_cluster_settings.name, ("cluster_id", "setting"), settings)
+        day = self._day_values(np.concatenate((c.first_on, c.last_on)))
+        self._insert_many(
+            inferred_cluster_evidence.name,
+            (
+                "cluster_id",
+                "case_id",
+                "setting",
+                "linked_case_id",
+                "link",
+                "start_at",
+                "end_at",
+                "first_on",
+                "last_on",
+            ),
+            zip(
+                c.cluster_id.tolist(),
+                c.case_id.tolist(),
+                c.setting,
+                [None if k < 0 else k for k in c.linked_case_id.tolist()],
+                c.link,
+                [None if t == _MISSING else t for t in c.start_at.tolist()],
+                [None if t == _MISSING else t for t in c.end_at.tolist()],
+                [day[d] for d in c.first_on.tolist()],
+                [day[d] for d in c.last_on.tolist()],
+                strict=True,
+            ),
+        )
+
+    def _day_values(self, days: npt.NDArray[np.int64]) -> dict[int, Any]:
+        """Each day number's value as the driver takes it (SQLite: ISO text, as SQLAlchemy's Date)."""
+        epoch = date(1970, 1, 1)
+        out: dict[int, Any] = {_MISSING: None}
+        for d in np.unique(days).tolist():
+            if d != _MISSING:
+                day = epoch + timedelta(days=d)
+                out[d] = day.isoformat() if self._conn.dialect.name == "sqlite" else day
+        return out
+
+    def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        chunk: list[Sequence[Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == _CHUNK:
+                self._conn.exec_driver_sql(sql, chunk)
+                chunk = []
+        if chunk:
+            self._conn.exec_driver_sql(sql, chunk)
 
     def close(self, merged: Sequence[tuple[int, int]], dissolved: Sequence[int], at: int) -> None:
         """Record clusters absorbed by others (absorbed, survivor) and clusters no run continues."""
