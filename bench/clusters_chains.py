@@ -210,7 +210,10 @@ def city(total: int, planted: int, rng: np.random.Generator) -> dict[str, npt.ND
         np.stack(
             (
                 np.concatenate(
-                    (household[listed_home] % residential, residential + rng.integers(0, visited, len(listed_away)))
+                    (
+                        household[listed_home] % residential,
+                        residential + rng.integers(0, visited, len(listed_away)),
+                    )
                 ),
                 np.concatenate((listed_home, listed_away)),
             ),
@@ -282,7 +285,12 @@ def load(path: Path, data: dict[str, npt.NDArray[Any]]) -> None:
         db,
         "INSERT INTO people (id, ref, public_id, household_id, created_at) VALUES (?, ?, ?, ?, 0)",
         (
-            (i + 1, f"P{i}", f"B{i:012d}", (household[i] + 1 if household[i] >= 0 else None) if i < total else None)
+            (
+                i + 1,
+                f"P{i}",
+                f"B{i:012d}",
+                (household[i] + 1 if household[i] >= 0 else None) if i < total else None,
+            )
             for i in range(total + others)
         ),
         "people",
@@ -293,7 +301,15 @@ def load(path: Path, data: dict[str, npt.NDArray[Any]]) -> None:
         "INSERT INTO venues (id, ref, public_id, venue_type, name_en, name_zh, district, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
         (
-            (v + 1, f"V{v}", f"Q{v:012d}", venue_names[types[v]], f"Venue {v}", f"場所{v}", f"District {v % 18:02d}")
+            (
+                v + 1,
+                f"V{v}",
+                f"Q{v:012d}",
+                venue_names[types[v]],
+                f"Venue {v}",
+                f"場所{v}",
+                f"District {v % 18:02d}",
+            )
             for v in range(VENUES)
         ),
         "venues",
@@ -306,7 +322,15 @@ def load(path: Path, data: dict[str, npt.NDArray[Any]]) -> None:
         "INSERT INTO cases (id, ref, person_id, status, classification, reported_on, onset_on, created_at,"
         " isolated_at) VALUES (?, ?, ?, 'confirmed', ?, ?, ?, 0, ?)",
         (
-            (i + 1, f"C{i}", i + 1, classes[cls[i]], reported[i], onset[i], isolated[i] if isolated[i] >= 0 else None)
+            (
+                i + 1,
+                f"C{i}",
+                i + 1,
+                classes[cls[i]],
+                reported[i],
+                onset[i],
+                isolated[i] if isolated[i] >= 0 else None,
+            )
             for i in range(total)
         ),
         "cases",
@@ -351,7 +375,9 @@ def load(path: Path, data: dict[str, npt.NDArray[Any]]) -> None:
                 k + 1,
                 f"B{k}",
                 f"District {k % 18:02d}",
-                f"Building {k}" if k < residential else f"Venue {venue_of[k - residential]} (non-residential)",
+                f"Building {k}"
+                if k < residential
+                else f"Venue {venue_of[k - residential]} (non-residential)",
                 1 if k < residential else 0,
                 None if k < residential else venue_of[k - residential] + 1,
             )
@@ -417,7 +443,11 @@ def _child(op: str, data_dir: Path, runs: int, profile: bool, extra: str) -> Non
         found, _ = svc.clusters.page(limit=1)
         result["largest"] = {"id": found[0].id, "size": found[0].size} if found else None
     elif op == "detail":
-        result |= {"members": out.summary.size, "evidence": len(out.evidence), "settings": len(out.summary.settings)}
+        result |= {
+            "members": out.summary.size,
+            "evidence": len(out.evidence),
+            "settings": len(out.summary.settings),
+        }
     elif op == "build":
         result |= {
             "chains": out.chains,
@@ -452,7 +482,9 @@ def _run_child(op: str, data_dir: Path, runs: int, profile: bool, extra: str = "
 def _memberships(path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, str, int]]]:
     db = sqlite3.connect(path)
     try:
-        members = db.execute("SELECT case_id, cluster_id FROM inferred_cluster_members ORDER BY case_id").fetchall()
+        members = db.execute(
+            "SELECT case_id, cluster_id FROM inferred_cluster_members ORDER BY case_id"
+        ).fetchall()
         clusters = db.execute("SELECT id, status, size FROM inferred_clusters ORDER BY id").fetchall()
     finally:
         db.close()
@@ -474,7 +506,9 @@ def _reset(path: Path) -> None:
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--planted", type=int, default=5_000, help="cases in the planted cluster")
     parser.add_argument("--runs", type=int, default=5, help="runs of the cluster page (best of)")
@@ -550,7 +584,9 @@ def main(argv: list[str]) -> None:
             finally:
                 svc.close()
             measured["detail_largest"] = _run_child("detail", data_dir, 1, args.profile, str(largest))
-            measured["detail_planted"] = _run_child("detail", data_dir, args.runs, args.profile, str(planted_id))
+            measured["detail_planted"] = _run_child(
+                "detail", data_dir, args.runs, args.profile, str(planted_id)
+            )
         if "chains" in steps:
             measured["chains_build"] = _run_child("build", data_dir, 1, args.profile)
             measured["chains_for_case"] = _run_child("for_case", data_dir, 1, args.profile, some_case)

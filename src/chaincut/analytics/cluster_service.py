@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,12 +47,10 @@ from chaincut.analytics.clusters import (
 )
 from chaincut.analytics.epicurve import NO_DAY
 from chaincut.clock import Clock, from_epoch, to_epoch
-from chaincut.domain import CaseStatus
 from chaincut.domain.access import Principal
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
-from chaincut.store.cluster_inputs import ClusterCaseRow
 from chaincut.store.inferred_clusters import LIVE, ClusterContents, ClusterRecord, DecisionRow
 
 __all__ = [
@@ -64,7 +62,6 @@ __all__ = [
     "SettingView",
 ]
 
-_COUNTED = (CaseStatus.CONFIRMED.value, CaseStatus.PROBABLE.value)
 _STATUSES = ("active", "inactive", "merged", "dissolved")
 
 
@@ -402,9 +399,6 @@ class ClusterService:
             last_reported,
         )
 
-    def _midnight(self, day: date) -> int:
-        return to_epoch(datetime.combine(day, time(0), tzinfo=self._zone))
-
     # -- reads --------------------------------------------------------------------------------
 
     def page(
@@ -579,12 +573,6 @@ class ClusterService:
                     details={"decision": decision.value, "note": note},
                 ),
             )
-
-
-def _day(r: ClusterCaseRow, today: date, *, reported: bool = False) -> date:
-    """A case's day (onset, else report date); ``reported``: its report date (else onset)."""
-    first, second = (r.reported_on, r.onset_on) if reported else (r.onset_on, r.reported_on)
-    return first or second or today
 
 
 def _date(day_number: int) -> date:

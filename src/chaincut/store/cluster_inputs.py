@@ -9,6 +9,7 @@ and a missing instant :data:`NO_INSTANT`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Select, String, and_, cast, func, select
+from sqlalchemy import Connection, CursorResult, Select, String, and_, cast, func, select
 
 from chaincut.store.tables import cases, encounters, people, venues, visits
 
@@ -82,6 +83,20 @@ class EncounterColumns:
 
 def _ints(values: Sequence[int | None], missing: int) -> npt.NDArray[np.int64]:
     return np.array([missing if v is None else v for v in values], dtype=np.int64)
+
+
+def _raw(result: CursorResult[Any]) -> Sequence[Any]:
+    """A result's rows as the driver gives them: the columns read this way need no conversion
+    (integers, and text), and a million rows skip building a million Row objects."""
+    rows: Sequence[Any] = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return rows
+
+
+def _int_rows(rows: Sequence[Sequence[int]], width: int) -> npt.NDArray[np.int64]:
+    """Rows of integers as a (rows, width) array, read straight from the rows' values."""
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width)
+    return flat.reshape(-1, width)
 
 
 def _days(values: Sequence[str | None]) -> npt.NDArray[np.int64]:
@@ -165,7 +180,7 @@ class ClusterInputs:
             .where(cases.c.status.in_(list(statuses)))
             .order_by(cases.c.id)
         )
-        rows = self._conn.execute(query).all()
+        rows = _raw(self._conn.execute(query))
         cols = list(zip(*rows, strict=True)) if rows else [()] * 10
         return CaseInputColumns(
             id=np.array(cols[0], dtype=np.int64),
@@ -193,14 +208,12 @@ class ClusterInputs:
                 visits, and_(visits.c.person_id == persons.c.person_id, visits.c.entered_at >= since)
             )
         )
-        rows = self._conn.execute(query).all()
-        flat = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        flat = _int_rows(_raw(self._conn.execute(query)), 4)
         return StayColumns(flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy())
 
     def case_encounter_columns(self, since: int) -> EncounterColumns:
         """The encounters between two cases' persons since ``since``, as columns."""
-        rows = self._conn.execute(self._encounters_query(since)).all()
-        flat = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        flat = _int_rows(_raw(self._conn.execute(self._encounters_query(since))), 4)
         return EncounterColumns(flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy())
 
     def case_stays(self, since: int) -> list[tuple[int, int, int, int | None]]:
@@ -251,6 +264,14 @@ class ClusterInputs:
     def venues(self, venue_ids: Sequence[int]) -> dict[int, VenueSetting]:
         out: dict[int, VenueSetting] = {}
         wanted = sorted(set(venue_ids))
+        if len(wanted) > 50_000:  # most of a city's venues: one pass over them beats look-ups by id
+            every = _raw(
+                self._conn.execute(
+                    select(venues.c.id, venues.c.ref, venues.c.venue_type, venues.c.name_en, venues.c.name_zh)
+                )
+            )
+            chosen = set(wanted)
+            return {int(i): VenueSetting(r, t, en, zh) for i, r, t, en, zh in every if i in chosen}
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
             rows = self._conn.execute(
