@@ -305,7 +305,11 @@ class ClusterService:
                 member_ids = np.array(sorted(s.cases), dtype=np.int64)
                 positions = np.searchsorted(ids, member_ids)
                 summaries.append(self._summary(cluster_id, inputs, positions, today))
-                confirmed = np.isin(member_ids, np.array(sorted(s.confirmed), dtype=np.int64))
+                confirmed = (
+                    np.isin(member_ids, np.array(sorted(s.confirmed), dtype=np.int64))
+                    if s.confirmed
+                    else np.zeros(len(member_ids), dtype=np.bool_)
+                )
                 member_parts.append((member_ids, confirmed, cluster_id))
                 if s.fresh_index is not None:
                     k = s.fresh_index

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BindParameter, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import BindParameter, Connection, Select, bindparam, delete, func, insert, select, update
 
 from chaincut.store.tables import (
     cases,
@@ -148,12 +148,11 @@ class InferredClusterRepository:
         """Replace every live cluster's members, settings and evidence with this run's.
 
         ``summaries``: (id, status, size, first onset, last onset, last reported) of each cluster
-        the run keeps. Rows go in with the driver's ``executemany`` in chunks of 100,000 (a
-        million members and five million evidence rows in seconds, with no object per row).
+        the run keeps. Only the clusters whose members, settings or evidence differ from what is
+        stored are rewritten (a run over an unchanged store rewrites none; the store's evidence is
+        millions of rows at a fifth wave's height); the rest keep their rows. Rows go in with the
+        driver's ``executemany`` in chunks of 100,000, with no object per row.
         """
-        self._conn.execute(delete(inferred_cluster_evidence))
-        self._conn.execute(delete(inferred_cluster_settings))
-        self._conn.execute(delete(inferred_cluster_members))
         if summaries:
             self._conn.execute(
                 update(inferred_clusters)
@@ -172,13 +171,68 @@ class InferredClusterRepository:
                 ],
             )
         c = contents
+        day = self._day_values(np.concatenate((c.first_on, c.last_on)))
+        members = _by_cluster(
+            zip(c.member_cluster.tolist(), c.member_case.tolist(), c.member_confirmed.tolist(), strict=True)
+        )
+        setting_rows = _by_cluster(settings)
+        evidence = _by_cluster(
+            zip(
+                c.cluster_id.tolist(),
+                c.case_id.tolist(),
+                c.setting,
+                [None if k < 0 else k for k in c.linked_case_id.tolist()],
+                c.link,
+                [None if t == _MISSING else t for t in c.start_at.tolist()],
+                [None if t == _MISSING else t for t in c.end_at.tolist()],
+                [day[d] for d in c.first_on.tolist()],
+                [day[d] for d in c.last_on.tolist()],
+                strict=True,
+            )
+        )
+        m, st, ev = inferred_cluster_members.c, inferred_cluster_settings.c, inferred_cluster_evidence.c
+        stored_members = _by_cluster(
+            self._rows(select(m.cluster_id, m.case_id, m.confirmed).order_by(m.cluster_id, m.case_id))
+        )
+        stored_settings = _by_cluster(
+            self._rows(select(st.cluster_id, st.setting).order_by(st.cluster_id, st.setting))
+        )
+        stored_evidence = _by_cluster(
+            self._rows(
+                select(
+                    ev.cluster_id,
+                    ev.case_id,
+                    ev.setting,
+                    ev.linked_case_id,
+                    ev.link,
+                    ev.start_at,
+                    ev.end_at,
+                    ev.first_on,
+                    ev.last_on,
+                ).order_by(ev.id)
+            )
+        )
+        changed = sorted(
+            k
+            for k in {*members, *setting_rows, *evidence, *stored_members, *stored_settings, *stored_evidence}
+            if members.get(k) != _same_types(stored_members.get(k))
+            or setting_rows.get(k) != stored_settings.get(k)
+            or evidence.get(k) != stored_evidence.get(k)
+        )
+        for start in range(0, len(changed), 5000):
+            chunk = changed[start : start + 5000]
+            for table in (inferred_cluster_evidence, inferred_cluster_settings, inferred_cluster_members):
+                self._conn.execute(delete(table).where(table.c.cluster_id.in_(chunk)))
         self._insert_many(
             inferred_cluster_members.name,
             ("cluster_id", "case_id", "confirmed"),
-            zip(c.member_cluster.tolist(), c.member_case.tolist(), c.member_confirmed.tolist(), strict=True),
+            (row for k in changed for row in members.get(k, ())),
         )
-        self._insert_many(inferred_cluster_settings.name, ("cluster_id", "setting"), settings)
-        day = self._day_values(np.concatenate((c.first_on, c.last_on)))
+        self._insert_many(
+            inferred_cluster_settings.name,
+            ("cluster_id", "setting"),
+            (row for k in changed for row in setting_rows.get(k, ())),
+        )
         self._insert_many(
             inferred_cluster_evidence.name,
             (
@@ -192,19 +246,15 @@ class InferredClusterRepository:
                 "first_on",
                 "last_on",
             ),
-            zip(
-                c.cluster_id.tolist(),
-                c.case_id.tolist(),
-                c.setting,
-                [None if k < 0 else k for k in c.linked_case_id.tolist()],
-                c.link,
-                [None if t == _MISSING else t for t in c.start_at.tolist()],
-                [None if t == _MISSING else t for t in c.end_at.tolist()],
-                [day[d] for d in c.first_on.tolist()],
-                [day[d] for d in c.last_on.tolist()],
-                strict=True,
-            ),
+            (row for k in changed for row in evidence.get(k, ())),
         )
+
+    def _rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
+        """Rows as the driver gives them (dates as the driver stores them, as :meth:`_day_values`)."""
+        result = self._conn.execute(query)
+        rows: list[tuple[Any, ...]] = list(result.cursor.fetchall()) if result.cursor is not None else []
+        result.close()
+        return rows
 
     def _day_values(self, days: npt.NDArray[np.int64]) -> dict[int, Any]:
         """Each day number's value as the driver takes it (SQLite: ISO text, as SQLAlchemy's Date)."""
@@ -378,6 +428,19 @@ class InferredClusterRepository:
                 note=row.note,
             )
         )
+
+
+def _by_cluster(rows: Iterable[Sequence[Any]]) -> dict[int, list[tuple[Any, ...]]]:
+    """Rows (cluster id first) by cluster, each cluster's in the order given."""
+    out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        out[int(row[0])].append(tuple(row))
+    return out
+
+
+def _same_types(rows: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
+    """Stored member rows with ``confirmed`` as a bool (SQLite gives 0 or 1)."""
+    return None if rows is None else [(c, k, bool(f)) for c, k, f in rows]
 
 
 def _param(name: str) -> BindParameter[Any]:
