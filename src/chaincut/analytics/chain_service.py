@@ -30,7 +30,13 @@ import numpy as np
 import numpy.typing as npt
 
 from chaincut.access.audit import AuditTrail, event_for
-from chaincut.analytics.case_evidence import CaseEvidence, local_midnights, read_case_evidence
+from chaincut.analytics.case_evidence import (
+    CaseEvidence,
+    local_midnights,
+    read_case_evidence,
+    unique,
+    unique_all,
+)
 from chaincut.analytics.chains import (
     ALWAYS_FROM,
     ALWAYS_UNTIL,
@@ -210,7 +216,7 @@ class ChainService:
             )
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()
-            venues = uow.cluster_inputs.venues(np.unique(inputs.stays.venue_id).tolist())
+            venues = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
         cases = inputs.cases
         ids = cases.id
         n = len(ids)
@@ -268,7 +274,7 @@ class ChainService:
         row, case = inputs.cases_of_people(stays.person_id)
         venue, start, end = stays.venue_id[row], stays.entered_at[row], stays.left_at[row]
         # Venues in the order they first appear, then stays by start, end and reference.
-        _, first_seen, venue_of = np.unique(venue, return_index=True, return_inverse=True)
+        _, venue_of, _, first_seen = unique_all(venue)
         venue_order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")[venue_of.reshape(-1)]
         ref_rank = _ranks(inputs.cases.ref)
         order = np.lexsort((ref_rank[case], end, start, venue_order))
@@ -290,7 +296,7 @@ class ChainService:
         keep = case[i] != case[j]
         i, j = i[keep], j[keep]
         setting_of: dict[int, int] = {}
-        for venue_id in np.unique(venue[i]).tolist():
+        for venue_id in unique(venue[i]).tolist():
             key = f"venue:{venues[venue_id].ref}"
             setting_of[venue_id] = settings.setdefault(key, len(settings))
         setting = np.array([setting_of[v] for v in venue[i].tolist()], dtype=np.int64)

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chaincut.access.audit import AuditTrail, event_for
-from chaincut.analytics.case_evidence import CaseEvidence, read_case_evidence
+from chaincut.analytics.case_evidence import CaseEvidence, isin, read_case_evidence, unique
 from chaincut.analytics.cluster_ids import Decision, MembershipDecision, settle
 from chaincut.analytics.clusters import (
     NO_TIME,
@@ -206,7 +206,7 @@ class ClusterService:
             inputs = read_case_evidence(uow, rules.coarse_exposure_days_before_onset, today, at, self._zone)
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()
-            venue_rows = uow.cluster_inputs.venues(np.unique(inputs.stays.venue_id).tolist())
+            venue_rows = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
         cases = inputs.cases
         opens, closes = inputs.period_opens, inputs.period_closes
 
@@ -306,7 +306,7 @@ class ClusterService:
                 positions = np.searchsorted(ids, member_ids)
                 summaries.append(self._summary(cluster_id, inputs, positions, today))
                 confirmed = (
-                    np.isin(member_ids, np.array(sorted(s.confirmed), dtype=np.int64))
+                    isin(member_ids, np.array(sorted(s.confirmed), dtype=np.int64))
                     if s.confirmed
                     else np.zeros(len(member_ids), dtype=np.bool_)
                 )
@@ -319,11 +319,11 @@ class ClusterService:
                         placed = member_ids[~confirmed]
                         case_ids = ids[found.evidence_case[rows]]
                         linked = found.evidence_linked[rows]
-                        keep = np.isin(case_ids, placed) & (
-                            (linked < 0) | np.isin(ids[np.maximum(linked, 0)], member_ids)
+                        keep = isin(case_ids, placed) & (
+                            (linked < 0) | isin(ids[np.maximum(linked, 0)], member_ids)
                         )
                         rows = rows[keep]
-                    used = np.unique(found.evidence_setting[rows])
+                    used = unique(found.evidence_setting[rows])
                     cluster_settings.extend(
                         (cluster_id, key) for key in sorted(setting_names[u] for u in used.tolist() if u >= 0)
                     )

@@ -172,32 +172,44 @@ class InferredClusterRepository:
             )
         c = contents
         day = self._day_values(np.concatenate((c.first_on, c.last_on)))
-        members = _by_cluster(
-            zip(c.member_cluster.tolist(), c.member_case.tolist(), c.member_confirmed.tolist(), strict=True)
+        members = _Slices(
+            c.member_cluster,
+            list(
+                zip(
+                    c.member_cluster.tolist(),
+                    c.member_case.tolist(),
+                    c.member_confirmed.tolist(),
+                    strict=True,
+                )
+            ),
         )
-        setting_rows = _by_cluster(settings)
-        evidence = _by_cluster(
-            zip(
-                c.cluster_id.tolist(),
-                c.case_id.tolist(),
-                c.setting,
-                [None if k < 0 else k for k in c.linked_case_id.tolist()],
-                c.link,
-                [None if t == _MISSING else t for t in c.start_at.tolist()],
-                [None if t == _MISSING else t for t in c.end_at.tolist()],
-                [day[d] for d in c.first_on.tolist()],
-                [day[d] for d in c.last_on.tolist()],
-                strict=True,
-            )
+        setting_rows = _Slices(np.array([k for k, _ in settings], dtype=np.int64), list(settings))
+        evidence = _Slices(
+            c.cluster_id,
+            list(
+                zip(
+                    c.cluster_id.tolist(),
+                    c.case_id.tolist(),
+                    c.setting,
+                    [None if k < 0 else k for k in c.linked_case_id.tolist()],
+                    c.link,
+                    [None if t == _MISSING else t for t in c.start_at.tolist()],
+                    [None if t == _MISSING else t for t in c.end_at.tolist()],
+                    [day[d] for d in c.first_on.tolist()],
+                    [day[d] for d in c.last_on.tolist()],
+                    strict=True,
+                )
+            ),
         )
         m, st, ev = inferred_cluster_members.c, inferred_cluster_settings.c, inferred_cluster_evidence.c
-        stored_members = _by_cluster(
-            self._rows(select(m.cluster_id, m.case_id, m.confirmed).order_by(m.cluster_id, m.case_id))
+        stored_members = _Slices.of(
+            self._rows(select(m.cluster_id, m.case_id, m.confirmed).order_by(m.cluster_id, m.case_id)),
+            confirmed=True,
         )
-        stored_settings = _by_cluster(
+        stored_settings = _Slices.of(
             self._rows(select(st.cluster_id, st.setting).order_by(st.cluster_id, st.setting))
         )
-        stored_evidence = _by_cluster(
+        stored_evidence = _Slices.of(
             self._rows(
                 select(
                     ev.cluster_id,
@@ -209,45 +221,45 @@ class InferredClusterRepository:
                     ev.end_at,
                     ev.first_on,
                     ev.last_on,
-                ).order_by(ev.id)
+                ).order_by(ev.cluster_id, ev.id)
             )
         )
+        everyone = set(members.bounds) | set(setting_rows.bounds) | set(evidence.bounds)
+        everyone |= set(stored_members.bounds) | set(stored_settings.bounds) | set(stored_evidence.bounds)
         changed = sorted(
             k
-            for k in {*members, *setting_rows, *evidence, *stored_members, *stored_settings, *stored_evidence}
-            if members.get(k) != _same_types(stored_members.get(k))
+            for k in everyone
+            if members.get(k) != stored_members.get(k)
             or setting_rows.get(k) != stored_settings.get(k)
             or evidence.get(k) != stored_evidence.get(k)
         )
-        for start in range(0, len(changed), 5000):
-            chunk = changed[start : start + 5000]
+        stale = [
+            k
+            for k in changed
+            if k in stored_members.bounds or k in stored_settings.bounds or k in stored_evidence.bounds
+        ]
+        for start in range(0, len(stale), 5000):
+            chunk = stale[start : start + 5000]
             for table in (inferred_cluster_evidence, inferred_cluster_settings, inferred_cluster_members):
                 self._conn.execute(delete(table).where(table.c.cluster_id.in_(chunk)))
-        self._insert_many(
-            inferred_cluster_members.name,
-            ("cluster_id", "case_id", "confirmed"),
-            (row for k in changed for row in members.get(k, ())),
+        columns = (
+            "cluster_id",
+            "case_id",
+            "setting",
+            "linked_case_id",
+            "link",
+            "start_at",
+            "end_at",
+            "first_on",
+            "last_on",
         )
         self._insert_many(
-            inferred_cluster_settings.name,
-            ("cluster_id", "setting"),
-            (row for k in changed for row in setting_rows.get(k, ())),
+            inferred_cluster_members.name, ("cluster_id", "case_id", "confirmed"), members.rows_of(changed)
         )
         self._insert_many(
-            inferred_cluster_evidence.name,
-            (
-                "cluster_id",
-                "case_id",
-                "setting",
-                "linked_case_id",
-                "link",
-                "start_at",
-                "end_at",
-                "first_on",
-                "last_on",
-            ),
-            (row for k in changed for row in evidence.get(k, ())),
+            inferred_cluster_settings.name, ("cluster_id", "setting"), setting_rows.rows_of(changed)
         )
+        self._insert_many(inferred_cluster_evidence.name, columns, evidence.rows_of(changed))
 
     def _rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
         """Rows as the driver gives them (dates as the driver stores them, as :meth:`_day_values`)."""
@@ -260,7 +272,7 @@ class InferredClusterRepository:
         """Each day number's value as the driver takes it (SQLite: ISO text, as SQLAlchemy's Date)."""
         epoch = date(1970, 1, 1)
         out: dict[int, Any] = {_MISSING: None}
-        for d in np.unique(days).tolist():
+        for d in set(days.tolist()):
             if d != _MISSING:
                 day = epoch + timedelta(days=d)
                 out[d] = day.isoformat() if self._conn.dialect.name == "sqlite" else day
@@ -430,17 +442,41 @@ class InferredClusterRepository:
         )
 
 
-def _by_cluster(rows: Iterable[Sequence[Any]]) -> dict[int, list[tuple[Any, ...]]]:
-    """Rows (cluster id first) by cluster, each cluster's in the order given."""
-    out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        out[int(row[0])].append(tuple(row))
-    return out
+class _Slices:
+    """Rows (cluster id first) grouped by cluster: each cluster's rows are one run, in order."""
 
+    def __init__(self, cluster: npt.NDArray[np.int64], rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        starts = (
+            np.flatnonzero(np.concatenate(([True], cluster[1:] != cluster[:-1]))) if len(cluster) else cluster
+        )
+        ends = np.append(starts[1:], len(cluster)) if len(cluster) else cluster
+        self.bounds: dict[int, tuple[int, int]] = {
+            int(k): (int(a), int(b))
+            for k, a, b in zip(cluster[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        if len(self.bounds) != len(starts):
+            raise ValueError("rows of one cluster must be together")
 
-def _same_types(rows: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
-    """Stored member rows with ``confirmed`` as a bool (SQLite gives 0 or 1)."""
-    return None if rows is None else [(c, k, bool(f)) for c, k, f in rows]
+    @classmethod
+    def of(cls, rows: Sequence[tuple[Any, ...]], *, confirmed: bool = False) -> _Slices:
+        """Stored rows, ordered by cluster (members' ``confirmed`` as a bool: SQLite gives 0 or 1)."""
+        listed = [(c, k, bool(f)) for c, k, f in rows] if confirmed else list(rows)
+        return cls(np.fromiter((r[0] for r in listed), dtype=np.int64, count=len(listed)), listed)
+
+    def get(self, cluster_id: int) -> list[tuple[Any, ...]] | None:
+        where = self.bounds.get(cluster_id)
+        return None if where is None else self.rows[where[0] : where[1]]
+
+    def rows_of(self, cluster_ids: Sequence[int]) -> Iterable[tuple[Any, ...]]:
+        wanted = set(cluster_ids)
+        if all(k in wanted for k in self.bounds):
+            yield from self.rows  # every cluster: no slicing
+            return
+        for k in cluster_ids:
+            where = self.bounds.get(k)
+            if where is not None:
+                yield from self.rows[where[0] : where[1]]
 
 
 def _param(name: str) -> BindParameter[Any]:
