@@ -510,7 +510,7 @@ def _reset(path: Path) -> None:
         "cluster_decisions",
         "inferred_clusters",
     ):
-        db.execute(f"DELETE FROM {table}")  # noqa: S608 - table names from the list above
+        db.execute(f"DELETE FROM {table}")
     db.close()
 
 
@@ -570,7 +570,9 @@ def main(argv: list[str]) -> None:
             db = Database(f"sqlite:///{db_path}")
             upgrade(db)
             db.dispose()
-            _timed("loaded the store", lambda: load(db_path, data))
+            start = time.perf_counter()
+            load(db_path, data)
+            _log(f"loaded the store in {time.perf_counter() - start:.1f} s")
         else:
             _log(f"reusing the store at {data_dir}")
         planted_ref = f"C{int(data['planted'][0])}"
