@@ -447,7 +447,8 @@ class ClusterService:
         rules = self._policy.clusters
         venue_refs = [k.removeprefix("venue:") for k in keys if k.startswith("venue:")]
         venues = uow.cluster_inputs.venues_by_ref(venue_refs)
-        listed = {b.ref: b for b in uow.buildings.all()} if keys else {}
+        building_refs = [k.removeprefix("building:") for k in keys if k.startswith("building:")]
+        listed = {b.ref: b for b in uow.buildings.for_settings(building_refs, venue_refs)} if keys else {}
         by_venue = {b.venue_ref: b for b in listed.values() if b.venue_ref}
         out: dict[str, SettingView] = {}
         for key in keys:
