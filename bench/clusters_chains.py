@@ -525,7 +525,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--store", type=Path, help="keep the loaded store here (reused when present)")
     parser.add_argument("--profile", action="store_true", help="cProfile each step (stderr)")
     parser.add_argument(
-        "--only", help="comma-separated steps to run (refresh,detail,chains; refresh1: the first run only; build: chains' build only)"
+        "--only",
+        help="steps to run, comma-separated: refresh, detail, chains (refresh1: the first run only;"
+        " build: the chains' build only)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)

@@ -26,7 +26,6 @@ __all__ = [
     "NO_DATE",
     "NO_INSTANT",
     "CaseInputColumns",
-    "ClusterCaseRow",
     "ClusterInputs",
     "EncounterColumns",
     "StayColumns",
@@ -124,23 +123,6 @@ def _days(values: Sequence[str | None]) -> npt.NDArray[np.int64]:
 
 
 @dataclass(frozen=True, slots=True)
-class ClusterCaseRow:
-    """A case as cluster inference sees it (no personal details)."""
-
-    id: int
-    ref: str
-    person_id: int
-    household_id: int | None
-    status: str
-    classification: str
-    onset_on: date | None
-    reported_on: date | None
-    isolated_at: int | None
-    linked_case_id: int | None
-    specimen_on: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class VenueSetting:
     ref: str
     venue_type: str
@@ -151,31 +133,6 @@ class VenueSetting:
 class ClusterInputs:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-
-    def cases(self, statuses: Sequence[str]) -> list[ClusterCaseRow]:
-        """Every case of these statuses, by id."""
-        query = (
-            select(
-                cases.c.id,
-                cases.c.ref,
-                cases.c.person_id,
-                people.c.household_id,
-                cases.c.status,
-                cases.c.classification,
-                cases.c.onset_on,
-                cases.c.reported_on,
-                cases.c.isolated_at,
-                cases.c.linked_case_id,
-                cases.c.specimen_on,
-            )
-            .select_from(cases.join(people, people.c.id == cases.c.person_id))
-            .where(cases.c.status.in_(list(statuses)))
-            .order_by(cases.c.id)
-        )
-        return [
-            ClusterCaseRow(int(i), ref, int(p), h, s, c, o, r, x, k, sp)
-            for i, ref, p, h, s, c, o, r, x, k, sp in self._conn.execute(query)
-        ]
 
     def case_columns(self, statuses: Sequence[str]) -> CaseInputColumns:
         """Every case of these statuses as columns, by id (one query, no object per case)."""
@@ -234,28 +191,6 @@ class ClusterInputs:
         with _page_cache(self._conn):
             flat = _int_rows(_raw(self._conn.execute(self._encounters_query(since))), 4)
         return EncounterColumns(flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy())
-
-    def case_stays(self, since: int) -> list[tuple[int, int, int, int | None]]:
-        """(person id, venue id, entered, left) of every stay of a case's person entered since ``since``."""
-        persons = select(cases.c.person_id).distinct().subquery()
-        query = select(
-            visits.c.person_id, visits.c.venue_id, visits.c.entered_at, visits.c.left_at
-        ).select_from(
-            persons.join(
-                visits, and_(visits.c.person_id == persons.c.person_id, visits.c.entered_at >= since)
-            )
-        )
-        return [
-            (int(p), int(v), int(e), None if x is None else int(x))
-            for p, v, e, x in self._conn.execute(query)
-        ]
-
-    def case_encounters(self, since: int) -> list[tuple[int, int, int, int]]:
-        """(person a, person b, start, end) of every encounter between two cases' persons since ``since``."""
-        return [
-            (int(p), int(q), int(s), int(e))
-            for p, q, s, e in self._conn.execute(self._encounters_query(since))
-        ]
 
     @staticmethod
     def _encounters_query(since: int) -> Select[Any]:
