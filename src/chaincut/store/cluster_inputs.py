@@ -24,6 +24,7 @@ from chaincut.store.tables import cases, encounters, people, venues, visits
 
 __all__ = [
     "NO_DATE",
+    "NO_ID",
     "NO_INSTANT",
     "CaseInputColumns",
     "ClusterInputs",
