@@ -305,3 +305,17 @@ def test_building_kinds_follow_the_policy_s_words_in_order() -> None:
     assert building_kind("Novotel Citygate Hong Kong", words, otherwise="residence") == "residence"
     assert building_kind("Penny's Bay Quarantine Centre", words, otherwise="residence") == "quarantine"
     assert building_kind("Golden Era Plaza", words, otherwise="venue") == "venue"
+
+
+def test_links_alone_make_clusters_when_no_setting_is_known_at_all() -> None:
+    cases = [case("c0", 1), case("c1", 3), case("c2", 5)]
+    links = [DirectLink("c0", "c1", LinkKind.LINKED_CASE), DirectLink("c1", "c2", LinkKind.HOUSEHOLD)]
+    inferred = infer_clusters(cases, [], [], links, rules(), today=TODAY)
+    assert [c.cases for c in inferred.clusters] == [("c0", "c1", "c2")]
+    assert [c.settings for c in inferred.clusters] == [()]
+    assert {(m.case_ref, m.linked_case) for m in inferred.clusters[0].evidence} == {
+        ("c0", "c1"),
+        ("c1", "c0"),
+        ("c1", "c2"),
+        ("c2", "c1"),
+    }

@@ -20,39 +20,68 @@ sets the case's ``linked_case``, is audited, and wins over inference from then o
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from chaincut.access.audit import AuditTrail, event_for
+from chaincut.analytics.case_evidence import (
+    CaseEvidence,
+    local_midnights,
+    read_case_evidence,
+    unique,
+    unique_all,
+)
 from chaincut.analytics.chains import (
+    ALWAYS_FROM,
+    ALWAYS_UNTIL,
+    NO_CASE,
     CaseCandidates,
-    ChainCase,
+    ChainCaseColumns,
     ChainGraph,
     ChainNode,
+    EvidenceColumns,
+    EvidenceKind,
     EvidenceShown,
     SerialIntervalDensity,
-    Together,
     TransmissionChains,
     infer_chains,
 )
-from chaincut.analytics.epicurve import UnlinkedShare
+from chaincut.analytics.epicurve import CLASSIFICATIONS, NO_DAY, UnlinkedShare
 from chaincut.clock import Clock, from_epoch, to_epoch
-from chaincut.domain import CaseClassification, CaseStatus
 from chaincut.domain.access import Principal
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
-from chaincut.store.cluster_inputs import ClusterCaseRow
+from chaincut.store.buildings import BuildingRow
+from chaincut.store.cluster_inputs import NO_ID, NO_INSTANT, VenueSetting
 
 __all__ = ["CaseChain", "ChainOverview", "ChainService", "chain_graph_dict", "node_dict"]
 
-_COUNTED = (CaseStatus.CONFIRMED.value, CaseStatus.PROBABLE.value)
+_KIND = {k: i for i, k in enumerate(EvidenceKind)}
+_Rows = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]
+"""Evidence rows as columns: case a, case b (ids), kind, setting, a's stay and b's stay."""
+
+
+def _ranks(names: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each name's position in sorted order."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(np.array(names, dtype=np.str_), kind="stable")] = np.arange(len(names))
+    return rank
 
 
 @dataclass(frozen=True)
@@ -172,95 +201,194 @@ class ChainService:
         return SerialIntervalDensity.normal(r.serial_interval_mean_days, r.serial_interval_sd_days)
 
     def build(self) -> TransmissionChains:
-        """Every chain, inferred afresh from the store."""
+        """Every chain, inferred afresh from the store.
+
+        The store's cases and evidence go to :func:`infer_chains` as columns (keyed by case id),
+        with no object per case or evidence row: a million cases in seconds (bench/clusters_chains.py).
+        """
         now = self._clock.now()
         today = now.astimezone(self._zone).date()
         rules = self._policy.clusters
         window = self._policy.infectious_window
         with self._store.read() as uow:
-            rows = uow.cluster_inputs.cases(_COUNTED)
-            earliest = min((_day(r, today) for r in rows), default=today)
-            since = self._midnight(earliest - timedelta(days=rules.coarse_exposure_days_before_onset))
-            stays = uow.cluster_inputs.case_stays(since)
-            met = uow.cluster_inputs.case_encounters(since)
+            inputs = read_case_evidence(
+                uow, rules.coarse_exposure_days_before_onset, today, to_epoch(now), self._zone
+            )
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()
-            venues = uow.cluster_inputs.venues(sorted({v for _, v, _, _ in stays}))
-        by_id = {r.id: r for r in rows}
-        by_person: dict[int, list[ClusterCaseRow]] = defaultdict(list)
-        for r in rows:
-            by_person[r.person_id].append(r)
-        cases: list[ChainCase] = []
-        for r in rows:
-            if r.onset_on is not None:
-                first = r.onset_on - timedelta(days=window.days_before_onset)
-            else:
-                first = (r.specimen_on or _day(r, today)) - timedelta(days=window.days_before_specimen)
-            opens = datetime.combine(first, time(0), tzinfo=self._zone)
-            closes = from_epoch(r.isolated_at) if r.isolated_at is not None else now
-            infector = by_id[r.linked_case_id].ref if r.linked_case_id in by_id else None
-            cases.append(
-                ChainCase(
-                    r.ref,
-                    r.onset_on,
-                    _day(r, today, reported=True),
-                    CaseClassification(r.classification),
-                    infector,
-                    (opens, max(opens, closes)),
-                )
-            )
-        evidence: list[Together] = []
-        at_venue: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-        for person_id, venue_id, entered, left in stays:
-            for r in by_person.get(person_id, []):
-                at_venue[venue_id].append((entered, left if left is not None else entered, r.ref))
-        for venue_id, visits in at_venue.items():
-            setting = f"venue:{venues[venue_id].ref}"
-            visits.sort()
-            for i, (start_a, end_a, ref_a) in enumerate(visits):
-                for start_b, end_b, ref_b in visits[i + 1 :]:
-                    if start_b > end_a:
-                        break
-                    if ref_a != ref_b:
-                        evidence.append(
-                            Together.stay(
-                                ref_a,
-                                ref_b,
-                                setting,
-                                (from_epoch(start_a), from_epoch(end_a)),
-                                (from_epoch(start_b), from_epoch(end_b)),
-                            )
-                        )
-        household: dict[int, list[str]] = defaultdict(list)
-        for r in rows:
-            if r.household_id is not None:
-                household[r.household_id].append(r.ref)
-        for refs in household.values():
-            evidence.extend(Together.household(a, b) for i, a in enumerate(refs) for b in refs[i + 1 :])
-        for person_a, person_b, start, end in met:
-            for ra in by_person.get(person_a, []):
-                for rb in by_person.get(person_b, []):
-                    if ra.id != rb.id:
-                        evidence.append(
-                            Together.encounter(ra.ref, rb.ref, from_epoch(start), from_epoch(end))
-                        )
-        key_of = {b.ref: (f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}") for b in listed}
-        by_ref = {r.ref: r for r in rows}
-        at_building: dict[str, list[ClusterCaseRow]] = defaultdict(list)
-        for building, case_ref in listed_links:
-            if case_ref in by_ref:
-                at_building[building].append(by_ref[case_ref])
-        days_before = timedelta(days=rules.coarse_exposure_days_before_onset)
-        for building, there in at_building.items():
-            for i, a in enumerate(there):
-                for b in there[i + 1 :]:
-                    first = max(_day(a, today), _day(b, today)) - days_before
-                    last = min(_day(a, today), _day(b, today)) - timedelta(days=1)
-                    if first <= last:
-                        evidence.append(Together.shared_days(a.ref, b.ref, key_of[building], first, last))
-        return infer_chains(
-            cases, evidence, self.density, zone=self._zone, today=today, active_days=rules.active_days
+            venues = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
+        cases = inputs.cases
+        ids = cases.id
+        n = len(ids)
+        first = np.where(
+            cases.onset_on != NO_DAY,
+            cases.onset_on - window.days_before_onset,
+            np.where(cases.specimen_on != NO_DAY, cases.specimen_on, inputs.day)
+            - window.days_before_specimen,
         )
+        opens = local_midnights(first.astype(np.int64), self._zone)
+        closes = np.where(cases.isolated_at != NO_INSTANT, cases.isolated_at, to_epoch(now))
+        target = np.minimum(np.searchsorted(ids, cases.linked_case_id), max(n - 1, 0))
+        counted = (cases.linked_case_id != NO_ID) & (ids[target] == cases.linked_case_id) if n else target > 0
+        code = {c.value: i for i, c in enumerate(CLASSIFICATIONS)}
+        columns = ChainCaseColumns(
+            key=ids,
+            refs=cases.ref,
+            onset=cases.onset_on,
+            reported=inputs.reported,
+            classification=np.array([code[c] for c in cases.classification], dtype=np.int8),
+            infector=np.where(counted, cases.linked_case_id, NO_CASE).astype(np.int64),
+            window_start=opens,
+            window_end=np.maximum(opens, closes).astype(np.int64),
+        )
+        settings: dict[str, int] = {}
+        parts = [
+            self._stay_evidence(inputs, venues, settings),
+            self._household_evidence(inputs),
+            self._encounter_evidence(inputs),
+            self._building_evidence(
+                inputs, listed, listed_links, settings, rules.coarse_exposure_days_before_onset
+            ),
+        ]
+        evidence = EvidenceColumns(
+            a=np.concatenate([p[0] for p in parts]),
+            b=np.concatenate([p[1] for p in parts]),
+            kind=np.concatenate([p[2] for p in parts]).astype(np.int8),
+            setting=np.concatenate([p[3] for p in parts]).astype(np.int32),
+            a_start=np.concatenate([p[4] for p in parts]),
+            a_end=np.concatenate([p[5] for p in parts]),
+            b_start=np.concatenate([p[6] for p in parts]),
+            b_end=np.concatenate([p[7] for p in parts]),
+            settings=tuple(settings),
+        )
+        return infer_chains(
+            columns, evidence, self.density, zone=self._zone, today=today, active_days=rules.active_days
+        )
+
+    @staticmethod
+    def _stay_evidence(
+        inputs: CaseEvidence, venues: dict[int, VenueSetting], settings: dict[str, int]
+    ) -> _Rows:
+        """Two cases' stays at one venue that overlap (each stay of a person counts for each of its cases)."""
+        stays = inputs.stays
+        row, case = inputs.cases_of_people(stays.person_id)
+        venue, start, end = stays.venue_id[row], stays.entered_at[row], stays.left_at[row]
+        # Venues in the order they first appear, then stays by start, end and reference.
+        _, venue_of, _, first_seen = unique_all(venue)
+        venue_order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")[venue_of.reshape(-1)]
+        ref_rank = _ranks(inputs.cases.ref)
+        order = np.lexsort((ref_rank[case], end, start, venue_order))
+        venue, start, end, case = venue[order], start[order], end[order], case[order]
+        firsts, seconds = [], []
+        step = 1
+        while step < len(venue):
+            together = (venue[step:] == venue[:-step]) & (start[step:] <= end[:-step])
+            if not together.any():
+                break
+            i = np.flatnonzero(together)
+            firsts.append(i)
+            seconds.append(i + step)
+            step += 1
+        i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+        by_row = np.lexsort((j, i))
+        i, j = i[by_row], j[by_row]
+        keep = case[i] != case[j]
+        i, j = i[keep], j[keep]
+        setting_of: dict[int, int] = {}
+        for venue_id in unique(venue[i]).tolist():
+            key = f"venue:{venues[venue_id].ref}"
+            setting_of[venue_id] = settings.setdefault(key, len(settings))
+        setting = np.array([setting_of[v] for v in venue[i].tolist()], dtype=np.int64)
+        ids = inputs.cases.id
+        kind = np.full(len(i), _KIND[EvidenceKind.STAY], dtype=np.int64)
+        return (ids[case[i]], ids[case[j]], kind, setting, start[i], end[i], start[j], end[j])
+
+    @staticmethod
+    def _household_evidence(inputs: CaseEvidence) -> _Rows:
+        """Every two cases of one household (households in the order of their first case)."""
+        cases = inputs.cases
+        housed = np.flatnonzero(cases.household_id != NO_ID)
+        housed = housed[np.lexsort((cases.id[housed], cases.household_id[housed]))]
+        house = cases.household_id[housed]
+        starts = np.flatnonzero(np.concatenate(([True], house[1:] != house[:-1]))) if len(house) else housed
+        group = np.cumsum(np.concatenate(([True], house[1:] != house[:-1]))) - 1 if len(house) else housed
+        first_id = cases.id[housed[starts]] if len(house) else housed
+        housed = housed[np.lexsort((cases.id[housed], first_id[group]))] if len(house) else housed
+        house = cases.household_id[housed]
+        firsts, seconds = [], []
+        step = 1
+        while step < len(house):
+            same = house[step:] == house[:-step]
+            if not same.any():
+                break
+            i = np.flatnonzero(same)
+            firsts.append(i)
+            seconds.append(i + step)
+            step += 1
+        i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+        by_row = np.lexsort((j, i))
+        a, b = cases.id[housed[i[by_row]]], cases.id[housed[j[by_row]]]
+        always = np.full(len(a), ALWAYS_FROM, dtype=np.int64), np.full(len(a), ALWAYS_UNTIL, dtype=np.int64)
+        kind = np.full(len(a), _KIND[EvidenceKind.HOUSEHOLD], dtype=np.int64)
+        return (a, b, kind, np.full(len(a), -1, dtype=np.int64), always[0], always[1], always[0], always[1])
+
+    @staticmethod
+    def _encounter_evidence(inputs: CaseEvidence) -> _Rows:
+        """Every encounter between two different cases' people (each case of each person)."""
+        encounter, a, b = inputs.encounter_pairs()
+        start, end = inputs.encounters.start_at[encounter], inputs.encounters.end_at[encounter]
+        ids = inputs.cases.id
+        kind = np.full(len(a), _KIND[EvidenceKind.ENCOUNTER], dtype=np.int64)
+        return (ids[a], ids[b], kind, np.full(len(a), -1, dtype=np.int64), start, end, start, end)
+
+    def _building_evidence(
+        self,
+        inputs: CaseEvidence,
+        listed: Sequence[BuildingRow],
+        listed_links: Sequence[tuple[str, str]],
+        settings: dict[str, int],
+        days_before: int,
+    ) -> _Rows:
+        """Two cases the building list relates to one building, over the days their periods share."""
+        key_of = {b.ref: (f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}") for b in listed}
+        position = {ref: i for i, ref in enumerate(inputs.cases.ref)}
+        building_no: dict[str, int] = {}
+        where, who = [], []
+        for building, case_ref in listed_links:
+            if case_ref in position:
+                where.append(building_no.setdefault(building, len(building_no)))
+                who.append(position[case_ref])
+        place = np.array(where, dtype=np.int64)
+        case = np.array(who, dtype=np.int64)
+        firsts, seconds = [], []
+        step = 1
+        while step < len(place):
+            same = place[step:] == place[:-step]
+            if not same.any():
+                break
+            i = np.flatnonzero(same)
+            firsts.append(i)
+            seconds.append(i + step)
+            step += 1
+        i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+        by_row = np.lexsort((j, i))
+        i, j = i[by_row], j[by_row]
+        day_a, day_b = inputs.day[case[i]], inputs.day[case[j]]
+        first = np.maximum(day_a, day_b) - days_before
+        last = np.minimum(day_a, day_b) - 1
+        keep = first <= last
+        i, j, first, last = i[keep], j[keep], first[keep], last[keep]
+        names = list(building_no)
+        setting_of = [settings.setdefault(key_of[name], len(settings)) for name in names]
+        setting = np.array(setting_of, dtype=np.int64)[place[i]] if len(i) else np.zeros(0, dtype=np.int64)
+        span_start = local_midnights(first, self._zone)
+        span_end = local_midnights(last + 1, self._zone) - 1
+        ids = inputs.cases.id
+        kind = np.full(len(i), _KIND[EvidenceKind.SHARED_DAYS], dtype=np.int64)
+        return (ids[case[i]], ids[case[j]], kind, setting, span_start, span_end, span_start, span_end)
 
     def for_case(self, case_ref: str) -> CaseChain:
         """A case's candidate infectors with the evidence, its infector, generation and chain."""
@@ -401,11 +529,3 @@ class ChainService:
                     details={"infector": infector_ref, "previous": previous},
                 ),
             )
-
-    def _midnight(self, day: date) -> int:
-        return to_epoch(datetime.combine(day, time(0), tzinfo=self._zone))
-
-
-def _day(r: ClusterCaseRow, today: date, *, reported: bool = False) -> date:
-    first, second = (r.reported_on, r.onset_on) if reported else (r.onset_on, r.reported_on)
-    return first or second or today

@@ -24,35 +24,35 @@ a run and every decision are audited here.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
+
 from chaincut.access.audit import AuditTrail, event_for
+from chaincut.analytics.case_evidence import CaseEvidence, isin, read_case_evidence, unique
 from chaincut.analytics.cluster_ids import Decision, MembershipDecision, settle
 from chaincut.analytics.clusters import (
-    Cluster,
-    ClusterCase,
+    NO_TIME,
+    ClusterColumns,
+    ClusterFound,
     ClusterStatus,
-    DirectLink,
-    Exposure,
     LinkKind,
-    Setting,
     building_kind,
-    infer_clusters,
+    infer_cluster_columns,
 )
+from chaincut.analytics.epicurve import NO_DAY
 from chaincut.clock import Clock, from_epoch, to_epoch
-from chaincut.domain import CaseStatus
 from chaincut.domain.access import Principal
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.store import Store
-from chaincut.store.cluster_inputs import ClusterCaseRow
-from chaincut.store.inferred_clusters import LIVE, ClusterEvidenceRow, ClusterRecord, DecisionRow
+from chaincut.store.inferred_clusters import LIVE, ClusterContents, ClusterRecord, DecisionRow
 
 __all__ = [
     "ClusterDetail",
@@ -63,7 +63,6 @@ __all__ = [
     "SettingView",
 ]
 
-_COUNTED = (CaseStatus.CONFIRMED.value, CaseStatus.PROBABLE.value)
 _STATUSES = ("active", "inactive", "merged", "dissolved")
 
 
@@ -195,129 +194,147 @@ class ClusterService:
     # -- runs ---------------------------------------------------------------------------------
 
     def refresh(self, principal: Principal) -> ClusterRun:
-        """Infer the clusters afresh and store them under stable ids; audited as ``clusters.refresh``."""
+        """Infer the clusters afresh and store them under stable ids; audited as ``clusters.refresh``.
+
+        Runs on columns end to end (store reads, :func:`infer_cluster_columns`, bulk writes), so a
+        million cases with their stays take seconds, not an object per stay (bench/clusters_chains.py).
+        """
         rules = self._policy.clusters
         now = self._clock.now()
         today = now.astimezone(self._zone).date()
         at = to_epoch(now)
         with self._store.read() as uow:
-            rows = uow.cluster_inputs.cases(_COUNTED)
-            earliest = min((_day(r, today) for r in rows), default=today)
-            since = self._midnight(earliest - timedelta(days=rules.coarse_exposure_days_before_onset))
-            stays = uow.cluster_inputs.case_stays(since)
-            met = uow.cluster_inputs.case_encounters(since)
+            inputs = read_case_evidence(uow, rules.coarse_exposure_days_before_onset, today, at, self._zone)
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()
-            venue_rows = uow.cluster_inputs.venues(sorted({v for _, v, _, _ in stays}))
-        by_id = {r.id: r for r in rows}
-        cases = [
-            ClusterCase(r.ref, r.onset_on, _day(r, today, reported=True), r.classification) for r in rows
-        ]
-        periods: dict[int, list[tuple[ClusterCaseRow, int, int]]] = defaultdict(list)
-        for r in rows:
-            opens = self._midnight(_day(r, today) - timedelta(days=rules.coarse_exposure_days_before_onset))
-            closes = r.isolated_at if r.isolated_at is not None else at
-            periods[r.person_id].append((r, opens, closes))
+            venue_rows = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
+        cases = inputs.cases
+        opens, closes = inputs.period_opens, inputs.period_closes
 
-        settings: dict[str, Setting] = {}
+        setting_index: dict[str, int] = {}
+        setting_kinds: list[str] = []
         for b in listed:
             key = f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}"
             kind = building_kind(
                 b.name_en, rules.building_kinds, otherwise="residence" if b.residential else "venue"
             )
-            settings[key] = Setting(key, kind, b.name_en, b.name_en)
-        exposures: list[Exposure] = []
-        for v in venue_rows.values():
+            if key in setting_index:
+                setting_kinds[setting_index[key]] = kind
+            else:
+                setting_index[key] = len(setting_kinds)
+                setting_kinds.append(kind)
+        venue_setting: dict[int, int] = {}
+        for venue_id, v in venue_rows.items():
             key = f"venue:{v.ref}"
-            if key not in settings:
-                settings[key] = Setting(key, v.venue_type, v.name_en, v.name_zh)
-        for person_id, venue_id, entered, left in stays:
-            for r, opens, closes in periods.get(person_id, []):
-                if opens <= entered <= closes:
-                    end = left if left is not None else entered
-                    exposures.append(
-                        Exposure(
-                            r.ref, f"venue:{venue_rows[venue_id].ref}", from_epoch(entered), from_epoch(end)
-                        )
-                    )
+            if key not in setting_index:
+                setting_index[key] = len(setting_kinds)
+                setting_kinds.append(v.venue_type)
+            venue_setting[venue_id] = setting_index[key]
+
+        # Timed exposures: each stay of a case's person inside that case's period.
+        stays = inputs.stays
+        stay, case = inputs.cases_of_people(stays.person_id)
+        inside = (opens[case] <= stays.entered_at[stay]) & (stays.entered_at[stay] <= closes[case])
+        stay, case = stay[inside], case[inside]
+        setting_of_venue = np.full(int(stays.venue_id.max(initial=0)) + 1, -1, dtype=np.int64)
+        for venue_id, k in venue_setting.items():
+            setting_of_venue[venue_id] = k
+        # Coarse exposures: the building list's links (a case not in the store is left out).
+        position = {ref: i for i, ref in enumerate(cases.ref)}
         building_keys = {
             b.ref: (f"venue:{b.venue_ref}" if b.venue_ref else f"building:{b.ref}") for b in listed
         }
-        exposures.extend(Exposure(case_ref, building_keys[ref]) for ref, case_ref in listed_links)
-
-        links: list[DirectLink] = []
-        household: dict[int, list[ClusterCaseRow]] = defaultdict(list)
-        for r in rows:
-            if r.household_id is not None:
-                household[r.household_id].append(r)
-        for sharing in household.values():
-            links.extend(DirectLink(a.ref, b.ref, LinkKind.HOUSEHOLD) for a, b in itertools.pairwise(sharing))
-        for person_a, person_b, start, _end in met:
-            for ra, oa, ca in periods.get(person_a, []):
-                for rb, ob, cb in periods.get(person_b, []):
-                    if max(oa, ob) <= start <= min(ca, cb) and ra.id != rb.id:
-                        day = from_epoch(start).astimezone(self._zone).date()
-                        links.append(DirectLink(ra.ref, rb.ref, LinkKind.ENCOUNTER, day))
-        for r in rows:
-            if r.linked_case_id is not None and r.linked_case_id in by_id:
-                links.append(DirectLink(r.ref, by_id[r.linked_case_id].ref, LinkKind.LINKED_CASE))
-
-        inference = infer_clusters(cases, settings.values(), exposures, links, rules, today=today)
         left_out: dict[str, int] = defaultdict(int)
-        for item in inference.left_out:
-            left_out[item.reason] += 1
-        id_of = {r.ref: r.id for r in rows}
+        coarse_case, coarse_setting = [], []
+        for ref, case_ref in listed_links:
+            if case_ref in position:
+                coarse_case.append(position[case_ref])
+                coarse_setting.append(setting_index[building_keys[ref]])
+            else:
+                left_out["unknown case"] += 1
+        coarse = np.full(len(coarse_case), NO_TIME, dtype=np.int64)
+
+        link_a, link_b, link_kind, link_day = inputs.links(self._zone)
+        columns = ClusterColumns(
+            refs=cases.ref,
+            day=inputs.day,
+            reported=inputs.reported,
+            setting_ids=tuple(setting_index),
+            setting_kinds=tuple(setting_kinds),
+            exposure_case=np.concatenate((case, np.array(coarse_case, dtype=np.int64))),
+            exposure_setting=np.concatenate(
+                (setting_of_venue[stays.venue_id[stay]], np.array(coarse_setting, dtype=np.int64))
+            ),
+            exposure_start=np.concatenate((stays.entered_at[stay], coarse)),
+            exposure_end=np.concatenate((stays.left_at[stay], coarse)),
+            link_a=link_a,
+            link_b=link_b,
+            link_kind=link_kind,
+            link_day=link_day,
+        )
+        found = infer_cluster_columns(columns, rules)
+        for k in columns.exposure_setting[found.left_exposures].tolist():
+            left_out[f"setting kind {setting_kinds[k]!r} links no cases"] += 1
+        if len(found.self_links):
+            left_out["a case linked to itself"] += len(found.self_links)
+        ids = cases.id
+        setting_names = columns.setting_ids
+
         with self._store.write() as uow:
             repo = uow.inferred_clusters
             stored = repo.live_members()
             decisions = [
                 MembershipDecision(d.cluster_id, d.case_id, Decision(d.decision)) for d in repo.decisions()
             ]
-            fresh = [frozenset(id_of[ref] for ref in c.cases) for c in inference.clusters]
+            fresh = [
+                frozenset(ids[found.member[found.member_start[k] : found.member_start[k + 1]]].tolist())
+                for k in range(found.clusters)
+            ]
             settled = settle(
                 stored, fresh, decisions, merged_into=repo.merged_into(), min_cases=rules.min_cases
             )
             created = 0
             summaries = []
-            members: list[tuple[int, int, bool]] = []
+            member_parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], int]] = []
             cluster_settings: list[tuple[int, str]] = []
-            evidence: list[tuple[int, ClusterEvidenceRow]] = []
+            evidence_parts: list[tuple[npt.NDArray[np.int64], int]] = []
             for s in settled.clusters:
                 cluster_id = s.id
                 if cluster_id is None:
                     cluster_id = repo.new_cluster(at)
                     created += 1
-                member_rows = [by_id[c] for c in sorted(s.cases)]
-                summaries.append(self._summary(cluster_id, member_rows, today))
-                members.extend((cluster_id, c, c in s.confirmed) for c in sorted(s.cases))
+                member_ids = np.array(sorted(s.cases), dtype=np.int64)
+                positions = np.searchsorted(ids, member_ids)
+                summaries.append(self._summary(cluster_id, inputs, positions, today))
+                confirmed = (
+                    isin(member_ids, np.array(sorted(s.confirmed), dtype=np.int64))
+                    if s.confirmed
+                    else np.zeros(len(member_ids), dtype=np.bool_)
+                )
+                member_parts.append((member_ids, confirmed, cluster_id))
                 if s.fresh_index is not None:
-                    found: Cluster = inference.clusters[s.fresh_index]
-                    used: set[str] = set()
-                    for m in found.evidence:
-                        case_id = id_of[m.case_ref]
-                        if case_id not in s.cases or case_id in s.confirmed:
-                            continue
-                        if m.linked_case is not None and id_of[m.linked_case] not in s.cases:
-                            continue
-                        if m.setting_id is not None:
-                            used.add(m.setting_id)
-                        evidence.append(
-                            (
-                                cluster_id,
-                                ClusterEvidenceRow(
-                                    case_id,
-                                    m.setting_id,
-                                    None if m.linked_case is None else id_of[m.linked_case],
-                                    None if m.link is None else m.link.value,
-                                    None if m.start is None else to_epoch(m.start),
-                                    None if m.end is None else to_epoch(m.end),
-                                    m.first_day,
-                                    m.last_day,
-                                ),
-                            )
+                    k = s.fresh_index
+                    rows = np.arange(found.evidence_start[k], found.evidence_start[k + 1], dtype=np.int64)
+                    fresh_members = found.member_start[k + 1] - found.member_start[k]
+                    if s.confirmed or len(s.cases) != fresh_members:
+                        placed = member_ids[~confirmed]
+                        case_ids = ids[found.evidence_case[rows]]
+                        linked = found.evidence_linked[rows]
+                        keep = isin(case_ids, placed) & (
+                            (linked < 0) | isin(ids[np.maximum(linked, 0)], member_ids)
                         )
-                    cluster_settings.extend((cluster_id, key) for key in sorted(used))
-            repo.replace_contents(summaries, members, cluster_settings, evidence, at)
+                        rows = rows[keep]
+                    used = unique(found.evidence_setting[rows])
+                    cluster_settings.extend(
+                        (cluster_id, key) for key in sorted(setting_names[u] for u in used.tolist() if u >= 0)
+                    )
+                    evidence_parts.append((rows, cluster_id))
+            repo.replace_contents(
+                summaries,
+                self._contents(found, ids, setting_names, member_parts, evidence_parts),
+                cluster_settings,
+                at,
+            )
             repo.close(settled.merged, settled.dissolved, at)
             self._audit.record_in(
                 uow,
@@ -336,25 +353,56 @@ class ClusterService:
             )
         return ClusterRun(len(settled.clusters), created, settled.merged, settled.dissolved, dict(left_out))
 
+    @staticmethod
+    def _contents(
+        found: ClusterFound,
+        ids: npt.NDArray[np.int64],
+        setting_names: Sequence[str],
+        members: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], int]],
+        evidence: Sequence[tuple[npt.NDArray[np.int64], int]],
+    ) -> ClusterContents:
+        empty = np.zeros(0, dtype=np.int64)
+        rows = np.concatenate([r for r, _ in evidence]) if evidence else empty
+        cluster = np.repeat(np.array([c for _, c in evidence], dtype=np.int64), [len(r) for r, _ in evidence])
+        setting = found.evidence_setting[rows]
+        linked = found.evidence_linked[rows]
+        link = found.evidence_link[rows]
+        link_values = [k.value for k in LinkKind]
+        return ClusterContents(
+            member_cluster=np.repeat(
+                np.array([c for _, _, c in members], dtype=np.int64), [len(m) for m, _, _ in members]
+            ),
+            member_case=np.concatenate([m for m, _, _ in members]) if members else empty,
+            member_confirmed=(
+                np.concatenate([f for _, f, _ in members]) if members else np.zeros(0, dtype=np.bool_)
+            ),
+            cluster_id=cluster,
+            case_id=ids[found.evidence_case[rows]],
+            setting=[None if k < 0 else setting_names[k] for k in setting.tolist()],
+            linked_case_id=np.where(linked >= 0, ids[np.maximum(linked, 0)], -1),
+            link=[None if k < 0 else link_values[k] for k in link.tolist()],
+            start_at=found.evidence_start_at[rows],
+            end_at=found.evidence_end_at[rows],
+            first_on=found.evidence_first[rows],
+            last_on=found.evidence_last[rows],
+        )
+
     def _summary(
-        self, cluster_id: int, members: Sequence[ClusterCaseRow], today: date
+        self, cluster_id: int, inputs: CaseEvidence, positions: npt.NDArray[np.int64], today: date
     ) -> tuple[int, str, int, date | None, date | None, date | None]:
-        onsets = [r.onset_on for r in members if r.onset_on is not None]
-        reported = [_day(r, today, reported=True) for r in members]
-        last_reported = max(reported)
+        onsets = inputs.cases.onset_on[positions]
+        onsets = onsets[onsets != NO_DAY]
+        last_reported = _date(int(inputs.reported[positions].max()))
         active = (today - last_reported).days < self._policy.clusters.active_days
         status = ClusterStatus.ACTIVE if active else ClusterStatus.INACTIVE
         return (
             cluster_id,
             status.value,
-            len(members),
-            min(onsets, default=None),
-            max(onsets, default=None),
+            len(positions),
+            _date(int(onsets.min())) if len(onsets) else None,
+            _date(int(onsets.max())) if len(onsets) else None,
             last_reported,
         )
-
-    def _midnight(self, day: date) -> int:
-        return to_epoch(datetime.combine(day, time(0), tzinfo=self._zone))
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -420,7 +468,8 @@ class ClusterService:
         rules = self._policy.clusters
         venue_refs = [k.removeprefix("venue:") for k in keys if k.startswith("venue:")]
         venues = uow.cluster_inputs.venues_by_ref(venue_refs)
-        listed = {b.ref: b for b in uow.buildings.all()} if keys else {}
+        building_refs = [k.removeprefix("building:") for k in keys if k.startswith("building:")]
+        listed = {b.ref: b for b in uow.buildings.for_settings(building_refs, venue_refs)} if keys else {}
         by_venue = {b.venue_ref: b for b in listed.values() if b.venue_ref}
         out: dict[str, SettingView] = {}
         for key in keys:
@@ -552,10 +601,8 @@ class ClusterService:
             )
 
 
-def _day(r: ClusterCaseRow, today: date, *, reported: bool = False) -> date:
-    """A case's day (onset, else report date); ``reported``: its report date (else onset)."""
-    first, second = (r.reported_on, r.onset_on) if reported else (r.onset_on, r.reported_on)
-    return first or second or today
+def _date(day_number: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=day_number)
 
 
 def _iso(day: date | None) -> str | None:

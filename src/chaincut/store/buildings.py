@@ -108,6 +108,26 @@ class BuildingRepository:
         )
         return [BuildingRow(r, d, n, bool(res), v) for r, d, n, res, v in rows]
 
+    def for_settings(self, building_refs: Sequence[str], venue_refs: Sequence[str]) -> list[BuildingRow]:
+        """The buildings with these refs or at these venues, by ref (a cluster page needs only its own)."""
+        if len(building_refs) + len(venue_refs) > 5000:
+            return self.all()
+        query = select(
+            buildings.c.ref,
+            buildings.c.district,
+            buildings.c.name_en,
+            buildings.c.residential,
+            venues.c.ref,
+        ).select_from(buildings.outerjoin(venues, venues.c.id == buildings.c.venue_id))
+        found = {}
+        if building_refs:
+            for r, d, n, res, v in self._conn.execute(query.where(buildings.c.ref.in_(list(building_refs)))):
+                found[r] = BuildingRow(r, d, n, bool(res), v)
+        if venue_refs:
+            for r, d, n, res, v in self._conn.execute(query.where(venues.c.ref.in_(list(venue_refs)))):
+                found[r] = BuildingRow(r, d, n, bool(res), v)
+        return [found[r] for r in sorted(found)]
+
     def case_links(self) -> list[tuple[str, str]]:
         """Every (building ref, case ref) the list relates, sorted."""
         rows = self._conn.execute(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Select,
     and_,
     bindparam,
     delete,
@@ -31,7 +35,14 @@ from chaincut.store.tables import (
     inferred_clusters,
 )
 
-__all__ = ["LIVE", "ClusterEvidenceRow", "ClusterRecord", "DecisionRow", "InferredClusterRepository"]
+__all__ = [
+    "LIVE",
+    "ClusterContents",
+    "ClusterEvidenceRow",
+    "ClusterRecord",
+    "DecisionRow",
+    "InferredClusterRepository",
+]
 
 LIVE = ("active", "inactive")  # the statuses of a cluster that is neither merged nor dissolved
 
@@ -60,6 +71,34 @@ class ClusterEvidenceRow:
     end_at: int | None
     first_on: date | None
     last_on: date | None
+
+
+@dataclass(frozen=True)
+class ClusterContents:
+    """A run's members and evidence as columns, one entry per row.
+
+    Members: ``member_cluster``, ``member_case``, ``member_confirmed``. Evidence: ``cluster_id``,
+    ``case_id``, ``setting`` (a key, or None), ``linked_case_id`` (-1: none), ``link`` (None: none),
+    ``start_at``/``end_at`` (epoch seconds; int64 min: none) and ``first_on``/``last_on`` (days
+    since 1970-01-01; int64 min: none).
+    """
+
+    member_cluster: npt.NDArray[np.int64]
+    member_case: npt.NDArray[np.int64]
+    member_confirmed: npt.NDArray[np.bool_]
+    cluster_id: npt.NDArray[np.int64]
+    case_id: npt.NDArray[np.int64]
+    setting: Sequence[str | None]
+    linked_case_id: npt.NDArray[np.int64]
+    link: Sequence[str | None]
+    start_at: npt.NDArray[np.int64]
+    end_at: npt.NDArray[np.int64]
+    first_on: npt.NDArray[np.int64]
+    last_on: npt.NDArray[np.int64]
+
+
+_MISSING = int(np.iinfo(np.int64).min)
+_CHUNK = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +155,18 @@ class InferredClusterRepository:
     def replace_contents(
         self,
         summaries: Sequence[tuple[int, str, int, date | None, date | None, date | None]],
-        members: Sequence[tuple[int, int, bool]],
+        contents: ClusterContents,
         settings: Sequence[tuple[int, str]],
-        evidence: Sequence[tuple[int, ClusterEvidenceRow]],
         at: int,
     ) -> None:
         """Replace every live cluster's members, settings and evidence with this run's.
 
         ``summaries``: (id, status, size, first onset, last onset, last reported) of each cluster
-        the run keeps; ``members``: (cluster id, case id, confirmed).
+        the run keeps. Only the clusters whose members, settings or evidence differ from what is
+        stored are rewritten (a run over an unchanged store rewrites none; the store's evidence is
+        millions of rows at a fifth wave's height); the rest keep their rows. Rows go in with the
+        driver's ``executemany`` in chunks of 100,000, with no object per row.
         """
-        self._conn.execute(delete(inferred_cluster_evidence))
-        self._conn.execute(delete(inferred_cluster_settings))
-        self._conn.execute(delete(inferred_cluster_members))
         if summaries:
             self._conn.execute(
                 update(inferred_clusters)
@@ -146,35 +184,154 @@ class InferredClusterRepository:
                     for i, s, n, f, la, r in summaries
                 ],
             )
-        for start in range(0, len(members), 50_000):
-            chunk = members[start : start + 50_000]
-            self._conn.execute(
-                insert(inferred_cluster_members),
-                [{"cluster_id": c, "case_id": k, "confirmed": f} for c, k, f in chunk],
+        c = contents
+        day = self._day_values(np.concatenate((c.first_on, c.last_on)))
+        members = _Slices(
+            c.member_cluster,
+            list(
+                zip(
+                    c.member_cluster.tolist(),
+                    c.member_case.tolist(),
+                    c.member_confirmed.tolist(),
+                    strict=True,
+                )
+            ),
+        )
+        setting_rows = _Slices(np.array([k for k, _ in settings], dtype=np.int64), list(settings))
+        evidence = _Slices(
+            c.cluster_id,
+            list(
+                zip(
+                    c.cluster_id.tolist(),
+                    c.case_id.tolist(),
+                    c.setting,
+                    [None if k < 0 else k for k in c.linked_case_id.tolist()],
+                    c.link,
+                    [None if t == _MISSING else t for t in c.start_at.tolist()],
+                    [None if t == _MISSING else t for t in c.end_at.tolist()],
+                    [day[d] for d in c.first_on.tolist()],
+                    [day[d] for d in c.last_on.tolist()],
+                    strict=True,
+                )
+            ),
+        )
+        m, st, ev = inferred_cluster_members.c, inferred_cluster_settings.c, inferred_cluster_evidence.c
+        stored_members = _Slices.of(
+            self._rows(select(m.cluster_id, m.case_id, m.confirmed).order_by(m.cluster_id, m.case_id)),
+            confirmed=True,
+        )
+        stored_settings = _Slices.of(
+            self._rows(select(st.cluster_id, st.setting).order_by(st.cluster_id, st.setting))
+        )
+        stored_evidence = _Slices.of(
+            self._rows(
+                select(
+                    ev.cluster_id,
+                    ev.case_id,
+                    ev.setting,
+                    ev.linked_case_id,
+                    ev.link,
+                    ev.start_at,
+                    ev.end_at,
+                    ev.first_on,
+                    ev.last_on,
+                ).order_by(ev.cluster_id, ev.id)
             )
-        if settings:
-            self._conn.execute(
-                insert(inferred_cluster_settings), [{"cluster_id": c, "setting": s} for c, s in settings]
+        )
+        everyone = set(members.bounds) | set(setting_rows.bounds) | set(evidence.bounds)
+        everyone |= set(stored_members.bounds) | set(stored_settings.bounds) | set(stored_evidence.bounds)
+        changed = sorted(
+            k
+            for k in everyone
+            if members.get(k) != stored_members.get(k)
+            or setting_rows.get(k) != stored_settings.get(k)
+            or evidence.get(k) != stored_evidence.get(k)
+        )
+        with self._page_cache():
+            self._rewrite(
+                changed, members, setting_rows, evidence, stored_members, stored_settings, stored_evidence
             )
-        for start in range(0, len(evidence), 50_000):
-            chunk_e = evidence[start : start + 50_000]
-            self._conn.execute(
-                insert(inferred_cluster_evidence),
-                [
-                    {
-                        "cluster_id": c,
-                        "case_id": e.case_id,
-                        "setting": e.setting,
-                        "linked_case_id": e.linked_case_id,
-                        "link": e.link,
-                        "start_at": e.start_at,
-                        "end_at": e.end_at,
-                        "first_on": e.first_on,
-                        "last_on": e.last_on,
-                    }
-                    for c, e in chunk_e
-                ],
-            )
+
+    def _rewrite(
+        self,
+        changed: Sequence[int],
+        members: _Slices,
+        setting_rows: _Slices,
+        evidence: _Slices,
+        stored_members: _Slices,
+        stored_settings: _Slices,
+        stored_evidence: _Slices,
+    ) -> None:
+        stale = [
+            k
+            for k in changed
+            if k in stored_members.bounds or k in stored_settings.bounds or k in stored_evidence.bounds
+        ]
+        for start in range(0, len(stale), 5000):
+            chunk = stale[start : start + 5000]
+            for table in (inferred_cluster_evidence, inferred_cluster_settings, inferred_cluster_members):
+                self._conn.execute(delete(table).where(table.c.cluster_id.in_(chunk)))
+        columns = (
+            "cluster_id",
+            "case_id",
+            "setting",
+            "linked_case_id",
+            "link",
+            "start_at",
+            "end_at",
+            "first_on",
+            "last_on",
+        )
+        self._insert_many(
+            inferred_cluster_members.name, ("cluster_id", "case_id", "confirmed"), members.rows_of(changed)
+        )
+        self._insert_many(
+            inferred_cluster_settings.name, ("cluster_id", "setting"), setting_rows.rows_of(changed)
+        )
+        self._insert_many(inferred_cluster_evidence.name, columns, evidence.rows_of(changed))
+
+    @contextmanager
+    def _page_cache(self) -> Iterator[None]:
+        """On SQLite, a 256 MiB page cache while millions of rows go in (the default 2 MiB makes each
+        foreign-key look-up into a million cases a read), then the connection's own again."""
+        if self._conn.dialect.name != "sqlite":
+            yield
+            return
+        before = self._conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        self._conn.exec_driver_sql("PRAGMA cache_size=-262144")
+        try:
+            yield
+        finally:
+            self._conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+    def _rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
+        """Rows as the driver gives them (dates as the driver stores them, as :meth:`_day_values`)."""
+        result = self._conn.execute(query)
+        rows: list[tuple[Any, ...]] = list(result.cursor.fetchall()) if result.cursor is not None else []
+        result.close()
+        return rows
+
+    def _day_values(self, days: npt.NDArray[np.int64]) -> dict[int, Any]:
+        """Each day number's value as the driver takes it (SQLite: ISO text, as SQLAlchemy's Date)."""
+        epoch = date(1970, 1, 1)
+        out: dict[int, Any] = {_MISSING: None}
+        for d in set(days.tolist()):
+            if d != _MISSING:
+                day = epoch + timedelta(days=d)
+                out[d] = day.isoformat() if self._conn.dialect.name == "sqlite" else day
+        return out
+
+    def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        chunk: list[Sequence[Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == _CHUNK:
+                self._conn.exec_driver_sql(sql, chunk)
+                chunk = []
+        if chunk:
+            self._conn.exec_driver_sql(sql, chunk)
 
     def close(self, merged: Sequence[tuple[int, int]], dissolved: Sequence[int], at: int) -> None:
         """Record clusters absorbed by others (absorbed, survivor) and clusters no run continues."""
@@ -382,6 +539,43 @@ class InferredClusterRepository:
                 note=row.note,
             )
         )
+
+
+class _Slices:
+    """Rows (cluster id first) grouped by cluster: each cluster's rows are one run, in order."""
+
+    def __init__(self, cluster: npt.NDArray[np.int64], rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        starts = (
+            np.flatnonzero(np.concatenate(([True], cluster[1:] != cluster[:-1]))) if len(cluster) else cluster
+        )
+        ends = np.append(starts[1:], len(cluster)) if len(cluster) else cluster
+        self.bounds: dict[int, tuple[int, int]] = {
+            int(k): (int(a), int(b))
+            for k, a, b in zip(cluster[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        if len(self.bounds) != len(starts):
+            raise ValueError("rows of one cluster must be together")
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[Any, ...]], *, confirmed: bool = False) -> _Slices:
+        """Stored rows, ordered by cluster (members' ``confirmed`` as a bool: SQLite gives 0 or 1)."""
+        listed = [(c, k, bool(f)) for c, k, f in rows] if confirmed else list(rows)
+        return cls(np.fromiter((r[0] for r in listed), dtype=np.int64, count=len(listed)), listed)
+
+    def get(self, cluster_id: int) -> list[tuple[Any, ...]] | None:
+        where = self.bounds.get(cluster_id)
+        return None if where is None else self.rows[where[0] : where[1]]
+
+    def rows_of(self, cluster_ids: Sequence[int]) -> Iterable[tuple[Any, ...]]:
+        wanted = set(cluster_ids)
+        if all(k in wanted for k in self.bounds):
+            yield from self.rows  # every cluster: no slicing
+            return
+        for k in cluster_ids:
+            where = self.bounds.get(k)
+            if where is not None:
+                yield from self.rows[where[0] : where[1]]
 
 
 def _param(name: str) -> BindParameter[Any]:
