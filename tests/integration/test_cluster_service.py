@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -19,6 +20,7 @@ from chaincut.cli import app as cli_app
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.settings import Settings
 from chaincut.store.tables import cases
+from chaincut.whereabouts.importing import ImportOptions, import_encounters, import_visits
 from support.outbreak import DAY, TRACER, at, link, seed
 from support.settings import cli_env
 
@@ -222,3 +224,35 @@ def test_the_situation_report_lists_the_clusters_active_on_its_day_as_they_were_
     }
     before = outbreak.situation_reports.report(DAY + timedelta(days=1)).clusters  # nobody reported yet
     assert before is not None and before.clusters == ()
+
+
+def test_stays_and_encounters_bulk_imported_into_the_archive_link_cases_too(
+    embedded_services: Services, tmp_path: Path
+) -> None:
+    """On the embedded default a bulk import goes to the Parquet archive, not SQL: clusters and
+    chains read it there as the tracing engine does."""
+    services = embedded_services
+    seed(services, {"P": (2, [], None), "Q": (3, [], None), "R": (3, [], None), "S": (4, [], None)})
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        "person,venue,entered_at,left_at\n"
+        f"p-P,v-dragon,{at(0, 19).isoformat()},{at(0, 21).isoformat()}\n"
+        f"p-Q,v-dragon,{at(0, 19).isoformat()},{at(0, 20).isoformat()}\n",
+        encoding="utf-8",
+    )
+    encounters = tmp_path / "encounters.csv"
+    encounters.write_text(
+        f"person_a,person_b,start,end\np-R,p-S,{at(1, 9).isoformat()},{at(1, 10).isoformat()}\n",
+        encoding="utf-8",
+    )
+    options = ImportOptions()
+    import_visits(services.store, services.policy, services.clock, visits, options)
+    import_encounters(services.store, services.policy, services.clock, encounters, options)
+    assert services.store.archive is not None
+    assert services.store.archive.count("visits") == 2  # in the archive, none in SQL
+    assert services.store.archive.count("encounters") == 1
+
+    services.clusters.refresh(TRACER)
+
+    assert sorted(clusters_now(services).values()) == [("P", "Q"), ("R", "S")]
+    assert services.chains.for_case("Q").node.infector == "P"

@@ -16,11 +16,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from chaincut.analytics.clusters import LinkKind
 from chaincut.analytics.epicurve import NO_DAY, day_number
 from chaincut.clock import to_epoch
 from chaincut.domain import CaseStatus
+from chaincut.store import ParquetArchive
 from chaincut.store.cluster_inputs import NO_ID, NO_INSTANT, CaseInputColumns, EncounterColumns, StayColumns
 
 __all__ = [
@@ -193,8 +196,16 @@ class CaseEvidence:
         )
 
 
-def read_case_evidence(uow: Any, days_before: int, today: date, now: int, zone: ZoneInfo) -> CaseEvidence:
-    """Read the counted cases and the stays and encounters that may link them (in ``uow``'s transaction)."""
+def read_case_evidence(
+    uow: Any,
+    days_before: int,
+    today: date,
+    now: int,
+    zone: ZoneInfo,
+    archive: ParquetArchive | None = None,
+) -> CaseEvidence:
+    """Read the counted cases and the stays and encounters that may link them (in ``uow``'s
+    transaction), from SQL and, on the embedded default, from the Parquet ``archive`` too."""
     cases: CaseInputColumns = uow.cluster_inputs.case_columns(COUNTED)
     today_number = day_number(today)
     onset, reported = cases.onset_on, cases.reported_on
@@ -208,6 +219,51 @@ def read_case_evidence(uow: Any, days_before: int, today: date, now: int, zone: 
         reported=shown.astype(np.int64),
         period_opens=local_midnights(day - days_before, zone),
         period_closes=np.where(cases.isolated_at != NO_INSTANT, cases.isolated_at, now).astype(np.int64),
-        stays=uow.cluster_inputs.case_stay_columns(since),
-        encounters=uow.cluster_inputs.case_encounter_columns(since),
+        stays=_with_archived_stays(uow.cluster_inputs.case_stay_columns(since), archive, cases, since),
+        encounters=_with_archived_encounters(
+            uow.cluster_inputs.case_encounter_columns(since), archive, cases, since
+        ),
+    )
+
+
+def _with_archived_stays(
+    sql: StayColumns, archive: ParquetArchive | None, cases: CaseInputColumns, since: int
+) -> StayColumns:
+    """The stays SQL holds, and those the embedded default's Parquet archive holds (bulk imports)."""
+    if archive is None or len(cases.person_id) == 0:
+        return sql
+    persons = pa.array(unique(cases.person_id.astype(np.int64)))
+    found = archive.read("visits", (pc.field("entered_at") >= since) & pc.field("person_id").isin(persons))
+    if found.num_rows == 0:
+        return sql
+    entered = found.column("entered_at").to_numpy().astype(np.int64)
+    left = pc.fill_null(found.column("left_at"), found.column("entered_at")).to_numpy().astype(np.int64)
+    return StayColumns(
+        np.concatenate((sql.person_id, found.column("person_id").to_numpy().astype(np.int64))),
+        np.concatenate((sql.venue_id, found.column("venue_id").to_numpy().astype(np.int64))),
+        np.concatenate((sql.entered_at, entered)),
+        np.concatenate((sql.left_at, left)),
+    )
+
+
+def _with_archived_encounters(
+    sql: EncounterColumns, archive: ParquetArchive | None, cases: CaseInputColumns, since: int
+) -> EncounterColumns:
+    """The encounters between two cases' persons that SQL holds, and those in the archive."""
+    if archive is None or len(cases.person_id) == 0:
+        return sql
+    persons = pa.array(unique(cases.person_id.astype(np.int64)))
+    found = archive.read(
+        "encounters",
+        (pc.field("start_at") >= since)
+        & pc.field("person_a").isin(persons)
+        & pc.field("person_b").isin(persons),
+    )
+    if found.num_rows == 0:
+        return sql
+    return EncounterColumns(
+        *(
+            np.concatenate((getattr(sql, name), found.column(name).to_numpy().astype(np.int64)))
+            for name in ("person_a", "person_b", "start_at", "end_at")
+        )
     )

@@ -212,7 +212,12 @@ class ChainService:
         window = self._policy.infectious_window
         with self._store.read() as uow:
             inputs = read_case_evidence(
-                uow, rules.coarse_exposure_days_before_onset, today, to_epoch(now), self._zone
+                uow,
+                rules.coarse_exposure_days_before_onset,
+                today,
+                to_epoch(now),
+                self._zone,
+                self._store.archive,
             )
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()

@@ -204,7 +204,9 @@ class ClusterService:
         today = now.astimezone(self._zone).date()
         at = to_epoch(now)
         with self._store.read() as uow:
-            inputs = read_case_evidence(uow, rules.coarse_exposure_days_before_onset, today, at, self._zone)
+            inputs = read_case_evidence(
+                uow, rules.coarse_exposure_days_before_onset, today, at, self._zone, self._store.archive
+            )
             listed = uow.buildings.all()
             listed_links = uow.buildings.case_links()
             venue_rows = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
