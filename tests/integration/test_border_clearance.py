@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import event
 
 from chaincut.bootstrap import Services, ballot_seeds
 from chaincut.border import BallotDraws, BookingRequest, BookingService, ClearanceService
@@ -352,3 +354,49 @@ def test_the_access_report_lists_bookings_entries_and_clearances_of_the_person(s
     friend_report = services.subject_access.report(friend_person).as_dict()
     assert [e["entered_by"] for e in friend_report["ballot_entries"]] == ["you"]
     assert friend_report["border_clearances"] == []
+
+
+def test_a_rival_crossing_committed_between_the_reads_is_seen_as_a_replayed_code(
+    services: Services, backend: str
+) -> None:
+    """Under READ COMMITTED each statement sees what committed before it: a crossing committed
+    between reading the used codes and the used bookings was seen as 'booking used' only. The
+    scan reads both in one statement, so a rival crossing shows as both or neither."""
+    if backend != "postgres":
+        pytest.skip("SQLite serialises writers: a rival cannot commit inside the scan's transaction")
+    book(services, "T1", DOC)
+    subject = subject_of(services, DOC)
+    clearances = with_codes(
+        services, {f"QR-{i}": code_claims(subject, code_id="same-code") for i in range(2)}
+    )
+    rival_done: list[Clearance] = []
+
+    def rival_after_first_read(conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if rival_done or "clearances" not in statement or not statement.lstrip().upper().startswith("SELECT"):
+            return
+        if threading.current_thread().name != "scanner":
+            return
+        # The rival officer's crossing commits on its own connection, right after the scan's first read.
+        rival = threading.Thread(
+            target=lambda: rival_done.append(
+                clearances.clear(Principal.system("rival"), "QR-1", "shenzhen_bay")
+            )
+        )
+        rival.start()
+        rival.join()
+
+    results: list[Clearance] = []
+    event.listen(services.store.db.engine, "after_cursor_execute", rival_after_first_read)
+    try:
+        scanner = threading.Thread(
+            target=lambda: results.append(clearances.clear(OFFICER, "QR-0", "shenzhen_bay")), name="scanner"
+        )
+        scanner.start()
+        scanner.join()
+    finally:
+        event.remove(services.store.db.engine, "after_cursor_execute", rival_after_first_read)
+    (rival,) = rival_done
+    (scan,) = results
+    assert rival.decision.cleared
+    assert not scan.decision.cleared
+    assert "code_replayed" in scan.decision.reason_codes

@@ -166,9 +166,10 @@ class ClearanceService:
             for _attempt in range(3):
                 subject = None if claims is None else claims.subject
                 bookings = uow.clearances.bookings_of(subject) if subject else []
-                used_codes = uow.clearances.crossed_codes([claims.code_id] if claims else [])
-                used_travellers = uow.clearances.crossed_travellers(
-                    (b.booking_id, subject) for b in bookings if subject
+                # One read for both: a rival's crossing committed meanwhile is seen as a replayed
+                # code and a used booking together, never as only one of them.
+                used_codes, used_travellers = uow.clearances.crossed(
+                    [claims.code_id] if claims else [], [(b.booking_id, subject) for b in bookings if subject]
                 )
                 decision = decide(
                     check,

@@ -188,6 +188,30 @@ class ClearanceRepository:
         query = self._crossed_travellers().where(tuple_(_b.c.public_id, _t.c.subject).in_(sorted(wanted)))
         return {(r.public_id, r.subject) for r in self._conn.execute(query)}
 
+    def crossed(
+        self, code_ids: Iterable[str], travellers: Iterable[TravellerKey]
+    ) -> tuple[set[str], set[TravellerKey]]:
+        """Those of ``code_ids`` that cleared a crossing, and those of ``travellers`` who crossed on
+        their booking, read by one statement: one snapshot even under READ COMMITTED, so a crossing
+        committed meanwhile shows in both or in neither (two queries could see it in one only)."""
+        codes_wanted = sorted(set(code_ids))
+        travellers_wanted = sorted(set(travellers))
+        if not codes_wanted and not travellers_wanted:
+            return set(), set()
+        clauses = []
+        if codes_wanted:
+            clauses.append(_c.c.code_id.in_(codes_wanted))
+        if travellers_wanted:
+            clauses.append(tuple_(_b.c.public_id, _t.c.subject).in_(travellers_wanted))
+        codes: set[str] = set()
+        crossed: set[TravellerKey] = set()
+        for r in self._conn.execute(self._crossed_travellers().where(or_(*clauses))):
+            if r.code_id in codes_wanted:
+                codes.add(r.code_id)
+            if (r.public_id, r.subject) in travellers_wanted:
+                crossed.add((r.public_id, r.subject))
+        return codes, crossed
+
     def crossed_on(self, day: date) -> tuple[set[str], set[TravellerKey]]:
         """Code ids, and travellers (booking public id, subject id), that cleared a crossing on ``day``,
         at any checkpoint."""
