@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from chaincut.analytics.clusters import LinkKind
 from chaincut.analytics.epicurve import NO_DAY, day_number
+from chaincut.analytics.sorted_sets import isin, unique, unique_all
 from chaincut.clock import to_epoch
 from chaincut.domain import CaseStatus
 from chaincut.store import ParquetArchive
@@ -41,41 +42,6 @@ COUNTED = (CaseStatus.CONFIRMED.value, CaseStatus.PROBABLE.value)
 """The statuses clusters and chains count."""
 _EPOCH = date(1970, 1, 1)
 _LINK_KINDS = tuple(LinkKind)
-
-
-def unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Sorted distinct values (a sort: NumPy 2.4's hash-based ``np.unique`` is 15x slower here)."""
-    ordered = np.sort(values)
-    out: npt.NDArray[np.int64] = (
-        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-    )
-    return out
-
-
-def unique_all(
-    values: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted distinct values, each value's position among them, their counts and first positions."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    first = (
-        np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, dtype=np.bool_)
-    )
-    starts = np.flatnonzero(first)
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(first) - 1
-    counts = np.diff(np.append(starts, len(values))).astype(np.int64)
-    return ordered[starts], inverse, counts, order[starts].astype(np.int64)
-
-
-def isin(values: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which values are among ``wanted`` (a sorted search; ``np.isin`` hashes, slowly)."""
-    table = unique(wanted)
-    if not len(table):
-        return np.zeros(len(values), dtype=np.bool_)
-    at = np.minimum(np.searchsorted(table, values), len(table) - 1)
-    out: npt.NDArray[np.bool_] = table[at] == values
-    return out
 
 
 def local_midnights(days: npt.NDArray[np.int64], zone: ZoneInfo) -> npt.NDArray[np.int64]:

@@ -321,20 +321,8 @@ class ChainService:
         first_id = cases.id[housed[starts]] if len(house) else housed
         housed = housed[np.lexsort((cases.id[housed], first_id[group]))] if len(house) else housed
         house = cases.household_id[housed]
-        firsts, seconds = [], []
-        step = 1
-        while step < len(house):
-            same = house[step:] == house[:-step]
-            if not same.any():
-                break
-            i = np.flatnonzero(same)
-            firsts.append(i)
-            seconds.append(i + step)
-            step += 1
-        i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
-        j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
-        by_row = np.lexsort((j, i))
-        a, b = cases.id[housed[i[by_row]]], cases.id[housed[j[by_row]]]
+        i, j = _pairs_within_runs(house)
+        a, b = cases.id[housed[i]], cases.id[housed[j]]
         always = np.full(len(a), ALWAYS_FROM, dtype=np.int64), np.full(len(a), ALWAYS_UNTIL, dtype=np.int64)
         kind = np.full(len(a), _KIND[EvidenceKind.HOUSEHOLD], dtype=np.int64)
         return (a, b, kind, np.full(len(a), -1, dtype=np.int64), always[0], always[1], always[0], always[1])
@@ -367,20 +355,7 @@ class ChainService:
                 who.append(position[case_ref])
         place = np.array(where, dtype=np.int64)
         case = np.array(who, dtype=np.int64)
-        firsts, seconds = [], []
-        step = 1
-        while step < len(place):
-            same = place[step:] == place[:-step]
-            if not same.any():
-                break
-            i = np.flatnonzero(same)
-            firsts.append(i)
-            seconds.append(i + step)
-            step += 1
-        i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
-        j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
-        by_row = np.lexsort((j, i))
-        i, j = i[by_row], j[by_row]
+        i, j = _pairs_within_runs(place)
         day_a, day_b = inputs.day[case[i]], inputs.day[case[j]]
         first = np.maximum(day_a, day_b) - days_before
         last = np.minimum(day_a, day_b) - 1
@@ -534,3 +509,22 @@ class ChainService:
                     details={"infector": infector_ref, "previous": previous},
                 ),
             )
+
+
+def _pairs_within_runs(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every pair of positions (i < j) whose keys are equal, where equal keys are contiguous
+    (a household's cases, a building's), sorted by i then j: one vectorised pass per distance."""
+    firsts, seconds = [], []
+    step = 1
+    while step < len(keys):
+        same = keys[step:] == keys[:-step]
+        if not same.any():
+            break
+        i = np.flatnonzero(same)
+        firsts.append(i)
+        seconds.append(i + step)
+        step += 1
+    i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+    j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+    by_row = np.lexsort((j, i))
+    return i[by_row], j[by_row]

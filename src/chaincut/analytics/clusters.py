@@ -45,6 +45,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from chaincut.analytics.epicurve import NO_DAY, day_number
+from chaincut.analytics.sorted_sets import isin, unique, unique_all
 from chaincut.policy.model import ClusterRules
 
 __all__ = [
@@ -242,41 +243,6 @@ class ClusterFound:
         return len(self.member_start) - 1
 
 
-def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Sorted distinct values (a sort: NumPy 2.4's hash-based ``np.unique`` is 15x slower here)."""
-    ordered = np.sort(values)
-    out: npt.NDArray[np.int64] = (
-        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-    )
-    return out
-
-
-def _unique_all(
-    values: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted distinct values, each value's position among them, their counts and first positions."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    first = (
-        np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, dtype=np.bool_)
-    )
-    starts = np.flatnonzero(first)
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(first) - 1
-    counts = np.diff(np.append(starts, len(values))).astype(np.int64)
-    return ordered[starts], inverse, counts, order[starts].astype(np.int64)
-
-
-def _isin(values: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which values are among ``wanted`` (a sorted search; ``np.isin`` hashes, slowly)."""
-    table = _unique(wanted)
-    if not len(table):
-        return np.zeros(len(values), dtype=np.bool_)
-    at = np.minimum(np.searchsorted(table, values), len(table) - 1)
-    out: npt.NDArray[np.bool_] = table[at] == values
-    return out
-
-
 def _ranks(names: Sequence[str]) -> npt.NDArray[np.int64]:
     """Each name's position in sorted order (names are distinct)."""
     rank = np.empty(len(names), dtype=np.int64)
@@ -318,7 +284,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     kept = np.flatnonzero(links_somewhere)
 
     # 1. Setting groups: each setting's cases by (day, reference), split where days are > interval apart.
-    pair = _unique(c.exposure_setting[kept] * n + c.exposure_case[kept])
+    pair = unique(c.exposure_setting[kept] * n + c.exposure_case[kept])
     ps, pc = pair // max(n, 1), pair % max(n, 1)
     order = np.lexsort((ref_rank[pc], c.day[pc], setting_rank[ps]))
     ps, pc = ps[order], pc[order]
@@ -351,7 +317,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
         second_parts.append(vg[step:][same])
         step += 1
     if first_parts:
-        shared, _, counts, _ = _unique_all(
+        shared, _, counts, _ = unique_all(
             np.concatenate(first_parts) * group_count + np.concatenate(second_parts)
         )
         enough = shared[counts >= rules.merge_min_shared_cases]
@@ -359,7 +325,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     else:
         root = np.arange(group_count, dtype=np.int64)
     vr = root[vg]
-    held = _unique(vr * n + vc)
+    held = unique(vr * n + vc)
     size = np.bincount(held // max(n, 1), minlength=group_count).astype(np.int64)
 
     # 3. Each case joins the largest merged group it is in (ties: the smallest root).
@@ -410,7 +376,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     self_links = np.flatnonzero(self_link).astype(np.int64)
     la, lb = c.link_a[~self_link], c.link_b[~self_link]
     lk, ld = c.link_kind[~self_link].astype(np.int64), c.link_day[~self_link]
-    alone = _unique(np.concatenate((la, lb)))
+    alone = unique(np.concatenate((la, lb)))
     alone = alone[home[alone] < 0]
     home[alone] = group_count + alone
     final = _components(group_count + n, home[la], home[lb])
@@ -443,10 +409,10 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
 
     # Evidence: each member's exposures at its cluster's settings, and its links.
     group_cluster = number[final[component_of]] if group_count else np.zeros(0, dtype=np.int64)
-    wanted = _unique(group_cluster * m + group_setting)
+    wanted = unique(group_cluster * m + group_setting)
     e_case, e_setting = c.exposure_case[kept], c.exposure_setting[kept]
     e_key = cluster_no[e_case] * m + e_setting
-    at_cluster = (cluster_no[e_case] >= 0) & _isin(e_key, wanted)
+    at_cluster = (cluster_no[e_case] >= 0) & isin(e_key, wanted)
     ex = kept[at_cluster]
     ex_case = c.exposure_case[ex]
     coarse = c.exposure_start[ex] == NO_TIME
