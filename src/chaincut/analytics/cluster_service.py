@@ -26,8 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +36,13 @@ import numpy.typing as npt
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.analytics.case_evidence import CaseEvidence, isin, read_case_evidence, unique
 from chaincut.analytics.cluster_ids import Decision, MembershipDecision, settle
+from chaincut.analytics.cluster_views import (
+    ClusterDetail,
+    ClusterRun,
+    ClusterSummary,
+    MemberEvidence,
+    SettingView,
+)
 from chaincut.analytics.clusters import (
     NO_TIME,
     ClusterColumns,
@@ -64,121 +70,6 @@ __all__ = [
 ]
 
 _STATUSES = ("active", "inactive", "merged", "dissolved")
-
-
-@dataclass(frozen=True, slots=True)
-class SettingView:
-    """A setting of a cluster: ``venue:<ref>`` or ``building:<ref>``, its kind and names."""
-
-    id: str
-    kind: str
-    name_en: str
-    name_zh: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"id": self.id, "kind": self.kind, "name_en": self.name_en, "name_zh": self.name_zh}
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterSummary:
-    id: int
-    name: str | None
-    status: str
-    size: int
-    first_onset: date | None
-    last_onset: date | None
-    last_reported: date | None
-    merged_into: int | None
-    cases: tuple[str, ...]
-    settings: tuple[SettingView, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "status": self.status,
-            "size": self.size,
-            "first_onset": _iso(self.first_onset),
-            "last_onset": _iso(self.last_onset),
-            "last_reported": _iso(self.last_reported),
-            "merged_into": self.merged_into,
-            "cases": list(self.cases),
-            "settings": [s.as_dict() for s in self.settings],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class MemberEvidence:
-    """Why a case is a member: a setting (a timed stay, or days), a direct link, or a tracer's decision."""
-
-    case: str
-    setting: str | None
-    linked_case: str | None
-    link: str | None  # household, encounter, linked_case; "decision" for a tracer's confirmation
-    start: datetime | None
-    end: datetime | None
-    first_day: date | None
-    last_day: date | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case,
-            "setting": self.setting,
-            "linked_case": self.linked_case,
-            "link": self.link,
-            "start": None if self.start is None else self.start.isoformat(),
-            "end": None if self.end is None else self.end.isoformat(),
-            "first_day": _iso(self.first_day),
-            "last_day": _iso(self.last_day),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterDetail:
-    summary: ClusterSummary
-    confirmed: tuple[str, ...]  # members a tracer's decision placed
-    size_by_day: tuple[tuple[date, int], ...]  # members by their day (onset, else report date)
-    evidence: tuple[MemberEvidence, ...]
-    decisions: tuple[DecisionRow, ...]
-    case_refs: dict[int, str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.summary.as_dict(),
-            "confirmed_members": list(self.confirmed),
-            "size_by_day": [{"day": d.isoformat(), "cases": n} for d, n in self.size_by_day],
-            "evidence": [e.as_dict() for e in self.evidence],
-            "decisions": [
-                {
-                    "case": self.case_refs.get(d.case_id, str(d.case_id)),
-                    "decision": d.decision,
-                    "by": d.decided_by,
-                    "at": from_epoch(d.decided_at).isoformat(),
-                    "note": d.note,
-                }
-                for d in self.decisions
-            ],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterRun:
-    """What one run did: clusters kept, created, merged and dissolved, and what linked no cases."""
-
-    clusters: int
-    created: int
-    merged: tuple[tuple[int, int], ...]
-    dissolved: tuple[int, ...]
-    left_out: dict[str, int]  # reason -> how many exposures or links
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "clusters": self.clusters,
-            "created": self.created,
-            "merged": [{"cluster": a, "into": b} for a, b in self.merged],
-            "dissolved": list(self.dissolved),
-            "left_out": dict(sorted(self.left_out.items())),
-        }
 
 
 class ClusterService:
@@ -605,7 +496,3 @@ class ClusterService:
 
 def _date(day_number: int) -> date:
     return date(1970, 1, 1) + timedelta(days=day_number)
-
-
-def _iso(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
