@@ -91,6 +91,7 @@ from chaincut.analytics.epicurve import (
     day_number,
 )
 from chaincut.analytics.serial_interval import DistributionFit
+from chaincut.analytics.sorted_sets import unique_all
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import CaseClassification
 
@@ -778,27 +779,11 @@ def _positions(
     return np.where(sorted_keys[at] == keys, order[at], -1).astype(np.int64)
 
 
-def _unique_all(
-    values: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted distinct values, each value's position among them, and their counts (a sort: NumPy
-    2.4's hash-based ``np.unique`` is many times slower on a million integers)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    first = (
-        np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.zeros(0, dtype=np.bool_)
-    )
-    starts = np.flatnonzero(first)
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(first) - 1
-    return ordered[starts], inverse, np.diff(np.append(starts, len(values))).astype(np.int64)
-
-
 def _local_midnights(days: npt.NDArray[np.int64], zone: ZoneInfo) -> npt.NDArray[np.int64]:
     """Epoch seconds of local midnight starting each day number."""
     if len(days) == 0:
         return np.zeros(0, dtype=np.int64)
-    unique, inverse, _ = _unique_all(days)
+    unique, inverse, _ = unique_all(days)[:3]
     starts = np.array(
         [to_epoch(datetime.combine(_EPOCH + timedelta(days=int(d)), time(0), tzinfo=zone)) for d in unique],
         dtype=np.int64,
@@ -935,7 +920,7 @@ def _infer(
         infector, source, likelihood, candidate_start, pair_cand, ref_rank, refs
     )
     generation, root = _generations(infector, confirmed_cycles, ref_rank)
-    roots, chain_of_root, size = _unique_all(root)
+    roots, chain_of_root, size = unique_all(root)[:3]
     chain_of_root = chain_of_root.reshape(-1)
     last_reported = np.full(len(roots), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_reported, chain_of_root, cases.reported)
@@ -1076,7 +1061,7 @@ def _on_cycles(parent: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         up = up[up >= 0]
         if not len(up):
             break
-        touched, _, dec = _unique_all(up)
+        touched, _, dec = unique_all(up)[:3]
         indegree[touched] -= dec
         frontier = touched[(indegree[touched] == 0) & alive[touched]]
     on: npt.NDArray[np.bool_] = alive & has_parent
