@@ -207,7 +207,7 @@ def fill(svc: Services) -> None:
         conn.execute(insert(t.inferred_cluster_settings).values(cluster_id=2, setting="venue:v-1"))
         conn.execute(
             insert(t.inferred_cluster_evidence).values(
-                cluster_id=2, case_id=first.id, linked_case_id=second.id, link="linked_case"
+                cluster_id=2, part=0, rows=1, digest="0" * 64, columns=b"packed evidence, kept byte for byte"
             )
         )
         conn.execute(

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from chaincut.analytics.cluster_ids import Decision
@@ -19,7 +19,7 @@ from chaincut.bootstrap import Services
 from chaincut.cli import app as cli_app
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.settings import Settings
-from chaincut.store.tables import cases
+from chaincut.store.tables import cases, inferred_cluster_evidence
 from chaincut.whereabouts.importing import ImportOptions, import_encounters, import_visits
 from support.outbreak import DAY, TRACER, at, link, seed
 from support.settings import cli_env
@@ -256,3 +256,41 @@ def test_stays_and_encounters_bulk_imported_into_the_archive_link_cases_too(
 
     assert sorted(clusters_now(services).values()) == [("P", "Q"), ("R", "S")]
     assert services.chains.for_case("Q").node.infector == "P"
+
+
+def test_a_large_clusters_evidence_is_kept_in_parts_and_reads_back_whole_and_in_order(
+    outbreak: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbreak.clusters.refresh(TRACER)
+    gym = next(i for i, members in clusters_now(outbreak).items() if "C" in members)
+    whole = outbreak.clusters.detail(gym).evidence
+
+    monkeypatch.setattr("chaincut.store.inferred_clusters._PART_ROWS", 1)
+    with outbreak.store.write() as uow:  # the stored parts no longer match: the next run rewrites them
+        uow.connection.execute(delete(inferred_cluster_evidence))
+    outbreak.clusters.refresh(TRACER)
+
+    with outbreak.store.read() as uow:
+        parts = uow.connection.execute(
+            select(inferred_cluster_evidence.c.part, inferred_cluster_evidence.c.rows)
+            .where(inferred_cluster_evidence.c.cluster_id == gym)
+            .order_by(inferred_cluster_evidence.c.part)
+        ).all()
+    assert [tuple(p) for p in parts] == [(k, 1) for k in range(len(whole))]
+    assert outbreak.clusters.detail(gym).evidence == whole
+    assert len(whole) == 4  # C's and D's stays at the gym, C and G's household both ways
+
+
+def test_a_moved_cases_evidence_leaves_the_cluster_at_once_with_the_rows_that_link_to_it(
+    outbreak: Services,
+) -> None:
+    outbreak.clusters.refresh(TRACER)
+    gym = next(i for i, members in clusters_now(outbreak).items() if "C" in members)
+    dragon = next(i for i, members in clusters_now(outbreak).items() if "A" in members)
+
+    outbreak.clusters.decide(TRACER, dragon, "G", Decision.CONFIRMED)  # G leaves C's cluster
+
+    evidence = {(e.case, e.setting, e.link, e.linked_case) for e in outbreak.clusters.detail(gym).evidence}
+    assert evidence == {("C", "venue:v-gym", None, None), ("D", "venue:v-gym", None, None)}
+    moved = {(e.case, e.link) for e in outbreak.clusters.detail(dragon).evidence}
+    assert ("G", "decision") in moved

@@ -9,6 +9,7 @@ object per case or stay), so a million cases with their evidence read in seconds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,19 +22,31 @@ import pyarrow.compute as pc
 
 from chaincut.analytics.clusters import LinkKind
 from chaincut.analytics.epicurve import NO_DAY, day_number
-from chaincut.analytics.sorted_sets import isin, unique, unique_all
-from chaincut.clock import to_epoch
+from chaincut.analytics.sorted_sets import isin, order_by, unique, unique_all
+from chaincut.clock import Clock, to_epoch
 from chaincut.domain import CaseStatus
-from chaincut.store import ParquetArchive
-from chaincut.store.cluster_inputs import NO_ID, NO_INSTANT, CaseInputColumns, EncounterColumns, StayColumns
+from chaincut.policy import Policy
+from chaincut.store import ParquetArchive, Store
+from chaincut.store.buildings import BuildingRow
+from chaincut.store.cluster_inputs import (
+    NO_ID,
+    NO_INSTANT,
+    CaseInputColumns,
+    EncounterColumns,
+    StayColumns,
+    VenueSetting,
+)
 
 __all__ = [
     "COUNTED",
     "CaseEvidence",
+    "OutbreakRead",
     "isin",
     "local_days",
     "local_midnights",
+    "order_by",
     "read_case_evidence",
+    "read_outbreak",
     "unique",
     "unique_all",
 ]
@@ -233,3 +246,39 @@ def _with_archived_encounters(
             for name in ("person_a", "person_b", "start_at", "end_at")
         )
     )
+
+
+@dataclass(frozen=True)
+class OutbreakRead:
+    """Everything a clusters-and-chains run reads from the store, read once in one transaction.
+
+    ``at``: the run's instant (epoch seconds; open periods run to it) and ``today`` its local day;
+    ``listed`` and ``listed_links``: the building list's buildings and (building, case) references;
+    ``venues``: the venue of every stay, by id.
+    """
+
+    at: int
+    today: date
+    evidence: CaseEvidence
+    listed: Sequence[BuildingRow]
+    listed_links: Sequence[tuple[str, str]]
+    venues: dict[int, VenueSetting]
+
+
+def read_outbreak(store: Store, policy: Policy, clock: Clock, zone: ZoneInfo) -> OutbreakRead:
+    """Read what :class:`ClusterService` and :class:`ChainService` infer from, as of now, so that a
+    run of both (:func:`chaincut.analytics.outbreak_refresh.refresh_clusters_and_chains`) reads once."""
+    now = clock.now()
+    today = now.astimezone(zone).date()
+    at = to_epoch(now)
+    days_before = policy.clusters.coarse_exposure_days_before_onset
+    with store.read() as uow:
+        evidence = read_case_evidence(uow, days_before, today, at, zone, store.archive)
+        return OutbreakRead(
+            at=at,
+            today=today,
+            evidence=evidence,
+            listed=uow.buildings.all(),
+            listed_links=uow.buildings.case_links(),
+            venues=uow.cluster_inputs.venues(unique(evidence.stays.venue_id).tolist()),
+        )

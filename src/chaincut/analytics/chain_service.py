@@ -32,8 +32,10 @@ import numpy.typing as npt
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.analytics.case_evidence import (
     CaseEvidence,
+    OutbreakRead,
     local_midnights,
-    read_case_evidence,
+    order_by,
+    read_outbreak,
     unique,
     unique_all,
 )
@@ -53,7 +55,7 @@ from chaincut.analytics.chains import (
     infer_chains,
 )
 from chaincut.analytics.epicurve import CLASSIFICATIONS, NO_DAY, UnlinkedShare
-from chaincut.clock import Clock, from_epoch, to_epoch
+from chaincut.clock import Clock, from_epoch
 from chaincut.domain.access import Principal
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.policy import Policy
@@ -200,28 +202,17 @@ class ChainService:
         r = self._policy.reproduction_number
         return SerialIntervalDensity.normal(r.serial_interval_mean_days, r.serial_interval_sd_days)
 
-    def build(self) -> TransmissionChains:
-        """Every chain, inferred afresh from the store.
+    def build(self, read: OutbreakRead | None = None) -> TransmissionChains:
+        """Every chain, inferred afresh from the store (or from ``read``, :func:`read_outbreak`).
 
         The store's cases and evidence go to :func:`infer_chains` as columns (keyed by case id),
         with no object per case or evidence row: a million cases in seconds (bench/clusters_chains.py).
         """
-        now = self._clock.now()
-        today = now.astimezone(self._zone).date()
+        read = read or read_outbreak(self._store, self._policy, self._clock, self._zone)
+        today = read.today
         rules = self._policy.clusters
         window = self._policy.infectious_window
-        with self._store.read() as uow:
-            inputs = read_case_evidence(
-                uow,
-                rules.coarse_exposure_days_before_onset,
-                today,
-                to_epoch(now),
-                self._zone,
-                self._store.archive,
-            )
-            listed = uow.buildings.all()
-            listed_links = uow.buildings.case_links()
-            venues = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
+        inputs, listed, listed_links, venues = read.evidence, read.listed, read.listed_links, read.venues
         cases = inputs.cases
         ids = cases.id
         n = len(ids)
@@ -232,7 +223,7 @@ class ChainService:
             - window.days_before_specimen,
         )
         opens = local_midnights(first.astype(np.int64), self._zone)
-        closes = np.where(cases.isolated_at != NO_INSTANT, cases.isolated_at, to_epoch(now))
+        closes = np.where(cases.isolated_at != NO_INSTANT, cases.isolated_at, read.at)
         target = np.minimum(np.searchsorted(ids, cases.linked_case_id), max(n - 1, 0))
         counted = (cases.linked_case_id != NO_ID) & (ids[target] == cases.linked_case_id) if n else target > 0
         code = {c.value: i for i, c in enumerate(CLASSIFICATIONS)}
@@ -282,7 +273,7 @@ class ChainService:
         _, venue_of, _, first_seen = unique_all(venue)
         venue_order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")[venue_of.reshape(-1)]
         ref_rank = _ranks(inputs.cases.ref)
-        order = np.lexsort((ref_rank[case], end, start, venue_order))
+        order = order_by(venue_order, start, end, ref_rank[case])
         venue, start, end, case = venue[order], start[order], end[order], case[order]
         firsts, seconds = [], []
         step = 1
@@ -296,7 +287,7 @@ class ChainService:
             step += 1
         i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
         j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
-        by_row = np.lexsort((j, i))
+        by_row = order_by(i, j)
         i, j = i[by_row], j[by_row]
         keep = case[i] != case[j]
         i, j = i[keep], j[keep]
@@ -388,24 +379,24 @@ class ChainService:
         graphs = tuple(chains.graph(k) for k in range(min(limit, chains.chains)))
         return ChainOverview(chains.chains, graphs, first, chains.unlinked_share(first, last))
 
-    def refresh(self, principal: Principal) -> int:
-        """Infer every chain and store each case's inferred infector (for cluster pages); audited.
+    def refresh(self, principal: Principal, read: OutbreakRead | None = None) -> int:
+        """Infer every chain (from ``read``, else the store now) and store each case's inferred
+        infector (for cluster pages); audited.
 
         Returns how many inferred infectors were stored. A tracer's confirmed infector is the
         case's ``linked_case`` and is read live, so it wins at once, before the next run.
         """
-        chains = self.build()
+        read = read or read_outbreak(self._store, self._policy, self._clock, self._zone)
+        chains = self.build(read)
+        ids = read.evidence.cases.id  # the chains' cases are the read's, in its order
         owner = np.repeat(np.arange(len(chains.refs)), np.diff(chains.candidate_start))
-        inferred = chains.source == 2
-        chosen = inferred[owner] & (chains.candidate == chains.infector[owner])
-        at = to_epoch(self._clock.now())
+        chosen = (chains.source == 2)[owner] & (chains.candidate == chains.infector[owner])
+        case = ids[owner[chosen]]
+        infector = ids[chains.infector[owner[chosen]]]
+        ppm = np.rint(chains.likelihood[chosen] * 1e6).astype(np.int64)
         with self._store.write() as uow:
-            ids = uow.cases.ids_for(list(chains.refs))
-            rows = [
-                (ids[chains.refs[int(i)]], ids[chains.refs[int(chains.infector[i])]], float(p))
-                for i, p in zip(owner[chosen], chains.likelihood[chosen], strict=True)
-            ]
-            uow.inferred_infectors.replace(rows, at)
+            rows = list(zip(case.tolist(), infector.tolist(), ppm.tolist(), strict=True))
+            uow.inferred_infectors.replace(rows, read.at)
             self._audit.record_in(
                 uow,
                 event_for(
@@ -526,5 +517,5 @@ def _pairs_within_runs(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int6
         step += 1
     i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
     j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
-    by_row = np.lexsort((j, i))
+    by_row = order_by(i, j)
     return i[by_row], j[by_row]

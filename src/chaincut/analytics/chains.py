@@ -91,7 +91,7 @@ from chaincut.analytics.epicurve import (
     day_number,
 )
 from chaincut.analytics.serial_interval import DistributionFit
-from chaincut.analytics.sorted_sets import unique_all
+from chaincut.analytics.sorted_sets import order_by, unique_all
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import CaseClassification
 
@@ -875,7 +875,7 @@ def _infer(
     del row_parts, cand_parts, case_parts
 
     # One entry per (case, candidate), evidence rows in order.
-    by_pair = np.lexsort((rows, cand, case))
+    by_pair = order_by(case, cand, rows)
     rows, cand, case = rows[by_pair], cand[by_pair], case[by_pair]
     del by_pair
     if len(rows):

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chaincut.access.audit import AuditTrail, event_for
-from chaincut.analytics.case_evidence import CaseEvidence, isin, read_case_evidence, unique
+from chaincut.analytics.case_evidence import CaseEvidence, OutbreakRead, isin, read_outbreak, unique
 from chaincut.analytics.cluster_ids import Decision, MembershipDecision, settle
 from chaincut.analytics.cluster_views import (
     ClusterDetail,
@@ -84,23 +84,21 @@ class ClusterService:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def refresh(self, principal: Principal) -> ClusterRun:
+    def read(self) -> OutbreakRead:
+        """What a run infers from, read now; the chains' run can infer from the same read."""
+        return read_outbreak(self._store, self._policy, self._clock, self._zone)
+
+    def refresh(self, principal: Principal, read: OutbreakRead | None = None) -> ClusterRun:
         """Infer the clusters afresh and store them under stable ids; audited as ``clusters.refresh``.
 
-        Runs on columns end to end (store reads, :func:`infer_cluster_columns`, bulk writes), so a
-        million cases with their stays take seconds, not an object per stay (bench/clusters_chains.py).
+        ``read``: what to infer from (:meth:`read`; by default read now). Runs on columns end to
+        end (store reads, :func:`infer_cluster_columns`, bulk writes), so a million cases with their
+        stays take seconds, not an object per stay (bench/clusters_chains.py).
         """
         rules = self._policy.clusters
-        now = self._clock.now()
-        today = now.astimezone(self._zone).date()
-        at = to_epoch(now)
-        with self._store.read() as uow:
-            inputs = read_case_evidence(
-                uow, rules.coarse_exposure_days_before_onset, today, at, self._zone, self._store.archive
-            )
-            listed = uow.buildings.all()
-            listed_links = uow.buildings.case_links()
-            venue_rows = uow.cluster_inputs.venues(unique(inputs.stays.venue_id).tolist())
+        read = read or self.read()
+        today, at = read.today, read.at
+        inputs, listed, listed_links, venue_rows = read.evidence, read.listed, read.listed_links, read.venues
         cases = inputs.cases
         opens, closes = inputs.period_opens, inputs.period_closes
 
@@ -260,7 +258,6 @@ class ClusterService:
         setting = found.evidence_setting[rows]
         linked = found.evidence_linked[rows]
         link = found.evidence_link[rows]
-        link_values = [k.value for k in LinkKind]
         return ClusterContents(
             member_cluster=np.repeat(
                 np.array([c for _, _, c in members], dtype=np.int64), [len(m) for m, _, _ in members]
@@ -271,9 +268,11 @@ class ClusterService:
             ),
             cluster_id=cluster,
             case_id=ids[found.evidence_case[rows]],
-            setting=[None if k < 0 else setting_names[k] for k in setting.tolist()],
+            setting=setting.astype(np.int64),
+            settings=setting_names,
             linked_case_id=np.where(linked >= 0, ids[np.maximum(linked, 0)], -1),
-            link=[None if k < 0 else link_values[k] for k in link.tolist()],
+            link=link.astype(np.int64),
+            links=[k.value for k in LinkKind],
             start_at=found.evidence_start_at[rows],
             end_at=found.evidence_end_at[rows],
             first_on=found.evidence_first[rows],

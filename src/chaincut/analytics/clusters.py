@@ -45,7 +45,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from chaincut.analytics.epicurve import NO_DAY, day_number
-from chaincut.analytics.sorted_sets import isin, unique, unique_all
+from chaincut.analytics.sorted_sets import counted, isin, order_by, unique
 from chaincut.policy.model import ClusterRules
 
 __all__ = [
@@ -286,7 +286,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     # 1. Setting groups: each setting's cases by (day, reference), split where days are > interval apart.
     pair = unique(c.exposure_setting[kept] * n + c.exposure_case[kept])
     ps, pc = pair // max(n, 1), pair % max(n, 1)
-    order = np.lexsort((ref_rank[pc], c.day[pc], setting_rank[ps]))
+    order = order_by(setting_rank[ps], c.day[pc], ref_rank[pc])
     ps, pc = ps[order], pc[order]
     new_run = np.ones(len(ps), dtype=np.bool_)
     new_run[1:] = (ps[1:] != ps[:-1]) | ((c.day[pc][1:] - c.day[pc][:-1]) > rules.interval_days)
@@ -317,9 +317,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
         second_parts.append(vg[step:][same])
         step += 1
     if first_parts:
-        shared, _, counts, _ = unique_all(
-            np.concatenate(first_parts) * group_count + np.concatenate(second_parts)
-        )
+        shared, counts = counted(np.concatenate(first_parts) * group_count + np.concatenate(second_parts))
         enough = shared[counts >= rules.merge_min_shared_cases]
         root = _components(group_count, enough // group_count, enough % group_count)
     else:
@@ -330,7 +328,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
 
     # 3. Each case joins the largest merged group it is in (ties: the smallest root).
     home = np.full(n, -1, dtype=np.int64)
-    pick = np.lexsort((vr, -size[vr], vc))
+    pick = order_by(vc, -size[vr], vr)
     firsts = _firsts(vc[pick])
     home[vc[pick][firsts]] = vr[pick][firsts]
 
@@ -385,7 +383,7 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     cluster_of_case[placed] = final[home[placed]]
 
     # Clusters of at least min_cases, largest first, then by first day and first reference.
-    by_cluster = np.lexsort((ref_rank[placed], cluster_of_case[placed]))
+    by_cluster = order_by(cluster_of_case[placed], ref_rank[placed])
     member = placed[by_cluster]
     label = cluster_of_case[member]
     starts = np.flatnonzero(_firsts(label))
@@ -439,19 +437,15 @@ def infer_cluster_columns(columns: ClusterColumns, rules: ClusterRules) -> Clust
     ev_end = np.concatenate(
         (np.where(coarse, NO_TIME, c.exposure_end[ex]), np.full(len(lcase), NO_TIME, dtype=np.int64))
     )
-    tie = np.concatenate((ex, len(c.exposure_case) + np.arange(len(lcase), dtype=np.int64)))
-    ev_order = np.lexsort(
-        (
-            tie,
-            ev_start,
-            ev_first,
-            _rank_or_none(link_value_rank, ev_link),
-            _rank_or_none(ref_rank, ev_linked),
-            _rank_or_none(setting_rank, ev_setting),
-            ref_rank[ev_case],
-            cluster_no[ev_case],
-        )
-    )
+    ev_order = order_by(
+        cluster_no[ev_case],
+        ref_rank[ev_case],
+        _rank_or_none(setting_rank, ev_setting),
+        _rank_or_none(ref_rank, ev_linked),
+        _rank_or_none(link_value_rank, ev_link),
+        ev_first,
+        np.where(ev_start == NO_TIME, -1, ev_start),  # no time first, as NO_TIME sorts, in a narrower key
+    )  # ties keep the rows' order: exposures by position, then links (``tie``'s order)
     ev_cluster = cluster_no[ev_case][ev_order]
     return ClusterFound(
         member_start=member_start,

@@ -10,6 +10,7 @@ from rich.table import Table
 from chaincut.access.audit import event_for
 from chaincut.analytics.cluster_ids import Decision
 from chaincut.analytics.cluster_service import ClusterSummary
+from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.cli.console import console, print_json, services
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
@@ -46,8 +47,7 @@ def clusters(
     """Clusters of cases inferred from where they were and their links, under ids stable across runs."""
     with services() as svc:
         principal = operator()
-        run = svc.clusters.refresh(principal) if refresh else None
-        inferred = svc.chains.refresh(principal) if refresh else None
+        run = refresh_clusters_and_chains(svc.clusters, svc.chains, principal) if refresh else None
         found, total = svc.clusters.page(status=status, limit=limit)
         svc.audit.record(
             event_for(
@@ -62,19 +62,20 @@ def clusters(
     if json_output:
         print_json(
             {
-                "run": None if run is None else run.as_dict() | {"inferred_infectors": inferred},
+                "run": None if run is None else run.as_dict(),
                 "total": total,
                 "clusters": [c.as_dict() for c in found],
             }
         )
         return
     if run is not None:
+        done = run.clusters
         console.print(
-            f"{run.clusters} clusters ({run.created} new, {len(run.merged)} merged, "
-            f"{len(run.dissolved)} dissolved)",
+            f"{done.clusters} clusters ({done.created} new, {len(done.merged)} merged, "
+            f"{len(done.dissolved)} dissolved); {run.inferred_infectors} inferred infectors",
             highlight=False,
         )
-        for reason, n in sorted(run.left_out.items()):
+        for reason, n in sorted(done.left_out.items()):
             console.print(f"  left out: {n} ({reason})", highlight=False)
     table = Table("id", "name", "status", "cases", "first onset", "last onset", "settings")
     for c in found:

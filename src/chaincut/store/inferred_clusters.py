@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from sqlalchemy import (
     update,
 )
 
+from chaincut.store.bulk_insert import insert_rows
+from chaincut.store.packed_columns import pack_columns, unpack_columns
 from chaincut.store.tables import (
     case_assignments,
     cases,
@@ -75,10 +78,11 @@ class ClusterEvidenceRow:
 
 @dataclass(frozen=True)
 class ClusterContents:
-    """A run's members and evidence as columns, one entry per row.
+    """A run's members and evidence as columns, one entry per row, each cluster's rows together.
 
     Members: ``member_cluster``, ``member_case``, ``member_confirmed``. Evidence: ``cluster_id``,
-    ``case_id``, ``setting`` (a key, or None), ``linked_case_id`` (-1: none), ``link`` (None: none),
+    ``case_id``, ``setting`` (a position in ``settings``, the setting keys; -1: none),
+    ``linked_case_id`` (-1: none), ``link`` (a position in ``links``, the link kinds; -1: none),
     ``start_at``/``end_at`` (epoch seconds; int64 min: none) and ``first_on``/``last_on`` (days
     since 1970-01-01; int64 min: none).
     """
@@ -88,17 +92,61 @@ class ClusterContents:
     member_confirmed: npt.NDArray[np.bool_]
     cluster_id: npt.NDArray[np.int64]
     case_id: npt.NDArray[np.int64]
-    setting: Sequence[str | None]
+    setting: npt.NDArray[np.int64]
+    settings: Sequence[str]
     linked_case_id: npt.NDArray[np.int64]
-    link: Sequence[str | None]
+    link: npt.NDArray[np.int64]
+    links: Sequence[str]
     start_at: npt.NDArray[np.int64]
     end_at: npt.NDArray[np.int64]
     first_on: npt.NDArray[np.int64]
     last_on: npt.NDArray[np.int64]
 
+    def packed_evidence(self) -> dict[int, list[tuple[int, bytes]]]:
+        """Each cluster's evidence packed (:func:`pack_columns`), in parts of a million rows: each
+        part's (rows, bytes).
+
+        A part's columns: ``case``, ``setting`` (int32, a position in the part's ``settings``, its
+        keys; -1: none), ``linked`` (-1: none), ``link`` (int8, a position in ``links``), ``start``
+        and ``end`` (int64 min: none), ``first`` and ``last`` (int32 day numbers; int32 min: none).
+        """
+        out: dict[int, list[tuple[int, bytes]]] = {}
+        links = np.array(list(self.links), dtype=np.str_)
+        for cluster, (begin, end) in _runs(self.cluster_id).items():
+            parts = []
+            for at in range(begin, end, _PART_ROWS):
+                rows = slice(at, min(end, at + _PART_ROWS))
+                codes = self.setting[rows]
+                used = np.unique(codes[codes >= 0])
+                local = np.where(codes >= 0, np.searchsorted(used, codes), -1).astype(np.int32)
+                names = np.array([self.settings[k] for k in used.tolist()], dtype=np.str_)
+                parts.append(
+                    (
+                        len(codes),
+                        pack_columns(
+                            {
+                                "case": self.case_id[rows],
+                                "setting": local,
+                                "settings": names,
+                                "linked": self.linked_case_id[rows],
+                                "link": self.link[rows].astype(np.int8),
+                                "links": links,
+                                "start": self.start_at[rows],
+                                "end": self.end_at[rows],
+                                "first": _days32(self.first_on[rows]),
+                                "last": _days32(self.last_on[rows]),
+                            }
+                        ),
+                    )
+                )
+            out[cluster] = parts
+        return out
+
 
 _MISSING = int(np.iinfo(np.int64).min)
-_CHUNK = 100_000
+_MISSING_DAY = int(np.iinfo(np.int32).min)
+_EPOCH = date(1970, 1, 1)
+_PART_ROWS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +173,12 @@ class InferredClusterRepository:
                 select(inferred_clusters.c.id).where(inferred_clusters.c.status.in_(LIVE))
             ).scalars()
         }
-        rows = self._conn.execute(
-            select(inferred_cluster_members.c.cluster_id, inferred_cluster_members.c.case_id)
-        )
-        for cluster_id, case_id in rows:
+        m = inferred_cluster_members.c
+        rows = self._rows(select(m.cluster_id, m.case_id).order_by(m.cluster_id, m.case_id))
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        for cluster_id, (begin, end) in _runs(pairs[:, 0]).items():
             if cluster_id in out:
-                out[int(cluster_id)].append(int(case_id))
+                out[cluster_id] = pairs[begin:end, 1].tolist()
         return out
 
     def merged_into(self) -> dict[int, int]:
@@ -185,7 +233,6 @@ class InferredClusterRepository:
                 ],
             )
         c = contents
-        day = self._day_values(np.concatenate((c.first_on, c.last_on)))
         members = _Slices(
             c.member_cluster,
             list(
@@ -198,23 +245,8 @@ class InferredClusterRepository:
             ),
         )
         setting_rows = _Slices(np.array([k for k, _ in settings], dtype=np.int64), list(settings))
-        evidence = _Slices(
-            c.cluster_id,
-            list(
-                zip(
-                    c.cluster_id.tolist(),
-                    c.case_id.tolist(),
-                    c.setting,
-                    [None if k < 0 else k for k in c.linked_case_id.tolist()],
-                    c.link,
-                    [None if t == _MISSING else t for t in c.start_at.tolist()],
-                    [None if t == _MISSING else t for t in c.end_at.tolist()],
-                    [day[d] for d in c.first_on.tolist()],
-                    [day[d] for d in c.last_on.tolist()],
-                    strict=True,
-                )
-            ),
-        )
+        evidence = contents.packed_evidence()
+        digests = {k: [hashlib.sha256(p).hexdigest() for _, p in parts] for k, parts in evidence.items()}
         m, st, ev = inferred_cluster_members.c, inferred_cluster_settings.c, inferred_cluster_evidence.c
         stored_members = _Slices.of(
             self._rows(select(m.cluster_id, m.case_id, m.confirmed).order_by(m.cluster_id, m.case_id)),
@@ -223,72 +255,50 @@ class InferredClusterRepository:
         stored_settings = _Slices.of(
             self._rows(select(st.cluster_id, st.setting).order_by(st.cluster_id, st.setting))
         )
-        stored_evidence = _Slices.of(
-            self._rows(
-                select(
-                    ev.cluster_id,
-                    ev.case_id,
-                    ev.setting,
-                    ev.linked_case_id,
-                    ev.link,
-                    ev.start_at,
-                    ev.end_at,
-                    ev.first_on,
-                    ev.last_on,
-                ).order_by(ev.cluster_id, ev.id)
-            )
-        )
-        everyone = set(members.bounds) | set(setting_rows.bounds) | set(evidence.bounds)
-        everyone |= set(stored_members.bounds) | set(stored_settings.bounds) | set(stored_evidence.bounds)
+        stored_digests: dict[int, list[str]] = defaultdict(list)
+        for k, digest in self._conn.execute(
+            select(ev.cluster_id, ev.digest).order_by(ev.cluster_id, ev.part)
+        ):
+            stored_digests[int(k)].append(digest)
+        everyone = set(members.bounds) | set(setting_rows.bounds) | set(evidence)
+        everyone |= set(stored_members.bounds) | set(stored_settings.bounds) | set(stored_digests)
         changed = sorted(
             k
             for k in everyone
             if members.get(k) != stored_members.get(k)
             or setting_rows.get(k) != stored_settings.get(k)
-            or evidence.get(k) != stored_evidence.get(k)
+            or digests.get(k) != stored_digests.get(k)
         )
-        with self._page_cache():
-            self._rewrite(
-                changed, members, setting_rows, evidence, stored_members, stored_settings, stored_evidence
-            )
-
-    def _rewrite(
-        self,
-        changed: Sequence[int],
-        members: _Slices,
-        setting_rows: _Slices,
-        evidence: _Slices,
-        stored_members: _Slices,
-        stored_settings: _Slices,
-        stored_evidence: _Slices,
-    ) -> None:
         stale = [
             k
             for k in changed
-            if k in stored_members.bounds or k in stored_settings.bounds or k in stored_evidence.bounds
+            if k in stored_members.bounds or k in stored_settings.bounds or k in stored_digests
         ]
-        for start in range(0, len(stale), 5000):
-            chunk = stale[start : start + 5000]
-            for table in (inferred_cluster_evidence, inferred_cluster_settings, inferred_cluster_members):
-                self._conn.execute(delete(table).where(table.c.cluster_id.in_(chunk)))
-        columns = (
-            "cluster_id",
-            "case_id",
-            "setting",
-            "linked_case_id",
-            "link",
-            "start_at",
-            "end_at",
-            "first_on",
-            "last_on",
-        )
-        self._insert_many(
-            inferred_cluster_members.name, ("cluster_id", "case_id", "confirmed"), members.rows_of(changed)
-        )
-        self._insert_many(
-            inferred_cluster_settings.name, ("cluster_id", "setting"), setting_rows.rows_of(changed)
-        )
-        self._insert_many(inferred_cluster_evidence.name, columns, evidence.rows_of(changed))
+        with self._page_cache():
+            for start in range(0, len(stale), 5000):
+                chunk = stale[start : start + 5000]
+                for table in (inferred_cluster_evidence, inferred_cluster_settings, inferred_cluster_members):
+                    self._conn.execute(delete(table).where(table.c.cluster_id.in_(chunk)))
+            insert_rows(
+                self._conn,
+                inferred_cluster_members,
+                ("cluster_id", "case_id", "confirmed"),
+                members.rows_of(changed),
+            )
+            insert_rows(
+                self._conn,
+                inferred_cluster_settings,
+                ("cluster_id", "setting"),
+                setting_rows.rows_of(changed),
+            )
+            for k in changed:
+                parts = zip(evidence.get(k, []), digests.get(k, []), strict=True)
+                for part, ((rows, packed), digest) in enumerate(parts):
+                    self._conn.execute(
+                        insert(inferred_cluster_evidence).values(
+                            cluster_id=k, part=part, rows=rows, digest=digest, columns=packed
+                        )
+                    )
 
     @contextmanager
     def _page_cache(self) -> Iterator[None]:
@@ -305,33 +315,11 @@ class InferredClusterRepository:
             self._conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
     def _rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
-        """Rows as the driver gives them (dates as the driver stores them, as :meth:`_day_values`)."""
+        """Rows as the driver gives them."""
         result = self._conn.execute(query)
         rows: list[tuple[Any, ...]] = list(result.cursor.fetchall()) if result.cursor is not None else []
         result.close()
         return rows
-
-    def _day_values(self, days: npt.NDArray[np.int64]) -> dict[int, Any]:
-        """Each day number's value as the driver takes it (SQLite: ISO text, as SQLAlchemy's Date)."""
-        epoch = date(1970, 1, 1)
-        out: dict[int, Any] = {_MISSING: None}
-        for d in set(days.tolist()):
-            if d != _MISSING:
-                day = epoch + timedelta(days=d)
-                out[d] = day.isoformat() if self._conn.dialect.name == "sqlite" else day
-        return out
-
-    def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        chunk: list[Sequence[Any]] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == _CHUNK:
-                self._conn.exec_driver_sql(sql, chunk)
-                chunk = []
-        if chunk:
-            self._conn.exec_driver_sql(sql, chunk)
 
     def close(self, merged: Sequence[tuple[int, int]], dissolved: Sequence[int], at: int) -> None:
         """Record clusters absorbed by others (absorbed, survivor) and clusters no run continues."""
@@ -411,21 +399,49 @@ class InferredClusterRepository:
         return out
 
     def evidence(self, cluster_id: int) -> list[ClusterEvidenceRow]:
-        rows = self._conn.execute(
-            select(
-                inferred_cluster_evidence.c.case_id,
-                inferred_cluster_evidence.c.setting,
-                inferred_cluster_evidence.c.linked_case_id,
-                inferred_cluster_evidence.c.link,
-                inferred_cluster_evidence.c.start_at,
-                inferred_cluster_evidence.c.end_at,
-                inferred_cluster_evidence.c.first_on,
-                inferred_cluster_evidence.c.last_on,
-            )
-            .where(inferred_cluster_evidence.c.cluster_id == cluster_id)
-            .order_by(inferred_cluster_evidence.c.id)
+        """The evidence of the cluster's memberships as the last run found it, for its members now.
+
+        A tracer's decision since the run moved cases in or out (:meth:`apply_decision`); a moved
+        case's rows, and rows linking to it, are left out until the next run writes them again.
+        """
+        m, ev = inferred_cluster_members.c, inferred_cluster_evidence.c
+        members = np.array(
+            sorted(self._conn.execute(select(m.case_id).where(m.cluster_id == cluster_id)).scalars()),
+            dtype=np.int64,
         )
-        return [ClusterEvidenceRow(*r) for r in rows]
+        out: list[ClusterEvidenceRow] = []
+        parts = self._conn.execute(
+            select(ev.columns).where(ev.cluster_id == cluster_id).order_by(ev.part)
+        ).scalars()
+        for packed in parts:
+            c = unpack_columns(bytes(packed))
+            case, linked = c["case"].astype(np.int64), c["linked"].astype(np.int64)
+            keep = _member(case, members) & ((linked < 0) | _member(linked, members))
+            settings, links = c["settings"].tolist(), c["links"].tolist()
+            for k, s, li, kind, start, end, first, last in zip(
+                case[keep].tolist(),
+                c["setting"][keep].tolist(),
+                linked[keep].tolist(),
+                c["link"][keep].tolist(),
+                c["start"][keep].tolist(),
+                c["end"][keep].tolist(),
+                c["first"][keep].tolist(),
+                c["last"][keep].tolist(),
+                strict=True,
+            ):
+                out.append(
+                    ClusterEvidenceRow(
+                        k,
+                        None if s < 0 else settings[s],
+                        None if li < 0 else li,
+                        None if kind < 0 else links[kind],
+                        None if start == _MISSING else start,
+                        None if end == _MISSING else end,
+                        None if first == _MISSING_DAY else _EPOCH + timedelta(days=first),
+                        None if last == _MISSING_DAY else _EPOCH + timedelta(days=last),
+                    )
+                )
+        return out
 
     def cluster_of(self, case_ids: Sequence[int]) -> dict[int, int]:
         """The cluster each of these cases is in (cases in none are left out)."""
@@ -448,12 +464,6 @@ class InferredClusterRepository:
             return
         if held is not None:
             self._conn.execute(delete(inferred_cluster_members).where(m.case_id == case_id))
-            self._conn.execute(
-                delete(inferred_cluster_evidence).where(
-                    inferred_cluster_evidence.c.case_id == case_id,
-                    inferred_cluster_evidence.c.cluster_id == held,
-                )
-            )
             self._resize(int(held))
         if decision == "confirmed":
             self._conn.execute(
@@ -576,6 +586,25 @@ class _Slices:
             where = self.bounds.get(k)
             if where is not None:
                 yield from self.rows[where[0] : where[1]]
+
+
+def _runs(cluster: npt.NDArray[np.int64]) -> dict[int, tuple[int, int]]:
+    """Each cluster's rows (begin, end) where each cluster's rows are together."""
+    return _Slices(cluster, []).bounds
+
+
+def _days32(days: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    out: npt.NDArray[np.int32] = np.where(days == _MISSING, _MISSING_DAY, days).astype(np.int32)
+    return out
+
+
+def _member(values: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Whether each value is among ``members`` (sorted)."""
+    if len(members) == 0:
+        return np.zeros(len(values), dtype=np.bool_)
+    at = np.minimum(np.searchsorted(members, values), len(members) - 1)
+    found: npt.NDArray[np.bool_] = members[at] == values
+    return found
 
 
 def _param(name: str) -> BindParameter[Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
+from chaincut.store.bulk_insert import insert_rows
 from chaincut.store.tables import cases, inferred_infectors
 
 __all__ = ["InferredInfectorRepository"]
@@ -15,17 +16,16 @@ class InferredInfectorRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def replace(self, rows: Sequence[tuple[int, int, float]], at: int) -> None:
-        """Replace every inferred infector with this run's (case id, infector case id, likelihood)."""
+    def replace(self, rows: Sequence[tuple[int, int, int]], at: int) -> None:
+        """Replace every inferred infector with this run's (case id, infector case id, likelihood
+        in parts per million)."""
         self._conn.execute(delete(inferred_infectors))
-        for start in range(0, len(rows), 50_000):
-            self._conn.execute(
-                insert(inferred_infectors),
-                [
-                    {"case_id": c, "infector_case_id": i, "likelihood_ppm": round(p * 1e6), "computed_at": at}
-                    for c, i, p in rows[start : start + 50_000]
-                ],
-            )
+        insert_rows(
+            self._conn,
+            inferred_infectors,
+            ("case_id", "infector_case_id", "likelihood_ppm", "computed_at"),
+            ((c, i, p, at) for c, i, p in rows),
+        )
 
     def links_of(self, refs: Sequence[str]) -> dict[str, tuple[str | None, str | None, float | None]]:
         """For each case ref: (confirmed infector ref, inferred infector ref, its likelihood)."""

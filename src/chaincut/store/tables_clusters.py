@@ -8,8 +8,11 @@
   imported before or after the case list.
 - ``inferred_clusters``: clusters as inference found them, under ids that stay stable across runs
   (``merged_into_id`` when another cluster absorbed this one; ``name`` a tracer gave it).
-- ``inferred_cluster_members``: each case's current cluster (one at most), with its evidence in
-  ``inferred_cluster_evidence`` and the cluster's settings in ``inferred_cluster_settings``.
+- ``inferred_cluster_members``: each case's current cluster (one at most), with the cluster's
+  settings in ``inferred_cluster_settings`` and the evidence of its memberships in
+  ``inferred_cluster_evidence``: a run's evidence rows (millions at a fifth wave's height, read
+  a cluster at a time) packed as columns, one value per cluster or per million rows of one
+  (:mod:`chaincut.store.inferred_clusters` says what the columns are).
 - ``cluster_decisions``: a tracer's confirmation or rejection of a case's membership, which wins
   over every later run.
 - ``inferred_infectors``: each case's top-ranked candidate infector as the last chains run found
@@ -19,7 +22,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
 
 from chaincut.store.metadata import Id, metadata
 
@@ -87,16 +101,11 @@ inferred_cluster_settings = Table(
 inferred_cluster_evidence = Table(
     "inferred_cluster_evidence",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), nullable=False, index=True),
-    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
-    Column("setting", String(80)),  # a setting's evidence, or
-    Column("linked_case_id", Id, ForeignKey("cases.id")),  # a direct link's other case
-    Column("link", String(16)),  # household, encounter, linked_case
-    Column("start_at", BigInteger),  # a timed stay
-    Column("end_at", BigInteger),
-    Column("first_on", Date),  # a date-level exposure's days, or a link's day
-    Column("last_on", Date),
+    Column("cluster_id", Id, ForeignKey("inferred_clusters.id"), primary_key=True),
+    Column("part", Integer, primary_key=True),  # 0, 1, ...: a large cluster's evidence in parts
+    Column("rows", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of ``columns``: unchanged evidence stays
+    Column("columns", LargeBinary, nullable=False),  # packed (chaincut.store.packed_columns)
 )
 
 cluster_decisions = Table(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from chaincut.analytics.cluster_ids import Decision
+from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.api.deps import AnalyticsReader, PageDep, ServicesDep
 from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
@@ -85,8 +86,7 @@ def clusters(
 def refresh(services: ServicesDep, caller: AnalyticsReader) -> dict[str, Any]:
     """Infer the clusters afresh (keeping their ids) and the chains (each case's inferred infector,
     which cluster pages draw): epidemiologists and supervisors."""
-    run = services.clusters.refresh(caller.principal).as_dict()
-    return run | {"inferred_infectors": services.chains.refresh(caller.principal)}
+    return refresh_clusters_and_chains(services.clusters, services.chains, caller.principal).as_dict()
 
 
 @router.get("/clusters/{cluster_id}")
