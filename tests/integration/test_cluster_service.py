@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from chaincut.analytics import case_evidence
 from chaincut.analytics.cluster_ids import Decision
+from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.bootstrap import Services
 from chaincut.cli import app as cli_app
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.settings import Settings
-from chaincut.store.tables import cases, inferred_cluster_evidence
+from chaincut.store.tables import cases, inferred_cluster_evidence, inferred_infectors
 from chaincut.whereabouts.importing import ImportOptions, import_encounters, import_visits
 from support.outbreak import DAY, TRACER, at, link, seed
 from support.settings import cli_env
@@ -294,3 +297,29 @@ def test_a_moved_cases_evidence_leaves_the_cluster_at_once_with_the_rows_that_li
     assert evidence == {("C", "venue:v-gym", None, None), ("D", "venue:v-gym", None, None)}
     moved = {(e.case, e.link) for e in outbreak.clusters.detail(dragon).evidence}
     assert ("G", "decision") in moved
+
+
+def test_a_refresh_of_clusters_and_chains_reads_the_store_once_and_stores_both(
+    outbreak: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = []
+    real = case_evidence.read_case_evidence
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(case_evidence, "read_case_evidence", counted)
+    run = refresh_clusters_and_chains(outbreak.clusters, outbreak.chains, TRACER)
+
+    assert len(reads) == 1
+    assert run.clusters.clusters == 2
+    with outbreak.store.read() as uow:
+        together = sorted(tuple(r) for r in uow.connection.execute(select(inferred_infectors)).all())
+    assert run.inferred_infectors == len(together) > 0
+
+    assert outbreak.chains.refresh(TRACER) == run.inferred_infectors  # apart: its own read, same answer
+    assert len(reads) == 2
+    with outbreak.store.read() as uow:
+        apart = sorted(tuple(r) for r in uow.connection.execute(select(inferred_infectors)).all())
+    assert [r[:3] for r in apart] == [r[:3] for r in together]

@@ -213,17 +213,18 @@ def test_windows_with_too_few_cases_or_too_little_history_say_insufficient_data(
     windows = estimate_rt(DAY0, local, imported, rules)
     assert len(windows) == len(local)
 
-    def check(window: RtWindow, words: str) -> None:
+    def check(window: RtWindow, words: str, code: str) -> None:
         assert window.posterior is None
         assert window.status == INSUFFICIENT_DATA
         assert window.reason is not None and words in window.reason
+        assert window.reason_code == code
 
     for early in windows[:7]:  # windows that reach the series' first day
-        check(early, "the series begins on 2022-02-01")
-    check(windows[7], "no cases before the window")  # nothing at all before day 8
-    check(windows[12], "posterior CV")  # 4 local cases: CV = 1/sqrt(5) = 0.45
+        check(early, "the series begins on 2022-02-01", "series_start")
+    check(windows[7], "no cases before the window", "no_infectors")  # nothing at all before day 8
+    check(windows[12], "posterior CV", "too_few_cases")  # 4 local cases: CV = 1/sqrt(5) = 0.45
     assert "needs at least 11 local cases" in str(windows[12].reason)
-    assert windows[-1].posterior is not None
+    assert windows[-1].posterior is not None and windows[-1].reason_code is None
     for window in windows:
         values = [window.infectiousness] + (
             []

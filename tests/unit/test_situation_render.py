@@ -6,6 +6,7 @@ between threads, and Chinese drawn as real glyphs (not empty boxes) on the PDF's
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -51,7 +52,7 @@ from chaincut.analytics.situation_plots import (
     rt_figure,
 )
 from chaincut.analytics.situation_render import render_situation_report, report_font
-from chaincut.analytics.situation_tables import growth_text
+from chaincut.analytics.situation_tables import growth_text, latest_rt
 from chaincut.domain import CaseClassification, CaseStatus
 from chaincut.policy import load_policy
 from chaincut.venues.fonts import PosterFont, find_cjk_font
@@ -212,9 +213,9 @@ def test_active_clusters_are_listed_with_settings_in_both_languages_and_their_si
     page = _Page()
     page.feed(_html(_report(SECTION)))
     rows = {r[0]: r for r in page.rows if r and r[0].startswith("K-")}
-    assert rows["K-17"][:6] == ["K-17", "Dance studios", "active", "57", "2022-02-01", "2022-03-08"]
+    assert rows["K-17"][:6] == ["K-17", "Dance studios", "active 活躍", "57", "2022-02-01", "2022-03-08"]
     assert rows["K-17"][6] == "Mambo Dance Studio, Wan Chai 灣仔曼波舞蹈室; Star Ballroom 星光舞廳"
-    assert rows["K-23"][1:6] == ["(unnamed) （未命名）", "active", "12", "2022-03-02", "–"]
+    assert rows["K-23"][1:6] == ["(unnamed) （未命名）", "active 活躍", "12", "2022-03-02", "–"]
     assert rows["K-23"][6] == "Kwai Chung Estate 葵涌邨"
     chains = [i for i in page.images if "K-17" in (i.get("alt") or "") or "K-23" in (i.get("alt") or "")]
     assert len(chains) == 2
@@ -289,6 +290,27 @@ def test_insufficient_r_t_windows_are_shaded_apart() -> None:
     hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
     insufficient = sum(1 for w in report.rt.windows if w.posterior is None)
     assert insufficient > 0 and len(hatched) == insufficient
+
+
+def test_the_latest_r_t_says_why_it_is_missing_in_both_languages() -> None:
+    report = _report(SECTION)
+    last = report.rt.windows[-1]
+    missing = dataclasses.replace(last, posterior=None, reason="3 local case(s)", reason_code="too_few_cases")
+    short = dataclasses.replace(
+        report,
+        rt=dataclasses.replace(
+            report.rt,
+            windows=(
+                *report.rt.windows[:-1],
+                missing,
+            ),
+        ),
+    )
+
+    span, text = latest_rt(short)
+
+    assert span.endswith(last.end.isoformat())
+    assert text == "insufficient data 數據不足: 3 local case(s)（時段內本地個案太少，未能得出穩定的估算）"
 
 
 def test_the_trend_reads_the_same_numbers_in_both_languages() -> None:

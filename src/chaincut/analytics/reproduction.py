@@ -76,6 +76,8 @@ class RtWindow:
     infectiousness: float
     posterior: RtPosterior | None
     reason: str | None
+    reason_code: str | None = None
+    """Why there is no estimate, as a code: ``series_start``, ``no_infectors`` or ``too_few_cases``."""
 
     @property
     def status(self) -> str:
@@ -196,15 +198,19 @@ def estimate_rt(
         first, last = first_day + timedelta(days=start), first_day + timedelta(days=end)
         n_local, n_imported, lam_sum = int(local_sums[end]), int(imported_sums[end]), float(lam_sums[end])
         reason: str | None = None
+        code: str | None = None
         if start < 1:
+            code = "series_start"
             reason = (
                 f"the series begins on {first_day.isoformat()}: a {tau}-day window needs days after its "
                 f"first, with cases before them that could infect (first window ends "
                 f"{(first_day + timedelta(days=tau)).isoformat()})"
             )
         elif lam_sum <= 0.0:
+            code = "no_infectors"
             reason = "no cases before the window that could have infected its cases"
         elif not cv[end] < rules.max_posterior_cv:
+            code = "too_few_cases"
             reason = (
                 f"{n_local} local case(s) in the window: posterior CV {cv[end]:.2f} is not below "
                 f"{rules.max_posterior_cv:g} (needs at least {needed} local cases)"
@@ -229,6 +235,7 @@ def estimate_rt(
                 infectiousness=lam_sum,
                 posterior=posterior,
                 reason=reason,
+                reason_code=code,
             )
         )
     return tuple(windows)

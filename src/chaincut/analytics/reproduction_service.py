@@ -80,7 +80,7 @@ def _window(w: RtWindow) -> dict[str, Any]:
     head: dict[str, Any] = {"start": w.start.isoformat(), "end": w.end.isoformat()}
     counts = {"local_cases": w.local_cases, "imported_cases": w.imported_cases}
     if w.posterior is None:
-        return {**head, "status": w.status, "reason": w.reason, **counts}
+        return {**head, "status": w.status, "reason": w.reason, "reason_code": w.reason_code, **counts}
     p = w.posterior
     return {**head, "mean": p.mean, "lo": p.lo, "hi": p.hi, "cv": p.cv, "sd": p.sd, **counts}
 

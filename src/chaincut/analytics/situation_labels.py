@@ -55,6 +55,18 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "window": ("Window", "時段"),
     "insufficient": ("insufficient data", "數據不足"),
     "insufficient_windows": ("Windows with insufficient data", "數據不足的時段"),
+    "rt_series_start": (
+        "the series has just begun: no earlier days whose cases could infect",
+        "數列剛開始：之前沒有足夠日數的個案可傳染",
+    ),
+    "rt_no_infectors": (
+        "no cases before the window that could have infected its cases",
+        "時段之前沒有可傳染時段內個案的個案",
+    ),
+    "rt_too_few_cases": (
+        "too few local cases in the window for a stable estimate",
+        "時段內本地個案太少，未能得出穩定的估算",
+    ),
     "no_windows": ("No R_t window: no case with an onset date.", "沒有時段：沒有附發病日期的個案。"),
     "band": ("95% credible interval", "95%可信區間"),
     "epidemic_threshold": ("R = 1", "R = 1"),
@@ -80,6 +92,8 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "last_onset": ("Last onset", "最近發病日期"),
     "settings": ("Settings", "相關地點"),
     "unnamed": ("(unnamed)", "（未命名）"),
+    "active": ("active", "活躍"),
+    "inactive": ("inactive", "不活躍"),
     "chains": ("Transmission chains of the largest clusters", "最大群組的傳播鏈"),
     "chains_not_computed": (
         "Not computed: transmission chains have not been built for this report.",

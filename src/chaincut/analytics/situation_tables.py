@@ -69,7 +69,8 @@ def latest_rt(report: SituationReport) -> tuple[str, str]:
     span = f"{w.start.isoformat()} – {w.end.isoformat()}"
     if w.posterior is None:
         en, zh = label("insufficient")
-        return span, f"{en} {zh}: {w.reason}"
+        why = f"（{label('rt_' + w.reason_code)[1]}）" if w.reason_code else ""
+        return span, f"{en} {zh}: {w.reason}{why}"
     p = w.posterior
     return span, f"{p.mean:.2f} (95% CrI {p.lo:.2f}–{p.hi:.2f})"
 
@@ -117,7 +118,7 @@ def cluster_cells(cluster: ClusterSummary) -> tuple[str, ...]:
     return (
         cluster.id,
         name,
-        cluster.status,
+        " ".join(label(cluster.status)) if cluster.status in ("active", "inactive") else cluster.status,
         _n(cluster.size),
         "–" if cluster.first_onset is None else cluster.first_onset.isoformat(),
         "–" if cluster.last_onset is None else cluster.last_onset.isoformat(),
