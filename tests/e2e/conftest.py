@@ -6,6 +6,7 @@ when present, else Playwright's own build; without either the tests skip, except
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,16 @@ def page(context: BrowserContext) -> Iterator[Page]:
     )
     yield opened
     assert not violations, violations
+
+
+SCREENSHOTS = Path(
+    os.environ.get("CHAINCUT_SCREENSHOTS", Path(__file__).parents[2] / "test-artifacts" / "screenshots")
+)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where the tests keep screenshots of the main pages (CHAINCUT_SCREENSHOTS, else
+    test-artifacts/screenshots in the checkout): CI keeps the folder as an artefact."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -21,11 +21,12 @@ from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal, Role
 from support.auth import PASSWORD
+from support.web_forms import form_token, sign_in, signed_in
 
 LOGIN_COOKIE = "__Host-chaincut_login"
 SESSION = "chaincut_session"
-FAILED_EN = "Sign-in failed: wrong username or password, or the account is locked or disabled."
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+FAILED_EN = "Sign-in failed: wrong username or password, or the account is locked or disabled."
 _ADMIN = Principal.system("tests")
 
 
@@ -40,30 +41,6 @@ def client(services: Services) -> Iterator[TestClient]:
 def alice(services: Services) -> str:
     services.accounts.add("alice", PASSWORD, frozenset({Role.TRACER, Role.SUPERVISOR}), _ADMIN)
     return "alice"
-
-
-def form_token(response: httpx.Response) -> str:
-    found = _TOKEN.search(response.text)
-    assert found is not None, response.text
-    return found.group(1)
-
-
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    token = form_token(client.get("/login"))
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": token},
-        follow_redirects=False,
-    )
-
-
-def signed_in(client: TestClient, username: str) -> str:
-    """Sign in through the form; the console's CSRF token."""
-    response = sign_in(client, username)
-    assert response.status_code == 303, response.text
-    console = client.get("/console")
-    assert console.status_code == 200, console.text
-    return form_token(console)
 
 
 def set_cookie_headers(response: httpx.Response) -> dict[str, str]:
@@ -89,7 +66,7 @@ def test_sign_in_console_and_sign_out(client: TestClient, services: Services, al
     console = client.get("/console")
     assert console.status_code == 200
     assert "staff:alice" in console.text
-    assert re.search(r'id="roles">supervisor, tracer<', console.text)
+    assert re.search(r'id="roles">Supervisor, Contact tracer<', console.text)
     assert 'id="role-tracer"' in console.text and 'id="role-supervisor"' in console.text
     assert 'href="/approvals"' in console.text  # a supervisor's
     assert 'href="/docs"' in console.text
@@ -124,20 +101,43 @@ def test_the_pages_use_the_stylesheet_and_no_inline_code(client: TestClient, ali
     assert css.headers["x-content-type-options"] == "nosniff"
 
 
-def test_labels_in_traditional_chinese(client: TestClient, alice: str) -> None:
-    both = client.get("/login")
-    assert "Sign in" in both.text and "登入" in both.text
-    zh = client.get("/login?lang=zh-Hant")
-    assert '<html lang="zh-Hant">' in zh.text
-    assert "登入" in zh.text and "Password" not in zh.text
-    response = client.post(
-        "/login?lang=zh-Hant",
-        data={"username": alice, "password": PASSWORD, "csrf_token": form_token(zh)},
+def test_the_language_is_the_members_choice_then_the_query_then_the_browsers(
+    client: TestClient, services: Services, alice: str
+) -> None:
+    hk = {"Accept-Language": "zh-HK,zh;q=0.9,en;q=0.8"}
+    assert "Password" in client.get("/login").text  # no preference at all: English
+    by_browser = client.get("/login", headers=hk)
+    assert '<html lang="zh-Hant">' in by_browser.text
+    assert "密碼" in by_browser.text and "Password" not in by_browser.text
+    simplified_first = client.get("/login", headers={"Accept-Language": "zh-CN,en;q=0.5"})
+    assert "Password" in simplified_first.text  # no Simplified catalog: the next preference, English
+
+    asked = client.get("/login?lang=zh-Hant")
+    assert "密碼" in asked.text
+    assert client.get("/login").text.count("密碼") == 1  # remembered (a cookie) with no query
+    assert "Password" in client.get("/login?lang=en").text
+    assert "Password" in client.get("/login", headers=hk).text  # the cookie before the browser
+
+    token = signed_in(client, alice)
+    chose = client.post(
+        "/console/language", data={"language": "zh-Hant", "csrf_token": token, "next": "/console"}
+    )
+    assert chose.status_code == 200 and "控制台" in chose.text and "督導人員" in chose.text
+    assert "控制台" in client.get("/console?lang=en").text  # the member's own choice wins
+    with services.store.read() as uow:
+        record = uow.staff.get_by_username(alice)
+    assert record is not None and record.language == "zh-Hant"
+
+    refused = client.post("/console/language", data={"language": "en"}, follow_redirects=False)
+    assert refused.status_code == 403  # no CSRF token: nothing changed
+    assert "控制台" in client.get("/console").text
+    away = client.post(
+        "/console/language",
+        data={"language": "en", "csrf_token": token, "next": "https://evil.example/"},
         follow_redirects=False,
     )
-    assert response.headers["location"] == "/console?lang=zh-Hant"
-    console = client.get(response.headers["location"])
-    assert "控制台" in console.text and "督導人員" in console.text and "Supervisor" not in console.text
+    assert away.headers["location"] == "/console"  # only a path of ours
+    assert "Console" in client.get("/console", headers=hk).text
 
 
 def test_a_wrong_password_shows_only_the_generic_message(

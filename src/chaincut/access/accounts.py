@@ -220,6 +220,19 @@ class StaffAccounts:
             )
         return NewCredential(secret, expires, csrf)
 
+    def language_of(self, staff_id: int) -> str | None:
+        """The pages' language a staff member chose (None: their browser's)."""
+        with self._store.read() as uow:
+            record = uow.staff.get(staff_id)
+        return None if record is None else record.language
+
+    def choose_language(self, principal: Principal, language: str | None) -> None:
+        """Keep a signed-in staff member's choice of the pages' language (a tag the pages know)."""
+        if principal.staff_id is None:
+            raise NotAuthenticated("only staff choose the pages' language")
+        with self._store.write() as uow:
+            uow.staff.set_language(principal.staff_id, language)
+
     def close_session(self, secret: str) -> None:
         with self._store.write() as uow:
             uow.sessions.revoke(digest(secret), at=to_epoch(self._clock.now()))

@@ -38,6 +38,7 @@ from chaincut.api.routers import (
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.guards import check_every_route_guarded
+from chaincut.web.errors import install_page_errors
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
@@ -192,6 +193,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    install_page_errors(app)
     # Requests are matched against the routes in this order, one by one: the hot paths (check-ins,
     # border bookings when they open) come first (bench/border_burst.py: matching past fifty
     # routes was a tenth of a booking's CPU).

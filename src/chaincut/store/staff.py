@@ -42,6 +42,7 @@ class StaffRecord:
     created_at: int
     created_by: str
     password_hash: str
+    language: str | None = None  # the pages' language they chose (None: their browser's)
 
     def locked_at(self, now: int) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -58,6 +59,7 @@ def _record(r: Row[Any]) -> StaffRecord:
         created_at=r.created_at,
         created_by=r.created_by,
         password_hash=r.password_hash,
+        language=r.language,
     )
 
 
@@ -125,6 +127,9 @@ class StaffRepository:
     def set_roles(self, staff_id: int, roles: frozenset[Role]) -> None:
         value = ",".join(sorted(r.value for r in roles))
         self._conn.execute(update(staff).where(staff.c.id == staff_id).values(roles=value))
+
+    def set_language(self, staff_id: int, language: str | None) -> None:
+        self._conn.execute(update(staff).where(staff.c.id == staff_id).values(language=language))
 
     def set_password(self, staff_id: int, password_hash: str) -> None:
         self._conn.execute(update(staff).where(staff.c.id == staff_id).values(password_hash=password_hash))

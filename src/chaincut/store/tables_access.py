@@ -29,6 +29,7 @@ staff = Table(
     Column("locked_until", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(80), nullable=False),
+    Column("language", String(16)),  # the pages' language the member chose (en, zh-Hant); None: the browser's
 )
 
 # Bearer tokens for staff (after signing in), residents' phones and venue devices.

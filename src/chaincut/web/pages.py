@@ -20,20 +20,106 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from chaincut.domain.access import Permission
+from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
 from chaincut.errors import NotAuthenticated, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
-from chaincut.web.templates import Lang, console_page, message_page, sign_in_page, with_lang
+from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
+from chaincut.web.render import render
 
-__all__ = ["LOGIN_COOKIE", "PageRoute", "router"]
+__all__ = ["LOGIN_COOKIE", "PageRoute", "localizer_for", "page", "router"]
 
 LOGIN_COOKIE = "chaincut_login"
 LOGIN_FORM_SECONDS = 10 * 60  # how long a sign-in form stays usable
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
-def _lang(request: Request) -> Lang:
-    return Lang.parse(request.query_params.get("lang"))
+def localizer_for(request: Request, caller: Caller | None = None) -> Localizer:
+    """The request's language: the staff member's own choice, ``?lang=``, the cookie, the browser's."""
+    chosen = None
+    if caller is not None and caller.principal.staff_id is not None:
+        chosen = caller.services.accounts.language_of(caller.principal.staff_id)
+    return localizer(
+        negotiate(
+            chosen,
+            request.query_params.get("lang"),
+            request.cookies.get(LANG_COOKIE),
+            request.headers.get("accept-language"),
+        )
+    )
+
+
+def page(
+    request: Request,
+    caller: Caller | None,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page in the request's language; a ``?lang=`` the page was asked in is remembered (cookie)."""
+    words = localizer_for(request, caller)
+    signed_in = caller is not None and caller.principal.staff_id is not None and caller.csrf_token is not None
+    body = render(
+        template,
+        words,
+        path=request.url.path,
+        signed_in=signed_in,
+        csrf_token=(caller.csrf_token if caller is not None else None) or "",
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status, headers=headers)
+    asked = parse_language(request.query_params.get("lang"))
+    if asked is not None:
+        settings: Settings = request.app.state.services.settings
+        response.set_cookie(
+            LANG_COOKIE,
+            asked.value,
+            max_age=LANG_COOKIE_SECONDS,
+            path="/",
+            secure=settings.secure_cookies,
+            httponly=True,
+            samesite="lax",
+        )
+    return response
+
+
+def error_page(request: Request, status: int, *, request_id: str | None = None) -> HTMLResponse:
+    """The page for a refusal or a failure a browser asked for: 403, 404, 429, 500, with a way back."""
+    words = localizer_for(request)
+    heading, message = _ERRORS.get(status, _ERRORS[500])
+    return page(
+        request,
+        None,
+        "error.html",
+        status=status,
+        heading=words.gettext(heading),
+        message=words.gettext(message),
+        request_id=request_id,
+        back_href="/",
+        back_label=words.gettext(N_("Back to the start")),
+    )
+
+
+_ERRORS: dict[int, tuple[str, str]] = {
+    403: (
+        N_("Refused"),
+        N_(
+            "This form is missing its security token, or the token does not match your session. "
+            "Nothing was changed."
+        ),
+    ),
+    404: (N_("Not found"), N_("There is no such page, or you may not see it.")),
+    429: (N_("Too many attempts"), N_("Please wait a minute before trying again.")),
+    500: (
+        N_("Something went wrong"),
+        N_(
+            "The server could not finish this request. Try again; if it happens again, give your "
+            "support desk the request id below."
+        ),
+    ),
+}
 
 
 def _login_cookie_name(settings: Settings) -> str:
@@ -63,37 +149,27 @@ class PageRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def page(request: Request) -> Response:
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except NotAuthenticated:
                 # No session, or it ended (expired, signed out, account disabled): sign in again.
                 settings: Settings = request.app.state.services.settings
-                redirect = RedirectResponse(with_lang("/login", _lang(request)), status_code=303)
+                redirect = RedirectResponse("/login", status_code=303)
                 # Only a cookie this request carried, and which failed, is cleared: a cross-site
                 # form arrives without the (SameSite=Strict) cookie and must not end the session.
                 if request.cookies.get(SESSION_COOKIE):
                     _clear_session(redirect, settings)
                 return redirect
-            except PermissionDenied:
-                body = message_page(
-                    _lang(request),
-                    heading="refused",
-                    message="csrf_failed",
-                    back=("/console", "back_to_console"),
-                )
-                return HTMLResponse(body, status_code=403)
+            except PermissionDenied as exc:
+                # A page one may not see answers as a missing one; a form without its token says so.
+                return error_page(request, 403 if exc.code == "csrf_failed" else 404)
             except RateLimited as exc:
-                body = message_page(
-                    _lang(request),
-                    heading="too_many",
-                    message="retry_in",
-                    detail=str(exc.retry_after),
-                    back=("/login", "sign_in"),
-                )
-                return HTMLResponse(body, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+                response = error_page(request, 429)
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
 
-        return page
+        return answer
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
@@ -102,13 +178,31 @@ Public = Annotated[Caller, requires(Permission.PUBLIC)]
 SignedIn = Annotated[Caller, requires(Permission.SIGNED_IN)]
 
 
+def _staff(caller: Caller) -> bool:
+    return caller.principal.staff_id is not None and caller.csrf_token is not None
+
+
+@router.get("/")
+def start(caller: Public) -> Response:
+    """Signed in on this browser: the console; otherwise the public landing page."""
+    return RedirectResponse("/console" if _staff(caller) else "/welcome", status_code=303)
+
+
+@router.get("/welcome")
+def landing(request: Request, caller: Public) -> HTMLResponse:
+    """What chaincut is, and the ways in: staff sign-in, the public lists anyone may check."""
+    return page(request, caller, "landing.html")
+
+
 def _sign_in_form(
-    caller: Caller, lang: Lang, *, status: int = 200, username: str = "", error: str | None = None
+    request: Request, caller: Caller, *, status: int = 200, username: str = "", error: str | None = None
 ) -> HTMLResponse:
     """The form with a fresh sign-in token, and the pre-session cookie it must match."""
     settings = caller.services.settings
     token = secrets.token_urlsafe(32)
-    response = HTMLResponse(sign_in_page(lang, token, username=username, error=error), status_code=status)
+    response = page(
+        request, None, "login.html", status=status, form_token=token, username=username[:64], error=error
+    )
     response.set_cookie(
         _login_cookie_name(settings),
         token,
@@ -124,10 +218,9 @@ def _sign_in_form(
 @router.get("/login")
 def sign_in_form(request: Request, caller: Public) -> Response:
     """The sign-in form (already signed in on this browser: the console)."""
-    lang = _lang(request)
-    if caller.principal.authenticated and caller.csrf_token is not None:
-        return RedirectResponse(with_lang("/console", lang), status_code=303)
-    return _sign_in_form(caller, lang)
+    if _staff(caller):
+        return RedirectResponse("/console", status_code=303)
+    return _sign_in_form(request, caller)
 
 
 @router.post("/login")
@@ -139,18 +232,17 @@ def sign_in(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Sign in: a session cookie and on to the console, or the form again saying only that it failed."""
-    lang = _lang(request)
     settings = caller.services.settings
     expected = request.cookies.get(_login_cookie_name(settings), "")
     if not expected or not csrf_token or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
-        return _sign_in_form(caller, lang, status=403, username=username, error="form_expired")
+        return _sign_in_form(request, caller, status=403, username=username, error="form_expired")
     try:
         issued = caller.services.accounts.open_session(username, password)
     except NotAuthenticated:
-        return _sign_in_form(caller, lang, status=401, username=username, error="sign_in_failed")
+        return _sign_in_form(request, caller, status=401, username=username, error="sign_in_failed")
     assert issued.expires_at is not None
     lifetime = int((issued.expires_at - caller.services.clock.now()).total_seconds())
-    response = RedirectResponse(with_lang("/console", lang), status_code=303)
+    response = RedirectResponse("/console", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         issued.secret,
@@ -164,14 +256,70 @@ def sign_in(
     return response
 
 
+_ROLE_TITLES: dict[Role, str] = {
+    Role.TRACER: N_("Contact tracer"),
+    Role.SUPERVISOR: N_("Supervisor"),
+    Role.EPIDEMIOLOGIST: N_("Epidemiologist"),
+    Role.POLICY_EDITOR: N_("Policy editor"),
+    Role.BORDER_OFFICER: N_("Border officer"),
+    Role.VENUE_OPERATOR: N_("Venue operator"),
+    Role.ADMINISTRATOR: N_("Administrator"),
+}
+
+# What each permission opens in the browser (GET routes that need no stated purpose).
+_LINKS: tuple[tuple[Permission, str, str], ...] = (
+    (Permission.CASES_READ, "/cases", N_("Cases (assigned to you, unless you supervise)")),
+    (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
+    (Permission.EXPORTS_APPROVE, "/approvals", N_("Export requests awaiting approval")),
+    (Permission.VENUES_READ, "/venues", N_("Venues")),
+    (Permission.USERS_MANAGE, "/staff", N_("Staff accounts")),
+    (Permission.AUDIT_READ, "/audit/verify", N_("Check the audit log's chain")),
+    (Permission.RETENTION_RUN, "/purges", N_("Retention purges")),
+    (Permission.STATUS_READ, "/status", N_("Counts and status")),
+    (Permission.BORDER_CLEAR, "/checkpoint", N_("Check a traveller at the checkpoint")),
+)
+
+
 @router.get("/console")
 def console(request: Request, caller: SignedIn) -> HTMLResponse:
     """Who is signed in, with which roles, and what each role opens."""
     principal = caller.principal
-    body = console_page(
-        _lang(request), name=principal.name, roles=principal.roles, csrf_token=caller.csrf_token
+    words = localizer_for(request, caller)
+    held = sorted(principal.roles, key=lambda r: r.value)
+    sections = [
+        {
+            "role": role.value,
+            "title": words.gettext(_ROLE_TITLES[role]),
+            "links": [
+                {"href": href, "label": words.gettext(label)}
+                for permission, href, label in _LINKS
+                if permission in ROLE_PERMISSIONS[role]
+            ],
+        }
+        for role in held
+    ]
+    return page(
+        request,
+        caller,
+        "console.html",
+        name=principal.name,
+        roles=[words.gettext(_ROLE_TITLES[r]) for r in held],
+        sections=sections,
     )
-    return HTMLResponse(body)
+
+
+@router.post("/console/language")
+def choose_language(
+    caller: SignedIn,
+    language: Annotated[str, Form(max_length=16)] = "",
+    next: Annotated[str, Form(max_length=200)] = "/console",
+) -> Response:
+    """Keep the signed-in member's choice of language (the Guard has checked the form's CSRF token)."""
+    chosen = parse_language(language)
+    caller.services.accounts.choose_language(caller.principal, chosen.value if chosen else None)
+    # Only a path of ours: never an address the form was given from elsewhere.
+    back = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/console"
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/logout")
@@ -181,7 +329,7 @@ def sign_out(request: Request, caller: SignedIn) -> Response:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
         caller.services.accounts.close_session(secret)
-    response = RedirectResponse(with_lang("/login", _lang(request)), status_code=303)
+    response = RedirectResponse("/login", status_code=303)
     _clear_session(response, settings)
     return response
 

@@ -1,0 +1,126 @@
+"""End to end in headless Chromium: the pages everyone meets, in English and Traditional Chinese.
+
+The landing page, sign-in, the console, a page that does not exist and the checkpoint, each
+checked with axe-core (no violations) and kept as a screenshot (``screenshots`` fixture), in the
+language the browser asks for; and a member's choice of language, made with a click, kept
+across sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from chaincut.api import create_app
+from chaincut.bootstrap import bootstrap
+from chaincut.domain.access import Principal, Role
+from chaincut.store import Database
+from chaincut.store.migrate import upgrade
+from support.auth import PASSWORD
+from support.serving import ThreadedServer, free_port
+from support.settings import production_settings
+
+USER = "lee-ka-yan"
+LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("web-pages")
+    settings = production_settings(folder / "data").model_copy(update={"secure_cookies": False})
+    db = Database(settings.resolved_database_url())
+    upgrade(db)
+    db.dispose()
+    services = bootstrap(settings)
+    roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER})
+    services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
+    app = create_app(services, schedule_maintenance=False)
+    port = free_port()
+    try:
+        with ThreadedServer(app, port):
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        services.close()
+
+
+def _checked(page: Page, screenshots: Path, name: str) -> None:
+    """No axe-core violation on the page; its screenshot kept."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    page.set_viewport_size({"width": 1100, "height": 800})
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    assert page.url == f"{base_url}/console"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_the_main_pages_in_the_browsers_language_pass_axe(
+    browser: Browser, base_url: str, screenshots: Path, lang: str
+) -> None:
+    context = browser.new_context(locale=LOCALES[lang])
+    page = context.new_page()
+    try:
+        page.goto(base_url)
+        assert page.url == f"{base_url}/welcome"
+        assert page.get_attribute("html", "lang") == lang
+        assert page.inner_text("#for-staff") == ("For staff" if lang == "en" else "職員")
+        _checked(page, screenshots, f"landing-{lang}")
+        page.keyboard.press("Tab")  # from the keyboard, the first stop is the skip link
+        assert page.evaluate("document.activeElement.className") == "skip"
+
+        page.click("a.button")
+        assert page.url == f"{base_url}/login"
+        assert page.inner_text("h1") == ("Sign in" if lang == "en" else "登入")
+        _checked(page, screenshots, f"login-{lang}")
+
+        _sign_in(page, base_url)
+        assert page.inner_text("#role-supervisor h2") == ("Supervisor" if lang == "en" else "督導人員")
+        _checked(page, screenshots, f"console-{lang}")
+
+        response = page.goto(f"{base_url}/no-such-page")
+        assert response is not None and response.status == 404
+        assert page.inner_text("h1") == ("Not found" if lang == "en" else "找不到")
+        _checked(page, screenshots, f"not-found-{lang}")
+
+        page.goto(f"{base_url}/checkpoint")
+        assert page.inner_text("h1") == ("Check a traveller" if lang == "en" else "查驗旅客")
+        _checked(page, screenshots, f"checkpoint-{lang}")
+
+    finally:
+        context.close()
+
+
+def test_a_members_language_is_chosen_with_a_click_and_kept_across_sessions(
+    browser: Browser, base_url: str
+) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url)
+        assert page.inner_text("h1") == "Console"
+        with page.expect_navigation():
+            page.click("button[value='zh-Hant']")
+        assert page.url == f"{base_url}/console"
+        assert page.inner_text("h1") == "控制台"
+        assert page.get_attribute("button[value='zh-Hant']", "aria-current") == "true"
+        with page.expect_navigation():
+            page.click("form.sign-out button")
+        assert page.inner_text("h1") == "Sign in"  # signed out: the browser's language again
+        _sign_in(page, base_url)
+        assert page.inner_text("h1") == "控制台"  # signed in: their own choice
+        with page.expect_navigation():
+            page.click("button[value='en']")
+        assert page.inner_text("h1") == "Console"
+    finally:
+        context.close()
