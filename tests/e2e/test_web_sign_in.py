@@ -77,7 +77,9 @@ def test_sign_in_see_the_console_and_sign_out(page: Page, context: BrowserContex
     assert page.inner_text("#roles") == "Supervisor, Contact tracer"
     assert page.is_visible("#role-supervisor a[href='/approvals']")
     # The stylesheet loaded and applies (the CSP allows only it).
-    assert page.eval_on_selector("header.bar", "b => getComputedStyle(b).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert (
+        page.eval_on_selector("header.bar", "b => getComputedStyle(b).backgroundColor") != "rgba(0, 0, 0, 0)"
+    )
 
     with page.expect_navigation():
         page.click("form.sign-out button")

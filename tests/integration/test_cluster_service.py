@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from typer.testing import CliRunner
 
 from chaincut.analytics import case_evidence
@@ -22,7 +22,7 @@ from chaincut.bootstrap import Services
 from chaincut.cli import app as cli_app
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.settings import Settings
-from chaincut.store.tables import cases, inferred_cluster_evidence, inferred_infectors
+from chaincut.store.tables import cases, inferred_cluster_evidence, inferred_infectors, visits
 from chaincut.whereabouts.importing import ImportOptions, import_encounters, import_visits
 from support.outbreak import DAY, TRACER, at, link, seed
 from support.settings import cli_env
@@ -323,3 +323,29 @@ def test_a_refresh_of_clusters_and_chains_reads_the_store_once_and_stores_both(
     with outbreak.store.read() as uow:
         apart = sorted(tuple(r) for r in uow.connection.execute(select(inferred_infectors)).all())
     assert [r[:3] for r in apart] == [r[:3] for r in together]
+
+
+def test_evidence_is_rewritten_when_only_it_changes_and_not_at_all_when_nothing_does(
+    outbreak: Services,
+) -> None:
+    outbreak.clusters.refresh(TRACER)
+    gym = next(i for i, members in clusters_now(outbreak).items() if "C" in members)
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO INFERRED_CLUSTER_EVIDENCE"):
+            inserts.append(statement)
+
+    engine = outbreak.store.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        outbreak.clusters.refresh(TRACER)
+        assert inserts == []  # nothing changed: nothing written
+        with outbreak.store.write() as uow:  # the same members and settings, other times
+            uow.connection.execute(update(visits).values(entered_at=visits.c.entered_at + 600))
+        outbreak.clusters.refresh(TRACER)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(inserts) == 2  # both clusters' evidence, one part each
+    starts = {e.start for e in outbreak.clusters.detail(gym).evidence if e.setting}
+    assert starts == {at(0, 7) + timedelta(minutes=10)}

@@ -6,6 +6,7 @@ A browser (``Accept: text/html``) gets pages in its language; an API client keep
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from chaincut.api import create_app
+from chaincut.api.headers import SECURITY_HEADERS
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal, Role
 from support.auth import PASSWORD
@@ -64,6 +66,11 @@ def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_a_client(client
     assert client.get("/nowhere", headers=BROWSER).text.count("Not found") == 2  # title and heading
     api = client.get("/nowhere", headers={"Accept": "application/json"})
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    for planted in ("https://testserver//evil.example/login", "/%2F%2Fevil.example"):  # no link off-site
+        page = client.get(planted, headers=BROWSER)
+        assert page.status_code == 404
+        links = re.findall(r'(?:href|action)="([^"]*)"', page.text)
+        assert links and all(re.match(r"^(/(?!/)|\?|#)", link) for link in links), links
 
 
 def test_a_failure_is_a_friendly_page_with_a_request_id_that_the_log_has_too(
@@ -76,6 +83,8 @@ def test_a_failure_is_a_friendly_page_with_a_request_id_that_the_log_has_too(
     assert f'<code id="request-id">{request_id}</code>' in page.text
     assert "Something went wrong" in page.text and "a bug" not in page.text
     assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+    for name, value in SECURITY_HEADERS.items():  # answered outside the middleware that adds them
+        assert page.headers[name] == value, name
 
     api = client.get("/boom", headers={"Accept": "application/json"})
     assert api.status_code == 500

@@ -137,6 +137,8 @@ def test_the_language_is_the_members_choice_then_the_query_then_the_browsers(
         follow_redirects=False,
     )
     assert away.headers["location"] == "/console"  # only a path of ours
+    klingon = client.post("/console/language", data={"language": "tlh", "csrf_token": token})
+    assert klingon.status_code == 200 and "Console" in klingon.text  # a language we lack changes nothing
     assert "Console" in client.get("/console", headers=hk).text
 
 

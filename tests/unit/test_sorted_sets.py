@@ -37,6 +37,15 @@ def test_keys_that_fit_are_packed_and_a_full_range_key_is_sorted_as_it_is() -> N
         assert order_by(*keys).tolist() == np.lexsort(keys[::-1]).tolist()
 
 
+def test_keys_that_are_not_signed_integers_sort_as_lexsort_sorts_them() -> None:
+    big = np.array([0, 2**63 + 5, 2**63 - 1, 2**64 - 1], dtype=np.uint64)
+    fractions = np.array([0.5, 0.25, 0.75, 0.5])
+    small = np.array([1, 1, 0, 0], dtype=np.int64)
+
+    for keys in ([big], [small, fractions], [fractions, big], [small, big.astype(np.uint8)]):
+        assert order_by(*keys).tolist() == np.lexsort(keys[::-1]).tolist()
+
+
 @given(st.lists(_INT64, max_size=60))
 def test_counted_unique_and_unique_all_agree_with_numpy(values: list[int]) -> None:
     array = np.array(values, dtype=np.int64)

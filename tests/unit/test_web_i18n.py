@@ -3,6 +3,7 @@ mark, dates and numbers as each locale writes them, and renders that never mix l
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 import chaincut.web
+from chaincut.web import i18n
 from chaincut.web.i18n import Language, localizer, negotiate, parse_language
 from chaincut.web.render import render
 
@@ -127,3 +130,26 @@ def test_renders_at_once_in_two_languages_never_mix() -> None:
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(one, [Language.EN, Language.ZH_HANT]))
     assert all(done[0]) and all(done[1])
+
+
+def test_a_compiled_catalog_older_than_its_source_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "locale" / "zh_Hant" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (LOCALE / "zh_Hant" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalog = read_po(source, locale="zh_Hant")
+    (folder / "messages.po").write_bytes((LOCALE / "zh_Hant" / "LC_MESSAGES" / "messages.po").read_bytes())
+    catalog["Sign in"].string = "舊的譯文"  # what an earlier install compiled
+    with (folder / "messages.mo").open("wb") as out:
+        write_mo(out, catalog)
+    monkeypatch.setattr(i18n, "files", lambda _package: tmp_path)
+    i18n._translations.cache_clear()
+    try:
+        os.utime(folder / "messages.mo", (1_000_000, 1_000_000))  # older than the .po: a pull since
+        assert localizer(Language.ZH_HANT).gettext("Sign in") == "登入"
+        i18n._translations.cache_clear()
+        os.utime(folder / "messages.mo", None)  # compiled after the .po: used as it is
+        assert localizer(Language.ZH_HANT).gettext("Sign in") == "舊的譯文"
+    finally:
+        i18n._translations.cache_clear()

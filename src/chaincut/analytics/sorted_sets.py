@@ -56,10 +56,14 @@ def order_by(*keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
     The same order as ``np.lexsort(keys[::-1])``, in fewer passes: consecutive keys whose value
     ranges multiply to less than 2**62 are packed into one int64 word (each key shifted to start
-    at 0), and the words are sorted instead.
+    at 0), and the words are sorted instead. Keys of signed integers are packed; any other key
+    (unsigned, floating, boolean) makes it ``np.lexsort`` itself.
     """
     if not keys or len(keys[0]) == 0:
         return np.zeros(0, dtype=np.int64)
+    if any(key.dtype.kind != "i" for key in keys):  # unsigned, float, bool: NumPy's own, unpacked
+        fallback: npt.NDArray[np.int64] = np.lexsort(keys[::-1]).astype(np.int64)
+        return fallback
     words: list[npt.NDArray[np.int64]] = []
     word: npt.NDArray[np.int64] | None = None
     span = 1

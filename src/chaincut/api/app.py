@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from chaincut import __version__, web
 from chaincut.api.errors import install_error_handlers
-from chaincut.api.headers import SecurityHeaders
+from chaincut.api.headers import SECURITY_HEADERS, SecurityHeaders
 from chaincut.api.routers import (
     analytics,
     auth,
@@ -193,7 +193,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    install_page_errors(app)
+    install_page_errors(app, SECURITY_HEADERS)
     # Requests are matched against the routes in this order, one by one: the hot paths (check-ins,
     # border bookings when they open) come first (bench/border_burst.py: matching past fifty
     # routes was a tenth of a booking's CPU).

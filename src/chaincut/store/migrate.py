@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from chaincut.errors import StoreNotReady
 from chaincut.store.database import Database
 
-__all__ = ["current_revision", "ensure_migrated", "head_revision", "upgrade"]
+__all__ = ["current_revision", "downgrade", "ensure_migrated", "head_revision", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,6 +42,17 @@ def upgrade(db: Database, revision: str = "head") -> str:
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+    reached = current_revision(db)
+    assert reached is not None
+    return reached
+
+
+def downgrade(db: Database, revision: str) -> str:
+    """Take the schema back down to ``revision`` (a rollback of a release); returns the revision reached."""
+    config = _config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
     reached = current_revision(db)
     assert reached is not None
     return reached

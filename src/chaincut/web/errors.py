@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -37,17 +38,24 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-async def _failure(request: Request, exc: Exception) -> Response:
-    request_id = secrets.token_hex(8)
-    log.error("request %s failed: %s %s", request_id, request.method, request.url.path, exc_info=exc)
-    if wants_page(request):
-        response: Response = error_page(request, 500, request_id=request_id)
-    else:
-        response = PlainTextResponse(f"Internal Server Error (request {request_id})", status_code=500)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+def _failure(headers: Mapping[str, str]) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def failed(request: Request, exc: Exception) -> Response:
+        request_id = secrets.token_hex(8)
+        log.error("request %s failed: %s %s", request_id, request.method, request.url.path, exc_info=exc)
+        if wants_page(request):
+            response: Response = error_page(request, 500, request_id=request_id)
+        else:
+            response = PlainTextResponse(f"Internal Server Error (request {request_id})", status_code=500)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        for name, value in headers.items():  # answered outside the middleware that adds them
+            response.headers.setdefault(name, value)
+        return response
+
+    return failed
 
 
-def install_page_errors(app: FastAPI) -> None:
+def install_page_errors(app: FastAPI, headers: Mapping[str, str]) -> None:
+    """Pages for a browser's 404 and 500; ``headers``: the security headers every answer carries
+    (a failure is answered by Starlette's outermost middleware, before any other adds them)."""
     app.add_exception_handler(StarletteHTTPException, _not_found)
-    app.add_exception_handler(Exception, _failure)
+    app.add_exception_handler(Exception, _failure(headers))

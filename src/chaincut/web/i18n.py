@@ -4,8 +4,9 @@ Strings are marked in the templates (``{% trans %}``, ``_()``) and in Python (``
 :class:`Localizer`, or :func:`N_` where a string is defined before a request picks a language);
 ``pybabel extract -F babel.cfg`` gathers them into ``locale/messages.pot`` and the catalogs
 ``locale/{en,zh_Hant}/LC_MESSAGES/messages.po`` are committed. ``scripts/setup-venv`` compiles
-them to ``.mo`` at install; a catalog with no ``.mo`` beside it (a checkout nobody installed) is
-compiled in memory from its ``.po`` when first used, so a page never shows a missing catalog.
+them to ``.mo`` at install; a catalog with no ``.mo`` beside it, or one older than its ``.po``
+(a pull changed it since), is compiled in memory from the ``.po`` when first used, so a page
+never shows a missing or stale catalog.
 
 A request's language (:func:`negotiate`): the signed-in staff member's own choice, else
 ``?lang=``, else the ``chaincut_lang`` cookie the page's language links set, else the browser's
@@ -22,6 +23,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -104,11 +106,12 @@ def N_(message: str) -> str:
 @cache
 def _translations(catalog: str) -> Translations:
     """The catalog's translations: its compiled ``.mo``, else its ``.po`` compiled in memory."""
-    folder = files("chaincut.web").joinpath("locale", catalog, "LC_MESSAGES")
-    compiled = folder.joinpath(f"{DOMAIN}.mo")
-    if compiled.is_file():
+    folder = Path(str(files("chaincut.web").joinpath("locale", catalog, "LC_MESSAGES")))
+    compiled, source_po = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
+    if compiled.is_file() and compiled.stat().st_mtime >= source_po.stat().st_mtime:
         return Translations(io.BytesIO(compiled.read_bytes()), domain=DOMAIN)
-    with folder.joinpath(f"{DOMAIN}.po").open("rb") as source:
+    # No .mo, or one older than its .po (a pull changed the catalog since the last install).
+    with source_po.open("rb") as source:
         messages = read_po(source, locale=catalog, domain=DOMAIN)
     buffer = io.BytesIO()
     write_mo(buffer, messages)

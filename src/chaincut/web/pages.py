@@ -316,7 +316,8 @@ def choose_language(
 ) -> Response:
     """Keep the signed-in member's choice of language (the Guard has checked the form's CSRF token)."""
     chosen = parse_language(language)
-    caller.services.accounts.choose_language(caller.principal, chosen.value if chosen else None)
+    if chosen is not None:  # a language the pages lack changes nothing
+        caller.services.accounts.choose_language(caller.principal, chosen.value)
     # Only a path of ours: never an address the form was given from elsewhere.
     back = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/console"
     return RedirectResponse(back, status_code=303)

@@ -16,11 +16,15 @@ branch_labels = None
 depends_on = None
 
 
+# Both backends add and drop a column in place (SQLite 3.35 and later): rebuilding ``staff``, which
+# sessions and tokens refer to, would fail its foreign keys once it has members.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
+    with op.batch_alter_table("staff", recreate="never") as batch:
         batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
+    with op.batch_alter_table("staff", recreate="never") as batch:
         batch.drop_column("language")
