@@ -59,6 +59,7 @@ from chaincut.store import (
     read_store_id,
     upgrade_store,
 )
+from chaincut.tracing.caseload import CaseloadService
 from chaincut.tracing.cases import CaseRegistry
 from chaincut.tracing.followups import FollowUpService
 from chaincut.tracing.orders import OrderService
@@ -90,6 +91,7 @@ class Services:
     checkins: CheckInService
     verifier: VenueTokenVerifier
     cases: CaseRegistry
+    caseload: CaseloadService
     tracing: TracingService
     orders: OrderService
     follow_ups: FollowUpService
@@ -204,6 +206,7 @@ def bootstrap(
         checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
         verifier=verifier,
         cases=cases,
+        caseload=CaseloadService(store, policy, clock),
         tracing=tracing,
         orders=OrderService(store, policy, clock, settings.zone, on_change=codes.people_changed),
         # A contact who tests positive becomes a case, and tracing continues from them.

@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
+from sqlalchemy import update
 
 from chaincut.api import create_app
 from chaincut.bootstrap import bootstrap
+from chaincut.clock import to_epoch
 from chaincut.domain.access import Principal, Role
 from chaincut.store import Database
 from chaincut.store.migrate import upgrade
+from chaincut.store.tables import cases
 from support.auth import PASSWORD
+from support.outbreak import seed
 from support.serving import ThreadedServer, free_port
 from support.settings import production_settings
 
@@ -37,7 +41,16 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db.dispose()
     services = bootstrap(settings)
     roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER})
-    services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
+    member = services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
+    seed(services, {"C-101": (0, [], None), "C-102": (0, [], None), "C-103": (0, [], None)})
+    now = to_epoch(services.clock.now())
+    with services.store.write() as uow:  # reported 30, 12 and 2 hours ago: the first is overdue
+        ids = uow.cases.ids_for(["C-101", "C-102", "C-103"])
+        for ref, hours in (("C-101", 30), ("C-102", 12), ("C-103", 2)):
+            uow.connection.execute(
+                update(cases).where(cases.c.id == ids[ref]).values(created_at=now - hours * 3600)
+            )
+            uow.assignments.assign(ids[ref], member.id, at=now, by="staff:sup")
     app = create_app(services, schedule_maintenance=False)
     port = free_port()
     try:
@@ -87,6 +100,12 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         _sign_in(page, base_url)
         assert page.inner_text("#role-supervisor h2") == ("Supervisor" if lang == "en" else "督導人員")
         _checked(page, screenshots, f"console-{lang}")
+
+        page.click("a[href='/console/cases']")
+        assert page.inner_text("h1") == ("My cases" if lang == "en" else "我的個案")
+        assert page.get_attribute("tr.overdue", "data-case") == "C-101"
+        assert page.is_visible("tr.overdue .badge")
+        _checked(page, screenshots, f"my-cases-{lang}")
 
         response = page.goto(f"{base_url}/no-such-page")
         assert response is not None and response.status == 404

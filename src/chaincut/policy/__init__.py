@@ -22,6 +22,7 @@ from chaincut.policy.model import (
     SignedCodeRules,
     SlotHours,
     Tier,
+    TracingTargetRules,
     UploadRules,
     VenueTypeRule,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "SignedCodeRules",
     "SlotHours",
     "Tier",
+    "TracingTargetRules",
     "UploadRules",
     "VenueTypeRule",
     "default_policy_text",

@@ -27,6 +27,7 @@ from chaincut.policy.model import (
     Policy,
     RetentionRules,
     SignedCodeRules,
+    TracingTargetRules,
     UploadRules,
     VenueTypeRule,
 )
@@ -64,6 +65,7 @@ _SECTIONS = {
     "encounters",
     "contacts_of_contacts",
     "orders",
+    "tracing_targets",
     "venue_types",
     "border",
     "signed_codes",
@@ -120,6 +122,10 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     quarantine_days = check.get(orders, "orders", "quarantine_days", int, low=1, high=60)
     notice_days = check.get(orders, "orders", "testing_notice_days", int, low=1, high=60)
     follow_up_days = check.get(orders, "orders", "follow_up_days", int, low=1, high=60)
+    targets = check.section(data, "tracing_targets", {"contacts_traced_within_hours"})
+    traced_within = check.get(
+        targets, "tracing_targets", "contacts_traced_within_hours", int, low=1, high=24 * 14
+    )
 
     venue_types = _venue_types(check, data)
     border = _border(check, data)
@@ -178,6 +184,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         encounters=EncounterRule(cumulative, encounter_tier),
         contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
         orders=OrderRules(quarantine_days, notice_days, follow_up_days),
+        tracing_targets=TracingTargetRules(traced_within),
         border=border,
         signed_codes=SignedCodeRules(valid_hours=code_valid_hours, bundle_max_age_hours=bundle_max_age),
         health_codes=health_codes,

@@ -38,6 +38,7 @@ __all__ = [
     "SignedCodeRules",
     "SlotHours",
     "Tier",
+    "TracingTargetRules",
     "UploadRules",
     "VenueTypeRule",
 ]
@@ -167,6 +168,13 @@ class OrderRules:
     quarantine_days: int  # counted from the last exposure
     testing_notice_days: int  # the test must be taken within this many days of issue
     follow_up_days: int  # daily follow-up of a close contact, from the last exposure
+
+
+@dataclass(frozen=True)
+class TracingTargetRules:
+    """What tracing should achieve, as the console measures it."""
+
+    contacts_traced_within_hours: int  # a case untraced this long after it was reported is overdue
 
 
 @dataclass(frozen=True)
@@ -370,6 +378,7 @@ class Policy:
     encounters: EncounterRule
     contacts_of_contacts: ContactsOfContactsRule
     orders: OrderRules
+    tracing_targets: TracingTargetRules
     border: BorderRules
     signed_codes: SignedCodeRules
     health_codes: HealthCodeRules

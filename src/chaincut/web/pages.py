@@ -15,13 +15,14 @@ from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
-from chaincut.errors import NotAuthenticated, PermissionDenied, RateLimited
+from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
 from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
@@ -110,6 +111,10 @@ _ERRORS: dict[int, tuple[str, str]] = {
             "Nothing was changed."
         ),
     ),
+    400: (
+        N_("Not understood"),
+        N_("This page's address holds a value the page does not understand. Go back and try again."),
+    ),
     404: (N_("Not found"), N_("There is no such page, or you may not see it.")),
     429: (N_("Too many attempts"), N_("Please wait a minute before trying again.")),
     500: (
@@ -164,6 +169,8 @@ class PageRoute(APIRoute):
             except PermissionDenied as exc:
                 # A page one may not see answers as a missing one; a form without its token says so.
                 return error_page(request, 403 if exc.code == "csrf_failed" else 404)
+            except InvalidInput:
+                return error_page(request, 400)
             except RateLimited as exc:
                 response = error_page(request, 429)
                 response.headers["Retry-After"] = str(exc.retry_after)
@@ -268,7 +275,7 @@ _ROLE_TITLES: dict[Role, str] = {
 
 # What each permission opens in the browser (GET routes that need no stated purpose).
 _LINKS: tuple[tuple[Permission, str, str], ...] = (
-    (Permission.CASES_READ, "/cases", N_("Cases (assigned to you, unless you supervise)")),
+    (Permission.CASES_READ, "/console/cases", N_("My cases: the queue of cases assigned to you")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/approvals", N_("Export requests awaiting approval")),
     (Permission.VENUES_READ, "/venues", N_("Venues")),
@@ -305,6 +312,65 @@ def console(request: Request, caller: SignedIn) -> HTMLResponse:
         name=principal.name,
         roles=[words.gettext(_ROLE_TITLES[r]) for r in held],
         sections=sections,
+    )
+
+
+_STATUSES: dict[str, str] = {
+    "confirmed": N_("confirmed"),
+    "probable": N_("probable"),
+    "suspected": N_("suspected"),
+}
+_CLASSIFICATIONS: dict[str, str] = {
+    "imported": N_("imported"),
+    "local": N_("local"),
+    "linked": N_("linked"),
+    "unlinked": N_("unlinked"),
+    "possibly_local": N_("possibly local"),
+    "unknown": N_("unknown"),
+}
+CaseReader = Annotated[Caller, requires(Permission.CASES_READ)]
+
+
+@router.get("/console/cases")
+def my_cases(
+    request: Request,
+    caller: CaseReader,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    untraced: bool = False,
+) -> HTMLResponse:
+    """A tracer's queue: the cases assigned to them, oldest report first, overdue ones marked."""
+    staff_id = caller.principal.staff_id
+    if staff_id is None:
+        raise PermissionDenied("only staff have a caseload")
+    services = caller.services
+    found = services.caseload.page(staff_id, after=after, untraced_only=untraced)
+    caller.audit("cases", f"assigned_to=me,untraced={untraced},after={after or ''}")
+    words = localizer_for(request, caller)
+    zone = services.settings.zone
+    entries = [
+        {
+            "ref": e.case.ref,
+            "status": words.gettext(_STATUSES.get(e.case.status, e.case.status)),
+            "classification": words.gettext(
+                _CLASSIFICATIONS.get(e.case.classification, e.case.classification)
+            ),
+            "reported": words.datetime(e.reported_at.astimezone(zone), "short"),
+            "hours": words.number(round(e.hours_waiting, 1)),
+            "traced": None if e.traced_at is None else words.datetime(e.traced_at.astimezone(zone), "short"),
+            "people": e.case.traced_people,
+            "overdue": e.overdue,
+        }
+        for e in found.entries
+    ]
+    query = {"after": found.next_cursor} | ({"untraced": "1"} if untraced else {})
+    return page(
+        request,
+        caller,
+        "my_cases.html",
+        summary=found,
+        entries=entries,
+        untraced=untraced,
+        next_href=f"/console/cases?{urlencode(query)}" if found.next_cursor else None,
     )
 
 

@@ -1,0 +1,83 @@
+"""A staff member's caseload: the cases assigned to them, oldest report first, page by page.
+
+Pages are read by keyset (the last row's report time and id), never by OFFSET, so a page costs
+the same however far into the list it is. Each case comes with when it was last traced, if ever
+(``code_case_traces``), and how many people that trace found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select, tuple_
+
+from chaincut.store.tables import case_assignments, cases, code_case_traces
+
+__all__ = ["AssignedCase", "CaseloadRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedCase:
+    """One assigned case; instants are epoch seconds (``created_at``: when it was reported to us)."""
+
+    id: int
+    ref: str
+    status: str
+    classification: str
+    reported_on: date | None
+    created_at: int
+    assigned_at: int
+    traced_at: int | None
+    traced_people: int | None
+
+
+class CaseloadRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _assigned(self, staff_id: int, untraced_only: bool) -> Select[Any]:
+        query = (
+            select(
+                cases.c.id,
+                cases.c.ref,
+                cases.c.status,
+                cases.c.classification,
+                cases.c.reported_on,
+                cases.c.created_at,
+                case_assignments.c.assigned_at,
+                code_case_traces.c.traced_at,
+                code_case_traces.c.exposures,
+            )
+            .select_from(
+                case_assignments.join(cases, cases.c.id == case_assignments.c.case_id).outerjoin(
+                    code_case_traces, code_case_traces.c.case_id == cases.c.id
+                )
+            )
+            .where(case_assignments.c.staff_id == staff_id)
+        )
+        return query.where(code_case_traces.c.traced_at.is_(None)) if untraced_only else query
+
+    def page(
+        self, staff_id: int, *, after: tuple[int, int] | None, limit: int, untraced_only: bool = False
+    ) -> list[AssignedCase]:
+        """Up to ``limit`` cases assigned to ``staff_id`` after ``after`` (report time, case id)."""
+        query = self._assigned(staff_id, untraced_only)
+        if after is not None:
+            query = query.where(tuple_(cases.c.created_at, cases.c.id) > tuple_(*after))
+        rows = self._conn.execute(query.order_by(cases.c.created_at, cases.c.id).limit(limit))
+        return [AssignedCase(*r) for r in rows]
+
+    def counts(self, staff_id: int, *, overdue_before: int) -> tuple[int, int, int]:
+        """(assigned, not yet traced, not traced and reported before ``overdue_before``)."""
+        base = self._assigned(staff_id, untraced_only=False).subquery()
+        untraced = base.c.traced_at.is_(None)
+        row = self._conn.execute(
+            select(
+                func.count(),
+                func.count().filter(untraced),
+                func.count().filter(untraced & (base.c.created_at < overdue_before)),
+            ).select_from(base)
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])

@@ -1,0 +1,114 @@
+"""A tracer's queue of assigned cases (both backends): oldest report first, overdue ones marked,
+only their own, page after page by keyset, and each read audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert, update
+
+from chaincut.api import create_app
+from chaincut.bootstrap import Services
+from chaincut.clock import to_epoch
+from chaincut.domain.access import Principal, Role
+from chaincut.errors import InvalidInput
+from chaincut.store.tables import cases, code_case_traces
+from support.auth import PASSWORD
+from support.outbreak import seed
+from support.web_forms import signed_in
+
+ADMIN = Principal.system("tests")
+BROWSER = {"Accept": "text/html", "Accept-Language": "en-GB"}
+
+
+@pytest.fixture
+def caseload(services: Services) -> Services:
+    """Seven cases; A-E assigned to tess, F and G to ursula. Reported 50, 40, 30, 10 and 2 hours ago
+    (A to E); B was traced."""
+    seed(services, {ref: (0, [], None) for ref in "ABCDEFG"})
+    now = to_epoch(services.clock.now())
+    tess = services.accounts.add("tess", PASSWORD, frozenset({Role.TRACER}), ADMIN)
+    ursula = services.accounts.add("ursula", PASSWORD, frozenset({Role.TRACER}), ADMIN)
+    with services.store.write() as uow:
+        ids = uow.cases.ids_for(list("ABCDEFG"))
+        for ref, hours in zip("ABCDEFG", (50, 40, 30, 10, 2, 5, 6), strict=True):
+            uow.connection.execute(
+                update(cases).where(cases.c.id == ids[ref]).values(created_at=now - hours * 3600)
+            )
+            owner = tess.id if ref in "ABCDE" else ursula.id
+            uow.assignments.assign(ids[ref], owner, at=now, by="staff:sup")
+        uow.connection.execute(
+            insert(code_case_traces).values(
+                case_id=ids["B"], traced_at=now - 39 * 3600, exposures=12, policy_version="v"
+            )
+        )
+    return services
+
+
+@pytest.fixture
+def client(caseload: Services) -> Iterator[TestClient]:
+    app = create_app(caseload, schedule_maintenance=False)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
+        yield c
+
+
+def _staff_id(services: Services, username: str) -> int:
+    with services.store.read() as uow:
+        record = uow.staff.get_by_username(username)
+    assert record is not None
+    return record.id
+
+
+def test_the_queue_shows_my_cases_oldest_first_with_the_overdue_marked(
+    caseload: Services, client: TestClient
+) -> None:
+    signed_in(client, "tess")
+    page = client.get("/console/cases", headers=BROWSER)
+    assert page.status_code == 200
+    rows = [line for line in page.text.splitlines() if line.startswith("<tr") and "data-case" in line]
+    assert [r.split('data-case="')[1][0] for r in rows] == ["A", "B", "C", "D", "E"]  # not F, G
+    overdue = [r.split('data-case="')[1][0] for r in rows if 'class="overdue"' in r]
+    assert overdue == ["A", "C"]  # untraced for more than the policy's 24 hours; B was traced
+    assert "5 assigned to you, 4 not yet traced, 2 overdue." in page.text
+    assert "within 24 hours" in page.text
+    assert "(12 people)" in page.text
+
+    untraced = client.get("/console/cases?untraced=1", headers=BROWSER)
+    assert 'data-case="B"' not in untraced.text and 'data-case="E"' in untraced.text
+    zh = client.get("/console/cases", headers={**BROWSER, "Accept-Language": "zh-HK"})
+    assert "逾時" in zh.text and "確診" in zh.text
+
+    with caseload.store.read() as uow:
+        reads = [r.event for r in uow.audit.find(limit=20) if r.event.resource == "cases"]
+    assert reads and reads[0].actor == "staff:tess"
+
+
+def test_pages_follow_one_another_by_keyset_with_nothing_missed_or_repeated(caseload: Services) -> None:
+    tess = _staff_id(caseload, "tess")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page = caseload.caseload.page(tess, after=cursor, limit=2)
+        seen += [e.case.ref for e in page.entries]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["A", "B", "C", "D", "E"]
+    assert cursor is None
+    with pytest.raises(InvalidInput) as bad:
+        caseload.caseload.page(tess, after="drop table")
+    assert bad.value.field == "after"
+
+
+def test_a_bad_cursor_is_a_page_saying_so_and_a_role_without_cases_sees_none(
+    caseload: Services, client: TestClient
+) -> None:
+    signed_in(client, "tess")
+    bad = client.get("/console/cases?after=nonsense", headers=BROWSER)
+    assert bad.status_code == 400 and "Not understood" in bad.text
+    caseload.accounts.add("officer", PASSWORD, frozenset({Role.BORDER_OFFICER}), ADMIN)
+    client.cookies.clear()
+    signed_in(client, "officer")
+    assert client.get("/console/cases", headers=BROWSER).status_code == 404
