@@ -18,6 +18,7 @@ from chaincut.access import (
     RecordAccess,
     StaffAccounts,
 )
+from chaincut.access.assignments import CaseAssignments
 from chaincut.access.audit import ANCHOR_FILE
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
@@ -99,6 +100,7 @@ class Services:
     accounts: StaffAccounts
     principals: PrincipalResolver
     records: RecordAccess
+    assignments: CaseAssignments
     approvals: ExportApprovals
     rate_limits: RateLimiter
     subject_access: SubjectAccess
@@ -228,6 +230,7 @@ def bootstrap(
         ),
         principals=PrincipalResolver(store, clock, device_tokens),
         records=records,
+        assignments=CaseAssignments(store, records, policy, clock),
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
         rate_limits=RateLimiter(StoredCounts(store), clock),
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),

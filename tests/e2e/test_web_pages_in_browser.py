@@ -42,7 +42,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     services = bootstrap(settings)
     roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER})
     member = services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
-    seed(services, {"C-101": (0, [], None), "C-102": (0, [], None), "C-103": (0, [], None)})
+    seed(services, {ref: (0, [], None) for ref in ("C-101", "C-102", "C-103", "C-201", "C-202")})
     now = to_epoch(services.clock.now())
     with services.store.write() as uow:  # reported 30, 12 and 2 hours ago: the first is overdue
         ids = uow.cases.ids_for(["C-101", "C-102", "C-103"])
@@ -107,6 +107,11 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         assert page.is_visible("tr.overdue .badge")
         _checked(page, screenshots, f"my-cases-{lang}")
 
+        page.goto(f"{base_url}/console")
+        page.click("a[href='/console/team']")
+        assert page.get_attribute("#loads tbody tr", "data-tracer") == USER
+        _checked(page, screenshots, f"team-{lang}")
+
         response = page.goto(f"{base_url}/no-such-page")
         assert response is not None and response.status == 404
         assert page.inner_text("h1") == ("Not found" if lang == "en" else "找不到")
@@ -141,5 +146,27 @@ def test_a_members_language_is_chosen_with_a_click_and_kept_across_sessions(
         with page.expect_navigation():
             page.click("button[value='en']")
         assert page.inner_text("h1") == "Console"
+    finally:
+        context.close()
+
+
+def test_a_supervisor_assigns_cases_from_the_keyboard_and_the_tracer_has_them(
+    browser: Browser, base_url: str
+) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url)
+        page.goto(f"{base_url}/console/team")
+        page.focus("input[value='C-201']")
+        page.keyboard.press("Space")
+        page.select_option("#tracer", USER)
+        with page.expect_navigation():
+            page.focus("form.assign button[type=submit]")
+            page.keyboard.press("Enter")
+        assert page.inner_text("[role=status]") == f"1 case assigned to {USER}."
+        assert page.is_visible("input[value='C-202']") and not page.is_visible("input[value='C-201']")
+        page.goto(f"{base_url}/console/cases")
+        assert page.is_visible("tr[data-case='C-201']")
     finally:
         context.close()

@@ -25,20 +25,21 @@ BROWSER = {"Accept": "text/html", "Accept-Language": "en-GB"}
 
 @pytest.fixture
 def caseload(services: Services) -> Services:
-    """Seven cases; A-E assigned to tess, F and G to ursula. Reported 50, 40, 30, 10 and 2 hours ago
-    (A to E); B was traced."""
-    seed(services, {ref: (0, [], None) for ref in "ABCDEFG"})
+    """Nine cases; A-E assigned to tess, F and G to ursula, H and I to no one. Reported 50, 40, 30,
+    10 and 2 hours ago (A to E); B was traced."""
+    seed(services, {ref: (0, [], None) for ref in "ABCDEFGHI"})
     now = to_epoch(services.clock.now())
     tess = services.accounts.add("tess", PASSWORD, frozenset({Role.TRACER}), ADMIN)
     ursula = services.accounts.add("ursula", PASSWORD, frozenset({Role.TRACER}), ADMIN)
     with services.store.write() as uow:
-        ids = uow.cases.ids_for(list("ABCDEFG"))
-        for ref, hours in zip("ABCDEFG", (50, 40, 30, 10, 2, 5, 6), strict=True):
+        ids = uow.cases.ids_for(list("ABCDEFGHI"))
+        for ref, hours in zip("ABCDEFGHI", (50, 40, 30, 10, 2, 5, 6, 20, 15), strict=True):
             uow.connection.execute(
                 update(cases).where(cases.c.id == ids[ref]).values(created_at=now - hours * 3600)
             )
-            owner = tess.id if ref in "ABCDE" else ursula.id
-            uow.assignments.assign(ids[ref], owner, at=now, by="staff:sup")
+            if ref in "ABCDEFG":
+                owner = tess.id if ref in "ABCDE" else ursula.id
+                uow.assignments.assign(ids[ref], owner, at=now, by="staff:sup")
         uow.connection.execute(
             insert(code_case_traces).values(
                 case_id=ids["B"], traced_at=now - 39 * 3600, exposures=12, policy_version="v"
@@ -112,3 +113,41 @@ def test_a_bad_cursor_is_a_page_saying_so_and_a_role_without_cases_sees_none(
     client.cookies.clear()
     signed_in(client, "officer")
     assert client.get("/console/cases", headers=BROWSER).status_code == 404
+
+
+def test_a_supervisor_sees_the_teams_load_and_assigns_cases_in_bulk(
+    caseload: Services, client: TestClient
+) -> None:
+    caseload.accounts.add("sue", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
+    token = signed_in(client, "sue")
+    team = client.get("/console/team", headers=BROWSER)
+    assert team.status_code == 200
+    rows = [line for line in team.text.splitlines() if "data-tracer=" in line]
+    assert [r.split('data-tracer="')[1].split('"')[0] for r in rows] == ["tess", "ursula"]  # most overdue
+    assert 'value="H"' in team.text and 'value="I"' in team.text and 'value="A"' not in team.text
+
+    done = client.post(
+        "/console/team/assign", data={"cases": ["H", "I"], "staff": "ursula", "csrf_token": token}
+    )
+    assert done.status_code == 200 and "2 cases assigned to ursula." in done.text
+    assert "Every case is assigned." in done.text
+    ursula = _staff_id(caseload, "ursula")
+    assert [e.case.ref for e in caseload.caseload.page(ursula).entries] == ["H", "I", "G", "F"]  # by report
+    with caseload.store.read() as uow:
+        given = [r.event for r in uow.audit.find(limit=50) if r.event.details.get("assign") == "ursula"]
+    assert sorted(e.record for e in given) == ["H", "I"]
+    assert all("permission_change" in e.flags for e in given)
+
+    nothing = client.post("/console/team/assign", data={"staff": "ursula", "csrf_token": token})
+    assert "Nothing was assigned: choose at least one case." in nothing.text
+    nobody = client.post("/console/team/assign", data={"cases": ["A"], "staff": "sue", "csrf_token": token})
+    assert "Nothing was assigned: choose an active tracer." in nobody.text  # sue is no tracer
+    forged = client.post(
+        "/console/team/assign", data={"cases": ["A"], "staff": "ursula"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+
+
+def test_the_team_page_is_for_supervisors_only(caseload: Services, client: TestClient) -> None:
+    signed_in(client, "tess")
+    assert client.get("/console/team", headers=BROWSER).status_code == 404

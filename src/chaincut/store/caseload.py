@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, tuple_
 
-from chaincut.store.tables import case_assignments, cases, code_case_traces
+from chaincut.store.tables import case_assignments, cases, code_case_traces, staff
 
-__all__ = ["AssignedCase", "CaseloadRepository"]
+__all__ = ["AssignedCase", "CaseloadRepository", "TeamRepository", "TracerLoad", "UnassignedCase"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +81,76 @@ class CaseloadRepository:
             ).select_from(base)
         ).one()
         return int(row[0]), int(row[1]), int(row[2])
+
+
+@dataclass(frozen=True, slots=True)
+class UnassignedCase:
+    id: int
+    ref: str
+    status: str
+    classification: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class TracerLoad:
+    """One tracer's workload: cases assigned, of them not yet traced, and of those overdue."""
+
+    username: str
+    assigned: int
+    untraced: int
+    overdue: int
+
+
+class TeamRepository:
+    """What a supervisor sees of the team: cases no one works, and each tracer's load."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def unassigned(self, *, after: tuple[int, int] | None, limit: int) -> list[UnassignedCase]:
+        """Cases assigned to no one, oldest report first, after ``after`` (report time, id)."""
+        taken = select(case_assignments.c.case_id).where(case_assignments.c.case_id == cases.c.id).exists()
+        query = select(
+            cases.c.id, cases.c.ref, cases.c.status, cases.c.classification, cases.c.created_at
+        ).where(~taken)
+        if after is not None:
+            query = query.where(tuple_(cases.c.created_at, cases.c.id) > tuple_(*after))
+        rows = self._conn.execute(query.order_by(cases.c.created_at, cases.c.id).limit(limit))
+        return [UnassignedCase(*r) for r in rows]
+
+    def loads(self, *, overdue_before: int) -> list[TracerLoad]:
+        """Every active tracer's load (none assigned: zeros), most overdue first, then by name."""
+        untraced = code_case_traces.c.traced_at.is_(None)
+        per_staff = (
+            select(
+                case_assignments.c.staff_id,
+                func.count().label("assigned"),
+                func.count().filter(untraced).label("untraced"),
+                func.count().filter(untraced & (cases.c.created_at < overdue_before)).label("overdue"),
+            )
+            .select_from(
+                case_assignments.join(cases, cases.c.id == case_assignments.c.case_id).outerjoin(
+                    code_case_traces, code_case_traces.c.case_id == cases.c.id
+                )
+            )
+            .group_by(case_assignments.c.staff_id)
+            .subquery()
+        )
+        rows = self._conn.execute(
+            select(
+                staff.c.username,
+                staff.c.roles,
+                func.coalesce(per_staff.c.assigned, 0),
+                func.coalesce(per_staff.c.untraced, 0),
+                func.coalesce(per_staff.c.overdue, 0),
+            )
+            .select_from(staff.outerjoin(per_staff, per_staff.c.staff_id == staff.c.id))
+            .where(~staff.c.disabled)
+        )
+        loads = [
+            TracerLoad(name, int(a), int(u), int(o))
+            for name, roles, a, u, o in rows
+            if "tracer" in roles.split(",") or a
+        ]
+        return sorted(loads, key=lambda t: (-t.overdue, -t.untraced, t.username))

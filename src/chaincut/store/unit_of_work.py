@@ -29,7 +29,7 @@ from chaincut.store.ballot import BallotRepository
 from chaincut.store.border import BorderRepository
 from chaincut.store.buildings import BuildingRepository
 from chaincut.store.case_tallies import CaseTallies
-from chaincut.store.caseload import CaseloadRepository
+from chaincut.store.caseload import CaseloadRepository, TeamRepository
 from chaincut.store.cases import CaseRepository, ClusterRepository
 from chaincut.store.clearances import ClearanceRepository
 from chaincut.store.cluster_inputs import ClusterInputs
@@ -75,6 +75,7 @@ class UnitOfWork:
         self.encounters = EncounterRepository(conn)
         self.cases = CaseRepository(conn)
         self.caseload = CaseloadRepository(conn)
+        self.team = TeamRepository(conn)
         self.clusters = ClusterRepository(conn)
         self.purges = PurgeLog(conn)
         self.orders = OrderRepository(conn)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from chaincut.clock import from_epoch
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
 from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
@@ -276,6 +277,7 @@ _ROLE_TITLES: dict[Role, str] = {
 # What each permission opens in the browser (GET routes that need no stated purpose).
 _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.CASES_READ, "/console/cases", N_("My cases: the queue of cases assigned to you")),
+    (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/approvals", N_("Export requests awaiting approval")),
     (Permission.VENUES_READ, "/venues", N_("Venues")),
@@ -372,6 +374,90 @@ def my_cases(
         untraced=untraced,
         next_href=f"/console/cases?{urlencode(query)}" if found.next_cursor else None,
     )
+
+
+Assigner = Annotated[Caller, requires(Permission.CASES_ASSIGN)]
+_ASSIGN_PROBLEMS = {
+    "cases": N_("Nothing was assigned: choose at least one case."),
+    "staff": N_("Nothing was assigned: choose an active tracer."),
+}
+_TEAM_PAGE = 50
+
+
+@router.get("/console/team")
+def team(
+    request: Request,
+    caller: Assigner,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    assigned: Annotated[int | None, Query(ge=0)] = None,
+    refused: Annotated[int | None, Query(ge=0)] = None,
+    to: Annotated[str | None, Query(max_length=64)] = None,
+    problem: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
+    """A supervisor's view: each tracer's load, and the cases no one works, to assign in bulk."""
+    services = caller.services
+    words = localizer_for(request, caller)
+    position = _keyset(after)
+    found = services.assignments.unassigned(after=position, limit=_TEAM_PAGE + 1)
+    loads = services.assignments.loads()
+    caller.audit("cases", f"unassigned,after={after or ''}")
+    zone = services.settings.zone
+    shown = found[:_TEAM_PAGE]
+    cases = [
+        {
+            "ref": c.ref,
+            "status": words.gettext(_STATUSES.get(c.status, c.status)),
+            "reported": words.datetime(from_epoch(c.created_at).astimezone(zone), "short"),
+        }
+        for c in shown
+    ]
+    notice = None
+    if assigned is not None and to:
+        notice = words.ngettext(
+            "%(num)s case assigned to %(tracer)s.", "%(num)s cases assigned to %(tracer)s.", assigned
+        ) % {"num": assigned, "tracer": to}
+        if refused:
+            notice += " " + words.ngettext(
+                "%(num)s case could not be: it is no longer there.",
+                "%(num)s cases could not be: they are no longer there.",
+                refused,
+            ) % {"num": refused}
+    more = len(found) > _TEAM_PAGE and shown
+    return page(
+        request,
+        caller,
+        "team.html",
+        loads=loads,
+        cases=cases,
+        notice=notice,
+        problem=words.gettext(_ASSIGN_PROBLEMS[problem]) if problem in _ASSIGN_PROBLEMS else None,
+        target_hours=services.policy.tracing_targets.contacts_traced_within_hours,
+        next_href=f"/console/team?after={shown[-1].created_at}.{shown[-1].id}" if more else None,
+    )
+
+
+@router.post("/console/team/assign")
+def assign_cases(
+    caller: Assigner,
+    cases: Annotated[list[str] | None, Form(max_length=200)] = None,
+    staff: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Assign the chosen cases to one tracer (the Guard has checked the form's CSRF token)."""
+    try:
+        outcome = caller.services.assignments.assign_many(caller.principal, cases or [], staff)
+    except InvalidInput as exc:  # no case chosen, or no active tracer of that name: say which
+        return RedirectResponse(f"/console/team?{urlencode({'problem': exc.field})}", status_code=303)
+    query = {"assigned": len(outcome.assigned), "refused": len(outcome.refused), "to": staff}
+    return RedirectResponse(f"/console/team?{urlencode(query)}", status_code=303)
+
+
+def _keyset(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    created, _, case_id = value.partition(".")
+    if not (created.isdigit() and case_id.isdigit()):
+        raise InvalidInput("after: expected the cursor a previous page gave", field="after")
+    return int(created), int(case_id)
 
 
 @router.post("/console/language")

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.access.audit import event_for
-from chaincut.clock import from_epoch, to_epoch
+from chaincut.clock import from_epoch
 from chaincut.domain.access import Permission, Role
-from chaincut.domain.audit import AuditFlag, AuditRecord
-from chaincut.errors import InvalidInput, NotFound
+from chaincut.domain.audit import AuditRecord
+from chaincut.errors import InvalidInput
 from chaincut.guards import Caller, requires
 from chaincut.store.assignments import ApprovalRecord
 from chaincut.store.staff import StaffRecord
@@ -115,29 +115,13 @@ Assigner = Annotated[Caller, requires(Permission.CASES_ASSIGN)]
 @router.post("/cases/{ref}/assignments", status_code=201)
 def assign_case(ref: RefPath, body: AssignmentCreate, caller: Assigner) -> AssignmentsPublic:
     """Assign a case to a tracer: it opens that case's whereabouts to them, for stated purposes."""
-    services = caller.services
-    case = caller.case(ref, flags=(AuditFlag.PERMISSION_CHANGE,), details={"assign": body.staff})
-    assert case.id is not None
-    now = to_epoch(services.clock.now())
-    with services.store.write() as uow:
-        target = uow.staff.get_by_username(body.staff)
-        if target is None or target.disabled or Role.TRACER not in target.roles:
-            raise InvalidInput("expected the username of an active tracer", field="staff")
-        uow.assignments.assign(case.id, target.id, at=now, by=caller.name)
-        staff = uow.assignments.assignees(case.id)
+    staff = caller.services.assignments.assign(caller.principal, ref, body.staff, purpose=caller.purpose)
     return AssignmentsPublic(case=ref, staff=staff)
 
 
 @router.delete("/cases/{ref}/assignments/{username}")
 def unassign_case(ref: RefPath, username: Username, caller: Assigner) -> AssignmentsPublic:
-    services = caller.services
-    case = caller.case(ref, flags=(AuditFlag.PERMISSION_CHANGE,), details={"unassign": username})
-    assert case.id is not None
-    with services.store.write() as uow:
-        target = uow.staff.get_by_username(username)
-        if target is None or not uow.assignments.unassign(case.id, target.id):
-            raise NotFound("that tracer is not assigned to this case", field="username")
-        staff = uow.assignments.assignees(case.id)
+    staff = caller.services.assignments.unassign(caller.principal, ref, username, purpose=caller.purpose)
     return AssignmentsPublic(case=ref, staff=staff)
 
 
