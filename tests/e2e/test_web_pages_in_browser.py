@@ -51,6 +51,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 update(cases).where(cases.c.id == ids[ref]).values(created_at=now - hours * 3600)
             )
             uow.assignments.assign(ids[ref], member.id, at=now, by="staff:sup")
+    services.approvals.request(
+        Principal.system("tracer-wong"), "C-102", "the school asks for its pupils' list"
+    )
     app = create_app(services, schedule_maintenance=False)
     port = free_port()
     try:
@@ -112,6 +115,11 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         assert page.get_attribute("#loads tbody tr", "data-tracer") == USER
         _checked(page, screenshots, f"team-{lang}")
 
+        page.goto(f"{base_url}/console")
+        page.click("a[href='/console/approvals']")
+        assert "the school asks" in page.inner_text("section.request")
+        _checked(page, screenshots, f"approvals-{lang}")
+
         response = page.goto(f"{base_url}/no-such-page")
         assert response is not None and response.status == 404
         assert page.inner_text("h1") == ("Not found" if lang == "en" else "找不到")
@@ -168,5 +176,23 @@ def test_a_supervisor_assigns_cases_from_the_keyboard_and_the_tracer_has_them(
         assert page.is_visible("input[value='C-202']") and not page.is_visible("input[value='C-201']")
         page.goto(f"{base_url}/console/cases")
         assert page.is_visible("tr[data-case='C-201']")
+    finally:
+        context.close()
+
+
+def test_a_supervisor_approves_an_export_in_the_browser(browser: Browser, base_url: str) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url)
+        page.goto(f"{base_url}/console/approvals")
+        with page.expect_navigation():
+            page.click("button[value='zh-Hant']")  # the member's own choice, back on the same page
+        assert page.url == f"{base_url}/console/approvals"
+        page.fill("section.request textarea", "已致電校長核實")
+        with page.expect_navigation():
+            page.click("section.request button[value=approve]")
+        assert page.inner_text("[role=status]") == "已批准：可以開始匯出。"
+        assert page.inner_text("main p.card") == "沒有待決的申請。"
     finally:
         context.close()

@@ -75,7 +75,7 @@ def test_sign_in_see_the_console_and_sign_out(page: Page, context: BrowserContex
     assert page.url == f"{base_url}/console"
     assert page.inner_text("#principal") == f"staff:{USERNAME}"
     assert page.inner_text("#roles") == "Supervisor, Contact tracer"
-    assert page.is_visible("#role-supervisor a[href='/approvals']")
+    assert page.is_visible("#role-supervisor a[href='/console/approvals']")
     # The stylesheet loaded and applies (the CSP allows only it).
     assert (
         page.eval_on_selector("header.bar", "b => getComputedStyle(b).backgroundColor") != "rgba(0, 0, 0, 0)"

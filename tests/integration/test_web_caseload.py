@@ -12,7 +12,7 @@ from sqlalchemy import insert, update
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import to_epoch
-from chaincut.domain.access import Principal, Role
+from chaincut.domain.access import Principal, PrincipalKind, Role
 from chaincut.errors import InvalidInput
 from chaincut.store.tables import cases, code_case_traces
 from support.auth import PASSWORD
@@ -151,3 +151,61 @@ def test_a_supervisor_sees_the_teams_load_and_assigns_cases_in_bulk(
 def test_the_team_page_is_for_supervisors_only(caseload: Services, client: TestClient) -> None:
     signed_in(client, "tess")
     assert client.get("/console/team", headers=BROWSER).status_code == 404
+
+
+def test_a_supervisor_approves_an_export_with_a_reason_and_never_their_own(
+    caseload: Services, client: TestClient
+) -> None:
+    tess = Principal(
+        PrincipalKind.STAFF,
+        "staff:tess",
+        staff_id=_staff_id(caseload, "tess"),
+        roles=frozenset({Role.TRACER}),
+    )
+    asked = caseload.approvals.request(tess, "A", "the care home needs the list for its own notices")
+    caseload.accounts.add("sue", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
+    token = signed_in(client, "sue")
+
+    listed = client.get("/console/approvals", headers=BROWSER)
+    assert listed.status_code == 200
+    assert f'id="request-{asked.public_id}"' in listed.text and "the care home needs the list" in listed.text
+    short = client.post(
+        f"/console/approvals/{asked.public_id}",
+        data={"decision": "approve", "reason": "ok", "csrf_token": token},
+    )
+    assert "give a reason of 5 to 500 characters" in short.text
+    assert caseload.approvals.get(asked.public_id).status == "pending"
+
+    reason = "checked with the home's manager"
+    done = client.post(
+        f"/console/approvals/{asked.public_id}",
+        data={"decision": "approve", "reason": reason, "csrf_token": token},
+    )
+    assert "Approved: the export may start." in done.text and "No request is waiting." in done.text
+    decided = caseload.approvals.get(asked.public_id)
+    assert (decided.status, decided.decided_by, decided.decision_reason) == ("approved", "staff:sue", reason)
+    again = client.post(
+        f"/console/approvals/{asked.public_id}",
+        data={"decision": "reject", "reason": reason, "csrf_token": token},
+    )
+    assert "already decided, has expired or is no longer there" in again.text
+
+    sue = Principal(
+        PrincipalKind.STAFF,
+        "staff:sue",
+        staff_id=_staff_id(caseload, "sue"),
+        roles=frozenset({Role.SUPERVISOR}),
+    )
+    caseload.accounts.add("tim", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
+    own = caseload.approvals.request(sue, "B", "my own request, for the test of the page")
+    mine = client.get("/console/approvals", headers=BROWSER)
+    assert (
+        "You asked for this one" in mine.text
+        and f'action="/console/approvals/{own.public_id}"' not in mine.text
+    )
+    refused = client.post(
+        f"/console/approvals/{own.public_id}",
+        data={"decision": "approve", "reason": reason, "csrf_token": token},
+    )
+    assert "another supervisor must decide on your own request" in refused.text
+    assert caseload.approvals.get(own.public_id).status == "pending"

@@ -17,13 +17,13 @@ from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from chaincut.clock import from_epoch
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
-from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
+from chaincut.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
 from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
@@ -279,7 +279,7 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.CASES_READ, "/console/cases", N_("My cases: the queue of cases assigned to you")),
     (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
-    (Permission.EXPORTS_APPROVE, "/approvals", N_("Export requests awaiting approval")),
+    (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
     (Permission.VENUES_READ, "/venues", N_("Venues")),
     (Permission.USERS_MANAGE, "/staff", N_("Staff accounts")),
     (Permission.AUDIT_READ, "/audit/verify", N_("Check the audit log's chain")),
@@ -458,6 +458,75 @@ def _keyset(value: str | None) -> tuple[int, int] | None:
     if not (created.isdigit() and case_id.isdigit()):
         raise InvalidInput("after: expected the cursor a previous page gave", field="after")
     return int(created), int(case_id)
+
+
+Approver = Annotated[Caller, requires(Permission.EXPORTS_APPROVE)]
+_DECISION_PROBLEMS = {
+    "reason": N_("Nothing was decided: give a reason of 5 to 500 characters."),
+    "own_request": N_("Nothing was decided: another supervisor must decide on your own request."),
+    "gone": N_("Nothing was decided: the request was already decided, has expired or is no longer there."),
+}
+
+
+@router.get("/console/approvals")
+def approvals(
+    request: Request,
+    caller: Approver,
+    done: Annotated[str | None, Query(max_length=16)] = None,
+    problem: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
+    """Export requests awaiting a supervisor, each to approve or refuse with a reason."""
+    services = caller.services
+    words = localizer_for(request, caller)
+    zone = services.settings.zone
+    pending = services.approvals.pending()
+    caller.audit("approvals", "pending", details={"count": len(pending)})
+    requests = [
+        {
+            "id": r.public_id,
+            "case": r.case_ref or "-",
+            "requested_by": r.requested_by,
+            "requested_at": words.datetime(from_epoch(r.requested_at).astimezone(zone), "short"),
+            "purpose": r.purpose,
+            "expires_at": words.datetime(from_epoch(r.expires_at).astimezone(zone), "short"),
+            "own": r.requested_by == caller.principal.name,
+        }
+        for r in pending
+    ]
+    notices = {"approve": N_("Approved: the export may start."), "reject": N_("Refused: nothing leaves.")}
+    return page(
+        request,
+        caller,
+        "approvals.html",
+        requests=requests,
+        notice=words.gettext(notices[done]) if done in notices else None,
+        problem=words.gettext(_DECISION_PROBLEMS[problem]) if problem in _DECISION_PROBLEMS else None,
+    )
+
+
+@router.post("/console/approvals/{public_id}")
+def decide(
+    caller: Approver,
+    public_id: Annotated[str, Path(min_length=1, max_length=32)],
+    decision: Annotated[str, Form(max_length=16)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Approve or refuse one request (the Guard has checked the form's CSRF token)."""
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("decision: expected approve or reject", field="decision")
+    try:
+        caller.services.approvals.decide(
+            caller.principal, public_id, approve=decision == "approve", reason=reason
+        )
+    except InvalidInput:
+        return RedirectResponse("/console/approvals?problem=reason", status_code=303)
+    except PermissionDenied as exc:
+        if exc.code != "own_request":
+            raise
+        return RedirectResponse("/console/approvals?problem=own_request", status_code=303)
+    except (Conflict, NotFound):
+        return RedirectResponse("/console/approvals?problem=gone", status_code=303)
+    return RedirectResponse(f"/console/approvals?done={decision}", status_code=303)
 
 
 @router.post("/console/language")
