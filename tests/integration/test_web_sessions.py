@@ -68,7 +68,7 @@ def test_sign_in_console_and_sign_out(client: TestClient, services: Services, al
     assert "staff:alice" in console.text
     assert re.search(r'id="roles">Supervisor, Contact tracer<', console.text)
     assert 'id="role-tracer"' in console.text and 'id="role-supervisor"' in console.text
-    assert 'href="/approvals"' in console.text  # a supervisor's
+    assert 'href="/console/approvals"' in console.text  # a supervisor's
     assert 'href="/docs"' in console.text
     assert client.get("/auth/me").json()["name"] == "staff:alice"
 
