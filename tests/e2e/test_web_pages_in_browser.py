@@ -40,7 +40,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade(db)
     db.dispose()
     services = bootstrap(settings)
-    roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER})
+    roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER, Role.ADMINISTRATOR})
     member = services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
     seed(services, {ref: (0, [], None) for ref in ("C-101", "C-102", "C-103", "C-201", "C-202")})
     now = to_epoch(services.clock.now())
@@ -119,6 +119,17 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         page.click("a[href='/console/approvals']")
         assert "the school asks" in page.inner_text("section.request")
         _checked(page, screenshots, f"approvals-{lang}")
+
+        page.goto(f"{base_url}/console")
+        page.click("a[href='/console/audit']")
+        page.fill("#value", USER)
+        with page.expect_navigation():
+            page.click("form.search button")
+        assert page.locator("table.audit tbody tr").count() > 0
+        with page.expect_navigation():
+            page.click("button.secondary")
+        assert page.get_attribute("#chain", "role") == "status"  # intact
+        _checked(page, screenshots, f"audit-{lang}")
 
         response = page.goto(f"{base_url}/no-such-page")
         assert response is not None and response.status == 404

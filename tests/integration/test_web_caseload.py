@@ -209,3 +209,34 @@ def test_a_supervisor_approves_an_export_with_a_reason_and_never_their_own(
     )
     assert "another supervisor must decide on your own request" in refused.text
     assert caseload.approvals.get(own.public_id).status == "pending"
+
+
+def test_an_administrator_searches_the_audit_log_and_checks_its_chain(
+    caseload: Services, client: TestClient
+) -> None:
+    caseload.accounts.add("ada", PASSWORD, frozenset({Role.ADMINISTRATOR}), ADMIN)
+    caseload.accounts.add("sue", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
+    signed_in(client, "sue")
+    client.get("/console/team", headers=BROWSER)  # sue reads the unassigned cases: audited
+    client.cookies.clear()
+    signed_in(client, "ada")
+
+    found = client.get("/console/audit", params={"by": "staff", "value": "sue"}, headers=BROWSER)
+    assert found.status_code == 200
+    assert "<td>staff:sue</td>" in found.text and "auth.sign_in" in found.text
+    flagged = client.get(
+        "/console/audit", params={"by": "flag", "value": "permission_change"}, headers=BROWSER
+    )
+    assert 'class="tag">permission_change<' in flagged.text  # the accounts the fixture added
+    checked = client.get("/console/audit?verify=1", headers=BROWSER)
+    assert 'id="chain"' in checked.text and "The chain is intact" in checked.text
+    with caseload.store.read() as uow:
+        reads = [r.event for r in uow.audit.find(limit=10) if r.event.action == "audit.read"]
+    assert {e.record for e in reads} == {"permission_change", "sue"}
+    assert (
+        client.get("/console/audit", params={"by": "nothing", "value": "x"}, headers=BROWSER).status_code
+        == 400
+    )
+    client.cookies.clear()
+    signed_in(client, "tess")
+    assert client.get("/console/audit", headers=BROWSER).status_code == 404  # tracers do not read it

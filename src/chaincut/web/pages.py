@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from chaincut.access.audit import event_for
 from chaincut.clock import from_epoch
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
 from chaincut.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, RateLimited
@@ -282,7 +283,7 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
     (Permission.VENUES_READ, "/venues", N_("Venues")),
     (Permission.USERS_MANAGE, "/staff", N_("Staff accounts")),
-    (Permission.AUDIT_READ, "/audit/verify", N_("Check the audit log's chain")),
+    (Permission.AUDIT_READ, "/console/audit", N_("The audit log: search it, and check its chain")),
     (Permission.RETENTION_RUN, "/purges", N_("Retention purges")),
     (Permission.STATUS_READ, "/status", N_("Counts and status")),
     (Permission.BORDER_CLEAR, "/checkpoint", N_("Check a traveller at the checkpoint")),
@@ -527,6 +528,66 @@ def decide(
     except (Conflict, NotFound):
         return RedirectResponse("/console/approvals?problem=gone", status_code=303)
     return RedirectResponse(f"/console/approvals?done={decision}", status_code=303)
+
+
+Auditor = Annotated[Caller, requires(Permission.AUDIT_READ)]
+_AUDIT_KINDS = (("staff", N_("Staff member")), ("person", N_("Person")), ("flag", N_("Flag")))
+
+
+@router.get("/console/audit")
+def audit_log(
+    request: Request,
+    caller: Auditor,
+    by: Annotated[str, Query(max_length=16)] = "staff",
+    value: Annotated[str, Query(max_length=64)] = "",
+    verify: bool = False,
+) -> HTMLResponse:
+    """Search the audit log by staff member, person or flag, and check its hash chain."""
+    services = caller.services
+    trail = services.audit
+    words = localizer_for(request, caller)
+    zone = services.settings.zone
+    if by not in dict(_AUDIT_KINDS):
+        raise InvalidInput("by: expected staff, person or flag", field="by")
+    wanted = value.strip()
+    found = None
+    if wanted:
+        if by == "staff":
+            found = trail.by_actor(f"staff:{wanted}", limit=500)
+        elif by == "person":
+            found = trail.about_person(wanted, limit=500)
+        else:
+            found = trail.flagged(wanted, limit=500)
+        trail.record(event_for(caller.principal, "audit.read", "audit", record=wanted))
+    chain = trail.verify() if verify else None
+    entries = (
+        None
+        if found is None
+        else [
+            {
+                "seq": r.seq,
+                "at": words.datetime(r.at.astimezone(zone), "short"),
+                "actor": r.event.actor,
+                "action": r.event.action,
+                "resource": r.event.resource,
+                "record": r.event.record,
+                "purpose": r.event.purpose,
+                "outcome": r.event.outcome,
+                "flags": list(r.event.flags),
+            }
+            for r in sorted(found, key=lambda r: -r.seq)
+        ]
+    )
+    return page(
+        request,
+        caller,
+        "audit.html",
+        kinds=[(k, words.gettext(label)) for k, label in _AUDIT_KINDS],
+        by=by,
+        value=wanted,
+        entries=entries,
+        chain=chain,
+    )
 
 
 @router.post("/console/language")
