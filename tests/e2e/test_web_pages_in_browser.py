@@ -131,6 +131,11 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         assert page.get_attribute("#chain", "role") == "status"  # intact
         _checked(page, screenshots, f"audit-{lang}")
 
+        page.goto(f"{base_url}/console")
+        page.click("a[href='/console/staff']")
+        assert page.is_visible(f"#accounts tr[data-username='{USER}']")
+        _checked(page, screenshots, f"staff-{lang}")
+
         response = page.goto(f"{base_url}/no-such-page")
         assert response is not None and response.status == 404
         assert page.inner_text("h1") == ("Not found" if lang == "en" else "找不到")

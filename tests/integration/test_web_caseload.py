@@ -240,3 +240,54 @@ def test_an_administrator_searches_the_audit_log_and_checks_its_chain(
     client.cookies.clear()
     signed_in(client, "tess")
     assert client.get("/console/audit", headers=BROWSER).status_code == 404  # tracers do not read it
+
+
+def test_an_administrator_adds_an_account_sets_its_roles_and_disables_it(
+    caseload: Services, client: TestClient
+) -> None:
+    caseload.accounts.add("ada", PASSWORD, frozenset({Role.ADMINISTRATOR}), ADMIN)
+    token = signed_in(client, "ada")
+    listed = client.get("/console/staff", headers=BROWSER)
+    assert listed.status_code == 200 and 'data-username="tess"' in listed.text
+    assert 'action="/console/staff/ada/disable"' not in listed.text  # not one's own account
+
+    added = client.post(
+        "/console/staff",
+        data={"username": "vic", "password": PASSWORD, "roles": ["tracer"], "csrf_token": token},
+    )
+    assert "The account was added." in added.text
+    short = client.post(
+        "/console/staff",
+        data={"username": "wan", "password": "short", "roles": ["tracer"], "csrf_token": token},
+    )
+    assert "the first password must be 12 to 1024 characters" in short.text
+    taken = client.post(
+        "/console/staff",
+        data={"username": "vic", "password": PASSWORD, "roles": ["tracer"], "csrf_token": token},
+    )
+    assert "not one already taken" in taken.text
+    none = client.post("/console/staff/roles", data={"username": "vic", "csrf_token": token})
+    assert "choose at least one role" in none.text
+    roles = client.post(
+        "/console/staff/roles",
+        data={"username": "vic", "roles": ["tracer", "supervisor"], "csrf_token": token},
+    )
+    assert "The roles were set." in roles.text
+    with caseload.store.read() as uow:
+        vic = uow.staff.get_by_username("vic")
+    assert vic is not None and vic.roles == frozenset({Role.TRACER, Role.SUPERVISOR})
+
+    other = TestClient(client.app, base_url="https://testserver")
+    signed_in(other, "vic")
+    off = client.post("/console/staff/vic/disable", data={"csrf_token": token})
+    assert "The account was disabled" in off.text
+    assert other.get("/console", follow_redirects=False).headers["location"] == "/login"  # ended at once
+    on = client.post("/console/staff/vic/enable", data={"csrf_token": token})
+    assert "The account was enabled." in on.text
+    own = client.post("/console/staff/ada/disable", data={"csrf_token": token})
+    assert "changed by another administrator" in own.text
+    forged = client.post("/console/staff/vic/disable", follow_redirects=False)
+    assert forged.status_code == 403
+    with caseload.store.read() as uow:
+        changes = [r.event.action for r in uow.audit.find(limit=50) if r.event.record == "vic"]
+    assert {"users.add", "users.roles", "users.disable", "users.enable"} <= set(changes)

@@ -277,6 +277,13 @@ def test_every_console_link_opens(client: TestClient, services: Services) -> Non
     signed_in(client, "everyone")
     console = client.get("/console").text
     links = set(re.findall(r'<a href="(/[^"?]*)">', console))
-    assert {"/docs", "/console/cases", "/console/approvals", "/staff", "/console/audit", "/status"} <= links
+    assert {
+        "/docs",
+        "/console/cases",
+        "/console/approvals",
+        "/console/staff",
+        "/console/audit",
+        "/status",
+    } <= links
     for href in sorted(links):
         assert client.get(href).status_code == 200, href
