@@ -68,6 +68,10 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
             admin = c.get("/cases/C-DEMO/contacts", headers={**sign_in("demo-admin"), **PURPOSE})
             assert (admin.status_code, admin.json()["code"]) == (403, "forbidden")
             assert c.get("/status", headers=sign_in("demo-supervisor")).status_code == 200
+            # On the web, the demo tracer's queue holds the demo case (the guide says so).
+            queue = c.get("/console/cases", headers={**tracer, "Accept": "text/html"})
+            assert queue.status_code == 200 and 'data-case="C-DEMO"' in queue.text
+            assert '"My cases" holds the demo case' in built.output
             # The resident of the guide holds a signed code, verifiable against the demo's keys.
             token = re.search(r"Bearer (ccr_[A-Za-z0-9_\-.]+)", built.output)
             assert token is not None

@@ -323,7 +323,8 @@ def demo(
 
 Demo staff (passwords in {settings.data_dir}/demo-accounts.json): demo-tracer {passwords["demo-tracer"]}, \
 demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}
-Sign in on the web at {base}/login, or try, in another terminal:
+Open {base}/ and sign in: as demo-tracer, "My cases" holds the demo case; as demo-supervisor,
+"The team's cases" shows the tracers' load and the cases to assign. Or try, in another terminal:
   open {base}/docs                                   the API, with every endpoint to try
   SUP=$({supervisor_in})
   curl -H "Authorization: Bearer $SUP" {base}/status                         what the store holds
