@@ -1,13 +1,16 @@
-"""Server-rendered pages for staff: signing in and out, the console, and the checkpoint (no JavaScript)."""
+"""Server-rendered pages: the landing page, signing in and out, the console, casework, administration
+and the checkpoint (Jinja2 templates, gettext catalogs in English and Traditional Chinese, no JavaScript)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaincut.web import checkpoint, pages
+from chaincut.web import administration, casework, checkpoint, pages
 
 __all__ = ["router"]
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(checkpoint.router)
+router.include_router(casework.router)
+router.include_router(administration.router)

@@ -1,4 +1,9 @@
-"""Staff sign-in on the web: the sign-in form, the console, signing out, and the pages' stylesheet.
+"""The pages everyone meets, and what every page shares.
+
+``/`` (to the console when signed in, else the landing page ``/welcome``), signing in and out,
+the console, a member's choice of language, the stylesheet; and for every page module:
+:func:`page` (a template in the request's language), :func:`error_page`, :class:`PageRoute`
+(refusals as pages, not JSON) and :func:`localizer_for`.
 
 A web session lives in the ``chaincut_session`` cookie (HttpOnly, SameSite=Strict,
 Secure unless CHAINCUT_SECURE_COOKIES=false); every unsafe request it makes must
@@ -11,26 +16,23 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from chaincut.access.audit import event_for
-from chaincut.clock import from_epoch
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
-from chaincut.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, RateLimited
+from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
 from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
 from chaincut.web.render import render
 
-__all__ = ["LOGIN_COOKIE", "PageRoute", "localizer_for", "page", "router"]
+__all__ = ["LOGIN_COOKIE", "ROLE_TITLES", "PageRoute", "localizer_for", "page", "router"]
 
 LOGIN_COOKIE = "chaincut_login"
 LOGIN_FORM_SECONDS = 10 * 60  # how long a sign-in form stays usable
@@ -265,7 +267,7 @@ def sign_in(
     return response
 
 
-_ROLE_TITLES: dict[Role, str] = {
+ROLE_TITLES: dict[Role, str] = {
     Role.TRACER: N_("Contact tracer"),
     Role.SUPERVISOR: N_("Supervisor"),
     Role.EPIDEMIOLOGIST: N_("Epidemiologist"),
@@ -299,7 +301,7 @@ def console(request: Request, caller: SignedIn) -> HTMLResponse:
     sections = [
         {
             "role": role.value,
-            "title": words.gettext(_ROLE_TITLES[role]),
+            "title": words.gettext(ROLE_TITLES[role]),
             "links": [
                 {"href": href, "label": words.gettext(label)}
                 for permission, href, label in _LINKS
@@ -313,414 +315,9 @@ def console(request: Request, caller: SignedIn) -> HTMLResponse:
         caller,
         "console.html",
         name=principal.name,
-        roles=[words.gettext(_ROLE_TITLES[r]) for r in held],
+        roles=[words.gettext(ROLE_TITLES[r]) for r in held],
         sections=sections,
     )
-
-
-_STATUSES: dict[str, str] = {
-    "confirmed": N_("confirmed"),
-    "probable": N_("probable"),
-    "suspected": N_("suspected"),
-}
-_CLASSIFICATIONS: dict[str, str] = {
-    "imported": N_("imported"),
-    "local": N_("local"),
-    "linked": N_("linked"),
-    "unlinked": N_("unlinked"),
-    "possibly_local": N_("possibly local"),
-    "unknown": N_("unknown"),
-}
-CaseReader = Annotated[Caller, requires(Permission.CASES_READ)]
-
-
-@router.get("/console/cases")
-def my_cases(
-    request: Request,
-    caller: CaseReader,
-    after: Annotated[str | None, Query(max_length=64)] = None,
-    untraced: bool = False,
-) -> HTMLResponse:
-    """A tracer's queue: the cases assigned to them, oldest report first, overdue ones marked."""
-    staff_id = caller.principal.staff_id
-    if staff_id is None:
-        raise PermissionDenied("only staff have a caseload")
-    services = caller.services
-    found = services.caseload.page(staff_id, after=after, untraced_only=untraced)
-    caller.audit("cases", f"assigned_to=me,untraced={untraced},after={after or ''}")
-    words = localizer_for(request, caller)
-    zone = services.settings.zone
-    entries = [
-        {
-            "ref": e.case.ref,
-            "status": words.gettext(_STATUSES.get(e.case.status, e.case.status)),
-            "classification": words.gettext(
-                _CLASSIFICATIONS.get(e.case.classification, e.case.classification)
-            ),
-            "reported": words.datetime(e.reported_at.astimezone(zone), "short"),
-            "hours": words.number(round(e.hours_waiting, 1)),
-            "traced": None if e.traced_at is None else words.datetime(e.traced_at.astimezone(zone), "short"),
-            "people": e.case.traced_people,
-            "overdue": e.overdue,
-        }
-        for e in found.entries
-    ]
-    query = {"after": found.next_cursor} | ({"untraced": "1"} if untraced else {})
-    return page(
-        request,
-        caller,
-        "my_cases.html",
-        summary=found,
-        entries=entries,
-        untraced=untraced,
-        next_href=f"/console/cases?{urlencode(query)}" if found.next_cursor else None,
-    )
-
-
-Assigner = Annotated[Caller, requires(Permission.CASES_ASSIGN)]
-_ASSIGN_PROBLEMS = {
-    "cases": N_("Nothing was assigned: choose at least one case."),
-    "staff": N_("Nothing was assigned: choose an active tracer."),
-}
-_TEAM_PAGE = 50
-
-
-@router.get("/console/team")
-def team(
-    request: Request,
-    caller: Assigner,
-    after: Annotated[str | None, Query(max_length=64)] = None,
-    assigned: Annotated[int | None, Query(ge=0)] = None,
-    refused: Annotated[int | None, Query(ge=0)] = None,
-    to: Annotated[str | None, Query(max_length=64)] = None,
-    problem: Annotated[str | None, Query(max_length=16)] = None,
-) -> HTMLResponse:
-    """A supervisor's view: each tracer's load, and the cases no one works, to assign in bulk."""
-    services = caller.services
-    words = localizer_for(request, caller)
-    position = _keyset(after)
-    found = services.assignments.unassigned(after=position, limit=_TEAM_PAGE + 1)
-    loads = services.assignments.loads()
-    caller.audit("cases", f"unassigned,after={after or ''}")
-    zone = services.settings.zone
-    shown = found[:_TEAM_PAGE]
-    cases = [
-        {
-            "ref": c.ref,
-            "status": words.gettext(_STATUSES.get(c.status, c.status)),
-            "reported": words.datetime(from_epoch(c.created_at).astimezone(zone), "short"),
-        }
-        for c in shown
-    ]
-    notice = None
-    if assigned is not None and to:
-        notice = words.ngettext(
-            "%(num)s case assigned to %(tracer)s.", "%(num)s cases assigned to %(tracer)s.", assigned
-        ) % {"num": assigned, "tracer": to}
-        if refused:
-            notice += " " + words.ngettext(
-                "%(num)s case could not be: it is no longer there.",
-                "%(num)s cases could not be: they are no longer there.",
-                refused,
-            ) % {"num": refused}
-    more = len(found) > _TEAM_PAGE and shown
-    return page(
-        request,
-        caller,
-        "team.html",
-        loads=loads,
-        cases=cases,
-        notice=notice,
-        problem=words.gettext(_ASSIGN_PROBLEMS[problem]) if problem in _ASSIGN_PROBLEMS else None,
-        target_hours=services.policy.tracing_targets.contacts_traced_within_hours,
-        next_href=f"/console/team?after={shown[-1].created_at}.{shown[-1].id}" if more else None,
-    )
-
-
-@router.post("/console/team/assign")
-def assign_cases(
-    caller: Assigner,
-    cases: Annotated[list[str] | None, Form(max_length=200)] = None,
-    staff: Annotated[str, Form(max_length=64)] = "",
-) -> Response:
-    """Assign the chosen cases to one tracer (the Guard has checked the form's CSRF token)."""
-    try:
-        outcome = caller.services.assignments.assign_many(caller.principal, cases or [], staff)
-    except InvalidInput as exc:  # no case chosen, or no active tracer of that name: say which
-        return RedirectResponse(f"/console/team?{urlencode({'problem': exc.field})}", status_code=303)
-    query = {"assigned": len(outcome.assigned), "refused": len(outcome.refused), "to": staff}
-    return RedirectResponse(f"/console/team?{urlencode(query)}", status_code=303)
-
-
-def _keyset(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    created, _, case_id = value.partition(".")
-    if not (created.isdigit() and case_id.isdigit()):
-        raise InvalidInput("after: expected the cursor a previous page gave", field="after")
-    return int(created), int(case_id)
-
-
-Approver = Annotated[Caller, requires(Permission.EXPORTS_APPROVE)]
-_DECISION_PROBLEMS = {
-    "reason": N_("Nothing was decided: give a reason of 5 to 500 characters."),
-    "own_request": N_("Nothing was decided: another supervisor must decide on your own request."),
-    "gone": N_("Nothing was decided: the request was already decided, has expired or is no longer there."),
-}
-
-
-@router.get("/console/approvals")
-def approvals(
-    request: Request,
-    caller: Approver,
-    done: Annotated[str | None, Query(max_length=16)] = None,
-    problem: Annotated[str | None, Query(max_length=16)] = None,
-) -> HTMLResponse:
-    """Export requests awaiting a supervisor, each to approve or refuse with a reason."""
-    services = caller.services
-    words = localizer_for(request, caller)
-    zone = services.settings.zone
-    pending = services.approvals.pending()
-    caller.audit("approvals", "pending", details={"count": len(pending)})
-    requests = [
-        {
-            "id": r.public_id,
-            "case": r.case_ref or "-",
-            "requested_by": r.requested_by,
-            "requested_at": words.datetime(from_epoch(r.requested_at).astimezone(zone), "short"),
-            "purpose": r.purpose,
-            "expires_at": words.datetime(from_epoch(r.expires_at).astimezone(zone), "short"),
-            "own": r.requested_by == caller.principal.name,
-        }
-        for r in pending
-    ]
-    notices = {"approve": N_("Approved: the export may start."), "reject": N_("Refused: nothing leaves.")}
-    return page(
-        request,
-        caller,
-        "approvals.html",
-        requests=requests,
-        notice=words.gettext(notices[done]) if done in notices else None,
-        problem=words.gettext(_DECISION_PROBLEMS[problem]) if problem in _DECISION_PROBLEMS else None,
-    )
-
-
-@router.post("/console/approvals/{public_id}")
-def decide(
-    caller: Approver,
-    public_id: Annotated[str, Path(min_length=1, max_length=32)],
-    decision: Annotated[str, Form(max_length=16)] = "",
-    reason: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    """Approve or refuse one request (the Guard has checked the form's CSRF token)."""
-    if decision not in ("approve", "reject"):
-        raise InvalidInput("decision: expected approve or reject", field="decision")
-    try:
-        caller.services.approvals.decide(
-            caller.principal, public_id, approve=decision == "approve", reason=reason
-        )
-    except InvalidInput:
-        return RedirectResponse("/console/approvals?problem=reason", status_code=303)
-    except PermissionDenied as exc:
-        if exc.code != "own_request":
-            raise
-        return RedirectResponse("/console/approvals?problem=own_request", status_code=303)
-    except (Conflict, NotFound):
-        return RedirectResponse("/console/approvals?problem=gone", status_code=303)
-    return RedirectResponse(f"/console/approvals?done={decision}", status_code=303)
-
-
-Auditor = Annotated[Caller, requires(Permission.AUDIT_READ)]
-_AUDIT_KINDS = (("staff", N_("Staff member")), ("person", N_("Person")), ("flag", N_("Flag")))
-
-
-@router.get("/console/audit")
-def audit_log(
-    request: Request,
-    caller: Auditor,
-    by: Annotated[str, Query(max_length=16)] = "staff",
-    value: Annotated[str, Query(max_length=64)] = "",
-    verify: bool = False,
-) -> HTMLResponse:
-    """Search the audit log by staff member, person or flag, and check its hash chain."""
-    services = caller.services
-    trail = services.audit
-    words = localizer_for(request, caller)
-    zone = services.settings.zone
-    if by not in dict(_AUDIT_KINDS):
-        raise InvalidInput("by: expected staff, person or flag", field="by")
-    wanted = value.strip()
-    found = None
-    if wanted:
-        if by == "staff":
-            found = trail.by_actor(f"staff:{wanted}", limit=500)
-        elif by == "person":
-            found = trail.about_person(wanted, limit=500)
-        else:
-            found = trail.flagged(wanted, limit=500)
-        trail.record(event_for(caller.principal, "audit.read", "audit", record=wanted))
-    chain = trail.verify() if verify else None
-    entries = (
-        None
-        if found is None
-        else [
-            {
-                "seq": r.seq,
-                "at": words.datetime(r.at.astimezone(zone), "short"),
-                "actor": r.event.actor,
-                "action": r.event.action,
-                "resource": r.event.resource,
-                "record": r.event.record,
-                "purpose": r.event.purpose,
-                "outcome": r.event.outcome,
-                "flags": list(r.event.flags),
-            }
-            for r in sorted(found, key=lambda r: -r.seq)
-        ]
-    )
-    return page(
-        request,
-        caller,
-        "audit.html",
-        kinds=[(k, words.gettext(label)) for k, label in _AUDIT_KINDS],
-        by=by,
-        value=wanted,
-        entries=entries,
-        chain=chain,
-    )
-
-
-Admin = Annotated[Caller, requires(Permission.USERS_MANAGE)]
-_STAFF_DONE = {
-    "added": N_("The account was added."),
-    "roles": N_("The roles were set."),
-    "disabled": N_("The account was disabled: its sessions and tokens have ended."),
-    "enabled": N_("The account was enabled."),
-}
-_STAFF_PROBLEMS = {
-    "username": N_(
-        "Nothing was changed: a username is 2 to 64 lower-case letters, digits, '.', '_' or '-', "
-        "starting with a letter, and not one already taken; and your own account is changed by "
-        "another administrator."
-    ),
-    "password": N_("Nothing was added: the first password must be 12 to 1024 characters."),
-    "roles": N_("Nothing was changed: choose at least one role."),
-}
-_ROLE_ORDER = (
-    Role.TRACER,
-    Role.SUPERVISOR,
-    Role.EPIDEMIOLOGIST,
-    Role.POLICY_EDITOR,
-    Role.BORDER_OFFICER,
-    Role.VENUE_OPERATOR,
-    Role.ADMINISTRATOR,
-)
-
-
-@router.get("/console/staff")
-def staff_accounts(
-    request: Request,
-    caller: Admin,
-    done: Annotated[str | None, Query(max_length=16)] = None,
-    problem: Annotated[str | None, Query(max_length=16)] = None,
-) -> HTMLResponse:
-    """Administrators: every staff account, its roles and state; add, change roles, disable."""
-    services = caller.services
-    words = localizer_for(request, caller)
-    zone = services.settings.zone
-    now = services.clock.now()
-    records = services.accounts.list()
-    caller.audit("staff", "list", details={"count": len(records)})
-    accounts = []
-    for r in sorted(records, key=lambda r: r.username):
-        if r.disabled:
-            state = words.gettext(N_("disabled"))
-        elif r.locked_until is not None and from_epoch(r.locked_until) > now:
-            until = words.datetime(from_epoch(r.locked_until).astimezone(zone), "short")
-            state = words.gettext(N_("locked until %(time)s")) % {"time": until}
-        else:
-            state = words.gettext(N_("active"))
-        accounts.append(
-            {
-                "username": r.username,
-                "roles": [words.gettext(_ROLE_TITLES[role]) for role in _ROLE_ORDER if role in r.roles],
-                "state": state,
-                "disabled": r.disabled,
-                "created_by": r.created_by,
-                "created_at": words.datetime(from_epoch(r.created_at).astimezone(zone), "short"),
-                "self": caller.principal.name == f"staff:{r.username}",
-            }
-        )
-    return page(
-        request,
-        caller,
-        "staff.html",
-        accounts=accounts,
-        roles=[(role.value, words.gettext(_ROLE_TITLES[role])) for role in _ROLE_ORDER],
-        notice=words.gettext(_STAFF_DONE[done]) if done in _STAFF_DONE else None,
-        problem=words.gettext(_STAFF_PROBLEMS[problem]) if problem in _STAFF_PROBLEMS else None,
-    )
-
-
-def _staff_change(change: Callable[[], object], done: str) -> Response:
-    """Make an account change; back to the accounts page saying what happened, or which field was wrong."""
-    try:
-        change()
-    except (InvalidInput, Conflict, NotFound) as exc:
-        field = exc.field if exc.field in _STAFF_PROBLEMS else "username"
-        return RedirectResponse(f"/console/staff?problem={field}", status_code=303)
-    return RedirectResponse(f"/console/staff?done={done}", status_code=303)
-
-
-def _roles(values: Sequence[str] | None) -> frozenset[Role]:
-    known = {r.value: r for r in Role}
-    return frozenset(known[v] for v in values or () if v in known)
-
-
-@router.post("/console/staff")
-def add_account(
-    caller: Admin,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    roles: Annotated[list[str] | None, Form(max_length=16)] = None,
-) -> Response:
-    """Add an account (the Guard has checked the form's CSRF token); audited by the service."""
-    accounts = caller.services.accounts
-    return _staff_change(
-        lambda: accounts.add(username.strip(), password, _roles(roles), caller.principal), "added"
-    )
-
-
-@router.post("/console/staff/roles")
-def set_account_roles(
-    caller: Admin,
-    username: Annotated[str, Form(max_length=64)] = "",
-    roles: Annotated[list[str] | None, Form(max_length=16)] = None,
-) -> Response:
-    """Set an account's roles; cached principals are forgotten so the change holds at once."""
-    services = caller.services
-
-    def change() -> None:
-        services.accounts.set_roles(username, _roles(roles), caller.principal)
-        services.principals.forget_all()
-
-    return _staff_change(change, "roles")
-
-
-@router.post("/console/staff/{username}/{action}")
-def enable_or_disable(
-    caller: Admin,
-    username: Annotated[str, Path(min_length=1, max_length=64)],
-    action: Annotated[str, Path(pattern="^(enable|disable)$")],
-) -> Response:
-    """Disable an account (its sessions and tokens end at once) or enable it again."""
-    services = caller.services
-
-    def change() -> None:
-        services.accounts.disable(username, caller.principal, disabled=action == "disable")
-        services.principals.forget_all()
-
-    return _staff_change(change, "disabled" if action == "disable" else "enabled")
 
 
 @router.post("/console/language")
