@@ -255,6 +255,8 @@ cases = Table(
     Index("ix_cases_onset_class_status", "onset_on", "classification", "status"),
     # Covers the epidemic curve's counts (store/case_tallies.py): one GROUP BY over the index alone.
     Index("ix_cases_tally", "onset_on", "reported_on", "classification", "status", "district"),
+    # The console's lists of cases, oldest report first, page after page by keyset (store/caseload.py).
+    Index("ix_cases_created", "created_at", "id"),
 )
 
 orders = Table(
