@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chaincut.access.records import RecordAccess
 from chaincut.clock import Clock, to_epoch
+from chaincut.domain import Case
 from chaincut.domain.access import Permission, Principal, Role
 from chaincut.domain.audit import AuditFlag
 from chaincut.errors import ChaincutError, InvalidInput, NotFound
@@ -41,14 +42,7 @@ class CaseAssignments:
 
     def assign(self, principal: Principal, ref: str, username: str, *, purpose: str = "") -> list[str]:
         """Give case ``ref`` to tracer ``username`` (already theirs: unchanged); its assignees."""
-        case = self._records.case(
-            principal,
-            ref,
-            action=Permission.CASES_ASSIGN,
-            purpose=purpose,
-            flags=(AuditFlag.PERMISSION_CHANGE,),
-            details={"assign": username},
-        )
+        case = self._case(principal, ref, {"assign": username}, purpose)
         assert case.id is not None
         with self._store.write() as uow:
             target = uow.staff.get_by_username(username)
@@ -56,6 +50,17 @@ class CaseAssignments:
                 raise InvalidInput("expected the username of an active tracer", field="staff")
             uow.assignments.assign(case.id, target.id, at=to_epoch(self._clock.now()), by=principal.name)
             return uow.assignments.assignees(case.id)
+
+    def _case(self, principal: Principal, ref: str, change: dict[str, str], purpose: str) -> Case:
+        """The case an assignment change is about, audited as a change of permissions."""
+        return self._records.case(
+            principal,
+            ref,
+            action=Permission.CASES_ASSIGN,
+            purpose=purpose,
+            flags=(AuditFlag.PERMISSION_CHANGE,),
+            details=change,
+        )
 
     def assign_many(
         self, principal: Principal, refs: Sequence[str], username: str, *, purpose: str = ""
@@ -82,14 +87,7 @@ class CaseAssignments:
 
     def unassign(self, principal: Principal, ref: str, username: str, *, purpose: str = "") -> list[str]:
         """Take case ``ref`` from ``username``; its assignees left."""
-        case = self._records.case(
-            principal,
-            ref,
-            action=Permission.CASES_ASSIGN,
-            purpose=purpose,
-            flags=(AuditFlag.PERMISSION_CHANGE,),
-            details={"unassign": username},
-        )
+        case = self._case(principal, ref, {"unassign": username}, purpose)
         assert case.id is not None
         with self._store.write() as uow:
             target = uow.staff.get_by_username(username)

@@ -13,9 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, tuple_
 
+from chaincut.errors import InvalidInput
 from chaincut.store.tables import case_assignments, cases, code_case_traces, staff
 
-__all__ = ["AssignedCase", "CaseloadRepository", "TeamRepository", "TracerLoad", "UnassignedCase"]
+__all__ = [
+    "AssignedCase",
+    "CaseloadRepository",
+    "TeamRepository",
+    "TracerLoad",
+    "UnassignedCase",
+    "case_cursor",
+    "parse_case_cursor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,23 @@ class AssignedCase:
     assigned_at: int
     traced_at: int | None
     traced_people: int | None
+
+
+def case_cursor(created_at: int, case_id: int) -> str:
+    """The opaque cursor of a keyset page of cases: the last case's report time and id."""
+    return f"{created_at}.{case_id}"
+
+
+def parse_case_cursor(value: str | None) -> tuple[int, int] | None:
+    """(report time, case id) from :func:`case_cursor`'s text; None for none; InvalidInput else."""
+    if not value:
+        return None
+    created, _, case_id = value.partition(".")
+    if not (created.isdigit() and case_id.isdigit()):
+        raise InvalidInput(
+            "after: expected the cursor a previous page gave (digits, a dot, digits)", field="after"
+        )
+    return int(created), int(case_id)
 
 
 class CaseloadRepository:

@@ -15,7 +15,7 @@ from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.errors import InvalidInput
 from chaincut.policy import Policy
 from chaincut.store import Store
-from chaincut.store.caseload import AssignedCase
+from chaincut.store.caseload import AssignedCase, case_cursor, parse_case_cursor
 
 __all__ = ["CaseloadEntry", "CaseloadPage", "CaseloadService"]
 
@@ -41,22 +41,6 @@ class CaseloadPage:
     target_hours: int
 
 
-def _cursor(case: AssignedCase) -> str:
-    return f"{case.created_at}.{case.id}"
-
-
-def _parse_cursor(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    created, _, case_id = value.partition(".")
-    try:
-        return int(created), int(case_id)
-    except ValueError:
-        raise InvalidInput(
-            "after: expected the cursor a previous page gave (digits, a dot, digits)", field="after"
-        ) from None
-
-
 class CaseloadService:
     def __init__(self, store: Store, policy: Policy, clock: Clock) -> None:
         self._store = store
@@ -69,7 +53,7 @@ class CaseloadService:
         """One page of ``staff_id``'s assigned cases, oldest report first (``after``: a cursor)."""
         if not 1 <= limit <= 500:
             raise InvalidInput("limit: expected 1 to 500", field="limit")
-        position = _parse_cursor(after)
+        position = parse_case_cursor(after)
         now = to_epoch(self._clock.now())
         target = self._policy.tracing_targets.contacts_traced_within_hours
         overdue_before = now - target * 3600
@@ -89,5 +73,10 @@ class CaseloadService:
         )
         more = len(found) > limit
         return CaseloadPage(
-            entries, _cursor(shown[-1]) if more and shown else None, assigned, untraced, overdue, target
+            entries,
+            case_cursor(shown[-1].created_at, shown[-1].id) if more and shown else None,
+            assigned,
+            untraced,
+            overdue,
+            target,
         )

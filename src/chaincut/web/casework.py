@@ -20,6 +20,7 @@ from chaincut.clock import from_epoch
 from chaincut.domain.access import Permission
 from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
+from chaincut.store.caseload import case_cursor, parse_case_cursor
 from chaincut.web.i18n import N_
 from chaincut.web.pages import PageRoute, localizer_for, page
 
@@ -107,7 +108,7 @@ def team(
     """A supervisor's view: each tracer's load, and the cases no one works, to assign in bulk."""
     services = caller.services
     words = localizer_for(request, caller)
-    position = _keyset(after)
+    position = parse_case_cursor(after)
     found = services.assignments.unassigned(after=position, limit=_TEAM_PAGE + 1)
     loads = services.assignments.loads()
     caller.audit("cases", f"unassigned,after={after or ''}")
@@ -142,7 +143,7 @@ def team(
         notice=notice,
         problem=words.gettext(_ASSIGN_PROBLEMS[problem]) if problem in _ASSIGN_PROBLEMS else None,
         target_hours=services.policy.tracing_targets.contacts_traced_within_hours,
-        next_href=f"/console/team?after={shown[-1].created_at}.{shown[-1].id}" if more else None,
+        next_href=f"/console/team?after={case_cursor(shown[-1].created_at, shown[-1].id)}" if more else None,
     )
 
 
@@ -159,15 +160,6 @@ def assign_cases(
         return RedirectResponse(f"/console/team?{urlencode({'problem': exc.field})}", status_code=303)
     query = {"assigned": len(outcome.assigned), "refused": len(outcome.refused), "to": staff}
     return RedirectResponse(f"/console/team?{urlencode(query)}", status_code=303)
-
-
-def _keyset(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    created, _, case_id = value.partition(".")
-    if not (created.isdigit() and case_id.isdigit()):
-        raise InvalidInput("after: expected the cursor a previous page gave", field="after")
-    return int(created), int(case_id)
 
 
 Approver = Annotated[Caller, requires(Permission.EXPORTS_APPROVE)]
