@@ -59,6 +59,7 @@ class Caller:
     purpose: str
     services: Services
     csrf_token: str | None = None  # a web session's: the token its forms must carry
+    session_id: int | None = None  # a web session's: where the purposes its member stated are kept
 
     @property
     def name(self) -> str:
@@ -158,13 +159,13 @@ class Guard:
     ) -> Caller:
         services: Services = request.app.state.services
         try:
-            principal, csrf_token = await self._principal(request, services, bearer, session)
+            principal, csrf_token, session_id = await self._principal(request, services, bearer, session)
         except (NotAuthenticated, PermissionDenied):
             if self.permission is not Permission.PUBLIC:
                 raise
             # A public page (signing in) acts with no one's authority: an ended session's
             # cookie, or a stale form, must not lock anyone out of it.
-            principal, csrf_token = Principal.anonymous(), None
+            principal, csrf_token, session_id = Principal.anonymous(), None, None
         if self.rate is not None:
             limit, client, per_minute = _rate_limit(self.rate, principal, request, services.settings)
             # Decided in memory almost always; about once a second, or when this client has used
@@ -172,7 +173,7 @@ class Guard:
             if not services.rate_limits.try_check(limit, client, per_minute):
                 await asyncio.to_thread(services.rate_limits.check, limit, client, per_minute)
         if self.permission is Permission.PUBLIC:
-            return Caller(principal, self.permission, "", services, csrf_token)
+            return Caller(principal, self.permission, "", services, csrf_token, session_id)
         if not principal.authenticated:
             raise NotAuthenticated("sign in first: send a bearer token or a session cookie")
         if not principal.may(self.permission):
@@ -185,7 +186,7 @@ class Guard:
                 code="purpose_required",
                 field=PURPOSE_HEADER,
             )
-        return Caller(principal, self.permission, purpose, services, csrf_token)
+        return Caller(principal, self.permission, purpose, services, csrf_token, session_id)
 
     async def _principal(
         self,
@@ -193,8 +194,8 @@ class Guard:
         services: Services,
         bearer: HTTPAuthorizationCredentials | None,
         session: str | None,
-    ) -> tuple[Principal, str | None]:
-        """The caller, and their web session's CSRF token (None without a session)."""
+    ) -> tuple[Principal, str | None, int | None]:
+        """The caller, and their web session's CSRF token and id (None without a session)."""
         if bearer is not None:
             if services.principals.revocations_due():
                 await asyncio.to_thread(services.principals.refresh_revocations)
@@ -203,7 +204,7 @@ class Guard:
                 principal = await asyncio.to_thread(services.principals.from_bearer, bearer.credentials)
             if principal is None:
                 raise NotAuthenticated("the bearer token is unknown, expired or revoked")
-            return principal, None
+            return principal, None, None
         if request.headers.get("authorization"):
             raise NotAuthenticated("expected an Authorization header of the form 'Bearer <token>'")
         if session:
@@ -212,8 +213,8 @@ class Guard:
                 raise NotAuthenticated("the session has ended; sign in again")
             if request.method not in _SAFE_METHODS:
                 await _check_csrf(request, signed_in.csrf_token)
-            return signed_in.principal, signed_in.csrf_token
-        return Principal.anonymous(), None
+            return signed_in.principal, signed_in.csrf_token, signed_in.session_id
+        return Principal.anonymous(), None, None
 
     def _audit_denied(self, services: Services, principal: Principal, request: Request) -> None:
         record = ",".join(f"{k}={v}" for k, v in sorted(request.path_params.items()))

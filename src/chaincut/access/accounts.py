@@ -25,9 +25,10 @@ from chaincut.settings import Settings
 from chaincut.store import Store, UnitOfWork
 from chaincut.store.staff import StaffRecord
 
-__all__ = ["USERNAME_PATTERN", "NewCredential", "StaffAccounts"]
+__all__ = ["PURPOSE_MAX_CHARS", "USERNAME_PATTERN", "NewCredential", "StaffAccounts"]
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,63}\Z")
+PURPOSE_MAX_CHARS = 300  # as the API's purpose header
 _SIGN_IN_FAILED = "sign-in failed: wrong username or password, or the account is locked or disabled"
 
 
@@ -232,6 +233,25 @@ class StaffAccounts:
             raise NotAuthenticated("only staff choose the pages' language")
         with self._store.write() as uow:
             uow.staff.set_language(principal.staff_id, language)
+
+    def stated_purpose(self, session_id: int, record: str) -> str | None:
+        """The purpose stated in this web session for ``record`` ("cases/C-1"), if one was."""
+        with self._store.read() as uow:
+            return uow.sessions.purpose(session_id, record)
+
+    def state_purpose(self, session_id: int, record: str, purpose: str) -> str:
+        """Keep why the session's member needs ``record``'s personal data; the purpose, as kept.
+
+        Asked once per record and session by the pages, which then audit every access with it.
+        """
+        cleaned = " ".join(purpose.split())
+        if not 5 <= len(cleaned) <= PURPOSE_MAX_CHARS:
+            raise InvalidInput(
+                f"expected a purpose of 5-{PURPOSE_MAX_CHARS} characters", field="purpose", code="length"
+            )
+        with self._store.write() as uow:
+            uow.sessions.state_purpose(session_id, record, cleaned, at=to_epoch(self._clock.now()))
+        return cleaned
 
     def close_session(self, secret: str) -> None:
         with self._store.write() as uow:

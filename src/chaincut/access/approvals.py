@@ -72,6 +72,13 @@ class ExportApprovals:
         with self._store.read() as uow:
             return uow.approvals.list(status="pending")
 
+    def requested_for(self, principal: Principal, case: Case) -> list[ApprovalRecord]:
+        """The requests ``principal`` made to export ``case``'s contacts, newest first."""
+        if case.id is None:
+            return []
+        with self._store.read() as uow:
+            return uow.approvals.for_case(case.id, principal.name)
+
     def get(self, public_id: str) -> ApprovalRecord:
         with self._store.read() as uow:
             record = uow.approvals.get(public_id)

@@ -45,6 +45,7 @@ class SessionPrincipal:
 
     principal: Principal
     csrf_token: str
+    session_id: int
 
 
 class PrincipalResolver:
@@ -218,4 +219,4 @@ class PrincipalResolver:
             roles=record.roles,
             via="session",
         )
-        return SessionPrincipal(principal, row.csrf_token)
+        return SessionPrincipal(principal, row.csrf_token, row.session_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +161,16 @@ class ApprovalRepository:
         query = self._select().order_by(approvals.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(approvals.c.status == status)
+        return [_approval(r) for r in self._conn.execute(query)]
+
+    def for_case(self, case_id: int, requested_by: str, *, limit: int = 20) -> builtins.list[ApprovalRecord]:
+        """The latest requests one member made for one case's export, newest first."""
+        query = (
+            self._select()
+            .where(approvals.c.case_id == case_id, approvals.c.requested_by == requested_by)
+            .order_by(approvals.c.id.desc())
+            .limit(limit)
+        )
         return [_approval(r) for r in self._conn.execute(query)]
 
     def decide(

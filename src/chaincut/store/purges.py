@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, delete, insert, or_, select
 
 from chaincut.clock import from_epoch, to_epoch
-from chaincut.store.tables import api_tokens, approvals, purges, web_sessions
+from chaincut.store.tables import api_tokens, approvals, purges, session_purposes, web_sessions
 
 __all__ = ["PurgeLog", "PurgeRecord", "delete_ended_approvals", "delete_ended_credentials"]
 
@@ -60,14 +60,17 @@ def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
     until it has expired too: its row is what keeps it refused (those tokens are
     checked without a database read, against the list of revoked ones).
     """
-    sessions = conn.execute(
-        delete(web_sessions).where(
-            or_(
-                web_sessions.c.expires_at < cutoff,
-                and_(web_sessions.c.revoked_at.is_not(None), web_sessions.c.revoked_at < cutoff),
-            )
+    ended = or_(
+        web_sessions.c.expires_at < cutoff,
+        and_(web_sessions.c.revoked_at.is_not(None), web_sessions.c.revoked_at < cutoff),
+    )
+    # The purposes a session's member stated go with it.
+    conn.execute(
+        delete(session_purposes).where(
+            session_purposes.c.session_id.in_(select(web_sessions.c.id).where(ended))
         )
     )
+    sessions = conn.execute(delete(web_sessions).where(ended))
     tokens = conn.execute(
         delete(api_tokens).where(
             or_(

@@ -11,12 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain.access import Role, parse_roles
 from chaincut.errors import Conflict
-from chaincut.store.tables import api_tokens, people, revocation_head, staff, venues, web_sessions
+from chaincut.store.tables import (
+    api_tokens,
+    people,
+    revocation_head,
+    session_purposes,
+    staff,
+    venues,
+    web_sessions,
+)
 
 __all__ = [
     "CredentialRow",
@@ -350,6 +358,28 @@ class SessionRepository:
             update(web_sessions)
             .where(web_sessions.c.session_hash == session_hash, web_sessions.c.revoked_at.is_(None))
             .values(revoked_at=at)
+        )
+
+    def purpose(self, session_id: int, record: str) -> str | None:
+        """The purpose the session's member stated for ``record`` ("cases/C-1"), if they have."""
+        found = self._conn.execute(
+            select(session_purposes.c.purpose).where(
+                session_purposes.c.session_id == session_id, session_purposes.c.record == record
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def state_purpose(self, session_id: int, record: str, purpose: str, *, at: int) -> None:
+        """Keep the purpose stated for ``record`` in this session (a new one replaces the last)."""
+        self._conn.execute(
+            delete(session_purposes).where(
+                session_purposes.c.session_id == session_id, session_purposes.c.record == record
+            )
+        )
+        self._conn.execute(
+            insert(session_purposes).values(
+                session_id=session_id, record=record, purpose=purpose, stated_at=at
+            )
         )
 
     def revoke_for_staff(self, staff_id: int, *, at: int) -> None:

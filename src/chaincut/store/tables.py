@@ -36,6 +36,7 @@ from chaincut.store.tables_access import (
     person_corrections,
     rate_counts,
     revocation_head,
+    session_purposes,
     staff,
     web_sessions,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "purges",
     "rate_counts",
     "revocation_head",
+    "session_purposes",
     "staff",
     "store_identity",
     "venues",

@@ -71,6 +71,17 @@ web_sessions = Table(
     Column("revoked_at", BigInteger),
 )
 
+# The purpose a web session's member stated for one record (a case, a person), asked once per
+# record and session: the pages then audit each access with it, as the API does with its header.
+session_purposes = Table(
+    "session_purposes",
+    metadata,
+    Column("session_id", Id, ForeignKey("web_sessions.id"), primary_key=True),
+    Column("record", String(100), primary_key=True),  # "cases/C-1", "people/P-1"
+    Column("purpose", String(300), nullable=False),
+    Column("stated_at", BigInteger, nullable=False),
+)
+
 case_assignments = Table(
     "case_assignments",
     metadata,

@@ -22,13 +22,16 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from chaincut.domain import Contact, Evidence, EvidenceKind
+from chaincut.domain import Contact, Evidence, EvidenceKind, Tier
+from chaincut.store import Store
+from chaincut.tracing.trace import Trace
 
 __all__ = [
     "CONTACT_COLUMNS",
     "CSV_MEDIA_TYPE",
     "XLSX_MEDIA_TYPE",
     "ContactRow",
+    "case_contact_rows",
     "contact_rows",
     "evidence_summary",
     "iter_contacts_csv",
@@ -123,6 +126,24 @@ def contact_rows(
             evidence=evidence_summary(c.evidence, venue_label),
             policy_version=policy_version,
         )
+
+
+def case_contact_rows(trace: Trace, store: Store, tier: Tier | None = None) -> Iterator[ContactRow]:
+    """A traced case's contact list with names, for an approved export (of ``tier`` only, if given)."""
+    assert trace.case_ref is not None
+    contacts = [c for c in trace.contacts if tier is None or c.tier is tier]
+    refs = trace.refs(c.person_id for c in contacts)
+    with store.read() as uow:
+        names = uow.people.names_for([c.person_id for c in contacts])
+    venues = trace.venues(e.venue_id for c in contacts for e in c.evidence)
+    return contact_rows(
+        contacts,
+        case_ref=trace.case_ref,
+        policy_version=trace.policy_version,
+        person_ref=refs,
+        names=names,
+        venue_label=lambda v: venues[v].ref if v in venues else str(v),
+    )
 
 
 def _values(row: ContactRow) -> list[Any]:

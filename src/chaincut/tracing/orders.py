@@ -33,6 +33,7 @@ from chaincut.tracing.actors import validate_actor
 __all__ = [
     "IssueSummary",
     "IssuedOrder",
+    "OrderPreview",
     "OrderService",
     "last_exposure_of",
 ]
@@ -76,6 +77,18 @@ class IssuedOrder:
 
     entry: OrderEntry
     created: bool
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """The order a contact would get if orders were issued now, and whether one is already open."""
+
+    person_id: int
+    kind: OrderKind
+    starts_on: date
+    ends_on: date
+    last_exposure_at: datetime | None
+    already_open: bool
 
 
 @dataclass(frozen=True)
@@ -269,16 +282,7 @@ class OrderService:
         in ``already_open`` and left as they are.
         """
         actor = validate_actor(actor)
-        now = self._clock.now()
-        drafts: dict[int, Order] = {}
-        for contact in contacts:
-            kind = OrderKind.for_tier(contact.tier)
-            exposure = last_exposure_of(contact, now) if kind is OrderKind.QUARANTINE else None
-            draft = self._draft(contact.person_id, kind, contact.tier, exposure, case_id, actor, now)
-            earlier = drafts.get(contact.person_id)
-            # Tracing lists each person once; should one come twice, the stronger tier wins.
-            if earlier is None or contact.tier.rank > earlier.tier.rank:
-                drafts[contact.person_id] = draft
+        drafts = self._drafts_for(contacts, case_id, actor, self._clock.now())
         with self._store.write() as uow:
             if case_id is not None and not uow.orders.case_exists(case_id):
                 raise NotFound("no such case", field="case")
@@ -289,6 +293,38 @@ class OrderService:
             uow.orders.add_many(new)
         self._changed([d.person_id for d in new])
         return IssueSummary(issued=len(new), already_open=len(drafts) - len(new))
+
+    def _drafts_for(
+        self, contacts: Sequence[Contact], case_id: int | None, actor: str, now: datetime
+    ) -> dict[int, Order]:
+        """The order each contact gets, by person: quarantine for close, a notice for exposed."""
+        drafts: dict[int, Order] = {}
+        for contact in contacts:
+            kind = OrderKind.for_tier(contact.tier)
+            exposure = last_exposure_of(contact, now) if kind is OrderKind.QUARANTINE else None
+            draft = self._draft(contact.person_id, kind, contact.tier, exposure, case_id, actor, now)
+            earlier = drafts.get(contact.person_id)
+            # Tracing lists each person once; should one come twice, the stronger tier wins.
+            if earlier is None or contact.tier.rank > earlier.tier.rank:
+                drafts[contact.person_id] = draft
+        return drafts
+
+    def preview_for_contacts(self, contacts: Sequence[Contact], case_id: int | None) -> list[OrderPreview]:
+        """What ``issue_for_contacts`` would issue now, with each order's dates; nothing is stored."""
+        drafts = self._drafts_for(contacts, case_id, "preview", self._clock.now())
+        with self._store.read() as uow:
+            open_pairs = uow.orders.open_kinds_for_case(sorted(drafts), case_id)
+        return [
+            OrderPreview(
+                person_id=d.person_id,
+                kind=d.kind,
+                starts_on=d.starts_on,
+                ends_on=d.ends_on,
+                last_exposure_at=d.last_exposure_at,
+                already_open=(d.person_id, d.kind) in open_pairs,
+            )
+            for d in drafts.values()
+        ]
 
     # --- status --------------------------------------------------------------------------------
 

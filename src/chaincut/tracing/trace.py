@@ -7,6 +7,7 @@ a busy venue has thousands and a screen shows a hundred.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import datetime
@@ -31,7 +32,15 @@ from chaincut.tracing.columns import (
 )
 from chaincut.tracing.rules import TracingRules
 
-__all__ = ["Trace"]
+__all__ = ["ContactOrder", "Trace"]
+
+
+class ContactOrder(enum.Enum):
+    """The orders a trace's contacts are listed in."""
+
+    STRENGTH = "strength"  # the strongest tier first, then nearest generation, longest, by person
+    LONGEST = "longest"  # the longest exposure first
+    GENERATION = "generation"  # a case's own contacts first, then contacts of contacts
 
 
 class Trace:
@@ -91,13 +100,24 @@ class Trace:
             self._all = self.page()
         return self._all
 
-    def page(self, offset: int = 0, limit: int | None = None, tier: Tier | None = None) -> list[Contact]:
-        """Contacts ``offset`` to ``offset + limit`` (of ``tier``), strongest first."""
+    def page(
+        self,
+        offset: int = 0,
+        limit: int | None = None,
+        tier: Tier | None = None,
+        order: ContactOrder = ContactOrder.STRENGTH,
+    ) -> list[Contact]:
+        """Contacts ``offset`` to ``offset + limit`` (of ``tier``), strongest first or in ``order``."""
         rows = (
             np.arange(len(self._table))
             if tier is None
             else np.flatnonzero(self._table.tier == TIER_CODES[tier])
         )
+        # Stable sorts: contacts that tie stay strongest first.
+        if order is ContactOrder.LONGEST:
+            rows = rows[np.argsort(-self._table.seconds[rows], kind="stable")]
+        elif order is ContactOrder.GENERATION:
+            rows = rows[np.argsort(self._table.generation[rows], kind="stable")]
         rows = rows[offset : None if limit is None else offset + limit]
         chosen = ContactTable(*(getattr(self._table, f.name)[rows] for f in fields(ContactTable)))
         mine = np.isin(self._evidence.person, chosen.person)

@@ -1,11 +1,12 @@
-"""Server-rendered pages: the landing page, signing in and out, the console, casework, administration
-and the checkpoint (Jinja2 templates, gettext catalogs in English and Traditional Chinese, no JavaScript)."""
+"""Server-rendered pages: the landing page, signing in and out, the console, casework, the case page,
+administration and the checkpoint (Jinja2 templates, gettext catalogs in English and Traditional
+Chinese; htmx, vendored, for the parts of a page that change in place)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaincut.web import administration, casework, checkpoint, pages
+from chaincut.web import administration, case_page, casework, checkpoint, pages
 
 __all__ = ["router"]
 
@@ -13,4 +14,5 @@ router = APIRouter()
 router.include_router(pages.router)
 router.include_router(checkpoint.router)
 router.include_router(casework.router)
+router.include_router(case_page.router)
 router.include_router(administration.router)

@@ -22,25 +22,13 @@ from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
 from chaincut.store.caseload import case_cursor, parse_case_cursor
 from chaincut.web.i18n import N_
+from chaincut.web.labels import CASE_CLASSIFICATIONS, CASE_STATUSES, label
 from chaincut.web.pages import PageRoute, localizer_for, page
 
 __all__ = ["router"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
 
-_STATUSES: dict[str, str] = {
-    "confirmed": N_("confirmed"),
-    "probable": N_("probable"),
-    "suspected": N_("suspected"),
-}
-_CLASSIFICATIONS: dict[str, str] = {
-    "imported": N_("imported"),
-    "local": N_("local"),
-    "linked": N_("linked"),
-    "unlinked": N_("unlinked"),
-    "possibly_local": N_("possibly local"),
-    "unknown": N_("unknown"),
-}
 CaseReader = Annotated[Caller, requires(Permission.CASES_READ)]
 
 
@@ -63,10 +51,8 @@ def my_cases(
     entries = [
         {
             "ref": e.case.ref,
-            "status": words.gettext(_STATUSES.get(e.case.status, e.case.status)),
-            "classification": words.gettext(
-                _CLASSIFICATIONS.get(e.case.classification, e.case.classification)
-            ),
+            "status": label(words, CASE_STATUSES, e.case.status),
+            "classification": label(words, CASE_CLASSIFICATIONS, e.case.classification),
             "reported": words.datetime(e.reported_at.astimezone(zone), "short"),
             "hours": words.number(round(e.hours_waiting, 1)),
             "traced": None if e.traced_at is None else words.datetime(e.traced_at.astimezone(zone), "short"),
@@ -117,7 +103,7 @@ def team(
     cases = [
         {
             "ref": c.ref,
-            "status": words.gettext(_STATUSES.get(c.status, c.status)),
+            "status": label(words, CASE_STATUSES, c.status),
             "reported": words.datetime(from_epoch(c.created_at).astimezone(zone), "short"),
         }
         for c in shown

@@ -17,6 +17,7 @@ carries its own :class:`Localizer`.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,7 +27,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -141,6 +142,9 @@ class Localizer:
 
     def datetime(self, value: datetime, format: str = "medium") -> str:
         return format_datetime(value, format=format, locale=self.language.babel_locale)
+
+    def time(self, value: dt.datetime, format: str = "short") -> str:
+        return format_time(value, format=format, locale=self.language.babel_locale)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.language.babel_locale)

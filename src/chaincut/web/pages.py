@@ -26,13 +26,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from chaincut.domain.access import ROLE_PERMISSIONS, Permission, Role
-from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
+from chaincut.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied, RateLimited
 from chaincut.guards import SESSION_COOKIE, Caller, requires
 from chaincut.settings import Settings
 from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
 from chaincut.web.render import render
 
-__all__ = ["LOGIN_COOKIE", "ROLE_TITLES", "PageRoute", "localizer_for", "page", "router"]
+__all__ = ["LOGIN_COOKIE", "ROLE_TITLES", "PageRoute", "fragment", "localizer_for", "page", "router"]
 
 LOGIN_COOKIE = "chaincut_login"
 LOGIN_FORM_SECONDS = 10 * 60  # how long a sign-in form stays usable
@@ -88,6 +88,13 @@ def page(
             samesite="lax",
         )
     return response
+
+
+def fragment(request: Request, caller: Caller, template: str, **context: Any) -> HTMLResponse:
+    """Part of a page, in the request's language, for htmx to swap in (``HX-Request``)."""
+    words = localizer_for(request, caller)
+    body = render(template, words, path=request.url.path, csrf_token=caller.csrf_token or "", **context)
+    return HTMLResponse(body)
 
 
 def error_page(request: Request, status: int, *, request_id: str | None = None) -> HTMLResponse:
@@ -173,6 +180,8 @@ class PageRoute(APIRoute):
             except PermissionDenied as exc:
                 # A page one may not see answers as a missing one; a form without its token says so.
                 return error_page(request, 403 if exc.code == "csrf_failed" else 404)
+            except NotFound:
+                return error_page(request, 404)
             except InvalidInput:
                 return error_page(request, 400)
             except RateLimited as exc:
@@ -347,14 +356,21 @@ def sign_out(request: Request, caller: SignedIn) -> Response:
     return response
 
 
+_STATIC: dict[str, str] = {
+    "chaincut.css": "text/css; charset=utf-8",
+    "vendor/htmx.min.js": "text/javascript; charset=utf-8",
+}
+
+
 @cache
-def _stylesheet() -> bytes:
-    return files("chaincut.web").joinpath("static", "chaincut.css").read_bytes()
+def _static(name: str) -> bytes:
+    return files("chaincut.web").joinpath("static", *name.split("/")).read_bytes()
 
 
-@router.get("/static/chaincut.css")
-def stylesheet(_caller: Public) -> Response:
-    """The pages' stylesheet (no personal data: browsers may keep it an hour)."""
-    return Response(
-        _stylesheet(), media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"}
-    )
+@router.get("/static/{name:path}")
+def static_file(_caller: Public, name: str) -> Response:
+    """The pages' stylesheet and vendored scripts (no personal data: browsers may keep them an hour)."""
+    media_type = _STATIC.get(name)
+    if media_type is None:  # only the files listed: never a path a request makes up
+        raise NotFound("no such file", field="name")
+    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "max-age=3600"})

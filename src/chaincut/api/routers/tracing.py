@@ -15,7 +15,14 @@ from chaincut.domain import Tier
 from chaincut.domain.access import Permission
 from chaincut.domain.audit import AuditFlag
 from chaincut.guards import Caller, requires
-from chaincut.tracing.exports import contact_rows, iter_contacts_csv, iter_file, spool_contacts_xlsx
+from chaincut.tracing.exports import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    case_contact_rows,
+    iter_contacts_csv,
+    iter_file,
+    spool_contacts_xlsx,
+)
 from chaincut.tracing.service import Trace
 
 __all__ = ["router"]
@@ -154,29 +161,16 @@ def export_contacts(
     caller.audit(
         "cases", ref, subject_person_id=case.person_id, flags=(AuditFlag.PERSONAL_EXPORT,), details=details
     )
-    trace = services.tracing.trace_case(ref)
-    contacts = [c for c in trace.contacts if tier is None or c.tier is Tier(tier.value)]
-    refs = trace.refs(c.person_id for c in contacts)
-    with services.store.read() as uow:
-        names = uow.people.names_for([c.person_id for c in contacts])
-    venues = trace.venues(e.venue_id for c in contacts for e in c.evidence)
-    rows = contact_rows(
-        contacts,
-        case_ref=ref,
-        policy_version=trace.policy_version,
-        person_ref=refs,
-        names=names,
-        venue_label=lambda v: venues[v].ref if v in venues else str(v),
-    )
+    chosen = None if tier is None else Tier(tier.value)
+    rows = case_contact_rows(services.tracing.trace_case(ref), services.store, chosen)
     zone = services.settings.zone
     name = f"contacts-{ref}.{fmt.value}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt is ExportFormat.csv:
-        return StreamingResponse(
-            iter_contacts_csv(rows, zone), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(iter_file(spool_contacts_xlsx(rows, zone)), media_type=media, headers=headers)
+        return StreamingResponse(iter_contacts_csv(rows, zone), media_type=CSV_MEDIA_TYPE, headers=headers)
+    return StreamingResponse(
+        iter_file(spool_contacts_xlsx(rows, zone)), media_type=XLSX_MEDIA_TYPE, headers=headers
+    )
 
 
 @router.get("/risky-venues")
