@@ -262,6 +262,11 @@ def fill(svc: Services) -> None:
             )
         )
         conn.execute(
+            insert(t.session_purposes).values(
+                session_id=1, record="cases/C-1", purpose="tracing the case", stated_at=epoch
+            )
+        )
+        conn.execute(
             insert(t.case_assignments).values(
                 case_id=first.id, staff_id=1, assigned_at=epoch, assigned_by="admin"
             )

@@ -30,7 +30,7 @@ from chaincut.domain import OrderStatus, Tier, VisitSource
 from chaincut.domain.access import Principal, Role
 from chaincut.settings import Settings
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA
-from chaincut.store.tables import api_tokens, approvals, person_corrections, web_sessions
+from chaincut.store.tables import api_tokens, approvals, person_corrections, session_purposes, web_sessions
 from chaincut.tracing.cases import CaseDraft
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.retention import purge_expired
@@ -170,7 +170,10 @@ def test_the_access_report_holds_everything_and_retention_removes_what_it_covers
     audited_before = len(report["audit"])
 
     # Give the access-control records something to purge: a web session, an export approval.
-    services.accounts.open_session("sup1", PASSWORD)
+    opened = services.accounts.open_session("sup1", PASSWORD)
+    signed_in = services.principals.from_session(opened.secret)
+    assert signed_in is not None
+    services.accounts.state_purpose(signed_in.session_id, "cases/C001", "reviewing the cluster")
     services.approvals.request(TOOLS, "C001", "export contacts for the cluster review")
     first = {r.kind: r.deleted for r in purge_expired(services.store, services.policy, clock)}
     assert first == dict.fromkeys(
@@ -206,6 +209,7 @@ def test_the_access_report_holds_everything_and_retention_removes_what_it_covers
     with services.store.read() as uow:
         conn = uow.connection
         assert conn.execute(select(func.count()).select_from(web_sessions)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(session_purposes)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(approvals)).scalar_one() == 0
         kinds = conn.execute(select(api_tokens.c.kind)).scalars().all()
         olds = conn.execute(select(person_corrections.c.old_sealed)).scalars().all()

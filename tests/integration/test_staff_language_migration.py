@@ -35,10 +35,14 @@ def test_the_language_column_comes_and_goes_keeping_members_and_their_sessions(
         columns = {c["name"] for c in sa.inspect(conn).get_columns("staff")}
         kept = conn.execute(sa.text("SELECT count(*) FROM staff")).scalar_one()
         sessions = conn.execute(sa.text("SELECT count(*) FROM web_sessions")).scalar_one()
+        tables = set(sa.inspect(conn).get_table_names())
     assert "language" not in columns and (kept, sessions) == (1, 1)
+    assert "session_purposes" not in tables  # 0019's table went first
 
     upgrade(db)
-    assert current_revision(db) == "0018"
+    assert current_revision(db) == "0019"
+    with db.engine.connect() as conn:
+        assert "session_purposes" in sa.inspect(conn).get_table_names()
     db.dispose()
     services = bootstrap(settings, clock=clock)
     try:

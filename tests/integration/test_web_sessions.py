@@ -91,7 +91,9 @@ def test_the_pages_use_the_stylesheet_and_no_inline_code(client: TestClient, ali
     console = client.get("/console")
     for page in (form, console):
         assert '<link rel="stylesheet" href="/static/chaincut.css">' in page.text
-        assert "<script" not in page.text
+        # Scripts only from our own files (htmx, vendored), never inline.
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, flags=re.S)
+        assert scripts == [(' src="/static/vendor/htmx.min.js" defer', "")]
         assert "style=" not in page.text and "<style" not in page.text
         for name, value in SECURITY_HEADERS.items():
             assert page.headers[name] == value
@@ -99,6 +101,11 @@ def test_the_pages_use_the_stylesheet_and_no_inline_code(client: TestClient, ali
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert css.headers["x-content-type-options"] == "nosniff"
+    htmx = client.get("/static/vendor/htmx.min.js")
+    assert htmx.status_code == 200 and htmx.headers["content-type"].startswith("text/javascript")
+    assert htmx.content.startswith(b"var htmx=function()")
+    for unlisted in ("/static/vendor/README.md", "/static/../pages.py", "/static/vendor/htmx.LICENSE"):
+        assert client.get(unlisted).status_code == 404, unlisted
 
 
 def test_the_language_is_the_members_choice_then_the_query_then_the_browsers(

@@ -323,7 +323,8 @@ def demo(
 
 Demo staff (passwords in {settings.data_dir}/demo-accounts.json): demo-tracer {passwords["demo-tracer"]}, \
 demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}
-Open {base}/ and sign in: as demo-tracer, "My cases" holds the demo case; as demo-supervisor,
+Open {base}/ and sign in: as demo-tracer, "My cases" holds the demo case (open it: its timeline,
+contacts with evidence, orders to issue); as demo-supervisor,
 "The team's cases" shows the tracers' load and the cases to assign. Or try, in another terminal:
   open {base}/docs                                   the API, with every endpoint to try
   SUP=$({supervisor_in})

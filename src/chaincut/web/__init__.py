@@ -1,12 +1,12 @@
-"""Server-rendered pages: the landing page, signing in and out, the console, casework, the case page,
-administration and the checkpoint (Jinja2 templates, gettext catalogs in English and Traditional
-Chinese; htmx, vendored, for the parts of a page that change in place)."""
+"""Server-rendered pages: the landing page, signing in and out, the console, casework, the case and
+person pages, administration and the checkpoint (Jinja2 templates, gettext catalogs in English and
+Traditional Chinese; htmx, vendored, for the parts of a page that change in place)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaincut.web import administration, case_page, casework, checkpoint, pages
+from chaincut.web import administration, case_page, casework, checkpoint, pages, person_page
 
 __all__ = ["router"]
 
@@ -15,4 +15,5 @@ router.include_router(pages.router)
 router.include_router(checkpoint.router)
 router.include_router(casework.router)
 router.include_router(case_page.router)
+router.include_router(person_page.router)
 router.include_router(administration.router)

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from chaincut.domain import Contact, Evidence, EvidenceKind, Interval, Tier
 from chaincut.domain.access import Permission
 from chaincut.domain.audit import AuditFlag
-from chaincut.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from chaincut.errors import InvalidInput, PermissionDenied
 from chaincut.guards import Caller, requires
 from chaincut.tracing.exports import (
     CSV_MEDIA_TYPE,
@@ -40,6 +40,7 @@ from chaincut.tracing.trace import ContactOrder, Trace
 from chaincut.web.i18n import N_, Language, Localizer
 from chaincut.web.labels import CASE_CLASSIFICATIONS, CASE_STATUSES, EVIDENCE_KINDS, ORDER_KINDS, TIERS, label
 from chaincut.web.pages import PageRoute, fragment, localizer_for, page
+from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 from chaincut.web.timeline_chart import timeline_chart
 
 __all__ = ["router"]
@@ -63,6 +64,11 @@ _PURPOSE_SUGGESTIONS = (
     N_("Issuing orders to this case's contacts"),
     N_("Checking this case's evidence for a supervisor"),
 )
+_CASE_EXPLANATION = N_(
+    "This case's whereabouts and contacts are personal data. Say why you need them: you are asked "
+    "once for this case while you are signed in, and your reason is recorded in the audit log with "
+    "every page of it you open."
+)
 _EXPORT_STATUSES = {
     "pending": N_("awaiting a supervisor"),
     "approved": N_("approved: ready to download once"),
@@ -76,26 +82,23 @@ def _record(ref: str) -> str:
 
 
 def _with_purpose(caller: Caller, ref: str) -> Caller | None:
-    """The caller with the purpose they stated for this case in this session; None if they have not."""
-    if caller.session_id is None:
-        return None
-    stated = caller.services.accounts.stated_purpose(caller.session_id, _record(ref))
-    return None if stated is None else dataclasses.replace(caller, purpose=stated)
+    return with_stated_purpose(caller, _record(ref))
 
 
 def _purpose_form(
     request: Request, caller: Caller, ref: str, *, next_path: str, problem: bool = False
 ) -> HTMLResponse:
     words = localizer_for(request, caller)
-    return page(
+    return purpose_form(
         request,
         caller,
-        "purpose.html",
-        status=400 if problem else 200,
-        ref=ref,
+        heading=words.gettext(N_("Case %(ref)s: why do you need it?")) % {"ref": ref},
+        explanation=words.gettext(_CASE_EXPLANATION),
+        action=f"/console/cases/{ref}/purpose",
+        submit=words.gettext(N_("Open the case")),
         next_path=next_path,
+        suggestions=_PURPOSE_SUGGESTIONS,
         problem=problem,
-        suggestions=[words.gettext(s) for s in _PURPOSE_SUGGESTIONS],
     )
 
 
@@ -112,14 +115,12 @@ def state_purpose(
     The case is looked up with the purpose, so the access is audited with it; a case the member
     may not see answers as a missing one, and nothing is kept.
     """
-    if caller.session_id is None:
-        raise NotAuthenticated("stating a purpose needs a signed-in web session")
-    cleaned = " ".join(purpose.split())
     back = next if next.startswith(f"/console/cases/{ref}") else f"/console/cases/{ref}"
-    if not 5 <= len(cleaned) <= 300:
+    cleaned = stated(caller, purpose)
+    if cleaned is None:
         return _purpose_form(request, caller, ref, next_path=back, problem=True)
     dataclasses.replace(caller, purpose=cleaned).case(ref, details={"purpose_stated": True})
-    caller.services.accounts.state_purpose(caller.session_id, _record(ref), cleaned)
+    keep_purpose(caller, _record(ref), cleaned)
     return RedirectResponse(back, status_code=303)
 
 
@@ -227,7 +228,7 @@ def _contacts_view(
                 "tier_label": label(words, TIERS, c.tier.value),
                 "generation": c.generation,
                 "via": refs.get(c.via_person_id) if c.via_person_id is not None else None,
-                "minutes": words.number(c.minutes),
+                "minutes": words.number(c.minutes) if c.seconds else None,
                 "evidence": evidence[c.person_id],
             }
             for c in contacts

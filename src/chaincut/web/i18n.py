@@ -27,7 +27,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -142,6 +142,10 @@ class Localizer:
 
     def datetime(self, value: datetime, format: str = "medium") -> str:
         return format_datetime(value, format=format, locale=self.language.babel_locale)
+
+    def day_month(self, value: dt.date) -> str:
+        """A day without its year, as the locale writes one ("16 Nov", "11月16日")."""
+        return format_skeleton("MMMd", value, locale=self.language.babel_locale)
 
     def time(self, value: dt.datetime, format: str = "short") -> str:
         return format_time(value, format=format, locale=self.language.babel_locale)

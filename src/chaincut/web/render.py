@@ -41,6 +41,7 @@ def _environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = lambda value, format="medium": _current.get().date(value, format)
     env.filters["datetime"] = lambda value, format="medium": _current.get().datetime(value, format)
+    env.filters["day_month"] = lambda value: _current.get().day_month(value)
     env.filters["time"] = lambda value, format="short": _current.get().time(value, format)
     env.filters["number"] = lambda value: _current.get().number(value)
     env.filters["percent"] = lambda value: _current.get().percent(value)

@@ -1,0 +1,189 @@
+"""The person page: who they are, their health code with its reasons, their orders with each one's
+history, and their follow-ups, for a purpose stated once per person and session.
+
+``/console/people/{ref}`` shows only the sections the member's roles allow (the code needs
+``codes.read``, orders ``orders.read``, follow-ups ``follow_ups.write``), each read with the
+service the API calls; the page's read is audited once, with the purpose and the sections shown. A
+person one may not see (a tracer: only people linked to their cases) answers as a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from chaincut.domain.access import Permission
+from chaincut.domain.orders import TestResult
+from chaincut.guards import Caller, requires
+from chaincut.web.i18n import N_
+from chaincut.web.labels import ORDER_KINDS, label
+from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
+
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+PeopleReader = Annotated[Caller, requires(Permission.PEOPLE_READ)]
+
+ORDERS_SHOWN = 20
+FOLLOW_UPS_SHOWN = 14
+_COLOURS = {"green": N_("green"), "yellow": N_("yellow"), "amber": N_("amber"), "red": N_("red")}
+_ORDER_STATUSES = {
+    "issued": N_("issued"),
+    "delivered": N_("delivered"),
+    "in_force": N_("in force"),
+    "completed": N_("completed"),
+    "breached": N_("breached"),
+    "released": N_("released early"),
+}
+_RESULTS = {"negative": N_("negative"), "positive": N_("positive")}
+_SUGGESTIONS = (
+    N_("Following up a contact under quarantine"),
+    N_("Calling a contact about their order"),
+    N_("Checking a health code a resident asked about"),
+)
+_EXPLANATION = N_(
+    "This person's details, health code, orders and follow-ups are personal data. Say why you need "
+    "them: you are asked once for this person while you are signed in, and your reason is recorded "
+    "in the audit log with every page of theirs you open."
+)
+
+
+def _record(ref: str) -> str:
+    return f"people/{ref}"
+
+
+def _form(request: Request, caller: Caller, ref: str, *, problem: bool = False) -> HTMLResponse:
+    words = localizer_for(request, caller)
+    return purpose_form(
+        request,
+        caller,
+        heading=words.gettext(N_("Person %(ref)s: why do you need their data?")) % {"ref": ref},
+        explanation=words.gettext(_EXPLANATION),
+        action=f"/console/people/{ref}/purpose",
+        submit=words.gettext(N_("Open the person's page")),
+        next_path=f"/console/people/{ref}",
+        suggestions=_SUGGESTIONS,
+        problem=problem,
+    )
+
+
+@router.post("/console/people/{ref}/purpose")
+def state_purpose(
+    request: Request,
+    ref: RefPath,
+    caller: PeopleReader,
+    purpose: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Keep why the member needs this person's data (the Guard has checked the form's CSRF token)."""
+    cleaned = stated(caller, purpose)
+    if cleaned is None:
+        return _form(request, caller, ref, problem=True)
+    dataclasses.replace(caller, purpose=cleaned).person(ref, details={"purpose_stated": True})
+    keep_purpose(caller, _record(ref), cleaned)
+    return RedirectResponse(f"/console/people/{ref}", status_code=303)
+
+
+@router.get("/console/people/{ref}")
+def person_page(request: Request, ref: RefPath, caller: PeopleReader) -> HTMLResponse:
+    """Who the person is, their code and why, their orders and their follow-ups."""
+    purposed = with_stated_purpose(caller, _record(ref))
+    if purposed is None:
+        return _form(request, caller, ref)
+    services, may = purposed.services, caller.principal.may
+    words = localizer_for(request, caller)
+    zone = services.settings.zone
+    sections = [
+        name
+        for name, permission in (
+            ("code", Permission.CODES_READ),
+            ("orders", Permission.ORDERS_READ),
+            ("follow_ups", Permission.FOLLOW_UPS),
+        )
+        if may(permission)
+    ]
+    person = purposed.person(ref, details={"sections": ",".join(sections)})
+    assert person.id is not None
+    code: dict[str, Any] | None = None
+    if "code" in sections:
+        current = services.codes.current_for(person.id)
+        code = {
+            "colour": current.colour,
+            "colour_label": label(words, _COLOURS, current.colour),
+            "until": current.until.astimezone(zone) if current.until else None,
+            "overridden": current.overridden,
+            "policy_version": current.policy_version,
+            "reasons": [
+                {
+                    "colour": label(words, _COLOURS, r.colour),
+                    "text": r.text,
+                    "until": r.until.astimezone(zone) if r.until else None,
+                    "case": r.case_ref,
+                }
+                for r in current.reasons
+            ],
+        }
+    orders: list[dict[str, Any]] = []
+    order_count = 0
+    if "orders" in sections:
+        entries, order_count = services.orders.list(person_ref=ref, limit=ORDERS_SHOWN)
+        for entry in entries:
+            history = services.orders.get(entry.order.public_id).history
+            orders.append(
+                {
+                    "id": entry.order.public_id,
+                    "kind": label(words, ORDER_KINDS, entry.order.kind.value),
+                    "status": label(words, _ORDER_STATUSES, entry.order.status.value),
+                    "starts_on": entry.order.starts_on,
+                    "ends_on": entry.order.ends_on,
+                    "case": entry.case_ref,
+                    "history": [
+                        {
+                            "status": label(words, _ORDER_STATUSES, h.status.value),
+                            "at": h.changed_at.astimezone(zone),
+                            "by": h.changed_by,
+                            "note": h.note,
+                        }
+                        for h in history
+                    ],
+                }
+            )
+    follow_ups: list[dict[str, Any]] = []
+    if "follow_ups" in sections:
+        found, _ = services.follow_ups.list(ref, order_public_id=None, offset=0, limit=FOLLOW_UPS_SHOWN)
+        follow_ups = [
+            {
+                "on_date": f.follow_up.on_date,
+                "symptoms": ", ".join(f.follow_up.symptoms),
+                "result": label(words, _RESULTS, f.follow_up.test_result.value)
+                if f.follow_up.test_result
+                else None,
+                "positive": f.follow_up.test_result is TestResult.POSITIVE,
+                "note": f.follow_up.note,
+                "by": f.follow_up.recorded_by,
+            }
+            for f in found
+        ]
+    return page(
+        request,
+        caller,
+        "person.html",
+        ref=ref,
+        person={
+            "name": person.details.name,
+            "phone": person.details.phone,
+            "address": person.details.address,
+            "household": person.household_ref,
+        },
+        purpose=purposed.purpose,
+        sections=sections,
+        code=code,
+        orders=orders,
+        order_count=order_count,
+        follow_ups=follow_ups,
+    )

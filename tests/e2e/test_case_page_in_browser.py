@@ -1,0 +1,143 @@
+"""A tracer's main task in headless Chromium, in English and Traditional Chinese: open an assigned
+case from the queue, state the purpose, read the timeline, filter the contacts (htmx swaps the
+table in place), expand a contact's evidence, issue orders after a preview of their dates, and
+open a contact's own page.
+
+Each page is checked with axe-core and kept as a screenshot (``screenshots`` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from chaincut.api import create_app
+from chaincut.bootstrap import bootstrap
+from chaincut.clock import FixedClock, to_epoch
+from chaincut.domain.access import Principal, Role
+from chaincut.store import Database
+from chaincut.store.migrate import upgrade
+from support.auth import PASSWORD
+from support.outbreak import seed
+from support.serving import ThreadedServer, free_port
+from support.settings import production_settings
+
+USER = "chan-tai-man"
+LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    """Case A (assigned to the tracer) lunched with B, went to the gym with C, lives with D."""
+    settings = production_settings(tmp_path / "data").model_copy(update={"secure_cookies": False})
+    db = Database(settings.resolved_database_url())
+    upgrade(db)
+    db.dispose()
+    services = bootstrap(settings, clock=FixedClock(NOW))
+    tracer = services.accounts.add(USER, PASSWORD, frozenset({Role.TRACER}), Principal.system("test"))
+    seed(
+        services,
+        {
+            "A": (8, [("v-dragon", 9, 12), ("v-gym", 9, 18)], "h-a"),
+            "B": (-20, [("v-dragon", 9, 12)], None),
+            "C": (-20, [("v-gym", 9, 18)], None),
+            "D": (-20, [], "h-a"),
+        },
+    )
+    with services.store.write() as uow:
+        case_id = uow.cases.ids_for(["A"])["A"]
+        uow.assignments.assign(case_id, tracer.id, at=to_epoch(NOW), by="staff:sup")
+    app = create_app(services, schedule_maintenance=False)
+    port = free_port()
+    try:
+        with ThreadedServer(app, port):
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        services.close()
+
+
+def _checked(page: Page, screenshots: Path, name: str) -> None:
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
+    browser: Browser, base_url: str, screenshots: Path, lang: str
+) -> None:
+    en = lang == "en"
+    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status == 404 else None)
+    try:
+        page.goto(f"{base_url}/login")
+        page.fill("#username", USER)
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
+        page.goto(f"{base_url}/console/cases")
+        with page.expect_navigation():
+            page.click("tr[data-case='A'] a")
+        assert page.url == f"{base_url}/console/cases/A"
+        assert page.is_visible("#purpose")  # asked before anything personal is shown
+        _checked(page, screenshots, f"case-purpose-{lang}")
+
+        page.fill("#purpose", "tracing the contacts of case A" if en else "追蹤個案 A 的接觸者")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.inner_text("h1") == ("Case A" if en else "個案 A")
+        assert page.locator("svg.timeline rect.stay").count() == 2
+        assert ("Golden Dragon" if en else "金龍酒家") in (page.text_content("svg.timeline") or "")
+        assert page.locator("#contacts tbody tr").count() == 3
+        _checked(page, screenshots, f"case-{lang}")
+
+        # htmx: the filter swaps the contacts in place and the address follows.
+        page.click("#contacts nav.filters a[href*='tier=close']")
+        page.wait_for_url("**/console/cases/A?tier=close")
+        expect(page.locator("#contacts tbody tr")).to_have_count(1)
+        assert page.get_attribute("#contacts tbody tr", "data-person") == "p-D"
+        assert page.is_visible("#timeline")  # the rest of the page stayed
+
+        page.click("#contacts nav.filters a[aria-current='page'] ~ a[href*='tier=exposed']")
+        expect(page.locator("#contacts tbody tr")).to_have_count(2)
+        row = page.locator("#contacts tr[data-person='p-B']")
+        assert not row.locator("details.evidence ul").is_visible()
+        row.locator("details.evidence summary").focus()
+        page.keyboard.press("Enter")  # from the keyboard
+        evidence = row.locator("details.evidence ul").inner_text()
+        assert ("Golden Dragon" if en else "金龍酒家") in evidence and "19/11/2026" in evidence
+        _checked(page, screenshots, f"case-evidence-{lang}")
+
+        with page.expect_navigation():
+            page.click("#actions a.button")
+        assert page.locator("table.orders-preview tbody tr").count() == 3
+        _checked(page, screenshots, f"case-orders-{lang}")
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+        status = page.inner_text("[role=status]")
+        assert status == ("3 orders issued." if en else "已發出 3 張令。")
+
+        # The contact's own page: their code, and the order just issued with its history.
+        page.goto(f"{base_url}/console/cases/A")
+        with page.expect_navigation():
+            page.click("#contacts a[href='/console/people/p-D']")
+        page.fill("#purpose", "following up a household contact" if en else "跟進同住的接觸者")
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+        assert page.inner_text("h1") == ("Person p-D" if en else "人士 p-D")
+        assert page.locator("#orders tbody tr").count() == 1
+        assert page.is_visible("#code .code-colour")
+        _checked(page, screenshots, f"person-{lang}")
+        assert not errors, errors  # no script error, no CSP refusal
+    finally:
+        context.close()
