@@ -101,6 +101,8 @@ def test_the_pages_use_the_stylesheet_and_no_inline_code(client: TestClient, ali
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert css.headers["x-content-type-options"] == "nosniff"
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     htmx = client.get("/static/vendor/htmx.min.js")
     assert htmx.status_code == 200 and htmx.headers["content-type"].startswith("text/javascript")
     assert htmx.content.startswith(b"var htmx=function()")

@@ -358,6 +358,7 @@ def sign_out(request: Request, caller: SignedIn) -> Response:
 
 _STATIC: dict[str, str] = {
     "chaincut.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
     "vendor/htmx.min.js": "text/javascript; charset=utf-8",
 }
 
