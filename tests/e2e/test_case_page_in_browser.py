@@ -16,16 +16,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from chaincut.api import create_app
-from chaincut.bootstrap import bootstrap
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain.access import Principal, Role
-from chaincut.store import Database
-from chaincut.store.migrate import upgrade
 from support.auth import PASSWORD
 from support.outbreak import seed
-from support.serving import ThreadedServer, free_port
-from support.settings import production_settings
+from support.serving import browser_services, served
 
 USER = "chan-tai-man"
 LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
@@ -35,11 +30,7 @@ NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
     """Case A (assigned to the tracer) lunched with B, went to the gym with C, lives with D."""
-    settings = production_settings(tmp_path / "data").model_copy(update={"secure_cookies": False})
-    db = Database(settings.resolved_database_url())
-    upgrade(db)
-    db.dispose()
-    services = bootstrap(settings, clock=FixedClock(NOW))
+    services = browser_services(tmp_path / "data", FixedClock(NOW))
     tracer = services.accounts.add(USER, PASSWORD, frozenset({Role.TRACER}), Principal.system("test"))
     seed(
         services,
@@ -53,13 +44,8 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     with services.store.write() as uow:
         case_id = uow.cases.ids_for(["A"])["A"]
         uow.assignments.assign(case_id, tracer.id, at=to_epoch(NOW), by="staff:sup")
-    app = create_app(services, schedule_maintenance=False)
-    port = free_port()
-    try:
-        with ThreadedServer(app, port):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        services.close()
+    with served(services) as url:
+        yield url
 
 
 def _checked(page: Page, screenshots: Path, name: str) -> None:

@@ -16,15 +16,12 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 
 from chaincut.api import create_app
-from chaincut.bootstrap import Services, bootstrap
+from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
-from chaincut.store import Database
-from chaincut.store.migrate import upgrade
 from support.auth import PASSWORD, resident_headers, staff_headers
-from support.serving import ThreadedServer, free_port
-from support.settings import production_settings
+from support.serving import ThreadedServer, browser_services, free_port
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong: the afternoon slot
 TODAY = date(2026, 11, 20)
@@ -32,11 +29,7 @@ TODAY = date(2026, 11, 20)
 
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Iterator[tuple[str, Services, TestClient]]:
-    settings = production_settings(tmp_path / "data").model_copy(update={"secure_cookies": False})
-    db = Database(settings.resolved_database_url())
-    upgrade(db)
-    db.dispose()
-    services = bootstrap(settings, clock=FixedClock(NOW))
+    services = browser_services(tmp_path / "data", FixedClock(NOW))
     services.code_keys.init(Principal.system("test"))
     services.accounts.add(
         "officer-wong", PASSWORD, frozenset({Role.BORDER_OFFICER}), Principal.system("test")

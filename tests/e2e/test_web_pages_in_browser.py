@@ -16,17 +16,12 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 from sqlalchemy import update
 
-from chaincut.api import create_app
-from chaincut.bootstrap import bootstrap
 from chaincut.clock import to_epoch
 from chaincut.domain.access import Principal, Role
-from chaincut.store import Database
-from chaincut.store.migrate import upgrade
 from chaincut.store.tables import cases
 from support.auth import PASSWORD
 from support.outbreak import seed
-from support.serving import ThreadedServer, free_port
-from support.settings import production_settings
+from support.serving import browser_services, served
 
 USER = "lee-ka-yan"
 LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
@@ -35,11 +30,7 @@ LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web-pages")
-    settings = production_settings(folder / "data").model_copy(update={"secure_cookies": False})
-    db = Database(settings.resolved_database_url())
-    upgrade(db)
-    db.dispose()
-    services = bootstrap(settings)
+    services = browser_services(folder / "data")
     roles = frozenset({Role.TRACER, Role.SUPERVISOR, Role.BORDER_OFFICER, Role.ADMINISTRATOR})
     member = services.accounts.add(USER, PASSWORD, roles, Principal.system("test"))
     seed(services, {ref: (0, [], None) for ref in ("C-101", "C-102", "C-103", "C-201", "C-202")})
@@ -54,13 +45,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     services.approvals.request(
         Principal.system("tracer-wong"), "C-102", "the school asks for its pupils' list"
     )
-    app = create_app(services, schedule_maintenance=False)
-    port = free_port()
-    try:
-        with ThreadedServer(app, port):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        services.close()
+    with served(services) as url:
+        yield url
 
 
 def _checked(page: Page, screenshots: Path, name: str) -> None:

@@ -19,7 +19,22 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["ThreadedServer", "chaincut_command", "chaincut_serve", "free_port", "healthy"]
+from chaincut.api import create_app
+from chaincut.bootstrap import Services, bootstrap
+from chaincut.clock import Clock
+from chaincut.store import Database
+from chaincut.store.migrate import upgrade
+from support.settings import production_settings
+
+__all__ = [
+    "ThreadedServer",
+    "browser_services",
+    "chaincut_command",
+    "chaincut_serve",
+    "free_port",
+    "healthy",
+    "served",
+]
 
 
 class ThreadedServer:
@@ -44,6 +59,27 @@ class ThreadedServer:
     def __exit__(self, *_exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=20)
+
+
+def browser_services(data_dir: Path, clock: Clock | None = None) -> Services:
+    """Services on a freshly migrated embedded store, for a browser on plain HTTP (cookies not Secure)."""
+    settings = production_settings(data_dir).model_copy(update={"secure_cookies": False})
+    db = Database(settings.resolved_database_url())
+    upgrade(db)
+    db.dispose()
+    return bootstrap(settings, clock=clock)
+
+
+@contextmanager
+def served(services: Services) -> Iterator[str]:
+    """The app on ``services`` served on a free loopback port until the block ends (then closed)."""
+    app = create_app(services, schedule_maintenance=False)
+    port = free_port()
+    try:
+        with ThreadedServer(app, port):
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        services.close()
 
 
 def free_port() -> int:
