@@ -56,7 +56,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 import _machine
-from chaincut.analytics.chains import (
+from chaincut.analytics.chain_inputs import (
     ALWAYS_FROM,
     ALWAYS_UNTIL,
     NO_CASE,
@@ -64,6 +64,8 @@ from chaincut.analytics.chains import (
     EvidenceColumns,
     EvidenceKind,
     SerialIntervalDensity,
+)
+from chaincut.analytics.chains import (
     infer_chains,
 )
 from chaincut.analytics.epicurve import CLASSIFICATIONS, NO_DAY, day_number

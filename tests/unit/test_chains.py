@@ -14,15 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from chaincut.analytics.chains import (
+from chaincut.analytics.chain_inputs import (
     ChainCase,
     ChainCaseColumns,
-    CycleBreak,
     EvidenceColumns,
     EvidenceKind,
-    LinkSource,
     SerialIntervalDensity,
     Together,
+)
+from chaincut.analytics.chains import (
+    CycleBreak,
+    LinkSource,
     TransmissionChains,
     infer_chains,
 )

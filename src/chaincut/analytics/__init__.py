@@ -9,23 +9,25 @@ a ``numpy.random.Generator`` passed in, so results repeat with a seed.
 
 from __future__ import annotations
 
+from chaincut.analytics.chain_inputs import (
+    ChainCase,
+    ChainCaseColumns,
+    EvidenceColumns,
+    EvidenceKind,
+    SerialIntervalDensity,
+    Together,
+)
 from chaincut.analytics.chains import (
     Candidate,
     CaseCandidates,
-    ChainCase,
-    ChainCaseColumns,
     ChainEdge,
     ChainGraph,
     ChainLeftOut,
     ChainNode,
     ChainProblem,
     CycleBreak,
-    EvidenceColumns,
-    EvidenceKind,
     EvidenceShown,
     LinkSource,
-    SerialIntervalDensity,
-    Together,
     TransmissionChains,
     infer_chains,
 )

@@ -39,18 +39,20 @@ from chaincut.analytics.case_evidence import (
     unique,
     unique_all,
 )
-from chaincut.analytics.chains import (
+from chaincut.analytics.chain_inputs import (
     ALWAYS_FROM,
     ALWAYS_UNTIL,
     NO_CASE,
-    CaseCandidates,
     ChainCaseColumns,
-    ChainGraph,
-    ChainNode,
     EvidenceColumns,
     EvidenceKind,
-    EvidenceShown,
     SerialIntervalDensity,
+)
+from chaincut.analytics.chains import (
+    CaseCandidates,
+    ChainGraph,
+    ChainNode,
+    EvidenceShown,
     TransmissionChains,
     infer_chains,
 )
