@@ -16,36 +16,38 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from chaincut.clock import FixedClock, to_epoch
-from chaincut.domain.access import Principal, Role
+from chaincut.bootstrap import Services
+from chaincut.clock import FixedClock
 from support.auth import PASSWORD
-from support.outbreak import seed
+from support.outbreak import tracers_outbreak
 from support.serving import browser_services, served
 
-USER = "chan-tai-man"
+USER = "tess"
 LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
 
 
 @pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
-    """Case A (assigned to the tracer) lunched with B, went to the gym with C, lives with D."""
+def site(tmp_path: Path) -> Iterator[tuple[str, Services]]:
+    """``tracers_outbreak``: case A, assigned to tess, lunched with B, went to the gym with C,
+    lives with D."""
     services = browser_services(tmp_path / "data", FixedClock(NOW))
-    tracer = services.accounts.add(USER, PASSWORD, frozenset({Role.TRACER}), Principal.system("test"))
-    seed(
-        services,
-        {
-            "A": (8, [("v-dragon", 9, 12), ("v-gym", 9, 18)], "h-a"),
-            "B": (-20, [("v-dragon", 9, 12)], None),
-            "C": (-20, [("v-gym", 9, 18)], None),
-            "D": (-20, [], "h-a"),
-        },
-    )
-    with services.store.write() as uow:
-        case_id = uow.cases.ids_for(["A"])["A"]
-        uow.assignments.assign(case_id, tracer.id, at=to_epoch(NOW), by="staff:sup")
+    tracers_outbreak(services)
     with served(services) as url:
-        yield url
+        yield url, services
+
+
+@pytest.fixture
+def base_url(site: tuple[str, Services]) -> str:
+    return site[0]
+
+
+def _sign_in(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
 
 
 def _checked(page: Page, screenshots: Path, name: str) -> None:
@@ -66,11 +68,7 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: errors.append(r.url) if r.status == 404 else None)
     try:
-        page.goto(f"{base_url}/login")
-        page.fill("#username", USER)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("main button[type=submit]")
+        _sign_in(page, base_url)
         page.goto(f"{base_url}/console/cases")
         with page.expect_navigation():
             page.click("tr[data-case='A'] a")
@@ -125,5 +123,40 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
         assert page.is_visible("#code .code-colour")
         _checked(page, screenshots, f"person-{lang}")
         assert not errors, errors  # no script error, no CSP refusal
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_tracer_records_todays_follow_ups_from_the_worklist(
+    browser: Browser, site: tuple[str, Services], screenshots: Path, lang: str
+) -> None:
+    base_url, services = site
+    trace = services.tracing.trace_case("A")
+    services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
+    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url)
+        with page.expect_navigation():
+            page.click("a[href='/console/follow-ups']")
+        page.fill("#purpose", "daily follow-up of case A's contacts")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("table.worklist tbody tr.due").count() == 3
+        _checked(page, screenshots, f"follow-ups-{lang}")
+
+        with page.expect_navigation():
+            page.click("tr[data-person='p-D'] a.button")
+        page.check("#reached-no")
+        _checked(page, screenshots, f"follow-up-form-{lang}")
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+        statuses = page.locator("tr[data-person='p-D'] td.day").evaluate_all(
+            "cells => cells.map(c => c.dataset.status)"
+        )
+        assert statuses[-1] == "not_reached" and page.locator("tbody tr.due").count() == 2
+        assert "p-D" in page.inner_text("[role=status]")
     finally:
         context.close()

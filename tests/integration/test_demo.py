@@ -78,6 +78,13 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
             signed = c.get("/me/code/signed", headers={"Authorization": f"Bearer {token[1]}"})
             assert signed.status_code == 200, signed.text
             assert services.trusted_codes.verify(signed.json()["qr"], services.clock.now()).valid
+        # Each contact got an order, so the tracer's follow-up worklist has everyone to call today.
+        with services.store.read() as uow:
+            tracer_record = uow.staff.get_by_username("demo-tracer")
+        assert tracer_record is not None
+        worklist = services.follow_ups.worklist(tracer_record.id, limit=5_000)
+        assert len(worklist.rows) == doc["count"] and any(r.due_today for r in worklist.rows)
+        assert '"Follow-ups" its contacts to call today' in built.output
         # The demo case's contacts were traced when it was registered: their codes say so.
         colours = {services.codes.current(contact["person"]).colour for contact in doc["contacts"]}
         assert colours and colours <= {"red", "amber"}

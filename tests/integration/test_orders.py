@@ -276,6 +276,9 @@ def test_one_follow_up_per_person_per_day(services: Services, client: TestClient
     assert listed["count"] == 2
     assert [f["on_date"] for f in listed["data"]] == ["2026-11-20", "2026-11-19"]
     assert listed["data"][0]["test_result"] is None
+    assert [f["reached"] for f in listed["data"]] == [True, True]
+    missed = client.post("/people/P1/follow-ups", json={"on_date": "2026-11-18", "reached": False})
+    assert missed.status_code == 201 and missed.json()["reached"] is False
 
 
 def test_positive_result_hands_the_contact_to_case_registration(services: Services) -> None:
@@ -315,6 +318,8 @@ def test_follow_up_refuses_bad_input_and_stores_nothing(services: Services, clie
         ({"on_date": "2026-11-20", "symptoms": ["sneezing"]}, 422, "unknown_symptom", "symptoms"),
         ({"on_date": "2026-11-20", "test_result": "maybe"}, 422, "invalid_request", "test_result"),
         ({"on_date": "yesterday"}, 422, "invalid_request", "on_date"),
+        # Not reached: nothing said, so no symptom or result can be recorded.
+        ({"on_date": "2026-11-20", "reached": False, "symptoms": ["cough"]}, 422, "not_reached", "reached"),
     ]
     for payload, status, code, field in cases_:
         assert_refused(client.post("/people/P1/follow-ups", json=payload), status, code, field)

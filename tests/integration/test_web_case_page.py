@@ -13,11 +13,9 @@ from fastapi.testclient import TestClient
 
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
-from chaincut.clock import to_epoch
 from chaincut.domain.access import Principal, Role
 from chaincut.domain.orders import OrderKind
-from support.auth import PASSWORD
-from support.outbreak import DAY, seed
+from support.outbreak import DAY, tracers_outbreak
 from support.web_forms import form_token, signed_in
 
 ADMIN = Principal.system("tests")
@@ -27,23 +25,7 @@ PURPOSE = "tracing the contacts of case A"
 
 @pytest.fixture
 def outbreak(services: Services) -> Services:
-    """Case A (onset 18 Nov, not isolated) had lunch at the Golden Dragon with B on 19 Nov, went to
-    the gym with C that evening, and lives with D. A is tess's; ursula is a tracer too."""
-    seed(
-        services,
-        {
-            "A": (8, [("v-dragon", 9, 12), ("v-gym", 9, 18)], "h-a"),
-            "B": (-20, [("v-dragon", 9, 12)], None),
-            "C": (-20, [("v-gym", 9, 18)], None),
-            "D": (-20, [], "h-a"),
-        },
-    )
-    tess = services.accounts.add("tess", PASSWORD, frozenset({Role.TRACER}), ADMIN)
-    services.accounts.add("ursula", PASSWORD, frozenset({Role.TRACER}), ADMIN)
-    services.accounts.add("sam", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
-    with services.store.write() as uow:
-        ids = uow.cases.ids_for(["A"])
-        uow.assignments.assign(ids["A"], tess.id, at=to_epoch(services.clock.now()), by="staff:sam")
+    tracers_outbreak(services)
     return services
 
 

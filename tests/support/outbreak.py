@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from chaincut.bootstrap import Services
+from chaincut.clock import to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetails, Venue, Visit, VisitSource
-from chaincut.domain.access import Principal
+from chaincut.domain.access import Principal, Role
 from chaincut.domain.ids import new_public_id
 from chaincut.store import NewPersonRow
+from support.auth import PASSWORD
 
-__all__ = ["DAY", "TRACER", "VENUES", "at", "link", "seed"]
+__all__ = ["DAY", "TRACER", "VENUES", "at", "link", "seed", "tracers_outbreak"]
 
 TRACER = Principal.system("tracer-1")
 DAY = date(2026, 11, 10)  # the tests' clock is 2026-11-20 12:00 in Hong Kong
@@ -81,3 +83,25 @@ def link(services: Services, infectee: str, infector: str) -> None:
     with services.store.write() as uow:
         ids = uow.cases.ids_for([infectee, infector])
         uow.cases.set_links([(ids[infectee], ids[infector])])
+
+
+def tracers_outbreak(services: Services) -> None:
+    """Case A (onset 18 Nov, not isolated) had lunch at the Golden Dragon with B on 19 Nov, went to
+    the gym with C that evening, and lives with D. Staff: tess (tracer, assigned A), ursula (a
+    tracer with no case) and sam (supervisor)."""
+    seed(
+        services,
+        {
+            "A": (8, [("v-dragon", 9, 12), ("v-gym", 9, 18)], "h-a"),
+            "B": (-20, [("v-dragon", 9, 12)], None),
+            "C": (-20, [("v-gym", 9, 18)], None),
+            "D": (-20, [], "h-a"),
+        },
+    )
+    admin = Principal.system("tests")
+    tess = services.accounts.add("tess", PASSWORD, frozenset({Role.TRACER}), admin)
+    services.accounts.add("ursula", PASSWORD, frozenset({Role.TRACER}), admin)
+    services.accounts.add("sam", PASSWORD, frozenset({Role.SUPERVISOR}), admin)
+    with services.store.write() as uow:
+        ids = uow.cases.ids_for(["A"])
+        uow.assignments.assign(ids["A"], tess.id, at=to_epoch(services.clock.now()), by="staff:sam")

@@ -255,6 +255,24 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
     return passwords
 
 
+def _demo_orders(svc: Services, demo_case: str) -> None:
+    """Orders for the demo case's contacts (once), and yesterday's follow-up of the first few under
+    quarantine, so the follow-up worklist has people to call today and a day already done."""
+    from chaincut.domain import OrderKind
+
+    with svc.store.read() as uow:
+        case = uow.cases.get_by_ref(demo_case)
+    if case is None or svc.orders.list(case_ref=demo_case, limit=1)[1]:
+        return
+    trace = svc.tracing.trace_case(demo_case)
+    svc.orders.issue_for_contacts(trace.contacts, trace.case_id, "demo")
+    yesterday = (svc.clock.now() - timedelta(days=1)).astimezone(svc.settings.zone).date()
+    entries, _ = svc.orders.list(case_ref=demo_case, kind=OrderKind.QUARANTINE, limit=3)
+    for entry in entries:
+        if entry.order.starts_on <= yesterday:
+            svc.follow_ups.record(entry.person_ref, yesterday, [], None, "demo: well at home", "demo")
+
+
 def demo(
     people: Annotated[int, typer.Option(min=100, help="residents of the demo district")] = 50_000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -298,6 +316,7 @@ def demo(
                 console.print(f"loaded {report.stored:,} {report.kind}", highlight=False)
         demo_case = _demo_case(svc)
         passwords = _demo_accounts(svc, demo_case)
+        _demo_orders(svc, demo_case)
         counts = svc.store.counts()
         venues, _ = svc.venues.list(venue_type="restaurant", district=None, offset=0, limit=1)
         with svc.store.read() as uow:
@@ -324,7 +343,7 @@ def demo(
 Demo staff (passwords in {settings.data_dir}/demo-accounts.json): demo-tracer {passwords["demo-tracer"]}, \
 demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}
 Open {base}/ and sign in: as demo-tracer, "My cases" holds the demo case (open it: its timeline,
-contacts with evidence, orders to issue); as demo-supervisor,
+contacts with evidence) and "Follow-ups" its contacts to call today; as demo-supervisor,
 "The team's cases" shows the tracers' load and the cases to assign. Or try, in another terminal:
   open {base}/docs                                   the API, with every endpoint to try
   SUP=$({supervisor_in})

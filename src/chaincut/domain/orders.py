@@ -98,3 +98,4 @@ class FollowUp:
     order_id: int | None = None
     note: str | None = None
     id: int | None = None
+    reached: bool = True  # False: the person could not be reached that day

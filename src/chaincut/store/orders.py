@@ -18,11 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from chaincut.clock import from_epoch, to_epoch
 from chaincut.domain import FollowUp, Order, OrderKind, OrderStatus, TestResult, Tier
 from chaincut.errors import Conflict
-from chaincut.store.tables import cases, follow_ups, order_events, orders, people
+from chaincut.store.tables import case_assignments, cases, follow_ups, order_events, orders, people
 
 __all__ = [
+    "FollowUpDay",
     "FollowUpEntry",
     "FollowUpRepository",
+    "OpenOrderRow",
     "OrderEntry",
     "OrderEvent",
     "OrderFilter",
@@ -295,7 +297,31 @@ def _follow_up(r: Row[Any]) -> FollowUp:
         order_id=r.order_id,
         note=r.note,
         id=r.id,
+        reached=bool(r.reached),
     )
+
+
+@dataclass(frozen=True)
+class OpenOrderRow:
+    """An open order of a person under follow-up, with the references a worklist shows."""
+
+    person_id: int
+    person_ref: str
+    public_id: str
+    kind: OrderKind
+    starts_on: date
+    ends_on: date
+    case_ref: str | None
+
+
+@dataclass(frozen=True)
+class FollowUpDay:
+    """What one day's follow-up of a person found."""
+
+    person_id: int
+    on_date: date
+    reached: bool
+    symptomatic: bool  # any symptom, or a positive test
 
 
 class FollowUpRepository:
@@ -303,6 +329,87 @@ class FollowUpRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def under_follow_up(
+        self, *, today: date, staff_id: int | None, after_person: int | None, limit: int
+    ) -> list[OpenOrderRow]:
+        """The open orders, begun by ``today``, of the next ``limit`` people by id after ``after_person``.
+
+        With ``staff_id``, only orders from the cases assigned to that member. People come in id
+        order (a keyset), each with every open order they hold.
+        """
+        conditions: list[Any] = [orders.c.status.in_(_OPEN_STATUSES), orders.c.starts_on <= today]
+        if staff_id is not None:
+            mine = select(case_assignments.c.case_id).where(case_assignments.c.staff_id == staff_id)
+            conditions.append(orders.c.case_id.in_(mine))
+        if after_person is not None:
+            conditions.append(orders.c.person_id > after_person)
+        chosen = [
+            int(p)
+            for p in self._conn.execute(
+                select(orders.c.person_id)
+                .where(*conditions)
+                .group_by(orders.c.person_id)
+                .order_by(orders.c.person_id)
+                .limit(limit)
+            ).scalars()
+        ]
+        if not chosen:
+            return []
+        rows = self._conn.execute(
+            select(
+                orders.c.person_id,
+                people.c.ref.label("person_ref"),
+                orders.c.public_id,
+                orders.c.kind,
+                orders.c.starts_on,
+                orders.c.ends_on,
+                cases.c.ref.label("case_ref"),
+            )
+            .join(people, people.c.id == orders.c.person_id)
+            .outerjoin(cases, cases.c.id == orders.c.case_id)
+            .where(*conditions, orders.c.person_id.in_(chosen))
+            .order_by(orders.c.person_id, orders.c.ends_on.desc(), orders.c.id)
+        )
+        return [
+            OpenOrderRow(
+                int(r.person_id),
+                r.person_ref,
+                r.public_id,
+                OrderKind(r.kind),
+                r.starts_on,
+                r.ends_on,
+                r.case_ref,
+            )
+            for r in rows
+        ]
+
+    def days(self, person_ids: Sequence[int], first: date, last: date) -> list[FollowUpDay]:
+        """The follow-ups of these people from ``first`` to ``last`` (local days, both included)."""
+        if not person_ids:
+            return []
+        rows = self._conn.execute(
+            select(
+                follow_ups.c.person_id,
+                follow_ups.c.on_date,
+                follow_ups.c.reached,
+                follow_ups.c.symptoms,
+                follow_ups.c.test_result,
+            ).where(
+                follow_ups.c.person_id.in_(list(person_ids)),
+                follow_ups.c.on_date >= first,
+                follow_ups.c.on_date <= last,
+            )
+        )
+        return [
+            FollowUpDay(
+                int(r.person_id),
+                r.on_date,
+                bool(r.reached),
+                bool(r.symptoms) or r.test_result == TestResult.POSITIVE.value,
+            )
+            for r in rows
+        ]
 
     def exists(self, person_id: int, on_date: date) -> bool:
         query = select(follow_ups.c.id).where(
@@ -323,6 +430,7 @@ class FollowUpRepository:
             "note": follow_up.note,
             "recorded_at": to_epoch(follow_up.recorded_at),
             "recorded_by": follow_up.recorded_by,
+            "reached": follow_up.reached,
         }
         try:
             # A savepoint, so that losing a race to a concurrent writer leaves the

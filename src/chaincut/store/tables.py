@@ -23,6 +23,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    true,
 )
 
 from chaincut.store.metadata import Id, metadata
@@ -304,6 +305,8 @@ follow_ups = Table(
     Column("note", String(500)),
     Column("recorded_at", BigInteger, nullable=False),
     Column("recorded_by", String(64), nullable=False),
+    # False: the day's call went unanswered (no symptoms or result can then be known)
+    Column("reached", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("person_id", "on_date"),
 )
 

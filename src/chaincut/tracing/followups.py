@@ -12,20 +12,32 @@ runs after it commits (it opens its own), and its errors reach the caller.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from chaincut.clock import Clock
 from chaincut.domain import Case, FollowUp, TestResult
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.store import FollowUpEntry, Store
+from chaincut.store.orders import FollowUpDay, OpenOrderRow
 from chaincut.tracing.actors import validate_actor
 from chaincut.tracing.orders import validate_note
 
-__all__ = ["SYMPTOMS", "FollowUpRecorded", "FollowUpService", "OnPositive", "OnTestResult"]
+__all__ = [
+    "SYMPTOMS",
+    "WORKLIST_DAYS",
+    "DayStatus",
+    "FollowUpRecorded",
+    "FollowUpService",
+    "OnPositive",
+    "OnTestResult",
+    "Worklist",
+    "WorklistRow",
+]
 
 log = logging.getLogger("chaincut.follow_ups")
 
@@ -55,6 +67,42 @@ OnPositive = Callable[[int, date, int | None, str], Case | None]
 # Called with (person_id, the follow-up's day, "positive" or "negative", the actor) after the
 # follow-up is stored, so health codes can count the test.
 OnTestResult = Callable[[int, date, str, str], object]
+
+
+WORKLIST_DAYS = 8  # the days a worklist row shows, today included (SORMAS's follow-up view)
+
+
+class DayStatus(enum.Enum):
+    """What a day of a person's follow-up shows on the worklist."""
+
+    SEEN = "seen"  # reached, and well
+    SYMPTOMATIC = "symptomatic"  # reached, with a symptom or a positive test
+    NOT_REACHED = "not_reached"  # called, and not reached
+    NOT_DONE = "not_done"  # under an order that day, and nothing recorded
+    OUTSIDE = "outside"  # under no order that day
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One person under follow-up: their open orders, and the worklist's days, oldest first."""
+
+    person_ref: str
+    orders: tuple[OpenOrderRow, ...]
+    days: tuple[tuple[date, DayStatus], ...]
+
+    @property
+    def due_today(self) -> bool:
+        """Today's follow-up is still to be done."""
+        return self.days[-1][1] is DayStatus.NOT_DONE
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """A page of the people under follow-up, by keyset (``next_after``: the next page's cursor)."""
+
+    rows: list[WorklistRow]
+    today: date
+    next_after: int | None
 
 
 @dataclass(frozen=True)
@@ -106,11 +154,23 @@ class FollowUpService:
         test_result: TestResult | None,
         note: str | None,
         actor: str,
+        *,
+        reached: bool = True,
     ) -> FollowUpRecorded:
-        """Store the day's follow-up; a positive result hands the person to case registration."""
+        """Store the day's follow-up; a positive result hands the person to case registration.
+
+        A day the person could not be reached (``reached=False``) records the attempt only: no
+        symptom and no result can then be known.
+        """
         actor = validate_actor(actor)
         note = validate_note(note)
         stored_symptoms = normalise_symptoms(symptoms)
+        if not reached and (stored_symptoms or test_result is not None):
+            raise InvalidInput(
+                "a person not reached has no symptoms or test result to record",
+                field="reached",
+                code="not_reached",
+            )
         now = self._clock.now()
         today = now.astimezone(self._zone).date()
         if on_date > today:
@@ -134,6 +194,7 @@ class FollowUpService:
                 recorded_by=actor,
                 order_id=None if order is None else order.id,
                 note=note,
+                reached=reached,
             )
             stored = uow.follow_ups.get(uow.follow_ups.add(follow_up))
         assert stored is not None
@@ -167,3 +228,43 @@ class FollowUpService:
                     raise NotFound("no such order for this person", field="order")
                 order_id = order.id
             return uow.follow_ups.list(person_id=person_id, order_id=order_id, offset=offset, limit=limit)
+
+    def worklist(self, staff_id: int | None, *, after: int | None = None, limit: int = 50) -> Worklist:
+        """The people under follow-up (an open order begun by today), a page at a time.
+
+        With ``staff_id``, only those whose orders come from the member's assigned cases. Each row
+        shows the last ``WORKLIST_DAYS`` local days, today last.
+        """
+        today = self._clock.now().astimezone(self._zone).date()
+        first = today - timedelta(days=WORKLIST_DAYS - 1)
+        with self._store.read() as uow:
+            found = uow.follow_ups.under_follow_up(
+                today=today, staff_id=staff_id, after_person=after, limit=limit + 1
+            )
+            people = sorted({o.person_id for o in found})
+            shown = people[:limit]
+            recorded = uow.follow_ups.days(shown, first, today)
+        by_day: dict[tuple[int, date], FollowUpDay] = {(d.person_id, d.on_date): d for d in recorded}
+        held: dict[int, list[OpenOrderRow]] = {}
+        for order in found:
+            if order.person_id in shown:
+                held.setdefault(order.person_id, []).append(order)
+        rows = []
+        for person_id in shown:
+            mine = held[person_id]
+            days = []
+            for offset in range(WORKLIST_DAYS):
+                day = first + timedelta(days=offset)
+                days.append((day, _status(by_day.get((person_id, day)), day, mine)))
+            rows.append(WorklistRow(mine[0].person_ref, tuple(mine), tuple(days)))
+        return Worklist(rows, today, shown[-1] if len(people) > limit else None)
+
+
+def _status(recorded: FollowUpDay | None, day: date, held: Sequence[OpenOrderRow]) -> DayStatus:
+    if recorded is not None:
+        if not recorded.reached:
+            return DayStatus.NOT_REACHED
+        return DayStatus.SYMPTOMATIC if recorded.symptomatic else DayStatus.SEEN
+    if any(o.starts_on <= day <= o.ends_on for o in held):
+        return DayStatus.NOT_DONE
+    return DayStatus.OUTSIDE

@@ -1,12 +1,21 @@
 """Server-rendered pages: the landing page, signing in and out, the console, casework, the case and
-person pages, administration and the checkpoint (Jinja2 templates, gettext catalogs in English and
-Traditional Chinese; htmx, vendored, for the parts of a page that change in place)."""
+person pages, the follow-up worklist, administration and the checkpoint (Jinja2 templates,
+gettext catalogs in English and Traditional Chinese; htmx, vendored, for the parts of a page that
+change in place)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaincut.web import administration, case_page, casework, checkpoint, pages, person_page
+from chaincut.web import (
+    administration,
+    case_page,
+    casework,
+    checkpoint,
+    follow_up_page,
+    pages,
+    person_page,
+)
 
 __all__ = ["router"]
 
@@ -16,4 +25,5 @@ router.include_router(checkpoint.router)
 router.include_router(casework.router)
 router.include_router(case_page.router)
 router.include_router(person_page.router)
+router.include_router(follow_up_page.router)
 router.include_router(administration.router)

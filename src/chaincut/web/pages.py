@@ -289,6 +289,7 @@ ROLE_TITLES: dict[Role, str] = {
 # What each permission opens in the browser (GET routes that need no stated purpose).
 _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.CASES_READ, "/console/cases", N_("My cases: the queue of cases assigned to you")),
+    (Permission.FOLLOW_UPS, "/console/follow-ups", N_("Follow-ups: the contacts under an order, day by day")),
     (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),

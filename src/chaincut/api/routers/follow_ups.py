@@ -29,6 +29,7 @@ class FollowUpCreate(BaseModel):
     )
     test_result: TestResult | None = None
     note: str | None = Field(default=None, max_length=500, description="anything else, in free text")
+    reached: bool = Field(default=True, description="false: called and not reached (no symptoms or result)")
 
 
 class FollowUpPublic(BaseModel):
@@ -36,6 +37,7 @@ class FollowUpPublic(BaseModel):
     symptoms: list[str]
     test_result: TestResult | None
     note: str | None
+    reached: bool
     order: str | None = Field(description="public id of the open order it was recorded under")
     recorded_at: datetime
     recorded_by: str
@@ -58,6 +60,7 @@ def _public(entry: FollowUpEntry) -> FollowUpPublic:
         symptoms=list(f.symptoms),
         test_result=f.test_result,
         note=f.note,
+        reached=f.reached,
         order=entry.order_public_id,
         recorded_at=f.recorded_at,
         recorded_by=f.recorded_by,
@@ -74,7 +77,7 @@ def record_follow_up(
     """Record the day's follow-up; a positive test makes the person a case linked to their order's case."""
     caller.person(ref, details={"on_date": body.on_date.isoformat()}, field="person")
     recorded = services.follow_ups.record(
-        ref, body.on_date, body.symptoms, body.test_result, body.note, caller.name
+        ref, body.on_date, body.symptoms, body.test_result, body.note, caller.name, reached=body.reached
     )
     base = _public(FollowUpEntry(recorded.follow_up, recorded.order_public_id))
     return FollowUpRecordedPublic(
