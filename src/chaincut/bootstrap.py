@@ -63,6 +63,7 @@ from chaincut.store import (
 from chaincut.tracing.caseload import CaseloadService
 from chaincut.tracing.cases import CaseRegistry
 from chaincut.tracing.followups import FollowUpService
+from chaincut.tracing.indicators import TracingIndicatorService
 from chaincut.tracing.orders import OrderService
 from chaincut.tracing.service import TracingService
 from chaincut.venues.registry import VenueRegistry
@@ -93,6 +94,7 @@ class Services:
     verifier: VenueTokenVerifier
     cases: CaseRegistry
     caseload: CaseloadService
+    tracing_indicators: TracingIndicatorService
     tracing: TracingService
     orders: OrderService
     follow_ups: FollowUpService
@@ -209,6 +211,7 @@ def bootstrap(
         verifier=verifier,
         cases=cases,
         caseload=CaseloadService(store, policy, clock),
+        tracing_indicators=TracingIndicatorService(store, policy, clock, settings.zone),
         tracing=tracing,
         orders=OrderService(store, policy, clock, settings.zone, on_change=codes.people_changed),
         # A contact who tests positive becomes a case, and tracing continues from them.

@@ -122,10 +122,14 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     quarantine_days = check.get(orders, "orders", "quarantine_days", int, low=1, high=60)
     notice_days = check.get(orders, "orders", "testing_notice_days", int, low=1, high=60)
     follow_up_days = check.get(orders, "orders", "follow_up_days", int, low=1, high=60)
-    targets = check.section(data, "tracing_targets", {"contacts_traced_within_hours"})
+    targets = check.section(
+        data, "tracing_targets", {"contacts_traced_within_hours", "indicator_days", "lost_to_follow_up_days"}
+    )
     traced_within = check.get(
         targets, "tracing_targets", "contacts_traced_within_hours", int, low=1, high=24 * 14
     )
+    indicator_days = check.get(targets, "tracing_targets", "indicator_days", int, low=1, high=366)
+    lost_days = check.get(targets, "tracing_targets", "lost_to_follow_up_days", int, low=1, high=60)
 
     venue_types = _venue_types(check, data)
     border = _border(check, data)
@@ -184,7 +188,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         encounters=EncounterRule(cumulative, encounter_tier),
         contacts_of_contacts=ContactsOfContactsRule(depth, from_tiers, coc_tier),
         orders=OrderRules(quarantine_days, notice_days, follow_up_days),
-        tracing_targets=TracingTargetRules(traced_within),
+        tracing_targets=TracingTargetRules(traced_within, indicator_days, lost_days),
         border=border,
         signed_codes=SignedCodeRules(valid_hours=code_valid_hours, bundle_max_age_hours=bundle_max_age),
         health_codes=health_codes,

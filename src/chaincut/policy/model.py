@@ -175,6 +175,8 @@ class TracingTargetRules:
     """What tracing should achieve, as the console measures it."""
 
     contacts_traced_within_hours: int  # a case untraced this long after it was reported is overdue
+    indicator_days: int  # WHO's tracing indicators cover this many days, today included
+    lost_to_follow_up_days: int  # an order's person unreached on each of its last days this many: lost
 
 
 @dataclass(frozen=True)

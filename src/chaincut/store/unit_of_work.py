@@ -39,6 +39,7 @@ from chaincut.store.database import Database
 from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.imports import ImportLedger, NewImport
 from chaincut.store.incidence import IncidenceReads
+from chaincut.store.indicator_reads import IndicatorReads
 from chaincut.store.inferred_clusters import InferredClusterRepository
 from chaincut.store.inferred_infectors import InferredInfectorRepository
 from chaincut.store.issued_codes import IssuedCodeRepository
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.imports = ImportLedger(conn)
         self.case_tallies = CaseTallies(conn)
         self.tracing_activity = TracingActivityReads(conn)
+        self.indicators = IndicatorReads(conn)
 
 
 @dataclass(frozen=True)

@@ -290,6 +290,11 @@ ROLE_TITLES: dict[Role, str] = {
 _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.CASES_READ, "/console/cases", N_("My cases: the queue of cases assigned to you")),
     (Permission.FOLLOW_UPS, "/console/follow-ups", N_("Follow-ups: the contacts under an order, day by day")),
+    (
+        Permission.CASES_ASSIGN,
+        "/console/indicators",
+        N_("Tracing indicators: how tracing goes"),
+    ),
     (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
