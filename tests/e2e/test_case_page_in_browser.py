@@ -160,3 +160,35 @@ def test_a_tracer_records_todays_follow_ups_from_the_worklist(
         assert "p-D" in page.inner_text("[role=status]")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_supervisor_releases_a_contact_early_with_a_reason(
+    browser: Browser, site: tuple[str, Services], screenshots: Path, lang: str
+) -> None:
+    base_url, services = site
+    trace = services.tracing.trace_case("A")
+    services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
+    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/login")
+        page.fill("#username", "sam")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
+        page.goto(f"{base_url}/console/people/p-D")
+        page.fill("#purpose", "reviewing a contact's order")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.click("#code details.action summary")
+        page.click("#orders details.action summary")
+        _checked(page, screenshots, f"person-supervisor-{lang}")
+        page.fill("#orders details.action textarea", "tested negative twice")
+        with page.expect_navigation():
+            page.click("#orders details.action button")
+        assert page.is_visible("[role=status]")
+        assert page.locator("#orders details.action").count() == 0  # released: no longer open
+    finally:
+        context.close()

@@ -269,3 +269,72 @@ def test_the_person_page_shows_the_code_with_reasons_orders_with_history_and_fol
             headers=BROWSER,
         )
     assert refused.status_code == 404
+
+
+def _person_purpose(client: TestClient, ref: str) -> str:
+    """State a purpose for the person; the person page's CSRF token."""
+    asked = client.get(f"/console/people/{ref}", headers=BROWSER)
+    client.post(
+        f"/console/people/{ref}/purpose",
+        data={"purpose": "reviewing a contact's order", "csrf_token": form_token(asked)},
+        headers=BROWSER,
+    )
+    return form_token(client.get(f"/console/people/{ref}", headers=BROWSER))
+
+
+def test_a_supervisor_releases_early_and_sets_a_colour_by_hand_with_reasons(
+    outbreak: Services, client: TestClient
+) -> None:
+    trace = outbreak.tracing.trace_case("A")
+    outbreak.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
+    (order,), _ = outbreak.orders.list(person_ref="p-D")
+    release = f"/console/people/p-D/orders/{order.order.public_id}/release"
+
+    with TestClient(client.app, base_url="https://testserver", raise_server_exceptions=False) as tracer:
+        signed_in(tracer, "tess")
+        token = _person_purpose(tracer, "p-D")
+        assert "Release early" not in tracer.get("/console/people/p-D", headers=BROWSER).text
+        refused = tracer.post(release, data={"reason": "tested negative twice", "csrf_token": token})
+        assert refused.status_code == 404  # a tracer may not: as if there were no such form
+
+    signed_in(client, "sam")
+    token = _person_purpose(client, "p-D")
+    assert "Release early" in client.get("/console/people/p-D", headers=BROWSER).text
+    short = client.post(release, data={"reason": "ok", "csrf_token": token}, headers=BROWSER)
+    assert "give a reason of 5 to 500 characters" in short.text
+    assert outbreak.orders.get(order.order.public_id).order.status.value == "issued"
+    done = client.post(
+        release, data={"reason": "tested negative twice", "csrf_token": token}, headers=BROWSER
+    )
+    assert "Released early" in done.text
+    released = outbreak.orders.get(order.order.public_id)
+    assert released.order.status.value == "released" and released.history[-1].note == "tested negative twice"
+
+    set_red = client.post(
+        "/console/people/p-D/code/override",
+        data={"colour": "red", "until": "", "reason": "refused to be tested", "csrf_token": token},
+        headers=BROWSER,
+    )
+    assert "The colour is now set by hand." in set_red.text
+    with outbreak.store.read() as uow:
+        d_id = uow.people.id_for_ref("p-D")
+    assert d_id is not None
+    assert outbreak.codes.current_for(d_id).overridden
+    past = client.post(
+        "/console/people/p-D/code/override",
+        data={"colour": "red", "until": "2026-11-19T10:00", "reason": "refused again", "csrf_token": token},
+        headers=BROWSER,
+    )
+    assert "the end must be a time in the future" in past.text
+    ended = client.post(
+        "/console/people/p-D/code/override/end",
+        data={"reason": "tested at last", "csrf_token": token},
+        headers=BROWSER,
+    )
+    assert "The colour set by hand has ended" in ended.text
+    assert not outbreak.codes.current_for(d_id).overridden
+
+    with outbreak.store.read() as uow:
+        flagged = [r.event for r in uow.audit.find() if "manual_status_change" in r.event.flags]
+    assert [e.actor for e in flagged] == ["staff:sam"] * 3
+    assert {e.purpose for e in flagged} == {"reviewing a contact's order"}

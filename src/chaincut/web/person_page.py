@@ -10,13 +10,18 @@ person one may not see (a tracer: only people linked to their cases) answers as 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from chaincut.domain.access import Permission
+from chaincut.domain import OrderStatus
+from chaincut.domain.access import Permission, Role
+from chaincut.domain.audit import AuditFlag
 from chaincut.domain.orders import TestResult
+from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
 from chaincut.web.i18n import N_
 from chaincut.web.labels import ORDER_KINDS, label
@@ -90,7 +95,13 @@ def state_purpose(
 
 
 @router.get("/console/people/{ref}")
-def person_page(request: Request, ref: RefPath, caller: PeopleReader) -> HTMLResponse:
+def person_page(
+    request: Request,
+    ref: RefPath,
+    caller: PeopleReader,
+    done: Annotated[str | None, Query(max_length=16)] = None,
+    problem: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
     """Who the person is, their code and why, their orders and their follow-ups."""
     purposed = with_stated_purpose(caller, _record(ref))
     if purposed is None:
@@ -136,6 +147,7 @@ def person_page(request: Request, ref: RefPath, caller: PeopleReader) -> HTMLRes
             history = services.orders.get(entry.order.public_id).history
             orders.append(
                 {
+                    "open": not entry.order.status.final,
                     "id": entry.order.public_id,
                     "kind": label(words, ORDER_KINDS, entry.order.kind.value),
                     "status": label(words, _ORDER_STATUSES, entry.order.status.value),
@@ -186,4 +198,121 @@ def person_page(request: Request, ref: RefPath, caller: PeopleReader) -> HTMLRes
         orders=orders,
         order_count=order_count,
         follow_ups=follow_ups,
+        may_release=may(Permission.ORDERS_UPDATE) and caller.principal.has_role(Role.SUPERVISOR),
+        may_override=may(Permission.STATUS_CHANGE),
+        colours=[
+            {"value": c, "label": label(words, _COLOURS, c)} for c in services.policy.health_codes.colours
+        ],
+        notice=words.gettext(_DONE[done]) if done in _DONE else None,
+        problem=words.gettext(_PROBLEMS[problem]) if problem in _PROBLEMS else None,
     )
+
+
+StatusChanger = Annotated[Caller, requires(Permission.STATUS_CHANGE)]
+OrderUpdater = Annotated[Caller, requires(Permission.ORDERS_UPDATE)]
+_DONE = {
+    "released": N_("Released early: the order no longer holds, and the reason is in its history."),
+    "override": N_("The colour is now set by hand."),
+    "cleared": N_("The colour set by hand has ended: the policy's rules decide it again."),
+}
+_PROBLEMS = {
+    "reason": N_("Nothing was changed: give a reason of 5 to 500 characters."),
+    "until": N_("Nothing was changed: the end must be a time in the future."),
+    "colour": N_("Nothing was changed: choose one of the policy's colours."),
+    "status": N_("Nothing was changed: that order is no longer open."),
+}
+
+
+def _back(ref: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(f"/console/people/{ref}?{urlencode(query)}", status_code=303)
+
+
+def _purposed(caller: Caller, ref: str) -> Caller:
+    purposed = with_stated_purpose(caller, _record(ref))
+    if purposed is None:  # the form came from a page shown after a purpose: the session ended since
+        raise PermissionDenied("state the purpose on the person's page first", code="purpose_required")
+    return purposed
+
+
+@router.post("/console/people/{ref}/orders/{public_id}/release")
+def release_early(
+    ref: RefPath,
+    public_id: Annotated[str, Path(min_length=1, max_length=32)],
+    caller: OrderUpdater,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A supervisor releases the person from an open order early, with a reason (audited, flagged)."""
+    purposed = _purposed(caller, ref)
+    if not caller.principal.has_role(Role.SUPERVISOR):
+        raise PermissionDenied("only a supervisor may release someone early", code="supervisor_required")
+    cleaned = " ".join(reason.split())
+    if not 5 <= len(cleaned) <= 500:
+        return _back(ref, problem="reason")
+    services = purposed.services
+    entry = services.orders.get(public_id)
+    if entry.person_ref != ref:
+        raise NotFound("no such order", field="public_id")
+    details = {"order": public_id, "status": OrderStatus.RELEASED.value}
+    purposed.person(ref, flags=(AuditFlag.MANUAL_STATUS_CHANGE,), details=details)
+    try:
+        services.orders.change_status(public_id, OrderStatus.RELEASED, caller.name, cleaned)
+    except (Conflict, InvalidInput):
+        return _back(ref, problem="status")
+    return _back(ref, done="released")
+
+
+@router.post("/console/people/{ref}/code/override")
+def set_colour(
+    ref: RefPath,
+    caller: StatusChanger,
+    colour: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    until: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """A supervisor sets the person's colour by hand, with a reason and an optional end (flagged)."""
+    purposed = _purposed(caller, ref)
+    services = purposed.services
+    ends = None
+    if until:
+        try:
+            ends = datetime.fromisoformat(until).replace(tzinfo=services.settings.zone)
+        except ValueError:
+            return _back(ref, problem="until")
+    person = purposed.person(ref, details={"colour": colour})
+    try:
+        services.codes.set_override(ref, colour, reason, ends, caller.name)
+    except InvalidInput as exc:
+        return _back(ref, problem=exc.field if exc.field in _PROBLEMS else "reason")
+    purposed.audit(
+        "health_codes",
+        ref,
+        subject_person_id=person.id,
+        flags=(AuditFlag.MANUAL_STATUS_CHANGE,),
+        details={
+            "colour": colour,
+            "reason": " ".join(reason.split()),
+            "until": None if ends is None else ends.isoformat(),
+        },
+    )
+    return _back(ref, done="override")
+
+
+@router.post("/console/people/{ref}/code/override/end")
+def end_colour(
+    ref: RefPath, caller: StatusChanger, reason: Annotated[str, Form(max_length=1000)] = ""
+) -> Response:
+    """End the colour set by hand, with a reason: the policy's rules decide it again (flagged)."""
+    purposed = _purposed(caller, ref)
+    cleaned = " ".join(reason.split())
+    if not 5 <= len(cleaned) <= 500:
+        return _back(ref, problem="reason")
+    person = purposed.person(ref)
+    purposed.services.codes.clear_override(ref, caller.name)
+    purposed.audit(
+        "health_codes",
+        ref,
+        subject_person_id=person.id,
+        flags=(AuditFlag.MANUAL_STATUS_CHANGE,),
+        details={"override": "cleared", "reason": cleaned},
+    )
+    return _back(ref, done="cleared")
