@@ -16,10 +16,12 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
+from chaincut.domain.access import Principal
 from support.auth import PASSWORD
-from support.outbreak import tracers_outbreak
+from support.outbreak import seed, tracers_outbreak
 from support.serving import browser_services, served
 
 USER = "tess"
@@ -190,5 +192,49 @@ def test_a_supervisor_releases_a_contact_early_with_a_reason(
             page.click("#orders details.action button")
         assert page.is_visible("[role=status]")
         assert page.locator("#orders details.action").count() == 0  # released: no longer open
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_supervisor_opens_a_cluster_and_a_case_from_its_chain_graph(
+    browser: Browser, site: tuple[str, Services], screenshots: Path, lang: str
+) -> None:
+    base_url, services = site
+    tests = Principal.system("tests")
+    seed(services, {ref: (onset, [("v-gym", 1, 10)], None) for ref, onset in (("E", 3), ("F", 4), ("G", 5))})
+    services.chains.confirm(tests, "F", "E")
+    refresh_clusters_and_chains(services.clusters, services.chains, tests)
+    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{base_url}/login")
+        page.fill("#username", "sam")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
+        with page.expect_navigation():
+            page.click("a[href='/console/clusters']")
+        page.fill("#purpose", "reviewing today's clusters")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        _checked(page, screenshots, f"clusters-{lang}")
+        with page.expect_navigation():
+            page.click("table.clusters tbody a")
+        expect(page.locator("#chain-graph[data-ready='true'] canvas").first).to_be_visible()
+        assert page.locator("table.members tbody tr").count() == 5
+        _checked(page, screenshots, f"cluster-{lang}")
+        # Cytoscape keeps its instance on the container: click where it drew case E.
+        graph = page.locator("#chain-graph")
+        x, y = graph.evaluate(
+            "box => { const p = box._cyreg.cy.$('#E').renderedPosition(); return [p.x, p.y]; }"
+        )
+        with page.expect_navigation():
+            graph.click(position={"x": x, "y": y})
+        assert page.url == f"{base_url}/console/cases/E"
+        assert not errors, errors  # no script error, no CSP refusal (Cytoscape's own stylesheet)
     finally:
         context.close()

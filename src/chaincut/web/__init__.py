@@ -1,7 +1,7 @@
 """Server-rendered pages: the landing page, signing in and out, the console, casework, the case and
-person pages, the follow-up worklist, the tracing indicators, administration and the checkpoint
-(Jinja2 templates, gettext catalogs in English and Traditional Chinese; htmx, vendored, for the
-parts of a page that change in place)."""
+person pages, the follow-up worklist, the tracing indicators, clusters, administration and the
+checkpoint (Jinja2 templates, gettext catalogs in English and Traditional Chinese; htmx, vendored,
+for the parts of a page that change in place; Cytoscape.js, vendored, for chain graphs)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chaincut.web import (
     case_page,
     casework,
     checkpoint,
+    cluster_page,
     follow_up_page,
     indicator_page,
     pages,
@@ -28,4 +29,5 @@ router.include_router(case_page.router)
 router.include_router(person_page.router)
 router.include_router(follow_up_page.router)
 router.include_router(indicator_page.router)
+router.include_router(cluster_page.router)
 router.include_router(administration.router)

@@ -296,6 +296,7 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
         N_("Tracing indicators: how tracing goes"),
     ),
     (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
+    (Permission.CLUSTERS_READ, "/console/clusters", N_("Clusters, with their chain graphs")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
     (Permission.VENUES_READ, "/venues", N_("Venues")),
@@ -366,6 +367,8 @@ _STATIC: dict[str, str] = {
     "chaincut.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/htmx.min.js": "text/javascript; charset=utf-8",
+    "vendor/cytoscape.min.js": "text/javascript; charset=utf-8",
+    "cluster-graph.js": "text/javascript; charset=utf-8",
 }
 
 
