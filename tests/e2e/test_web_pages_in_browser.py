@@ -102,6 +102,12 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         _checked(page, screenshots, f"team-{lang}")
 
         page.goto(f"{base_url}/console")
+        page.click("a[href='/console/dashboard']")
+        assert page.inner_text("h1") == ("Dashboard" if lang == "en" else "資訊板")
+        assert page.locator("svg.day-chart").count() == 3
+        _checked(page, screenshots, f"dashboard-{lang}")
+
+        page.goto(f"{base_url}/console")
         page.click("a[href='/console/indicators']")
         assert page.inner_text("h1") == ("Tracing indicators" if lang == "en" else "追蹤指標")
         assert page.locator("section.indicator").count() == 4

@@ -1,7 +1,8 @@
 """Server-rendered pages: the landing page, signing in and out, the console, casework, the case and
-person pages, the follow-up worklist, the tracing indicators, clusters, administration and the
-checkpoint (Jinja2 templates, gettext catalogs in English and Traditional Chinese; htmx, vendored,
-for the parts of a page that change in place; Cytoscape.js, vendored, for chain graphs)."""
+person pages, the follow-up worklist, the tracing indicators, clusters, the epidemiologists'
+dashboard, administration and the checkpoint (Jinja2 templates, gettext catalogs in English and
+Traditional Chinese; htmx, vendored, for the parts of a page that change in place; Cytoscape.js,
+vendored, for chain graphs; other charts drawn server-side as SVG)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from chaincut.web import (
     casework,
     checkpoint,
     cluster_page,
+    dashboard_page,
     follow_up_page,
     indicator_page,
     pages,
@@ -30,4 +32,5 @@ router.include_router(person_page.router)
 router.include_router(follow_up_page.router)
 router.include_router(indicator_page.router)
 router.include_router(cluster_page.router)
+router.include_router(dashboard_page.router)
 router.include_router(administration.router)

@@ -296,6 +296,7 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
         N_("Tracing indicators: how tracing goes"),
     ),
     (Permission.CASES_ASSIGN, "/console/team", N_("The team's cases: workload, and assigning cases")),
+    (Permission.ANALYTICS_READ, "/console/dashboard", N_("Dashboard: the curve, R_t and active clusters")),
     (Permission.CLUSTERS_READ, "/console/clusters", N_("Clusters, with their chain graphs")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
