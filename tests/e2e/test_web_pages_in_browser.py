@@ -130,6 +130,19 @@ def test_the_main_pages_in_the_browsers_language_pass_axe(
         _checked(page, screenshots, f"audit-{lang}")
 
         page.goto(f"{base_url}/console")
+        page.click("a[href='/console/keys']")
+        assert page.inner_text("h1") == ("Code-signing keys" if lang == "en" else "簽碼密鑰")
+        _checked(page, screenshots, f"keys-{lang}")
+
+        page.goto(f"{base_url}/console")
+        page.click("a[href='/console/purges']")
+        page.check("#confirm-purge")
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+        assert page.is_visible("[role=status]") and page.locator("table.purges tbody tr").count() > 0
+        _checked(page, screenshots, f"purges-{lang}")
+
+        page.goto(f"{base_url}/console")
         page.click("a[href='/console/staff']")
         assert page.is_visible(f"#accounts tr[data-username='{USER}']")
         _checked(page, screenshots, f"staff-{lang}")

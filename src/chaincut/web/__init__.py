@@ -1,8 +1,10 @@
 """Server-rendered pages: the landing page, signing in and out, the console, casework, the case and
 person pages, the follow-up worklist, the tracing indicators, clusters, the epidemiologists'
-dashboard, administration and the checkpoint (Jinja2 templates, gettext catalogs in English and
-Traditional Chinese; htmx, vendored, for the parts of a page that change in place; Cytoscape.js,
-vendored, for chain graphs; other charts drawn server-side as SVG)."""
+dashboard, administration (staff, the audit log, keys, partners, purges) and the checkpoint.
+
+Jinja2 templates and gettext catalogs in English and Traditional Chinese; htmx, vendored, for the
+parts of a page that change in place; Cytoscape.js, vendored, for chain graphs; other charts
+drawn server-side as SVG."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from chaincut.web import (
     dashboard_page,
     follow_up_page,
     indicator_page,
+    operations,
     pages,
     person_page,
 )
@@ -34,3 +37,4 @@ router.include_router(indicator_page.router)
 router.include_router(cluster_page.router)
 router.include_router(dashboard_page.router)
 router.include_router(administration.router)
+router.include_router(operations.router)

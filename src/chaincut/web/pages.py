@@ -303,7 +303,8 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.VENUES_READ, "/venues", N_("Venues")),
     (Permission.USERS_MANAGE, "/console/staff", N_("Staff accounts")),
     (Permission.AUDIT_READ, "/console/audit", N_("The audit log: search it, and check its chain")),
-    (Permission.RETENTION_RUN, "/purges", N_("Retention purges")),
+    (Permission.RETENTION_RUN, "/console/purges", N_("Retention purges")),
+    (Permission.CODE_KEYS, "/console/keys", N_("Code-signing keys and partner jurisdictions")),
     (Permission.STATUS_READ, "/status", N_("Counts and status")),
     (Permission.BORDER_CLEAR, "/checkpoint", N_("Check a traveller at the checkpoint")),
 )
