@@ -15,6 +15,7 @@ from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal
+from chaincut.web import cluster_page
 from support.outbreak import seed, tracers_outbreak
 from support.web_forms import form_token, signed_in
 
@@ -85,3 +86,21 @@ def test_a_tracer_sees_only_the_clusters_of_their_cases(clustered: Services, cli
     with TestClient(client.app, base_url="https://testserver", raise_server_exceptions=False) as other:
         assert "No cluster here" in _open(other, "ursula")
         assert other.get(f"/console/clusters/{summary.id}", headers=BROWSER).status_code == 404
+
+
+def test_a_large_clusters_page_shows_its_first_members_and_reads_no_evidence(
+    clustered: Services, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster_page, "WHOLE_UP_TO", 3)  # five cases: "large" for this test
+    read: list[int] = []
+    monkeypatch.setattr(type(clustered.clusters), "detail", lambda self, i: read.append(i))
+    listed = _open(client, "sam")
+    (cluster_id,) = re.findall(r'<tr data-cluster="(\d+)"', listed)
+    html = client.get(f"/console/clusters/{cluster_id}", headers=BROWSER).text
+    assert re.findall(r'<tr data-case="([^"]+)"', html) == ["A", "D", "E"]  # the first three by ref
+    assert 'id="large-cluster"' in html and "GET /analytics/clusters/" in html
+    assert "Why each case is a member" not in html and read == []
+    data = re.search(r'<script type="application/json" id="chain-data">(.*?)</script>', html, re.S)
+    assert data is not None
+    graph = json.loads(data.group(1))
+    assert graph["edges"] == clustered.chains.graph_among(["A", "D", "E"])["edges"]

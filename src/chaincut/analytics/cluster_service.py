@@ -311,6 +311,83 @@ class ClusterService:
             records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
             return self._summaries(uow, records), total
 
+    def listing(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        staff_id: int | None = None,
+        settings_shown: int = 3,
+    ) -> tuple[list[tuple[ClusterSummary, int]], int]:
+        """As :meth:`page`, for a list to show: each cluster without its members' references and
+        with its first ``settings_shown`` settings only, beside how many settings it has.
+
+        A list of the largest clusters at a fifth wave's height would otherwise read a million
+        members' references and name tens of thousands of settings to show fifty rows.
+        """
+        if status is not None and status not in _STATUSES:
+            raise InvalidInput(
+                f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status"
+            )
+        with self._store.read() as uow:
+            statuses = [status] if status else list(LIVE)
+            records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
+            keys = uow.inferred_clusters.settings([r.id for r in records])
+            shown = {i: ks[:settings_shown] for i, ks in keys.items()}
+            views = self._setting_views(uow, sorted({k for ks in shown.values() for k in ks}))
+        rows = [
+            (
+                ClusterSummary(
+                    r.id,
+                    r.name,
+                    r.status,
+                    r.size,
+                    r.first_onset,
+                    r.last_onset,
+                    r.last_reported,
+                    r.merged_into_id,
+                    (),
+                    tuple(views[k] for k in shown.get(r.id, []) if k in views),
+                ),
+                len(keys.get(r.id, [])),
+            )
+            for r in records
+        ]
+        return rows, total
+
+    def glimpse(
+        self, cluster_id: int, *, members_shown: int, settings_shown: int
+    ) -> tuple[ClusterSummary, int] | None:
+        """A cluster too large to show whole: its first ``members_shown`` members by reference and
+        first ``settings_shown`` settings, beside how many settings it has; None when there is
+        no such cluster. Reads no evidence, and no more members than it shows."""
+        with self._store.read() as uow:
+            record = uow.inferred_clusters.get(cluster_id)
+            if record is None:
+                return None
+            members = uow.inferred_clusters.first_members(cluster_id, members_shown)
+            keys = uow.inferred_clusters.settings([cluster_id]).get(cluster_id, [])
+            views = self._setting_views(uow, keys[:settings_shown])
+        summary = ClusterSummary(
+            record.id,
+            record.name,
+            record.status,
+            record.size,
+            record.first_onset,
+            record.last_onset,
+            record.last_reported,
+            record.merged_into_id,
+            tuple(ref for ref, _ in members),
+            tuple(views[k] for k in keys[:settings_shown] if k in views),
+        )
+        return summary, len(keys)
+
+    def holds_case_of(self, cluster_id: int, staff_id: int) -> bool:
+        """Whether the cluster holds a case assigned to that staff member (a tracer's clusters)."""
+        with self._store.read() as uow:
+            return uow.inferred_clusters.holds_case_of(cluster_id, staff_id)
+
     def summaries(self, cluster_ids: Sequence[int]) -> list[ClusterSummary]:
         with self._store.read() as uow:
             records = [r for r in (uow.inferred_clusters.get(i) for i in cluster_ids) if r is not None]

@@ -372,6 +372,30 @@ class InferredClusterRepository:
         )
         return [ClusterRecord(*r) for r in rows], total
 
+    def holds_case_of(self, cluster_id: int, staff_id: int) -> bool:
+        """Whether the cluster holds a case assigned to that staff member."""
+        m = inferred_cluster_members.c
+        found = self._conn.execute(
+            select(m.case_id)
+            .join(case_assignments, case_assignments.c.case_id == m.case_id)
+            .where(m.cluster_id == cluster_id, case_assignments.c.staff_id == staff_id)
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def first_members(self, cluster_id: int, limit: int) -> list[tuple[str, bool]]:
+        """The cluster's first ``limit`` members by case ref, (ref, confirmed by a decision)."""
+        rows = self._conn.execute(
+            select(cases.c.ref, inferred_cluster_members.c.confirmed)
+            .select_from(
+                inferred_cluster_members.join(cases, cases.c.id == inferred_cluster_members.c.case_id)
+            )
+            .where(inferred_cluster_members.c.cluster_id == cluster_id)
+            .order_by(cases.c.ref)
+            .limit(limit)
+        )
+        return [(ref, bool(confirmed)) for ref, confirmed in rows]
+
     def members(self, cluster_ids: Sequence[int]) -> dict[int, list[tuple[str, bool]]]:
         """Each cluster's (case ref, confirmed by a decision), sorted by case ref."""
         out: dict[int, list[tuple[str, bool]]] = defaultdict(list)

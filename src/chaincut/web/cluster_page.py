@@ -33,6 +33,9 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
 ClusterReader = Annotated[Caller, requires(Permission.CLUSTERS_READ)]
 RECORD = "clusters"
 PER_PAGE = 50
+WHOLE_UP_TO = 2_000  # a larger cluster's page shows its first members, graph among them, no evidence
+SETTINGS_SHOWN = 20
+EVIDENCE_SHOWN = 500
 _STATUSES = {
     "active": N_("still active"),
     "inactive": N_("no longer active"),
@@ -115,7 +118,7 @@ def clusters(
     services = purposed.services
     words = localizer_for(request, caller)
     staff_id = services.records.analytics_staff_bound(caller.principal)
-    found, total = services.clusters.page(
+    found, total = services.clusters.listing(
         status=status or None, limit=PER_PAGE, offset=(page_number - 1) * PER_PAGE, staff_id=staff_id
     )
     purposed.audit(
@@ -131,10 +134,10 @@ def clusters(
             "size": c.size,
             "first_onset": c.first_onset,
             "last_onset": c.last_onset,
-            "settings": _settings(words, c)[:3],
-            "more_settings": max(0, len(c.settings) - 3),
+            "settings": _settings(words, c),
+            "more_settings": max(0, settings - len(c.settings)),
         }
-        for c in found
+        for c, settings in found
     ]
     pages = max(1, -(-total // PER_PAGE))
     query = f"status={status}&" if status else ""
@@ -168,14 +171,16 @@ def cluster(
         return _form(request, caller, next_path=str(request.url.path))
     services = purposed.services
     words = localizer_for(request, caller)
-    found = services.clusters.summaries([cluster_id])
-    if not found or not services.records.may_read_analytics_of(caller.principal, found[0].cases):
+    staff_id = services.records.analytics_staff_bound(caller.principal)
+    brief = services.clusters.glimpse(cluster_id, members_shown=WHOLE_UP_TO, settings_shown=SETTINGS_SHOWN)
+    if brief is None or (staff_id is not None and not services.clusters.holds_case_of(cluster_id, staff_id)):
         raise NotFound(f"no cluster {cluster_id}", field="id")
-    members = list(found[0].cases)
-    detail = services.clusters.detail(cluster_id)
+    summary, settings_total = brief
+    whole = summary.size <= WHOLE_UP_TO
+    detail = services.clusters.detail(cluster_id) if whole else None
+    members = list(summary.cases)
     graph = services.chains.graph_among(members)
-    purposed.audit(f"analytics.clusters/{cluster_id}", str(cluster_id), details={"cases": len(members)})
-    summary = detail.summary
+    purposed.audit(f"analytics.clusters/{cluster_id}", str(cluster_id), details={"cases": summary.size})
     settings = {s["id"]: s for s in _settings(words, summary)}
     evidence = [
         {
@@ -188,10 +193,10 @@ def cluster(
             "first_day": e.first_day,
             "last_day": e.last_day,
         }
-        for e in detail.evidence[:500]
+        for e in (detail.evidence[:EVIDENCE_SHOWN] if detail else ())
     ]
     # Bars on a day axis (days with no case leave a gap), in a chart 700 units wide.
-    days = detail.size_by_day
+    days = detail.size_by_day if detail else ()
     peak = max((n for _, n in days), default=1)
     span = (days[-1][0] - days[0][0]).days + 1 if days else 1
     unit = 700 / span
@@ -220,6 +225,9 @@ def cluster(
             "merged_into": summary.merged_into,
         },
         settings=list(settings.values()),
+        more_settings=settings_total - len(settings),
+        whole=whole,
+        members_shown=len(members),
         members=[
             {
                 "case": node["case"],
@@ -227,14 +235,16 @@ def cluster(
                 "infector": node["infector"],
                 "confirmed": node["source"] == "confirmed",
                 "drawn": node["case"] in infected_by,
-                "placed": node["case"] in detail.confirmed,
+                "placed": detail is not None and node["case"] in detail.confirmed,
             }
             for node in graph["nodes"]
         ],
         evidence=evidence,
-        evidence_total=len(detail.evidence),
+        evidence_total=len(detail.evidence) if detail else 0,
         bars=bars,
-        decisions=[
+        decisions=[]
+        if detail is None
+        else [
             {
                 "case": detail.case_refs.get(d.case_id, str(d.case_id)),
                 "decision": d.decision,
