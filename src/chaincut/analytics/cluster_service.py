@@ -333,8 +333,8 @@ class ClusterService:
         with self._store.read() as uow:
             statuses = [status] if status else list(LIVE)
             records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
-            keys = uow.inferred_clusters.settings([r.id for r in records])
-            shown = {i: ks[:settings_shown] for i, ks in keys.items()}
+            first = {r.id: uow.inferred_clusters.first_settings(r.id, settings_shown) for r in records}
+            shown = {i: keys for i, (keys, _) in first.items()}
             views = self._setting_views(uow, sorted({k for ks in shown.values() for k in ks}))
         rows = [
             (
@@ -350,7 +350,7 @@ class ClusterService:
                     (),
                     tuple(views[k] for k in shown.get(r.id, []) if k in views),
                 ),
-                len(keys.get(r.id, [])),
+                first[r.id][1],
             )
             for r in records
         ]
@@ -359,16 +359,17 @@ class ClusterService:
     def glimpse(
         self, cluster_id: int, *, members_shown: int, settings_shown: int
     ) -> tuple[ClusterSummary, int] | None:
-        """A cluster too large to show whole: its first ``members_shown`` members by reference and
-        first ``settings_shown`` settings, beside how many settings it has; None when there is
-        no such cluster. Reads no evidence, and no more members than it shows."""
+        """A cluster as far as a page shows it: its first ``members_shown`` members as registered
+        (sorted by reference) and first ``settings_shown`` settings, beside how many settings it
+        has; None when there is no such cluster. Reads no evidence, and no more members or
+        settings than it shows (a fifth wave's largest cluster holds nearly every case)."""
         with self._store.read() as uow:
             record = uow.inferred_clusters.get(cluster_id)
             if record is None:
                 return None
             members = uow.inferred_clusters.first_members(cluster_id, members_shown)
-            keys = uow.inferred_clusters.settings([cluster_id]).get(cluster_id, [])
-            views = self._setting_views(uow, keys[:settings_shown])
+            keys, settings_total = uow.inferred_clusters.first_settings(cluster_id, settings_shown)
+            views = self._setting_views(uow, keys)
         summary = ClusterSummary(
             record.id,
             record.name,
@@ -379,9 +380,14 @@ class ClusterService:
             record.last_reported,
             record.merged_into_id,
             tuple(ref for ref, _ in members),
-            tuple(views[k] for k in keys[:settings_shown] if k in views),
+            tuple(views[k] for k in keys if k in views),
         )
-        return summary, len(keys)
+        return summary, settings_total
+
+    def ever_run(self) -> bool:
+        """Whether clusters were ever inferred (a store with none has no run to show)."""
+        with self._store.read() as uow:
+            return uow.inferred_clusters.page(_STATUSES, 1, 0)[1] > 0
 
     def holds_case_of(self, cluster_id: int, staff_id: int) -> bool:
         """Whether the cluster holds a case assigned to that staff member (a tracer's clusters)."""
@@ -398,7 +404,7 @@ class ClusterService:
         ``active_days`` before it), largest first, each with its members reported by ``day``:
         their size, onsets and settings as of then. None when no run was ever made."""
         with self._store.read() as uow:
-            if uow.inferred_clusters.page(_STATUSES, 1, 0)[1] == 0:
+            if uow.inferred_clusters.page(_STATUSES, 1, 0)[1] == 0:  # as ever_run
                 return None
             seen = uow.inferred_clusters.active_on(day, self._policy.clusters.active_days, limit)
             records = [uow.inferred_clusters.get(i) for i, *_ in seen]

@@ -384,17 +384,28 @@ class InferredClusterRepository:
         return found is not None
 
     def first_members(self, cluster_id: int, limit: int) -> list[tuple[str, bool]]:
-        """The cluster's first ``limit`` members by case ref, (ref, confirmed by a decision)."""
+        """The cluster's first ``limit`` members as registered (by case id, which its index holds in
+        order: no sort of a large cluster), as (case ref, confirmed by a decision), sorted by ref."""
+        m = inferred_cluster_members.c
+        first = (
+            select(m.case_id, m.confirmed).where(m.cluster_id == cluster_id).order_by(m.case_id).limit(limit)
+        ).subquery()
         rows = self._conn.execute(
-            select(cases.c.ref, inferred_cluster_members.c.confirmed)
-            .select_from(
-                inferred_cluster_members.join(cases, cases.c.id == inferred_cluster_members.c.case_id)
-            )
-            .where(inferred_cluster_members.c.cluster_id == cluster_id)
+            select(cases.c.ref, first.c.confirmed)
+            .join(first, first.c.case_id == cases.c.id)
             .order_by(cases.c.ref)
-            .limit(limit)
         )
         return [(ref, bool(confirmed)) for ref, confirmed in rows]
+
+    def first_settings(self, cluster_id: int, limit: int) -> tuple[list[str], int]:
+        """The cluster's first ``limit`` settings by key, and how many it has."""
+        s = inferred_cluster_settings.c
+        keys = self._conn.execute(
+            select(s.setting).where(s.cluster_id == cluster_id).order_by(s.setting).limit(limit)
+        ).scalars()
+        shown = [str(k) for k in keys]
+        total = self._conn.execute(select(func.count()).where(s.cluster_id == cluster_id)).scalar_one()
+        return shown, int(total)
 
     def members(self, cluster_ids: Sequence[int]) -> dict[int, list[tuple[str, bool]]]:
         """Each cluster's (case ref, confirmed by a decision), sorted by case ref."""

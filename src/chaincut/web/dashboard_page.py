@@ -45,7 +45,10 @@ def dashboard(request: Request, caller: AnalyticsReader) -> HTMLResponse:
     first = today - timedelta(days=DAYS - 1)
     curve = services.epidemic_curves.curve(Axis.ONSET, first, today)
     rt = services.reproduction.estimate(from_day=first, to_day=today)
-    active = services.clusters.active_on(today, CLUSTERS_SHOWN)
+    # The clusters the last run found active (a member reported within the policy's active_days):
+    # read from the run's records, not recounted from a million members for the page.
+    ran = services.clusters.ever_run()
+    active, _ = services.clusters.listing(status="active", limit=CLUSTERS_SHOWN, settings_shown=2)
     caller.audit("analytics.dashboard", today.isoformat(), details={"days": DAYS})
 
     totals = [float(v) for v in curve.total]
@@ -74,9 +77,9 @@ def dashboard(request: Request, caller: AnalyticsReader) -> HTMLResponse:
             "last_reported": summary.last_reported,
             "settings": [
                 (s.name_zh or s.name_en) if chinese else (s.name_en or s.name_zh) for s in summary.settings
-            ][:2],
+            ],
         }
-        for summary, _ in (active or [])
+        for summary, _ in active
     ]
     recent = slice(DAYS - 7, DAYS)
     return page(
@@ -108,5 +111,5 @@ def dashboard(request: Request, caller: AnalyticsReader) -> HTMLResponse:
             "week_unlinked": int(sum(curve.unlinked.unlinked[recent])),
         },
         clusters=clusters,
-        clusters_run=active is not None,
+        clusters_run=ran,
     )
