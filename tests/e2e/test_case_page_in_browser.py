@@ -1,7 +1,8 @@
 """A tracer's main task in headless Chromium, in English and Traditional Chinese: open an assigned
 case from the queue, state the purpose, read the timeline, filter the contacts (htmx swaps the
 table in place), expand a contact's evidence, issue orders after a preview of their dates, and
-open a contact's own page.
+open a contact's own page; a supervisor's early release and a cluster's chain graph; on both store
+backends.
 
 Each page is checked with axe-core and kept as a screenshot (``screenshots`` fixture).
 """
@@ -20,6 +21,7 @@ from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal
+from chaincut.settings import Settings
 from support.auth import PASSWORD
 from support.outbreak import seed, tracers_outbreak
 from support.serving import browser_services, served
@@ -30,10 +32,10 @@ NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, Services]]:
+def site(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Services]]:
     """``tracers_outbreak``: case A, assigned to tess, lunched with B, went to the gym with C,
-    lives with D."""
-    services = browser_services(tmp_path / "data", FixedClock(NOW))
+    lives with D; on the test's backend (embedded and PostgreSQL)."""
+    services = browser_services(tmp_path / "data", FixedClock(NOW), settings=settings)
     tracers_outbreak(services)
     with served(services) as url:
         yield url, services

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from chaincut.api import create_app
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import Clock
+from chaincut.settings import Settings
 from chaincut.store import Database
 from chaincut.store.migrate import upgrade
 from support.settings import production_settings
@@ -61,9 +62,12 @@ class ThreadedServer:
         self._thread.join(timeout=20)
 
 
-def browser_services(data_dir: Path, clock: Clock | None = None) -> Services:
-    """Services on a freshly migrated embedded store, for a browser on plain HTTP (cookies not Secure)."""
-    settings = production_settings(data_dir).model_copy(update={"secure_cookies": False})
+def browser_services(
+    data_dir: Path, clock: Clock | None = None, *, settings: Settings | None = None
+) -> Services:
+    """Services on a freshly migrated store (the embedded default unless ``settings`` name another),
+    for a browser on plain HTTP (cookies not Secure)."""
+    settings = (settings or production_settings(data_dir)).model_copy(update={"secure_cookies": False})
     db = Database(settings.resolved_database_url())
     upgrade(db)
     db.dispose()
