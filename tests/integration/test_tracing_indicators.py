@@ -100,3 +100,18 @@ def test_supervisors_read_the_indicators_and_tracers_do_not(outbreak: Services) 
     assert {e.actor for e in events if e.resource == "tracing_indicators"} == {"staff:sam"}
     refused = [e for e in events if e.actor == "staff:tess" and e.resource == "/console/indicators"]
     assert refused and refused[-1].outcome == "denied"
+
+
+def test_a_quarantine_is_followed_up_from_the_day_it_was_issued(outbreak: Services) -> None:
+    # C's quarantine (exposed 3 Nov) was issued only on the 17th, its last day, when C was not
+    # reached: C is lost to follow-up (the 16th's call came before there was an order to follow).
+    with outbreak.store.write() as uow:
+        c_id = uow.people.id_for_ref("p-C")
+        uow.connection.execute(
+            update(orders)
+            .where(orders.c.person_id == c_id, orders.c.case_id.is_(None))
+            .values(issued_at=to_epoch(datetime(2026, 11, 17, 2, tzinfo=UTC)))
+        )
+    found = outbreak.tracing_indicators.compute()
+    assert (found.lost_to_follow_up.part, found.lost_to_follow_up.whole) == (2, 3)  # B and C
+    assert (found.followed_whole_period.part, found.followed_whole_period.whole) == (1, 3)  # D

@@ -136,6 +136,9 @@ def test_contacts_are_filtered_by_tier_sorted_and_swapped_in_by_htmx(
     assert part.text.lstrip().startswith('<section aria-labelledby="contacts-heading" id="contacts">')
     assert "<html" not in part.text and sorted(_people(part.text)) == close
 
+    # Going back to a page htmx did not keep restores the whole page, not the fragment.
+    restore = {**BROWSER, "HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert "<html" in client.get("/console/cases/A?tier=close", headers=restore).text
     assert client.get("/console/cases/A?tier=nobody", headers=BROWSER).status_code == 400
 
 
@@ -230,8 +233,9 @@ def test_the_person_page_shows_the_code_with_reasons_orders_with_history_and_fol
     token = form_token(client.get("/console/cases/A/orders", headers=BROWSER))
     client.post("/console/cases/A/orders", data={"csrf_token": token}, headers=BROWSER)
     outbreak.follow_ups.record(
-        "p-D", DAY + timedelta(days=10), ["cough"], None, "called at home", "staff:tess"
+        "p-D", DAY + timedelta(days=10), ["sore_throat"], None, "called at home", "staff:tess"
     )
+    outbreak.follow_ups.record("p-D", DAY + timedelta(days=9), [], None, None, "staff:tess", reached=False)
 
     asked = client.get("/console/people/p-D", headers=BROWSER)
     assert 'action="/console/people/p-D/purpose"' in asked.text and "called at home" not in asked.text
@@ -253,7 +257,8 @@ def test_the_person_page_shows_the_code_with_reasons_orders_with_history_and_fol
     (order,), _ = outbreak.orders.list(person_ref="p-D")
     assert f'data-order="{order.order.public_id}"' in html and "quarantine order" in html
     assert "1 step" in html and "staff:tess" in html  # its history: issued, by whom
-    assert "called at home" in html and "cough" in html
+    assert "called at home" in html and "sore throat" in html  # symptoms in words, not codes
+    assert "<strong>not reached</strong>" in html  # a missed call is not a healthy day
 
     with outbreak.store.read() as uow:
         reads = [r.event for r in uow.audit.find() if r.event.resource == "people"]

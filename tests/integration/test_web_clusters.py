@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
-from chaincut.domain.access import Principal
+from chaincut.domain.access import Principal, Role
 from chaincut.web import cluster_page
+from support.auth import PASSWORD
 from support.outbreak import seed, tracers_outbreak
 from support.web_forms import form_token, signed_in
 
@@ -104,3 +105,15 @@ def test_a_large_clusters_page_shows_its_first_members_and_reads_no_evidence(
     assert data is not None
     graph = json.loads(data.group(1))
     assert graph["edges"] == clustered.chains.graph_among(["A", "D", "E"])["edges"]
+
+
+def test_an_epidemiologist_reads_the_graph_without_links_to_case_pages_they_may_not_open(
+    clustered: Services, client: TestClient
+) -> None:
+    clustered.accounts.add("eve", PASSWORD, frozenset({Role.EPIDEMIOLOGIST}), EPI)
+    listed = _open(client, "eve")
+    (cluster_id,) = re.findall(r'<tr data-cluster="(\d+)"', listed)
+    html = client.get(f"/console/clusters/{cluster_id}", headers=BROWSER).text
+    assert sorted(re.findall(r'<tr data-case="([^"]+)"', html)) == ["A", "D", "E", "F", "G"]
+    assert 'href="/console/cases/' not in html and "data-case-url" not in html
+    assert client.get("/console/cases/E", headers=BROWSER).status_code == 404  # why: not theirs to open

@@ -10,10 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
+from chaincut.clock import to_epoch
 from chaincut.domain import TestResult, Tier
+from chaincut.store.tables import orders
 from support.outbreak import tracers_outbreak
 from support.web_forms import form_token, signed_in
 
@@ -39,6 +42,13 @@ def worklist(services: Services) -> Services:
         case_ref="A",
         actor="staff:tess",
     )
+    with services.store.write() as uow:  # D's order was issued on the 14th, the day of exposure
+        d_id = uow.people.id_for_ref("p-D")
+        uow.connection.execute(
+            update(orders)
+            .where(orders.c.person_id == d_id, orders.c.case_id.is_not(None))
+            .values(issued_at=to_epoch(datetime(2026, 11, 14, 4, tzinfo=UTC)))
+        )
     follow = services.follow_ups
     follow.record("p-D", date(2026, 11, 15), [], TestResult.NEGATIVE, None, "staff:tess")
     follow.record("p-D", date(2026, 11, 16), [], None, "no answer", "staff:tess", reached=False)
@@ -91,6 +101,23 @@ def test_each_person_under_an_order_has_a_row_with_the_last_eight_days(
         "not_done",
     ]
     assert _days(html, "p-B") == ["outside"] * 7 + ["not_done"]  # the notice began today
+    # Days before an order was issued were no one's to follow up (a quarantine starts at the
+    # exposure): issued on the 17th, D's 14th is no longer "not done".
+    with worklist.store.write() as uow:
+        uow.connection.execute(
+            update(orders)
+            .where(orders.c.kind == "quarantine")
+            .values(issued_at=to_epoch(datetime(2026, 11, 17, 4, tzinfo=UTC)))
+        )
+    later = client.get("/console/follow-ups", headers=BROWSER).text
+    assert _days(later, "p-D")[:2] == ["outside", "outside"]
+    # An order whose last day has passed leaves the worklist.
+    with worklist.store.write() as uow:
+        uow.connection.execute(
+            update(orders).where(orders.c.kind == "testing_notice").values(ends_on=date(2026, 11, 19))
+        )
+    ended = client.get("/console/follow-ups", headers=BROWSER).text
+    assert re.findall(r'<tr data-person="([^"]+)"', ended) == ["p-D"]
     assert "3 still to follow up today" in html
     zh = client.get("/console/follow-ups", headers={**BROWSER, "Accept-Language": "zh-HK"}).text
     assert "未能聯絡" in zh and "有病徵" in zh
@@ -134,6 +161,11 @@ def test_recording_a_positive_test_makes_a_case_linked_to_the_orders_case(
     assert record.person_ref == "p-B" and record.linked_case_ref == "A"
     page = client.get(done.headers["location"], headers=BROWSER).text
     assert "Follow-up recorded for p-B." in page and f'href="/console/cases/{new_case.group(1)}"' in page
+    # A link cannot make up a notice: no follow-up of C was recorded, and case A is not B's.
+    assert "Follow-up recorded" not in client.get("/console/follow-ups?done=p-C", headers=BROWSER).text
+    forged = client.get("/console/follow-ups?done=p-B&case=A", headers=BROWSER).text
+    notice = forged[forged.index('role="status"') :].split("</div>")[0]
+    assert "Follow-up recorded for p-B." in notice and "/console/cases/A" not in notice
     (entry,), _ = worklist.follow_ups.list("p-B")
     assert entry.follow_up.symptoms == ("cough", "fever")
     assert entry.follow_up.test_result is TestResult.POSITIVE

@@ -95,6 +95,8 @@ def test_the_pages_use_the_stylesheet_and_no_inline_code(client: TestClient, ali
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, flags=re.S)
         assert scripts == [(' src="/static/vendor/htmx.min.js" defer', "")]
         assert "style=" not in page.text and "<style" not in page.text
+        # htmx keeps no copy of a page (personal data) in the browser's storage for "back".
+        assert '"historyCacheSize":0' in page.text
         for name, value in SECURITY_HEADERS.items():
             assert page.headers[name] == value
     css = client.get("/static/chaincut.css")

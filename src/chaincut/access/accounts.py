@@ -25,7 +25,7 @@ from chaincut.settings import Settings
 from chaincut.store import Store, UnitOfWork
 from chaincut.store.staff import StaffRecord
 
-__all__ = ["PURPOSE_MAX_CHARS", "USERNAME_PATTERN", "NewCredential", "StaffAccounts"]
+__all__ = ["PURPOSE_MAX_CHARS", "USERNAME_PATTERN", "NewCredential", "StaffAccounts", "clean_purpose"]
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,63}\Z")
 PURPOSE_MAX_CHARS = 300  # as the API's purpose header
@@ -244,11 +244,7 @@ class StaffAccounts:
 
         Asked once per record and session by the pages, which then audit every access with it.
         """
-        cleaned = " ".join(purpose.split())
-        if not 5 <= len(cleaned) <= PURPOSE_MAX_CHARS:
-            raise InvalidInput(
-                f"expected a purpose of 5-{PURPOSE_MAX_CHARS} characters", field="purpose", code="length"
-            )
+        cleaned = clean_purpose(purpose)
         with self._store.write() as uow:
             uow.sessions.state_purpose(session_id, record, cleaned, at=to_epoch(self._clock.now()))
         return cleaned
@@ -326,6 +322,16 @@ class StaffAccounts:
                 event = event_for(by, "tokens.revoke", "venues", record=venue.ref, details={"revoked": ended})
             self._audit.record_in(uow, event)
         return ended
+
+
+def clean_purpose(purpose: str) -> str:
+    """A stated purpose as it is kept (spaces tidied), or InvalidInput when too short or too long."""
+    cleaned = " ".join(purpose.split())
+    if not 5 <= len(cleaned) <= PURPOSE_MAX_CHARS:
+        raise InvalidInput(
+            f"expected a purpose of 5-{PURPOSE_MAX_CHARS} characters", field="purpose", code="length"
+        )
+    return cleaned
 
 
 def _not_oneself(by: Principal, username: str) -> None:

@@ -302,12 +302,8 @@ class ClusterService:
         self, *, status: str | None = None, limit: int = 50, offset: int = 0, staff_id: int | None = None
     ) -> tuple[list[ClusterSummary], int]:
         """Clusters largest first, of ``status`` (active, inactive, merged, dissolved; None: live ones)."""
-        if status is not None and status not in _STATUSES:
-            raise InvalidInput(
-                f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status"
-            )
+        statuses = _statuses(status)
         with self._store.read() as uow:
-            statuses = [status] if status else list(LIVE)
             records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
             return self._summaries(uow, records), total
 
@@ -326,34 +322,13 @@ class ClusterService:
         A list of the largest clusters at a fifth wave's height would otherwise read a million
         members' references and name tens of thousands of settings to show fifty rows.
         """
-        if status is not None and status not in _STATUSES:
-            raise InvalidInput(
-                f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status"
-            )
+        statuses = _statuses(status)
         with self._store.read() as uow:
-            statuses = [status] if status else list(LIVE)
             records, total = uow.inferred_clusters.page(statuses, limit, offset, staff_id=staff_id)
             first = {r.id: uow.inferred_clusters.first_settings(r.id, settings_shown) for r in records}
             shown = {i: keys for i, (keys, _) in first.items()}
             views = self._setting_views(uow, sorted({k for ks in shown.values() for k in ks}))
-        rows = [
-            (
-                ClusterSummary(
-                    r.id,
-                    r.name,
-                    r.status,
-                    r.size,
-                    r.first_onset,
-                    r.last_onset,
-                    r.last_reported,
-                    r.merged_into_id,
-                    (),
-                    tuple(views[k] for k in shown.get(r.id, []) if k in views),
-                ),
-                first[r.id][1],
-            )
-            for r in records
-        ]
+        rows = [(_brief(r, (), shown.get(r.id, []), views), first[r.id][1]) for r in records]
         return rows, total
 
     def glimpse(
@@ -370,29 +345,12 @@ class ClusterService:
             members = uow.inferred_clusters.first_members(cluster_id, members_shown)
             keys, settings_total = uow.inferred_clusters.first_settings(cluster_id, settings_shown)
             views = self._setting_views(uow, keys)
-        summary = ClusterSummary(
-            record.id,
-            record.name,
-            record.status,
-            record.size,
-            record.first_onset,
-            record.last_onset,
-            record.last_reported,
-            record.merged_into_id,
-            tuple(ref for ref, _ in members),
-            tuple(views[k] for k in keys if k in views),
-        )
-        return summary, settings_total
+        return _brief(record, [ref for ref, _ in members], keys, views), settings_total
 
     def ever_run(self) -> bool:
         """Whether clusters were ever inferred (a store with none has no run to show)."""
         with self._store.read() as uow:
-            return uow.inferred_clusters.page(_STATUSES, 1, 0)[1] > 0
-
-    def holds_case_of(self, cluster_id: int, staff_id: int) -> bool:
-        """Whether the cluster holds a case assigned to that staff member (a tracer's clusters)."""
-        with self._store.read() as uow:
-            return uow.inferred_clusters.holds_case_of(cluster_id, staff_id)
+            return _ever_run(uow)
 
     def summaries(self, cluster_ids: Sequence[int]) -> list[ClusterSummary]:
         with self._store.read() as uow:
@@ -404,7 +362,7 @@ class ClusterService:
         ``active_days`` before it), largest first, each with its members reported by ``day``:
         their size, onsets and settings as of then. None when no run was ever made."""
         with self._store.read() as uow:
-            if uow.inferred_clusters.page(_STATUSES, 1, 0)[1] == 0:  # as ever_run
+            if not _ever_run(uow):
                 return None
             seen = uow.inferred_clusters.active_on(day, self._policy.clusters.active_days, limit)
             records = [uow.inferred_clusters.get(i) for i, *_ in seen]
@@ -424,19 +382,7 @@ class ClusterService:
         keys = uow.inferred_clusters.settings(ids)
         views = self._setting_views(uow, sorted({k for ks in keys.values() for k in ks}))
         return [
-            ClusterSummary(
-                r.id,
-                r.name,
-                r.status,
-                r.size,
-                r.first_onset,
-                r.last_onset,
-                r.last_reported,
-                r.merged_into_id,
-                tuple(ref for ref, _ in members.get(r.id, [])),
-                tuple(views[k] for k in keys.get(r.id, []) if k in views),
-            )
-            for r in records
+            _brief(r, [ref for ref, _ in members.get(r.id, [])], keys.get(r.id, []), views) for r in records
         ]
 
     def _setting_views(self, uow: Any, keys: Sequence[str]) -> dict[str, SettingView]:
@@ -578,3 +524,34 @@ class ClusterService:
 
 def _date(day_number: int) -> date:
     return date(1970, 1, 1) + timedelta(days=day_number)
+
+
+def _statuses(status: str | None) -> list[str]:
+    """The statuses a list asks for: one named, or the live ones; InvalidInput for another word."""
+    if not status:
+        return list(LIVE)
+    if status not in _STATUSES:
+        raise InvalidInput(f"status: expected one of {', '.join(_STATUSES)}; got {status!r}", field="status")
+    return [status]
+
+
+def _ever_run(uow: Any) -> bool:
+    return bool(uow.inferred_clusters.page(_STATUSES, 1, 0)[1] > 0)
+
+
+def _brief(
+    record: ClusterRecord, members: Sequence[str], keys: Sequence[str], views: dict[str, SettingView]
+) -> ClusterSummary:
+    """A cluster's summary from its record, with these members and the named ones of these settings."""
+    return ClusterSummary(
+        record.id,
+        record.name,
+        record.status,
+        record.size,
+        record.first_onset,
+        record.last_onset,
+        record.last_reported,
+        record.merged_into_id,
+        tuple(members),
+        tuple(views[k] for k in keys if k in views),
+    )

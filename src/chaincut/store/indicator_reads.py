@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import Connection, and_, case, exists, func, select
 
-from chaincut.domain import OrderStatus
+from chaincut.domain import OrderKind, OrderStatus
 from chaincut.store.tables import cases, follow_ups, orders
 
 __all__ = ["EndedOrder", "IndicatorReads"]
@@ -24,6 +24,7 @@ class EndedOrder:
     person_id: int
     starts_on: date
     ends_on: date
+    issued_at: int  # Unix seconds
 
 
 class IndicatorReads:
@@ -41,16 +42,19 @@ class IndicatorReads:
         ).one()
         return int(row[0]), int(row[1])
 
-    def ended_orders(self, first: date, last: date) -> list[EndedOrder]:
-        """Orders whose last day fell from ``first`` to ``last``, less those released early."""
+    def ended_quarantines(self, first: date, last: date) -> list[EndedOrder]:
+        """Quarantine orders (the close contacts followed up daily) whose last day fell from
+        ``first`` to ``last``, less those released early."""
+        o = orders.c
         rows = self._conn.execute(
-            select(orders.c.person_id, orders.c.starts_on, orders.c.ends_on).where(
-                orders.c.ends_on >= first,
-                orders.c.ends_on <= last,
-                orders.c.status != OrderStatus.RELEASED.value,
+            select(o.person_id, o.starts_on, o.ends_on, o.issued_at).where(
+                o.kind == OrderKind.QUARANTINE.value,
+                o.ends_on >= first,
+                o.ends_on <= last,
+                o.status != OrderStatus.RELEASED.value,
             )
         )
-        return [EndedOrder(int(r.person_id), r.starts_on, r.ends_on) for r in rows]
+        return [EndedOrder(int(r.person_id), r.starts_on, r.ends_on, int(r.issued_at)) for r in rows]
 
     def reached_days(self, person_ids: Sequence[int], first: date, last: date) -> set[tuple[int, date]]:
         """(person, day) of each follow-up from ``first`` to ``last`` that reached the person."""

@@ -312,6 +312,7 @@ class OpenOrderRow:
     starts_on: date
     ends_on: date
     case_ref: str | None
+    issued_at: int  # Unix seconds: days before it were not followed up under this order
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,11 @@ class FollowUpRepository:
         With ``staff_id``, only orders from the cases assigned to that member. People come in id
         order (a keyset), each with every open order they hold.
         """
-        conditions: list[Any] = [orders.c.status.in_(_OPEN_STATUSES), orders.c.starts_on <= today]
+        conditions: list[Any] = [
+            orders.c.status.in_(_OPEN_STATUSES),
+            orders.c.starts_on <= today,
+            orders.c.ends_on >= today,  # an order whose days are over is no longer followed up
+        ]
         if staff_id is not None:
             mine = select(case_assignments.c.case_id).where(case_assignments.c.staff_id == staff_id)
             conditions.append(orders.c.case_id.in_(mine))
@@ -365,6 +370,7 @@ class FollowUpRepository:
                 orders.c.starts_on,
                 orders.c.ends_on,
                 cases.c.ref.label("case_ref"),
+                orders.c.issued_at,
             )
             .join(people, people.c.id == orders.c.person_id)
             .outerjoin(cases, cases.c.id == orders.c.case_id)
@@ -380,6 +386,7 @@ class FollowUpRepository:
                 r.starts_on,
                 r.ends_on,
                 r.case_ref,
+                int(r.issued_at),
             )
             for r in rows
         ]

@@ -376,11 +376,15 @@ class SessionRepository:
                 session_purposes.c.session_id == session_id, session_purposes.c.record == record
             )
         )
-        self._conn.execute(
-            insert(session_purposes).values(
-                session_id=session_id, record=record, purpose=purpose, stated_at=at
-            )
-        )
+        try:
+            with self._conn.begin_nested():  # a savepoint: a double submit racing this one wins
+                self._conn.execute(
+                    insert(session_purposes).values(
+                        session_id=session_id, record=record, purpose=purpose, stated_at=at
+                    )
+                )
+        except IntegrityError:
+            pass  # the same session stated a purpose for the record at the same moment: it stands
 
     def revoke_for_staff(self, staff_id: int, *, at: int) -> None:
         self._conn.execute(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from chaincut.clock import Clock
+from chaincut.clock import Clock, from_epoch
 from chaincut.domain import Case, FollowUp, TestResult
 from chaincut.errors import InvalidInput, NotFound
 from chaincut.store import FollowUpEntry, Store
@@ -37,6 +37,7 @@ __all__ = [
     "OnTestResult",
     "Worklist",
     "WorklistRow",
+    "followed_from",
 ]
 
 log = logging.getLogger("chaincut.follow_ups")
@@ -255,16 +256,24 @@ class FollowUpService:
             days = []
             for offset in range(WORKLIST_DAYS):
                 day = first + timedelta(days=offset)
-                days.append((day, _status(by_day.get((person_id, day)), day, mine)))
+                days.append((day, _status(by_day.get((person_id, day)), day, mine, self._zone)))
             rows.append(WorklistRow(mine[0].person_ref, tuple(mine), tuple(days)))
         return Worklist(rows, today, shown[-1] if len(people) > limit else None)
 
 
-def _status(recorded: FollowUpDay | None, day: date, held: Sequence[OpenOrderRow]) -> DayStatus:
+def followed_from(starts_on: date, issued_at: int, zone: ZoneInfo) -> date:
+    """The first day an order's person is followed up: its start, or the day it was issued when
+    later (a quarantine starts on the day of the last exposure, often before the order)."""
+    return max(starts_on, from_epoch(issued_at).astimezone(zone).date())
+
+
+def _status(
+    recorded: FollowUpDay | None, day: date, held: Sequence[OpenOrderRow], zone: ZoneInfo
+) -> DayStatus:
     if recorded is not None:
         if not recorded.reached:
             return DayStatus.NOT_REACHED
         return DayStatus.SYMPTOMATIC if recorded.symptomatic else DayStatus.SEEN
-    if any(o.starts_on <= day <= o.ends_on for o in held):
+    if any(followed_from(o.starts_on, o.issued_at, zone) <= day <= o.ends_on for o in held):
         return DayStatus.NOT_DONE
     return DayStatus.OUTSIDE

@@ -5,12 +5,14 @@ framework, each as a share with its numerator and denominator:
 
 - **contacts traced in time**: of the orders issued in the period for a case's contacts, those
   issued within ``contacts_traced_within_hours`` (24) of the case's report;
-- **followed up for the whole period**: of the orders whose period ended in the period (up to
-  yesterday; those released early left out), those whose person was reached on every day of it;
+- **followed up for the whole period**: of the quarantine orders (close contacts, followed up
+  daily) whose period ended in the period (up to yesterday; those released early left out), those
+  whose person was reached on every day of it from the day it was issued (a quarantine starts on
+  the day of the last exposure, often before the order: those days were no one's to follow up);
 - **new cases already known as contacts**: of the cases reported in the period, those whose person
   had been given an order before;
-- **lost to follow-up**: of the same ended orders, those whose person was reached on none of its
-  last ``lost_to_follow_up_days`` (3) days.
+- **lost to follow-up**: of the same ended quarantines, those whose person was reached on none of
+  its last ``lost_to_follow_up_days`` (3) days.
 
 A share with nothing to count is None (not 0): no order ended, no case was reported.
 """
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 from chaincut.clock import Clock, to_epoch
 from chaincut.policy import Policy
 from chaincut.store import Store
+from chaincut.tracing.followups import followed_from
 
 __all__ = ["Share", "TracingIndicatorService", "TracingIndicators"]
 
@@ -72,14 +75,16 @@ class TracingIndicatorService:
                 since=since, within_seconds=targets.contacts_traced_within_hours * 3600
             )
             reported, known = reads.cases_known_as_contacts(since=since)
-            ended = reads.ended_orders(first, yesterday) if yesterday >= first else []
+            ended = reads.ended_quarantines(first, yesterday) if yesterday >= first else []
             earliest = min((o.starts_on for o in ended), default=first)
             reached = reads.reached_days([o.person_id for o in ended], earliest, yesterday)
-        whole = lost = 0
+        whole = lost = counted = 0
         for order in ended:
-            days = [
-                order.starts_on + timedelta(days=n) for n in range((order.ends_on - order.starts_on).days + 1)
-            ]
+            start = followed_from(order.starts_on, order.issued_at, self._zone)
+            days = [start + timedelta(days=n) for n in range((order.ends_on - start).days + 1)]
+            if not days:  # issued after its last day: nothing was left to follow up
+                continue
+            counted += 1
             if all((order.person_id, d) in reached for d in days):
                 whole += 1
             if not any((order.person_id, d) in reached for d in days[-targets.lost_to_follow_up_days :]):
@@ -88,9 +93,9 @@ class TracingIndicatorService:
             first_day=first,
             today=today,
             traced_in_time=Share(in_time, ordered),
-            followed_whole_period=Share(whole, len(ended)),
+            followed_whole_period=Share(whole, counted),
             known_contacts=Share(known, reported),
-            lost_to_follow_up=Share(lost, len(ended)),
+            lost_to_follow_up=Share(lost, counted),
             traced_within_hours=targets.contacts_traced_within_hours,
             lost_after_days=targets.lost_to_follow_up_days,
         )

@@ -38,7 +38,15 @@ from chaincut.tracing.exports import (
 from chaincut.tracing.timeline import CaseTimeline, VisitEntry
 from chaincut.tracing.trace import ContactOrder, Trace
 from chaincut.web.i18n import N_, Language, Localizer
-from chaincut.web.labels import CASE_CLASSIFICATIONS, CASE_STATUSES, EVIDENCE_KINDS, ORDER_KINDS, TIERS, label
+from chaincut.web.labels import (
+    CASE_CLASSIFICATIONS,
+    CASE_STATUSES,
+    EVIDENCE_KINDS,
+    ORDER_KINDS,
+    TIERS,
+    VISIT_SOURCES,
+    label,
+)
 from chaincut.web.pages import PageRoute, fragment, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 from chaincut.web.timeline_chart import timeline_chart
@@ -267,7 +275,9 @@ def case_page(
     case = purposed.case(ref, details={"tier": tier or None, "order": order, "page": page_number})
     trace = services.tracing.trace_case(ref)
     contacts = _contacts_view(words, purposed, ref, trace, chosen_tier, _ORDERS[order], page_number)
-    if request.headers.get("HX-Request") == "true":
+    # htmx swapping the contacts in; never a history restore, which wants the whole page (and
+    # htmx keeps no page in the browser's storage: historyCacheSize 0, base.html).
+    if request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers:
         return fragment(request, caller, "case_contacts.html", ref=ref, contacts=contacts)
     registry, zone = services.cases, services.settings.zone
     record = registry.describe([case])[0]
@@ -357,7 +367,7 @@ def timeline_rows(words: Localizer, timeline: CaseTimeline, zone: Any) -> list[d
                     "span": _span(words, Interval(e.entered_at, end), zone),
                     "inferred": e.left_inferred,
                     "clipped": e.clipped,
-                    "source": e.source.value,
+                    "source": label(words, VISIT_SOURCES, e.source.value),
                 }
             )
         else:
@@ -369,7 +379,7 @@ def timeline_rows(words: Localizer, timeline: CaseTimeline, zone: Any) -> list[d
                     "span": _span(words, Interval(e.start, e.end), zone),
                     "inferred": False,
                     "clipped": False,
-                    "source": "encounter",
+                    "source": label(words, VISIT_SOURCES, "encounter"),
                 }
             )
     return rows

@@ -23,6 +23,7 @@ from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
 from chaincut.web.i18n import N_, Language, Localizer
+from chaincut.web.labels import DECISIONS, label
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 
@@ -171,9 +172,8 @@ def cluster(
         return _form(request, caller, next_path=str(request.url.path))
     services = purposed.services
     words = localizer_for(request, caller)
-    staff_id = services.records.analytics_staff_bound(caller.principal)
     brief = services.clusters.glimpse(cluster_id, members_shown=WHOLE_UP_TO, settings_shown=SETTINGS_SHOWN)
-    if brief is None or (staff_id is not None and not services.clusters.holds_case_of(cluster_id, staff_id)):
+    if brief is None or not services.records.may_read_cluster(caller.principal, cluster_id):
         raise NotFound(f"no cluster {cluster_id}", field="id")
     summary, settings_total = brief
     whole = summary.size <= WHOLE_UP_TO
@@ -247,13 +247,16 @@ def cluster(
         else [
             {
                 "case": detail.case_refs.get(d.case_id, str(d.case_id)),
-                "decision": d.decision,
+                "decision": label(words, DECISIONS, d.decision),
                 "by": d.decided_by,
                 "note": d.note,
             }
             for d in detail.decisions
         ],
         graph_json=_script_json({"nodes": graph["nodes"], "edges": graph["edges"]}),
+        # A case's page shows whereabouts: linked only for those who may read them (tracers,
+        # supervisors), not for an epidemiologist, whom it would answer "not found".
+        may_open_cases=caller.principal.may(Permission.WHEREABOUTS_READ),
         graph_edges=len(graph["edges"]),
         computed_at=graph["computed_at"],
     )

@@ -2,8 +2,9 @@
 with its 95% band, the share of local cases with no known source, and the active clusters.
 
 The same services as ``GET /analytics/epicurve``, ``/analytics/rt`` and ``/analytics/clusters``
-(aggregates and cluster names only: no case is named, so no purpose is asked, as for the
-situation report), over the last ``DAYS`` days; charts drawn server-side as SVG (``web/charts``).
+over the last ``DAYS`` days: counts, and the active clusters' names and settings. No case or
+person is named, so no purpose is asked, as for the situation report, which shows the same.
+Charts are drawn server-side as SVG (``web/charts``).
 """
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chaincut.domain import TestResult
 from chaincut.domain.access import Permission
-from chaincut.errors import Conflict, InvalidInput
+from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.guards import Caller, requires
 from chaincut.tracing.followups import SYMPTOMS, DayStatus
 from chaincut.web.i18n import N_
-from chaincut.web.labels import ORDER_KINDS, label
+from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 
@@ -53,21 +53,6 @@ _GLYPHS = {
     DayStatus.NOT_DONE: "?",
     DayStatus.OUTSIDE: "",
 }
-SYMPTOM_LABELS: dict[str, str] = {
-    "fever": N_("fever"),
-    "chills": N_("chills"),
-    "cough": N_("cough"),
-    "sore_throat": N_("sore throat"),
-    "runny_nose": N_("runny nose"),
-    "shortness_of_breath": N_("shortness of breath"),
-    "fatigue": N_("fatigue"),
-    "headache": N_("headache"),
-    "muscle_pain": N_("muscle pain"),
-    "loss_of_taste_or_smell": N_("loss of taste or smell"),
-    "nausea_or_vomiting": N_("nausea or vomiting"),
-    "diarrhoea": N_("diarrhoea"),
-}
-assert set(SYMPTOM_LABELS) == SYMPTOMS
 _SUGGESTIONS = (
     N_("Daily follow-up of contacts under quarantine"),
     N_("Calling contacts with a testing notice"),
@@ -153,9 +138,11 @@ def worklist(
         }
         for row in found.rows
     ]
-    notice = None
-    if done:
+    notice, new_case = None, None
+    if done and _recorded_by(services, done, caller.name):  # a notice a link cannot make up
         notice = words.gettext(N_("Follow-up recorded for %(person)s.")) % {"person": done}
+        if case and _made_case_of(services, case, done):
+            new_case = case
     return page(
         request,
         caller,
@@ -170,10 +157,28 @@ def worklist(
             if s is not DayStatus.OUTSIDE
         ],
         notice=notice,
-        new_case=case,
+        new_case=new_case,
         purpose=purposed.purpose,
         next_href=f"/console/follow-ups?after={found.next_after}" if found.next_after is not None else None,
     )
+
+
+def _recorded_by(services: Any, person_ref: str, actor: str) -> bool:
+    """Whether ``actor`` recorded the person's latest follow-up."""
+    try:
+        latest, _ = services.follow_ups.list(person_ref, limit=1)
+    except NotFound:
+        return False
+    return bool(latest) and latest[0].follow_up.recorded_by == actor
+
+
+def _made_case_of(services: Any, case_ref: str, person_ref: str) -> bool:
+    """Whether ``case_ref`` is a case of that person (the one their positive test made)."""
+    try:
+        record = services.cases.describe([services.cases.get(case_ref)])[0]
+    except NotFound:
+        return False
+    return bool(record.person_ref == person_ref)
 
 
 def _record_form(

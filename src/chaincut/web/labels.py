@@ -13,9 +13,12 @@ from chaincut.web.i18n import N_, Localizer
 __all__ = [
     "CASE_CLASSIFICATIONS",
     "CASE_STATUSES",
+    "DECISIONS",
     "EVIDENCE_KINDS",
     "ORDER_KINDS",
+    "SYMPTOM_LABELS",
     "TIERS",
+    "VISIT_SOURCES",
     "label",
 ]
 
@@ -38,6 +41,30 @@ EVIDENCE_KINDS: dict[str, str] = {
     "encounter": N_("near each other"),
     "household": N_("same household"),
 }
+SYMPTOM_LABELS: dict[str, str] = {
+    "fever": N_("fever"),
+    "chills": N_("chills"),
+    "cough": N_("cough"),
+    "sore_throat": N_("sore throat"),
+    "runny_nose": N_("runny nose"),
+    "shortness_of_breath": N_("shortness of breath"),
+    "fatigue": N_("fatigue"),
+    "headache": N_("headache"),
+    "muscle_pain": N_("muscle pain"),
+    "loss_of_taste_or_smell": N_("loss of taste or smell"),
+    "nausea_or_vomiting": N_("nausea or vomiting"),
+    "diarrhoea": N_("diarrhoea"),
+}
+"""The follow-up's symptoms (``tracing.followups.SYMPTOMS``: a test checks that both name the same)."""
+VISIT_SOURCES: dict[str, str] = {
+    "qr": N_("checked in with the poster's code"),
+    "upload": N_("from the visit history the case uploaded"),
+    "interview": N_("told in an interview"),
+    "import": N_("imported from another system"),
+    "taxi": N_("taxi ride"),
+    "encounter": N_("near another person"),
+}
+DECISIONS: dict[str, str] = {"confirmed": N_("confirmed a member"), "rejected": N_("rejected as a member")}
 ORDER_KINDS: dict[str, str] = {"quarantine": N_("quarantine order"), "testing_notice": N_("testing notice")}
 
 

@@ -24,7 +24,7 @@ from chaincut.domain.orders import TestResult
 from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
 from chaincut.web.i18n import N_
-from chaincut.web.labels import ORDER_KINDS, label
+from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 
@@ -171,7 +171,8 @@ def person_page(
         follow_ups = [
             {
                 "on_date": f.follow_up.on_date,
-                "symptoms": ", ".join(f.follow_up.symptoms),
+                "reached": f.follow_up.reached,
+                "symptoms": ", ".join(label(words, SYMPTOM_LABELS, s) for s in f.follow_up.symptoms),
                 "result": label(words, _RESULTS, f.follow_up.test_result.value)
                 if f.follow_up.test_result
                 else None,

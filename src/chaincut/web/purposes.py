@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from chaincut.access.accounts import PURPOSE_MAX_CHARS
-from chaincut.errors import NotAuthenticated
+from chaincut.access.accounts import clean_purpose
+from chaincut.errors import InvalidInput, NotAuthenticated
 from chaincut.guards import Caller
 from chaincut.web.pages import localizer_for, page
 
@@ -33,8 +33,10 @@ def stated(caller: Caller, purpose: str) -> str | None:
     """The purpose as it will be kept (spaces tidied), or None when it is too short or too long."""
     if caller.session_id is None:
         raise NotAuthenticated("stating a purpose needs a signed-in web session")
-    cleaned = " ".join(purpose.split())
-    return cleaned if 5 <= len(cleaned) <= PURPOSE_MAX_CHARS else None
+    try:
+        return clean_purpose(purpose)
+    except InvalidInput:
+        return None
 
 
 def keep_purpose(caller: Caller, record: str, purpose: str) -> None:

@@ -1,6 +1,6 @@
 // chaincut: a cluster's chain graph, drawn by Cytoscape.js (vendored) from the JSON the page holds.
 // Roots at the top, each generation below; a solid edge is a tracer-confirmed infector, a dashed one
-// inferred. Clicking (or pressing Enter on) a case opens its page. The table beside it lists the same.
+// inferred. Clicking a case opens its page (for those who may read it). The table lists the same.
 (function () {
   "use strict";
   var holder = document.getElementById("chain-graph");
@@ -52,7 +52,9 @@
     ],
   });
   holder.dataset.ready = "true";
-  cy.on("tap", "node", function (event) {
-    window.location.assign(holder.dataset.caseUrl.replace("CASE", encodeURIComponent(event.target.id())));
-  });
+  if (holder.dataset.caseUrl) {
+    cy.on("tap", "node", function (event) {
+      window.location.assign(holder.dataset.caseUrl.replace("CASE", encodeURIComponent(event.target.id())));
+    });
+  }
 })();
