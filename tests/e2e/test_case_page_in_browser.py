@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.bootstrap import Services
@@ -46,9 +46,16 @@ def base_url(site: tuple[str, Services]) -> str:
     return site[0]
 
 
-def _sign_in(page: Page, base_url: str) -> None:
+def _open(browser: Browser, lang: str) -> tuple[BrowserContext, Page]:
+    """A browser window in ``lang`` (a desk's screen), and its page."""
+    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    return context, context.new_page()
+
+
+def _sign_in(page: Page, base_url: str, username: str = USER) -> None:
     page.goto(f"{base_url}/login")
-    page.fill("#username", USER)
+    page.fill("#username", username)
     page.fill("#password", PASSWORD)
     with page.expect_navigation():
         page.click("main button[type=submit]")
@@ -65,9 +72,7 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
     browser: Browser, base_url: str, screenshots: Path, lang: str
 ) -> None:
     en = lang == "en"
-    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = _open(browser, lang)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: errors.append(r.url) if r.status == 404 else None)
@@ -138,9 +143,7 @@ def test_a_tracer_records_todays_follow_ups_from_the_worklist(
     base_url, services = site
     trace = services.tracing.trace_case("A")
     services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
-    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = _open(browser, lang)
     try:
         _sign_in(page, base_url)
         with page.expect_navigation():
@@ -173,15 +176,9 @@ def test_a_supervisor_releases_a_contact_early_with_a_reason(
     base_url, services = site
     trace = services.tracing.trace_case("A")
     services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
-    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = _open(browser, lang)
     try:
-        page.goto(f"{base_url}/login")
-        page.fill("#username", "sam")
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("main button[type=submit]")
+        _sign_in(page, base_url, "sam")
         page.goto(f"{base_url}/console/people/p-D")
         page.fill("#purpose", "reviewing a contact's order")
         with page.expect_navigation():
@@ -207,17 +204,11 @@ def test_a_supervisor_opens_a_cluster_and_a_case_from_its_chain_graph(
     seed(services, {ref: (onset, [("v-gym", 1, 10)], None) for ref, onset in (("E", 3), ("F", 4), ("G", 5))})
     services.chains.confirm(tests, "F", "E")
     refresh_clusters_and_chains(services.clusters, services.chains, tests)
-    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = _open(browser, lang)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        page.goto(f"{base_url}/login")
-        page.fill("#username", "sam")
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("main button[type=submit]")
+        _sign_in(page, base_url, "sam")
         with page.expect_navigation():
             page.click("a[href='/console/clusters']")
         page.fill("#purpose", "reviewing today's clusters")

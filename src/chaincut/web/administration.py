@@ -153,8 +153,8 @@ def staff_accounts(
         "staff.html",
         accounts=accounts,
         roles=[(role.value, words.gettext(ROLE_TITLES[role])) for role in _ROLE_ORDER],
-        notice=words.gettext(_STAFF_DONE[done]) if done in _STAFF_DONE else None,
-        problem=words.gettext(_STAFF_PROBLEMS[problem]) if problem in _STAFF_PROBLEMS else None,
+        notice=words.message(_STAFF_DONE, done),
+        problem=words.message(_STAFF_PROBLEMS, problem),
     )
 
 

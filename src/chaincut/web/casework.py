@@ -127,7 +127,7 @@ def team(
         loads=loads,
         cases=cases,
         notice=notice,
-        problem=words.gettext(_ASSIGN_PROBLEMS[problem]) if problem in _ASSIGN_PROBLEMS else None,
+        problem=words.message(_ASSIGN_PROBLEMS, problem),
         target_hours=services.policy.tracing_targets.contacts_traced_within_hours,
         next_href=f"/console/team?after={case_cursor(shown[-1].created_at, shown[-1].id)}" if more else None,
     )
@@ -187,8 +187,8 @@ def approvals(
         caller,
         "approvals.html",
         requests=requests,
-        notice=words.gettext(notices[done]) if done in notices else None,
-        problem=words.gettext(_DECISION_PROBLEMS[problem]) if problem in _DECISION_PROBLEMS else None,
+        notice=words.message(notices, done),
+        problem=words.message(_DECISION_PROBLEMS, problem),
     )
 
 

@@ -199,7 +199,7 @@ def _record_form(
         ref=ref,
         day=day,
         symptoms=[{"code": code, "label": words.gettext(text)} for code, text in SYMPTOM_LABELS.items()],
-        problem=words.gettext(_PROBLEMS[problem]) if problem in _PROBLEMS else None,
+        problem=words.message(_PROBLEMS, problem),
         problem_field=problem,
         chosen=chosen or {"reached": "yes", "symptoms": [], "test": "", "note": ""},
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -133,6 +134,11 @@ class Localizer:
 
     def gettext(self, message: str) -> str:
         return _translations(self.language.catalog).gettext(message)
+
+    def message(self, messages: Mapping[str, str], key: str | None) -> str | None:
+        """The message ``messages`` holds for ``key`` (a page's ``?done=``, ``?problem=``), in this
+        language; None for a key it lacks, so a made-up query shows nothing."""
+        return None if key is None or key not in messages else self.gettext(messages[key])
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return _translations(self.language.catalog).ngettext(singular, plural, n)

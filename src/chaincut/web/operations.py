@@ -107,8 +107,8 @@ def keys(
             }
             for p in partners
         ],
-        notice=words.gettext(_DONE[done]) if done in _DONE else None,
-        problem=words.gettext(_PROBLEMS[problem]) if problem in _PROBLEMS else None,
+        notice=words.message(_DONE, done),
+        problem=words.message(_PROBLEMS, problem),
     )
 
 
@@ -195,8 +195,8 @@ def purges(
             }
             for r in recent
         ],
-        notice=words.gettext(_DONE[done]) if done in _DONE else None,
-        problem=words.gettext(_PROBLEMS[problem]) if problem in _PROBLEMS else None,
+        notice=words.message(_DONE, done),
+        problem=words.message(_PROBLEMS, problem),
     )
 
 

@@ -204,8 +204,8 @@ def person_page(
         colours=[
             {"value": c, "label": label(words, _COLOURS, c)} for c in services.policy.health_codes.colours
         ],
-        notice=words.gettext(_DONE[done]) if done in _DONE else None,
-        problem=words.gettext(_PROBLEMS[problem]) if problem in _PROBLEMS else None,
+        notice=words.message(_DONE, done),
+        problem=words.message(_PROBLEMS, problem),
     )
 
 
