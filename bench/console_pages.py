@@ -39,6 +39,7 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain.access import Principal, Role
+from chaincut.policy import default_policy_text
 from chaincut.settings import Settings
 from chaincut.store import Database
 from chaincut.store.migrate import upgrade
@@ -115,6 +116,20 @@ def _state(client: TestClient, form_path: str, action: str, next_path: str) -> N
     )
 
 
+def _policy_draft(svc: Services) -> int:
+    """A version of the policy awaiting activation (made once): a week's quarantine, diners close."""
+    for version in svc.policy_changes.versions():
+        if version.source == "console" and version.status == "draft":
+            return version.id
+    text = (
+        default_policy_text()
+        .replace('version = "2026.11-default"', 'version = "bench-draft"', 1)
+        .replace("quarantine_days = 14", "quarantine_days = 7", 1)
+        .replace('after_leave_minutes = 30\ntier = "exposed"', 'after_leave_minutes = 30\ntier = "close"', 1)
+    )
+    return svc.policy_changes.upload(Principal.system("bench"), text).id
+
+
 def _time(client: TestClient, path: str, runs: int) -> dict[str, float]:
     seconds = []
     for _ in range(runs):
@@ -168,6 +183,7 @@ def main(argv: list[str]) -> None:
         largest = listed[0][0].id
         # The planted cluster of clusters_chains.py (5,000 cases at one banquet hall), else the median.
         planted = min(listed, key=lambda row: abs(row[0].size - 5_000))[0].id
+        draft = _policy_draft(svc)
         measured: dict[str, dict[str, float]] = {}
         app = create_app(svc, schedule_maintenance=False)
         with TestClient(app, base_url="https://testserver") as client:
@@ -198,6 +214,11 @@ def main(argv: list[str]) -> None:
                 ("cluster of 5,000", f"/console/clusters/{planted}"),
                 ("largest cluster (glimpse)", f"/console/clusters/{largest}"),
                 ("dashboard", "/console/dashboard"),
+                ("district map", "/console/districts"),
+                ("district map, 90 days", "/console/districts?days=90"),
+                ("policy in force", "/console/policy"),
+                ("policy version (its diff)", f"/console/policy/versions/{draft}"),
+                ("what it changes (10 cases)", f"/console/policy/versions/{draft}?impact=show&latest=10"),
                 ("audit search", f"/console/audit?by=staff&value={TRACER}"),
                 ("staff", "/console/staff"),
                 ("keys", "/console/keys"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from secrets import token_hex
+from typing import Protocol
 
 from chaincut.access import (
     AuditTrail,
@@ -20,6 +23,7 @@ from chaincut.access import (
 )
 from chaincut.access.assignments import CaseAssignments
 from chaincut.access.audit import ANCHOR_FILE
+from chaincut.access.policy_changes import PolicyChanges
 from chaincut.access.rate_limit import StoredCounts
 from chaincut.access.subject_access import SubjectAccess
 from chaincut.analytics import ReproductionNumbers
@@ -45,7 +49,7 @@ from chaincut.codes.signed import SignedCodes
 from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
-from chaincut.policy import Policy, load_policy
+from chaincut.policy import Policy, parse_policy, policy_text
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects
@@ -75,7 +79,16 @@ from chaincut.venues.tokens import (
 )
 from chaincut.whereabouts.checkin import CheckInService
 
-__all__ = ["Services", "ballot_seeds", "bootstrap", "db_upgrade", "offline_verifier_factory"]
+__all__ = [
+    "POLICY_POLL_SECONDS",
+    "HoldsServices",
+    "PolicyFollower",
+    "Services",
+    "ballot_seeds",
+    "bootstrap",
+    "db_upgrade",
+    "offline_verifier_factory",
+]
 
 
 @dataclass
@@ -123,9 +136,24 @@ class Services:
     chains: ChainService
     serial_intervals: SerialIntervals
     situation_reports: SituationReports
+    policy_changes: PolicyChanges
+    wiring: _Wiring = field(repr=False)
 
     def close(self) -> None:
         self.db.dispose()
+
+    def under(self, policy: Policy) -> Services:
+        """These services under another policy: the same adapters, caches and archive index.
+
+        The border's quotas follow the policy at once, as at a start under it.
+        """
+        services = _wire(self.wiring, policy, self.tracing.under(policy))
+        services.border.apply_policy_quotas()
+        return services
+
+    @property
+    def policy_follower(self) -> PolicyFollower:
+        return self.wiring.follower
 
 
 def bootstrap(
@@ -140,10 +168,15 @@ def bootstrap(
     code's revision; otherwise StoreNotReady says to run ``chaincut db upgrade``.
     It must also hold no venue of a type the policy lacks; otherwise PolicyError
     lists every such type.
+
+    The policy in force is the one activated last (``PolicyChanges.settle``): the policy
+    file (``CHAINCUT_POLICY_FILE``, else the shipped default) when it is new to the
+    store, else a version a supervisor activated in the console since.
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
-    policy = load_policy(settings.policy_file)
+    file_text = policy_text(settings.policy_file)
+    policy = parse_policy(file_text, source=str(settings.policy_file or "default policy"))
     secrets = load_secrets(settings)
     db = Database(settings.resolved_database_url())
     try:
@@ -160,30 +193,72 @@ def bootstrap(
     except ValueError as exc:
         raise ConfigurationError("the venue signing key is not a P-256 private key in PEM") from exc
     kid = key_id_for(private_key.public_key())
-    signer = VenueTokenSigner(private_key, kid)
-    verifier = VenueTokenVerifier({kid: private_key.public_key()})
-    hasher = IdentityHasher(secrets.identity_hash_key)
-    venues = VenueRegistry(store, policy, clock, signer)
+    audit = AuditTrail(store, clock, anchor_path=Path(settings.data_dir) / ANCHOR_FILE)
+    device_tokens = DeviceTokens(derive_key(secrets.audit_key, "chaincut device tokens v1"))
+    wiring = _Wiring(
+        settings=settings,
+        clock=clock,
+        db=db,
+        store=store,
+        signer=VenueTokenSigner(private_key, kid),
+        verifier=VenueTokenVerifier({kid: private_key.public_key()}),
+        hasher=IdentityHasher(secrets.identity_hash_key),
+        audit=audit,
+        device_tokens=device_tokens,
+        seeds=ballot_seeds(settings),
+        principals=PrincipalResolver(store, clock, device_tokens),
+        rate_limits=RateLimiter(StoredCounts(store), clock),
+        policy_changes=PolicyChanges(store, clock, audit),
+        follower=PolicyFollower(),
+    )
     if require_schema:
         try:
-            venues.check_types_known()  # a venue type without a rule: refuse to serve, naming each
+            source = str(settings.policy_file or "the shipped default")
+            policy = wiring.policy_changes.settle(file_text, policy, source=source)
+            VenueRegistry(store, policy, clock, wiring.signer).check_types_known()
         except Exception:
+            # a venue type without a rule: refuse to serve, naming each
             db.dispose()
             raise
+    services = _wire(wiring, policy, TracingService(store, policy, clock, settings.zone))
+    if require_schema:
+        audit.note_policy(policy.version, policy.digest)
+        # The policy in force decides each slot's quota, for slots booked under an earlier one too.
+        services.border.apply_policy_quotas()
+    return services
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What services share whatever the policy: adapters, keys, and per-process caches."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    store: Store
+    signer: VenueTokenSigner
+    verifier: VenueTokenVerifier
+    hasher: IdentityHasher
+    audit: AuditTrail
+    device_tokens: DeviceTokens
+    seeds: Callable[[date], str]
+    principals: PrincipalResolver
+    rate_limits: RateLimiter
+    policy_changes: PolicyChanges
+    follower: PolicyFollower
+
+
+def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
+    """The services under ``policy``; ``tracing`` is the tracing under it (its archive index shared)."""
+    settings, clock, store, audit = wiring.settings, wiring.clock, wiring.store, wiring.audit
+    hasher, seeds = wiring.hasher, wiring.seeds
+    venues = VenueRegistry(store, policy, clock, wiring.signer)
     max_future = settings.checkin_max_future_seconds
-    tracing = TracingService(store, policy, clock, settings.zone)
     # Health codes follow the facts: a case registered or changed is traced and its contacts'
     # codes recomputed; orders and test results recompute the people they concern.
     codes = HealthCodeService(store, policy, clock, settings.zone, tracer=tracing)
     cases = CaseRegistry(store, policy, clock, settings.zone, on_change=codes.case_changed)
-    audit = AuditTrail(store, clock, anchor_path=Path(settings.data_dir) / ANCHOR_FILE)
-    device_tokens = DeviceTokens(derive_key(secrets.audit_key, "chaincut device tokens v1"))
-    seeds = ballot_seeds(settings)
     border = BookingService(store, policy.border, clock, settings.zone, hasher, seeds=seeds)
-    if require_schema:
-        audit.note_policy(policy.version, policy.digest)
-        # The policy in force decides each slot's quota, for slots booked under an earlier one too.
-        border.apply_policy_quotas()
     records = RecordAccess(store, audit)
     subjects = hasher.subjects
     code_keys = CodeKeys(store, clock, settings.code_issuer, policy.signed_codes.valid_hours)
@@ -202,13 +277,15 @@ def bootstrap(
         settings=settings,
         policy=policy,
         clock=clock,
-        db=db,
+        db=wiring.db,
         store=store,
         hasher=hasher,
         people=PeopleRegistry(store, hasher, clock),
         venues=venues,
-        checkins=CheckInService(store, policy, clock, verifier, max_future=timedelta(seconds=max_future)),
-        verifier=verifier,
+        checkins=CheckInService(
+            store, policy, clock, wiring.verifier, max_future=timedelta(seconds=max_future)
+        ),
+        verifier=wiring.verifier,
         cases=cases,
         caseload=CaseloadService(store, policy, clock),
         tracing_indicators=TracingIndicatorService(store, policy, clock, settings.zone),
@@ -229,13 +306,13 @@ def bootstrap(
             settings,
             PasswordVault(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib),
             audit,
-            device_tokens,
+            wiring.device_tokens,
         ),
-        principals=PrincipalResolver(store, clock, device_tokens),
+        principals=wiring.principals,
         records=records,
         assignments=CaseAssignments(store, records, policy, clock),
         approvals=ExportApprovals(store, clock, audit, records, settings.approval_hours),
-        rate_limits=RateLimiter(StoredCounts(store), clock),
+        rate_limits=wiring.rate_limits,
         subject_access=SubjectAccess(store, policy, clock, settings.zone, records, audit, subjects),
         border=border,
         clearances=ClearanceService(
@@ -268,7 +345,58 @@ def bootstrap(
         situation_reports=SituationReports(
             store, policy, clock, settings.zone, reproduction, clusters=StoredClusters(clusters, chains)
         ),
+        policy_changes=wiring.policy_changes,
+        wiring=wiring,
     )
+
+
+POLICY_POLL_SECONDS = 5.0
+
+
+class HoldsServices(Protocol):
+    """Where a server keeps its services (its application's state)."""
+
+    services: Services
+
+
+class PolicyFollower:
+    """Keeps a server worker under the policy in force when another worker activates a new one.
+
+    Each worker asks the store for the digest in force at most every ``POLICY_POLL_SECONDS``
+    (one indexed read) and rewires its services when it changed; the worker that activated
+    a version rewires at once.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._next_poll = float("-inf")
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        return self._monotonic() >= self._next_poll
+
+    def follow(self, holder: HoldsServices) -> Services:
+        """The holder's services, rewired first when the store's policy in force is another."""
+        with self._lock:
+            services = holder.services
+            if not self.due():
+                return services
+            self._next_poll = self._monotonic() + POLICY_POLL_SECONDS
+            digest = services.policy_changes.in_force_digest()
+            if digest is None or digest == services.policy.digest:
+                return services
+            policy = services.policy_changes.in_force_policy()
+            if policy is None:
+                return services
+            holder.services = services.under(policy)
+            return holder.services
+
+    def activated(self, holder: HoldsServices, policy: Policy) -> Services:
+        """Rewire the holder's services under ``policy``, which this worker just activated."""
+        with self._lock:
+            if holder.services.policy.digest != policy.digest:
+                holder.services = holder.services.under(policy)
+            return holder.services
 
 
 def _archive(settings: Settings, db: Database, *, check: bool = True) -> ParquetArchive | None:

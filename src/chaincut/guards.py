@@ -158,6 +158,9 @@ class Guard:
         ] = None,
     ) -> Caller:
         services: Services = request.app.state.services
+        if services.policy_follower.due():
+            # Another worker may have activated a policy: follow it (one read every few seconds).
+            services = await asyncio.to_thread(services.policy_follower.follow, request.app.state)
         try:
             principal, csrf_token, session_id = await self._principal(request, services, bearer, session)
         except (NotAuthenticated, PermissionDenied):

@@ -14,20 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
 from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal
 from chaincut.settings import Settings
-from support.auth import PASSWORD
+from support.desk import checked, open_window, sign_in
 from support.outbreak import seed, tracers_outbreak
 from support.serving import browser_services, served
 
 USER = "tess"
-LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong
 
 
@@ -46,44 +44,23 @@ def base_url(site: tuple[str, Services]) -> str:
     return site[0]
 
 
-def _open(browser: Browser, lang: str) -> tuple[BrowserContext, Page]:
-    """A browser window in ``lang`` (a desk's screen), and its page."""
-    context = browser.new_context(locale=LOCALES[lang], viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    return context, context.new_page()
-
-
-def _sign_in(page: Page, base_url: str, username: str = USER) -> None:
-    page.goto(f"{base_url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-
-
-def _checked(page: Page, screenshots: Path, name: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
-
-
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
     browser: Browser, base_url: str, screenshots: Path, lang: str
 ) -> None:
     en = lang == "en"
-    context, page = _open(browser, lang)
+    context, page = open_window(browser, lang)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: errors.append(r.url) if r.status == 404 else None)
     try:
-        _sign_in(page, base_url)
+        sign_in(page, base_url, USER)
         page.goto(f"{base_url}/console/cases")
         with page.expect_navigation():
             page.click("tr[data-case='A'] a")
         assert page.url == f"{base_url}/console/cases/A"
         assert page.is_visible("#purpose")  # asked before anything personal is shown
-        _checked(page, screenshots, f"case-purpose-{lang}")
+        checked(page, screenshots, f"case-purpose-{lang}")
 
         page.fill("#purpose", "tracing the contacts of case A" if en else "追蹤個案 A 的接觸者")
         with page.expect_navigation():
@@ -92,7 +69,7 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
         assert page.locator("svg.timeline rect.stay").count() == 2
         assert ("Golden Dragon" if en else "金龍酒家") in (page.text_content("svg.timeline") or "")
         assert page.locator("#contacts tbody tr").count() == 3
-        _checked(page, screenshots, f"case-{lang}")
+        checked(page, screenshots, f"case-{lang}")
 
         # htmx: the filter swaps the contacts in place and the address follows.
         page.click("#contacts nav.filters a[href*='tier=close']")
@@ -109,12 +86,12 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
         page.keyboard.press("Enter")  # from the keyboard
         evidence = row.locator("details.evidence ul").inner_text()
         assert ("Golden Dragon" if en else "金龍酒家") in evidence and "19/11/2026" in evidence
-        _checked(page, screenshots, f"case-evidence-{lang}")
+        checked(page, screenshots, f"case-evidence-{lang}")
 
         with page.expect_navigation():
             page.click("#actions a.button")
         assert page.locator("table.orders-preview tbody tr").count() == 3
-        _checked(page, screenshots, f"case-orders-{lang}")
+        checked(page, screenshots, f"case-orders-{lang}")
         with page.expect_navigation():
             page.click("main form button[type=submit]")
         status = page.inner_text("[role=status]")
@@ -130,7 +107,7 @@ def test_a_tracer_opens_a_case_expands_evidence_and_issues_orders(
         assert page.inner_text("h1") == ("Person p-D" if en else "人士 p-D")
         assert page.locator("#orders tbody tr").count() == 1
         assert page.is_visible("#code .code-colour")
-        _checked(page, screenshots, f"person-{lang}")
+        checked(page, screenshots, f"person-{lang}")
         assert not errors, errors  # no script error, no CSP refusal
     finally:
         context.close()
@@ -143,21 +120,21 @@ def test_a_tracer_records_todays_follow_ups_from_the_worklist(
     base_url, services = site
     trace = services.tracing.trace_case("A")
     services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
-    context, page = _open(browser, lang)
+    context, page = open_window(browser, lang)
     try:
-        _sign_in(page, base_url)
+        sign_in(page, base_url, USER)
         with page.expect_navigation():
             page.click("a[href='/console/follow-ups']")
         page.fill("#purpose", "daily follow-up of case A's contacts")
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert page.locator("table.worklist tbody tr.due").count() == 3
-        _checked(page, screenshots, f"follow-ups-{lang}")
+        checked(page, screenshots, f"follow-ups-{lang}")
 
         with page.expect_navigation():
             page.click("tr[data-person='p-D'] a.button")
         page.check("#reached-no")
-        _checked(page, screenshots, f"follow-up-form-{lang}")
+        checked(page, screenshots, f"follow-up-form-{lang}")
         with page.expect_navigation():
             page.click("main form button[type=submit]")
         statuses = page.locator("tr[data-person='p-D'] td.day").evaluate_all(
@@ -176,16 +153,16 @@ def test_a_supervisor_releases_a_contact_early_with_a_reason(
     base_url, services = site
     trace = services.tracing.trace_case("A")
     services.orders.issue_for_contacts(trace.contacts, trace.case_id, "staff:tess")
-    context, page = _open(browser, lang)
+    context, page = open_window(browser, lang)
     try:
-        _sign_in(page, base_url, "sam")
+        sign_in(page, base_url, "sam")
         page.goto(f"{base_url}/console/people/p-D")
         page.fill("#purpose", "reviewing a contact's order")
         with page.expect_navigation():
             page.keyboard.press("Enter")
         page.click("#code details.action summary")
         page.click("#orders details.action summary")
-        _checked(page, screenshots, f"person-supervisor-{lang}")
+        checked(page, screenshots, f"person-supervisor-{lang}")
         page.fill("#orders details.action textarea", "tested negative twice")
         with page.expect_navigation():
             page.click("#orders details.action button")
@@ -204,22 +181,22 @@ def test_a_supervisor_opens_a_cluster_and_a_case_from_its_chain_graph(
     seed(services, {ref: (onset, [("v-gym", 1, 10)], None) for ref, onset in (("E", 3), ("F", 4), ("G", 5))})
     services.chains.confirm(tests, "F", "E")
     refresh_clusters_and_chains(services.clusters, services.chains, tests)
-    context, page = _open(browser, lang)
+    context, page = open_window(browser, lang)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        _sign_in(page, base_url, "sam")
+        sign_in(page, base_url, "sam")
         with page.expect_navigation():
             page.click("a[href='/console/clusters']")
         page.fill("#purpose", "reviewing today's clusters")
         with page.expect_navigation():
             page.keyboard.press("Enter")
-        _checked(page, screenshots, f"clusters-{lang}")
+        checked(page, screenshots, f"clusters-{lang}")
         with page.expect_navigation():
             page.click("table.clusters tbody a")
         expect(page.locator("#chain-graph[data-ready='true'] canvas").first).to_be_visible()
         assert page.locator("table.members tbody tr").count() == 5
-        _checked(page, screenshots, f"cluster-{lang}")
+        checked(page, screenshots, f"cluster-{lang}")
         # Cytoscape keeps its instance on the container: click where it drew case E.
         graph = page.locator("#chain-graph")
         x, y = graph.evaluate(

@@ -38,7 +38,7 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
     accounts = data_dir / "demo-accounts.json"
     assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
     passwords = json.loads(accounts.read_text(encoding="utf-8"))
-    assert set(passwords) == {"demo-tracer", "demo-supervisor", "demo-admin"}
+    assert set(passwords) == {"demo-tracer", "demo-supervisor", "demo-admin", "demo-policy-editor"}
     assert "/auth/token" in built.output
     assert "demo-tracer" in built.output
 
@@ -46,6 +46,20 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
     assert again.exit_code == 0, again.output
     assert "already holds data" in again.output  # a second run keeps the store and the case
     assert json.loads(accounts.read_text(encoding="utf-8")) == passwords  # and the accounts
+
+    # A demo made before the policy editor's account gets that one, and keeps the others.
+    older = {name: word for name, word in passwords.items() if name != "demo-policy-editor"}
+    accounts.write_text(json.dumps(older), encoding="utf-8")
+    before = bootstrap(Settings(env="development", data_dir=data_dir))
+    with before.store.write() as uow:
+        uow.connection.exec_driver_sql("DELETE FROM staff WHERE username = 'demo-policy-editor'")
+    before.close()
+    upgraded = runner.invoke(app, ["demo", "--people", "2000", "--no-serve"], env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    renewed = json.loads(accounts.read_text(encoding="utf-8"))
+    assert {k: v for k, v in renewed.items() if k != "demo-policy-editor"} == older
+    assert renewed["demo-policy-editor"] != passwords["demo-policy-editor"]
+    passwords = renewed
 
     # Over the API: the demo tracer, assigned the case, traces it for a stated purpose.
     services = bootstrap(Settings(env="development", data_dir=data_dir))

@@ -242,7 +242,7 @@ def test_a_trace_after_an_import_sees_it_before_it_is_in_memory(district: Distri
 def test_the_index_read_in_the_background_catches_up(district: District) -> None:
     resident = resident_service(district.services)
     resident.warm_up()
-    index = resident._index
+    index = resident._slot.index
     assert index is not None
     assert index.segments_read == 6  # three days of visits and of encounters
     district.import_days(3, 3)
@@ -257,7 +257,7 @@ def test_the_index_read_in_the_background_catches_up(district: District) -> None
 def test_purges_and_imports_keep_the_index_equal_to_a_fresh_load_and_the_scan(district: District) -> None:
     resident = resident_service(district.services)
     resident.warm_up()
-    index = resident._index
+    index = resident._slot.index
     assert index is not None
     district.import_days(3, DAYS)
     resident.warm_up()

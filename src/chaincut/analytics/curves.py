@@ -1,15 +1,19 @@
-"""The epidemic curve of the cases in the store, under the policy's smoothing and fitting windows."""
+"""The epidemic curve of the cases in the store, under the policy's smoothing and fitting windows,
+and the cases by district over a span of report dates, for the district map."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from chaincut.analytics.district_incidence import District, DistrictIncidence, district_incidence
 from chaincut.analytics.epicurve import Axis, CaseColumns, CaseTally, EpidemicCurve, epidemic_curve
 from chaincut.clock import Clock
 from chaincut.errors import InvalidInput
 from chaincut.policy import Policy
 from chaincut.store import Store
+from chaincut.store.district_counts import cases_by_district
 
 __all__ = ["EpidemicCurves"]
 
@@ -74,3 +78,20 @@ class EpidemicCurves:
             average_days=rules.average_window_days,
             growth_days=rules.growth_fit_days,
         )
+
+    def by_district(self, districts: Sequence[District], first: date, last: date) -> DistrictIncidence:
+        """Confirmed and probable cases reported from ``first`` to ``last`` (both included) in each
+        of ``districts``, with their rates per 100,000, and the cases whose district is not known.
+
+        The same cases as the curve's (suspected ones are not counted); counted in SQL, one
+        statement. Aggregate numbers only, as :meth:`curve`: nothing the audit log must record.
+        """
+        if last < first:
+            raise InvalidInput(
+                f"the range ends ({last.isoformat()}) before it begins ({first.isoformat()})",
+                field="to",
+                code="invalid_range",
+            )
+        with self._store.read() as uow:
+            counts, no_report_date = cases_by_district(uow.connection, first, last)
+        return district_incidence(counts, districts, first=first, last=last, no_report_date=no_report_date)

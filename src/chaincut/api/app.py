@@ -35,7 +35,7 @@ from chaincut.api.routers import (
     tracing,
     venues,
 )
-from chaincut.bootstrap import Services
+from chaincut.bootstrap import HoldsServices, Services
 from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.guards import check_every_route_guarded
 from chaincut.web.errors import install_page_errors
@@ -119,10 +119,10 @@ def draw_due_ballots(services: Services) -> None:
         log.info("ballot: drew %s", ", ".join(f"{d.day} ({len(d.won)} won)" for d in drawn))
 
 
-async def _ballot_loop(services: Services, interval: float) -> None:
+async def _ballot_loop(state: HoldsServices, interval: float) -> None:
     while True:
         try:
-            await asyncio.to_thread(draw_due_ballots, services)
+            await asyncio.to_thread(draw_due_ballots, state.services)
         except Exception:  # keep the schedule alive; the next run retries
             log.exception("ballot draw failed")
         await asyncio.sleep(interval)
@@ -136,10 +136,11 @@ def _warm_up(services: Services) -> None:
         log.exception("loading the tracing index failed")
 
 
-async def _maintenance_loop(services: Services, interval: float) -> None:
+async def _maintenance_loop(state: HoldsServices, interval: float) -> None:
+    # Each run reads the services afresh: a policy activated since decides what it purges.
     while True:
         try:
-            await asyncio.to_thread(run_maintenance, services)
+            await asyncio.to_thread(run_maintenance, state.services)
         except Exception:  # keep the schedule alive; the next run retries
             log.exception("maintenance run failed")
         await asyncio.sleep(interval)
@@ -169,10 +170,10 @@ def create_app(
             threading.Thread(target=_warm_up, args=(services,), name="tracing-index", daemon=True).start()
         if schedule_maintenance:
             interval = services.settings.maintenance_interval_seconds
-            tasks.append(asyncio.create_task(_maintenance_loop(services, interval)))
+            tasks.append(asyncio.create_task(_maintenance_loop(_app.state, interval)))
         if schedule_maintenance if schedule_ballot is None else schedule_ballot:
             every = services.settings.ballot_draw_interval_seconds
-            tasks.append(asyncio.create_task(_ballot_loop(services, every)))
+            tasks.append(asyncio.create_task(_ballot_loop(_app.state, every)))
         try:
             yield
         finally:

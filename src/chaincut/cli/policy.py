@@ -1,6 +1,7 @@
 """Commands for the experts' policy file: check, diff, show.
 
-None of them needs the database: a policy can be checked before it is deployed.
+``check`` and ``diff`` need no database: a policy can be checked before it is deployed.
+``show`` asks the store which policy is in force, when there is one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from chaincut.bootstrap import bootstrap
 from chaincut.cli.console import console, err, print_json
+from chaincut.clock import from_epoch
 from chaincut.errors import ChaincutError, PolicyError
 from chaincut.policy import Policy, load_policy, parse_policy
 from chaincut.policy.diff import diff_policies, policy_document
@@ -81,18 +84,36 @@ def diff(
 
 
 def _active() -> tuple[Policy, str]:
+    """The policy in force: the store's when there is a migrated store, else the file's."""
     try:
         settings = Settings()
         policy = load_policy(settings.policy_file)
     except (ChaincutError, ValueError) as exc:
         raise _fail(exc.message if isinstance(exc, ChaincutError) else str(exc)) from exc
-    return policy, str(settings.policy_file) if settings.policy_file else "the shipped default"
+    source = str(settings.policy_file) if settings.policy_file else "the shipped default"
+    try:
+        wired = bootstrap(settings)
+    except ChaincutError:
+        return policy, source  # no migrated store to ask: the file is what would be in force
+    try:
+        record = wired.policy_changes.in_force()
+        policy = wired.policy
+    finally:
+        wired.close()
+    if record is not None and record.source == "console":
+        when = from_epoch(record.activated_at or 0).astimezone(settings.zone)
+        source = (
+            f"the console: uploaded by {record.uploaded_by}, activated by {record.decided_by} "
+            f"on {when:%Y-%m-%d %H:%M}"
+        )
+    return policy, source
 
 
 def show(
     json_output: Annotated[bool, typer.Option("--json", help="print the policy as JSON")] = False,
 ) -> None:
-    """Show the active policy (CHAINCUT_POLICY_FILE, or the shipped default): version, digest, rules."""
+    """Show the policy in force (activated in the console, else CHAINCUT_POLICY_FILE or the shipped
+    default): version, digest, where it came from, rules."""
     policy, source = _active()
     rules = policy_document(policy)
     if json_output:

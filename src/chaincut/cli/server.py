@@ -211,6 +211,7 @@ _DEMO_ACCOUNTS = {
     "demo-tracer": ("tracer",),
     "demo-supervisor": ("supervisor", "venue_operator"),
     "demo-admin": ("administrator",),
+    "demo-policy-editor": ("policy_editor",),
 }
 
 
@@ -227,17 +228,19 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
     from chaincut.domain.audit import AuditFlag
 
     path = Path(svc.settings.data_dir) / "demo-accounts.json"
-    if path.exists():
-        saved: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    saved: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if set(_DEMO_ACCOUNTS) <= set(saved):
         return saved
-    passwords = {name: secrets.token_urlsafe(12) for name in _DEMO_ACCOUNTS}
+    # A demo made by an earlier version lacks the accounts added since: add only those.
+    passwords = {name: saved.get(name) or secrets.token_urlsafe(12) for name in _DEMO_ACCOUNTS}
     who = Principal.system("demo")
     for name, roles in _DEMO_ACCOUNTS.items():
-        svc.accounts.add(name, passwords[name], parse_roles(",".join(roles)), who)
+        if name not in saved:
+            svc.accounts.add(name, passwords[name], parse_roles(",".join(roles)), who)
     with svc.store.write() as uow:
         case = uow.cases.get_by_ref(demo_case)
         tracer = uow.staff.get_by_username("demo-tracer")
-        if case is not None and case.id is not None and tracer is not None:
+        if not saved and case is not None and case.id is not None and tracer is not None:
             uow.assignments.assign(case.id, tracer.id, at=int(svc.clock.now().timestamp()), by=who.name)
             assigned = event_for(
                 who,
@@ -249,7 +252,7 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
                 subject_person_id=case.person_id,
             )
             svc.audit.record_in(uow, assigned)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(passwords, out)
     return passwords
@@ -341,10 +344,13 @@ def demo(
 {counts.encounters:,} encounters in {settings.data_dir}
 
 Demo staff (passwords in {settings.data_dir}/demo-accounts.json): demo-tracer {passwords["demo-tracer"]}, \
-demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}
+demo-supervisor {passwords["demo-supervisor"]}, demo-admin {passwords["demo-admin"]}, \
+demo-policy-editor {passwords["demo-policy-editor"]}
 Open {base}/ and sign in: as demo-tracer, "My cases" holds the demo case (open it: its timeline,
 contacts with evidence) and "Follow-ups" its contacts to call today; as demo-supervisor,
-"The team's cases" shows the tracers' load and the cases to assign. Or try, in another terminal:
+"The team's cases" shows the tracers' load and the cases to assign; as demo-policy-editor,
+"The policy" shows each value with its source, and a new version's diff and what it would change
+(demo-supervisor approves its activation). Or try, in another terminal:
   open {base}/docs                                   the API, with every endpoint to try
   SUP=$({supervisor_in})
   curl -H "Authorization: Bearer $SUP" {base}/status                         what the store holds

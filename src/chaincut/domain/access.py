@@ -67,7 +67,9 @@ class Permission(StrEnum):
     RETENTION_RUN = "retention.run"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
-    POLICY_EDIT = "policy.edit"
+    POLICY_EDIT = "policy.edit"  # upload versions of the policy and ask for their activation
+    POLICY_READ = "policy.read"  # the policy in force with its sources, the versions, their diffs
+    POLICY_APPROVE = "policy.approve"  # approve or refuse activating a version: a second person
     BORDER_BOOK = "border.book"  # a resident books or cancels their own crossing
     BORDER_READ = "border.read"  # the bookings at a checkpoint on a day: border officers
     BORDER_CLEAR = "border.clear"  # clear or refuse a traveller at a checkpoint; sync its booking list
@@ -120,6 +122,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         _P.SUBJECT_ACCESS,
         _P.RESIDENT_TOKENS,
         _P.ANALYTICS_READ,
+        _P.POLICY_READ,
+        _P.POLICY_APPROVE,
     },
     # Epidemiologists see cases, where risk is and how the outbreak runs, not who went where.
     Role.EPIDEMIOLOGIST: frozenset(
@@ -133,7 +137,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             _P.CLUSTERS_DECIDE,
         }
     ),
-    Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT}),
+    Role.POLICY_EDITOR: frozenset({_P.STATUS_READ, _P.POLICY_EDIT, _P.POLICY_READ}),
     Role.BORDER_OFFICER: frozenset({_P.STATUS_READ, _P.BORDER_READ, _P.BORDER_CLEAR}),
     Role.VENUE_OPERATOR: frozenset(
         {_P.VENUES_REGISTER, _P.VENUES_READ, _P.VENUE_DEVICE_TOKENS, _P.STATUS_READ}

@@ -1,6 +1,6 @@
 """The experts' policy file: schema, loading, validation and diffs."""
 
-from chaincut.policy.loading import default_policy_text, load_policy, parse_policy
+from chaincut.policy.loading import default_policy_text, load_policy, parse_policy, policy_text
 from chaincut.policy.model import (
     BookingMode,
     BorderRules,
@@ -54,4 +54,5 @@ __all__ = [
     "default_policy_text",
     "load_policy",
     "parse_policy",
+    "policy_text",
 ]

@@ -33,7 +33,7 @@ from chaincut.policy.model import (
 )
 from chaincut.policy.reproduction_loading import reproduction_number_rules
 
-__all__ = ["default_policy_text", "load_policy", "parse_policy"]
+__all__ = ["default_policy_text", "load_policy", "parse_policy", "policy_text"]
 
 
 def default_policy_text() -> str:
@@ -41,19 +41,23 @@ def default_policy_text() -> str:
     return (resources.files("chaincut.policy") / "default.toml").read_text(encoding="utf-8")
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The policy at ``path``, or the shipped default when ``path`` is None."""
+def policy_text(path: Path | None) -> str:
+    """The text of the policy file at ``path``, or of the shipped default when ``path`` is None."""
     if path is None:
-        return parse_policy(default_policy_text(), source="default policy")
+        return default_policy_text()
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise PolicyError(
             f"{path}: not UTF-8 text (byte {exc.start})", [f"(file): not UTF-8 text at byte {exc.start}"]
         ) from exc
-    return parse_policy(text, source=str(path))
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy at ``path``, or the shipped default when ``path`` is None."""
+    return parse_policy(policy_text(path), source="default policy" if path is None else str(path))
 
 
 _SECTIONS = {

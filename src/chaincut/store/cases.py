@@ -102,6 +102,11 @@ class CaseRepository:
         )
         return [_case(r) for r in rows]
 
+    def latest_refs(self, limit: int) -> builtins.list[str]:
+        """The refs of the ``limit`` cases registered last, latest first (by id: no sort of the table)."""
+        query = select(cases.c.ref).order_by(cases.c.id.desc()).limit(limit)
+        return [str(ref) for ref in self._conn.execute(query).scalars()]
+
     def list(
         self,
         *,

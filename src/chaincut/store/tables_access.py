@@ -109,6 +109,31 @@ approvals = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+# The policy's versions: each file deployed (source "file", in force from the first start under it)
+# and each uploaded in the console (source "console": a draft until a supervisor approves its
+# activation). The one in force is the active row activated last; the text is kept whole.
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version", String(100), nullable=False),
+    Column("digest", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source", String(16), nullable=False),  # file, console
+    Column("uploaded_by", String(80), nullable=False),
+    Column("uploaded_at", BigInteger, nullable=False),
+    # draft, pending (activation asked), active, superseded, rejected, withdrawn
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(80)),
+    Column("requested_at", BigInteger),
+    Column("request_reason", String(500)),
+    Column("decided_by", String(80)),
+    Column("decided_at", BigInteger),
+    Column("decision_reason", String(500)),
+    Column("activated_at", BigInteger),
+    Index("ix_policy_versions_status", "status", "activated_at"),
+)
+
 # Append-only and hash-chained: each row's MAC covers its fields and the previous row's MAC.
 # Triggers (migration 0003) refuse UPDATE and DELETE on both backends.
 audit_log = Table(

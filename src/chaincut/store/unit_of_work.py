@@ -46,6 +46,7 @@ from chaincut.store.issued_codes import IssuedCodeRepository
 from chaincut.store.natural_keys import canonical, insert_once
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
+from chaincut.store.policy_versions import PolicyVersionRepository
 from chaincut.store.purges import PurgeLog
 from chaincut.store.rate_counts import RateCountRepository
 from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
@@ -88,6 +89,7 @@ class UnitOfWork:
         self.sessions = SessionRepository(conn)
         self.assignments = AssignmentRepository(conn)
         self.approvals = ApprovalRepository(conn)
+        self.policy_versions = PolicyVersionRepository(conn)
         self.audit = AuditRepository(conn, audit_key)
         self.corrections = CorrectionRepository(conn, cipher)
         self.border = BorderRepository(conn)

@@ -97,6 +97,15 @@ class BatchTrace:
     contacts: ContactTable | None = None
 
 
+class _IndexSlot:
+    """Whether the archive is held in memory, and its index once built: one per process."""
+
+    def __init__(self, resident: bool) -> None:
+        self.resident = resident
+        self.index: ResidentIndex | None = None
+        self.lock = threading.Lock()
+
+
 class TracingService:
     """Finds contacts under the policy, from every kind of whereabouts the store holds.
 
@@ -113,9 +122,7 @@ class TracingService:
         self._policy = policy
         self._clock = clock
         self._zone = zone
-        self._resident = resident
-        self._index: ResidentIndex | None = None
-        self._lock = threading.Lock()
+        self._slot = _IndexSlot(resident)
         self._venue_key: tuple[int, int] | None = None
         self._venue_types: dict[int, str] = {}
         self._rules_cache: dict[
@@ -128,7 +135,13 @@ class TracingService:
 
     def keep_resident(self) -> None:
         """Hold the archive in memory from now on (a long-running server wants this)."""
-        self._resident = True
+        self._slot.resident = True
+
+    def under(self, policy: Policy) -> TracingService:
+        """The same tracing under another policy, sharing this one's archive index (one per process)."""
+        other = TracingService(self._store, policy, self._clock, self._zone)
+        other._slot = self._slot
+        return other
 
     # --- the pieces -----------------------------------------------------------------------
 
@@ -164,15 +177,16 @@ class TracingService:
         archive = self._store.archive
         if archive is None:
             return None
-        if not self._resident:
+        if not self._slot.resident:
             return ArchiveScanSource(archive)
         return self._resident_index(archive).snapshot()
 
     def _resident_index(self, archive: ParquetArchive) -> ResidentIndex:
-        with self._lock:
-            if self._index is None:
-                self._index = ResidentIndex(archive)
-            return self._index
+        slot = self._slot
+        with slot.lock:
+            if slot.index is None:
+                slot.index = ResidentIndex(archive)
+            return slot.index
 
     def _source(self, stay: np.ndarray[Any, np.dtype[np.int64]], as_of: int) -> WhereaboutsSource:
         sql = SqlSource(self._store, stay, as_of)
@@ -187,12 +201,13 @@ class TracingService:
         """
         self._types()
         archive = self._store.archive
-        if self._resident and archive is not None:
+        if self._slot.resident and archive is not None:
             self._resident_index(archive).catch_up()
 
     def index_size(self) -> IndexSize | None:
         """What the resident index holds (None: not resident, or nothing held yet)."""
-        return None if self._index is None else self._index.size()
+        index = self._slot.index
+        return None if index is None else index.size()
 
     # --- single traces --------------------------------------------------------------------
 
@@ -271,6 +286,10 @@ class TracingService:
 
     def compare(self, case_ref: str, other: Policy) -> list[ContactChange]:
         """Re-trace a case under ``other`` and say whose standing changed."""
+        return self.comparison(case_ref, other)[2]
+
+    def comparison(self, case_ref: str, other: Policy) -> tuple[int, int, list[ContactChange]]:
+        """How many contacts a case has under this policy and under ``other``, and whose standing changed."""
         before, after = self.trace_case(case_ref), self.trace_case(case_ref, policy=other)
         old_refs = before.refs(c.person_id for c in before.contacts)
         new_refs = after.refs(c.person_id for c in after.contacts)
@@ -290,7 +309,7 @@ class TracingService:
                     minutes_after=b.minutes if b else 0.0,
                 )
             )
-        return changes
+        return len(before.contacts), len(after.contacts), changes
 
     def risky_venues(self, start: datetime, end: datetime) -> list[RiskyVenue]:
         """Venue-time windows that cases visited while infectious, for residents to match.

@@ -17,11 +17,13 @@ from chaincut.web import (
     checkpoint,
     cluster_page,
     dashboard_page,
+    district_map,
     follow_up_page,
     indicator_page,
     operations,
     pages,
     person_page,
+    policy_pages,
 )
 
 __all__ = ["router"]
@@ -36,5 +38,7 @@ router.include_router(follow_up_page.router)
 router.include_router(indicator_page.router)
 router.include_router(cluster_page.router)
 router.include_router(dashboard_page.router)
+router.include_router(district_map.router)
 router.include_router(administration.router)
 router.include_router(operations.router)
+router.include_router(policy_pages.router)

@@ -181,12 +181,23 @@ def approvals(
         }
         for r in pending
     ]
+    policies = [
+        {
+            "id": v.id,
+            "version": v.version,
+            "requested_by": v.requested_by,
+            "reason": v.request_reason,
+            "own": caller.principal.name in (v.uploaded_by, v.requested_by),
+        }
+        for v in services.policy_changes.pending()
+    ]
     notices = {"approve": N_("Approved: the export may start."), "reject": N_("Refused: nothing leaves.")}
     return page(
         request,
         caller,
         "approvals.html",
         requests=requests,
+        policies=policies,
         notice=words.message(notices, done),
         problem=words.message(_DECISION_PROBLEMS, problem),
     )
