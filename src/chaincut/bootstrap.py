@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -161,6 +162,7 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     require_schema: bool = True,
+    settle: bool = False,
 ) -> Services:
     """Wire chaincut for ``settings`` (read from the environment when None).
 
@@ -169,9 +171,10 @@ def bootstrap(
     It must also hold no venue of a type the policy lacks; otherwise PolicyError
     lists every such type.
 
-    The policy in force is the one activated last (``PolicyChanges.settle``): the policy
-    file (``CHAINCUT_POLICY_FILE``, else the shipped default) when it is new to the
-    store, else a version a supervisor activated in the console since.
+    The policy in force is the one the store records as activated last, else the policy
+    file (``CHAINCUT_POLICY_FILE``, else the shipped default). With ``settle`` (a server
+    starting) a policy file new to the store is put in force first (``PolicyChanges.settle``);
+    a command never changes the policy in force.
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -214,10 +217,13 @@ def bootstrap(
     if require_schema:
         try:
             source = str(settings.policy_file or "the shipped default")
-            policy = wiring.policy_changes.settle(file_text, policy, source=source)
+            if settle:
+                policy = wiring.policy_changes.settle(file_text, policy, source=source)
+            else:
+                policy = wiring.policy_changes.in_force_or(policy, source=source)
+            # a venue type without a rule: refuse to serve, naming each
             VenueRegistry(store, policy, clock, wiring.signer).check_types_known()
         except Exception:
-            # a venue type without a rule: refuse to serve, naming each
             db.dispose()
             raise
     services = _wire(wiring, policy, TracingService(store, policy, clock, settings.zone))
@@ -351,6 +357,7 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
 
 
 POLICY_POLL_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class HoldsServices(Protocol):
@@ -376,8 +383,15 @@ class PolicyFollower:
         return self._monotonic() >= self._next_poll
 
     def follow(self, holder: HoldsServices) -> Services:
-        """The holder's services, rewired first when the store's policy in force is another."""
-        with self._lock:
+        """The holder's services, rewired first when the store's policy in force is another.
+
+        One caller polls at a time; the others go on with the services they have. A poll that
+        fails (the store unreachable, a stored version this chaincut refuses) is logged, and the
+        worker keeps serving under the policy it has until a later poll succeeds.
+        """
+        if not self._lock.acquire(blocking=False):
+            return holder.services
+        try:
             services = holder.services
             if not self.due():
                 return services
@@ -386,16 +400,26 @@ class PolicyFollower:
             if digest is None or digest == services.policy.digest:
                 return services
             policy = services.policy_changes.in_force_policy()
-            if policy is None:
-                return services
-            holder.services = services.under(policy)
+            if policy is not None and policy.digest == digest:
+                holder.services = services.under(policy)
             return holder.services
+        except Exception:
+            log.exception(
+                "following the policy in force failed; serving under %s", holder.services.policy.version
+            )
+            return holder.services
+        finally:
+            self._lock.release()
 
     def activated(self, holder: HoldsServices, policy: Policy) -> Services:
-        """Rewire the holder's services under ``policy``, which this worker just activated."""
+        """Rewire the holder's services under ``policy``, which this worker just activated (or, when
+        another activation came since, under the one in force now)."""
         with self._lock:
-            if holder.services.policy.digest != policy.digest:
-                holder.services = holder.services.under(policy)
+            services = holder.services
+            current = services.policy_changes.in_force_policy() or policy
+            if services.policy.digest != current.digest:
+                holder.services = services.under(current)
+            self._next_poll = self._monotonic() + POLICY_POLL_SECONDS
             return holder.services
 
 

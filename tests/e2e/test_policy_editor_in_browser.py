@@ -86,11 +86,15 @@ def test_a_policy_editor_uploads_a_version_and_a_supervisor_activates_it(
             "orders.quarantine_days" in row and "14" in row and "7" in row for row in diff
         )
 
-        page.fill("#impact-cases", "A")
+        # The four cases registered last (D, C, B, A), numbered: a policy editor reads no cases.
+        assert page.locator("#impact-cases").count() == 0
+        page.fill("#impact-latest", "4")
         with page.expect_navigation():
-            page.click("#impact-cases ~ button")
-        cells = [c.strip() for c in page.locator("table.impact tbody tr > *").all_inner_texts()]
-        assert cells == ["A", "3", "3", "1"]  # case, contacts before and after, standing changed
+            page.click("#impact-trace")
+        rows = page.locator("table.impact tbody tr > th").all_inner_texts()
+        assert rows == ["#1", "#2", "#3", "#4"]
+        changed = page.locator("table.impact tbody tr > td:last-child").all_inner_texts()
+        assert sum(int(c.split()[0]) for c in changed) >= 1  # diners now close contacts
         checked(page, screenshots, f"policy-version-{lang}")
 
         page.fill(
@@ -117,7 +121,8 @@ def test_a_policy_editor_uploads_a_version_and_a_supervisor_activates_it(
         assert status.startswith("Activated" if en else "已啟用")
         page.goto(f"{base_url}/console/policy")
         assert "2026.12-diners" in page.inner_text("#in-force-h")
-        assert "7" in page.locator("#section-orders tbody tr").first.inner_text()
+        quarantine = page.locator("#section-orders tbody tr").first.locator("td").first.inner_text()
+        assert quarantine == "7"
         checked(page, screenshots, f"policy-activated-{lang}")
     finally:
         context.close()

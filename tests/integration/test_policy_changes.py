@@ -4,6 +4,7 @@ worker."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +20,7 @@ from chaincut.errors import Conflict, PermissionDenied, PolicyError
 from chaincut.policy import default_policy_text, parse_policy
 from chaincut.settings import Settings
 from support.auth import PASSWORD
+from support.outbreak import tracers_outbreak
 
 ADMIN = Principal.system("tests")
 
@@ -51,6 +53,12 @@ def staff(services: Services) -> dict[str, Principal]:
         name: Principal(PrincipalKind.STAFF, f"staff:{name}", staff_id=account.id, roles=account.roles)
         for name, account in made.items()
     }
+
+
+@pytest.fixture(autouse=True)
+def started(services: Services) -> None:
+    """A server started on the store: its policy file (the shipped default) is in force."""
+    services.policy_changes.settle(default_policy_text(), services.policy, source="the shipped default")
 
 
 def _activations(services: Services) -> list[dict[str, object]]:
@@ -165,7 +173,7 @@ def test_a_restart_keeps_the_console_version_until_a_new_file_is_deployed(
     services: Services, staff: dict[str, Principal], settings: Settings, clock: FixedClock, tmp_path: Path
 ) -> None:
     _activate(services, staff, SHORTER)
-    again = bootstrap(settings, clock=clock)
+    again = bootstrap(settings, clock=clock, settle=True)
     try:
         assert again.policy.version == "2026.12-short" and again.policy.orders.quarantine_days == 7
         assert len(_activations(again)) == 2  # the restart recorded no new activation
@@ -174,7 +182,14 @@ def test_a_restart_keeps_the_console_version_until_a_new_file_is_deployed(
 
     deployed = tmp_path / "deployed.toml"
     deployed.write_text(edited(('version = "2026.11-default"', 'version = "2027.01-file"')), encoding="utf-8")
-    moved = bootstrap(settings.model_copy(update={"policy_file": deployed}), clock=clock)
+    elsewhere = settings.model_copy(update={"policy_file": deployed})
+    command = bootstrap(elsewhere, clock=clock)  # a command never changes the policy in force
+    try:
+        assert command.policy.version == "2026.12-short"
+        assert command.policy_changes.in_force().version == "2026.12-short"  # type: ignore[union-attr]
+    finally:
+        command.close()
+    moved = bootstrap(elsewhere, clock=clock, settle=True)
     try:
         assert moved.policy.version == "2027.01-file"
         record = moved.policy_changes.in_force()
@@ -218,4 +233,50 @@ def test_every_worker_follows_an_activation(
 
 def test_the_sample_of_cases_is_the_latest_registered(services: Services) -> None:
     assert services.policy_changes.latest_case_refs(5) == []
-    parse_policy(default_policy_text())  # the shipped policy passes the checks the upload makes
+    tracers_outbreak(services)  # cases A, B, C, D registered in that order
+    assert services.policy_changes.latest_case_refs(3) == ["D", "C", "B"]
+
+
+def test_a_refused_start_writes_nothing(
+    services: Services, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    with services.store.write() as uow:
+        uow.venues.add_many([Venue("v-1", new_public_id(), "taxi", "Taxi HK1234", "的士")], 0)
+    text = default_policy_text()
+    without_taxis = (
+        text[: text.index("[venue_types.taxi]")] + text[text.index("[venue_types.residential_building]") :]
+    )
+    deployed = tmp_path / "no-taxis.toml"
+    deployed.write_text(without_taxis, encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        bootstrap(settings.model_copy(update={"policy_file": deployed}), clock=clock, settle=True)
+    assert caught.value.problems == ["venue_types.taxi: missing; the store holds 1 venue(s) of this type"]
+    assert [v.source for v in services.policy_changes.versions()] == ["file"]
+    assert services.policy_changes.in_force_digest() == services.policy.digest
+    assert len(_activations(services)) == 1
+
+
+def test_servers_starting_together_record_a_new_file_once(services: Services) -> None:
+    text = edited(('version = "2026.11-default"', 'version = "2027.02-together"'))
+    policy = parse_policy(text)
+    with ThreadPoolExecutor(4) as starting:
+        settled = list(
+            starting.map(
+                lambda _: services.policy_changes.settle(text, policy, source="f.toml").version, range(4)
+            )
+        )
+    assert settled == ["2027.02-together"] * 4
+    versions = services.policy_changes.versions()
+    assert [(v.version, v.status) for v in versions] == [
+        ("2027.02-together", "active"),
+        ("2026.11-default", "superseded"),
+    ]
+    assert [a["version"] for a in _activations(services)] == ["2026.11-default", "2027.02-together"]
+
+
+def test_a_version_too_long_for_the_records_naming_it_is_refused(
+    services: Services, staff: dict[str, Principal]
+) -> None:
+    with pytest.raises(PolicyError) as caught:
+        services.policy_changes.upload(staff["pat"], edited(('"2026.11-default"', '"' + "v" * 65 + '"')))
+    assert caught.value.problems == ["policy.version: expected 1 to 64 printable characters, got 65"]

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain import Case, CaseClassification, CaseStatus
-from chaincut.domain.access import Principal, Role
+from chaincut.domain.access import Principal, PrincipalKind, Role
 from chaincut.policy import default_policy_text
 from support.auth import PASSWORD
 from support.outbreak import DAY, tracers_outbreak
@@ -43,6 +43,7 @@ DRAFT = edited(
 
 @pytest.fixture
 def app_services(services: Services) -> Services:
+    services.policy_changes.settle(default_policy_text(), services.policy, source="the shipped default")
     tracers_outbreak(services)  # case A with contacts B (restaurant), C (gym) and D (household)
     services.accounts.add("pat", PASSWORD, frozenset({Role.POLICY_EDITOR}), ADMIN)
     services.accounts.add("sue", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
@@ -127,20 +128,19 @@ def test_a_version_is_uploaded_compared_traced_and_activated_by_a_supervisor(
             ],
             0,
         )
-    impact = client.get(path, params={"impact": "show", "cases": "A, nobody, E"}, headers=BROWSER)
-    assert "<li>E: a case needs a symptom onset date or a specimen date</li>" in impact.text
-    assert (
-        "1 contact's standing changes (1 case traced)" in impact.text
-        and "No such case: nobody" in impact.text
-    )
-    moves = re.search(
-        r"<tbody>\s*<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"number\">1</td>", impact.text
-    )
-    assert moves is not None and moves.groups() == ("exposed", "close contact")
-    assert "exposed (60 min) to close contact (60 min)" in impact.text
-    assert "p-B" not in impact.text  # no contact is named
+    # A policy editor reads no cases: the sample's cases are numbered, and none can be named.
     latest = client.get(path, params={"impact": "show", "latest": "3"}, headers=BROWSER)  # E, D, C
-    assert "2 cases traced" in latest.text and "<li>E: " in latest.text
+    assert "2 cases traced" in latest.text
+    assert "<li>#1: a case needs a symptom onset date or a specimen date</li>" in latest.text
+    assert '<th scope="row">#2</th>' in latest.text and '<th scope="row">D</th>' not in latest.text
+    assert 'id="impact-cases"' not in latest.text
+    typed = client.get(path, params={"impact": "show", "cases": "A"}, headers=BROWSER)
+    assert typed.status_code == 400 and "standing changes" not in typed.text
+    with app_services.store.read() as uow:
+        traced = [r.event for r in uow.audit.find(actor="staff:pat") if r.event.resource == "policy.impact"][
+            -1
+        ]
+    assert traced.details["refs"] == "E D C" and traced.actor == "staff:pat"
 
     client.post(f"{path}/request", data={"csrf_token": token, "reason": "diners are close"}, headers=BROWSER)
     refused = client.post(
@@ -155,6 +155,19 @@ def test_a_version_is_uploaded_compared_traced_and_activated_by_a_supervisor(
     token = signed_in(client, "sue")
     queue = client.get("/console/approvals", headers=BROWSER)
     assert f'href="{path}"' in queue.text and "asked by staff:pat: diners are close" in queue.text
+    # A supervisor may name the cases to trace, and sees them named; contacts never are.
+    impact = client.get(path, params={"impact": "show", "cases": "A, nobody, E"}, headers=BROWSER)
+    assert "<li>E: a case needs a symptom onset date or a specimen date</li>" in impact.text
+    assert (
+        "1 contact's standing changes (1 case traced)" in impact.text
+        and "No such case: nobody" in impact.text
+    )
+    moves = re.search(
+        r"<tbody>\s*<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"number\">1</td>", impact.text
+    )
+    assert moves is not None and moves.groups() == ("exposed", "close contact")
+    assert "exposed (60 min) to close contact (60 min)" in impact.text
+    assert "p-B" not in impact.text  # no contact is named
     short = client.post(
         f"{path}/decision", data={"csrf_token": token, "decision": "approve", "reason": "ok"}, headers=BROWSER
     )
@@ -179,3 +192,25 @@ def test_the_policy_pages_are_missing_pages_to_other_roles(client: TestClient) -
     posted = client.post("/console/policy/upload", data={"csrf_token": token, "text": "x"}, headers=BROWSER)
     assert posted.status_code == 404
     assert client.get("/console/policy/versions/99", headers=BROWSER).status_code == 404
+
+
+def test_a_worker_follows_a_version_another_worker_activated(
+    client: TestClient, app_services: Services
+) -> None:
+    signed_in(client, "pat")
+    served = client.app.state.services  # type: ignore[attr-defined]
+    assert client.get("/console/policy", headers=BROWSER).status_code == 200  # polled: nothing new
+    pat, sue = (
+        Principal(PrincipalKind.STAFF, f"staff:{n}", roles=frozenset({r}))
+        for n, r in (("pat", Role.POLICY_EDITOR), ("sue", Role.SUPERVISOR))
+    )
+    draft = app_services.policy_changes.upload(pat, DRAFT)  # as in another worker
+    app_services.policy_changes.request(pat, draft.id, "diners are close")
+    app_services.policy_changes.decide(sue, draft.id, approve=True, reason="agreed with the panel")
+    client.get("/console/policy", headers=BROWSER)
+    assert client.app.state.services is served  # type: ignore[attr-defined]  # within POLICY_POLL_SECONDS
+    served.policy_follower._next_poll = float("-inf")  # POLICY_POLL_SECONDS later
+    client.get("/console/policy", headers=BROWSER)
+    followed = client.app.state.services  # type: ignore[attr-defined]
+    assert followed is not served and followed.policy.version == "2026.12-diners"
+    assert followed.policy.orders.quarantine_days == 7 and followed.tracing.policy is followed.policy

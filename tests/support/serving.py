@@ -71,7 +71,7 @@ def browser_services(
     db = Database(settings.resolved_database_url())
     upgrade(db)
     db.dispose()
-    return bootstrap(settings, clock=clock)
+    return bootstrap(settings, clock=clock, settle=True)  # a server starting: its policy file in force
 
 
 @contextmanager

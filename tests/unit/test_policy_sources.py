@@ -73,3 +73,29 @@ def _leaves(data: dict[str, object]) -> list[object]:
     for value in data.values():
         out.extend(_leaves(value) if isinstance(value, dict) else [value])  # type: ignore[arg-type]
     return out
+
+
+def test_multi_line_strings_inline_tables_escapes_and_arrays_of_tables_keep_their_sources() -> None:
+    text = '''
+[a]
+# note a
+s = """multi
+[orders]
+x = 1"""
+y = 2  # why
+t = { m = 1, n = 2 }  # inline note
+arr = ["a\\"[", "b"]
+z = 3
+[[rows]]
+# row note
+k = 1
+'''
+    assert _sources(text) == {
+        "a.s": "note a",
+        "a.y": "why",
+        "a.t.m": "inline note",
+        "a.t.n": "inline note",
+        "a.arr": "note a",
+        "a.z": "note a",
+        "rows": None,
+    }

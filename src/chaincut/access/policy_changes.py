@@ -59,15 +59,26 @@ class PolicyChanges:
     # --- at start -------------------------------------------------------------------------
 
     def settle(self, file_text: str, file_policy: Policy, *, source: str) -> Policy:
-        """Record a policy file not recorded before as in force; answer the policy in force.
+        """At a server's start: put its policy file in force when the store has not recorded it
+        yet; answer the policy in force.
 
-        ``source`` names the file for messages. A version activated in the console
-        stays in force across restarts until a file with a new digest is deployed.
+        ``source`` names the file for messages. A version activated in the console stays in
+        force across restarts until a file with a new digest is deployed. A file lacking a
+        venue type the store holds is refused before anything is written.
         """
         now = to_epoch(self._clock.now())
         with self._store.write() as uow:
+            uow.policy_versions.lock()
             last = uow.policy_versions.last_file()
             if last is None or last.digest != file_policy.digest:
+                problems = _unknown_venue_types(uow, file_policy)
+                if problems:
+                    raise PolicyError(
+                        f"the store holds venues of {len(problems)} type(s) the policy lacks: "
+                        f"add them to the policy's venue_types ({source}) before serving this store",
+                        problems,
+                    )
+                previous = uow.policy_versions.in_force()
                 record = uow.policy_versions.add(
                     version=file_policy.version,
                     digest=file_policy.digest,
@@ -75,20 +86,49 @@ class PolicyChanges:
                     source="file",
                     uploaded_by="system:policy",
                     at=now,
-                    status="active",
                 )
                 uow.policy_versions.activate(record.id, at=now)
-            in_force = uow.policy_versions.in_force()
-        if in_force is None or in_force.digest == file_policy.digest:
+                noted = uow.audit.last_of("policy.activate") if self._store.audit_key is not None else None
+                if self._store.audit_key is not None and (
+                    noted is None or noted.event.details.get("digest") != file_policy.digest
+                ):
+                    self._audit.record_in(
+                        uow,
+                        AuditEvent(
+                            actor="system:policy",
+                            roles="system",
+                            action="policy.activate",
+                            resource="policy",
+                            record=str(record.id),
+                            flags=(AuditFlag.POLICY_CHANGE,),
+                            details={
+                                "version": file_policy.version,
+                                "digest": file_policy.digest,
+                                "previous": None if previous is None else previous.version,
+                                "source": source,
+                            },
+                        ),
+                    )
+        return self.in_force_or(file_policy, source=source)
+
+    def in_force_or(self, file_policy: Policy, *, source: str) -> Policy:
+        """The policy in force as the store records it; ``file_policy`` when it records none.
+
+        A stored version this chaincut no longer accepts (a key it now requires) is refused,
+        saying how to move on: deploy a corrected file, which a server's start puts in force.
+        """
+        with self._store.read() as uow:
+            record = uow.policy_versions.in_force()
+        if record is None or record.digest == file_policy.digest:
             return file_policy
         try:
-            return parse_policy(in_force.text, source=f"policy {in_force.version}")
+            return parse_policy(record.text, source=f"policy {record.version}")
         except PolicyError as exc:
+            how = "a file" if record.source == "file" else f"in the console by {record.decided_by}"
             raise PolicyError(
-                f"the policy in force, version {in_force.version} (activated in the console by "
-                f"{in_force.decided_by}), no longer passes this chaincut's checks: {exc.message}. "
-                f"Deploy a corrected policy file (now {source}): a file with a new digest takes over "
-                "at the next start",
+                f"the policy in force, version {record.version} (activated {how}), no longer passes "
+                f"this chaincut's checks: {exc.message}. Deploy a corrected policy file (now "
+                f"{source}): a file with a new digest takes over when a server starts",
                 exc.problems,
             ) from exc
 
@@ -97,7 +137,7 @@ class PolicyChanges:
             return uow.policy_versions.in_force_digest()
 
     def in_force_policy(self) -> Policy | None:
-        """The policy in force as the store records it (None before any start recorded one)."""
+        """The policy in force as the store records it (None before any server recorded one)."""
         with self._store.read() as uow:
             record = uow.policy_versions.in_force()
         return None if record is None else parse_policy(record.text, source=f"policy {record.version}")
@@ -143,6 +183,7 @@ class PolicyChanges:
             raise InvalidInput(f"expected a policy of at most {MAX_POLICY_BYTES // 1024} KiB", field="policy")
         if not text.strip():
             raise InvalidInput("expected the text of a policy file (TOML)", field="policy")
+        text = text.replace("\r\n", "\n")  # a browser sends a textarea's lines with CRLF
         policy = parse_policy(text, source="the uploaded policy")
         with self._store.write() as uow:
             problems = _unknown_venue_types(uow, policy)
@@ -210,7 +251,14 @@ class PolicyChanges:
             if not uow.policy_versions.withdraw(version_id):
                 raise Conflict(f"this version is {record.status}; it cannot be withdrawn", field="version_id")
             self._audit.record_in(
-                uow, event_for(principal, "policy.withdraw", "policy", record=str(version_id))
+                uow,
+                event_for(
+                    principal,
+                    "policy.withdraw",
+                    "policy",
+                    record=str(version_id),
+                    details={"version": record.version, "digest": record.digest},
+                ),
             )
 
     def decide(self, principal: Principal, version_id: int, *, approve: bool, reason: str) -> Policy | None:
@@ -225,6 +273,7 @@ class PolicyChanges:
         reason = _reason(reason, "reason")
         now = to_epoch(self._clock.now())
         with self._store.write() as uow:
+            uow.policy_versions.lock()
             record = uow.policy_versions.get(version_id)
             if record is None:
                 raise NotFound("no such policy version", field="version_id")
@@ -246,7 +295,7 @@ class PolicyChanges:
                     raise PolicyError(f"policy {record.version}: {problems[0]}", problems)
             previous = uow.policy_versions.in_force()
             if not uow.policy_versions.decide(
-                version_id, "active" if approve else "rejected", by=principal.name, at=now, reason=reason
+                version_id, "approved" if approve else "rejected", by=principal.name, at=now, reason=reason
             ):
                 raise Conflict("this version was decided already", field="version_id")
             if policy is None:
@@ -270,7 +319,7 @@ class PolicyChanges:
                     roles=principal.role_names,
                     action="policy.activate",
                     resource="policy",
-                    record=record.version,
+                    record=str(version_id),
                     purpose=reason,
                     flags=(AuditFlag.POLICY_CHANGE,),
                     details={

@@ -122,7 +122,8 @@ def draw_due_ballots(services: Services) -> None:
 async def _ballot_loop(state: HoldsServices, interval: float) -> None:
     while True:
         try:
-            await asyncio.to_thread(draw_due_ballots, state.services)
+            services = await asyncio.to_thread(state.services.policy_follower.follow, state)
+            await asyncio.to_thread(draw_due_ballots, services)
         except Exception:  # keep the schedule alive; the next run retries
             log.exception("ballot draw failed")
         await asyncio.sleep(interval)
@@ -140,7 +141,8 @@ async def _maintenance_loop(state: HoldsServices, interval: float) -> None:
     # Each run reads the services afresh: a policy activated since decides what it purges.
     while True:
         try:
-            await asyncio.to_thread(run_maintenance, state.services)
+            services = await asyncio.to_thread(state.services.policy_follower.follow, state)
+            await asyncio.to_thread(run_maintenance, services)
         except Exception:  # keep the schedule alive; the next run retries
             log.exception("maintenance run failed")
         await asyncio.sleep(interval)

@@ -32,11 +32,11 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def services(*, require_schema: bool = True) -> Iterator[Services]:
+def services(*, require_schema: bool = True, settle: bool = False) -> Iterator[Services]:
     """Wired services; any ChaincutError becomes one clear line on stderr and exit status 1."""
     wired: Services | None = None
     try:
-        wired = bootstrap(require_schema=require_schema)
+        wired = bootstrap(require_schema=require_schema, settle=settle)
         yield wired
     except ImportRejected as exc:
         err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)

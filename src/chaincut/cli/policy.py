@@ -17,7 +17,7 @@ from rich.text import Text
 from chaincut.bootstrap import bootstrap
 from chaincut.cli.console import console, err, print_json
 from chaincut.clock import from_epoch
-from chaincut.errors import ChaincutError, PolicyError
+from chaincut.errors import ChaincutError, ConfigurationError, PolicyError, StoreNotReady
 from chaincut.policy import Policy, load_policy, parse_policy
 from chaincut.policy.diff import diff_policies, policy_document
 from chaincut.settings import Settings
@@ -93,8 +93,10 @@ def _active() -> tuple[Policy, str]:
     source = str(settings.policy_file) if settings.policy_file else "the shipped default"
     try:
         wired = bootstrap(settings)
-    except ChaincutError:
-        return policy, source  # no migrated store to ask: the file is what would be in force
+    except (StoreNotReady, ConfigurationError):
+        return policy, source  # no migrated store to ask: the file is what a server would put in force
+    except ChaincutError as exc:  # the store's policy in force no longer passes, say
+        raise _fail(exc.message) from exc
     try:
         record = wired.policy_changes.in_force()
         policy = wired.policy

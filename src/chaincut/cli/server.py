@@ -73,7 +73,7 @@ def worker_app() -> FastAPI:
     """The app of one ``chaincut serve --workers N`` process; the parent runs the maintenance."""
     from chaincut.api import create_app
 
-    wired = bootstrap()
+    wired = bootstrap(settle=True)  # a new policy file is put in force by the first to start
     atexit.register(wired.close)
     app = create_app(wired, schedule_maintenance=False, tracing_index=True)
     _freeze_heap()
@@ -92,10 +92,20 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _maintain(svc: Services, stop: threading.Event) -> None:
+class _Held:
+    """The services the parent of ``serve --workers N`` runs its schedules on, following the
+    policy in force as the workers do (``PolicyFollower``)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+
+def _maintain(held: _Held, stop: threading.Event) -> None:
     from chaincut.api.app import run_maintenance
 
     while True:
+        # A policy activated in the console since decides what is purged and how codes read.
+        svc = held.services.policy_follower.follow(held)
         try:
             run_maintenance(svc)
         except Exception:  # keep the schedule alive; the next run retries
@@ -104,10 +114,11 @@ def _maintain(svc: Services, stop: threading.Event) -> None:
             return
 
 
-def _draw_ballots(svc: Services, stop: threading.Event) -> None:
+def _draw_ballots(held: _Held, stop: threading.Event) -> None:
     from chaincut.api.app import draw_due_ballots
 
     while True:
+        svc = held.services.policy_follower.follow(held)
         try:
             draw_due_ballots(svc)
         except Exception:  # keep the schedule alive; the next run retries
@@ -121,7 +132,7 @@ def _run_server(host: str, port: int, *, guide: str | None = None, workers: int 
 
     from chaincut.api import create_app
 
-    with services() as svc:
+    with services(settle=True) as svc:
         if guide:
             console.print(guide, highlight=False, soft_wrap=True)
         if workers == 1:
@@ -141,9 +152,10 @@ def _run_server(host: str, port: int, *, guide: str | None = None, workers: int 
         # Each worker process wires its own services and shares the listening socket;
         # this parent supervises them and runs the scheduled maintenance, once.
         stop = threading.Event()
-        maintenance = threading.Thread(target=_maintain, args=(svc, stop), name="maintenance", daemon=True)
+        held = _Held(svc)
+        maintenance = threading.Thread(target=_maintain, args=(held, stop), name="maintenance", daemon=True)
         maintenance.start()
-        ballot = threading.Thread(target=_draw_ballots, args=(svc, stop), name="ballot", daemon=True)
+        ballot = threading.Thread(target=_draw_ballots, args=(held, stop), name="ballot", daemon=True)
         ballot.start()
         try:
             uvicorn.run(

@@ -81,6 +81,7 @@ _SECTIONS = {
 _SLOTS = ("morning", "afternoon", "night")
 _MODES = ", ".join(repr(m.value) for m in BookingMode)
 _MAX_DAYS = 3650
+_MAX_VERSION = 64  # what every record naming the policy in force keeps (cases, orders, codes, purges)
 _MAX_MINUTES = 7 * 24 * 60
 
 
@@ -94,6 +95,11 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     days = {"low": 1, "high": _MAX_DAYS}
     head = check.section(data, "policy", {"version", "authority"})
     version = check.get(head, "policy", "version", str)
+    if version is not None and not (0 < len(version) <= _MAX_VERSION and version.isprintable()):
+        check.problems.append(
+            f"policy.version: expected 1 to {_MAX_VERSION} printable characters, got {len(version)}"
+        )
+        version = None
 
     ret = check.section(
         data, "retention", {"visits_days", "encounters_days", "corrected_values_days", "ended_access_days"}

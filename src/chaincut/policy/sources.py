@@ -18,7 +18,7 @@ __all__ = ["PolicyValue", "policy_values"]
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _KEY_PART = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
 _KEY = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=\s*(.*)$")
-_HEADER = re.compile(rf"^\s*\[\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\s*(?:#.*)?$")
+_HEADER = re.compile(rf"^\s*\[\[?\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\]?\s*(?:#.*)?$")
 _PART = re.compile(_KEY_PART)
 
 
@@ -68,10 +68,14 @@ def _split_comment(value: str) -> tuple[str, str | None]:
 
 def _open_brackets(code: str) -> int:
     """How many brackets a value's code leaves open on its line (a multi-line array goes on)."""
-    depth, quote = 0, None
+    depth, quote, escaped = 0, None, False
     for ch in code:
         if quote is not None:
-            if ch == quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
                 quote = None
         elif ch in "\"'":
             quote = ch
@@ -89,8 +93,13 @@ def _sources(text: str) -> dict[str, str]:
     run_note: str | None = None
     pending: list[str] = []
     depth = 0
+    string_end: str | None = None  # inside a multi-line string: its closing quotes
     for line in text.splitlines():
         stripped = line.strip()
+        if string_end is not None:
+            if line.count(string_end) % 2 == 1:
+                string_end = None
+            continue
         if depth > 0:
             depth += _open_brackets(_split_comment(stripped)[0])
             continue
@@ -113,7 +122,13 @@ def _sources(text: str) -> dict[str, str]:
         if pending:
             run_note = " ".join(pending)
             pending = []
-        code, comment = _split_comment(key.group(2))
+        value = key.group(2)
+        opened = next((q for q in ('"""', "'''") if value.count(q) % 2 == 1), None)
+        if opened is not None:
+            string_end = opened
+            code, comment = value, None
+        else:
+            code, comment = _split_comment(value)
         depth = max(0, _open_brackets(code))
         note = comment or run_note or table_note
         if note:
@@ -128,7 +143,12 @@ def _walk(data: dict[str, Any], prefix: list[str], sources: dict[str, str], out:
             _walk(value, parts, sources, out)
         else:
             path = _path(parts)
-            out.append(PolicyValue(path, value, sources.get(path)))
+            # A value inside an inline table or an array of tables: its nearest cited parent's source.
+            found = next(
+                (sources[p] for p in (_path(parts[:n]) for n in range(len(parts), 0, -1)) if p in sources),
+                None,
+            )
+            out.append(PolicyValue(path, value, found))
 
 
 def policy_values(text: str) -> list[PolicyValue]:

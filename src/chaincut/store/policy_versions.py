@@ -11,13 +11,14 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, text, update
 
 from chaincut.store.tables import policy_versions
 
 __all__ = ["PolicyVersionRecord", "PolicyVersionRepository"]
 
 _T = policy_versions
+_LOCK_KEY = 0x636361_7001  # "cca" p1: chaincut's advisory lock for the policy's versions
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class PolicyVersionRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def lock(self) -> None:
+        """Serialise the writers of versions until this transaction ends (settling, deciding).
+
+        SQLite's writers already are (BEGIN IMMEDIATE); PostgreSQL's take an advisory lock, so
+        two starts under one new file record it once, and two approvals activate one by one.
+        """
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
     def add(
         self,
         *,
@@ -64,8 +74,8 @@ class PolicyVersionRepository:
         source: str,
         uploaded_by: str,
         at: int,
-        status: str = "draft",
     ) -> PolicyVersionRecord:
+        """A new draft (``activate`` puts one in force)."""
         result = self._conn.execute(
             insert(_T).values(
                 version=version,
@@ -74,7 +84,7 @@ class PolicyVersionRepository:
                 source=source,
                 uploaded_by=uploaded_by,
                 uploaded_at=at,
-                status=status,
+                status="draft",
             )
         )
         key = result.inserted_primary_key

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from chaincut.store.metadata import Id, metadata
@@ -122,7 +123,8 @@ policy_versions = Table(
     Column("source", String(16), nullable=False),  # file, console
     Column("uploaded_by", String(80), nullable=False),
     Column("uploaded_at", BigInteger, nullable=False),
-    # draft, pending (activation asked), active, superseded, rejected, withdrawn
+    # draft, pending (activation asked), active, superseded, rejected, withdrawn ("approved" only
+    # inside the transaction that activates it)
     Column("status", String(16), nullable=False),
     Column("requested_by", String(80)),
     Column("requested_at", BigInteger),
@@ -132,6 +134,14 @@ policy_versions = Table(
     Column("decision_reason", String(500)),
     Column("activated_at", BigInteger),
     Index("ix_policy_versions_status", "status", "activated_at"),
+    # At most one version is active: activating one supersedes the other first.
+    Index(
+        "ux_policy_versions_active",
+        "status",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
 )
 
 # Append-only and hash-chained: each row's MAC covers its fields and the previous row's MAC.

@@ -189,7 +189,9 @@ def approvals(
             "reason": v.request_reason,
             "own": caller.principal.name in (v.uploaded_by, v.requested_by),
         }
-        for v in services.policy_changes.pending()
+        for v in (
+            services.policy_changes.pending() if caller.principal.may(Permission.POLICY_APPROVE) else []
+        )
     ]
     notices = {"approve": N_("Approved: the export may start."), "reject": N_("Refused: nothing leaves.")}
     return page(

@@ -9,6 +9,7 @@ Charts are drawn server-side as SVG (``web/charts``).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -44,8 +45,12 @@ def dashboard(request: Request, caller: AnalyticsReader) -> HTMLResponse:
     words = localizer_for(request, caller)
     today = services.clock.now().astimezone(services.settings.zone).date()
     first = today - timedelta(days=DAYS - 1)
-    curve = services.epidemic_curves.curve(Axis.ONSET, first, today)
-    rt = services.reproduction.estimate(from_day=first, to_day=today)
+    # The curve and R_t each count every case in SQL: read side by side, on two connections (a
+    # million cases: 0.16 s together against 0.24 s one after the other, bench/console_pages.py).
+    with ThreadPoolExecutor(1, thread_name_prefix="dashboard-rt") as beside:
+        estimating = beside.submit(services.reproduction.estimate, from_day=first, to_day=today)
+        curve = services.epidemic_curves.curve(Axis.ONSET, first, today)
+        rt = estimating.result()
     # The clusters the last run found active (a member reported within the policy's active_days):
     # read from the run's records, not recounted from a million members for the page.
     ran = services.clusters.ever_run()

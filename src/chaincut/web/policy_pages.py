@@ -15,6 +15,7 @@ flagged ``policy_change``; this worker follows it at once and every other within
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import Counter
@@ -74,6 +75,7 @@ _PROBLEMS = {
     "own": N_("Nothing was decided: another supervisor than the one who uploaded or asked must decide."),
     "gone": N_("Nothing was done: the version is no longer in that state."),
     "venue_types": N_("Nothing was activated: the store now holds venues of a type this version lacks."),
+    "invalid": N_("Nothing was activated: this version no longer passes this chaincut's checks."),
 }
 
 
@@ -159,21 +161,28 @@ def _problem_rows(problems: list[str]) -> list[dict[str, str]]:
 async def upload(
     request: Request,
     caller: Editor,
-    text: Annotated[str, Form(max_length=MAX_POLICY_BYTES * 2)] = "",
+    text: Annotated[str, Form()] = "",
     policy_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Check the policy whole; keep it as a draft, or show every problem at its key path."""
     words = localizer_for(request, caller)
     problems: list[str] = []
+    too_long = f"(file): expected a policy of at most {MAX_POLICY_BYTES // 1024} KiB"
     if policy_file is not None and policy_file.filename:
         raw = await policy_file.read(MAX_POLICY_BYTES + 1)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems = [f"(file): not UTF-8 text at byte {exc.start}"]
+        if len(raw) > MAX_POLICY_BYTES:
+            problems, text = [too_long], ""
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems = [f"(file): not UTF-8 text at byte {exc.start}"]
+    elif len(text) > MAX_POLICY_BYTES:
+        problems, text = [too_long], ""
     if not problems:
         try:
-            record = caller.services.policy_changes.upload(caller.principal, text)
+            # Checking a policy and storing it blocks: off the event loop.
+            record = await asyncio.to_thread(caller.services.policy_changes.upload, caller.principal, text)
         except PolicyError as exc:
             problems = exc.problems or [exc.message]
         except (InvalidInput, Conflict) as exc:
@@ -186,7 +195,7 @@ async def upload(
         caller,
         "policy_upload.html",
         status=400,
-        text=text if len(text) <= MAX_POLICY_BYTES else "",
+        text=text,
         problems=rows,
         summary=words.ngettext(
             "The policy was not kept: %(count)s problem to fix.",
@@ -199,8 +208,13 @@ async def upload(
 
 
 def _impact(caller: Caller, words: Localizer, record: PolicyVersionRecord, refs: list[str]) -> dict[str, Any]:
-    """Chosen cases traced under the policy in force and under ``record``: whose standing changes."""
+    """Chosen cases traced under the policy in force and under ``record``: whose standing changes.
+
+    Contacts are never named. Cases are named only to those who may read cases; to a policy
+    editor they are numbered in the sample's order (the latest registered first).
+    """
     services = caller.services
+    named = caller.principal.may(Permission.CASES_READ)
     draft = services.policy_changes.parse(record)
 
     def tier(value: Tier | None) -> str:
@@ -211,20 +225,21 @@ def _impact(caller: Caller, words: Localizer, record: PolicyVersionRecord, refs:
     moves: Counter[tuple[str, str]] = Counter()
     missing = []
     untraced = []
-    for ref in refs:
+    for number, ref in enumerate(refs, start=1):
+        shown = ref if named else f"#{number}"
         try:
             before, after, changes = services.tracing.comparison(ref, draft)
         except NotFound:
-            missing.append(ref)
+            missing.append(shown)
             continue
         except InvalidInput as exc:  # no window to trace (no onset or specimen date), a type unknown
-            untraced.append({"case": ref, "why": exc.message})
+            untraced.append({"case": shown, "why": exc.message})
             continue
         moves.update((tier(c.before), tier(c.after)) for c in changes)
         changed += len(changes)
         rows.append(
             {
-                "case": ref,
+                "case": shown,
                 "before": before,
                 "after": after,
                 "changed": len(changes),
@@ -242,7 +257,12 @@ def _impact(caller: Caller, words: Localizer, record: PolicyVersionRecord, refs:
     caller.audit(
         "policy.impact",
         str(record.id),
-        details={"cases": len(rows), "untraced": len(untraced), "changed": changed},
+        details={
+            "cases": len(rows),
+            "untraced": len(untraced),
+            "changed": changed,
+            "refs": " ".join(refs)[:1000],
+        },
     )
     return {
         "cases": rows,
@@ -258,6 +278,9 @@ def _impact(caller: Caller, words: Localizer, record: PolicyVersionRecord, refs:
 
 def _case_refs(caller: Caller, cases: str, latest: int) -> list[str]:
     typed = [r for r in re.split(r"[\s,;]+", cases) if r]
+    if typed and not caller.principal.may(Permission.CASES_READ):
+        # Naming cases would tell one who may not read them whether each exists.
+        raise InvalidInput("cases: only those who may read cases choose them", field="cases")
     if typed:
         if len(typed) > MAX_IMPACT_CASES or not all(_REF.fullmatch(r) for r in typed):
             raise InvalidInput(f"cases: expected up to {MAX_IMPACT_CASES} case references", field="cases")
@@ -310,6 +333,7 @@ def version_page(
         cases=cases,
         latest=latest,
         max_cases=MAX_IMPACT_CASES,
+        may_name_cases=principal.may(Permission.CASES_READ),
         may_request=principal.may(Permission.POLICY_EDIT) and record.status == "draft",
         may_withdraw=principal.may(Permission.POLICY_EDIT) and record.status in ("draft", "pending"),
         may_decide=principal.may(Permission.POLICY_APPROVE) and record.status == "pending",
@@ -372,8 +396,9 @@ def decide(
         return _back(path, problem="own")
     except Conflict:
         return _back(path, problem="gone")
-    except PolicyError:
-        return _back(path, problem="venue_types")
+    except PolicyError as exc:
+        unknown_types = all(p.startswith("venue_types.") for p in exc.problems)
+        return _back(path, problem="venue_types" if exc.problems and unknown_types else "invalid")
     if policy is None:
         return _back(path, done="rejected")
     services.policy_follower.activated(request.app.state, policy)

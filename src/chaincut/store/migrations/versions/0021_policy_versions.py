@@ -42,8 +42,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_versions")),
     )
     op.create_index("ix_policy_versions_status", "policy_versions", ["status", "activated_at"], unique=False)
+    op.create_index(
+        "ux_policy_versions_active",
+        "policy_versions",
+        ["status"],
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ux_policy_versions_active", table_name="policy_versions")
     op.drop_index("ix_policy_versions_status", table_name="policy_versions")
     op.drop_table("policy_versions")
