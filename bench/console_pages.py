@@ -170,7 +170,8 @@ def main(argv: list[str]) -> None:
     db = Database(f"sqlite:///{args.store / 'chaincut.sqlite3'}")
     upgrade(db)
     db.dispose()
-    svc = bootstrap(Settings(env="development", data_dir=args.store), clock=FixedClock(NOW))
+    # As a server starts: its policy file is recorded in force (the policy pages show it).
+    svc = bootstrap(Settings(env="development", data_dir=args.store), clock=FixedClock(NOW), settle=True)
     try:
         _prepare(svc)
         with svc.store.read() as uow:

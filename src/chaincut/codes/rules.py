@@ -13,8 +13,9 @@ each instant where some reason starts or stops holding.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chaincut.domain.health_codes import CodeReason, HealthCode
@@ -28,9 +29,11 @@ __all__ = [
     "OrderFact",
     "OverrideFact",
     "PersonFacts",
+    "ReasonParts",
     "TestFact",
     "change_points",
     "evaluate",
+    "reason_parts",
     "reasons_at",
 ]
 
@@ -220,6 +223,53 @@ _Held = list[tuple[CodeRule, list[_Holding]]]
 
 def _held(facts: PersonFacts, rules: HealthCodeRules) -> _Held:
     return [(rule, list(_holdings(rule, facts))) for rule in rules.enabled_rules]
+
+
+@dataclass(frozen=True)
+class ReasonParts:
+    """What a reason's text says, as fields a page can put in its own language.
+
+    ``kind``: case, discharged, exposure, order, positive_test, vaccination, arrival, override.
+    """
+
+    kind: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+# The reason texts above, read back (a test renders every kind of fact and reads it again).
+_VIA = r"(?P<via>case|a contact of case) (?P<case>\S+)"
+_REASON_FORMS = (
+    ("case", re.compile(r"(?P<status>confirmed|probable) case (?P<case>\S+)")),
+    ("discharged", re.compile(r"discharged from case (?P<case>\S+) under (?P<days>\d+) days")),
+    (
+        "exposure",
+        re.compile(
+            r"(?P<label>close contact|exposed contact|visited a high-risk place) \("
+            r"(?:venue (?P<risky_venue>\S+), the same day as|visit to venue (?P<venue>\S+) with"
+            rf"|(?P<household>household) of|(?P<evidence>\S+) with) {_VIA}\)"
+        ),
+    ),
+    (
+        "order",
+        re.compile(
+            r"(?P<label>quarantine order in force|compulsory testing notice) (?P<id>\S+)"
+            r"(?: \(case (?P<case>\S+)\))?"
+        ),
+    ),
+    ("positive_test", re.compile(r"positive (?P<test>\S+) test")),
+    ("vaccination", re.compile(r"fewer than (?P<doses>\d+) vaccine doses")),
+    ("arrival", re.compile(r"arrived from (?P<origin>.+)")),
+    ("override", re.compile(r"manual override by a supervisor: (?P<reason>.*)", re.DOTALL)),
+)
+
+
+def reason_parts(text: str) -> ReasonParts | None:
+    """The fields of a reason's text (None: a text of no known form, shown as it is)."""
+    for kind, form in _REASON_FORMS:
+        found = form.fullmatch(text)
+        if found is not None:
+            return ReasonParts(kind, {k: v for k, v in found.groupdict().items() if v is not None})
+    return None
 
 
 def reasons_at(facts: PersonFacts, rules: HealthCodeRules, now: datetime) -> list[CodeReason]:

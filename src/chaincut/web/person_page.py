@@ -23,7 +23,8 @@ from chaincut.domain.audit import AuditFlag
 from chaincut.domain.orders import TestResult
 from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
-from chaincut.web.i18n import N_
+from chaincut.web.code_reasons import reason_text
+from chaincut.web.i18n import N_, Language
 from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
@@ -123,6 +124,19 @@ def person_page(
     code: dict[str, Any] | None = None
     if "code" in sections:
         current = services.codes.current_for(person.id)
+        chinese = words.language is Language.ZH_HANT
+        named: dict[str, str] = {}
+
+        def venue_name(ref: str) -> str:
+            if ref not in named:
+                try:
+                    venue = services.venues.get(ref)
+                except NotFound:
+                    named[ref] = ref
+                else:
+                    named[ref] = venue.name_zh if chinese else venue.name_en
+            return named[ref]
+
         code = {
             "colour": current.colour,
             "colour_label": label(words, _COLOURS, current.colour),
@@ -132,7 +146,7 @@ def person_page(
             "reasons": [
                 {
                     "colour": label(words, _COLOURS, r.colour),
-                    "text": r.text,
+                    "text": reason_text(words, r.text, venue_name),
                     "until": r.until.astimezone(zone) if r.until else None,
                     "case": r.case_ref,
                 }
