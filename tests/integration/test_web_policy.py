@@ -214,3 +214,34 @@ def test_a_worker_follows_a_version_another_worker_activated(
     followed = client.app.state.services  # type: ignore[attr-defined]
     assert followed is not served and followed.policy.version == "2026.12-diners"
     assert followed.policy.orders.quarantine_days == 7 and followed.tracing.policy is followed.policy
+
+
+def test_every_form_needs_its_token_and_a_file_too_large_is_refused_at_once(
+    client: TestClient, app_services: Services
+) -> None:
+    token = signed_in(client, "pat")
+    big = client.post(
+        "/console/policy/upload",
+        data={"csrf_token": token},
+        files={"policy_file": ("big.toml", b"# padding\n" * 30_000, "text/plain")},
+        headers=BROWSER,
+    )
+    assert big.status_code == 400 and "expected a policy of at most 256 KiB" in big.text
+    draft = app_services.policy_changes.upload(
+        Principal(PrincipalKind.STAFF, "staff:pat", roles=frozenset({Role.POLICY_EDITOR})), DRAFT
+    )
+    path = f"/console/policy/versions/{draft.id}"
+    for action, data in (
+        ("/console/policy/upload", {"text": DRAFT}),
+        (f"{path}/request", {"reason": "diners are close"}),
+        (f"{path}/withdraw", {}),
+    ):
+        assert client.post(action, data=data, headers=BROWSER).status_code == 403, action
+    assert app_services.policy_changes.get(draft.id).status == "draft"
+    withdrawn = client.post(f"{path}/withdraw", data={"csrf_token": token}, headers=BROWSER)
+    assert "The version is withdrawn" in withdrawn.text
+    assert app_services.policy_changes.get(draft.id).status == "withdrawn"
+    again = client.post(
+        f"{path}/request", data={"csrf_token": token, "reason": "diners are close"}, headers=BROWSER
+    )
+    assert "no longer in that state" in again.text
