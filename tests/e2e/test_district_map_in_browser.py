@@ -9,18 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from chaincut.domain import Case, CaseClassification, CaseStatus, PersonalDetails
 from chaincut.domain.access import Principal, Role
 from chaincut.domain.ids import new_public_id
 from chaincut.store import NewPersonRow
 from support.auth import PASSWORD
+from support.desk import checked, open_window, sign_in
 from support.serving import browser_services, served
 
 USER = "chan-tai-man"
-LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK"}
 # Cases in the last 28 days by household district: uneven, so the map shows every shade; a few
 # with no district, and one the map does not know.
 CASES_BY_DISTRICT = {
@@ -83,29 +82,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def _checked(page: Page, screenshots: Path, name: str) -> None:
-    """No axe-core violation on the page; its screenshot kept."""
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
-    page.set_viewport_size({"width": 1100, "height": 800})
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.fill("#username", USER)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    assert page.url == f"{base_url}/console"
-
-
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 def test_the_district_map_in_the_browsers_language_passes_axe(
     browser: Browser, base_url: str, screenshots: Path, lang: str
 ) -> None:
-    context = browser.new_context(locale=LOCALES[lang])
-    page = context.new_page()
+    context, page = open_window(browser, lang)
     violations: list[str] = []
     page.on(
         "console",
@@ -114,7 +95,8 @@ def test_the_district_map_in_the_browsers_language_passes_axe(
         ),
     )
     try:
-        _sign_in(page, base_url)
+        sign_in(page, base_url, USER)
+        assert page.url == f"{base_url}/console"
         page.goto(f"{base_url}/console/districts")
         assert page.get_attribute("html", "lang") == lang
         assert page.inner_text("h1") == ("District map" if lang == "en" else "地區地圖")
@@ -137,7 +119,7 @@ def test_the_district_map_in_the_browsers_language_passes_axe(
         assert fill("P") == "rgb(233, 236, 239)"  # Tai Po: no case
         box = page.locator("#map-whole svg").bounding_box()
         assert box is not None and abs(box["width"] / box["height"] - 808 / 553) < 0.01  # not stretched
-        _checked(page, screenshots, f"district-map-{lang}")
+        checked(page, screenshots, f"district-map-{lang}")
 
         page.select_option("#days", "7")
         with page.expect_navigation():

@@ -21,19 +21,12 @@ from chaincut.policy import default_policy_text, parse_policy
 from chaincut.settings import Settings
 from support.auth import PASSWORD
 from support.outbreak import tracers_outbreak
+from support.policy_edits import edited_policy
 
 ADMIN = Principal.system("tests")
 
 
-def edited(*edits: tuple[str, str]) -> str:
-    text = default_policy_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
-
-
-SHORTER = edited(
+SHORTER = edited_policy(
     ('version = "2026.11-default"', 'version = "2026.12-short"'),
     ("quarantine_days = 14", "quarantine_days = 7"),
 )
@@ -80,7 +73,7 @@ def test_the_first_start_records_the_file_in_force(services: Services) -> None:
 def test_a_bad_upload_names_every_problem_at_its_key_path_and_keeps_nothing(
     services: Services, staff: dict[str, Principal]
 ) -> None:
-    bad = edited(
+    bad = edited_policy(
         ("quarantine_days = 14", "quarantine_days = 0"),
         ("cumulative_minutes = 15", 'cumulative_minutes = "x"'),
     )
@@ -181,7 +174,9 @@ def test_a_restart_keeps_the_console_version_until_a_new_file_is_deployed(
         again.close()
 
     deployed = tmp_path / "deployed.toml"
-    deployed.write_text(edited(('version = "2026.11-default"', 'version = "2027.01-file"')), encoding="utf-8")
+    deployed.write_text(
+        edited_policy(('version = "2026.11-default"', 'version = "2027.01-file"')), encoding="utf-8"
+    )
     elsewhere = settings.model_copy(update={"policy_file": deployed})
     command = bootstrap(elsewhere, clock=clock)  # a command never changes the policy in force
     try:
@@ -257,7 +252,7 @@ def test_a_refused_start_writes_nothing(
 
 
 def test_servers_starting_together_record_a_new_file_once(services: Services) -> None:
-    text = edited(('version = "2026.11-default"', 'version = "2027.02-together"'))
+    text = edited_policy(('version = "2026.11-default"', 'version = "2027.02-together"'))
     policy = parse_policy(text)
     with ThreadPoolExecutor(4) as starting:
         settled = list(
@@ -278,5 +273,7 @@ def test_a_version_too_long_for_the_records_naming_it_is_refused(
     services: Services, staff: dict[str, Principal]
 ) -> None:
     with pytest.raises(PolicyError) as caught:
-        services.policy_changes.upload(staff["pat"], edited(('"2026.11-default"', '"' + "v" * 65 + '"')))
+        services.policy_changes.upload(
+            staff["pat"], edited_policy(('"2026.11-default"', '"' + "v" * 65 + '"'))
+        )
     assert caught.value.problems == ["policy.version: expected 1 to 64 printable characters, got 65"]

@@ -16,22 +16,15 @@ from chaincut.domain.access import Principal, PrincipalKind, Role
 from chaincut.policy import default_policy_text
 from support.auth import PASSWORD
 from support.outbreak import DAY, tracers_outbreak
+from support.policy_edits import edited_policy
 from support.web_forms import signed_in
 
 BROWSER = {"Accept": "text/html", "Accept-Language": "en-GB"}
 ADMIN = Principal.system("tests")
 
 
-def edited(*edits: tuple[str, str]) -> str:
-    text = default_policy_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
-
-
 # Diners at other tables become close contacts; a week of quarantine.
-DRAFT = edited(
+DRAFT = edited_policy(
     ('version = "2026.11-default"', 'version = "2026.12-diners"'),
     ("quarantine_days = 14", "quarantine_days = 7"),
     (
@@ -75,7 +68,9 @@ def test_the_policy_in_force_shows_each_value_with_its_source(client: TestClient
 
 def test_a_bad_upload_shows_every_problem_at_its_key_path(client: TestClient, app_services: Services) -> None:
     token = signed_in(client, "pat")
-    bad = edited(("quarantine_days = 14", "quarantine_days = 0"), ("[tracing_targets]", "[tracing_target]"))
+    bad = edited_policy(
+        ("quarantine_days = 14", "quarantine_days = 0"), ("[tracing_targets]", "[tracing_target]")
+    )
     shown = client.post("/console/policy/upload", data={"csrf_token": token, "text": bad}, headers=BROWSER)
     assert shown.status_code == 400
     assert "<code>orders.quarantine_days</code>: expected at least 1, got 0" in shown.text

@@ -7,7 +7,7 @@ import pytest
 from chaincut.errors import PolicyError
 from chaincut.policy import default_policy_text, parse_policy
 
-__all__ = ["problems_of_edits"]
+__all__ = ["edited_policy", "problems_of_edits"]
 
 
 def problems_of_edits(section: str, *edits: tuple[str, str]) -> dict[str, str]:
@@ -21,3 +21,12 @@ def problems_of_edits(section: str, *edits: tuple[str, str]) -> dict[str, str]:
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)
     return dict(p.split(": ", 1) for p in caught.value.problems)
+
+
+def edited_policy(*edits: tuple[str, str]) -> str:
+    """The shipped policy's text with each (old, new) replaced once (each old must be there)."""
+    text = default_policy_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text

@@ -47,10 +47,10 @@ def _path(parts: list[str]) -> str:
     )
 
 
-def _split_comment(value: str) -> tuple[str, str | None]:
-    """A value's code and the comment after it on its line, ignoring '#' inside strings."""
-    quote: str | None = None
-    escaped = False
+def _scan(value: str) -> tuple[str | None, int]:
+    """The comment after a value on its line, and how many brackets the value leaves open (a
+    multi-line array goes on); '#' and brackets inside strings do not count."""
+    depth, quote, escaped = 0, None, False
     for i, ch in enumerate(value):
         if quote is not None:
             if escaped:
@@ -62,28 +62,12 @@ def _split_comment(value: str) -> tuple[str, str | None]:
         elif ch in "\"'":
             quote = ch
         elif ch == "#":
-            return value[:i], value[i + 1 :].strip() or None
-    return value, None
-
-
-def _open_brackets(code: str) -> int:
-    """How many brackets a value's code leaves open on its line (a multi-line array goes on)."""
-    depth, quote, escaped = 0, None, False
-    for ch in code:
-        if quote is not None:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
+            return value[i + 1 :].strip() or None, depth
         elif ch in "[{":
             depth += 1
         elif ch in "]}":
             depth -= 1
-    return depth
+    return None, depth
 
 
 def _sources(text: str) -> dict[str, str]:
@@ -101,7 +85,7 @@ def _sources(text: str) -> dict[str, str]:
                 string_end = None
             continue
         if depth > 0:
-            depth += _open_brackets(_split_comment(stripped)[0])
+            depth += _scan(stripped)[1]
             continue
         if not stripped:
             pending, run_note = [], None
@@ -125,11 +109,10 @@ def _sources(text: str) -> dict[str, str]:
         value = key.group(2)
         opened = next((q for q in ('"""', "'''") if value.count(q) % 2 == 1), None)
         if opened is not None:
-            string_end = opened
-            code, comment = value, None
+            string_end, comment = opened, None
         else:
-            code, comment = _split_comment(value)
-        depth = max(0, _open_brackets(code))
+            comment, opened_brackets = _scan(value)
+            depth = max(0, opened_brackets)
         note = comment or run_note or table_note
         if note:
             sources[_path([*table, *_parts(key.group(1))])] = note
