@@ -13,16 +13,15 @@ permission, and is audited the same way. Nothing here shows a private key or any
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from chaincut.domain.access import Permission
 from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.guards import Caller, requires
 from chaincut.web.i18n import N_
-from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["router"]
@@ -58,10 +57,6 @@ _PURGE_KINDS = {
     "signed_codes": N_("expired signed codes"),
     "rate_counts": N_("rate-limit counts"),
 }
-
-
-def _back(path: str, **query: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
 
 
 @router.get("/console/keys")
@@ -116,9 +111,9 @@ def keys(
 def rotate(caller: KeyKeeper, confirm: Annotated[str, Form(max_length=8)] = "") -> Response:
     """Rotate the document signer, once confirmed (the Guard has checked the form's CSRF token)."""
     if confirm != "yes":
-        return _back("/console/keys", problem="confirm")
+        return back_to("/console/keys", problem="confirm")
     caller.services.code_keys.rotate(caller.principal)
-    return _back("/console/keys", done="rotated")
+    return back_to("/console/keys", done="rotated")
 
 
 @router.post("/console/keys/{kid}/revoke")
@@ -130,14 +125,14 @@ def revoke(
 ) -> Response:
     """Revoke a document signer with a reason, once confirmed (audited by the service)."""
     if confirm != "yes":
-        return _back("/console/keys", problem="confirm")
+        return back_to("/console/keys", problem="confirm")
     if not 3 <= len(reason.strip()) <= 300:
-        return _back("/console/keys", problem="reason")
+        return back_to("/console/keys", problem="reason")
     try:
         caller.services.code_keys.revoke(kid, reason.strip(), caller.principal)
     except (InvalidInput, NotFound, Conflict):
-        return _back("/console/keys", problem="kid")
-    return _back("/console/keys", done="revoked")
+        return back_to("/console/keys", problem="kid")
+    return back_to("/console/keys", done="revoked")
 
 
 @router.post("/console/partners/sync")
@@ -204,8 +199,8 @@ def purges(
 def purge_now(caller: Purger, confirm: Annotated[str, Form(max_length=8)] = "") -> Response:
     """Delete what the policy keeps no longer, once confirmed (audited with each kind's count)."""
     if confirm != "yes":
-        return _back("/console/purges", problem="confirm")
+        return back_to("/console/purges", problem="confirm")
     services = caller.services
     records = purge_expired(services.store, services.policy, services.clock)
     caller.audit("purges", details={r.kind: r.deleted for r in records})
-    return _back("/console/purges", done="purged")
+    return back_to("/console/purges", done="purged")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,7 +33,16 @@ from chaincut.settings import Settings
 from chaincut.web.i18n import LANG_COOKIE, N_, Localizer, localizer, negotiate, parse_language
 from chaincut.web.render import render
 
-__all__ = ["LOGIN_COOKIE", "ROLE_TITLES", "PageRoute", "fragment", "localizer_for", "page", "router"]
+__all__ = [
+    "LOGIN_COOKIE",
+    "ROLE_TITLES",
+    "PageRoute",
+    "back_to",
+    "fragment",
+    "localizer_for",
+    "page",
+    "router",
+]
 
 LOGIN_COOKIE = "chaincut_login"
 LOGIN_FORM_SECONDS = 10 * 60  # how long a sign-in form stays usable
@@ -88,6 +98,11 @@ def page(
             samesite="lax",
         )
     return response
+
+
+def back_to(path: str, **query: str) -> RedirectResponse:
+    """After a form: see ``path`` again, with what happened in its query (``done=``, ``problem=``)."""
+    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
 
 
 def fragment(request: Request, caller: Caller, template: str, **context: Any) -> HTMLResponse:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,7 +25,7 @@ from chaincut.guards import Caller, requires
 from chaincut.web.code_reasons import reason_text
 from chaincut.web.i18n import N_, Language
 from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
-from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
 
 __all__ = ["router"]
@@ -239,7 +238,7 @@ _PROBLEMS = {
 
 
 def _back(ref: str, **query: str) -> RedirectResponse:
-    return RedirectResponse(f"/console/people/{ref}?{urlencode(query)}", status_code=303)
+    return back_to(f"/console/people/{ref}", **query)
 
 
 def _purposed(caller: Caller, ref: str) -> Caller:

@@ -21,10 +21,9 @@ import json
 import re
 from collections import Counter
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from chaincut.access.policy_changes import MAX_POLICY_BYTES
 from chaincut.clock import from_epoch
@@ -37,7 +36,7 @@ from chaincut.policy.sources import policy_values
 from chaincut.store.policy_versions import PolicyVersionRecord
 from chaincut.web.i18n import N_, Localizer
 from chaincut.web.labels import TIERS, label
-from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 
 __all__ = ["router"]
 
@@ -78,10 +77,6 @@ _PROBLEMS = {
     "venue_types": N_("Nothing was activated: the store now holds venues of a type this version lacks."),
     "invalid": N_("Nothing was activated: this version no longer passes this chaincut's checks."),
 }
-
-
-def _back(path: str, **query: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
 
 
 def _shown(value: Any) -> str:
@@ -189,7 +184,7 @@ async def upload(
         except (InvalidInput, Conflict) as exc:
             problems = [f"(file): {exc.message}"]
         else:
-            return _back(f"/console/policy/versions/{record.id}", done="uploaded")
+            return back_to(f"/console/policy/versions/{record.id}", done="uploaded")
     rows = _problem_rows(problems)
     return page(
         request,
@@ -355,10 +350,10 @@ def ask_activation(
     try:
         caller.services.policy_changes.request(caller.principal, version_id, reason)
     except InvalidInput:
-        return _back(path, problem="reason")
+        return back_to(path, problem="reason")
     except Conflict:
-        return _back(path, problem="gone")
-    return _back(path, done="requested")
+        return back_to(path, problem="gone")
+    return back_to(path, done="requested")
 
 
 @router.post("/console/policy/versions/{version_id}/withdraw")
@@ -368,8 +363,8 @@ def withdraw(caller: Editor, version_id: Annotated[int, Path(ge=1, le=2**62)]) -
     try:
         caller.services.policy_changes.withdraw(caller.principal, version_id)
     except Conflict:
-        return _back(path, problem="gone")
-    return _back(path, done="withdrawn")
+        return back_to(path, problem="gone")
+    return back_to(path, done="withdrawn")
 
 
 @router.post("/console/policy/versions/{version_id}/decision")
@@ -390,17 +385,17 @@ def decide(
             caller.principal, version_id, approve=decision == "approve", reason=reason
         )
     except InvalidInput:
-        return _back(path, problem="reason")
+        return back_to(path, problem="reason")
     except PermissionDenied as exc:
         if exc.code != "own_request":
             raise
-        return _back(path, problem="own")
+        return back_to(path, problem="own")
     except Conflict:
-        return _back(path, problem="gone")
+        return back_to(path, problem="gone")
     except PolicyError as exc:
         unknown_types = all(p.startswith("venue_types.") for p in exc.problems)
-        return _back(path, problem="venue_types" if exc.problems and unknown_types else "invalid")
+        return back_to(path, problem="venue_types" if exc.problems and unknown_types else "invalid")
     if policy is None:
-        return _back(path, done="rejected")
+        return back_to(path, done="rejected")
     services.policy_follower.activated(request.app.state, policy)
-    return _back(path, done="activated")
+    return back_to(path, done="activated")
