@@ -37,7 +37,7 @@ from chaincut.domain.audit import AuditEvent
 from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import BackupDamaged, Conflict, InvalidInput, StoreNotReady, WrongPassphrase
 from chaincut.people import PersonDraft
-from chaincut.policy import BookingMode
+from chaincut.policy import BookingMode, default_policy_text
 from chaincut.settings import Settings
 from chaincut.store import Database, NewImport, Store, backup_crypto, head_revision, upgrade
 from chaincut.store import tables as t
@@ -124,6 +124,8 @@ def fill(svc: Services) -> None:
         at = now - timedelta(hours=3, minutes=i)
         svc.checkins.check_in(CheckInRequest(person.ref, f"c-{i}", token=svc.venues.token(venue), at=at))
     svc.checkins.check_out("p-0", "c-0", now - timedelta(hours=1))
+    # As a server's start records its policy file in force.
+    svc.policy_changes.settle(default_policy_text(), svc.policy, source="the shipped default")
     rng = random.Random(7)
     person_ids = [p.id for p in people]
     venue_ids = [v.id for v in venues]
