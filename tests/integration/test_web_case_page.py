@@ -15,6 +15,7 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal, Role
 from chaincut.domain.orders import OrderKind
+from chaincut.web import case_page
 from support.outbreak import DAY, tracers_outbreak
 from support.web_forms import form_token, signed_in
 
@@ -193,6 +194,20 @@ def test_orders_are_previewed_with_their_dates_then_issued_once(
 
     again = client.get("/console/cases/A/orders", headers=BROWSER).text
     assert "Nothing to issue: every contact already has an open order from this case." in again
+
+
+def test_a_case_with_more_contacts_than_the_preview_shows_counts_and_issues_them_all(
+    outbreak: Services, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(case_page, "PREVIEW_ROWS", 2)
+    signed_in(client, "tess")
+    _state(client, "A", PURPOSE)
+    preview = client.get("/console/cases/A/orders", headers=BROWSER)
+    assert preview.text.count("<tr data-person=") == 2
+    assert "(the first 2 of 3: issuing issues them all)" in preview.text
+    assert 'data-person="p-D"' in preview.text  # the quarantine order comes before the notices
+    client.post("/console/cases/A/orders", data={"csrf_token": form_token(preview)}, headers=BROWSER)
+    assert outbreak.orders.list(case_ref="A")[1] == 3
 
 
 def test_an_export_is_requested_approved_by_a_supervisor_and_downloaded_once(
