@@ -263,7 +263,14 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
     # Health codes follow the facts: a case registered or changed is traced and its contacts'
     # codes recomputed; orders and test results recompute the people they concern.
     codes = HealthCodeService(store, policy, clock, settings.zone, tracer=tracing)
-    cases = CaseRegistry(store, policy, clock, settings.zone, on_change=codes.case_changed)
+    cases = CaseRegistry(
+        store,
+        policy,
+        clock,
+        settings.zone,
+        on_change=codes.case_changed,
+        resident=tracing.resident_encounters,
+    )
     border = BookingService(store, policy.border, clock, settings.zone, hasher, seeds=seeds)
     records = RecordAccess(store, audit)
     subjects = hasher.subjects

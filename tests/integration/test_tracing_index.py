@@ -26,6 +26,7 @@ from chaincut.domain import Case, CaseClassification, CaseStatus
 from chaincut.store import ParquetArchive
 from chaincut.tracing.service import TracingService
 from chaincut.tracing.store_sources import ArchiveScanSource
+from chaincut.tracing.timeline import EncounterEntry, read_timeline
 from chaincut.whereabouts.importing import (
     ImportOptions,
     import_encounters,
@@ -332,3 +333,18 @@ def test_a_purge_says_which_segment_it_rewrote(tmp_path: Path) -> None:
     assert archive.purge("visits", 20) == 1
     [again] = archive.segments("visits")
     assert (again.rewritten_from, again.purged_before, again.rows) == (first.file, 20, 1)
+
+
+def test_a_timeline_from_the_index_is_the_timeline_read_from_the_segments(district: District) -> None:
+    resident = resident_service(district.services)
+    resident.warm_up()
+    streaming = streaming_service(district.services)
+    assert streaming.resident_encounters(1, 0, 2**40) is None  # a command reads the segments
+    start, end = to_epoch(district.first_day), to_epoch(district.now)
+    met = 0
+    for person in range(1, 41):
+        read = read_timeline(district.services.store, person, start, end)
+        held = read_timeline(district.services.store, person, start, end, resident.resident_encounters)
+        assert held == read, person
+        met += sum(isinstance(e, EncounterEntry) for e in held)
+    assert met > 0  # the district's people met each other: the encounters were compared

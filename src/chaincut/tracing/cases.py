@@ -32,7 +32,7 @@ from chaincut.tracing.case_checks import (
     check_case_fields,
     isolation_problems,
 )
-from chaincut.tracing.timeline import CaseTimeline, read_timeline
+from chaincut.tracing.timeline import CaseTimeline, ResidentEncounters, read_timeline
 from chaincut.tracing.windows import infectious_window, window_opening
 
 __all__ = [
@@ -92,12 +92,15 @@ class CaseRegistry:
         clock: Clock,
         zone: ZoneInfo,
         on_change: OnCaseChange | None = None,
+        resident: ResidentEncounters | None = None,
     ) -> None:
+        """``resident``: a server's in-memory index of the archive's encounters, for timelines."""
         self._store = store
         self._policy = policy
         self._clock = clock
         self._zone = zone
         self._on_change = on_change
+        self._resident = resident
 
     def _changed(self, ref: str) -> None:
         if self._on_change is None:
@@ -292,7 +295,9 @@ class CaseRegistry:
         """Where the case was, and whom it met, during its infectious window, in time order."""
         case = self.get(ref)
         window = self.window_of(case)
-        entries = read_timeline(self._store, case.person_id, to_epoch(window.start), to_epoch(window.end))
+        entries = read_timeline(
+            self._store, case.person_id, to_epoch(window.start), to_epoch(window.end), self._resident
+        )
         return CaseTimeline(ref=case.ref, start=window.start, end=window.end, entries=entries)
 
     def set_status(self, ref: str, status: CaseStatus, actor: str) -> Case:

@@ -29,6 +29,7 @@ from chaincut.tracing.archive_index import IndexSize, ResidentIndex
 from chaincut.tracing.columns import (
     TIER_CODES,
     ContactTable,
+    EncounterArrays,
     EvidenceTable,
     IndexWindows,
 )
@@ -203,6 +204,15 @@ class TracingService:
         archive = self._store.archive
         if self._slot.resident and archive is not None:
             self._resident_index(archive).catch_up()
+
+    def resident_encounters(self, person_id: int, start: int, end: int) -> EncounterArrays | None:
+        """The archive's encounters of one person over [start, end] from the in-memory index; None
+        when this process does not hold the archive in memory (the caller reads the segments)."""
+        archive = self._store.archive
+        if archive is None or not self._slot.resident:
+            return None
+        people = np.array([person_id], dtype=np.int64)
+        return self._resident_index(archive).snapshot().encounters_of(people, start, end)
 
     def index_size(self) -> IndexSize | None:
         """What the resident index holds (None: not resident, or nothing held yet)."""

@@ -9,6 +9,7 @@ clipped to the window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +19,16 @@ from chaincut.clock import from_epoch
 from chaincut.domain import Encounter, Visit, VisitSource
 from chaincut.store import ParquetArchive, Store
 from chaincut.store.archive import Kind
+from chaincut.tracing.columns import EncounterArrays
 
-__all__ = ["CaseTimeline", "EncounterEntry", "TimelineEntry", "VisitEntry", "read_timeline"]
+__all__ = [
+    "CaseTimeline",
+    "EncounterEntry",
+    "ResidentEncounters",
+    "TimelineEntry",
+    "VisitEntry",
+    "read_timeline",
+]
 
 
 @dataclass(frozen=True)
@@ -110,13 +119,31 @@ def _archive_encounters(archive: ParquetArchive, person_id: int, start: int, end
     ]
 
 
-def read_timeline(store: Store, person_id: int, start: int, end: int) -> list[TimelineEntry]:
-    """The person's visits and encounters overlapping [start, end] epoch seconds, oldest first."""
+# The archive's encounters of a person over [start, end], from a server's in-memory index; None when
+# the process holds none (then the segments are read).
+ResidentEncounters = Callable[[int, int, int], "EncounterArrays | None"]
+
+
+def read_timeline(
+    store: Store, person_id: int, start: int, end: int, resident: ResidentEncounters | None = None
+) -> list[TimelineEntry]:
+    """The person's visits and encounters overlapping [start, end] epoch seconds, oldest first.
+
+    An encounter segment holds both people's ends in no order a read could prune by: with
+    ``resident`` a server asks its in-memory index instead (at 140M check-ins: 0.35 s to none).
+    """
     visits: list[Visit] = []
     encounters: list[Encounter] = []
     if store.archive is not None:
         visits += _archive_visits(store.archive, person_id, start, end)
-        encounters += _archive_encounters(store.archive, person_id, start, end)
+        held = None if resident is None else resident(person_id, start, end)
+        if held is None:
+            encounters += _archive_encounters(store.archive, person_id, start, end)
+        else:
+            encounters += [
+                Encounter(int(a), int(b), from_epoch(int(s)), from_epoch(int(e)))
+                for a, b, s, e in zip(held.person_a, held.person_b, held.start, held.end, strict=True)
+            ]
     with store.read() as uow:
         # of_person takes a half-open [since, until): the window's end is included.
         visits += uow.visits.of_person(person_id, start, end + 1)
