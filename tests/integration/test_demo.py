@@ -102,5 +102,14 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
         # The demo case's contacts were traced when it was registered: their codes say so.
         colours = {services.codes.current(contact["person"]).colour for contact in doc["contacts"]}
         assert colours and colours <= {"red", "amber"}
+        # A few of its contacts at one venue fell ill: a cluster for the cluster pages and the dashboard.
+        listed, _ = services.clusters.listing(limit=10, settings_shown=1)
+        assert listed, "the demo infers a cluster"
+        assert max(cluster.size for cluster, *_ in listed) >= 3
+        with services.store.read() as uow:
+            districts = uow.connection.exec_driver_sql(
+                "SELECT count(*) FROM cases WHERE ref LIKE 'C-DEMO-%' AND district IS NOT NULL"
+            ).scalar()
+        assert districts  # and cases on the district map
     finally:
         services.close()

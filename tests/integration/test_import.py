@@ -190,6 +190,23 @@ def registered(services: Services, tmp_path: Path) -> dict[str, int]:
 # ------------------------------------------------------------- people and venues
 
 
+def test_a_people_file_gives_new_households_their_district(services: Services, tmp_path: Path) -> None:
+    rows = [
+        {"ref": "p-1", "household": "hh-9", "district": "Sha Tin"},
+        {"ref": "p-2", "household": "hh-9", "district": "Sha Tin"},
+        {"ref": "p-3", "household": "hh-8", "district": "x" * 65},
+    ]
+    report = load(
+        services, "people", write_rows(tmp_path / "people.csv", rows), ImportOptions(on_error="skip")
+    )
+    assert (report.stored, report.rejected) == (2, 1)
+    with services.store.read() as uow:
+        (district,) = uow.connection.exec_driver_sql(
+            "SELECT district FROM households WHERE ref = 'hh-9'"
+        ).one()
+    assert district == "Sha Tin"
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_people_load_from_each_format(services: Services, tmp_path: Path, fmt: str) -> None:
     report = load(services, "people", write_rows(tmp_path / f"people.{fmt}", PEOPLE))

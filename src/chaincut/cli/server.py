@@ -288,6 +288,47 @@ def _demo_orders(svc: Services, demo_case: str) -> None:
             svc.follow_ups.record(entry.person_ref, yesterday, [], None, "demo: well at home", "demo")
 
 
+_DEMO_CLUSTER = 5
+
+
+def _demo_cluster(svc: Services, demo_case: str) -> None:
+    """A few of the demo case's contacts at one venue fell ill (once): cases linked to it, and the
+    clusters and chains inferred, so the cluster pages, the dashboard and the district map show
+    an outbreak rather than one case."""
+    from collections import Counter
+
+    from chaincut.analytics.outbreak_refresh import refresh_clusters_and_chains
+    from chaincut.domain.access import Principal
+    from chaincut.tracing.cases import CaseDraft
+
+    with svc.store.read() as uow:
+        if uow.cases.get_by_ref(demo_case) is None or uow.cases.get_by_ref(f"{demo_case}-1") is not None:
+            return
+    trace = svc.tracing.trace_case(demo_case)
+    at_venues = [(c, e.venue_id) for c in trace.contacts for e in c.evidence if e.venue_id is not None]
+    venues = trace.venues(v for _, v in at_venues)
+    # A setting where cases met (not a clinic or a hospital, where they were taken or tested).
+    linking = Counter(
+        v for _, v in at_venues if venues[v].venue_type not in svc.policy.clusters.non_linking_kinds
+    )
+    if not linking:
+        return
+    venue = linking.most_common(1)[0][0]
+    chosen = list({c.person_id: c for c, v in at_venues if v == venue}.values())[:_DEMO_CLUSTER]
+    refs = trace.refs(c.person_id for c in chosen)
+    today = svc.clock.now().astimezone(svc.settings.zone).date()
+    for i, contact in enumerate(chosen, start=1):
+        draft = CaseDraft(
+            f"{demo_case}-{i}",
+            refs[contact.person_id],
+            "linked",
+            onset_on=today - timedelta(days=i % 2),
+            linked_case=demo_case,
+        )
+        svc.cases.register(draft, actor="demo")
+    refresh_clusters_and_chains(svc.clusters, svc.chains, Principal.system("demo"))
+
+
 def demo(
     people: Annotated[int, typer.Option(min=100, help="residents of the demo district")] = 50_000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -332,6 +373,7 @@ def demo(
         demo_case = _demo_case(svc)
         passwords = _demo_accounts(svc, demo_case)
         _demo_orders(svc, demo_case)
+        _demo_cluster(svc, demo_case)
         counts = svc.store.counts()
         venues, _ = svc.venues.list(venue_type="restaurant", district=None, offset=0, limit=1)
         with svc.store.read() as uow:

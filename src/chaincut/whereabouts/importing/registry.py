@@ -74,7 +74,9 @@ def _run(
 def import_people(
     store: Store, hasher: IdentityHasher, clock: Clock, path: Path, options: ImportOptions
 ) -> ImportReport:
-    """Load a people file: ref, and optional household, id_document, name, phone, address."""
+    """Load a people file: ref, and optional household, id_document, name, phone, address, district
+    (the household's district, kept for a household the file creates; a case keeps its
+    household's district for the epidemic curve and the district map)."""
     seen: set[str] = set()
     created_at = to_epoch(clock.now())
 
@@ -93,6 +95,9 @@ def import_people(
                 household=row.get("household"),
             )
             problems = [(e.field, e.message) for e in validate_person_fields(draft)]
+            district = row.get("district")
+            if not problems and district is not None and not (0 < len(str(district)) <= 64):
+                problems = [("district", "expected a district name of 1 to 64 characters")]
             if not problems and draft.ref in seen:
                 problems = [("ref", "appears twice in this file")]
             if not problems and draft.ref in stored_refs:
@@ -108,7 +113,14 @@ def import_people(
                 continue
             seen.add(draft.ref)
             ready.append((row, doc_hash))
-        households = uow.households.ensure({r["household"] for r, _ in ready if r.get("household")})
+        households = uow.households.ensure(
+            {r["household"] for r, _ in ready if r.get("household")},
+            {
+                r["household"]: str(r["district"])
+                for r, _ in ready
+                if r.get("household") and r.get("district")
+            },
+        )
         uow.people.add_many(
             [
                 NewPersonRow(
@@ -130,7 +142,7 @@ def import_people(
         path,
         options,
         ["ref"],
-        ["household", "id_document", "name", "phone", "address"],
+        ["household", "id_document", "name", "phone", "address", "district"],
         handle,
     )
 
