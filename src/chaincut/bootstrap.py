@@ -222,7 +222,7 @@ def bootstrap(
             else:
                 policy = wiring.policy_changes.in_force_or(policy, source=source)
             # a venue type without a rule: refuse to serve, naming each
-            VenueRegistry(store, policy, clock, wiring.signer).check_types_known()
+            VenueRegistry(store, policy, clock, wiring.signer, settings.public_base).check_types_known()
         except Exception:
             db.dispose()
             raise
@@ -258,7 +258,7 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
     """The services under ``policy``; ``tracing`` is the tracing under it (its archive index shared)."""
     settings, clock, store, audit = wiring.settings, wiring.clock, wiring.store, wiring.audit
     hasher, seeds = wiring.hasher, wiring.seeds
-    venues = VenueRegistry(store, policy, clock, wiring.signer)
+    venues = VenueRegistry(store, policy, clock, wiring.signer, settings.public_base)
     max_future = settings.checkin_max_future_seconds
     # Health codes follow the facts: a case registered or changed is traced and its contacts'
     # codes recomputed; orders and test results recompute the people they concern.

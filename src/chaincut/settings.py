@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
         default=None, description="comma-separated id:base64key pairs; the first is current"
     )
     venue_signing_key_file: Path | None = None
+    public_url: str | None = Field(
+        default=None,
+        description="the authority's public address, which posters' QR codes open (https in production)",
+    )
     audit_key: SecretStr | None = Field(
         default=None, description="base64 key (32+ bytes) that MACs the audit log's hash chain"
     )
@@ -91,6 +96,34 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"expected an http(s) address with no query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+    def public_base(self) -> str:
+        """Where residents' phones reach this server: CHAINCUT_PUBLIC_URL; in development, local.
+
+        Production needs the setting, and over HTTPS: a phone opens it from a printed poster,
+        and the page's cryptography (WebCrypto) runs only on a secure origin.
+        """
+        if self.public_url is not None:
+            if not self.is_development and not self.public_url.startswith("https://"):
+                raise ConfigurationError(
+                    f"CHAINCUT_PUBLIC_URL must be an https address, not {self.public_url!r}"
+                )
+            return self.public_url
+        if self.is_development:
+            return "http://localhost:8000"
+        raise ConfigurationError(
+            "set CHAINCUT_PUBLIC_URL to the authority's public https address: posters' QR codes open it"
+        )
 
     @property
     def zone(self) -> ZoneInfo:

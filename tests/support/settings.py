@@ -37,6 +37,7 @@ def production_settings(data_dir: Path, database_url: str | None = None) -> Sett
         identity_hash_key=base64.b64encode(os.urandom(32)).decode(),
         data_keys="1:" + base64.b64encode(os.urandom(32)).decode(),
         venue_signing_key_file=_signing_key_file(data_dir),
+        public_url="https://chaincut.example.org",
         audit_key=base64.b64encode(os.urandom(32)).decode(),
         # The cheapest Argon2id the settings allow: tests sign in often (the default is tested apart).
         password_memory_kib=1024,

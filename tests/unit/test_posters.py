@@ -46,6 +46,8 @@ KID = key_id_for(KEY.public_key())
 VERIFIER = VenueTokenVerifier({KID: KEY.public_key()})
 CLAIMS = VenueClaims("01HZX3K4M5N6P7Q8R9S0T1V2W3", "restaurant", datetime(2024, 3, 1, 8, 30, tzinfo=UTC))
 TOKEN = VenueTokenSigner(KEY, KID).sign(CLAIMS)
+PUBLIC = "https://chaincut.example.org"
+URL = f"{PUBLIC}/v#{TOKEN}"  # what a phone's camera reads: the check-in page, the token its fragment
 RESTAURANT = PosterContent(
     token=TOKEN,
     name_en="Tai Hing Roast Restaurant (Hennessy Road)",
@@ -53,11 +55,12 @@ RESTAURANT = PosterContent(
     venue_type="restaurant",
     district="Wan Chai 灣仔",
     address="Shop G12, G/F, 1 Hennessy Road, Wan Chai 灣仔軒尼詩道1號地下G12號舖",
+    public_url=PUBLIC,
 )
 TAXI_TOKEN = VenueTokenSigner(KEY, KID).sign(
     VenueClaims("7QK2M9D4XW1B6N8R3T5V0Y2ZAC", "taxi", CLAIMS.issued_at)
 )
-TAXI = PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", "", plate="AB 1234")
+TAXI = PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", "", plate="AB 1234", public_url=PUBLIC)
 
 needs_pdftoppm = pytest.mark.skipif(
     shutil.which("pdftoppm") is None, reason="pdftoppm missing: apt-get install poppler-utils"
@@ -118,7 +121,7 @@ def test_png_is_an_a4_page_at_150_dpi(restaurant_png: Image.Image) -> None:
 
 def test_png_qr_decodes_to_the_token_which_verifies(restaurant_png: Image.Image) -> None:
     barcode = only_qr(restaurant_png)
-    assert barcode.text == TOKEN
+    assert barcode.text == URL
     assert barcode.ec_level in {"Q", "H"}
     assert VERIFIER.verify(barcode.text) == CLAIMS
 
@@ -126,7 +129,7 @@ def test_png_qr_decodes_to_the_token_which_verifies(restaurant_png: Image.Image)
 def test_png_qr_still_scans_at_half_size(restaurant_png: Image.Image) -> None:
     width, height = restaurant_png.size
     photo = restaurant_png.convert("L").resize((width // 2, height // 2), Image.Resampling.BILINEAR)
-    assert only_qr(photo).text == TOKEN
+    assert only_qr(photo).text == URL
 
 
 def test_png_qr_is_large_with_a_white_quiet_zone(restaurant_png: Image.Image) -> None:
@@ -137,7 +140,7 @@ def test_png_qr_is_large_with_a_white_quiet_zone(restaurant_png: Image.Image) ->
     symbol_px = right - left + 1
     # A4 is 1240 px wide: the symbol should fill more than half the page width.
     assert symbol_px > 0.5 * POSTER_SIZE_PX[0]
-    modules = segno.make(TOKEN, error="q", mode="byte").symbol_size(border=0)[0]
+    modules = segno.make(URL, error="q", mode="byte").symbol_size(border=0)[0]
     module_px = symbol_px / modules
     assert module_px >= 8  # about 1.4 mm printed at 150 dpi
     zone = round(4 * module_px)
@@ -155,7 +158,11 @@ def test_png_qr_is_large_with_a_white_quiet_zone(restaurant_png: Image.Image) ->
 def test_taxi_poster_scans_and_shows_the_plate(tmp_path: Path) -> None:
     with_plate = Image.open(io.BytesIO(render_poster_png(TAXI)))
     without_plate = Image.open(
-        io.BytesIO(render_poster_png(PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", "")))
+        io.BytesIO(
+            render_poster_png(
+                PosterContent(TAXI_TOKEN, "Urban taxi", "市區的士", "taxi", "", "", public_url=PUBLIC)
+            )
+        )
     )
     assert VERIFIER.verify(only_qr(with_plate).text).venue_type == "taxi"
     # The plate takes room above the QR code, so the symbol starts lower down.
@@ -171,9 +178,10 @@ def test_long_names_still_fit_and_scan() -> None:
         district="Wan Chai 灣仔 " * 8,
         address="Shop G12, G/F, 18 Oi Kwan Road, Wan Chai 香港灣仔愛群道18號地下G12號舖 " * 6,
         plate="HK 8888",
+        public_url=PUBLIC,
     )
     image = Image.open(io.BytesIO(render_poster_png(content)))
-    assert only_qr(image).text == TOKEN
+    assert only_qr(image).text == URL
 
 
 def test_pdf_is_one_a4_page_with_an_embedded_font(restaurant_pdf: bytes) -> None:
@@ -190,13 +198,13 @@ def test_pdf_qr_decodes_to_the_token_which_verifies(restaurant_pdf: bytes, tmp_p
     page = pdf_to_png(restaurant_pdf, tmp_path)
     assert page.size == pytest.approx(POSTER_SIZE_PX, abs=2)
     barcode = only_qr(page)
-    assert barcode.text == TOKEN
+    assert barcode.text == URL
     assert VERIFIER.verify(barcode.text) == CLAIMS
 
 
 @needs_pdftoppm
 def test_pdf_qr_scans_from_a_low_resolution_render(restaurant_pdf: bytes, tmp_path: Path) -> None:
-    assert only_qr(pdf_to_png(restaurant_pdf, tmp_path, dpi=72)).text == TOKEN
+    assert only_qr(pdf_to_png(restaurant_pdf, tmp_path, dpi=72)).text == URL
 
 
 @needs_pdftotext
@@ -215,9 +223,21 @@ def test_pdf_qr_scans_from_a_low_resolution_render(restaurant_pdf: bytes, tmp_pa
                 "Hennessy Road",
                 "軒尼詩道1號地下G12號舖",
                 "restaurant",
+                "chaincut.example.org/v",  # the page's short address, for a phone that cannot scan
             ],
         ),
-        (TAXI, ["Scan to check in", "掃描登記", "Urban taxi", "市區的士", "的士", "AB 1234"]),
+        (
+            TAXI,
+            [
+                "Scan to check in",
+                "掃描登記",
+                "Urban taxi",
+                "市區的士",
+                "的士",
+                "AB 1234",
+                "chaincut.example.org/v",
+            ],
+        ),
     ],
     ids=["restaurant", "taxi"],
 )
@@ -233,14 +253,14 @@ def test_pdf_carries_both_scripts_as_text(
 @needs_pdftotext
 def test_pdf_wraps_a_long_chinese_name_without_losing_characters(tmp_path: Path) -> None:
     name_zh = "香港特別行政區政府社區疫苗接種中心伊利沙伯體育館附屬大樓"
-    content = PosterContent(TOKEN, "Vaccination centre", name_zh, "clinic", "Wan Chai", "")
+    content = PosterContent(TOKEN, "Vaccination centre", name_zh, "clinic", "Wan Chai", "", public_url=PUBLIC)
     text = "".join(pdf_text(render_poster_pdf(content), tmp_path).split())
     assert name_zh in text
 
 
 def test_poster_needs_a_venue_token() -> None:
     with pytest.raises(ValueError, match="venue token"):
-        PosterContent("https://example.org/", "Shop", "店", "shop", "", "")
+        PosterContent("https://example.org/", "Shop", "店", "shop", "", "", public_url=PUBLIC)
 
 
 @pytest.mark.parametrize("render", [render_poster_png, render_poster_pdf], ids=["png", "pdf"])
@@ -286,7 +306,7 @@ def test_text_the_font_cannot_draw_is_refused_rather_than_boxed(
     monkeypatch.delenv(FONT_ENV_VAR, raising=False)
     monkeypatch.setattr(fonts, "KNOWN_CJK_FONT_PATHS", (wqy,))
     # 𨋢 (lift) is a Hong Kong character outside WenQuanYi Micro Hei.
-    content = PosterContent(TOKEN, "Lift lobby", "𨋢大堂", "building", "", "")
+    content = PosterContent(TOKEN, "Lift lobby", "𨋢大堂", "building", "", "", public_url=PUBLIC)
     with pytest.raises(PosterFontMissing, match=r"U\+282E2"):
         render_poster_png(content)
 

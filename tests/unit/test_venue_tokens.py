@@ -365,3 +365,61 @@ def test_resigned_segments_with_random_bytes_only_raise_invalid_token(junk: byte
     parts = [header_b64, payload_b64, signature_b64]
     parts[segment] = b64(junk)
     assert_refused_or_same_venue(VENUE_TOKEN_PREFIX + ".".join(parts))
+
+
+# --- names, check-in addresses and published keys (the residents' check-in page) ----------------
+
+NAMED = VenueClaims(
+    "01HZX3K4M5N6P7Q8R9S0T1V2W3",
+    "restaurant",
+    datetime(2026, 12, 1, 4, 0, tzinfo=UTC),
+    name_en="Tai Hing Roast Restaurant",
+    name_zh="太興燒味餐廳",
+)
+
+
+def test_a_token_carries_the_venues_names_for_the_page_to_show() -> None:
+    token = VenueTokenSigner(KEY, KID).sign(NAMED)
+    payload = json.loads(unb64(token.split(".")[1]))
+    assert payload == {
+        "v": NAMED.venue_id,
+        "t": "restaurant",
+        "iat": 1796097600,
+        "en": "Tai Hing Roast Restaurant",
+        "zh": "太興燒味餐廳",
+    }
+    assert VERIFIER.verify(token) == NAMED
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"v":"venue-1","t":"restaurant","iat":0,"en":7}',
+        b'{"v":"venue-1","t":"restaurant","iat":0,"zh":null}',
+        b'{"v":"venue-1","t":"restaurant","iat":0,"en":"' + b"x" * 257 + b'"}',
+        b'{"v":"venue-1","t":"restaurant","en":"Shop"}',
+    ],
+)
+def test_names_that_are_not_short_text_are_refused(payload: bytes) -> None:
+    assert reason_of(sign_raw(header_for(), payload)) == "malformed claims"
+
+
+def test_the_check_in_address_holds_the_token_as_its_fragment() -> None:
+    url = tokens.checkin_url("https://chaincut.example.org/", TOKEN)
+    assert url == f"https://chaincut.example.org/v#{TOKEN}"
+    assert tokens.token_in(url) == TOKEN
+    assert tokens.token_in(TOKEN) == TOKEN  # an older poster's bare token
+    assert VERIFIER.verify(url) == CLAIMS
+    # What follows the mark is what is checked: an altered fragment is refused like an altered token.
+    assert reason_of(url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")) == "bad signature"
+    assert reason_of("https://chaincut.example.org/v#not-a-token") == "missing prefix"
+
+
+def test_the_published_key_is_the_signing_key() -> None:
+    (jwk,) = VERIFIER.jwks()
+    assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and jwk["alg"] == "ES256" and jwk["kid"] == KID
+    numbers = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(unb64(jwk["x"]), "big"), int.from_bytes(unb64(jwk["y"]), "big"), ec.SECP256R1()
+    )
+    assert numbers.public_key() == KEY.public_key()
+    assert len(unb64(jwk["x"])) == len(unb64(jwk["y"])) == 32  # fixed width, as RFC 7518 requires

@@ -4,7 +4,10 @@ A poster is laid out once, in pixels of an A4 page at 150 dpi (1240 x 1754), and
 drawn either as a PNG (Pillow) or as a one-page A4 PDF (fpdf2, QR drawn as vectors,
 font embedded), so both show the same lines in the same places.
 
-The QR code holds the signed venue token in byte mode (the token's lower-case letters
+The QR code holds the address of the public check-in page with the signed venue token
+as its fragment (``https://host/v#CHAINCUT:1:...``), so a phone's own camera opens the
+page; the page's short address is printed below it, for a phone that cannot scan. It is
+encoded in byte mode (the token's lower-case letters
 rule out alphanumeric mode) at error-correction level Q, which survives a quarter of
 the symbol being smudged or torn, with the standard 4-module quiet zone and modules
 of a whole number of pixels (about 2 mm once printed) so a phone reads it at arm's
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import segno
 from fpdf import FPDF
@@ -23,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from chaincut.venues.fonts import PosterFont, poster_font_for
 from chaincut.venues.poster_layout import ELLIPSIS, Measurer, fit
-from chaincut.venues.tokens import VENUE_TOKEN_PREFIX
+from chaincut.venues.tokens import VENUE_TOKEN_PREFIX, checkin_url
 
 __all__ = [
     "POSTER_DPI",
@@ -63,7 +66,8 @@ _GREY: _Rgb = (90, 90, 90)
 
 @dataclass(frozen=True)
 class PosterContent:
-    """What a venue's poster shows; ``plate`` is a taxi's registration plate."""
+    """What a venue's poster shows; ``public_url`` is where phones reach the authority (https://host);
+    ``plate`` is a taxi's registration plate."""
 
     token: str
     name_en: str
@@ -72,10 +76,23 @@ class PosterContent:
     district: str
     address: str
     plate: str | None = None
+    public_url: str = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.token.startswith(VENUE_TOKEN_PREFIX):
             raise ValueError("token is not a chaincut venue token")
+        if not self.public_url.startswith(("https://", "http://")):
+            raise ValueError("public_url must be an http(s) address")
+
+    @property
+    def qr_text(self) -> str:
+        """What the QR code holds: the check-in page's address, the token its fragment."""
+        return checkin_url(self.public_url, self.token)
+
+    @property
+    def short_url(self) -> str:
+        """The check-in page's address as printed: no scheme, no token."""
+        return checkin_url(self.public_url, "").split("://", 1)[1].rstrip("#")
         if not self.name_en.strip() and not self.name_zh.strip():
             raise ValueError("a poster needs the venue's name")
 
@@ -205,6 +222,7 @@ def _font_for(content: PosterContent) -> PosterFont:
             content.district,
             content.address,
             content.plate or "",
+            content.short_url,
         )
     )
     return poster_font_for(every_text)
@@ -235,8 +253,9 @@ def _lay_out(content: PosterContent, measure: Measurer) -> _Layout:
     )
     bottom = _add_block_above(texts, measure, content.address, bottom - 30, range(36, 25, -2), 3)
     bottom = _add_block_above(texts, measure, content.district, bottom - 16, range(44, 29, -2), 1, bold=True)
+    bottom = _add_block_above(texts, measure, content.short_url, bottom - 24, range(40, 23, -2), 1, _HEADER)
 
-    return _Layout(_place_qr(content.token, top + 20, bottom - 20), boxes, texts)
+    return _Layout(_place_qr(content.qr_text, top + 20, bottom - 16), boxes, texts)
 
 
 def _add_block(
@@ -282,8 +301,8 @@ def _add_block_above(
     return first_baseline - size * 1.15
 
 
-def _place_qr(token: str, top: float, bottom: float) -> _Qr:
-    qr = segno.make(token, error=_QR_ERROR_LEVEL, mode="byte", micro=False)
+def _place_qr(text: str, top: float, bottom: float) -> _Qr:
+    qr = segno.make(text, error=_QR_ERROR_LEVEL, mode="byte", micro=False)
     matrix = tuple(
         tuple(bool(dark) for dark in row) for row in qr.matrix_iter(scale=1, border=_QUIET_ZONE_MODULES)
     )

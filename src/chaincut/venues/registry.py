@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -16,7 +17,7 @@ from chaincut.errors import Conflict, FieldError, InvalidInput, NotFound, Policy
 from chaincut.policy import Policy
 from chaincut.store import Store
 from chaincut.venues.posters import PosterContent, render_poster_pdf, render_poster_png
-from chaincut.venues.tokens import VenueClaims, VenueTokenSigner
+from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, checkin_url
 
 __all__ = ["VenueDraft", "VenueRegistry", "normalise_plate", "validate_venue_fields"]
 
@@ -72,13 +73,24 @@ def validate_venue_fields(draft: VenueDraft, policy: Policy) -> list[FieldError]
 
 
 class VenueRegistry:
-    """Registers venues, lists them and issues their posters."""
+    """Registers venues, lists them and issues their posters.
 
-    def __init__(self, store: Store, policy: Policy, clock: Clock, signer: VenueTokenSigner) -> None:
+    ``public_url`` says where phones reach the authority (read when a poster is made).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        signer: VenueTokenSigner,
+        public_url: Callable[[], str],
+    ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
         self._signer = signer
+        self._public_url = public_url
 
     def prepare(self, draft: VenueDraft) -> Venue:
         """The venue the draft describes, or InvalidInput naming the first bad field."""
@@ -165,13 +177,21 @@ class VenueRegistry:
 
     def token(self, venue: Venue) -> str:
         """The signed payload of the venue's QR code."""
-        return self._signer.sign(VenueClaims(venue.public_id, venue.venue_type, self._clock.now()))
+        claims = VenueClaims(
+            venue.public_id, venue.venue_type, self._clock.now(), name_en=venue.name_en, name_zh=venue.name_zh
+        )
+        return self._signer.sign(claims)
+
+    def checkin_address(self, venue: Venue) -> str:
+        """What the venue's QR code holds: the public check-in page, the venue's token its fragment."""
+        return checkin_url(self._public_url(), self.token(venue))
 
     def poster(self, ref: str, fmt: Literal["png", "pdf"]) -> bytes:
         """The printable poster, with the signed QR and the names in English and Chinese."""
         venue = self.get(ref)
         content = PosterContent(
             token=self.token(venue),
+            public_url=self._public_url(),
             name_en=venue.name_en,
             name_zh=venue.name_zh,
             venue_type=venue.venue_type,

@@ -4,8 +4,15 @@ A token is ``CHAINCUT:1:`` followed by a compact JWS (RFC 7515) signed with ES25
 (ECDSA over P-256 with SHA-256), like the NHS COVID-19 app's ``UKC19TRACING:1:``
 posters. The protected header is ``{"alg":"ES256","kid":<key id>}``; the payload is
 ``{"v":<venue public id>,"t":<venue type>,"iat":<issued at, whole seconds since the
-Unix epoch, UTC>}``; both are compact JSON, base64url-encoded without padding. The
-signature is raw ``r || s`` (64 bytes), as JWS requires, not DER.
+Unix epoch, UTC>}``, and on posters printed since the residents' pages, the venue's names
+``"en"`` and ``"zh"`` (the check-in page shows them, checked against the signature in the
+browser, before anything is sent); both are compact JSON, base64url-encoded without
+padding. The signature is raw ``r || s`` (64 bytes), as JWS requires, not DER: what
+WebCrypto's ECDSA verifies.
+
+A poster's QR holds the token as the fragment of the public check-in page's address,
+``https://<public host>/v#CHAINCUT:1:...`` (`checkin_url`), so a phone's own camera
+opens the page, and the token, being a fragment, never reaches a server's log.
 
 Tokens carry no expiry: a poster stays valid while its signing key is trusted. To
 retire a key, build a new `VenueTokenVerifier` without it.
@@ -42,12 +49,15 @@ __all__ = [
     "VenueClaims",
     "VenueTokenSigner",
     "VenueTokenVerifier",
+    "checkin_url",
     "generate_signing_key",
     "key_id_for",
     "load_private_key_pem",
     "load_public_key_pem",
     "private_key_pem",
+    "public_jwk",
     "public_key_pem",
+    "token_in",
 ]
 
 VENUE_TOKEN_PREFIX = "CHAINCUT:1:"  # noqa: S105 - a format marker, not a secret
@@ -64,7 +74,10 @@ _SIGNATURE_BYTES = 64
 _COORDINATE_BYTES = 32
 _ALLOWED_HEADER_FIELDS = frozenset({"alg", "kid", "typ"})
 _CLAIM_FIELDS = frozenset({"v", "t", "iat"})
+_NAME_FIELDS = frozenset({"en", "zh"})
 _MAX_CLAIM_CHARS = 256
+CHECKIN_PATH = "/v"
+"""The public check-in page a poster's QR opens."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # iat must land between the epoch and the year 9999 so it converts to a datetime.
 _MAX_IAT = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
@@ -79,10 +92,14 @@ class VenueClaims:
     venue_id: str
     venue_type: str
     issued_at: datetime
+    name_en: str = ""
+    name_zh: str = ""
 
     def __post_init__(self) -> None:
         if not self.venue_id or not self.venue_type:
             raise ValueError("venue_id and venue_type must be non-empty")
+        if len(self.name_en) > _MAX_CLAIM_CHARS or len(self.name_zh) > _MAX_CLAIM_CHARS:
+            raise ValueError(f"a venue's names on its token are at most {_MAX_CLAIM_CHARS} characters")
         offset = self.issued_at.utcoffset()
         if offset is None or offset != timedelta(0):
             raise ValueError("issued_at must be a timezone-aware UTC datetime")
@@ -103,7 +120,11 @@ class VenueTokenSigner:
         iat = (claims.issued_at - _EPOCH) // timedelta(seconds=1)
         if not 0 <= iat <= _MAX_IAT:
             raise ValueError("issued_at must fall between 1970 and 9999")
-        payload = {"v": claims.venue_id, "t": claims.venue_type, "iat": iat}
+        payload: dict[str, object] = {"v": claims.venue_id, "t": claims.venue_type, "iat": iat}
+        if claims.name_en:
+            payload["en"] = claims.name_en
+        if claims.name_zh:
+            payload["zh"] = claims.name_zh
         signing_input = f"{self._header_b64}.{_b64encode(_compact_json(payload))}"
         der = self._private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
@@ -134,12 +155,19 @@ class VenueTokenVerifier:
         self._verify_cached = functools.lru_cache(maxsize=cache_size)(self._verify_uncached)
 
     def verify(self, token: str) -> VenueClaims:
-        """Return the claims of a genuine token; raise `InvalidVenueToken` for anything else."""
+        """Return the claims of a genuine token; raise `InvalidVenueToken` for anything else.
+
+        ``token`` is what was scanned: a bare token or a poster's check-in address holding one.
+        """
         if not isinstance(token, str):
             raise InvalidVenueToken("malformed token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidVenueToken("token too long")
-        return self._verify_cached(token)
+        return self._verify_cached(token_in(token))
+
+    def jwks(self) -> list[dict[str, str]]:
+        """Every trusted key as a JSON Web Key, for pages that check posters themselves."""
+        return [public_jwk(key, key_id) for key_id, key in sorted(self._public_keys.items())]
 
     def _verify_uncached(self, token: str) -> VenueClaims:
         if not token.startswith(VENUE_TOKEN_PREFIX):
@@ -175,6 +203,38 @@ class VenueTokenVerifier:
             raise InvalidVenueToken("bad signature") from None
 
         return _claims_from_payload(_decode_json_object(payload_b64, "malformed claims"))
+
+
+def checkin_url(public_url: str, token: str) -> str:
+    """What a poster's QR holds: the public check-in page with ``token`` as its fragment."""
+    return f"{public_url.rstrip('/')}{CHECKIN_PATH}#{token}"
+
+
+def token_in(scanned: str) -> str:
+    """The venue token in what was scanned: a poster's check-in address, or a bare token (older posters).
+
+    Anything else is returned as it is, for the verifier to refuse.
+    """
+    if scanned.startswith(VENUE_TOKEN_PREFIX):
+        return scanned
+    _, hash_mark, fragment = scanned.partition("#")
+    if hash_mark and fragment.startswith(VENUE_TOKEN_PREFIX):
+        return fragment
+    return scanned
+
+
+def public_jwk(public_key: ec.EllipticCurvePublicKey, key_id: str) -> dict[str, str]:
+    """A poster-verification key as a JSON Web Key (RFC 7517), which WebCrypto imports."""
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64encode(numbers.x.to_bytes(_COORDINATE_BYTES, "big")),
+        "y": _b64encode(numbers.y.to_bytes(_COORDINATE_BYTES, "big")),
+        "kid": key_id,
+        "alg": _ALGORITHM,
+        "use": "sig",
+    }
 
 
 def generate_signing_key() -> ec.EllipticCurvePrivateKey:
@@ -265,14 +325,17 @@ def _decode_json_object(segment: str, reason: str) -> dict[str, Any]:
 
 
 def _claims_from_payload(payload: dict[str, Any]) -> VenueClaims:
-    if payload.keys() != _CLAIM_FIELDS:
+    if not _CLAIM_FIELDS <= payload.keys() <= _CLAIM_FIELDS | _NAME_FIELDS:
         raise InvalidVenueToken("malformed claims")
     venue_id, venue_type, iat = payload["v"], payload["t"], payload["iat"]
     if not (_is_claim_text(venue_id) and _is_claim_text(venue_type)):
         raise InvalidVenueToken("malformed claims")
     if type(iat) is not int or not 0 <= iat <= _MAX_IAT:
         raise InvalidVenueToken("malformed claims")
-    return VenueClaims(venue_id, venue_type, _EPOCH + timedelta(seconds=iat))
+    names = [payload.get(field, "") for field in ("en", "zh")]
+    if not all(isinstance(name, str) and len(name) <= _MAX_CLAIM_CHARS for name in names):
+        raise InvalidVenueToken("malformed claims")
+    return VenueClaims(venue_id, venue_type, _EPOCH + timedelta(seconds=iat), names[0], names[1])
 
 
 def _is_claim_text(value: object) -> bool:

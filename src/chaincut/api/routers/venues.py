@@ -51,6 +51,26 @@ class VenuesPublic(BaseModel):
 
 class VenueToken(BaseModel):
     token: str
+    url: str = Field(description="what the poster's QR holds: the check-in page, the token its fragment")
+
+
+class SigningKeys(BaseModel):
+    keys: list[dict[str, str]] = Field(description="JSON Web Keys (RFC 7517) that sign venue posters")
+
+
+class VenueTypePublic(BaseModel):
+    name: str
+    label_en: str
+    label_zh: str
+    default_stay_minutes: int = Field(description="a visit nobody leaves ends after this long")
+
+
+class VenueTypesPublic(BaseModel):
+    data: list[VenueTypePublic]
+
+
+# Public and the same for everyone: phones keep them to check posters and end stays while offline.
+_SHARED_FOR_AN_HOUR = {"Cache-Control": "public, max-age=3600"}
 
 
 def _public(venue: Venue) -> VenuePublic:
@@ -162,6 +182,35 @@ def list_venues(
     return VenuesPublic(data=[_public(v) for v in venues], count=count)
 
 
+@router.get("/signing-key")
+def venue_signing_keys(
+    response: Response, caller: Annotated[Caller, requires(Permission.PUBLIC)]
+) -> SigningKeys:
+    """The public keys that sign posters: the check-in page verifies a poster before showing it."""
+    response.headers.update(_SHARED_FOR_AN_HOUR)
+    return SigningKeys(keys=caller.services.verifier.jwks())
+
+
+@router.get("/types")
+def venue_types(
+    response: Response, caller: Annotated[Caller, requires(Permission.PUBLIC)]
+) -> VenueTypesPublic:
+    """The policy's venue types, their names and default stays: a phone ends a stay nobody ended."""
+    response.headers.update(_SHARED_FOR_AN_HOUR)
+    rules = caller.services.policy.venue_types.values()
+    return VenueTypesPublic(
+        data=[
+            VenueTypePublic(
+                name=r.name,
+                label_en=r.label_en,
+                label_zh=r.label_zh,
+                default_stay_minutes=r.default_stay_minutes,
+            )
+            for r in rules
+        ]
+    )
+
+
 @router.get("/{ref}")
 def get_venue(ref: RefPath, caller: VenueReader) -> VenuePublic:
     return _public(_venue_for(caller, ref))
@@ -170,7 +219,10 @@ def get_venue(ref: RefPath, caller: VenueReader) -> VenuePublic:
 @router.get("/{ref}/token")
 def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
     """The signed payload the venue's QR code carries."""
-    return VenueToken(token=caller.services.venues.token(_venue_for(caller, ref)))
+    venues = caller.services.venues
+    venue = _venue_for(caller, ref)
+    url = venues.checkin_address(venue)
+    return VenueToken(token=url.partition("#")[2], url=url)
 
 
 @router.get(
