@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # Access control (issue 4). Security settings, not epidemiology: they live here.
     password_memory_kib: int = Field(default=19 * 1024, ge=1024, description="Argon2id memory")
     password_time_cost: int = Field(default=2, ge=1, description="Argon2id passes")
+    enrolment_minutes: int = Field(default=15, ge=1, le=24 * 60, description="an enrolment code's life")
     device_token_days: int = Field(default=365, ge=1, le=3650, description="residents' and venues' tokens")
     staff_token_hours: int = Field(default=12, ge=1, le=24 * 30)
     session_minutes: int = Field(default=8 * 60, ge=5, le=24 * 60)

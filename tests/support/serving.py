@@ -41,10 +41,19 @@ __all__ = [
 class ThreadedServer:
     """The API served by uvicorn on a free loopback port, in a thread, until stopped."""
 
-    def __init__(self, app: FastAPI, port: int) -> None:
+    def __init__(self, app: FastAPI, port: int, *, access_log: bool = False) -> None:
         self.port = port
+        # With ``access_log`` uvicorn logs each request line to "uvicorn.access" (propagating to the
+        # root logger, where pytest's caplog sees it), as a server's access log would.
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="info" if access_log else "warning",
+            ws="none",
+            lifespan="on",
+            access_log=access_log,
+            log_config=None if access_log else uvicorn.config.LOGGING_CONFIG,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -75,12 +84,12 @@ def browser_services(
 
 
 @contextmanager
-def served(services: Services) -> Iterator[str]:
+def served(services: Services, *, access_log: bool = False) -> Iterator[str]:
     """The app on ``services`` served on a free loopback port until the block ends (then closed)."""
     app = create_app(services, schedule_maintenance=False)
     port = free_port()
     try:
-        with ThreadedServer(app, port):
+        with ThreadedServer(app, port, access_log=access_log):
             yield f"http://127.0.0.1:{port}"
     finally:
         services.close()

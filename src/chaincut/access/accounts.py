@@ -32,6 +32,26 @@ PURPOSE_MAX_CHARS = 300  # as the API's purpose header
 _SIGN_IN_FAILED = "sign-in failed: wrong username or password, or the account is locked or disabled"
 
 
+# Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_SYMBOLS = 10  # 50 bits: guessing one in its minutes, at the redemption rate limit, is hopeless
+_CODE_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+def new_enrolment_code() -> str:
+    """A fresh enrolment code as printed: ``ABCDE-FGHJK``."""
+    symbols = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_SYMBOLS))
+    return f"{symbols[:5]}-{symbols[5:]}"
+
+
+def normalise_enrolment_code(typed: str) -> str:
+    """The code as issued, from what a person typed (any case, spaces, look-alike letters); "" if none."""
+    symbols = typed.upper().translate(_CODE_LOOKALIKES)
+    if len(symbols) != _CODE_SYMBOLS or any(c not in _CODE_ALPHABET for c in symbols):
+        return ""
+    return f"{symbols[:5]}-{symbols[5:]}"
+
+
 @dataclass(frozen=True)
 class NewCredential:
     """A secret to hand over once (it is not stored), and when it stops working."""
@@ -269,6 +289,59 @@ class StaffAccounts:
                 event_for(by, "tokens.resident", "people", record=person_ref, subject_person_id=person.id),
             )
         return NewCredential(secret, expires)
+
+    def issue_enrolment_code(self, person_ref: str, by: Principal, *, purpose: str = "") -> NewCredential:
+        """A one-time code for the person's phone to enrol with (``enrol``), valid for minutes.
+
+        It is typed or scanned at a counter; only its hash is kept, and the issue is audited.
+        """
+        now = self._clock.now()
+        expires = now + timedelta(minutes=self._settings.enrolment_minutes)
+        code = new_enrolment_code()
+        with self._store.write() as uow:
+            person = uow.people.get_by_ref(person_ref)
+            if person is None or person.id is None:
+                raise NotFound("no such person", field="person")
+            uow.enrolments.add(
+                digest(code), person.id, by=by.name, at=to_epoch(now), expires_at=to_epoch(expires)
+            )
+            self._audit.record_in(
+                uow,
+                event_for(
+                    by,
+                    "enrolments.issue",
+                    "people",
+                    record=person_ref,
+                    purpose=purpose,
+                    subject_person_id=person.id,
+                ),
+            )
+        return NewCredential(code, expires)
+
+    def enrol(self, code: str) -> tuple[NewCredential, str]:
+        """Trade an enrolment code, once and in time, for the app token of the person it names.
+
+        Returns the token and the person's ref (the phone names its owner when it uploads).
+        """
+        normalised = normalise_enrolment_code(code)
+        now = self._clock.now()
+        with self._store.write() as uow:
+            person_id = uow.enrolments.redeem(digest(normalised), at=to_epoch(now)) if normalised else None
+            person = uow.people.get(person_id) if person_id is not None else None
+            if person is None or person.id is None:
+                raise InvalidInput(
+                    "this code is not valid: it may have been used already or expired; ask for a new one",
+                    field="code",
+                )
+            secret, expires = self._device_token(uow, "resident", person.id, person.public_id, person.ref)
+            phone = Principal(PrincipalKind.RESIDENT, f"resident:{person.public_id}", person_id=person.id)
+            self._audit.record_in(
+                uow,
+                event_for(
+                    phone, "enrolments.redeem", "people", record=person.ref, subject_person_id=person.id
+                ),
+            )
+        return NewCredential(secret, expires), person.ref
 
     def issue_venue_token(self, venue_ref: str, by: Principal) -> NewCredential:
         """A token for a venue's device (a kiosk or a taxi's tablet) at that venue only."""

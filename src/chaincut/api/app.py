@@ -202,6 +202,7 @@ def create_app(
     # routes was a tenth of a booking's CPU).
     for router in (status.router, checkins.router, border.router, people.router, venues.router):
         app.include_router(router)
+    app.include_router(people.enrolment_router)
     app.include_router(cases.router)
     app.include_router(orders.router)
     app.include_router(follow_ups.router)

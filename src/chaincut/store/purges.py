@@ -12,7 +12,14 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, delete, insert, or_, select
 
 from chaincut.clock import from_epoch, to_epoch
-from chaincut.store.tables import api_tokens, approvals, purges, session_purposes, web_sessions
+from chaincut.store.tables import (
+    api_tokens,
+    approvals,
+    enrolment_codes,
+    purges,
+    session_purposes,
+    web_sessions,
+)
 
 __all__ = ["PurgeLog", "PurgeRecord", "delete_ended_approvals", "delete_ended_credentials"]
 
@@ -56,9 +63,9 @@ class PurgeLog:
 def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
     """Delete web sessions and bearer tokens that expired or were revoked before ``cutoff``.
 
-    Returns (sessions, tokens) deleted. A revoked resident's or venue's token stays
-    until it has expired too: its row is what keeps it refused (those tokens are
-    checked without a database read, against the list of revoked ones).
+    Returns (sessions, tokens) deleted; expired enrolment codes count as tokens. A revoked
+    resident's or venue's token stays until it has expired too: its row is what keeps it
+    refused (those tokens are checked without a database read, against the list of revoked ones).
     """
     ended = or_(
         web_sessions.c.expires_at < cutoff,
@@ -83,7 +90,9 @@ def delete_ended_credentials(conn: Connection, cutoff: int) -> tuple[int, int]:
             )
         )
     )
-    return int(sessions.rowcount), int(tokens.rowcount)
+    # Enrolment codes live minutes: once expired, used or not, nothing needs them.
+    codes = conn.execute(delete(enrolment_codes).where(enrolment_codes.c.expires_at < cutoff))
+    return int(sessions.rowcount), int(tokens.rowcount) + int(codes.rowcount)
 
 
 def delete_ended_approvals(conn: Connection, cutoff: int) -> int:

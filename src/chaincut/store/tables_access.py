@@ -51,6 +51,20 @@ api_tokens = Table(
     Column("revoked_seq", BigInteger, index=True),
 )
 
+# One-time codes that enrol a resident's phone (issued at a counter, valid minutes, used once).
+# Only the SHA-256 of a code is kept; a code's row goes once it has expired (retention).
+enrolment_codes = Table(
+    "enrolment_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("issued_by", String(80), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("redeemed_at", BigInteger),
+)
+
 # The last revocation number handed out. Each revoking transaction increments this one row,
 # which serialises them: numbers commit in the order they are taken (store/staff.py).
 revocation_head = Table(

@@ -36,6 +36,7 @@ from chaincut.store.cluster_inputs import ClusterInputs
 from chaincut.store.code_keys import CodeKeyRepository
 from chaincut.store.corrections import CorrectionRepository
 from chaincut.store.database import Database
+from chaincut.store.enrolments import EnrolmentRepository
 from chaincut.store.health_codes import HealthCodeRepository
 from chaincut.store.imports import ImportLedger, NewImport
 from chaincut.store.incidence import IncidenceReads
@@ -86,6 +87,7 @@ class UnitOfWork:
         self.incidence = IncidenceReads(conn)
         self.staff = StaffRepository(conn)
         self.tokens = TokenRepository(conn)
+        self.enrolments = EnrolmentRepository(conn)
         self.sessions = SessionRepository(conn)
         self.assignments = AssignmentRepository(conn)
         self.approvals = ApprovalRepository(conn)

@@ -24,12 +24,14 @@ from chaincut.web import (
     pages,
     person_page,
     policy_pages,
+    resident_pages,
 )
 
 __all__ = ["router"]
 
 router = APIRouter()
 router.include_router(pages.router)
+router.include_router(resident_pages.router)
 router.include_router(checkpoint.router)
 router.include_router(casework.router)
 router.include_router(case_page.router)

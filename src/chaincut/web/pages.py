@@ -392,6 +392,12 @@ _STATIC: dict[str, str] = {
     "vendor/htmx.min.js": "text/javascript; charset=utf-8",
     "vendor/cytoscape.min.js": "text/javascript; charset=utf-8",
     "cluster-graph.js": "text/javascript; charset=utf-8",
+    "resident.js": "text/javascript; charset=utf-8",
+    "scanner.js": "text/javascript; charset=utf-8",
+    "icon-192.png": "image/png",
+    "icon-512.png": "image/png",
+    "vendor/zxing-reader.js": "text/javascript; charset=utf-8",
+    "vendor/zxing_reader.wasm": "application/wasm",
 }
 
 

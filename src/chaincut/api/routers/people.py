@@ -13,11 +13,13 @@ from chaincut.domain import Person
 from chaincut.domain.access import Permission
 from chaincut.guards import Caller, requires
 from chaincut.people import PersonDraft
+from chaincut.web.resident_pages import ENROL_PATH
 from chaincut.whereabouts.uploads import UploadedVisit, upload_history
 
-__all__ = ["router"]
+__all__ = ["enrolment_router", "router"]
 
 router = APIRouter(prefix="/people", tags=["people"])
+enrolment_router = APIRouter(tags=["people"])
 
 RefPath = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -111,6 +113,48 @@ def issue_resident_token(
     """
     caller.person(ref)
     return ResidentToken(token=caller.services.accounts.issue_resident_token(ref, caller.principal).secret)
+
+
+class EnrolmentCode(BaseModel):
+    code: str = Field(description="typed on the phone, or scanned as url; works once")
+    url: str = Field(description="the enrolment page with the code as its fragment: show it as a QR code")
+    expires_at: datetime
+
+
+@router.post("/{ref}/enrolments", status_code=201)
+def issue_enrolment_code(
+    ref: RefPath, caller: Annotated[Caller, requires(Permission.RESIDENT_TOKENS, purpose=True)]
+) -> EnrolmentCode:
+    """A one-time code that enrols the person's phone: valid for 15 minutes (CHAINCUT_ENROLMENT_MINUTES).
+
+    Issued by a supervisor or at a counter, stating why; the phone trades it for its app token
+    (``POST /enrolments``). The issue is audited.
+    """
+    caller.person(ref)
+    issued = caller.services.accounts.issue_enrolment_code(ref, caller.principal, purpose=caller.purpose)
+    assert issued.expires_at is not None
+    url = f"{caller.services.settings.public_base()}{ENROL_PATH}#{issued.secret}"
+    return EnrolmentCode(code=issued.secret, url=url, expires_at=issued.expires_at)
+
+
+class Enrolment(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class EnrolledPhone(BaseModel):
+    token: str = Field(description="the app token: the phone keeps it, for this site only")
+    person: str = Field(description="the enrolled person's ref, which the phone names its uploads with")
+    expires_at: datetime
+
+
+@enrolment_router.post("/enrolments", status_code=201)
+def enrol_a_phone(
+    body: Enrolment, caller: Annotated[Caller, requires(Permission.PUBLIC, rate="sign-in")]
+) -> EnrolledPhone:
+    """Trade an enrolment code for the phone's app token: once, within its minutes; audited."""
+    enrolled, person_ref = caller.services.accounts.enrol(body.code)
+    assert enrolled.expires_at is not None
+    return EnrolledPhone(token=enrolled.secret, person=person_ref, expires_at=enrolled.expires_at)
 
 
 class Revoked(BaseModel):

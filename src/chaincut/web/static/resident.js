@@ -1,0 +1,521 @@
+// chaincut's residents' pages: check in at a poster, keep the diary on this phone, enrol it.
+//
+// What is personal stays on the phone, for this origin only:
+//   localStorage  "chaincut.app": {token, person} once enrolled (POST /enrolments);
+//   IndexedDB     "chaincut": "visits" (the diary, by client_id) and "outbox" (check-ins and
+//                 check-outs not yet sent, in the order they were made).
+// A check-in is saved first and sent after, with the time it was made and its client_id, so a
+// check-in made offline is sent once, late, and the server places it by when it was made.
+
+const DIARY_DAYS = 31;
+const DAY_MS = 24 * 3600 * 1000;
+const PREFIX = "CHAINCUT:1:";
+const APP_KEY = "chaincut.app";
+const KEYS_KEY = "chaincut.signing-keys";
+const TYPES_KEY = "chaincut.venue-types";
+
+const body = document.body;
+const words = JSON.parse(document.getElementById("words").textContent);
+const locale = body.dataset.lang === "zh-Hant" ? "zh-HK" : "en-GB";
+const zone = body.dataset.zone;
+const $ = (id) => document.getElementById(id);
+
+// --- storage --------------------------------------------------------------------------------
+
+export function enrolment() {
+  try {
+    return JSON.parse(localStorage.getItem(APP_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("chaincut", 1);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      db.createObjectStore("visits", { keyPath: "client_id" });
+      db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+const dbReady = openDb();
+
+async function tx(stores, mode, work) {
+  const db = await dbReady;
+  return new Promise((resolve, reject) => {
+    const t = db.transaction(stores, mode);
+    let result;
+    Promise.resolve(work(t)).then((value) => {
+      result = value;
+    });
+    t.oncomplete = () => resolve(result);
+    t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error);
+  });
+}
+
+const asPromise = (request) =>
+  new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+
+export const allVisits = () => tx(["visits"], "readonly", (t) => asPromise(t.objectStore("visits").getAll()));
+const putVisit = (visit) => tx(["visits"], "readwrite", (t) => t.objectStore("visits").put(visit));
+
+async function saveAndQueue(visit, item) {
+  await tx(["visits", "outbox"], "readwrite", (t) => {
+    t.objectStore("visits").put(visit);
+    if (item) t.objectStore("outbox").add(item);
+  });
+}
+
+// The diary keeps 31 days, as LeaveHomeSafe did: older visits are deleted from the phone.
+async function forgetOldVisits() {
+  const cutoff = Date.now() - DIARY_DAYS * DAY_MS;
+  const old = (await allVisits()).filter((v) => Date.parse(v.entered_at) < cutoff);
+  if (old.length) {
+    await tx(["visits"], "readwrite", (t) => old.forEach((v) => t.objectStore("visits").delete(v.client_id)));
+  }
+}
+
+// --- what the server publishes, kept for offline use ------------------------------------------
+
+async function published(path, key) {
+  try {
+    const response = await fetch(path);
+    if (response.ok) {
+      const value = await response.json();
+      localStorage.setItem(key, JSON.stringify(value));
+      return value;
+    }
+  } catch {
+    // offline: what was kept last time
+  }
+  return JSON.parse(localStorage.getItem(key) || "null");
+}
+
+const signingKeys = () => published("/venues/signing-key", KEYS_KEY);
+
+async function venueTypes() {
+  const found = await published("/venues/types", TYPES_KEY);
+  return Object.fromEntries(((found && found.data) || []).map((t) => [t.name, t]));
+}
+
+// --- the poster's signature, checked here (ES256 compact JWS, raw r||s as WebCrypto wants) ----
+
+function unbase64url(segment) {
+  const padded = segment.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((segment.length + 3) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+export function tokenIn(scanned) {
+  const text = (scanned || "").trim();
+  if (text.startsWith(PREFIX)) return text;
+  const at = text.indexOf("#");
+  if (at >= 0) {
+    const fragment = decodeURIComponent(text.slice(at + 1));
+    if (fragment.startsWith(PREFIX)) return fragment;
+  }
+  return null;
+}
+
+export async function verifyPoster(token) {
+  const parts = token.slice(PREFIX.length).split(".");
+  if (parts.length !== 3) return { ok: false, reason: "bad_poster" };
+  const text = new TextDecoder();
+  let header;
+  let claims;
+  try {
+    header = JSON.parse(text.decode(unbase64url(parts[0])));
+    claims = JSON.parse(text.decode(unbase64url(parts[1])));
+  } catch {
+    return { ok: false, reason: "bad_poster" };
+  }
+  const keys = await signingKeys();
+  if (!keys) return { ok: false, reason: "no_key" };
+  const jwk = keys.keys.find((k) => k.kid === header.kid);
+  if (!jwk || header.alg !== "ES256") return { ok: false, reason: "bad_poster" };
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, ext: true },
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    ["verify"],
+  );
+  const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
+  const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, unbase64url(parts[2]), signed);
+  return ok ? { ok: true, claims } : { ok: false, reason: "bad_poster" };
+}
+
+// --- sending: the outbox, in order, whenever the phone is online -------------------------------
+
+let flushing = null;
+
+export function flush() {
+  flushing = flushing || sendQueued().finally(() => (flushing = null));
+  return flushing;
+}
+
+async function sendQueued() {
+  const app = enrolment();
+  if (!app) return;
+  const items = await tx(["outbox"], "readonly", (t) => asPromise(t.objectStore("outbox").getAll()));
+  for (const item of items) {
+    let response;
+    try {
+      const path = item.kind === "checkin" ? "/checkins" : `/checkins/${encodeURIComponent(item.client_id)}/checkout`;
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${app.token}` },
+        body: JSON.stringify(item.body),
+      });
+    } catch {
+      return; // offline: try again when the phone is back online
+    }
+    if (response.status === 401) {
+      showEnrolment(words.revoked);
+      return;
+    }
+    if (response.status === 429 || response.status >= 500) return; // later
+    const visits = await allVisits();
+    const visit = visits.find((v) => v.client_id === item.client_id);
+    await tx(["visits", "outbox"], "readwrite", (t) => {
+      t.objectStore("outbox").delete(item.seq);
+      if (visit && item.kind === "checkin") {
+        visit.status = response.ok ? "sent" : "refused";
+        t.objectStore("visits").put(visit);
+      }
+    });
+  }
+  await showVisit();
+}
+
+// --- checking in and out --------------------------------------------------------------------
+
+export async function checkIn({ token, plate, claims }) {
+  const now = new Date();
+  now.setMilliseconds(0);
+  const types = await venueTypes();
+  const type = claims ? claims.t : "taxi";
+  const app = enrolment();
+  const visit = {
+    client_id: crypto.randomUUID(),
+    venue_id: claims ? claims.v : null,
+    venue_type: type,
+    name_en: claims ? claims.en || "" : `${words.taxi} ${plate}`,
+    name_zh: claims ? claims.zh || "" : "",
+    plate: plate || null,
+    token: token || null,
+    entered_at: now.toISOString(),
+    left_at: null,
+    left_inferred: false,
+    default_stay_minutes: types[type] ? types[type].default_stay_minutes : null,
+    status: app ? "waiting" : "phone_only",
+  };
+  const sent = token ? { token } : { plate };
+  const item = app ? { kind: "checkin", client_id: visit.client_id, body: { client_id: visit.client_id, ...sent, at: visit.entered_at } } : null;
+  await saveAndQueue(visit, item);
+  await showVisit();
+  flush();
+  return visit;
+}
+
+async function openVisit() {
+  const visits = await allVisits();
+  return visits.filter((v) => !v.left_at).sort((a, b) => b.entered_at.localeCompare(a.entered_at))[0] || null;
+}
+
+// A stay nobody ended ends after the venue type's default stay, as the server ends it too.
+async function endOverdueStays() {
+  for (const visit of (await allVisits()).filter((v) => !v.left_at && v.default_stay_minutes)) {
+    const ends = Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000;
+    if (Date.now() >= ends) {
+      visit.left_at = new Date(ends).toISOString();
+      visit.left_inferred = true;
+      await putVisit(visit);
+    }
+  }
+}
+
+export async function leave() {
+  const visit = await openVisit();
+  if (!visit) return;
+  const now = new Date();
+  now.setMilliseconds(0);
+  visit.left_at = now.toISOString();
+  const queued = visit.status === "waiting" || visit.status === "sent";
+  const item = queued ? { kind: "checkout", client_id: visit.client_id, body: { at: visit.left_at } } : null;
+  await saveAndQueue(visit, item);
+  await showVisit(visit);
+  flush();
+}
+
+// --- showing ----------------------------------------------------------------------------------
+
+const timeOf = (iso) => new Date(iso).toLocaleTimeString(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit" });
+const dayOf = (iso) => new Date(iso).toLocaleDateString(locale, { timeZone: zone, weekday: "short", day: "numeric", month: "short" });
+
+function elapsed(fromIso, untilIso) {
+  const until = untilIso ? Date.parse(untilIso) : Date.now();
+  const seconds = Math.max(0, Math.floor((until - Date.parse(fromIso)) / 1000));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const mm = String(m).padStart(h ? 2 : 1, "0");
+  return `${h ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
+}
+
+let ticking = null;
+
+async function showVisit(justLeft) {
+  const card = $("visit");
+  if (!card) return;
+  await endOverdueStays();
+  const visit = justLeft || (await openVisit());
+  clearInterval(ticking);
+  if (!visit) {
+    card.hidden = true;
+    return;
+  }
+  card.hidden = false;
+  $("visit-name-en").textContent = visit.name_en;
+  $("visit-name-zh").textContent = visit.name_zh;
+  $("visit-since").textContent = timeOf(visit.entered_at);
+  $("visit-since").dateTime = visit.entered_at;
+  $("visit-sync").textContent = words[visit.status];
+  $("visit-sync").dataset.status = visit.status;
+  if (visit.left_at) {
+    $("visit-heading").textContent = visit.left_inferred ? words.left_auto : words.left;
+    $("timer").textContent = elapsed(visit.entered_at, visit.left_at);
+    $("leave").hidden = true;
+    $("visit-auto").textContent = "";
+    return;
+  }
+  $("visit-heading").textContent = words.checked_in;
+  $("leave").hidden = false;
+  $("visit-auto").textContent = visit.default_stay_minutes ? autoLeaveNote(visit) : "";
+  const tick = () => {
+    $("timer").textContent = elapsed(visit.entered_at);
+    if (visit.default_stay_minutes && Date.now() >= Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000) {
+      showVisit();
+    }
+  };
+  tick();
+  ticking = setInterval(tick, 1000);
+}
+
+function autoLeaveNote(visit) {
+  const ends = new Date(Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000).toISOString();
+  return $("visit-auto").dataset.template.replace("{time}", timeOf(ends));
+}
+
+function showEnrolment(message) {
+  const note = $("enrolment-note");
+  if (note) note.textContent = message || (enrolment() ? words.enrolled : words.not_enrolled);
+}
+
+function showConnection() {
+  const note = $("offline-note");
+  if (note) note.hidden = navigator.onLine;
+}
+
+// --- pages ------------------------------------------------------------------------------------
+
+async function checkinPage() {
+  const status = $("poster-status");
+  const token = tokenIn(location.hash.slice(1));
+  if (!token) {
+    status.textContent = words.no_poster;
+    return;
+  }
+  const result = await verifyPoster(token);
+  if (!result.ok) {
+    status.textContent = words[result.reason];
+    status.classList.add("problem");
+    return;
+  }
+  const claims = result.claims;
+  const types = await venueTypes();
+  const type = types[claims.t];
+  status.textContent = "";
+  status.hidden = true;
+  $("venue-kind").textContent = type ? (body.dataset.lang === "zh-Hant" ? type.label_zh : type.label_en) : claims.t;
+  $("venue-name-en").textContent = claims.en || claims.v;
+  $("venue-name-zh").textContent = claims.zh || "";
+  $("venue").hidden = false;
+  const button = $("check-in");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    await checkIn({ token, claims });
+    $("venue").hidden = true;
+    history.replaceState(null, "", location.pathname + location.search); // the token leaves the address bar
+  });
+}
+
+async function homePage() {
+  const start = $("scan-start");
+  start.addEventListener("click", async () => {
+    const { scan } = await import("/static/scanner.js");
+    $("scanner").hidden = false;
+    start.hidden = true;
+    const scanStatus = $("scan-status");
+    scanStatus.textContent = words.scanning;
+    try {
+      const text = await scan($("scan-video"), $("scan-stop"), (seen) => {
+        if (!tokenIn(seen)) scanStatus.textContent = words.not_chaincut;
+        return Boolean(tokenIn(seen));
+      });
+      if (text) location.assign(`/v#${tokenIn(text)}`);
+    } catch {
+      scanStatus.textContent = words.camera_failed;
+    } finally {
+      start.hidden = false;
+    }
+  });
+  $("scan-stop").addEventListener("click", () => {
+    $("scanner").hidden = true;
+  });
+  $("taxi-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const plate = $("plate").value.trim().toUpperCase();
+    if (!plate) {
+      $("taxi-status").textContent = words.plate_needed;
+      return;
+    }
+    await checkIn({ plate });
+    $("plate").value = "";
+    $("taxi-status").textContent = "";
+  });
+}
+
+async function visitsPage() {
+  const list = $("diary");
+  const visits = (await allVisits()).sort((a, b) => b.entered_at.localeCompare(a.entered_at));
+  list.replaceChildren();
+  if (!visits.length) {
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = words.no_visits;
+    list.append(empty);
+  }
+  for (const v of visits) {
+    const item = document.createElement("li");
+    item.dataset.clientId = v.client_id;
+    const names = document.createElement("p");
+    names.className = "diary-venue";
+    const en = document.createElement("span");
+    en.lang = "en";
+    en.textContent = v.name_en;
+    const zh = document.createElement("span");
+    zh.lang = "zh-Hant";
+    zh.textContent = v.name_zh;
+    names.append(en, " ", zh);
+    const when = document.createElement("p");
+    when.className = "diary-when";
+    when.textContent = `${dayOf(v.entered_at)} ${timeOf(v.entered_at)}–${v.left_at ? timeOf(v.left_at) : "…"}`;
+    const status = document.createElement("p");
+    status.className = "diary-status";
+    status.dataset.status = v.status;
+    status.textContent = words[v.status];
+    item.append(names, when, status);
+    list.append(item);
+  }
+  $("upload").addEventListener("click", async () => {
+    const out = $("upload-status");
+    const app = enrolment();
+    if (!app) {
+      out.textContent = words.not_enrolled;
+      return;
+    }
+    const records = (await allVisits()).map((v) => ({
+      ...(v.plate ? { plate: v.plate } : { token: v.token }),
+      entered_at: v.entered_at,
+      left_at: v.left_at,
+      client_id: v.client_id,
+    }));
+    if (!records.length) {
+      out.textContent = words.nothing_to_upload;
+      return;
+    }
+    try {
+      const response = await fetch(`/people/${encodeURIComponent(app.person)}/visit-history`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${app.token}` },
+        body: JSON.stringify({ visits: records }),
+      });
+      out.textContent = response.ok ? words.uploaded : words.upload_failed;
+    } catch {
+      out.textContent = words.offline;
+    }
+  });
+}
+
+async function enrolPage() {
+  const code = $("code");
+  const fromQr = decodeURIComponent(location.hash.slice(1));
+  if (fromQr) {
+    code.value = fromQr;
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  $("enrol-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = $("enrol-status");
+    try {
+      const response = await fetch("/enrolments", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code: code.value }),
+      });
+      if (!response.ok) {
+        out.textContent = words.enrol_failed;
+        return;
+      }
+      const enrolled = await response.json();
+      localStorage.setItem(APP_KEY, JSON.stringify({ token: enrolled.token, person: enrolled.person }));
+      code.value = "";
+      out.textContent = "";
+      showEnrolment();
+      flush();
+    } catch {
+      out.textContent = words.offline;
+    }
+  });
+  $("forget").addEventListener("click", () => {
+    localStorage.removeItem(APP_KEY);
+    showEnrolment(words.forgotten);
+  });
+}
+
+// The token in a poster's address is not the server's business: a language link keeps it here.
+for (const link of document.querySelectorAll("a.keeps-fragment")) {
+  link.addEventListener("click", () => {
+    link.href = `${link.getAttribute("href").split("#")[0]}${location.hash}`;
+  });
+}
+
+const pages = { checkin: checkinPage, home: homePage, visits: visitsPage, enrol: enrolPage };
+
+async function start() {
+  showConnection();
+  showEnrolment();
+  window.addEventListener("online", () => {
+    showConnection();
+    flush();
+  });
+  window.addEventListener("offline", showConnection);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+  await forgetOldVisits();
+  $("leave")?.addEventListener("click", leave);
+  await showVisit();
+  await (pages[body.dataset.page] || (() => {}))();
+  body.dataset.ready = "true";
+  flush();
+}
+
+start();
