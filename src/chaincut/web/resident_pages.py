@@ -61,7 +61,6 @@ _WORDS: dict[str, str] = {
     "waiting": N_("Saved on this phone; it will be sent when the phone is online"),
     "phone_only": N_("Kept on this phone only: this phone is not enrolled"),
     "refused": N_("Refused by the health authority"),
-    "since": N_("since"),
     "taxi": N_("Taxi"),
     "enrolled": N_("This phone is enrolled. Check-ins are sent to the health authority."),
     "not_enrolled": N_("This phone is not enrolled: check-ins stay on this phone only."),

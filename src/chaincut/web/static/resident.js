@@ -258,7 +258,7 @@ export async function leave() {
 
 // --- showing ----------------------------------------------------------------------------------
 
-const timeOf = (iso) => new Date(iso).toLocaleTimeString(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit" });
+const timeOf = (iso) => new Date(iso).toLocaleTimeString(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const dayOf = (iso) => new Date(iso).toLocaleDateString(locale, { timeZone: zone, weekday: "short", day: "numeric", month: "short" });
 
 function elapsed(fromIso, untilIso) {

@@ -1,0 +1,341 @@
+"""The residents' pages on a phone (390 x 844) in headless Chromium, on both backends and in both
+languages: enrolling with a one-time code, scanning the printed poster through the camera path
+(Chromium's fake camera plays a video made from the poster's PNG), checking in and leaving, the
+diary, a check-in made offline and sent once when back online, a taxi's plate, a forged poster.
+
+Every request a page makes is recorded: none goes anywhere but chaincut's own origin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from chaincut.bootstrap import Services
+from chaincut.domain.access import Principal
+from chaincut.people import PersonDraft
+from chaincut.settings import Settings
+from chaincut.venues.registry import VenueDraft
+from support.camera import camera_flags, write_y4m
+from support.desk import LOCALES, checked
+from support.postgres import in_ci
+from support.serving import browser_services, served
+
+PHONE = {"width": 390, "height": 844}
+ADMIN = Principal.system("tests")
+NAME_EN = "Tai Hing Roast Restaurant (Hennessy Road)"
+NAME_ZH = "太興燒味餐廳（軒尼詩道）"
+
+
+@dataclass
+class Site:
+    url: str
+    services: Services
+    token: str = ""
+    poster_png: bytes = b""
+
+
+@dataclass
+class Phone:
+    """A resident's phone: a browser window and every request its pages made."""
+
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def site(settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """P001 (to enrol), a restaurant and a taxi, on the real clock (the phone keeps real time)."""
+    services = browser_services(tmp_path / "data", settings=settings)
+    services.people.register(PersonDraft(ref="P001"))
+    venue = services.venues.register(
+        VenueDraft(
+            ref="V-TAIHING", venue_type="restaurant", name_en=NAME_EN, name_zh=NAME_ZH, district="Wan Chai"
+        )
+    )
+    services.venues.register(
+        VenueDraft(venue_type="taxi", name_en="Urban taxi", name_zh="市區的士", plate="AB 1234")
+    )
+    site = Site("", services, services.venues.token(venue), services.venues.poster("V-TAIHING", "png"))
+    with served(services, access_log=True) as url:
+        site.url = url
+        yield site
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    # Playwright's offline switch misses requests that pass through a service worker (its issue
+    # 2311); with service-worker network events on, `offline` below also routes those to a failure.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
+        with sync_playwright() as p:
+            yield p
+
+
+def _disconnected(route: Route) -> None:
+    route.abort("internetdisconnected")
+
+
+def offline(context: BrowserContext, *, now: bool) -> None:
+    """The phone loses (or regains) its network: for its pages and for its service worker."""
+    if now:
+        context.set_offline(True)
+        context.route("**/*", _disconnected)
+    else:
+        context.unroute("**/*", _disconnected)
+        context.set_offline(False)
+
+
+def launch(playwright: Playwright, args: list[str] | None = None) -> Browser:
+    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    try:
+        return playwright.chromium.launch(executable_path=executable, headless=True, args=args or [])
+    except Exception as exc:
+        if in_ci():
+            pytest.fail(f"no Chromium for Playwright: {exc}", pytrace=False)
+        pytest.skip(f"no Chromium for Playwright: {exc}")
+
+
+@pytest.fixture
+def camera_browser(playwright: Playwright, site: Site, tmp_path: Path) -> Iterator[Browser]:
+    """Chromium whose camera shows the venue's printed poster, held upright in front of it."""
+    video = write_y4m(site.poster_png, tmp_path / "poster.y4m")
+    browser = launch(playwright, camera_flags(video))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def plain_browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = launch(playwright)
+    yield browser
+    browser.close()
+
+
+def open_phone(browser: Browser, site: Site, lang: str) -> Phone:
+    context = browser.new_context(locale=LOCALES[lang], viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(15_000)
+    phone = Phone(context, context.new_page())
+    phone.page.on("request", lambda r: phone.requests.append(r.url))
+    phone.page.on("pageerror", lambda e: phone.errors.append(str(e)))
+    phone.page.on("console", lambda m: phone.errors.append(m.text) if m.type == "error" else None)
+    return phone
+
+
+def visit(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def enrol(phone: Phone, site: Site) -> None:
+    code = site.services.accounts.issue_enrolment_code("P001", ADMIN).secret
+    visit(phone.page, f"{site.url}/app/enrol#{code}")  # the enrolment QR's address
+    assert phone.page.input_value("#code") == code
+    phone.page.click("#enrol-form button[type=submit]")
+    wait_for(lambda: enrolled(phone.page), "the phone's app token")
+
+
+def enrolled(page: Page) -> bool:
+    # evaluate() runs outside the page's CSP, which (rightly) forbids wait_for_function's eval.
+    return bool(page.evaluate("localStorage.getItem('chaincut.app') !== null"))
+
+
+def visits_of_p001(services: Services) -> list[tuple[str, bool]]:
+    with services.store.read() as uow:
+        rows = uow.connection.exec_driver_sql(
+            "SELECT v.client_id, v.left_at IS NOT NULL FROM visits v JOIN people p ON p.id = v.person_id "
+            "WHERE p.ref = 'P001'"
+        ).all()
+    return [(str(r[0]), bool(r[1])) for r in rows]
+
+
+def wait_for(condition: object, what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def fits_the_phone(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "scrolls sideways"
+
+
+def only_chaincut(phone: Phone, site: Site) -> None:
+    strays = [u for u in phone.requests if not (u.startswith(site.url + "/") or u.startswith("blob:"))]
+    assert not strays, strays
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_scan_the_poster_with_the_camera_check_in_leave_and_see_it_in_the_diary(
+    camera_browser: Browser, site: Site, screenshots: Path, lang: str
+) -> None:
+    en = lang == "en"
+    phone = open_phone(camera_browser, site, lang)
+    page = phone.page
+    try:
+        enrol(phone, site)
+        assert page.inner_text("#enrolment-note") == (
+            "This phone is enrolled. Check-ins are sent to the health authority."
+            if en
+            else "此手機已登記。登記的行程會傳送至衞生當局。"
+        )
+        checked(page, screenshots, f"resident-enrol-{lang}")
+
+        visit(page, f"{site.url}/app")
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-home-{lang}")
+        with page.expect_navigation(url=lambda u: u.startswith(f"{site.url}/v#CHAINCUT:1:")):
+            page.click("#scan-start")  # the camera shows the poster; the page reads its QR code
+        page.wait_for_selector("#venue:not([hidden])")
+        assert page.inner_text("#venue-name-en") == NAME_EN
+        assert page.inner_text("#venue-name-zh") == NAME_ZH
+        assert page.inner_text("#venue-kind") == ("Restaurant" if en else "食肆")
+        button = page.locator("#check-in").bounding_box()
+        assert button is not None and button["height"] >= 48 and button["width"] >= 48
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-checkin-{lang}")
+
+        page.click("#check-in")
+        page.wait_for_selector("#visit-sync[data-status=sent]")
+        assert "#" not in page.url  # the token leaves the address bar once used
+        assert page.inner_text("#visit-heading") == ("Checked in" if en else "已登記進入")
+        wait_for(lambda: len(visits_of_p001(site.services)) == 1, "the visit in the store")
+        checked(page, screenshots, f"resident-visit-{lang}")
+
+        page.click("#leave")
+        wait_for(lambda: visits_of_p001(site.services)[0][1], "the check-out in the store")
+        assert page.inner_text("#visit-heading") == ("You have left" if en else "你已離開")
+
+        visit(page, f"{site.url}/app/visits")
+        entries = page.locator("#diary li")
+        assert entries.count() == 1
+        assert NAME_EN in entries.first.inner_text() and NAME_ZH in entries.first.inner_text()
+        assert entries.first.locator(".diary-status").get_attribute("data-status") == "sent"
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-visits-{lang}")
+
+        only_chaincut(phone, site)
+        assert not phone.errors, phone.errors
+    finally:
+        phone.context.close()
+
+
+def test_a_check_in_made_offline_is_kept_and_sent_once_when_back_online(
+    plain_browser: Browser, site: Site
+) -> None:
+    phone = open_phone(plain_browser, site, "en")
+    page = phone.page
+    try:
+        enrol(phone, site)
+        visit(page, f"{site.url}/v#{site.token}")
+        page.wait_for_selector("#venue:not([hidden])")
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # the shell is kept for offline use
+
+        offline(phone.context, now=True)
+        page.click("#check-in")
+        page.wait_for_selector("#visit-sync[data-status=waiting]")
+        assert page.is_visible("#offline-note")
+        # The phone still opens its diary with no network: the page from the service worker's
+        # copy, the visit from IndexedDB.
+        visit(page, f"{site.url}/app/visits")
+        assert page.locator("#diary li .diary-status").get_attribute("data-status") == "waiting"
+        assert visits_of_p001(site.services) == []
+
+        offline(phone.context, now=False)  # the page's "online" event sends the queue
+        wait_for(lambda: len(visits_of_p001(site.services)) == 1, "the queued check-in in the store")
+        visit(page, f"{site.url}/app/visits")
+        assert page.locator("#diary li .diary-status").get_attribute("data-status") == "sent"
+        visit(page, f"{site.url}/app")  # another flush: nothing left to send
+        page.wait_for_timeout(300)
+        assert len(visits_of_p001(site.services)) == 1
+        only_chaincut(phone, site)
+    finally:
+        phone.context.close()
+
+
+def test_a_forged_poster_is_refused_on_the_phone_and_nothing_is_sent(
+    plain_browser: Browser, site: Site, screenshots: Path
+) -> None:
+    head, claims, signature = site.token.split(".")
+    forged = f"{head}.{claims[:-4]}{'AAAA' if not claims.endswith('AAAA') else 'BBBB'}.{signature}"
+    phone = open_phone(plain_browser, site, "en")
+    try:
+        enrol(phone, site)
+        visit(phone.page, f"{site.url}/v#{forged}")
+        phone.page.wait_for_selector("#poster-status.problem")
+        assert "not a genuine chaincut poster" in phone.page.inner_text("#poster-status")
+        assert phone.page.is_hidden("#venue")
+        checked(phone.page, screenshots, "resident-forged-poster-en")
+        assert not any(u.endswith("/checkins") for u in phone.requests)
+    finally:
+        phone.context.close()
+
+
+def test_a_taxi_by_its_plate_and_a_phone_not_enrolled_keeps_its_visits_to_itself(
+    plain_browser: Browser, site: Site
+) -> None:
+    phone = open_phone(plain_browser, site, "en")
+    page = phone.page
+    try:
+        visit(page, f"{site.url}/app")
+        assert "not enrolled" in page.inner_text("#enrolment-note")
+        page.fill("#plate", "ab1234")
+        page.click("#taxi-form button[type=submit]")
+        page.wait_for_selector("#visit-sync[data-status=phone_only]")
+        assert "AB1234" in page.inner_text("#visit-name-en")
+        assert not any(u.endswith("/checkins") for u in phone.requests)  # nothing left the phone
+
+        enrol(phone, site)
+        visit(page, f"{site.url}/app")
+        page.click("#leave")
+        page.fill("#plate", "AB 1234")
+        page.click("#taxi-form button[type=submit]")
+        page.wait_for_selector("#visit-sync[data-status=sent]")
+        with site.services.store.read() as uow:
+            taxi = uow.connection.exec_driver_sql(
+                "SELECT count(*) FROM visits v JOIN venues t ON t.id = v.venue_id WHERE t.plate = 'AB1234'"
+            ).scalar_one()
+        assert taxi == 1
+    finally:
+        phone.context.close()
+
+
+def test_a_used_enrolment_code_is_refused_on_the_second_phone(plain_browser: Browser, site: Site) -> None:
+    code = site.services.accounts.issue_enrolment_code("P001", ADMIN).secret
+    first, second = open_phone(plain_browser, site, "en"), open_phone(plain_browser, site, "zh-Hant")
+    try:
+        for phone in (first, second):
+            visit(phone.page, f"{site.url}/app/enrol#{code}")
+            phone.page.click("#enrol-form button[type=submit]")
+        wait_for(lambda: enrolled(first.page), "the first phone's app token")
+        second.page.wait_for_selector("#enrol-status:not(:empty)")
+        assert second.page.inner_text("#enrol-status") == "代碼無效：可能已被使用或已過期。請索取新的代碼。"
+        assert second.page.evaluate("localStorage.getItem('chaincut.app')") is None
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+def test_the_posters_token_never_reaches_the_server(
+    plain_browser: Browser, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    phone = open_phone(plain_browser, site, "en")
+    try:
+        visit(phone.page, f"{site.url}/v#{site.token}")
+        phone.page.wait_for_selector("#venue:not([hidden])")
+    finally:
+        phone.context.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any('"GET /v HTTP/1.1" 200' in line for line in lines), lines
+    signature = site.token.rsplit(".", 1)[1]
+    assert not any("CHAINCUT" in line or signature in line for line in lines)
+    assert all(site.token not in u and signature not in u for u in phone.requests)
