@@ -122,9 +122,8 @@ def test_issuing_and_enrolling_are_audited(
 def test_a_lost_phone_is_cut_off_by_revoking_its_token(
     client: TestClient, supervisor: dict[str, str], services: Services
 ) -> None:
-    phone = {
-        "Authorization": f"Bearer {client.post('/enrolments', json={'code': issue(client, supervisor)['code']}).json()['token']}"
-    }
+    enrolled = client.post("/enrolments", json={"code": issue(client, supervisor)["code"]}).json()
+    phone = {"Authorization": f"Bearer {enrolled['token']}"}
     assert client.get("/auth/me", headers=phone).status_code == 200
     assert client.request("DELETE", "/people/P001/tokens", headers=supervisor).json()["revoked"] == 1
     assert client.get("/auth/me", headers=phone).status_code == 401
