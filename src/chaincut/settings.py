@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         default=None, description="comma-separated id:base64key pairs; the first is current"
     )
     venue_signing_key_file: Path | None = None
+    test_booking_url: str = Field(
+        default="https://www.communitytest.gov.hk/en/",
+        description="where a resident told of an exposure books a test (the community testing centres')",
+    )
     public_url: str | None = Field(
         default=None,
         description="the authority's public address, which posters' QR codes open (https in production)",

@@ -12,16 +12,21 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
+from chaincut.tracing.case_checks import CaseDraft
 from chaincut.venues.registry import VenueDraft
+from chaincut.whereabouts.checkin import CheckInRequest
 from support.camera import camera_flags, write_y4m
 from support.desk import LOCALES, checked
 from support.postgres import in_ci
@@ -56,6 +61,7 @@ def site(settings: Settings, tmp_path: Path) -> Iterator[Site]:
     """P001 (to enrol), a restaurant and a taxi, on the real clock (the phone keeps real time)."""
     services = browser_services(tmp_path / "data", settings=settings)
     services.people.register(PersonDraft(ref="P001"))
+    services.people.register(PersonDraft(ref="P002"))
     venue = services.venues.register(
         VenueDraft(
             ref="V-TAIHING", venue_type="restaurant", name_en=NAME_EN, name_zh=NAME_ZH, district="Wan Chai"
@@ -339,3 +345,131 @@ def test_the_posters_token_never_reaches_the_server(
     signature = site.token.rsplit(".", 1)[1]
     assert not any("CHAINCUT" in line or signature in line for line in lines)
     assert all(site.token not in u and signature not in u for u in phone.requests)
+
+
+# --- the code, the exposure check, the data report, a border booking ----------------------------
+
+
+def seed_exposure(site: Site, page: Page) -> None:
+    """Two days ago P001 lunched at the restaurant from 12:00 to 13:00 (the phone's diary holds it, and
+    the check-in reached the server then); P002, there from 12:30, fell ill yesterday and is a case."""
+    services = site.services
+    zone = services.settings.zone
+    day = (services.clock.now().astimezone(zone) - timedelta(days=2)).date()
+    noon = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(hours=12)
+    for ref, start in (("P001", noon), ("P002", noon + timedelta(minutes=30))):
+        request = CheckInRequest(
+            person_ref=ref,
+            client_id=f"lunch-{ref}",
+            token=site.token,
+            plate=None,
+            at=start,
+            actor="t",
+            venue_only=None,
+        )
+        services.checkins.check_in(request)
+        services.checkins.check_out(ref, f"lunch-{ref}", start + timedelta(hours=1))
+    services.cases.register(
+        CaseDraft(ref="C-1", person="P002", classification="local", onset_on=day + timedelta(days=1)), "tests"
+    )
+    venue = services.venues.get("V-TAIHING")
+    diary = {
+        "client_id": "lunch-P001",
+        "venue_id": venue.public_id,
+        "venue_type": "restaurant",
+        "name_en": NAME_EN,
+        "name_zh": NAME_ZH,
+        "plate": None,
+        "token": site.token,
+        "entered_at": noon.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "left_at": (noon + timedelta(hours=1)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "left_inferred": False,
+        "default_stay_minutes": 90,
+        "status": "sent",
+    }
+    page.evaluate(
+        """visit => new Promise((resolve, reject) => {
+            const open = indexedDB.open("chaincut", 1);
+            open.onsuccess = () => {
+                const t = open.result.transaction("visits", "readwrite");
+                t.objectStore("visits").put(visit);
+                t.oncomplete = () => resolve(true);
+                t.onerror = () => reject(t.error);
+            };
+            open.onerror = () => reject(open.error);
+        })""",
+        diary,
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_the_exposure_check_the_code_my_data_and_a_booking(
+    plain_browser: Browser, site: Site, screenshots: Path, tmp_path: Path, lang: str
+) -> None:
+    en = lang == "en"
+    site.services.code_keys.init(ADMIN)
+    phone = open_phone(plain_browser, site, lang)
+    page = phone.page
+    try:
+        enrol(phone, site)
+        seed_exposure(site, page)
+
+        # The exposure check: the phone fetches the list and matches it; the server is never told.
+        visit(page, f"{site.url}/app/visits")
+        page.wait_for_selector("#exposure.alert")
+        matches = page.locator("#exposure-matches li").all_inner_texts()
+        assert len(matches) == 1 and (NAME_EN if en else NAME_ZH) in matches[0]
+        advice = page.inner_text("#exposure-test")
+        assert ("within 2 days" if en else "2 日內") in advice
+        assert page.get_attribute("#exposure-advice a", "href") == site.services.settings.test_booking_url
+        risky = [u for u in phone.requests if "/risky-venues?" in u]
+        assert len(risky) == 1 and "lunch" not in risky[0] and site.token not in risky[0]
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-exposure-{lang}")
+
+        # My code: amber for a close contact, the reason and its end, and a QR a scanner reads.
+        visit(page, f"{site.url}/app/code")
+        page.wait_for_selector("#code-card .code-card")
+        assert page.get_attribute("#code-card .code-card", "class") == "code-card code-amber"
+        reasons = page.locator(".code-reasons li").all_inner_texts()
+        assert len(reasons) == 1 and (NAME_EN if en else NAME_ZH) in reasons[0]
+        qr = page.locator("svg.code-qr")
+        box = qr.bounding_box()
+        assert box is not None and box["width"] >= 300  # most of a phone's width
+        qr.screenshot(path=str(tmp_path / "code.png"))
+        read = zxingcpp.read_barcodes(
+            Image.open(tmp_path / "code.png"), formats=zxingcpp.BarcodeFormat.QRCode
+        )
+        assert len(read) == 1 and read[0].text.startswith("CC1:")
+        with site.services.store.read() as uow:
+            issued = uow.connection.exec_driver_sql("SELECT count(*) FROM issued_codes").scalar_one()
+        assert issued == 1
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-code-{lang}")
+
+        # My data: the access report, with the lunch in it.
+        visit(page, f"{site.url}/app/data")
+        page.wait_for_selector("#data-report h2")
+        report = page.inner_text("#data-report")
+        assert "P001" in report and NAME_EN in report
+        checked(page, screenshots, f"resident-data-{lang}")
+
+        # A crossing with a companion, then cancelled.
+        visit(page, f"{site.url}/app/border")
+        page.wait_for_selector("input[name=slot]")
+        page.check("input[name=slot]:not([disabled]) >> nth=0")
+        page.fill("#book-document", "A1234567")
+        page.click("#add-companion")
+        page.fill("#companions input", "B7654321")
+        fits_the_phone(page)
+        checked(page, screenshots, f"resident-border-{lang}")
+        page.click("#book-form button[type=submit]")
+        page.wait_for_selector("#my-bookings li[data-status=booked]")
+        assert page.inner_text("#book-result") == ("Booked." if en else "已預約。")
+        assert ("2 travellers" if en else "2 名旅客") in page.inner_text("#my-bookings li")
+        page.click("#my-bookings li[data-status=booked] button")
+        page.wait_for_selector("#my-bookings li[data-status=cancelled]")
+        only_chaincut(phone, site)
+        assert not phone.errors, phone.errors
+    finally:
+        phone.context.close()

@@ -93,3 +93,24 @@ def test_reasons_are_written_in_traditional_chinese_with_venue_names() -> None:
     assert any("金龍酒家" in t and "C-7" in t for t in texts)
     assert any("鐵館" in t and "C-6" in t for t in texts)
     assert not any("contact" in t or "case" in t or "Golden Dragon" in t for t in texts), texts
+
+
+def test_a_residents_own_reasons_with_other_peoples_cases_unnamed_are_read_back() -> None:
+    # codes.status.own_code writes "a case" for someone else's case: the resident's page reads it back.
+    words = {language: Localizer(language) for language in (Language.EN, Language.ZH_HANT)}
+    unnamed = {
+        "close contact (visit to venue V-1 with a case)": (
+            "Close contact: a visit to Golden Dragon with a case",
+            "金龍酒家",
+        ),
+        "exposed contact (household of a contact of a case)": (
+            "Exposed contact: the household of a contact of a case",
+            "",
+        ),
+        "quarantine order in force Q1 (a case)": ("Quarantine order in force Q1 (a case)", "Q1"),
+    }
+    for text, (english, in_chinese) in unnamed.items():
+        assert reason_parts(text) is not None, text
+        assert reason_text(words[Language.EN], text, _venue(Language.EN)) == english
+        chinese = reason_text(words[Language.ZH_HANT], text, _venue(Language.ZH_HANT))
+        assert in_chinese in chinese and "case" not in chinese, chinese

@@ -97,13 +97,22 @@ class SubjectAccessReport:
 
     def to_html(self) -> str:
         """A printable page: every value escaped, headings in English and Traditional Chinese."""
+        return "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                f"<title>Personal data held / 所持個人資料 — {escape(self.person['ref'])}</title>",
+                "</head><body>",
+                "<h1>Personal data held about you / 我們持有關於你的個人資料</h1>",
+                self.body_html(),
+                "</body></html>",
+            ]
+        )
+
+    def body_html(self) -> str:
+        """The report's content below its heading, for a page to show within its own."""
         data = self.as_dict()
         parts = [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>Personal data held / 所持個人資料 — {escape(self.person['ref'])}</title>",
-            "</head><body>",
-            "<h1>Personal data held about you / 我們持有關於你的個人資料</h1>",
             f"<p>Prepared {escape(_shown(data['generated_at']))} ({escape(self.zone.key)}); "
             f"policy {escape(self.policy_version)}.</p>",
         ]
@@ -118,7 +127,7 @@ class SubjectAccessReport:
                 parts.append(f"<p>{escape(_CLIPPED_EN)} / {escape(_CLIPPED_ZH)}</p>")
         parts.append("<h2>Notes / 附註</h2><ul>")
         parts.extend(f"<li>{escape(note)}</li>" for note in _NOTES)
-        parts.append("</ul></body></html>")
+        parts.append("</ul>")
         return "\n".join(parts)
 
 

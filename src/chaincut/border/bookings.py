@@ -326,6 +326,15 @@ class BookingService:
         self.seats_seen.forget((booking.checkpoint, booking.day, booking.slot))
         return cancelled
 
+    def own(self, person_id: int) -> list[Booking | BallotEntry]:
+        """The bookings and ballot entries the resident's app made, newest crossing day first."""
+        with self._store.read() as uow:
+            found: list[Booking | BallotEntry] = [
+                *uow.border.of_person(person_id, None),
+                *uow.ballot.of_person(person_id, None),
+            ]
+        return sorted(found, key=lambda item: (item.day, item.created_at), reverse=True)
+
     def availability(self, day: date) -> list[SlotAvailability]:
         """Every checkpoint's slots on ``day`` under the policy's quotas, with the seats still free (and
         the excess of a quota lowered below the seats booked)."""

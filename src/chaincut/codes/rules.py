@@ -236,8 +236,9 @@ class ReasonParts:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-# The reason texts above, read back (a test renders every kind of fact and reads it again).
-_VIA = r"(?P<via>case|a contact of case) (?P<case>\S+)"
+# The reason texts above, read back (a test renders every kind of fact and reads it again). A resident
+# reads their own with other people's cases unnamed ("a case": codes.status), which reads back too.
+_VIA = r"(?:(?P<via>case|a contact of case) (?P<case>\S+)|(?P<unnamed>a case|a contact of a case))"
 _REASON_FORMS = (
     ("case", re.compile(r"(?P<status>confirmed|probable) case (?P<case>\S+)")),
     ("discharged", re.compile(r"discharged from case (?P<case>\S+) under (?P<days>\d+) days")),
@@ -253,7 +254,7 @@ _REASON_FORMS = (
         "order",
         re.compile(
             r"(?P<label>quarantine order in force|compulsory testing notice) (?P<id>\S+)"
-            r"(?: \(case (?P<case>\S+)\))?"
+            r"(?: \((?:case (?P<case>\S+)|(?P<unnamed>a case))\))?"
         ),
     ),
     ("positive_test", re.compile(r"positive (?P<test>\S+) test")),

@@ -22,8 +22,8 @@ from chaincut.domain.audit import AuditFlag
 from chaincut.domain.orders import TestResult
 from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from chaincut.guards import Caller, requires
-from chaincut.web.code_reasons import reason_text
-from chaincut.web.i18n import N_, Language
+from chaincut.web.code_reasons import COLOURS, code_view
+from chaincut.web.i18n import N_
 from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
@@ -37,7 +37,6 @@ PeopleReader = Annotated[Caller, requires(Permission.PEOPLE_READ)]
 
 ORDERS_SHOWN = 20
 FOLLOW_UPS_SHOWN = 14
-_COLOURS = {"green": N_("green"), "yellow": N_("yellow"), "amber": N_("amber"), "red": N_("red")}
 _ORDER_STATUSES = {
     "issued": N_("issued"),
     "delivered": N_("delivered"),
@@ -123,35 +122,7 @@ def person_page(
     code: dict[str, Any] | None = None
     if "code" in sections:
         current = services.codes.current_for(person.id)
-        chinese = words.language is Language.ZH_HANT
-        named: dict[str, str] = {}
-
-        def venue_name(ref: str) -> str:
-            if ref not in named:
-                try:
-                    venue = services.venues.get(ref)
-                except NotFound:
-                    named[ref] = ref
-                else:
-                    named[ref] = venue.name_zh if chinese else venue.name_en
-            return named[ref]
-
-        code = {
-            "colour": current.colour,
-            "colour_label": label(words, _COLOURS, current.colour),
-            "until": current.until.astimezone(zone) if current.until else None,
-            "overridden": current.overridden,
-            "policy_version": current.policy_version,
-            "reasons": [
-                {
-                    "colour": label(words, _COLOURS, r.colour),
-                    "text": reason_text(words, r.text, venue_name),
-                    "until": r.until.astimezone(zone) if r.until else None,
-                    "case": r.case_ref,
-                }
-                for r in current.reasons
-            ],
-        }
+        code = code_view(words, services, current)
     orders: list[dict[str, Any]] = []
     order_count = 0
     if "orders" in sections:
@@ -215,7 +186,7 @@ def person_page(
         may_release=may(Permission.ORDERS_UPDATE) and caller.principal.has_role(Role.SUPERVISOR),
         may_override=may(Permission.STATUS_CHANGE),
         colours=[
-            {"value": c, "label": label(words, _COLOURS, c)} for c in services.policy.health_codes.colours
+            {"value": c, "label": label(words, COLOURS, c)} for c in services.policy.health_codes.colours
         ],
         notice=words.message(_DONE, done),
         problem=words.message(_PROBLEMS, problem),

@@ -22,11 +22,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
-from chaincut.domain.access import Permission
+from chaincut.codes.issuance import code_qr
+from chaincut.domain.access import Permission, PrincipalKind
+from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
+from chaincut.policy import BookingMode
+from chaincut.web.code_reasons import code_view
 from chaincut.web.i18n import N_
 from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.render import render
 
 __all__ = ["CHECKIN_PATH", "ENROL_PATH", "RESIDENT_CSP", "router"]
 
@@ -78,6 +84,32 @@ _WORDS: dict[str, str] = {
     "revoked": N_("This phone's enrolment has ended. Enrol again to send check-ins."),
     "forgotten": N_("This phone no longer holds an app token."),
     "plate_needed": N_("Type the taxi's plate, as on its sign."),
+    "exposure_none": N_(
+        "No match: none of your visits overlaps a time when a case was at the venue. Checked at {time}."
+    ),
+    "exposure_match": N_("Possible exposure: a case was at a venue while you were there."),
+    "exposure_never": N_("Not checked yet."),
+    "exposure_failed": N_("The list of venues could not be fetched. The phone will try again."),
+    "slot_morning": N_("morning"),
+    "slot_afternoon": N_("afternoon"),
+    "slot_night": N_("night"),
+    "seats_left": N_("{n} seats left"),
+    "full": N_("full"),
+    "no_slots": N_("No crossings that day."),
+    "status_booked": N_("booked"),
+    "status_cancelled": N_("cancelled"),
+    "status_entered": N_("entered in the ballot"),
+    "status_won": N_("won in the ballot: booked"),
+    "status_lost": N_("not drawn in the ballot"),
+    "no_bookings": N_("No bookings."),
+    "cancel": N_("Cancel"),
+    "booked": N_("Booked."),
+    "entered": N_("Entered in the ballot. The result shows here after the draw."),
+    "book_failed": N_("Not booked: {reason}"),
+    "travellers": N_("{n} travellers"),
+    "data_failed": N_("Your data could not be fetched. Try again when the phone is online."),
+    "code_failed": N_("Your code could not be fetched. Try again when the phone is online."),
+    "enrol_first": N_("Enrol this phone first: your code is only shown to the phone enrolled as you."),
 }
 
 
@@ -111,13 +143,80 @@ def app_home(request: Request, caller: Public) -> HTMLResponse:
 @router.get("/app/visits")
 def app_visits(request: Request, caller: Public) -> HTMLResponse:
     """The phone's own diary of the last 31 days, and sending it when a tracer asks."""
-    return _shell(request, caller, "resident_visits.html", "visits")
+    booking = caller.services.settings.test_booking_url
+    return _shell(request, caller, "resident_visits.html", "visits", booking_url=booking)
 
 
 @router.get(ENROL_PATH)
 def app_enrol(request: Request, caller: Public) -> HTMLResponse:
     """Enrol this phone with a one-time code, and what the phone keeps where."""
     return _shell(request, caller, "resident_enrol.html", "enrol")
+
+
+@router.get("/app/code")
+def app_code(request: Request, caller: Public) -> HTMLResponse:
+    """My health code: the page asks for a freshly signed one each time it opens."""
+    return _shell(request, caller, "resident_code.html", "code")
+
+
+@router.get("/app/code/card")
+def app_code_card(
+    request: Request, caller: Annotated[Caller, requires(Permission.CODES_OWN)]
+) -> HTMLResponse:
+    """The resident's code, freshly signed, as a part of the code page: the colour, each reason and
+    when it ends, in the page's language, and the QR code to show at a checkpoint (audited as
+    ``GET /me/code/signed`` is)."""
+    person_id = caller.principal.person_id
+    if person_id is None:
+        raise NotFound("no such person", field="person")
+    services = caller.services
+    signed = services.signed_codes.issue_for(person_id)
+    caller.audit(
+        "signed_codes",
+        signed.issued.code_id,
+        subject_person_id=person_id,
+        details={"colour": signed.code.colour, "kid": signed.issued.kid},
+    )
+    words = localizer_for(request, caller)
+    qr = code_qr(signed.issued.text).svg_inline(
+        border=4,
+        omitsize=True,
+        svgclass="code-qr",
+        lineclass=None,
+        title=words.gettext(N_("Your health code")),
+    )
+    body = render(
+        "resident_code_card.html",
+        words,
+        code=code_view(words, services, signed.code),
+        qr=Markup(qr),  # noqa: S704 - segno's SVG of the signed code's own text (base45), no input echoed
+        expires_at=signed.issued.expires_at.astimezone(services.settings.zone),
+    )
+    return HTMLResponse(body)
+
+
+@router.get("/app/border")
+def app_border(request: Request, caller: Public) -> HTMLResponse:
+    """Book a border crossing (or enter the day's ballot), and see and cancel one's own bookings."""
+    ballot = caller.services.policy.border.mode is BookingMode.BALLOT
+    return _shell(request, caller, "resident_border.html", "border", ballot=ballot)
+
+
+@router.get("/app/data")
+def app_data(request: Request, caller: Public) -> HTMLResponse:
+    """My data: everything the authority holds about the phone's owner, and a printable copy."""
+    return _shell(request, caller, "resident_data.html", "data")
+
+
+@router.get("/app/data/report")
+def app_data_report(caller: Annotated[Caller, requires(Permission.SUBJECT_ACCESS)]) -> HTMLResponse:
+    """The data-access report (PDPO DPP6) of the resident whose phone asks, as a part of the page;
+    audited as ``GET /people/{ref}/subject-access`` is. Staff use that route, stating a purpose."""
+    ref = caller.principal.subject_ref
+    if caller.principal.kind is not PrincipalKind.RESIDENT or ref is None:
+        raise NotFound("no such person", field="person")
+    person = caller.person(ref, details={"format": "page"})
+    return HTMLResponse(caller.services.subject_access.report(person, for_subject=True).body_html())
 
 
 @router.get("/manifest.webmanifest")

@@ -18,7 +18,7 @@ from chaincut.bootstrap import Services
 from chaincut.border import BookingRequest
 from chaincut.domain.access import Permission
 from chaincut.domain.border import BallotEntry, Booking
-from chaincut.errors import BookingRefused, InvalidInput
+from chaincut.errors import BookingRefused, InvalidInput, NotFound
 from chaincut.guards import Caller, requires
 
 __all__ = ["router"]
@@ -220,6 +220,16 @@ def cancel(
     booking = caller.services.border.cancel(public_id, person_id=person_id)
     caller.audit("border/bookings", booking.public_id, subject_person_id=person_id, details={"cancel": True})
     return _public(booking)
+
+
+@router.get("/my-bookings", response_model=BorderBookingsPublic)
+def own_bookings(caller: Annotated[Caller, requires(Permission.BORDER_BOOK)]) -> BorderBookingsPublic:
+    """The bookings and ballot entries the resident's own app made, newest crossing day first."""
+    person_id = caller.principal.person_id
+    if person_id is None:
+        raise NotFound("no such person", field="person")
+    found = caller.services.border.own(person_id)
+    return BorderBookingsPublic(data=[_public(item) for item in found], count=len(found))
 
 
 @router.get("/slots", response_model=BorderSlotsPublic)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Tier
@@ -61,6 +61,8 @@ class OrdersIssued(BaseModel):
 
 class RiskyVenuePublic(BaseModel):
     venue: str
+    venue_id: str = Field(description="the venue's public id: what its posters' tokens name (claim v)")
+    plate: str | None = Field(description="a taxi's plate, as a phone that typed it keeps it")
     name_en: str
     name_zh: str
     venue_type: str
@@ -68,10 +70,14 @@ class RiskyVenuePublic(BaseModel):
     start: str
     end: str
     cases: int
+    min_overlap_minutes: int = Field(description="a stay overlapping the window this long or more is a match")
 
 
 class RiskyVenuesPublic(BaseModel):
     data: list[RiskyVenuePublic]
+    test_within_days: int = Field(
+        description="what a match asks: a test within this many days (the policy's)"
+    )
     count: int
 
 
@@ -190,6 +196,9 @@ def risky_venues(
     data = [
         RiskyVenuePublic(
             venue=r.venue.ref,
+            venue_id=r.venue.public_id,
+            plate=r.venue.plate,
+            min_overlap_minutes=services.policy.venue_rule(r.venue.venue_type).contact.min_overlap_minutes,
             name_en=r.venue.name_en,
             name_zh=r.venue.name_zh,
             venue_type=r.venue.venue_type,
@@ -200,4 +209,5 @@ def risky_venues(
         )
         for r in found
     ]
-    return RiskyVenuesPublic(data=data, count=len(data))
+    days = services.policy.orders.testing_notice_days
+    return RiskyVenuesPublic(data=data, count=len(data), test_within_days=days)

@@ -13,6 +13,7 @@ const PREFIX = "CHAINCUT:1:";
 const APP_KEY = "chaincut.app";
 const KEYS_KEY = "chaincut.signing-keys";
 const TYPES_KEY = "chaincut.venue-types";
+const EXPOSURE_KEY = "chaincut.exposure";
 
 const body = document.body;
 const words = JSON.parse(document.getElementById("words").textContent);
@@ -256,6 +257,89 @@ export async function leave() {
   flush();
 }
 
+// --- the exposure check, on the phone: the server sends everyone the same list ------------------
+
+const normalPlate = (plate) => (plate || "").toUpperCase().replace(/[^A-Z0-9]/g, "");
+
+function overlapMinutes(visit, risky) {
+  const entered = Date.parse(visit.entered_at);
+  const stay = (visit.default_stay_minutes || 0) * 60000;
+  const left = visit.left_at ? Date.parse(visit.left_at) : Math.min(Date.now(), entered + stay);
+  return (Math.min(left, Date.parse(risky.end)) - Math.max(entered, Date.parse(risky.start))) / 60000;
+}
+
+export function matchExposures(visits, risky) {
+  const matches = [];
+  for (const visit of visits) {
+    for (const r of risky) {
+      const same = visit.venue_id ? visit.venue_id === r.venue_id : Boolean(r.plate) && normalPlate(visit.plate) === normalPlate(r.plate);
+      const overlap = same ? overlapMinutes(visit, r) : -1;
+      if (same && overlap > 0 && overlap >= r.min_overlap_minutes) {
+        matches.push({ client_id: visit.client_id, name_en: r.name_en, name_zh: r.name_zh, start: r.start, end: r.end });
+      }
+    }
+  }
+  return matches;
+}
+
+// Once a day (or when asked): the last 31 days' list, matched here; the result stays on the phone.
+async function checkExposure(force) {
+  const app = enrolment();
+  const kept = JSON.parse(localStorage.getItem(EXPOSURE_KEY) || "null");
+  if (!app || (!force && kept && Date.now() - Date.parse(kept.checked_at) < DAY_MS)) return kept;
+  const to = new Date();
+  const from = new Date(to.getTime() - DIARY_DAYS * DAY_MS);
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+  const response = await fetch(`/risky-venues?${query}`, { headers: { Authorization: `Bearer ${app.token}` } });
+  if (!response.ok) throw new Error(String(response.status));
+  const risky = await response.json();
+  const result = {
+    checked_at: to.toISOString(),
+    matches: matchExposures(await allVisits(), risky.data),
+    test_within_days: risky.test_within_days,
+  };
+  localStorage.setItem(EXPOSURE_KEY, JSON.stringify(result));
+  return result;
+}
+
+function showExposure(result) {
+  const status = $("exposure-status");
+  if (!status) return;
+  const list = $("exposure-matches");
+  list.replaceChildren();
+  $("exposure-advice").hidden = true;
+  $("exposure").classList.remove("alert");
+  if (!result) {
+    status.textContent = words.exposure_never;
+    return;
+  }
+  if (!result.matches.length) {
+    status.textContent = words.exposure_none.replace("{time}", `${dayOf(result.checked_at)} ${timeOf(result.checked_at)}`);
+    return;
+  }
+  status.textContent = words.exposure_match;
+  $("exposure").classList.add("alert");
+  for (const m of result.matches) {
+    const item = document.createElement("li");
+    const name = body.dataset.lang === "zh-Hant" ? m.name_zh || m.name_en : m.name_en || m.name_zh;
+    item.textContent = `${name} · ${dayOf(m.start)} ${timeOf(m.start)}–${timeOf(m.end)}`;
+    list.append(item);
+  }
+  const advice = $("exposure-test");
+  advice.textContent = advice.dataset.template.replace("{days}", String(result.test_within_days));
+  $("exposure-advice").hidden = false;
+}
+
+async function runExposureCheck(force) {
+  try {
+    showExposure(await checkExposure(force));
+  } catch {
+    showExposure(JSON.parse(localStorage.getItem(EXPOSURE_KEY) || "null"));
+    const status = $("exposure-status");
+    if (status) status.textContent = words.exposure_failed;
+  }
+}
+
 // --- showing ----------------------------------------------------------------------------------
 
 const timeOf = (iso) => new Date(iso).toLocaleTimeString(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -426,6 +510,8 @@ async function visitsPage() {
     item.append(names, when, status);
     list.append(item);
   }
+  $("exposure-check").addEventListener("click", () => runExposureCheck(true));
+  await runExposureCheck(false);
   $("upload").addEventListener("click", async () => {
     const out = $("upload-status");
     const app = enrolment();
@@ -492,6 +578,201 @@ async function enrolPage() {
   });
 }
 
+async function codePage() {
+  const status = $("code-status");
+  const card = $("code-card");
+  const fetchCode = async () => {
+    const app = enrolment();
+    if (!app) {
+      status.textContent = words.enrol_first;
+      return;
+    }
+    try {
+      const response = await fetch("/app/code/card", { headers: { Authorization: `Bearer ${app.token}` } });
+      if (response.status === 401) {
+        status.textContent = words.revoked;
+        return;
+      }
+      if (!response.ok) throw new Error(String(response.status));
+      // The server's own escaped HTML (Jinja autoescaping): the colour, reasons and signed QR code.
+      const part = document.createElement("template");
+      part.innerHTML = await response.text();
+      card.replaceChildren(part.content);
+      status.textContent = "";
+      status.hidden = true;
+    } catch {
+      status.hidden = false;
+      status.textContent = words.code_failed;
+    }
+  };
+  $("code-refresh").addEventListener("click", fetchCode);
+  await fetchCode();
+}
+
+async function dataPage() {
+  const status = $("data-status");
+  const app = enrolment();
+  if (!app) {
+    status.textContent = words.enrol_first;
+    return;
+  }
+  try {
+    const response = await fetch("/app/data/report", { headers: { Authorization: `Bearer ${app.token}` } });
+    if (!response.ok) throw new Error(String(response.status));
+    const part = document.createElement("template");
+    part.innerHTML = await response.text(); // escaped by the server, value by value
+    $("data-report").replaceChildren(part.content);
+    status.hidden = true;
+    $("data-print").hidden = false;
+    $("data-print").addEventListener("click", () => window.print());
+  } catch {
+    status.textContent = words.data_failed;
+  }
+}
+
+// --- border crossings ---------------------------------------------------------------------------
+
+const slotName = (slot) => words[`slot_${slot}`] || slot;
+
+async function api(path, options = {}) {
+  const app = enrolment();
+  const headers = { ...(options.headers || {}), Authorization: `Bearer ${app.token}` };
+  if (options.body) headers["Content-Type"] = "application/json";
+  return fetch(path, { ...options, headers });
+}
+
+function localDay(offsetDays) {
+  const day = new Date(Date.now() + offsetDays * DAY_MS);
+  return day.toLocaleDateString("en-CA", { timeZone: zone }); // YYYY-MM-DD in the authority's zone
+}
+
+async function showBookings() {
+  const list = $("my-bookings");
+  const response = await api("/border/my-bookings");
+  if (!response.ok) throw new Error(String(response.status));
+  const found = (await response.json()).data;
+  list.replaceChildren();
+  if (!found.length) {
+    const none = document.createElement("li");
+    none.textContent = words.no_bookings;
+    list.append(none);
+  }
+  const names = JSON.parse(localStorage.getItem("chaincut.checkpoints") || "{}");
+  for (const b of found) {
+    const item = document.createElement("li");
+    item.dataset.id = b.id;
+    item.dataset.status = b.status;
+    const point = names[b.checkpoint] || b.checkpoint;
+    const travellers = b.travellers > 1 ? ` · ${words.travellers.replace("{n}", b.travellers)}` : "";
+    const line = document.createElement("p");
+    line.textContent = `${b.day} · ${point} · ${slotName(b.slot)}${travellers}`;
+    const state = document.createElement("p");
+    state.className = "booking-status";
+    state.textContent = words[`status_${b.status}`] || b.status;
+    item.append(line, state);
+    if (b.kind === "booking" && b.status === "booked") {
+      const cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.className = "secondary";
+      cancel.textContent = words.cancel;
+      cancel.addEventListener("click", async () => {
+        cancel.disabled = true;
+        await api(`/border/bookings/${encodeURIComponent(b.id)}`, { method: "DELETE" });
+        await showBookings();
+        await showSlots();
+      });
+      item.append(cancel);
+    }
+    list.append(item);
+  }
+}
+
+async function showSlots() {
+  const day = $("book-day").value;
+  const box = $("book-slots");
+  box.querySelectorAll(".slot").forEach((node) => node.remove());
+  const status = $("slots-status");
+  status.textContent = "";
+  if (!day) return;
+  const response = await api(`/border/slots?day=${encodeURIComponent(day)}`);
+  const slots = response.ok ? (await response.json()).data : [];
+  if (!slots.length) status.textContent = words.no_slots;
+  const names = {};
+  slots.forEach((s, index) => {
+    const name = body.dataset.lang === "zh-Hant" ? s.name_zh : s.name_en;
+    names[s.checkpoint] = name;
+    const label = document.createElement("label");
+    label.className = "slot";
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "slot";
+    radio.required = true;
+    radio.value = `${s.checkpoint}|${s.slot}`;
+    radio.id = `slot-${index}`;
+    radio.disabled = s.remaining <= 0;
+    const seats = s.remaining > 0 ? words.seats_left.replace("{n}", s.remaining) : words.full;
+    label.append(radio, ` ${name} · ${slotName(s.slot)} (${seats})`);
+    box.append(label);
+  });
+  localStorage.setItem("chaincut.checkpoints", JSON.stringify(names));
+}
+
+async function borderPage() {
+  const status = $("border-status");
+  if (!enrolment()) {
+    status.textContent = words.enrol_first;
+    $("book-form").hidden = true;
+    return;
+  }
+  const dayInput = $("book-day");
+  dayInput.min = localDay(0);
+  dayInput.value = localDay(1);
+  dayInput.addEventListener("change", showSlots);
+  const companions = $("companions");
+  $("add-companion").addEventListener("click", () => {
+    const added = $("companion-template").content.firstElementChild.cloneNode(true);
+    added.querySelector(".remove-companion").addEventListener("click", () => added.remove());
+    companions.append(added);
+    added.querySelector("input").focus();
+  });
+  $("book-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = $("book-result");
+    const chosen = document.querySelector("input[name=slot]:checked");
+    const [checkpoint, slot] = chosen.value.split("|");
+    const request = {
+      request_id: crypto.randomUUID(),
+      id_document: $("book-document").value.trim(),
+      day: dayInput.value,
+      checkpoint,
+      slot,
+      companions: [...companions.querySelectorAll("input")].map((input) => input.value.trim()),
+    };
+    try {
+      const response = await api("/border/bookings", { method: "POST", body: JSON.stringify(request) });
+      const answer = await response.json();
+      if (response.ok) {
+        out.textContent = response.status === 202 ? words.entered : words.booked;
+        out.classList.remove("problem");
+        companions.replaceChildren();
+      } else {
+        out.textContent = words.book_failed.replace("{reason}", answer.message || response.status);
+        out.classList.add("problem");
+      }
+      await showBookings();
+      await showSlots();
+    } catch {
+      out.textContent = words.offline;
+    }
+  });
+  try {
+    await showSlots();
+    await showBookings();
+  } catch {
+    status.textContent = words.offline;
+  }
+}
+
 // The token in a poster's address is not the server's business: a language link keeps it here.
 for (const link of document.querySelectorAll("a.keeps-fragment")) {
   link.addEventListener("click", () => {
@@ -499,7 +780,7 @@ for (const link of document.querySelectorAll("a.keeps-fragment")) {
   });
 }
 
-const pages = { checkin: checkinPage, home: homePage, visits: visitsPage, enrol: enrolPage };
+const pages = { checkin: checkinPage, home: homePage, visits: visitsPage, enrol: enrolPage, code: codePage, data: dataPage, border: borderPage };
 
 async function start() {
   showConnection();

@@ -5,7 +5,7 @@
 // of the network first, and the copy kept answers when the phone is offline.
 
 const CACHE = "chaincut-shell-v1";
-const PAGES = ["/v", "/app", "/app/visits", "/app/enrol"];
+const PAGES = ["/v", "/app", "/app/visits", "/app/code", "/app/data", "/app/border", "/app/enrol"];
 const FILES = [
   "/static/chaincut.css",
   "/static/resident.js",
