@@ -192,6 +192,23 @@ class ClearanceService:
             _audit_decision(uow, principal, now, stored, purpose)
         return _with_colour(stored, decision)
 
+    # --- a venue's kiosk -------------------------------------------------------------------------
+
+    def holder_of(self, qr_text: str) -> str:
+        """The ref of the person this authority issued the code to, while it is valid: an entrance
+        kiosk checks a visitor in by the code they show (their colour plays no part in it)."""
+        check = check_code(self._verifier, qr_text, self._clock.now())
+        claims = check.claims if check.valid else None
+        with self._store.read() as uow:
+            issued = uow.issued_codes.get(claims.code_id) if claims is not None else None
+            refs = uow.people.refs_for([issued.person_id]) if issued is not None else {}
+        if issued is None or issued.person_id not in refs:
+            raise InvalidInput(
+                "this is not a valid health code of ours: ask the visitor to open their code again",
+                field="code",
+            )
+        return refs[issued.person_id]
+
     # --- offline decisions uploaded ----------------------------------------------------------------
 
     def record_offline(

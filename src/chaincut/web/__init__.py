@@ -25,6 +25,7 @@ from chaincut.web import (
     person_page,
     policy_pages,
     resident_pages,
+    venue_pages,
 )
 
 __all__ = ["router"]
@@ -44,3 +45,4 @@ router.include_router(district_map.router)
 router.include_router(administration.router)
 router.include_router(operations.router)
 router.include_router(policy_pages.router)
+router.include_router(venue_pages.router)

@@ -321,7 +321,7 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
     (Permission.POLICY_READ, "/console/policy", N_("The policy: in force, new versions, activation")),
-    (Permission.VENUES_READ, "/venues", N_("Venues")),
+    (Permission.VENUES_READ, "/console/venues", N_("Venues: register one, print its poster, set up a kiosk")),
     (Permission.USERS_MANAGE, "/console/staff", N_("Staff accounts")),
     (Permission.AUDIT_READ, "/console/audit", N_("The audit log: search it, and check its chain")),
     (Permission.RETENTION_RUN, "/console/purges", N_("Retention purges")),

@@ -30,7 +30,7 @@ from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
 from chaincut.policy import BookingMode
 from chaincut.web.code_reasons import code_view
-from chaincut.web.i18n import N_
+from chaincut.web.i18n import N_, Language, localizer
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.render import render
 
@@ -107,6 +107,12 @@ _WORDS: dict[str, str] = {
     "entered": N_("Entered in the ballot. The result shows here after the draw."),
     "book_failed": N_("Not booked: {reason}"),
     "travellers": N_("{n} travellers"),
+    "kiosk_unset": N_(
+        "This tablet is not set up as a kiosk: open the address the venue's page in the console gives."
+    ),
+    "kiosk_checked_in": N_("Checked in ✓"),
+    "kiosk_refused": N_("Not checked in: {reason}"),
+    "kiosk_not_code": N_("This is not a health code. Open My code on your phone."),
     "data_failed": N_("Your data could not be fetched. Try again when the phone is online."),
     "code_failed": N_("Your code could not be fetched. Try again when the phone is online."),
     "enrol_first": N_("Enrol this phone first: your code is only shown to the phone enrolled as you."),
@@ -217,6 +223,19 @@ def app_data_report(caller: Annotated[Caller, requires(Permission.SUBJECT_ACCESS
         raise NotFound("no such person", field="person")
     person = caller.person(ref, details={"format": "page"})
     return HTMLResponse(caller.services.subject_access.report(person, for_subject=True).body_html())
+
+
+@router.get("/kiosk")
+def kiosk(request: Request, caller: Public) -> HTMLResponse:
+    """A venue's entrance kiosk: a tablet that checks visitors in by the health code on their phones.
+
+    It is set up by opening ``/kiosk#<device token>`` (the venue's page in the console shows the
+    address once); the token is kept in the tablet's storage for this origin.
+    """
+    words = localizer_for(request, caller)
+    other = localizer(Language.EN if words.language is Language.ZH_HANT else Language.ZH_HANT)
+    prompt = other.gettext(N_("Show the health code on your phone (My code) to the camera to check in."))
+    return _shell(request, caller, "kiosk.html", "kiosk", other_prompt=prompt)
 
 
 @router.get("/manifest.webmanifest")

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from chaincut.api.deps import PageDep, ServicesDep
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, PrincipalKind, Role
-from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
 from chaincut.venues.registry import VenueDraft
+from chaincut.venues.visibility import own_venues_only, venue_for
 
 __all__ = ["router"]
 
@@ -99,32 +99,11 @@ def register_venue(
 
 
 def _own_venues_only(caller: Caller) -> int | None:
-    """The staff id of a venue operator who may see only the venues they registered, else None."""
-    principal = caller.principal
-    wider = (Role.TRACER, Role.SUPERVISOR, Role.EPIDEMIOLOGIST, Role.ADMINISTRATOR)
-    if principal.kind is PrincipalKind.STAFF and not any(principal.has_role(r) for r in wider):
-        return principal.staff_id
-    return None
+    return own_venues_only(caller.principal)
 
 
 def _venue_for(caller: Caller, ref: str, *, operator_only: bool = False) -> Venue:
-    """The venue, if the caller may see it (else 'no such venue').
-
-    A venue's device sees only its own venue; a venue operator only the venues they
-    registered; ``operator_only``: nobody but the venue's operator (its devices' tokens).
-    """
-    venue = caller.services.venues.get(ref)
-    principal = caller.principal
-    if principal.kind is PrincipalKind.VENUE_DEVICE:
-        allowed = venue.id == principal.venue_id
-    elif operator_only:
-        allowed = venue.operator_id is not None and venue.operator_id == principal.staff_id
-    else:
-        own = _own_venues_only(caller)
-        allowed = own is None or venue.operator_id == own
-    if not allowed:
-        raise NotFound("no such venue", field="ref")
-    return venue
+    return venue_for(caller.services.venues, caller.principal, ref, operator_only=operator_only)
 
 
 VenueReader = Annotated[Caller, requires(Permission.VENUES_READ)]

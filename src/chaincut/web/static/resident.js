@@ -773,6 +773,85 @@ async function borderPage() {
   }
 }
 
+// --- a venue's entrance kiosk: a tablet checks visitors in by the health code on their phones ----
+
+const KIOSK_KEY = "chaincut.kiosk";
+
+async function kioskSetUp(deviceToken) {
+  const headers = { Authorization: `Bearer ${deviceToken}` };
+  const own = await fetch("/venues", { headers });
+  if (!own.ok) throw new Error(String(own.status));
+  const venue = (await own.json()).data[0];
+  const issued = await fetch(`/venues/${encodeURIComponent(venue.ref)}/token`, { headers });
+  if (!issued.ok) throw new Error(String(issued.status));
+  const kiosk = { token: deviceToken, venue_token: (await issued.json()).token, name_en: venue.name_en, name_zh: venue.name_zh };
+  localStorage.setItem(KIOSK_KEY, JSON.stringify(kiosk));
+  return kiosk;
+}
+
+async function kioskPage() {
+  const status = $("kiosk-status");
+  const fromSetup = location.hash.slice(1);
+  if (fromSetup) history.replaceState(null, "", location.pathname + location.search); // the token leaves the address bar
+  let kiosk = JSON.parse(localStorage.getItem(KIOSK_KEY) || "null");
+  try {
+    if (fromSetup) kiosk = await kioskSetUp(decodeURIComponent(fromSetup));
+  } catch {
+    kiosk = null;
+  }
+  if (!kiosk) {
+    status.textContent = words.kiosk_unset;
+    return;
+  }
+  $("kiosk-name-en").textContent = kiosk.name_en;
+  $("kiosk-name-zh").textContent = kiosk.name_zh;
+  $("kiosk").hidden = false;
+  const result = $("kiosk-result");
+  const seen = new Map(); // a code shown twice within a minute checks its holder in once
+  const show = (text, ok) => {
+    result.textContent = text;
+    result.dataset.outcome = ok ? "ok" : "refused";
+  };
+  const checkInVisitor = async (code) => {
+    if (!code.startsWith("CC1:") && !code.startsWith("HC1:")) {
+      show(words.kiosk_not_code, false);
+      return;
+    }
+    if (Date.now() - (seen.get(code) || 0) < 60000) return;
+    seen.set(code, Date.now());
+    try {
+      const response = await fetch("/checkins", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${kiosk.token}` },
+        body: JSON.stringify({ client_id: crypto.randomUUID(), token: kiosk.venue_token, code }),
+      });
+      const answer = await response.json();
+      if (response.ok) show(`${words.kiosk_checked_in} ${timeOf(answer.entered_at)}`, true);
+      else show(words.kiosk_refused.replace("{reason}", answer.message || response.status), false);
+    } catch {
+      show(words.offline, false);
+    }
+  };
+  const start = $("kiosk-start");
+  const stop = $("kiosk-stop");
+  start.addEventListener("click", async () => {
+    const { scan } = await import("/static/scanner.js");
+    start.hidden = true;
+    stop.hidden = false;
+    try {
+      // Each code read is handled as it comes; scanning goes on until the camera is stopped.
+      await scan($("kiosk-video"), stop, (text) => {
+        checkInVisitor(text);
+        return false;
+      });
+    } catch {
+      status.textContent = words.camera_failed;
+    }
+    start.hidden = false;
+    stop.hidden = true;
+  });
+}
+
 // The token in a poster's address is not the server's business: a language link keeps it here.
 for (const link of document.querySelectorAll("a.keeps-fragment")) {
   link.addEventListener("click", () => {
@@ -780,7 +859,7 @@ for (const link of document.querySelectorAll("a.keeps-fragment")) {
   });
 }
 
-const pages = { checkin: checkinPage, home: homePage, visits: visitsPage, enrol: enrolPage, code: codePage, data: dataPage, border: borderPage };
+const pages = { checkin: checkinPage, home: homePage, visits: visitsPage, enrol: enrolPage, code: codePage, data: dataPage, border: borderPage, kiosk: kioskPage };
 
 async function start() {
   showConnection();

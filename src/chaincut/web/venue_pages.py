@@ -1,0 +1,206 @@
+"""The venue operators' pages in the console: register a venue (a taxi too), print its poster, and set
+up an entrance kiosk with a device token.
+
+``/console/venues`` lists the venues the member may see (an operator their own) with the form to
+register one; ``/console/venues/{ref}`` shows a venue's poster, to download as PNG or PDF, and,
+for its operator, issues a kiosk's token: shown once, as the kiosk page's address with the token
+in its fragment and as a QR code the tablet's camera opens. Every form carries the session's CSRF
+token; registering and issuing are audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+
+from chaincut.domain import Venue
+from chaincut.domain.access import Permission, Role
+from chaincut.errors import ChaincutError
+from chaincut.guards import Caller, requires
+from chaincut.policy import VenueTypeRule
+from chaincut.venues.registry import VenueDraft
+from chaincut.venues.visibility import own_venues_only, venue_for
+from chaincut.web.i18n import N_, Language, Localizer
+from chaincut.web.pages import PageRoute, back_to, localizer_for, page
+
+__all__ = ["KIOSK_PATH", "router"]
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
+
+Reader = Annotated[Caller, requires(Permission.VENUES_READ)]
+Registrar = Annotated[Caller, requires(Permission.VENUES_REGISTER)]
+DeviceIssuer = Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+KIOSK_PATH = "/kiosk"
+PAGE_SIZE = 50
+
+_DONE = {
+    "registered": N_("The venue is registered. Print its poster and put it up at the entrance."),
+    "revoked": N_("Every kiosk of this venue is signed out."),
+}
+
+
+def _row(venue: Venue, words: Localizer, types: Mapping[str, VenueTypeRule]) -> dict[str, Any]:
+    chinese = words.language is Language.ZH_HANT
+    rule = types.get(venue.venue_type)
+    return {
+        "ref": venue.ref,
+        "name": venue.name_zh if chinese else venue.name_en,
+        "other_name": venue.name_en if chinese else venue.name_zh,
+        "type": venue.venue_type if rule is None else rule.label_zh if chinese else rule.label_en,
+        "district": venue.district or "",
+        "plate": venue.plate or "",
+    }
+
+
+def _types(caller: Caller, chinese: bool) -> list[dict[str, str]]:
+    rules = caller.services.policy.venue_types.values()
+    return [{"value": r.name, "label": r.label_zh if chinese else r.label_en} for r in rules]
+
+
+def _list_page(
+    request: Request,
+    caller: Caller,
+    *,
+    offset: int = 0,
+    problem: str = "",
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    words = localizer_for(request, caller)
+    venues, count = caller.services.venues.list(
+        venue_type=None,
+        district=None,
+        offset=offset,
+        limit=PAGE_SIZE,
+        operator_id=own_venues_only(caller.principal),
+    )
+    return page(
+        request,
+        caller,
+        "venues.html",
+        status=422 if problem else 200,
+        venues=[_row(v, words, caller.services.policy.venue_types) for v in venues],
+        count=count,
+        offset=offset,
+        page_size=PAGE_SIZE,
+        may_register=Permission.VENUES_REGISTER in caller.principal.permissions(),
+        types=_types(caller, words.language is Language.ZH_HANT),
+        problem=problem,
+        form=form or dict.fromkeys(("venue_type", "name_en", "name_zh", "district", "address", "plate"), ""),
+    )
+
+
+@router.get("/console/venues")
+def venues_page(
+    request: Request, caller: Reader, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0
+) -> HTMLResponse:
+    """The venues the member may see, and the form to register one."""
+    return _list_page(request, caller, offset=offset)
+
+
+@router.post("/console/venues")
+def register_venue(
+    request: Request,
+    caller: Registrar,
+    venue_type: Annotated[str, Form(max_length=40)] = "",
+    name_en: Annotated[str, Form(max_length=200)] = "",
+    name_zh: Annotated[str, Form(max_length=200)] = "",
+    district: Annotated[str, Form(max_length=64)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    plate: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Register a venue; a venue operator's venue is theirs (its poster and kiosks)."""
+    form = {
+        "venue_type": venue_type,
+        "name_en": name_en,
+        "name_zh": name_zh,
+        "district": district,
+        "address": address,
+        "plate": plate,
+    }
+    draft = VenueDraft(
+        venue_type=venue_type,
+        name_en=name_en,
+        name_zh=name_zh,
+        district=district.strip() or None,
+        address=address.strip() or None,
+        plate=plate.strip() or None,
+    )
+    operator = caller.principal.staff_id if caller.principal.has_role(Role.VENUE_OPERATOR) else None
+    try:
+        venue = caller.services.venues.register(draft, operator_id=operator)
+    except ChaincutError as exc:
+        field = f"{exc.field}: " if exc.field else ""
+        return _list_page(request, caller, problem=f"{field}{exc.message}", form=form)
+    caller.audit("venues", venue.ref)
+    return back_to(f"/console/venues/{venue.ref}", done="registered")
+
+
+def _venue_page(
+    request: Request, caller: Caller, venue: Venue, *, kiosk_address: str = "", kiosk_qr: Markup | None = None
+) -> HTMLResponse:
+    words = localizer_for(request, caller)
+    done = request.query_params.get("done")
+    principal = caller.principal
+    return page(
+        request,
+        caller,
+        "venue.html",
+        venue=_row(venue, words, caller.services.policy.venue_types),
+        names={"en": venue.name_en, "zh": venue.name_zh},
+        address=venue.address or "",
+        checkin_page=caller.services.settings.public_base() + "/v",
+        operates=venue.operator_id is not None
+        and venue.operator_id == principal.staff_id
+        and Permission.VENUE_DEVICE_TOKENS in principal.permissions(),
+        done=words.message(_DONE, done),
+        kiosk_address=kiosk_address,
+        kiosk_qr=kiosk_qr,
+    )
+
+
+@router.get("/console/venues/{ref}")
+def venue_page(request: Request, caller: Reader, ref: RefPath) -> HTMLResponse:
+    """A venue: its poster to print, and for its operator, kiosks."""
+    return _venue_page(request, caller, venue_for(caller.services.venues, caller.principal, ref))
+
+
+@router.post("/console/venues/{ref}/kiosks")
+def set_up_kiosk(request: Request, caller: DeviceIssuer, ref: RefPath) -> HTMLResponse:
+    """A device token for an entrance kiosk, shown once: the kiosk page's address holds it."""
+    services = caller.services
+    venue = venue_for(services.venues, caller.principal, ref, operator_only=True)
+    secret = services.accounts.issue_venue_token(venue.ref, caller.principal).secret
+    address = f"{services.settings.public_base()}{KIOSK_PATH}#{secret}"
+    words = localizer_for(request, caller)
+    qr = segno.make(address, error="m").svg_inline(
+        border=4,
+        omitsize=True,
+        svgclass="kiosk-qr",
+        lineclass=None,
+        title=words.gettext(N_("The kiosk's address")),
+    )
+    # The token is shown once and never kept: the page is not stored (no-store, as every page).
+    return _venue_page(
+        request,
+        caller,
+        venue,
+        kiosk_address=address,
+        kiosk_qr=Markup(qr),  # noqa: S704 - segno's SVG of an address chaincut made itself
+    )
+
+
+@router.post("/console/venues/{ref}/kiosks/revoke")
+def revoke_kiosks(caller: DeviceIssuer, ref: RefPath) -> Response:
+    """Sign out every kiosk of the venue (a stolen tablet); effective within seconds."""
+    services = caller.services
+    venue = venue_for(services.venues, caller.principal, ref, operator_only=True)
+    services.accounts.revoke_device_tokens(caller.principal, venue_ref=venue.ref)
+    services.principals.forget_all()
+    return back_to(f"/console/venues/{venue.ref}", done="revoked")
