@@ -88,6 +88,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # an app token acts as its person (and reads their access report): supervisors only
     ("POST", "/people/{ref}/tokens"): frozenset({SUPERVISOR}),
     ("DELETE", "/people/{ref}/tokens"): frozenset({SUPERVISOR}),
+    ("POST", "/people/{ref}/enrolments"): frozenset({SUPERVISOR}),
+    # a phone trades a one-time enrolment code: nobody needs to be signed in
+    ("POST", "/enrolments"): EVERYONE,
     ("POST", "/people/{ref}/visit-history"): frozenset({RESIDENT}),
     ("POST", "/people/{ref}/follow-ups"): DESK,
     ("GET", "/people/{ref}/follow-ups"): DESK,
@@ -103,6 +106,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/venues/{ref}/device-tokens"): frozenset({VENUE_OPERATOR}),
     ("GET", "/venues/{ref}"): VENUE_READERS,
     ("GET", "/venues/{ref}/token"): VENUE_READERS,
+    # what a phone checks posters with and ends stays by: public
+    ("GET", "/venues/signing-key"): EVERYONE,
+    ("GET", "/venues/types"): EVERYONE,
     ("GET", "/venues/{ref}/poster.png"): VENUE_READERS,
     ("GET", "/venues/{ref}/poster.pdf"): VENUE_READERS,
     ("GET", "/risky-venues"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, RESIDENT}),
@@ -144,6 +150,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # border crossings: residents book and cancel their own, border officers list them
     ("POST", "/border/bookings"): frozenset({RESIDENT}),
     ("DELETE", "/border/bookings/{public_id}"): frozenset({RESIDENT}),
+    ("GET", "/border/my-bookings"): frozenset({RESIDENT}),
     ("GET", "/border/bookings"): frozenset({BORDER_OFFICER}),
     ("GET", "/border/slots"): SIGNED_IN,
     # the ballot's seed commitments and draw records: only hashes and revealed seeds, for anyone to check
@@ -196,6 +203,9 @@ PUBLIC_OPERATIONS = frozenset(
         ("GET", "/codes/revocations"),
         ("GET", "/border/ballot/commitments"),
         ("GET", "/border/ballot/draws/{day}"),
+        ("GET", "/venues/signing-key"),
+        ("GET", "/venues/types"),
+        ("POST", "/enrolments"),
     }
 )
 
@@ -382,6 +392,10 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/people/{ref}"): _static("/people/P2"),
     ("POST", "/people/{ref}/tokens"): _static("/people/P2/tokens"),
     ("DELETE", "/people/{ref}/tokens"): _static("/people/P2/tokens"),
+    ("POST", "/people/{ref}/enrolments"): _static("/people/P2/enrolments"),
+    ("POST", "/enrolments"): lambda w, _c: Call(
+        "/enrolments", body={"code": w.services.accounts.issue_enrolment_code("P2", _SYSTEM).secret}
+    ),
     ("POST", "/people/{ref}/visit-history"): lambda w, _c: Call(
         "/people/RES1/visit-history",
         body={
@@ -417,6 +431,8 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", "/venues/{ref}/device-tokens"): _static("/venues/V2/device-tokens"),
     ("GET", "/venues/{ref}"): _static("/venues/V1"),
     ("GET", "/venues/{ref}/token"): _static("/venues/V1/token"),
+    ("GET", "/venues/signing-key"): _static("/venues/signing-key"),
+    ("GET", "/venues/types"): _static("/venues/types"),
     ("GET", "/venues/{ref}/poster.png"): _static("/venues/V1/poster.png"),
     ("GET", "/venues/{ref}/poster.pdf"): _static("/venues/V1/poster.pdf"),
     ("GET", "/risky-venues"): _static("/risky-venues", WINDOW),
@@ -489,6 +505,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("DELETE", "/border/bookings/{public_id}"): lambda w, _c: Call(f"/border/bookings/{w.border_booking}"),
     ("GET", "/border/bookings"): _static("/border/bookings", {"day": "2026-11-21"}),
+    ("GET", "/border/my-bookings"): _static("/border/my-bookings"),
     ("GET", "/border/slots"): _static("/border/slots", {"day": "2026-11-21"}),
     ("GET", "/border/ballot/commitments"): _static("/border/ballot/commitments", {"from": "2026-11-21"}),
     ("GET", "/border/ballot/draws/{day}"): _static(f"/border/ballot/draws/{DRAWN_DAY}"),

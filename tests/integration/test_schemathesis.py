@@ -45,6 +45,9 @@ PUBLIC = frozenset(
         ("GET", "/codes/revocations"),
         ("GET", "/border/ballot/commitments"),
         ("GET", "/border/ballot/draws/{day}"),
+        ("GET", "/venues/signing-key"),
+        ("GET", "/venues/types"),
+        ("POST", "/enrolments"),
     }
 )
 FUZZ = settings(
