@@ -8,6 +8,7 @@ Every request a page makes is recorded: none goes anywhere but chaincut's own or
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Iterator
@@ -21,15 +22,15 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
 from chaincut.bootstrap import Services
-from chaincut.domain.access import Principal
+from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from chaincut.tracing.case_checks import CaseDraft
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.checkin import CheckInRequest
-from support.camera import camera_flags, write_y4m
-from support.desk import LOCALES, checked
-from support.postgres import in_ci
+from support.auth import PASSWORD
+from support.camera import camera_flags, launch_chromium, write_y4m
+from support.desk import LOCALES, checked, sign_in
 from support.serving import browser_services, served
 
 PHONE = {"width": 390, "height": 844}
@@ -100,28 +101,18 @@ def offline(context: BrowserContext, *, now: bool) -> None:
         context.set_offline(False)
 
 
-def launch(playwright: Playwright, args: list[str] | None = None) -> Browser:
-    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    try:
-        return playwright.chromium.launch(executable_path=executable, headless=True, args=args or [])
-    except Exception as exc:
-        if in_ci():
-            pytest.fail(f"no Chromium for Playwright: {exc}", pytrace=False)
-        pytest.skip(f"no Chromium for Playwright: {exc}")
-
-
 @pytest.fixture
 def camera_browser(playwright: Playwright, site: Site, tmp_path: Path) -> Iterator[Browser]:
     """Chromium whose camera shows the venue's printed poster, held upright in front of it."""
     video = write_y4m(site.poster_png, tmp_path / "poster.y4m")
-    browser = launch(playwright, camera_flags(video))
+    browser = launch_chromium(playwright, camera_flags(video))
     yield browser
     browser.close()
 
 
 @pytest.fixture
 def plain_browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = launch(playwright)
+    browser = launch_chromium(playwright)
     yield browser
     browser.close()
 
@@ -473,3 +464,74 @@ def test_the_exposure_check_the_code_my_data_and_a_booking(
         assert not phone.errors, phone.errors
     finally:
         phone.context.close()
+
+
+def test_a_supervisor_issues_a_code_on_the_person_page_and_the_phone_enrols_and_sends_its_diary(
+    plain_browser: Browser, site: Site, screenshots: Path
+) -> None:
+    site.services.accounts.add("sam", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
+    desk = plain_browser.new_context(locale="en-GB", viewport={"width": 1200, "height": 900})
+    desk_page = desk.new_page()
+    phone = open_phone(plain_browser, site, "en")
+    page = phone.page
+    try:
+        # Before enrolling, a taxi ride the phone keeps to itself.
+        visit(page, f"{site.url}/app")
+        page.fill("#plate", "AB 1234")
+        page.click("#taxi-form button[type=submit]")
+        page.wait_for_selector("#visit-sync[data-status=phone_only]")
+
+        sign_in(desk_page, site.url, "sam")
+        desk_page.goto(f"{site.url}/console/people/P001")
+        desk_page.fill("#purpose", "enrolling the resident's phone at the counter")
+        with desk_page.expect_navigation():
+            desk_page.keyboard.press("Enter")
+        with desk_page.expect_navigation():
+            desk_page.click("form[action='/console/people/P001/enrolment'] button")
+        code = desk_page.inner_text(".enrolment-code code")
+        assert desk_page.locator("svg.kiosk-qr").count() == 1
+        checked(desk_page, screenshots, "person-enrolment-en")
+
+        visit(page, f"{site.url}/app/enrol")
+        page.fill("#code", code.lower().replace("-", " "))  # typed by hand, as people do
+        page.click("#enrol-form button[type=submit]")
+        wait_for(lambda: enrolled(page), "the phone's app token")
+
+        # Asked by a tracer, the resident sends the diary: the ride the phone kept reaches the store.
+        visit(page, f"{site.url}/app/visits")
+        page.click("#upload")
+        page.wait_for_selector("#upload-status:not(:empty)")
+        assert page.inner_text("#upload-status") == "Your visits were sent to the health authority."
+        with site.services.store.read() as uow:
+            rides = uow.connection.exec_driver_sql(
+                "SELECT count(*) FROM visits v JOIN venues t ON t.id = v.venue_id JOIN people p "
+                "ON p.id = v.person_id WHERE t.plate = 'AB1234' AND p.ref = 'P001'"
+            ).scalar_one()
+        assert rides == 1
+        with site.services.store.read() as uow:
+            actions = [r.event.action for r in uow.audit.find() if r.event.action.startswith("enrolments.")]
+        assert actions == ["enrolments.issue", "enrolments.redeem"]
+    finally:
+        phone.context.close()
+        desk.close()
+
+
+def test_the_app_installs_its_manifest_names_icons_that_exist(site: Site) -> None:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{site.url}/manifest.webmanifest?lang=zh-Hant") as answer:  # noqa: S310 - loopback
+        manifest = json.loads(answer.read())
+    assert (
+        manifest["start_url"] == "/app"
+        and manifest["lang"] == "zh-Hant"
+        and manifest["display"] == "standalone"
+    )
+    for icon in manifest["icons"]:
+        with urllib.request.urlopen(site.url + icon["src"]) as answer:  # noqa: S310 - loopback
+            image = Image.open(io.BytesIO(answer.read()))
+        assert f"{image.width}x{image.height}" == icon["sizes"]
+    with urllib.request.urlopen(f"{site.url}/sw.js") as answer:  # noqa: S310 - loopback
+        worker = answer.read().decode()
+    for path in ("/v", "/app", "/app/visits", "/static/resident.js"):
+        assert f'"{path}"' in worker  # the shell it keeps for offline use

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Playwright, sync_playwright
 
 from chaincut.bootstrap import Services
 from chaincut.codes.issuance import code_qr_png
@@ -20,9 +20,8 @@ from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
 from chaincut.settings import Settings
 from support.auth import PASSWORD
-from support.camera import camera_flags, write_y4m
+from support.camera import camera_flags, launch_chromium, write_y4m
 from support.desk import checked, open_window, sign_in
-from support.postgres import in_ci
 from support.serving import browser_services, served
 
 ADMIN = Principal.system("tests")
@@ -44,21 +43,11 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-def launch(playwright: Playwright, args: list[str]) -> Browser:
-    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    try:
-        return playwright.chromium.launch(executable_path=executable, headless=True, args=args)
-    except Exception as exc:  # noqa: BLE001 - any launch failure: no browser here
-        if in_ci():
-            pytest.fail(f"no Chromium for Playwright: {exc}", pytrace=False)
-        pytest.skip(f"no Chromium for Playwright: {exc}")
-
-
 def visits_at(services: Services, venue_ref: str) -> list[str]:
     with services.store.read() as uow:
         rows = uow.connection.exec_driver_sql(
-            "SELECT p.ref FROM visits v JOIN people p ON p.id = v.person_id JOIN venues t ON t.id = v.venue_id "
-            f"WHERE t.ref = '{venue_ref}'"
+            "SELECT p.ref FROM visits v JOIN people p ON p.id = v.person_id "
+            f"JOIN venues t ON t.id = v.venue_id WHERE t.ref = '{venue_ref}'"
         ).all()
     return [str(r[0]) for r in rows]
 
@@ -69,7 +58,7 @@ def test_an_operator_registers_venues_prints_the_poster_and_sets_up_a_kiosk(
 ) -> None:
     base_url, services = site
     en = lang == "en"
-    browser = launch(playwright, [])
+    browser = launch_chromium(playwright, [])
     context, page = open_window(browser, lang)
     try:
         sign_in(page, base_url, "olivia")
@@ -129,7 +118,7 @@ def test_an_operator_registers_venues_prints_the_poster_and_sets_up_a_kiosk(
     assert person_id is not None
     code_text = services.signed_codes.issue_for(person_id).issued.text
     video = write_y4m(code_qr_png(code_text, scale=8), tmp_path / "code.y4m", width=720, height=720)
-    tablet = launch(playwright, camera_flags(video))
+    tablet = launch_chromium(playwright, camera_flags(video))
     try:
         kiosk_context = tablet.new_context(
             locale="en-GB" if en else "zh-HK", viewport={"width": 800, "height": 1280}

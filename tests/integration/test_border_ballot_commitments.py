@@ -382,3 +382,25 @@ def test_a_day_drawn_before_tickets_is_published_as_ballot_order_1(
     assert (record.order, record.seed, record.commitment, record.slots) == (1, "an old seed", None, ())
     assert (record.entries, record.won) == (1, 0)
     assert entry is not None and entry.status is EntryStatus.LOST
+
+
+def test_a_residents_own_list_shows_the_entry_and_after_the_draw_its_result(
+    services: Services, client: TestClient
+) -> None:
+    app = resident_headers(services, "RES1")
+    body = {"request_id": "mine", "id_document": "A1234563", "day": str(DAY), "checkpoint": "man_kam_to"}
+    entered = client.post("/border/bookings", json={**body, "slot": "night"}, headers=app)
+    assert entered.status_code == 202, entered.text
+    (mine,) = client.get("/border/my-bookings", headers=app).json()["data"]
+    assert (mine["kind"], mine["status"], mine["day"]) == ("ballot_entry", "entered", str(DAY))
+
+    services.draws.draw(ROBOT, DAY)
+    listed = client.get("/border/my-bookings", headers=app).json()["data"]
+    # Won: the entry says so, and the booking it became is listed beside it, to cancel.
+    assert {(item["kind"], item["status"]) for item in listed} == {
+        ("ballot_entry", "won"),
+        ("booking", "booked"),
+    }
+    services.people.register(PersonDraft(ref="RES2"))
+    assert client.get("/border/my-bookings", headers=resident_headers(services, "RES2")).json()["data"] == []
+    assert client.get("/border/my-bookings").status_code == 401

@@ -92,6 +92,25 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
             signed = c.get("/me/code/signed", headers={"Authorization": f"Bearer {token[1]}"})
             assert signed.status_code == 200, signed.text
             assert services.trusted_codes.verify(signed.json()["qr"], services.clock.now()).valid
+            # The residents' app: the guide's poster address opens the check-in page, and a counter's
+            # enrolment code (chaincut people enrol) enrols a phone as the guide's resident.
+            poster = re.search(r"(http://localhost:8000/v#CHAINCUT:1:\S+)", built.output)
+            assert poster is not None and "/app" in built.output
+            assert c.get("/v").status_code == 200
+            person = re.search(r"chaincut people enrol --person (\S+)", built.output)
+            assert person is not None
+            enrolled = runner.invoke(app, ["people", "enrol", "--person", person[1], "--no-qr"], env=env)
+            assert enrolled.exit_code == 0, enrolled.output
+            code = re.search(r"enrolment code for \S+: ([0-9A-Z]{5}-[0-9A-Z]{5})", enrolled.output)
+            assert code is not None and f"http://localhost:8000/app/enrol#{code[1]}" in enrolled.output
+            phone = c.post("/enrolments", json={"code": code[1]})
+            assert phone.status_code == 201 and phone.json()["person"] == person[1]
+            checked_in = c.post(
+                "/checkins",
+                json={"client_id": "demo-phone-1", "token": poster[1]},
+                headers={"Authorization": f"Bearer {phone.json()['token']}"},
+            )
+            assert checked_in.status_code == 201, checked_in.text
         # Each contact got an order, so the tracer's follow-up worklist has everyone to call today.
         with services.store.read() as uow:
             tracer_record = uow.staff.get_by_username("demo-tracer")

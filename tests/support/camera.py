@@ -7,9 +7,14 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
+from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Error as PlaywrightError
 
-__all__ = ["CAMERA_FLAGS", "camera_flags", "write_y4m"]
+from support.postgres import in_ci
+
+__all__ = ["CAMERA_FLAGS", "camera_flags", "launch_chromium", "write_y4m"]
 
 CAMERA_FLAGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
@@ -43,3 +48,15 @@ def write_y4m(
 def camera_flags(video: Path) -> list[str]:
     """Chromium's arguments for a camera that shows ``video`` and needs no permission prompt."""
     return [*CAMERA_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+
+
+def launch_chromium(playwright: Playwright, args: list[str] | None = None) -> Browser:
+    """Headless Chromium (Debian's when present) with ``args`` (e.g. a fake camera); without one the
+    test skips, except in CI, where it fails."""
+    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    try:
+        return playwright.chromium.launch(executable_path=executable, headless=True, args=args or [])
+    except PlaywrightError as exc:
+        if in_ci():
+            pytest.fail(f"no Chromium for Playwright: {exc}", pytrace=False)
+        pytest.skip(f"no Chromium for Playwright: {exc}")

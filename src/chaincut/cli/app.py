@@ -98,9 +98,10 @@ audit_app = typer.Typer(help="The audit log: verify its chain, report on it.", n
 app.add_typer(audit_app, name="audit")
 audit_app.command("verify")(audit.verify)
 audit_app.command("report")(audit.report)
-people_app = typer.Typer(help="People's data rights: access reports.", no_args_is_help=True)
+people_app = typer.Typer(help="People: access reports, enrolling a phone.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 people_app.command("access-report")(people.access_report)
+people_app.command("enrol")(people.enrol)
 border_app = typer.Typer(
     help="Border crossings: sync a checkpoint, clear offline, upload; slots; ballot seeds and draws.",
     no_args_is_help=True,

@@ -1,4 +1,5 @@
-"""Commands for people's data rights: people access-report (a data-access request, PDPO s.18)."""
+"""Commands for people: people access-report (a data-access request, PDPO s.18) and people enrol (a
+one-time code for a resident's phone, as a counter issues it)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import segno
 import typer
 
 from chaincut.cli.console import console, err, services
 from chaincut.cli.users import operator
+from chaincut.web.resident_pages import ENROL_PATH
 
-__all__ = ["access_report"]
+__all__ = ["access_report", "enrol"]
 
 
 def access_report(
@@ -42,3 +45,22 @@ def access_report(
         err.print(f"[red]error:[/red] cannot write {out}: {exc.strerror}", highlight=False)
         raise typer.Exit(1) from exc
     console.print(f"wrote the access report for {person} to {out}", highlight=False)
+
+
+def enrol(
+    person: Annotated[str, typer.Option(help="the person's ref")],
+    qr: Annotated[bool, typer.Option(help="also draw the enrolment QR code in the terminal")] = True,
+) -> None:
+    """A one-time code that enrols the person's phone (valid CHAINCUT_ENROLMENT_MINUTES, 15 by default).
+
+    The resident scans the QR code with the phone's camera, or types the code on the app's
+    "This phone" page; the issue is audited.
+    """
+    with services() as wired:
+        issued = wired.accounts.issue_enrolment_code(person, operator(), purpose="enrolment at a counter")
+        address = f"{wired.settings.public_base()}{ENROL_PATH}#{issued.secret}"
+    assert issued.expires_at is not None
+    console.print(f"enrolment code for {person}: [bold]{issued.secret}[/bold]", highlight=False)
+    console.print(f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC, once: {address}", highlight=False)
+    if qr:
+        segno.make(address, error="m").terminal(compact=True)

@@ -383,6 +383,7 @@ def demo(
         from chaincut.domain.access import Principal
 
         resident = svc.accounts.issue_resident_token(example_person, Principal.system("demo")).secret
+        poster_address = svc.venues.checkin_address(svc.venues.get(example_venue)) if venues else ""
         if not svc.code_keys.list_keys():
             svc.code_keys.init(Principal.system("demo"))  # the authority's code-signing keys
     base = f"http://{host}:{port}"
@@ -420,6 +421,13 @@ contacts with evidence) and "Follow-ups" its contacts to call today; as demo-sup
   curl -H 'Authorization: Bearer {resident}' -o code.png {base}/me/code/signed.png   signed, as a QR
   chaincut verify --local --image code.png           verified offline against the authority's keys
   chaincut audit report --staff demo-tracer          who read what, and why; chaincut audit verify
+Residents' app, in a phone's browser (nothing to install): {base}/app
+  chaincut people enrol --person {example_person}     a one-time code and its QR for that resident's phone
+  {poster_address}
+      what {example_venue}'s poster opens: check in with one tap
+  (phones on your network reach this machine once CHAINCUT_PUBLIC_URL names an address they can open)
+Venue operators (demo-supervisor is one): {base}/console/venues registers a venue, prints its poster
+and sets up an entrance kiosk ({base}/kiosk).
 Press Ctrl+C to stop.
 """
     if not serve_after:

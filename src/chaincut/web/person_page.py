@@ -13,8 +13,10 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from chaincut.domain import OrderStatus
 from chaincut.domain.access import Permission, Role
@@ -27,6 +29,7 @@ from chaincut.web.i18n import N_
 from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
+from chaincut.web.resident_pages import ENROL_PATH
 
 __all__ = ["router"]
 
@@ -185,6 +188,7 @@ def person_page(
         follow_ups=follow_ups,
         may_release=may(Permission.ORDERS_UPDATE) and caller.principal.has_role(Role.SUPERVISOR),
         may_override=may(Permission.STATUS_CHANGE),
+        may_enrol=may(Permission.RESIDENT_TOKENS),
         colours=[
             {"value": c, "label": label(words, COLOURS, c)} for c in services.policy.health_codes.colours
         ],
@@ -194,6 +198,7 @@ def person_page(
 
 
 StatusChanger = Annotated[Caller, requires(Permission.STATUS_CHANGE)]
+Enroller = Annotated[Caller, requires(Permission.RESIDENT_TOKENS)]
 OrderUpdater = Annotated[Caller, requires(Permission.ORDERS_UPDATE)]
 _DONE = {
     "released": N_("Released early: the order no longer holds, and the reason is in its history."),
@@ -217,6 +222,35 @@ def _purposed(caller: Caller, ref: str) -> Caller:
     if purposed is None:  # the form came from a page shown after a purpose: the session ended since
         raise PermissionDenied("state the purpose on the person's page first", code="purpose_required")
     return purposed
+
+
+@router.post("/console/people/{ref}/enrolment")
+def issue_enrolment_code(request: Request, ref: RefPath, caller: Enroller) -> HTMLResponse:
+    """A one-time code for the person's phone, shown once with its QR code (the issue is audited)."""
+    purposed = _purposed(caller, ref)
+    purposed.person(ref, details={"enrolment": True})
+    services = purposed.services
+    issued = services.accounts.issue_enrolment_code(ref, caller.principal, purpose=purposed.purpose)
+    assert issued.expires_at is not None
+    words = localizer_for(request, caller)
+    address = f"{services.settings.public_base()}{ENROL_PATH}#{issued.secret}"
+    qr = segno.make(address, error="m").svg_inline(
+        border=4,
+        omitsize=True,
+        svgclass="kiosk-qr",
+        lineclass=None,
+        title=words.gettext(N_("The enrolment code's QR code")),
+    )
+    return page(
+        request,
+        caller,
+        "person_enrolment.html",
+        ref=ref,
+        code=issued.secret,
+        address=address,
+        qr=Markup(qr),  # noqa: S704 - segno's SVG of an address chaincut made itself
+        expires_at=issued.expires_at.astimezone(services.settings.zone),
+    )
 
 
 @router.post("/console/people/{ref}/orders/{public_id}/release")

@@ -120,7 +120,12 @@ export function tokenIn(scanned) {
   if (text.startsWith(PREFIX)) return text;
   const at = text.indexOf("#");
   if (at >= 0) {
-    const fragment = decodeURIComponent(text.slice(at + 1));
+    let fragment;
+    try {
+      fragment = decodeURIComponent(text.slice(at + 1));
+    } catch {
+      return null; // not an address a poster holds
+    }
     if (fragment.startsWith(PREFIX)) return fragment;
   }
   return null;
@@ -221,6 +226,13 @@ export async function checkIn({ token, plate, claims }) {
   };
   const sent = token ? { token } : { plate };
   const item = app ? { kind: "checkin", client_id: visit.client_id, body: { client_id: visit.client_id, ...sent, at: visit.entered_at } } : null;
+  // A new check-in ends the visit still open here, as the server ends it: where this one begins.
+  const previous = await openVisit();
+  if (previous) {
+    previous.left_at = visit.entered_at;
+    previous.left_inferred = true;
+    await putVisit(previous);
+  }
   await saveAndQueue(visit, item);
   await showVisit();
   flush();
