@@ -111,7 +111,9 @@ def _one(context: BrowserContext, base: str, token: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=("embedded", "postgres"), default="embedded")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--cold", action="store_true", help="a new browser context (no cache) each run")
