@@ -11,27 +11,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from support.postgres import in_ci
-
-SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+from support.camera import launch_chromium
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    executable = str(SYSTEM_CHROMIUM) if SYSTEM_CHROMIUM.exists() else None
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, headless=True)
-        except PlaywrightError as exc:
-            reason = f"no Chromium for Playwright (apt-get install chromium): {str(exc)[:200]}"
-            if in_ci():
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
-        yield launched
-        launched.close()
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the whole run (a second one cannot start in the same thread).
+
+    Its offline switch misses requests that pass through a service worker (Playwright's issue
+    2311): with service-worker network events on, a test can route those to a failure too.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
+        with sync_playwright() as running:
+            yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = launch_chromium(playwright)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal, Role
@@ -75,16 +75,6 @@ def site(settings: Settings, tmp_path: Path) -> Iterator[Site]:
     with served(services, access_log=True) as url:
         site.url = url
         yield site
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    # Playwright's offline switch misses requests that pass through a service worker (its issue
-    # 2311); with service-worker network events on, `offline` below also routes those to a failure.
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
-        with sync_playwright() as p:
-            yield p
 
 
 def _disconnected(route: Route) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Playwright, sync_playwright
+from playwright.sync_api import Playwright
 
 from chaincut.bootstrap import Services
 from chaincut.codes.issuance import code_qr_png
@@ -35,12 +35,6 @@ def site(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Services]]:
     services.code_keys.init(ADMIN)
     with served(services) as url:
         yield url, services
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
 
 
 def visits_at(services: Services, venue_ref: str) -> list[str]:
