@@ -525,3 +525,49 @@ def test_the_app_installs_its_manifest_names_icons_that_exist(site: Site) -> Non
         worker = answer.read().decode()
     for path in ("/v", "/app", "/app/visits", "/static/resident.js"):
         assert f'"{path}"' in worker  # the shell it keeps for offline use
+
+
+def test_a_phone_handed_to_another_person_never_sends_the_first_ones_check_ins_as_theirs(
+    plain_browser: Browser, site: Site
+) -> None:
+    site.services.people.register(PersonDraft(ref="P003"))
+    phone = open_phone(plain_browser, site, "en")
+    page = phone.page
+    try:
+        enrol(phone, site)
+        visit(page, f"{site.url}/v#{site.token}")
+        page.wait_for_selector("#venue:not([hidden])")
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        offline(phone.context, now=True)
+        page.click("#check-in")  # P001's check-in, queued
+        page.wait_for_selector("#visit-sync[data-status=waiting]")
+        visit(page, f"{site.url}/app/enrol")
+        page.click("#forget")
+        page.wait_for_selector("#enrolment-note:has-text('no longer holds')")
+        offline(phone.context, now=False)
+        code = site.services.accounts.issue_enrolment_code("P003", ADMIN).secret
+        page.fill("#code", code)
+        page.click("#enrol-form button[type=submit]")
+        wait_for(lambda: enrolled(page), "the phone's new app token")
+        visit(page, f"{site.url}/app/visits")
+        page.wait_for_timeout(500)
+        with site.services.store.read() as uow:
+            stored = uow.connection.exec_driver_sql("SELECT count(*) FROM visits").scalar_one()
+        assert stored == 0  # neither as P003 nor, late, as P001
+        assert page.get_attribute("#diary li .diary-status", "data-status") == "phone_only"
+    finally:
+        phone.context.close()
+
+
+def test_a_revoked_phone_is_told_so_on_its_code_page(plain_browser: Browser, site: Site) -> None:
+    site.services.code_keys.init(ADMIN)
+    phone = open_phone(plain_browser, site, "en")
+    try:
+        enrol(phone, site)
+        site.services.accounts.revoke_device_tokens(ADMIN, person_ref="P001")
+        site.services.principals.forget_all()
+        visit(phone.page, f"{site.url}/app/code")
+        phone.page.wait_for_selector("#code-status:has-text('enrolment has ended')")
+        assert phone.page.inner_html("#code-card") == ""  # no sign-in page put into the card
+    finally:
+        phone.context.close()

@@ -323,3 +323,10 @@ def test_collection_face_prefers_traditional_chinese() -> None:
     assert fonts._preferred_face(names) == 4
     assert fonts._preferred_face(["AR PL UMing CN", "AR PL UMing TW"]) == 1
     assert fonts._preferred_face(["WenQuanYi Micro Hei", "WenQuanYi Micro Hei Mono"]) == 0
+
+
+def test_a_poster_needs_a_name_and_an_address_to_open() -> None:
+    with pytest.raises(ValueError, match="venue's name"):
+        PosterContent(TOKEN, " ", "", "shop", "", "", public_url=PUBLIC)
+    with pytest.raises(ValueError, match="http"):
+        PosterContent(TOKEN, "Shop", "店", "shop", "", "", public_url="ftp://chaincut.example.org")

@@ -411,3 +411,28 @@ def test_serve_refuses_a_default_secret_in_production(tmp_path: Path) -> None:
     reused = CliRunner().invoke(app, ["serve", "--port", "8765"], env=env)
     assert reused.exit_code == 1
     assert "CHAINCUT_IDENTITY_HASH_KEY and CHAINCUT_AUDIT_KEY are the same key" in reused.output
+
+
+def test_serve_refuses_to_start_in_production_without_a_public_https_address(tmp_path: Path) -> None:
+    # Posters, enrolment codes and kiosks open CHAINCUT_PUBLIC_URL: a server without it would answer
+    # every poster with an error, so it does not start.
+    from chaincut.cli import app
+
+    env = {
+        "CHAINCUT_ENV": "production",
+        "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
+        "CHAINCUT_IDENTITY_HASH_KEY": b64(HASH_KEY),
+        "CHAINCUT_DATA_KEYS": f"1:{b64(DATA_KEY_1)}",
+        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(_signing_key_file(tmp_path / "keys")),
+        "CHAINCUT_AUDIT_KEY": b64(os.urandom(32)),
+    }
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    missing = runner.invoke(app, ["serve", "--port", "8765"], env=env)
+    assert missing.exit_code == 1
+    assert missing.output.strip().startswith("error: set CHAINCUT_PUBLIC_URL"), missing.output
+    plain = runner.invoke(
+        app, ["serve", "--port", "8765"], env={**env, "CHAINCUT_PUBLIC_URL": "http://hk.example"}
+    )
+    assert plain.exit_code == 1
+    assert "CHAINCUT_PUBLIC_URL must be an https address" in plain.output

@@ -133,6 +133,9 @@ def _run_server(host: str, port: int, *, guide: str | None = None, workers: int 
     from chaincut.api import create_app
 
     with services(settle=True) as svc:
+        # The address posters, enrolment codes and kiosks open: refuse to serve without it, now,
+        # rather than answer each poster with an error (production needs CHAINCUT_PUBLIC_URL, https).
+        svc.settings.public_base()
         if guide:
             console.print(guide, highlight=False, soft_wrap=True)
         if workers == 1:

@@ -83,6 +83,8 @@ class PosterContent:
             raise ValueError("token is not a chaincut venue token")
         if not self.public_url.startswith(("https://", "http://")):
             raise ValueError("public_url must be an http(s) address")
+        if not self.name_en.strip() and not self.name_zh.strip():
+            raise ValueError("a poster needs the venue's name")
 
     @property
     def qr_text(self) -> str:
@@ -93,8 +95,6 @@ class PosterContent:
     def short_url(self) -> str:
         """The check-in page's address as printed: no scheme, no token."""
         return checkin_url(self.public_url, "").split("://", 1)[1].rstrip("#")
-        if not self.name_en.strip() and not self.name_zh.strip():
-            raise ValueError("a poster needs the venue's name")
 
 
 @dataclass(frozen=True)

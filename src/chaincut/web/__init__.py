@@ -33,6 +33,7 @@ __all__ = ["router"]
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(resident_pages.router)
+router.include_router(resident_pages.parts)
 router.include_router(checkpoint.router)
 router.include_router(casework.router)
 router.include_router(case_page.router)

@@ -412,4 +412,8 @@ def static_file(_caller: Public, name: str) -> Response:
     media_type = _STATIC.get(name)
     if media_type is None:  # only the files listed: never a path a request makes up
         raise NotFound("no such file", field="name")
-    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+    # The residents' scripts change with their pages' words: asked again each time (the service
+    # worker keeps a copy for offline use); the rest may be kept an hour.
+    fresh = name in ("resident.js", "scanner.js")
+    caching = "no-cache" if fresh else "max-age=3600"
+    return Response(_static(name), media_type=media_type, headers={"Cache-Control": caching})

@@ -34,9 +34,12 @@ from chaincut.web.i18n import N_, Language, localizer
 from chaincut.web.pages import PageRoute, localizer_for, page
 from chaincut.web.render import render
 
-__all__ = ["CHECKIN_PATH", "ENROL_PATH", "RESIDENT_CSP", "router"]
+__all__ = ["CHECKIN_PATH", "ENROL_PATH", "RESIDENT_CSP", "parts", "router"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
+# Parts of pages the script fetches with the phone's token: a refusal answers 401 (JSON), which the
+# script shows as "enrolment ended", never a sign-in page put into the card.
+parts = APIRouter(include_in_schema=False, tags=["web"])
 
 Public = Annotated[Caller, requires(Permission.PUBLIC)]
 
@@ -102,6 +105,7 @@ _WORDS: dict[str, str] = {
     "status_won": N_("won in the ballot: booked"),
     "status_lost": N_("not drawn in the ballot"),
     "no_bookings": N_("No bookings."),
+    "choose_slot": N_("Choose a checkpoint and time."),
     "cancel": N_("Cancel"),
     "booked": N_("Booked."),
     "entered": N_("Entered in the ballot. The result shows here after the draw."),
@@ -165,7 +169,7 @@ def app_code(request: Request, caller: Public) -> HTMLResponse:
     return _shell(request, caller, "resident_code.html", "code")
 
 
-@router.get("/app/code/card")
+@parts.get("/app/code/card")
 def app_code_card(
     request: Request, caller: Annotated[Caller, requires(Permission.CODES_OWN)]
 ) -> HTMLResponse:
@@ -214,7 +218,7 @@ def app_data(request: Request, caller: Public) -> HTMLResponse:
     return _shell(request, caller, "resident_data.html", "data")
 
 
-@router.get("/app/data/report")
+@parts.get("/app/data/report")
 def app_data_report(caller: Annotated[Caller, requires(Permission.SUBJECT_ACCESS)]) -> HTMLResponse:
     """The data-access report (PDPO DPP6) of the resident whose phone asks, as a part of the page;
     audited as ``GET /people/{ref}/subject-access`` is. Staff use that route, stating a purpose."""

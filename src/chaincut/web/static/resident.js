@@ -67,7 +67,18 @@ const asPromise = (request) =>
   });
 
 export const allVisits = () => tx(["visits"], "readonly", (t) => asPromise(t.objectStore("visits").getAll()));
-const putVisit = (visit) => tx(["visits"], "readwrite", (t) => t.objectStore("visits").put(visit));
+// Change one visit in a transaction of its own: read and written together, so a change made
+// meanwhile (the outbox marking it sent) is never overwritten by an older copy.
+function updateVisit(clientId, change, item) {
+  return tx(["visits", "outbox"], "readwrite", async (t) => {
+    const visits = t.objectStore("visits");
+    const visit = await asPromise(visits.get(clientId));
+    if (visit && change(visit) !== false) {
+      visits.put(visit);
+      if (item) t.objectStore("outbox").add(item);
+    }
+  });
+}
 
 async function saveAndQueue(visit, item) {
   await tx(["visits", "outbox"], "readwrite", (t) => {
@@ -101,11 +112,24 @@ async function published(path, key) {
   return JSON.parse(localStorage.getItem(key) || "null");
 }
 
-const signingKeys = () => published("/venues/signing-key", KEYS_KEY);
+// Asked once per page (then what the page got is used): the phone keeps them for offline use.
+let keysOnce = null;
+let typesOnce = null;
+const signingKeys = () => (keysOnce = keysOnce || published("/venues/signing-key", KEYS_KEY));
 
-async function venueTypes() {
-  const found = await published("/venues/types", TYPES_KEY);
-  return Object.fromEntries(((found && found.data) || []).map((t) => [t.name, t]));
+function venueTypes() {
+  typesOnce =
+    typesOnce ||
+    published("/venues/types", TYPES_KEY).then((found) =>
+      Object.fromEntries(((found && found.data) || []).map((t) => [t.name, t])),
+    );
+  return typesOnce;
+}
+
+// A visit's default stay: kept with it, or (checked in before the types were known) looked up now.
+function stayMinutes(visit, types) {
+  const known = types[visit.venue_type];
+  return visit.default_stay_minutes || (known ? known.default_stay_minutes : null);
 }
 
 // --- the poster's signature, checked here (ES256 compact JWS, raw r||s as WebCrypto wants) ----
@@ -132,39 +156,50 @@ export function tokenIn(scanned) {
 }
 
 export async function verifyPoster(token) {
-  const parts = token.slice(PREFIX.length).split(".");
-  if (parts.length !== 3) return { ok: false, reason: "bad_poster" };
-  const text = new TextDecoder();
-  let header;
-  let claims;
-  try {
-    header = JSON.parse(text.decode(unbase64url(parts[0])));
-    claims = JSON.parse(text.decode(unbase64url(parts[1])));
-  } catch {
-    return { ok: false, reason: "bad_poster" };
-  }
   const keys = await signingKeys();
   if (!keys) return { ok: false, reason: "no_key" };
-  const jwk = keys.keys.find((k) => k.kid === header.kid);
-  if (!jwk || header.alg !== "ES256") return { ok: false, reason: "bad_poster" };
-  const key = await crypto.subtle.importKey(
-    "jwk",
-    { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, ext: true },
-    { name: "ECDSA", namedCurve: "P-256" },
-    false,
-    ["verify"],
-  );
-  const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
-  const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, unbase64url(parts[2]), signed);
-  return ok ? { ok: true, claims } : { ok: false, reason: "bad_poster" };
+  try {
+    const parts = token.slice(PREFIX.length).split(".");
+    if (parts.length !== 3) return { ok: false, reason: "bad_poster" };
+    const text = new TextDecoder("utf-8", { fatal: true });
+    const header = JSON.parse(text.decode(unbase64url(parts[0])));
+    const claims = JSON.parse(text.decode(unbase64url(parts[1])));
+    const jwk = keys.keys.find((k) => k.kid === header.kid);
+    if (!jwk || header.alg !== "ES256" || typeof claims.v !== "string" || typeof claims.t !== "string") {
+      return { ok: false, reason: "bad_poster" };
+    }
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, ext: true },
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["verify"],
+    );
+    const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
+    const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, unbase64url(parts[2]), signed);
+    return ok ? { ok: true, claims } : { ok: false, reason: "bad_poster" };
+  } catch {
+    return { ok: false, reason: "bad_poster" }; // not base64, not JSON, not a key: not a poster
+  }
 }
 
 // --- sending: the outbox, in order, whenever the phone is online -------------------------------
 
 let flushing = null;
+let again = false;
 
+// Send what waits; a send asked for while one runs runs again after it (nothing is left behind).
 export function flush() {
-  flushing = flushing || sendQueued().finally(() => (flushing = null));
+  if (flushing) {
+    again = true;
+    return flushing;
+  }
+  flushing = (async () => {
+    do {
+      again = false;
+      await sendQueued();
+    } while (again);
+  })().finally(() => (flushing = null));
   return flushing;
 }
 
@@ -173,6 +208,15 @@ async function sendQueued() {
   if (!app) return;
   const items = await tx(["outbox"], "readonly", (t) => asPromise(t.objectStore("outbox").getAll()));
   for (const item of items) {
+    if (item.person !== app.person) {
+      // Queued under another enrolment of this phone: never sent as someone else.
+      await tx(["outbox"], "readwrite", (t) => t.objectStore("outbox").delete(item.seq));
+      await updateVisit(item.client_id, (visit) => {
+        if (visit.status !== "waiting") return false;
+        visit.status = "phone_only";
+      });
+      continue;
+    }
     let response;
     try {
       const path = item.kind === "checkin" ? "/checkins" : `/checkins/${encodeURIComponent(item.client_id)}/checkout`;
@@ -182,25 +226,27 @@ async function sendQueued() {
         body: JSON.stringify(item.body),
       });
     } catch {
-      return; // offline: try again when the phone is back online
+      return; // offline: again when the phone is back online (or at the next retry)
     }
     if (response.status === 401) {
       showEnrolment(words.revoked);
       return;
     }
-    if (response.status === 429 || response.status >= 500) return; // later
-    const visits = await allVisits();
-    const visit = visits.find((v) => v.client_id === item.client_id);
-    await tx(["visits", "outbox"], "readwrite", (t) => {
+    if (response.status === 429 || response.status >= 500) return; // at the next retry
+    await tx(["visits", "outbox"], "readwrite", async (t) => {
       t.objectStore("outbox").delete(item.seq);
+      const visits = t.objectStore("visits");
+      const visit = await asPromise(visits.get(item.client_id));
       if (visit && item.kind === "checkin") {
         visit.status = response.ok ? "sent" : "refused";
-        t.objectStore("visits").put(visit);
+        visits.put(visit);
       }
     });
   }
   await showVisit();
 }
+
+const pending = () => tx(["outbox"], "readonly", (t) => asPromise(t.objectStore("outbox").count()));
 
 // --- checking in and out --------------------------------------------------------------------
 
@@ -212,6 +258,7 @@ export async function checkIn({ token, plate, claims }) {
   const app = enrolment();
   const visit = {
     client_id: crypto.randomUUID(),
+    person: app ? app.person : null,
     venue_id: claims ? claims.v : null,
     venue_type: type,
     name_en: claims ? claims.en || "" : `${words.taxi} ${plate}`,
@@ -225,13 +272,16 @@ export async function checkIn({ token, plate, claims }) {
     status: app ? "waiting" : "phone_only",
   };
   const sent = token ? { token } : { plate };
-  const item = app ? { kind: "checkin", client_id: visit.client_id, body: { client_id: visit.client_id, ...sent, at: visit.entered_at } } : null;
+  const body = { client_id: visit.client_id, ...sent, at: visit.entered_at };
+  const item = app ? { kind: "checkin", client_id: visit.client_id, person: app.person, body } : null;
   // A new check-in ends the visit still open here, as the server ends it: where this one begins.
   const previous = await openVisit();
   if (previous) {
-    previous.left_at = visit.entered_at;
-    previous.left_inferred = true;
-    await putVisit(previous);
+    await updateVisit(previous.client_id, (open) => {
+      if (open.left_at) return false;
+      open.left_at = visit.entered_at;
+      open.left_inferred = true;
+    });
   }
   await saveAndQueue(visit, item);
   await showVisit();
@@ -246,26 +296,38 @@ async function openVisit() {
 
 // A stay nobody ended ends after the venue type's default stay, as the server ends it too.
 async function endOverdueStays() {
-  for (const visit of (await allVisits()).filter((v) => !v.left_at && v.default_stay_minutes)) {
-    const ends = Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000;
-    if (Date.now() >= ends) {
-      visit.left_at = new Date(ends).toISOString();
-      visit.left_inferred = true;
-      await putVisit(visit);
+  const types = await venueTypes();
+  for (const open of (await allVisits()).filter((v) => !v.left_at)) {
+    const stay = stayMinutes(open, types);
+    const ends = stay ? Date.parse(open.entered_at) + stay * 60000 : null;
+    if (ends !== null && Date.now() >= ends) {
+      await updateVisit(open.client_id, (visit) => {
+        if (visit.left_at) return false;
+        visit.left_at = new Date(ends).toISOString();
+        visit.left_inferred = true;
+      });
     }
   }
 }
 
 export async function leave() {
-  const visit = await openVisit();
-  if (!visit) return;
+  const open = await openVisit();
+  if (!open) return;
   const now = new Date();
   now.setMilliseconds(0);
-  visit.left_at = now.toISOString();
-  const queued = visit.status === "waiting" || visit.status === "sent";
-  const item = queued ? { kind: "checkout", client_id: visit.client_id, body: { at: visit.left_at } } : null;
-  await saveAndQueue(visit, item);
-  await showVisit(visit);
+  const app = enrolment();
+  let left = null;
+  await updateVisit(open.client_id, (visit) => {
+    if (visit.left_at) return false;
+    visit.left_at = now.toISOString();
+    left = visit;
+  }, null);
+  const queued = left && app && left.person === app.person && (left.status === "waiting" || left.status === "sent");
+  if (queued) {
+    const item = { kind: "checkout", client_id: left.client_id, person: app.person, body: { at: left.left_at } };
+    await tx(["outbox"], "readwrite", (t) => t.objectStore("outbox").add(item));
+  }
+  await showVisit(left || undefined);
   flush();
 }
 
@@ -273,19 +335,19 @@ export async function leave() {
 
 const normalPlate = (plate) => (plate || "").toUpperCase().replace(/[^A-Z0-9]/g, "");
 
-function overlapMinutes(visit, risky) {
+function overlapMinutes(visit, risky, types) {
   const entered = Date.parse(visit.entered_at);
-  const stay = (visit.default_stay_minutes || 0) * 60000;
+  const stay = (stayMinutes(visit, types) || 0) * 60000;
   const left = visit.left_at ? Date.parse(visit.left_at) : Math.min(Date.now(), entered + stay);
   return (Math.min(left, Date.parse(risky.end)) - Math.max(entered, Date.parse(risky.start))) / 60000;
 }
 
-export function matchExposures(visits, risky) {
+export function matchExposures(visits, risky, types) {
   const matches = [];
   for (const visit of visits) {
     for (const r of risky) {
       const same = visit.venue_id ? visit.venue_id === r.venue_id : Boolean(r.plate) && normalPlate(visit.plate) === normalPlate(r.plate);
-      const overlap = same ? overlapMinutes(visit, r) : -1;
+      const overlap = same ? overlapMinutes(visit, r, types) : -1;
       if (same && overlap > 0 && overlap >= r.min_overlap_minutes) {
         matches.push({ client_id: visit.client_id, name_en: r.name_en, name_zh: r.name_zh, start: r.start, end: r.end });
       }
@@ -307,7 +369,7 @@ async function checkExposure(force) {
   const risky = await response.json();
   const result = {
     checked_at: to.toISOString(),
-    matches: matchExposures(await allVisits(), risky.data),
+    matches: matchExposures(await allVisits(), risky.data, await venueTypes()),
     test_within_days: risky.test_within_days,
   };
   localStorage.setItem(EXPOSURE_KEY, JSON.stringify(result));
@@ -368,12 +430,16 @@ function elapsed(fromIso, untilIso) {
 }
 
 let ticking = null;
+let leftHere = null; // the visit left on this page: shown, with its status, until the page closes
 
 async function showVisit(justLeft) {
   const card = $("visit");
   if (!card) return;
   await endOverdueStays();
-  const visit = justLeft || (await openVisit());
+  if (justLeft) leftHere = justLeft.client_id;
+  let visit = await openVisit();
+  if (!visit && leftHere) visit = (await allVisits()).find((v) => v.client_id === leftHere) || null;
+  const stay = visit ? stayMinutes(visit, await venueTypes()) : null;
   clearInterval(ticking);
   if (!visit) {
     card.hidden = true;
@@ -395,19 +461,17 @@ async function showVisit(justLeft) {
   }
   $("visit-heading").textContent = words.checked_in;
   $("leave").hidden = false;
-  $("visit-auto").textContent = visit.default_stay_minutes ? autoLeaveNote(visit) : "";
+  $("visit-auto").textContent = stay ? autoLeaveNote(visit, stay) : "";
   const tick = () => {
     $("timer").textContent = elapsed(visit.entered_at);
-    if (visit.default_stay_minutes && Date.now() >= Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000) {
-      showVisit();
-    }
+    if (stay && Date.now() >= Date.parse(visit.entered_at) + stay * 60000) showVisit();
   };
   tick();
   ticking = setInterval(tick, 1000);
 }
 
-function autoLeaveNote(visit) {
-  const ends = new Date(Date.parse(visit.entered_at) + visit.default_stay_minutes * 60000).toISOString();
+function autoLeaveNote(visit, stay) {
+  const ends = new Date(Date.parse(visit.entered_at) + stay * 60000).toISOString();
   return $("visit-auto").dataset.template.replace("{time}", timeOf(ends));
 }
 
@@ -531,7 +595,9 @@ async function visitsPage() {
       out.textContent = words.not_enrolled;
       return;
     }
-    const records = (await allVisits()).map((v) => ({
+    // The phone's own visits and those made while it was enrolled as this person; never another's.
+    const mine = (await allVisits()).filter((v) => !v.person || v.person === app.person);
+    const records = mine.map((v) => ({
       ...(v.plate ? { plate: v.plate } : { token: v.token }),
       entered_at: v.entered_at,
       left_at: v.left_at,
@@ -556,7 +622,12 @@ async function visitsPage() {
 
 async function enrolPage() {
   const code = $("code");
-  const fromQr = decodeURIComponent(location.hash.slice(1));
+  let fromQr = "";
+  try {
+    fromQr = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    // not a code: the person types it
+  }
   if (fromQr) {
     code.value = fromQr;
     history.replaceState(null, "", location.pathname + location.search);
@@ -584,8 +655,21 @@ async function enrolPage() {
       out.textContent = words.offline;
     }
   });
-  $("forget").addEventListener("click", () => {
+  $("forget").addEventListener("click", async () => {
+    // What was the enrolled person's to send or see goes with the token; the diary stays the phone's.
     localStorage.removeItem(APP_KEY);
+    localStorage.removeItem(EXPOSURE_KEY);
+    localStorage.removeItem("chaincut.checkpoints");
+    await tx(["visits", "outbox"], "readwrite", async (t) => {
+      t.objectStore("outbox").clear();
+      const visits = t.objectStore("visits");
+      for (const visit of await asPromise(visits.getAll())) {
+        if (visit.status === "waiting") {
+          visit.status = "phone_only"; // never to be sent now: it stays in the diary
+          visits.put(visit);
+        }
+      }
+    });
     showEnrolment(words.forgotten);
   });
 }
@@ -655,7 +739,9 @@ async function api(path, options = {}) {
 
 function localDay(offsetDays) {
   const day = new Date(Date.now() + offsetDays * DAY_MS);
-  return day.toLocaleDateString("en-CA", { timeZone: zone }); // YYYY-MM-DD in the authority's zone
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+  const field = Object.fromEntries(parts.formatToParts(day).map((p) => [p.type, p.value]));
+  return `${field.year}-${field.month}-${field.day}`; // the day in the authority's zone
 }
 
 async function showBookings() {
@@ -751,6 +837,11 @@ async function borderPage() {
     event.preventDefault();
     const out = $("book-result");
     const chosen = document.querySelector("input[name=slot]:checked");
+    if (!chosen) {
+      out.textContent = words.choose_slot;
+      out.classList.add("problem");
+      return;
+    }
     const [checkpoint, slot] = chosen.value.split("|");
     const request = {
       request_id: crypto.randomUUID(),
@@ -882,12 +973,20 @@ async function start() {
   });
   window.addEventListener("offline", showConnection);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
-  await forgetOldVisits();
   $("leave")?.addEventListener("click", leave);
-  await showVisit();
+  try {
+    await forgetOldVisits();
+    await showVisit();
+  } catch {
+    // no IndexedDB here (a private window): the page still checks posters and shows the rest
+  }
   await (pages[body.dataset.page] || (() => {}))();
   body.dataset.ready = "true";
-  flush();
+  flush().catch(() => {});
+  // What could not be sent (offline, the server busy) is tried again while the page is open.
+  setInterval(async () => {
+    if (navigator.onLine && (await pending().catch(() => 0))) flush().catch(() => {});
+  }, 30000);
 }
 
 start();

@@ -18,16 +18,23 @@ function loadReader() {
       };
       script.onerror = reject;
       document.head.append(script);
+    }).catch((error) => {
+      reader = null; // the next scan tries again
+      throw error;
     });
   return reader;
 }
 
 // Scan until `accept(text)` says yes (answer that text) or `stop` is clicked (answer null).
 export async function scan(video, stop, accept) {
-  const [zxing, stream] = await Promise.all([
-    loadReader(),
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }),
-  ]);
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  let zxing;
+  try {
+    zxing = await loadReader();
+  } catch (error) {
+    stream.getTracks().forEach((track) => track.stop());
+    throw error;
+  }
   video.srcObject = stream;
   await video.play();
   const canvas = document.createElement("canvas");

@@ -42,8 +42,12 @@ async function networkFirst(request, key) {
   const cache = await caches.open(CACHE);
   try {
     const response = await fetch(request);
-    if (response.ok) await cache.put(key, response.clone());
-    return response;
+    if (response.ok) {
+      await cache.put(key, response.clone());
+      return response;
+    }
+    const kept = await cache.match(key);
+    return kept || response; // the server failing: the copy kept, if any
   } catch (error) {
     const kept = (await cache.match(key)) || (await cache.match(key, { ignoreSearch: true }));
     if (kept) return kept;
