@@ -179,6 +179,7 @@ def fill(svc: Services) -> None:
     # A revoked app token: its revocation number and the counter's head must survive too.
     svc.accounts.issue_resident_token("p-6", Principal.system("tests"))
     svc.accounts.revoke_device_tokens(Principal.system("tests"), person_ref="p-6")
+    svc.accounts.issue_enrolment_code("p-6", Principal.system("tests"))
     _border_rows(svc, [p.id or 0 for p in people])
     _code_rows(svc)
     with svc.store.write() as uow:
