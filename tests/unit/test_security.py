@@ -387,17 +387,22 @@ def test_production_refuses_the_development_keys_of_its_data_directory(tmp_path:
     assert load_secrets(fresh).current_data_key == 2
 
 
-def test_serve_refuses_a_default_secret_in_production(tmp_path: Path) -> None:
-    from chaincut.cli import app
-
-    env = {
+def _serve_env(tmp_path: Path, *, audit_key: str) -> dict[str, str]:
+    """A production server's environment, every secret given (the audit key as chosen)."""
+    return {
         "CHAINCUT_ENV": "production",
         "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
         "CHAINCUT_IDENTITY_HASH_KEY": b64(HASH_KEY),
         "CHAINCUT_DATA_KEYS": f"1:{b64(DATA_KEY_1)}",
         "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(_signing_key_file(tmp_path / "keys")),
-        "CHAINCUT_AUDIT_KEY": "changeme",
+        "CHAINCUT_AUDIT_KEY": audit_key,
     }
+
+
+def test_serve_refuses_a_default_secret_in_production(tmp_path: Path) -> None:
+    from chaincut.cli import app
+
+    env = _serve_env(tmp_path, audit_key="changeme")
     result = CliRunner().invoke(app, ["serve", "--port", "8765"], env=env)
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -418,14 +423,7 @@ def test_serve_refuses_to_start_in_production_without_a_public_https_address(tmp
     # every poster with an error, so it does not start.
     from chaincut.cli import app
 
-    env = {
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_DATA_DIR": str(tmp_path / "data"),
-        "CHAINCUT_IDENTITY_HASH_KEY": b64(HASH_KEY),
-        "CHAINCUT_DATA_KEYS": f"1:{b64(DATA_KEY_1)}",
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(_signing_key_file(tmp_path / "keys")),
-        "CHAINCUT_AUDIT_KEY": b64(os.urandom(32)),
-    }
+    env = _serve_env(tmp_path, audit_key=b64(os.urandom(32)))
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
     missing = runner.invoke(app, ["serve", "--port", "8765"], env=env)

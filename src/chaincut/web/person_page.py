@@ -13,10 +13,8 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
 
 from chaincut.domain import OrderStatus
 from chaincut.domain.access import Permission, Role
@@ -29,6 +27,7 @@ from chaincut.web.i18n import N_
 from chaincut.web.labels import ORDER_KINDS, SYMPTOM_LABELS, label
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import keep_purpose, purpose_form, stated, with_stated_purpose
+from chaincut.web.qr import qr_svg
 from chaincut.web.resident_pages import ENROL_PATH
 
 __all__ = ["router"]
@@ -234,13 +233,7 @@ def issue_enrolment_code(request: Request, ref: RefPath, caller: Enroller) -> HT
     assert issued.expires_at is not None
     words = localizer_for(request, caller)
     address = f"{services.settings.public_base()}{ENROL_PATH}#{issued.secret}"
-    qr = segno.make(address, error="m").svg_inline(
-        border=4,
-        omitsize=True,
-        svgclass="kiosk-qr",
-        lineclass=None,
-        title=words.gettext(N_("The enrolment code's QR code")),
-    )
+    qr = qr_svg(address, css_class="kiosk-qr", title=words.gettext(N_("The enrolment code's QR code")))
     return page(
         request,
         caller,
@@ -248,7 +241,7 @@ def issue_enrolment_code(request: Request, ref: RefPath, caller: Enroller) -> HT
         ref=ref,
         code=issued.secret,
         address=address,
-        qr=Markup(qr),  # noqa: S704 - segno's SVG of an address chaincut made itself
+        qr=qr,
         expires_at=issued.expires_at.astimezone(services.settings.zone),
     )
 

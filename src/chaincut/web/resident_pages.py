@@ -22,9 +22,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
 from chaincut.codes.issuance import code_qr
+from chaincut.codes.signed import SignedCode
 from chaincut.domain.access import Permission, PrincipalKind
 from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
@@ -32,9 +32,10 @@ from chaincut.policy import BookingMode
 from chaincut.web.code_reasons import code_view
 from chaincut.web.i18n import N_, Language, localizer
 from chaincut.web.pages import PageRoute, localizer_for, page
+from chaincut.web.qr import qr_svg
 from chaincut.web.render import render
 
-__all__ = ["CHECKIN_PATH", "ENROL_PATH", "RESIDENT_CSP", "parts", "router"]
+__all__ = ["CHECKIN_PATH", "ENROL_PATH", "RESIDENT_CSP", "own_signed_code", "parts", "router"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, tags=["web"])
 # Parts of pages the script fetches with the phone's token: a refusal answers 401 (JSON), which the
@@ -163,6 +164,22 @@ def app_enrol(request: Request, caller: Public) -> HTMLResponse:
     return _shell(request, caller, "resident_enrol.html", "enrol")
 
 
+def own_signed_code(caller: Caller) -> SignedCode:
+    """A freshly signed code for the resident whose app asks, its issue audited (the API's
+    ``/me/code/signed`` and the code page both)."""
+    person_id = caller.principal.person_id
+    if person_id is None:
+        raise NotFound("no such person", field="person")
+    signed = caller.services.signed_codes.issue_for(person_id)
+    caller.audit(
+        "signed_codes",
+        signed.issued.code_id,
+        subject_person_id=person_id,
+        details={"colour": signed.code.colour, "kid": signed.issued.kid},
+    )
+    return signed
+
+
 @router.get("/app/code")
 def app_code(request: Request, caller: Public) -> HTMLResponse:
     """My health code: the page asks for a freshly signed one each time it opens."""
@@ -176,30 +193,15 @@ def app_code_card(
     """The resident's code, freshly signed, as a part of the code page: the colour, each reason and
     when it ends, in the page's language, and the QR code to show at a checkpoint (audited as
     ``GET /me/code/signed`` is)."""
-    person_id = caller.principal.person_id
-    if person_id is None:
-        raise NotFound("no such person", field="person")
+    signed = own_signed_code(caller)
     services = caller.services
-    signed = services.signed_codes.issue_for(person_id)
-    caller.audit(
-        "signed_codes",
-        signed.issued.code_id,
-        subject_person_id=person_id,
-        details={"colour": signed.code.colour, "kid": signed.issued.kid},
-    )
     words = localizer_for(request, caller)
-    qr = code_qr(signed.issued.text).svg_inline(
-        border=4,
-        omitsize=True,
-        svgclass="code-qr",
-        lineclass=None,
-        title=words.gettext(N_("Your health code")),
-    )
+    qr = qr_svg(code_qr(signed.issued.text), css_class="code-qr", title=words.gettext(N_("Your health code")))
     body = render(
         "resident_code_card.html",
         words,
         code=code_view(words, services, signed.code),
-        qr=Markup(qr),  # noqa: S704 - segno's SVG of the signed code's own text (base45), no input echoed
+        qr=qr,
         expires_at=signed.issued.expires_at.astimezone(services.settings.zone),
     )
     return HTMLResponse(body)

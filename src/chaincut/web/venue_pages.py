@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -27,6 +26,7 @@ from chaincut.venues.registry import VenueDraft
 from chaincut.venues.visibility import own_venues_only, venue_for
 from chaincut.web.i18n import N_, Language, Localizer
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
+from chaincut.web.qr import qr_svg
 
 __all__ = ["KIOSK_PATH", "router"]
 
@@ -179,20 +179,14 @@ def set_up_kiosk(request: Request, caller: DeviceIssuer, ref: RefPath) -> HTMLRe
     secret = services.accounts.issue_venue_token(venue.ref, caller.principal).secret
     address = f"{services.settings.public_base()}{KIOSK_PATH}#{secret}"
     words = localizer_for(request, caller)
-    qr = segno.make(address, error="m").svg_inline(
-        border=4,
-        omitsize=True,
-        svgclass="kiosk-qr",
-        lineclass=None,
-        title=words.gettext(N_("The kiosk's address")),
-    )
+    qr = qr_svg(address, css_class="kiosk-qr", title=words.gettext(N_("The kiosk's address")))
     # The token is shown once and never kept: the page is not stored (no-store, as every page).
     return _venue_page(
         request,
         caller,
         venue,
         kiosk_address=address,
-        kiosk_qr=Markup(qr),  # noqa: S704 - segno's SVG of an address chaincut made itself
+        kiosk_qr=qr,
     )
 
 

@@ -17,8 +17,8 @@ from chaincut.bootstrap import Services
 from chaincut.codes.issuance import code_qr_png
 from chaincut.codes.signed import SignedCode
 from chaincut.domain.access import Permission
-from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
+from chaincut.web.resident_pages import own_signed_code as issue_own_code
 
 __all__ = ["router"]
 
@@ -35,18 +35,7 @@ class SignedCodePublic(BaseModel):
 
 
 def _issue(caller: Caller) -> tuple[Services, SignedCode]:
-    person_id = caller.principal.person_id
-    if person_id is None:
-        raise NotFound("no such person", field="person")
-    services = caller.services
-    signed = services.signed_codes.issue_for(person_id)
-    caller.audit(
-        "signed_codes",
-        signed.issued.code_id,
-        subject_person_id=person_id,
-        details={"colour": signed.code.colour, "kid": signed.issued.kid},
-    )
-    return services, signed
+    return caller.services, issue_own_code(caller)
 
 
 @router.get("/me/code/signed")
