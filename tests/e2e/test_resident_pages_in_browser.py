@@ -433,6 +433,7 @@ def test_the_exposure_check_the_code_my_data_and_a_booking(
         page.wait_for_selector("#data-report h2")
         report = page.inner_text("#data-report")
         assert "P001" in report and NAME_EN in report
+        fits_the_phone(page)  # its wide tables scroll in their own boxes
         checked(page, screenshots, f"resident-data-{lang}")
 
         # A crossing with a companion, then cancelled.

@@ -718,6 +718,8 @@ async function dataPage() {
     const part = document.createElement("template");
     part.innerHTML = await response.text(); // escaped by the server, value by value
     $("data-report").replaceChildren(part.content);
+    // Wide tables scroll in their own boxes: reachable by keyboard to scroll them.
+    for (const table of $("data-report").querySelectorAll("table")) table.tabIndex = 0;
     status.hidden = true;
     $("data-print").hidden = false;
     $("data-print").addEventListener("click", () => window.print());
