@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import segno
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
@@ -572,3 +573,59 @@ def test_a_revoked_phone_is_told_so_on_its_code_page(plain_browser: Browser, sit
         assert phone.page.inner_html("#code-card") == ""  # no sign-in page put into the card
     finally:
         phone.context.close()
+
+
+def test_a_stay_nobody_ends_ends_after_the_venue_types_usual_stay(plain_browser: Browser, site: Site) -> None:
+    phone = open_phone(plain_browser, site, "en")
+    page = phone.page
+    try:
+        page.clock.install()  # the phone's own clock, moved on below: the server keeps real time
+        enrol(phone, site)
+        visit(page, f"{site.url}/v#{site.token}")
+        page.wait_for_selector("#venue:not([hidden])")
+        page.click("#check-in")
+        page.wait_for_selector("#visit-sync[data-status=sent]")
+        stay = site.services.policy.venue_rule("restaurant").default_stay_minutes
+        assert "If you have not left by" in page.inner_text("#visit-auto")
+        page.clock.fast_forward(f"{stay // 60:02d}:{stay % 60:02d}:01")
+        page.wait_for_selector("#visit-heading:has-text('Left automatically')")
+        assert page.is_hidden("#leave")
+        stored = page.evaluate(
+            """() => new Promise((resolve) => {
+                const open = indexedDB.open("chaincut", 1);
+                open.onsuccess = () => {
+                    const get = open.result.transaction("visits").objectStore("visits").getAll();
+                    get.onsuccess = () => resolve(get.result);
+                };
+            })"""
+        )
+        (entry,) = stored
+        minutes = (
+            datetime.fromisoformat(entry["left_at"]) - datetime.fromisoformat(entry["entered_at"])
+        ).seconds // 60
+        assert entry["left_inferred"] is True and minutes == stay
+    finally:
+        phone.context.close()
+
+
+def test_an_old_poster_holding_a_bare_token_is_scanned_in_the_app(
+    site: Site, tmp_path: Path, playwright: Playwright
+) -> None:
+    # Posters printed before held "CHAINCUT:1:..." alone: a phone's camera app shows it as text, but the
+    # app's own scanner reads it and checks in.
+    bare = segno.make(site.token, error="q", mode="byte")
+    picture = io.BytesIO()
+    bare.save(picture, kind="png", scale=6, border=4)
+    browser = launch_chromium(playwright, camera_flags(write_y4m(picture.getvalue(), tmp_path / "old.y4m")))
+    try:
+        phone = open_phone(browser, site, "en")
+        enrol(phone, site)
+        visit(phone.page, f"{site.url}/app")
+        with phone.page.expect_navigation(url=lambda u: u.startswith(f"{site.url}/v#CHAINCUT:1:")):
+            phone.page.click("#scan-start")
+        phone.page.wait_for_selector("#venue:not([hidden])")
+        phone.page.click("#check-in")
+        phone.page.wait_for_selector("#visit-sync[data-status=sent]")
+        assert len(visits_of_p001(site.services)) == 1
+    finally:
+        browser.close()

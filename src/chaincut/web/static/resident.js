@@ -430,15 +430,16 @@ function elapsed(fromIso, untilIso) {
 }
 
 let ticking = null;
-let leftHere = null; // the visit left on this page: shown, with its status, until the page closes
+let shownHere = null; // the visit this page shows: still shown, as left, once it ends (by hand or not)
 
 async function showVisit(justLeft) {
   const card = $("visit");
   if (!card) return;
   await endOverdueStays();
-  if (justLeft) leftHere = justLeft.client_id;
+  if (justLeft) shownHere = justLeft.client_id;
   let visit = await openVisit();
-  if (!visit && leftHere) visit = (await allVisits()).find((v) => v.client_id === leftHere) || null;
+  if (visit) shownHere = visit.client_id;
+  else if (shownHere) visit = (await allVisits()).find((v) => v.client_id === shownHere) || null;
   const stay = visit ? stayMinutes(visit, await venueTypes()) : null;
   clearInterval(ticking);
   if (!visit) {
