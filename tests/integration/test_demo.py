@@ -111,6 +111,11 @@ def test_the_demo_builds_a_district_with_a_case_to_trace(tmp_path: Path) -> None
                 headers={"Authorization": f"Bearer {phone.json()['token']}"},
             )
             assert checked_in.status_code == 201, checked_in.text
+            # The demo supervisor operates a café of their own: its page offers kiosks.
+            cafe = c.get(
+                "/console/venues/V-DEMO-CAFE", headers={**sign_in("demo-supervisor"), "Accept": "text/html"}
+            )
+            assert cafe.status_code == 200 and "/console/venues/V-DEMO-CAFE/kiosks" in cafe.text
         # Each contact got an order, so the tracer's follow-up worklist has everyone to call today.
         with services.store.read() as uow:
             tracer_record = uow.staff.get_by_username("demo-tracer")

@@ -273,6 +273,33 @@ def _demo_accounts(svc: Services, demo_case: str) -> dict[str, str]:
     return passwords
 
 
+DEMO_VENUE = "V-DEMO-CAFE"
+
+
+def _demo_venue(svc: Services) -> None:
+    """A café the demo supervisor (a venue operator too) registered (once): its page in the console
+    offers its poster and kiosks."""
+    from chaincut.errors import NotFound
+    from chaincut.venues.registry import VenueDraft
+
+    try:
+        svc.venues.get(DEMO_VENUE)
+        return
+    except NotFound:
+        pass
+    with svc.store.read() as uow:
+        operator = uow.staff.get_by_username("demo-supervisor")
+    draft = VenueDraft(
+        ref=DEMO_VENUE,
+        venue_type="restaurant",
+        name_en="Demo Café",
+        name_zh="示範咖啡室",
+        district="Wan Chai",
+        address="1 Demo Road, Wan Chai",
+    )
+    svc.venues.register(draft, operator_id=operator.id if operator else None)
+
+
 def _demo_orders(svc: Services, demo_case: str) -> None:
     """Orders for the demo case's contacts (once), and yesterday's follow-up of the first few under
     quarantine, so the follow-up worklist has people to call today and a day already done."""
@@ -375,6 +402,7 @@ def demo(
                 console.print(f"loaded {report.stored:,} {report.kind}", highlight=False)
         demo_case = _demo_case(svc)
         passwords = _demo_accounts(svc, demo_case)
+        _demo_venue(svc)
         _demo_orders(svc, demo_case)
         _demo_cluster(svc, demo_case)
         counts = svc.store.counts()
@@ -429,8 +457,8 @@ Residents' app, in a phone's browser (nothing to install): {base}/app
   {poster_address}
       what {example_venue}'s poster opens: check in with one tap
   (phones on your network reach this machine once CHAINCUT_PUBLIC_URL names an address they can open)
-Venue operators (demo-supervisor is one): {base}/console/venues registers a venue, prints its poster
-and sets up an entrance kiosk ({base}/kiosk).
+Venue operators (demo-supervisor is one, of {DEMO_VENUE}): {base}/console/venues registers a venue, prints
+its poster and sets up an entrance kiosk ({base}/kiosk).
 Press Ctrl+C to stop.
 """
     if not serve_after:
