@@ -58,7 +58,6 @@ _SHELL_HEADERS = {"Content-Security-Policy": RESIDENT_CSP, "Cache-Control": "no-
 
 # What the script says, in the page's language (keys are the script's names for them).
 _WORDS: dict[str, str] = {
-    "checking": N_("Checking the poster…"),
     "bad_poster": N_(
         "This is not a genuine chaincut poster: its signature does not match. Do not check in with it."
     ),
