@@ -12,6 +12,7 @@ import io
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,16 @@ def open_phone(browser: Browser, site: Site, lang: str) -> Phone:
     return phone
 
 
+@contextmanager
+def phone_in(browser: Browser, site: Site, lang: str) -> Iterator[Phone]:
+    """A resident's phone for the block: closed (its storage gone) however the block ends."""
+    phone = open_phone(browser, site, lang)
+    try:
+        yield phone
+    finally:
+        phone.context.close()
+
+
 def visit(page: Page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("body[data-ready=true]")
@@ -166,9 +177,8 @@ def test_scan_the_poster_with_the_camera_check_in_leave_and_see_it_in_the_diary(
     camera_browser: Browser, site: Site, screenshots: Path, lang: str
 ) -> None:
     en = lang == "en"
-    phone = open_phone(camera_browser, site, lang)
-    page = phone.page
-    try:
+    with phone_in(camera_browser, site, lang) as phone:
+        page = phone.page
         enrol(phone, site)
         assert page.inner_text("#enrolment-note") == (
             "This phone is enrolled. Check-ins are sent to the health authority."
@@ -212,16 +222,13 @@ def test_scan_the_poster_with_the_camera_check_in_leave_and_see_it_in_the_diary(
 
         only_chaincut(phone, site)
         assert not phone.errors, phone.errors
-    finally:
-        phone.context.close()
 
 
 def test_a_check_in_made_offline_is_kept_and_sent_once_when_back_online(
     plain_browser: Browser, site: Site
 ) -> None:
-    phone = open_phone(plain_browser, site, "en")
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
+        page = phone.page
         enrol(phone, site)
         visit(page, f"{site.url}/v#{site.token}")
         page.wait_for_selector("#venue:not([hidden])")
@@ -245,8 +252,6 @@ def test_a_check_in_made_offline_is_kept_and_sent_once_when_back_online(
         page.wait_for_timeout(300)
         assert len(visits_of_p001(site.services)) == 1
         only_chaincut(phone, site)
-    finally:
-        phone.context.close()
 
 
 def test_a_forged_poster_is_refused_on_the_phone_and_nothing_is_sent(
@@ -254,8 +259,7 @@ def test_a_forged_poster_is_refused_on_the_phone_and_nothing_is_sent(
 ) -> None:
     head, claims, signature = site.token.split(".")
     forged = f"{head}.{claims[:-4]}{'AAAA' if not claims.endswith('AAAA') else 'BBBB'}.{signature}"
-    phone = open_phone(plain_browser, site, "en")
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
         enrol(phone, site)
         visit(phone.page, f"{site.url}/v#{forged}")
         phone.page.wait_for_selector("#poster-status.problem")
@@ -263,16 +267,13 @@ def test_a_forged_poster_is_refused_on_the_phone_and_nothing_is_sent(
         assert phone.page.is_hidden("#venue")
         checked(phone.page, screenshots, "resident-forged-poster-en")
         assert not any(u.endswith("/checkins") for u in phone.requests)
-    finally:
-        phone.context.close()
 
 
 def test_a_taxi_by_its_plate_and_a_phone_not_enrolled_keeps_its_visits_to_itself(
     plain_browser: Browser, site: Site
 ) -> None:
-    phone = open_phone(plain_browser, site, "en")
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
+        page = phone.page
         visit(page, f"{site.url}/app")
         assert "not enrolled" in page.inner_text("#enrolment-note")
         page.fill("#plate", "ab1234")
@@ -292,8 +293,6 @@ def test_a_taxi_by_its_plate_and_a_phone_not_enrolled_keeps_its_visits_to_itself
                 "SELECT count(*) FROM visits v JOIN venues t ON t.id = v.venue_id WHERE t.plate = 'AB1234'"
             ).scalar_one()
         assert taxi == 1
-    finally:
-        phone.context.close()
 
 
 def test_a_used_enrolment_code_is_refused_on_the_second_phone(plain_browser: Browser, site: Site) -> None:
@@ -316,12 +315,9 @@ def test_the_posters_token_never_reaches_the_server(
     plain_browser: Browser, site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="uvicorn.access")
-    phone = open_phone(plain_browser, site, "en")
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
         visit(phone.page, f"{site.url}/v#{site.token}")
         phone.page.wait_for_selector("#venue:not([hidden])")
-    finally:
-        phone.context.close()
     lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
     assert any('"GET /v HTTP/1.1" 200' in line for line in lines), lines
     signature = site.token.rsplit(".", 1)[1]
@@ -390,9 +386,8 @@ def test_the_exposure_check_the_code_my_data_and_a_booking(
 ) -> None:
     en = lang == "en"
     site.services.code_keys.init(ADMIN)
-    phone = open_phone(plain_browser, site, lang)
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, lang) as phone:
+        page = phone.page
         enrol(phone, site)
         seed_exposure(site, page)
 
@@ -454,8 +449,6 @@ def test_the_exposure_check_the_code_my_data_and_a_booking(
         page.wait_for_selector("#my-bookings li[data-status=cancelled]")
         only_chaincut(phone, site)
         assert not phone.errors, phone.errors
-    finally:
-        phone.context.close()
 
 
 def test_a_supervisor_issues_a_code_on_the_person_page_and_the_phone_enrols_and_sends_its_diary(
@@ -464,9 +457,8 @@ def test_a_supervisor_issues_a_code_on_the_person_page_and_the_phone_enrols_and_
     site.services.accounts.add("sam", PASSWORD, frozenset({Role.SUPERVISOR}), ADMIN)
     desk = plain_browser.new_context(locale="en-GB", viewport={"width": 1200, "height": 900})
     desk_page = desk.new_page()
-    phone = open_phone(plain_browser, site, "en")
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
+        page = phone.page
         # Before enrolling, a taxi ride the phone keeps to itself.
         visit(page, f"{site.url}/app")
         page.fill("#plate", "AB 1234")
@@ -503,8 +495,6 @@ def test_a_supervisor_issues_a_code_on_the_person_page_and_the_phone_enrols_and_
         with site.services.store.read() as uow:
             actions = [r.event.action for r in uow.audit.find() if r.event.action.startswith("enrolments.")]
         assert actions == ["enrolments.issue", "enrolments.redeem"]
-    finally:
-        phone.context.close()
         desk.close()
 
 
@@ -533,9 +523,8 @@ def test_a_phone_handed_to_another_person_never_sends_the_first_ones_check_ins_a
     plain_browser: Browser, site: Site
 ) -> None:
     site.services.people.register(PersonDraft(ref="P003"))
-    phone = open_phone(plain_browser, site, "en")
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
+        page = phone.page
         enrol(phone, site)
         visit(page, f"{site.url}/v#{site.token}")
         page.wait_for_selector("#venue:not([hidden])")
@@ -557,28 +546,22 @@ def test_a_phone_handed_to_another_person_never_sends_the_first_ones_check_ins_a
             stored = uow.connection.exec_driver_sql("SELECT count(*) FROM visits").scalar_one()
         assert stored == 0  # neither as P003 nor, late, as P001
         assert page.get_attribute("#diary li .diary-status", "data-status") == "phone_only"
-    finally:
-        phone.context.close()
 
 
 def test_a_revoked_phone_is_told_so_on_its_code_page(plain_browser: Browser, site: Site) -> None:
     site.services.code_keys.init(ADMIN)
-    phone = open_phone(plain_browser, site, "en")
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
         enrol(phone, site)
         site.services.accounts.revoke_device_tokens(ADMIN, person_ref="P001")
         site.services.principals.forget_all()
         visit(phone.page, f"{site.url}/app/code")
         phone.page.wait_for_selector("#code-status:has-text('enrolment has ended')")
         assert phone.page.inner_html("#code-card") == ""  # no sign-in page put into the card
-    finally:
-        phone.context.close()
 
 
 def test_a_stay_nobody_ends_ends_after_the_venue_types_usual_stay(plain_browser: Browser, site: Site) -> None:
-    phone = open_phone(plain_browser, site, "en")
-    page = phone.page
-    try:
+    with phone_in(plain_browser, site, "en") as phone:
+        page = phone.page
         page.clock.install()  # the phone's own clock, moved on below: the server keeps real time
         enrol(phone, site)
         visit(page, f"{site.url}/v#{site.token}")
@@ -604,8 +587,6 @@ def test_a_stay_nobody_ends_ends_after_the_venue_types_usual_stay(plain_browser:
             datetime.fromisoformat(entry["left_at"]) - datetime.fromisoformat(entry["entered_at"])
         ).seconds // 60
         assert entry["left_inferred"] is True and minutes == stay
-    finally:
-        phone.context.close()
 
 
 def test_an_old_poster_holding_a_bare_token_is_scanned_in_the_app(
