@@ -51,6 +51,7 @@ from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, parse_policy, policy_text
+from chaincut.presence.authority import PresenceAuthority
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects
@@ -138,6 +139,7 @@ class Services:
     serial_intervals: SerialIntervals
     situation_reports: SituationReports
     policy_changes: PolicyChanges
+    presence: PresenceAuthority
     wiring: _Wiring = field(repr=False)
 
     def close(self) -> None:
@@ -359,6 +361,9 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
             store, policy, clock, settings.zone, reproduction, clusters=StoredClusters(clusters, chains)
         ),
         policy_changes=wiring.policy_changes,
+        presence=PresenceAuthority(
+            store, policy, clock, settings.zone, audit, records, venues, wiring.signer, settings.public_base
+        ),
         wiring=wiring,
     )
 

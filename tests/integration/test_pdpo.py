@@ -186,6 +186,7 @@ def test_the_access_report_holds_everything_and_retention_removes_what_it_covers
             "approvals",
             "signed_codes",
             "rate_counts",
+            "warnings",
         ),
         0,
     )

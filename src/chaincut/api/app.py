@@ -27,6 +27,7 @@ from chaincut.api.routers import (
     follow_ups,
     orders,
     people,
+    presence,
     reports,
     signed_codes,
     staff,
@@ -217,6 +218,7 @@ def create_app(
     app.include_router(codes.router)
     app.include_router(analytics.router)
     app.include_router(clusters.router)
+    app.include_router(presence.router)
     app.include_router(web.router)
     app.add_middleware(SecurityHeaders)
     check_every_route_guarded(app)

@@ -85,6 +85,10 @@ class Permission(StrEnum):
     CLUSTERS_READ = "clusters.read"
     # Name a cluster, confirm or reject a membership, confirm a case's infector: audited.
     CLUSTERS_DECIDE = "clusters.decide"
+    # Decentralised check-in: a tracer proposes a warning for a venue a case visited; another
+    # supervisor publishes or rejects it (audited both).
+    PRESENCE_WARN = "presence.warn"
+    PRESENCE_PUBLISH = "presence.publish"
 
 
 _P = Permission
@@ -108,6 +112,7 @@ _TRACING_DESK = frozenset(
         _P.HEALTH_RECORDS,
         _P.CLUSTERS_READ,
         _P.CLUSTERS_DECIDE,
+        _P.PRESENCE_WARN,
     }
 )
 
@@ -124,6 +129,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         _P.ANALYTICS_READ,
         _P.POLICY_READ,
         _P.POLICY_APPROVE,
+        _P.PRESENCE_PUBLISH,
     },
     # Epidemiologists see cases, where risk is and how the outbreak runs, not who went where.
     Role.EPIDEMIOLOGIST: frozenset(

@@ -57,6 +57,11 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             "max_records_per_batch": policy.uploads.max_records_per_batch,
             "history_days": policy.uploads.history_days,
         },
+        "presence": {
+            "records_days": policy.presence.records_days,
+            "max_warning_hours": policy.presence.max_warning_hours,
+            "max_checkins_per_day": policy.presence.max_checkins_per_day,
+        },
         "infectious_window": {
             "days_before_onset": policy.infectious_window.days_before_onset,
             "days_before_specimen": policy.infectious_window.days_before_specimen,

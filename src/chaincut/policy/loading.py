@@ -25,6 +25,7 @@ from chaincut.policy.model import (
     InfectiousWindowRule,
     OrderRules,
     Policy,
+    PresenceRules,
     RetentionRules,
     SignedCodeRules,
     TracingTargetRules,
@@ -64,6 +65,7 @@ _SECTIONS = {
     "policy",
     "retention",
     "uploads",
+    "presence",
     "infectious_window",
     "household",
     "encounters",
@@ -112,6 +114,11 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     up = check.section(data, "uploads", {"max_records_per_batch", "history_days"})
     max_records = check.get(up, "uploads", "max_records_per_batch", int, low=1, high=1_000_000)
     history_days = check.get(up, "uploads", "history_days", int, **days)
+
+    pres = check.section(data, "presence", {"records_days", "max_warning_hours", "max_checkins_per_day"})
+    records_days = check.get(pres, "presence", "records_days", int, **days)
+    max_warning_hours = check.get(pres, "presence", "max_warning_hours", int, low=1, high=24 * 7)
+    max_checkins = check.get(pres, "presence", "max_checkins_per_day", int, low=1, high=10_000)
 
     win = check.section(data, "infectious_window", {"days_before_onset", "days_before_specimen"})
     before_onset = check.get(win, "infectious_window", "days_before_onset", int, low=0, high=60)
@@ -192,6 +199,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
             ended_access_days=ended_access_days,
         ),
         uploads=UploadRules(max_records_per_batch=max_records, history_days=history_days),
+        presence=PresenceRules(records_days, max_warning_hours, max_checkins),
         venue_types=venue_types,
         infectious_window=InfectiousWindowRule(before_onset, before_specimen),
         household=HouseholdRule(household_tier),

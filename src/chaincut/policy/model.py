@@ -33,6 +33,7 @@ __all__ = [
     "InfectiousWindowRule",
     "OrderRules",
     "Policy",
+    "PresenceRules",
     "ReproductionNumberRules",
     "RetentionRules",
     "SignedCodeRules",
@@ -106,6 +107,15 @@ class RetentionRules:
     encounters_days: int
     corrected_values_days: int  # a corrected detail's old value; the fact of the correction stays
     ended_access_days: int  # sessions, tokens and export approvals after they expire or are revoked
+
+
+@dataclass(frozen=True)
+class PresenceRules:
+    """Decentralised check-in (CrowdNotifier): how long phones keep records, and the limits on warnings."""
+
+    records_days: int  # phones delete their encrypted check-ins after this; warnings expire with them
+    max_warning_hours: int  # the longest window at a venue one warning may cover
+    max_checkins_per_day: int  # check-ins a phone keeps per day
 
 
 @dataclass(frozen=True)
@@ -374,6 +384,7 @@ class Policy:
     digest: str
     retention: RetentionRules
     uploads: UploadRules
+    presence: PresenceRules
     venue_types: Mapping[str, VenueTypeRule]
     infectious_window: InfectiousWindowRule
     household: HouseholdRule

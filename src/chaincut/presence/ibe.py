@@ -46,6 +46,7 @@ __all__ = [
     "g1_from_bytes",
     "g2_from_bytes",
     "generate_keys",
+    "generator_g2",
     "hash_to_g1",
 ]
 
@@ -112,6 +113,11 @@ def _random_fr() -> Fr:
     return Fr(str(secrets.randbelow(_R - 1) + 1), 10)
 
 
+def generator_g2() -> G2:
+    """The G2 generator master public keys are built on (the reference's baseG2)."""
+    return _G2_BASE
+
+
 def generate_keys() -> tuple[G2, Fr]:
     """A master key pair: (mpk = g2 * msk, msk), msk random and not zero."""
     msk = _random_fr()
@@ -131,6 +137,19 @@ class Ciphertext:
     c2: bytes
     c3: bytes
     nonce: bytes
+
+    def to_bytes(self) -> bytes:
+        """c1 (96 bytes), the nonce (24), c2 (32), then c3: how phones keep a record."""
+        return self.c1.serialize() + self.nonce + self.c2 + self.c3
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Ciphertext:
+        head = G2_BYTES + SECRETBOX_NONCE_BYTES + NONCE_BYTES
+        if len(data) <= head:
+            raise InvalidElement(f"ciphertext: expected more than {head} bytes, got {len(data)}")
+        c1 = g2_from_bytes(data[:G2_BYTES], "ciphertext's c1")
+        nonce = data[G2_BYTES : G2_BYTES + SECRETBOX_NONCE_BYTES]
+        return cls(c1, data[G2_BYTES + SECRETBOX_NONCE_BYTES : head], data[head:], nonce)
 
 
 def encrypt(mpk: G2, identity: bytes, message: bytes) -> Ciphertext:

@@ -45,6 +45,7 @@ from nacl.bindings import (
     crypto_secretbox_open,
 )
 from nacl.exceptions import CryptoError
+from pymcl import G1, G2
 
 from chaincut.presence import ibe
 from chaincut.presence.messages import (
@@ -65,11 +66,13 @@ __all__ = [
     "VERSION",
     "AuthorityKeys",
     "Exposure",
+    "HourTrace",
     "InvalidPresenceData",
     "LocationCodes",
     "Nonces",
     "Venue",
     "affected_hours",
+    "authority_traces",
     "b64decode",
     "b64encode",
     "check_in",
@@ -78,9 +81,12 @@ __all__ = [
     "match",
     "pre_traces",
     "read_entry_code",
+    "server_traces",
     "setup_authority",
     "setup_location",
+    "setup_server_location",
     "trace",
+    "tracing_code_payload",
 ]
 
 VERSION = 3
@@ -164,15 +170,50 @@ def setup_location(
     country_data: bytes = b"",
 ) -> LocationCodes:
     """New keys for a venue: its share and the authority's (sealed), the master public key, a seed."""
+    _check_location(description, address, valid_from, valid_to)
+    mpk_location, msk_location = ibe.generate_keys()
+    mpk_authority, msk_authority = ibe.generate_keys()
+    sealed = crypto_box_seal(msk_authority.serialize(), authority_public_key)
+    payload = _entry_payload(
+        mpk_location + mpk_authority, description, address, valid_from, valid_to, country_data
+    )
+    tracing = QRCodeTrace(
+        version=VERSION,
+        qr_code_payload=payload,
+        master_secret_key_location=msk_location.serialize(),
+        cipher_text_health_authority=sealed,
+    )
+    return LocationCodes(payload, tracing.encode())
+
+
+def setup_server_location(
+    server_public_key: bytes,
+    description: str,
+    address: str,
+    valid_from: datetime,
+    valid_to: datetime,
+    *,
+    country_data: bytes = b"",
+) -> bytes:
+    """Server-based CrowdNotifier: an entry code under the authority's own master public key, with a
+    fresh seed, and no tracing code (the authority alone can trace the venue)."""
+    _check_location(description, address, valid_from, valid_to)
+    mpk = ibe.g2_from_bytes(server_public_key, "the authority's master public key")
+    return _entry_payload(mpk, description, address, valid_from, valid_to, country_data)
+
+
+def _check_location(description: str, address: str, valid_from: datetime, valid_to: datetime) -> None:
     for field, text in (("description", description), ("address", address)):
         if not text or len(text) > _TEXT_LIMIT:
             raise InvalidPresenceData(f"{field}: expected 1 to {_TEXT_LIMIT} characters, got {len(text)}")
     if valid_to <= valid_from:
         raise InvalidPresenceData("valid_to: expected a time after valid_from")
-    mpk_location, msk_location = ibe.generate_keys()
-    mpk_authority, msk_authority = ibe.generate_keys()
-    sealed = crypto_box_seal(msk_authority.serialize(), authority_public_key)
-    payload = QRCodePayload(
+
+
+def _entry_payload(
+    mpk: G2, description: str, address: str, valid_from: datetime, valid_to: datetime, country_data: bytes
+) -> bytes:
+    return QRCodePayload(
         version=VERSION,
         location_data=TraceLocation(
             version=VERSION,
@@ -183,18 +224,11 @@ def setup_location(
         ),
         crowd_notifier_data=CrowdNotifierData(
             version=VERSION,
-            public_key=(mpk_location + mpk_authority).serialize(),
+            public_key=mpk.serialize(),
             cryptographic_seed=secrets.token_bytes(_SEED_BYTES),
         ),
         country_data=country_data,
     ).encode()
-    tracing = QRCodeTrace(
-        version=VERSION,
-        qr_code_payload=payload,
-        master_secret_key_location=msk_location.serialize(),
-        cipher_text_health_authority=sealed,
-    )
-    return LocationCodes(payload, tracing.encode())
 
 
 def _seconds(at: datetime) -> int:
@@ -334,16 +368,85 @@ def trace(pre_trace: bytes, authority: AuthorityKeys, message: str, *, country_d
     probe = secrets.token_bytes(ibe.NONCE_BYTES)
     if ibe.decrypt(expected, skid, ibe.encrypt(mpk, expected, probe)) != probe:
         raise InvalidPresenceData("pre-trace: the venue's key share does not match its public key")
+    return _published(
+        expected, skid, proof_of.start_time, proof_of.end_time, pre.notification_key, message, country_data
+    )
+
+
+def _published(
+    ident: bytes,
+    skid: G1,
+    start: int,
+    end: int,
+    notification_key: bytes,
+    message: str,
+    country_data: bytes,
+) -> bytes:
     nonce = secrets.token_bytes(ibe.SECRETBOX_NONCE_BYTES)
     associated = AssociatedData(version=VERSION, message=message, country_data=country_data).encode()
     return Trace(
-        identity=expected,
+        identity=ident,
         secret_key_for_identity=skid.serialize(),
-        start_time=proof_of.start_time,
-        end_time=proof_of.end_time,
+        start_time=start,
+        end_time=end,
         nonce=nonce,
-        encrypted_associated_data=crypto_secretbox(associated, nonce, pre.notification_key),
+        encrypted_associated_data=crypto_secretbox(associated, nonce, notification_key),
     ).encode()
+
+
+@dataclass(frozen=True)
+class HourTrace:
+    """One published trace and the hour (its start, in seconds) whose records it opens."""
+
+    start_of_interval: int
+    trace: bytes
+
+
+def tracing_code_payload(tracing_code: bytes) -> bytes:
+    """The entry code's payload a venue's tracing code belongs to."""
+    try:
+        return QRCodeTrace.decode(tracing_code).qr_code_payload
+    except MalformedMessage as exc:
+        raise InvalidPresenceData(f"tracing code: {exc}") from None
+
+
+def authority_traces(
+    tracing_code: bytes, authority: AuthorityKeys, start: int, end: int, message: str
+) -> list[HourTrace]:
+    """Basic CrowdNotifier: the owner's pre-traces for the window (from the tracing code) turned into
+    the authority's traces, one per hour, each checked as ``trace`` checks it."""
+    if end <= start:
+        raise InvalidPresenceData("end: expected a time after the start")
+    out = []
+    for pre in pre_traces(tracing_code, start, end):
+        hour = PreTraceWithProof.decode(pre).start_of_interval
+        out.append(HourTrace(hour, trace(pre, authority, message)))
+    return out
+
+
+def server_traces(
+    payload: bytes, master_secret_key: bytes, start: int, end: int, message: str
+) -> list[HourTrace]:
+    """Server-based CrowdNotifier: the traces for a venue whose entry code carries the authority's own
+    master public key, one per hour of the window, the keys derived from its master secret key."""
+    if end <= start:
+        raise InvalidPresenceData("end: expected a time after the start")
+    venue = read_entry_code(payload)
+    msk = ibe.fr_from_bytes(master_secret_key, "the authority's master secret key")
+    if ibe.g2_from_bytes(venue.public_key, "entry code's public key") != ibe.generator_g2() * msk:
+        raise InvalidPresenceData("entry code: its public key is not the authority's own")
+    out = []
+    for hour in affected_hours(start, end):
+        start_of_interval = hour * INTERVAL_SECONDS
+        ident = identity(payload, start_of_interval, venue.nonces)
+        skid = ibe.derive_key(msk, ident)
+        out.append(
+            HourTrace(
+                start_of_interval,
+                _published(ident, skid, start, end, venue.nonces.notification_key, message, b""),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)

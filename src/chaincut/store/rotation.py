@@ -24,6 +24,7 @@ from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.security import FieldCipher
 from chaincut.store.ballot import SEED_FIELD
 from chaincut.store.code_keys import SEALED_KEY_FIELD
+from chaincut.store.presence import AUTHORITY_KEY_FIELD, MASTER_KEY_FIELD
 from chaincut.store.tables import (
     border_seed_commitments,
     code_signing_keys,
@@ -31,6 +32,7 @@ from chaincut.store.tables import (
     people,
     person_corrections,
 )
+from chaincut.store.tables_presence import presence_keys
 from chaincut.store.unit_of_work import Store
 
 __all__ = [
@@ -79,6 +81,14 @@ _SEALED: tuple[_SealedTable, ...] = (
     _SealedTable(code_signing_keys, (_SealedColumn("private_sealed", SEALED_KEY_FIELD),)),
     # Each day's ballot seed until its draw reveals it (chaincut.border), as BallotRepository seals it.
     _SealedTable(border_seed_commitments, (_SealedColumn("seed_sealed", SEED_FIELD),)),
+    # The authority's decentralised check-in keys (chaincut.presence), as PresenceRepository seals them.
+    _SealedTable(
+        presence_keys,
+        (
+            _SealedColumn("authority_secret_sealed", AUTHORITY_KEY_FIELD),
+            _SealedColumn("master_secret_sealed", MASTER_KEY_FIELD),
+        ),
+    ),
 )
 
 SEALED_COLUMNS: tuple[str, ...] = tuple(f"{t.table.name}.{c.name}" for t in _SEALED for c in t.columns)

@@ -81,6 +81,7 @@ from chaincut.store.tables_keys import (
     code_trust_state,
     issued_codes,
 )
+from chaincut.store.tables_presence import presence_codes, presence_keys, presence_traces, presence_warnings
 from chaincut.store.tables_store import imports, store_identity
 
 # The tables of later capabilities live in modules of their own, on the same metadata, and
@@ -136,6 +137,10 @@ __all__ = [
     "people",
     "person_corrections",
     "policy_versions",
+    "presence_codes",
+    "presence_keys",
+    "presence_traces",
+    "presence_warnings",
     "purges",
     "rate_counts",
     "revocation_head",

@@ -48,6 +48,7 @@ from chaincut.store.natural_keys import canonical, insert_once
 from chaincut.store.orders import FollowUpRepository, OrderRepository
 from chaincut.store.people import HouseholdRepository, PeopleRepository
 from chaincut.store.policy_versions import PolicyVersionRepository
+from chaincut.store.presence import PresenceRepository
 from chaincut.store.purges import PurgeLog
 from chaincut.store.rate_counts import RateCountRepository
 from chaincut.store.staff import SessionRepository, StaffRepository, TokenRepository
@@ -98,6 +99,7 @@ class UnitOfWork:
         self.ballot = BallotRepository(conn, cipher)
         self.clearances = ClearanceRepository(conn)
         self.code_keys = CodeKeyRepository(conn, cipher)
+        self.presence = PresenceRepository(conn, cipher)
         self.health_codes = HealthCodeRepository(conn)
         self.issued_codes = IssuedCodeRepository(conn)
         self.rate_counts = RateCountRepository(conn)

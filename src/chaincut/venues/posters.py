@@ -33,6 +33,8 @@ __all__ = [
     "POSTER_SIZE_PX",
     "TITLE_EN",
     "TITLE_ZH",
+    "TRACING_TITLE_EN",
+    "TRACING_TITLE_ZH",
     "PosterContent",
     "render_poster_pdf",
     "render_poster_png",
@@ -44,6 +46,9 @@ POSTER_SIZE_PX = (1240, 1754)
 
 TITLE_EN = "Scan to check in"
 TITLE_ZH = "掃描登記"
+TRACING_TITLE_EN = "Tracing code: keep it safe"
+TRACING_TITLE_ZH = "追蹤碼：請妥善保管"
+_TRACING_NOTE = "Show it only to the health authority's tracers 只向衞生當局的追蹤人員出示"
 _TAXI_LABEL = "Taxi 的士"
 _TYPE_LABEL = "Venue type 場所類型: "
 
@@ -61,6 +66,7 @@ _Rgb = tuple[int, int, int]
 _BLACK: _Rgb = (0, 0, 0)
 _WHITE: _Rgb = (255, 255, 255)
 _HEADER: _Rgb = (0, 84, 86)
+_TRACING_HEADER: _Rgb = (128, 0, 0)
 _GREY: _Rgb = (90, 90, 90)
 
 
@@ -77,9 +83,13 @@ class PosterContent:
     address: str
     plate: str | None = None
     public_url: str = field(kw_only=True)
+    # A decentralised venue's poster holds its CrowdNotifier address (the entry code in its fragment)
+    # instead of a token; its owner's tracing-code sheet holds the tracing code (``tracing``).
+    qr_override: str | None = field(default=None, kw_only=True)
+    tracing: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        if not self.token.startswith(VENUE_TOKEN_PREFIX):
+        if self.qr_override is None and not self.token.startswith(VENUE_TOKEN_PREFIX):
             raise ValueError("token is not a chaincut venue token")
         if not self.public_url.startswith(("https://", "http://")):
             raise ValueError("public_url must be an http(s) address")
@@ -89,6 +99,8 @@ class PosterContent:
     @property
     def qr_text(self) -> str:
         """What the QR code holds: the check-in page's address, the token its fragment."""
+        if self.qr_override is not None:
+            return self.qr_override
         return checkin_url(self.public_url, self.token)
 
     @property
@@ -213,6 +225,9 @@ def _font_for(content: PosterContent) -> PosterFont:
         (
             TITLE_EN,
             TITLE_ZH,
+            TRACING_TITLE_EN,
+            TRACING_TITLE_ZH,
+            _TRACING_NOTE,
             _TAXI_LABEL,
             _TYPE_LABEL,
             ELLIPSIS,
@@ -231,10 +246,12 @@ def _font_for(content: PosterContent) -> PosterFont:
 def _lay_out(content: PosterContent, measure: Measurer) -> _Layout:
     """Place every line, box and the QR code, top down then bottom up, QR in between."""
     centre = _WIDTH / 2
-    boxes = [_Box(0, 0, _WIDTH, _HEADER_HEIGHT, fill=_HEADER)]
+    header = _TRACING_HEADER if content.tracing else _HEADER
+    boxes = [_Box(0, 0, _WIDTH, _HEADER_HEIGHT, fill=header)]
+    title_en, title_zh = (TRACING_TITLE_EN, TRACING_TITLE_ZH) if content.tracing else (TITLE_EN, TITLE_ZH)
     texts = [
-        _Text(TITLE_EN, centre, 118, 68, _WHITE, bold=True),
-        _Text(TITLE_ZH, centre, 212, 76, _WHITE, bold=True),
+        _Text(title_en, centre, 118, 68 if not content.tracing else 60, _WHITE, bold=True),
+        _Text(title_zh, centre, 212, 76 if not content.tracing else 68, _WHITE, bold=True),
     ]
 
     top = _HEADER_HEIGHT + 40.0
@@ -253,7 +270,8 @@ def _lay_out(content: PosterContent, measure: Measurer) -> _Layout:
     )
     bottom = _add_block_above(texts, measure, content.address, bottom - 30, range(36, 25, -2), 3)
     bottom = _add_block_above(texts, measure, content.district, bottom - 16, range(44, 29, -2), 1, bold=True)
-    bottom = _add_block_above(texts, measure, content.short_url, bottom - 24, range(40, 23, -2), 1, _HEADER)
+    footer = _TRACING_NOTE if content.tracing else content.short_url
+    bottom = _add_block_above(texts, measure, footer, bottom - 24, range(40, 19, -2), 2, header)
 
     return _Layout(_place_qr(content.qr_text, top + 20, bottom - 16), boxes, texts)
 

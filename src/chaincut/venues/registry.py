@@ -15,7 +15,7 @@ from chaincut.domain.ids import new_public_id
 from chaincut.domain.venues import TAXI
 from chaincut.errors import Conflict, FieldError, InvalidInput, NotFound, PolicyError, UnknownVenueType
 from chaincut.policy import Policy
-from chaincut.store import Store
+from chaincut.store import Store, UnitOfWork
 from chaincut.venues.posters import PosterContent, render_poster_pdf, render_poster_png
 from chaincut.venues.tokens import VenueClaims, VenueTokenSigner, checkin_url
 
@@ -111,8 +111,18 @@ class VenueRegistry:
             plate=plate,
         )
 
-    def register(self, draft: VenueDraft, *, operator_id: int | None = None) -> Venue:
-        """Register a venue; ``operator_id``: the venue operator registering their own venue."""
+    def register(
+        self,
+        draft: VenueDraft,
+        *,
+        operator_id: int | None = None,
+        then: Callable[[UnitOfWork, Venue], None] | None = None,
+    ) -> Venue:
+        """Register a venue; ``operator_id``: the venue operator registering their own venue.
+
+        ``then`` runs in the same transaction with the stored venue (a decentralised venue's entry
+        code is stored with it, or neither is).
+        """
         venue = replace(self.prepare(draft), operator_id=operator_id)
         try:
             with self._store.write() as uow:
@@ -123,6 +133,9 @@ class VenueRegistry:
                     raise Conflict("a venue with this ref is already registered", field="ref")
                 venue_id = uow.venues.add(venue, to_epoch(self._clock.now()))
                 stored = uow.venues.get(venue_id)
+                assert stored is not None
+                if then is not None:
+                    then(uow, stored)
         except IntegrityError as exc:
             raise Conflict("a venue with this ref or plate is already registered", field="ref") from exc
         assert stored is not None
@@ -186,12 +199,25 @@ class VenueRegistry:
         """What the venue's QR code holds: the public check-in page, the venue's token its fragment."""
         return checkin_url(self._public_url(), self.token(venue))
 
-    def poster(self, ref: str, fmt: Literal["png", "pdf"]) -> bytes:
-        """The printable poster, with the signed QR and the names in English and Chinese."""
+    def poster(
+        self,
+        ref: str,
+        fmt: Literal["png", "pdf"],
+        *,
+        qr_override: str | None = None,
+        tracing: bool = False,
+    ) -> bytes:
+        """The printable poster, with the signed QR and the names in English and Chinese.
+
+        ``qr_override``: what a decentralised venue's QR holds instead (its CrowdNotifier address, or
+        with ``tracing`` its owner's tracing code).
+        """
         venue = self.get(ref)
         content = PosterContent(
-            token=self.token(venue),
+            token="" if qr_override is not None else self.token(venue),
             public_url=self._public_url(),
+            qr_override=qr_override,
+            tracing=tracing,
             name_en=venue.name_en,
             name_zh=venue.name_zh,
             venue_type=venue.venue_type,

@@ -113,6 +113,7 @@ class VenueTokenSigner:
         if not key_id:
             raise ValueError("key_id must be non-empty")
         self._private_key = private_key
+        self._key_id = key_id
         self._header_b64 = _b64encode(_compact_json({"alg": _ALGORITHM, "kid": key_id}))
 
     def sign(self, claims: VenueClaims) -> str:
@@ -130,6 +131,15 @@ class VenueTokenSigner:
         r, s = decode_dss_signature(der)
         signature = r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
         return f"{VENUE_TOKEN_PREFIX}{signing_input}.{_b64encode(signature)}"
+
+    def sign_detached(self, body: bytes, content_type: str) -> str:
+        """A detached JWS (RFC 7515, appendix F) of ``body``: ``header..signature``, the header naming
+        ``content_type`` as its ``typ``, so a signed document is never taken for a poster's token."""
+        header = _b64encode(_compact_json({"alg": _ALGORITHM, "kid": self._key_id, "typ": content_type}))
+        signing_input = f"{header}.{_b64encode(body)}".encode("ascii")
+        r, s = decode_dss_signature(self._private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
+        return f"{header}..{_b64encode(signature)}"
 
 
 class VenueTokenVerifier:

@@ -14,6 +14,9 @@ What each purge covers (the policy's ``[retention]`` keys):
 - ``rate_counts``: the requests per client (resident, staff member or address) counted for
   rate limits, once the window after theirs has ended too (they no longer count). Workers
   drop them as they add; this catches them when traffic stops.
+- ``warnings``: decentralised check-in's published warnings and their traces, once
+  ``presence.records_days`` have passed since their window ended: phones have deleted every record
+  they could open.
 
 The audit log is not purged: it is append-only by design (triggers refuse
 UPDATE and DELETE) and is the lasting record of who accessed whose data.
@@ -64,6 +67,8 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
         current = to_epoch(now) - to_epoch(now) % WINDOW_SECONDS
         counts_cutoff = current - WINDOW_SECONDS
         counts = uow.rate_counts.delete_before(counts_cutoff)
+        # A warning's expiry was set when it was proposed: its window's end plus presence.records_days.
+        warnings = uow.presence.delete_expired(to_epoch(now))
         more = [
             PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
             PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
@@ -71,6 +76,7 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
             PurgeRecord("approvals", approvals, ended_cutoff, now, policy.version),
             PurgeRecord("signed_codes", codes, codes_cutoff, now, policy.version),
             PurgeRecord("rate_counts", counts, from_epoch(counts_cutoff), now, policy.version),
+            PurgeRecord("warnings", warnings, now, now, policy.version),
         ]
         for record in more:
             uow.purges.record(record)

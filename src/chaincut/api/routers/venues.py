@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from chaincut.api.deps import PageDep, ServicesDep
+from chaincut.api.routers.presence import decode_code
+from chaincut.clock import from_epoch
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, PrincipalKind, Role
+from chaincut.errors import Conflict, InvalidInput
 from chaincut.guards import Caller, requires
+from chaincut.presence.protocol import b64encode
+from chaincut.presence.wire import TRACING_PREFIX
 from chaincut.venues.registry import VenueDraft
 from chaincut.venues.visibility import own_venues_only, venue_for
 
@@ -30,6 +35,19 @@ class VenueCreate(BaseModel):
     district: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
     plate: str | None = Field(default=None, max_length=16)
+    checkin_mode: Literal["central", "crowdnotifier"] = Field(
+        default="central",
+        description="central: phones send each check-in; crowdnotifier: phones keep them, encrypted",
+    )
+    crowdnotifier_variant: Literal["basic", "server"] = Field(
+        default="basic",
+        description="basic: the owner's tracing code is needed to warn; server: the authority warns alone",
+    )
+    entry_payload: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="an entry code the owner made on their own machine (base64), so their key never left it",
+    )
 
 
 class VenuePublic(BaseModel):
@@ -42,6 +60,21 @@ class VenuePublic(BaseModel):
     address: str | None
     plate: str | None
     created_at: datetime | None
+    checkin_mode: Literal["central", "crowdnotifier"] = "central"
+
+
+class VenueRegistered(VenuePublic):
+    entry_url: str | None = Field(
+        default=None, description="a decentralised venue's poster address: its entry code in the fragment"
+    )
+    tracing_code: str | None = Field(
+        default=None,
+        description="a basic venue's tracing code (base64url), shown this once: the owner keeps it safe",
+    )
+
+
+class TracingSheet(BaseModel):
+    tracing_code: str = Field(min_length=1, max_length=4000)
 
 
 class VenuesPublic(BaseModel):
@@ -73,8 +106,9 @@ class VenueTypesPublic(BaseModel):
 _SHARED_FOR_AN_HOUR = {"Cache-Control": "public, max-age=3600"}
 
 
-def _public(venue: Venue) -> VenuePublic:
+def _public(venue: Venue, *, decentralised: bool = False) -> VenuePublic:
     return VenuePublic(
+        checkin_mode="crowdnotifier" if decentralised else "central",
         ref=venue.ref,
         public_id=venue.public_id,
         venue_type=venue.venue_type,
@@ -90,12 +124,29 @@ def _public(venue: Venue) -> VenuePublic:
 @router.post("", status_code=201)
 def register_venue(
     body: VenueCreate, services: ServicesDep, caller: Annotated[Caller, requires(Permission.VENUES_REGISTER)]
-) -> VenuePublic:
-    """Register a venue; a venue operator registers their own (its posters and devices are theirs)."""
+) -> VenueRegistered:
+    """Register a venue; a venue operator registers their own (its posters and devices are theirs).
+
+    A decentralised venue's answer holds its poster's address and (basic variant, unless the owner
+    made its entry code) its tracing code, which nobody can ask for again."""
     operator = caller.principal.staff_id if caller.principal.has_role(Role.VENUE_OPERATOR) else None
-    venue = services.venues.register(VenueDraft(**body.model_dump()), operator_id=operator)
-    caller.audit("venues", venue.ref)
-    return _public(venue)
+    draft = VenueDraft(**body.model_dump(exclude={"checkin_mode", "crowdnotifier_variant", "entry_payload"}))
+    if body.checkin_mode == "central":
+        if body.entry_payload is not None:
+            raise InvalidInput("only a crowdnotifier venue has an entry code", field="entry_payload")
+        venue = services.venues.register(draft, operator_id=operator)
+        caller.audit("venues", venue.ref)
+        return VenueRegistered(**_public(venue).model_dump())
+    payload = None if body.entry_payload is None else decode_code(body.entry_payload, "entry_payload")
+    made = services.presence.register_venue(
+        draft, body.crowdnotifier_variant, operator_id=operator, entry_payload=payload
+    )
+    caller.audit("venues", made.venue.ref)
+    return VenueRegistered(
+        **_public(made.venue, decentralised=True).model_dump(),
+        entry_url=made.entry_url,
+        tracing_code=None if made.tracing_code is None else b64encode(made.tracing_code),
+    )
 
 
 def _own_venues_only(caller: Caller) -> int | None:
@@ -192,7 +243,32 @@ def venue_types(
 
 @router.get("/{ref}")
 def get_venue(ref: RefPath, caller: VenueReader) -> VenuePublic:
-    return _public(_venue_for(caller, ref))
+    venue = _venue_for(caller, ref)
+    return _public(venue, decentralised=caller.services.presence.entry_code(venue) is not None)
+
+
+class EntryCode(BaseModel):
+    variant: Literal["basic", "server"]
+    entry_payload: str = Field(description="the CrowdNotifier QR payload, base64url")
+    url: str = Field(description="what the poster's QR holds: the check-in page, the payload its fragment")
+    valid_from: datetime
+    valid_to: datetime
+
+
+@router.get("/{ref}/entry-code")
+def venue_entry_code(ref: RefPath, caller: VenueReader) -> EntryCode:
+    """A decentralised venue's entry code (public: every visitor scans it)."""
+    venue = _venue_for(caller, ref)
+    code = caller.services.presence.entry_code(venue)
+    if code is None:
+        raise Conflict("this venue's visitors check in centrally: see /venues/{ref}/token", field="ref")
+    return EntryCode(
+        variant=code.variant,
+        entry_payload=b64encode(code.entry_payload),
+        url=caller.services.presence.entry_address(code),
+        valid_from=from_epoch(code.valid_from),
+        valid_to=from_epoch(code.valid_to),
+    )
 
 
 @router.get("/{ref}/token")
@@ -200,8 +276,20 @@ def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
     """The signed payload the venue's QR code carries."""
     venues = caller.services.venues
     venue = _venue_for(caller, ref)
+    if caller.services.presence.entry_code(venue) is not None:
+        raise Conflict(
+            "this venue's visitors check in with CrowdNotifier: its poster holds /venues/{ref}/entry-code",
+            field="ref",
+        )
     url = venues.checkin_address(venue)
     return VenueToken(token=url.partition("#")[2], url=url)
+
+
+def _poster(caller: Caller, ref: str, fmt: Literal["png", "pdf"]) -> bytes:
+    venue = _venue_for(caller, ref)
+    code = caller.services.presence.entry_code(venue)
+    address = None if code is None else caller.services.presence.entry_address(code)
+    return caller.services.venues.poster(venue.ref, fmt, qr_override=address)
 
 
 @router.get(
@@ -210,8 +298,7 @@ def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
     responses={200: {"content": {"image/png": {}}}},
 )
 def venue_poster_png(ref: RefPath, caller: VenueReader) -> Response:
-    venue = _venue_for(caller, ref)
-    return Response(caller.services.venues.poster(venue.ref, "png"), media_type="image/png")
+    return Response(_poster(caller, ref, "png"), media_type="image/png")
 
 
 @router.get(
@@ -220,5 +307,23 @@ def venue_poster_png(ref: RefPath, caller: VenueReader) -> Response:
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def venue_poster_pdf(ref: RefPath, caller: VenueReader) -> Response:
-    venue = _venue_for(caller, ref)
-    return Response(caller.services.venues.poster(venue.ref, "pdf"), media_type="application/pdf")
+    return Response(_poster(caller, ref, "pdf"), media_type="application/pdf")
+
+
+@router.post(
+    "/{ref}/tracing-sheet.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def venue_tracing_sheet(
+    ref: RefPath, body: TracingSheet, caller: Annotated[Caller, requires(Permission.VENUE_DEVICE_TOKENS)]
+) -> Response:
+    """A basic venue's tracing code as a sheet to print and keep safe, for its operator: the code is
+    sent back by the owner's browser (the authority kept none), and checked to be this venue's."""
+    venue = _venue_for(caller, ref, operator_only=True)
+    code = decode_code(body.tracing_code, "tracing_code")
+    caller.services.presence.check_tracing_code(venue, code)
+    sheet = caller.services.venues.poster(
+        venue.ref, "pdf", qr_override=TRACING_PREFIX + b64encode(code), tracing=True
+    )
+    return Response(sheet, media_type="application/pdf", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,198 @@
+"""Decentralised check-in (CrowdNotifier): the authority's public keys, warnings proposed by tracers and
+published by supervisors, and the signed pages of published traces phones download."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chaincut.clock import from_epoch
+from chaincut.domain.access import Permission
+from chaincut.errors import InvalidInput
+from chaincut.guards import Caller, requires
+from chaincut.presence.authority import PAGE_LIMIT
+from chaincut.presence.protocol import b64encode
+from chaincut.presence.wire import SIGNATURE_HEADER
+from chaincut.store.presence import WarningRecord
+
+__all__ = ["decode_code", "router"]
+
+router = APIRouter(prefix="/presence", tags=["presence"])
+
+IdPath = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+def decode_code(text: str, field: str) -> bytes:
+    """A QR code's bytes from base64 (URL-safe or standard, padded or not)."""
+    cleaned = "".join(text.split())
+    try:
+        return base64.b64decode(cleaned.replace("-", "+").replace("_", "/") + "=" * (-len(cleaned) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidInput("expected base64", field=field) from None
+
+
+class PresenceConfigPublic(BaseModel):
+    authority_public_key: str = Field(
+        description="X25519, base64url: venues seal the authority's share to it"
+    )
+    master_public_key: str = Field(description="G2, base64url: server-based venues' entry codes carry it")
+    records_days: int = Field(description="phones delete their check-ins after this many days")
+    max_checkins_per_day: int
+    max_warning_hours: int
+    interval_seconds: int = 3600
+
+
+class WarningCreate(BaseModel):
+    case: str = Field(min_length=1, max_length=64, description="the case's ref")
+    venue: str = Field(min_length=1, max_length=64, description="the venue's ref")
+    start: AwareDatetime
+    end: AwareDatetime
+    message: str = Field(min_length=1, max_length=500, description="what the warned phones show")
+    tracing_code: str | None = Field(
+        default=None, max_length=4000, description="a basic venue's tracing code, base64 (its owner's QR)"
+    )
+
+
+class WarningPublic(BaseModel):
+    id: str
+    case: str
+    venue: str
+    start: datetime
+    end: datetime
+    message: str
+    status: str
+    proposed_by: str
+    proposed_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_reason: str | None
+    expires_at: datetime
+    traces: int = Field(description="one per hour of the window")
+
+
+class WarningsPublic(BaseModel):
+    data: list[WarningPublic]
+    count: int
+
+
+class WarningReview(BaseModel):
+    decision: Literal["publish", "reject"]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _at(seconds: int | None) -> datetime | None:
+    return None if seconds is None else from_epoch(seconds)
+
+
+def _public(record: WarningRecord) -> WarningPublic:
+    return WarningPublic(
+        id=record.public_id,
+        case=record.case_ref,
+        venue=record.venue_ref,
+        start=from_epoch(record.start_time),
+        end=from_epoch(record.end_time),
+        message=record.message,
+        status=record.status,
+        proposed_by=record.proposed_by,
+        proposed_at=from_epoch(record.proposed_at),
+        reviewed_by=record.reviewed_by,
+        reviewed_at=_at(record.reviewed_at),
+        review_reason=record.review_reason,
+        expires_at=from_epoch(record.expires_at),
+        traces=record.traces,
+    )
+
+
+@router.get("/config")
+def presence_config(
+    response: Response, caller: Annotated[Caller, requires(Permission.PUBLIC)]
+) -> PresenceConfigPublic:
+    """The authority's public keys and the policy's limits: the same for everyone, kept by phones."""
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    config = caller.services.presence.config()
+    return PresenceConfigPublic(
+        authority_public_key=b64encode(config.authority_public_key),
+        master_public_key=b64encode(config.master_public_key),
+        records_days=config.records_days,
+        max_checkins_per_day=config.max_checkins_per_day,
+        max_warning_hours=config.max_warning_hours,
+    )
+
+
+@router.get(
+    "/warnings",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "a signed page of traces"}},
+)
+def published_warnings(
+    caller: Annotated[Caller, requires(Permission.PUBLIC)],
+    since: Annotated[int, Query(ge=0, description="the last trace number the phone has")] = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """The published traces numbered after ``since``, oldest first, with a detached JWS of the body in
+    the ``Chaincut-Signature`` header (ES256, the poster key of ``/venues/signing-key``). Everyone gets
+    the same page: it says nothing about who asks. A full page never changes and is cached for a day;
+    the last one for a minute."""
+    page = caller.services.presence.published_page(since, limit)
+    headers = {
+        SIGNATURE_HEADER: page.signature,
+        "ETag": page.etag,
+        "Cache-Control": "public, max-age=86400, immutable" if page.full else "public, max-age=60",
+    }
+    if if_none_match is not None and page.etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, media_type="application/json", headers=headers)
+
+
+@router.post("/warnings", status_code=201)
+def propose_warning(
+    body: WarningCreate, caller: Annotated[Caller, requires(Permission.PRESENCE_WARN, purpose=True)]
+) -> WarningPublic:
+    """A tracer proposes a warning for a decentralised venue the case visited; another supervisor
+    publishes it. For a basic venue, its owner's tracing code is needed."""
+    code = None if body.tracing_code is None else decode_code(body.tracing_code, "tracing_code")
+    record = caller.services.presence.propose(
+        caller.principal,
+        body.case,
+        body.venue,
+        body.start,
+        body.end,
+        body.message,
+        tracing_code=code,
+        purpose=caller.purpose,
+    )
+    return _public(record)
+
+
+@router.get("/warnings/{public_id}")
+def get_warning(
+    public_id: IdPath, caller: Annotated[Caller, requires(Permission.PRESENCE_WARN)]
+) -> WarningPublic:
+    return _public(caller.services.presence.warning(public_id))
+
+
+@router.get("/proposals")
+def list_proposals(
+    caller: Annotated[Caller, requires(Permission.PRESENCE_PUBLISH)],
+    status: Annotated[Literal["proposed", "published", "rejected"] | None, Query()] = "proposed",
+) -> WarningsPublic:
+    """Warnings waiting for review (or those with ``status``), the newest first."""
+    records = caller.services.presence.warnings(status=status)
+    return WarningsPublic(data=[_public(r) for r in records], count=len(records))
+
+
+@router.post("/warnings/{public_id}/review")
+def review_warning(
+    public_id: IdPath, body: WarningReview, caller: Annotated[Caller, requires(Permission.PRESENCE_PUBLISH)]
+) -> WarningPublic:
+    """Publish a warning to phones, or reject it, with a reason; never one's own proposal."""
+    record = caller.services.presence.review(
+        caller.principal, public_id, publish=body.decision == "publish", reason=body.reason
+    )
+    return _public(record)

@@ -1,0 +1,490 @@
+"""The authority's side of decentralised check-in: its keys, venues' entry codes, and warnings.
+
+- A venue registered in decentralised mode gets an entry code (the CrowdNotifier QR payload, in an
+  ``https://`` address's fragment on its poster). In the basic variant it also gets a tracing code
+  for its owner, shown once and never kept: the authority cannot trace the venue without its owner.
+  In the server-based variant the entry code carries the authority's own master public key, and the
+  authority traces the venue alone.
+- A tracer handling a case who visited such a venue proposes a warning: the venue, the case's window
+  there (inside the case's infectious window, no longer than the policy allows), the message for the
+  phones, and for a basic venue its owner's tracing code. The traces are made and checked then.
+- Another supervisor publishes or rejects it (four eyes); both are audited. Published traces are
+  numbered in commit order and served to phones in signed pages (``published_page``).
+- A warning and its traces are deleted ``presence.records_days`` after its window ends: no phone
+  keeps a record that old (``chaincut.whereabouts.retention``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from chaincut.access.audit import AuditTrail, event_for
+from chaincut.access.records import RecordAccess
+from chaincut.clock import Clock, from_epoch, to_epoch
+from chaincut.domain import Venue
+from chaincut.domain.access import Permission, Principal, Role
+from chaincut.domain.audit import AuditFlag
+from chaincut.domain.ids import new_public_id
+from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from chaincut.policy import Policy
+from chaincut.presence import ibe
+from chaincut.presence.protocol import (
+    AuthorityKeys,
+    HourTrace,
+    InvalidPresenceData,
+    authority_traces,
+    b64encode,
+    read_entry_code,
+    server_traces,
+    setup_authority,
+    setup_location,
+    setup_server_location,
+    tracing_code_payload,
+)
+from chaincut.presence.wire import ENTRY_CONTENT_TYPE, ENTRY_PREFIX, WARNINGS_CONTENT_TYPE
+from chaincut.store import Store, UnitOfWork
+from chaincut.store.presence import EntryCodeRecord, PresenceKeyRecord, WarningRecord
+from chaincut.tracing.windows import infectious_window
+from chaincut.venues.registry import VenueDraft, VenueRegistry
+from chaincut.venues.tokens import VenueTokenSigner
+
+__all__ = [
+    "PresenceAuthority",
+    "PresenceConfig",
+    "RegisteredVenue",
+    "SignedPage",
+    "Variant",
+    "entry_url",
+]
+
+Variant = Literal["basic", "server"]
+VARIANTS: tuple[Variant, ...] = ("basic", "server")
+# A printed poster's entry code is valid this long (the protocol needs an end; a venue re-registers
+# or rotates before it). Operational, not epidemiological: no expert sets it.
+_POSTER_VALID = timedelta(days=366)
+_TEXT_LIMIT = 100  # the protocol's description and address
+_MESSAGE_LIMIT = 500
+PAGE_LIMIT = 1000
+
+
+def entry_url(public_url: str, payload: bytes, signer: VenueTokenSigner) -> str:
+    """What a decentralised venue's entry poster holds: the check-in page, and in its fragment the
+    payload as a compact JWS signed with the poster key, so that phones refuse a code the authority
+    did not register (the protocol itself signs nothing)."""
+    header, _, signature = signer.sign_detached(payload, ENTRY_CONTENT_TYPE).partition("..")
+    return f"{public_url.rstrip('/')}/v#{ENTRY_PREFIX}{header}.{b64encode(payload)}.{signature}"
+
+
+@dataclass(frozen=True)
+class RegisteredVenue:
+    """A venue registered in decentralised mode: its entry code, and (basic) its owner's tracing code,
+    which is shown this once and kept nowhere by the authority."""
+
+    venue: Venue
+    variant: Variant
+    entry_payload: bytes
+    entry_url: str
+    tracing_code: bytes | None
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    """What phones and venue owners' apps need: the authority's public keys and the policy's limits."""
+
+    authority_public_key: bytes
+    master_public_key: bytes
+    records_days: int
+    max_checkins_per_day: int
+    max_warning_hours: int
+
+
+@dataclass(frozen=True)
+class SignedPage:
+    """A page of published traces: the JSON body, its detached JWS, and whether it is full (a full
+    page never changes, so it may be cached for long)."""
+
+    body: bytes
+    signature: str
+    full: bool
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    cleaned = " ".join(value.split())
+    if not 1 <= len(cleaned) <= limit:
+        raise InvalidInput(f"expected 1 to {limit} characters", field=field)
+    return cleaned
+
+
+def _reason(text: str) -> str:
+    cleaned = " ".join(text.split())
+    if not 5 <= len(cleaned) <= 500:
+        raise InvalidInput("expected a reason of 5-500 characters", field="reason")
+    return cleaned
+
+
+def _location_texts(venue: Venue) -> tuple[str, str]:
+    both = f"{venue.name_en} {venue.name_zh}"
+    description = both if len(both) <= _TEXT_LIMIT else venue.name_en[:_TEXT_LIMIT]
+    address = venue.address or venue.district or venue.plate or venue.venue_type
+    return description, address[:_TEXT_LIMIT]
+
+
+class PresenceAuthority:
+    """Decentralised venues, and the warnings tracers propose and supervisors publish."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        zone: ZoneInfo,
+        audit: AuditTrail,
+        records: RecordAccess,
+        venues: VenueRegistry,
+        signer: VenueTokenSigner,
+        public_url: Callable[[], str],
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+        self._audit = audit
+        self._records = records
+        self._venues = venues
+        self._signer = signer
+        self._public_url = public_url
+
+    # -- keys ---------------------------------------------------------------------------------------
+
+    def _keys_in(self, uow: UnitOfWork) -> PresenceKeyRecord:
+        keys = uow.presence.keys()
+        if keys is None:
+            authority = setup_authority()
+            mpk, msk = ibe.generate_keys()
+            keys = PresenceKeyRecord(authority.public, authority.secret, mpk.serialize(), msk.serialize())
+            uow.presence.add_keys(keys, at=to_epoch(self._clock.now()))
+        return keys
+
+    def keys(self) -> PresenceKeyRecord:
+        """The authority's keys, made on first use."""
+        with self._store.read() as uow:
+            keys = uow.presence.keys()
+        if keys is not None:
+            return keys
+        with self._store.write() as uow:
+            return self._keys_in(uow)
+
+    def config(self) -> PresenceConfig:
+        keys = self.keys()
+        rules = self._policy.presence
+        return PresenceConfig(
+            keys.authority_public,
+            keys.master_public,
+            rules.records_days,
+            rules.max_checkins_per_day,
+            rules.max_warning_hours,
+        )
+
+    # -- venues -------------------------------------------------------------------------------------
+
+    def register_venue(
+        self,
+        draft: VenueDraft,
+        variant: str,
+        *,
+        operator_id: int | None = None,
+        entry_payload: bytes | None = None,
+    ) -> RegisteredVenue:
+        """Register a venue whose visitors check in with CrowdNotifier.
+
+        ``entry_payload``: an entry code its owner made on their own machine (basic variant, with the
+        authority's public key from ``config``), so that the owner's share never left it.
+        """
+        if variant not in VARIANTS:
+            raise InvalidInput("expected basic or server", field="crowdnotifier_variant")
+        keys = self.keys()
+        now = self._clock.now()
+        made: dict[str, bytes] = {}
+
+        def store_code(uow: UnitOfWork, venue: Venue) -> None:
+            description, address = _location_texts(venue)
+            country = json.dumps({"t": venue.venue_type}, separators=(",", ":")).encode()
+            if entry_payload is not None:
+                payload = self._owners_payload(entry_payload, variant, keys)
+            elif variant == "basic":
+                codes = setup_location(
+                    keys.authority_public,
+                    description,
+                    address,
+                    now,
+                    now + _POSTER_VALID,
+                    country_data=country,
+                )
+                payload, made["tracing"] = codes.entry, codes.tracing
+            else:
+                payload = setup_server_location(
+                    keys.master_public, description, address, now, now + _POSTER_VALID, country_data=country
+                )
+            read = read_entry_code(payload)
+            made["entry"] = payload
+            assert venue.id is not None
+            uow.presence.add_entry_code(
+                EntryCodeRecord(venue.id, variant, payload, read.valid_from, read.valid_to), at=to_epoch(now)
+            )
+
+        venue = self._venues.register(draft, operator_id=operator_id, then=store_code)
+        return RegisteredVenue(
+            venue,
+            variant,
+            made["entry"],
+            entry_url(self._public_url(), made["entry"], self._signer),
+            made.get("tracing"),
+        )
+
+    @staticmethod
+    def _owners_payload(payload: bytes, variant: str, keys: PresenceKeyRecord) -> bytes:
+        try:
+            venue = read_entry_code(payload)
+        except InvalidPresenceData as exc:
+            raise InvalidInput(str(exc), field="entry_payload") from None
+        if (venue.public_key == keys.master_public) != (variant == "server"):
+            raise InvalidInput(
+                "the entry code's public key is the authority's own only in the server-based variant",
+                field="entry_payload",
+            )
+        return payload
+
+    def entry_code(self, venue: Venue) -> EntryCodeRecord | None:
+        """The venue's current entry code, or None: its visitors check in centrally."""
+        if venue.id is None:
+            return None
+        with self._store.read() as uow:
+            codes = uow.presence.entry_codes(venue.id)
+        return codes[0] if codes else None
+
+    def check_tracing_code(self, venue: Venue, tracing_code: bytes) -> None:
+        """Refuse (InvalidInput) a tracing code that is not one of this venue's."""
+        if venue.id is None:
+            raise NotFound("no such venue", field="ref")
+        with self._store.read() as uow:
+            codes = uow.presence.entry_codes(venue.id)
+        self._matching_code(codes, tracing_code)
+
+    @staticmethod
+    def _matching_code(codes: list[EntryCodeRecord], tracing_code: bytes) -> bytes:
+        try:
+            payload = tracing_code_payload(tracing_code)
+        except InvalidPresenceData as exc:
+            raise InvalidInput(str(exc), field="tracing_code") from None
+        if payload not in {c.entry_payload for c in codes if c.variant == "basic"}:
+            raise InvalidInput("this tracing code belongs to another venue", field="tracing_code")
+        return payload
+
+    def entry_address(self, code: EntryCodeRecord) -> str:
+        return entry_url(self._public_url(), code.entry_payload, self._signer)
+
+    # -- warnings -----------------------------------------------------------------------------------
+
+    def propose(
+        self,
+        principal: Principal,
+        case_ref: str,
+        venue_ref: str,
+        start: datetime,
+        end: datetime,
+        message: str,
+        *,
+        tracing_code: bytes | None = None,
+        purpose: str = "",
+    ) -> WarningRecord:
+        """A tracer's warning for a venue the case visited, from ``start`` to ``end``; it waits for
+        another supervisor to publish it."""
+        message = _text(message, "message", _MESSAGE_LIMIT)
+        case = self._records.case(
+            principal, case_ref, action=Permission.PRESENCE_WARN, purpose=purpose, field="case"
+        )
+        venue = self._venues.get(venue_ref)
+        begin, finish = to_epoch(start), to_epoch(end)
+        if finish <= begin:
+            raise InvalidInput("expected an end after the start", field="end")
+        longest = self._policy.presence.max_warning_hours
+        if finish - begin > longest * 3600:
+            raise InvalidInput(
+                f"a warning covers at most {longest} hours (presence.max_warning_hours); "
+                f"this window is {(finish - begin) / 3600:.1f} hours",
+                field="end",
+            )
+        now = self._clock.now()
+        window = infectious_window(case, self._policy, self._zone, now)
+        if begin < window.start or finish > window.end:
+            raise InvalidInput(
+                "the window must lie in the case's infectious window, "
+                f"{from_epoch(window.start):%Y-%m-%d %H:%M} to {from_epoch(window.end):%Y-%m-%d %H:%M} UTC",
+                field="start" if begin < window.start else "end",
+            )
+        assert venue.id is not None
+        assert case.id is not None
+        with self._store.read() as uow:
+            codes = [
+                c
+                for c in uow.presence.entry_codes(venue.id)
+                if c.valid_from <= finish and begin <= c.valid_to
+            ]
+        if not codes:
+            raise Conflict(
+                "this venue's visitors check in centrally (or it had no entry code then): "
+                "its visitors are traced from the case's contacts",
+                field="venue",
+            )
+        traces = self._traces(codes, begin, finish, message, tracing_code)
+        random.SystemRandom().shuffle(traces)  # the hours of a warning are not published in order
+        expires = finish + self._policy.presence.records_days * 86_400
+        public_id = new_public_id()
+        with self._store.write() as uow:
+            uow.presence.add_warning(
+                public_id,
+                venue_id=venue.id,
+                case_id=case.id,
+                start_time=begin,
+                end_time=finish,
+                message=message,
+                proposed_by=principal.name,
+                at=to_epoch(now),
+                expires_at=expires,
+                traces=[(t.start_of_interval, t.trace) for t in traces],
+            )
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "presence.warnings.propose",
+                    "presence_warnings",
+                    record=public_id,
+                    purpose=purpose,
+                    details={"case": case.ref, "venue": venue.ref, "start": begin, "end": finish},
+                    subject_person_id=case.person_id,
+                ),
+            )
+            record = uow.presence.warning(public_id)
+        assert record is not None
+        return record
+
+    def _traces(
+        self, codes: list[EntryCodeRecord], begin: int, finish: int, message: str, tracing_code: bytes | None
+    ) -> list[HourTrace]:
+        server = [c for c in codes if c.variant == "server"]
+        basic = [c for c in codes if c.variant == "basic"]
+        traces: list[HourTrace] = []
+        if server:
+            keys = self.keys()
+            for code in server:
+                traces += server_traces(code.entry_payload, keys.master_secret, begin, finish, message)
+        if basic:
+            if tracing_code is None:
+                raise InvalidInput(
+                    "this venue's owner holds its tracing code: ask them to scan it or send it",
+                    field="tracing_code",
+                )
+            self._matching_code(basic, tracing_code)
+            keys = self.keys()
+            authority = AuthorityKeys(keys.authority_public, keys.authority_secret)
+            try:
+                traces += authority_traces(tracing_code, authority, begin, finish, message)
+            except InvalidPresenceData as exc:
+                raise InvalidInput(str(exc), field="tracing_code") from None
+        return traces
+
+    def review(self, principal: Principal, public_id: str, *, publish: bool, reason: str) -> WarningRecord:
+        """Another supervisor's decision: publish the warning's traces to phones, or reject it."""
+        reason = _reason(reason)
+        if not principal.has_role(Role.SUPERVISOR):
+            raise PermissionDenied("only a supervisor publishes warnings", code="supervisor_required")
+        now = to_epoch(self._clock.now())
+        with self._store.write() as uow:
+            record = uow.presence.warning(public_id)
+            if record is None:
+                raise NotFound("no such warning", field="public_id")
+            if record.proposed_by == principal.name:
+                raise PermissionDenied(
+                    "a warning must be reviewed by another supervisor than the one who proposed it",
+                    code="own_request",
+                )
+            if publish and record.expires_at <= now:
+                raise Conflict(
+                    "this warning's window is past retention; nobody holds its records", field="public_id"
+                )
+            status = "published" if publish else "rejected"
+            if not uow.presence.review(record.id, status, by=principal.name, at=now, reason=reason):
+                raise Conflict(f"this warning was already {record.status}", field="public_id")
+            self._audit.record_in(
+                uow,
+                event_for(
+                    principal,
+                    "presence.warnings.publish" if publish else "presence.warnings.reject",
+                    "presence_warnings",
+                    record=public_id,
+                    purpose=reason,
+                    flags=(AuditFlag.PERMISSION_CHANGE,) if publish else (),
+                    details={
+                        "case": record.case_ref,
+                        "venue": record.venue_ref,
+                        "proposed_by": record.proposed_by,
+                    },
+                    subject_person_id=record.person_id,
+                ),
+            )
+            decided = uow.presence.warning(public_id)
+        assert decided is not None
+        return decided
+
+    def warnings(
+        self, *, status: str | None = None, case_id: int | None = None, limit: int = 200
+    ) -> list[WarningRecord]:
+        with self._store.read() as uow:
+            return uow.presence.warnings(status=status, case_id=case_id, limit=limit)
+
+    def warning(self, public_id: str) -> WarningRecord:
+        with self._store.read() as uow:
+            record = uow.presence.warning(public_id)
+        if record is None:
+            raise NotFound("no such warning", field="public_id")
+        return record
+
+    def published_page(self, since: int, limit: int) -> SignedPage:
+        """The published traces numbered after ``since``, signed with the authority's poster key."""
+        if since < 0:
+            raise InvalidInput("expected a number of 0 or more", field="since")
+        if not 1 <= limit <= PAGE_LIMIT:
+            raise InvalidInput(f"expected 1 to {PAGE_LIMIT}", field="limit")
+        with self._store.read() as uow:
+            rows = uow.presence.published(since, limit)
+        body = json.dumps(
+            {
+                "since": since,
+                "next": rows[-1].seq if rows else since,
+                "more": len(rows) == limit,
+                "data": [
+                    {
+                        "seq": r.seq,
+                        "hour": r.start_of_interval,
+                        "published_at": r.published_at,
+                        "trace": base64.b64encode(r.trace).decode("ascii"),
+                    }
+                    for r in rows
+                ],
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
+        return SignedPage(body, self._signer.sign_detached(body, WARNINGS_CONTENT_TYPE), len(rows) == limit)

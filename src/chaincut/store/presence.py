@@ -1,0 +1,299 @@
+"""Decentralised check-in's storage: the authority's keys, venues' entry codes, warnings and traces.
+
+Secrets are sealed with the FieldCipher under ``AUTHORITY_KEY_FIELD`` and ``MASTER_KEY_FIELD``
+(base64 text; the names ``chaincut keys rotate`` re-seals them with); instants are epoch seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
+
+from chaincut.security.fields import FieldCipher
+from chaincut.store.tables import cases, venues
+from chaincut.store.tables_presence import presence_codes, presence_keys, presence_traces, presence_warnings
+
+__all__ = [
+    "AUTHORITY_KEY_FIELD",
+    "MASTER_KEY_FIELD",
+    "EntryCodeRecord",
+    "PresenceKeyRecord",
+    "PresenceRepository",
+    "PublishedTrace",
+    "WarningRecord",
+]
+
+AUTHORITY_KEY_FIELD = "presence_authority_key"
+MASTER_KEY_FIELD = "presence_master_key"
+_KEYS_ROW = 1
+
+
+@dataclass(frozen=True)
+class PresenceKeyRecord:
+    """The authority's keys, opened: X25519 (``authority_*``) and its IBE master key (``master_*``)."""
+
+    authority_public: bytes
+    authority_secret: bytes
+    master_public: bytes
+    master_secret: bytes
+
+
+@dataclass(frozen=True)
+class EntryCodeRecord:
+    venue_id: int
+    variant: str  # basic, server
+    entry_payload: bytes
+    valid_from: int
+    valid_to: int
+
+
+@dataclass(frozen=True)
+class WarningRecord:
+    id: int
+    public_id: str
+    venue_id: int
+    venue_ref: str
+    case_id: int
+    case_ref: str
+    person_id: int
+    start_time: int
+    end_time: int
+    message: str
+    status: str
+    proposed_by: str
+    proposed_at: int
+    reviewed_by: str | None
+    reviewed_at: int | None
+    review_reason: str | None
+    expires_at: int
+    traces: int
+
+
+@dataclass(frozen=True)
+class PublishedTrace:
+    seq: int
+    start_of_interval: int
+    trace: bytes
+    published_at: int
+
+
+class PresenceRepository:
+    """Reads and writes the presence tables, in the caller's transaction."""
+
+    def __init__(self, conn: Connection, cipher: FieldCipher) -> None:
+        self._conn = conn
+        self._cipher = cipher
+
+    def keys(self) -> PresenceKeyRecord | None:
+        row = self._conn.execute(select(presence_keys).where(presence_keys.c.id == _KEYS_ROW)).one_or_none()
+        if row is None:
+            return None
+        return PresenceKeyRecord(
+            bytes(row.authority_public),
+            self._open(bytes(row.authority_secret_sealed), AUTHORITY_KEY_FIELD),
+            bytes(row.master_public),
+            self._open(bytes(row.master_secret_sealed), MASTER_KEY_FIELD),
+        )
+
+    def _open(self, blob: bytes, field: str) -> bytes:
+        opened = self._cipher.open(blob, field=field)
+        assert opened is not None
+        return base64.b64decode(opened)
+
+    def _seal(self, secret: bytes, field: str) -> bytes:
+        sealed = self._cipher.seal(base64.b64encode(secret).decode("ascii"), field=field)
+        assert sealed is not None
+        return sealed
+
+    def add_keys(self, keys: PresenceKeyRecord, *, at: int) -> None:
+        self._conn.execute(
+            insert(presence_keys).values(
+                id=_KEYS_ROW,
+                authority_public=keys.authority_public,
+                authority_secret_sealed=self._seal(keys.authority_secret, AUTHORITY_KEY_FIELD),
+                master_public=keys.master_public,
+                master_secret_sealed=self._seal(keys.master_secret, MASTER_KEY_FIELD),
+                created_at=at,
+                published_seq=0,
+            )
+        )
+
+    def add_entry_code(self, code: EntryCodeRecord, *, at: int) -> None:
+        self._conn.execute(
+            insert(presence_codes).values(
+                venue_id=code.venue_id,
+                variant=code.variant,
+                entry_payload=code.entry_payload,
+                valid_from=code.valid_from,
+                valid_to=code.valid_to,
+                created_at=at,
+            )
+        )
+
+    def entry_codes(self, venue_id: int) -> list[EntryCodeRecord]:
+        """The venue's entry codes, the newest first (none: it checks in centrally)."""
+        t = presence_codes
+        rows = self._conn.execute(
+            select(t).where(t.c.venue_id == venue_id).order_by(t.c.valid_from.desc(), t.c.id.desc())
+        )
+        return [
+            EntryCodeRecord(r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to)
+            for r in rows
+        ]
+
+    def decentralised_venue_ids(self, venue_ids: list[int]) -> set[int]:
+        if not venue_ids:
+            return set()
+        t = presence_codes
+        rows = self._conn.execute(select(t.c.venue_id).where(t.c.venue_id.in_(venue_ids)).distinct())
+        return {int(r[0]) for r in rows}
+
+    def add_warning(
+        self,
+        public_id: str,
+        *,
+        venue_id: int,
+        case_id: int,
+        start_time: int,
+        end_time: int,
+        message: str,
+        proposed_by: str,
+        at: int,
+        expires_at: int,
+        traces: list[tuple[int, bytes]],
+    ) -> int:
+        """A proposed warning and its traces, (hour, trace) each; its id."""
+        warning_id = self._conn.execute(
+            insert(presence_warnings)
+            .values(
+                public_id=public_id,
+                venue_id=venue_id,
+                case_id=case_id,
+                start_time=start_time,
+                end_time=end_time,
+                message=message,
+                status="proposed",
+                proposed_by=proposed_by,
+                proposed_at=at,
+                expires_at=expires_at,
+            )
+            .returning(presence_warnings.c.id)
+        ).scalar_one()
+        self._conn.execute(
+            insert(presence_traces),
+            [{"warning_id": warning_id, "start_of_interval": hour, "trace": trace} for hour, trace in traces],
+        )
+        return int(warning_id)
+
+    def _warnings(self) -> Select[Any]:
+        w, t = presence_warnings, presence_traces
+        count = select(func.count()).where(t.c.warning_id == w.c.id).scalar_subquery()
+        return (
+            select(
+                w,
+                venues.c.ref.label("venue_ref"),
+                cases.c.ref.label("case_ref"),
+                cases.c.person_id.label("person_id"),
+                count.label("traces"),
+            )
+            .join(venues, venues.c.id == w.c.venue_id)
+            .join(cases, cases.c.id == w.c.case_id)
+        )
+
+    @staticmethod
+    def _record(row: Row[Any]) -> WarningRecord:
+        return WarningRecord(
+            int(row.id),
+            row.public_id,
+            int(row.venue_id),
+            row.venue_ref,
+            int(row.case_id),
+            row.case_ref,
+            int(row.person_id),
+            int(row.start_time),
+            int(row.end_time),
+            row.message,
+            row.status,
+            row.proposed_by,
+            int(row.proposed_at),
+            row.reviewed_by,
+            row.reviewed_at,
+            row.review_reason,
+            int(row.expires_at),
+            int(row.traces),
+        )
+
+    def warning(self, public_id: str) -> WarningRecord | None:
+        row = self._conn.execute(
+            self._warnings().where(presence_warnings.c.public_id == public_id)
+        ).one_or_none()
+        return None if row is None else self._record(row)
+
+    def warnings(
+        self, *, status: str | None = None, case_id: int | None = None, limit: int = 200
+    ) -> list[WarningRecord]:
+        """Warnings, the newest proposed first."""
+        w = presence_warnings
+        query = self._warnings().order_by(w.c.proposed_at.desc(), w.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(w.c.status == status)
+        if case_id is not None:
+            query = query.where(w.c.case_id == case_id)
+        return [self._record(r) for r in self._conn.execute(query)]
+
+    def review(self, warning_id: int, status: str, *, by: str, at: int, reason: str) -> bool:
+        """Decide on a proposed warning; False when it was no longer proposed (decided meanwhile)."""
+        w = presence_warnings
+        done = self._conn.execute(
+            update(w)
+            .where((w.c.id == warning_id) & (w.c.status == "proposed"))
+            .values(status=status, reviewed_by=by, reviewed_at=at, review_reason=reason)
+        )
+        if done.rowcount != 1:
+            return False
+        t = presence_traces
+        if status != "published":
+            self._conn.execute(delete(t).where(t.c.warning_id == warning_id))
+            return True
+        ids = [
+            int(r[0])
+            for r in self._conn.execute(select(t.c.id).where(t.c.warning_id == warning_id).order_by(t.c.id))
+        ]
+        # Raising the counter locks its row until commit: publishing transactions take turns, so the
+        # numbers they hand out commit in order.
+        last = self._conn.execute(
+            update(presence_keys)
+            .where(presence_keys.c.id == _KEYS_ROW)
+            .values(published_seq=presence_keys.c.published_seq + len(ids))
+            .returning(presence_keys.c.published_seq)
+        ).scalar_one()
+        first = int(last) - len(ids) + 1
+        for offset, trace_id in enumerate(ids):
+            self._conn.execute(
+                update(t).where(t.c.id == trace_id).values(seq=first + offset, published_at=at)
+            )
+        return True
+
+    def published(self, since: int, limit: int) -> list[PublishedTrace]:
+        """The published traces numbered after ``since``, in order, at most ``limit``."""
+        t = presence_traces
+        rows = self._conn.execute(
+            select(t.c.seq, t.c.start_of_interval, t.c.trace, t.c.published_at)
+            .where(t.c.seq > since)
+            .order_by(t.c.seq)
+            .limit(limit)
+        )
+        return [
+            PublishedTrace(int(r.seq), int(r.start_of_interval), bytes(r.trace), int(r.published_at))
+            for r in rows
+        ]
+
+    def delete_expired(self, cutoff: int) -> int:
+        """Delete the warnings (any status) that expired before ``cutoff``, with their traces."""
+        w, t = presence_warnings, presence_traces
+        expired = select(w.c.id).where(w.c.expires_at < cutoff)
+        self._conn.execute(delete(t).where(t.c.warning_id.in_(expired)))
+        return int(self._conn.execute(delete(w).where(w.c.expires_at < cutoff)).rowcount)

@@ -1,0 +1,313 @@
+"""Decentralised check-in end to end over the API, on every backend: venues registered in CrowdNotifier
+mode (basic and server-based), phones (``chaincut.presence.client``) that keep their check-ins and send
+nothing, a tracer's warning reviewed by another supervisor, the signed pages phones download and match,
+and retention.
+
+The clock is fixed at 2026-11-20T04:00Z; the case's onset on 2026-11-18 opens its infectious window
+on 2026-11-16 (Hong Kong time), by the default policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chaincut.api import create_app
+from chaincut.bootstrap import Services
+from chaincut.clock import FixedClock
+from chaincut.domain.access import Role
+from chaincut.presence.client import CheckInLimit, PresenceClient
+from chaincut.presence.protocol import InvalidPresenceData, b64decode, b64encode, setup_server_location
+from chaincut.presence.wire import SIGNATURE_HEADER
+from chaincut.whereabouts.retention import purge_expired
+from support.auth import staff_headers
+
+VISIT_START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+VISIT_END = datetime(2026, 11, 18, 11, 30, tzinfo=UTC)
+MESSAGE = "A person with COVID-19 was here. Get tested today and watch for symptoms."
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    app = create_app(services, schedule_maintenance=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def staff(services: Services, client: TestClient) -> dict[str, dict[str, str]]:
+    heads = {
+        "owner": staff_headers(services, Role.VENUE_OPERATOR, username="owner"),
+        "sam": staff_headers(services, Role.SUPERVISOR, username="sam", purpose="tracing case C1's venues"),
+        "sue": staff_headers(services, Role.SUPERVISOR, username="sue", purpose="reviewing warnings"),
+        "tina": staff_headers(services, Role.TRACER, username="tina"),
+    }
+    assert client.post("/people", json={"ref": "p-case"}, headers=heads["sam"]).status_code == 201
+    case = {"ref": "C1", "person": "p-case", "classification": "local", "onset_on": "2026-11-18"}
+    assert client.post("/cases", json=case, headers=heads["sam"]).status_code == 201
+    return heads
+
+
+REGISTERED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def register(client: TestClient, owner: dict[str, str], ref: str, variant: str) -> dict[str, Any]:
+    """Register a venue as its operator did on 1 November (its entry code valid from then)."""
+    clock: FixedClock = client.app.state.services.clock  # type: ignore[attr-defined]
+    now = clock.now()
+    clock.set(REGISTERED_AT)
+    body = {
+        "ref": ref,
+        "venue_type": "restaurant",
+        "name_en": f"Harbour Noodles {ref}",
+        "name_zh": "海港麵家",
+        "district": "Wan Chai",
+        "checkin_mode": "crowdnotifier",
+        "crowdnotifier_variant": variant,
+    }
+    response = client.post("/venues", json=body, headers=owner)
+    clock.set(now)
+    assert response.status_code == 201, response.text
+    registered: dict[str, Any] = response.json()
+    return registered
+
+
+def phone(client: TestClient) -> PresenceClient:
+    device = PresenceClient(client)
+    device.configure()
+    return device
+
+
+def warn(client: TestClient, headers: dict[str, str], venue: str, **changes: Any) -> Any:
+    body: dict[str, Any] = {
+        "case": "C1",
+        "venue": venue,
+        "start": VISIT_START.isoformat(),
+        "end": VISIT_END.isoformat(),
+        "message": MESSAGE,
+    }
+    body.update(changes)
+    return client.post("/presence/warnings", json=body, headers=headers)
+
+
+def review(client: TestClient, headers: dict[str, str], warning: str, decision: str = "publish") -> Any:
+    body = {"decision": decision, "reason": "the case confirmed the visit by phone"}
+    return client.post(f"/presence/warnings/{warning}/review", json=body, headers=headers)
+
+
+def test_a_basic_venue_is_warned_with_its_owners_tracing_code_and_only_its_visitors_learn_it(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    basic = register(client, staff["owner"], "V-BASIC", "basic")
+    other = register(client, staff["owner"], "V-OTHER", "basic")
+    assert basic["checkin_mode"] == "crowdnotifier"
+    assert basic["entry_url"].startswith("https://chaincut.example.org/v#CROWDNOTIFIER:3:")
+    assert basic["tracing_code"], "a basic venue's owner gets its tracing code once"
+    # The authority keeps the entry code only: nothing it stores opens a visitor's record.
+    with services.store.read() as uow:
+        stored = [
+            bytes(r[0]) for r in uow.connection.exec_driver_sql("SELECT entry_payload FROM presence_codes")
+        ]
+    tracing = b64decode(basic["tracing_code"])
+    assert len(stored) == 2 and all(tracing not in p and p not in tracing[:0] for p in stored)
+    assert client.get("/venues/V-BASIC/token", headers=staff["owner"]).status_code == 409
+
+    there, later, elsewhere = phone(client), phone(client), phone(client)
+    there.check_in(there.scan(basic["entry_url"]), VISIT_START + timedelta(minutes=50), VISIT_END)
+    later.check_in(
+        later.scan(basic["entry_url"]), VISIT_END + timedelta(hours=2), VISIT_END + timedelta(hours=3)
+    )
+    elsewhere.check_in(elsewhere.scan(other["entry_url"]), VISIT_START, VISIT_END)
+
+    # Refusals, each naming its field, and nothing stored.
+    without = warn(client, staff["sam"], "V-BASIC")
+    assert without.status_code == 422 and without.json()["field"] == "tracing_code"
+    foreign = warn(client, staff["sam"], "V-BASIC", tracing_code=other["tracing_code"])
+    assert foreign.status_code == 422 and "another venue" in foreign.json()["message"]
+    too_long = warn(
+        client,
+        staff["sam"],
+        "V-BASIC",
+        tracing_code=basic["tracing_code"],
+        end=(VISIT_START + timedelta(hours=25)).isoformat(),
+    )
+    assert too_long.status_code == 422 and too_long.json()["field"] == "end"
+    assert "24 hours" in too_long.json()["message"]
+    early = warn(
+        client,
+        staff["sam"],
+        "V-BASIC",
+        tracing_code=basic["tracing_code"],
+        start="2026-11-10T10:00:00+00:00",
+        end="2026-11-10T11:00:00+00:00",
+    )
+    assert early.status_code == 422 and early.json()["field"] == "start"
+    assert client.get("/presence/proposals", headers=staff["sue"]).json()["count"] == 0
+
+    proposed = warn(client, staff["sam"], "V-BASIC", tracing_code=basic["tracing_code"])
+    assert proposed.status_code == 201, proposed.text
+    warning = proposed.json()
+    assert warning["status"] == "proposed" and warning["traces"] == 2  # 10:00-11:00 and 11:00-12:00
+    assert there.check(now=services.clock.now()) == [], (
+        "nothing is published before a second supervisor reviews it"
+    )
+
+    assert review(client, staff["sam"], warning["id"]).status_code == 403, "never one's own proposal"
+    assert review(client, staff["tina"], warning["id"]).status_code == 403, "a tracer does not publish"
+    published = review(client, staff["sue"], warning["id"])
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    assert review(client, staff["sue"], warning["id"]).status_code == 409
+
+    found = there.check(now=services.clock.now())
+    assert len(found) == 1
+    assert found[0].exposure.message == MESSAGE
+    assert found[0].exposure.trace_start == int(VISIT_START.timestamp())
+    assert found[0].exposure.arrival == int((VISIT_START + timedelta(minutes=50)).timestamp())
+    assert later.check(now=services.clock.now()) == [], (
+        "a record that opens but does not overlap warns nobody"
+    )
+    assert elsewhere.check(now=services.clock.now()) == []
+    assert there.check(now=services.clock.now()) == [], "a trace is downloaded once"
+
+    with services.store.read() as uow:
+        actions = [r.event.action for r in uow.audit.find()]
+    assert "presence.warnings.propose" in actions and "presence.warnings.publish" in actions
+
+
+def test_a_server_based_venue_is_warned_by_the_authority_alone(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    venue = register(client, staff["owner"], "V-SERVER", "server")
+    assert venue["tracing_code"] is None
+    config = client.get("/presence/config").json()
+    device = phone(client)
+    scanned = device.scan(venue["entry_url"])
+    assert b64encode(scanned.public_key) == config["master_public_key"]
+    device.check_in(scanned, VISIT_START, VISIT_END)
+
+    proposed = warn(client, staff["sam"], "V-SERVER")
+    assert proposed.status_code == 201, proposed.text
+    rejected = review(client, staff["sue"], proposed.json()["id"], "reject")
+    assert rejected.json()["status"] == "rejected"
+    assert device.check(now=services.clock.now()) == []
+
+    again = warn(client, staff["sam"], "V-SERVER", message="Get tested within 3 days.")
+    assert review(client, staff["sue"], again.json()["id"]).status_code == 200
+    found = device.check(now=services.clock.now())
+    assert [f.exposure.message for f in found] == ["Get tested within 3 days."]
+
+
+def test_pages_are_signed_cacheable_and_a_forged_page_is_ignored_and_logged(
+    client: TestClient,
+    staff: dict[str, dict[str, str]],
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    venue = register(client, staff["owner"], "V-SERVER", "server")
+    device = phone(client)
+    device.check_in(device.scan(venue["entry_url"]), VISIT_START, VISIT_END)
+    for hour in range(3):
+        start = VISIT_START + timedelta(hours=hour)
+        made = warn(
+            client,
+            staff["sam"],
+            "V-SERVER",
+            start=start.isoformat(),
+            end=(start + timedelta(minutes=30)).isoformat(),
+        )
+        assert review(client, staff["sue"], made.json()["id"]).status_code == 200
+
+    first = client.get("/presence/warnings", params={"since": 0, "limit": 2})
+    assert first.status_code == 200 and "immutable" in first.headers["Cache-Control"]
+    assert [item["seq"] for item in first.json()["data"]] == [1, 2] and first.json()["more"]
+    rest = client.get("/presence/warnings", params={"since": 2, "limit": 2})
+    assert [item["seq"] for item in rest.json()["data"]] == [3] and not rest.json()["more"]
+    assert rest.headers["Cache-Control"] == "public, max-age=60"
+    cached = client.get(
+        "/presence/warnings",
+        params={"since": 0, "limit": 2},
+        headers={"If-None-Match": first.headers["ETag"]},
+    )
+    assert cached.status_code == 304
+
+    class Tampering:
+        """The network between the phone and the authority changes a byte of every page."""
+
+        def get(self, url: str, **kwargs: Any) -> Any:
+            response = client.get(url, **kwargs)
+            if url == "/presence/warnings":
+                response._content = response.content.replace(b'"seq":1', b'"seq":7')
+            return response
+
+    device.http = Tampering()
+    with caplog.at_level(logging.WARNING, logger="chaincut.presence.client"):
+        assert device.check(now=services.clock.now()) == []
+    assert device.ignored_pages == 1 and device.last_seq == 0
+    assert "signature does not check" in caplog.text
+
+    device.http = client
+    assert len(device.check(now=services.clock.now())) == 2, "the visit overlaps two of the three windows"
+    signature = client.get("/presence/warnings").headers[SIGNATURE_HEADER]
+    assert signature.count(".") == 2 and ".." in signature
+
+
+def test_phones_refuse_forged_codes_and_cap_check_ins_per_day(
+    client: TestClient, staff: dict[str, dict[str, str]]
+) -> None:
+    venue = register(client, staff["owner"], "V-SERVER", "server")
+    device = phone(client)
+    prefix = "https://chaincut.example.org/v#CROWDNOTIFIER:3:"
+    header, payload_b64, signature = venue["entry_url"].partition(":3:")[2].split(".")
+    payload = b64decode(payload_b64)
+    for bad, reason in (
+        (prefix + "AAAA", "no signed payload"),
+        ("https://chaincut.example.org/v#", "not a CrowdNotifier poster"),
+        ("not a poster", "not a CrowdNotifier poster"),
+        (f"{prefix}{header}.{b64encode(payload[:-1] + bytes([payload[-1] ^ 1]))}.{signature}", "not signed"),
+    ):
+        with pytest.raises(InvalidPresenceData, match=reason):
+            device.scan(bad)
+    # A poster someone made with their own keys: a valid CrowdNotifier code, but not the authority's.
+    forged = setup_server_location(
+        b64decode(client.get("/presence/config").json()["master_public_key"]),
+        "Harbour Noodles",
+        "Wan Chai",
+        REGISTERED_AT,
+        REGISTERED_AT + timedelta(days=30),
+    )
+    with pytest.raises(InvalidPresenceData, match="not signed by the health authority"):
+        device.scan(f"{prefix}{header}.{b64encode(forged)}.{signature}")
+
+    scanned = device.scan(venue["entry_url"])
+    limit = client.get("/presence/config").json()["max_checkins_per_day"]
+    for n in range(limit):
+        at = VISIT_START + timedelta(minutes=n)
+        device.check_in(scanned, at, at + timedelta(minutes=1))
+    with pytest.raises(CheckInLimit):
+        device.check_in(scanned, VISIT_END, VISIT_END + timedelta(minutes=5))
+    device.check_in(scanned, VISIT_START + timedelta(days=1), VISIT_START + timedelta(days=1, hours=1))
+
+
+def test_warnings_expire_with_the_policy_and_phones_forget_old_visits(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services, clock: FixedClock
+) -> None:
+    venue = register(client, staff["owner"], "V-SERVER", "server")
+    device = phone(client)
+    device.check_in(device.scan(venue["entry_url"]), VISIT_START, VISIT_END)
+    made = warn(client, staff["sam"], "V-SERVER")
+    assert review(client, staff["sue"], made.json()["id"]).status_code == 200
+    records_days = services.policy.presence.records_days
+
+    clock.advance(VISIT_END + timedelta(days=records_days) - clock.now() - timedelta(seconds=1))
+    purge_expired(services.store, services.policy, clock)
+    assert len(client.get("/presence/warnings").json()["data"]) == 2
+    clock.advance(timedelta(seconds=2))
+    records = purge_expired(services.store, services.policy, clock)
+    assert {r.kind: r.deleted for r in records}["warnings"] == 1
+    assert client.get("/presence/warnings").json()["data"] == []
+    assert device.forget_old(clock.now()) == 1 and device.visits == []
