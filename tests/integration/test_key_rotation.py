@@ -172,6 +172,7 @@ def test_an_interrupted_rotation_resumes_and_the_old_key_can_then_go(
         ("person_corrections", len(CORRECTIONS)),
         ("code_signing_keys", 0),  # sealed code-signing keys: none in this store
         ("border_seed_commitments", 0),  # sealed ballot seeds: none either
+        ("presence_keys", 0),  # the decentralised check-in keys, made on first use: not yet
     }
     assert all(p.finished_at is not None for p in done.progress)
     assert rotate_data_keys(rekeyed.store, clock).nothing_to_do
@@ -267,6 +268,7 @@ def test_keys_commands(
         "person_corrections",
         "code_signing_keys",
         "border_seed_commitments",
+        "presence_keys",
     }
     assert all(r["finished_at"] for r in doc["rotations"])
 
