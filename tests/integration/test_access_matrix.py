@@ -18,6 +18,7 @@ depend on the store.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -111,6 +112,15 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/venues/types"): EVERYONE,
     ("GET", "/venues/{ref}/poster.png"): VENUE_READERS,
     ("GET", "/venues/{ref}/poster.pdf"): VENUE_READERS,
+    # a basic decentralised venue's tracing sheet: its operator, who holds the code
+    ("POST", "/venues/{ref}/tracing-sheet.pdf"): frozenset({VENUE_OPERATOR}),
+    # decentralised check-in: what phones download is public; the desk warns, a supervisor publishes
+    ("GET", "/presence/config"): EVERYONE,
+    ("GET", "/presence/warnings"): EVERYONE,
+    ("POST", "/presence/warnings"): DESK,
+    ("GET", "/presence/warnings/{public_id}"): DESK,
+    ("GET", "/presence/proposals"): frozenset({SUPERVISOR}),
+    ("POST", "/presence/warnings/{public_id}/review"): frozenset({SUPERVISOR}),
     ("GET", "/risky-venues"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, RESIDENT}),
     # check-ins: residents' apps and venues' devices
     ("POST", "/checkins"): frozenset({RESIDENT, VENUE_DEVICE}),
@@ -206,6 +216,8 @@ PUBLIC_OPERATIONS = frozenset(
         ("GET", "/venues/signing-key"),
         ("GET", "/venues/types"),
         ("POST", "/enrolments"),
+        ("GET", "/presence/config"),
+        ("GET", "/presence/warnings"),
     }
 )
 
@@ -226,6 +238,16 @@ class World:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     border_booking: str = ""  # the resident's own booking, to cancel
     retired_kid: str = ""  # a retired code-signing key, to revoke
+    tracing_code: str = ""  # the basic decentralised venue V3's, as its operator holds it
+    warning: str = ""  # a proposed warning for the server-based venue V4
+
+    def propose_warning(self) -> str:
+        """A warning for V4 proposed by someone other than the callers: theirs to review."""
+        start = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
+        proposed = self.services.presence.propose(
+            _SYSTEM, "C1", "V4", start, start + timedelta(hours=1), "Get tested today."
+        )
+        return proposed.public_id
 
     def fresh_headers(self, caller: str) -> dict[str, str]:
         """New credentials for ``caller`` (for signing out without ending the shared ones)."""
@@ -297,7 +319,16 @@ def world(embedded_services: Services) -> Iterator[World]:
         ids = uow.cases.ids_for(["C1", "C9"])
         uow.cases.set_links([(ids["C9"], ids["C1"])])
     services.clusters.refresh(_SYSTEM)
-    # The venue operator registered both venues: their posters and devices are theirs.
+    # Two decentralised venues, registered before the case's window (their codes valid from then).
+    clock = services.clock
+    clock.set(NOW - timedelta(days=10))  # type: ignore[attr-defined]
+    basic = services.presence.register_venue(
+        VenueDraft("restaurant", "Quiet Cafe", "靜咖啡", ref="V3"), "basic"
+    )
+    services.presence.register_venue(VenueDraft("restaurant", "Open Bar", "開放酒吧", ref="V4"), "server")
+    clock.set(NOW)  # type: ignore[attr-defined]
+    assert basic.tracing_code is not None
+    # The venue operator registered the venues: their posters and devices are theirs.
     with services.store.write() as uow:
         uow.connection.execute(
             sa.text("UPDATE venues SET operator_id = (SELECT id FROM staff WHERE username = :u)"),
@@ -309,6 +340,8 @@ def world(embedded_services: Services) -> Iterator[World]:
     app = create_app(services, schedule_maintenance=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         w = World(services, client, services.venues.token(venue), headers=headers)
+        w.tracing_code = base64.b64encode(basic.tracing_code).decode()
+        w.warning = w.propose_warning()
         # Orders from C1: people linked to the tracer's case.
         w.orders["tracer"] = _order(services, "P2", "C1")
         w.orders["supervisor"] = _order(services, "P5", "C1")
@@ -435,6 +468,27 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/venues/types"): _static("/venues/types"),
     ("GET", "/venues/{ref}/poster.png"): _static("/venues/V1/poster.png"),
     ("GET", "/venues/{ref}/poster.pdf"): _static("/venues/V1/poster.pdf"),
+    ("POST", "/venues/{ref}/tracing-sheet.pdf"): lambda w, _c: Call(
+        "/venues/V3/tracing-sheet.pdf", body={"tracing_code": w.tracing_code}
+    ),
+    ("GET", "/presence/config"): _static("/presence/config"),
+    ("GET", "/presence/warnings"): _static("/presence/warnings", {"since": "0"}),
+    ("POST", "/presence/warnings"): _static(
+        "/presence/warnings",
+        body={
+            "case": "C1",
+            "venue": "V4",
+            "start": "2026-11-18T05:00:00+00:00",
+            "end": "2026-11-18T06:00:00+00:00",
+            "message": "Get tested today.",
+        },
+    ),
+    ("GET", "/presence/warnings/{public_id}"): lambda w, _c: Call(f"/presence/warnings/{w.warning}"),
+    ("GET", "/presence/proposals"): _static("/presence/proposals"),
+    ("POST", "/presence/warnings/{public_id}/review"): lambda w, _c: Call(
+        f"/presence/warnings/{w.propose_warning()}/review",
+        body={"decision": "publish", "reason": "the case confirmed the visit"},
+    ),
     ("GET", "/risky-venues"): _static("/risky-venues", WINDOW),
     ("POST", "/checkins"): lambda w, c: Call(
         "/checkins",

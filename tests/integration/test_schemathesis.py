@@ -48,6 +48,8 @@ PUBLIC = frozenset(
         ("GET", "/venues/signing-key"),
         ("GET", "/venues/types"),
         ("POST", "/enrolments"),
+        ("GET", "/presence/config"),
+        ("GET", "/presence/warnings"),
     }
 )
 FUZZ = settings(

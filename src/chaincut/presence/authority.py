@@ -292,6 +292,15 @@ class PresenceAuthority:
             raise InvalidInput("this tracing code belongs to another venue", field="tracing_code")
         return payload
 
+    def decentralised_venues(self) -> list[tuple[Venue, str]]:
+        """The venues whose visitors check in with CrowdNotifier, and each one's variant."""
+        with self._store.read() as uow:
+            return uow.presence.decentralised_venues()
+
+    def decentralised_ids(self, venue_ids: list[int]) -> set[int]:
+        with self._store.read() as uow:
+            return uow.presence.decentralised_venue_ids(venue_ids)
+
     def entry_address(self, code: EntryCodeRecord) -> str:
         return entry_url(self._public_url(), code.entry_payload, self._signer)
 

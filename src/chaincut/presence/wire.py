@@ -4,6 +4,11 @@ pages of published warnings are signed."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+from chaincut.errors import InvalidInput
+
 __all__ = [
     "ENTRY_CONTENT_TYPE",
     "ENTRY_PREFIX",
@@ -23,3 +28,12 @@ WARNINGS_CONTENT_TYPE = "chaincut-presence-warnings"
 """The ``typ`` of the detached JWS that signs a page of warnings: never taken for a poster's token."""
 SIGNATURE_HEADER = "Chaincut-Signature"
 """The response header that carries a page's detached JWS."""
+
+
+def decode_code(text: str, field: str) -> bytes:
+    """A QR code's bytes from base64 (URL-safe or standard, padded or not, spaces ignored)."""
+    cleaned = "".join(text.split())
+    try:
+        return base64.b64decode(cleaned.replace("-", "+").replace("_", "/") + "=" * (-len(cleaned) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidInput("expected base64", field=field) from None

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 
+from chaincut.domain import Venue
 from chaincut.security.fields import FieldCipher
 from chaincut.store.tables import cases, venues
 from chaincut.store.tables_presence import presence_codes, presence_keys, presence_traces, presence_warnings
+from chaincut.store.venues import venue_from_row
 
 __all__ = [
     "AUTHORITY_KEY_FIELD",
@@ -143,6 +145,19 @@ class PresenceRepository:
             EntryCodeRecord(r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to)
             for r in rows
         ]
+
+    def decentralised_venues(self, limit: int = 5000) -> list[tuple[Venue, str]]:
+        """The venues with an entry code and the variant of the newest, by name."""
+        t = presence_codes
+        newest = select(t.c.venue_id, func.max(t.c.id).label("code_id")).group_by(t.c.venue_id).subquery()
+        rows = self._conn.execute(
+            select(venues, t.c.variant)
+            .join(newest, newest.c.venue_id == venues.c.id)
+            .join(t, t.c.id == newest.c.code_id)
+            .order_by(venues.c.name_en, venues.c.id)
+            .limit(limit)
+        )
+        return [(venue_from_row(r), str(r.variant)) for r in rows]
 
     def decentralised_venue_ids(self, venue_ids: list[int]) -> set[int]:
         if not venue_ids:

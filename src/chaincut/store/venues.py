@@ -13,10 +13,10 @@ from chaincut.domain import Venue
 from chaincut.store.people import ref_index
 from chaincut.store.tables import venues
 
-__all__ = ["VenueRepository"]
+__all__ = ["VenueRepository", "venue_from_row"]
 
 
-def _venue(r: Row[Any]) -> Venue:
+def venue_from_row(r: Row[Any]) -> Venue:
     return Venue(
         ref=r.ref,
         public_id=r.public_id,
@@ -64,7 +64,7 @@ class VenueRepository:
 
     def _one(self, clause: Any) -> Venue | None:
         row = self._conn.execute(select(venues).where(clause)).one_or_none()
-        return None if row is None else _venue(row)
+        return None if row is None else venue_from_row(row)
 
     def get(self, venue_id: int) -> Venue | None:
         return self._one(venues.c.id == venue_id)
@@ -100,7 +100,7 @@ class VenueRepository:
             query = query.where(venues.c.district == district)
             counter = counter.where(venues.c.district == district)
         rows = self._conn.execute(query.order_by(venues.c.ref).offset(offset).limit(limit))
-        return [_venue(r) for r in rows], int(self._conn.execute(counter).scalar_one())
+        return [venue_from_row(r) for r in rows], int(self._conn.execute(counter).scalar_one())
 
     def existing(self, column: str, values: Sequence[str]) -> set[str]:
         """Which of ``values`` are already taken in the unique ``column`` (ref, plate)."""
@@ -117,7 +117,7 @@ class VenueRepository:
         for start in range(0, len(venue_ids), 5000):
             chunk = venue_ids[start : start + 5000]
             for row in self._conn.execute(select(venues).where(venues.c.id.in_(chunk))):
-                out[int(row.id)] = _venue(row)
+                out[int(row.id)] = venue_from_row(row)
         return out
 
     def max_id(self) -> int:

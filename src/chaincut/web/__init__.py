@@ -24,6 +24,7 @@ from chaincut.web import (
     pages,
     person_page,
     policy_pages,
+    presence_pages,
     resident_pages,
     venue_pages,
 )
@@ -47,3 +48,4 @@ router.include_router(administration.router)
 router.include_router(operations.router)
 router.include_router(policy_pages.router)
 router.include_router(venue_pages.router)
+router.include_router(presence_pages.router)

@@ -354,6 +354,7 @@ def case_page(
         contacts=contacts,
         may_issue=may(Permission.ORDERS_ISSUE),
         may_export=may(Permission.EXPORTS_REQUEST),
+        may_warn=may(Permission.PRESENCE_WARN),
         exports=exports,
         notices=notices,
     )

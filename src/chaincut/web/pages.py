@@ -320,6 +320,11 @@ _LINKS: tuple[tuple[Permission, str, str], ...] = (
     (Permission.CLUSTERS_READ, "/console/clusters", N_("Clusters, with their chain graphs")),
     (Permission.ANALYTICS_READ, "/reports/situation", N_("Today's situation report")),
     (Permission.EXPORTS_APPROVE, "/console/approvals", N_("Export requests awaiting approval")),
+    (
+        Permission.PRESENCE_PUBLISH,
+        "/console/warnings",
+        N_("Warnings for decentralised venues awaiting review"),
+    ),
     (Permission.POLICY_READ, "/console/policy", N_("The policy: in force, new versions, activation")),
     (Permission.VENUES_READ, "/console/venues", N_("Venues: register one, print its poster, set up a kiosk")),
     (Permission.USERS_MANAGE, "/console/staff", N_("Staff accounts")),

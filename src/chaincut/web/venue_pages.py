@@ -19,9 +19,11 @@ from markupsafe import Markup
 
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, Role
-from chaincut.errors import ChaincutError
+from chaincut.errors import ChaincutError, InvalidInput
 from chaincut.guards import Caller, requires
 from chaincut.policy import VenueTypeRule
+from chaincut.presence.protocol import b64encode
+from chaincut.presence.wire import TRACING_PREFIX, decode_code
 from chaincut.venues.registry import VenueDraft
 from chaincut.venues.visibility import own_venues_only, venue_for
 from chaincut.web.i18n import N_, Language, Localizer
@@ -40,6 +42,22 @@ RefPath = Annotated[str, Path(min_length=1, max_length=64)]
 KIOSK_PATH = "/kiosk"
 PAGE_SIZE = 50
 
+FORM_FIELDS = ("venue_type", "name_en", "name_zh", "district", "address", "plate")
+_MODES = {
+    "central": N_("Centrally: each check-in is sent to the health authority"),
+    "basic": N_(
+        "Decentralised (CrowdNotifier): phones keep their check-ins, encrypted; warning this venue's "
+        "visitors needs its tracing code, which you keep"
+    ),
+    "server": N_(
+        "Decentralised (CrowdNotifier), and the health authority can warn this venue's visitors on its own"
+    ),
+}
+_MODE_FACTS = {
+    "central": N_("Centrally: the health authority keeps each check-in"),
+    "basic": N_("Decentralised (CrowdNotifier): phones keep their check-ins; you hold the tracing code"),
+    "server": N_("Decentralised (CrowdNotifier): phones keep their check-ins; the authority warns"),
+}
 _DONE = {
     "registered": N_("The venue is registered. Print its poster and put it up at the entrance."),
     "revoked": N_("Every kiosk of this venue is signed out."),
@@ -92,7 +110,8 @@ def _list_page(
         may_register=Permission.VENUES_REGISTER in caller.principal.permissions(),
         types=_types(caller, words.language is Language.ZH_HANT),
         problem=problem,
-        form=form or dict.fromkeys(("venue_type", "name_en", "name_zh", "district", "address", "plate"), ""),
+        form=form or {**dict.fromkeys(FORM_FIELDS, ""), "checkin_mode": "central"},
+        modes=[{"value": value, "label": words.gettext(label)} for value, label in _MODES.items()],
     )
 
 
@@ -114,8 +133,12 @@ def register_venue(
     district: Annotated[str, Form(max_length=64)] = "",
     address: Annotated[str, Form(max_length=300)] = "",
     plate: Annotated[str, Form(max_length=16)] = "",
+    checkin_mode: Annotated[str, Form(max_length=16)] = "central",
 ) -> Response:
-    """Register a venue; a venue operator's venue is theirs (its poster and kiosks)."""
+    """Register a venue; a venue operator's venue is theirs (its poster and kiosks).
+
+    A basic decentralised venue's page shows its tracing code this once: the authority keeps none.
+    """
     form = {
         "venue_type": venue_type,
         "name_en": name_en,
@@ -123,6 +146,7 @@ def register_venue(
         "district": district,
         "address": address,
         "plate": plate,
+        "checkin_mode": checkin_mode,
     }
     draft = VenueDraft(
         venue_type=venue_type,
@@ -134,20 +158,43 @@ def register_venue(
     )
     operator = caller.principal.staff_id if caller.principal.has_role(Role.VENUE_OPERATOR) else None
     try:
-        venue = caller.services.venues.register(draft, operator_id=operator)
+        if checkin_mode not in _MODES:
+            raise InvalidInput("expected one of the ways offered", field="checkin_mode")
+        if checkin_mode == "central":
+            venue = caller.services.venues.register(draft, operator_id=operator)
+            tracing_code = None
+        else:
+            made = caller.services.presence.register_venue(draft, checkin_mode, operator_id=operator)
+            venue, tracing_code = made.venue, made.tracing_code
     except ChaincutError as exc:
         field = f"{exc.field}: " if exc.field else ""
         return _list_page(request, caller, problem=f"{field}{exc.message}", form=form)
     caller.audit("venues", venue.ref)
-    return back_to(f"/console/venues/{venue.ref}", done="registered")
+    if tracing_code is None:
+        return back_to(f"/console/venues/{venue.ref}", done="registered")
+    # Shown once, on this answer (not stored: no-store, as every page), never kept by the authority.
+    text = TRACING_PREFIX + b64encode(tracing_code)
+    words = localizer_for(request, caller)
+    qr = qr_svg(text, css_class="tracing-qr", title=words.gettext(N_("The venue's tracing code")))
+    return _venue_page(request, caller, venue, tracing_code=text, tracing_qr=qr, done_key="registered")
 
 
 def _venue_page(
-    request: Request, caller: Caller, venue: Venue, *, kiosk_address: str = "", kiosk_qr: Markup | None = None
+    request: Request,
+    caller: Caller,
+    venue: Venue,
+    *,
+    kiosk_address: str = "",
+    kiosk_qr: Markup | None = None,
+    tracing_code: str = "",
+    tracing_qr: Markup | None = None,
+    done_key: str | None = None,
 ) -> HTMLResponse:
     words = localizer_for(request, caller)
-    done = request.query_params.get("done")
+    done = done_key or request.query_params.get("done")
     principal = caller.principal
+    code = caller.services.presence.entry_code(venue)
+    mode = "central" if code is None else code.variant
     return page(
         request,
         caller,
@@ -162,6 +209,10 @@ def _venue_page(
         done=words.message(_DONE, done),
         kiosk_address=kiosk_address,
         kiosk_qr=kiosk_qr,
+        mode=mode,
+        mode_label=words.gettext(_MODE_FACTS[mode]),
+        tracing_code=tracing_code,
+        tracing_qr=tracing_qr,
     )
 
 
@@ -198,3 +249,23 @@ def revoke_kiosks(caller: DeviceIssuer, ref: RefPath) -> Response:
     services.accounts.revoke_device_tokens(caller.principal, venue_ref=venue.ref)
     services.principals.forget_all()
     return back_to(f"/console/venues/{venue.ref}", done="revoked")
+
+
+@router.post("/console/venues/{ref}/tracing-sheet")
+def tracing_sheet(
+    caller: DeviceIssuer, ref: RefPath, tracing_code: Annotated[str, Form(max_length=4000)] = ""
+) -> Response:
+    """The tracing code the registration page showed, as a sheet to print: sent back by the operator's
+    browser (the authority kept none), and checked to be this venue's."""
+    services = caller.services
+    venue = venue_for(services.venues, caller.principal, ref, operator_only=True)
+    code = decode_code(tracing_code.strip().removeprefix(TRACING_PREFIX), "tracing_code")
+    services.presence.check_tracing_code(venue, code)
+    sheet = services.venues.poster(
+        venue.ref, "pdf", qr_override=TRACING_PREFIX + b64encode(code), tracing=True
+    )
+    return Response(
+        sheet,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="tracing-code-{venue.ref}.pdf"'},
+    )

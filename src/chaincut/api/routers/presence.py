@@ -3,8 +3,6 @@ published by supervisors, and the signed pages of published traces phones downlo
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,27 +11,17 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.clock import from_epoch
 from chaincut.domain.access import Permission
-from chaincut.errors import InvalidInput
 from chaincut.guards import Caller, requires
 from chaincut.presence.authority import PAGE_LIMIT
 from chaincut.presence.protocol import b64encode
-from chaincut.presence.wire import SIGNATURE_HEADER
+from chaincut.presence.wire import SIGNATURE_HEADER, decode_code
 from chaincut.store.presence import WarningRecord
 
-__all__ = ["decode_code", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/presence", tags=["presence"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=32)]
-
-
-def decode_code(text: str, field: str) -> bytes:
-    """A QR code's bytes from base64 (URL-safe or standard, padded or not)."""
-    cleaned = "".join(text.split())
-    try:
-        return base64.b64decode(cleaned.replace("-", "+").replace("_", "/") + "=" * (-len(cleaned) % 4))
-    except (binascii.Error, ValueError):
-        raise InvalidInput("expected base64", field=field) from None
 
 
 class PresenceConfigPublic(BaseModel):

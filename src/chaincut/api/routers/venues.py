@@ -9,14 +9,12 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from chaincut.api.deps import PageDep, ServicesDep
-from chaincut.api.routers.presence import decode_code
-from chaincut.clock import from_epoch
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, PrincipalKind, Role
 from chaincut.errors import Conflict, InvalidInput
 from chaincut.guards import Caller, requires
 from chaincut.presence.protocol import b64encode
-from chaincut.presence.wire import TRACING_PREFIX
+from chaincut.presence.wire import TRACING_PREFIX, decode_code
 from chaincut.venues.registry import VenueDraft
 from chaincut.venues.visibility import own_venues_only, venue_for
 
@@ -209,7 +207,8 @@ def list_venues(
         limit=page.limit,
         operator_id=_own_venues_only(caller),
     )
-    return VenuesPublic(data=[_public(v) for v in venues], count=count)
+    decentralised = services.presence.decentralised_ids([v.id for v in venues if v.id is not None])
+    return VenuesPublic(data=[_public(v, decentralised=v.id in decentralised) for v in venues], count=count)
 
 
 @router.get("/signing-key")
@@ -242,32 +241,15 @@ def venue_types(
 
 
 @router.get("/{ref}")
-def get_venue(ref: RefPath, caller: VenueReader) -> VenuePublic:
-    venue = _venue_for(caller, ref)
-    return _public(venue, decentralised=caller.services.presence.entry_code(venue) is not None)
-
-
-class EntryCode(BaseModel):
-    variant: Literal["basic", "server"]
-    entry_payload: str = Field(description="the CrowdNotifier QR payload, base64url")
-    url: str = Field(description="what the poster's QR holds: the check-in page, the payload its fragment")
-    valid_from: datetime
-    valid_to: datetime
-
-
-@router.get("/{ref}/entry-code")
-def venue_entry_code(ref: RefPath, caller: VenueReader) -> EntryCode:
-    """A decentralised venue's entry code (public: every visitor scans it)."""
+def get_venue(ref: RefPath, caller: VenueReader) -> VenueRegistered:
+    """A venue; a decentralised one's with its poster's address (its entry code, signed)."""
     venue = _venue_for(caller, ref)
     code = caller.services.presence.entry_code(venue)
     if code is None:
-        raise Conflict("this venue's visitors check in centrally: see /venues/{ref}/token", field="ref")
-    return EntryCode(
-        variant=code.variant,
-        entry_payload=b64encode(code.entry_payload),
-        url=caller.services.presence.entry_address(code),
-        valid_from=from_epoch(code.valid_from),
-        valid_to=from_epoch(code.valid_to),
+        return VenueRegistered(**_public(venue).model_dump())
+    return VenueRegistered(
+        **_public(venue, decentralised=True).model_dump(),
+        entry_url=caller.services.presence.entry_address(code),
     )
 
 
@@ -278,7 +260,7 @@ def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
     venue = _venue_for(caller, ref)
     if caller.services.presence.entry_code(venue) is not None:
         raise Conflict(
-            "this venue's visitors check in with CrowdNotifier: its poster holds /venues/{ref}/entry-code",
+            "this venue's visitors check in with CrowdNotifier: see the entry_url of /venues/{ref}",
             field="ref",
         )
     url = venues.checkin_address(venue)
