@@ -39,7 +39,16 @@ LATER = timedelta(days=25)  # how far the clock moves before purging
 # What each purge run records, in order: whereabouts, then replaced details and ended credentials
 # (signed codes' records once the codes expired).
 WHEREABOUTS = ["visits", "encounters"]
-KINDS = [*WHEREABOUTS, "corrections", "sessions", "tokens", "approvals", "signed_codes", "rate_counts", "warnings"]
+KINDS = [
+    *WHEREABOUTS,
+    "corrections",
+    "sessions",
+    "tokens",
+    "approvals",
+    "signed_codes",
+    "rate_counts",
+    "warnings",
+]
 
 
 @pytest.fixture
