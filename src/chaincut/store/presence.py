@@ -58,6 +58,8 @@ class WarningRecord:
     public_id: str
     venue_id: int
     venue_ref: str
+    venue_name_en: str
+    venue_name_zh: str
     case_id: int
     case_ref: str
     person_id: int
@@ -210,6 +212,8 @@ class PresenceRepository:
             select(
                 w,
                 venues.c.ref.label("venue_ref"),
+                venues.c.name_en.label("venue_name_en"),
+                venues.c.name_zh.label("venue_name_zh"),
                 cases.c.ref.label("case_ref"),
                 cases.c.person_id.label("person_id"),
                 count.label("traces"),
@@ -225,6 +229,8 @@ class PresenceRepository:
             row.public_id,
             int(row.venue_id),
             row.venue_ref,
+            row.venue_name_en,
+            row.venue_name_zh,
             int(row.case_id),
             row.case_ref,
             int(row.person_id),

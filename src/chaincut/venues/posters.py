@@ -183,7 +183,8 @@ def render_poster_pdf(content: PosterContent) -> bytes:
     # they were points, so stroked (bold) text only comes out right with unit="pt".
     pdf = FPDF(orientation="portrait", unit="pt", format="A4")
     pdf.set_auto_page_break(auto=False)
-    pdf.set_title(f"Check-in poster: {content.name_en}")
+    kind = "Tracing code" if content.tracing else "Check-in poster"
+    pdf.set_title(f"{kind}: {content.name_en}")
     pdf.set_creator("chaincut")
     pdf.add_font("poster", fname=str(font.path), collection_font_number=font.face_index)
     pdf.add_page()

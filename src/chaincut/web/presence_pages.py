@@ -19,12 +19,13 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chaincut.clock import from_epoch
+from chaincut.domain import Venue
 from chaincut.domain.access import Permission
 from chaincut.errors import ChaincutError, InvalidInput
 from chaincut.guards import Caller, requires
 from chaincut.presence.wire import TRACING_PREFIX, decode_code
 from chaincut.store.presence import WarningRecord
-from chaincut.web.i18n import N_, Localizer
+from chaincut.web.i18n import N_, Language, Localizer
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import with_stated_purpose
 
@@ -53,10 +54,12 @@ DEFAULT_MESSAGE = N_(
 
 
 def _row(words: Localizer, record: WarningRecord, zone: Any, principal_name: str) -> dict[str, Any]:
+    chinese = words.language is Language.ZH_HANT
     return {
         "id": record.public_id,
         "case": record.case_ref,
         "venue": record.venue_ref,
+        "venue_name": record.venue_name_zh if chinese else record.venue_name_en,
         "start": from_epoch(record.start_time).astimezone(zone),
         "end": from_epoch(record.end_time).astimezone(zone),
         "message": record.message,
@@ -68,6 +71,16 @@ def _row(words: Localizer, record: WarningRecord, zone: Any, principal_name: str
         "review_reason": record.review_reason,
         "traces": record.traces,
         "own": record.proposed_by == principal_name,
+    }
+
+
+def _venue_choice(words: Localizer, venue: Venue, variant: str) -> dict[str, str]:
+    chinese = words.language is Language.ZH_HANT
+    return {
+        "ref": venue.ref,
+        "name": venue.name_zh if chinese else venue.name_en,
+        "other": venue.name_en if chinese else venue.name_zh,
+        "variant": variant,
     }
 
 
@@ -114,9 +127,7 @@ def _case_page(
         ref=ref,
         window={"start": record.window.start.astimezone(zone), "end": record.window.end.astimezone(zone)},
         warnings=[_row(words, w, zone, caller.principal.name) for w in warnings],
-        venues=[
-            {"ref": v.ref, "name": v.name_en, "other": v.name_zh, "variant": variant} for v, variant in venues
-        ],
+        venues=[_venue_choice(words, v, kind) for v, kind in venues],
         max_hours=services.policy.presence.max_warning_hours,
         problem=problem,
         done=words.message(_DONE, request.query_params.get("done")),
