@@ -59,6 +59,7 @@ from chaincut.settings import Settings, load_secrets
 from chaincut.store import (
     Database,
     ParquetArchive,
+    PurgeRecord,
     Store,
     StoreUpgrade,
     check_halves,
@@ -80,6 +81,7 @@ from chaincut.venues.tokens import (
     load_private_key_pem,
 )
 from chaincut.whereabouts.checkin import CheckInService
+from chaincut.whereabouts.retention import purge_expired
 
 __all__ = [
     "POLICY_POLL_SECONDS",
@@ -144,6 +146,13 @@ class Services:
 
     def close(self) -> None:
         self.db.dispose()
+
+    def purge_expired(self) -> list[PurgeRecord]:
+        """Delete what is past the policy's retention (``chaincut.whereabouts.retention``); this
+        process then serves no purged warning to phones."""
+        records = purge_expired(self.store, self.policy, self.clock)
+        self.presence.forget_published()
+        return records
 
     def under(self, policy: Policy) -> Services:
         """These services under another policy: the same adapters, caches and archive index.

@@ -24,7 +24,6 @@ from chaincut.domain.access import Role
 from chaincut.presence.client import CheckInLimit, PresenceClient
 from chaincut.presence.protocol import InvalidPresenceData, b64decode, b64encode, setup_server_location
 from chaincut.presence.wire import SIGNATURE_HEADER
-from chaincut.whereabouts.retention import purge_expired
 from support.auth import staff_headers
 
 VISIT_START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
@@ -304,10 +303,10 @@ def test_warnings_expire_with_the_policy_and_phones_forget_old_visits(
     records_days = services.policy.presence.records_days
 
     clock.advance(VISIT_END + timedelta(days=records_days) - clock.now() - timedelta(seconds=1))
-    purge_expired(services.store, services.policy, clock)
+    services.purge_expired()
     assert len(client.get("/presence/warnings").json()["data"]) == 2
     clock.advance(timedelta(seconds=2))
-    records = purge_expired(services.store, services.policy, clock)
+    records = services.purge_expired()
     assert {r.kind: r.deleted for r in records}["warnings"] == 1
     assert client.get("/presence/warnings").json()["data"] == []
     assert device.forget_old(clock.now()) == 1 and device.visits == []

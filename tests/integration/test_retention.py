@@ -277,6 +277,8 @@ def test_purges_over_the_api(client: TestClient, services: Services, clock: Fixe
         kept = RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections") else ENDED_ACCESS
         if entry["kind"] == "signed_codes":
             kept = timedelta(hours=1)  # expired, and past the largest clock leeway a verifier allows
+        if entry["kind"] == "warnings":
+            kept = timedelta(days=services.policy.presence.records_days)  # after the window's end
         if entry["kind"] == "rate_counts":
             kept = timedelta(minutes=1)  # the window before this minute's (the clock is on a minute)
         assert datetime.fromisoformat(entry["cutoff"]) == clock.now() - kept, entry

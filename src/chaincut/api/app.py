@@ -40,7 +40,6 @@ from chaincut.bootstrap import HoldsServices, Services
 from chaincut.domain.access import Principal, PrincipalKind
 from chaincut.guards import check_every_route_guarded
 from chaincut.web.errors import install_page_errors
-from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["create_app", "draw_due_ballots", "run_maintenance"]
 
@@ -74,7 +73,7 @@ def _close_stale(services: Services) -> str:
 
 
 def _purge(services: Services) -> str:
-    purged = purge_expired(services.store, services.policy, services.clock)
+    purged = services.purge_expired()
     return "purged " + ", ".join(f"{p.deleted} {p.kind}" for p in purged)
 
 

@@ -17,7 +17,6 @@ from chaincut.errors import ImportRejected
 from chaincut.tracing.case_import import import_cases
 from chaincut.tracing.link_import import import_links
 from chaincut.whereabouts import importing
-from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["close_visits", "import_file", "purge", "status", "synth"]
 
@@ -147,7 +146,7 @@ def purge(
 ) -> None:
     """Delete visits and encounters older than the policy's retention, and record the purge."""
     with services() as svc:
-        records = purge_expired(svc.store, svc.policy, svc.clock)
+        records = svc.purge_expired()
         zone = svc.settings.zone
     if json_output:
         print_json([r.__dict__ for r in records])

@@ -20,6 +20,8 @@ import base64
 import hashlib
 import json
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +75,10 @@ _POSTER_VALID = timedelta(days=366)
 _TEXT_LIMIT = 100  # the protocol's description and address
 _MESSAGE_LIMIT = 500
 PAGE_LIMIT = 1000
+_PAGES_KEPT = 256  # signed pages kept in memory, about 0.3 MB each when full
+# How long a server process serves pages from the head it last read: phones asking at once share it,
+# and a trace another worker publishes reaches them this much later at most.
+_HEAD_SECONDS = 2.0
 
 
 def entry_url(public_url: str, payload: bytes, signer: VenueTokenSigner) -> str:
@@ -165,6 +171,11 @@ class PresenceAuthority:
         self._venues = venues
         self._signer = signer
         self._public_url = public_url
+        # Signed pages of published traces, by (block, limit, last published, first kept): what
+        # every phone downloads is made once per change, not once per phone.
+        self._pages: dict[tuple[int, int, int, int], SignedPage] = {}
+        self._pages_lock = threading.Lock()
+        self._head: tuple[float, tuple[int, int]] | None = None
 
     # -- keys ---------------------------------------------------------------------------------------
 
@@ -456,6 +467,7 @@ class PresenceAuthority:
             )
             decided = uow.presence.warning(public_id)
         assert decided is not None
+        self._head = None  # this process serves what it published at once
         return decided
 
     def warnings(
@@ -471,19 +483,49 @@ class PresenceAuthority:
             raise NotFound("no such warning", field="public_id")
         return record
 
+    def _published_head(self) -> tuple[int, int]:
+        """The last trace published and the first kept, read at most every ``_HEAD_SECONDS`` (this
+        process forgets it when it publishes). A page made from an older head is still right: it ends
+        at the trace its ``next`` names, and the phone asks for the rest next time."""
+        now = time.monotonic()
+        known = self._head
+        if known is not None and now - known[0] < _HEAD_SECONDS:
+            return known[1]
+        with self._store.read() as uow:
+            head = uow.presence.published_head()
+        self._head = (now, head)
+        return head
+
+    def forget_published(self) -> None:
+        """Read the published traces afresh on the next request (after a purge)."""
+        self._head = None
+
     def published_page(self, since: int, limit: int) -> SignedPage:
-        """The published traces numbered after ``since``, signed with the authority's poster key."""
+        """The block of published traces holding the one after ``since``, signed with the poster key.
+
+        Pages are fixed blocks of ``limit`` numbers (``since`` is rounded down to one), so every phone
+        asks for one of a few pages, and each is made once: it is kept until a trace is published
+        or purged. A phone skips the traces it has (numbers up to its own ``since``).
+        """
         if since < 0:
             raise InvalidInput("expected a number of 0 or more", field="since")
         if not 1 <= limit <= PAGE_LIMIT:
             raise InvalidInput(f"expected 1 to {PAGE_LIMIT}", field="limit")
+        block = since - since % limit
+        head = self._published_head()
+        key = (block, limit, *head)
+        cached = self._pages.get(key)
+        if cached is not None:
+            return cached
         with self._store.read() as uow:
-            rows = uow.presence.published(since, limit)
+            rows = uow.presence.published(block, block + limit)
+        last = head[0]
+        more = last > block + limit
         body = json.dumps(
             {
-                "since": since,
-                "next": rows[-1].seq if rows else since,
-                "more": len(rows) == limit,
+                "since": block,
+                "next": block + limit if more else max(block, min(last, block + limit)),
+                "more": more,
                 "data": [
                     {
                         "seq": r.seq,
@@ -496,4 +538,11 @@ class PresenceAuthority:
             },
             separators=(",", ":"),
         ).encode("utf-8")
-        return SignedPage(body, self._signer.sign_detached(body, WARNINGS_CONTENT_TYPE), len(rows) == limit)
+        page = SignedPage(
+            body, self._signer.sign_detached(body, WARNINGS_CONTENT_TYPE), last >= block + limit
+        )
+        with self._pages_lock:
+            if len(self._pages) >= _PAGES_KEPT:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = page
+        return page

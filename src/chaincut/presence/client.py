@@ -36,6 +36,7 @@ from chaincut.presence.protocol import (
     affected_hours,
     b64decode,
     check_in,
+    identity,
     match,
     read_entry_code,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "PublishedTrace",
     "StoredVisit",
     "entry_payload_in",
+    "keep_visit",
     "match_visits",
     "verify_detached",
 ]
@@ -79,23 +81,43 @@ def entry_payload_in(scanned: str, keys: Sequence[Mapping[str, str]]) -> bytes:
 
 @dataclass
 class StoredVisit:
-    """One visit as the phone keeps it: its own times (for the diary) and one ciphertext per hour."""
+    """One visit as the phone keeps it: its own times (for the diary) and one ciphertext per hour.
+
+    ``identities``: at a server-based venue, each hour's identity too, as the specification's
+    server-based clients keep them: a published trace is then found by its identity, with no trial
+    decryption. At a basic venue the phone keeps none, so that nothing it holds tells where it was
+    (someone holding the phone and a venue's poster could otherwise check).
+    """
 
     arrival: int
     departure: int
     records: dict[int, ibe.Ciphertext]  # the hour's start (seconds) -> the record for that hour
+    identities: dict[int, bytes] | None = None  # the hour's start -> its identity (server-based)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        stored: dict[str, Any] = {
             "arrival": self.arrival,
             "departure": self.departure,
             "records": {str(h): base64.b64encode(c.to_bytes()).decode() for h, c in self.records.items()},
         }
+        if self.identities is not None:
+            stored["identities"] = {str(h): base64.b64encode(i).decode() for h, i in self.identities.items()}
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoredVisit:
         records = {int(h): ibe.Ciphertext.from_bytes(base64.b64decode(c)) for h, c in data["records"].items()}
-        return cls(int(data["arrival"]), int(data["departure"]), records)
+        kept = data.get("identities")
+        identities = None if kept is None else {int(h): base64.b64decode(i) for h, i in kept.items()}
+        return cls(int(data["arrival"]), int(data["departure"]), records, identities)
+
+
+def keep_visit(venue: Venue, arrival: int, departure: int, *, server_based: bool) -> StoredVisit:
+    """A visit as the phone keeps it: a record per hour, and at a server-based venue the identities."""
+    hours = [h * INTERVAL_SECONDS for h in affected_hours(arrival, departure)]
+    records = dict(zip(hours, check_in(venue, arrival, departure), strict=True))
+    identities = {h: identity(venue.payload, h, venue.nonces) for h in hours} if server_based else None
+    return StoredVisit(arrival, departure, records, identities)
 
 
 @dataclass(frozen=True)
@@ -118,12 +140,19 @@ class Found:
 
 def match_visits(visits: Sequence[StoredVisit], traces: Iterable[PublishedTrace]) -> list[Found]:
     """Every exposure the traces reveal in the visits: one per visit and case's window at the venue
-    that open each other and overlap in time. A trace is tried only on records of its hour whose
-    visit overlaps its window."""
+    that open each other and overlap in time.
+
+    A visit that kept its identities (server-based venues) is looked up by the trace's identity. The
+    others are tried: a trace only on records of its hour whose visit overlaps its window, each try
+    a pairing (``bench/presence_matching.py`` measures how many fit in a second)."""
     by_hour: dict[int, list[tuple[StoredVisit, ibe.Ciphertext]]] = defaultdict(list)
+    by_identity: dict[bytes, list[tuple[StoredVisit, ibe.Ciphertext]]] = defaultdict(list)
     for visit in visits:
         for hour, record in visit.records.items():
-            by_hour[hour].append((visit, record))
+            if visit.identities is not None and hour in visit.identities:
+                by_identity[visit.identities[hour]].append((visit, record))
+            else:
+                by_hour[hour].append((visit, record))
     found: list[Found] = []
     seen: set[tuple[int, int, int]] = set()  # a stay over several hours opens with each hour's trace
     for published in traces:
@@ -137,15 +166,15 @@ def match_visits(visits: Sequence[StoredVisit], traces: Iterable[PublishedTrace]
             if published.hour is not None
             else [h * INTERVAL_SECONDS for h in affected_hours(trace.start_time, trace.end_time)]
         )
-        for hour in hours:
-            for visit, record in by_hour.get(hour, ()):
-                key = (id(visit), trace.start_time, trace.end_time)
-                if key in seen or not (visit.arrival < trace.end_time and visit.departure > trace.start_time):
-                    continue  # found already, or no overlap: the record may open but warns nobody
-                exposure = match([record], published.trace)
-                if exposure is not None and exposure.overlaps:
-                    seen.add(key)
-                    found.append(Found(exposure, published.seq))
+        candidates = [pair for hour in hours for pair in by_hour.get(hour, ())]
+        for visit, record in [*by_identity.get(trace.identity, ()), *candidates]:
+            key = (id(visit), trace.start_time, trace.end_time)
+            if key in seen or not (visit.arrival < trace.end_time and visit.departure > trace.start_time):
+                continue  # found already, or no overlap: the record may open but warns nobody
+            exposure = match([record], published.trace)
+            if exposure is not None and exposure.overlaps:
+                seen.add(key)
+                found.append(Found(exposure, published.seq))
     return found
 
 
@@ -197,6 +226,7 @@ class PresenceClient:
     visits: list[StoredVisit] = field(default_factory=list)
     last_seq: int = 0
     signing_keys: list[dict[str, str]] = field(default_factory=list)
+    master_key: bytes = b""  # the authority's own master public key: server-based venues carry it
     ignored_pages: int = 0
 
     def configure(self) -> None:
@@ -206,6 +236,7 @@ class PresenceClient:
         body = config.json()
         self.records_days = int(body["records_days"])
         self.max_checkins_per_day = int(body["max_checkins_per_day"])
+        self.master_key = b64decode(body["master_public_key"])
         keys = self.http.get("/venues/signing-key")
         keys.raise_for_status()
         self.signing_keys = list(keys.json()["keys"])
@@ -225,10 +256,8 @@ class PresenceClient:
         day = start // _DAY
         if sum(1 for v in self.visits if v.arrival // _DAY == day) >= self.max_checkins_per_day:
             raise CheckInLimit(f"at most {self.max_checkins_per_day} check-ins a day")
-        hours = [h * INTERVAL_SECONDS for h in affected_hours(start, end)]
-        visit = StoredVisit(start, end, dict(zip(hours, check_in(venue, start, end), strict=True)))
-        self.visits.append(visit)
-        return visit
+        self.visits.append(keep_visit(venue, start, end, server_based=venue.public_key == self.master_key))
+        return self.visits[-1]
 
     def forget_old(self, now: datetime) -> int:
         """Delete the visits that ended more than ``records_days`` ago; how many."""
@@ -259,11 +288,12 @@ class PresenceClient:
                 )
                 return traces
             page = json.loads(body)
-            traces += [
+            traces += [  # a page is a whole block: skip what an earlier fetch brought
                 PublishedTrace(int(item["seq"]), int(item["hour"]), base64.b64decode(item["trace"]))
                 for item in page["data"]
+                if int(item["seq"]) > self.last_seq
             ]
-            self.last_seq = int(page["next"])
+            self.last_seq = max(self.last_seq, int(page["next"]))
             if not page["more"]:
                 return traces
 

@@ -298,23 +298,30 @@ class PresenceRepository:
             )
         return True
 
-    def published(self, since: int, limit: int) -> list[PublishedTrace]:
-        """The published traces numbered after ``since``, in order, at most ``limit``."""
+    def published_head(self) -> tuple[int, int]:
+        """The last number given to a published trace, and the first still kept (0, 0: none yet)."""
+        last = self._conn.execute(
+            select(presence_keys.c.published_seq).where(presence_keys.c.id == _KEYS_ROW)
+        ).scalar_one_or_none()
+        first = self._conn.execute(select(func.min(presence_traces.c.seq))).scalar_one_or_none()
+        return int(last or 0), int(first or 0)
+
+    def published(self, after: int, through: int) -> list[PublishedTrace]:
+        """The published traces numbered after ``after`` up to ``through``, in order."""
         t = presence_traces
         rows = self._conn.execute(
             select(t.c.seq, t.c.start_of_interval, t.c.trace, t.c.published_at)
-            .where(t.c.seq > since)
+            .where((t.c.seq > after) & (t.c.seq <= through))
             .order_by(t.c.seq)
-            .limit(limit)
         )
         return [
             PublishedTrace(int(r.seq), int(r.start_of_interval), bytes(r.trace), int(r.published_at))
             for r in rows
         ]
 
-    def delete_expired(self, cutoff: int) -> int:
-        """Delete the warnings (any status) that expired before ``cutoff``, with their traces."""
+    def delete_ended_before(self, cutoff: int) -> int:
+        """Delete the warnings (any status) whose window ended before ``cutoff``, with their traces."""
         w, t = presence_warnings, presence_traces
-        expired = select(w.c.id).where(w.c.expires_at < cutoff)
-        self._conn.execute(delete(t).where(t.c.warning_id.in_(expired)))
-        return int(self._conn.execute(delete(w).where(w.c.expires_at < cutoff)).rowcount)
+        ended = select(w.c.id).where(w.c.end_time < cutoff)
+        self._conn.execute(delete(t).where(t.c.warning_id.in_(ended)))
+        return int(self._conn.execute(delete(w).where(w.c.end_time < cutoff)).rowcount)

@@ -47,7 +47,8 @@ presence_codes = Table(
 )
 
 # A warning for one venue and one window of a case's stay: proposed by a tracer, published or
-# rejected by another supervisor; deleted, with its traces, ``records_days`` after the window ends.
+# rejected by another supervisor; deleted, with its traces, ``presence.records_days`` (the policy in
+# force at the purge) after the window ends.
 presence_warnings = Table(
     "presence_warnings",
     metadata,
@@ -56,7 +57,7 @@ presence_warnings = Table(
     Column("venue_id", Id, ForeignKey("venues.id"), nullable=False, index=True),
     Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
     Column("start_time", BigInteger, nullable=False),
-    Column("end_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False, index=True),
     Column("message", String(500), nullable=False),
     Column("status", String(12), nullable=False, index=True),  # proposed, published, rejected
     Column("proposed_by", String(80), nullable=False),
@@ -64,7 +65,7 @@ presence_warnings = Table(
     Column("reviewed_by", String(80)),
     Column("reviewed_at", BigInteger),
     Column("review_reason", String(500)),
-    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("expires_at", BigInteger, nullable=False),  # the window's end plus records_days when proposed
 )
 
 # The traces of a warning, one per hour of its window: made when it is proposed (so that a bad

@@ -22,7 +22,6 @@ from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.guards import Caller, requires
 from chaincut.web.i18n import N_
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
-from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["router"]
 
@@ -202,6 +201,6 @@ def purge_now(caller: Purger, confirm: Annotated[str, Form(max_length=8)] = "") 
     if confirm != "yes":
         return back_to("/console/purges", problem="confirm")
     services = caller.services
-    records = purge_expired(services.store, services.policy, services.clock)
+    records = services.purge_expired()
     caller.audit("purges", details={r.kind: r.deleted for r in records})
     return back_to("/console/purges", done="purged")

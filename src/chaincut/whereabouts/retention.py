@@ -67,8 +67,8 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
         current = to_epoch(now) - to_epoch(now) % WINDOW_SECONDS
         counts_cutoff = current - WINDOW_SECONDS
         counts = uow.rate_counts.delete_before(counts_cutoff)
-        # A warning's expiry was set when it was proposed: its window's end plus presence.records_days.
-        warnings = uow.presence.delete_expired(to_epoch(now))
+        warnings_cutoff = now - timedelta(days=policy.presence.records_days)
+        warnings = uow.presence.delete_ended_before(to_epoch(warnings_cutoff))
         more = [
             PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
             PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
@@ -76,7 +76,7 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
             PurgeRecord("approvals", approvals, ended_cutoff, now, policy.version),
             PurgeRecord("signed_codes", codes, codes_cutoff, now, policy.version),
             PurgeRecord("rate_counts", counts, from_epoch(counts_cutoff), now, policy.version),
-            PurgeRecord("warnings", warnings, now, now, policy.version),
+            PurgeRecord("warnings", warnings, warnings_cutoff, now, policy.version),
         ]
         for record in more:
             uow.purges.record(record)

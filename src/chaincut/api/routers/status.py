@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from chaincut.api.deps import ServicesDep
 from chaincut.domain.access import Permission
 from chaincut.guards import Caller, requires
-from chaincut.whereabouts.retention import purge_expired
 
 __all__ = ["router"]
 
@@ -71,7 +70,7 @@ def list_purges(
 def run_purge(
     services: ServicesDep, caller: Annotated[Caller, requires(Permission.RETENTION_RUN)]
 ) -> PurgesPublic:
-    records = purge_expired(services.store, services.policy, services.clock)
+    records = services.purge_expired()
     caller.audit("purges", details={r.kind: r.deleted for r in records})
     data = [PurgePublic(**r.__dict__) for r in records]
     return PurgesPublic(data=data, count=len(data))

@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_presence_warnings")),
         sa.UniqueConstraint("public_id", name=op.f("uq_presence_warnings_public_id")),
     )
-    for column in ("venue_id", "case_id", "status", "expires_at"):
+    for column in ("venue_id", "case_id", "status", "end_time"):
         op.create_index(op.f(f"ix_presence_warnings_{column}"), "presence_warnings", [column], unique=False)
     op.create_table(
         "presence_traces",
@@ -93,7 +93,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_presence_traces_warning_id"), table_name="presence_traces")
     op.drop_table("presence_traces")
-    for column in ("expires_at", "status", "case_id", "venue_id"):
+    for column in ("end_time", "status", "case_id", "venue_id"):
         op.drop_index(op.f(f"ix_presence_warnings_{column}"), table_name="presence_warnings")
     op.drop_table("presence_warnings")
     op.drop_index(op.f("ix_presence_codes_venue_id"), table_name="presence_codes")
