@@ -51,7 +51,7 @@ from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, parse_policy, policy_text
-from chaincut.presence.authority import PresenceAuthority
+from chaincut.presence.authority import PresenceAuthority, PresenceCache
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects
@@ -263,6 +263,7 @@ class _Wiring:
     rate_limits: RateLimiter
     policy_changes: PolicyChanges
     follower: PolicyFollower
+    presence: PresenceCache = field(default_factory=PresenceCache)
 
 
 def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
@@ -371,7 +372,16 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
         ),
         policy_changes=wiring.policy_changes,
         presence=PresenceAuthority(
-            store, policy, clock, settings.zone, audit, records, venues, wiring.signer, settings.public_base
+            store,
+            policy,
+            clock,
+            settings.zone,
+            audit,
+            records,
+            venues,
+            wiring.signer,
+            settings.public_base,
+            wiring.presence,
         ),
         wiring=wiring,
     )

@@ -60,6 +60,7 @@ from chaincut.venues.tokens import VenueTokenSigner
 
 __all__ = [
     "PresenceAuthority",
+    "PresenceCache",
     "PresenceConfig",
     "RegisteredVenue",
     "SignedPage",
@@ -73,6 +74,7 @@ VARIANTS: tuple[Variant, ...] = ("basic", "server")
 # or rotates before it). Operational, not epidemiological: no expert sets it.
 _POSTER_VALID = timedelta(days=366)
 _TEXT_LIMIT = 100  # the protocol's description and address
+NO_ADDRESS = "-"
 _MESSAGE_LIMIT = 500
 PAGE_LIMIT = 1000
 _PAGES_KEPT = 256  # signed pages kept in memory, about 0.3 MB each when full
@@ -143,8 +145,22 @@ def _reason(text: str) -> str:
 def _location_texts(venue: Venue) -> tuple[str, str]:
     both = f"{venue.name_en} {venue.name_zh}"
     description = both if len(both) <= _TEXT_LIMIT else venue.name_en[:_TEXT_LIMIT]
-    address = venue.address or venue.district or venue.plate or venue.venue_type
+    # The protocol wants an address; a venue registered without one shows none on phones ("-").
+    address = venue.address or venue.district or venue.plate or NO_ADDRESS
     return description, address[:_TEXT_LIMIT]
+
+
+class PresenceCache:
+    """What one server process keeps for every ``PresenceAuthority`` it wires (one per policy in
+    force): the authority's keys, and the signed pages of published traces by (block, limit, last
+    published, first kept), made once per change rather than once per phone, with the head they
+    were made from."""
+
+    def __init__(self) -> None:
+        self.keys: PresenceKeyRecord | None = None
+        self.pages: dict[tuple[int, int, int, int], SignedPage] = {}
+        self.head: tuple[float, tuple[int, int]] | None = None
+        self.lock = threading.Lock()
 
 
 class PresenceAuthority:
@@ -161,6 +177,7 @@ class PresenceAuthority:
         venues: VenueRegistry,
         signer: VenueTokenSigner,
         public_url: Callable[[], str],
+        shared: PresenceCache,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -171,11 +188,7 @@ class PresenceAuthority:
         self._venues = venues
         self._signer = signer
         self._public_url = public_url
-        # Signed pages of published traces, by (block, limit, last published, first kept): what
-        # every phone downloads is made once per change, not once per phone.
-        self._pages: dict[tuple[int, int, int, int], SignedPage] = {}
-        self._pages_lock = threading.Lock()
-        self._head: tuple[float, tuple[int, int]] | None = None
+        self._shared = shared
 
     # -- keys ---------------------------------------------------------------------------------------
 
@@ -189,13 +202,16 @@ class PresenceAuthority:
         return keys
 
     def keys(self) -> PresenceKeyRecord:
-        """The authority's keys, made on first use."""
+        """The authority's keys, made on first use (they never change: re-sealing keeps them)."""
+        if self._shared.keys is not None:
+            return self._shared.keys
         with self._store.read() as uow:
             keys = uow.presence.keys()
-        if keys is not None:
-            return keys
-        with self._store.write() as uow:
-            return self._keys_in(uow)
+        if keys is None:
+            with self._store.write() as uow:
+                keys = self._keys_in(uow)
+        self._shared.keys = keys
+        return keys
 
     def config(self) -> PresenceConfig:
         keys = self.keys()
@@ -467,7 +483,7 @@ class PresenceAuthority:
             )
             decided = uow.presence.warning(public_id)
         assert decided is not None
-        self._head = None  # this process serves what it published at once
+        self._shared.head = None  # this process serves what it published at once
         return decided
 
     def warnings(
@@ -488,17 +504,17 @@ class PresenceAuthority:
         process forgets it when it publishes). A page made from an older head is still right: it ends
         at the trace its ``next`` names, and the phone asks for the rest next time."""
         now = time.monotonic()
-        known = self._head
+        known = self._shared.head
         if known is not None and now - known[0] < _HEAD_SECONDS:
             return known[1]
         with self._store.read() as uow:
             head = uow.presence.published_head()
-        self._head = (now, head)
+        self._shared.head = (now, head)
         return head
 
     def forget_published(self) -> None:
         """Read the published traces afresh on the next request (after a purge)."""
-        self._head = None
+        self._shared.head = None
 
     def published_page(self, since: int, limit: int) -> SignedPage:
         """The block of published traces holding the one after ``since``, signed with the poster key.
@@ -514,7 +530,7 @@ class PresenceAuthority:
         block = since - since % limit
         head = self._published_head()
         key = (block, limit, *head)
-        cached = self._pages.get(key)
+        cached = self._shared.pages.get(key)
         if cached is not None:
             return cached
         with self._store.read() as uow:
@@ -541,8 +557,8 @@ class PresenceAuthority:
         page = SignedPage(
             body, self._signer.sign_detached(body, WARNINGS_CONTENT_TYPE), last >= block + limit
         )
-        with self._pages_lock:
-            if len(self._pages) >= _PAGES_KEPT:
-                self._pages.pop(next(iter(self._pages)))
-            self._pages[key] = page
+        with self._shared.lock:
+            if len(self._shared.pages) >= _PAGES_KEPT:
+                self._shared.pages.pop(next(iter(self._shared.pages)))
+            self._shared.pages[key] = page
         return page

@@ -266,7 +266,9 @@ def read_entry_code(payload: bytes, now: datetime | None = None) -> Venue:
         )
     ):
         raise InvalidPresenceData("entry code: the venue's description, address or validity is missing")
-    ibe.g2_from_bytes(data.public_key, "entry code's public key")
+    # The point at infinity as a master key would encrypt to nothing (every record open to anyone).
+    if ibe.g2_from_bytes(data.public_key, "entry code's public key").is_zero():
+        raise InvalidPresenceData("entry code's public key: the point at infinity")
     if now is not None and not location.start_timestamp <= _seconds(now) <= location.end_timestamp:
         raise InvalidPresenceData("entry code: not valid at this time")
     return Venue(

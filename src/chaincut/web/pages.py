@@ -403,6 +403,9 @@ _STATIC: dict[str, str] = {
     "icon-512.png": "image/png",
     "vendor/zxing-reader.js": "text/javascript; charset=utf-8",
     "vendor/zxing_reader.wasm": "application/wasm",
+    "presence.js": "text/javascript; charset=utf-8",
+    "vendor/mcl.js": "text/javascript; charset=utf-8",
+    "vendor/nacl-fast.min.js": "text/javascript; charset=utf-8",
 }
 
 
@@ -419,6 +422,6 @@ def static_file(_caller: Public, name: str) -> Response:
         raise NotFound("no such file", field="name")
     # The residents' scripts change with their pages' words: asked again each time (the service
     # worker keeps a copy for offline use); the rest may be kept an hour.
-    fresh = name in ("resident.js", "scanner.js")
+    fresh = name in ("resident.js", "scanner.js", "presence.js")
     caching = "no-cache" if fresh else "max-age=3600"
     return Response(_static(name), media_type=media_type, headers={"Cache-Control": caching})

@@ -70,6 +70,17 @@ _WORDS: dict[str, str] = {
     "waiting": N_("Saved on this phone; it will be sent when the phone is online"),
     "phone_only": N_("Kept on this phone only: this phone is not enrolled"),
     "refused": N_("Refused by the health authority"),
+    "private": N_("Private check-in: kept on this phone only, encrypted; nothing is sent"),
+    "private_place": N_("A private check-in"),
+    "private_note": N_(
+        "This venue uses private check-in (CrowdNotifier): your phone keeps the check-in, encrypted, and "
+        "sends nothing. If a person with COVID-19 was here at the same time, your phone finds out by itself."
+    ),
+    "entry_expired": N_("This poster's code is not valid now: ask the venue for its current poster."),
+    "checkin_cap": N_("This phone has reached today's limit of private check-ins."),
+    "no_pairing": N_(
+        "This browser cannot do the encryption private check-in needs: try an up-to-date browser."
+    ),
     "taxi": N_("Taxi"),
     "enrolled": N_("This phone is enrolled. Check-ins are sent to the health authority."),
     "not_enrolled": N_("This phone is not enrolled: check-ins stay on this phone only."),

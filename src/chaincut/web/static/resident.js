@@ -6,6 +6,12 @@
 //                 check-outs not yet sent, in the order they were made).
 // A check-in is saved first and sent after, with the time it was made and its client_id, so a
 // check-in made offline is sent once, late, and the server places it by when it was made.
+//
+// At a venue in private check-in (CrowdNotifier), nothing is sent: the visit is kept in the same
+// diary, and when it ends it is sealed into one IBE ciphertext per hour (presence.js) and the
+// poster's code is deleted. At a basic venue the phone then keeps nothing that names the venue; at
+// a server-based one it also keeps each hour's identity, to look published warnings up by it. The
+// published warnings (one signed page after another) are matched here, and kept nowhere else.
 
 const DIARY_DAYS = 31;
 const DAY_MS = 24 * 3600 * 1000;
@@ -14,6 +20,12 @@ const APP_KEY = "chaincut.app";
 const KEYS_KEY = "chaincut.signing-keys";
 const TYPES_KEY = "chaincut.venue-types";
 const EXPOSURE_KEY = "chaincut.exposure";
+const ENTRY_PREFIX = "CROWDNOTIFIER:3:";
+const ENTRY_TYPE = "chaincut-crowdnotifier-entry";
+const WARNINGS_TYPE = "chaincut-presence-warnings";
+const PRESENCE_KEY = "chaincut.presence-config";
+const PRESENCE_SEQ_KEY = "chaincut.presence-seq";
+const PRESENCE_FOUND_KEY = "chaincut.presence-found";
 
 const body = document.body;
 const words = JSON.parse(document.getElementById("words").textContent);
@@ -88,9 +100,16 @@ async function saveAndQueue(visit, item) {
 }
 
 // The diary keeps 31 days, as LeaveHomeSafe did: older visits are deleted from the phone.
+// A private check-in goes after the policy's records_days (CrowdNotifier's phones keep 10 days).
 async function forgetOldVisits() {
   const cutoff = Date.now() - DIARY_DAYS * DAY_MS;
-  const old = (await allVisits()).filter((v) => Date.parse(v.entered_at) < cutoff);
+  const visits = await allVisits();
+  const config = visits.some((v) => v.mode === "crowdnotifier") ? await presenceConfig() : null;
+  const privateCutoff = config ? Date.now() - config.records_days * DAY_MS : cutoff;
+  const old = visits.filter((v) => {
+    const ended = Date.parse(v.left_at || v.entered_at);
+    return v.mode === "crowdnotifier" ? ended < privateCutoff : Date.parse(v.entered_at) < cutoff;
+  });
   if (old.length) {
     await tx(["visits"], "readwrite", (t) => old.forEach((v) => t.objectStore("visits").delete(v.client_id)));
   }
@@ -116,6 +135,33 @@ async function published(path, key) {
 let keysOnce = null;
 let typesOnce = null;
 const signingKeys = () => (keysOnce = keysOnce || published("/venues/signing-key", KEYS_KEY));
+let presenceConfigOnce = null;
+const presenceConfig = () => (presenceConfigOnce = presenceConfigOnce || published("/presence/config", PRESENCE_KEY));
+
+// The pairing library (mcl, WebAssembly) and secretbox are loaded only where private check-in needs them.
+let presenceOnce = null;
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    if (document.querySelector(`script[src="${src}"]`)) return resolve();
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`${src} did not load`));
+    document.head.append(script);
+  });
+}
+export function presenceModule() {
+  presenceOnce =
+    presenceOnce ||
+    (async () => {
+      await loadScript("/static/vendor/mcl.js");
+      await loadScript("/static/vendor/nacl-fast.min.js");
+      const presence = await import("/static/presence.js");
+      await presence.initPairing();
+      return presence;
+    })();
+  return presenceOnce;
+}
 
 function venueTypes() {
   typesOnce =
@@ -153,6 +199,50 @@ export function tokenIn(scanned) {
     if (fragment.startsWith(PREFIX)) return fragment;
   }
   return null;
+}
+
+export function entryIn(scanned) {
+  const text = (scanned || "").trim();
+  const at = text.indexOf("#");
+  let fragment = at >= 0 ? text.slice(at + 1) : text;
+  try {
+    fragment = decodeURIComponent(fragment);
+  } catch {
+    return null;
+  }
+  return fragment.startsWith(ENTRY_PREFIX) ? fragment : null;
+}
+
+// An ES256 JWS: the header names the key and what it signs (typ); the signature over header.payload.
+async function verifiedJws(headerB64, payloadB64, signatureB64, typ) {
+  const keys = await signingKeys();
+  if (!keys) return { ok: false, reason: "no_key" };
+  try {
+    const header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(unbase64url(headerB64)));
+    const jwk = keys.keys.find((k) => k.kid === header.kid);
+    if (!jwk || header.alg !== "ES256" || header.typ !== typ) return { ok: false, reason: "bad_poster" };
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, ext: true },
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["verify"],
+    );
+    const signed = new TextEncoder().encode(`${headerB64}.${payloadB64}`);
+    const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, unbase64url(signatureB64), signed);
+    return ok ? { ok: true } : { ok: false, reason: "bad_poster" };
+  } catch {
+    return { ok: false, reason: "bad_poster" };
+  }
+}
+
+// A private venue's poster: its CrowdNotifier entry code, signed by the authority (a forged poster
+// would make phones keep check-ins nobody could ever warn about).
+export async function verifyEntry(fragment) {
+  const parts = fragment.slice(ENTRY_PREFIX.length).split(".");
+  if (parts.length !== 3 || !parts[1]) return { ok: false, reason: "bad_poster" };
+  const checked = await verifiedJws(parts[0], parts[1], parts[2], ENTRY_TYPE);
+  return checked.ok ? { ok: true, payload: unbase64url(parts[1]) } : checked;
 }
 
 export async function verifyPoster(token) {
@@ -360,16 +450,21 @@ export function matchExposures(visits, risky, types) {
 async function checkExposure(force) {
   const app = enrolment();
   const kept = JSON.parse(localStorage.getItem(EXPOSURE_KEY) || "null");
-  if (!app || (!force && kept && Date.now() - Date.parse(kept.checked_at) < DAY_MS)) return kept;
+  const hasPrivate = (await allVisits()).some((v) => v.mode === "crowdnotifier");
+  if ((!app && !hasPrivate) || (!force && kept && Date.now() - Date.parse(kept.checked_at) < DAY_MS)) return kept;
   const to = new Date();
-  const from = new Date(to.getTime() - DIARY_DAYS * DAY_MS);
-  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
-  const response = await fetch(`/risky-venues?${query}`, { headers: { Authorization: `Bearer ${app.token}` } });
-  if (!response.ok) throw new Error(String(response.status));
-  const risky = await response.json();
+  let risky = { data: [], test_within_days: kept ? kept.test_within_days : null };
+  if (app) {
+    const from = new Date(to.getTime() - DIARY_DAYS * DAY_MS);
+    const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+    const response = await fetch(`/risky-venues?${query}`, { headers: { Authorization: `Bearer ${app.token}` } });
+    if (!response.ok) throw new Error(String(response.status));
+    risky = await response.json();
+  }
+  const privately = await checkPrivateExposures();
   const result = {
     checked_at: to.toISOString(),
-    matches: matchExposures(await allVisits(), risky.data, await venueTypes()),
+    matches: [...matchExposures(await allVisits(), risky.data, await venueTypes()), ...privately],
     test_within_days: risky.test_within_days,
   };
   localStorage.setItem(EXPOSURE_KEY, JSON.stringify(result));
@@ -395,13 +490,21 @@ function showExposure(result) {
   $("exposure").classList.add("alert");
   for (const m of result.matches) {
     const item = document.createElement("li");
-    const name = body.dataset.lang === "zh-Hant" ? m.name_zh || m.name_en : m.name_en || m.name_zh;
+    const name = (body.dataset.lang === "zh-Hant" ? m.name_zh || m.name_en : m.name_en || m.name_zh) || words.private_place;
     item.textContent = `${name} · ${dayOf(m.start)} ${timeOf(m.start)}–${timeOf(m.end)}`;
+    if (m.message) {
+      const message = document.createElement("p");
+      message.className = "exposure-message";
+      message.textContent = m.message; // the health authority's own words, decrypted on this phone
+      item.append(message);
+    }
     list.append(item);
   }
   const advice = $("exposure-test");
-  advice.textContent = advice.dataset.template.replace("{days}", String(result.test_within_days));
-  $("exposure-advice").hidden = false;
+  if (result.test_within_days) {
+    advice.textContent = advice.dataset.template.replace("{days}", String(result.test_within_days));
+    $("exposure-advice").hidden = false;
+  }
 }
 
 async function runExposureCheck(force) {
@@ -412,6 +515,202 @@ async function runExposureCheck(force) {
     const status = $("exposure-status");
     if (status) status.textContent = words.exposure_failed;
   }
+}
+
+// --- private check-in (CrowdNotifier): nothing is sent, the phone finds out by itself ----------
+
+const seconds = (iso) => Math.floor(Date.parse(iso) / 1000);
+const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+export async function checkInPrivately({ payload, venue, type, serverBased }) {
+  const config = await presenceConfig();
+  const now = new Date();
+  now.setMilliseconds(0);
+  const day = Math.floor(now.getTime() / DAY_MS);
+  const today = (await allVisits()).filter(
+    (v) => v.mode === "crowdnotifier" && Math.floor(Date.parse(v.entered_at) / DAY_MS) === day,
+  );
+  if (config && today.length >= config.max_checkins_per_day) return null;
+  const types = await venueTypes();
+  const visit = {
+    client_id: crypto.randomUUID(),
+    person: null,
+    mode: "crowdnotifier",
+    server_based: serverBased,
+    payload: b64(payload), // until the visit ends and is sealed
+    venue_id: null,
+    venue_type: type,
+    name_en: venue.description,
+    name_zh: "",
+    plate: null,
+    token: null,
+    entered_at: now.toISOString(),
+    left_at: null,
+    left_inferred: false,
+    default_stay_minutes: types[type] ? types[type].default_stay_minutes : null,
+    status: "private",
+  };
+  const previous = await openVisit();
+  if (previous) {
+    await updateVisit(previous.client_id, (open) => {
+      if (open.left_at) return false;
+      open.left_at = visit.entered_at;
+      open.left_inferred = true;
+    });
+  }
+  await saveAndQueue(visit, null);
+  await showVisit();
+  return visit;
+}
+
+// An ended private visit becomes one ciphertext per hour it touched; the poster's code goes. At a
+// basic venue its name goes too: nothing kept then tells where the phone was.
+async function sealPrivateVisits() {
+  const ended = (await allVisits()).filter((v) => v.mode === "crowdnotifier" && v.left_at && v.payload);
+  if (!ended.length) return;
+  const presence = await presenceModule();
+  for (const visit of ended) {
+    const payload = unb64(visit.payload);
+    const sealed = await presence.checkIn(payload, seconds(visit.entered_at), seconds(visit.left_at));
+    let identities = null;
+    if (visit.server_based) {
+      const nonces = await presence.deriveNonces(payload);
+      identities = {};
+      for (const { hour } of sealed) identities[hour] = hex(await presence.identity(payload, hour, nonces));
+    }
+    await updateVisit(visit.client_id, (v) => {
+      if (!v.payload) return false;
+      delete v.payload;
+      v.records = sealed.map(({ hour, record }) => ({ hour, record: b64(record) }));
+      v.identities = identities;
+      if (!v.server_based) v.name_en = "";
+    });
+  }
+}
+
+async function verifiedPage(response) {
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const parts = (response.headers.get("Chaincut-Signature") || "").split(".");
+  const bodyB64 = b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const checked = parts.length === 3 && !parts[1] ? await verifiedJws(parts[0], bodyB64, parts[2], WARNINGS_TYPE) : { ok: false };
+  return checked.ok ? JSON.parse(new TextDecoder().decode(bytes)) : null;
+}
+
+// The warnings published since the last check, page by page, matched against the sealed visits: a
+// server-based visit by its hours' identities, a basic one by trying the traces of its hours whose
+// window overlaps it (a pairing each). A page whose signature fails is ignored, and asked again next time.
+export async function checkPrivateExposures() {
+  let since = Number(localStorage.getItem(PRESENCE_SEQ_KEY) || 0);
+  const found = JSON.parse(localStorage.getItem(PRESENCE_FOUND_KEY) || "[]");
+  const sealed = (await allVisits()).filter((v) => v.mode === "crowdnotifier" && v.records);
+  for (;;) {
+    // Revalidated (ETag): a page kept from a minute ago may have grown since.
+    const response = await fetch(`/presence/warnings?since=${since}`, { cache: "no-cache" });
+    if (!response.ok) throw new Error(String(response.status));
+    const page = await verifiedPage(response);
+    if (!page) {
+      console.warn(`chaincut: ignored the warnings after ${since}: the page's signature does not check`);
+      break;
+    }
+    const fresh = page.data.filter((item) => item.seq > since);
+    if (sealed.length && fresh.length) {
+      const presence = await presenceModule();
+      for (const item of fresh) {
+        let trace;
+        try {
+          trace = presence.decodeTrace(unb64(item.trace));
+        } catch {
+          console.warn(`chaincut: ignored trace ${item.seq}: malformed`);
+          continue;
+        }
+        const identity = hex(trace.identity);
+        for (const visit of sealed) {
+          const record = visit.records.find((r) => r.hour === item.hour);
+          const overlaps = seconds(visit.entered_at) < trace.endTime && seconds(visit.left_at) > trace.startTime;
+          const candidate = visit.identities ? visit.identities[item.hour] === identity : true;
+          const key = `${visit.client_id}:${trace.startTime}:${trace.endTime}`;
+          if (!record || !overlaps || !candidate || found.some((f) => f.key === key)) continue;
+          const opened = await presence.openRecord(trace, unb64(record.record));
+          if (opened && opened.arrival < opened.traceEnd && opened.departure > opened.traceStart) {
+            found.push({
+              key,
+              client_id: visit.client_id,
+              name_en: visit.name_en,
+              start: new Date(opened.traceStart * 1000).toISOString(),
+              end: new Date(opened.traceEnd * 1000).toISOString(),
+              message: opened.message,
+            });
+          }
+        }
+      }
+    }
+    since = Math.max(since, page.next);
+    localStorage.setItem(PRESENCE_SEQ_KEY, String(since));
+    localStorage.setItem(PRESENCE_FOUND_KEY, JSON.stringify(found));
+    if (!page.more) break;
+  }
+  return found;
+}
+
+async function privateCheckinPage(entry) {
+  const status = $("poster-status");
+  const verified = await verifyEntry(entry);
+  if (!verified.ok) {
+    status.textContent = words[verified.reason];
+    status.classList.add("problem");
+    return;
+  }
+  let presence;
+  let venue;
+  try {
+    presence = await presenceModule();
+  } catch {
+    status.textContent = words.no_pairing;
+    status.classList.add("problem");
+    return;
+  }
+  try {
+    venue = presence.decodeEntryPayload(verified.payload);
+  } catch {
+    status.textContent = words.bad_poster;
+    status.classList.add("problem");
+    return;
+  }
+  const now = Date.now() / 1000;
+  if (now < venue.validFrom || now > venue.validTo) {
+    status.textContent = words.entry_expired;
+    status.classList.add("problem");
+    return;
+  }
+  let type = "other";
+  try {
+    type = JSON.parse(new TextDecoder().decode(venue.countryData) || "{}").t || type;
+  } catch {
+    // another authority's code: no venue type
+  }
+  const config = await presenceConfig();
+  const serverBased = Boolean(config) && b64(venue.publicKey).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "") === config.master_public_key;
+  const types = await venueTypes();
+  status.textContent = "";
+  status.hidden = true;
+  $("venue-kind").textContent = types[type] ? (body.dataset.lang === "zh-Hant" ? types[type].label_zh : types[type].label_en) : "";
+  $("venue-name-en").textContent = venue.description;
+  $("venue-name-zh").textContent = venue.address === "-" ? "" : venue.address; // "-": registered without one
+  $("venue").hidden = false;
+  $("enrolment-note").textContent = words.private_note;
+  const button = $("check-in");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const visit = await checkInPrivately({ payload: verified.payload, venue, type, serverBased });
+    if (!visit) {
+      $("enrolment-note").textContent = words.checkin_cap;
+      return;
+    }
+    $("venue").hidden = true;
+    history.replaceState(null, "", location.pathname + location.search); // the code leaves the address bar
+  });
 }
 
 // --- showing ----------------------------------------------------------------------------------
@@ -436,6 +735,7 @@ async function showVisit(justLeft) {
   const card = $("visit");
   if (!card) return;
   await endOverdueStays();
+  await sealPrivateVisits().catch(() => {}); // again at the next showing, if the pairing could not load
   if (justLeft) shownHere = justLeft.client_id;
   let visit = await openVisit();
   if (visit) shownHere = visit.client_id;
@@ -447,7 +747,7 @@ async function showVisit(justLeft) {
     return;
   }
   card.hidden = false;
-  $("visit-name-en").textContent = visit.name_en;
+  $("visit-name-en").textContent = visit.name_en || words.private_place;
   $("visit-name-zh").textContent = visit.name_zh;
   $("visit-since").textContent = timeOf(visit.entered_at);
   $("visit-since").dateTime = visit.entered_at;
@@ -490,6 +790,8 @@ function showConnection() {
 
 async function checkinPage() {
   const status = $("poster-status");
+  const entry = entryIn(location.hash.slice(1));
+  if (entry) return privateCheckinPage(entry);
   const token = tokenIn(location.hash.slice(1));
   if (!token) {
     status.textContent = words.no_poster;
@@ -528,11 +830,12 @@ async function homePage() {
     const scanStatus = $("scan-status");
     scanStatus.textContent = words.scanning;
     try {
+      const known = (seen) => tokenIn(seen) || entryIn(seen);
       const text = await scan($("scan-video"), $("scan-stop"), (seen) => {
-        if (!tokenIn(seen)) scanStatus.textContent = words.not_chaincut;
-        return Boolean(tokenIn(seen));
+        if (!known(seen)) scanStatus.textContent = words.not_chaincut;
+        return Boolean(known(seen));
       });
-      if (text) location.assign(`/v#${tokenIn(text)}`);
+      if (text) location.assign(`/v#${known(text)}`);
     } catch {
       scanStatus.textContent = words.camera_failed;
     } finally {
@@ -572,7 +875,7 @@ async function visitsPage() {
     names.className = "diary-venue";
     const en = document.createElement("span");
     en.lang = "en";
-    en.textContent = v.name_en;
+    en.textContent = v.name_en || words.private_place;
     const zh = document.createElement("span");
     zh.lang = "zh-Hant";
     zh.textContent = v.name_zh;
@@ -597,7 +900,10 @@ async function visitsPage() {
       return;
     }
     // The phone's own visits and those made while it was enrolled as this person; never another's.
-    const mine = (await allVisits()).filter((v) => !v.person || v.person === app.person);
+    // Private check-ins are never part of it: they leave the phone only by the person's own choice.
+    const mine = (await allVisits()).filter(
+      (v) => v.mode !== "crowdnotifier" && (!v.person || v.person === app.person),
+    );
     const records = mine.map((v) => ({
       ...(v.plate ? { plate: v.plate } : { token: v.token }),
       entered_at: v.entered_at,

@@ -4,7 +4,7 @@
 // venue-signing keys and venue types); never an API answer about a person. Everything is asked
 // of the network first, and the copy kept answers when the phone is offline.
 
-const CACHE = "chaincut-shell-v1";
+const CACHE = "chaincut-shell-v2";
 const PAGES = ["/v", "/app", "/app/visits", "/app/code", "/app/data", "/app/border", "/app/enrol"];
 const FILES = [
   "/static/chaincut.css",
@@ -15,9 +15,12 @@ const FILES = [
   "/static/icon-512.png",
   "/static/vendor/zxing-reader.js",
   "/static/vendor/zxing_reader.wasm",
+  "/static/presence.js",
+  "/static/vendor/mcl.js",
+  "/static/vendor/nacl-fast.min.js",
   "/manifest.webmanifest",
 ];
-const PUBLISHED = ["/venues/signing-key", "/venues/types"];
+const PUBLISHED = ["/venues/signing-key", "/venues/types", "/presence/config"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

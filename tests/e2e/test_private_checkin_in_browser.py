@@ -1,0 +1,159 @@
+"""Private check-in (CrowdNotifier) on a resident's phone, in headless Chromium (390 x 844, both
+languages): a poster's address opens the check-in page, which checks the authority's signature,
+keeps the check-in on the phone and sends nothing; leaving seals it (one IBE ciphertext per hour,
+made in the browser with mcl's WebAssembly); once a supervisor publishes a warning, the phone's
+exposure check finds it by itself and shows the authority's message. A forged poster is refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright
+
+from chaincut.bootstrap import Services
+from chaincut.domain.access import Principal
+from chaincut.people import PersonDraft
+from chaincut.presence.protocol import b64encode, setup_server_location
+from chaincut.tracing.case_checks import CaseDraft
+from chaincut.venues.registry import VenueDraft
+from support.camera import launch_chromium
+from support.desk import LOCALES, checked
+from support.serving import browser_services, served
+
+TRACER = Principal.system("tracer")
+REVIEWER = Principal.system("reviewer")
+PHONE = {"width": 390, "height": 844}
+# What the phone keeps, read from its IndexedDB (evaluate runs outside the page's CSP).
+KEPT_VISITS = """async () => {
+    const db = await new Promise((ok) => {
+        const r = indexedDB.open("chaincut", 1);
+        r.onsuccess = () => ok(r.result);
+    });
+    return await new Promise((ok) => {
+        const r = db.transaction("visits").objectStore("visits").getAll();
+        r.onsuccess = () => ok(r.result);
+    });
+}"""
+MESSAGE = "A person with COVID-19 was at this place while you were there. Get tested today."
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, Services]]:
+    services = browser_services(tmp_path / "data")
+    services.people.register(PersonDraft(ref="P-CASE"))
+    services.cases.register(
+        CaseDraft(ref="C1", person="P-CASE", classification="local", onset_on=datetime.now(UTC).date()),
+        "tests",
+    )
+    with served(services) as url:
+        yield url, services
+
+
+def ready(page: Page, url: str) -> None:
+    page.goto("about:blank")  # another poster's address on /v would only change the fragment
+    page.goto(url)
+    for _ in range(300):  # evaluate runs outside the page's CSP (wait_for_function would not)
+        if page.evaluate("document.body.dataset.ready === 'true'"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never got ready")
+
+
+def local_path(address: str) -> str:
+    """A poster's address on this test server (the poster names the public host)."""
+    return "/v#" + address.split("#", 1)[1]
+
+
+def warn(services: Services, venue_ref: str, arrived: datetime, tracing_code: bytes | None) -> None:
+    proposed = services.presence.propose(
+        TRACER,
+        "C1",
+        venue_ref,
+        arrived - timedelta(minutes=10),
+        datetime.now(UTC),
+        MESSAGE,
+        tracing_code=tracing_code,
+    )
+    services.presence.review(REVIEWER, proposed.public_id, publish=True, reason="the case confirmed it")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
+    playwright: Playwright, site: tuple[str, Services], screenshots: Path, lang: str
+) -> None:
+    url, services = site
+    en = lang == "en"
+    basic = services.presence.register_venue(
+        VenueDraft("restaurant", "Harbour Noodles", "海港麵家", ref="V-B"), "basic"
+    )
+    server = services.presence.register_venue(VenueDraft("bar", "Open Bar", "開放酒吧", ref="V-S"), "server")
+    browser = launch_chromium(playwright, [])
+    context = browser.new_context(locale=LOCALES[lang], viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(f"{r.method} {r.url}"))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    try:
+        # A forged poster (a valid CrowdNotifier code the authority never signed) is refused.
+        forged = setup_server_location(
+            services.presence.keys().master_public,
+            "Fake Cafe",
+            "Nowhere",
+            datetime.now(UTC) - timedelta(days=1),
+            datetime.now(UTC) + timedelta(days=1),
+        )
+        header, _, signature = local_path(basic.entry_url).split(":3:", 1)[1].split(".")
+        ready(page, f"{url}/v#CROWDNOTIFIER:3:{header}.{b64encode(forged)}.{signature}")
+        assert page.is_visible("#poster-status.problem") and not page.is_visible("#venue")
+
+        # The basic venue: check in, nothing sent; leave: sealed, its name gone from the phone.
+        arrived = datetime.now(UTC)
+        ready(page, url + local_path(basic.entry_url))
+        page.wait_for_selector("#venue:not([hidden])")
+        assert page.inner_text("#venue-name-en") == "Harbour Noodles 海港麵家"
+        checked(page, screenshots, f"private-checkin-{lang}")
+        before = len(sent)
+        page.click("#check-in")
+        page.wait_for_selector("#visit:not([hidden])")
+        assert page.get_attribute("#visit-sync", "data-status") == "private"
+        page.click("#leave")
+        page.wait_for_selector("#leave[hidden]", state="attached")
+        assert not [r for r in sent[before:] if r.startswith("POST")], "a private check-in sends nothing"
+
+        # The server-based venue: its hours' identities are kept, to find a warning by them.
+        ready(page, url + local_path(server.entry_url))
+        page.click("#check-in")
+        page.wait_for_selector("#visit:not([hidden])")
+        page.click("#leave")
+        page.wait_for_selector("#leave[hidden]", state="attached")
+        kept = page.evaluate(KEPT_VISITS)
+        assert len(kept) == 2 and all(v["records"] and "payload" not in v for v in kept)
+        by_name = {bool(v["name_en"]): v for v in kept}
+        assert by_name[False]["identities"] is None, "nothing on the phone names the basic venue"
+        assert by_name[True]["name_en"].startswith("Open Bar") and by_name[True]["identities"]
+        assert not [r for r in sent if r.startswith("POST")]
+
+        ready(page, f"{url}/app/visits")
+        assert len(page.locator("#diary li").all_inner_texts()) == 2
+        checked(page, screenshots, f"private-diary-{lang}")
+
+        # A supervisor publishes warnings for both venues; the phone's check finds both, here.
+        warn(services, "V-B", arrived, basic.tracing_code)
+        warn(services, "V-S", arrived, None)
+        page.click("#exposure-check")
+        page.wait_for_selector("#exposure.alert")
+        matches = page.locator("#exposure-matches li").all_inner_texts()
+        assert len(matches) == 2 and all(MESSAGE in m for m in matches), matches
+        assert any(("A private check-in" if en else "私人登記") in m for m in matches)
+        checked(page, screenshots, f"private-exposure-{lang}")
+        assert not errors, errors
+    finally:
+        context.close()
+        browser.close()
