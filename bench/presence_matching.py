@@ -35,11 +35,15 @@ the tries one core makes in a second. Prints one JSON line on stdout, a table on
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import random
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -47,6 +51,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import _machine
+import _serve
 from chaincut.presence import ibe
 from chaincut.presence.client import PublishedTrace, StoredVisit, keep_visit, match_visits
 from chaincut.presence.messages import Trace
@@ -88,6 +93,87 @@ def pairings_per_second(visits: list[StoredVisit], traces: list[PublishedTrace],
     return len(keys) / (time.perf_counter() - start)
 
 
+def _in_browser(
+    visits: list[StoredVisit],
+    traces: list[PublishedTrace],
+    tries: Callable[..., int],
+    share: float,
+) -> dict[str, object]:
+    """The same matching in headless Chromium (presence.js's matchTraces, as the residents' page runs
+    it), on the page ``chaincut serve`` sends for ``/app`` (its CSP, the vendored mcl and tweetnacl)."""
+    from playwright.sync_api import sync_playwright
+
+    def as_js(kept: list[StoredVisit], identities: bool) -> list[dict[str, object]]:
+        return [
+            {
+                "id": str(n),
+                "arrival": v.arrival,
+                "departure": v.departure,
+                "records": {str(h): base64.b64encode(c.to_bytes()).decode() for h, c in v.records.items()},
+                "identities": {str(h): i.hex() for h, i in v.identities.items()}
+                if identities and v.identities
+                else None,
+            }
+            for n, v in enumerate(kept)
+        ]
+
+    def items(among: list[PublishedTrace]) -> list[dict[str, object]]:
+        return [{"seq": t.seq, "hour": t.hour, "trace": base64.b64encode(t.trace).decode()} for t in among]
+
+    subset = traces[: max(1, int(len(traces) * share))]
+    with tempfile.TemporaryDirectory(prefix="presence-matching-") as tmp:
+        env = _serve.environment(Path(tmp) / "data", None)
+        _serve.chaincut(env, "db", "upgrade")
+        port = _serve.free_port()
+        with _serve.server(env, port, 1, Path(tmp) / "serve.log"), sync_playwright() as playwright:
+            executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+            chromium = playwright.chromium.launch(executable_path=executable, headless=True)
+            page = chromium.new_page()
+            page.goto(f"http://{_serve.HOST}:{port}/app")
+            page.evaluate(_LOAD_PRESENCE)
+            by_identity = page.evaluate(_MATCH, [as_js(visits, True), items(traces)])
+            trial = page.evaluate(_MATCH, [as_js(visits, False), items(subset)])
+            chromium.close()
+    trial_tries = tries(True, subset)
+    rate = trial_tries / trial["seconds"] if trial["seconds"] else 0.0
+    return {
+        "match_by_identity_seconds": round(by_identity["seconds"], 3),
+        "found_by_identity": by_identity["found"],
+        "trial_traces": len(subset),
+        "trial_tries": trial_tries,
+        "trial_seconds": round(trial["seconds"], 2),
+        "tries_per_second": round(rate, 1),
+        "trial_all_seconds_extrapolated": round(tries(True) / rate, 1) if rate else None,
+    }
+
+
+# Load the vendored scripts and presence.js in the page (evaluate runs outside its CSP).
+_LOAD_PRESENCE = """async () => {
+    for (const src of ["/static/vendor/mcl.js", "/static/vendor/nacl-fast.min.js"]) {
+        await new Promise((ok, fail) => {
+            const script = document.createElement("script");
+            script.src = src;
+            script.onload = ok;
+            script.onerror = fail;
+            document.head.append(script);
+        });
+    }
+    window.presence = await import("/static/presence.js");
+    await window.presence.initPairing();
+}"""
+_MATCH = """async ([visits, items]) => {
+    const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    const kept = visits.map((v) => ({
+        ...v,
+        records: Object.fromEntries(Object.entries(v.records).map(([h, r]) => [h, bytes(r)])),
+    }));
+    const page = items.map((i) => ({ seq: i.seq, hour: i.hour, trace: bytes(i.trace) }));
+    const started = performance.now();
+    const found = await window.presence.matchTraces(kept, page);
+    return { seconds: (performance.now() - started) / 1000, found: found.length };
+}"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -97,6 +183,13 @@ def main() -> None:
     parser.add_argument("--infectious-days", type=int, default=4, help="days the warned windows fall in")
     parser.add_argument("--exposed", type=int, default=3, help="the phone's visits at warned venues")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--browser", action="store_true", help="also match in headless Chromium")
+    parser.add_argument(
+        "--browser-share",
+        type=float,
+        default=0.1,
+        help="the share of the traces the browser tries by trial decryption (the rest is extrapolated)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     err = Console(stderr=True)
@@ -155,13 +248,13 @@ def main() -> None:
     rng.shuffle(traces)
     records = sum(len(v.records) for v in visits)
 
-    def tries(with_hour: bool) -> int:
+    def tries(with_hour: bool, among: list[PublishedTrace] | None = None) -> int:
         by_hour: dict[int, list[StoredVisit]] = {}
         for visit in visits:
             for hour in visit.records:
                 by_hour.setdefault(hour, []).append(visit)
         count = 0
-        for published in traces:
+        for published in traces if among is None else among:
             trace = Trace.decode(published.trace)
             hours = (
                 [published.hour]
@@ -193,6 +286,7 @@ def main() -> None:
     best, timings, found_private = timed(private, 3)
     best_lookup, timings_lookup, found_lookup = timed(visits, 5)
     every_pair = len(traces) * records
+    browser = _in_browser(visits, traces, tries, args.browser_share) if args.browser else None
     result = {
         "bench": "presence_matching",
         "warnings": args.warnings,
@@ -213,6 +307,7 @@ def main() -> None:
         "pairings_per_second": round(rate),
         "every_pair_seconds_at_that_rate": round(every_pair / rate, 1),
         "limit_tries_in_1s": round(rate),
+        "browser": browser,
         "machine": _machine.machine(),
     }
     print(json.dumps(result))
@@ -230,6 +325,16 @@ def main() -> None:
     table.add_row("server-based venues: match by identity, seconds (best of 5)", f"{best_lookup:.4f}")
     table.add_row("pairings per second (one core)", f"{rate:,.0f}")
     table.add_row("every trace on every record, seconds", f"{every_pair / rate:,.0f}")
+    if browser is not None:
+        b = browser
+        table.add_row("Chromium, server-based: match by identity, s", f"{b['match_by_identity_seconds']:.3f}")
+        table.add_row(
+            f"Chromium, basic: trial decryption of {b['trial_traces']:,} traces",
+            f"{b['trial_tries']:,} tries, {b['trial_seconds']:.1f} s ({b['tries_per_second']:.0f}/s)",
+        )
+        table.add_row(
+            "Chromium, basic: every trace (extrapolated), s", f"{b['trial_all_seconds_extrapolated']}"
+        )
     err.print(table)
     if not found_private == found_lookup == len(exposed):
         sys.exit(f"found {found_private} and {found_lookup} exposures, expected {len(exposed)}")

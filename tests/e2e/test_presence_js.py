@@ -81,6 +81,7 @@ def presence_page(playwright: Playwright, tmp_path_factory: pytest.TempPathFacto
                 "deriveNonces",
                 "identity",
                 "initPairing",
+                "matchTraces",
                 "openRecord",
             ]
             yield opened

@@ -447,12 +447,20 @@ function readVisit(opened) {
 // message and the case's window; null when it is another venue or hour, or anything fails its checks.
 export async function openRecord(trace, record) {
   requirePairing();
-  const bytes = asBytes(record, "record");
-  if (bytes.length <= RECORD_HEAD) return null;
   let skid;
-  let c1;
   try {
     skid = g1FromBytes(trace.secretKeyForIdentity, "trace's key");
+  } catch {
+    return null;
+  }
+  return openWith(trace, skid, record);
+}
+
+async function openWith(trace, skid, record) {
+  const bytes = asBytes(record, "record");
+  if (bytes.length <= RECORD_HEAD) return null;
+  let c1;
+  try {
     c1 = g2FromBytes(bytes.subarray(0, G2_BYTES), "record's c1");
   } catch {
     return null;
@@ -484,4 +492,50 @@ function fromHex(hex) {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+// --- matching a page of published traces against the phone's sealed visits ---
+
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+// Every exposure the traces reveal in the visits, as chaincut.presence.client.match_visits finds
+// them. `visits`: [{id, arrival, departure, records: {hour: Uint8Array}, identities: {hour: hex} | null}];
+// `items`: [{seq, hour, trace: Uint8Array}] as a page of /presence/warnings lists them. A visit with
+// identities (a server-based venue) is looked up by the trace's identity; the others are tried, a
+// trace only on records of its hour whose visit overlaps the case's window (a pairing each). `seen`:
+// the keys (visit:start:end) of exposures found before, which are not found again.
+export async function matchTraces(visits, items, seen = new Set()) {
+  const found = [];
+  for (const item of items) {
+    let trace;
+    try {
+      trace = decodeTrace(item.trace);
+    } catch {
+      continue; // malformed: no record could open with it
+    }
+    const identityHex = toHex(trace.identity);
+    let key = null;
+    let skid = null;
+    for (const visit of visits) {
+      const record = visit.records[item.hour];
+      if (!record) continue;
+      if (visit.identities && visit.identities[item.hour] !== identityHex) continue;
+      if (!(visit.arrival < trace.endTime && visit.departure > trace.startTime)) continue;
+      key = `${visit.id}:${trace.startTime}:${trace.endTime}`;
+      if (seen.has(key)) continue;
+      if (skid === null) {
+        try {
+          skid = g1FromBytes(trace.secretKeyForIdentity, "trace's key"); // read once per trace
+        } catch {
+          break;
+        }
+      }
+      const opened = await openWith(trace, skid, record);
+      if (opened && opened.arrival < opened.traceEnd && opened.departure > opened.traceStart) {
+        seen.add(key);
+        found.push({ visit: visit.id, seq: item.seq, ...opened });
+      }
+    }
+  }
+  return found;
 }

@@ -617,33 +617,25 @@ export async function checkPrivateExposures() {
     const fresh = page.data.filter((item) => item.seq > since);
     if (sealed.length && fresh.length) {
       const presence = await presenceModule();
-      for (const item of fresh) {
-        let trace;
-        try {
-          trace = presence.decodeTrace(unb64(item.trace));
-        } catch {
-          console.warn(`chaincut: ignored trace ${item.seq}: malformed`);
-          continue;
-        }
-        const identity = hex(trace.identity);
-        for (const visit of sealed) {
-          const record = visit.records.find((r) => r.hour === item.hour);
-          const overlaps = seconds(visit.entered_at) < trace.endTime && seconds(visit.left_at) > trace.startTime;
-          const candidate = visit.identities ? visit.identities[item.hour] === identity : true;
-          const key = `${visit.client_id}:${trace.startTime}:${trace.endTime}`;
-          if (!record || !overlaps || !candidate || found.some((f) => f.key === key)) continue;
-          const opened = await presence.openRecord(trace, unb64(record.record));
-          if (opened && opened.arrival < opened.traceEnd && opened.departure > opened.traceStart) {
-            found.push({
-              key,
-              client_id: visit.client_id,
-              name_en: visit.name_en,
-              start: new Date(opened.traceStart * 1000).toISOString(),
-              end: new Date(opened.traceEnd * 1000).toISOString(),
-              message: opened.message,
-            });
-          }
-        }
+      const visits = sealed.map((v) => ({
+        id: v.client_id,
+        arrival: seconds(v.entered_at),
+        departure: seconds(v.left_at),
+        records: Object.fromEntries(v.records.map((r) => [r.hour, unb64(r.record)])),
+        identities: v.identities,
+      }));
+      const items = fresh.map((item) => ({ seq: item.seq, hour: item.hour, trace: unb64(item.trace) }));
+      const seen = new Set(found.map((f) => f.key));
+      for (const hit of await presence.matchTraces(visits, items, seen)) {
+        const visit = sealed.find((v) => v.client_id === hit.visit);
+        found.push({
+          key: `${hit.visit}:${hit.traceStart}:${hit.traceEnd}`,
+          client_id: hit.visit,
+          name_en: visit ? visit.name_en : "",
+          start: new Date(hit.traceStart * 1000).toISOString(),
+          end: new Date(hit.traceEnd * 1000).toISOString(),
+          message: hit.message,
+        });
       }
     }
     since = Math.max(since, page.next);
