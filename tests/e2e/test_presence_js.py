@@ -11,7 +11,6 @@ TweetNaCl loaded from /static/vendor/ as a page would load them.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,8 +22,8 @@ from playwright.sync_api import Page, Playwright
 from chaincut.presence import ibe, protocol
 from chaincut.presence.messages import QRCodePayload, Trace
 from support.camera import launch_chromium
+from support.crowdnotifier import reference_vectors
 from support.serving import browser_services, served
-from support.shared import shared_data
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -131,32 +130,16 @@ def test_nonces_identities_and_hours_equal_pythons(presence_page: Page) -> None:
         assert page.evaluate("([a, d]) => presence.affectedHours(a, d)", [arrival, departure]) == expected
 
 
-def _reference_vectors(name: str) -> list[dict[str, Any]]:
-    """One exported array of the reference's testvectors.ts (as tests/unit/test_presence_protocol.py)."""
-    path = shared_data("crowdnotifier", "libcrowdnotifier-v3", "testvectors.ts")
-    body = path.read_text(encoding="utf-8").split(f"export const {name}", 1)[1].split("];", 1)[0]
-    vectors = []
-    for block in re.split(r"\n  },", body):
-        fields: dict[str, Any] = {}
-        for key, values in re.findall(r"(\w+): Uint8Array\.from\(\[(.*?)\]\)", block, flags=re.S):
-            fields[key] = bytes(int(v) & 0xFF for v in re.findall(r"-?\d+", values))
-        for key, number in re.findall(r"(\w+): (\d+),", block):
-            fields[key] = int(number)
-        if fields:
-            vectors.append(fields)
-    return vectors
-
-
 def test_the_reference_libraries_vectors_are_reproduced(presence_page: Page) -> None:
     page = presence_page
-    for v in _reference_vectors("hkdfTestVectors"):
+    for v in reference_vectors("hkdfTestVectors"):
         got = _browser_nonces(page, v["qrCodePayload"], [0])
         assert (got["preId"], got["timeKey"], got["notificationKey"]) == (
             b64(v["noncePreId"]),
             b64(v["nonceTimekey"]),
             b64(v["notificationKey"]),
         )
-    for v in _reference_vectors("identityTestVectors"):
+    for v in reference_vectors("identityTestVectors"):
         got = _browser_nonces(page, v["qrCodePayload"], [v["startOfInterval"]])
         assert got["ids"] == [b64(v["identity"])]
 

@@ -142,9 +142,14 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
 
         ready(page, f"{url}/app/visits")
         assert len(page.locator("#diary li").all_inner_texts()) == 2
+        page.wait_for_selector(
+            "#exposure-status:has-text('Checked at')" if en else "#exposure-status:has-text('檢查時間')"
+        )
         checked(page, screenshots, f"private-diary-{lang}")
 
-        # A supervisor publishes warnings for both venues; the phone's check finds both, here.
+        # A supervisor publishes warnings for both venues; the phone's check finds both, here. The
+        # case's window ends now (a whole second after the phone left: times are whole seconds).
+        time.sleep(1.1)
         warn(services, "V-B", arrived, basic.tracing_code)
         warn(services, "V-S", arrived, None)
         page.click("#exposure-check")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import struct
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from nacl.bindings import crypto_box_seal
@@ -28,30 +26,14 @@ from chaincut.presence.messages import (
     Trace,
     TraceLocation,
 )
-from support.shared import shared_data
+from support.crowdnotifier import reference_vectors
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 HOUR = 3600
 
 
-def _vectors(name: str) -> list[dict[str, Any]]:
-    """One exported array of testvectors.ts: each object's numbers and byte arrays."""
-    text = shared_data("crowdnotifier", "libcrowdnotifier-v3", "testvectors.ts").read_text(encoding="utf-8")
-    body = text.split(f"export const {name}", 1)[1].split("];", 1)[0]
-    vectors = []
-    for block in re.split(r"\n  },", body):
-        fields: dict[str, Any] = {}
-        for key, values in re.findall(r"(\w+): Uint8Array\.from\(\[(.*?)\]\)", block, flags=re.S):
-            fields[key] = bytes(int(v) & 0xFF for v in re.findall(r"-?\d+", values))
-        for key, number in re.findall(r"(\w+): (\d+),", block):
-            fields[key] = int(number)
-        if fields:
-            vectors.append(fields)
-    return vectors
-
-
 def test_every_hkdf_vector_is_reproduced() -> None:
-    vectors = _vectors("hkdfTestVectors")
+    vectors = reference_vectors("hkdfTestVectors")
     assert len(vectors) == 2
     for v in vectors:
         derived = protocol.derive_nonces(v["qrCodePayload"])
@@ -61,7 +43,7 @@ def test_every_hkdf_vector_is_reproduced() -> None:
 
 
 def test_every_identity_vector_is_reproduced() -> None:
-    vectors = _vectors("identityTestVectors")
+    vectors = reference_vectors("identityTestVectors")
     assert len(vectors) == 2
     for v in vectors:
         assert struct.pack(">q", v["startOfInterval"]) == v["startOfIntervalBytes"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chaincut.access.audit import AuditTrail, event_for
+from chaincut.access.four_eyes import require_someone_else, require_supervisor
 from chaincut.access.records import RecordAccess
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain import Case
-from chaincut.domain.access import Permission, Principal, Role
+from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditFlag
 from chaincut.domain.ids import new_public_id
 from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -89,18 +90,17 @@ class ExportApprovals:
     def decide(self, principal: Principal, public_id: str, *, approve: bool, reason: str) -> ApprovalRecord:
         """A supervisor's decision, with a reason; nobody decides on their own request."""
         reason = _reason(reason, "reason")
-        if not principal.has_role(Role.SUPERVISOR):
-            raise PermissionDenied("only a supervisor decides on exports", code="supervisor_required")
+        require_supervisor(principal, "decides on exports")
         now = self._clock.now()
         with self._store.write() as uow:
             record = uow.approvals.get(public_id)
             if record is None:
                 raise NotFound("no such approval request", field="public_id")
-            if record.requested_by == principal.name:
-                raise PermissionDenied(
-                    "a request must be decided by another supervisor than the one who made it",
-                    code="own_request",
-                )
+            require_someone_else(
+                principal,
+                record.requested_by,
+                message="a request must be decided by another supervisor than the one who made it",
+            )
             if record.expires_at <= to_epoch(now):
                 raise Conflict("this request has expired; ask again", field="public_id")
             status = "approved" if approve else "rejected"

@@ -18,6 +18,7 @@ its digest, the version it replaced and both people.
 from __future__ import annotations
 
 from chaincut.access.audit import AuditTrail, event_for
+from chaincut.access.four_eyes import require_someone_else
 from chaincut.clock import Clock, to_epoch
 from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditEvent, AuditFlag
@@ -277,11 +278,12 @@ class PolicyChanges:
             record = uow.policy_versions.get(version_id)
             if record is None:
                 raise NotFound("no such policy version", field="version_id")
-            if principal.name in (record.uploaded_by, record.requested_by):
-                raise PermissionDenied(
-                    "a policy must be activated by another person than the one who uploaded it or asked",
-                    code="own_request",
-                )
+            require_someone_else(
+                principal,
+                record.uploaded_by,
+                record.requested_by,
+                message="a policy must be activated by another person than the one who uploaded it or asked",
+            )
             if record.status != "pending":
                 raise Conflict(
                     f"this version is {record.status}, not awaiting a decision", field="version_id"

@@ -29,13 +29,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from chaincut.access.audit import AuditTrail, event_for
+from chaincut.access.four_eyes import require_someone_else, require_supervisor
 from chaincut.access.records import RecordAccess
 from chaincut.clock import Clock, from_epoch, to_epoch
 from chaincut.domain import Venue
-from chaincut.domain.access import Permission, Principal, Role
+from chaincut.domain.access import Permission, Principal
 from chaincut.domain.audit import AuditFlag
 from chaincut.domain.ids import new_public_id
-from chaincut.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.presence import ibe
 from chaincut.presence.protocol import (
@@ -445,18 +446,17 @@ class PresenceAuthority:
     def review(self, principal: Principal, public_id: str, *, publish: bool, reason: str) -> WarningRecord:
         """Another supervisor's decision: publish the warning's traces to phones, or reject it."""
         reason = _reason(reason)
-        if not principal.has_role(Role.SUPERVISOR):
-            raise PermissionDenied("only a supervisor publishes warnings", code="supervisor_required")
+        require_supervisor(principal, "publishes warnings")
         now = to_epoch(self._clock.now())
         with self._store.write() as uow:
             record = uow.presence.warning(public_id)
             if record is None:
                 raise NotFound("no such warning", field="public_id")
-            if record.proposed_by == principal.name:
-                raise PermissionDenied(
-                    "a warning must be reviewed by another supervisor than the one who proposed it",
-                    code="own_request",
-                )
+            require_someone_else(
+                principal,
+                record.proposed_by,
+                message="a warning must be reviewed by another supervisor than the one who proposed it",
+            )
             if publish and record.expires_at <= now:
                 raise Conflict(
                     "this warning's window is past retention; nobody holds its records", field="public_id"

@@ -364,7 +364,13 @@ export async function checkIn({ token, plate, claims }) {
   const sent = token ? { token } : { plate };
   const body = { client_id: visit.client_id, ...sent, at: visit.entered_at };
   const item = app ? { kind: "checkin", client_id: visit.client_id, person: app.person, body } : null;
-  // A new check-in ends the visit still open here, as the server ends it: where this one begins.
+  await startVisit(visit, item);
+  flush();
+  return visit;
+}
+
+// A new check-in ends the visit still open here, as the server ends it: where this one begins.
+async function startVisit(visit, item) {
   const previous = await openVisit();
   if (previous) {
     await updateVisit(previous.client_id, (open) => {
@@ -375,8 +381,6 @@ export async function checkIn({ token, plate, claims }) {
   }
   await saveAndQueue(visit, item);
   await showVisit();
-  flush();
-  return visit;
 }
 
 async function openVisit() {
@@ -552,16 +556,7 @@ export async function checkInPrivately({ payload, venue, type, serverBased }) {
     default_stay_minutes: types[type] ? types[type].default_stay_minutes : null,
     status: "private",
   };
-  const previous = await openVisit();
-  if (previous) {
-    await updateVisit(previous.client_id, (open) => {
-      if (open.left_at) return false;
-      open.left_at = visit.entered_at;
-      open.left_inferred = true;
-    });
-  }
-  await saveAndQueue(visit, null);
-  await showVisit();
+  await startVisit(visit, null);
   return visit;
 }
 
@@ -601,7 +596,15 @@ async function verifiedPage(response) {
 // The warnings published since the last check, page by page, matched against the sealed visits: a
 // server-based visit by its hours' identities, a basic one by trying the traces of its hours whose
 // window overlaps it (a pairing each). A page whose signature fails is ignored, and asked again next time.
-export async function checkPrivateExposures() {
+// One check at a time: a check asked for while one runs starts after it, from where it ended.
+let privateCheck = Promise.resolve();
+export function checkPrivateExposures() {
+  const next = privateCheck.catch(() => {}).then(checkPrivateExposuresNow);
+  privateCheck = next;
+  return next;
+}
+
+async function checkPrivateExposuresNow() {
   let since = Number(localStorage.getItem(PRESENCE_SEQ_KEY) || 0);
   const found = JSON.parse(localStorage.getItem(PRESENCE_FOUND_KEY) || "[]");
   const sealed = (await allVisits()).filter((v) => v.mode === "crowdnotifier" && v.records);
