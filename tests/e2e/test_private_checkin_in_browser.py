@@ -91,6 +91,8 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
         VenueDraft("restaurant", "Harbour Noodles", "海港麵家", ref="V-B"), "basic"
     )
     server = services.presence.register_venue(VenueDraft("bar", "Open Bar", "開放酒吧", ref="V-S"), "server")
+    services.presence.register_venue(VenueDraft("gym", "Far Gym", "遠健身室", ref="V-X"), "server")
+    opened = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # its entry code's validity
     browser = launch_chromium(playwright, [])
     context = browser.new_context(locale=LOCALES[lang], viewport=PHONE, is_mobile=True, has_touch=True)
     context.set_default_timeout(20_000)
@@ -140,8 +142,13 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
         assert by_name[True]["name_en"].startswith("Open Bar") and by_name[True]["identities"]
         assert not [r for r in sent if r.startswith("POST")]
 
+        # Back at the bar, still there when the warnings come: not sealed yet, so not matched yet.
+        ready(page, url + local_path(server.entry_url))
+        page.click("#check-in")
+        page.wait_for_selector("#visit:not([hidden])")
+
         ready(page, f"{url}/app/visits")
-        assert len(page.locator("#diary li").all_inner_texts()) == 2
+        assert len(page.locator("#diary li").all_inner_texts()) == 3
         page.wait_for_selector(
             "#exposure-status:has-text('Checked at')" if en else "#exposure-status:has-text('檢查時間')"
         )
@@ -150,6 +157,11 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
         # A supervisor publishes warnings for both venues; the phone's check finds both, here. The
         # case's window ends now (a whole second after the phone left: times are whole seconds).
         time.sleep(1.1)
+        # Elsewhere, many others' warnings first: a page of 150 KB and more (read in slices: a
+        # spread of that many bytes overflows the call stack).
+        for _ in range(600):
+            far = services.presence.propose(TRACER, "C1", "V-X", opened, datetime.now(UTC), MESSAGE)
+            services.presence.review(REVIEWER, far.public_id, publish=True, reason="many cases went there")
         warn(services, "V-B", arrived, basic.tracing_code)
         warn(services, "V-S", arrived, None)
         page.click("#exposure-check")
@@ -158,6 +170,18 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
         assert len(matches) == 2 and all(MESSAGE in m for m in matches), matches
         assert any(("A private check-in" if en else "私人登記") in m for m in matches)
         checked(page, screenshots, f"private-exposure-{lang}")
+
+        # Leaving seals the stay; the next check reads the same pages again and finds it too.
+        ready(page, f"{url}/app")
+        page.click("#leave")
+        page.wait_for_selector("#leave[hidden]", state="attached")
+        ready(page, f"{url}/app/visits")
+        page.click("#exposure-check")
+        for _ in range(200):
+            if len(page.locator("#exposure-matches li").all_inner_texts()) == 3:
+                break
+            time.sleep(0.1)
+        assert len(page.locator("#exposure-matches li").all_inner_texts()) == 3
         assert not errors, errors
     finally:
         context.close()

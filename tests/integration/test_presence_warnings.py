@@ -9,20 +9,30 @@ on 2026-11-16 (Hong Kong time), by the default policy.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Role
 from chaincut.presence.client import CheckInLimit, PresenceClient
-from chaincut.presence.protocol import InvalidPresenceData, b64decode, b64encode, setup_server_location
+from chaincut.presence.messages import QRCodeTrace
+from chaincut.presence.protocol import (
+    InvalidPresenceData,
+    b64decode,
+    b64encode,
+    setup_location,
+    setup_server_location,
+)
 from chaincut.presence.wire import SIGNATURE_HEADER
 from support.auth import staff_headers
 
@@ -222,7 +232,7 @@ def test_pages_are_signed_cacheable_and_a_forged_page_is_ignored_and_logged(
         assert review(client, staff["sue"], made.json()["id"]).status_code == 200
 
     first = client.get("/presence/warnings", params={"since": 0, "limit": 2})
-    assert first.status_code == 200 and "immutable" in first.headers["Cache-Control"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=3600"
     assert [item["seq"] for item in first.json()["data"]] == [1, 2] and first.json()["more"]
     rest = client.get("/presence/warnings", params={"since": 2, "limit": 2})
     assert [item["seq"] for item in rest.json()["data"]] == [3] and not rest.json()["more"]
@@ -310,3 +320,106 @@ def test_warnings_expire_with_the_policy_and_phones_forget_old_visits(
     assert {r.kind: r.deleted for r in records}["warnings"] == 1
     assert client.get("/presence/warnings").json()["data"] == []
     assert device.forget_old(clock.now()) == 1 and device.visits == []
+
+
+def test_a_decentralised_venue_has_no_kiosks_tokens_or_central_poster(
+    client: TestClient, staff: dict[str, dict[str, str]]
+) -> None:
+    register(client, staff["owner"], "V-SERVER", "server")
+    refused = client.post("/venues/V-SERVER/device-tokens", headers=staff["owner"])
+    assert refused.status_code == 409 and refused.json()["field"] == "ref"
+    poster = client.get("/venues/V-SERVER/poster.png", headers=staff["owner"])
+    read = zxingcpp.read_barcodes(
+        Image.open(io.BytesIO(poster.content)), formats=zxingcpp.BarcodeFormat.QRCode
+    )
+    assert read[0].text.startswith("https://chaincut.example.org/v#CROWDNOTIFIER:3:")
+
+
+def test_an_owners_own_entry_code_must_name_its_venue_be_valid_and_be_its_own(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services, clock: FixedClock
+) -> None:
+    authority = b64decode(client.get("/presence/config").json()["authority_public_key"])
+    now = clock.now()
+
+    def owners(ref: str, description: str, days: int = 30) -> Any:
+        since = now - timedelta(days=20)  # from before the case's visit
+        codes = setup_location(authority, description, "Wan Chai", since, now + timedelta(days=days))
+        body = {
+            "ref": ref,
+            "venue_type": "restaurant",
+            "name_en": "Harbour Noodles",
+            "name_zh": "海港麵家",
+            "district": "Wan Chai",
+            "checkin_mode": "crowdnotifier",
+            "entry_payload": b64encode(codes.entry),
+        }
+        return client.post("/venues", json=body, headers=staff["owner"]), codes
+
+    wrong, _ = owners("V-A", "Someone Else's Clinic")
+    assert wrong.status_code == 422 and wrong.json()["field"] == "entry_payload"
+    too_long, _ = owners("V-A", "Harbour Noodles 海港麵家", days=400)
+    assert too_long.status_code == 422 and too_long.json()["field"] == "entry_payload"
+    made, codes = owners("V-A", "Harbour Noodles 海港麵家")
+    assert made.status_code == 201, made.text
+    assert made.json()["tracing_code"] is None, "the owner made the code: the authority never saw their key"
+    again = client.post(
+        "/venues",
+        json={
+            "ref": "V-COPY",
+            "venue_type": "restaurant",
+            "name_en": "Harbour Noodles",
+            "name_zh": "海港麵家",
+            "district": "Wan Chai",
+            "checkin_mode": "crowdnotifier",
+            "entry_payload": b64encode(codes.entry),
+        },
+        headers=staff["owner"],
+    )
+    assert again.status_code == 409 and again.json()["field"] == "entry_payload"
+    with services.store.read() as uow:
+        assert uow.venues.get_by_ref("V-COPY") is None, "nothing stored"
+
+    # The owner's tracing code warns; one whose key share is not a scalar is refused by name.
+    assert warn(client, staff["sam"], "V-A", tracing_code=b64encode(codes.tracing)).status_code == 201
+    broken = QRCodeTrace.decode(codes.tracing)
+    broken = QRCodeTrace(
+        version=broken.version,
+        qr_code_payload=broken.qr_code_payload,
+        master_secret_key_location=broken.master_secret_key_location[:31],
+        cipher_text_health_authority=broken.cipher_text_health_authority,
+    )
+    refused = warn(client, staff["sam"], "V-A", tracing_code=b64encode(broken.encode()))
+    assert refused.status_code == 422 and refused.json()["field"] == "tracing_code"
+
+
+def test_a_warning_is_read_only_by_those_who_may_see_its_case(
+    client: TestClient, staff: dict[str, dict[str, str]]
+) -> None:
+    register(client, staff["owner"], "V-SERVER", "server")
+    made = warn(client, staff["sam"], "V-SERVER").json()
+    assert client.get(f"/presence/warnings/{made['id']}", headers=staff["sam"]).status_code == 200
+    unassigned = client.get(f"/presence/warnings/{made['id']}", headers=staff["tina"])
+    assert unassigned.status_code == 404 and unassigned.json()["field"] == "public_id"
+
+
+def test_a_purge_anywhere_in_the_numbering_leaves_no_trace_served(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services, clock: FixedClock
+) -> None:
+    register(client, staff["owner"], "V-SERVER", "server")
+    later = VISIT_START + timedelta(days=1)
+    for start in (later, VISIT_START):  # the older window is published last: the highest numbers
+        made = warn(
+            client,
+            staff["sam"],
+            "V-SERVER",
+            start=start.isoformat(),
+            end=(start + timedelta(minutes=30)).isoformat(),
+        )
+        assert review(client, staff["sue"], made.json()["id"]).status_code == 200
+    assert [i["seq"] for i in client.get("/presence/warnings").json()["data"]] == [1, 2]
+    records_days = services.policy.presence.records_days
+    clock.set(VISIT_START + timedelta(days=records_days, hours=1))  # past the older one's retention only
+    services.purge_expired()
+    assert [i["seq"] for i in client.get("/presence/warnings").json()["data"]] == [1]
+    huge = client.get("/presence/warnings", params={"since": 2**62})
+    assert huge.status_code == 200 and huge.json()["next"] == 2

@@ -63,6 +63,6 @@ def poster(
 ) -> None:
     """Write a venue's printable QR poster (PNG or PDF)."""
     with services() as svc:
-        data = svc.venues.poster(ref, fmt.value)
+        data = svc.presence.poster(ref, fmt.value)
     out.write_bytes(data)
     console.print(f"wrote {out} ({len(data):,} bytes)")

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
+
 from chaincut.access.audit import AuditTrail, event_for
 from chaincut.access.four_eyes import require_someone_else, require_supervisor
 from chaincut.access.records import RecordAccess
@@ -154,13 +156,13 @@ def _location_texts(venue: Venue) -> tuple[str, str]:
 class PresenceCache:
     """What one server process keeps for every ``PresenceAuthority`` it wires (one per policy in
     force): the authority's keys, and the signed pages of published traces by (block, limit, last
-    published, first kept), made once per change rather than once per phone, with the head they
-    were made from."""
+    published, first kept, how many kept), made once per change rather than once per phone, with
+    the head they were made from."""
 
     def __init__(self) -> None:
         self.keys: PresenceKeyRecord | None = None
-        self.pages: dict[tuple[int, int, int, int], SignedPage] = {}
-        self.head: tuple[float, tuple[int, int]] | None = None
+        self.pages: dict[tuple[int, ...], SignedPage] = {}
+        self.head: tuple[float, tuple[int, int, int]] | None = None
         self.lock = threading.Lock()
 
 
@@ -209,8 +211,13 @@ class PresenceAuthority:
         with self._store.read() as uow:
             keys = uow.presence.keys()
         if keys is None:
-            with self._store.write() as uow:
-                keys = self._keys_in(uow)
+            try:
+                with self._store.write() as uow:
+                    keys = self._keys_in(uow)
+            except IntegrityError:  # another request made them first: theirs
+                with self._store.read() as uow:
+                    keys = uow.presence.keys()
+                assert keys is not None
         self._shared.keys = keys
         return keys
 
@@ -251,6 +258,7 @@ class PresenceAuthority:
             country = json.dumps({"t": venue.venue_type}, separators=(",", ":")).encode()
             if entry_payload is not None:
                 payload = self._owners_payload(entry_payload, variant, keys)
+                self._check_owners_code(uow, payload, description, address, now)
             elif variant == "basic":
                 codes = setup_location(
                     keys.authority_public,
@@ -282,10 +290,35 @@ class PresenceAuthority:
         )
 
     @staticmethod
+    def _check_owners_code(
+        uow: UnitOfWork, payload: bytes, description: str, address: str, now: datetime
+    ) -> None:
+        """An owner's own entry code must name this venue as registered, be valid now for at most a
+        poster's life, and be no other venue's (its tracing code would then warn both)."""
+        read = read_entry_code(payload)
+        if (read.description, read.address) != (description, address):
+            raise InvalidInput(
+                f"the entry code must name the venue as registered: description {description!r}, "
+                f"address {address!r}",
+                field="entry_payload",
+            )
+        at = to_epoch(now)
+        if (
+            not read.valid_from <= at < read.valid_to
+            or read.valid_to - read.valid_from > _POSTER_VALID.total_seconds()
+        ):
+            raise InvalidInput(
+                f"the entry code must be valid now, for at most {_POSTER_VALID.days} days",
+                field="entry_payload",
+            )
+        if uow.presence.entry_code_taken(payload):
+            raise Conflict("this entry code is another venue's", field="entry_payload")
+
+    @staticmethod
     def _owners_payload(payload: bytes, variant: str, keys: PresenceKeyRecord) -> bytes:
         try:
             venue = read_entry_code(payload)
-        except InvalidPresenceData as exc:
+        except (InvalidPresenceData, ibe.InvalidElement) as exc:
             raise InvalidInput(str(exc), field="entry_payload") from None
         if (venue.public_key == keys.master_public) != (variant == "server"):
             raise InvalidInput(
@@ -314,7 +347,7 @@ class PresenceAuthority:
     def _matching_code(codes: list[EntryCodeRecord], tracing_code: bytes) -> bytes:
         try:
             payload = tracing_code_payload(tracing_code)
-        except InvalidPresenceData as exc:
+        except (InvalidPresenceData, ibe.InvalidElement) as exc:
             raise InvalidInput(str(exc), field="tracing_code") from None
         if payload not in {c.entry_payload for c in codes if c.variant == "basic"}:
             raise InvalidInput("this tracing code belongs to another venue", field="tracing_code")
@@ -328,6 +361,23 @@ class PresenceAuthority:
     def decentralised_ids(self, venue_ids: list[int]) -> set[int]:
         with self._store.read() as uow:
             return uow.presence.decentralised_venue_ids(venue_ids)
+
+    def poster(self, ref: str, fmt: Literal["png", "pdf"]) -> bytes:
+        """A venue's poster, whichever way its visitors check in: a decentralised venue's holds its
+        signed entry code, never a token for central check-in."""
+        venue = self._venues.get(ref)
+        code = self.entry_code(venue)
+        address = None if code is None else self.entry_address(code)
+        return self._venues.poster(venue.ref, fmt, qr_override=address)
+
+    def require_central(self, venue: Venue) -> None:
+        """Conflict when the venue's visitors check in with CrowdNotifier: nothing about them may be
+        sent to the authority there (no kiosk, no token)."""
+        if self.entry_code(venue) is not None:
+            raise Conflict(
+                "this venue's visitors check in privately (CrowdNotifier): it has no kiosks or tokens",
+                field="ref",
+            )
 
     def entry_address(self, code: EntryCodeRecord) -> str:
         return entry_url(self._public_url(), code.entry_payload, self._signer)
@@ -352,7 +402,10 @@ class PresenceAuthority:
         case = self._records.case(
             principal, case_ref, action=Permission.PRESENCE_WARN, purpose=purpose, field="case"
         )
-        venue = self._venues.get(venue_ref)
+        try:
+            venue = self._venues.get(venue_ref)
+        except NotFound:
+            raise NotFound("no such venue", field="venue") from None
         begin, finish = to_epoch(start), to_epoch(end)
         if finish <= begin:
             raise InvalidInput("expected an end after the start", field="end")
@@ -439,7 +492,7 @@ class PresenceAuthority:
             authority = AuthorityKeys(keys.authority_public, keys.authority_secret)
             try:
                 traces += authority_traces(tracing_code, authority, begin, finish, message)
-            except InvalidPresenceData as exc:
+            except (InvalidPresenceData, ibe.InvalidElement) as exc:
                 raise InvalidInput(str(exc), field="tracing_code") from None
         return traces
 
@@ -499,7 +552,7 @@ class PresenceAuthority:
             raise NotFound("no such warning", field="public_id")
         return record
 
-    def _published_head(self) -> tuple[int, int]:
+    def _published_head(self) -> tuple[int, int, int]:
         """The last trace published and the first kept, read at most every ``_HEAD_SECONDS`` (this
         process forgets it when it publishes). A page made from an older head is still right: it ends
         at the trace its ``next`` names, and the phone asks for the rest next time."""
@@ -514,7 +567,9 @@ class PresenceAuthority:
 
     def forget_published(self) -> None:
         """Read the published traces afresh on the next request (after a purge)."""
-        self._shared.head = None
+        with self._shared.lock:
+            self._shared.head = None
+            self._shared.pages.clear()
 
     def published_page(self, since: int, limit: int) -> SignedPage:
         """The block of published traces holding the one after ``since``, signed with the poster key.
@@ -527,15 +582,19 @@ class PresenceAuthority:
             raise InvalidInput("expected a number of 0 or more", field="since")
         if not 1 <= limit <= PAGE_LIMIT:
             raise InvalidInput(f"expected 1 to {PAGE_LIMIT}", field="limit")
-        block = since - since % limit
         head = self._published_head()
+        last, first = head[0], head[1]
+        # Past the end: the last block. Below the first trace kept (purged): the block holding it.
+        since = min(since, last)
+        if first and since < first - 1:
+            since = first - 1
+        block = since - since % limit
         key = (block, limit, *head)
         cached = self._shared.pages.get(key)
         if cached is not None:
             return cached
         with self._store.read() as uow:
             rows = uow.presence.published(block, block + limit)
-        last = head[0]
         more = last > block + limit
         body = json.dumps(
             {

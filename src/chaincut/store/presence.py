@@ -148,6 +148,14 @@ class PresenceRepository:
             for r in rows
         ]
 
+    def entry_code_taken(self, payload: bytes) -> bool:
+        """Whether a venue already has this entry code."""
+        t = presence_codes
+        return (
+            self._conn.execute(select(t.c.id).where(t.c.entry_payload == payload).limit(1)).first()
+            is not None
+        )
+
     def decentralised_venues(self, limit: int = 5000) -> list[tuple[Venue, str]]:
         """The venues with an entry code and the variant of the newest, by name."""
         t = presence_codes
@@ -298,13 +306,17 @@ class PresenceRepository:
             )
         return True
 
-    def published_head(self) -> tuple[int, int]:
-        """The last number given to a published trace, and the first still kept (0, 0: none yet)."""
+    def published_head(self) -> tuple[int, int, int]:
+        """The last number given to a published trace, the first still kept, and how many are kept
+        (a purge changes the count wherever in the numbering it deleted)."""
         last = self._conn.execute(
             select(presence_keys.c.published_seq).where(presence_keys.c.id == _KEYS_ROW)
         ).scalar_one_or_none()
-        first = self._conn.execute(select(func.min(presence_traces.c.seq))).scalar_one_or_none()
-        return int(last or 0), int(first or 0)
+        t = presence_traces
+        first, kept = self._conn.execute(
+            select(func.min(t.c.seq), func.count(t.c.seq)).where(t.c.seq.is_not(None))
+        ).one()
+        return int(last or 0), int(first or 0), int(kept or 0)
 
     def published(self, after: int, through: int) -> list[PublishedTrace]:
         """The published traces numbered after ``after`` up to ``through``, in order."""

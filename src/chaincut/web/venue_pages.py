@@ -227,6 +227,7 @@ def set_up_kiosk(request: Request, caller: DeviceIssuer, ref: RefPath) -> HTMLRe
     """A device token for an entrance kiosk, shown once: the kiosk page's address holds it."""
     services = caller.services
     venue = venue_for(services.venues, caller.principal, ref, operator_only=True)
+    services.presence.require_central(venue)
     secret = services.accounts.issue_venue_token(venue.ref, caller.principal).secret
     address = f"{services.settings.public_base()}{KIOSK_PATH}#{secret}"
     words = localizer_for(request, caller)

@@ -11,10 +11,11 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.clock import from_epoch
 from chaincut.domain.access import Permission
+from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
 from chaincut.presence.authority import PAGE_LIMIT
 from chaincut.presence.protocol import b64encode
-from chaincut.presence.wire import SIGNATURE_HEADER, decode_code
+from chaincut.presence.wire import SIGNATURE_HEADER, TRACING_PREFIX, decode_code
 from chaincut.store.presence import WarningRecord
 
 __all__ = ["router"]
@@ -119,19 +120,20 @@ def presence_config(
 )
 def published_warnings(
     caller: Annotated[Caller, requires(Permission.PUBLIC)],
-    since: Annotated[int, Query(ge=0, description="the last trace number the phone has")] = 0,
+    since: Annotated[int, Query(ge=0, le=2**62, description="the last trace number the phone has")] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """The published traces numbered after ``since``, oldest first, with a detached JWS of the body in
     the ``Chaincut-Signature`` header (ES256, the poster key of ``/venues/signing-key``). Everyone gets
-    the same page: it says nothing about who asks. A full page never changes and is cached for a day;
-    the last one for a minute."""
+    the same page: it says nothing about who asks. A full page is cached for an hour, the last one
+    for a minute."""
     page = caller.services.presence.published_page(since, limit)
     headers = {
         SIGNATURE_HEADER: page.signature,
         "ETag": page.etag,
-        "Cache-Control": "public, max-age=86400, immutable" if page.full else "public, max-age=60",
+        # A full page changes only when retention purges from it: an hour.
+        "Cache-Control": "public, max-age=3600" if page.full else "public, max-age=60",
     }
     if if_none_match is not None and page.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
@@ -144,7 +146,11 @@ def propose_warning(
 ) -> WarningPublic:
     """A tracer proposes a warning for a decentralised venue the case visited; another supervisor
     publishes it. For a basic venue, its owner's tracing code is needed."""
-    code = None if body.tracing_code is None else decode_code(body.tracing_code, "tracing_code")
+    code = (
+        None
+        if body.tracing_code is None
+        else decode_code(body.tracing_code.strip().removeprefix(TRACING_PREFIX), "tracing_code")
+    )
     record = caller.services.presence.propose(
         caller.principal,
         body.case,
@@ -160,18 +166,25 @@ def propose_warning(
 
 @router.get("/warnings/{public_id}")
 def get_warning(
-    public_id: IdPath, caller: Annotated[Caller, requires(Permission.PRESENCE_WARN)]
+    public_id: IdPath, caller: Annotated[Caller, requires(Permission.PRESENCE_WARN, purpose=True)]
 ) -> WarningPublic:
-    return _public(caller.services.presence.warning(public_id))
+    """A warning, for those who may see its case (the access audited with the stated purpose)."""
+    record = caller.services.presence.warning(public_id)
+    try:
+        caller.case(record.case_ref, details={"warning": public_id})
+    except NotFound:
+        raise NotFound("no such warning", field="public_id") from None
+    return _public(record)
 
 
 @router.get("/proposals")
 def list_proposals(
-    caller: Annotated[Caller, requires(Permission.PRESENCE_PUBLISH)],
+    caller: Annotated[Caller, requires(Permission.PRESENCE_PUBLISH, purpose=True)],
     status: Annotated[Literal["proposed", "published", "rejected"] | None, Query()] = "proposed",
 ) -> WarningsPublic:
     """Warnings waiting for review (or those with ``status``), the newest first."""
     records = caller.services.presence.warnings(status=status)
+    caller.audit("presence_warnings", "proposals", details={"status": status, "count": len(records)})
     return WarningsPublic(data=[_public(r) for r in records], count=len(records))
 
 

@@ -185,7 +185,8 @@ def issue_device_token(
 
     Only the operator who registered the venue issues its devices' tokens.
     """
-    _venue_for(caller, ref, operator_only=True)
+    venue = _venue_for(caller, ref, operator_only=True)
+    caller.services.presence.require_central(venue)
     return DeviceToken(token=caller.services.accounts.issue_venue_token(ref, caller.principal).secret)
 
 
@@ -269,9 +270,7 @@ def venue_token(ref: RefPath, caller: VenueReader) -> VenueToken:
 
 def _poster(caller: Caller, ref: str, fmt: Literal["png", "pdf"]) -> bytes:
     venue = _venue_for(caller, ref)
-    code = caller.services.presence.entry_code(venue)
-    address = None if code is None else caller.services.presence.entry_address(code)
-    return caller.services.venues.poster(venue.ref, fmt, qr_override=address)
+    return caller.services.presence.poster(venue.ref, fmt)
 
 
 @router.get(
@@ -303,7 +302,7 @@ def venue_tracing_sheet(
     """A basic venue's tracing code as a sheet to print and keep safe, for its operator: the code is
     sent back by the owner's browser (the authority kept none), and checked to be this venue's."""
     venue = _venue_for(caller, ref, operator_only=True)
-    code = decode_code(body.tracing_code, "tracing_code")
+    code = decode_code(body.tracing_code.strip().removeprefix(TRACING_PREFIX), "tracing_code")
     caller.services.presence.check_tracing_code(venue, code)
     sheet = caller.services.venues.poster(
         venue.ref, "pdf", qr_override=TRACING_PREFIX + b64encode(code), tracing=True

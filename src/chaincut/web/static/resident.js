@@ -112,6 +112,10 @@ async function forgetOldVisits() {
   });
   if (old.length) {
     await tx(["visits"], "readwrite", (t) => old.forEach((v) => t.objectStore("visits").delete(v.client_id)));
+    // What a private check-in was found to have met goes with it.
+    const gone = new Set(old.map((v) => v.client_id));
+    const found = JSON.parse(localStorage.getItem(PRESENCE_FOUND_KEY) || "[]");
+    localStorage.setItem(PRESENCE_FOUND_KEY, JSON.stringify(found.filter((f) => !gone.has(f.client_id))));
   }
 }
 
@@ -524,7 +528,14 @@ async function runExposureCheck(force) {
 // --- private check-in (CrowdNotifier): nothing is sent, the phone finds out by itself ----------
 
 const seconds = (iso) => Math.floor(Date.parse(iso) / 1000);
-const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+// In slices: a page of warnings is hundreds of kilobytes, more arguments than a call may take.
+function b64(bytes) {
+  let text = "";
+  for (let at = 0; at < bytes.length; at += 0x8000) {
+    text += String.fromCharCode.apply(null, bytes.subarray(at, at + 0x8000));
+  }
+  return btoa(text);
+}
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -605,9 +616,17 @@ export function checkPrivateExposures() {
 }
 
 async function checkPrivateExposuresNow() {
-  let since = Number(localStorage.getItem(PRESENCE_SEQ_KEY) || 0);
+  // A stay that ended (by hand or by itself) is sealed first, whatever page runs the check.
+  await endOverdueStays();
+  await sealPrivateVisits().catch(() => {});
+  const kept = (await allVisits()).filter((v) => v.mode === "crowdnotifier");
+  const sealed = kept.filter((v) => v.records);
+  // While a private visit is open (or could not be sealed), the pages are matched but not passed:
+  // the next check reads them again, for that visit too (what was found is not found twice).
+  const holdBack = kept.some((v) => !v.records);
+  const start = Number(localStorage.getItem(PRESENCE_SEQ_KEY) || 0);
+  let since = start;
   const found = JSON.parse(localStorage.getItem(PRESENCE_FOUND_KEY) || "[]");
-  const sealed = (await allVisits()).filter((v) => v.mode === "crowdnotifier" && v.records);
   for (;;) {
     // Revalidated (ETag): a page kept from a minute ago may have grown since.
     const response = await fetch(`/presence/warnings?since=${since}`, { cache: "no-cache" });
@@ -642,7 +661,7 @@ async function checkPrivateExposuresNow() {
       }
     }
     since = Math.max(since, page.next);
-    localStorage.setItem(PRESENCE_SEQ_KEY, String(since));
+    localStorage.setItem(PRESENCE_SEQ_KEY, String(holdBack ? start : since));
     localStorage.setItem(PRESENCE_FOUND_KEY, JSON.stringify(found));
     if (!page.more) break;
   }
