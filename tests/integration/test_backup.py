@@ -38,6 +38,7 @@ from chaincut.domain.health_codes import HealthCodeClaims
 from chaincut.errors import BackupDamaged, Conflict, InvalidInput, StoreNotReady, WrongPassphrase
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode, default_policy_text
+from chaincut.presence.protocol import server_traces
 from chaincut.settings import Settings
 from chaincut.store import Database, NewImport, Store, backup_crypto, head_revision, upgrade
 from chaincut.store import tables as t
@@ -171,6 +172,26 @@ def fill(svc: Services) -> None:
     assert first.id is not None and second.id is not None
     order = svc.orders.issue(people[2].id or 0, Tier.CLOSE, now - timedelta(days=1), first.id, "tracer-1")
     svc.follow_ups.record("p-2", date(2026, 11, 20), ["fever"], None, "day 1", "tracer-1")
+    # Decentralised check-in: the authority's keys (sealed), a venue's entry code, a published warning.
+    private = svc.presence.register_venue(
+        VenueDraft("bar", "Open Bar", "開放酒吧", ref="V-PRIVATE"), "server"
+    )
+    master = svc.presence.keys().master_secret
+    hours = server_traces(private.entry_payload, master, epoch - 7200, epoch - 3600, "Get tested today.")
+    with svc.store.write() as uow:
+        warning = uow.presence.add_warning(
+            "warning-1",
+            venue_id=private.venue.id or 0,
+            case_id=first.id,
+            start_time=epoch - 7200,
+            end_time=epoch - 3600,
+            message="Get tested today.",
+            proposed_by="staff:tracer-1",
+            at=epoch,
+            expires_at=epoch + 10 * 86_400,
+            traces=[(h.start_of_interval, h.trace) for h in hours],
+        )
+        assert uow.presence.review(warning, "published", by="staff:sup-1", at=epoch, reason="confirmed")
     # Health codes: the cases above stored exposures, codes and history; now the facts staff record.
     svc.codes.record_test("p-3", now - timedelta(hours=2), "pcr", "negative", "tracer-1")
     svc.codes.record_vaccination("p-3", date(2026, 6, 1), "Comirnaty", "tracer-1")
