@@ -52,6 +52,7 @@ from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, parse_policy, policy_text
 from chaincut.presence.authority import PresenceAuthority, PresenceCache
+from chaincut.presence.bridge import PresenceBridge
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects
@@ -142,6 +143,7 @@ class Services:
     situation_reports: SituationReports
     policy_changes: PolicyChanges
     presence: PresenceAuthority
+    presence_bridge: PresenceBridge
     wiring: _Wiring = field(repr=False)
 
     def close(self) -> None:
@@ -383,6 +385,7 @@ def _wire(wiring: _Wiring, policy: Policy, tracing: TracingService) -> Services:
             settings.public_base,
             wiring.presence,
         ),
+        presence_bridge=PresenceBridge(store, policy, clock, settings.zone, audit, codes),
         wiring=wiring,
     )
 

@@ -187,6 +187,7 @@ def test_the_access_report_holds_everything_and_retention_removes_what_it_covers
             "signed_codes",
             "rate_counts",
             "warnings",
+            "exposure_reports",
         ),
         0,
     )

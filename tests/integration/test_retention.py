@@ -48,6 +48,7 @@ KINDS = [
     "signed_codes",
     "rate_counts",
     "warnings",
+    "exposure_reports",
 ]
 
 
@@ -274,7 +275,9 @@ def test_purges_over_the_api(client: TestClient, services: Services, clock: Fixe
     for entry in body["data"]:
         assert set(entry) == {"kind", "deleted", "cutoff", "run_at", "policy_version"}
         assert datetime.fromisoformat(entry["run_at"]) == clock.now()
-        kept = RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections") else ENDED_ACCESS
+        kept = (
+            RETENTION if entry["kind"] in (*WHEREABOUTS, "corrections", "exposure_reports") else ENDED_ACCESS
+        )
         if entry["kind"] == "signed_codes":
             kept = timedelta(hours=1)  # expired, and past the largest clock leeway a verifier allows
         if entry["kind"] == "warnings":

@@ -265,12 +265,35 @@ class HealthCodeService:
                 skip={r["person_id"] for r in rows},
                 venue_refs=self._venue_refs,
             )
+        if case.status.value in _OPEN:
+            rows += self._reported_rows(case.id, case.person_id, rows)
         with self._store.write() as uow:
             before = uow.health_codes.replace_exposures(case.id, rows, now, self._policy.version)
         touched = {case.person_id, *before, *(r["person_id"] for r in rows)}
         self.recompute(touched)
         log.info("case %s: %d exposures stored, %d codes recomputed", case_ref, len(rows), len(touched))
         return len(touched)
+
+    def _reported_rows(
+        self, case_id: int, index_person_id: int, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Exposures residents reported from a decentralised venue's warning for this case (their
+        phones matched it): ``risky_visit``, unless the trace already gave them that venue."""
+        with self._store.read() as uow:
+            reported = uow.presence.reported_exposures(case_id)
+        have = {(r["person_id"], r["venue_ref"]) for r in rows}
+        return [
+            {
+                "person_id": person_id,
+                "tier": "risky_visit",
+                "evidence": "venue",
+                "venue_ref": venue_ref,
+                "generation": 1,
+                "last_exposure_at": last,
+            }
+            for person_id, venue_ref, last in reported
+            if person_id != index_person_id and (person_id, venue_ref) not in have
+        ]
 
     def _venue_refs(self, venue_ids: Iterable[int]) -> dict[int, str]:
         with self._store.read() as uow:

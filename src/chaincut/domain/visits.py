@@ -17,6 +17,7 @@ class VisitSource(enum.Enum):
     INTERVIEW = "interview"  # a tracer recorded it in an interview
     IMPORT = "import"  # a bulk file from another system
     TAXI = "taxi"  # a ride checked in by taxi plate
+    CROWDNOTIFIER = "crowdnotifier"  # a case sent a private (decentralised) check-in, by choice
 
     @property
     def code(self) -> int:

@@ -61,6 +61,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
             "records_days": policy.presence.records_days,
             "max_warning_hours": policy.presence.max_warning_hours,
             "max_checkins_per_day": policy.presence.max_checkins_per_day,
+            "dummy_requests_per_hour": policy.presence.dummy_requests_per_hour,
         },
         "infectious_window": {
             "days_before_onset": policy.infectious_window.days_before_onset,

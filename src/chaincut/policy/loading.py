@@ -115,10 +115,15 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     max_records = check.get(up, "uploads", "max_records_per_batch", int, low=1, high=1_000_000)
     history_days = check.get(up, "uploads", "history_days", int, **days)
 
-    pres = check.section(data, "presence", {"records_days", "max_warning_hours", "max_checkins_per_day"})
+    pres = check.section(
+        data,
+        "presence",
+        {"records_days", "max_warning_hours", "max_checkins_per_day", "dummy_requests_per_hour"},
+    )
     records_days = check.get(pres, "presence", "records_days", int, **days)
     max_warning_hours = check.get(pres, "presence", "max_warning_hours", int, low=1, high=24 * 7)
     max_checkins = check.get(pres, "presence", "max_checkins_per_day", int, low=1, high=10_000)
+    dummies = check.get(pres, "presence", "dummy_requests_per_hour", int, low=0, high=3600)
 
     win = check.section(data, "infectious_window", {"days_before_onset", "days_before_specimen"})
     before_onset = check.get(win, "infectious_window", "days_before_onset", int, low=0, high=60)
@@ -199,7 +204,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
             ended_access_days=ended_access_days,
         ),
         uploads=UploadRules(max_records_per_batch=max_records, history_days=history_days),
-        presence=PresenceRules(records_days, max_warning_hours, max_checkins),
+        presence=PresenceRules(records_days, max_warning_hours, max_checkins, dummies),
         venue_types=venue_types,
         infectious_window=InfectiousWindowRule(before_onset, before_specimen),
         household=HouseholdRule(household_tier),

@@ -116,6 +116,7 @@ class PresenceRules:
     records_days: int  # phones delete their encrypted check-ins after this; warnings expire with them
     max_warning_hours: int  # the longest window at a venue one warning may cover
     max_checkins_per_day: int  # check-ins a phone keeps per day
+    dummy_requests_per_hour: int  # dummy shares and reports an enrolled phone sends while a page is open
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from chaincut.presence.protocol import (
     InvalidPresenceData,
     authority_traces,
     b64encode,
+    pre_identity,
     read_entry_code,
     server_traces,
     setup_authority,
@@ -115,6 +116,7 @@ class PresenceConfig:
     records_days: int
     max_checkins_per_day: int
     max_warning_hours: int
+    dummy_requests_per_hour: int
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ class PresenceAuthority:
             rules.records_days,
             rules.max_checkins_per_day,
             rules.max_warning_hours,
+            rules.dummy_requests_per_hour,
         )
 
     # -- venues -------------------------------------------------------------------------------------
@@ -277,7 +280,9 @@ class PresenceAuthority:
             made["entry"] = payload
             assert venue.id is not None
             uow.presence.add_entry_code(
-                EntryCodeRecord(venue.id, variant, payload, read.valid_from, read.valid_to), at=to_epoch(now)
+                EntryCodeRecord(venue.id, variant, payload, read.valid_from, read.valid_to),
+                pre_id=pre_identity(payload, read.nonces),
+                at=to_epoch(now),
             )
 
         venue = self._venues.register(draft, operator_id=operator_id, then=store_code)

@@ -8,6 +8,10 @@ Matching is trial decryption, a pairing per try, so the client tries only where 
 record: the trace's hour (which the authority's pages name) must be one the visit touched, and the
 case's window at the venue must overlap the visit. What remains is the protocol's inherent cost;
 ``bench/presence_matching.py`` measures it.
+
+Bridging, only when the phone's owner chooses: ``share`` sends a case's server-based visits (their
+pre-identity, times and hours' time keys, as the techspec's server-based clients send them), and
+``report`` tells the authority of a match, so that the health code's risky-visit rule applies.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from chaincut.presence.protocol import (
     affected_hours,
     b64decode,
     check_in,
-    identity,
+    identity_of,
     match,
+    pre_identity,
     read_entry_code,
+    time_key,
 )
 from chaincut.presence.wire import ENTRY_CONTENT_TYPE, ENTRY_PREFIX, SIGNATURE_HEADER, WARNINGS_CONTENT_TYPE
 
@@ -93,6 +99,8 @@ class StoredVisit:
     departure: int
     records: dict[int, ibe.Ciphertext]  # the hour's start (seconds) -> the record for that hour
     identities: dict[int, bytes] | None = None  # the hour's start -> its identity (server-based)
+    pre_id: bytes | None = None  # server-based: the venue's pre-identity, to share the visit
+    time_keys: dict[int, bytes] | None = None  # server-based: the hour's start -> its time key
 
     def to_json(self) -> dict[str, Any]:
         stored: dict[str, Any] = {
@@ -102,6 +110,9 @@ class StoredVisit:
         }
         if self.identities is not None:
             stored["identities"] = {str(h): base64.b64encode(i).decode() for h, i in self.identities.items()}
+        if self.pre_id is not None and self.time_keys is not None:
+            stored["pre_id"] = base64.b64encode(self.pre_id).decode()
+            stored["time_keys"] = {str(h): base64.b64encode(k).decode() for h, k in self.time_keys.items()}
         return stored
 
     @classmethod
@@ -109,15 +120,29 @@ class StoredVisit:
         records = {int(h): ibe.Ciphertext.from_bytes(base64.b64decode(c)) for h, c in data["records"].items()}
         kept = data.get("identities")
         identities = None if kept is None else {int(h): base64.b64decode(i) for h, i in kept.items()}
-        return cls(int(data["arrival"]), int(data["departure"]), records, identities)
+        pre_id = data.get("pre_id")
+        keys = data.get("time_keys")
+        return cls(
+            int(data["arrival"]),
+            int(data["departure"]),
+            records,
+            identities,
+            None if pre_id is None else base64.b64decode(pre_id),
+            None if keys is None else {int(h): base64.b64decode(k) for h, k in keys.items()},
+        )
 
 
 def keep_visit(venue: Venue, arrival: int, departure: int, *, server_based: bool) -> StoredVisit:
-    """A visit as the phone keeps it: a record per hour, and at a server-based venue the identities."""
+    """A visit as the phone keeps it: a record per hour; at a server-based venue also the pre-identity
+    and each hour's time key and identity, as the techspec's server-based clients keep them."""
     hours = [h * INTERVAL_SECONDS for h in affected_hours(arrival, departure)]
     records = dict(zip(hours, check_in(venue, arrival, departure), strict=True))
-    identities = {h: identity(venue.payload, h, venue.nonces) for h in hours} if server_based else None
-    return StoredVisit(arrival, departure, records, identities)
+    if not server_based:
+        return StoredVisit(arrival, departure, records)
+    pre_id = pre_identity(venue.payload, venue.nonces)
+    keys = {h: time_key(h, venue.nonces) for h in hours}
+    identities = {h: identity_of(pre_id, h, keys[h]) for h in hours}
+    return StoredVisit(arrival, departure, records, identities, pre_id, keys)
 
 
 @dataclass(frozen=True)
@@ -211,6 +236,8 @@ def verify_detached(
 class _Http(Protocol):
     def get(self, url: str, **kwargs: Any) -> Any: ...
 
+    def post(self, url: str, **kwargs: Any) -> Any: ...
+
 
 @dataclass
 class PresenceClient:
@@ -301,6 +328,46 @@ class PresenceClient:
         """Forget old visits, fetch what was published since last time, and match it here."""
         self.forget_old(now or datetime.now(UTC))
         return match_visits(self.visits, self.fetch())
+
+    def share(self, person: str, token: str) -> dict[str, Any]:
+        """A case's choice: send its server-based visits (a basic venue's leave nothing to send). The
+        authority keeps those in the case's infectious window; its receipt."""
+        shared = [
+            {
+                "pre_id": base64.b64encode(v.pre_id).decode(),
+                "arrival": datetime.fromtimestamp(v.arrival, UTC).isoformat(),
+                "departure": datetime.fromtimestamp(v.departure, UTC).isoformat(),
+                "hours": [
+                    {"start": h, "time_key": base64.b64encode(k).decode()}
+                    for h, k in sorted(v.time_keys.items())
+                ],
+            }
+            for v in self.visits
+            if v.pre_id is not None and v.time_keys is not None
+        ]
+        return self._post("/presence/shared-visits", token, {"person": person, "visits": shared})
+
+    def report(self, found: Found, person: str, token: str) -> dict[str, Any]:
+        """The owner's choice: tell the authority of this match, so the health code's risky-visit rule
+        applies to them; the authority's receipt."""
+        exposure = found.exposure
+        return self._post(
+            "/presence/reports",
+            token,
+            {
+                "person": person,
+                "seq": found.seq,
+                "notification_key": base64.b64encode(exposure.notification_key).decode(),
+                "arrival": datetime.fromtimestamp(exposure.arrival, UTC).isoformat(),
+                "departure": datetime.fromtimestamp(exposure.departure, UTC).isoformat(),
+            },
+        )
+
+    def _post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def to_json(self) -> dict[str, Any]:
         return {"last_seq": self.last_seq, "visits": [v.to_json() for v in self.visits]}

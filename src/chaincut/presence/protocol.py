@@ -78,13 +78,16 @@ __all__ = [
     "check_in",
     "derive_nonces",
     "identity",
+    "identity_of",
     "match",
+    "pre_identity",
     "pre_traces",
     "read_entry_code",
     "server_traces",
     "setup_authority",
     "setup_location",
     "setup_server_location",
+    "time_key",
     "trace",
     "tracing_code_payload",
 ]
@@ -125,13 +128,28 @@ def derive_nonces(payload: bytes) -> Nonces:
     return Nonces(derived[:32], derived[32:64], derived[64:])
 
 
+def pre_identity(payload: bytes, nonces: Nonces | None = None) -> bytes:
+    """The venue's pre-identity: what server-based clients keep, and send when a case shares a visit."""
+    n = nonces or derive_nonces(payload)
+    return hashlib.sha256(b"CN-PREID" + payload + n.pre_id).digest()
+
+
+def time_key(start_of_interval: int, nonces: Nonces) -> bytes:
+    """The hour's time key (``CN-TIMEKEY``), which with the pre-identity gives the hour's identity."""
+    interval = struct.pack(">iq", INTERVAL_SECONDS, start_of_interval)
+    return hashlib.sha256(b"CN-TIMEKEY" + interval + nonces.time_key).digest()
+
+
+def identity_of(pre_id: bytes, start_of_interval: int, hour_key: bytes) -> bytes:
+    """The identity for the hour, from the pre-identity and the hour's time key."""
+    interval = struct.pack(">iq", INTERVAL_SECONDS, start_of_interval)
+    return hashlib.sha256(b"CN-ID" + pre_id + interval + hour_key).digest()
+
+
 def identity(payload: bytes, start_of_interval: int, nonces: Nonces | None = None) -> bytes:
     """The venue's identity for the hour starting at ``start_of_interval``."""
     n = nonces or derive_nonces(payload)
-    interval = struct.pack(">iq", INTERVAL_SECONDS, start_of_interval)
-    pre_id = hashlib.sha256(b"CN-PREID" + payload + n.pre_id).digest()
-    time_key = hashlib.sha256(b"CN-TIMEKEY" + interval + n.time_key).digest()
-    return hashlib.sha256(b"CN-ID" + pre_id + interval + time_key).digest()
+    return identity_of(pre_identity(payload, n), start_of_interval, time_key(start_of_interval, n))
 
 
 def affected_hours(arrival: int, departure: int) -> range:
@@ -461,6 +479,7 @@ class Exposure:
     country_data: bytes
     trace_start: int
     trace_end: int
+    notification_key: bytes = b""  # from the phone's own record: it shows the phone held the poster
 
     @property
     def arrived_at(self) -> datetime:
@@ -493,6 +512,12 @@ def match(entries: list[ibe.Ciphertext], published: bytes) -> Exposure | None:
         except (ValueError, KeyError, TypeError, CryptoError, MalformedMessage):
             continue
         return Exposure(
-            arrival, departure, associated.message, associated.country_data, found.start_time, found.end_time
+            arrival,
+            departure,
+            associated.message,
+            associated.country_data,
+            found.start_time,
+            found.end_time,
+            key,
         )
     return None

@@ -12,6 +12,7 @@ from chaincut.errors import InvalidInput
 __all__ = [
     "ENTRY_CONTENT_TYPE",
     "ENTRY_PREFIX",
+    "FAKE_HEADER",
     "SIGNATURE_HEADER",
     "TRACING_PREFIX",
     "WARNINGS_CONTENT_TYPE",
@@ -28,6 +29,8 @@ WARNINGS_CONTENT_TYPE = "chaincut-presence-warnings"
 """The ``typ`` of the detached JWS that signs a page of warnings: never taken for a poster's token."""
 SIGNATURE_HEADER = "Chaincut-Signature"
 """The response header that carries a page's detached JWS."""
+FAKE_HEADER = "Chaincut-Fake"
+"""A request with this header set to ``1`` is a phone's dummy: answered alike, nothing read or kept."""
 
 
 def decode_code(text: str, field: str) -> bytes:

@@ -15,7 +15,13 @@ from sqlalchemy import Connection, Row, Select, delete, func, insert, select, up
 from chaincut.domain import Venue
 from chaincut.security.fields import FieldCipher
 from chaincut.store.tables import cases, venues
-from chaincut.store.tables_presence import presence_codes, presence_keys, presence_traces, presence_warnings
+from chaincut.store.tables_presence import (
+    presence_codes,
+    presence_keys,
+    presence_reports,
+    presence_traces,
+    presence_warnings,
+)
 from chaincut.store.venues import venue_from_row
 
 __all__ = [
@@ -125,7 +131,7 @@ class PresenceRepository:
             )
         )
 
-    def add_entry_code(self, code: EntryCodeRecord, *, at: int) -> None:
+    def add_entry_code(self, code: EntryCodeRecord, *, pre_id: bytes, at: int) -> None:
         self._conn.execute(
             insert(presence_codes).values(
                 venue_id=code.venue_id,
@@ -134,8 +140,17 @@ class PresenceRepository:
                 valid_from=code.valid_from,
                 valid_to=code.valid_to,
                 created_at=at,
+                pre_id=pre_id,
             )
         )
+
+    def entry_code_by_pre_id(self, pre_id: bytes) -> EntryCodeRecord | None:
+        """The entry code whose pre-identity this is (what a case's phone sends to share a visit)."""
+        t = presence_codes
+        r = self._conn.execute(select(t).where(t.c.pre_id == pre_id).order_by(t.c.id).limit(1)).first()
+        if r is None:
+            return None
+        return EntryCodeRecord(r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to)
 
     def entry_codes(self, venue_id: int) -> list[EntryCodeRecord]:
         """The venue's entry codes, the newest first (none: it checks in centrally)."""
@@ -330,6 +345,53 @@ class PresenceRepository:
             PublishedTrace(int(r.seq), int(r.start_of_interval), bytes(r.trace), int(r.published_at))
             for r in rows
         ]
+
+    def published_trace(self, seq: int) -> tuple[str, int] | None:
+        """The warning (public id) and hour of the published trace numbered ``seq``, if still kept."""
+        t, w = presence_traces, presence_warnings
+        row = self._conn.execute(
+            select(w.c.public_id, t.c.start_of_interval)
+            .select_from(t.join(w, t.c.warning_id == w.c.id))
+            .where((t.c.seq == seq) & (w.c.status == "published"))
+        ).first()
+        return None if row is None else (str(row.public_id), int(row.start_of_interval))
+
+    def add_report(self, *, person_id: int, warning: WarningRecord, last_exposure_at: int, at: int) -> bool:
+        """Record that the person reported the warning's exposure; False when they had already."""
+        r = presence_reports
+        known = self._conn.execute(
+            select(r.c.id).where((r.c.person_id == person_id) & (r.c.warning_public_id == warning.public_id))
+        ).first()
+        if known is not None:
+            return False
+        self._conn.execute(
+            insert(r).values(
+                person_id=person_id,
+                case_id=warning.case_id,
+                venue_id=warning.venue_id,
+                warning_public_id=warning.public_id,
+                last_exposure_at=last_exposure_at,
+                reported_at=at,
+            )
+        )
+        return True
+
+    def reported_exposures(self, case_id: int) -> list[tuple[int, str, int]]:
+        """The case's reported exposures: (person id, venue ref, last exposure), one per person and venue."""
+        r, v = presence_reports, venues
+        rows = self._conn.execute(
+            select(r.c.person_id, v.c.ref, func.max(r.c.last_exposure_at).label("last"))
+            .select_from(r.join(v, r.c.venue_id == v.c.id))
+            .where(r.c.case_id == case_id)
+            .group_by(r.c.person_id, v.c.ref)
+            .order_by(r.c.person_id, v.c.ref)
+        )
+        return [(int(row.person_id), str(row.ref), int(row.last)) for row in rows]
+
+    def delete_reports_before(self, cutoff: int) -> int:
+        """Delete the reported exposures whose exposure ended before ``cutoff``."""
+        r = presence_reports
+        return int(self._conn.execute(delete(r).where(r.c.last_exposure_at < cutoff)).rowcount)
 
     def delete_ended_before(self, cutoff: int) -> int:
         """Delete the warnings (any status) whose window ended before ``cutoff``, with their traces."""

@@ -7,11 +7,21 @@ could scan at a venue (its entry code), and what it publishes (the traces of a w
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from chaincut.store.metadata import Id, metadata
 
-__all__ = ["presence_codes", "presence_keys", "presence_traces", "presence_warnings"]
+__all__ = ["presence_codes", "presence_keys", "presence_reports", "presence_traces", "presence_warnings"]
 
 # One row (id 1): the authority's X25519 key pair (venues seal its share of their master key to the
 # public half) and its own IBE master key pair (server-based venues' entry codes carry the public
@@ -44,6 +54,8 @@ presence_codes = Table(
     Column("valid_from", BigInteger, nullable=False),
     Column("valid_to", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # SHA-256("CN-PREID" || payload || nonce1): what a case's phone sends to share a visit here.
+    Column("pre_id", LargeBinary(32), nullable=False, index=True),
 )
 
 # A warning for one venue and one window of a case's stay: proposed by a tracer, published or
@@ -79,4 +91,21 @@ presence_traces = Table(
     Column("trace", LargeBinary, nullable=False),
     Column("seq", BigInteger, unique=True),
     Column("published_at", BigInteger),
+)
+
+# A resident's phone matched a published warning and its owner chose to report it: the health code's
+# risky_visit rule then applies to them, as to a centrally checked-in visitor. Kept like whereabouts
+# (``retention.visits_days`` after the exposure), not with the warning, whose traces go sooner.
+presence_reports = Table(
+    "presence_reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("venue_id", Id, ForeignKey("venues.id"), nullable=False),
+    Column("warning_public_id", String(32), nullable=False),
+    Column("last_exposure_at", BigInteger, nullable=False, index=True),
+    Column("reported_at", BigInteger, nullable=False),
+    UniqueConstraint("person_id", "warning_public_id"),
+    Index("ix_presence_reports_person", "person_id"),
 )

@@ -62,6 +62,7 @@ VISIT_SOURCES: dict[str, str] = {
     "interview": N_("told in an interview"),
     "import": N_("imported from another system"),
     "taxi": N_("taxi ride"),
+    "crowdnotifier": N_("a private check-in the case chose to send"),
     "encounter": N_("near another person"),
 }
 DECISIONS: dict[str, str] = {"confirmed": N_("confirmed a member"), "rejected": N_("rejected as a member")}

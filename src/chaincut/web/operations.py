@@ -56,6 +56,7 @@ _PURGE_KINDS = {
     "signed_codes": N_("expired signed codes"),
     "rate_counts": N_("rate-limit counts"),
     "warnings": N_("expired decentralised check-in warnings"),
+    "exposure_reports": N_("residents' reported exposures at decentralised venues"),
 }
 
 

@@ -95,6 +95,17 @@ _WORDS: dict[str, str] = {
     "uploaded": N_("Your visits were sent to the health authority."),
     "upload_failed": N_("Your visits could not be sent. Try again."),
     "nothing_to_upload": N_("There are no visits to send."),
+    "report": N_("Tell the health authority"),
+    "report_hint": N_(
+        "Only if you choose: the health authority then learns that you were there, and your health code "
+        "shows the risk, as for a visitor who checked in centrally."
+    ),
+    "report_enrol": N_("This match stays on this phone. Enrol the phone to be able to report it."),
+    "reported": N_("You told the health authority about this match."),
+    "report_failed": N_("The match could not be reported. Try again."),
+    "nothing_to_share": N_("There are no private check-ins this phone can share."),
+    "share_not_case": N_("Private check-ins are shared only by a confirmed case."),
+    "shared": N_("{n} private check-ins were shared with the health authority."),
     "revoked": N_("This phone's enrolment has ended. Enrol again to send check-ins."),
     "forgotten": N_("This phone no longer holds an app token."),
     "plate_needed": N_("Type the taxi's plate, as on its sign."),

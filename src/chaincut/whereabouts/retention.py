@@ -17,6 +17,8 @@ What each purge covers (the policy's ``[retention]`` keys):
 - ``warnings``: decentralised check-in's published warnings and their traces, once
   ``presence.records_days`` have passed since their window ended: phones have deleted every record
   they could open.
+- ``exposure_reports``: residents' reports that their phone matched a warning, ``visits_days`` after
+  the exposure, as whereabouts are kept.
 
 The audit log is not purged: it is append-only by design (triggers refuse
 UPDATE and DELETE) and is the lasting record of who accessed whose data.
@@ -69,6 +71,8 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
         counts = uow.rate_counts.delete_before(counts_cutoff)
         warnings_cutoff = now - timedelta(days=policy.presence.records_days)
         warnings = uow.presence.delete_ended_before(to_epoch(warnings_cutoff))
+        reports_cutoff = now - timedelta(days=rules.visits_days)
+        reports = uow.presence.delete_reports_before(to_epoch(reports_cutoff))
         more = [
             PurgeRecord("corrections", dropped, corrected_cutoff, now, policy.version),
             PurgeRecord("sessions", sessions, ended_cutoff, now, policy.version),
@@ -77,6 +81,7 @@ def purge_expired(store: Store, policy: Policy, clock: Clock) -> list[PurgeRecor
             PurgeRecord("signed_codes", codes, codes_cutoff, now, policy.version),
             PurgeRecord("rate_counts", counts, from_epoch(counts_cutoff), now, policy.version),
             PurgeRecord("warnings", warnings, warnings_cutoff, now, policy.version),
+            PurgeRecord("exposure_reports", reports, reports_cutoff, now, policy.version),
         ]
         for record in more:
             uow.purges.record(record)

@@ -3,8 +3,12 @@ published by supervisors, and the signed pages of published traces phones downlo
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+from collections import deque
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -14,8 +18,9 @@ from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
 from chaincut.presence.authority import PAGE_LIMIT
+from chaincut.presence.bridge import SharedVisit
 from chaincut.presence.protocol import b64encode
-from chaincut.presence.wire import SIGNATURE_HEADER, TRACING_PREFIX, decode_code
+from chaincut.presence.wire import FAKE_HEADER, SIGNATURE_HEADER, TRACING_PREFIX, decode_code
 from chaincut.store.presence import WarningRecord
 
 __all__ = ["router"]
@@ -33,6 +38,9 @@ class PresenceConfigPublic(BaseModel):
     records_days: int = Field(description="phones delete their check-ins after this many days")
     max_checkins_per_day: int
     max_warning_hours: int
+    dummy_requests_per_hour: int = Field(
+        description="dummy shares and reports a phone sends per hour while a page is open"
+    )
     interval_seconds: int = 3600
 
 
@@ -110,6 +118,7 @@ def presence_config(
         records_days=config.records_days,
         max_checkins_per_day=config.max_checkins_per_day,
         max_warning_hours=config.max_warning_hours,
+        dummy_requests_per_hour=config.dummy_requests_per_hour,
     )
 
 
@@ -197,3 +206,149 @@ def review_warning(
         caller.principal, public_id, publish=body.decision == "publish", reason=body.reason
     )
     return _public(record)
+
+
+# -- bridging, by the resident's choice; with dummy requests that look the same on the wire ---------
+
+_PADDED_BYTES = 512  # every answer to a share or a report, real or dummy, is this long
+_PADDING = Field(default="", max_length=65_536, description="ignored: phones pad requests to hide their size")
+_LATENCIES: dict[str, deque[float]] = {"share": deque(maxlen=32), "report": deque(maxlen=32)}
+_LATENCY_LOCK = threading.Lock()
+
+
+class SharedHour(BaseModel):
+    start: int = Field(ge=0, le=2**40, description="the hour's start, in seconds since the epoch")
+    time_key: str = Field(min_length=1, max_length=64, description="the hour's time key, base64")
+
+
+class SharedVisitIn(BaseModel):
+    pre_id: str = Field(min_length=1, max_length=64, description="the venue's pre-identity, base64")
+    arrival: AwareDatetime
+    departure: AwareDatetime
+    hours: list[SharedHour] = Field(max_length=200)
+
+
+class SharedVisits(BaseModel):
+    person: str = Field(min_length=1, max_length=64, description="the case's person ref")
+    visits: list[SharedVisitIn] = Field(max_length=100_000)
+    padding: str = _PADDING
+
+
+class SharedPublic(BaseModel):
+    stored: int
+    already_stored: int
+    outside_window: int = Field(description="visits outside the case's infectious window: not kept")
+    padding: str = ""
+
+
+_Answer = TypeVar("_Answer", SharedPublic, "ReportPublic")
+
+
+class ExposureReport(BaseModel):
+    person: str = Field(min_length=1, max_length=64, description="the reporting resident's person ref")
+    seq: int = Field(ge=1, le=2**62, description="the number of the published trace that opened the record")
+    notification_key: str = Field(
+        min_length=1, max_length=64, description="base64, from the phone's own opened record"
+    )
+    arrival: AwareDatetime
+    departure: AwareDatetime
+    padding: str = _PADDING
+
+
+class ReportPublic(BaseModel):
+    recorded: bool = Field(description="False: this person had reported this warning already")
+    venue_name_en: str
+    venue_name_zh: str
+    padding: str = ""
+
+
+def _padded(answer: _Answer) -> _Answer:
+    length = len(answer.model_dump_json().encode("utf-8"))
+    return answer.model_copy(update={"padding": "=" * max(0, _PADDED_BYTES - length)})
+
+
+def _is_fake(value: str | None) -> bool:
+    return value is not None and value.strip() == "1"
+
+
+def _as_long_as_real(kind: str) -> None:
+    """A dummy takes about as long as a real request did lately, so timing does not tell them apart."""
+    with _LATENCY_LOCK:
+        seen = list(_LATENCIES[kind])
+    time.sleep(random.choice(seen) if seen else random.uniform(0.05, 0.3))
+
+
+def _timed(kind: str, started: float) -> None:
+    with _LATENCY_LOCK:
+        _LATENCIES[kind].append(time.perf_counter() - started)
+
+
+@router.post("/shared-visits")
+def share_private_visits(
+    body: SharedVisits,
+    caller: Annotated[Caller, requires(Permission.VISITS_UPLOAD, rate="uploads")],
+    fake: Annotated[str | None, Header(alias=FAKE_HEADER, max_length=8)] = None,
+) -> SharedPublic:
+    """A case shares private check-ins (CrowdNotifier), by choice: each visit's venue pre-identity,
+    times and hours' time keys, as the techspec's server-based clients send them. Those in the case's
+    infectious window join its whereabouts (source ``crowdnotifier``); all or nothing.
+
+    With ``Chaincut-Fake: 1`` nothing is read or stored: phones send such dummies now and then, and
+    the answer has the same length and about the same delay, so that a real share cannot be told
+    from noise on the wire."""
+    if _is_fake(fake):
+        _as_long_as_real("share")
+        return _padded(SharedPublic(stored=0, already_stored=0, outside_window=0))
+    started = time.perf_counter()
+    person = caller.person(body.person, details={"shared_visits": len(body.visits)}, field="person")
+    visits = [
+        SharedVisit(
+            pre_id=decode_code(v.pre_id, f"visits[{i}].pre_id"),
+            arrival=v.arrival,
+            departure=v.departure,
+            time_keys={h.start: decode_code(h.time_key, f"visits[{i}].hours") for h in v.hours},
+        )
+        for i, v in enumerate(body.visits)
+    ]
+    receipt = caller.services.presence_bridge.share_visits(person.ref, visits)
+    _timed("share", started)
+    return _padded(
+        SharedPublic(
+            stored=receipt.stored,
+            already_stored=receipt.already_stored,
+            outside_window=receipt.outside_window,
+        )
+    )
+
+
+@router.post("/reports")
+def report_exposure(
+    body: ExposureReport,
+    caller: Annotated[Caller, requires(Permission.VISITS_UPLOAD, rate="uploads")],
+    fake: Annotated[str | None, Header(alias=FAKE_HEADER, max_length=8)] = None,
+) -> ReportPublic:
+    """A resident's phone matched a published warning and its owner chose to say so: the health
+    code's ``risky_visit`` rule then applies to them. ``notification_key`` comes from the phone's own
+    opened record, which only a phone that scanned the venue's poster holds. Dummies as for
+    ``/presence/shared-visits``."""
+    if _is_fake(fake):
+        _as_long_as_real("report")
+        return _padded(ReportPublic(recorded=False, venue_name_en="", venue_name_zh=""))
+    started = time.perf_counter()
+    person = caller.person(body.person, details={"exposure_report": body.seq}, field="person")
+    receipt = caller.services.presence_bridge.report_exposure(
+        caller.principal,
+        person.ref,
+        seq=body.seq,
+        notification_key=decode_code(body.notification_key, "notification_key"),
+        arrival=body.arrival,
+        departure=body.departure,
+    )
+    _timed("report", started)
+    return _padded(
+        ReportPublic(
+            recorded=receipt.recorded,
+            venue_name_en=receipt.venue_name_en,
+            venue_name_zh=receipt.venue_name_zh,
+        )
+    )

@@ -317,16 +317,32 @@ function intervalBytes(startOfInterval) {
   return out;
 }
 
-// The venue's identity for the hour starting at startOfInterval (seconds):
+// The venue's pre-identity, SHA-256("CN-PREID" || payload || nonce1): a server-based visit keeps it,
+// and a case who chooses to share the visit sends it.
+export async function preIdentity(payload, nonces) {
+  const bytes = asBytes(payload, "entry code");
+  const n = nonces ?? (await deriveNonces(bytes));
+  return sha256(concat(ascii("CN-PREID"), bytes, n.preId));
+}
+
+// The hour's time key, SHA-256("CN-TIMEKEY" || 3600 || start || nonce2).
+export async function timeKey(startOfInterval, nonces) {
+  if (!Number.isSafeInteger(startOfInterval)) throw new Error("startOfInterval: expected whole seconds");
+  return sha256(concat(ascii("CN-TIMEKEY"), intervalBytes(startOfInterval), nonces.timeKey));
+}
+
+// The identity for the hour from the pre-identity and the hour's time key:
 // SHA-256("CN-ID" || preid || 3600 || start || timekey).
+export async function identityOf(preId, startOfInterval, hourKey) {
+  return sha256(concat(ascii("CN-ID"), preId, intervalBytes(startOfInterval), hourKey));
+}
+
+// The venue's identity for the hour starting at startOfInterval (seconds).
 export async function identity(payload, startOfInterval, nonces) {
   const bytes = asBytes(payload, "entry code");
   if (!Number.isSafeInteger(startOfInterval)) throw new Error("startOfInterval: expected whole seconds");
   const n = nonces ?? (await deriveNonces(bytes));
-  const interval = intervalBytes(startOfInterval);
-  const preId = await sha256(concat(ascii("CN-PREID"), bytes, n.preId));
-  const timeKey = await sha256(concat(ascii("CN-TIMEKEY"), interval, n.timeKey));
-  return sha256(concat(ascii("CN-ID"), preId, interval, timeKey));
+  return identityOf(await preIdentity(bytes, n), startOfInterval, await timeKey(startOfInterval, n));
 }
 
 // The start (seconds) of every hour a stay touches, even in part.
@@ -485,6 +501,7 @@ async function openWith(trace, skid, record) {
     message,
     traceStart: trace.startTime,
     traceEnd: trace.endTime,
+    notificationKey: visit.key, // from the phone's own record: a report sends it
   };
 }
 

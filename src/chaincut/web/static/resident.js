@@ -506,6 +506,7 @@ function showExposure(result) {
       message.textContent = m.message; // the health authority's own words, decrypted on this phone
       item.append(message);
     }
+    if (m.seq) item.append(reportControl(m));
     list.append(item);
   }
   const advice = $("exposure-test");
@@ -513,6 +514,107 @@ function showExposure(result) {
     advice.textContent = advice.dataset.template.replace("{days}", String(result.test_within_days));
     $("exposure-advice").hidden = false;
   }
+}
+
+// A private match stays on the phone unless its owner reports it; then the health code's risky-visit
+// rule applies to them, as to a visitor checked in centrally. Only an enrolled phone can.
+function reportControl(match) {
+  const box = document.createElement("div");
+  box.className = "exposure-report";
+  const note = document.createElement("p");
+  note.setAttribute("role", "status");
+  if (match.reported) {
+    note.textContent = words.reported;
+    box.append(note);
+    return box;
+  }
+  const app = enrolment();
+  note.textContent = app ? words.report_hint : words.report_enrol;
+  if (app) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = words.report;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      note.textContent = await reportMatch(app, match);
+      button.disabled = false;
+    });
+    box.append(button);
+  }
+  box.append(note);
+  return box;
+}
+
+async function reportMatch(app, match) {
+  const body = {
+    person: app.person,
+    seq: match.seq,
+    notification_key: match.notification_key,
+    arrival: match.arrival,
+    departure: match.departure,
+  };
+  let response;
+  try {
+    response = await bridged("/presence/reports", app, body);
+  } catch {
+    return words.offline;
+  }
+  if (!response.ok) return words.report_failed;
+  // Remembered on the phone, so the button does not come back.
+  for (const key of [PRESENCE_FOUND_KEY, EXPOSURE_KEY]) {
+    const kept = JSON.parse(localStorage.getItem(key) || "null");
+    const list = Array.isArray(kept) ? kept : kept?.matches || [];
+    for (const m of list) if (m.seq === match.seq && m.key === match.key) m.reported = true;
+    localStorage.setItem(key, JSON.stringify(kept));
+  }
+  match.reported = true;
+  return words.reported;
+}
+
+// --- bridging, padded, and the dummies that hide it -------------------------------------------------
+
+// Every share and report, real or dummy, is padded to a multiple of 4 KiB; the server answers each
+// with 512 bytes. On the wire, its size tells nothing.
+const PAD_BYTES = 4096;
+function padded(body, atLeast = 0) {
+  const bare = new TextEncoder().encode(JSON.stringify({ ...body, padding: "" })).length;
+  const size = Math.max(atLeast, Math.ceil(bare / PAD_BYTES) * PAD_BYTES);
+  return JSON.stringify({ ...body, padding: "=".repeat(size - bare) });
+}
+
+function bridged(path, app, body, { fake = false, atLeast = 0 } = {}) {
+  const headers = { "Content-Type": "application/json", Authorization: `Bearer ${app.token}` };
+  if (fake) headers["Chaincut-Fake"] = "1";
+  return fetch(path, { method: "POST", headers, body: padded(body, atLeast) });
+}
+
+// Now and then while a page is open on an enrolled phone (the policy's rate, at random moments), a
+// dummy share or report goes out; the server answers it alike, after about as long, and forgets it.
+function sendDummies() {
+  const app = enrolment();
+  if (!app) return;
+  presenceConfig()
+    .then((config) => {
+      const perHour = config ? Number(config.dummy_requests_per_hour) : 0;
+      if (!(perHour > 0)) return;
+      const next = () => {
+        const wait = (-Math.log(1 - Math.random()) * 3600000) / perHour;
+        setTimeout(async () => {
+          const now = new Date().toISOString();
+          const report = Math.random() < 0.5;
+          const key = b64(crypto.getRandomValues(new Uint8Array(32)));
+          const body = report
+            ? { person: app.person, seq: 1, notification_key: key, arrival: now, departure: now }
+            : { person: app.person, visits: [] };
+          const atLeast = report ? 0 : PAD_BYTES * (1 + Math.floor(Math.random() * 3));
+          await bridged(report ? "/presence/reports" : "/presence/shared-visits", app, body, { fake: true, atLeast }).catch(() => {});
+          next();
+        }, wait);
+      };
+      next();
+    })
+    .catch(() => {});
 }
 
 async function runExposureCheck(force) {
@@ -572,7 +674,9 @@ export async function checkInPrivately({ payload, venue, type, serverBased }) {
 }
 
 // An ended private visit becomes one ciphertext per hour it touched; the poster's code goes. At a
-// basic venue its name goes too: nothing kept then tells where the phone was.
+// basic venue its name goes too: nothing kept then tells where the phone was. At a server-based venue
+// the phone keeps the pre-identity and each hour's time key and identity, as the techspec's
+// server-based clients do: traces are found by identity, and a case may choose to share the visit.
 async function sealPrivateVisits() {
   const ended = (await allVisits()).filter((v) => v.mode === "crowdnotifier" && v.left_at && v.payload);
   if (!ended.length) return;
@@ -581,16 +685,24 @@ async function sealPrivateVisits() {
     const payload = unb64(visit.payload);
     const sealed = await presence.checkIn(payload, seconds(visit.entered_at), seconds(visit.left_at));
     let identities = null;
+    let share = null;
     if (visit.server_based) {
       const nonces = await presence.deriveNonces(payload);
+      const preId = await presence.preIdentity(payload, nonces);
       identities = {};
-      for (const { hour } of sealed) identities[hour] = hex(await presence.identity(payload, hour, nonces));
+      share = { pre_id: b64(preId), time_keys: {} };
+      for (const { hour } of sealed) {
+        const key = await presence.timeKey(hour, nonces);
+        share.time_keys[hour] = b64(key);
+        identities[hour] = hex(await presence.identityOf(preId, hour, key));
+      }
     }
     await updateVisit(visit.client_id, (v) => {
       if (!v.payload) return false;
       delete v.payload;
       v.records = sealed.map(({ hour, record }) => ({ hour, record: b64(record) }));
       v.identities = identities;
+      v.share = share;
       if (!v.server_based) v.name_en = "";
     });
   }
@@ -657,6 +769,12 @@ async function checkPrivateExposuresNow() {
           start: new Date(hit.traceStart * 1000).toISOString(),
           end: new Date(hit.traceEnd * 1000).toISOString(),
           message: hit.message,
+          // What a report sends, if the person chooses to: the trace's number, the key from this
+          // phone's own record, and the stay.
+          seq: hit.seq,
+          notification_key: b64(hit.notificationKey),
+          arrival: new Date(hit.arrival * 1000).toISOString(),
+          departure: new Date(hit.departure * 1000).toISOString(),
         });
       }
     }
@@ -905,6 +1023,9 @@ async function visitsPage() {
     list.append(item);
   }
   $("exposure-check").addEventListener("click", () => runExposureCheck(true));
+  $("share").addEventListener("click", async () => {
+    $("share-status").textContent = await sharePrivateVisits();
+  });
   await runExposureCheck(false);
   $("upload").addEventListener("click", async () => {
     const out = $("upload-status");
@@ -939,6 +1060,33 @@ async function visitsPage() {
       out.textContent = words.offline;
     }
   });
+}
+
+// A case's choice: send the private check-ins at server-based venues (their pre-identity, times and
+// hours' time keys). A basic venue's visit left nothing on the phone that says where it was.
+async function sharePrivateVisits() {
+  const app = enrolment();
+  if (!app) return words.not_enrolled;
+  await sealPrivateVisits().catch(() => {});
+  const visits = (await allVisits())
+    .filter((v) => v.mode === "crowdnotifier" && v.share && v.left_at && (!v.person || v.person === app.person))
+    .map((v) => ({
+      pre_id: v.share.pre_id,
+      arrival: v.entered_at,
+      departure: v.left_at,
+      hours: Object.entries(v.share.time_keys).map(([start, key]) => ({ start: Number(start), time_key: key })),
+    }));
+  if (!visits.length) return words.nothing_to_share;
+  let response;
+  try {
+    response = await bridged("/presence/shared-visits", app, { person: app.person, visits });
+  } catch {
+    return words.offline;
+  }
+  if (response.status === 409) return words.share_not_case;
+  if (!response.ok) return words.upload_failed;
+  const receipt = await response.json();
+  return words.shared.replace("{n}", String(receipt.stored + receipt.already_stored));
 }
 
 async function enrolPage() {
@@ -1304,6 +1452,7 @@ async function start() {
     // no IndexedDB here (a private window): the page still checks posters and shows the rest
   }
   await (pages[body.dataset.page] || (() => {}))();
+  sendDummies();
   body.dataset.ready = "true";
   flush().catch(() => {});
   // What could not be sent (offline, the server busy) is tried again while the page is open.
