@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Playwright
+from playwright.sync_api import Page, Playwright, Response
 
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Principal
@@ -183,6 +183,141 @@ def test_a_phone_checks_in_privately_and_finds_its_exposure_by_itself(
             time.sleep(0.1)
         assert len(page.locator("#exposure-matches li").all_inner_texts()) == 3
         assert not errors, errors
+    finally:
+        context.close()
+        browser.close()
+
+
+def often(services: Services) -> dict[str, object]:
+    """``/presence/config`` as the server answers it, but asking for a dummy a second."""
+    config = services.presence.config()
+    return {
+        "authority_public_key": b64encode(config.authority_public_key),
+        "master_public_key": b64encode(config.master_public_key),
+        "records_days": config.records_days,
+        "max_checkins_per_day": config.max_checkins_per_day,
+        "max_warning_hours": config.max_warning_hours,
+        "dummy_requests_per_hour": 3600,
+        "interval_seconds": 3600,
+    }
+
+
+def enrol(page: Page, url: str, services: Services, person: str) -> None:
+    """The phone enrolled as ``person`` (its app token in localStorage, as the enrolment page keeps it)."""
+    ready(page, f"{url}/app")
+    token = services.accounts.issue_resident_token(person, Principal.system("counter")).secret
+    page.evaluate(
+        "([token, person]) => localStorage.setItem('chaincut.app', JSON.stringify({ token, person }))",
+        [token, person],
+    )
+
+
+def stay(page: Page, url: str, entry_url: str) -> None:
+    ready(page, url + local_path(entry_url))
+    page.click("#check-in")
+    page.wait_for_selector("#visit:not([hidden])")
+    page.click("#leave")
+    page.wait_for_selector("#leave[hidden]", state="attached")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_by_choice_a_phone_reports_its_match_and_a_case_shares_its_private_check_ins(
+    playwright: Playwright, site: tuple[str, Services], screenshots: Path, lang: str
+) -> None:
+    url, services = site
+    services.people.register(PersonDraft(ref="P-VISITOR"))
+    server = services.presence.register_venue(VenueDraft("bar", "Open Bar", "開放酒吧", ref="V-S"), "server")
+    browser = launch_chromium(playwright, [])
+    context = browser.new_context(locale=LOCALES[lang], viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    posted: list[tuple[str, str | None, int]] = []
+    page.on(
+        "request",
+        lambda r: (
+            posted.append((r.url, r.headers.get("chaincut-fake"), len(r.post_data_buffer or b"")))
+            if r.method == "POST"
+            else None
+        ),
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        enrol(page, url, services, "P-VISITOR")
+        arrived = datetime.now(UTC)
+        stay(page, url, server.entry_url)
+        time.sleep(1.1)
+        warn(services, "V-S", arrived, None)
+        ready(page, f"{url}/app/visits")
+        page.click("#exposure-check")
+        page.wait_for_selector("#exposure.alert")
+        assert services.codes.current("P-VISITOR").colour == "green", "a match stays on the phone"
+        assert not [p for p in posted if "/presence/reports" in p[0] and p[1] is None]
+        page.wait_for_selector(".exposure-report button")
+        checked(page, screenshots, f"private-report-{lang}")
+        page.click(".exposure-report button")
+        page.wait_for_selector(
+            ".exposure-report p:has-text('%s')" % ("You told" if lang == "en" else "你已向")
+        )
+        code = services.codes.current("P-VISITOR")
+        assert code.colour == "amber" and [r.rule for r in code.reasons] == ["risky_visit"]
+        report = next(p for p in posted if p[0].endswith("/presence/reports") and p[1] is None)
+        assert report[2] % 4096 == 0, "a real report, padded to 4 KiB"
+        ready(page, f"{url}/app/visits")  # the report is remembered: no button again
+        page.wait_for_selector(".exposure-report p")
+        assert not page.locator(".exposure-report button").count()
+
+        # The case's own phone shares its private check-in: it joins the case's whereabouts.
+        case_phone = browser.new_context(locale=LOCALES[lang], viewport=PHONE, is_mobile=True, has_touch=True)
+        case_phone.set_default_timeout(20_000)
+        case_page = case_phone.new_page()
+        enrol(case_page, url, services, "P-CASE")
+        stay(case_page, url, server.entry_url)
+        ready(case_page, f"{url}/app/visits")
+        case_page.click("#share")
+        case_page.wait_for_selector("#share-status:has-text('1')")
+        checked(case_page, screenshots, f"private-share-{lang}")
+        with services.store.read() as uow:
+            person_id = uow.people.id_for_ref("P-CASE")
+            assert person_id is not None
+            visits = uow.visits.of_person(person_id, 0, 2**40)
+        assert [v.source.value for v in visits] == ["crowdnotifier"]
+        assert not errors, errors
+    finally:
+        context.close()
+        browser.close()
+
+
+def test_an_enrolled_phone_sends_dummies_the_server_answers_alike_and_forgets(
+    playwright: Playwright, site: tuple[str, Services]
+) -> None:
+    url, services = site
+    services.people.register(PersonDraft(ref="P-VISITOR"))
+    browser = launch_chromium(playwright, [])
+    # Without the service worker, which would fetch the config past the route.
+    context = browser.new_context(viewport=PHONE, is_mobile=True, service_workers="block")
+    page = context.new_page()
+
+    config = often(services)
+    page.route("**/presence/config", lambda route: route.fulfill(json=config))
+    responses: list[Response] = []
+    page.on("response", lambda r: responses.append(r) if r.request.method == "POST" else None)
+    try:
+        enrol(page, url, services, "P-VISITOR")
+        ready(page, f"{url}/app/visits")
+        for _ in range(200):
+            if len(responses) >= 4:
+                break
+            page.wait_for_timeout(100)  # lets Playwright deliver the page's events
+        # Dummies count against the upload rate limit as real ones do: take those answered before it.
+        answered = [r for r in responses if r.status == 200]
+        assert len(answered) >= 3, [(r.url, r.status) for r in responses]
+        for r in answered:
+            assert r.request.headers.get("chaincut-fake") == "1"
+            assert r.url.rsplit("/", 1)[1] in {"reports", "shared-visits"}
+            assert len(r.request.post_data_buffer or b"") % 4096 == 0 and r.headers["content-length"] == "512"
+        with services.store.read() as uow:
+            assert uow.connection.exec_driver_sql("SELECT count(*) FROM presence_reports").scalar_one() == 0
     finally:
         context.close()
         browser.close()

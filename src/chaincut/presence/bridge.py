@@ -148,8 +148,8 @@ class PresenceBridge:
             arrival, departure = shared.arrival, shared.departure
             if arrival.tzinfo is None or departure.tzinfo is None:
                 problem("arrival", "expected times with a UTC offset")
-            elif departure <= arrival:
-                problem("departure", "expected a departure after the arrival")
+            elif departure < arrival:
+                problem("departure", "expected a departure no earlier than the arrival")
             elif departure > now:
                 problem("departure", "time is in the future")
             elif arrival < oldest:
@@ -220,8 +220,8 @@ class PresenceBridge:
         health codes the warning's case touches."""
         if arrival.tzinfo is None or departure.tzinfo is None:
             raise InvalidInput("expected times with a UTC offset", field="arrival")
-        if departure <= arrival:
-            raise InvalidInput("expected a departure after the arrival", field="departure")
+        if departure < arrival:
+            raise InvalidInput("expected a departure no earlier than the arrival", field="departure")
         now = self._clock.now()
         with self._store.write() as uow:
             person_id = uow.people.id_for_ref(person_ref)
@@ -268,4 +268,4 @@ class PresenceBridge:
 
 def _overlaps(visit: Visit, window: tuple[int, int]) -> bool:
     left = visit.left_at or visit.entered_at
-    return to_epoch(visit.entered_at) < window[1] and to_epoch(left) > window[0]
+    return to_epoch(visit.entered_at) <= window[1] and to_epoch(left) >= window[0]  # touching counts

@@ -653,7 +653,7 @@ export async function checkInPrivately({ payload, venue, type, serverBased }) {
   const types = await venueTypes();
   const visit = {
     client_id: crypto.randomUUID(),
-    person: null,
+    person: enrolment()?.person ?? null, // whose phone it was then: a share sends only that person's
     mode: "crowdnotifier",
     server_based: serverBased,
     payload: b64(payload), // until the visit ends and is sealed
