@@ -79,9 +79,12 @@ def presence_page(playwright: Playwright, tmp_path_factory: pytest.TempPathFacto
                 "decodeTrace",
                 "deriveNonces",
                 "identity",
+                "identityOf",
                 "initPairing",
                 "matchTraces",
                 "openRecord",
+                "preIdentity",
+                "timeKey",
             ]
             yield opened
             assert not violations, violations
@@ -105,8 +108,17 @@ def _browser_nonces(page: Page, payload: bytes, hours: list[int]) -> dict[str, A
           const ids = [];
           for (const h of hours) ids.push(toB64(await presence.identity(bytes, h, n)));
           const derivedOnItsOwn = toB64(await presence.identity(bytes, hours[0]));
+          const venuePreId = await presence.preIdentity(bytes, n);
+          const timeKeys = [];
+          const fromKeys = [];
+          for (const h of hours) {
+            const key = await presence.timeKey(h, n);
+            timeKeys.push(toB64(key));
+            fromKeys.push(toB64(await presence.identityOf(venuePreId, h, key)));
+          }
           return {preId: toB64(n.preId), timeKey: toB64(n.timeKey),
-                  notificationKey: toB64(n.notificationKey), ids, derivedOnItsOwn};
+                  notificationKey: toB64(n.notificationKey), ids, derivedOnItsOwn,
+                  venuePreId: toB64(venuePreId), timeKeys, fromKeys};
         }""",
         [b64(payload), hours],
     )
@@ -125,6 +137,10 @@ def test_nonces_identities_and_hours_equal_pythons(presence_page: Page) -> None:
     )
     assert got["ids"] == [b64(protocol.identity(codes.entry, h)) for h in hours]
     assert got["derivedOnItsOwn"] == got["ids"][0]
+    # What a server-based visit keeps, and a case who shares it sends.
+    assert got["venuePreId"] == b64(protocol.pre_identity(codes.entry))
+    assert got["timeKeys"] == [b64(protocol.time_key(h, nonces)) for h in hours]
+    assert got["fromKeys"] == got["ids"]
     for arrival, departure in ((ARRIVAL, DEPARTURE), (7200, 7200), (7199, 7200), (-1, 5)):
         expected = [h * HOUR for h in protocol.affected_hours(arrival, departure)]
         assert page.evaluate("([a, d]) => presence.affectedHours(a, d)", [arrival, departure]) == expected
@@ -229,6 +245,7 @@ def test_records_python_makes_open_in_the_browser_with_their_own_trace_only(pres
                 "message": MESSAGE,
                 "traceStart": case_start,
                 "traceEnd": case_start + 30 * 60,
+                "notificationKey": list(venue.nonces.notification_key),  # what a report would send
             }
     record = records[hours[0]].to_bytes()
     other_authority, other = _venue("Kam's Roast Goose")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from chaincut.bootstrap import Services
+from chaincut.clock import FixedClock
 from chaincut.domain import VisitSource
 from chaincut.presence.wire import FAKE_HEADER
 from support.auth import resident_headers
@@ -270,3 +271,23 @@ def _shared(device: object) -> dict[str, object]:
             {"start": h, "time_key": base64.b64encode(k).decode()} for h, k in sorted(visit.time_keys.items())
         ],
     }
+
+
+def test_reported_exposures_are_purged_like_whereabouts(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    server = register(client, staff["owner"], "V-SERVER", "server")
+    visitor = _person(client, staff, "p-visitor")
+    device = phone(client)
+    device.check_in(device.scan(server["entry_url"]), VISIT_START, VISIT_END)
+    proposed = warn(client, staff["sam"], "V-SERVER")
+    assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
+    (found,) = device.check(now=services.clock.now())
+    assert device.report(found, "p-visitor", _token(visitor))["recorded"] is True
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    kept = timedelta(days=services.policy.retention.visits_days)
+    clock.set(VISIT_END + kept - timedelta(hours=1))
+    assert {r.kind: r.deleted for r in services.purge_expired()}["exposure_reports"] == 0
+    clock.set(VISIT_END + kept + timedelta(hours=1))
+    assert {r.kind: r.deleted for r in services.purge_expired()}["exposure_reports"] == 1
+    assert _reports(services) == 0
