@@ -151,6 +151,6 @@ def revoke_tokens(
 def venue_token(venue: Annotated[str, typer.Option(help="the venue's ref")]) -> None:
     """Issue a token for a venue's own device (printed once; only its hash is kept)."""
     with services() as wired:
-        wired.presence.require_central(wired.venues.get(venue))
+        wired.presence.require_devices_allowed(wired.venues.get(venue))
         issued = wired.accounts.issue_venue_token(venue, operator())
     typer.echo(issued.secret)

@@ -19,12 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -77,6 +79,7 @@ VARIANTS: tuple[Variant, ...] = ("basic", "server")
 # A printed poster's entry code is valid this long (the protocol needs an end; a venue re-registers
 # or rotates before it). Operational, not epidemiological: no expert sets it.
 _POSTER_VALID = timedelta(days=366)
+log = logging.getLogger(__name__)
 _TEXT_LIMIT = 100  # the protocol's description and address
 NO_ADDRESS = "-"
 _MESSAGE_LIMIT = 500
@@ -244,14 +247,23 @@ class PresenceAuthority:
         *,
         operator_id: int | None = None,
         entry_payload: bytes | None = None,
+        rotate_daily: bool = False,
     ) -> RegisteredVenue:
         """Register a venue whose visitors check in with CrowdNotifier.
 
         ``entry_payload``: an entry code its owner made on their own machine (basic variant, with the
         authority's public key from ``config``), so that the owner's share never left it.
+        ``rotate_daily`` (server-based only): the venue gets a new entry code every local day, shown on
+        a door display, so that its visitors' records cannot be linked across days.
         """
         if variant not in VARIANTS:
             raise InvalidInput("expected basic or server", field="crowdnotifier_variant")
+        if rotate_daily and (variant != "server" or entry_payload is not None):
+            raise InvalidInput(
+                "only a server-based venue's entry code can change every day: a basic venue's owner "
+                "would need a new tracing code each day",
+                field="rotate_daily",
+            )
         keys = self.keys()
         now = self._clock.now()
         made: dict[str, bytes] = {}
@@ -273,17 +285,12 @@ class PresenceAuthority:
                 )
                 payload, made["tracing"] = codes.entry, codes.tracing
             else:
+                start, end = self._day_of(now) if rotate_daily else (now, now + _POSTER_VALID)
                 payload = setup_server_location(
-                    keys.master_public, description, address, now, now + _POSTER_VALID, country_data=country
+                    keys.master_public, description, address, start, end, country_data=country
                 )
-            read = read_entry_code(payload)
-            made["entry"] = payload
             assert venue.id is not None
-            uow.presence.add_entry_code(
-                EntryCodeRecord(venue.id, variant, payload, read.valid_from, read.valid_to),
-                pre_id=pre_identity(payload, read.nonces),
-                at=to_epoch(now),
-            )
+            made["entry"] = self._add_code(uow, venue.id, variant, payload, now, daily=rotate_daily)
 
         venue = self._venues.register(draft, operator_id=operator_id, then=store_code)
         return RegisteredVenue(
@@ -332,13 +339,59 @@ class PresenceAuthority:
             )
         return payload
 
+    @staticmethod
+    def _add_code(
+        uow: UnitOfWork, venue_id: int, variant: str, payload: bytes, now: datetime, *, daily: bool
+    ) -> bytes:
+        read = read_entry_code(payload)
+        uow.presence.add_entry_code(
+            EntryCodeRecord(venue_id, variant, payload, read.valid_from, read.valid_to, daily),
+            pre_id=pre_identity(payload, read.nonces),
+            at=to_epoch(now),
+        )
+        return payload
+
+    def _day_of(self, now: datetime) -> tuple[datetime, datetime]:
+        """The local day ``now`` falls in: from its midnight to the next."""
+        day = now.astimezone(self._zone).date()
+        return (
+            datetime.combine(day, clock_time(0), self._zone),
+            datetime.combine(day + timedelta(days=1), clock_time(0), self._zone),
+        )
+
     def entry_code(self, venue: Venue) -> EntryCodeRecord | None:
-        """The venue's current entry code, or None: its visitors check in centrally."""
+        """The venue's current entry code, or None: its visitors check in centrally. A venue whose
+        code changes daily gets the day's code, made on the first ask of the day."""
         if venue.id is None:
             return None
         with self._store.read() as uow:
             codes = uow.presence.entry_codes(venue.id)
-        return codes[0] if codes else None
+        if not codes:
+            return None
+        now = self._clock.now()
+        if not codes[0].daily or to_epoch(now) < codes[0].valid_to:
+            return codes[0]
+        keys = self.keys()
+        start, end = self._day_of(now)
+        description, address = _location_texts(venue)
+        country = json.dumps({"t": venue.venue_type}, separators=(",", ":")).encode()
+        with self._store.write() as uow:
+            # Another worker may have made it since: the day gets one code.
+            newest = uow.presence.entry_codes(venue.id)[0]
+            if to_epoch(now) < newest.valid_to:
+                return newest
+            payload = setup_server_location(
+                keys.master_public, description, address, start, end, country_data=country
+            )
+            self._add_code(uow, venue.id, "server", payload, now, daily=True)
+            made = uow.presence.entry_codes(venue.id)[0]
+        log.info("venue %s: its entry code of %s made", venue.ref, start.date())
+        return made
+
+    def rotates_daily(self, venue: Venue) -> bool:
+        """Whether the venue's entry code changes every day (it then has a door display)."""
+        code = self.entry_code(venue)
+        return code is not None and code.daily
 
     def check_tracing_code(self, venue: Venue, tracing_code: bytes) -> None:
         """Refuse (InvalidInput) a tracing code that is not one of this venue's."""
@@ -375,10 +428,12 @@ class PresenceAuthority:
         address = None if code is None else self.entry_address(code)
         return self._venues.poster(venue.ref, fmt, qr_override=address)
 
-    def require_central(self, venue: Venue) -> None:
-        """Conflict when the venue's visitors check in with CrowdNotifier: nothing about them may be
-        sent to the authority there (no kiosk, no token)."""
-        if self.entry_code(venue) is not None:
+    def require_devices_allowed(self, venue: Venue) -> None:
+        """Conflict when the venue may have no device: its visitors check in with CrowdNotifier, so
+        nothing about them may be sent to the authority there (no kiosk, no token). A venue whose
+        code changes daily is the exception: its door display shows the code of the day."""
+        code = self.entry_code(venue)
+        if code is not None and not code.daily:
             raise Conflict(
                 "this venue's visitors check in privately (CrowdNotifier): it has no kiosks or tokens",
                 field="ref",
@@ -485,7 +540,10 @@ class PresenceAuthority:
         if server:
             keys = self.keys()
             for code in server:
-                traces += server_traces(code.entry_payload, keys.master_secret, begin, finish, message)
+                # A code of the day is warned for its own part of the window only.
+                start, end = max(begin, code.valid_from), min(finish, code.valid_to)
+                if start < end:
+                    traces += server_traces(code.entry_payload, keys.master_secret, start, end, message)
         if basic:
             if tracing_code is None:
                 raise InvalidInput(

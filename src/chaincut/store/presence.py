@@ -56,6 +56,7 @@ class EntryCodeRecord:
     entry_payload: bytes
     valid_from: int
     valid_to: int
+    daily: bool = False  # one of the venue's codes of the day
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class PresenceRepository:
                 valid_to=code.valid_to,
                 created_at=at,
                 pre_id=pre_id,
+                daily=code.daily,
             )
         )
 
@@ -150,7 +152,9 @@ class PresenceRepository:
         r = self._conn.execute(select(t).where(t.c.pre_id == pre_id).order_by(t.c.id).limit(1)).first()
         if r is None:
             return None
-        return EntryCodeRecord(r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to)
+        return EntryCodeRecord(
+            r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to, bool(r.daily)
+        )
 
     def entry_codes(self, venue_id: int) -> list[EntryCodeRecord]:
         """The venue's entry codes, the newest first (none: it checks in centrally)."""
@@ -159,7 +163,9 @@ class PresenceRepository:
             select(t).where(t.c.venue_id == venue_id).order_by(t.c.valid_from.desc(), t.c.id.desc())
         )
         return [
-            EntryCodeRecord(r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to)
+            EntryCodeRecord(
+                r.venue_id, r.variant, bytes(r.entry_payload), r.valid_from, r.valid_to, bool(r.daily)
+            )
             for r in rows
         ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 from chaincut.store.metadata import Id, metadata
@@ -56,6 +58,8 @@ presence_codes = Table(
     Column("created_at", BigInteger, nullable=False),
     # SHA-256("CN-PREID" || payload || nonce1): what a case's phone sends to share a visit here.
     Column("pre_id", LargeBinary(32), nullable=False, index=True),
+    # One of a venue's codes of the day: a new one is made for each local day (server-based only).
+    Column("daily", Boolean, nullable=False, server_default=false()),
 )
 
 # A warning for one venue and one window of a case's stay: proposed by a tracer, published or

@@ -139,6 +139,7 @@ _WORDS: dict[str, str] = {
     "kiosk_checked_in": N_("Checked in ✓"),
     "kiosk_refused": N_("Not checked in: {reason}"),
     "kiosk_not_code": N_("This is not a health code. Open My code on your phone."),
+    "display_valid": N_("This code works until {time}; the next one appears here by itself."),
     "data_failed": N_("Your data could not be fetched. Try again when the phone is online."),
     "code_failed": N_("Your code could not be fetched. Try again when the phone is online."),
     "enrol_first": N_("Enrol this phone first: your code is only shown to the phone enrolled as you."),

@@ -52,11 +52,19 @@ _MODES = {
     "server": N_(
         "Decentralised (CrowdNotifier), and the health authority can warn this venue's visitors on its own"
     ),
+    "server_daily": N_(
+        "As the last, with a new code every day on a screen at the door, so that visits on different "
+        "days cannot be linked"
+    ),
 }
 _MODE_FACTS = {
     "central": N_("Centrally: the health authority keeps each check-in"),
     "basic": N_("Decentralised (CrowdNotifier): phones keep their check-ins; you hold the tracing code"),
     "server": N_("Decentralised (CrowdNotifier): phones keep their check-ins; the authority warns"),
+    "server_daily": N_(
+        "Decentralised (CrowdNotifier): phones keep their check-ins; the authority warns; a new code "
+        "every day, on the door display"
+    ),
 }
 _DONE = {
     "registered": N_("The venue is registered. Print its poster and put it up at the entrance."),
@@ -164,7 +172,12 @@ def register_venue(
             venue = caller.services.venues.register(draft, operator_id=operator)
             tracing_code = None
         else:
-            made = caller.services.presence.register_venue(draft, checkin_mode, operator_id=operator)
+            made = caller.services.presence.register_venue(
+                draft,
+                checkin_mode.removesuffix("_daily"),
+                operator_id=operator,
+                rotate_daily=checkin_mode.endswith("_daily"),
+            )
             venue, tracing_code = made.venue, made.tracing_code
     except ChaincutError as exc:
         field = f"{exc.field}: " if exc.field else ""
@@ -194,7 +207,7 @@ def _venue_page(
     done = done_key or request.query_params.get("done")
     principal = caller.principal
     code = caller.services.presence.entry_code(venue)
-    mode = "central" if code is None else code.variant
+    mode = "central" if code is None else code.variant + ("_daily" if code.daily else "")
     return page(
         request,
         caller,
@@ -227,7 +240,7 @@ def set_up_kiosk(request: Request, caller: DeviceIssuer, ref: RefPath) -> HTMLRe
     """A device token for an entrance kiosk, shown once: the kiosk page's address holds it."""
     services = caller.services
     venue = venue_for(services.venues, caller.principal, ref, operator_only=True)
-    services.presence.require_central(venue)
+    services.presence.require_devices_allowed(venue)
     secret = services.accounts.issue_venue_token(venue.ref, caller.principal).secret
     address = f"{services.settings.public_base()}{KIOSK_PATH}#{secret}"
     words = localizer_for(request, caller)

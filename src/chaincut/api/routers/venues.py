@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from chaincut.api.deps import PageDep, ServicesDep
+from chaincut.clock import from_epoch
 from chaincut.domain import Venue
 from chaincut.domain.access import Permission, PrincipalKind, Role
 from chaincut.errors import Conflict, InvalidInput
@@ -46,6 +47,10 @@ class VenueCreate(BaseModel):
         max_length=2000,
         description="an entry code the owner made on their own machine (base64), so their key never left it",
     )
+    rotate_daily: bool = Field(
+        default=False,
+        description="server variant only: a new entry code every local day, shown on a door display",
+    )
 
 
 class VenuePublic(BaseModel):
@@ -69,6 +74,10 @@ class VenueRegistered(VenuePublic):
         default=None,
         description="a basic venue's tracing code (base64url), shown this once: the owner keeps it safe",
     )
+    entry_valid_to: datetime | None = Field(
+        default=None, description="when the entry code in entry_url stops working (daily: next midnight)"
+    )
+    rotates_daily: bool = False
 
 
 class TracingSheet(BaseModel):
@@ -128,22 +137,34 @@ def register_venue(
     A decentralised venue's answer holds its poster's address and (basic variant, unless the owner
     made its entry code) its tracing code, which nobody can ask for again."""
     operator = caller.principal.staff_id if caller.principal.has_role(Role.VENUE_OPERATOR) else None
-    draft = VenueDraft(**body.model_dump(exclude={"checkin_mode", "crowdnotifier_variant", "entry_payload"}))
+    draft = VenueDraft(
+        **body.model_dump(exclude={"checkin_mode", "crowdnotifier_variant", "entry_payload", "rotate_daily"})
+    )
     if body.checkin_mode == "central":
         if body.entry_payload is not None:
             raise InvalidInput("only a crowdnotifier venue has an entry code", field="entry_payload")
+        if body.rotate_daily:
+            raise InvalidInput("only a crowdnotifier venue's entry code changes daily", field="rotate_daily")
         venue = services.venues.register(draft, operator_id=operator)
         caller.audit("venues", venue.ref)
         return VenueRegistered(**_public(venue).model_dump())
     payload = None if body.entry_payload is None else decode_code(body.entry_payload, "entry_payload")
     made = services.presence.register_venue(
-        draft, body.crowdnotifier_variant, operator_id=operator, entry_payload=payload
+        draft,
+        body.crowdnotifier_variant,
+        operator_id=operator,
+        entry_payload=payload,
+        rotate_daily=body.rotate_daily,
     )
     caller.audit("venues", made.venue.ref)
+    code = services.presence.entry_code(made.venue)
+    assert code is not None
     return VenueRegistered(
         **_public(made.venue, decentralised=True).model_dump(),
         entry_url=made.entry_url,
         tracing_code=None if made.tracing_code is None else b64encode(made.tracing_code),
+        entry_valid_to=from_epoch(code.valid_to),
+        rotates_daily=code.daily,
     )
 
 
@@ -186,7 +207,7 @@ def issue_device_token(
     Only the operator who registered the venue issues its devices' tokens.
     """
     venue = _venue_for(caller, ref, operator_only=True)
-    caller.services.presence.require_central(venue)
+    caller.services.presence.require_devices_allowed(venue)
     return DeviceToken(token=caller.services.accounts.issue_venue_token(ref, caller.principal).secret)
 
 
@@ -200,7 +221,8 @@ def list_venues(
 ) -> VenuesPublic:
     if caller.principal.kind is PrincipalKind.VENUE_DEVICE:
         own = services.venues.get_by_id(caller.principal.venue_id)
-        return VenuesPublic(data=[_public(own)] if own else [], count=1 if own else 0)
+        private = own is not None and services.presence.entry_code(own) is not None
+        return VenuesPublic(data=[_public(own, decentralised=private)] if own else [], count=1 if own else 0)
     venues, count = services.venues.list(
         venue_type=venue_type,
         district=district,
@@ -251,6 +273,8 @@ def get_venue(ref: RefPath, caller: VenueReader) -> VenueRegistered:
     return VenueRegistered(
         **_public(venue, decentralised=True).model_dump(),
         entry_url=caller.services.presence.entry_address(code),
+        entry_valid_to=from_epoch(code.valid_to),
+        rotates_daily=code.daily,
     )
 
 

@@ -1356,11 +1356,48 @@ async function kioskSetUp(deviceToken) {
   const own = await fetch("/venues", { headers });
   if (!own.ok) throw new Error(String(own.status));
   const venue = (await own.json()).data[0];
+  if (venue.checkin_mode === "crowdnotifier") {
+    // A decentralised venue whose code changes daily: this screen shows the code of the day.
+    const display = { token: deviceToken, display: true, ref: venue.ref, name_en: venue.name_en, name_zh: venue.name_zh };
+    localStorage.setItem(KIOSK_KEY, JSON.stringify(display));
+    return display;
+  }
   const issued = await fetch(`/venues/${encodeURIComponent(venue.ref)}/token`, { headers });
   if (!issued.ok) throw new Error(String(issued.status));
   const kiosk = { token: deviceToken, venue_token: (await issued.json()).token, name_en: venue.name_en, name_zh: venue.name_zh };
   localStorage.setItem(KIOSK_KEY, JSON.stringify(kiosk));
   return kiosk;
+}
+
+// The door display: the venue's poster with the entry code of the day, fetched again when it ends
+// (and every hour), so that visits on different days cannot be linked.
+async function showCodeOfTheDay(display) {
+  $("display-name-en").textContent = display.name_en;
+  $("display-name-zh").textContent = display.name_zh;
+  $("display").hidden = false;
+  const headers = { Authorization: `Bearer ${display.token}` };
+  const ref = encodeURIComponent(display.ref);
+  let shown = null;
+  const refresh = async () => {
+    let next = 3600000;
+    try {
+      const venue = await fetch(`/venues/${ref}`, { headers });
+      if (!venue.ok) throw new Error(String(venue.status));
+      const { entry_valid_to: validTo } = await venue.json();
+      const poster = await fetch(`/venues/${ref}/poster.png`, { headers, cache: "no-store" });
+      if (!poster.ok) throw new Error(String(poster.status));
+      if (shown) URL.revokeObjectURL(shown);
+      shown = URL.createObjectURL(await poster.blob());
+      $("display-poster").src = shown;
+      $("display-valid").textContent = words.display_valid.replace("{time}", `${dayOf(validTo)} ${timeOf(validTo)}`);
+      next = Math.min(next, Math.max(5000, Date.parse(validTo) - Date.now() + 5000));
+    } catch {
+      $("display-valid").textContent = words.offline;
+      next = 60000;
+    }
+    setTimeout(refresh, next);
+  };
+  await refresh();
 }
 
 async function kioskPage() {
@@ -1375,6 +1412,10 @@ async function kioskPage() {
   }
   if (!kiosk) {
     status.textContent = words.kiosk_unset;
+    return;
+  }
+  if (kiosk.display) {
+    await showCodeOfTheDay(kiosk);
     return;
   }
   $("kiosk-name-en").textContent = kiosk.name_en;

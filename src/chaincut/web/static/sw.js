@@ -4,7 +4,7 @@
 // venue-signing keys and venue types); never an API answer about a person. Everything is asked
 // of the network first, and the copy kept answers when the phone is offline.
 
-const CACHE = "chaincut-shell-v2";
+const CACHE = "chaincut-shell-v3";
 const PAGES = ["/v", "/app", "/app/visits", "/app/code", "/app/data", "/app/border", "/app/enrol"];
 const FILES = [
   "/static/chaincut.css",

@@ -1,7 +1,8 @@
-"""decentralised check-in, bridged by consent: venues' pre-identities, and reported exposures
+"""decentralised check-in, bridged by consent: venues' pre-identities, reported exposures, daily codes
 
 A case may share private check-ins at server-based venues (found by the venue's pre-identity); a
-phone that matched a warning may report it, so that the health code's risky_visit rule applies.
+phone that matched a warning may report it, so that the health code's risky_visit rule applies. A
+server-based venue's entry code may change every day (``daily``: one code per local day).
 
 Revision ID: 0024
 Revises: 0023
@@ -34,6 +35,7 @@ def _pre_id(payload: bytes) -> bytes:
 def upgrade() -> None:
     with op.batch_alter_table("presence_codes") as batch:
         batch.add_column(sa.Column("pre_id", sa.LargeBinary(length=32), nullable=True))
+        batch.add_column(sa.Column("daily", sa.Boolean(), server_default=sa.false(), nullable=False))
     codes = sa.table(
         "presence_codes",
         sa.column("id", _ID),
@@ -83,4 +85,5 @@ def downgrade() -> None:
     op.drop_table("presence_reports")
     with op.batch_alter_table("presence_codes") as batch:
         batch.drop_index(batch.f("ix_presence_codes_pre_id"))
+        batch.drop_column("daily")
         batch.drop_column("pre_id")
