@@ -14,18 +14,19 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Playwright
+from playwright.sync_api import Page, Playwright
 
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain.access import Principal, Role
 from chaincut.people import PersonDraft
 from chaincut.presence.client import PresenceClient
+from chaincut.presence.protocol import b64encode
 from chaincut.settings import Settings
 from chaincut.tracing.case_checks import CaseDraft
 from support.auth import PASSWORD
 from support.camera import launch_chromium
-from support.desk import checked, open_window, sign_in
+from support.desk import LOCALES, checked, open_window, sign_in
 from support.serving import browser_services, served
 
 ADMIN = Principal.system("tests")
@@ -143,5 +144,67 @@ def test_a_decentralised_venue_is_warned_through_the_console_and_its_visitor_fin
 
             found = phone.check(now=NOW)
         assert [f.exposure.message for f in found] == [message]
+    finally:
+        browser.close()
+
+
+def _entry_code(display: Page) -> str:
+    """The entry code (base64url) in the QR the door display shows, read off the screen."""
+    png = display.locator("#display-poster").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+    return found[0].text.split("#", 1)[1].split(".")[1] if found else ""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_a_door_display_shows_the_code_of_the_day_and_the_next_after_midnight(
+    playwright: Playwright, site: tuple[str, Services, FixedClock], screenshots: Path, lang: str
+) -> None:
+    base_url, services, clock = site
+    browser = launch_chromium(playwright, [])
+    try:
+        context, page = open_window(browser, lang)
+        sign_in(page, base_url, "olivia")
+        page.goto(f"{base_url}/console/venues")
+        page.select_option("#venue-type", "bar")
+        page.fill("#name-en", "Night Owl Bar")
+        page.fill("#name-zh", "夜貓酒吧")
+        page.check("#mode-server_daily")
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+        assert page.get_attribute("#checkin-mode", "data-mode") == "server_daily"
+        with page.expect_navigation():
+            page.click("form[action$='/kiosks'] button")
+        address = page.inner_text(".kiosk-address")
+        assert "/kiosk#" in address
+        checked(page, screenshots, f"venue-door-display-{lang}")
+        ref = (page.get_attribute("a[href$='/poster.pdf']", "href") or "").split("/")[2]
+        context.close()
+
+        # The screen at the door opens its address: it shows the poster with the code of the day.
+        screen = browser.new_context(locale=LOCALES[lang], viewport={"width": 800, "height": 1280})
+        screen.set_default_timeout(15_000)
+        display = screen.new_page()
+        display.goto(base_url + "/kiosk#" + address.split("#", 1)[1])
+        for _ in range(100):  # evaluate runs outside the page's CSP (wait_for_function would not)
+            if display.evaluate("document.querySelector('#display-poster').naturalWidth > 0"):
+                break
+            display.wait_for_timeout(100)
+        assert not display.is_visible("#kiosk-start"), "a door display scans nobody"
+        venue = services.venues.get(ref)
+        today = services.presence.entry_code(venue)
+        assert today is not None and today.daily
+        assert _entry_code(display) == b64encode(today.entry_payload)
+        checked(display, screenshots, f"door-display-{lang}")
+
+        # After midnight it shows the next day's code, by itself (it asks again when the code ends).
+        clock.set(REGISTERED + timedelta(days=1))
+        tomorrow = services.presence.entry_code(venue)
+        assert tomorrow is not None and tomorrow.valid_from == today.valid_to
+        for _ in range(100):
+            if _entry_code(display) == b64encode(tomorrow.entry_payload):
+                break
+            display.wait_for_timeout(200)
+        assert _entry_code(display) == b64encode(tomorrow.entry_payload)
+        screen.close()
     finally:
         browser.close()
