@@ -38,6 +38,7 @@ from chaincut.domain.access import Permission, Principal, Role
 from chaincut.guards import Caller, requires
 from chaincut.people import PersonDraft
 from chaincut.policy import BookingMode
+from chaincut.presence.wire import FAKE_HEADER
 from chaincut.venues.registry import VenueDraft
 from support.auth import PASSWORD, assign, resident_headers, staff_headers, venue_headers
 
@@ -121,6 +122,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/presence/warnings/{public_id}"): DESK,
     ("GET", "/presence/proposals"): frozenset({SUPERVISOR}),
     ("POST", "/presence/warnings/{public_id}/review"): frozenset({SUPERVISOR}),
+    ("POST", "/presence/shared-visits"): frozenset({RESIDENT}),
+    ("POST", "/presence/reports"): frozenset({RESIDENT}),
     ("GET", "/risky-venues"): frozenset({TRACER, SUPERVISOR, EPIDEMIOLOGIST, RESIDENT}),
     # check-ins: residents' apps and venues' devices
     ("POST", "/checkins"): frozenset({RESIDENT, VENUE_DEVICE}),
@@ -402,6 +405,7 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     body: Any = None
     fresh_credentials: bool = False  # sign-out ends the token it carries
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Build = Callable[[World, str], Call]
@@ -488,6 +492,21 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/presence/warnings/{public_id}/review"): lambda w, _c: Call(
         f"/presence/warnings/{w.propose_warning()}/review",
         body={"decision": "publish", "reason": "the case confirmed the visit"},
+    ),
+    # Dummies (as phones send them): authorization runs before a dummy is recognised.
+    ("POST", "/presence/shared-visits"): lambda _w, _c: Call(
+        "/presence/shared-visits", body={"person": "RES1", "visits": []}, headers={FAKE_HEADER: "1"}
+    ),
+    ("POST", "/presence/reports"): lambda _w, _c: Call(
+        "/presence/reports",
+        body={
+            "person": "RES1",
+            "seq": 1,
+            "notification_key": "AA",
+            "arrival": NOW.isoformat(),
+            "departure": NOW.isoformat(),
+        },
+        headers={FAKE_HEADER: "1"},
     ),
     ("GET", "/risky-venues"): _static("/risky-venues", WINDOW),
     ("POST", "/checkins"): lambda w, c: Call(
@@ -651,6 +670,7 @@ def _send(world: World, operation: tuple[str, str], caller: str) -> Any:
     headers = world.fresh_headers(caller) if call.fresh_credentials else dict(world.headers[caller])
     if caller != ANONYMOUS:
         headers["X-Chaincut-Purpose"] = PURPOSE
+    headers.update(call.headers)
     return world.client.request(
         method, call.path, params=call.params or None, json=call.body, headers=headers
     )

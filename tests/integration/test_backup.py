@@ -192,6 +192,12 @@ def fill(svc: Services) -> None:
             traces=[(h.start_of_interval, h.trace) for h in hours],
         )
         assert uow.presence.review(warning, "published", by="staff:sup-1", at=epoch, reason="confirmed")
+        # A resident's phone matched it and its owner reported it.
+        published = uow.presence.warning("warning-1")
+        assert published is not None
+        assert uow.presence.add_report(
+            person_id=people[3].id or 0, warning=published, last_exposure_at=epoch - 3600, at=epoch
+        )
     # Health codes: the cases above stored exposures, codes and history; now the facts staff record.
     svc.codes.record_test("p-3", now - timedelta(hours=2), "pcr", "negative", "tracer-1")
     svc.codes.record_vaccination("p-3", date(2026, 6, 1), "Comirnaty", "tracer-1")

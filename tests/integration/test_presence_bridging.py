@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain import VisitSource
+from chaincut.presence.client import entry_payload_in
+from chaincut.presence.protocol import affected_hours, derive_nonces, pre_identity, time_key
 from chaincut.presence.wire import FAKE_HEADER
 from support.auth import resident_headers
 from support.presence_api import VISIT_END, VISIT_START, client, phone, register, review, staff, warn
@@ -258,7 +260,7 @@ def test_dummy_requests_look_like_real_ones_and_change_nothing(
     assert real_report.status_code == real_share.status_code == 200
     assert _reports(services) == 1 and len(_visits(services, "p-case")) == 1
     lengths = {len(r.content) for r in (dummy_report, dummy_share, real_report, real_share)}
-    assert lengths == {512}, "on the wire, an answer's size does not tell a dummy from a real one"
+    assert lengths == {2048}, "on the wire, an answer's size does not tell a dummy from a real one"
 
 
 def _shared(device: object) -> dict[str, object]:
@@ -291,3 +293,60 @@ def test_reported_exposures_are_purged_like_whereabouts(
     clock.set(VISIT_END + kept + timedelta(hours=1))
     assert {r.kind: r.deleted for r in services.purge_expired()}["exposure_reports"] == 1
     assert _reports(services) == 0
+
+
+def test_a_report_on_the_longest_names_is_as_long_as_a_dummys_answer(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    body = {
+        "ref": "V-LONG",
+        "venue_type": "restaurant",
+        "name_en": "N" * 200,
+        "name_zh": "麵" * 200,  # 3 bytes each in UTF-8
+        "checkin_mode": "crowdnotifier",
+        "crowdnotifier_variant": "server",
+    }
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    now = clock.now()
+    clock.set(VISIT_START - timedelta(days=1))
+    assert client.post("/venues", json=body, headers=staff["owner"]).status_code == 201
+    clock.set(now)
+    visitor = _person(client, staff, "p-visitor")
+    device = phone(client)
+    url = client.get("/venues/V-LONG", headers=staff["owner"]).json()["entry_url"]
+    device.check_in(device.scan(url, VISIT_START), VISIT_START, VISIT_END)
+    proposed = warn(client, staff["sam"], "V-LONG")
+    assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
+    (found,) = device.check(now=now)
+    report = {
+        "person": "p-visitor",
+        "seq": found.seq,
+        "notification_key": base64.b64encode(found.exposure.notification_key).decode(),
+        "arrival": VISIT_START.isoformat(),
+        "departure": VISIT_END.isoformat(),
+    }
+    real = client.post("/presence/reports", json=report, headers={**visitor, FAKE_HEADER: "0"})
+    dummy = client.post("/presence/reports", json=report, headers={**visitor, FAKE_HEADER: "1"})
+    assert real.json()["recorded"] is True and real.json()["venue_name_zh"] == "麵" * 200
+    assert len(real.content) == len(dummy.content) == 2048
+
+
+def test_a_basic_venues_pre_identity_is_not_shared(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    basic = register(client, staff["owner"], "V-BASIC", "basic")
+    case = resident_headers(services, "p-case")
+    payload = entry_payload_in(basic["entry_url"], phone(client).signing_keys)
+    nonces = derive_nonces(payload)
+    hours = [h * 3600 for h in affected_hours(int(VISIT_START.timestamp()), int(VISIT_END.timestamp()))]
+    visit = {
+        "pre_id": base64.b64encode(pre_identity(payload)).decode(),  # made from the poster, not kept
+        "arrival": VISIT_START.isoformat(),
+        "departure": VISIT_END.isoformat(),
+        "hours": [{"start": h, "time_key": base64.b64encode(time_key(h, nonces)).decode()} for h in hours],
+    }
+    answer = client.post(
+        "/presence/shared-visits", json={"person": "p-case", "visits": [visit]}, headers=case
+    )
+    assert answer.status_code == 422
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [(0, "pre_id")]

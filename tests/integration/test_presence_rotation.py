@@ -9,6 +9,8 @@ Hong Kong time is UTC+8: a local day runs from 16:00 UTC to 16:00 UTC.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +20,7 @@ from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.presence.client import entry_payload_in
 from chaincut.presence.protocol import InvalidPresenceData, pre_identity
+from support.auth import resident_headers
 from support.presence_api import client, phone, review, staff, warn
 
 __all__ = ["client", "staff"]  # fixtures
@@ -94,7 +97,9 @@ def test_a_daily_venue_gets_a_new_unlinkable_code_each_local_day(
         end=(MIDNIGHT + timedelta(hours=1)).isoformat(),
     )
     assert proposed.status_code == 201, proposed.text
-    assert proposed.json()["traces"] == 4, "each day's code, for its own hour and the one it ends in"
+    # The first day's code to the window's end (its visitors may stay past midnight): three hours;
+    # the second's from midnight: two.
+    assert proposed.json()["traces"] == 5
     assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
     assert len(before.check(now=now)) == 1 and len(after.check(now=now)) == 1
     assert earlier.check(now=now) == []
@@ -121,3 +126,74 @@ def test_only_a_server_based_decentralised_venue_rotates_and_only_it_gets_a_door
     # A display only shows the code: it can neither check anyone in nor read another venue.
     assert client.get("/venues/V-DAILY/token", headers=display).status_code == 409
     assert client.get("/venues/V-S", headers=display).status_code == 404
+
+
+def test_a_visitor_who_stays_past_midnight_is_warned_under_the_code_they_scanned(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    now = clock.now()
+    clock.set(DAY_ONE)
+    first = _register(client, staff["owner"]).json()  # type: ignore[attr-defined]
+    clock.set(MIDNIGHT + timedelta(hours=2))
+    assert _code(client.get("/venues/V-DAILY", headers=staff["owner"]).json()) != _code(first)
+    late = phone(client)  # scanned before midnight, stayed until one in the morning
+    late.check_in(
+        late.scan(first["entry_url"], DAY_ONE),
+        MIDNIGHT - timedelta(minutes=30),
+        MIDNIGHT + timedelta(hours=1),
+    )
+    clock.set(now)
+    # The case came after midnight: only the next day's code was on the door then.
+    proposed = warn(
+        client,
+        staff["sam"],
+        "V-DAILY",
+        start=(MIDNIGHT + timedelta(minutes=15)).isoformat(),
+        end=(MIDNIGHT + timedelta(hours=1)).isoformat(),
+    )
+    assert proposed.status_code == 201, proposed.text
+    assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
+    assert len(late.check(now=now)) == 1
+
+
+def test_two_workers_asking_at_once_make_one_code_for_the_day(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    clock.set(DAY_ONE)
+    assert _register(client, staff["owner"]).status_code == 201  # type: ignore[attr-defined]
+    clock.set(MIDNIGHT + timedelta(hours=1))
+    venue = services.venues.get("V-DAILY")
+    start = threading.Barrier(4)
+
+    def ask() -> bytes:
+        start.wait()
+        code = services.presence.entry_code(venue)
+        assert code is not None
+        return code.entry_payload
+
+    with ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(lambda _: ask(), range(4)))
+    assert len(set(made)) == 1, "every worker shows the same code of the day"
+    with services.store.read() as uow:
+        assert venue.id is not None
+        assert len(uow.presence.entry_codes(venue.id)) == 2  # registration's day, and this one
+
+
+def test_a_decentralised_taxi_takes_no_check_in_by_plate(
+    client: TestClient, staff: dict[str, dict[str, str]], services: Services
+) -> None:
+    made = _register(client, staff["owner"], ref="T-1", venue_type="taxi", plate="AB1234")
+    assert made.status_code == 201, made.text  # type: ignore[attr-defined]
+    rider = resident_headers(services, "p-case")
+    answer = client.post("/checkins", json={"client_id": "ride-1", "plate": "AB1234"}, headers=rider)
+    assert answer.status_code == 409 and answer.json()["field"] == "plate"
+    issued = client.post("/venues/T-1/device-tokens", headers=staff["owner"]).json()["token"]
+    display = {"Authorization": f"Bearer {issued}"}
+    by_device = client.post(
+        "/checkins", json={"client_id": "ride-2", "plate": "AB1234", "person": "p-case"}, headers=display
+    )
+    assert by_device.status_code == 409, "a door display checks nobody in"
+    with services.store.read() as uow:
+        assert uow.connection.exec_driver_sql("SELECT count(*) FROM visits").scalar_one() == 0

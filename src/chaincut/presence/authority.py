@@ -375,23 +375,18 @@ class PresenceAuthority:
         start, end = self._day_of(now)
         description, address = _location_texts(venue)
         country = json.dumps({"t": venue.venue_type}, separators=(",", ":")).encode()
-        with self._store.write() as uow:
-            # Another worker may have made it since: the day gets one code.
-            newest = uow.presence.entry_codes(venue.id)[0]
-            if to_epoch(now) < newest.valid_to:
-                return newest
-            payload = setup_server_location(
-                keys.master_public, description, address, start, end, country_data=country
-            )
-            self._add_code(uow, venue.id, "server", payload, now, daily=True)
-            made = uow.presence.entry_codes(venue.id)[0]
-        log.info("venue %s: its entry code of %s made", venue.ref, start.date())
-        return made
-
-    def rotates_daily(self, venue: Venue) -> bool:
-        """Whether the venue's entry code changes every day (it then has a door display)."""
-        code = self.entry_code(venue)
-        return code is not None and code.daily
+        payload = setup_server_location(
+            keys.master_public, description, address, start, end, country_data=country
+        )
+        try:
+            with self._store.write() as uow:
+                self._add_code(uow, venue.id, "server", payload, now, daily=True)
+        except IntegrityError:
+            pass  # another worker made the day's code first (one per venue and start): use it
+        else:
+            log.info("venue %s: its entry code of %s made", venue.ref, start.date())
+        with self._store.read() as uow:
+            return uow.presence.entry_codes(venue.id)[0]
 
     def check_tracing_code(self, venue: Venue, tracing_code: bytes) -> None:
         """Refuse (InvalidInput) a tracing code that is not one of this venue's."""
@@ -486,11 +481,13 @@ class PresenceAuthority:
             )
         assert venue.id is not None
         assert case.id is not None
+        # A visitor keeps the code they scanned for the whole stay, past the code's day too.
+        longest = int(self._policy.venue_rule(venue.venue_type).max_stay.total_seconds())
         with self._store.read() as uow:
             codes = [
                 c
                 for c in uow.presence.entry_codes(venue.id)
-                if c.valid_from <= finish and begin <= c.valid_to
+                if c.valid_from <= finish and begin <= c.valid_to + longest
             ]
         if not codes:
             raise Conflict(
@@ -498,7 +495,9 @@ class PresenceAuthority:
                 "its visitors are traced from the case's contacts",
                 field="venue",
             )
-        traces = self._traces(codes, begin, finish, message, tracing_code)
+        traces = self._traces(codes, begin, finish, message, tracing_code, longest)
+        if not traces:
+            raise Conflict("no entry code of this venue was valid in this window", field="start")
         random.SystemRandom().shuffle(traces)  # the hours of a warning are not published in order
         expires = finish + self._policy.presence.records_days * 86_400
         public_id = new_public_id()
@@ -532,7 +531,13 @@ class PresenceAuthority:
         return record
 
     def _traces(
-        self, codes: list[EntryCodeRecord], begin: int, finish: int, message: str, tracing_code: bytes | None
+        self,
+        codes: list[EntryCodeRecord],
+        begin: int,
+        finish: int,
+        message: str,
+        tracing_code: bytes | None,
+        longest_stay: int,
     ) -> list[HourTrace]:
         server = [c for c in codes if c.variant == "server"]
         basic = [c for c in codes if c.variant == "basic"]
@@ -540,8 +545,9 @@ class PresenceAuthority:
         if server:
             keys = self.keys()
             for code in server:
-                # A code of the day is warned for its own part of the window only.
-                start, end = max(begin, code.valid_from), min(finish, code.valid_to)
+                # A code is warned for the part of the window its visitors could be there: from its
+                # first valid moment to the longest stay after its last.
+                start, end = max(begin, code.valid_from), min(finish, code.valid_to + longest_stay)
                 if start < end:
                     traces += server_traces(code.entry_payload, keys.master_secret, start, end, message)
         if basic:

@@ -145,6 +145,11 @@ class PresenceBridge:
             code = uow.presence.entry_code_by_pre_id(shared.pre_id) if len(shared.pre_id) == 32 else None
             if code is None:
                 problem("pre_id", "no venue's entry code has this pre-identity")
+            elif code.variant != "server":
+                # Its phone keeps nothing to share (a pre-identity sent anyway was made from the poster).
+                problem("pre_id", "a venue whose owner keeps its tracing code: its visits are not shared")
+            elif not code.valid_from <= to_epoch(shared.arrival) <= code.valid_to:
+                problem("arrival", "the venue's entry code was not valid then: no phone scanned it")
             arrival, departure = shared.arrival, shared.departure
             if arrival.tzinfo is None or departure.tzinfo is None:
                 problem("arrival", "expected times with a UTC offset")
@@ -232,10 +237,13 @@ class PresenceBridge:
                 raise NotFound("no published warning has this trace (or it has expired)", field="seq")
             warning = uow.presence.warning(found[0])
             assert warning is not None
-            self._check_key(uow, warning, notification_key)
+            hour = found[1]
             start, end = to_epoch(arrival), to_epoch(departure)
             if not (start < warning.end_time and end > warning.start_time):
                 raise InvalidInput("the stay does not overlap the warning's window", field="arrival")
+            if not (start < hour + INTERVAL_SECONDS and end >= hour):
+                raise InvalidInput("the stay does not touch the hour of this trace", field="arrival")
+            self._check_key(uow, warning, hour, notification_key)
             recorded = uow.presence.add_report(
                 person_id=person_id,
                 warning=warning,
@@ -259,8 +267,12 @@ class PresenceBridge:
         return ReportReceipt(recorded, warning.venue_name_en, warning.venue_name_zh)
 
     @staticmethod
-    def _check_key(uow: UnitOfWork, warning: WarningRecord, notification_key: bytes) -> None:
+    def _check_key(uow: UnitOfWork, warning: WarningRecord, hour: int, notification_key: bytes) -> None:
+        """The key must be that of one of the venue's codes a phone could have scanned by that hour
+        (a code of the day: that day's, or the day before's for a stay past midnight)."""
         for code in uow.presence.entry_codes(warning.venue_id):
+            if code.valid_from >= hour + INTERVAL_SECONDS:
+                continue  # scanned later than the hour it would open
             if hmac.compare_digest(derive_nonces(code.entry_payload).notification_key, notification_key):
                 return
         raise InvalidInput("this is not the warned venue's notification key", field="notification_key")

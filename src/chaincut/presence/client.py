@@ -46,7 +46,13 @@ from chaincut.presence.protocol import (
     read_entry_code,
     time_key,
 )
-from chaincut.presence.wire import ENTRY_CONTENT_TYPE, ENTRY_PREFIX, SIGNATURE_HEADER, WARNINGS_CONTENT_TYPE
+from chaincut.presence.wire import (
+    ENTRY_CONTENT_TYPE,
+    ENTRY_PREFIX,
+    FAKE_HEADER,
+    SIGNATURE_HEADER,
+    WARNINGS_CONTENT_TYPE,
+)
 
 __all__ = [
     "CheckInLimit",
@@ -364,7 +370,8 @@ class PresenceClient:
         )
 
     def _post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}", FAKE_HEADER: "0"}  # a real one, sized as a dummy
+        response = self.http.post(path, json=body, headers=headers)
         response.raise_for_status()
         answer: dict[str, Any] = response.json()
         return answer

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from chaincut.domain import Venue
 from chaincut.security.fields import FieldCipher
@@ -370,16 +371,20 @@ class PresenceRepository:
         ).first()
         if known is not None:
             return False
-        self._conn.execute(
-            insert(r).values(
-                person_id=person_id,
-                case_id=warning.case_id,
-                venue_id=warning.venue_id,
-                warning_public_id=warning.public_id,
-                last_exposure_at=last_exposure_at,
-                reported_at=at,
-            )
-        )
+        try:
+            with self._conn.begin_nested():  # a savepoint: the same report at the same moment loses
+                self._conn.execute(
+                    insert(r).values(
+                        person_id=person_id,
+                        case_id=warning.case_id,
+                        venue_id=warning.venue_id,
+                        warning_public_id=warning.public_id,
+                        last_exposure_at=last_exposure_at,
+                        reported_at=at,
+                    )
+                )
+        except IntegrityError:
+            return False
         return True
 
     def reported_exposures(self, case_id: int) -> list[tuple[int, str, int]]:

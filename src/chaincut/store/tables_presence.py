@@ -60,6 +60,8 @@ presence_codes = Table(
     Column("pre_id", LargeBinary(32), nullable=False, index=True),
     # One of a venue's codes of the day: a new one is made for each local day (server-based only).
     Column("daily", Boolean, nullable=False, server_default=false()),
+    # A day gets one code, even when two server workers make it at once.
+    UniqueConstraint("venue_id", "valid_from"),
 )
 
 # A warning for one venue and one window of a case's stay: proposed by a tracer, published or

@@ -155,6 +155,14 @@ class CheckInService:
         taxi = uow.venues.get_by_plate(normalise_plate(request.plate))
         if taxi is None:
             raise NotFound("no taxi with this plate is registered", field="plate")
+        # A taxi whose riders check in privately (CrowdNotifier) takes no central check-in; a QR
+        # token is never issued for such a venue, so only the plate needs this look-up.
+        assert taxi.id is not None
+        if uow.presence.decentralised_venue_ids([taxi.id]):
+            raise Conflict(
+                "this taxi's riders check in privately (CrowdNotifier): scan the QR code in the taxi",
+                field="plate",
+            )
         self._check_device(request, taxi)
         self._policy.venue_rule(taxi.venue_type, field="plate")
         return taxi, VisitSource.TAXI

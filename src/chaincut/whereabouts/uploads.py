@@ -130,6 +130,9 @@ def _store_batch(
                 venue = venues[key]
                 if venue is None:
                     problem("plate", "no taxi with this plate is registered")
+                elif venue.id is not None and uow.presence.decentralised_venue_ids([venue.id]):
+                    problem("plate", "this taxi's riders check in privately (CrowdNotifier): nothing to send")
+                    venue = None
             if record.entered_at.tzinfo is None:
                 problem("entered_at", "expected a time with a UTC offset")
             elif record.entered_at > now:

@@ -3,6 +3,7 @@ published by supervisors, and the signed pages of published traces phones downlo
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
 from chaincut.clock import from_epoch
@@ -210,7 +212,9 @@ def review_warning(
 
 # -- bridging, by the resident's choice; with dummy requests that look the same on the wire ---------
 
-_PADDED_BYTES = 512  # every answer to a share or a report, real or dummy, is this long
+# Every answer to a share or a report, real or dummy, is this long: more than the longest real one
+# (a report names the venue: 2 x 200 characters, of up to 3 bytes each in UTF-8).
+_PADDED_BYTES = 2048
 _PADDING = Field(default="", max_length=65_536, description="ignored: phones pad requests to hide their size")
 _LATENCIES: dict[str, deque[float]] = {"share": deque(maxlen=32), "report": deque(maxlen=32)}
 _LATENCY_LOCK = threading.Lock()
@@ -271,11 +275,12 @@ def _is_fake(value: str | None) -> bool:
     return value is not None and value.strip() == "1"
 
 
-def _as_long_as_real(kind: str) -> None:
-    """A dummy takes about as long as a real request did lately, so timing does not tell them apart."""
+async def _as_long_as_real(kind: str) -> None:
+    """A dummy takes about as long as a real request did lately, so timing does not tell them apart;
+    it waits without holding a worker thread."""
     with _LATENCY_LOCK:
         seen = list(_LATENCIES[kind])
-    time.sleep(random.choice(seen) if seen else random.uniform(0.05, 0.3))
+    await asyncio.sleep(random.choice(seen) if seen else random.uniform(0.05, 0.3))
 
 
 def _timed(kind: str, started: float) -> None:
@@ -284,7 +289,7 @@ def _timed(kind: str, started: float) -> None:
 
 
 @router.post("/shared-visits")
-def share_private_visits(
+async def share_private_visits(
     body: SharedVisits,
     caller: Annotated[Caller, requires(Permission.VISITS_UPLOAD, rate="uploads")],
     fake: Annotated[str | None, Header(alias=FAKE_HEADER, max_length=8)] = None,
@@ -293,12 +298,17 @@ def share_private_visits(
     times and hours' time keys, as the techspec's server-based clients send them. Those in the case's
     infectious window join its whereabouts (source ``crowdnotifier``); all or nothing.
 
-    With ``Chaincut-Fake: 1`` nothing is read or stored: phones send such dummies now and then, and
-    the answer has the same length and about the same delay, so that a real share cannot be told
-    from noise on the wire."""
+    With ``Chaincut-Fake: 1`` nothing is read or stored: phones send such dummies now and then (and
+    ``Chaincut-Fake: 0`` with real ones, so that the header's size tells nothing either), and the
+    answer has the same length and about the same delay, so that a real share cannot be told from
+    noise on the wire."""
     if _is_fake(fake):
-        _as_long_as_real("share")
+        await _as_long_as_real("share")
         return _padded(SharedPublic(stored=0, already_stored=0, outside_window=0))
+    return await run_in_threadpool(_share, body, caller)
+
+
+def _share(body: SharedVisits, caller: Caller) -> SharedPublic:
     started = time.perf_counter()
     person = caller.person(body.person, details={"shared_visits": len(body.visits)}, field="person")
     visits = [
@@ -322,7 +332,7 @@ def share_private_visits(
 
 
 @router.post("/reports")
-def report_exposure(
+async def report_exposure(
     body: ExposureReport,
     caller: Annotated[Caller, requires(Permission.VISITS_UPLOAD, rate="uploads")],
     fake: Annotated[str | None, Header(alias=FAKE_HEADER, max_length=8)] = None,
@@ -332,8 +342,12 @@ def report_exposure(
     opened record, which only a phone that scanned the venue's poster holds. Dummies as for
     ``/presence/shared-visits``."""
     if _is_fake(fake):
-        _as_long_as_real("report")
+        await _as_long_as_real("report")
         return _padded(ReportPublic(recorded=False, venue_name_en="", venue_name_zh=""))
+    return await run_in_threadpool(_report, body, caller)
+
+
+def _report(body: ExposureReport, caller: Caller) -> ReportPublic:
     started = time.perf_counter()
     person = caller.person(body.person, details={"exposure_report": body.seq}, field="person")
     receipt = caller.services.presence_bridge.report_exposure(

@@ -472,15 +472,27 @@ export async function openRecord(trace, record) {
   return openWith(trace, skid, record);
 }
 
+// A record's c1 read once, however many traces are tried on it: reading a G2 point (with its subgroup
+// check) costs about as much as the pairing itself. null: not a point.
+const c1s = new WeakMap();
+function c1Of(bytes) {
+  if (!c1s.has(bytes)) {
+    let c1 = null;
+    try {
+      c1 = g2FromBytes(bytes.subarray(0, G2_BYTES), "record's c1");
+    } catch {
+      // stays null: no trace opens it
+    }
+    c1s.set(bytes, c1);
+  }
+  return c1s.get(bytes);
+}
+
 async function openWith(trace, skid, record) {
   const bytes = asBytes(record, "record");
   if (bytes.length <= RECORD_HEAD) return null;
-  let c1;
-  try {
-    c1 = g2FromBytes(bytes.subarray(0, G2_BYTES), "record's c1");
-  } catch {
-    return null;
-  }
+  const c1 = c1Of(bytes);
+  if (c1 === null) return null;
   const opened = await decrypt(trace.identity, skid, c1, bytes);
   if (opened === null) return null;
   const visit = readVisit(opened);

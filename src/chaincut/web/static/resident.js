@@ -538,7 +538,8 @@ function reportControl(match) {
     button.addEventListener("click", async () => {
       button.disabled = true;
       note.textContent = await reportMatch(app, match);
-      button.disabled = false;
+      if (match.reported) button.remove();
+      else button.disabled = false;
     });
     box.append(button);
   }
@@ -575,7 +576,7 @@ async function reportMatch(app, match) {
 // --- bridging, padded, and the dummies that hide it -------------------------------------------------
 
 // Every share and report, real or dummy, is padded to a multiple of 4 KiB; the server answers each
-// with 512 bytes. On the wire, its size tells nothing.
+// with 2,048 bytes. On the wire, its size tells nothing.
 const PAD_BYTES = 4096;
 function padded(body, atLeast = 0) {
   const bare = new TextEncoder().encode(JSON.stringify({ ...body, padding: "" })).length;
@@ -584,8 +585,8 @@ function padded(body, atLeast = 0) {
 }
 
 function bridged(path, app, body, { fake = false, atLeast = 0 } = {}) {
-  const headers = { "Content-Type": "application/json", Authorization: `Bearer ${app.token}` };
-  if (fake) headers["Chaincut-Fake"] = "1";
+  // Real ones say 0 and dummies 1: the header is there, and the same size, on both.
+  const headers = { "Content-Type": "application/json", Authorization: `Bearer ${app.token}`, "Chaincut-Fake": fake ? "1" : "0" };
   return fetch(path, { method: "POST", headers, body: padded(body, atLeast) });
 }
 

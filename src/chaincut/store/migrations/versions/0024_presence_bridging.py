@@ -50,6 +50,9 @@ def upgrade() -> None:
     with op.batch_alter_table("presence_codes") as batch:
         batch.alter_column("pre_id", existing_type=sa.LargeBinary(length=32), nullable=False)
         batch.create_index(batch.f("ix_presence_codes_pre_id"), ["pre_id"], unique=False)
+        batch.create_unique_constraint(
+            batch.f("uq_presence_codes_venue_id_valid_from"), ["venue_id", "valid_from"]
+        )
     op.create_table(
         "presence_reports",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -84,6 +87,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_presence_reports_case_id"), table_name="presence_reports")
     op.drop_table("presence_reports")
     with op.batch_alter_table("presence_codes") as batch:
+        batch.drop_constraint(batch.f("uq_presence_codes_venue_id_valid_from"), type_="unique")
         batch.drop_index(batch.f("ix_presence_codes_pre_id"))
         batch.drop_column("daily")
         batch.drop_column("pre_id")
