@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock
 from chaincut.domain import VisitSource
-from chaincut.presence.client import entry_payload_in
+from chaincut.presence.client import Found, entry_payload_in
 from chaincut.presence.protocol import affected_hours, derive_nonces, pre_identity, time_key
 from chaincut.presence.wire import FAKE_HEADER
 from support.auth import resident_headers
@@ -33,6 +33,17 @@ def _token(headers: dict[str, str]) -> str:
 def _person(client: TestClient, staff: dict[str, dict[str, str]], ref: str) -> dict[str, str]:
     assert client.post("/people", json={"ref": ref}, headers=staff["sam"]).status_code == 201
     return resident_headers(client.app.state.services, ref)  # type: ignore[attr-defined]
+
+
+def _report_body(found: Found, person: str) -> dict[str, object]:
+    """A report of ``found`` as the phone sends it: the trace, its own record's key, and the stay."""
+    return {
+        "person": person,
+        "seq": found.seq,
+        "notification_key": base64.b64encode(found.exposure.notification_key).decode(),
+        "arrival": VISIT_START.isoformat(),
+        "departure": VISIT_END.isoformat(),
+    }
 
 
 def _actions(services: Services) -> list[str]:
@@ -101,13 +112,7 @@ def test_a_report_needs_the_venues_key_a_published_trace_and_an_overlapping_stay
     proposed = warn(client, staff["sam"], "V-SERVER")
     assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
     (found,) = device.check(now=services.clock.now())
-    good = {
-        "person": "p-visitor",
-        "seq": found.seq,
-        "notification_key": base64.b64encode(found.exposure.notification_key).decode(),
-        "arrival": VISIT_START.isoformat(),
-        "departure": VISIT_END.isoformat(),
-    }
+    good = _report_body(found, "p-visitor")
 
     def refused(status: int, field: str, **changes: object) -> None:
         response = client.post("/presence/reports", json={**good, **changes}, headers=visitor)
@@ -243,13 +248,7 @@ def test_dummy_requests_look_like_real_ones_and_change_nothing(
 
     real_report = client.post(
         "/presence/reports",
-        json={
-            "person": "p-visitor",
-            "seq": found.seq,
-            "notification_key": base64.b64encode(found.exposure.notification_key).decode(),
-            "arrival": VISIT_START.isoformat(),
-            "departure": VISIT_END.isoformat(),
-        },
+        json=_report_body(found, "p-visitor"),
         headers=visitor,
     )
     real_share = client.post(
@@ -318,13 +317,7 @@ def test_a_report_on_the_longest_names_is_as_long_as_a_dummys_answer(
     proposed = warn(client, staff["sam"], "V-LONG")
     assert review(client, staff["sue"], proposed.json()["id"]).status_code == 200
     (found,) = device.check(now=now)
-    report = {
-        "person": "p-visitor",
-        "seq": found.seq,
-        "notification_key": base64.b64encode(found.exposure.notification_key).decode(),
-        "arrival": VISIT_START.isoformat(),
-        "departure": VISIT_END.isoformat(),
-    }
+    report = _report_body(found, "p-visitor")
     real = client.post("/presence/reports", json=report, headers={**visitor, FAKE_HEADER: "0"})
     dummy = client.post("/presence/reports", json=report, headers={**visitor, FAKE_HEADER: "1"})
     assert real.json()["recorded"] is True and real.json()["venue_name_zh"] == "麵" * 200

@@ -35,6 +35,7 @@ from chaincut.presence.protocol import INTERVAL_SECONDS, affected_hours, derive_
 from chaincut.store import Store, UnitOfWork
 from chaincut.store.presence import WarningRecord
 from chaincut.tracing.windows import infectious_window
+from chaincut.whereabouts.uploads import check_batch_size
 
 __all__ = ["PresenceBridge", "ReportReceipt", "ShareReceipt", "SharedVisit"]
 
@@ -96,15 +97,7 @@ class PresenceBridge:
     def share_visits(self, person_ref: str, visits: Sequence[SharedVisit]) -> ShareReceipt:
         """Store the visits that lie in the person's open case's infectious window: all checked
         first, and none stored unless every one checks (BatchRejected naming each bad one)."""
-        limit = self._policy.uploads.max_records_per_batch
-        if not visits:
-            raise InvalidInput("the batch holds no visits", field="visits", code="empty_batch")
-        if len(visits) > limit:
-            raise InvalidInput(
-                f"the batch holds {len(visits)} visits; at most {limit} are allowed",
-                field="visits",
-                code="batch_too_large",
-            )
+        check_batch_size(self._policy, len(visits), "visits")
         now = self._clock.now()
         with self._store.write() as uow:
             person_id = uow.people.id_for_ref(person_ref)

@@ -33,7 +33,7 @@ from chaincut.venues.registry import normalise_plate
 from chaincut.venues.tokens import VenueTokenVerifier
 from chaincut.whereabouts.checkin import CLIENT_ID_PATTERN
 
-__all__ = ["UploadReceipt", "UploadedVisit", "upload_history"]
+__all__ = ["UploadReceipt", "UploadedVisit", "check_batch_size", "upload_history"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,19 @@ class UploadReceipt:
     clipped: int = 0
 
 
+def check_batch_size(policy: Policy, size: int, noun: str) -> None:
+    """Refuse an empty batch, or one of more than the policy's ``uploads.max_records_per_batch``."""
+    limit = policy.uploads.max_records_per_batch
+    if not size:
+        raise InvalidInput(f"the batch holds no {noun}", field="visits", code="empty_batch")
+    if size > limit:
+        raise InvalidInput(
+            f"the batch holds {size} {noun}; at most {limit} are allowed",
+            field="visits",
+            code="batch_too_large",
+        )
+
+
 def upload_history(
     store: Store,
     policy: Policy,
@@ -66,15 +79,7 @@ def upload_history(
     records: list[UploadedVisit],
 ) -> UploadReceipt:
     """Store the whole batch, or nothing and a BatchRejected listing every bad record."""
-    limit = policy.uploads.max_records_per_batch
-    if not records:
-        raise InvalidInput("the batch holds no records", field="visits", code="empty_batch")
-    if len(records) > limit:
-        raise InvalidInput(
-            f"the batch holds {len(records)} records; at most {limit} are allowed",
-            field="visits",
-            code="batch_too_large",
-        )
+    check_batch_size(policy, len(records), "records")
     now = clock.now()
     try:
         return _store_batch(store, policy, now, verifier, person_ref, records)

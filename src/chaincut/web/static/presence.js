@@ -385,12 +385,14 @@ async function encrypt(mpk, id, message) {
 }
 
 // The message, or null when the key does not open the record or it fails ibe.decrypt's checks.
-async function decrypt(id, skid, c1, record) {
+// `prepared`: c1's Miller-loop lines, computed once for every key tried on this record.
+async function decrypt(id, skid, c1, record, prepared = null) {
   if (skid.isZero()) return null; // mcl refused keys outside the subgroup when they were read
   const nonce = record.subarray(G2_BYTES, G2_BYTES + SECRETBOX_NONCE_BYTES);
   const c2 = record.subarray(G2_BYTES + SECRETBOX_NONCE_BYTES, RECORD_HEAD);
   const c3 = record.subarray(RECORD_HEAD);
-  const x = xor(c2, await sha256(mcl.pairing(skid, c1).serialize()));
+  const paired = prepared ? mcl.finalExp(mcl.precomputedMillerLoop(skid, prepared)) : mcl.pairing(skid, c1);
+  const x = xor(c2, await sha256(paired.serialize()));
   const message = nacl.secretbox.open(c3, nonce, await sha256(x));
   if (!message) return null;
   if (!mcl.mul(g2Base, frHashOf(concat(x, id, message))).isEqual(c1)) return null;
@@ -472,28 +474,49 @@ export async function openRecord(trace, record) {
   return openWith(trace, skid, record);
 }
 
-// A record's c1 read once, however many traces are tried on it: reading a G2 point (with its subgroup
-// check) costs about as much as the pairing itself. null: not a point.
-const c1s = new WeakMap();
-function c1Of(bytes) {
-  if (!c1s.has(bytes)) {
-    let c1 = null;
+// A record's c1, read once however many traces are tried on it (reading a G2 point, with its subgroup
+// check, costs about as much as a pairing), with its Miller-loop lines precomputed (mcl's
+// PrecomputedG2, in WebAssembly memory: `forget` frees them). null: not a point.
+function preparedRecords() {
+  const kept = new Map();
+  return {
+    of(bytes) {
+      if (!kept.has(bytes)) {
+        let entry = null;
+        try {
+          const c1 = g2FromBytes(bytes.subarray(0, G2_BYTES), "record's c1");
+          entry = { c1, lines: new mcl.PrecomputedG2(c1) };
+        } catch {
+          // stays null: no trace opens it
+        }
+        kept.set(bytes, entry);
+      }
+      return kept.get(bytes);
+    },
+    forget() {
+      for (const entry of kept.values()) entry?.lines.destroy();
+      kept.clear();
+    },
+  };
+}
+
+async function openWith(trace, skid, record, prepared = null) {
+  const bytes = asBytes(record, "record");
+  if (bytes.length <= RECORD_HEAD) return null;
+  let c1;
+  let lines = null;
+  if (prepared) {
+    const entry = prepared.of(bytes);
+    if (entry === null) return null;
+    ({ c1, lines } = entry);
+  } else {
     try {
       c1 = g2FromBytes(bytes.subarray(0, G2_BYTES), "record's c1");
     } catch {
-      // stays null: no trace opens it
+      return null;
     }
-    c1s.set(bytes, c1);
   }
-  return c1s.get(bytes);
-}
-
-async function openWith(trace, skid, record) {
-  const bytes = asBytes(record, "record");
-  if (bytes.length <= RECORD_HEAD) return null;
-  const c1 = c1Of(bytes);
-  if (c1 === null) return null;
-  const opened = await decrypt(trace.identity, skid, c1, bytes);
+  const opened = await decrypt(trace.identity, skid, c1, bytes, lines);
   if (opened === null) return null;
   const visit = readVisit(opened);
   if (visit === null || visit.key.length !== 32 || trace.nonce.length !== SECRETBOX_NONCE_BYTES) {
@@ -534,6 +557,15 @@ const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0"
 // trace only on records of its hour whose visit overlaps the case's window (a pairing each). `seen`:
 // the keys (visit:start:end) of exposures found before, which are not found again.
 export async function matchTraces(visits, items, seen = new Set()) {
+  const prepared = preparedRecords();
+  try {
+    return await matchPrepared(visits, items, seen, prepared);
+  } finally {
+    prepared.forget();
+  }
+}
+
+async function matchPrepared(visits, items, seen, prepared) {
   const found = [];
   for (const item of items) {
     let trace;
@@ -559,7 +591,7 @@ export async function matchTraces(visits, items, seen = new Set()) {
           break;
         }
       }
-      const opened = await openWith(trace, skid, record);
+      const opened = await openWith(trace, skid, record, prepared);
       if (opened && opened.arrival < opened.traceEnd && opened.departure > opened.traceStart) {
         seen.add(key);
         found.push({ visit: visit.id, seq: item.seq, ...opened });
