@@ -51,8 +51,9 @@ from chaincut.codes.status import HealthCodeService
 from chaincut.errors import ConfigurationError
 from chaincut.people import PeopleRegistry
 from chaincut.policy import Policy, parse_policy, policy_text
-from chaincut.presence.authority import PresenceAuthority, PresenceCache
+from chaincut.presence.authority import PresenceAuthority
 from chaincut.presence.bridge import PresenceBridge
+from chaincut.presence.pages import PresenceCache
 from chaincut.security import FieldCipher, IdentityHasher, PasswordVault
 from chaincut.security.device_tokens import DeviceTokens, derive_key
 from chaincut.security.identity import BorderSubjects

@@ -16,13 +16,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +39,7 @@ from chaincut.domain.ids import new_public_id
 from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.policy import Policy
 from chaincut.presence import ibe
+from chaincut.presence.pages import PresenceCache, PublishedPages, SignedPage
 from chaincut.presence.protocol import (
     AuthorityKeys,
     HourTrace,
@@ -57,7 +54,7 @@ from chaincut.presence.protocol import (
     setup_server_location,
     tracing_code_payload,
 )
-from chaincut.presence.wire import ENTRY_CONTENT_TYPE, ENTRY_PREFIX, WARNINGS_CONTENT_TYPE
+from chaincut.presence.wire import ENTRY_CONTENT_TYPE, ENTRY_PREFIX
 from chaincut.store import Store, UnitOfWork
 from chaincut.store.presence import EntryCodeRecord, PresenceKeyRecord, WarningRecord
 from chaincut.tracing.windows import infectious_window
@@ -66,10 +63,8 @@ from chaincut.venues.tokens import VenueTokenSigner
 
 __all__ = [
     "PresenceAuthority",
-    "PresenceCache",
     "PresenceConfig",
     "RegisteredVenue",
-    "SignedPage",
     "Variant",
     "entry_url",
 ]
@@ -83,11 +78,6 @@ log = logging.getLogger(__name__)
 _TEXT_LIMIT = 100  # the protocol's description and address
 NO_ADDRESS = "-"
 _MESSAGE_LIMIT = 500
-PAGE_LIMIT = 1000
-_PAGES_KEPT = 256  # signed pages kept in memory, about 0.3 MB each when full
-# How long a server process serves pages from the head it last read: phones asking at once share it,
-# and a trace another worker publishes reaches them this much later at most.
-_HEAD_SECONDS = 2.0
 
 
 def entry_url(public_url: str, payload: bytes, signer: VenueTokenSigner) -> str:
@@ -122,20 +112,6 @@ class PresenceConfig:
     dummy_requests_per_hour: int
 
 
-@dataclass(frozen=True)
-class SignedPage:
-    """A page of published traces: the JSON body, its detached JWS, and whether it is full (a full
-    page never changes, so it may be cached for long)."""
-
-    body: bytes
-    signature: str
-    full: bool
-
-    @property
-    def etag(self) -> str:
-        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
-
-
 def _text(value: str, field: str, limit: int) -> str:
     cleaned = " ".join(value.split())
     if not 1 <= len(cleaned) <= limit:
@@ -156,19 +132,6 @@ def _location_texts(venue: Venue) -> tuple[str, str]:
     # The protocol wants an address; a venue registered without one shows none on phones ("-").
     address = venue.address or venue.district or venue.plate or NO_ADDRESS
     return description, address[:_TEXT_LIMIT]
-
-
-class PresenceCache:
-    """What one server process keeps for every ``PresenceAuthority`` it wires (one per policy in
-    force): the authority's keys, and the signed pages of published traces by (block, limit, last
-    published, first kept, how many kept), made once per change rather than once per phone, with
-    the head they were made from."""
-
-    def __init__(self) -> None:
-        self.keys: PresenceKeyRecord | None = None
-        self.pages: dict[tuple[int, ...], SignedPage] = {}
-        self.head: tuple[float, tuple[int, int, int]] | None = None
-        self.lock = threading.Lock()
 
 
 class PresenceAuthority:
@@ -197,6 +160,7 @@ class PresenceAuthority:
         self._signer = signer
         self._public_url = public_url
         self._shared = shared
+        self._pages = PublishedPages(store, signer, shared)
 
     # -- keys ---------------------------------------------------------------------------------------
 
@@ -605,7 +569,7 @@ class PresenceAuthority:
             )
             decided = uow.presence.warning(public_id)
         assert decided is not None
-        self._shared.head = None  # this process serves what it published at once
+        self._pages.published()  # this process serves what it published at once
         return decided
 
     def warnings(
@@ -621,72 +585,10 @@ class PresenceAuthority:
             raise NotFound("no such warning", field="public_id")
         return record
 
-    def _published_head(self) -> tuple[int, int, int]:
-        """The last trace published and the first kept, read at most every ``_HEAD_SECONDS`` (this
-        process forgets it when it publishes). A page made from an older head is still right: it ends
-        at the trace its ``next`` names, and the phone asks for the rest next time."""
-        now = time.monotonic()
-        known = self._shared.head
-        if known is not None and now - known[0] < _HEAD_SECONDS:
-            return known[1]
-        with self._store.read() as uow:
-            head = uow.presence.published_head()
-        self._shared.head = (now, head)
-        return head
-
     def forget_published(self) -> None:
         """Read the published traces afresh on the next request (after a purge)."""
-        with self._shared.lock:
-            self._shared.head = None
-            self._shared.pages.clear()
+        self._pages.forget()
 
     def published_page(self, since: int, limit: int) -> SignedPage:
-        """The block of published traces holding the one after ``since``, signed with the poster key.
-
-        Pages are fixed blocks of ``limit`` numbers (``since`` is rounded down to one), so every phone
-        asks for one of a few pages, and each is made once: it is kept until a trace is published
-        or purged. A phone skips the traces it has (numbers up to its own ``since``).
-        """
-        if since < 0:
-            raise InvalidInput("expected a number of 0 or more", field="since")
-        if not 1 <= limit <= PAGE_LIMIT:
-            raise InvalidInput(f"expected 1 to {PAGE_LIMIT}", field="limit")
-        head = self._published_head()
-        last, first = head[0], head[1]
-        # Past the end: the last block. Below the first trace kept (purged): the block holding it.
-        since = min(since, last)
-        if first and since < first - 1:
-            since = first - 1
-        block = since - since % limit
-        key = (block, limit, *head)
-        cached = self._shared.pages.get(key)
-        if cached is not None:
-            return cached
-        with self._store.read() as uow:
-            rows = uow.presence.published(block, block + limit)
-        more = last > block + limit
-        body = json.dumps(
-            {
-                "since": block,
-                "next": block + limit if more else max(block, min(last, block + limit)),
-                "more": more,
-                "data": [
-                    {
-                        "seq": r.seq,
-                        "hour": r.start_of_interval,
-                        "published_at": r.published_at,
-                        "trace": base64.b64encode(r.trace).decode("ascii"),
-                    }
-                    for r in rows
-                ],
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
-        page = SignedPage(
-            body, self._signer.sign_detached(body, WARNINGS_CONTENT_TYPE), last >= block + limit
-        )
-        with self._shared.lock:
-            if len(self._shared.pages) >= _PAGES_KEPT:
-                self._shared.pages.pop(next(iter(self._shared.pages)))
-            self._shared.pages[key] = page
-        return page
+        """The block of published traces holding the one after ``since`` (``PublishedPages.page``)."""
+        return self._pages.page(since, limit)

@@ -19,8 +19,8 @@ from chaincut.clock import from_epoch
 from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
 from chaincut.guards import Caller, requires
-from chaincut.presence.authority import PAGE_LIMIT
 from chaincut.presence.bridge import SharedVisit
+from chaincut.presence.pages import PAGE_LIMIT
 from chaincut.presence.protocol import b64encode
 from chaincut.presence.wire import FAKE_HEADER, SIGNATURE_HEADER, TRACING_PREFIX, decode_code
 from chaincut.store.presence import WarningRecord
