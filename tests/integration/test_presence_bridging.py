@@ -93,6 +93,12 @@ def test_a_reported_match_gives_the_risky_visit_rule_and_nothing_flows_without_i
     ]
     assert services.codes.current("p-quiet").colour == "green", "the phone that did not report"
 
+    # The person sees what they reported in their data-access report, with no case named.
+    mine = client.get("/people/p-visitor/subject-access", headers=visitor).json()
+    reports = mine["health_records"]["exposure_reports"]
+    assert sorted(r["venue"] for r in reports) == ["V-BASIC", "V-SERVER"]
+    assert "C1" not in str(reports)
+
     # Reported once; tracing the case again keeps it.
     assert device.report(found[0], "p-visitor", _token(visitor))["recorded"] is False
     assert _reports(services) == 2

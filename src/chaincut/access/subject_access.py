@@ -107,6 +107,7 @@ class SubjectAccess:
             doses = uow.health_codes.vaccinations_of([person.id]).get(person.id, [])
             arrivals = uow.health_codes.arrivals_of([person.id]).get(person.id, [])
             signed = uow.issued_codes.of_person(person.id)
+            reported = uow.presence.reports_of(person.id)
         own_cases = frozenset(c.ref for c in cases) if for_subject else None
         rules = self._policy.retention
         visit_days, encounter_days = timedelta(days=rules.visits_days), timedelta(days=rules.encounters_days)
@@ -164,6 +165,19 @@ class SubjectAccess:
                 "vaccinations": [{"dose_on": day.isoformat(), "product": product} for day, product in doses],
                 "arrivals": [
                     {"arrived_at": instant(from_epoch(at), zone), "origin": origin} for at, origin in arrivals
+                ],
+                # Matches of a decentralised venue's warning the person chose to report (no case named).
+                "exposure_reports": [
+                    {
+                        "warning": r["warning_public_id"],
+                        "venue": r["ref"],
+                        "venue_name": r["name_en"],
+                        "venue_name_zh": r["name_zh"],
+                        "last_exposure_at": instant(from_epoch(r["last_exposure_at"]), zone),
+                        "reported_at": instant(from_epoch(r["reported_at"]), zone),
+                        "kept_until": instant(from_epoch(r["last_exposure_at"]) + visit_days, zone),
+                    }
+                    for r in reported
                 ],
                 "signed_codes": [
                     {

@@ -399,6 +399,24 @@ class PresenceRepository:
         )
         return [(int(row.person_id), str(row.ref), int(row.last)) for row in rows]
 
+    def reports_of(self, person_id: int) -> list[dict[str, Any]]:
+        """The person's own reported exposures, oldest first: the warning, the venue and when."""
+        r, v = presence_reports, venues
+        rows = self._conn.execute(
+            select(
+                r.c.warning_public_id,
+                v.c.ref,
+                v.c.name_en,
+                v.c.name_zh,
+                r.c.last_exposure_at,
+                r.c.reported_at,
+            )
+            .select_from(r.join(v, r.c.venue_id == v.c.id))
+            .where(r.c.person_id == person_id)
+            .order_by(r.c.reported_at, r.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
     def delete_reports_before(self, cutoff: int) -> int:
         """Delete the reported exposures whose exposure ended before ``cutoff``."""
         r = presence_reports
