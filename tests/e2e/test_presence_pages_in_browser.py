@@ -5,6 +5,7 @@ another publishes it, and the phone finds its exposure on its own."""
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import segno
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, Playwright
@@ -25,7 +27,7 @@ from chaincut.presence.protocol import b64encode
 from chaincut.settings import Settings
 from chaincut.tracing.case_checks import CaseDraft
 from support.auth import PASSWORD
-from support.camera import launch_chromium
+from support.camera import camera_flags, launch_chromium, write_y4m
 from support.desk import LOCALES, checked, open_window, sign_in
 from support.serving import browser_services, served
 
@@ -52,7 +54,11 @@ def site(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Services, Fi
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 def test_a_decentralised_venue_is_warned_through_the_console_and_its_visitor_finds_out(
-    playwright: Playwright, site: tuple[str, Services, FixedClock], screenshots: Path, lang: str
+    playwright: Playwright,
+    site: tuple[str, Services, FixedClock],
+    screenshots: Path,
+    lang: str,
+    tmp_path: Path,
 ) -> None:
     base_url, services, clock = site
     en = lang == "en"
@@ -105,7 +111,11 @@ def test_a_decentralised_venue_is_warned_through_the_console_and_its_visitor_fin
                 ),
                 "tests",
             )
-            context, page = open_window(browser, lang)
+            # sam's computer has a camera: the owner holds up their tracing sheet's QR code to it.
+            sheet = segno.make(tracing_code, error="m").png_data_uri(scale=8)
+            video = write_y4m(base64.b64decode(sheet.split(",", 1)[1]), tmp_path / "sheet.y4m")
+            camera = launch_chromium(playwright, camera_flags(video))
+            context, page = open_window(camera, lang)
             sign_in(page, base_url, "sam")
             page.goto(f"{base_url}/console/cases/C1")
             page.fill("#purpose", "tracing case C1's venues" if en else "追蹤個案 C1 到過的場所")
@@ -121,13 +131,16 @@ def test_a_decentralised_venue_is_warned_through_the_console_and_its_visitor_fin
             with page.expect_navigation():
                 page.click("main form button[type=submit]")
             assert "tracing_code" in page.inner_text("p.alert"), "a basic venue needs its owner's code"
-            page.fill("#warn-code", tracing_code)
+            page.click("#code-scan")
+            page.wait_for_selector("#code-scan:not([hidden])")  # back once the code was read
+            assert page.input_value("#warn-code") == tracing_code
             with page.expect_navigation():
                 page.click("main form button[type=submit]")
             assert page.is_visible("p.notice")
             assert page.locator("#warnings tr[data-state='proposed']").count() == 1
             checked(page, screenshots, f"case-warnings-{lang}")
             context.close()
+            camera.close()
             assert phone.check(now=NOW) == [], "nothing reaches phones before a second supervisor"
 
             # Another supervisor publishes it; sam could not have.

@@ -399,6 +399,7 @@ _STATIC: dict[str, str] = {
     "cluster-graph.js": "text/javascript; charset=utf-8",
     "resident.js": "text/javascript; charset=utf-8",
     "scanner.js": "text/javascript; charset=utf-8",
+    "tracing-scan.js": "text/javascript; charset=utf-8",
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
     "vendor/zxing-reader.js": "text/javascript; charset=utf-8",

@@ -28,6 +28,7 @@ from chaincut.store.presence import WarningRecord
 from chaincut.web.i18n import N_, Language, Localizer
 from chaincut.web.pages import PageRoute, back_to, localizer_for, page
 from chaincut.web.purposes import with_stated_purpose
+from chaincut.web.resident_pages import RESIDENT_CSP
 
 __all__ = ["router"]
 
@@ -119,7 +120,7 @@ def _case_page(
     record = services.cases.describe([case])[0]
     warnings = services.presence.warnings(case_id=case.id)
     venues = services.presence.decentralised_venues()
-    return page(
+    answer = page(
         request,
         caller,
         "case_warnings.html",
@@ -140,6 +141,10 @@ def _case_page(
             "tracing_code": "",
         },
     )
+    # The residents' pages' policy: the camera's QR reader (ZXing-C++) is WebAssembly, and the
+    # camera plays from a blob.
+    answer.headers["Content-Security-Policy"] = RESIDENT_CSP
+    return answer
 
 
 @router.get("/console/cases/{ref}/warnings")
