@@ -218,6 +218,20 @@ def test_malformed_tokens_are_refused_with_a_reason(token: object, reason: str) 
         (b'{"alg":"ES256","kid":"x","alg":"ES256"}', "malformed header"),
         (b"\xff\xfe", "malformed header"),
     ],
+    # Named, not by value: the key id is random, and every pytest-xdist worker must collect the same.
+    ids=[
+        "alg-none",
+        "alg-hs256",
+        "alg-es384",
+        "no-alg",
+        "crit",
+        "no-kid",
+        "kid-not-text",
+        "a-list",
+        "not-json",
+        "alg-twice",
+        "not-utf8",
+    ],
 )
 def test_bad_headers_are_refused(header: bytes, reason: str) -> None:
     assert reason_of(sign_raw(header, b'{"v":"venue-1","t":"restaurant","iat":0}')) == reason
