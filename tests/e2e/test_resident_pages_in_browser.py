@@ -235,6 +235,10 @@ def test_a_check_in_made_offline_is_kept_and_sent_once_when_back_online(
         page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # the shell is kept for offline use
 
         offline(phone.context, now=True)
+        for _ in range(100):  # the page knows it is offline before the check-in (evaluate: outside CSP)
+            if page.evaluate("navigator.onLine === false"):
+                break
+            page.wait_for_timeout(50)
         page.click("#check-in")
         page.wait_for_selector("#visit-sync[data-status=waiting]")
         assert page.is_visible("#offline-note")
