@@ -69,14 +69,19 @@ def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
+def add_tests_to_path() -> None:
+    """Make the test suite's helpers (``support``: PostgreSQL, nginx) importable."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+
+
 @contextlib.contextmanager
 def database(backend: str, tmp: Path) -> Iterator[tuple[str | None, list[int]]]:
     """(database URL or None for the embedded default, the PostgreSQL server's pids)."""
     if backend == "embedded":
         yield None, []
         return
-    if str(ROOT / "tests") not in sys.path:
-        sys.path.insert(0, str(ROOT / "tests"))
+    add_tests_to_path()
     from support.postgres import running_postgres
 
     with running_postgres(tmp) as server:

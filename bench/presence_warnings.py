@@ -21,7 +21,14 @@ Then ``chaincut serve`` (the production server: uvloop, httptools; ``--workers``
 Pages are fixed blocks, signed once and kept in memory, so every phone asking for the same block
 gets the same bytes. The first request of each block (which makes it) is sent before the burst:
 a cold page is reported on its own. There is no peer: CrowdNotifier's own backend is a Java
-service not on this machine. Prints one JSON line on stdout, a table on stderr.
+service not on this machine.
+
+With ``--proxy`` the same bursts then go, in the same run, through nginx in front of the same
+server, with the site ``chaincut proxy-config --no-tls`` writes (as behind a load balancer ending
+TLS; a production site ends TLS itself): the page is cached by nginx, as by any CDN or proxy in
+front of a public service. Needs nginx (``scripts/install-system-deps`` installs it).
+
+Prints one JSON line on stdout, a table on stderr.
 """
 
 from __future__ import annotations
@@ -149,6 +156,33 @@ async def _burst(port: int, path: str, phones: int) -> list[float]:
     return [seconds for seconds, _ in results]
 
 
+def _through_nginx(upstream: int, path: str, args: argparse.Namespace, directory: Path) -> dict[str, object]:
+    """The same bursts through nginx in front of the server (the ``--no-tls`` site), the page
+    cached by the first request."""
+    from chaincut.cli.proxy import NginxSite, nginx_site
+
+    _serve.add_tests_to_path()
+    from support.nginx import running_nginx
+
+    port = _serve.free_port()
+    site = NginxSite(
+        _serve.HOST, upstream=f"{_serve.HOST}:{upstream}", cache_dir=str(directory / "cache"), http_port=port
+    )
+    with running_nginx(nginx_site(site), directory, [port], workers=args.workers):
+        cold, _ = asyncio.run(_get(port, path))  # nginx asks chaincut once, and keeps the page
+        _serve.wait_until_quiet(20)
+        rounds = [asyncio.run(_burst(port, path, args.phones)) for _ in range(args.rounds)]
+    every = [s for r in rounds for s in r]
+    return {
+        "nginx_workers": args.workers,
+        "cold_page_ms": round(cold * 1000, 1),
+        "burst_p50_ms": round(statistics.median(every) * 1000, 1),
+        "burst_p99_ms": round(_percentile(every, 0.99) * 1000, 1),
+        "burst_max_ms": round(max(every) * 1000, 1),
+        "burst_p99_ms_by_round": [round(_percentile(r, 0.99) * 1000, 1) for r in rounds],
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -164,6 +198,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="bursts; the report gives each and all")
     parser.add_argument("--page", type=int, default=PAGE, help="traces a page holds at most")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--proxy", action="store_true", help="also through nginx, in front of the server")
     args = parser.parse_args()
     err = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="presence-bench-") as tmp:
@@ -184,6 +219,7 @@ def main() -> None:
             _serve.wait_until_quiet(20)
             rounds = [asyncio.run(_burst(port, hour_ago, args.phones)) for _ in range(args.rounds)]
             every = [s for r in rounds for s in r]
+            proxied = _through_nginx(port, hour_ago, args, Path(tmp) / "nginx") if args.proxy else None
 
             started, since, pages = time.perf_counter(), 0, 0
             while True:
@@ -206,6 +242,7 @@ def main() -> None:
         "burst_max_ms": round(max(every) * 1000, 1),
         "burst_p99_ms_by_round": [round(_percentile(r, 0.99) * 1000, 1) for r in rounds],
         "cold_page_ms": round(cold * 1000, 1),
+        "through_nginx": proxied,
         "catch_up_pages": pages,
         "catch_up_seconds": round(catch_up_seconds, 2),
         "build_seconds": round(build_seconds, 1),
@@ -224,6 +261,14 @@ def main() -> None:
         f"{result['burst_p50_ms']} / {result['burst_p99_ms']} / {result['burst_max_ms']}",
     )
     table.add_row("p99 by round, ms", ", ".join(map(str, result["burst_p99_ms_by_round"])))
+    if proxied is not None:
+        table.add_row(
+            "through nginx: p50 / p99 / max, ms",
+            f"{proxied['burst_p50_ms']} / {proxied['burst_p99_ms']} / {proxied['burst_max_ms']}",
+        )
+        table.add_row(
+            "through nginx: p99 by round, ms", ", ".join(map(str, proxied["burst_p99_ms_by_round"]))
+        )
     table.add_row("a page made cold, ms", str(result["cold_page_ms"]))
     table.add_row("one phone catching up on the day", f"{pages} pages in {catch_up_seconds:.2f} s")
     err.print(table)

@@ -13,6 +13,7 @@ from chaincut.cli import (
     data,
     orders,
     people,
+    proxy,
     server,
     tracing,
     users,
@@ -54,6 +55,7 @@ db_app.command("upgrade")(server.db_upgrade)
 db_app.command("current")(server.db_current)
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
+app.command("proxy-config")(proxy.proxy_config)
 app.command("import")(data.import_file)
 app.command("status")(data.status)
 app.command("purge")(data.purge)
