@@ -1,4 +1,4 @@
-"""Benchmark: trace a fifth-wave day's cases on a synthetic city, chaincut against plain SQL.
+"""Benchmark: trace a fifth-wave day's cases on a synthetic city, chaincut against DuckDB and PostgreSQL.
 
     python bench/trace.py --checkins 2000000 --cases 1000          # small
     python bench/trace.py --checkins 10000000 --cases 77000 --json
@@ -21,8 +21,16 @@ child process so that its peak RSS is its own:
 * interactive: ``keep_resident()``, ``warm_up()`` (timed apart), then K
   ``trace_case`` calls on random cases, each with its first page of 100 contacts as
   JSON (what ``GET /cases/{ref}/contacts`` does), p50/p99;
+* DuckDB (unless ``--no-duckdb``; ``pip install -e '.[bench]'``): the same SQL statement,
+  word for word, over the store's own Parquet archive (people, venues, cases and the
+  policy's rules handed over first, untimed), ``--duckdb-threads`` (all cores by default);
+  timed: the pairs counted, then the pairs with their evidence rows fetched as Arrow (best
+  of ``--duckdb-runs``); its pairs are compared with chaincut's, one by one;
 * PostgreSQL (unless ``--no-postgres``): a throwaway server, the same ids loaded by
   binary COPY, btree indexes, ANALYZE, then one SQL statement counting the same pairs.
+
+The SQL's parameters (the infectious window, the encounter threshold, each venue type's
+minimum overlap and after-leave time) come from the same loaded policy as chaincut's.
 
 Prints one JSON line on stdout, then a table on stderr.
 """
@@ -64,6 +72,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--city", type=Path, default=None, help="folder for the city; reused if it holds one")
     parser.add_argument("--work", type=Path, default=None, help="folder for the stores (default: temporary)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-duckdb", action="store_true")
+    parser.add_argument("--duckdb-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--duckdb-runs", type=int, default=3, help="times to run DuckDB's SQL (best is kept)")
     parser.add_argument("--interactive", type=int, default=200, help="single-case traces to time (0: none)")
     parser.add_argument("--postgres-runs", type=int, default=1, help="times to run the SQL (best is kept)")
     parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plan (EXPLAIN ANALYZE)")
@@ -386,7 +397,8 @@ exposure AS (
     JOIN rules r ON r.venue_type = ve.venue_type
 ),
 venue_contact AS (
-    SELECT x.case_id, o.person_id AS contact
+    SELECT x.case_id, o.person_id AS contact, x.venue_id,
+           greatest(o.entered_at, x.a) AS overlap_start, least(o.left_at, x.e) AS overlap_end
     FROM exposure x
     JOIN visits o ON o.venue_id = x.venue_id
                  AND o.entered_at <= x.e
@@ -419,6 +431,14 @@ pairs AS (
     UNION SELECT case_id, contact FROM household_contact
     UNION SELECT case_id, contact FROM encounter_contact
 )
+"""
+
+# The evidence too: each venue contact's stay (venue, overlap), and the household and encounter
+# contacts, as rows a tracer could read (chaincut's batch trace makes its evidence rows as well).
+_EVIDENCE_SQL = """
+SELECT case_id, contact, venue_id, overlap_start, overlap_end FROM venue_contact
+UNION ALL SELECT case_id, contact, NULL, NULL, NULL FROM household_contact
+UNION ALL SELECT case_id, contact, NULL, NULL, NULL FROM encounter_contact
 """
 
 
@@ -506,31 +526,36 @@ def _load_postgres(url: str, data_dir: Path) -> dict[str, Any]:
     return timings
 
 
+def _sql_parameters(day: date, as_of: int, longest_visit: int, longest_encounter: int) -> dict[str, Any]:
+    """The SQL's parameters, from the same loaded policy as chaincut's engine."""
+    from chaincut.policy import load_policy
+
+    policy = load_policy(None)
+    return {
+        "day": day,
+        "as_of": as_of,
+        "zone": str(ZONE),
+        "before_onset": policy.infectious_window.days_before_onset,
+        "before_specimen": policy.infectious_window.days_before_specimen,
+        "longest_visit": longest_visit,
+        "longest_encounter": longest_encounter,
+        "encounter_seconds": policy.encounters.cumulative_seconds,
+    }
+
+
 def _postgres_contacts(
     url: str, day: date, as_of: int, runs: int, explain: bool, pairs_file: str | None
 ) -> dict[str, Any]:
     import numpy as np
     import psycopg
 
-    from chaincut.policy import load_policy
-
-    policy = load_policy(None)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         cur = conn.cursor()
         cur.execute("SELECT max(left_at - entered_at) FROM visits")
         longest_visit = int(cur.fetchone()[0] or 0)  # type: ignore[index]
         cur.execute("SELECT max(end_at - start_at) FROM encounters")
         longest_encounter = int(cur.fetchone()[0] or 0)  # type: ignore[index]
-        params = {
-            "day": day,
-            "as_of": as_of,
-            "zone": str(ZONE),
-            "before_onset": policy.infectious_window.days_before_onset,
-            "before_specimen": policy.infectious_window.days_before_specimen,
-            "longest_visit": longest_visit,
-            "longest_encounter": longest_encounter,
-            "encounter_seconds": policy.encounters.cumulative_seconds,
-        }
+        params = _sql_parameters(day, as_of, longest_visit, longest_encounter)
         cur.execute("SHOW work_mem")
         work_mem = cur.fetchone()[0]  # type: ignore[index]
         count_sql = _CONTACTS_SQL + "SELECT count(*) FROM pairs"
@@ -566,6 +591,111 @@ def _postgres_contacts(
         return out
 
 
+# ------------------------------------------------------------------- DuckDB
+
+
+def _duckdb_contacts(
+    data_dir: str, day: date, as_of: int, pairs_file: str, threads: int, runs: int
+) -> dict[str, Any]:
+    """The same SQL as PostgreSQL's, run by DuckDB over the store's own Parquet archive (visits and
+    encounters read where chaincut keeps them; people, venues, cases and the policy's rules handed
+    over from the embedded store first, untimed). Timed: the pairs (count), then the pairs with their
+    evidence rows fetched as Arrow; best of ``runs`` each. The pairs are compared with chaincut's."""
+    import re
+
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    from chaincut.policy import load_policy
+    from chaincut.store import ParquetArchive
+
+    started = time.perf_counter()
+    lite = sqlite3.connect(Path(data_dir) / "chaincut.sqlite3")
+    archive = ParquetArchive(Path(data_dir) / "whereabouts")
+    con = duckdb.connect(config={"threads": threads})
+
+    def table(sql: str, names: list[str], types: list[Any]) -> pa.Table:
+        rows = lite.execute(sql).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+        return pa.table({n: pa.array(c, type=t) for n, c, t in zip(names, columns, types, strict=True)})
+
+    def dates(values: Any) -> list[date | None]:
+        return [None if v is None else date.fromisoformat(v) for v in values]
+
+    people = table("SELECT id, household_id FROM people", ["id", "household_id"], [pa.int64(), pa.int64()])
+    venues = table("SELECT id, venue_type FROM venues", ["id", "venue_type"], [pa.int64(), pa.string()])
+    raw_cases = lite.execute(
+        "SELECT id, person_id, reported_on, onset_on, specimen_on, isolated_at FROM cases"
+    ).fetchall()
+    ids, persons, reported, onset, specimen, isolated = (list(c) for c in zip(*raw_cases, strict=True))
+    cases = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "person_id": pa.array(persons, pa.int64()),
+            "reported_on": pa.array(dates(reported), pa.date32()),
+            "onset_on": pa.array(dates(onset), pa.date32()),
+            "specimen_on": pa.array(dates(specimen), pa.date32()),
+            "isolated_at": pa.array(isolated, pa.int64()),
+        }
+    )
+    policy = load_policy(None)
+    rules = pa.table(
+        {
+            "venue_type": list(policy.venue_types),
+            "min_overlap": [k.contact.min_overlap_seconds for k in policy.venue_types.values()],
+            "after_leave": [k.contact.after_leave_seconds for k in policy.venue_types.values()],
+        }
+    )
+    for name, arrow in (("people", people), ("venues", venues), ("cases", cases), ("rules", rules)):
+        con.register(f"{name}_arrow", arrow)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+    for kind, columns in (
+        ("visits", "person_id, venue_id, entered_at, left_at"),
+        ("encounters", "person_a, person_b, start_at, end_at"),
+    ):
+        paths = [str(p) for p in archive.paths(kind)]  # type: ignore[arg-type]
+        con.execute(f"CREATE VIEW {kind} AS SELECT {columns} FROM read_parquet({paths!r})")
+    longest_visit = int(con.sql("SELECT max(left_at - entered_at) FROM visits").fetchall()[0][0] or 0)
+    longest_encounter = int(con.sql("SELECT max(end_at - start_at) FROM encounters").fetchall()[0][0] or 0)
+    params = _sql_parameters(day, as_of, longest_visit, longest_encounter)
+    setup_seconds = time.perf_counter() - started
+    # PostgreSQL's statement, word for word: only its %(name)s parameters written as DuckDB's $name.
+    sql = re.sub(r"%\((\w+)\)s", r"$\1", _CONTACTS_SQL)
+
+    def best(fetch: Any) -> tuple[float, Any]:
+        fastest, result = float("inf"), None
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = fetch()
+            fastest = min(fastest, time.perf_counter() - started)
+        return fastest, result
+
+    pairs_seconds, counted = best(
+        lambda: int(con.sql(sql + "SELECT count(*) FROM pairs", params=params).fetchall()[0][0])
+    )
+    evidence_seconds, evidence = best(lambda: con.sql(sql + _EVIDENCE_SQL, params=params).to_arrow_table())
+    rows = con.sql(
+        sql + "SELECT c.person_id, p.contact FROM pairs p JOIN cases c ON c.id = p.case_id", params=params
+    ).fetchnumpy()
+    theirs = np.unique((rows["person_id"].astype(np.int64) << 32) | rows["contact"].astype(np.int64))
+    ours = np.unique(np.load(pairs_file))
+    return {
+        "seconds": round(pairs_seconds, 2),
+        "evidence_seconds": round(evidence_seconds, 2),
+        "contacts": counted,
+        "evidence_rows": evidence.num_rows,
+        "same_pairs": bool(np.array_equal(theirs, ours)),
+        "only_duckdb": len(np.setdiff1d(theirs, ours)),
+        "only_chaincut": len(np.setdiff1d(ours, theirs)),
+        "threads": threads,
+        "version": duckdb.__version__,
+        "setup_seconds": round(setup_seconds, 2),
+        "peak_rss_mib": _rss_mib(),
+    }
+
+
 # ------------------------------------------------------------------- main
 
 
@@ -597,6 +727,15 @@ def main(argv: list[str]) -> int:
             interactive = _in_child(_interactive, str(data_dir), at, day, args.interactive, args.seed)
             _log(f"chaincut interactive: {interactive}")
 
+        duck: dict[str, Any] = {}
+        if not args.no_duckdb:
+            _log(f"DuckDB: the same SQL over the store's Parquet archive ({args.duckdb_threads} threads)")
+            as_of = int(at.timestamp())
+            duck = _in_child(
+                _duckdb_contacts, str(data_dir), day, as_of, pairs_file, args.duckdb_threads, args.duckdb_runs
+            )
+            _log(f"DuckDB: {duck}")
+
         pg: dict[str, Any] = {}
         if not args.no_postgres:
             sys.path.insert(0, str(REPO / "tests"))
@@ -621,6 +760,11 @@ def main(argv: list[str]) -> int:
             "contacts": batch["contacts"],
             "postgres_contacts": pg.get("contacts"),
             "ratio": round(pg["seconds"] / batch["seconds"], 1) if pg else None,
+            "duckdb_seconds": duck.get("seconds"),
+            "duckdb_evidence_seconds": duck.get("evidence_seconds"),
+            "duckdb_contacts": duck.get("contacts"),
+            "duckdb_same_pairs": duck.get("same_pairs"),
+            "chaincut_over_duckdb": round(batch["seconds"] / duck["seconds"], 2) if duck else None,
             "chaincut_peak_rss_mib": batch["peak_rss_mib"],
             "interactive_p50_ms": interactive.get("p50_ms"),
             "interactive_p99_ms": interactive.get("p99_ms"),
@@ -633,6 +777,7 @@ def main(argv: list[str]) -> int:
             "chaincut_phases": batch["phases"],
             "interactive": interactive,
             "postgres": pg,
+            "duckdb": duck,
             "imports_seconds": imports,
             "day": day.isoformat(),
             **machine,
@@ -647,17 +792,36 @@ def _table(r: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    def shown(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "NO"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    duck = r["duckdb"]
     table = Table(title=f"{r['checkins']:,} check-ins, {r['cases']:,} cases")
-    for column in ("", "chaincut", "PostgreSQL"):
+    for column in ("", "chaincut", "DuckDB", "PostgreSQL"):
         table.add_column(column, justify="right")
     table.add_row(
-        "contacts", f"{r['contacts']:,}", f"{r['postgres_contacts']:,}" if r["postgres_contacts"] else "-"
+        "contacts", shown(r["contacts"]), shown(r["duckdb_contacts"]), shown(r["postgres_contacts"])
     )
-    table.add_row("batch seconds", str(r["chaincut_seconds"]), str(r["postgres_seconds"] or "-"))
-    table.add_row("peak RSS MiB", str(r["chaincut_peak_rss_mib"]), "-")
-    table.add_row("single case p50 / p99 ms", f"{r['interactive_p50_ms']} / {r['interactive_p99_ms']}", "-")
-    table.add_row("resident load s", str(r["resident_load_seconds"]), "-")
-    table.add_row("ratio (PG / chaincut)", str(r["ratio"] or "-"), "")
+    table.add_row("same pairs as chaincut", "", shown(r["duckdb_same_pairs"]), "")
+    table.add_row(
+        "batch seconds", str(r["chaincut_seconds"]), shown(r["duckdb_seconds"]), shown(r["postgres_seconds"])
+    )
+    table.add_row(
+        "... with the evidence rows", str(r["chaincut_seconds"]), shown(r["duckdb_evidence_seconds"]), ""
+    )
+    table.add_row("peak RSS MiB", str(r["chaincut_peak_rss_mib"]), shown(duck.get("peak_rss_mib")), "-")
+    if r["interactive_p99_ms"] is not None:
+        p50, p99 = r["interactive_p50_ms"], r["interactive_p99_ms"]
+        table.add_row("single case p50 / p99 ms", f"{p50} / {p99}", "-", "-")
+        table.add_row("resident load s", str(r["resident_load_seconds"]), "-", "-")
+    table.add_row(
+        "chaincut's time / theirs", "", shown(r["chaincut_over_duckdb"]),
+        shown(round(1 / r["ratio"], 3) if r["ratio"] else None),
+    )  # fmt: skip
     Console(stderr=True).print(table)
 
 
