@@ -41,8 +41,6 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from chaincut.analytics.epicurve import NO_DAY, day_number
 from chaincut.analytics.sorted_sets import counted, isin, order_by, unique
@@ -253,6 +251,9 @@ def _ranks(names: Sequence[str]) -> npt.NDArray[np.int64]:
 
 def _components(nodes: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Each node's component, named by its smallest node (so results do not depend on order)."""
+    from scipy import sparse  # loaded when used, as scipy.stats is
+    from scipy.sparse import csgraph
+
     graph = sparse.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(nodes, nodes)).tocsr()
     _, label = csgraph.connected_components(graph, directed=False)
     smallest = np.full(nodes, nodes, dtype=np.int64)

@@ -27,7 +27,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from chaincut.errors import InvalidInput
 from chaincut.policy.model import ReproductionNumberRules
@@ -92,6 +91,8 @@ def discretised_serial_interval(mean_days: float, sd_days: float, days: int) -> 
     share ``1 - |u - s|`` of the density at ``u`` within a day of it. The weights beyond ``days - 1``
     are left out, so the sum falls short of one by the tail beyond then.
     """
+    from scipy import stats  # loaded when used: it takes half a second
+
     if not mean_days > 1.0:
         raise InvalidInput(
             f"the serial interval's mean must exceed 1 day (a gamma offset by one day), got {mean_days}",
@@ -157,6 +158,8 @@ def estimate_rt(
     day, since nothing in the series came before the first day's cases), one with no infectiousness
     (no earlier cases), and one whose posterior CV is not below ``rules.max_posterior_cv``.
     """
+    from scipy import stats  # loaded when used: it takes half a second
+
     loc = _counts(local, "local")
     imp = _counts(imported, "imported")
     if loc.size != imp.size:

@@ -31,7 +31,6 @@ from datetime import date
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from chaincut.errors import InvalidInput
 
@@ -199,6 +198,8 @@ def fit_serial_interval(intervals_days: npt.ArrayLike) -> tuple[DistributionFit,
     also a gamma and a lognormal with location 0. Nothing is fitted to fewer than two
     intervals or to intervals that are all equal (the fit would be degenerate).
     """
+    from scipy import stats  # loaded when used: it takes half a second
+
     x = np.asarray(intervals_days, dtype=np.float64)
     if x.size < 2 or float(np.ptp(x)) == 0.0:
         return ()

@@ -12,7 +12,6 @@ import typer
 
 from chaincut.cli.console import console, err, services
 from chaincut.cli.users import operator
-from chaincut.web.resident_pages import ENROL_PATH
 
 __all__ = ["access_report", "enrol"]
 
@@ -58,6 +57,8 @@ def enrol(
     """
     with services() as wired:
         issued = wired.accounts.issue_enrolment_code(person, operator(), purpose="enrolment at a counter")
+        from chaincut.web.resident_pages import ENROL_PATH  # the web pages load only when needed
+
         address = f"{wired.settings.public_base()}{ENROL_PATH}#{issued.secret}"
     assert issued.expires_at is not None
     console.print(f"enrolment code for {person}: [bold]{issued.secret}[/bold]", highlight=False)

@@ -20,8 +20,6 @@ from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-
 from chaincut.domain import Contact, Evidence, EvidenceKind, Tier
 from chaincut.store import Store
 from chaincut.tracing.trace import Trace
@@ -220,6 +218,8 @@ def _xlsx_cells(row: ContactRow, zone: ZoneInfo) -> list[Any]:
 
 def write_contacts_xlsx(rows: Iterable[ContactRow], target: Path | IO[bytes], zone: ZoneInfo) -> int:
     """Write an Excel workbook to a path or a binary file, streaming; returns how many rows."""
+    from openpyxl import Workbook  # loaded when used: only exports need it
+
     workbook = Workbook(write_only=True)
     heading = [
         f"{name} ({zone.key})" if name in ("first_exposure", "last_exposure") else name

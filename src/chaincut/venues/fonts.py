@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped,unused-ignore]
-
 from chaincut.errors import ConfigurationError
 
 __all__ = [
@@ -127,6 +125,8 @@ def _load_face(path: Path) -> tuple[int, frozenset[int]]:
 @functools.lru_cache(maxsize=8)
 def _load_face_cached(path: Path, _mtime_ns: int, _size: int) -> tuple[int, frozenset[int]]:
     """Pick the best face of a font file and list the code points it can draw."""
+    from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped,unused-ignore]
+
     try:
         # Open the file here so it is closed even when fontTools gives up half way.
         with path.open("rb") as file:

@@ -19,14 +19,17 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import segno
-from fpdf import FPDF
 from PIL import Image, ImageDraw
 
 from chaincut.venues.fonts import PosterFont, poster_font_for
 from chaincut.venues.poster_layout import ELLIPSIS, Measurer, fit
 from chaincut.venues.tokens import VENUE_TOKEN_PREFIX, checkin_url
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 __all__ = [
     "POSTER_DPI",
@@ -181,6 +184,8 @@ def render_poster_pdf(content: PosterContent) -> bytes:
     layout = _lay_out(content, Measurer(font))
     # Points, not millimetres: fpdf2 2.8 writes a text stroke width in user units as if
     # they were points, so stroked (bold) text only comes out right with unit="pt".
+    from fpdf import FPDF  # loaded when a PDF is drawn: it takes a third of a second
+
     pdf = FPDF(orientation="portrait", unit="pt", format="A4")
     pdf.set_auto_page_break(auto=False)
     kind = "Tracing code" if content.tracing else "Check-in poster"
