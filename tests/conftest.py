@@ -8,6 +8,7 @@ starts from the local binaries (tests/support/postgres.py) and removes after.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock
 from chaincut.settings import Settings
 from chaincut.store import Database, upgrade
+from chaincut.store.migrate import current_revision, head_revision
+from chaincut.store.tables_store import store_identity
 from support.postgres import (
     PostgresServer,
     find_postgres_bin,
@@ -66,33 +69,82 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def migrated_head() -> str:
+    return head_revision()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded store migrated once for the session: ``services`` starts from a copy of it."""
+    path = tmp_path_factory.mktemp("store-template") / "chaincut.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """A PostgreSQL database migrated once for the session, the template ``services`` databases
+    are created from."""
+    name = "chaincut_template"
+    db = Database(postgres_server.create_database(name))
+    upgrade(db)
+    db.dispose()
+    return name
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     url = None
     if backend == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+        # A test that wires services gets a migrated database (a copy of the session's template);
+        # any other, an empty one, as a new installation has.
+        wired = "services" in request.fixturenames
+        template = request.getfixturevalue("postgres_template") if wired else None
+        url = server.create_database(f"t_{uuid.uuid4().hex[:16]}", template=template)
     return production_settings(tmp_path / "data", url)
 
 
+def migrated_store(settings: Settings, request: pytest.FixtureRequest) -> None:
+    """The settings' store at the schema's head: a copy of the session's migrated template (with
+    a store id of its own, as ``chaincut db upgrade`` gives each store), or migrated here when the
+    test's settings made it otherwise."""
+    url = settings.resolved_database_url()
+    if settings.database_url is None:
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    db = Database(url)
+    try:
+        if current_revision(db) == request.getfixturevalue("migrated_head"):
+            with db.engine.begin() as conn:
+                conn.execute(store_identity.update().values(store_id=str(uuid.uuid4())))
+        else:
+            upgrade(db)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
-def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+def services(settings: Settings, clock: FixedClock, request: pytest.FixtureRequest) -> Iterator[Services]:
     """Services on a freshly migrated store of the test's backend."""
-    db = Database(settings.resolved_database_url())
-    upgrade(db)
-    db.dispose()
+    migrated_store(settings, request)
     wired = bootstrap(settings, clock=clock)
     yield wired
     wired.close()
 
 
 @pytest.fixture
-def embedded_services(tmp_path: Path, clock: FixedClock) -> Iterator[Services]:
+def embedded_services(
+    tmp_path: Path, clock: FixedClock, request: pytest.FixtureRequest
+) -> Iterator[Services]:
     """Services on the embedded default only."""
     settings = production_settings(tmp_path / "data")
-    db = Database(settings.resolved_database_url())
-    upgrade(db)
-    db.dispose()
+    migrated_store(settings, request)
     wired = bootstrap(settings, clock=clock)
     yield wired
     wired.close()

@@ -90,16 +90,21 @@ class PostgresServer:
         """
         return f"{driver}://{self.user}@{self.host}:{self.port}/{database or self.database}"
 
-    def create_database(self, name: str) -> str:
-        """Create a fresh, empty UTF-8 database called ``name``; return its SQLAlchemy URL.
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create a fresh UTF-8 database called ``name``, empty or a copy of ``template`` (a
+        database nobody is connected to); return its SQLAlchemy URL.
 
         ``name`` must be a lower-case SQL identifier (``[a-z_][a-z0-9_]*``, at most 63 chars).
         Raises ``psycopg.errors.DuplicateDatabase`` if it already exists.
         """
         _check_db_name(name)
+        if template is not None:
+            _check_db_name(template)
         with self._admin_connection() as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name))
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'").format(
+                    sql.Identifier(name), sql.Identifier(template or "template0")
+                )
             )
         return self.url(name)
 
