@@ -15,7 +15,11 @@ Then ``chaincut serve`` (the production server: uvloop, httptools; ``--workers``
 
 - ``burst``: ``--phones`` phones, each on its own connection, ask at the same moment for the
   warnings published in the last hour (``GET /presence/warnings?since=``: one signed page of up to
-  1,000 traces). Each phone's latency runs from sending its request to the last byte of the page.
+  1,000 traces). The phones are h2load's (nghttp2's load generator, written in C; ``apt-get
+  install nghttp2-client``), so that the generator, on the same two cores, takes little from the
+  server; each phone's latency runs from the burst's first request to the last byte of its page
+  (a phone whose connection waited behind the others counts the wait). ``--client python`` uses
+  an asyncio generator instead, whose own cost dominates at 1,000 connections.
 - ``catch_up``: one phone that was off for the day downloads every page, one after the other.
 
 Pages are fixed blocks, signed once and kept in memory, so every phone asking for the same block
@@ -37,7 +41,9 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -151,9 +157,37 @@ async def _get(port: int, path: str) -> tuple[float, int]:
         writer.close()
 
 
-async def _burst(port: int, path: str, phones: int) -> list[float]:
+async def _python_burst(port: int, path: str, phones: int) -> list[float]:
     results = await asyncio.gather(*(_get(port, path) for _ in range(phones)))
     return [seconds for seconds, _ in results]
+
+
+def _h2load_burst(port: int, path: str, phones: int) -> list[float]:
+    """``phones`` connections at once from h2load (nghttp2's load generator, in C), one GET each;
+    each phone's latency runs from the burst's first request to the last byte of its answer, so
+    a phone whose connection waited behind the others counts that wait."""
+    with tempfile.TemporaryDirectory(prefix="h2load-") as tmp:
+        log = Path(tmp) / "requests.tsv"
+        url = f"http://{_serve.HOST}:{port}{path}"
+        ran = subprocess.run(
+            ["h2load", "--h1", "-n", str(phones), "-c", str(phones), "-t", "1", "--log-file", str(log), url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        # Each line: the request's start (microseconds since the epoch), its status, its duration.
+        rows = [[int(v) for v in line.split()[:3]] for line in log.read_text().splitlines() if line.strip()]
+    if len(rows) != phones or any(status != 200 for _, status, _ in rows):
+        raise RuntimeError(f"h2load: not every phone got its page: {ran.stdout[-500:]}")
+    first = min(start for start, _, _ in rows)
+    return [(start + took - first) / 1e6 for start, _, took in rows]
+
+
+def _burst(port: int, path: str, phones: int, client: str) -> list[float]:
+    if client == "h2load":
+        return _h2load_burst(port, path, phones)
+    return asyncio.run(_python_burst(port, path, phones))
 
 
 def _through_nginx(upstream: int, path: str, args: argparse.Namespace, directory: Path) -> dict[str, object]:
@@ -171,7 +205,7 @@ def _through_nginx(upstream: int, path: str, args: argparse.Namespace, directory
     with running_nginx(nginx_site(site), directory, [port], workers=args.workers):
         cold, _ = asyncio.run(_get(port, path))  # nginx asks chaincut once, and keeps the page
         _serve.wait_until_quiet(20)
-        rounds = [asyncio.run(_burst(port, path, args.phones)) for _ in range(args.rounds)]
+        rounds = [_burst(port, path, args.phones, args.client) for _ in range(args.rounds)]
     every = [s for r in rounds for s in r]
     return {
         "nginx_workers": args.workers,
@@ -199,6 +233,12 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=PAGE, help="traces a page holds at most")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--proxy", action="store_true", help="also through nginx, in front of the server")
+    parser.add_argument(
+        "--client",
+        choices=["h2load", "python"],
+        default="h2load" if shutil.which("h2load") else "python",
+        help="the phones: h2load (C, apt-get install nghttp2-client; the default when installed) or asyncio",
+    )
     args = parser.parse_args()
     err = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="presence-bench-") as tmp:
@@ -217,7 +257,7 @@ def main() -> None:
             for _ in range(4 * args.workers):
                 asyncio.run(_get(port, hour_ago))
             _serve.wait_until_quiet(20)
-            rounds = [asyncio.run(_burst(port, hour_ago, args.phones)) for _ in range(args.rounds)]
+            rounds = [_burst(port, hour_ago, args.phones, args.client) for _ in range(args.rounds)]
             every = [s for r in rounds for s in r]
             proxied = _through_nginx(port, hour_ago, args, Path(tmp) / "nginx") if args.proxy else None
 
@@ -236,6 +276,7 @@ def main() -> None:
         "page_traces": args.page,
         "page_bytes": page_bytes,
         "phones": args.phones,
+        "client": args.client,
         "workers": args.workers,
         "burst_p50_ms": round(statistics.median(every) * 1000, 1),
         "burst_p99_ms": round(_percentile(every, 0.99) * 1000, 1),
