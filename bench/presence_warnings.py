@@ -200,7 +200,11 @@ def _through_nginx(upstream: int, path: str, args: argparse.Namespace, directory
 
     port = _serve.free_port()
     site = NginxSite(
-        _serve.HOST, upstream=f"{_serve.HOST}:{upstream}", cache_dir=str(directory / "cache"), http_port=port
+        _serve.HOST,
+        upstream=f"{_serve.HOST}:{upstream}",
+        cache_dir=str(directory / "cache"),
+        error_log=str(directory / "errors.log"),
+        http_port=port,
     )
     with running_nginx(nginx_site(site), directory, [port], workers=args.workers):
         cold, _ = asyncio.run(_get(port, path))  # nginx asks chaincut once, and keeps the page

@@ -160,6 +160,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
                 upstream,
                 "--cache-dir",
                 str(root / "cache"),
+                "--error-log",
+                str(root / "nginx-errors.log"),
                 "--https-port",
                 str(https_port),
                 "--http-port",
@@ -185,9 +187,13 @@ def test_the_site_is_what_nginx_accepts_and_serves_over_tls_only(proxied: Proxie
         assert health.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
         assert "X-Cache-Status" not in health.headers  # not a cached answer
 
-        plain = client.get(f"{proxied.http}/app/visits?x=1", follow_redirects=False)
-        assert plain.status_code == 301
-        assert plain.headers["Location"] == "https://127.0.0.1/app/visits?x=1"
+        plain = client.get(
+            f"{proxied.http}/app/visits?x=1", follow_redirects=False, headers={"Host": "evil.example"}
+        )
+        assert plain.status_code == 308  # a POST stays a POST
+        # To the public host and the site's TLS port: never to the host a client names.
+        port = proxied.https.rsplit(":", 1)[1]
+        assert plain.headers["Location"] == f"https://{HOST}:{port}/app/visits?x=1"
 
 
 def test_a_warnings_page_is_cached_byte_for_byte_with_its_signature(proxied: Proxied) -> None:
@@ -199,6 +205,7 @@ def test_a_warnings_page_is_cached_byte_for_byte_with_its_signature(proxied: Pro
         second = client.get(f"{proxied.https}{path}")
         keys = client.get(f"{proxied.https}/venues/signing-key").json()
         not_modified = client.get(f"{proxied.https}{path}", headers={"If-None-Match": second.headers["ETag"]})
+        busted = client.get(f"{proxied.https}{path}&nonce=1")
     assert first.headers["X-Cache-Status"] == "MISS"
     assert second.headers["X-Cache-Status"] == "HIT"
     for answer in (first, second):
@@ -210,6 +217,7 @@ def test_a_warnings_page_is_cached_byte_for_byte_with_its_signature(proxied: Pro
     assert verify_detached(
         second.content, second.headers[SIGNATURE_HEADER], keys["keys"], WARNINGS_CONTENT_TYPE
     )
+    assert busted.headers["X-Cache-Status"] == "HIT"  # parameters chaincut does not read: the same page
     assert not_modified.status_code == 304
     assert not_modified.headers["X-Cache-Status"] == "HIT"
     cached = [p for p in proxied.cache_dir.rglob("*") if p.is_file()]
@@ -250,20 +258,25 @@ def test_a_client_cannot_choose_the_address_it_is_rate_limited_under(proxied: Pr
     assert statuses.index(429) <= 20, statuses
 
 
-def test_behind_a_load_balancer_the_site_serves_plain_http_and_still_caches(
+def test_behind_a_load_balancer_the_client_is_the_one_it_names_and_pages_are_still_cached(
     proxied: Proxied, tmp_path: Path
 ) -> None:
-    """``--no-tls``: TLS ends at a load balancer in front; the site is the same otherwise."""
+    """``--no-tls``: TLS ends at a load balancer in front (here, this test at 127.0.0.1), whose
+    X-Forwarded-For names the client; the site is the same otherwise."""
     port = free_port()
     written = subprocess.run(
         [
             chaincut_command(),
             "proxy-config",
             "--no-tls",
+            "--trusted-proxy",
+            "127.0.0.1",
             "--upstream",
             proxied.direct.removeprefix("http://"),
             "--cache-dir",
             str(tmp_path / "cache"),
+            "--error-log",
+            str(tmp_path / "nginx-errors.log"),
             "--http-port",
             str(port),
         ],
@@ -273,9 +286,26 @@ def test_behind_a_load_balancer_the_site_serves_plain_http_and_still_caches(
         timeout=60,
         check=True,
     ).stdout
-    assert "ssl" not in written and "return 301" not in written
-    with running_nginx(written, tmp_path / "nginx", [port]):
-        path = f"http://127.0.0.1:{port}/presence/warnings?since=0"
-        first, second = httpx.get(path), httpx.get(path)
+    assert "ssl" not in written and "return 30" not in written
+    base = f"http://127.0.0.1:{port}"
+    with running_nginx(written, tmp_path / "nginx", [port]), httpx.Client() as client:
+        path = f"{base}/presence/warnings?since=0"
+        first, second = client.get(path), client.get(path)
+
+        def sign_ins(address: str, count: int) -> list[int]:
+            return [
+                client.post(
+                    f"{base}/auth/token",
+                    json={"username": "nobody", "password": "wrong password"},
+                    headers={"X-Forwarded-For": address},
+                ).status_code
+                for _ in range(count)
+            ]
+
+        # 24 clients behind the load balancer, one sign-in each: none is refused for another's.
+        many = [status for n in range(24) for status in sign_ins(f"198.51.100.{n + 1}", 1)]
+        one = sign_ins("198.51.100.200", 24)  # one client, 24 times: the limit (20 a minute) holds
     assert first.headers["X-Cache-Status"] == "MISS" and second.headers["X-Cache-Status"] == "HIT"
     assert second.content == httpx.get(f"{proxied.direct}/presence/warnings?since=0").content
+    assert 429 not in many, many
+    assert 429 in one and one.index(429) <= 20, one

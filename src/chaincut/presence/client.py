@@ -50,6 +50,7 @@ from chaincut.presence.wire import (
     ENTRY_CONTENT_TYPE,
     ENTRY_PREFIX,
     FAKE_HEADER,
+    PAGE_LIMIT,
     SIGNATURE_HEADER,
     WARNINGS_CONTENT_TYPE,
 )
@@ -310,7 +311,9 @@ class PresenceClient:
             self.configure()
         traces: list[PublishedTrace] = []
         while True:
-            response = self.http.get("/presence/warnings", params={"since": self.last_seq})
+            # Asked by its block's first number, as every phone asks: a cache in front keeps one copy.
+            block = self.last_seq - self.last_seq % PAGE_LIMIT
+            response = self.http.get("/presence/warnings", params={"since": block})
             response.raise_for_status()
             body: bytes = response.content
             signature = response.headers.get(SIGNATURE_HEADER, "")

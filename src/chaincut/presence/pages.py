@@ -11,14 +11,13 @@ import time
 from dataclasses import dataclass
 
 from chaincut.errors import InvalidInput
-from chaincut.presence.wire import WARNINGS_CONTENT_TYPE
+from chaincut.presence.wire import PAGE_LIMIT, WARNINGS_CONTENT_TYPE
 from chaincut.store import Store
 from chaincut.store.presence import PresenceKeyRecord
 from chaincut.venues.tokens import VenueTokenSigner
 
 __all__ = ["PAGE_LIMIT", "PresenceCache", "PublishedPages", "SignedPage"]
 
-PAGE_LIMIT = 1000
 _PAGES_KEPT = 256  # signed pages kept in memory, about 0.3 MB each when full
 # How long a server process serves pages from the head it last read: phones asking at once share it,
 # and a trace another worker publishes reaches them this much later at most.

@@ -13,6 +13,7 @@ __all__ = [
     "ENTRY_CONTENT_TYPE",
     "ENTRY_PREFIX",
     "FAKE_HEADER",
+    "PAGE_LIMIT",
     "SIGNATURE_HEADER",
     "TRACING_PREFIX",
     "WARNINGS_CONTENT_TYPE",
@@ -28,6 +29,8 @@ TRACING_PREFIX = "CROWDNOTIFIER-TRACE:3:"
 WARNINGS_CONTENT_TYPE = "chaincut-presence-warnings"
 """The ``typ`` of the detached JWS that signs a page of warnings: never taken for a poster's token."""
 SIGNATURE_HEADER = "Chaincut-Signature"
+PAGE_LIMIT = 1000
+"""The most traces a page of warnings holds; pages are fixed blocks of this many numbers."""
 """The response header that carries a page's detached JWS."""
 FAKE_HEADER = "Chaincut-Fake"
 """A request with this header set to ``1`` is a phone's dummy: answered alike, nothing read or kept."""

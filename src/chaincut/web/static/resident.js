@@ -25,6 +25,7 @@ const ENTRY_TYPE = "chaincut-crowdnotifier-entry";
 const WARNINGS_TYPE = "chaincut-presence-warnings";
 const PRESENCE_KEY = "chaincut.presence-config";
 const PRESENCE_SEQ_KEY = "chaincut.presence-seq";
+const WARNINGS_PAGE = 1000; // the server's pages are fixed blocks of this many traces
 const PRESENCE_FOUND_KEY = "chaincut.presence-found";
 
 const body = document.body;
@@ -741,8 +742,10 @@ async function checkPrivateExposuresNow() {
   let since = start;
   const found = JSON.parse(localStorage.getItem(PRESENCE_FOUND_KEY) || "[]");
   for (;;) {
-    // Revalidated (ETag): a page kept from a minute ago may have grown since.
-    const response = await fetch(`/presence/warnings?since=${since}`, { cache: "no-cache" });
+    // Revalidated (ETag): a page kept from a minute ago may have grown since. Asked by its block's
+    // first number, as every phone asks, so that a cache in front keeps one copy of each page.
+    const block = since - (since % WARNINGS_PAGE);
+    const response = await fetch(`/presence/warnings?since=${block}`, { cache: "no-cache" });
     if (!response.ok) throw new Error(String(response.status));
     const page = await verifiedPage(response);
     if (!page) {
