@@ -29,6 +29,7 @@ from chaincut.clock import SystemClock
 from chaincut.codes.issuance import build_claims, code_qr_png
 from chaincut.domain.health_codes import CodeReason, HealthCode
 from chaincut.settings import Settings
+from support.processes import stop_process
 from support.serving import chaincut_command, free_port
 
 pytestmark = pytest.mark.slow
@@ -135,12 +136,7 @@ def _start(j: Jurisdiction) -> None:
 def _stop(j: Jurisdiction) -> None:
     if j.server is None:
         return
-    j.server.terminate()
-    try:
-        j.server.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        j.server.kill()
-        j.server.communicate(timeout=15)
+    stop_process(j.server)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from chaincut.api import create_app
 from chaincut.bootstrap import Services
 from chaincut.domain.access import Role
 from support.auth import resident_headers, staff_headers
+from support.processes import stop_process
 from support.serving import chaincut_command, free_port
 
 PREFIX = "CHAINCUT:1:"
@@ -220,10 +221,5 @@ def test_the_server_refuses_an_unmigrated_store_then_serves(tmp_path: Path, log_
         assert _get(f"{base}/status", token) == 200
         assert _get(f"{base}/venues/none/token", token) == 404
     finally:
-        server.terminate()
-        try:
-            server.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate(timeout=15)
+        stop_process(server)
     assert server.returncode is not None

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from support.processes import stop_process
+
 __all__ = ["find_nginx", "running_nginx"]
 
 
@@ -77,9 +79,4 @@ http {{
             time.sleep(0.05)
         yield error_log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process)

@@ -25,6 +25,7 @@ from chaincut.clock import Clock
 from chaincut.settings import Settings
 from chaincut.store import Database
 from chaincut.store.migrate import upgrade
+from support.processes import stop_process
 from support.settings import production_settings
 
 __all__ = [
@@ -141,9 +142,4 @@ def chaincut_serve(command: str, env: dict[str, str], log_dir: Path, name: str) 
             time.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate(timeout=15)
+        stop_process(server)
