@@ -21,7 +21,7 @@ from rich.progress import (
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.errors import ChaincutError, ImportRejected
 
-__all__ = ["byte_progress", "console", "err", "print_json", "services", "step_progress"]
+__all__ = ["byte_progress", "console", "err", "print_json", "reported_errors", "services", "step_progress"]
 
 console = Console()
 err = Console(stderr=True)
@@ -32,12 +32,10 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def services(*, require_schema: bool = True, settle: bool = False) -> Iterator[Services]:
-    """Wired services; any ChaincutError becomes one clear line on stderr and exit status 1."""
-    wired: Services | None = None
+def reported_errors() -> Iterator[None]:
+    """Any ChaincutError in the block becomes one clear line on stderr and exit status 1."""
     try:
-        wired = bootstrap(require_schema=require_schema, settle=settle)
-        yield wired
+        yield
     except ImportRejected as exc:
         err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         for problem in exc.errors[1:10]:
@@ -47,9 +45,19 @@ def services(*, require_schema: bool = True, settle: bool = False) -> Iterator[S
         field = f" ({exc.field})" if exc.field else ""
         err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
-    finally:
-        if wired is not None:
-            wired.close()
+
+
+@contextmanager
+def services(*, require_schema: bool = True, settle: bool = False) -> Iterator[Services]:
+    """Wired services; any ChaincutError becomes one clear line on stderr and exit status 1."""
+    wired: Services | None = None
+    with reported_errors():
+        try:
+            wired = bootstrap(require_schema=require_schema, settle=settle)
+            yield wired
+        finally:
+            if wired is not None:
+                wired.close()
 
 
 @contextmanager

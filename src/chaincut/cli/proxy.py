@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from chaincut.cli.console import err
+from chaincut.cli.console import reported_errors
 from chaincut.errors import ConfigurationError
 from chaincut.settings import Settings
 
@@ -199,7 +199,7 @@ def proxy_config(
     http_port: Annotated[int, typer.Option(min=1, max=65535)] = 80,
 ) -> None:
     """Print the nginx site for this server: TLS, public pages cached, no access log."""
-    try:
+    with reported_errors():
         if no_tls == (certificate is not None or certificate_key is not None):
             raise ConfigurationError(
                 "give --cert and --key (TLS here), or --no-tls (TLS ends in front)", field="cert"
@@ -233,8 +233,4 @@ def proxy_config(
                 error_log=error_log,
             )
         )
-    except ConfigurationError as exc:
-        field = f" ({exc.field})" if exc.field else ""
-        err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
     typer.echo(text, nl=False)
