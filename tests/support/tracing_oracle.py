@@ -250,13 +250,16 @@ def answer_of(table: EvidenceTable, summary: ContactTable) -> Answer:
 
 def traced(world: World, source: WhereaboutsSource, mode: str) -> Answer:
     """The engine's answer for the world's windows over ``source``: all at once, or (``chunked``)
-    as a day's cases are traced, read once ahead and then one root at a time."""
+    as a day's cases are traced, read once ahead and then one root at a time, two at once on
+    threads (at depth 1)."""
     rules = TracingRules.build(world.policy, world.venue_types)
     windows = IndexWindows.of(*zip(*world.windows, strict=True))
     if mode == "chunked":
         ahead = PrefetchedSource(source, windows, rules)
         chunks = list(
-            trace_in_chunks(windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1)
+            trace_in_chunks(
+                windows, source, rules, world.as_of, first_source=ahead, roots_per_chunk=1, workers=2
+            )
         )
         table = EvidenceTable.concat([evidence for evidence, _ in chunks])
         summary = ContactTable.concat([contacts for _, contacts in chunks])

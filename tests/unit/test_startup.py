@@ -1,6 +1,6 @@
 """Every ``chaincut`` command, and every server start, loads the command line and the services:
 what only a few commands use (scipy's statistics, PDF and font libraries, spreadsheets, the web
-pages) loads when used, not then. Each of these cost a command a third to a half of a second."""
+pages, numba) loads when used, not then. Each of these cost a command a third to a half of a second."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ LOADED_ONLY_WHEN_USED = (
     "fontTools.ttLib",
     "openpyxl",
     "matplotlib",
+    "numba",
     "fastapi",
     "chaincut.web",
     "chaincut.api",

@@ -24,7 +24,7 @@ from chaincut.policy import load_policy
 from chaincut.runtime import tune_allocator
 from chaincut.store import Store
 from chaincut.tracing.columns import ContactTable, EvidenceTable
-from chaincut.tracing.service import Trace, TracingService
+from chaincut.tracing.service import Trace, TracingService, load_engine_behind
 
 __all__ = ["trace"]
 
@@ -68,6 +68,7 @@ def trace(
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --case, --person or --reported-on")
     as_json = json_output or output_format is OutputFormat.json
+    load_engine_behind()  # the engine's compiled loops load while the store opens
     with services() as svc:
         zone = svc.settings.zone
         _audit(svc, case=case, person=person, reported_on=reported_on, purpose=purpose)

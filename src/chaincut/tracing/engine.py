@@ -33,17 +33,16 @@ code runs on the embedded archive, on SQL, and on an in-memory index.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
 
 from chaincut.domain import EvidenceKind
 from chaincut.tracing.columns import (
-    _SHIFT,
-    _SPAN,
     CLIPPED_CONTACT,
     CLIPPED_INDEX,
     I64,
@@ -73,8 +72,6 @@ __all__ = [
     "trace_in_chunks",
 ]
 
-_MAX_PAIRS_PER_CHUNK = 1_000_000
-
 
 class WhereaboutsSource(Protocol):
     """Where the engine reads whereabouts from; each answer may be a superset."""
@@ -103,18 +100,6 @@ class IndexedSource(WhereaboutsSource, Protocol):
     def venue_index(self) -> VenueTimeIndex:
         """The index of the visits ``visits_near`` would answer from (a superset)."""
         ...
-
-
-def _chunks(counts: I64, limit: int) -> Iterator[slice]:
-    """Consecutive slices of rows whose counts add up to about ``limit`` at most."""
-    start, total = 0, 0
-    for i, c in enumerate(counts.tolist()):
-        if total and total + c > limit:
-            yield slice(start, i)
-            start, total = i, 0
-        total += c
-    if start < len(counts):
-        yield slice(start, len(counts))
 
 
 def _join_by_person(windows: IndexWindows, person: I64) -> tuple[I64, I64]:
@@ -159,29 +144,25 @@ def exposures_of(windows: IndexWindows, visits: VisitArrays, rules: TracingRules
 def _venue_evidence(
     windows: IndexWindows, exposures: Exposures, index: VenueTimeIndex, rules: TracingRules
 ) -> EvidenceTable:
+    from chaincut.tracing.kernels import venue_hits  # numba: loaded when a trace runs
+
     lo, hi = index.ranges(exposures.venue, exposures.start, exposures.end)
-    # Everything per exposure is looked up once here, not once per candidate pair; the
-    # pairs are tested a chunk at a time and only the hits (three numbers each) kept.
+    # Everything per exposure is looked up once here, not once per candidate pair; only
+    # the hits (three numbers each) are kept.
     index_person = windows.person[exposures.window]
-    min_overlap = rules.min_overlap[exposures.venue]
-    hit_exposure: list[I64] = []
-    hit_row: list[I64] = []
-    hit_seconds: list[I64] = []
-    for part in _chunks(hi - lo, _MAX_PAIRS_PER_CHUNK):
-        exposure, row = expand_ranges(lo[part], hi[part])
-        exposure += part.start
-        a = np.maximum(index.visits.entered[row], exposures.start[exposure])
-        b = np.minimum(index.visits.left[row], exposures.end[exposure])
-        b -= a  # the overlap's length
-        found = b >= min_overlap[exposure]  # the minimum is never negative: also start <= end
-        found &= index.visits.person[row] != index_person[exposure]
-        hits = np.flatnonzero(found)
-        hit_exposure.append(exposure[hits])
-        hit_row.append(row[hits])
-        hit_seconds.append(b[hits])
-    if not hit_exposure:
+    exposure, row, seconds = venue_hits(
+        lo,
+        hi,
+        exposures.start,
+        exposures.end,
+        rules.min_overlap[exposures.venue],
+        index_person,
+        index.visits.entered,
+        index.visits.left,
+        index.visits.person,
+    )
+    if not len(exposure):
         return EvidenceTable.empty()
-    exposure, row = np.concatenate(hit_exposure), np.concatenate(hit_row)
     window, venue = exposures.window[exposure], exposures.venue[exposure]
     return evidence_rows(
         len(exposure),
@@ -191,7 +172,7 @@ def _venue_evidence(
         kind=KIND_CODES[EvidenceKind.VENUE],
         tier=rules.tier[venue],
         rule=rules.rule[venue],
-        seconds=np.concatenate(hit_seconds),
+        seconds=seconds,
         venue=venue,
         index_start=exposures.start[exposure],
         index_end=exposures.end[exposure],
@@ -323,19 +304,40 @@ def trace_in_chunks(
     *,
     first_source: WhereaboutsSource | None = None,
     roots_per_chunk: int = 500,
+    workers: int = 1,
 ) -> Iterator[tuple[EvidenceTable, ContactTable]]:
     """``trace`` a few hundred roots at a time, yielding each chunk's evidence and contacts.
 
     Memory stays bounded however many cases a day brings; the roots of one chunk
-    are traced together, so results equal one ``trace`` of everything.
+    are traced together, so results equal one ``trace`` of everything. Chunks come in
+    order of their roots.
+
+    With ``workers`` above one, and a ``first_source`` that answers the whole trace
+    (the policy's depth is 1: later generations would read ``source``, which need not
+    be safe to share between threads), that many chunks are traced at once on threads:
+    the engine's loops release the GIL. At most ``workers + 1`` chunks are held.
     """
     roots = sorted_unique(windows.root)
-    for begin in range(0, len(roots), roots_per_chunk):
+
+    def one(begin: int) -> tuple[EvidenceTable, ContactTable]:
         chosen = roots[begin : begin + roots_per_chunk]
         mine = contains(chosen, windows.root)
         part = IndexWindows(windows.root[mine], windows.person[mine], windows.start[mine], windows.end[mine])
         evidence = trace(part, source, rules, as_of, first_source=first_source)
-        yield evidence, summarise(evidence, rules)
+        return evidence, summarise(evidence, rules)
+
+    begins = range(0, len(roots), roots_per_chunk)
+    if workers <= 1 or len(begins) < 2 or first_source is None or rules.depth > 1:
+        yield from map(one, begins)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="chaincut-trace") as pool:
+        pending: deque[Future[tuple[EvidenceTable, ContactTable]]] = deque()
+        for begin in begins:
+            pending.append(pool.submit(one, begin))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> IndexWindows:
@@ -351,55 +353,34 @@ def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> I
     )
 
 
-def _group_order(root: I64, person: I64) -> tuple[I64, I64]:
-    """The row order that groups equal (root, person), and the sorted pair keys.
-
-    When root (from its smallest), person and row number fit in 63 bits together,
-    they are packed into one integer and sorted as values, which NumPy does about
-    twice as fast as an argsort.
-    """
-    n = len(root)
-    base = int(root.min())
-    root_bits = max(int(root.max()) - base, 1).bit_length()
-    person_bits = max(int(person.max()), 1).bit_length()
-    row_bits = max(n - 1, 1).bit_length()
-    if root_bits + person_bits + row_bits > 63:
-        keys = pair_keys(root, person)
-        order = np.argsort(keys, kind="stable")
-        return order, keys[order]
-    packed = ((root - base) << (person_bits + row_bits)) | (person << row_bits)
-    packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
-    order = packed & ((1 << row_bits) - 1)
-    packed >>= row_bits
-    sorted_root = (packed >> person_bits) + base
-    sorted_person = packed & ((1 << person_bits) - 1)
-    return order, pair_keys(sorted_root, sorted_person)
-
-
 def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
-    """Collapse evidence to contacts: strongest tier, summed seconds, earliest exposure."""
+    """Collapse evidence to contacts: strongest tier, summed seconds, earliest exposure.
+
+    One row per (root, person), ordered by root, then person.
+    """
     if not len(evidence):
         return ContactTable.empty()
-    # Grouped by sorting (NumPy 2's hash-based unique and ufunc.at are far slower at scale).
-    order, sorted_keys = _group_order(evidence.root, evidence.person)
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    unique = sorted_keys[starts]
+    from chaincut.tracing.kernels import group_pairs  # numba: loaded when a trace runs
 
-    def grouped(values: NDArray[Any], reduce: np.ufunc) -> NDArray[Any]:
-        return reduce.reduceat(values[order], starts)
-
-    tier = grouped(evidence.tier, np.maximum).astype(np.int8)
-    generation = grouped(evidence.generation, np.minimum)
-    via = grouped(evidence.via, np.minimum)
-    first = grouped(np.maximum(evidence.contact_start, evidence.index_start), np.minimum)
-    last = grouped(np.minimum(evidence.contact_end, evidence.index_end), np.maximum)
-    seconds = grouped(evidence.seconds, np.add)
-    onward = generation > 1
-    tier[onward] = rules.onward_tier
+    # Grouped by a radix sort of the pairs, packed with the root from its smallest.
+    base = int(evidence.root.min())
+    person_bits = max(int(evidence.person.max()), 1).bit_length()
+    root_bits = max(int(evidence.root.max()) - base, 1).bit_length()
+    key = ((evidence.root - base) << person_bits) | evidence.person
+    key, tier, generation, via, first, last, seconds = group_pairs(
+        key,
+        root_bits + person_bits,
+        evidence.tier,
+        evidence.generation,
+        evidence.via,
+        np.maximum(evidence.contact_start, evidence.index_start),
+        np.minimum(evidence.contact_end, evidence.index_end),
+        evidence.seconds,
+    )
+    tier[generation > 1] = rules.onward_tier
     return ContactTable(
-        root=unique >> _SHIFT,
-        person=unique & _SPAN,
+        root=(key >> person_bits) + base,
+        person=key & ((1 << person_bits) - 1),
         tier=tier,
         generation=generation,
         seconds=seconds,

@@ -11,6 +11,7 @@ notifies them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from chaincut.tracing.store_sources import ArchiveScanSource, SqlSource
 from chaincut.tracing.trace import Trace
 from chaincut.tracing.windows import Window, infectious_window
 
-__all__ = ["BatchTrace", "ContactChange", "RiskyVenue", "Trace", "TracingService"]
+__all__ = ["BatchTrace", "ContactChange", "RiskyVenue", "Trace", "TracingService", "load_engine_behind"]
 
 # An open visit at a venue of a type the policy lacks has no default stay to close it at:
 # it is read as open until the time of tracing (a stay this long ends there), so a trace it
@@ -195,7 +196,8 @@ class TracingService:
         return sql if archive is None else UnionSource([sql, archive])
 
     def warm_up(self) -> None:
-        """Load what traces would otherwise do without: venue types, and the archive when resident.
+        """Load what traces would otherwise do without: venue types, and when the archive is
+        resident, the engine's compiled loops and the archive.
 
         The server calls this on a thread of its own at start-up; until the archive is
         in memory, traces stream the part not read yet.
@@ -203,6 +205,7 @@ class TracingService:
         self._types()
         archive = self._store.archive
         if self._slot.resident and archive is not None:
+            _load_kernels()  # so the first trace does not wait for them
             self._resident_index(archive).catch_up()
 
     def resident_encounters(self, person_id: int, start: int, end: int) -> EncounterArrays | None:
@@ -398,13 +401,15 @@ class TracingService:
         keep_contacts: bool = True,
         on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
         roots_per_chunk: int = 500,
+        workers: int | None = None,
     ) -> BatchTrace:
         """Trace ``cases`` together; root ``i`` in the result is ``cases[i]``.
 
         Whereabouts are read once for all of them, then the cases are traced a few
         hundred at a time, so memory stays bounded and each chunk's sorts fit in cache;
-        each chunk's evidence and contacts go to ``on_chunk`` (to be written out)
-        before the next chunk starts.
+        each chunk's evidence and contacts go to ``on_chunk`` (to be written out),
+        in the order of the cases. ``workers`` chunks are traced at once (default: one
+        per core this process may use).
         """
         now = self._clock.now()
         as_of = to_epoch(now)
@@ -421,10 +426,17 @@ class TracingService:
         kept: list[ContactTable] = []
         contacts = evidence_rows = close = exposed = 0
         if len(windows):
+            load_engine_behind()  # while the archive is read
             source = self._source(stay, as_of)
             ahead = PrefetchedSource(source, windows, rules)
             chunks = trace_in_chunks(
-                windows, source, rules, as_of, first_source=ahead, roots_per_chunk=roots_per_chunk
+                windows,
+                source,
+                rules,
+                as_of,
+                first_source=ahead,
+                roots_per_chunk=roots_per_chunk,
+                workers=len(os.sched_getaffinity(0)) if workers is None else workers,
             )
             for evidence, table in chunks:
                 contacts += len(table)
@@ -445,3 +457,24 @@ class TracingService:
             exposed=exposed,
             contacts=ContactTable.concat(kept) if keep_contacts else None,
         )
+
+
+def _load_kernels() -> None:
+    from chaincut.tracing import kernels
+
+    kernels.load()
+
+
+_kernels_loading = threading.Lock()
+_kernels_started = False
+
+
+def load_engine_behind() -> None:
+    """Load the engine's compiled loops on a thread of their own, once per process (~0.6 s)."""
+    global _kernels_started
+    with _kernels_loading:
+        if _kernels_started:
+            return
+        _kernels_started = True
+    # Not a daemon: a command that ends meanwhile waits for it rather than stop it mid-import.
+    threading.Thread(target=_load_kernels, name="chaincut-kernels").start()

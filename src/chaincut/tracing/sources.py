@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -120,17 +121,23 @@ class PrefetchedSource:
     def __init__(self, source: WhereaboutsSource, windows: IndexWindows, rules: TracingRules) -> None:
         people = sorted_unique(windows.person)
         first, last = int(windows.start.min()), int(windows.end.max())
-        visits = source.visits_of(people, first, last)
-        exposures = exposures_of(windows, visits, rules)
-        self._visits = _by_person(visits)
-        self._near = VenueTimeIndex(source.visits_near(exposures.venue, exposures.start, exposures.end))
-        found = source.encounters_of(people, first, last)
+        # Encounters and households are read on a thread of their own meanwhile: their reads
+        # (Parquet, SQLite) wait on I/O and decoding outside the GIL. The source's reads each
+        # open their own connection or file, so they may run side by side.
+        with ThreadPoolExecutor(1, thread_name_prefix="chaincut-prefetch") as pool:
+            side = pool.submit(
+                lambda: (source.encounters_of(people, first, last), source.household_members(people))
+            )
+            visits = source.visits_of(people, first, last)
+            exposures = exposures_of(windows, visits, rules)
+            self._visits = _by_person(visits)
+            self._near = VenueTimeIndex(source.visits_near(exposures.venue, exposures.start, exposures.end))
+            found, (person, member) = side.result()
         self._encounters = found
         self._a_order = np.argsort(found.person_a, kind="stable")
         self._b_order = np.argsort(found.person_b, kind="stable")
         self._a_sorted = found.person_a[self._a_order]
         self._b_sorted = found.person_b[self._b_order]
-        person, member = source.household_members(people)
         order = np.argsort(person, kind="stable")
         self._household_person, self._household_member = person[order], member[order]
 

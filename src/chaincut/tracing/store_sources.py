@@ -14,6 +14,7 @@ milliseconds, is :mod:`chaincut.tracing.archive_index`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -75,11 +76,15 @@ class SqlSource:
         return person, member
 
 
-def _visit_arrays(batches: list[pa.RecordBatch]) -> VisitArrays:
-    if not batches:
+def _visit_columns(batch: pa.RecordBatch) -> list[np.ndarray[Any, Any]]:
+    return [batch.column(c).to_numpy(zero_copy_only=False) for c in _VISIT_COLUMNS]
+
+
+def _visit_arrays(parts: list[list[np.ndarray[Any, Any]]]) -> VisitArrays:
+    """The visits kept from each batch (its columns, filtered in NumPy), put together."""
+    if not parts:
         return VisitArrays.empty()
-    table = pa.Table.from_batches(batches)
-    return VisitArrays.of(*(table[c].to_numpy() for c in _VISIT_COLUMNS))
+    return VisitArrays.of(*(np.concatenate([part[i] for part in parts]) for i in range(len(_VISIT_COLUMNS))))
 
 
 def _encounter_arrays(table: pa.Table) -> EncounterArrays:
@@ -110,13 +115,13 @@ class ArchiveScanSource:
         wanted = np.zeros(int(persons.max()) + 1, dtype=bool)  # a lookup by id beats a hash set
         wanted[persons] = True
         when = (pc.field("entered_at") <= end) & (pc.field("left_at") >= start)
-        kept: list[pa.RecordBatch] = []
+        kept: list[list[np.ndarray[Any, Any]]] = []
         for batch in self._archive.scan("visits", _VISIT_COLUMNS, when, files=self._only("visits")):
             person = batch.column("person_id").to_numpy()
             inside = person < len(wanted)
-            keep = inside & wanted[np.where(inside, person, 0)]
-            if keep.any():
-                kept.append(batch.filter(pa.array(keep)))
+            keep = np.flatnonzero(inside & wanted[np.where(inside, person, 0)])
+            if len(keep):
+                kept.append([column[keep] for column in _visit_columns(batch)])
         return _visit_arrays(kept)
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
@@ -140,16 +145,17 @@ class ArchiveScanSource:
         counts = np.cumsum(marks, axis=1, dtype=np.int16).ravel()  # at most 31 days of hours
         del marks
         when = (pc.field("entered_at") <= int(end.max())) & (pc.field("left_at") >= int(start.min()))
-        kept: list[pa.RecordBatch] = []
+        kept: list[list[np.ndarray[Any, Any]]] = []
         for batch in self._archive.scan("visits", _VISIT_COLUMNS, when, files=self._only("visits")):
-            v = batch.column("venue_id").to_numpy()
+            columns = _visit_columns(batch)
+            v = columns[1]
             known = v < venues
             row = np.where(known, v, 0) * (hours + 1)
-            entered = np.clip(batch.column("entered_at").to_numpy() // _HOUR - first_hour + 1, 0, hours)
-            left = np.clip(batch.column("left_at").to_numpy() // _HOUR - first_hour + 1, 0, hours)
-            keep = known & (counts[row + left] > counts[row + np.maximum(entered - 1, 0)])
-            if keep.any():
-                kept.append(batch.filter(pa.array(keep)))
+            entered = np.clip(columns[2] // _HOUR - first_hour + 1, 0, hours)
+            left = np.clip(columns[3] // _HOUR - first_hour + 1, 0, hours)
+            keep = np.flatnonzero(known & (counts[row + left] > counts[row + np.maximum(entered - 1, 0)]))
+            if len(keep):
+                kept.append([column[keep] for column in columns])
         return _visit_arrays(kept)
 
     def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:

@@ -13,27 +13,25 @@ class VenueTimeIndex:
     """Candidate visits sorted by venue, then entry, for range searches.
 
     The sort key is the venue and the entry time, coarsened to ``2**quantum`` seconds
-    just enough that key and row number pack into one 64-bit integer: sorting those
-    values is about twice as fast as an argsort. A coarse key only widens a search
-    (a range may hold a few visits too many); the exact times decide every overlap.
+    only if both would not fit in 62 bits; a coarse key only widens a search (a range may
+    hold a few visits too many), and the exact times decide every overlap. The keys are
+    radix sorted (``kernels.sort_order``): four times as fast as ``np.sort``.
     """
 
     def __init__(self, visits: VisitArrays) -> None:
+        from chaincut.tracing.kernels import sort_order  # numba: loaded when a trace runs
+
         n = len(visits)
         self.base = int(visits.entered.min()) if n else 0
         offset = np.clip(visits.entered - self.base, 0, _SPAN)
         venue_bits = max(int(visits.venue.max()) if n else 1, 1).bit_length()
-        row_bits = max(n - 1, 1).bit_length()
         time_bits = max(int(offset.max()) if n else 1, 1).bit_length()
-        self.quantum = max(0, venue_bits + time_bits + row_bits - 63)
+        self.quantum = max(0, venue_bits + time_bits - 62)
         self.time_bits = time_bits - self.quantum
         keys = (visits.venue << self.time_bits) | (offset >> self.quantum)
         if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):  # often already in order
-            packed = (keys << row_bits) | np.arange(n, dtype=np.int64)
-            packed.sort()
-            order = packed & ((1 << row_bits) - 1)
-            keys = packed >> row_bits
-            del packed
+            order = sort_order(keys, venue_bits + self.time_bits)
+            keys = keys[order]
             visits = visits.take(order)
         self.keys = keys
         self.visits = visits
