@@ -226,11 +226,13 @@ def _register_cases(data_dir: str, count: int, day: date, seed: int) -> dict[str
 def _instrument() -> dict[str, float]:
     """Wrap the engine's phases and the sources' reads with timers (bench-only monkeypatching)."""
     import functools
+    import threading
 
     from chaincut.tracing import archive_index, engine, service, store_sources
     from chaincut.tracing import trace as one_trace
 
     phases: dict[str, float] = {}
+    adding = threading.Lock()  # chunks run on threads: the phases add up their time (not wall time)
 
     def timed(name: str, fn: Any) -> Any:
         @functools.wraps(fn)
@@ -239,7 +241,8 @@ def _instrument() -> dict[str, float]:
             try:
                 return fn(*a, **k)
             finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
+                with adding:
+                    phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
 
         return wrapper
 
@@ -291,19 +294,26 @@ def _batch(data_dir: str, at: datetime, day: date, pairs_file: str, runs: int) -
 
         times: list[float] = []
         first_phases: dict[str, float] = {}
+        first_pairs = None
+        runs_agree = True
         for run in range(max(runs, 1)):
             pairs.clear()
             generation_1 = 0
             started = time.perf_counter()
             batch = svc.tracing.trace_reported_on(day, keep_contacts=False, on_chunk=collect)
             times.append(time.perf_counter() - started)
+            found = np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64)
             if run == 0:
-                np.save(pairs_file, np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64))
+                np.save(pairs_file, found)
                 first_phases = dict(phases)
+                first_pairs = found
+            else:  # every run finds the same pairs in the same order (chunks come in order of cases)
+                runs_agree &= bool(np.array_equal(found, first_pairs))
         return {
             "seconds": round(min(times), 2),
             "first_seconds": round(times[0], 2),
             "runs": [round(t, 2) for t in times],
+            "runs_agree": runs_agree,
             "contacts": batch.contact_count,
             "evidence": batch.evidence_count,
             "traced_cases": len(batch.case_refs),
@@ -736,8 +746,8 @@ def main(argv: list[str]) -> int:
         _log("chaincut: tracing the day's cases (batch)")
         batch = _in_child(_batch, str(data_dir), at, day, pairs_file, args.chaincut_runs)
         _log(
-            f"chaincut: {batch['contacts']:,} contacts in {batch['seconds']} s, "
-            f"peak {batch['peak_rss_mib']} MiB"
+            f"chaincut: {batch['contacts']:,} contacts in {batch['seconds']} s (runs {batch['runs']}, "
+            f"the same pairs each: {batch['runs_agree']}), peak {batch['peak_rss_mib']} MiB"
         )
         _log(f"chaincut phases (s): {batch['phases']}")
         interactive: dict[str, Any] = {}
@@ -786,6 +796,8 @@ def main(argv: list[str]) -> int:
             # Best of runs in one process each (--chaincut-runs, --duckdb-runs); and first against first.
             "chaincut_over_duckdb": round(batch["seconds"] / duck["seconds"], 2) if duck else None,
             "chaincut_first_seconds": batch["first_seconds"],
+            "chaincut_runs": batch["runs"],
+            "chaincut_runs_agree": batch["runs_agree"],
             "duckdb_first_seconds": duck.get("first_seconds"),
             "chaincut_over_duckdb_first": (
                 round(batch["first_seconds"] / duck["first_seconds"], 2) if duck else None

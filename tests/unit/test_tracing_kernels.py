@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chaincut.policy import load_policy
 from chaincut.tracing import kernels
+from chaincut.tracing.columns import ContactTable, EvidenceTable, VisitArrays, evidence_rows
+from chaincut.tracing.engine import _summarise_apart, summarise
+from chaincut.tracing.rules import TracingRules
+from chaincut.tracing.venue_index import VenueTimeIndex
 
 keys = st.lists(st.integers(0, 2**40 - 1), max_size=300)
 
@@ -85,3 +92,54 @@ def test_venue_hits_are_the_pairs_that_overlap_long_enough(data: st.DataObject) 
     ]
     exposure, row, seconds = kernels.venue_hits(lo, hi, start, end, least, who, entered, left, person)
     assert list(zip(exposure.tolist(), row.tolist(), seconds.tolist(), strict=True)) == expected
+
+
+def _evidence(rows: list[tuple[int, int, int, int, int]]) -> EvidenceTable:
+    root, person, tier, generation, seconds = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    return evidence_rows(
+        len(rows),
+        root=root,
+        person=person,
+        via=person + 1,
+        kind=0,
+        tier=tier,
+        generation=generation,
+        seconds=seconds,
+        index_start=seconds,
+        index_end=seconds + 100,
+        contact_start=seconds + 10,
+        contact_end=seconds + 200,
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5), st.integers(0, 9), st.integers(1, 3), st.integers(1, 2), st.integers(0, 999)
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from([0, 2**31, 2**40]),
+)
+def test_contacts_are_the_same_whether_their_keys_pack_or_not(
+    rows: list[tuple[int, int, int, int, int]], far: int
+) -> None:
+    """Pairs packed into one key go through the radix sort; others (a person id beyond 32 bits
+    beside a wide span of roots, or a negative one) are grouped apart, with the same result."""
+    policy = load_policy(None)
+    rules = TracingRules.build(policy, {0: "restaurant"})
+    evidence = _evidence([(r * (far or 1), p + far, t, g, s) for r, p, t, g, s in rows])
+    got, expected = summarise(evidence, rules), _summarise_apart(evidence, rules)
+    for f in fields(ContactTable):
+        assert getattr(got, f.name).tolist() == getattr(expected, f.name).tolist(), f.name
+    assert len(got) == len({(r * (far or 1), p + far) for r, p, *_ in rows})
+
+
+def test_a_negative_venue_id_is_sorted_apart_and_still_found() -> None:
+    visits = VisitArrays.of([1, 2, 3], [5, -3, 5], [300, 100, 200], [400, 150, 250])
+    index = VenueTimeIndex(visits)
+    assert index.visits.venue.tolist() == [-3, 5, 5]
+    lo, hi = index.ranges(np.array([5]), np.array([0]), np.array([1000]))
+    assert index.visits.person[int(lo[0]) : int(hi[0])].tolist() == [3, 1]

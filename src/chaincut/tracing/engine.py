@@ -45,6 +45,7 @@ from chaincut.domain import EvidenceKind
 from chaincut.tracing.columns import (
     CLIPPED_CONTACT,
     CLIPPED_INDEX,
+    I8,
     I64,
     KIND_CODES,
     ContactTable,
@@ -330,7 +331,8 @@ def trace_in_chunks(
     if workers <= 1 or len(begins) < 2 or first_source is None or rules.depth > 1:
         yield from map(one, begins)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="chaincut-trace") as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="chaincut-trace")
+    try:
         pending: deque[Future[tuple[EvidenceTable, ContactTable]]] = deque()
         for begin in begins:
             pending.append(pool.submit(one, begin))
@@ -338,6 +340,8 @@ def trace_in_chunks(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:  # a failed chunk, or a consumer that stops early: start no more
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _next_windows(evidence: EvidenceTable, rules: TracingRules, as_of: int) -> IndexWindows:
@@ -362,10 +366,13 @@ def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
         return ContactTable.empty()
     from chaincut.tracing.kernels import group_pairs  # numba: loaded when a trace runs
 
-    # Grouped by a radix sort of the pairs, packed with the root from its smallest.
+    # Grouped by a radix sort of the pairs, packed with the root from its smallest (roots
+    # number a day's cases and people are store ids: both fit, and a stray one is sorted apart).
     base = int(evidence.root.min())
     person_bits = max(int(evidence.person.max()), 1).bit_length()
     root_bits = max(int(evidence.root.max()) - base, 1).bit_length()
+    if root_bits + person_bits > 63 or int(evidence.person.min()) < 0:
+        return _summarise_apart(evidence, rules)
     key = ((evidence.root - base) << person_bits) | evidence.person
     key, tier, generation, via, first, last, seconds = group_pairs(
         key,
@@ -387,4 +394,29 @@ def summarise(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
         via=via,
         first_start=first,
         last_end=last,
+    )
+
+
+def _summarise_apart(evidence: EvidenceTable, rules: TracingRules) -> ContactTable:
+    """``summarise`` for pairs that do not pack into one non-negative 63-bit key."""
+    order = np.lexsort((evidence.person, evidence.root))
+    root, person = evidence.root[order], evidence.person[order]
+    starts = np.flatnonzero(np.r_[True, (root[1:] != root[:-1]) | (person[1:] != person[:-1])])
+
+    def grouped(values: I64 | I8, reduce: np.ufunc) -> I64:
+        reduced: I64 = reduce.reduceat(values[order], starts)
+        return reduced
+
+    generation = grouped(evidence.generation, np.minimum)
+    tier = grouped(evidence.tier, np.maximum).astype(np.int8)
+    tier[generation > 1] = rules.onward_tier
+    return ContactTable(
+        root=root[starts],
+        person=person[starts],
+        tier=tier,
+        generation=generation,
+        seconds=grouped(evidence.seconds, np.add),
+        via=grouped(evidence.via, np.minimum),
+        first_start=grouped(np.maximum(evidence.contact_start, evidence.index_start), np.minimum),
+        last_end=grouped(np.minimum(evidence.contact_end, evidence.index_end), np.maximum),
     )

@@ -7,8 +7,11 @@ hundred thousand rows is about 2.5x faster than ``np.sort``. Both release the GI
 chunks of cases can be traced on every core at once (``engine.trace_in_chunks``).
 
 Compiled on first use and cached beside this file (``cache=True``; numba falls back to a
-per-user cache directory when this one is read-only). Load it lazily: importing numba
-costs a command a third of a second.
+per-user cache directory when this one is read-only, and with neither they are compiled in
+each process, about 3 s). Load it lazily: importing numba costs a command a third of a
+second.
+
+Keys must be non-negative and fit in 63 bits; callers check and sort otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ _DIGIT_BITS = 11  # 2,048 buckets: the counts stay in the first-level cache
 
 
 def _compiled(function: _F) -> _F:
-    return cast(_F, numba.njit(cache=True, nogil=True)(function))
+    try:
+        return cast(_F, numba.njit(cache=True, nogil=True)(function))
+    except RuntimeError:  # no writable cache directory (a read-only install, no home): compile each run
+        return cast(_F, numba.njit(cache=False, nogil=True)(function))
 
 
 @_compiled

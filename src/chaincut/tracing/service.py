@@ -409,7 +409,7 @@ class TracingService:
         hundred at a time, so memory stays bounded and each chunk's sorts fit in cache;
         each chunk's evidence and contacts go to ``on_chunk`` (to be written out),
         in the order of the cases. ``workers`` chunks are traced at once (default: one
-        per core this process may use).
+        per core this process may use, at most four: each holds a chunk's evidence).
         """
         now = self._clock.now()
         as_of = to_epoch(now)
@@ -436,7 +436,7 @@ class TracingService:
                 as_of,
                 first_source=ahead,
                 roots_per_chunk=roots_per_chunk,
-                workers=len(os.sched_getaffinity(0)) if workers is None else workers,
+                workers=_usable_cores() if workers is None else workers,
             )
             for evidence, table in chunks:
                 contacts += len(table)
@@ -457,6 +457,17 @@ class TracingService:
             exposed=exposed,
             contacts=ContactTable.concat(kept) if keep_contacts else None,
         )
+
+
+_MOST_WORKERS = 4  # beyond, reading the archive (before any chunk) is most of a day's trace
+
+
+def _usable_cores() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MOST_WORKERS))
 
 
 def _load_kernels() -> None:

@@ -30,7 +30,11 @@ class VenueTimeIndex:
         self.time_bits = time_bits - self.quantum
         keys = (visits.venue << self.time_bits) | (offset >> self.quantum)
         if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):  # often already in order
-            order = sort_order(keys, venue_bits + self.time_bits)
+            order = (
+                sort_order(keys, venue_bits + self.time_bits)
+                if int(visits.venue.min()) >= 0  # venues are store ids; a stray one is sorted apart
+                else np.argsort(keys, kind="stable")
+            )
             keys = keys[order]
             visits = visits.take(order)
         self.keys = keys
