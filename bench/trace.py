@@ -42,6 +42,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -79,6 +80,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--chaincut-runs", type=int, default=3, help="batch traces in one process (the first and best kept)"
     )
     parser.add_argument("--interactive", type=int, default=200, help="single-case traces to time (0: none)")
+    parser.add_argument(
+        "--index",
+        choices=["mapped", "memory"],
+        default="mapped",
+        help="the server's index: files mapped by every worker (two workers timed), or each its own",
+    )
     parser.add_argument("--postgres-runs", type=int, default=1, help="times to run the SQL (best is kept)")
     parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plan (EXPLAIN ANALYZE)")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
@@ -101,6 +108,14 @@ def _chaincut(*args: str, env: dict[str, str] | None = None) -> None:
 
 def _rss_mib() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _resident_now() -> dict[str, int]:
+    """This process's memory now (MiB): all of it, its own (anonymous), and mapped files it touched."""
+    status = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
+    return {key: round(int(status[key].split()[0]) / 1024) for key in ("VmRSS", "RssAnon", "RssFile")}
 
 
 # ------------------------------------------------------------------- the city and the store
@@ -325,7 +340,9 @@ def _batch(data_dir: str, at: datetime, day: date, pairs_file: str, runs: int) -
         svc.close()
 
 
-def _interactive(data_dir: str, at: datetime, day: date, count: int, seed: int) -> dict[str, Any]:
+def _interactive(data_dir: str, at: datetime, day: date, count: int, seed: int, index: str) -> dict[str, Any]:
+    """A server worker: the archive held (``index``: ``mapped`` files or private ``memory``), then
+    ``count`` single-case traces as a tracer's page asks them."""
     import numpy as np
 
     phases = _instrument()
@@ -334,11 +351,12 @@ def _interactive(data_dir: str, at: datetime, day: date, count: int, seed: int) 
         with svc.store.read() as uow:
             cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
         refs = [c.ref for c in cases]
-        svc.tracing.keep_resident()
+        svc.tracing.keep_resident(mapped=index == "mapped")
         started = time.perf_counter()
         svc.tracing.warm_up()
         warm = time.perf_counter() - started
         rss_resident = _rss_mib()
+        held = svc.tracing._slot.index
         phases.clear()
         rng = np.random.default_rng([seed, 99])
         svc.tracing.trace_case(refs[0])  # first call after warm-up: caches
@@ -360,6 +378,10 @@ def _interactive(data_dir: str, at: datetime, day: date, count: int, seed: int) 
             "mean_contacts": round(found / count, 1),
             "resident_rss_mib": rss_resident,
             "peak_rss_mib": _rss_mib(),
+            "index": index,
+            "segments_read": held.segments_read if held else None,
+            "runs_mapped": held.runs_mapped if held else None,
+            "memory_after_traces_mib": _resident_now(),
             "phases_ms_per_trace": {
                 k: round(v * 1000 / (count + 1), 2) for k, v in sorted(phases.items(), key=lambda kv: -kv[1])
             },
@@ -753,7 +775,20 @@ def main(argv: list[str]) -> int:
         interactive: dict[str, Any] = {}
         if args.interactive:
             _log(f"chaincut: {args.interactive} single-case traces, resident")
-            interactive = _in_child(_interactive, str(data_dir), at, day, args.interactive, args.seed)
+            if args.index == "mapped":  # the first worker writes the index's files, from scratch
+                for kind in ("visits", "encounters"):
+                    shutil.rmtree(data_dir / "whereabouts" / ".derived" / kind, ignore_errors=True)
+            interactive = _in_child(
+                _interactive, str(data_dir), at, day, args.interactive, args.seed, args.index
+            )
+            if args.index == "mapped":  # a second worker maps what the first wrote
+                _log(f"chaincut interactive, the first worker: {interactive}")
+                interactive = {
+                    **_in_child(
+                        _interactive, str(data_dir), at, day, args.interactive, args.seed, args.index
+                    ),
+                    "first_worker": interactive,
+                }
             _log(f"chaincut interactive: {interactive}")
 
         duck: dict[str, Any] = {}

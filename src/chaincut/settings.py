@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     )
     maintenance_interval_seconds: int = Field(default=300, ge=5)
     checkin_max_future_seconds: int = Field(default=300, ge=0)
-    tracing_index: Literal["memory", "scan"] = "memory"
+    tracing_index: Literal["mapped", "memory", "scan"] = "mapped"
     # Access control (issue 4). Security settings, not epidemiology: they live here.
     password_memory_kib: int = Field(default=19 * 1024, ge=1024, description="Argon2id memory")
     password_time_cost: int = Field(default=2, ge=1, description="Argon2id passes")

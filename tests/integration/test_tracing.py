@@ -256,6 +256,31 @@ def test_a_day_of_cases_at_once(outbreak: Services) -> None:
     assert np.all(batch.contacts.root == 0)
 
 
+def test_a_day_s_trace_reports_its_progress(outbreak: Services) -> None:
+    for ref, person in (("C2", "P2"), ("C3", "P4"), ("C4", "P6")):
+        outbreak.cases.register(
+            CaseDraft(ref, person, "local", onset_on=date(2026, 11, 19), isolated_at=utc("2026-11-19T12:00")),
+            actor="tester",
+        )
+    with outbreak.store.read() as uow:
+        cases, _ = uow.cases.list()
+    assert len(cases) == 4
+    heard: list[tuple[str, int, int]] = []
+    one_by_one = outbreak.tracing.trace_cases(
+        cases, roots_per_chunk=1, workers=2, on_progress=lambda *step: heard.append(step)
+    )
+    all_at_once = outbreak.tracing.trace_cases(cases)
+    assert heard[:2] == [("reading whereabouts", 0, 1), ("reading whereabouts", 1, 1)]
+    tracing = [done for stage, done, total in heard if stage == "tracing cases" and total == len(cases)]
+    assert tracing == sorted(tracing) and tracing[-1] == len(cases)
+    assert len(heard) == 2 + len(tracing) and len(tracing) == len(cases) + 1  # once before, once a case
+    # Cases traced one by one, two at a time, find what they find traced together.
+    assert one_by_one.contact_count == all_at_once.contact_count > 0
+    assert one_by_one.contacts is not None and all_at_once.contacts is not None
+    for column in ("root", "person", "tier", "seconds", "via", "first_start"):
+        assert getattr(one_by_one.contacts, column).tolist() == getattr(all_at_once.contacts, column).tolist()
+
+
 def test_trace_on_the_command_line(embedded_services: Services) -> None:
     services = build_outbreak(embedded_services)
     settings = services.settings

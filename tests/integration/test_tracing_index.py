@@ -9,6 +9,7 @@ archive (the oracle), and a trace must never wait for the archive to be read aga
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from chaincut.bootstrap import Services
 from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
 from chaincut.store import ParquetArchive
+from chaincut.store.archive import Kind
+from chaincut.tracing.archive_index import _EncounterRun, _mapped, _VisitRun
 from chaincut.tracing.service import TracingService
 from chaincut.tracing.store_sources import ArchiveScanSource
 from chaincut.tracing.timeline import EncounterEntry, read_timeline
@@ -38,6 +41,7 @@ from chaincut.whereabouts.retention import purge_expired
 from chaincut.whereabouts.synth import CityParameters, synthesize_city
 
 PEOPLE, CASES, DAYS = 2000, 30, 6
+KINDS: tuple[Kind, Kind] = ("visits", "encounters")
 REFS = [f"C{i:03d}" for i in range(CASES)]
 
 
@@ -295,6 +299,71 @@ def test_purges_and_imports_keep_the_index_equal_to_a_fresh_load_and_the_scan(di
     resident.warm_up()
     assert index.segments_read == read + 2
     assert_like_a_fresh_load_and_the_scan(resident, district)
+
+
+def mapped_service(services: Services) -> TracingService:
+    service = streaming_service(services)
+    service.keep_resident(mapped=True)
+    return service
+
+
+def mapped_folders(archive: ParquetArchive, kind: Kind) -> set[str]:
+    return {f.name for f in archive.derived(kind).iterdir()}
+
+
+def test_mapped_runs_are_written_once_and_shared_by_every_process(district: District) -> None:
+    """Two server workers: the first to read a segment writes its run, the other maps it."""
+    first, second = mapped_service(district.services), mapped_service(district.services)
+    first.warm_up()
+    assert first._slot.index is not None and first._slot.index.segments_read == 6
+    archive = district.archive
+    for kind in KINDS:
+        assert mapped_folders(archive, kind) == {s.file for s in archive.segments(kind)}
+    second.warm_up()
+    index = second._slot.index
+    assert index is not None and (index.segments_read, index.runs_mapped) == (0, 6)
+    assert_like_a_fresh_load_and_the_scan(second, district)
+    assert_like_a_fresh_load_and_the_scan(first, district)
+
+
+def test_a_purge_leaves_no_purged_row_in_the_mapped_runs(district: District) -> None:
+    resident = mapped_service(district.services)
+    district.import_days(3, DAYS)
+    resident.warm_up()
+    archive = district.archive
+    before = {kind: mapped_folders(archive, kind) for kind in KINDS}
+    cut = to_epoch(district.day(1)[0] + timedelta(hours=2))  # a few rows of the second day
+    assert archive.purge("visits", cut) and archive.purge("encounters", cut)
+    for kind in KINDS:  # the runs of the removed segments went with them
+        assert mapped_folders(archive, kind) == before[kind] & {s.file for s in archive.segments(kind)}
+    resident.warm_up()  # compacted at once, however few rows were cut: they were on disk
+    index = resident._slot.index
+    rewritten = [s for kind in KINDS for s in archive.segments(kind) if s.rewritten_from]
+    assert index is not None and index.runs_compacted == len(rewritten) >= 2
+    for kind in KINDS:
+        assert mapped_folders(archive, kind) == {s.file for s in archive.segments(kind)}
+    for folder in archive.derived("visits").iterdir():
+        run = _mapped(_VisitRun, folder)
+        assert isinstance(run, _VisitRun)
+        assert int(((run.keys & 0xFFFFFFFF) + run.base + run.stay).min()) >= cut
+    for folder in archive.derived("encounters").iterdir():
+        assert int(_mapped(_EncounterRun, folder).end.min()) >= cut  # type: ignore[union-attr]
+    size = resident.index_size()
+    assert size is not None and size.purged_rows == 0
+    assert_like_a_fresh_load_and_the_scan(resident, district)
+
+
+def test_stale_mapped_runs_are_swept(district: District) -> None:
+    archive = district.archive
+    derived = archive.derived("visits")
+    stray, crashed, writing = derived / "seg-gone.parquet", derived / ".staging-old", derived / ".staging-now"
+    for folder in (stray, crashed, writing):
+        folder.mkdir(parents=True)
+    os.utime(crashed, (0, 0))
+    resident = mapped_service(district.services)
+    resident.warm_up()
+    assert not stray.exists() and not crashed.exists()  # no such segment; a write abandoned long ago
+    assert writing.exists()  # perhaps another worker's, still being written
 
 
 def test_an_archive_replaced_under_the_index(district: District) -> None:

@@ -167,8 +167,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = []
-        if tracing_index and services.settings.tracing_index == "memory":
-            services.tracing.keep_resident()
+        if tracing_index and services.settings.tracing_index != "scan":
+            services.tracing.keep_resident(mapped=services.settings.tracing_index == "mapped")
             threading.Thread(target=_warm_up, args=(services,), name="tracing-index", daemon=True).start()
         if schedule_maintenance:
             interval = services.settings.maintenance_interval_seconds

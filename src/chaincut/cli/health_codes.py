@@ -58,7 +58,7 @@ def refresh(
         if person is None and len(svc.codes.untraced_cases()) > _RESIDENT_FROM:
             # Many cases to trace (a bulk import): load the archive into memory once rather
             # than stream it for every case.
-            svc.tracing.keep_resident()
+            svc.tracing.keep_resident(mapped=svc.settings.tracing_index == "mapped")
             svc.tracing.warm_up()
         if person is not None:
             svc.codes.refresh(person_ref=person)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from chaincut.access.audit import event_for
 from chaincut.bootstrap import Services
-from chaincut.cli.console import console, print_json, services
+from chaincut.cli.console import console, print_json, services, step_progress
 from chaincut.cli.users import operator
 from chaincut.domain.access import Permission
 from chaincut.errors import NotFound
@@ -161,9 +161,12 @@ def _batch(tracing: TracingService, store: Store, day: date, out: Path | None, a
         writer = _ContactsWriter(store, [c.ref for c in cases], out)
     started = time.perf_counter()
     try:
-        with console.status(f"tracing every case reported on {day.isoformat()}"):
+        with step_progress(quiet=as_json) as progress:
             batch = tracing.trace_reported_on(
-                day, keep_contacts=False, on_chunk=None if writer is None else writer.write
+                day,
+                keep_contacts=False,
+                on_chunk=None if writer is None else writer.write,
+                on_progress=progress,
             )
     finally:
         if writer is not None:

@@ -25,6 +25,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -177,6 +178,17 @@ class ParquetArchive:
     def count(self, kind: Kind) -> int:
         return sum(s.rows for s in self.segments(kind))
 
+    def derived(self, kind: Kind) -> Path:
+        """Where files derived from segments live (the tracing index's mapped runs), one folder
+        per segment named by its file: when a purge or a dedupe removes a segment, its folder goes
+        with it, so no row a purge removed stays on disk in another form."""
+        return self.root / ".derived" / kind
+
+    def _forget(self, kind: Kind, paths: Sequence[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+            shutil.rmtree(self.derived(kind) / path.name, ignore_errors=True)
+
     def _write_manifest(self, folder: Path, segments: list[Segment], store_id: str | None) -> None:
         # Fields left at None are left out: a manifest no purge has touched reads as before.
         described = [{k: v for k, v in asdict(s).items() if v is not None} for s in segments]
@@ -282,8 +294,7 @@ class ParquetArchive:
                     pq.write_table(kept, folder / name, compression="zstd")
                     keep.append(_describe(name, kept, _END_COLUMN[kind]))
             self._write_manifest(folder, keep, owner)
-            for path in dropped:
-                path.unlink(missing_ok=True)
+            self._forget(kind, dropped)
         return deleted
 
     def purge(self, kind: Kind, cutoff: int) -> int:
@@ -324,8 +335,7 @@ class ParquetArchive:
                         )
                     )
             self._write_manifest(folder, keep, owner)
-            for path in dropped:
-                path.unlink(missing_ok=True)
+            self._forget(kind, dropped)
         return deleted
 
 

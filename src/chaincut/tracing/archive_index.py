@@ -23,14 +23,27 @@ the snapshot that follows from them: the lock covers that read and the swap, nev
 a segment. In-flight traces keep the snapshot they started with. Memory: a run holds
 24 bytes a visit and 40 an encounter (:class:`IndexSize`); reading or compacting one
 needs memory for one segment's run besides, never a second copy of the index.
+
+*Mapped* (a server's default): each run is also written, once, as NumPy files in the
+segment's folder under ``ParquetArchive.derived`` and every process maps those files
+instead of holding its own copy, so server workers share one copy in the page cache.
+The first process to need a segment writes it (to a staging folder, renamed whole);
+the others map it. Files hold no row a purge removed: a run with any is compacted at
+once, a segment's folder goes with the segment, and stray folders are swept.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +74,10 @@ _VISIT_COLUMNS = ["person_id", "venue_id", "entered_at", "left_at", "clipped"]
 # Rows a purge removed stay in their run, filtered out of each answer (a comparison on
 # the rows found), until they are this share of it; then a copy without them replaces it.
 _COMPACT_SHARE = 0.25
+# A mapped run is written to a staging folder, then renamed; one left behind (a crash) goes
+# after an hour (a write takes seconds, even at 10M visits).
+_STAGING = ".staging-"
+_STAGING_SECONDS = 3600
 
 
 def _row_type(rows: int) -> type[np.signedinteger[Any]]:
@@ -94,6 +111,30 @@ def _kept_order(order: NDArray[Any], keep: NDArray[np.bool_]) -> NDArray[Any]:
     renumber: NDArray[Any] = np.cumsum(keep, dtype=order.dtype) - 1
     kept: NDArray[Any] = renumber[order[keep[order]]]
     return kept
+
+
+def _save(run: _VisitRun | _EncounterRun, folder: Path) -> None:
+    """Write ``run`` as one ``.npy`` file per column and its numbers in ``run.json``, in ``folder``."""
+    folder.mkdir(parents=True)
+    numbers: dict[str, Any] = {}
+    for f in fields(run):
+        value = getattr(run, f.name)
+        if isinstance(value, np.ndarray):
+            np.save(folder / f"{f.name}.npy", value, allow_pickle=False)
+        else:
+            numbers[f.name] = value
+    (folder / "run.json").write_text(json.dumps(numbers))
+
+
+def _mapped(cls: type[_VisitRun] | type[_EncounterRun], folder: Path) -> _VisitRun | _EncounterRun:
+    """A run ``_save`` wrote, its columns mapped from the files (read-only, shared by every process)."""
+    numbers = json.loads((folder / "run.json").read_text())
+    columns: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in numbers:
+            continue
+        columns[f.name] = np.load(folder / f"{f.name}.npy", mmap_mode="r")
+    return cls(**columns, **numbers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -375,15 +416,15 @@ class IndexSnapshot:
     def entry(self, kind: Kind, origin: str) -> _Entry | None:
         return self._entries[kind].get(origin)
 
-    def next_job(self) -> tuple[Kind, str, _Entry] | None:
-        """A segment to read, else a run to compact, else None."""
+    def next_job(self, compact_share: float = _COMPACT_SHARE) -> tuple[Kind, str, _Entry] | None:
+        """A segment to read, else a run holding more than ``compact_share`` purged rows, else None."""
         for kind in _KINDS:
             for origin, entry in self._entries[kind].items():
                 if entry.run is None:
                     return kind, origin, entry
         for kind in _KINDS:
             for origin, entry in self._entries[kind].items():
-                if entry.run is not None and entry.purged_rows > _COMPACT_SHARE * len(entry.run):
+                if entry.run is not None and entry.purged_rows > compact_share * len(entry.run):
                     return kind, origin, entry
         return None
 
@@ -449,8 +490,11 @@ class ResidentIndex:
     when a snapshot has work for it, or in the caller's thread (``warm_up``).
     """
 
-    def __init__(self, archive: ParquetArchive) -> None:
+    def __init__(self, archive: ParquetArchive, *, mapped: bool = False) -> None:
         self._archive = archive
+        self._mapped = mapped
+        # Mapped runs are files: rows a purge removed are compacted away at once, not kept on disk.
+        self._compact_share = 0.0 if mapped else _COMPACT_SHARE
         self._snapshot = IndexSnapshot.empty(archive)
         self._swap = threading.Lock()  # held to read the manifests and swap, never to read a segment
         self._building = threading.Lock()  # one reader of segments at a time
@@ -459,6 +503,7 @@ class ResidentIndex:
         self._more_work = False
         self.segments_read = 0  # how many segment files were read into runs (tests, benchmarks)
         self.runs_compacted = 0
+        self.runs_mapped = 0  # how many runs another process (or an earlier one) had written
 
     def _manifests(self) -> Manifests:
         return {kind: tuple(self._archive.segments(kind)) for kind in _KINDS}
@@ -471,7 +516,7 @@ class ResidentIndex:
         with self._swap:
             # Read again under the lock, so that swaps follow the archive's commits in order.
             current = self._snapshot = self._snapshot.following(self._manifests())
-        if current.next_job() is not None:
+        if current.next_job(self._compact_share) is not None:
             self._start_worker()
         return current
 
@@ -487,8 +532,10 @@ class ResidentIndex:
             tried: set[tuple[Kind, str, str, bool]] = set()
             while True:
                 snapshot = self.snapshot()
-                job = snapshot.next_job()
+                job = snapshot.next_job(self._compact_share)
                 if job is None:
+                    if self._mapped:
+                        self._sweep(snapshot)
                     return snapshot
                 kind, origin, entry = job
                 attempt = (kind, origin, entry.segment.file, entry.run is None)
@@ -508,17 +555,61 @@ class ResidentIndex:
 
     def _run(self, kind: Kind, entry: _Entry) -> _Run:
         segment = entry.segment
+        folder = self._archive.derived(kind) / segment.file
+        if self._mapped and (folder / "run.json").exists():
+            self.runs_mapped += 1
+            return _mapped(_VisitRun if kind == "visits" else _EncounterRun, folder)
+        run: _Run
         if entry.run is not None:
             assert segment.purged_before is not None  # only a purge leaves rows to drop
             self.runs_compacted += 1
-            return entry.run.without_ended_before(segment.purged_before)
-        self.segments_read += 1
-        if kind == "visits":
+            run = entry.run.without_ended_before(segment.purged_before)
+        elif kind == "visits":
+            self.segments_read += 1
             batches = self._archive.scan("visits", _VISIT_COLUMNS, files=[segment.file])
-            return _VisitRun.read(batches, segment.purged_before)
-        return _EncounterRun.read(
-            self._archive.read("encounters", files=[segment.file]), segment.purged_before
-        )
+            run = _VisitRun.read(batches, segment.purged_before)
+        else:
+            self.segments_read += 1
+            table = self._archive.read("encounters", files=[segment.file])
+            run = _EncounterRun.read(table, segment.purged_before)
+        if not self._mapped:
+            return run
+        return self._written(run, folder)
+
+    def _written(self, run: _Run, folder: Path) -> _Run:
+        """``run`` written to ``folder`` (unless another process just did) and mapped from there."""
+        staging = folder.with_name(f"{_STAGING}{uuid.uuid4().hex}")
+        try:
+            _save(run, staging)
+            os.rename(staging, folder)  # atomic: a folder is whole or absent
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (folder / "run.json").exists():
+                raise
+        return _mapped(type(run), folder)
+
+    def _sweep(self, snapshot: IndexSnapshot) -> None:
+        """Remove mapped runs of segments the archive no longer holds, and abandoned stagings.
+
+        Runs go with their segment when a purge removes it (``ParquetArchive.derived``); this
+        catches the rest: a run written just as its segment was purged, a crashed write.
+        """
+        for kind in _KINDS:
+            named = {segment.file for segment in snapshot.manifests[kind]}
+            try:
+                folders = list(self._archive.derived(kind).iterdir())
+            except FileNotFoundError:
+                continue
+            for folder in folders:
+                if folder.name.startswith(_STAGING):
+                    try:
+                        stale = time.time() - folder.stat().st_mtime > _STAGING_SECONDS
+                    except FileNotFoundError:
+                        continue
+                else:
+                    stale = folder.name not in named
+                if stale:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _start_worker(self) -> None:
         with self._worker:

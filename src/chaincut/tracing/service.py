@@ -104,6 +104,7 @@ class _IndexSlot:
 
     def __init__(self, resident: bool) -> None:
         self.resident = resident
+        self.mapped = False  # the index in files shared between processes (keep_resident)
         self.index: ResidentIndex | None = None
         self.lock = threading.Lock()
 
@@ -135,9 +136,15 @@ class TracingService:
     def policy(self) -> Policy:
         return self._policy
 
-    def keep_resident(self) -> None:
-        """Hold the archive in memory from now on (a long-running server wants this)."""
+    def keep_resident(self, *, mapped: bool = False) -> None:
+        """Hold the archive in memory from now on (a long-running server wants this).
+
+        With ``mapped``, each segment's index is a set of files beside the archive, written
+        once by whichever process reads the segment first and mapped by every process: server
+        workers share one copy (the operating system's page cache) instead of one each.
+        """
         self._slot.resident = True
+        self._slot.mapped = mapped
 
     def under(self, policy: Policy) -> TracingService:
         """The same tracing under another policy, sharing this one's archive index (one per process)."""
@@ -187,7 +194,7 @@ class TracingService:
         slot = self._slot
         with slot.lock:
             if slot.index is None:
-                slot.index = ResidentIndex(archive)
+                slot.index = ResidentIndex(archive, mapped=slot.mapped)
             return slot.index
 
     def _source(self, stay: np.ndarray[Any, np.dtype[np.int64]], as_of: int) -> WhereaboutsSource:
@@ -388,11 +395,14 @@ class TracingService:
         *,
         keep_contacts: bool = True,
         on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
     ) -> BatchTrace:
         """Every case reported on ``day`` (local date), traced together."""
         with self._store.read() as uow:
             cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
-        return self.trace_cases(cases, keep_contacts=keep_contacts, on_chunk=on_chunk)
+        return self.trace_cases(
+            cases, keep_contacts=keep_contacts, on_chunk=on_chunk, on_progress=on_progress
+        )
 
     def trace_cases(
         self,
@@ -402,6 +412,7 @@ class TracingService:
         on_chunk: Callable[[EvidenceTable, ContactTable], None] | None = None,
         roots_per_chunk: int = 500,
         workers: int | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
     ) -> BatchTrace:
         """Trace ``cases`` together; root ``i`` in the result is ``cases[i]``.
 
@@ -410,6 +421,8 @@ class TracingService:
         each chunk's evidence and contacts go to ``on_chunk`` (to be written out),
         in the order of the cases. ``workers`` chunks are traced at once (default: one
         per core this process may use, at most four: each holds a chunk's evidence).
+        ``on_progress(stage, done, total)`` hears of the read ("reading whereabouts") and of
+        the cases traced ("tracing cases"; a case with no infectious window is done at once).
         """
         now = self._clock.now()
         as_of = to_epoch(now)
@@ -425,10 +438,13 @@ class TracingService:
         windows = IndexWindows.of(roots, people, starts, ends)
         kept: list[ContactTable] = []
         contacts = evidence_rows = close = exposed = 0
+        report = on_progress or (lambda stage, done, total: None)
         if len(windows):
             load_engine_behind()  # while the archive is read
+            report(_READING, 0, 1)
             source = self._source(stay, as_of)
             ahead = PrefetchedSource(source, windows, rules)
+            report(_READING, 1, 1)
             chunks = trace_in_chunks(
                 windows,
                 source,
@@ -438,7 +454,10 @@ class TracingService:
                 roots_per_chunk=roots_per_chunk,
                 workers=_usable_cores() if workers is None else workers,
             )
-            for evidence, table in chunks:
+            untraced = len(cases) - len(windows)  # no infectious window: nothing to trace
+            report(_TRACING, untraced, len(cases))
+            for chunk, (evidence, table) in enumerate(chunks, start=1):
+                report(_TRACING, untraced + min(chunk * roots_per_chunk, len(windows)), len(cases))
                 contacts += len(table)
                 evidence_rows += len(evidence)
                 close += int((table.tier == TIER_CODES[Tier.CLOSE]).sum())
@@ -459,6 +478,7 @@ class TracingService:
         )
 
 
+_READING, _TRACING = "reading whereabouts", "tracing cases"
 _MOST_WORKERS = 4  # beyond, reading the archive (before any chunk) is most of a day's trace
 
 
