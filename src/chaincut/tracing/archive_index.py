@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import shutil
 import threading
@@ -126,14 +127,31 @@ def _save(run: _VisitRun | _EncounterRun, folder: Path) -> None:
     (folder / "run.json").write_text(json.dumps(numbers))
 
 
+def _map(path: Path) -> NDArray[Any]:
+    """The array in the ``.npy`` file ``path``, mapped read-only, for lookups at random.
+
+    A trace looks up a few rows here and there: without ``MADV_RANDOM`` the kernel reads
+    ahead around each, and a worker soon holds most of the files' pages in its RSS.
+    """
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = header(file)
+        offset = file.tell()
+        mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype=dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
+
+
 def _mapped(cls: type[_VisitRun] | type[_EncounterRun], folder: Path) -> _VisitRun | _EncounterRun:
     """A run ``_save`` wrote, its columns mapped from the files (read-only, shared by every process)."""
     numbers = json.loads((folder / "run.json").read_text())
     columns: dict[str, Any] = {}
     for f in fields(cls):
-        if f.name in numbers:
-            continue
-        columns[f.name] = np.load(folder / f"{f.name}.npy", mmap_mode="r")
+        if f.name not in numbers:
+            columns[f.name] = _map(folder / f"{f.name}.npy")
     return cls(**columns, **numbers)
 
 

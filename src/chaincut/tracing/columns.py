@@ -96,7 +96,7 @@ class VisitArrays:
     def __len__(self) -> int:
         return len(self.person)
 
-    def take(self, rows: NDArray[np.int64] | NDArray[np.bool_]) -> VisitArrays:
+    def take(self, rows: NDArray[np.int64] | NDArray[np.int32] | NDArray[np.bool_]) -> VisitArrays:
         return VisitArrays(
             self.person[rows], self.venue[rows], self.entered[rows], self.left[rows], self.clipped[rows]
         )

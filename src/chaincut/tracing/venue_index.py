@@ -29,6 +29,7 @@ class VenueTimeIndex:
         self.quantum = max(0, venue_bits + time_bits - 62)
         self.time_bits = time_bits - self.quantum
         keys = (visits.venue << self.time_bits) | (offset >> self.quantum)
+        del offset  # a day's candidates at Hong Kong scale are 60M: every copy is half a gigabyte
         if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):  # often already in order
             order = (
                 sort_order(keys, venue_bits + self.time_bits)
@@ -37,6 +38,7 @@ class VenueTimeIndex:
             )
             keys = keys[order]
             visits = visits.take(order)
+            del order
         self.keys = keys
         self.visits = visits
         longest = np.zeros(int(visits.venue.max()) + 1 if n else 0, dtype=np.int64)
