@@ -366,6 +366,50 @@ def test_stale_mapped_runs_are_swept(district: District) -> None:
     assert writing.exists()  # perhaps another worker's, still being written
 
 
+def test_damaged_mapped_files_are_written_again(district: District, caplog: pytest.LogCaptureFixture) -> None:
+    mapped_service(district.services).warm_up()
+    archive = district.archive
+    damaged = sorted(archive.derived("visits").iterdir())[0]
+    with open(damaged / "run.bin", "r+b") as data:
+        data.truncate(100)  # a write cut short
+    resident = mapped_service(district.services)
+    resident.warm_up()
+    index = resident._slot.index
+    assert index is not None and (index.segments_read, index.runs_mapped) == (1, 5)
+    assert "damaged, written again" in caplog.text
+    assert (damaged / "run.bin").stat().st_size > 100
+    assert_like_a_fresh_load_and_the_scan(resident, district)
+
+
+def test_a_full_disk_leaves_the_runs_in_memory(district: District, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(run: Any, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("chaincut.tracing.archive_index._save", full)
+    resident = mapped_service(district.services)
+    resident.warm_up()
+    size = resident.index_size()
+    assert size is not None and size.unread_segments == 0  # every segment held, in memory
+    assert all(
+        not f.name.startswith(".staging-") for kind in KINDS for f in district.archive.derived(kind).iterdir()
+    )
+    assert_like_a_fresh_load_and_the_scan(resident, district)
+
+
+def test_a_purge_removes_every_derived_folder_but_its_segments_own(district: District) -> None:
+    """Without any server running: a write under way or abandoned holds rows too."""
+    mapped_service(district.services).warm_up()
+    archive = district.archive
+    derived = archive.derived("visits")
+    (derived / ".staging-abandoned").mkdir()
+    (derived / "seg-long-gone.parquet").mkdir()
+    cut = to_epoch(district.day(1)[0])
+    archive.purge("visits", cut)
+    assert mapped_folders(archive, "visits") <= {s.file for s in archive.segments("visits")}
+    assert mapped_folders(archive, "visits")  # the untouched segments keep theirs
+
+
 def test_an_archive_replaced_under_the_index(district: District) -> None:
     resident = resident_service(district.services)
     resident.warm_up()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -43,6 +44,8 @@ import pyarrow.parquet as pq
 from chaincut.errors import ConfigurationError
 from chaincut.store.archive_dedupe import StagedKeys, find_duplicates
 from chaincut.store.natural_keys import KEY_COLUMNS, canonical
+
+log = logging.getLogger("chaincut.archive")
 
 __all__ = ["ENCOUNTER_SCHEMA", "VISIT_SCHEMA", "ArchiveWriter", "Kind", "ParquetArchive", "Segment"]
 
@@ -184,10 +187,20 @@ class ParquetArchive:
         with it, so no row a purge removed stays on disk in another form."""
         return self.root / ".derived" / kind
 
-    def _forget(self, kind: Kind, paths: Sequence[Path]) -> None:
+    def _forget(self, kind: Kind, paths: Sequence[Path], kept: Sequence[Segment]) -> None:
+        """Delete segment files a new manifest no longer names, and every derived folder but
+        those of the segments ``kept`` (a write under way for one of those is cut short too: the
+        purge wins, and the writer holds its run in memory instead)."""
         for path in paths:
             path.unlink(missing_ok=True)
-            shutil.rmtree(self.derived(kind) / path.name, ignore_errors=True)
+        named = {segment.file for segment in kept}
+        try:
+            folders = list(self.derived(kind).iterdir())
+        except FileNotFoundError:
+            return
+        for folder in folders:
+            if folder.name not in named:
+                shutil.rmtree(folder, onerror=_report_left)
 
     def _write_manifest(self, folder: Path, segments: list[Segment], store_id: str | None) -> None:
         # Fields left at None are left out: a manifest no purge has touched reads as before.
@@ -294,7 +307,7 @@ class ParquetArchive:
                     pq.write_table(kept, folder / name, compression="zstd")
                     keep.append(_describe(name, kept, _END_COLUMN[kind]))
             self._write_manifest(folder, keep, owner)
-            self._forget(kind, dropped)
+            self._forget(kind, dropped, keep)
         return deleted
 
     def purge(self, kind: Kind, cutoff: int) -> int:
@@ -335,11 +348,18 @@ class ParquetArchive:
                         )
                     )
             self._write_manifest(folder, keep, owner)
-            self._forget(kind, dropped)
+            self._forget(kind, dropped, keep)
         return deleted
 
 
 _Rows = TypeVar("_Rows", pa.Table, pa.RecordBatch)
+
+
+def _report_left(
+    function: object, path: str, failure: tuple[type[BaseException], BaseException, object]
+) -> None:
+    if not isinstance(failure[1], FileNotFoundError):  # gone meanwhile is what was wanted
+        log.error("a purge could not remove %s, derived from purged whereabouts: %s", path, failure[1])
 
 
 def _filled(kind: Kind, rows: _Rows) -> _Rows:

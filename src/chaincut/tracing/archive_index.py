@@ -114,45 +114,61 @@ def _kept_order(order: NDArray[Any], keep: NDArray[np.bool_]) -> NDArray[Any]:
     return kept
 
 
+_ALIGN = 64  # each column starts on a cache line
+
+
 def _save(run: _VisitRun | _EncounterRun, folder: Path) -> None:
-    """Write ``run`` as one ``.npy`` file per column and its numbers in ``run.json``, in ``folder``."""
+    """Write ``run`` into ``folder``: its columns one after another in ``run.bin``, and where
+    each lies (with the run's numbers) in ``run.json``, both flushed to disk."""
     folder.mkdir(parents=True)
     numbers: dict[str, Any] = {}
-    for f in fields(run):
-        value = getattr(run, f.name)
-        if isinstance(value, np.ndarray):
-            np.save(folder / f"{f.name}.npy", value, allow_pickle=False)
-        else:
-            numbers[f.name] = value
-    (folder / "run.json").write_text(json.dumps(numbers))
+    columns: dict[str, Any] = {}
+    with open(folder / "run.bin", "wb") as data:
+        for f in fields(run):
+            value = getattr(run, f.name)
+            if not isinstance(value, np.ndarray):
+                numbers[f.name] = value
+                continue
+            data.write(b"\0" * (-data.tell() % _ALIGN))
+            columns[f.name] = {"dtype": value.dtype.str, "length": len(value), "offset": data.tell()}
+            np.ascontiguousarray(value).tofile(data)
+        data.flush()
+        os.fsync(data.fileno())
+    with open(folder / "run.json", "w") as described:
+        json.dump({"numbers": numbers, "columns": columns}, described)
+        described.flush()
+        os.fsync(described.fileno())
+    _sync_folder(folder)
 
 
-def _map(path: Path) -> NDArray[Any]:
-    """The array in the ``.npy`` file ``path``, mapped read-only, for lookups at random.
-
-    A trace looks up a few rows here and there: without ``MADV_RANDOM`` the kernel reads
-    ahead around each, and a worker soon holds most of the files' pages in its RSS.
-    """
-    with open(path, "rb") as file:
-        version = np.lib.format.read_magic(file)
-        header = (
-            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = header(file)
-        offset = file.tell()
-        mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    mapped.madvise(mmap.MADV_RANDOM)
-    return np.frombuffer(mapped, dtype=dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _mapped(cls: type[_VisitRun] | type[_EncounterRun], folder: Path) -> _VisitRun | _EncounterRun:
-    """A run ``_save`` wrote, its columns mapped from the files (read-only, shared by every process)."""
-    numbers = json.loads((folder / "run.json").read_text())
+    """A run ``_save`` wrote, its columns mapped read-only from ``run.bin`` (one mapping, shared
+    with every process), advised for lookups at random: a trace looks up a few rows here and
+    there, and without ``MADV_RANDOM`` the kernel reads ahead around each.
+
+    Raises ValueError when the files do not hold what ``run.json`` says (a damaged write).
+    """
+    described = json.loads((folder / "run.json").read_text())
     columns: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in numbers:
-            columns[f.name] = _map(folder / f"{f.name}.npy")
-    return cls(**columns, **numbers)
+    with open(folder / "run.bin", "rb") as data:
+        size = os.fstat(data.fileno()).st_size
+        mapped = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    if isinstance(mapped, mmap.mmap):
+        mapped.madvise(mmap.MADV_RANDOM)
+    for name, where in described["columns"].items():
+        dtype = np.dtype(where["dtype"])
+        if where["offset"] + where["length"] * dtype.itemsize > size:
+            raise ValueError(f"{folder / 'run.bin'} is shorter than {folder / 'run.json'} says")
+        columns[name] = np.frombuffer(mapped, dtype=dtype, count=where["length"], offset=where["offset"])
+    return cls(**columns, **described["numbers"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -553,7 +569,7 @@ class ResidentIndex:
                 job = snapshot.next_job(self._compact_share)
                 if job is None:
                     if self._mapped:
-                        self._sweep(snapshot)
+                        self._sweep()
                     return snapshot
                 kind, origin, entry = job
                 attempt = (kind, origin, entry.segment.file, entry.run is None)
@@ -574,9 +590,11 @@ class ResidentIndex:
     def _run(self, kind: Kind, entry: _Entry) -> _Run:
         segment = entry.segment
         folder = self._archive.derived(kind) / segment.file
-        if self._mapped and (folder / "run.json").exists():
-            self.runs_mapped += 1
-            return _mapped(_VisitRun if kind == "visits" else _EncounterRun, folder)
+        if self._mapped:
+            held = self._held(kind, segment, folder)
+            if held is not None:
+                self.runs_mapped += 1
+                return held
         run: _Run
         if entry.run is not None:
             assert segment.purged_before is not None  # only a purge leaves rows to drop
@@ -592,32 +610,57 @@ class ResidentIndex:
             run = _EncounterRun.read(table, segment.purged_before)
         if not self._mapped:
             return run
-        return self._written(run, folder)
+        return self._written(kind, segment, run, folder)
 
-    def _written(self, run: _Run, folder: Path) -> _Run:
-        """``run`` written to ``folder`` (unless another process just did) and mapped from there."""
+    def _held(self, kind: Kind, segment: Segment, folder: Path) -> _Run | None:
+        """The run another process (or an earlier one) wrote for ``segment``; None when there is
+        none, or it is damaged (then removed, to be written again)."""
+        try:
+            run = _mapped(_VisitRun if kind == "visits" else _EncounterRun, folder)
+            if len(run) == segment.rows and run.purged_before == segment.purged_before:
+                return run
+            raise ValueError(f"{folder} holds {len(run):,} rows, its segment {segment.rows:,}")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning(
+                "the tracing index's files for %s are damaged, written again: %s", segment.file, error
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def _written(self, kind: Kind, segment: Segment, run: _Run, folder: Path) -> _Run:
+        """``run`` written to ``folder`` and mapped from there; when another process wrote it
+        first, theirs; when it cannot be written (a full disk), ``run`` itself, held in memory."""
         staging = folder.with_name(f"{_STAGING}{uuid.uuid4().hex}")
         try:
             _save(run, staging)
             os.rename(staging, folder)  # atomic: a folder is whole or absent
-        except OSError:
+            _sync_folder(folder.parent)
+        except OSError as error:
             shutil.rmtree(staging, ignore_errors=True)
-            if not (folder / "run.json").exists():
-                raise
-        return _mapped(type(run), folder)
+            theirs = self._held(kind, segment, folder)
+            if theirs is not None:
+                return theirs
+            log.warning("the tracing index for %s is held in memory, not in files: %s", segment.file, error)
+            return run
+        mapped = self._held(kind, segment, folder)
+        return run if mapped is None else mapped
 
-    def _sweep(self, snapshot: IndexSnapshot) -> None:
-        """Remove mapped runs of segments the archive no longer holds, and abandoned stagings.
+    def _sweep(self) -> None:
+        """Remove runs of segments the archive no longer holds, and abandoned stagings.
 
-        Runs go with their segment when a purge removes it (``ParquetArchive.derived``); this
-        catches the rest: a run written just as its segment was purged, a crashed write.
+        A purge removes its segments' runs itself (``ParquetArchive.derived``); this catches
+        a run written just as its segment was purged, and a crashed write. The folders are
+        listed before the manifests are read, so a folder written meanwhile for a newer
+        segment is never taken for a stale one.
         """
         for kind in _KINDS:
-            named = {segment.file for segment in snapshot.manifests[kind]}
             try:
                 folders = list(self._archive.derived(kind).iterdir())
             except FileNotFoundError:
                 continue
+            named = {segment.file for segment in self._archive.segments(kind)}
             for folder in folders:
                 if folder.name.startswith(_STAGING):
                     try:

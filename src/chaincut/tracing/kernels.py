@@ -40,7 +40,7 @@ def _compiled(function: _F) -> _F:
 
 
 @_compiled
-def _venue_hits(
+def _pairs_met(
     lo: I64,
     hi: I64,
     start: I64,
@@ -50,27 +50,23 @@ def _venue_hits(
     entered: I64,
     left: I64,
     person: I64,
-) -> tuple[I64, I64, I64]:
-    count = 0
-    for i in range(len(lo)):
-        s, e, least, who = start[i], end[i], min_overlap[i], index_person[i]
-        for r in range(lo[i], hi[i]):
-            if min(left[r], e) - max(entered[r], s) >= least and person[r] != who:
-                count += 1
-    exposure = np.empty(count, dtype=np.int64)
-    row = np.empty(count, dtype=np.int64)
-    seconds = np.empty(count, dtype=np.int64)
+    out: tuple[I64, I64, I64],
+    fill: bool,
+) -> int:
+    """How many pairs meet; with ``fill``, written to ``out`` (exposure, row, seconds) too."""
+    exposure, row, seconds = out
     n = 0
     for i in range(len(lo)):
         s, e, least, who = start[i], end[i], min_overlap[i], index_person[i]
         for r in range(lo[i], hi[i]):
             overlap = min(left[r], e) - max(entered[r], s)
             if overlap >= least and person[r] != who:
-                exposure[n] = i
-                row[n] = r
-                seconds[n] = overlap
+                if fill:
+                    exposure[n] = i
+                    row[n] = r
+                    seconds[n] = overlap
                 n += 1
-    return exposure, row, seconds
+    return n
 
 
 def venue_hits(
@@ -91,7 +87,12 @@ def venue_hits(
     is not the index person. Returns (exposure, candidate row, overlap seconds) per hit,
     in exposure order, then row order.
     """
-    return _venue_hits(lo, hi, start, end, min_overlap, index_person, entered, left, person)
+    columns = (lo, hi, start, end, min_overlap, index_person, entered, left, person)
+    none = np.zeros(0, dtype=np.int64)
+    count = _pairs_met(*columns, (none, none, none), False)  # counted first: only hits are held
+    out = (np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64))
+    _pairs_met(*columns, out, True)
+    return out
 
 
 @_compiled
@@ -200,3 +201,4 @@ def load() -> None:
     none = np.zeros(0, dtype=np.int64)
     venue_hits(none, none, none, none, none, none, none, none, none)
     group_pairs(none, 1, np.zeros(0, dtype=np.int8), none, none, none, none, none)
+    sort_order(none, 1)  # the int32 order (group_pairs compiled the int64 one)
