@@ -40,20 +40,9 @@ def _compiled(function: _F) -> _F:
 
 
 @_compiled
-def _pairs_met(
-    lo: I64,
-    hi: I64,
-    start: I64,
-    end: I64,
-    min_overlap: I64,
-    index_person: I64,
-    entered: I64,
-    left: I64,
-    person: I64,
-    out: tuple[I64, I64, I64],
-    fill: bool,
-) -> int:
+def _pairs_met(columns: tuple[I64, ...], out: tuple[I64, I64, I64], fill: bool) -> int:
     """How many pairs meet; with ``fill``, written to ``out`` (exposure, row, seconds) too."""
+    lo, hi, start, end, min_overlap, index_person, entered, left, person = columns
     exposure, row, seconds = out
     n = 0
     for i in range(len(lo)):
@@ -89,9 +78,9 @@ def venue_hits(
     """
     columns = (lo, hi, start, end, min_overlap, index_person, entered, left, person)
     none = np.zeros(0, dtype=np.int64)
-    count = _pairs_met(*columns, (none, none, none), False)  # counted first: only hits are held
+    count = _pairs_met(columns, (none, none, none), False)  # counted first: only hits are held
     out = (np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64))
-    _pairs_met(*columns, out, True)
+    _pairs_met(columns, out, True)
     return out
 
 
@@ -133,7 +122,7 @@ def sort_order(key: I64, bits: int) -> NDArray[np.int32] | I64:
 
 
 @_compiled
-def _group(
+def group_pairs(
     key: I64,
     bits: int,
     tier: I8,
@@ -143,6 +132,11 @@ def _group(
     last: I64,
     seconds: I64,
 ) -> tuple[I64, I8, I64, I64, I64, I64, I64]:
+    """Rows with equal ``key`` (non-negative, below ``2**bits``) reduced to one, by key.
+
+    Per key: the highest tier, the lowest generation and via, the earliest first, the
+    latest last and the sum of seconds; returned with the distinct keys, ascending.
+    """
     n = len(key)
     order = _radix_order(key, bits, np.arange(n), np.empty(n, dtype=np.int64))
     groups = 0
@@ -176,24 +170,6 @@ def _group(
             g_last[g] = max(g_last[g], last[r])
             g_seconds[g] += seconds[r]
     return g_key, g_tier, g_generation, g_via, g_first, g_last, g_seconds
-
-
-def group_pairs(
-    key: I64,
-    bits: int,
-    tier: I8,
-    generation: I64,
-    via: I64,
-    first: I64,
-    last: I64,
-    seconds: I64,
-) -> tuple[I64, I8, I64, I64, I64, I64, I64]:
-    """Rows with equal ``key`` (non-negative, below ``2**bits``) reduced to one, by key.
-
-    Per key: the highest tier, the lowest generation and via, the earliest first, the
-    latest last and the sum of seconds; returned with the distinct keys, ascending.
-    """
-    return _group(key, bits, tier, generation, via, first, last, seconds)
 
 
 def load() -> None:
