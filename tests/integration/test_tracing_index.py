@@ -369,15 +369,19 @@ def test_stale_mapped_runs_are_swept(district: District) -> None:
 def test_damaged_mapped_files_are_written_again(district: District, caplog: pytest.LogCaptureFixture) -> None:
     mapped_service(district.services).warm_up()
     archive = district.archive
-    damaged = sorted(archive.derived("visits").iterdir())[0]
-    with open(damaged / "run.bin", "r+b") as data:
+    cut_short, half_gone = sorted(archive.derived("visits").iterdir())[:2]
+    with open(cut_short / "run.bin", "r+b") as data:
         data.truncate(100)  # a write cut short
+    (half_gone / "run.bin").unlink()  # or a folder of another layout
     resident = mapped_service(district.services)
     resident.warm_up()
     index = resident._slot.index
-    assert index is not None and (index.segments_read, index.runs_mapped) == (1, 5)
-    assert "damaged, written again" in caplog.text
-    assert (damaged / "run.bin").stat().st_size > 100
+    assert index is not None and (index.segments_read, index.runs_mapped) == (2, 4)
+    assert caplog.text.count("damaged, written again") == 2
+    assert (cut_short / "run.bin").stat().st_size > 100 and (half_gone / "run.bin").exists()
+    again = mapped_service(district.services)
+    again.warm_up()
+    assert again._slot.index is not None and again._slot.index.runs_mapped == 6  # all mapped now
     assert_like_a_fresh_load_and_the_scan(resident, district)
 
 

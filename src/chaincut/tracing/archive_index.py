@@ -615,13 +615,13 @@ class ResidentIndex:
     def _held(self, kind: Kind, segment: Segment, folder: Path) -> _Run | None:
         """The run another process (or an earlier one) wrote for ``segment``; None when there is
         none, or it is damaged (then removed, to be written again)."""
-        try:
+        if not folder.exists():
+            return None
+        try:  # a folder is renamed into place whole: any file missing from it is damage too
             run = _mapped(_VisitRun if kind == "visits" else _EncounterRun, folder)
             if len(run) == segment.rows and run.purged_before == segment.purged_before:
                 return run
             raise ValueError(f"{folder} holds {len(run):,} rows, its segment {segment.rows:,}")
-        except FileNotFoundError:
-            return None
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning(
                 "the tracing index's files for %s are damaged, written again: %s", segment.file, error
