@@ -26,7 +26,8 @@ from chaincut.clock import FixedClock, to_epoch
 from chaincut.domain import Case, CaseClassification, CaseStatus
 from chaincut.store import ParquetArchive
 from chaincut.store.archive import Kind
-from chaincut.tracing.archive_index import _EncounterRun, _mapped, _VisitRun
+from chaincut.tracing.archive_index import _EncounterRun, _VisitRun
+from chaincut.tracing.run_files import map_run
 from chaincut.tracing.service import TracingService
 from chaincut.tracing.store_sources import ArchiveScanSource
 from chaincut.tracing.timeline import EncounterEntry, read_timeline
@@ -343,11 +344,11 @@ def test_a_purge_leaves_no_purged_row_in_the_mapped_runs(district: District) -> 
     for kind in KINDS:
         assert mapped_folders(archive, kind) == {s.file for s in archive.segments(kind)}
     for folder in archive.derived("visits").iterdir():
-        run = _mapped(_VisitRun, folder)
+        run = map_run(_VisitRun, folder)
         assert isinstance(run, _VisitRun)
         assert int(((run.keys & 0xFFFFFFFF) + run.base + run.stay).min()) >= cut
     for folder in archive.derived("encounters").iterdir():
-        assert int(_mapped(_EncounterRun, folder).end.min()) >= cut  # type: ignore[union-attr]
+        assert int(map_run(_EncounterRun, folder).end.min()) >= cut
     size = resident.index_size()
     assert size is not None and size.purged_rows == 0
     assert_like_a_fresh_load_and_the_scan(resident, district)
@@ -390,7 +391,7 @@ def test_a_full_disk_leaves_the_runs_in_memory(district: District, monkeypatch: 
         folder.mkdir(parents=True)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("chaincut.tracing.archive_index._save", full)
+    monkeypatch.setattr("chaincut.tracing.archive_index.save_run", full)
     resident = mapped_service(district.services)
     resident.warm_up()
     size = resident.index_size()

@@ -25,7 +25,7 @@ a segment. In-flight traces keep the snapshot they started with. Memory: a run h
 needs memory for one segment's run besides, never a second copy of the index.
 
 *Mapped* (a server's default): each run is also written, once, as NumPy files in the
-segment's folder under ``ParquetArchive.derived`` and every process maps those files
+segment's folder under ``ParquetArchive.derived`` (the format: :mod:`chaincut.tracing.run_files`) and every process maps those files
 instead of holding its own copy, so server workers share one copy in the page cache.
 The first process to need a segment writes it (to a staging folder, renamed whole);
 the others map it. Files hold no row a purge removed: a run with any is compacted at
@@ -34,9 +34,7 @@ once, a segment's folder goes with the segment, and stray folders are swept.
 
 from __future__ import annotations
 
-import json
 import logging
-import mmap
 import os
 import shutil
 import threading
@@ -61,6 +59,7 @@ from chaincut.tracing.columns import (
     expand_ranges,
     sorted_unique,
 )
+from chaincut.tracing.run_files import map_run, save_run, sync_folder
 from chaincut.tracing.store_sources import ArchiveScanSource
 
 __all__ = ["IndexSize", "IndexSnapshot", "ResidentIndex"]
@@ -112,63 +111,6 @@ def _kept_order(order: NDArray[Any], keep: NDArray[np.bool_]) -> NDArray[Any]:
     renumber: NDArray[Any] = np.cumsum(keep, dtype=order.dtype) - 1
     kept: NDArray[Any] = renumber[order[keep[order]]]
     return kept
-
-
-_ALIGN = 64  # each column starts on a cache line
-
-
-def _save(run: _VisitRun | _EncounterRun, folder: Path) -> None:
-    """Write ``run`` into ``folder``: its columns one after another in ``run.bin``, and where
-    each lies (with the run's numbers) in ``run.json``, both flushed to disk."""
-    folder.mkdir(parents=True)
-    numbers: dict[str, Any] = {}
-    columns: dict[str, Any] = {}
-    with open(folder / "run.bin", "wb") as data:
-        for f in fields(run):
-            value = getattr(run, f.name)
-            if not isinstance(value, np.ndarray):
-                numbers[f.name] = value
-                continue
-            data.write(b"\0" * (-data.tell() % _ALIGN))
-            columns[f.name] = {"dtype": value.dtype.str, "length": len(value), "offset": data.tell()}
-            np.ascontiguousarray(value).tofile(data)
-        data.flush()
-        os.fsync(data.fileno())
-    with open(folder / "run.json", "w") as described:
-        json.dump({"numbers": numbers, "columns": columns}, described)
-        described.flush()
-        os.fsync(described.fileno())
-    _sync_folder(folder)
-
-
-def _sync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _mapped(cls: type[_VisitRun] | type[_EncounterRun], folder: Path) -> _VisitRun | _EncounterRun:
-    """A run ``_save`` wrote, its columns mapped read-only from ``run.bin`` (one mapping, shared
-    with every process), advised for lookups at random: a trace looks up a few rows here and
-    there, and without ``MADV_RANDOM`` the kernel reads ahead around each.
-
-    Raises ValueError when the files do not hold what ``run.json`` says (a damaged write).
-    """
-    described = json.loads((folder / "run.json").read_text())
-    columns: dict[str, Any] = {}
-    with open(folder / "run.bin", "rb") as data:
-        size = os.fstat(data.fileno()).st_size
-        mapped = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    if isinstance(mapped, mmap.mmap):
-        mapped.madvise(mmap.MADV_RANDOM)
-    for name, where in described["columns"].items():
-        dtype = np.dtype(where["dtype"])
-        if where["offset"] + where["length"] * dtype.itemsize > size:
-            raise ValueError(f"{folder / 'run.bin'} is shorter than {folder / 'run.json'} says")
-        columns[name] = np.frombuffer(mapped, dtype=dtype, count=where["length"], offset=where["offset"])
-    return cls(**columns, **described["numbers"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -618,7 +560,7 @@ class ResidentIndex:
         if not folder.exists():
             return None
         try:  # a folder is renamed into place whole: any file missing from it is damage too
-            run = _mapped(_VisitRun if kind == "visits" else _EncounterRun, folder)
+            run: _Run = map_run(_VisitRun, folder) if kind == "visits" else map_run(_EncounterRun, folder)
             if len(run) == segment.rows and run.purged_before == segment.purged_before:
                 return run
             raise ValueError(f"{folder} holds {len(run):,} rows, its segment {segment.rows:,}")
@@ -634,9 +576,9 @@ class ResidentIndex:
         first, theirs; when it cannot be written (a full disk), ``run`` itself, held in memory."""
         staging = folder.with_name(f"{_STAGING}{uuid.uuid4().hex}")
         try:
-            _save(run, staging)
+            save_run(run, staging)
             os.rename(staging, folder)  # atomic: a folder is whole or absent
-            _sync_folder(folder.parent)
+            sync_folder(folder.parent)
         except OSError as error:
             shutil.rmtree(staging, ignore_errors=True)
             theirs = self._held(kind, segment, folder)
