@@ -24,9 +24,10 @@ a segment. In-flight traces keep the snapshot they started with. Memory: a run h
 24 bytes a visit and 40 an encounter (:class:`IndexSize`); reading or compacting one
 needs memory for one segment's run besides, never a second copy of the index.
 
-*Mapped* (a server's default): each run is also written, once, as NumPy files in the
-segment's folder under ``ParquetArchive.derived`` (the format: :mod:`chaincut.tracing.run_files`) and every process maps those files
-instead of holding its own copy, so server workers share one copy in the page cache.
+*Mapped* (a server's default): each run is also written, once, as files in the segment's
+folder under ``ParquetArchive.derived`` (their format: :mod:`chaincut.tracing.run_files`),
+and every process maps those files instead of holding its own copy, so server workers
+share one copy in the page cache.
 The first process to need a segment writes it (to a staging folder, renamed whole);
 the others map it. Files hold no row a purge removed: a run with any is compacted at
 once, a segment's folder goes with the segment, and stray folders are swept.
