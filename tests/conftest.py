@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.clock import FixedClock
+from chaincut.errors import ConfigurationError
 from chaincut.settings import Settings
 from chaincut.store import Database, upgrade
 from chaincut.store.migrate import current_revision, head_revision
@@ -54,6 +56,33 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         pytest.skip(missing_postgres_reason())
     with running_postgres(tmp_path_factory.mktemp("postgres"), bin_dir=bin_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Spark session in local mode for the whole run (Spark takes seconds to start)."""
+    try:
+        from chaincut.tracing.spark.job import require_spark, spark_session
+
+        require_spark()
+    except (ImportError, ConfigurationError) as missing:
+        if in_ci():
+            pytest.fail(f"CI=true but Spark cannot run: {missing}", pytrace=False)
+        pytest.skip(str(missing))
+    session = spark_session(
+        "local[2]", SPARK_TEST_SETTINGS | {"spark.local.dir": str(tmp_path_factory.mktemp("spark"))}
+    )
+    yield session
+    session.stop()
+
+
+SPARK_TEST_SETTINGS = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.driver.memory": "1g",
+}
+"""Local mode as small as it goes: two partitions, no web UI."""
 
 
 @pytest.fixture

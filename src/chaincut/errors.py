@@ -12,6 +12,7 @@ an exit status. Messages carry ids and field names, never personal data.
     ├── PermissionDenied          the caller's roles do not allow the operation
     ├── RateLimited               too many requests from one client; retry later
     ├── NotFound                  a person, venue or case that is not there (or not yours)
+    ├── JobFailed                 a distributed job (Spark) failed; it wrote nothing
     ├── Conflict                  a duplicate reference or a clashing write
     │   └── BookingRefused        a border booking the quota or the one-a-day rule refuses
     └── InvalidInput              a request or a file that breaks the rules
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidHealthCertificate",
     "InvalidInput",
     "InvalidVenueToken",
+    "JobFailed",
     "NotAuthenticated",
     "NotFound",
     "PermissionDenied",
@@ -146,6 +148,12 @@ class NotFound(ChaincutError):
     """A referenced record does not exist (or the caller may not know that it does)."""
 
     code = "not_found"
+
+
+class JobFailed(ChaincutError):
+    """A distributed job (a Spark trace) that failed; it left no output behind."""
+
+    code = "job_failed"
 
 
 class Conflict(ChaincutError):

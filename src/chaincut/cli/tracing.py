@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import enum
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
@@ -23,10 +22,15 @@ from chaincut.errors import NotFound
 from chaincut.policy import load_policy
 from chaincut.runtime import tune_allocator
 from chaincut.store import Store
-from chaincut.tracing.columns import ContactTable, EvidenceTable
+from chaincut.tracing.batch_files import BatchFiles
 from chaincut.tracing.service import Trace, TracingService, load_engine_behind
 
 __all__ = ["trace"]
+
+
+class Engine(enum.StrEnum):
+    embedded = "embedded"
+    spark = "spark"
 
 
 class OutputFormat(enum.StrEnum):
@@ -52,7 +56,31 @@ def trace(
         typer.Option("--reported-on", formats=["%Y-%m-%d"], help="trace every case reported that day"),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="with --reported-on: write contacts to this Parquet file")
+        str | None,
+        typer.Option(
+            help="with --reported-on: write the contacts to this Parquet file (Spark: folder or URI)"
+        ),
+    ] = None,
+    evidence_out: Annotated[
+        str | None,
+        typer.Option("--evidence-out", help="with --reported-on: write every piece of evidence here too"),
+    ] = None,
+    engine: Annotated[
+        Engine, typer.Option(help="with --reported-on: trace here, or as a Spark job (chaincut[spark])")
+    ] = Engine.embedded,
+    master: Annotated[
+        str | None,
+        typer.Option(help="with --engine spark: local[2], spark://host:7077, yarn... (default: local[*])"),
+    ] = None,
+    archive: Annotated[
+        str | None,
+        typer.Option(
+            help="with --engine spark: the store's archive where executors read it (s3a://, hdfs://)"
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option("--spark-conf", help="with --engine spark: a Spark setting KEY=VALUE (repeatable)"),
     ] = None,
     compare_policy: Annotated[
         Path | None, typer.Option("--compare-policy", help="with --case: show what this policy would change")
@@ -68,13 +96,27 @@ def trace(
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --case, --person or --reported-on")
     as_json = json_output or output_format is OutputFormat.json
-    load_engine_behind()  # the engine's compiled loops load while the store opens
+    spark = _spark_options(engine, reported_on, out, master, archive, spark_conf)
+    if evidence_out is not None and out is None:
+        raise typer.BadParameter("--evidence-out needs --out", param_hint="--evidence-out")
+    if spark is None:
+        load_engine_behind()  # the engine's compiled loops load while the store opens
     with services() as svc:
         zone = svc.settings.zone
+        if spark is not None:
+            from chaincut.tracing.spark.job import require_spark
+
+            require_spark()  # before anything is read: say what to install
         _audit(svc, case=case, person=person, reported_on=reported_on, purpose=purpose)
+        if reported_on is not None and spark is not None:
+            assert out is not None
+            _on_spark(svc, reported_on.date(), spark, out, evidence_out, as_json)
+            return
         if reported_on is not None:
             tune_allocator()  # a day's trace allocates many large arrays: keep freed memory for reuse
-            _batch(svc.tracing, svc.store, reported_on.date(), out, as_json)
+            contacts_to = None if out is None else Path(out)
+            evidence_to = None if evidence_out is None else Path(evidence_out)
+            _batch(svc.tracing, svc.store, reported_on.date(), contacts_to, evidence_to, as_json)
             return
         if compare_policy is not None:
             if case is None:
@@ -111,6 +153,44 @@ def trace(
             print_json(result.to_json(zone))
         else:
             _table(result, zone)
+
+
+@dataclass(frozen=True)
+class _SparkOptions:
+    master: str | None
+    archive: str | None
+    settings: dict[str, str]
+
+
+def _spark_options(
+    engine: Engine,
+    reported_on: datetime | None,
+    out: str | None,
+    master: str | None,
+    archive: str | None,
+    spark_conf: list[str] | None,
+) -> _SparkOptions | None:
+    """The Spark job's options (None: the embedded engine), checked against each other."""
+    if engine is Engine.embedded:
+        for name, value in (("--master", master), ("--archive", archive), ("--spark-conf", spark_conf)):
+            if value:
+                raise typer.BadParameter("only with --engine spark", param_hint=name)
+        return None
+    if reported_on is None:
+        raise typer.BadParameter(
+            "--engine spark traces a day's cases: give --reported-on", param_hint="--engine"
+        )
+    if out is None:
+        raise typer.BadParameter(
+            "--engine spark writes the contacts to a file: give --out", param_hint="--out"
+        )
+    settings: dict[str, str] = {}
+    for item in spark_conf or []:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--spark-conf")
+        settings[key.strip()] = value
+    return _SparkOptions(master, archive, settings)
 
 
 def _audit(
@@ -153,26 +233,32 @@ def _table(result: Trace, zone: object) -> None:
     console.print(table)
 
 
-def _batch(tracing: TracingService, store: Store, day: date, out: Path | None, as_json: bool) -> None:
-    writer: _ContactsWriter | None = None
-    if out is not None:
-        with store.read() as uow:  # the same cases, in the same order, as trace_reported_on
-            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
-        writer = _ContactsWriter(store, [c.ref for c in cases], out)
+def _batch(
+    tracing: TracingService,
+    store: Store,
+    day: date,
+    out: Path | None,
+    evidence_out: Path | None,
+    as_json: bool,
+) -> None:
     started = time.perf_counter()
-    try:
-        with step_progress(quiet=as_json) as progress:
-            batch = tracing.trace_reported_on(
-                day,
-                keep_contacts=False,
-                on_chunk=None if writer is None else writer.write,
-                on_progress=progress,
-            )
-    finally:
-        if writer is not None:
-            writer.close()
+    with store.read() as uow:  # the same cases, in the same order, as trace_reported_on
+        cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+    files = (
+        nullcontext(None)
+        if out is None
+        else BatchFiles(store, [c.ref for c in cases], tracing.rules(), out, evidence_out)
+    )
+    with files as writer, step_progress(quiet=as_json) as progress:
+        batch = tracing.trace_cases(
+            cases,
+            keep_contacts=False,
+            on_chunk=None if writer is None else writer.write,
+            on_progress=progress,
+        )
     summary: dict[str, object] = {
         "reported_on": day.isoformat(),
+        "engine": Engine.embedded.value,
         "cases": len(batch.case_refs),
         "contacts": batch.contact_count,
         "evidence": batch.evidence_count,
@@ -183,44 +269,60 @@ def _batch(tracing: TracingService, store: Store, day: date, out: Path | None, a
     }
     if out is not None:
         summary["out"] = str(out)
+    if evidence_out is not None:
+        summary["evidence_out"] = str(evidence_out)
+    _print_summary(summary, as_json)
+
+
+def _on_spark(
+    svc: Services,
+    day: date,
+    options: _SparkOptions,
+    out: str,
+    evidence_out: str | None,
+    as_json: bool,
+) -> None:
+    from chaincut.tracing.spark.job import spark_session, trace_on_spark
+
+    started = time.perf_counter()
+    with svc.store.read() as uow:
+        cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+    with step_progress(quiet=as_json) as progress:
+        progress(_STARTING, 0, 1)
+        spark = spark_session(options.master, options.settings)
+        progress(_STARTING, 1, 1)
+        result = trace_on_spark(
+            spark,
+            svc.tracing,
+            svc.store,
+            cases,
+            out=out,
+            evidence_out=evidence_out,
+            archive=options.archive,
+            on_progress=progress,
+        )
+    summary: dict[str, object] = {
+        "reported_on": day.isoformat(),
+        "engine": Engine.spark.value,
+        "master": spark.sparkContext.master,
+        "cases": len(result.case_refs),
+        "contacts": result.contact_count,
+        "close": result.close,
+        "exposed": result.exposed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "policy_version": result.policy_version,
+        "out": result.out,
+    }
+    if result.evidence_out is not None:
+        summary["evidence_out"] = result.evidence_out
+    _print_summary(summary, as_json)
+
+
+_STARTING = "starting Spark"
+
+
+def _print_summary(summary: dict[str, object], as_json: bool) -> None:
     if as_json:
         print_json(summary)
     else:
         console.print(summary)
-
-
-class _ContactsWriter:
-    """Writes each chunk's contacts to one Parquet file, with the case's and person's refs."""
-
-    def __init__(self, store: Store, case_refs: list[str], path: Path) -> None:
-        with store.read() as uow:
-            index = uow.people.ref_index().sort_by("id")
-        self._case_refs = pa.array(case_refs, pa.string())
-        self._ids = index["id"].to_numpy()
-        self._refs = index["ref"]
-        self._path = path
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, evidence: EvidenceTable, contacts: ContactTable) -> None:
-        del evidence  # the contacts carry what a list needs; the evidence stays in the trace
-        person = self._refs.take(pa.array(np.searchsorted(self._ids, contacts.person)))
-        via = self._refs.take(pa.array(np.searchsorted(self._ids, contacts.via)))
-        table = pa.table(
-            {
-                "case": self._case_refs.take(pa.array(contacts.root)),
-                "person": person,
-                "tier": pa.array(np.where(contacts.tier == 2, "close", "exposed")),
-                "generation": contacts.generation,
-                "minutes": np.round(contacts.seconds / 60, 2),
-                "via": via,
-                "first_exposure": pa.array(contacts.first_start * 1000, pa.timestamp("ms", tz="UTC")),
-                "last_exposure": pa.array(contacts.last_end * 1000, pa.timestamp("ms", tz="UTC")),
-            }
-        )
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._path, table.schema, compression="zstd")
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()

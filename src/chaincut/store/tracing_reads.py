@@ -140,6 +140,24 @@ class TracingReads:
             parts.append(_columns(self._conn.execute(stmt).all(), 2))
         return [np.concatenate([p[i] for p in parts]) for i in range(2)] if parts else _columns([], 2)
 
+    def visits_between(self, start: int, end: int) -> list[I64]:
+        """Every visit (person, venue, entered, left or -1, clipped) meeting [start, end]."""
+        return self._visits(
+            and_(visits.c.entered_at <= end, or_(visits.c.left_at.is_(None), visits.c.left_at >= start))
+        )
+
+    def encounters_between(self, start: int, end: int) -> list[I64]:
+        """Every encounter (a, b, start, end) meeting [start, end]."""
+        stmt = select(
+            encounters.c.person_a, encounters.c.person_b, encounters.c.start_at, encounters.c.end_at
+        ).where(encounters.c.start_at <= end, encounters.c.end_at >= start)
+        return _columns(self._conn.execute(stmt).all(), 4)
+
+    def households(self) -> list[I64]:
+        """Every person who has a household, and its id: (person, household)."""
+        stmt = select(people.c.id, people.c.household_id).where(people.c.household_id.is_not(None))
+        return _columns(self._conn.execute(stmt).all(), 2)
+
     def venue_types(self) -> dict[int, str]:
         """Every venue's type, by venue id."""
         return {int(i): str(t) for i, t in self._conn.execute(select(venues.c.id, venues.c.venue_type))}

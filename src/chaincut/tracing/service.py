@@ -47,7 +47,15 @@ from chaincut.tracing.store_sources import ArchiveScanSource, SqlSource
 from chaincut.tracing.trace import Trace
 from chaincut.tracing.windows import Window, infectious_window
 
-__all__ = ["BatchTrace", "ContactChange", "RiskyVenue", "Trace", "TracingService", "load_engine_behind"]
+__all__ = [
+    "BatchInputs",
+    "BatchTrace",
+    "ContactChange",
+    "RiskyVenue",
+    "Trace",
+    "TracingService",
+    "load_engine_behind",
+]
 
 # An open visit at a venue of a type the policy lacks has no default stay to close it at:
 # it is read as open until the time of tracing (a stay this long ends there), so a trace it
@@ -97,6 +105,18 @@ class BatchTrace:
     close: int
     exposed: int
     contacts: ContactTable | None = None
+
+
+@dataclass(frozen=True)
+class BatchInputs:
+    """A batch trace's starting point: the time of tracing, the policy's rules, the default stay
+    (seconds, by venue id) that closes an open visit, and the cases' windows."""
+
+    now: datetime
+    as_of: int
+    rules: TracingRules
+    stay: np.ndarray[Any, np.dtype[np.int64]]
+    windows: IndexWindows
 
 
 class _IndexSlot:
@@ -404,6 +424,26 @@ class TracingService:
             cases, keep_contacts=keep_contacts, on_chunk=on_chunk, on_progress=on_progress
         )
 
+    def rules(self) -> TracingRules:
+        """The policy's rules as the engine applies them, for every venue the store knows."""
+        return self._rules(self._policy)[0]
+
+    def batch_inputs(self, cases: Sequence[Case]) -> BatchInputs:
+        """What a batch trace of ``cases`` starts from: root ``i`` is ``cases[i]``, over its
+        infectious window as of now (a case with an empty window has no row)."""
+        now = self._clock.now()
+        rules, stay = self._rules(self._policy)
+        roots, people, starts, ends = [], [], [], []
+        for i, case in enumerate(cases):
+            window = infectious_window(case, self._policy, self._zone, now)
+            if not window.empty:
+                roots.append(i)
+                people.append(case.person_id)
+                starts.append(window.start)
+                ends.append(window.end)
+        windows = IndexWindows.of(roots, people, starts, ends)
+        return BatchInputs(now, to_epoch(now), rules, stay, windows)
+
     def trace_cases(
         self,
         cases: Sequence[Case],
@@ -424,18 +464,8 @@ class TracingService:
         ``on_progress(stage, done, total)`` hears of the read ("reading whereabouts") and of
         the cases traced ("tracing cases"; a case with no infectious window is done at once).
         """
-        now = self._clock.now()
-        as_of = to_epoch(now)
-        rules, stay = self._rules(self._policy)
-        roots, people, starts, ends = [], [], [], []
-        for i, case in enumerate(cases):
-            window = infectious_window(case, self._policy, self._zone, now)
-            if not window.empty:
-                roots.append(i)
-                people.append(case.person_id)
-                starts.append(window.start)
-                ends.append(window.end)
-        windows = IndexWindows.of(roots, people, starts, ends)
+        batch = self.batch_inputs(cases)
+        now, as_of, rules, stay, windows = batch.now, batch.as_of, batch.rules, batch.stay, batch.windows
         kept: list[ContactTable] = []
         contacts = evidence_rows = close = exposed = 0
         report = on_progress or (lambda stage, done, total: None)

@@ -25,12 +25,14 @@ from chaincut.store.archive import Kind
 from chaincut.store.tracing_reads import DEFAULT_CHUNK_SIZE
 from chaincut.tracing.columns import I64, EncounterArrays, VisitArrays
 
-__all__ = ["ArchiveScanSource", "SqlSource"]
+__all__ = ["ArchiveScanSource", "SqlSource", "close_open_visits"]
 
 _HOUR = 3_600
 
 
-def _close_open(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArrays:
+def close_open_visits(visits: list[I64], stay_by_venue: I64, as_of: int) -> VisitArrays:
+    """SQL's visit columns (left -1 while open) with every open visit closed at its venue type's
+    default stay (``stay_by_venue``, seconds), or at ``as_of`` if that comes first."""
     person, venue, entered, left, clipped = visits
     still_open = left < 0
     if still_open.any():
@@ -57,14 +59,14 @@ class SqlSource:
     def visits_of(self, persons: I64, start: int, end: int) -> VisitArrays:
         with self._store.read() as uow:
             rows = uow.tracing.visits_of(persons, start, end, chunk_size=self._chunk)
-        return _close_open(rows, self._stay, self._as_of)
+        return close_open_visits(rows, self._stay, self._as_of)
 
     def visits_near(self, venue: I64, start: I64, end: I64) -> VisitArrays:
         if not len(venue):
             return VisitArrays.empty()
         with self._store.read() as uow:
             rows = uow.tracing.visits_at(venue, int(start.min()), int(end.max()), chunk_size=self._chunk)
-        return _close_open(rows, self._stay, self._as_of)
+        return close_open_visits(rows, self._stay, self._as_of)
 
     def encounters_of(self, persons: I64, start: int, end: int) -> EncounterArrays:
         with self._store.read() as uow:
