@@ -89,6 +89,15 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--postgres-runs", type=int, default=1, help="times to run the SQL (best is kept)")
     parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plan (EXPLAIN ANALYZE)")
     parser.add_argument("--json", action="store_true", help="only the JSON line on stdout (no table)")
+    parser.add_argument(
+        "--spark",
+        default=None,
+        metavar="MASTER",
+        help="also trace the day as a Spark job on MASTER, e.g. local[2] (pip install -e '.[spark]')",
+    )
+    parser.add_argument(
+        "--spark-driver-memory", default="6g", help="the driver's heap (in local mode, the executors')"
+    )
     args = parser.parse_args(argv)
     if args.people is None:
         args.people = max(1000, round(args.checkins * HK_PEOPLE / HK_CHECKINS))
@@ -335,6 +344,71 @@ def _batch(data_dir: str, at: datetime, day: date, pairs_file: str, runs: int) -
             "generation_1": generation_1,
             "peak_rss_mib": _rss_mib(),
             "phases": {k: round(v, 2) for k, v in sorted(first_phases.items(), key=lambda kv: -kv[1])},
+        }
+    finally:
+        svc.close()
+
+
+def _java_children() -> list[int]:
+    """The JVMs this process started (Spark's driver, which in local mode runs the executors)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if "java" in Path(f"/proc/{child}/comm").read_text():
+                found.append(int(child))
+    return found
+
+
+def _peak_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def _spark(
+    data_dir: str, at: datetime, day: date, pairs_file: str, master: str, memory: str, out: str
+) -> dict[str, Any]:
+    """The day traced as ``chaincut trace --engine spark`` traces it: the session started (timed
+    apart), then the job, which writes the contacts; its pairs are compared with chaincut's."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from chaincut.tracing.spark.job import spark_session, trace_on_spark
+
+    svc = _services(data_dir, at, batch=True)
+    try:
+        started = time.perf_counter()
+        spark = spark_session(master, {"spark.driver.memory": memory})
+        session_seconds = time.perf_counter() - started
+        with svc.store.read() as uow:
+            cases, _ = uow.cases.list(reported_from=day, reported_to=day, limit=10**9)
+            people = uow.people.ref_index()
+        started = time.perf_counter()
+        result = trace_on_spark(spark, svc.tracing, svc.store, cases, out=out)
+        seconds = time.perf_counter() - started
+        jvm = _java_children()
+        written = pq.read_table(out, columns=["case", "person"])
+        ids = dict(zip(people["ref"].to_pylist(), people["id"].to_pylist(), strict=True))
+        case_person = {c.ref: c.person_id for c in cases}
+        found = np.array(
+            [
+                (case_person[c] << 32) | ids[p]
+                for c, p in zip(written["case"].to_pylist(), written["person"].to_pylist(), strict=True)
+            ],
+            dtype=np.int64,
+        )
+        ours = np.load(pairs_file)
+        spark.stop()
+        return {
+            "seconds": round(seconds, 2),
+            "session_seconds": round(session_seconds, 2),
+            "contacts": result.contact_count,
+            "same_pairs": bool(np.array_equal(np.sort(found), np.sort(ours))),
+            "master": master,
+            "driver_memory": memory,
+            "jvm_peak_rss_mib": max((_peak_mib(pid) for pid in jvm), default=None),
+            "python_peak_rss_mib": _rss_mib(),
         }
     finally:
         svc.close()
@@ -791,6 +865,21 @@ def main(argv: list[str]) -> int:
                 }
             _log(f"chaincut interactive: {interactive}")
 
+        spark: dict[str, Any] = {}
+        if args.spark:
+            _log(f"Spark: the day as a Spark job on {args.spark} (driver memory {args.spark_driver_memory})")
+            spark = _in_child(
+                _spark,
+                str(data_dir),
+                at,
+                day,
+                pairs_file,
+                args.spark,
+                args.spark_driver_memory,
+                str(work / "spark-contacts.parquet"),
+            )
+            _log(f"Spark: {spark}")
+
         duck: dict[str, Any] = {}
         if not args.no_duckdb:
             _log(f"DuckDB: the same SQL over the store's Parquet archive ({args.duckdb_threads} threads)")
@@ -841,6 +930,10 @@ def main(argv: list[str]) -> int:
                 round(batch["seconds"] / duck["evidence_seconds"], 2) if duck else None
             ),
             "chaincut_peak_rss_mib": batch["peak_rss_mib"],
+            "spark_seconds": spark.get("seconds"),
+            "spark_over_chaincut": round(spark["seconds"] / batch["seconds"], 1) if spark else None,
+            "spark_same_pairs": spark.get("same_pairs"),
+            "spark": spark,
             "interactive_p50_ms": interactive.get("p50_ms"),
             "interactive_p99_ms": interactive.get("p99_ms"),
             "resident_load_seconds": interactive.get("warm_up_seconds"),

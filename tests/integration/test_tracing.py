@@ -26,6 +26,7 @@ from chaincut.errors import Conflict, InvalidInput, NotFound
 from chaincut.people import PersonDraft
 from chaincut.policy import ContactRule
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA
+from chaincut.tracing.batch_files import BatchFiles
 from chaincut.tracing.cases import CaseDraft
 from chaincut.tracing.service import TracingService
 from chaincut.venues.registry import VenueDraft
@@ -325,6 +326,34 @@ def test_trace_on_the_command_line(embedded_services: Services) -> None:
     )
     assert missing.exit_code == 1
     assert "no person 'P404'" in missing.output
+
+
+def test_a_day_s_files_appear_whole_or_not_at_all(outbreak: Services, tmp_path: Path) -> None:
+    with outbreak.store.read() as uow:
+        cases, _ = uow.cases.list()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    contacts, evidence = folder / "contacts.parquet", folder / "evidence.parquet"
+    contacts.write_bytes(b"yesterday's file")
+    refs, rules = [c.ref for c in cases], outbreak.tracing.rules()
+    files = BatchFiles(outbreak.store, refs, rules, contacts, evidence)
+    with pytest.raises(OSError, match="disk full"), files:
+        outbreak.tracing.trace_cases(cases, keep_contacts=False, on_chunk=files.write)
+        raise OSError("disk full")  # the trace fails after a chunk was written
+    assert sorted(p.name for p in folder.iterdir()) == ["contacts.parquet"]  # no partial file
+    assert contacts.read_bytes() == b"yesterday's file"
+    with BatchFiles(outbreak.store, refs, rules, contacts, evidence) as files:
+        batch = outbreak.tracing.trace_cases(cases, keep_contacts=False, on_chunk=files.write)
+    assert sorted(p.name for p in folder.iterdir()) == ["contacts.parquet", "evidence.parquet"]
+    assert pq.read_table(contacts).num_rows == batch.contact_count == 5
+    rows = pq.read_table(evidence).to_pylist()
+    assert len(rows) == batch.evidence_count
+    by_kind = {(r["person"], r["kind"]): r for r in rows}
+    assert by_kind[("P4", "household")]["rule"] == "household"
+    assert by_kind[("P5", "encounter")]["encounters"] == 2
+    at_restaurant = by_kind[("P2", "venue")]
+    assert (at_restaurant["venue"], at_restaurant["rule"]) == ("R1", "venue_types.restaurant.contact")
+    assert at_restaurant["minutes"] == 60.0 and at_restaurant["case"] == "C1" and at_restaurant["via"] == "P1"
 
 
 def test_the_tracer_s_api(outbreak: Services) -> None:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from chaincut.bootstrap import Services
@@ -92,7 +93,7 @@ def on_spark(spark: Any, world: World) -> tuple[pa.Table, pa.Table]:
     )
     rules = TracingRules.build(world.policy, world.venue_types)
     try:
-        evidence = spark_trace(spark, inputs, rules, world.as_of, bucket_seconds=900)
+        evidence = spark_trace(spark, inputs, rules, world.as_of, bucket_seconds=900).persist()
         return evidence.toArrow(), spark_summarise(evidence, rules).toArrow()
     finally:
         spark.catalog.clearCache()
@@ -111,9 +112,33 @@ EVIDENCE = [f.name for f in fields(EvidenceTable)]
 CONTACTS = [f.name for f in fields(ContactTable)]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(worlds())
+def merged(parts: list[World]) -> World:
+    """The worlds side by side as one, under the first one's policy: people, venues, households
+    and roots of each numbered apart, so they never meet. A Spark job costs seconds even on a
+    few rows, so each job traces several of the oracle's worlds at once.
+
+    A venue of a type the policy lacks refuses the whole trace when it meets a window, so only
+    the first world keeps such venues; the others' are given a type the policy has.
+    """
+    first = parts[0]
+    known = sorted(first.policy.venue_types)
+    world = World(first.policy, {}, [], [], {}, [], max(w.as_of for w in parts))
+    for k, part in enumerate(parts):
+        p, v, r = 100 * k, 10 * k, 10 * k  # a world has under 10 people, 5 venues, 4 roots
+        for venue, kind in part.venue_types.items():
+            world.venue_types[v + venue] = kind if k == 0 or kind in known else known[venue % len(known)]
+        world.visits.extend((p + a, v + b, c, d, e) for a, b, c, d, e in part.visits)
+        world.encounters.extend((p + a, p + b, c, d) for a, b, c, d in part.encounters)
+        world.households.update({p + person: 10 * k + h for person, h in part.households.items()})
+        world.windows.extend((r + root, p + person, c, d) for root, person, c, d in part.windows)
+    return world
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(worlds(), min_size=4, max_size=4).map(merged))
 def test_spark_finds_the_same_evidence_as_the_embedded_engine(spark: Any, world: World) -> None:
+    """The oracle's worlds (boundaries, clipped stays, contacts of contacts to depth 3, venue
+    types the policy lacks), four at a time: the same evidence and contacts, row for row."""
     try:
         evidence, contacts = embedded(world)
     except UnknownVenueType as refused:  # a stay at a venue of a type the policy lacks meets a window
@@ -451,3 +476,11 @@ def test_without_pyspark_or_java_the_command_says_what_to_install(
     monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
     with pytest.raises(ConfigurationError, match=r"pip install 'chaincut\[spark\]'"):
         require_spark()
+
+
+def test_spark_submit_is_given_chaincut_s_own_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from chaincut.cli import spark_submit
+
+    spark_submit.run(["--path"])
+    printed = Path(capsys.readouterr().out.strip())
+    assert printed == Path(spark_submit.__file__) and printed.suffix == ".py" and printed.is_file()

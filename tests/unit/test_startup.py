@@ -1,6 +1,7 @@
 """Every ``chaincut`` command, and every server start, loads the command line and the services:
 what only a few commands use (scipy's statistics, PDF and font libraries, spreadsheets, the web
-pages, numba) loads when used, not then. Each of these cost a command a third to a half of a second."""
+pages, numba, PySpark) loads when used, not then. Each of these cost a command a third to a half
+of a second."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ LOADED_ONLY_WHEN_USED = (
     "openpyxl",
     "matplotlib",
     "numba",
+    "pyspark",  # an optional extra: only --engine spark loads it
     "fastapi",
     "chaincut.web",
     "chaincut.api",

@@ -82,6 +82,8 @@ def require_spark() -> None:
 def spark_session(master: str | None, settings: Mapping[str, str] = {}) -> SparkSession:
     """A session on ``master`` (None: the one spark-submit gave, else ``local[*]``)."""
     builder = SparkSession.builder.appName("chaincut trace")
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit
+        master = "local[*]"
     if master is not None:
         builder = builder.master(master)
     for key, value in {**SPARK_SETTINGS, **settings}.items():
@@ -111,10 +113,6 @@ def trace_on_spark(
     batch = tracing.batch_inputs(cases)
     rules = batch.rules
     case_refs = [c.ref for c in cases]
-    report(_READING, 0, 1)
-    inputs = read_inputs(spark, store, batch, archive) if len(batch.windows) else None
-    refs = references(spark, store, case_refs)
-    report(_READING, 1, 1)
     counts = {Tier.CLOSE: 0, Tier.EXPOSED: 0}
 
     def started(generation: int) -> None:
@@ -122,25 +120,23 @@ def trace_on_spark(
 
     written: list[tuple[str, str]] = []  # (where it is being written, where it goes)
     try:
+        report(_READING, 0, 1)
+        inputs = read_inputs(spark, store, batch, archive) if len(batch.windows) else None
+        refs = references(spark, store, case_refs)
+        report(_READING, 1, 1)
         if inputs is None:
             evidence = empty_evidence(spark)
         else:
-            evidence = trace(
-                spark,
-                inputs,
-                rules,
-                batch.as_of,
-                on_generation=lambda g: report(_TRACING, g - 1, rules.depth),
-            )
+            evidence = trace(spark, inputs, rules, batch.as_of, on_generation=started)
         if evidence_out is not None:  # read twice: once for the file, once for the contacts
             evidence = evidence.persist(StorageLevel.MEMORY_AND_DISK)
-            written.append(_write(_evidence_file(evidence, refs, rules), evidence_out))
+            _write(_evidence_file(evidence, refs, rules), evidence_out, written)
         report(_TRACING, rules.depth, rules.depth)
         report(_WRITING, 0, 1)
-        written.append(_write(_contact_file(summarise(evidence, rules), refs), out))
+        _write(_contact_file(summarise(evidence, rules), refs), out, written)
         for row in spark.read.parquet(written[-1][0]).groupBy("tier").count().collect():
             counts[Tier(row["tier"])] = int(row["count"])
-        for partial, target in written:
+        for partial, target in written:  # the contacts last: they say the trace is complete
             _move(spark, partial, target)
         report(_WRITING, 1, 1)
     except Exception as error:
@@ -171,11 +167,12 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _write(frame: DataFrame, target: str) -> tuple[str, str]:
-    """``frame`` written as Parquet beside ``target``, under a name of its own."""
+def _write(frame: DataFrame, target: str, written: list[tuple[str, str]]) -> None:
+    """``frame`` written as Parquet beside ``target`` under a name of its own, noted in ``written``
+    first (a write that fails part way may leave files there)."""
     partial = partial_path(target.rstrip("/"))
+    written.append((partial, target))
     frame.write.parquet(partial, compression="zstd")
-    return partial, target
 
 
 def _move(spark: SparkSession, partial: str, target: str) -> None:
