@@ -62,9 +62,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One Spark session in local mode for the whole run (Spark takes seconds to start)."""
     try:
-        from chaincut.tracing.spark.job import require_spark, spark_session
+        from chaincut.tracing.spark import require_spark
 
         require_spark()
+        from chaincut.tracing.spark.job import spark_session
     except (ImportError, ConfigurationError) as missing:
         if in_ci():
             pytest.fail(f"CI=true but Spark cannot run: {missing}", pytrace=False)

@@ -34,7 +34,7 @@ from chaincut.errors import ConfigurationError, JobFailed, UnknownVenueType
 from chaincut.people import PersonDraft
 from chaincut.policy import ContactsOfContactsRule, Policy
 from chaincut.store import ENCOUNTER_SCHEMA, VISIT_SCHEMA
-from chaincut.tracing.batch_files import BatchFiles
+from chaincut.tracing.batch_files import CONTACT_FILE_COLUMNS, BatchFiles
 from chaincut.tracing.cases import CaseDraft
 from chaincut.tracing.columns import ContactTable, EncounterArrays, EvidenceTable, IndexWindows, VisitArrays
 from chaincut.tracing.engine import summarise, trace
@@ -63,7 +63,7 @@ def embedded(world: World) -> tuple[EvidenceTable, ContactTable]:
     return evidence, summarise(evidence, rules)
 
 
-def on_spark(spark: Any, world: World) -> tuple[pa.Table, pa.Table]:
+def on_spark(spark: Any, world: World, bucket_seconds: int = 900) -> tuple[pa.Table, pa.Table]:
     from chaincut.tracing.spark.inputs import frame
     from chaincut.tracing.spark.plan import SparkInputs
     from chaincut.tracing.spark.plan import summarise as spark_summarise
@@ -93,7 +93,7 @@ def on_spark(spark: Any, world: World) -> tuple[pa.Table, pa.Table]:
     )
     rules = TracingRules.build(world.policy, world.venue_types)
     try:
-        evidence = spark_trace(spark, inputs, rules, world.as_of, bucket_seconds=900).persist()
+        evidence = spark_trace(spark, inputs, rules, world.as_of, bucket_seconds=bucket_seconds).persist()
         return evidence.toArrow(), spark_summarise(evidence, rules).toArrow()
     finally:
         spark.catalog.clearCache()
@@ -135,10 +135,11 @@ def merged(parts: list[World]) -> World:
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(worlds(), min_size=4, max_size=4).map(merged))
-def test_spark_finds_the_same_evidence_as_the_embedded_engine(spark: Any, world: World) -> None:
+@given(st.lists(worlds(), min_size=4, max_size=4).map(merged), st.sampled_from([60, 900, 3600]))
+def test_spark_finds_the_same_evidence_as_the_embedded_engine(spark: Any, world: World, bucket: int) -> None:
     """The oracle's worlds (boundaries, clipped stays, contacts of contacts to depth 3, venue
-    types the policy lacks), four at a time: the same evidence and contacts, row for row."""
+    types the policy lacks), four at a time: the same evidence and contacts, row for row,
+    whatever the width of the venue join's buckets (finer and coarser than the worlds' grid)."""
     try:
         evidence, contacts = embedded(world)
     except UnknownVenueType as refused:  # a stay at a venue of a type the policy lacks meets a window
@@ -147,10 +148,10 @@ def test_spark_finds_the_same_evidence_as_the_embedded_engine(spark: Any, world:
         refused_type = None
     if refused_type is not None:
         with pytest.raises(UnknownVenueType) as caught:
-            on_spark(spark, world)
+            on_spark(spark, world, bucket)
         assert caught.value.venue_type == refused_type
         return
-    spark_evidence, spark_contacts = on_spark(spark, world)
+    spark_evidence, spark_contacts = on_spark(spark, world, bucket)
     assert spark_evidence.column_names == EVIDENCE
     assert rows_of(spark_evidence, EVIDENCE) == rows_of(evidence, EVIDENCE)
     assert rows_of(spark_contacts, CONTACTS) == rows_of(contacts, CONTACTS)
@@ -276,9 +277,6 @@ def both_engines(
         services.store, [c.ref for c in cases], tracing.rules(), paths["contacts"], paths["evidence"]
     ) as files:
         tracing.trace_cases(cases, keep_contacts=False, on_chunk=files.write, roots_per_chunk=3, workers=1)
-    import time
-
-    t = time.time()
     done = trace_on_spark(
         spark,
         tracing,
@@ -287,7 +285,6 @@ def both_engines(
         out=str(paths["spark-contacts"]),
         evidence_out=str(paths["spark-evidence"]),
     )
-    print("spark", time.time() - t)
     tables = {name: pq.read_table(path) for name, path in paths.items()}
     assert done.contact_count == tables["contacts"].num_rows
     assert done.close == pc.sum(pc.equal(tables["contacts"]["tier"], "close")).as_py()
@@ -313,11 +310,7 @@ def assert_same_files(tables: dict[str, pa.Table]) -> None:
 def test_a_district_s_day_is_traced_the_same_on_spark(
     spark: Any, embedded_services: Services, tmp_path: Path
 ) -> None:
-    import time
-
-    t = time.time()
     build_district(embedded_services)
-    print("build", time.time() - t)
     tracing = embedded_services.tracing.under(deeper(embedded_services.policy))
     tables = both_engines(spark, embedded_services, tracing, tmp_path)
     assert_same_files(tables)
@@ -393,8 +386,9 @@ def test_chaincut_trace_engine_spark_on_the_command_line(
     )
     assert there.exit_code == 0, there.output
     summary, embedded_summary = json.loads(there.stdout), json.loads(here.stdout)
-    assert summary["engine"] == "spark" and summary["master"] == "local[2]"
+    assert summary["engine"] == "spark"
     assert summary["contacts"] == embedded_summary["contacts"] > 0
+    assert summary["evidence"] == embedded_summary["evidence"]
     ours, theirs = pq.read_table(out / "here.parquet"), pq.read_table(out / "there.parquet")
     # The command line runs on the real clock, a moment apart: a window still open ends at each
     # run's own moment, so the last exposures may differ by that much. All else is equal.
@@ -443,16 +437,25 @@ def test_an_archive_of_another_store_is_refused(
     build_district(embedded_services)
     archive = embedded_services.store.archive
     assert archive is not None
-    copy = tmp_path / "copy"
-    shutil.copytree(archive.root, copy)
-    manifest = copy / "visits" / "manifest.json"
-    manifest.write_text(manifest.read_text().replace(str(archive.store_id), "another-store"))
+
+    def copied(name: str, store_id: str | None) -> Path:
+        """A copy of the archive whose visits' manifest names ``store_id`` (None: no store)."""
+        copy = tmp_path / name
+        shutil.copytree(archive.root, copy)
+        manifest = copy / "visits" / "manifest.json"
+        content = json.loads(manifest.read_text())
+        content.pop("store_id")
+        manifest.write_text(json.dumps(content | ({"store_id": store_id} if store_id else {})))
+        return copy
+
     with embedded_services.store.read() as uow:
         cases, _ = uow.cases.list(reported_from=DAY, reported_to=DAY, limit=100)
-    for root, expected in (
-        (copy, "belongs to store another-store"),
+    refused = (
+        (copied("another", "another-store"), "belongs to store another-store"),
+        (copied("unbound", None), "holds whereabouts but names no store"),
         (tmp_path / "nowhere", "no whereabouts archive"),
-    ):
+    )
+    for root, expected in refused:
         with pytest.raises(ConfigurationError, match=expected):
             trace_on_spark(
                 spark,
@@ -465,17 +468,75 @@ def test_an_archive_of_another_store_is_refused(
     assert not (tmp_path / "contacts.parquet").exists()
 
 
-def test_without_pyspark_or_java_the_command_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_day_without_cases_writes_an_empty_file(
+    spark: Any, embedded_services: Services, tmp_path: Path
 ) -> None:
-    from chaincut.tracing.spark.job import require_spark
+    from chaincut.tracing.spark.job import trace_on_spark
+
+    out = tmp_path / "contacts.parquet"
+    done = trace_on_spark(spark, embedded_services.tracing, embedded_services.store, [], out=str(out))
+    assert (done.contact_count, done.case_refs) == (0, [])
+    written = pq.read_table(out)
+    assert written.num_rows == 0 and written.column_names == list(CONTACT_FILE_COLUMNS)
+
+
+def test_without_pyspark_or_java_the_command_says_what_to_install(
+    embedded_services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chaincut.tracing.spark import require_spark
 
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java there
     with pytest.raises(ConfigurationError, match="apt-get install openjdk-17-jre-headless"):
         require_spark()
-    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
-    with pytest.raises(ConfigurationError, match=r"pip install 'chaincut\[spark\]'"):
+    old_java = tmp_path / "bin" / "java"
+    old_java.parent.mkdir()
+    old_java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.21\" 2023-10-17' >&2\n")
+    old_java.chmod(0o755)
+    with pytest.raises(ConfigurationError, match=r"Java 17 or newer \(.*java is 11\)"):
         require_spark()
+    monkeypatch.delenv("JAVA_HOME")
+    # The command, as a machine without PySpark runs it: one line saying what to install.
+    for module in [m for m in sys.modules if m.split(".")[0] in ("pyspark", "py4j")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "py4j", None)
+    monkeypatch.delitem(sys.modules, "chaincut.tracing.spark.job", raising=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "trace",
+            "--reported-on",
+            DAY.isoformat(),
+            "--engine",
+            "spark",
+            "--out",
+            str(tmp_path / "c.parquet"),
+        ],
+        env=command_env(embedded_services),
+    )
+    assert result.exit_code == 1
+    assert "--engine spark needs PySpark: pip install 'chaincut[spark]'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--reported-on", "2026-11-20", "--evidence-out", "e.parquet"], "--evidence-out needs --out"),
+        (["--reported-on", "2026-11-20", "--master", "local[2]"], "only with --engine spark"),
+        (["--reported-on", "2026-11-20", "--spark-conf", "a=b"], "only with --engine spark"),
+        (["--reported-on", "2026-11-20", "--engine", "spark"], "give --out"),
+        (["--case", "C1", "--engine", "spark", "--out", "c.parquet"], "give --reported-on"),
+        (
+            ["--reported-on", "2026-11-20", "--engine", "spark", "--out", "c", "--spark-conf", "novalue"],
+            "expected KEY=VALUE, got 'novalue'",
+        ),
+    ],
+)
+def test_the_engine_s_options_are_checked_before_anything_runs(arguments: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, ["trace", *arguments])
+    assert result.exit_code == 2
+    assert expected in " ".join(result.output.replace("│", " ").split())  # as if the box were not drawn
 
 
 def test_spark_submit_is_given_chaincut_s_own_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chaincut.access.audit import event_for
@@ -48,7 +49,7 @@ def _audit(svc: Services, read: AnalyticsRead, purpose: str) -> None:
 
 def _fail(exc: ChaincutError) -> typer.Exit:
     field = f" ({exc.field})" if exc.field and not exc.message.startswith(exc.field) else ""
-    err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(exc.message + field)}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 

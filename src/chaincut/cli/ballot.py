@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
 from chaincut.cli.console import console, err, print_json, services
 from chaincut.cli.users import operator
@@ -23,7 +24,7 @@ _USAGE = 2
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(status)
 
 

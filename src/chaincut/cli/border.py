@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from chaincut.bootstrap import offline_verifier_factory
 from chaincut.border import ClearanceBundle, VerifierFactory, decision_to_dict
@@ -50,7 +51,7 @@ Token = Annotated[
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(status)
 
 

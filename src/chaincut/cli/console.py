@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -36,14 +37,14 @@ def reported_errors() -> Iterator[None]:
     """Any ChaincutError in the block becomes one clear line on stderr and exit status 1."""
     try:
         yield
-    except ImportRejected as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+    except ImportRejected as exc:  # messages are text, not markup: "chaincut[spark]" stays as written
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
         for problem in exc.errors[1:10]:
-            err.print(f"  {problem.render()}", highlight=False, soft_wrap=True)
+            err.print(f"  {escape(problem.render())}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     except ChaincutError as exc:
         field = f" ({exc.field})" if exc.field else ""
-        err.print(f"[red]error:[/red] {exc.message}{field}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(exc.message + field)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from chaincut.access.audit import event_for
 from chaincut.bootstrap import Services
@@ -78,7 +79,7 @@ def import_file(
             # str() of a file error names the file and line, which .message leaves out; soft
             # wrap keeps the error on one line however narrow the terminal (or a log file) is.
             text = exc.message if isinstance(exc, ImportRejected) else str(exc)
-            err.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
             for problem in exc.errors[1:10] if isinstance(exc, ImportRejected) else ():
                 err.print(f"  {problem.render()}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from exc

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from chaincut.bootstrap import Services, bootstrap
 from chaincut.bootstrap import db_upgrade as upgrade_store
@@ -38,7 +39,7 @@ def db_upgrade() -> None:
     try:
         done = upgrade_store(Settings())
     except ChaincutError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     if done.before == done.reached:
         said = f"{done.backend} schema already at revision {done.reached}"
@@ -373,7 +374,7 @@ def demo(
     try:
         upgrade_store(settings)
     except ChaincutError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     city_dir = Path(settings.data_dir) / "demo-city"
     with services() as svc:

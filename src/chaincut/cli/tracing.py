@@ -104,7 +104,7 @@ def trace(
     with services() as svc:
         zone = svc.settings.zone
         if spark is not None:
-            from chaincut.tracing.spark.job import require_spark
+            from chaincut.tracing.spark import require_spark
 
             require_spark()  # before anything is read: say what to install
         _audit(svc, case=case, person=person, reported_on=reported_on, purpose=purpose)
@@ -314,6 +314,7 @@ def _on_spark(
         "out": result.out,
     }
     if result.evidence_out is not None:
+        summary["evidence"] = result.evidence_count
         summary["evidence_out"] = result.evidence_out
     _print_summary(summary, as_json)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from chaincut.cli.console import console, err, print_json, services
 from chaincut.clock import SystemClock
@@ -26,7 +27,7 @@ _USAGE = 2
 
 
 def _usage(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(_USAGE)
 
 

@@ -5,7 +5,9 @@ folder or any URI Spark reads (``s3a://``, ``hdfs://``): only the segments its
 manifests name, and only once the manifests say it belongs to this store. What
 the store holds in SQL (check-ins and uploads that came one at a time, households,
 the cases' and people's references) is read here, on the driver, and shipped as
-Arrow: on the embedded default it is small beside the archive.
+Arrow: on the embedded default it is small beside the archive. On PostgreSQL, which
+holds every visit in SQL and has no archive, the driver reads them all: trace at a
+scale beyond one machine from the embedded default's archive.
 """
 
 from __future__ import annotations
@@ -126,7 +128,10 @@ def read_inputs(spark: SparkSession, store: Store, batch: BatchInputs, archive: 
         person, household = uow.tracing.households()
     visit_frame = frame(spark, _visit_table(visits))
     encounter_frame = frame(spark, _encounter_table(encounters))
-    root = archive if archive is not None else None if store.archive is None else str(store.archive.root)
+    # The store's own archive as a file URI: a bare path would be looked for on the cluster's
+    # default file system (HDFS, say), not on this machine.
+    own = None if store.archive is None else store.archive.root.resolve().as_uri()
+    root = archive if archive is not None else own
     if root is not None:
         segments = archive_segments(spark, root, read_store_id(store.db))
         visit_frame = visit_frame.unionByName(_archived_visits(spark, segments["visits"], first, last))

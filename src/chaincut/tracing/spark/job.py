@@ -11,8 +11,8 @@ a job that fails leaves no partial output.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,7 +32,7 @@ from chaincut.tracing.service import TracingService
 from chaincut.tracing.spark.inputs import References, filesystem, read_inputs, references
 from chaincut.tracing.spark.plan import empty_evidence, summarise, trace
 
-__all__ = ["SparkTrace", "require_spark", "spark_session", "trace_on_spark"]
+__all__ = ["SparkTrace", "spark_session", "trace_on_spark"]
 
 SPARK_SETTINGS: Mapping[str, str] = {
     "spark.sql.adaptive.enabled": "true",
@@ -58,25 +58,7 @@ class SparkTrace:
     exposed: int
     out: str
     evidence_out: str | None
-
-
-def require_spark() -> None:
-    """Refuse (ConfigurationError saying what to install) when PySpark or Java is missing."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "--engine spark needs PySpark: pip install 'chaincut[spark]' (and Java 17: "
-            "apt-get install openjdk-17-jre-headless)"
-        ) from None
-    home = os.environ.get("JAVA_HOME")
-    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
-    if java is None or not os.access(java, os.X_OK):
-        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH"
-        raise ConfigurationError(
-            f"--engine spark needs Java 17 ({where}): apt-get install openjdk-17-jre-headless, "
-            "or set JAVA_HOME to a Java 17 installation"
-        )
+    evidence_count: int | None  # pieces of evidence written (None: none were asked for)
 
 
 def spark_session(master: str | None, settings: Mapping[str, str] = {}) -> SparkSession:
@@ -88,7 +70,10 @@ def spark_session(master: str | None, settings: Mapping[str, str] = {}) -> Spark
         builder = builder.master(master)
     for key, value in {**SPARK_SETTINGS, **settings}.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as error:  # a master that cannot be reached or parsed, a setting Spark refuses
+        raise ConfigurationError(f"Spark did not start on {master}: {_first_line(error)}") from error
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -119,6 +104,8 @@ def trace_on_spark(
         report(_TRACING, generation - 1, rules.depth)
 
     written: list[tuple[str, str]] = []  # (where it is being written, where it goes)
+    persisted: list[DataFrame] = []
+    evidence_rows: int | None = None
     try:
         report(_READING, 0, 1)
         inputs = read_inputs(spark, store, batch, archive) if len(batch.windows) else None
@@ -127,26 +114,29 @@ def trace_on_spark(
         if inputs is None:
             evidence = empty_evidence(spark)
         else:
-            evidence = trace(spark, inputs, rules, batch.as_of, on_generation=started)
+            evidence = trace(spark, inputs, rules, batch.as_of, on_generation=started, persisted=persisted)
         if evidence_out is not None:  # read twice: once for the file, once for the contacts
             evidence = evidence.persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(evidence)
             _write(_evidence_file(evidence, refs, rules), evidence_out, written)
+            evidence_rows = spark.read.parquet(written[-1][0]).count()
         report(_TRACING, rules.depth, rules.depth)
         report(_WRITING, 0, 1)
         _write(_contact_file(summarise(evidence, rules), refs), out, written)
         for row in spark.read.parquet(written[-1][0]).groupBy("tier").count().collect():
             counts[Tier(row["tier"])] = int(row["count"])
-        for partial, target in written:  # the contacts last: they say the trace is complete
-            _move(spark, partial, target)
+        _publish(spark, written)
         report(_WRITING, 1, 1)
-    except Exception as error:
+    except BaseException as error:  # an interrupt too: nothing is left half-written
         for partial, _ in written:
             _remove(spark, partial)
         if not isinstance(error, PySparkException | Py4JError):
             raise
         raise JobFailed(f"the Spark job failed and wrote nothing: {_first_line(error)}") from error
     finally:
-        spark.catalog.clearCache()
+        for frame in persisted:
+            with suppress(PySparkException, Py4JError):  # the session itself is gone
+                frame.unpersist()
     return SparkTrace(
         case_refs=case_refs,
         policy_version=tracing.policy.version,
@@ -156,6 +146,7 @@ def trace_on_spark(
         exposed=counts[Tier.EXPOSED],
         out=out,
         evidence_out=evidence_out,
+        evidence_count=evidence_rows,
     )
 
 
@@ -163,7 +154,9 @@ _READING, _TRACING, _WRITING = "reading whereabouts", "tracing generations", "wr
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
+    """What went wrong, in one line: the Java exception's own, not py4j's call site."""
+    java = getattr(error, "java_exception", None)
+    text = (str(java.toString()) if java is not None else str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
@@ -175,14 +168,32 @@ def _write(frame: DataFrame, target: str, written: list[tuple[str, str]]) -> Non
     frame.write.parquet(partial, compression="zstd")
 
 
-def _move(spark: SparkSession, partial: str, target: str) -> None:
-    """Put a finished output in its place (an earlier one of that name is replaced)."""
-    fs, source = filesystem(spark, partial)
-    _, destination = filesystem(spark, target)
-    if fs.exists(destination):
-        fs.delete(destination, True)
-    if not fs.rename(source, destination):
-        raise JobFailed(f"the finished output could not be renamed to {target}; it is at {partial}")
+def _publish(spark: SparkSession, written: list[tuple[str, str]]) -> None:
+    """Put every finished output in its place, or none: an earlier output of the same name is
+    moved aside first and put back if a later rename fails. The contacts go last."""
+    moved: list[tuple[str, str | None]] = []  # (target, where the earlier output was moved)
+    try:
+        for partial, target in written:
+            fs, source = filesystem(spark, partial)
+            _, destination = filesystem(spark, target)
+            aside = None
+            if fs.exists(destination):
+                aside = partial_path(f"{target.rstrip('/')}.replaced")
+                if not fs.rename(destination, filesystem(spark, aside)[1]):
+                    raise JobFailed(f"the earlier {target} could not be moved aside; nothing was written")
+            moved.append((target, aside))
+            if not fs.rename(source, destination):
+                raise JobFailed(f"the finished output could not be renamed to {target}; nothing was written")
+    except BaseException:
+        for target, aside in reversed(moved):  # undone in reverse: each target as it was
+            fs, destination = filesystem(spark, target)
+            fs.delete(destination, True)
+            if aside is not None:
+                fs.rename(filesystem(spark, aside)[1], destination)
+        raise
+    for _, aside in moved:
+        if aside is not None:
+            _remove(spark, aside)
 
 
 def _remove(spark: SparkSession, partial: str) -> None:

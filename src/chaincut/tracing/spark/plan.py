@@ -124,6 +124,7 @@ def trace(
     *,
     bucket_seconds: int = BUCKET_SECONDS,
     on_generation: Callable[[int], None] | None = None,
+    persisted: list[DataFrame] | None = None,
 ) -> DataFrame:
     """Every piece of evidence for every root, down to the policy's depth (``engine.trace``).
 
@@ -132,25 +133,25 @@ def trace(
     type some venue has, each generation runs a Spark job to look. Otherwise nothing runs
     until the caller asks for the evidence; a generation that finds nobody leaves the next
     ones empty (adaptive execution skips their joins). ``on_generation(g)`` hears when
-    generation ``g`` is planned.
+    generation ``g`` is planned. What the plan persists (to compute it once) is added to
+    ``persisted``, for the caller to unpersist when done.
     """
+    kept = persisted if persisted is not None else []
     by_venue = F.broadcast(rules_frame(spark, rules))
-    households = inputs.households
-    members = households.alias("h").join(households.alias("m"), "household")
-    members = members.select(F.col("h.person").alias("person"), F.col("m.person").alias("member"))
     windows = inputs.windows
     found = windows.select("root", "person")  # the root people themselves
     parts: list[DataFrame] = []
     for generation in range(1, rules.depth + 1):
         if on_generation is not None:
             on_generation(generation)
-        evidence = _one_generation(windows, inputs, members, by_venue, rules, bucket_seconds)
+        evidence = _one_generation(windows, inputs, by_venue, rules, bucket_seconds, kept)
         evidence = evidence.withColumn("generation", F.lit(generation).cast("long"))
         if generation > 1:
             evidence = evidence.join(found, ["root", "person"], "left_anti")
         evidence = evidence.select(*EVIDENCE_COLUMNS)
         if generation < rules.depth:  # read again by the next generation: computed once
             evidence = evidence.persist(StorageLevel.MEMORY_AND_DISK)
+            kept.append(evidence)
             found = found.unionByName(evidence.select("root", "person")).distinct()
             windows = _next_windows(evidence, rules, as_of)
         parts.append(evidence)
@@ -178,16 +179,19 @@ def summarise(evidence: DataFrame, rules: TracingRules) -> DataFrame:
 def _one_generation(
     windows: DataFrame,
     inputs: SparkInputs,
-    members: DataFrame,
     by_venue: DataFrame,
     rules: TracingRules,
     bucket_seconds: int,
+    persisted: list[DataFrame],
 ) -> DataFrame:
-    exposures = _exposures(windows, inputs.visits, by_venue, rules)
+    # The index people's stays are read twice (their venues, then their buckets) and are few:
+    # kept, so the visits are scanned once for them.
+    exposures = _exposures(windows, inputs.visits, by_venue, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(exposures)
     return (
         _venue_evidence(exposures, inputs.visits, bucket_seconds)
         .unionByName(_encounter_evidence(windows, inputs.encounters, rules))
-        .unionByName(_household_evidence(windows, members, rules))
+        .unionByName(_household_evidence(windows, inputs.households, rules))
     )
 
 
@@ -207,8 +211,7 @@ def _exposures(windows: DataFrame, visits: DataFrame, by_venue: DataFrame, rules
         F.col("v.clipped").alias("index_clipped"),
     )
     met = stays.filter(F.col("start") <= F.col("end")).join(by_venue, "venue")
-    if rules.unknown_types:  # looked at before anything is traced: computed once
-        met = met.persist(StorageLevel.MEMORY_AND_DISK)
+    if rules.unknown_types:
         unknown = met.filter(F.col("unknown") >= 0).agg(F.min("unknown")).first()
         if unknown is not None and unknown[0] is not None:
             raise UnknownVenueType(
@@ -314,24 +317,28 @@ def _encounter_evidence(windows: DataFrame, encounters: DataFrame, rules: Tracin
     )
 
 
-def _household_evidence(windows: DataFrame, members: DataFrame, rules: TracingRules) -> DataFrame:
-    """Every other member of the index person's household (``engine._household_evidence``)."""
-    w, m = windows.alias("w"), members.alias("m")
-    found = w.join(m, F.col("w.person") == F.col("m.person")).filter(F.col("m.member") != F.col("w.person"))
+def _household_evidence(windows: DataFrame, households: DataFrame, rules: TracingRules) -> DataFrame:
+    """Every other member of the index person's household (``engine._household_evidence``): the
+    index people's households first, then their members (never the whole population squared)."""
+    w, h = windows.alias("w"), households.alias("h")
+    theirs = w.join(h, F.col("w.person") == F.col("h.person")).select("w.*", F.col("h.household"))
+    t, m = theirs.alias("t"), households.alias("m")
+    found = t.join(m, F.col("t.household") == F.col("m.household"))
+    found = found.filter(F.col("m.person") != F.col("t.person"))
     return _rows(
         found,
-        root=F.col("w.root"),
-        person=F.col("m.member"),
-        via=F.col("w.person"),
+        root=F.col("t.root"),
+        person=F.col("m.person"),
+        via=F.col("t.person"),
         kind=F.lit(KIND_CODES[EvidenceKind.HOUSEHOLD]),
         tier=F.lit(rules.household_tier),
         rule=F.lit(-1),
         seconds=F.lit(0),
         venue=F.lit(NO_VENUE),
-        index_start=F.col("w.start"),
-        index_end=F.col("w.end"),
-        contact_start=F.col("w.start"),
-        contact_end=F.col("w.end"),
+        index_start=F.col("t.start"),
+        index_end=F.col("t.end"),
+        contact_start=F.col("t.start"),
+        contact_end=F.col("t.end"),
         encounters=F.lit(0),
         clipped=F.lit(0),
     )
