@@ -2,7 +2,8 @@
 
 The ``backend`` fixture runs a test once on the embedded default (SQLite plus
 the Parquet archive) and once on a real PostgreSQL server that the session
-starts from the local binaries (tests/support/postgres.py) and removes after.
+starts from the local binaries (tests/support/postgres.py) and removes after;
+there each test has a database of its own, dropped after the test.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from support.postgres import (
     find_postgres_bin,
     in_ci,
     missing_postgres_reason,
+    ram_dir,
     running_postgres,
 )
 from support.settings import production_settings
@@ -54,7 +56,9 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         if in_ci():
             pytest.fail(f"CI=true but {missing_postgres_reason()}", pytrace=False)
         pytest.skip(missing_postgres_reason())
-    with running_postgres(tmp_path_factory.mktemp("postgres"), bin_dir=bin_dir) as server:
+    # In memory when there is room: the test databases are created (and dropped) many times faster.
+    base_dir = ram_dir() or tmp_path_factory.mktemp("postgres")
+    with running_postgres(base_dir, bin_dir=bin_dir) as server:
         yield server
 
 
@@ -126,16 +130,20 @@ def postgres_template(postgres_server: PostgresServer) -> str:
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    url = None
-    if backend == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        # A test that wires services gets a migrated database (a copy of the session's template);
-        # any other, an empty one, as a new installation has.
-        wired = "services" in request.fixturenames
-        template = request.getfixturevalue("postgres_template") if wired else None
-        url = server.create_database(f"t_{uuid.uuid4().hex[:16]}", template=template)
-    return production_settings(tmp_path / "data", url)
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    if backend != "postgres":
+        yield production_settings(tmp_path / "data")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    # A test that wires services gets a migrated database (a copy of the session's template);
+    # any other, an empty one, as a new installation has.
+    wired = "services" in request.fixturenames
+    template = request.getfixturevalue("postgres_template") if wired else None
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    yield production_settings(tmp_path / "data", server.create_database(name, template=template))
+    # Every fixture using these settings (services, servers) has been torn down by now; anything
+    # the test left connected is disconnected.
+    server.drop_database(name)
 
 
 def migrated_store(settings: Settings, request: pytest.FixtureRequest) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "find_postgres_bin",
     "in_ci",
     "missing_postgres_reason",
+    "ram_dir",
     "running_postgres",
 ]
 
@@ -63,6 +64,8 @@ _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SUN_PATH_MAX = 100  # sockaddr_un.sun_path is 108 bytes on Linux, 104 on macOS
 _PORT_ATTEMPTS = 5
+_RAM_DIR = Path("/dev/shm")
+_RAM_DIR_MIN_FREE = 2 * 1024**3  # ten times what the test suite's cluster holds at most
 
 
 class PostgresUnavailableError(RuntimeError):
@@ -96,13 +99,18 @@ class PostgresServer:
 
         ``name`` must be a lower-case SQL identifier (``[a-z_][a-z0-9_]*``, at most 63 chars).
         Raises ``psycopg.errors.DuplicateDatabase`` if it already exists.
+
+        From PostgreSQL 15 the copy is ``STRATEGY FILE_COPY``, the template's files copied whole,
+        rather than the default's every page written again through the WAL (5 MB for the migrated
+        schema): faster here, where the checkpoints it takes cost little (``fsync = off``).
         """
         _check_db_name(name)
         if template is not None:
             _check_db_name(template)
         with self._admin_connection() as conn:
+            strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'").format(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'" + strategy).format(
                     sql.Identifier(name), sql.Identifier(template or "template0")
                 )
             )
@@ -139,6 +147,25 @@ def missing_postgres_reason() -> str:
         "Run scripts/install-system-deps (Debian: apt-get install postgresql) "
         f"or set {PG_BIN_ENV}."
     )
+
+
+def ram_dir(min_free: int = _RAM_DIR_MIN_FREE) -> Path | None:
+    """``/dev/shm`` when it is a tmpfs (memory, not disk) with at least ``min_free`` bytes free.
+
+    A cluster there copies the migrated template in about 20 ms, where a virtual disk took
+    0.25-0.5 s: a database is some 640 small files.  It suits a server whose databases are
+    dropped once used (the test suite's stays under 200 MB).  None elsewhere: macOS, or a
+    container whose /dev/shm is small.
+    """
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        free = shutil.disk_usage(_RAM_DIR).free
+    except OSError:
+        return None
+    tmpfs = any(line.split()[1:3] == [str(_RAM_DIR), "tmpfs"] for line in mounts)
+    if not tmpfs or free < min_free or not os.access(_RAM_DIR, os.W_OK | os.X_OK):
+        return None
+    return _RAM_DIR
 
 
 def find_postgres_bin() -> Path | None:

@@ -24,6 +24,7 @@ from .postgres import (
     find_postgres_bin,
     in_ci,
     missing_postgres_reason,
+    ram_dir,
     running_postgres,
 )
 
@@ -174,6 +175,12 @@ def test_create_database_gives_independent_databases(server: PostgresServer) -> 
 def test_create_database_rejects_unsafe_names(server: PostgresServer, name: str) -> None:
     with pytest.raises(ValueError, match="invalid database name"):
         server.create_database(name)
+
+
+def test_ram_dir_is_a_roomy_writable_tmpfs_or_none() -> None:
+    assert ram_dir(min_free=2**62) is None  # 4 EiB free: no machine
+    found = ram_dir(min_free=0)
+    assert found is None or (found.is_dir() and os.access(found, os.W_OK))
 
 
 def test_exit_stops_server_and_removes_data_dir(lifecycle: _Lifecycle) -> None:
