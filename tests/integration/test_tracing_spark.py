@@ -24,12 +24,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_tracing import add_visit
 from typer.testing import CliRunner
 
 from chaincut.bootstrap import Services
 from chaincut.cli.app import app
 from chaincut.clock import from_epoch, to_epoch
-from chaincut.domain import Visit, VisitSource
+from chaincut.domain import VisitSource
 from chaincut.errors import ConfigurationError, JobFailed, UnknownVenueType
 from chaincut.people import PersonDraft
 from chaincut.policy import ContactsOfContactsRule, Policy
@@ -214,7 +215,11 @@ def build_district(services: Services, seed: int = 7) -> list[str]:
     for i in range(60):  # check-ins one at a time, in SQL; every fourth never checked out
         at = from_epoch(start + int(rng.integers(0, 5 * 86400 // 300)) * 300)
         left = None if i % 4 == 0 else at + timedelta(minutes=int(rng.choice([10, 45, 90])))
-        add_visit(services, people[int(rng.integers(0, len(people)))], venues[i % len(venues)], at, left)
+        entered, checked_out = (None if t is None else t.strftime("%Y-%m-%dT%H:%M") for t in (at, left))
+        assert entered is not None
+        add_visit(
+            services, people[int(rng.integers(0, len(people)))], venues[i % len(venues)], entered, checked_out
+        )
     pairs = rng.integers(0, len(people), (800, 2))
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     begin = start + rng.integers(0, 5 * 86400 // 120, len(pairs)) * 120
@@ -242,23 +247,6 @@ def build_district(services: Services, seed: int = 7) -> list[str]:
         )
         cases.append(ref)
     return cases
-
-
-def add_visit(services: Services, person: str, venue: str, entered: datetime, left: datetime | None) -> None:
-    with services.store.write() as uow:
-        person_id = uow.people.id_for_ref(person)
-        found = uow.venues.get_by_ref(venue)
-        assert person_id is not None and found is not None and found.id is not None
-        uow.visits.add(
-            Visit(
-                person_id=person_id,
-                venue_id=found.id,
-                entered_at=entered,
-                left_at=left,
-                source=VisitSource.UPLOAD,
-                client_id=f"{person}-{entered.isoformat()}",
-            )
-        )
 
 
 def both_engines(

@@ -22,7 +22,7 @@ no Python, and the plan is the same on ``local[2]`` and on a cluster.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from chaincut.domain import EvidenceKind
 from chaincut.errors import UnknownVenueType
-from chaincut.tracing.columns import CLIPPED_CONTACT, CLIPPED_INDEX, KIND_CODES, NO_VENUE
+from chaincut.tracing.columns import CLIPPED_CONTACT, CLIPPED_INDEX, KIND_CODES, NO_VENUE, EvidenceTable
 from chaincut.tracing.rules import TracingRules
 
 __all__ = [
@@ -49,23 +49,7 @@ BUCKET_SECONDS = 3_600
 """How finely the venue join cuts time. Not an epidemiological rule: any width gives the same
 answer; an hour is near a typical stay, so each stay falls in two or three buckets."""
 
-EVIDENCE_COLUMNS = (
-    "root",
-    "person",
-    "via",
-    "generation",
-    "kind",
-    "tier",
-    "rule",
-    "seconds",
-    "venue",
-    "index_start",
-    "index_end",
-    "contact_start",
-    "contact_end",
-    "encounters",
-    "clipped",
-)
+EVIDENCE_COLUMNS = tuple(f.name for f in fields(EvidenceTable))
 """The evidence's columns, named and typed as the embedded engine's ``EvidenceTable``."""
 
 _TYPES = {"kind": "tinyint", "tier": "tinyint", "rule": "smallint", "clipped": "tinyint"}
