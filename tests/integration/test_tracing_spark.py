@@ -43,7 +43,6 @@ from chaincut.tracing.rules import TracingRules
 from chaincut.tracing.service import TracingService
 from chaincut.tracing.sources import ArraySource
 from chaincut.venues.registry import VenueDraft
-from conftest import NOW
 from support.tracing_oracle import World, worlds
 
 pytestmark = pytest.mark.spark
@@ -160,7 +159,7 @@ def test_spark_finds_the_same_evidence_as_the_embedded_engine(spark: Any, world:
 
 # --- through the store: a synthetic district, both engines writing their files ----------------
 
-DAY = date(2026, 11, 20)  # the test clock's day in Hong Kong
+DAY = date(2026, 11, 20)  # the test clock's day in Hong Kong (conftest.NOW)
 VENUE_TYPES = ("restaurant", "bar", "office", "mall", "clinic", "elderly_home")
 
 
@@ -193,7 +192,7 @@ def build_district(services: Services, seed: int = 7) -> list[str]:
     with services.store.read() as uow:
         person_id = {ref: uow.people.id_for_ref(ref) for ref in people}
         venue_id = {ref: uow.venues.get_by_ref(ref).id for ref in venues}  # type: ignore[union-attr]
-    now = to_epoch(NOW)
+    now = to_epoch(services.clock.now())
     start = now - 5 * 86400
     count = 6000
     entered = start + rng.integers(0, 5 * 86400 // 300, count) * 300  # on a five-minute grid: ties
@@ -237,7 +236,7 @@ def build_district(services: Services, seed: int = 7) -> list[str]:
     cases = []
     for i, index in enumerate(rng.choice(len(people), 12, replace=False)):
         ref = f"DC{i:02d}"
-        isolated = NOW - timedelta(hours=int(rng.integers(1, 60))) if i % 2 else None
+        isolated = services.clock.now() - timedelta(hours=int(rng.integers(1, 60))) if i % 2 else None
         onset = DAY - timedelta(days=int(rng.integers(1, 4)))
         services.cases.register(
             CaseDraft(
@@ -316,7 +315,7 @@ def test_the_sociopatterns_hospital_is_traced_the_same_on_spark(
     """Real sensor contacts (a Lyon hospital ward, 32,424 lines) and eight cases among its people."""
     from test_sociopatterns import hospital, load, ref, with_threshold, write_parquet_epoch
 
-    recording = hospital(NOW)
+    recording = hospital(embedded_services.clock.now())
     load(embedded_services, recording, write_parquet_epoch(recording, tmp_path / "hospital.parquet"))
     rng = np.random.default_rng(3)
     for i, person in enumerate(rng.choice(recording.people, 8, replace=False)):
