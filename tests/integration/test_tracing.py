@@ -31,6 +31,7 @@ from chaincut.tracing.cases import CaseDraft
 from chaincut.tracing.service import TracingService
 from chaincut.venues.registry import VenueDraft
 from chaincut.whereabouts.importing import ImportOptions, ImportReport, import_encounters
+from support.settings import cli_env
 
 
 def utc(text: str) -> datetime:
@@ -285,14 +286,7 @@ def test_a_day_s_trace_reports_its_progress(outbreak: Services) -> None:
 def test_trace_on_the_command_line(embedded_services: Services) -> None:
     services = build_outbreak(embedded_services)
     settings = services.settings
-    env = {
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_IDENTITY_HASH_KEY": settings.identity_hash_key.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_DATA_KEYS": settings.data_keys.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_AUDIT_KEY": settings.audit_key.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-    }
+    env = cli_env(settings)
     runner = CliRunner()
     # The command line runs on the real clock: the outbreak is days old by then, still in retention.
     result = runner.invoke(app, ["trace", "--case", "C1", "--json"], env=env)

@@ -43,6 +43,7 @@ from chaincut.tracing.rules import TracingRules
 from chaincut.tracing.service import TracingService
 from chaincut.tracing.sources import ArraySource
 from chaincut.venues.registry import VenueDraft
+from support.settings import cli_env
 from support.tracing_oracle import World, worlds
 
 pytestmark = pytest.mark.spark
@@ -341,23 +342,11 @@ def test_the_sociopatterns_hospital_is_traced_the_same_on_spark(
 # --- the command line, and what goes wrong ------------------------------------------------------
 
 
-def command_env(services: Services) -> dict[str, str]:
-    settings = services.settings
-    return {
-        "CHAINCUT_DATA_DIR": str(settings.data_dir),
-        "CHAINCUT_ENV": "production",
-        "CHAINCUT_IDENTITY_HASH_KEY": settings.identity_hash_key.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_DATA_KEYS": settings.data_keys.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_AUDIT_KEY": settings.audit_key.get_secret_value(),  # type: ignore[union-attr]
-        "CHAINCUT_VENUE_SIGNING_KEY_FILE": str(settings.venue_signing_key_file),
-    }
-
-
 def test_chaincut_trace_engine_spark_on_the_command_line(
     spark: Any, embedded_services: Services, tmp_path: Path
 ) -> None:
     build_district(embedded_services)
-    runner, env, out = CliRunner(), command_env(embedded_services), tmp_path / "out"
+    runner, env, out = CliRunner(), cli_env(embedded_services.settings), tmp_path / "out"
     out.mkdir()
     day = ["trace", "--reported-on", DAY.isoformat(), "--json"]
     here = runner.invoke(app, [*day, "--out", str(out / "here.parquet")], env=env)
@@ -499,7 +488,7 @@ def test_without_pyspark_or_java_the_command_says_what_to_install(
             "--out",
             str(tmp_path / "c.parquet"),
         ],
-        env=command_env(embedded_services),
+        env=cli_env(embedded_services.settings),
     )
     assert result.exit_code == 1
     assert "--engine spark needs PySpark: pip install 'chaincut[spark]'" in result.output
